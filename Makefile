@@ -1,0 +1,44 @@
+# The README's commands. Everything installs into .venv; system packages (Chromium for the
+# browser tests, PostgreSQL for the team-scale catalog tests) are installed when missing.
+VENV ?= .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+PIP := $(PY) -m pip
+# Kernels, `jupyter`, `jlpm` and friends must come from the venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps demo test lab bench clean
+
+$(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mlinfra)"
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	@missing=""; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/tmp/mlinfra-apt.log 2>&1 \
+	    || { tail -20 /tmp/mlinfra-apt.log; exit 1; }; \
+	fi
+
+demo: install
+	$(PY) example_notebooks/run_demo.py
+
+test: install system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lab: install
+	$(VENV)/bin/jupyter lab --allow-root
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) jupyter_mlinfra/labextension labextension/node_modules labextension/lib test-artifacts

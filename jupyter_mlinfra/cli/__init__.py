@@ -1,0 +1,1 @@
+"""``jupyter mlinfra ...``: the command line."""

@@ -1,0 +1,1 @@
+"""The core library: plain Python, no Jupyter server, tornado or IPython imports."""

@@ -1,0 +1,116 @@
+"""Artifacts in S3 or an S3-compatible store (MinIO...), through boto3.
+
+Credentials come from boto3's standard chain (environment, shared files, instance roles);
+``endpoint_url`` points at an S3-compatible service. Large objects go up and down in parallel
+multipart transfers (boto3's transfer manager). S3 PUTs are atomic: an object is visible whole
+or not at all, so an interrupted upload never leaves a partial artifact.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO, Iterator
+from urllib.parse import urlsplit
+
+from ..errors import ConfigurationError, InvalidInput, NotFound
+from .base import ArtifactStore
+
+_MB = 1024 * 1024
+
+
+class S3ArtifactStore(ArtifactStore):
+    backend = "s3"
+
+    def __init__(self, url: str, endpoint_url: str | None = None, client=None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise InvalidInput(f"S3 artifact root must look like s3://bucket/prefix, got {url!r}")
+        self.url = url
+        self.bucket = parts.netloc
+        self.prefix = parts.path.strip("/")
+        self.endpoint_url = endpoint_url
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client(
+                "s3", endpoint_url=endpoint_url,
+                config=Config(max_pool_connections=32, retries={"max_attempts": 5,
+                                                                "mode": "standard"}))
+        self.client = client
+        from boto3.s3.transfer import TransferConfig
+
+        self.transfer = TransferConfig(multipart_threshold=16 * _MB, multipart_chunksize=16 * _MB,
+                                       max_concurrency=8, use_threads=True)
+
+    def _key(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def _missing(self, exc) -> bool:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        return code in ("404", "NoSuchKey", "NotFound")
+
+    def _write_object(self, path: str, source: BinaryIO, size: int | None = None) -> None:
+        if size is not None and size < 16 * _MB:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=source.read())
+        else:
+            self.client.upload_fileobj(source, self.bucket, self._key(path), Config=self.transfer)
+
+    def _open_object(self, path: str) -> BinaryIO:
+        from botocore.exceptions import ClientError
+
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
+        except ClientError as exc:
+            if self._missing(exc):
+                raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
+            raise
+        return resp["Body"]
+
+    def _read_object(self, path: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        buffer = io.BytesIO()
+        try:
+            self.client.download_fileobj(self.bucket, self._key(path), buffer,
+                                         Config=self.transfer)
+        except ClientError as exc:
+            if self._missing(exc):
+                raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
+            raise
+        return buffer.getvalue()
+
+    def _object_exists(self, path: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+            return True
+        except ClientError as exc:
+            if self._missing(exc):
+                return False
+            raise
+
+    def _delete_object(self, path: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
+
+    def _list_objects(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        full = self._key(prefix)
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for obj in page.get("Contents", []):
+                yield obj["Key"][strip:]
+
+    def describe(self) -> dict:
+        return {"backend": self.backend, "root": self.url,
+                "endpoint_url": self.endpoint_url or "AWS default"}
+
+
+def check_bucket(store: S3ArtifactStore) -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    try:
+        store.client.head_bucket(Bucket=store.bucket)
+    except (ClientError, EndpointConnectionError, NoCredentialsError) as exc:
+        raise ConfigurationError(f"cannot reach S3 bucket {store.bucket!r}: {exc}") from exc

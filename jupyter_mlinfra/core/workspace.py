@@ -1,0 +1,146 @@
+"""The facade every door builds: one configuration, one catalog, one artifact store, the services.
+
+    from jupyter_mlinfra.core.workspace import Workspace
+    ws = Workspace.open()            # files + environment, as the kernel and the CLI do
+    ws.catalog, ws.artifacts         # shared storage
+    ws.service("jobs")               # a capability's service, built lazily
+
+Capabilities register in ``SERVICES`` as ``name -> "module:Class"``; each service class takes
+the workspace in its constructor and has a ``status() -> dict`` used by the health endpoint and
+the side panel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
+
+from .._version import __version__
+from .artifacts import ArtifactStore, open_artifact_store
+from .catalog import Catalog
+from .config import ResolvedConfig, resolve_config
+from .errors import NotFound
+
+CAPABILITIES = ("provenance", "jobs", "models", "features")
+
+# name -> "module:Class". A capability adds its line when its service exists.
+SERVICES: dict[str, str] = {}
+
+
+class Workspace:
+    def __init__(self, config: ResolvedConfig | None = None, *, user: str | None = None) -> None:
+        self.config = config or resolve_config()
+        self.user = user or self.config.user
+        self._catalog: Catalog | None = None
+        self._artifacts: ArtifactStore | None = None
+        self._services: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, server_config=None, *, user: str | None = None) -> "Workspace":
+        return cls(resolve_config(server_config), user=user)
+
+    # -- storage ----------------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            with self._lock:
+                if self._catalog is None:
+                    self.config.home.mkdir(parents=True, exist_ok=True)
+                    self._catalog = Catalog(self.config.catalog_url)
+        return self._catalog
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        if self._artifacts is None:
+            with self._lock:
+                if self._artifacts is None:
+                    self._artifacts = open_artifact_store(self.config.artifact_root,
+                                                          self.config.s3_endpoint_url)
+        return self._artifacts
+
+    # -- services ---------------------------------------------------------------------------
+    def service(self, name: str) -> Any:
+        if name not in self._services:
+            with self._lock:
+                if name not in self._services:
+                    spec = SERVICES.get(name)
+                    if spec is None:
+                        raise NotFound(f"capability {name!r} is not available in this version")
+                    module_name, _, cls_name = spec.partition(":")
+                    cls = getattr(importlib.import_module(module_name), cls_name)
+                    self._services[name] = cls(self)
+        return self._services[name]
+
+    def for_user(self, user: str) -> "Workspace":
+        """The same storage seen as another identity (the server's per-request user)."""
+        clone = Workspace(self.config, user=user)
+        clone._catalog = self.catalog
+        clone._artifacts = self._artifacts
+        return clone
+
+    def capability_status(self) -> dict[str, dict]:
+        result: dict[str, dict] = {}
+        for name in CAPABILITIES:
+            if name in SERVICES:
+                result[name] = {"available": True, **self.service(name).status()}
+            else:
+                result[name] = {"available": False,
+                                "message": f"{name} is not part of jupyter_mlinfra "
+                                           f"{__version__} yet"}
+        return result
+
+    def health(self) -> dict:
+        """Version, backends and schema state; never a secret."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "user": self.user,
+            "catalog": {**self.catalog.describe(),
+                        "schema_revisions": self.catalog.schema_revisions(),
+                        "catalog_id": self.catalog.info().get("catalog_id")},
+            "artifacts": self.artifacts.describe(),
+            "capabilities": self.capability_status(),
+        }
+
+    def info_text(self) -> str:
+        """What ``jupyter mlinfra info`` and ``%mlinfra info`` print."""
+        from .text_table import render_table
+
+        health = self.health()
+        lines = [render_table(self.config.describe(), ["name", "value", "source"])]
+        if self.config.files:
+            lines.append("\nconfig files: " + ", ".join(self.config.files))
+        catalog = health["catalog"]
+        lines.append(f"\ncatalog:     {catalog['backend']}  schema "
+                     f"{', '.join(catalog['schema_revisions'])}  id {catalog['catalog_id']}")
+        lines.append(f"artifacts:   {health['artifacts']['backend']}  {health['artifacts']['root']}")
+        for name, status in health["capabilities"].items():
+            lines.append(f"{name + ':':<13}"
+                         f"{'available' if status['available'] else status['message']}")
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.dispose()
+
+
+_default: Workspace | None = None
+_default_key: tuple | None = None
+_default_lock = threading.Lock()
+
+
+def get_workspace() -> Workspace:
+    """The process-wide workspace for plain Python and the kernel; rebuilt when the
+    configuration (files or ``MLINFRA_*`` variables) changes."""
+    global _default, _default_key
+    config = resolve_config()
+    key = config.fingerprint()
+    with _default_lock:
+        if _default is None or key != _default_key:
+            if _default is not None:
+                _default.close()
+            _default = Workspace(config)
+            _default_key = key
+        return _default

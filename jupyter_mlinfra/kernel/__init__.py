@@ -1,0 +1,1 @@
+"""The IPython extension: the %mlinfra magics (and, with provenance, the execution recorder)."""

@@ -1,0 +1,22 @@
+"""``%load_ext jupyter_mlinfra``: registers the magics (and the capability hooks)."""
+
+from __future__ import annotations
+
+from . import commands  # noqa: F401  (registers the foundation subcommands)
+from .magics import MLInfraMagics, usage
+
+# Capabilities append f(ipython) / g(ipython) pairs: e.g. provenance starts its recorder here.
+LOAD_HOOKS: list = []
+UNLOAD_HOOKS: list = []
+
+
+def load_ipython_extension(ipython) -> None:
+    MLInfraMagics.mlinfra.__doc__ = usage()
+    ipython.register_magics(MLInfraMagics)
+    for hook in LOAD_HOOKS:
+        hook(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    for hook in UNLOAD_HOOKS:
+        hook(ipython)

@@ -1,0 +1,94 @@
+"""``%mlinfra <subcommand> ...``: one line magic (and one cell magic) with subcommands.
+
+Each subcommand is a plain function ``f(magics, args, cell=None)`` decorated with
+``@subcommand("name", help=...)`` and IPython's ``@argument(...)`` decorators; its parser is an
+IPython ``MagicArgumentParser``, so bad input raises ``UsageError`` and ``%mlinfra?`` lists
+every subcommand with its usage. Capability modules register their subcommands by being
+imported from :mod:`jupyter_mlinfra.kernel.extension`. Bodies only parse, call the core and
+display.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import construct_parser, magic_arguments
+
+from ..core.errors import MLInfraError
+
+
+@dataclass
+class Subcommand:
+    name: str
+    func: Callable[..., Any]
+    help: str
+    cell: bool  # True when the subcommand takes a cell body (%%mlinfra name ...)
+
+    @property
+    def parser(self):
+        return self.func.parser
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def subcommand(name: str, help: str, cell: bool = False):
+    """Register ``func`` as ``%mlinfra name``. Put ``@argument`` decorators below this one."""
+
+    def wrap(func):
+        func = magic_arguments()(func)
+        construct_parser(func)
+        func.parser.prog = f"%mlinfra {name}"
+        SUBCOMMANDS[name] = Subcommand(name=name, func=func, help=help, cell=cell)
+        return func
+
+    return wrap
+
+
+def usage() -> str:
+    lines = ["%mlinfra SUBCOMMAND [options]    (%%mlinfra for cell subcommands)", "",
+             "Subcommands:"]
+    for name in sorted(SUBCOMMANDS):
+        lines.append(f"  {name:<18} {SUBCOMMANDS[name].help}")
+    lines.append("")
+    lines.append("'%mlinfra SUBCOMMAND -h' shows the options of one subcommand.")
+    for name in sorted(SUBCOMMANDS):
+        lines.append("")
+        lines.append(SUBCOMMANDS[name].parser.format_help().rstrip())
+    return "\n".join(lines)
+
+
+@magics_class
+class MLInfraMagics(Magics):
+    @line_cell_magic
+    def mlinfra(self, line: str, cell: str | None = None) -> Any:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%mlinfra: {exc}") from None
+        if not words or words[0] in ("-h", "--help", "help"):
+            print(usage())
+            return None
+        name, rest = words[0], words[1:]
+        sub = SUBCOMMANDS.get(name)
+        if sub is None:
+            raise UsageError(f"%mlinfra: unknown subcommand {name!r}; "
+                             f"choose from {', '.join(sorted(SUBCOMMANDS))}")
+        if cell is not None and not sub.cell:
+            raise UsageError(f"%%mlinfra {name} does not take a cell body; use %mlinfra {name}")
+        if cell is None and sub.cell:
+            raise UsageError(f"%mlinfra {name} needs a cell body: use %%mlinfra {name} ...")
+        if "-h" in rest or "--help" in rest:
+            print(sub.parser.format_help())
+            return None
+        args = sub.parser.parse_argstring(shlex.join(rest))  # UsageError on bad options
+        try:
+            return sub.func(self, args, cell) if sub.cell else sub.func(self, args)
+        except MLInfraError as exc:
+            raise UsageError(f"%mlinfra {name}: {exc.message}") from None
+
+

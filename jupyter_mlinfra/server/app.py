@@ -1,0 +1,41 @@
+"""The ExtensionApp: builds one Workspace from the server's config and mounts the routes."""
+
+from __future__ import annotations
+
+from jupyter_server.extension.application import ExtensionApp
+
+from ..core.workspace import Workspace
+from .routes import ROUTES
+
+
+class MLInfraExtension(ExtensionApp):
+    name = "jupyter_mlinfra"
+    # The REST API lives under /mlinfra/api/; ExtensionApp's own default URL is unused.
+    default_url = "/mlinfra/api/health"
+    load_other_extensions = True
+
+    def initialize_settings(self) -> None:
+        workspace = Workspace.open(self.serverapp.config)
+        workspace.catalog.ensure_schema()  # fail at start-up, not on the first request
+        self.settings["mlinfra_workspace"] = workspace
+        self.log.info("jupyter_mlinfra: catalog %s, artifacts %s",
+                      workspace.catalog.describe()["url"], workspace.artifacts.describe()["root"])
+        for hook in STARTUP_HOOKS:
+            hook(self, workspace)
+
+    def initialize_handlers(self) -> None:
+        base = "mlinfra/api"
+        self.handlers.extend((rf"/{base}{pattern}", handler) for pattern, handler in ROUTES)
+
+    async def stop_extension(self) -> None:
+        workspace = self.settings.get("mlinfra_workspace")
+        for hook in SHUTDOWN_HOOKS:
+            await hook(self, workspace)
+        if workspace is not None:
+            workspace.close()
+
+
+# Capabilities that run background work in the server (the jobs scheduler) add callables here:
+# STARTUP_HOOKS: f(app, workspace); SHUTDOWN_HOOKS: async f(app, workspace).
+STARTUP_HOOKS: list = []
+SHUTDOWN_HOOKS: list = []

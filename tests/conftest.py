@@ -1,0 +1,150 @@
+"""Shared fixtures: an isolated workspace, a real S3 endpoint, a real PostgreSQL server.
+
+- ``mlinfra_env``: MLINFRA_HOME in a temporary folder (and the venv first on PATH, so kernels
+  start in this environment); every test that touches the catalog uses it.
+- ``workspace``: a Workspace on that home (SQLite + local artifacts).
+- ``s3_endpoint``: moto's standalone S3 server on loopback (HTTP), session-scoped.
+- ``postgres_url``: a throwaway PostgreSQL cluster on loopback, session-scoped; each test
+  that asks for ``pg_catalog_url`` gets a fresh database on it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _venv_first_on_path(monkeypatch):
+    # Kernels started by tests must run this interpreter's environment.
+    path = os.environ.get("PATH", "")
+    if not path.startswith(VENV_BIN + os.pathsep):
+        monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + path)
+
+
+@pytest.fixture
+def mlinfra_env(tmp_path, monkeypatch):
+    home = tmp_path / "mlinfra-home"
+    monkeypatch.setenv("MLINFRA_HOME", str(home))
+    for name in ("MLINFRA_CATALOG_URL", "MLINFRA_ARTIFACT_ROOT", "MLINFRA_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    # Keep users' own Jupyter config files out of the tests.
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "jupyter-config"))
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(tmp_path / "jupyter-config"))
+    return home
+
+
+@pytest.fixture
+def workspace(mlinfra_env):
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    ws = Workspace.open()
+    yield ws
+    ws.close()
+
+
+# -- S3 ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """URL of a real S3 endpoint (moto's server) on loopback, with dummy credentials set."""
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION="us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint):
+    """A fresh bucket; returns ``(artifact_root_url, endpoint_url)``."""
+    import boto3
+
+    name = f"mlinfra-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return f"s3://{name}/artifacts", s3_endpoint
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+def _pg_bindir() -> Path | None:
+    try:
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        if (Path(out) / "initdb").exists():
+            return Path(out)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    root = Path("/usr/lib/postgresql")
+    if root.is_dir():
+        for version in sorted(root.iterdir(), reverse=True):
+            if (version / "bin" / "initdb").exists():
+                return version / "bin"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server on loopback; its base URL (database ``postgres``)."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; `make test` installs it")
+        pytest.skip("PostgreSQL is not installed (make test installs it)")
+    folder = Path(tempfile.mkdtemp(prefix="mlinfra-pg-"))
+    port = _free_port()
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+
+    def run(cmd: str) -> None:
+        full = ["su", "postgres", "-c", cmd] if as_root else ["bash", "-c", cmd]
+        subprocess.run(full, check=True, capture_output=True)
+
+    if as_root:
+        shutil.chown(folder, "postgres", "postgres")
+    data = folder / "data"
+    run(f"{bindir}/initdb -D {data} -A trust -U postgres")
+    run(f"{bindir}/pg_ctl -D {data} -o \"-k {folder} -p {port} -c listen_addresses=127.0.0.1\" "
+        f"-l {folder}/log -w start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        run(f"{bindir}/pg_ctl -D {data} -m fast -w stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_catalog_url(postgres_url):
+    """A fresh, empty database on the test PostgreSQL server."""
+    import sqlalchemy as sa
+
+    name = f"mlinfra_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(f"{postgres_url}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{postgres_url}/{name}"

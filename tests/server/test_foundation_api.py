@@ -1,0 +1,39 @@
+"""The REST API's foundation: health, OpenAPI, auth and the error format."""
+
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+
+async def test_health_reports_version_and_backends(jp_fetch, mlinfra_env):
+    response = await jp_fetch("mlinfra", "api", "health")
+    assert response.code == 200
+    body = json.loads(response.body)
+    from jupyter_mlinfra import __version__
+
+    assert body["version"] == __version__
+    assert body["catalog"]["backend"] == "sqlite"
+    assert "0001_foundation" in body["catalog"]["schema_revisions"]
+    assert body["artifacts"]["backend"] == "local"
+    assert body["artifacts"]["root"].startswith(str(mlinfra_env))
+    assert set(body["capabilities"]) == {"provenance", "jobs", "models", "features"}
+
+
+async def test_health_refuses_requests_without_token(jp_fetch):
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mlinfra", "api", "health", headers={"Authorization": ""})
+    assert err.value.code == 403
+
+
+async def test_openapi_document_lists_health(jp_fetch):
+    response = await jp_fetch("mlinfra", "api", "openapi.json")
+    doc = json.loads(response.body)
+    assert doc["openapi"].startswith("3.")
+    assert "/health" in doc["paths"]
+
+
+async def test_unknown_route_is_404(jp_fetch):
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mlinfra", "api", "no-such-thing")
+    assert err.value.code == 404
