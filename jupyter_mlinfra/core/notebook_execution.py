@@ -1,0 +1,240 @@
+"""The one notebook runner behind jobs, verify and reproduce: papermill with an engine of ours.
+
+What the engine adds to papermill's nbclient engine:
+
+- every cell goes to the kernel with its nbformat cell id as ``cellId`` in the
+  execute_request metadata, as JupyterLab sends it, so the provenance recorder (and anything
+  else listening to IPython's ``pre_run_cell``) sees the same ids for batch runs as for
+  interactive ones;
+- one silent set-up execution before the first cell sets environment variables (such as
+  ``MLINFRA_RUN_ID``), the working directory and ``JPY_SESSION_NAME`` (the notebook path
+  provenance records under), and loads the jupyter_mlinfra IPython extension; being silent it
+  is neither recorded nor in the output notebook;
+- a progress callback after each cell;
+- it can run in a kernel that is already started (``kernel_manager=``), which is how the local
+  job workers keep the next kernel warm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+
+from .errors import InvalidInput, NotFound
+
+ENGINE_NAME = "mlinfra"
+
+
+@dataclass(frozen=True)
+class CellProgress:
+    """Reported after each code cell: ``status`` is "ok" or "error"."""
+
+    index: int            # position in the notebook (0-based, all cells)
+    total: int            # number of cells in the notebook
+    cell_id: str
+    status: str
+    executed: int         # code cells executed so far
+    code_cells: int       # code cells in the notebook
+    duration: float       # seconds
+
+
+def _setup_code(env: dict[str, str], cwd: str | None, notebook_path: str | None,
+                record_provenance: bool) -> str:
+    lines = ["import os as _mlinfra_os"]
+    if env:
+        lines.append(f"_mlinfra_os.environ.update({json.dumps(env)})")
+    if notebook_path:
+        lines.append(f"_mlinfra_os.environ['JPY_SESSION_NAME'] = {json.dumps(notebook_path)}")
+    if cwd:
+        lines.append(f"_mlinfra_os.chdir({json.dumps(cwd)})")
+    lines.append("del _mlinfra_os")
+    if record_provenance:
+        lines.append("get_ipython().run_line_magic('load_ext', 'jupyter_mlinfra')")
+    return "\n".join(lines)
+
+
+def _client_class():
+    # papermill (and nbclient) are imported only when a notebook actually runs.
+    from nbclient.exceptions import CellExecutionError
+    from papermill.clientwrap import PapermillNotebookClient
+
+    class MLInfraNotebookClient(PapermillNotebookClient):
+        def __init__(self, nb_man, km=None, *, mlinfra_setup: str = "",
+                     mlinfra_on_cell: Callable[[CellProgress], Any] | None = None, **kw):
+            super().__init__(nb_man, km=km, **kw)
+            self._setup = mlinfra_setup
+            self._on_cell = mlinfra_on_cell
+            self._cell_id: str | None = None
+
+        def start_new_kernel_client(self):
+            kc = super().start_new_kernel_client()
+            self._wrap_execute(self.kc)
+            return kc
+
+        def _wrap_execute(self, kc) -> None:
+            if getattr(kc, "_mlinfra_wrapped", False):
+                return
+            client = self
+
+            def execute(code, silent=False, store_history=True, user_expressions=None,
+                        allow_stdin=None, stop_on_error=True):
+                content = {"code": code, "silent": silent, "store_history": store_history,
+                           "user_expressions": user_expressions or {},
+                           "allow_stdin": kc.allow_stdin if allow_stdin is None else allow_stdin,
+                           "stop_on_error": stop_on_error}
+                metadata = {"cellId": client._cell_id} if client._cell_id and not silent else {}
+                msg = kc.session.msg("execute_request", content, metadata=metadata)
+                kc.shell_channel.send(msg)
+                return msg["header"]["msg_id"]
+
+            kc.execute = execute
+            kc._mlinfra_wrapped = True
+
+        def _run_setup(self) -> None:
+            if not self._setup:
+                return
+            self._wrap_execute(self.kc)
+            msg_id = self.kc.execute(self._setup, silent=True, store_history=False)
+            reply = self.wait_for_reply(msg_id)
+            content = (reply or {}).get("content", {})
+            if content.get("status") != "ok":
+                raise RuntimeError("jupyter_mlinfra could not prepare the kernel: "
+                                   f"{content.get('ename')}: {content.get('evalue')}")
+
+        def papermill_execute_cells(self):
+            self._run_setup()
+            cells = self.nb.cells
+            code_cells = sum(1 for c in cells if c.cell_type == "code")
+            executed = 0
+            for index, cell in enumerate(cells):
+                started = time.perf_counter()
+                status = "ok"
+                self._cell_id = cell.get("id")
+                try:
+                    self.nb_man.cell_start(cell, index)
+                    self.execute_cell(cell, index)
+                except CellExecutionError as ex:
+                    status = "error"
+                    self.nb_man.cell_exception(self.nb.cells[index], cell_index=index,
+                                               exception=ex)
+                    break
+                finally:
+                    self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
+                    if cell.cell_type == "code":
+                        executed += 1
+                        if self._on_cell is not None:
+                            self._on_cell(CellProgress(
+                                index=index, total=len(cells), cell_id=str(cell.get("id")),
+                                status=status, executed=executed, code_cells=code_cells,
+                                duration=time.perf_counter() - started))
+            self._cell_id = None
+
+    return MLInfraNotebookClient
+
+
+def _engine_class():
+    from papermill.engines import NBClientEngine
+    from papermill.utils import merge_kwargs, remove_args
+
+    client_cls = _client_class()
+
+    class MLInfraEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
+                                     stdout_file=None, stderr_file=None, start_timeout=60,
+                                     execution_timeout=None, **kwargs):
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(safe, timeout=execution_timeout or kwargs.get("timeout"),
+                                 startup_timeout=start_timeout, kernel_name=kernel_name,
+                                 log_output=log_output, stdout_file=stdout_file,
+                                 stderr_file=stderr_file)
+            from papermill.log import logger
+
+            final.setdefault("log", logger)
+            return client_cls(nb_man, **final).execute()
+
+    return MLInfraEngine
+
+
+_registered = False
+
+
+def _ensure_engine() -> None:
+    global _registered
+    if not _registered:
+        from papermill.engines import papermill_engines
+
+        papermill_engines.register(ENGINE_NAME, _engine_class())
+        _registered = True
+
+
+def load_notebook(source: str | os.PathLike | nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Read a notebook, normalised to nbformat 4.5 so every cell has an id."""
+    if isinstance(source, nbformat.NotebookNode):
+        nb = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise NotFound(f"no notebook at {path}")
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as exc:  # malformed JSON or schema
+            raise InvalidInput(f"{path} is not a valid notebook: {exc}") from exc
+    if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) < (4, 5):
+        nb.nbformat_minor = 5
+    _changes, nb = nbformat.validator.normalize(nb)
+    return nbformat.from_dict(nb)
+
+
+def execute_notebook(
+    input: str | os.PathLike | nbformat.NotebookNode,
+    output_path: str | os.PathLike | None = None,
+    *,
+    parameters: dict[str, Any] | None = None,
+    kernel_name: str | None = None,
+    cwd: str | os.PathLike | None = None,
+    execution_timeout: float | None = None,
+    start_timeout: float = 60,
+    env: dict[str, str] | None = None,
+    notebook_path: str | None = None,
+    record_provenance: bool = True,
+    on_cell: Callable[[CellProgress], Any] | None = None,
+    kernel_manager: Any = None,
+    progress_bar: bool = False,
+    log_output: bool = False,
+) -> nbformat.NotebookNode:
+    """Run a notebook top to bottom with papermill; see the module docstring.
+
+    Raises papermill's ``PapermillExecutionError`` when a cell fails (after writing the output
+    notebook with papermill's error banner).
+    """
+    import papermill
+
+    _ensure_engine()
+    nb = load_notebook(input)
+    setup = _setup_code({k: str(v) for k, v in (env or {}).items()},
+                        str(Path(cwd).resolve()) if cwd else None, notebook_path,
+                        record_provenance)
+    kwargs: dict[str, Any] = {"mlinfra_setup": setup, "mlinfra_on_cell": on_cell}
+    if kernel_manager is not None:
+        kwargs["km"] = kernel_manager
+    return papermill.execute_notebook(
+        nb,
+        str(output_path) if output_path is not None else None,
+        parameters=parameters,
+        engine_name=ENGINE_NAME,
+        kernel_name=kernel_name,
+        execution_timeout=execution_timeout,
+        start_timeout=start_timeout,
+        progress_bar=progress_bar,
+        log_output=log_output,
+        request_save_on_cell_execute=output_path is not None,
+        **kwargs,
+    )
