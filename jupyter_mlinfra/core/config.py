@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from traitlets import Bool, Float, Int, Unicode, TraitError
+from traitlets import Bool, Dict, Float, Int, Unicode, TraitError
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader, ConfigFileNotFound
 
@@ -63,6 +63,63 @@ class MLInfra(Configurable):
         "",
         help="Identity recorded as owner. Default: the OS user (kernel, CLI) or the Jupyter "
         "user (server).",
+    ).tag(config=True)
+
+    root_dir = Unicode(
+        "",
+        help="Folder that job notebooks must live under (paths escaping it are refused). "
+        "Default: the current directory; the server extension sets it to the server's "
+        "root_dir.",
+    ).tag(config=True)
+
+    jobs_scheduler_in_server = Bool(
+        True, help="Run the jobs scheduler inside the Jupyter server (started and stopped "
+        "with it). Turn off when a standalone `jupyter mlinfra scheduler` serves the catalog.",
+    ).tag(config=True)
+
+    jobs_executor = Unicode(
+        "local", help="Where job runs execute: 'local' (worker processes on this machine) or "
+        "'dask' (a distributed cluster at jobs_dask_address).",
+    ).tag(config=True)
+
+    jobs_workers = Int(2, help="Local executor: number of worker processes.").tag(config=True)
+
+    jobs_dask_address = Unicode(
+        "", help="Dask executor: scheduler address (tcp://host:8786).").tag(config=True)
+
+    jobs_dask_max_workers = Int(
+        0, help="Dask executor: adaptive scaling maximum when the cluster supports it "
+        "(0: leave the cluster's size alone).").tag(config=True)
+
+    jobs_poll_interval = Float(
+        1.0, help="Seconds between two passes of the scheduler loop.").tag(config=True)
+
+    jobs_lease_seconds = Float(
+        30.0, help="A running run's worker renews its lease this often (x1/3); a run whose "
+        "lease expired is recovered by the scheduler.").tag(config=True)
+
+    jobs_catchup = Unicode(
+        "latest", help="Default catch-up policy after downtime for scheduled jobs: 'none' "
+        "(skip missed ticks), 'latest' (one run for the latest missed tick) or 'all'.",
+    ).tag(config=True)
+
+    jobs_max_running_per_user = Int(
+        0, help="Per-user quota: runs running at once (0: no limit).").tag(config=True)
+
+    jobs_max_queued_per_user = Int(
+        0, help="Per-user quota: runs queued or waiting at once; a submission beyond it is "
+        "refused (0: no limit).").tag(config=True)
+
+    jobs_user_quotas = Dict(
+        {}, help="Per-user overrides: {'alice': {'max_running': 4, 'max_queued': 100}}.",
+    ).tag(config=True)
+
+    jobs_cpus = Float(
+        0.0, help="CPUs this scheduler's executor may hand out to runs (0: os.cpu_count()).",
+    ).tag(config=True)
+
+    jobs_memory_mb = Int(
+        0, help="Memory (MB) this scheduler's executor may hand out to runs (0: no limit).",
     ).tag(config=True)
 
     def resolved_home(self) -> Path:
@@ -177,7 +234,8 @@ def _config_files() -> list[Path]:
     from jupyter_core.paths import jupyter_config_path
 
     found: list[Path] = []
-    for folder in reversed(jupyter_config_path()):
+    folders = list(dict.fromkeys(os.path.realpath(p) for p in jupyter_config_path()))
+    for folder in reversed(folders):
         for suffix in (".json", ".py"):
             candidate = Path(folder) / f"{CONFIG_FILE_STEM}{suffix}"
             if candidate.is_file():
@@ -203,6 +261,10 @@ def _coerce(trait: Any, raw: str) -> Any:
         return int(raw)
     if isinstance(trait, Float):
         return float(raw)
+    if isinstance(trait, Dict):
+        import json
+
+        return json.loads(raw)
     return raw
 
 

@@ -6,13 +6,13 @@ from typing import Any, Iterable, Sequence
 
 
 def render_table(rows: Iterable[dict[str, Any]], columns: Sequence[str],
-                 headers: Sequence[str] | None = None, max_width: int = 80) -> str:
+                 headers: Sequence[str] | None = None, max_width: int | None = 80) -> str:
     rows = list(rows)
     headers = list(headers or [c.upper() for c in columns])
 
     def cell(value: Any) -> str:
         text = "" if value is None else str(value)
-        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+        return text if max_width is None or len(text) <= max_width else text[: max_width - 1] + "…"
 
     body = [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(headers)]

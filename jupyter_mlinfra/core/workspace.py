@@ -109,7 +109,8 @@ class Workspace:
         from .text_table import render_table
 
         health = self.health()
-        lines = [render_table(self.config.describe(), ["name", "value", "source"])]
+        lines = [render_table(self.config.describe(), ["name", "value", "source"],
+                               max_width=None)]
         if self.config.files:
             lines.append("\nconfig files: " + ", ".join(self.config.files))
         catalog = health["catalog"]

@@ -1,0 +1,38 @@
+"""`jupyter mlinfra` as a user runs it: a subprocess, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+
+def run(*args, env=None):
+    return subprocess.run(["jupyter", "mlinfra", *args], capture_output=True, text=True, env=env)
+
+
+def test_info_prints_sources(mlinfra_env):
+    result = run("info")
+    assert result.returncode == 0, result.stderr
+    assert "env MLINFRA_HOME" in result.stdout
+    assert str(mlinfra_env / "catalog.db") in result.stdout
+
+
+def test_info_json(mlinfra_env):
+    result = run("info", "--json")
+    data = json.loads(result.stdout)
+    names = {row["name"]: row for row in data["settings"]}
+    assert names["home"]["value"] == str(mlinfra_env)
+    assert data["health"]["catalog"]["backend"] == "sqlite"
+
+
+def test_configuration_error_is_one_line_and_nonzero(mlinfra_env, monkeypatch):
+    monkeypatch.setenv("MLINFRA_CATALOG_URL", "nonsense://")
+    result = run("info")
+    assert result.returncode == 8
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0] and "catalog URL" in lines[0]
+
+
+def test_unknown_command_fails():
+    result = run("no-such-command")
+    assert result.returncode != 0

@@ -1,0 +1,17 @@
+import pytest
+
+
+@pytest.fixture(scope="session")
+def _ipython_session():
+    from IPython.testing.globalipapp import start_ipython
+
+    return start_ipython()
+
+
+@pytest.fixture
+def ip(_ipython_session, mlinfra_env):
+    """A real InteractiveShell with `%load_ext jupyter_mlinfra` done, on a fresh home."""
+    shell = _ipython_session
+    shell.run_line_magic("load_ext", "jupyter_mlinfra")
+    yield shell
+    shell.run_line_magic("unload_ext", "jupyter_mlinfra")
