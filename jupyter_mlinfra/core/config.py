@@ -122,6 +122,18 @@ class MLInfra(Configurable):
         0, help="Memory (MB) this scheduler's executor may hand out to runs (0: no limit).",
     ).tag(config=True)
 
+    team = Unicode(
+        "",
+        help="The user's team. Feature views with visibility 'team' are visible to users "
+        "of the same team.",
+    ).tag(config=True)
+
+    online_store_url = Unicode(
+        "",
+        help="Online feature store: empty for a SQLite file in home, sqlite:////path.db, or "
+        "postgresql://user@host:5432/db to serve from several processes.",
+    ).tag(config=True)
+
     def resolved_home(self) -> Path:
         if self.home:
             return Path(self.home).expanduser()

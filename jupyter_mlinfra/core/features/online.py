@@ -1,0 +1,251 @@
+"""The online store: the latest feature values per entity, for low-latency lookups.
+
+One table keyed by (view, version, entity key) holding the event time, the created time and
+the feature values as a compact JSON array. SQLite (a file in ``home``) by default; PostgreSQL
+by URL (``online_store_url = "postgresql://..."``) so several processes can serve from it.
+
+The hot path is deliberately plain: one long-lived DB-API connection, one prepared statement
+per lookup, no ORM. Writes are upserts that keep the newest row (event time, then created
+time), so re-materializing or replaying pushes never moves a value backwards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+from urllib.parse import urlsplit
+
+from ..config import redact
+from ..errors import ConfigurationError
+
+TABLE = "mlinfra_online_features"
+
+
+def entity_key(values: Sequence[Any]) -> str:
+    """The stored key of an entity: its join-key values, joined by ``|``."""
+    if len(values) == 1:
+        return _key_part(values[0])
+    return "|".join(_key_part(v) for v in values)
+
+
+def _key_part(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "item"):  # numpy scalars
+        return _key_part(value.item())
+    return str(value)
+
+
+def encode_values(values: Iterable[Any]) -> str:
+    out = []
+    for v in values:
+        if v is None:
+            out.append(None)
+        elif isinstance(v, float):
+            out.append(None if math.isnan(v) else v)
+        elif hasattr(v, "isoformat"):
+            out.append(None if str(v) == "NaT" else v.isoformat())
+        elif hasattr(v, "item"):
+            item = v.item()
+            out.append(None if isinstance(item, float) and math.isnan(item) else item)
+        elif v is _NA:
+            out.append(None)
+        else:
+            out.append(v)
+    return json.dumps(out, separators=(",", ":"))
+
+
+try:  # pandas' missing-value scalar, encoded as null
+    from pandas import NA as _NA
+except ImportError:  # pragma: no cover
+    _NA = object()
+
+
+class OnlineStore:
+    """Base interface; see :class:`SQLiteOnlineStore` and :class:`PostgresOnlineStore`."""
+
+    backend = "abstract"
+
+    def read(self, view: str, version: int, keys: Sequence[str]) -> dict[str, tuple]:
+        """``{entity_key: (event_ts, created_ts, payload_json)}`` for the keys present."""
+        raise NotImplementedError
+
+    def write(self, view: str, version: int,
+              rows: Iterable[tuple[str, float, float, str]]) -> int:
+        """Upsert ``(entity_key, event_ts, created_ts, payload)``; newer rows win."""
+        raise NotImplementedError
+
+    def delete_view(self, view: str) -> None:
+        raise NotImplementedError
+
+    def count(self, view: str, version: int) -> int:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class SQLiteOnlineStore(OnlineStore):
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.path), check_same_thread=False,
+                                     isolation_level=None, timeout=30,
+                                     cached_statements=512)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (view TEXT NOT NULL, version INTEGER NOT NULL, "
+            "entity_key TEXT NOT NULL, event_ts REAL NOT NULL, created_ts REAL NOT NULL, "
+            "payload TEXT NOT NULL, PRIMARY KEY (view, version, entity_key)) WITHOUT ROWID")
+        self._lock = threading.Lock()
+        self._sql_one = (f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
+                         "WHERE view = ? AND version = ? AND entity_key = ?")
+        self._sql_many: dict[int, str] = {}
+
+    def read(self, view: str, version: int, keys: Sequence[str]) -> dict[str, tuple]:
+        n = len(keys)
+        if n == 1:
+            sql = self._sql_one
+        else:
+            sql = self._sql_many.get(n)
+            if sql is None:
+                sql = (f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
+                       f"WHERE view = ? AND version = ? AND entity_key IN "
+                       f"({','.join('?' * n)})")
+                self._sql_many[n] = sql
+        with self._lock:
+            rows = self._conn.execute(sql, (view, version, *keys)).fetchall()
+        return {r[0]: r[1:] for r in rows}
+
+    def write(self, view: str, version: int,
+              rows: Iterable[tuple[str, float, float, str]]) -> int:
+        data = [(view, version, k, e, c, p) for k, e, c, p in rows]
+        if not data:
+            return 0
+        sql = (f"INSERT INTO {TABLE} (view, version, entity_key, event_ts, created_ts, payload) "
+               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, version, entity_key) DO UPDATE SET "
+               "event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
+               "payload = excluded.payload WHERE excluded.event_ts > "
+               f"{TABLE}.event_ts OR (excluded.event_ts = {TABLE}.event_ts AND "
+               f"excluded.created_ts >= {TABLE}.created_ts)")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, data)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return len(data)
+
+    def delete_view(self, view: str) -> None:
+        with self._lock:
+            self._conn.execute(f"DELETE FROM {TABLE} WHERE view = ?", (view,))
+
+    def count(self, view: str, version: int) -> int:
+        with self._lock:
+            return self._conn.execute(f"SELECT count(*) FROM {TABLE} WHERE view = ? AND "
+                                      "version = ?", (view, version)).fetchone()[0]
+
+    def describe(self) -> dict:
+        return {"backend": self.backend, "url": f"sqlite:///{self.path}"}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresOnlineStore(OnlineStore):
+    backend = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - the [postgres] extra
+            raise ConfigurationError("the PostgreSQL online store needs psycopg: "
+                                     "pip install 'jupyter_mlinfra[postgres]'") from exc
+        self.url = url
+        parts = urlsplit(url)
+        dsn = parts._replace(scheme="postgresql").geturl()
+        try:
+            self._conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=0)
+        except psycopg.Error as exc:
+            raise ConfigurationError(f"cannot open online store {redact(url)}: {exc}") from exc
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (view TEXT NOT NULL, version INTEGER NOT NULL,"
+                " entity_key TEXT NOT NULL, event_ts DOUBLE PRECISION NOT NULL, "
+                "created_ts DOUBLE PRECISION NOT NULL, payload TEXT NOT NULL, "
+                "PRIMARY KEY (view, version, entity_key))")
+
+    def read(self, view: str, version: int, keys: Sequence[str]) -> dict[str, tuple]:
+        with self._lock:
+            cur = self._conn.execute(
+                f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
+                "WHERE view = %s AND version = %s AND entity_key = ANY(%s)",
+                (view, version, list(keys)))
+            rows = cur.fetchall()
+        return {r[0]: r[1:] for r in rows}
+
+    def write(self, view: str, version: int,
+              rows: Iterable[tuple[str, float, float, str]]) -> int:
+        data = [(view, version, k, e, c, p) for k, e, c, p in rows]
+        if not data:
+            return 0
+        sql = (f"INSERT INTO {TABLE} AS t (view, version, entity_key, event_ts, created_ts, "
+               "payload) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (view, version, entity_key) "
+               "DO UPDATE SET event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
+               "payload = excluded.payload WHERE excluded.event_ts > t.event_ts OR "
+               "(excluded.event_ts = t.event_ts AND excluded.created_ts >= t.created_ts)")
+        with self._lock:
+            with self._conn.transaction():
+                with self._conn.cursor() as cur:
+                    cur.executemany(sql, data)
+        return len(data)
+
+    def delete_view(self, view: str) -> None:
+        with self._lock:
+            self._conn.execute(f"DELETE FROM {TABLE} WHERE view = %s", (view,))
+
+    def count(self, view: str, version: int) -> int:
+        with self._lock:
+            return self._conn.execute(f"SELECT count(*) FROM {TABLE} WHERE view = %s AND "
+                                      "version = %s", (view, version)).fetchone()[0]
+
+    def describe(self) -> dict:
+        return {"backend": self.backend, "url": redact(self.url)}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def open_online_store(url: str, home: Path) -> OnlineStore:
+    """The store for an ``online_store_url`` setting (empty: SQLite in ``home``)."""
+    if not url:
+        return SQLiteOnlineStore(home / "online_features.db")
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("sqlite", "sqlite3"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if not path:
+            raise ConfigurationError(f"invalid SQLite online store URL {url!r}: "
+                                     "use sqlite:////absolute/path.db")
+        return SQLiteOnlineStore(path)
+    if scheme.startswith("postgres"):
+        return PostgresOnlineStore(url)
+    raise ConfigurationError(f"unsupported online store URL {redact(url)!r}: use sqlite:///PATH "
+                             "or postgresql://user@host/db")
