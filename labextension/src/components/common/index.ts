@@ -1,0 +1,9 @@
+/** UI pieces shared by every tab of the ML Infra panel. */
+
+export * from './capabilityStatus';
+export * from './dataTable';
+export * from './errorBanner';
+export * from './format';
+export * from './keyValueTable';
+export * from './poll';
+export * from './tabBar';
