@@ -1,0 +1,107 @@
+"""Driving JupyterLab and the ML Infra panel in a Playwright page (sync API).
+
+Used by every browser test (tests/ui/test_*_panel.py)::
+
+    from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, screenshot
+
+    def test_jobs_panel(page, lab_server):
+        open_lab(page)                       # or open_lab(page, "demo.ipynb")
+        panel = open_mlinfra_panel(page)     # the #mlinfra-panel locator
+        jobs = open_tab(page, "Jobs")        # the tab's [role=tabpanel] locator
+        screenshot(page, "jobs-panel")       # test-artifacts/ui/jobs-panel.png
+
+The page fixture (tests/ui/conftest.py) binds each page to the session's JupyterLab server.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
+
+PANEL_ID = "mlinfra-panel"
+TAB_IDS = {"provenance": "Provenance", "jobs": "Jobs", "models": "Models",
+           "features": "Features"}
+
+# page -> the LabServer it talks to (set by the `page` fixture).
+_SERVERS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def bind_page(page, server) -> None:
+    _SERVERS[page] = server
+
+
+def server_of(page):
+    try:
+        return _SERVERS[page]
+    except KeyError:
+        raise RuntimeError("this page is not bound to a JupyterLab server: use the `page` "
+                           "fixture of tests/ui/conftest.py") from None
+
+
+def open_lab(page, path: str | None = None, *, timeout: float = 60_000):
+    """Load JupyterLab (optionally with ``path``, relative to the server's root dir, open)
+    and wait until the splash screen is gone."""
+    server = server_of(page)
+    target = f"{server.url}lab"
+    if path:
+        target += "/tree/" + quote(path.lstrip("/"))
+    page.goto(f"{target}?token={server.token}", wait_until="domcontentloaded")
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=timeout)
+    page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=timeout)
+    return page
+
+
+def open_mlinfra_panel(page, *, timeout: float = 20_000):
+    """Show the ML Infra panel in the left area (if it is not shown already) and wait for
+    the server's status in its header; returns the panel locator."""
+    panel = page.locator(f"#{PANEL_ID}")
+    if not panel.is_visible():
+        page.locator(f".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='{PANEL_ID}']").click()
+    panel.wait_for(state="visible", timeout=timeout)
+    panel.locator("[data-mlinfra-field='version'], .jp-mlinfra-ErrorBanner").first.wait_for(
+        state="visible", timeout=timeout)
+    return panel
+
+
+def open_tab(page, name: str, *, timeout: float = 10_000):
+    """Select a tab of the ML Infra panel by label ("Jobs") or id ("jobs"); returns the
+    tab's panel locator (``[data-mlinfra-tab=<id>]``)."""
+    key = name.lower()
+    if key not in TAB_IDS:
+        raise ValueError(f"unknown tab {name!r}; tabs: {', '.join(TAB_IDS.values())}")
+    panel = page.locator(f"#{PANEL_ID}")
+    tab = panel.locator(f"[role='tab'][data-tab='{key}']")
+    tab.click()
+    page.wait_for_function(
+        "sel => document.querySelector(sel)?.getAttribute('aria-selected') === 'true'",
+        arg=f"#{PANEL_ID} [role='tab'][data-tab='{key}']", timeout=timeout)
+    body = panel.locator(f"[role='tabpanel'][data-mlinfra-tab='{key}']")
+    body.wait_for(state="visible", timeout=timeout)
+    return body
+
+
+def screenshot(page, name: str, locator=None) -> Path:
+    """Save a PNG under test-artifacts/ui/<name>.png (the whole page, or one element)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "screenshot"
+    path = ARTIFACTS / f"{safe}.png"
+    (locator or page).screenshot(path=str(path))
+    return path
+
+
+def run_command(page, label: str) -> None:
+    """Run a command from the command palette by its label."""
+    page.keyboard.press("Control+Shift+C")
+    search = page.locator("#modal-command-palette input.lm-CommandPalette-input")
+    search.wait_for(state="visible")
+    search.fill(label)
+    item = page.locator("#modal-command-palette .lm-CommandPalette-item",
+                        has_text=label).first
+    item.wait_for(state="visible")
+    item.click()
