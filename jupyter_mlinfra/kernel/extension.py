@@ -9,6 +9,13 @@ from .magics import MLInfraMagics, usage
 LOAD_HOOKS: list = []
 UNLOAD_HOOKS: list = []
 
+# Provenance: record every execution (kernel/provenance_recorder.py).
+from . import provenance_magics  # noqa: E402,F401
+from .provenance_recorder import start_recording, stop_recording  # noqa: E402
+
+LOAD_HOOKS.append(start_recording)
+UNLOAD_HOOKS.append(stop_recording)
+
 
 def load_ipython_extension(ipython) -> None:
     MLInfraMagics.mlinfra.__doc__ = usage()

@@ -8,3 +8,15 @@ ROUTES: list[tuple[str, type]] = [
     (r"/health", HealthHandler),
     (r"/openapi.json", OpenAPIHandler),
 ]
+
+from .provenance_handlers import (ProvenanceCheckHandler, ProvenanceHandler,  # noqa: E402
+                                  ProvenanceNotebooksHandler, ProvenanceReplayHandler,
+                                  ProvenanceVerifyHandler)
+
+ROUTES += [
+    (r"/provenance", ProvenanceHandler),
+    (r"/provenance/check", ProvenanceCheckHandler),
+    (r"/provenance/notebooks", ProvenanceNotebooksHandler),
+    (r"/provenance/replay", ProvenanceReplayHandler),
+    (r"/provenance/verify", ProvenanceVerifyHandler),
+]

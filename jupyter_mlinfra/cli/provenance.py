@@ -1,0 +1,104 @@
+"""``jupyter mlinfra history | check | replay | verify``: provenance from the command line.
+
+``verify`` serves in CI the way nbval does: it exits 1 when any cell's outputs differ (or a cell
+fails or never runs), 0 when the notebook re-runs to the outputs it stores.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..core.text_table import render_table
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("history", help="the executions recorded for a notebook")
+    p.add_argument("path", help="the notebook (.ipynb)")
+    p.add_argument("--session", default=None, help="a kernel session id (default: the latest)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=history)
+
+    p = subparsers.add_parser(
+        "check", help="stale, out-of-order, hidden-state, changed and unexecuted cells",
+        description="Analyse a notebook's execution history (from the catalog, or the log "
+                    "the notebook carries in its metadata). Exit code 0 either way; use "
+                    "--strict to exit 1 when a hazard is found.")
+    p.add_argument("path", help="the notebook (.ipynb)")
+    p.add_argument("--session", default=None, help="a kernel session id (default: the latest)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any hazard is found")
+    p.set_defaults(handler=check)
+
+    p = subparsers.add_parser("replay", help="write the replay notebook of a cell or a name")
+    p.add_argument("path", help="the notebook (.ipynb)")
+    p.add_argument("out", help="the replay notebook to write (.ipynb)")
+    p.add_argument("--cell", default=None, help="target cell id (default: the last execution)")
+    p.add_argument("--name", default=None, help="target global name instead of a cell")
+    p.add_argument("--session", default=None, help="a kernel session id (default: the latest)")
+    p.set_defaults(handler=replay)
+
+    p = subparsers.add_parser(
+        "verify", help="re-run a notebook in a fresh kernel and compare outputs (CI)",
+        description="Run the notebook top to bottom (or, with --replay, its replay order) in a "
+                    "fresh kernel and compare each cell's outputs with the stored ones. "
+                    "Exit code 1 on any mismatch, error or cell not run.")
+    p.add_argument("path", help="the notebook (.ipynb)")
+    p.add_argument("--replay", action="store_true", help="verify the replay of the history")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance for numbers")
+    p.add_argument("--atol", type=float, default=1e-9, help="absolute tolerance for numbers")
+    p.add_argument("--ignore-stderr", action="store_true", help="do not compare stderr")
+    p.add_argument("--sanitize", action="append", default=[], metavar="REGEX=REPLACEMENT",
+                   help="an extra sanitizer applied to both sides (repeatable)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per cell")
+    p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
+    p.set_defaults(handler=verify)
+
+
+def history(workspace, args) -> int:
+    log = workspace.service("provenance").history(args.path, session_id=args.session)
+    rows = [e.to_dict() for e in log.executions]
+    if args.json:
+        print(json.dumps({"notebook_path": log.notebook_path, "session_id": log.session_id,
+                          "executions": rows}, indent=2))
+        return 0
+    print(f"{log.notebook_path}  session {log.session_id}  {len(rows)} executions")
+    print(render_table([{"seq": r["seq"], "cell": r["cell_id"][:12],
+                         "count": r["execution_count"], "status": r["status"],
+                         "ms": r["duration_ms"], "binds": ", ".join(r["binds"]),
+                         "reads": ", ".join(r["reads"])} for r in rows],
+                       ["seq", "cell", "count", "status", "ms", "binds", "reads"], max_width=40))
+    return 0
+
+
+def check(workspace, args) -> int:
+    report = workspace.service("provenance").check(args.path, session_id=args.session)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
+    return 1 if args.strict and not report.clean else 0
+
+
+def replay(workspace, args) -> int:
+    summary = workspace.service("provenance").export_replay(
+        args.out, args.path, cell_id=args.cell, name=args.name, session_id=args.session)
+    print(f"wrote {summary['path']}: {summary['cells']} cells (executions "
+          + ", ".join(f"#{e['seq']}" for e in summary["executions"]) + ")")
+    return 0
+
+
+def verify(workspace, args) -> int:
+    from ..core.errors import InvalidInput
+    from ..core.provenance.verify import VerifyOptions
+
+    sanitizers = []
+    for item in args.sanitize:
+        pattern, sep, repl = item.partition("=")
+        if not sep or not pattern:
+            raise InvalidInput(f"--sanitize needs REGEX=REPLACEMENT, got {item!r}")
+        sanitizers.append((pattern, repl))
+    opts = VerifyOptions(rtol=args.rtol, atol=args.atol, compare_stderr=not args.ignore_stderr,
+                         sanitizers=sanitizers)
+    result = workspace.service("provenance").verify(args.path, replay=args.replay,
+                                                    options=opts, timeout=args.timeout,
+                                                    kernel_name=args.kernel)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())
+    return 0 if result.ok else 1

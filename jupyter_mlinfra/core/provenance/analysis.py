@@ -1,0 +1,328 @@
+"""Hazards of a notebook given its execution history: stale, out-of-order, hidden state...
+
+Input: the executions of one kernel session (in order) and the current notebook (cell ids and
+sources, in notebook order). Output: a :class:`Report` whose JSON keys are ``stale``,
+``stale_direct``, ``stale_transitive``, ``out_of_order``, ``hidden_state``, ``code_changed``,
+``unexecuted``, ``reads_from_below`` and ``explanations`` (one plain sentence per finding).
+
+**Which later executions make a cell stale (notebook order).** A cell is *directly stale* when,
+after its last execution, a name it read (or an object reachable from that name) was rebound,
+mutated in place or deleted by an execution of a cell positioned **above** it in the current
+notebook, by a cell that is no longer in the notebook, or by an earlier run of the same cell (a
+non-idempotent re-run, e.g. ``lst.append(1)`` run twice). A later execution of a cell positioned
+**below** does not make it stale: running the notebook top to bottom would also have given the
+upper cell the old value, so the kernel still matches the notebook there. (Reading a value that
+a cell below produced is a different hazard, reported as ``reads_from_below``.) This keeps the
+common pattern ``df = load()`` / ``n = len(df)`` / ``df = df.dropna()`` free of false alarms.
+
+A cell is *transitively stale* when it is not directly stale but read a name whose producing
+execution is the last execution of a stale cell.
+
+An edited-but-not-rerun cell is reported as ``code_changed`` only: its stored effects are those
+of the source it ran, so the edit alone makes nothing stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .model import Execution, NotebookCell
+from .names import BUILTIN_NAMES, module_level_binds
+from .recording import is_ipython_name, live_names_from_history
+
+_KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def _norm(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def _fmt_names(names: Iterable[str]) -> str:
+    names = sorted(names)
+    quoted = [f"`{n}`" for n in names]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+@dataclass
+class Finding:
+    kind: str
+    message: str
+    cell_id: str | None = None
+    names: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "cell_id": self.cell_id, "names": self.names,
+                "message": self.message}
+
+
+@dataclass
+class Report:
+    stale_direct: list[str] = field(default_factory=list)
+    stale_transitive: list[str] = field(default_factory=list)
+    out_of_order: bool = False
+    hidden_state: list[str] = field(default_factory=list)
+    hidden_state_cells: list[str] = field(default_factory=list)
+    code_changed: list[str] = field(default_factory=list)
+    unexecuted: list[str] = field(default_factory=list)
+    reads_from_below: list[str] = field(default_factory=list)
+    explanations: list[Finding] = field(default_factory=list)
+    notebook_path: str = ""
+    session_id: str = ""
+    executions: int = 0
+
+    @property
+    def stale(self) -> list[str]:
+        both = set(self.stale_direct) | set(self.stale_transitive)
+        return [c for c in self._order if c in both]
+
+    _order: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.stale or self.out_of_order or self.hidden_state
+                    or self.hidden_state_cells or self.code_changed or self.unexecuted
+                    or self.reads_from_below)
+
+    def to_text(self) -> str:
+        head = (f"provenance check of {self.notebook_path or 'the notebook'}: "
+                f"{self.executions} executions")
+        if self.clean:
+            return head + "\nNo hazards: the kernel state matches the notebook run top to bottom."
+        lines = [head]
+        for finding in self.explanations:
+            lines.append(f"  - [{finding.kind}] {finding.message}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython display
+        p.text(self.to_text())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "notebook_path": self.notebook_path,
+            "session_id": self.session_id,
+            "executions": self.executions,
+            "clean": self.clean,
+            "stale": self.stale,
+            "stale_direct": self.stale_direct,
+            "stale_transitive": self.stale_transitive,
+            "out_of_order": self.out_of_order,
+            "hidden_state": self.hidden_state,
+            "hidden_state_cells": self.hidden_state_cells,
+            "code_changed": self.code_changed,
+            "unexecuted": self.unexecuted,
+            "reads_from_below": self.reads_from_below,
+            "explanations": [f.to_dict() for f in self.explanations],
+        }
+
+
+class History:
+    """Indexes over one session's executions, shared by the analyses and the replay slice."""
+
+    def __init__(self, executions: list[Execution]) -> None:
+        self.executions = sorted(executions, key=lambda e: e.seq)
+        self.last: dict[str, Execution] = {}
+        for e in self.executions:
+            self.last[e.cell_id] = e
+        # producers[seq][name]: the executions whose effects make up the value `name` had when
+        # execution `seq` read it (the last binder and the in-place mutations since).
+        self.producers: dict[int, dict[str, list[Execution]]] = {}
+        # writes_after: name -> executions writing it, in order
+        self.writers: dict[str, list[Execution]] = {}
+        state: dict[str, list[Execution]] = {}
+        for e in self.executions:
+            self.producers[e.seq] = {n: list(state.get(n, ())) for n in e.reads}
+            for n in e.binds:
+                state[n] = [e]
+            for n in e.mutates - e.binds:
+                state.setdefault(n, []).append(e)
+            for n in e.deletes:
+                state[n] = []
+            for n in e.writes:
+                self.writers.setdefault(n, []).append(e)
+
+    def writes_after(self, name: str, seq: int) -> list[Execution]:
+        return [w for w in self.writers.get(name, ()) if w.seq > seq]
+
+
+def analyze(executions: list[Execution], cells: list[NotebookCell], *,
+            live_names: Iterable[str] | None = None, notebook_path: str = "",
+            session_id: str = "") -> Report:
+    """The hazard report for a notebook (``cells``) given a session's ``executions``.
+
+    ``live_names``: the user's global names in the kernel right now, when the kernel is at hand;
+    otherwise they are reconstructed from the history.
+    """
+    history = History(executions)
+    code_cells = [c for c in cells if c.cell_type == "code"]
+    pos = {c.id: i for i, c in enumerate(cells)}
+    label = {c.id: f"cell {i + 1}" for i, c in enumerate(cells)}
+    report = Report(notebook_path=notebook_path, session_id=session_id,
+                    executions=len(history.executions))
+    report._order = [c.id for c in cells]
+
+    def who(e: Execution) -> str:
+        if e.cell_id in label:
+            return label[e.cell_id]
+        return f"a deleted cell (execution #{e.seq})"
+
+    executed = [c for c in code_cells if c.id in history.last]
+
+    # code_changed ---------------------------------------------------------------------------
+    for c in executed:
+        if _norm(c.source) != _norm(history.last[c.id].source):
+            report.code_changed.append(c.id)
+            report.explanations.append(Finding(
+                "code_changed", f"{label[c.id]} was edited after it last ran (execution "
+                f"#{history.last[c.id].seq}); the kernel holds the effects of the old source.",
+                c.id))
+
+    # stale (direct) ---------------------------------------------------------------------------
+    stale: set[str] = set()
+    for c in executed:
+        last = history.last[c.id]
+        culprits: dict[str, list[Execution]] = {}
+        for name in sorted(last.reads):
+            for w in history.writes_after(name, last.seq):
+                if w.cell_id not in pos or pos[w.cell_id] < pos[c.id]:
+                    culprits.setdefault(name, []).append(w)
+            # a non-idempotent re-run: the value it read came from its own earlier run
+            for p in history.producers[last.seq].get(name, ()):
+                if p.cell_id == c.id and p.seq < last.seq and name in p.mutates:
+                    culprits.setdefault(name, []).append(p)
+        if not culprits:
+            continue
+        stale.add(c.id)
+        report.stale_direct.append(c.id)
+        parts = []
+        for name, writers in culprits.items():
+            w = writers[-1]
+            if w.cell_id == c.id:
+                parts.append(f"`{name}`, which its own earlier execution (#{w.seq}) had "
+                             f"already changed, so it ran on an accumulated value")
+                continue
+            verb = ("deleted" if name in w.deletes else
+                    "rebound" if name in w.binds and name not in w.mutates else
+                    "mutated" if name in w.mutates and name not in w.binds else "changed")
+            parts.append(f"`{name}`, which {who(w)} {verb} after {label[c.id]} ran "
+                         f"(execution #{w.seq} > #{last.seq})")
+        report.explanations.append(Finding(
+            "stale_direct", f"{label[c.id]} is stale: it read " + "; and ".join(parts) + ".",
+            c.id, sorted(culprits)))
+
+    # stale (transitive), in order of last execution -------------------------------------------
+    for c in sorted(executed, key=lambda c: history.last[c.id].seq):
+        if c.id in stale:
+            continue
+        last = history.last[c.id]
+        for name in sorted(last.reads):
+            sources = [p for p in history.producers[last.seq].get(name, ())
+                       if history.last.get(p.cell_id) is p and p.cell_id in stale
+                       and p.cell_id != c.id]
+            if sources:
+                stale.add(c.id)
+                report.stale_transitive.append(c.id)
+                report.explanations.append(Finding(
+                    "stale_transitive",
+                    f"{label[c.id]} is stale: it read `{name}`, produced by "
+                    f"{who(sources[-1])}, which is itself stale.", c.id, [name]))
+                break
+    report.stale_transitive.sort(key=lambda cid: pos[cid])
+
+    # out_of_order -----------------------------------------------------------------------------
+    seqs = [(c, history.last[c.id].seq) for c in executed]
+    inversions = [(a, b) for (a, sa), (b, sb) in zip(seqs, seqs[1:]) if sb <= sa]
+    if inversions:
+        report.out_of_order = True
+        a, b = inversions[0]
+        more = f" ({len(inversions)} such pairs)" if len(inversions) > 1 else ""
+        report.explanations.append(Finding(
+            "out_of_order",
+            f"Cells ran out of order: {label[b.id]} last ran as execution "
+            f"#{history.last[b.id].seq}, before {label[a.id]} above it "
+            f"(#{history.last[a.id].seq}){more}.", b.id))
+
+    # unexecuted -----------------------------------------------------------------------------
+    if executed:
+        first, last_pos = pos[executed[0].id], pos[executed[-1].id]
+        for c in code_cells:
+            if first < pos[c.id] < last_pos and c.id not in history.last and c.source.strip():
+                report.unexecuted.append(c.id)
+                report.explanations.append(Finding(
+                    "unexecuted", f"{label[c.id]} was never run, but cells above and below "
+                    f"it were.", c.id))
+
+    # reads_from_below -----------------------------------------------------------------------
+    for c in executed:
+        last = history.last[c.id]
+        below: dict[str, Execution] = {}
+        for name, producers in history.producers[last.seq].items():
+            for p in producers:
+                if p.cell_id in pos and p.cell_id != c.id and pos[p.cell_id] > pos[c.id]:
+                    below[name] = p
+        if below:
+            report.reads_from_below.append(c.id)
+            name, p = sorted(below.items())[0]
+            others = sorted(set(below) - {name})
+            extra = f" (also {_fmt_names(others)})" if others else ""
+            report.explanations.append(Finding(
+                "reads_from_below",
+                f"{label[c.id]} read `{name}`, produced by {label[p.cell_id]} below it"
+                f"{extra}; run top to bottom, it would not exist yet or hold another value.",
+                c.id, sorted(below)))
+
+    # hidden state ---------------------------------------------------------------------------
+    live = set(live_names) if live_names is not None else \
+        live_names_from_history(history.executions)
+    live = {n for n in live if not n.startswith("_") and n not in BUILTIN_NAMES
+            and n not in _KERNEL_NAMES and not is_ipython_name(n)}
+    bound_by_cells: set[str] = set()
+    for c in code_cells:
+        bound_by_cells |= module_level_binds(c.source)
+        last = history.last.get(c.id)
+        if last is not None and _norm(last.source) == _norm(c.source):
+            bound_by_cells |= last.binds  # star imports, globals()[...] and other dynamic binds
+    hidden = sorted(live - bound_by_cells)
+    report.hidden_state = hidden
+    if hidden:
+        makers = {}
+        for n in hidden:
+            ws = [w for w in history.writers.get(n, ()) if n in w.binds]
+            if ws:
+                makers[n] = ws[-1]
+        detail = "; ".join(f"`{n}` came from {who(makers[n])}" for n in hidden if n in makers)
+        report.explanations.append(Finding(
+            "hidden_state",
+            f"{_fmt_names(hidden)} live{'s' if len(hidden) == 1 else ''} in the kernel but no "
+            f"cell of the notebook defines {'it' if len(hidden) == 1 else 'them'}"
+            + (f" ({detail})" if detail else "") + "; a fresh run would not have "
+            + ("it." if len(hidden) == 1 else "them."), None, hidden))
+    hidden_set = set(hidden)
+    for c in executed:
+        last = history.last[c.id]
+        names = set()
+        for name in last.reads:
+            producers = history.producers[last.seq].get(name, ())
+            if name in hidden_set or any(p.cell_id not in pos for p in producers):
+                names.add(name)
+        if names:
+            report.hidden_state_cells.append(c.id)
+            report.explanations.append(Finding(
+                "hidden_state",
+                f"{label[c.id]} read {_fmt_names(names)}, which no cell of the notebook "
+                f"produces now (hidden state or a deleted cell).", c.id, sorted(names)))
+
+    order = {"code_changed": 3, "stale_direct": 0, "stale_transitive": 1, "out_of_order": 2,
+             "hidden_state": 4, "reads_from_below": 5, "unexecuted": 6}
+    report.explanations.sort(key=lambda f: (order.get(f.kind, 9),
+                                            pos.get(f.cell_id or "", -1)))
+    return report
+
+
+def affecting(report: Report, cell_ids: Iterable[str]) -> list[Finding]:
+    """The findings about the given cells, plus notebook-wide ones (out of order, hidden names)."""
+    wanted = set(cell_ids)
+    return [f for f in report.explanations if f.cell_id is None or f.cell_id in wanted
+            or f.kind == "out_of_order"]

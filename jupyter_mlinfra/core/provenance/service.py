@@ -1,0 +1,340 @@
+"""The provenance service: stored execution logs, and the analyses run on them.
+
+Every door (magics, Python API, CLI, REST, the Model store) goes through this class::
+
+    svc = ws.service("provenance")
+    svc.record(executions)                      # the kernel recorder's background writer
+    svc.history("/path/nb.ipynb")               # ExecutionLog of the latest kernel session
+    svc.check("/path/nb.ipynb")                 # Report (stale, out of order, hidden state...)
+    svc.replay("/path/nb.ipynb", cell_id=...)   # (slice, replay notebook)
+    svc.verify("/path/nb.ipynb", replay=False)  # VerifyResult
+    svc.dependencies("/path/nb.ipynb", name="model")  # for the Model store
+
+Where the log comes from: an explicit ``log``; else the catalog's latest session for the path
+and the log the notebook carries in its metadata, whichever is more recent (so a notebook
+checked on another machine, without the catalog, is analysed from its own log).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import nbformat
+from sqlalchemy import func, select
+
+from ..errors import InvalidInput, NotFound
+from .analysis import Report, affecting, analyze
+from .model import (Execution, ExecutionLog, NotebookCell, attach_log, cells_from_notebook,
+                    log_from_notebook)
+from .replay import replay_for_name, replay_notebook, replay_slice, target_execution
+from .tables import ExecutionRow
+from .verify import VerifyOptions, VerifyResult, run_and_compare
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+
+
+def _row(e: Execution, owner: str) -> ExecutionRow:
+    return ExecutionRow(
+        notebook_path=e.notebook_path, session_id=e.session_id, seq=e.seq, cell_id=e.cell_id,
+        execution_count=e.execution_count, source=e.source, started_at=_dt(e.started_at),
+        ended_at=_dt(e.ended_at), duration_ms=e.duration_ms, status=e.status,
+        error_type=e.error_type, owner=owner,
+        effects=json.dumps({"reads": sorted(e.reads), "binds": sorted(e.binds),
+                            "mutates": sorted(e.mutates), "deletes": sorted(e.deletes),
+                            "deferred": e.deferred}))
+
+
+def _execution(row: ExecutionRow) -> Execution:
+    effects = json.loads(row.effects or "{}")
+    return Execution(
+        seq=row.seq, cell_id=row.cell_id, source=row.source, session_id=row.session_id,
+        notebook_path=row.notebook_path, execution_count=row.execution_count,
+        started_at=row.started_at.timestamp() if row.started_at else None,
+        ended_at=row.ended_at.timestamp() if row.ended_at else None, status=row.status,
+        error_type=row.error_type, reads=frozenset(effects.get("reads", ())),
+        binds=frozenset(effects.get("binds", ())), mutates=frozenset(effects.get("mutates", ())),
+        deletes=frozenset(effects.get("deletes", ())), deferred=effects.get("deferred", {}))
+
+
+def path_candidates(path: str) -> list[str]:
+    """The spellings a notebook path may be stored under (as given, absolute, normalised)."""
+    out = [path]
+    for variant in (os.path.normpath(path), os.path.abspath(os.path.expanduser(path))):
+        if variant not in out:
+            out.append(variant)
+    return out
+
+
+def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise NotFound(f"no notebook at {p}")
+    try:
+        return nbformat.read(p, as_version=4)
+    except Exception as exc:
+        raise InvalidInput(f"{p} is not a valid notebook: {exc}") from exc
+
+
+class ProvenanceService:
+    def __init__(self, workspace) -> None:
+        self.ws = workspace
+
+    # -- storage ------------------------------------------------------------------------------
+    def status(self) -> dict:
+        with self.ws.catalog.read_session() as s:
+            executions = s.scalar(select(func.count()).select_from(ExecutionRow)) or 0
+            notebooks = s.scalar(select(func.count(func.distinct(ExecutionRow.notebook_path))))
+            sessions = s.scalar(select(func.count(func.distinct(ExecutionRow.session_id))))
+        return {"executions": executions, "notebooks": notebooks or 0, "sessions": sessions or 0}
+
+    def record(self, executions: Iterable[Execution], owner: str | None = None) -> int:
+        """Store executions (one transaction); returns how many were written. Executions
+        already stored (same session and sequence number) are skipped."""
+        items = list(executions)
+        if not items:
+            return 0
+        owner = owner or self.ws.user
+        with self.ws.catalog.session() as s:
+            keys = {(e.session_id, e.seq) for e in items}
+            sessions = {k[0] for k in keys}
+            existing = set(s.execute(select(ExecutionRow.session_id, ExecutionRow.seq).where(
+                ExecutionRow.session_id.in_(sessions),
+                ExecutionRow.seq.in_({k[1] for k in keys}))).all())
+            fresh = [e for e in items if (e.session_id, e.seq) not in existing]
+            s.add_all(_row(e, owner) for e in fresh)
+        return len(fresh)
+
+    def notebooks(self) -> list[dict]:
+        """Notebook paths with recorded executions, most recent first."""
+        with self.ws.catalog.read_session() as s:
+            rows = s.execute(
+                select(ExecutionRow.notebook_path, func.count(),
+                       func.count(func.distinct(ExecutionRow.session_id)),
+                       func.max(ExecutionRow.ended_at))
+                .group_by(ExecutionRow.notebook_path)
+                .order_by(func.max(ExecutionRow.ended_at).desc())).all()
+        return [{"notebook_path": p, "executions": n, "sessions": k,
+                 "last_execution_at": last.isoformat() if last else None}
+                for p, n, k, last in rows]
+
+    def sessions(self, path: str) -> list[dict]:
+        """The kernel sessions recorded for a notebook, most recent first."""
+        with self.ws.catalog.read_session() as s:
+            rows = s.execute(
+                select(ExecutionRow.session_id, func.count(), func.min(ExecutionRow.started_at),
+                       func.max(ExecutionRow.ended_at))
+                .where(ExecutionRow.notebook_path.in_(path_candidates(path)))
+                .group_by(ExecutionRow.session_id)
+                .order_by(func.max(ExecutionRow.ended_at).desc())).all()
+        return [{"session_id": sid, "executions": n,
+                 "started_at": a.isoformat() if a else None,
+                 "last_execution_at": b.isoformat() if b else None} for sid, n, a, b in rows]
+
+    def stored_log(self, path: str, session_id: str | None = None) -> ExecutionLog | None:
+        """The catalog's log for ``path`` (the given session, else the most recent one)."""
+        candidates = path_candidates(path)
+        with self.ws.catalog.read_session() as s:
+            if session_id is None:
+                session_id = s.scalar(
+                    select(ExecutionRow.session_id)
+                    .where(ExecutionRow.notebook_path.in_(candidates))
+                    .order_by(ExecutionRow.ended_at.desc(), ExecutionRow.id.desc()).limit(1))
+                if session_id is None:
+                    return None
+            rows = s.scalars(select(ExecutionRow).where(
+                ExecutionRow.session_id == session_id,
+                ExecutionRow.notebook_path.in_(candidates)).order_by(ExecutionRow.seq)).all()
+        if not rows:
+            return None
+        return ExecutionLog(executions=[_execution(r) for r in rows],
+                            notebook_path=rows[0].notebook_path, session_id=session_id)
+
+    # -- resolving inputs ---------------------------------------------------------------------
+    def resolve(self, path: str | None = None, *, notebook: Any = None,
+                session_id: str | None = None, log: ExecutionLog | None = None,
+                cells: list[NotebookCell] | None = None,
+                ) -> tuple[ExecutionLog, list[NotebookCell], Any]:
+        """(log, current cells, notebook or None) for the analyses; see the module docstring."""
+        if notebook is None and path and cells is None and Path(path).expanduser().is_file():
+            notebook = read_notebook(path)
+        if log is None:
+            stored = self.stored_log(path, session_id) if path else None
+            embedded = log_from_notebook(notebook) if notebook is not None else None
+            if session_id and embedded is not None and embedded.session_id != session_id:
+                embedded = None
+            log = _most_recent(stored, embedded)
+        if log is None or not log.executions:
+            where = path or "this notebook"
+            raise NotFound(f"no execution history for {where}: run it in a kernel with "
+                           f"%load_ext jupyter_mlinfra (or save it from JupyterLab with the "
+                           f"side panel) first")
+        if cells is None:
+            cells = cells_from_notebook(notebook) if notebook is not None else \
+                _cells_from_log(log)
+        return log, cells, notebook
+
+    # -- analyses -----------------------------------------------------------------------------
+    def history(self, path: str | None = None, *, notebook: Any = None,
+                session_id: str | None = None) -> ExecutionLog:
+        log, _cells, _nb = self.resolve(path, notebook=notebook, session_id=session_id)
+        return log
+
+    def check(self, path: str | None = None, *, notebook: Any = None,
+              cells: list[NotebookCell] | None = None, session_id: str | None = None,
+              log: ExecutionLog | None = None, live_names: Iterable[str] | None = None) -> Report:
+        log, cells, _nb = self.resolve(path, notebook=notebook, session_id=session_id,
+                                       log=log, cells=cells)
+        return analyze(log.executions, cells, live_names=live_names,
+                       notebook_path=log.notebook_path or (path or ""),
+                       session_id=log.session_id)
+
+    def replay(self, path: str | None = None, *, cell_id: str | None = None,
+               name: str | None = None, notebook: Any = None, session_id: str | None = None,
+               log: ExecutionLog | None = None, kernel_name: str = "python3",
+               ) -> tuple[list[Execution], nbformat.NotebookNode]:
+        """The replay slice for a cell (default: the last execution) or a global name, and
+        the notebook made of it."""
+        log, _cells, _nb = self.resolve(path, notebook=notebook, session_id=session_id,
+                                        log=log)
+        if name is not None and cell_id is None:
+            slice_ = replay_for_name(log.executions, name)
+        else:
+            slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
+        return slice_, replay_notebook(slice_, kernel_name=kernel_name,
+                                       notebook_path=log.notebook_path or (path or ""))
+
+    def export_replay(self, out_path: str | os.PathLike, path: str | None = None,
+                      **kwargs: Any) -> dict:
+        out = Path(out_path).expanduser()
+        if out.suffix != ".ipynb":
+            raise InvalidInput(f"the replay notebook must end in .ipynb, not {out.name!r}")
+        slice_, nb = self.replay(path, **kwargs)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out)
+        return {"path": str(out), "cells": len(slice_),
+                "executions": [{"seq": e.seq, "cell_id": e.cell_id} for e in slice_]}
+
+    def verify(self, path: str | os.PathLike, *, replay: bool = False,
+               options: VerifyOptions | None = None, cwd: str | None = None,
+               kernel_name: str | None = None, timeout: float | None = None,
+               record_provenance: bool = True, session_id: str | None = None,
+               cell_id: str | None = None) -> VerifyResult:
+        """Re-run the saved notebook (or, with ``replay``, its replay slice) in a fresh kernel
+        and compare outputs. The run's own provenance is recorded under
+        ``<path>#verify`` so it never mixes with the notebook's interactive history."""
+        path = str(Path(path).expanduser())
+        nb = read_notebook(path)
+        record_as = f"{os.path.abspath(path)}#verify"
+        if not replay:
+            return run_and_compare(nb, name=path, cwd=cwd or str(Path(path).resolve().parent),
+                                   kernel_name=kernel_name, timeout=timeout,
+                                   notebook_path=record_as, record_provenance=record_provenance,
+                                   options=options)
+        log, _cells, _nb = self.resolve(path, notebook=nb, session_id=session_id)
+        slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
+        rnb = replay_notebook(slice_, notebook_path=log.notebook_path or path)
+        from ..notebook_execution import load_notebook
+
+        rnb = load_notebook(rnb)
+        saved = {c.get("id"): c for c in nb.cells if c.cell_type == "code"}
+        expected: dict[str, list] = {}
+        for cell in rnb.cells:
+            origin = ((cell.get("metadata") or {}).get("jupyter_mlinfra") or {}).get("origin")
+            if not origin:
+                continue
+            stored = saved.get(origin["cell_id"])
+            last = next((e for e in reversed(log.executions) if e.cell_id == origin["cell_id"]),
+                        None)
+            if stored is None or last is None or last.seq != origin["seq"]:
+                continue  # an earlier execution: its outputs were not kept
+            if stored.get("execution_count") not in (None, last.execution_count):
+                continue  # the saved outputs come from another run
+            expected[cell.get("id")] = stored.get("outputs", [])
+        return run_and_compare(rnb, name=path, expected_outputs=expected, replay=True,
+                               kernel_name=kernel_name, timeout=timeout,
+                               notebook_path=f"{os.path.abspath(path)}#replay",
+                               record_provenance=record_provenance, options=options)
+
+    # -- for the Model store ------------------------------------------------------------------
+    def dependencies(self, path: str | None = None, *, name: str | None = None,
+                     cell_id: str | None = None, notebook: Any = None,
+                     session_id: str | None = None, log: ExecutionLog | None = None,
+                     live_names: Iterable[str] | None = None) -> dict:
+        """What produced a global ``name`` (or a cell's last result): the replay order, the
+        notebook made of it, and the hazards that affect those cells.
+
+        ``clean`` is False when any execution of the replay belongs to a stale, changed or
+        deleted cell, or reads hidden state: the model store's dirty-state guard."""
+        log, cells, _nb = self.resolve(path, notebook=notebook, session_id=session_id, log=log)
+        if name is not None and cell_id is None:
+            slice_ = replay_for_name(log.executions, name)
+        else:
+            slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
+        report = analyze(log.executions, cells, live_names=live_names,
+                         notebook_path=log.notebook_path, session_id=log.session_id)
+        involved = {e.cell_id for e in slice_}
+        current = {c.id for c in cells}
+        deleted = sorted(cid for cid in involved if cid not in current)
+        hazards = [f.to_dict() for f in affecting(report, involved)
+                   if f.kind != "hidden_state" or f.cell_id is not None
+                   or (set(f.names) & set().union(*(e.reads for e in slice_)))]
+        for cid in deleted:
+            hazards.append({"kind": "deleted_cell", "cell_id": cid, "names": [],
+                            "message": f"the replay uses cell {cid}, which is no longer in "
+                                       f"the notebook"})
+        dirty_kinds = {"stale_direct", "stale_transitive", "code_changed", "hidden_state",
+                       "deleted_cell", "reads_from_below"}
+        return {
+            "notebook_path": log.notebook_path or path,
+            "session_id": log.session_id,
+            "target": slice_[-1].to_dict() if slice_ else None,
+            "replay": [e.to_dict() for e in slice_],
+            "replay_notebook": replay_notebook(slice_, notebook_path=log.notebook_path or ""),
+            "hazards": hazards,
+            "clean": not any(h["kind"] in dirty_kinds for h in hazards),
+        }
+
+    # -- the log in the notebook ----------------------------------------------------------------
+    def embed_log(self, notebook_path: str, out_path: str | None = None,
+                  session_id: str | None = None) -> dict:
+        """Write the catalog's log into the notebook file's metadata (``jupyter_mlinfra``)."""
+        nb = read_notebook(notebook_path)
+        log = self.stored_log(notebook_path, session_id)
+        if log is None:
+            raise NotFound(f"no execution history for {notebook_path}")
+        attach_log(nb, log)
+        target = out_path or notebook_path
+        nbformat.write(nb, target)
+        return {"path": str(target), "executions": len(log.executions)}
+
+
+def _last_time(log: ExecutionLog | None) -> float:
+    if log is None or not log.executions:
+        return float("-inf")
+    return max((e.ended_at or e.started_at or 0.0) for e in log.executions)
+
+
+def _most_recent(a: ExecutionLog | None, b: ExecutionLog | None) -> ExecutionLog | None:
+    if a is None or not a.executions:
+        return b
+    if b is None or not b.executions:
+        return a
+    return a if _last_time(a) >= _last_time(b) else b
+
+
+def _cells_from_log(log: ExecutionLog) -> list[NotebookCell]:
+    """Without the notebook at hand: the executed cells, each with its last source, in the
+    order of their first execution."""
+    seen: dict[str, NotebookCell] = {}
+    for e in log.executions:
+        if e.cell_id in seen:
+            seen[e.cell_id].source = e.source
+        else:
+            seen[e.cell_id] = NotebookCell(id=e.cell_id, source=e.source)
+    return list(seen.values())

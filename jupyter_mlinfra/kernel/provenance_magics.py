@@ -1,0 +1,69 @@
+"""``%mlinfra history | check | replay | verify``: provenance from a notebook cell."""
+
+from __future__ import annotations
+
+import json
+
+from IPython.core.magic_arguments import argument
+
+from .. import provenance
+from ..core.text_table import render_table
+from .magics import subcommand
+
+
+def _short(names: list[str], limit: int = 40) -> str:
+    text = ", ".join(names)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@subcommand("history", help="the executions recorded for this notebook (or PATH)")
+@argument("--json", action="store_true", help="print JSON")
+@argument("--session", default=None, help="a kernel session id (default: the latest)")
+@argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
+def history(magics, args) -> None:
+    rows = provenance.history(args.path, session_id=args.session)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = [{"seq": r["seq"], "cell": r["cell_id"][:12], "count": r["execution_count"],
+              "status": r["status"] if r["status"] == "ok" else f"error ({r['error_type']})",
+              "ms": r["duration_ms"], "binds": _short(r["binds"]), "reads": _short(r["reads"]),
+              "mutates": _short(r["mutates"])} for r in rows]
+    print(render_table(table, ["seq", "cell", "count", "status", "ms", "binds", "reads",
+                               "mutates"]))
+
+
+@subcommand("check", help="stale, out-of-order, hidden-state, changed and unexecuted cells")
+@argument("--json", action="store_true", help="print the report as JSON")
+@argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
+def check(magics, args) -> None:
+    report = provenance.check(args.path)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
+
+
+@subcommand("replay", help="write the notebook that reproduces a cell's result (replay order)")
+@argument("--cell", default=None, help="target cell id (default: the last execution)")
+@argument("--name", default=None, help="target global name instead of a cell")
+@argument("--path", default=None, help="notebook path (default: this notebook)")
+@argument("out", help="the replay notebook to write (.ipynb)")
+def replay(magics, args) -> None:
+    summary = provenance.replay(args.out, path=args.path, cell_id=args.cell, name=args.name)
+    seqs = ", ".join(f"#{e['seq']}" for e in summary["executions"])
+    print(f"wrote {summary['path']}: {summary['cells']} cells (executions {seqs})")
+
+
+@subcommand("verify", help="re-run the saved notebook (or its replay) and compare outputs")
+@argument("--replay", action="store_true", help="verify the replay instead of the notebook")
+@argument("--json", action="store_true", help="print JSON")
+@argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
+def verify(magics, args) -> None:
+    path = args.path
+    if path is None:
+        log = provenance.current_log()
+        if log is None or log.notebook_path.startswith("kernel:"):
+            from ..core.errors import InvalidInput
+
+            raise InvalidInput("this kernel does not know its notebook's path; give PATH")
+        path = log.notebook_path
+    result = provenance.verify(path, replay=args.replay)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())

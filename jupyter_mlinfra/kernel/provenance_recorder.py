@@ -1,0 +1,274 @@
+"""The execution recorder: IPython ``pre_run_cell`` / ``post_run_cell`` hooks, cheap on purpose.
+
+On the kernel's thread, per cell, the recorder only takes the time, the cell id
+(``info.cell_id``, as JupyterLab and the shared runner send it) and a shallow copy of the user
+namespace dict (references, no object copies); after the cell it finds the names added, rebound
+or deleted by comparing object identities. Both are C-level dict operations whose cost does not
+depend on how many cells ran before. Everything else (IPython syntax transformation, ``ast``
+analysis, alias lookup for in-place mutations, building the record, writing to the catalog) runs
+on a background thread that batches inserts: no catalog round trip on the kernel thread.
+
+The in-memory history (``recorder.builder.executions``) serves the analyses in the kernel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import re
+import threading
+import time
+import uuid
+from itertools import compress, islice
+from operator import is_not
+from typing import Any, Callable
+
+from ..core.provenance.model import Execution, ExecutionLog
+from ..core.provenance.recording import HistoryBuilder, Observation
+
+log = logging.getLogger("jupyter_mlinfra.provenance")
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, tuple, frozenset, type(None))
+_FLUSH_INTERVAL = 0.5   # seconds between catalog writes
+_BATCH_SIZE = 200
+
+
+def kernel_session_id() -> str:
+    """The kernel's id (from its connection file) or, outside a Jupyter kernel, a new uuid."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        match = re.search(r"kernel-(.+)\.json$", os.path.basename(get_connection_file()))
+        if match:
+            return match.group(1)
+    except Exception:
+        pass
+    return uuid.uuid4().hex
+
+
+def fallback_cell_id(source: str) -> str:
+    """A stable id for clients that send none: the same source gets the same id."""
+    return "src-" + hashlib.sha1(source.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+class ProvenanceRecorder:
+    def __init__(self, shell, *, notebook_path: str | None = None,
+                 session_id: str | None = None,
+                 service_factory: Callable[[], Any] | None = None,
+                 write_to_catalog: bool = True) -> None:
+        self.shell = shell
+        self.ns: dict = shell.user_ns
+        self.session_id = session_id or kernel_session_id()
+        self._explicit_path = notebook_path
+        self.builder = HistoryBuilder(self.session_id, notebook_path or "")
+        self._service_factory = service_factory or _default_service
+        self._write = write_to_catalog
+        self._seq = 0
+        self._snap: dict | None = None
+        self._t0 = 0.0
+        self._cell_id: str | None = None
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pending: list[Execution] = []
+        self._last_write = time.monotonic()
+        self._write_error: str | None = None
+        self._transformer = None
+        self.written = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> "ProvenanceRecorder":
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        self._thread = threading.Thread(target=self._worker, name="mlinfra-provenance",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for name, fn in (("pre_run_cell", self.pre_run_cell),
+                         ("post_run_cell", self.post_run_cell)):
+            try:
+                self.shell.events.unregister(name, fn)
+            except ValueError:
+                pass
+        if self._thread is not None:
+            self._queue.put(("stop", None))
+            self._thread.join(timeout)
+            self._thread = None
+
+    # -- the hot path ---------------------------------------------------------------------------
+    def pre_run_cell(self, info) -> None:
+        self._cell_id = info.cell_id
+        self._snap = self.ns.copy()
+        self._t0 = time.time()
+
+    def post_run_cell(self, result) -> None:
+        t1 = time.time()
+        snap = self._snap
+        if snap is None:  # the extension was loaded by this very cell
+            return
+        self._snap = None
+        ns = self.ns
+        n = len(snap)
+        if len(ns) >= n and list(islice(ns, n)) == list(snap):
+            # Same keys, same order for the first n (the usual case): compare identities in C.
+            rebound = list(compress(snap, map(is_not, islice(ns.values(), n), snap.values())))
+            rebound.extend(islice(ns, n, None))
+            deleted: Any = ()
+        else:  # names were deleted (or deleted and re-added)
+            deleted = snap.keys() - ns.keys()
+            rebound = [k for k, v in ns.items() if snap.get(k, _MISSING) is not v]
+        error = result.error_in_exec or result.error_before_exec
+        self._seq += 1
+        self._queue.put(("cell", (self._seq, self._cell_id, result.info.raw_cell, self._t0, t1,
+                                  result.execution_count, error, rebound, deleted)))
+
+    # -- the background thread -------------------------------------------------------------------
+    def _notebook_path(self) -> str:
+        if self._explicit_path:
+            return self._explicit_path
+        path = os.environ.get("JPY_SESSION_NAME") or self.ns.get("__session__")
+        return str(path) if path else f"kernel:{self.session_id}"
+
+    def _transform(self, source: str) -> str:
+        try:
+            if self._transformer is None:
+                from IPython.core.inputtransformer2 import TransformerManager
+
+                self._transformer = TransformerManager()
+            return self._transformer.transform_cell(source)
+        except Exception:
+            return source
+
+    def _aliases(self, names: set[str]) -> dict[str, frozenset[str]]:
+        out: dict[str, frozenset[str]] = {}
+        items = None
+        for name in names:
+            obj = self.ns.get(name, _MISSING)
+            if obj is _MISSING or isinstance(obj, _IMMUTABLE):
+                continue
+            if items is None:
+                items = list(self.ns.items())
+            same = frozenset(k for k, v in items if v is obj and k != name
+                             and not k.startswith("_"))
+            if same:
+                out[name] = same
+        return out
+
+    def _process(self, payload) -> Execution:
+        seq, cell_id, raw, t0, t1, count, error, rebound, deleted = payload
+        python = self._transform(raw)
+        obs = Observation(
+            seq=seq, cell_id=cell_id or fallback_cell_id(raw), source=raw,
+            python_source=python, started_at=t0, ended_at=t1, execution_count=count,
+            status="error" if error is not None else "ok",
+            error_type=type(error).__name__ if error is not None else None,
+            rebound=frozenset(rebound), deleted=frozenset(deleted))
+        path = self._notebook_path()
+        self.builder.notebook_path = path
+        return self.builder.add(obs, notebook_path=path, alias_lookup=self._aliases)
+
+    def _worker(self) -> None:
+        while True:
+            try:
+                kind, payload = self._queue.get(timeout=_FLUSH_INTERVAL)
+            except queue.Empty:
+                kind, payload = "tick", None
+            try:
+                if kind == "cell":
+                    self._pending.append(self._process(payload))
+                    if len(self._pending) >= _BATCH_SIZE or \
+                            time.monotonic() - self._last_write >= _FLUSH_INTERVAL:
+                        self._write_pending()
+                elif kind == "tick":
+                    self._write_pending()
+                elif kind == "flush":
+                    write, done = payload
+                    if write:
+                        self._write_pending()
+                    done.set()
+                elif kind == "stop":
+                    self._write_pending()
+                    return
+            except Exception:  # never let the recorder take the kernel down
+                log.exception("jupyter_mlinfra: provenance recorder error")
+
+    def _write_pending(self) -> None:
+        self._last_write = time.monotonic()
+        if not self._write:
+            self._pending.clear()
+            return
+        if not self._pending:
+            return
+        batch = list(self._pending)
+        try:
+            self.written += self._service_factory().record(batch)
+            del self._pending[:len(batch)]
+            self._write_error = None
+        except Exception as exc:
+            if self._write_error is None:
+                log.warning("jupyter_mlinfra: cannot write provenance to the catalog (%s); "
+                            "keeping it in memory and retrying", exc)
+            self._write_error = str(exc)
+            if len(self._pending) > 10 * _BATCH_SIZE:
+                del self._pending[:len(self._pending) - 10 * _BATCH_SIZE]
+
+    # -- for the analyses -------------------------------------------------------------------------
+    def flush(self, write: bool = False, timeout: float = 30.0) -> None:
+        """Wait until every finished cell is in the in-memory history (and, with ``write``,
+        in the catalog)."""
+        if self._thread is None or threading.current_thread() is self._thread:
+            return
+        done = threading.Event()
+        self._queue.put(("flush", (write, done)))
+        done.wait(timeout)
+
+    def log(self) -> ExecutionLog:
+        self.flush()
+        return ExecutionLog(executions=list(self.builder.executions),
+                            notebook_path=self._notebook_path(), session_id=self.session_id)
+
+    def live_names(self) -> set[str]:
+        hidden = getattr(self.shell, "user_ns_hidden", {})
+        return {k for k in list(self.ns) if not k.startswith("_") and k not in hidden}
+
+    def status(self) -> dict:
+        return {"session_id": self.session_id, "notebook_path": self._notebook_path(),
+                "executions": len(self.builder.executions), "written": self.written,
+                "write_error": self._write_error}
+
+
+_MISSING = object()
+
+
+def _default_service():
+    from ..core.workspace import get_workspace
+
+    return get_workspace().service("provenance")
+
+
+_recorder: ProvenanceRecorder | None = None
+
+
+def get_recorder() -> ProvenanceRecorder | None:
+    return _recorder
+
+
+def start_recording(shell, **kwargs: Any) -> ProvenanceRecorder:
+    """Start (once) the recorder for this shell; the LOAD_HOOK of the IPython extension."""
+    global _recorder
+    if _recorder is not None and _recorder.shell is shell:
+        return _recorder
+    if _recorder is not None:
+        _recorder.stop()
+    _recorder = ProvenanceRecorder(shell, **kwargs).start()
+    return _recorder
+
+
+def stop_recording(shell=None) -> None:
+    global _recorder
+    if _recorder is not None:
+        _recorder.stop()
+        _recorder = None
