@@ -13,6 +13,7 @@ The in-memory history (``recorder.builder.executions``) serves the analyses in t
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -84,9 +85,12 @@ class ProvenanceRecorder:
         self._thread = threading.Thread(target=self._worker, name="mlinfra-provenance",
                                         daemon=True)
         self._thread.start()
+        # A batch run's kernel exits right after its last cell: write what is still queued.
+        atexit.register(self.stop)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        atexit.unregister(self.stop)
         for name, fn in (("pre_run_cell", self.pre_run_cell),
                          ("post_run_cell", self.post_run_cell)):
             try:

@@ -450,7 +450,34 @@ class _ModuleAnalyzer(ast.NodeVisitor):
         self.visit(node.value)
         self._target(node.target)
 
+    def _inline_magic(self, node: ast.Call) -> bool:
+        """``get_ipython().run_line_magic('time', 'x = f()')`` (what IPython makes of
+        ``%time x = f()``): analyse the code the magic runs."""
+        func = node.func
+        if not (isinstance(func, ast.Attribute)
+                and func.attr in ("run_line_magic", "run_cell_magic")
+                and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
+                and func.value.func.id == "get_ipython" and node.args
+                and all(isinstance(a, ast.Constant) and isinstance(a.value, str)
+                        for a in node.args)):
+            return False
+        name = node.args[0].value
+        if name not in _CELL_MAGIC_BODY_IS_PYTHON:
+            return True
+        code = node.args[-1].value
+        if name == "timeit" or (name == "time" and func.attr == "run_line_magic"):
+            code = re.sub(r"^\s*(-\w+(\s+\d+)?\s+)*", "", code) if name == "timeit" else code
+        try:
+            inner = ast.parse(code)
+        except SyntaxError:
+            return True
+        for stmt in inner.body:
+            self.visit(stmt)
+        return True
+
     def visit_Call(self, node: ast.Call) -> None:
+        if self._inline_magic(node):
+            return
         self.generic_visit(node)
         if isinstance(node.func, ast.Name):
             self.effects.calls.add(node.func.id)
