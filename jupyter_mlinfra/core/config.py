@@ -134,6 +134,15 @@ class MLInfra(Configurable):
         "postgresql://user@host:5432/db to serve from several processes.",
     ).tag(config=True)
 
+    models_require_clean = Bool(
+        False, help="Model store: refuse to register a model whose provenance shows it depends "
+        "on stale cells, hidden state or out-of-order execution (otherwise the version is "
+        "recorded with clean: false and the reasons, and a warning).").tag(config=True)
+
+    models_reproduce_tolerance = Float(
+        1e-6, help="Model store: default relative tolerance when `reproduce` compares a "
+        "re-run's metrics with the recorded ones.").tag(config=True)
+
     def resolved_home(self) -> Path:
         if self.home:
             return Path(self.home).expanduser()

@@ -1,0 +1,260 @@
+"""Deployment: batch prediction over files, a small HTTP prediction server, a Dockerfile."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ..._version import __version__
+from ..errors import InvalidInput, MLInfraError
+from .loaded import to_jsonable
+
+BATCH_ROWS = 100_000
+
+
+# -- batch ------------------------------------------------------------------------------------
+
+
+def _s3_client(store):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=store.ws.config.s3_endpoint_url)
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    if not bucket or not key:
+        raise InvalidInput(f"invalid S3 URL {uri!r}: use s3://bucket/key")
+    return bucket, key
+
+
+def _format_of(uri: str) -> str:
+    lower = uri.lower()
+    if lower.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lower.endswith((".csv", ".csv.gz")):
+        return "csv"
+    raise InvalidInput(f"cannot tell the format of {uri!r}: use a .parquet or .csv file")
+
+
+def _chunks(path: Path, fmt: str):
+    import pandas as pd
+
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+            yield batch.to_pandas()
+    else:
+        yield from pd.read_csv(path, chunksize=BATCH_ROWS)
+
+
+def batch_predict(store, ref: str, input: str, output: str, *, output_column: str,
+                  keep_columns: bool) -> dict:
+    in_fmt, out_fmt = _format_of(input), _format_of(output)
+    loaded = store.load(ref)
+    started = time.perf_counter()
+    rows = 0
+    with tempfile.TemporaryDirectory(prefix="mlinfra-batch-") as tmp:
+        if input.startswith("s3://"):
+            local_in = Path(tmp) / ("input." + in_fmt)
+            bucket, key = _split_s3(input)
+            _s3_client(store).download_file(bucket, key, str(local_in))
+        else:
+            local_in = Path(input.removeprefix("file://")).expanduser()
+            if not local_in.is_file():
+                raise InvalidInput(f"no input file {input}")
+        local_out = Path(tmp) / ("output." + out_fmt) if output.startswith("s3://") \
+            else Path(output.removeprefix("file://")).expanduser()
+        local_out.parent.mkdir(parents=True, exist_ok=True)
+        partial = local_out.with_name(local_out.name + ".part")
+        writer = None
+        try:
+            for i, frame in enumerate(_chunks(local_in, in_fmt)):
+                predictions = loaded.predict(frame)
+                result = frame.copy() if keep_columns else frame.iloc[:, :0].copy()
+                values = to_jsonable(predictions)
+                if values and isinstance(values[0], dict):
+                    import pandas as pd
+
+                    extra = pd.DataFrame.from_records(values, index=frame.index)
+                    result = pd.concat([result, extra.add_prefix(output_column + "_")], axis=1)
+                else:
+                    result[output_column] = list(predictions) if not hasattr(
+                        predictions, "tolist") else predictions.tolist()
+                rows += len(result)
+                if out_fmt == "parquet":
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+
+                    table = pa.Table.from_pandas(result, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(partial, table.schema)
+                    writer.write_table(table)
+                else:
+                    result.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0,
+                                  index=False)
+            if writer is not None:
+                writer.close()
+                writer = None
+            if not partial.exists():
+                raise InvalidInput(f"{input} has no rows")
+            os.replace(partial, local_out)  # the output appears whole or not at all
+        finally:
+            if writer is not None:
+                writer.close()
+            partial.unlink(missing_ok=True)
+        if output.startswith("s3://"):
+            bucket, key = _split_s3(output)
+            _s3_client(store).upload_file(str(local_out), bucket, key)
+    return {"model": loaded.ref, "input": input, "output": output, "rows": rows,
+            "seconds": round(time.perf_counter() - started, 3), "executed_by": "in-process"}
+
+
+# -- dockerfile -------------------------------------------------------------------------------
+
+_SERVING_PACKAGES = ("pandas", "numpy", "pyarrow", "joblib", "cloudpickle", "SQLAlchemy",
+                     "alembic", "boto3", "psycopg", "psycopg-binary")
+
+
+def write_dockerfile(store, ref: str, folder: str) -> dict:
+    version = store.get(ref)
+    out = Path(folder).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    recorded = version.dependencies
+    lock = {}
+    if version.artifact("environment-lock.txt") is not None:
+        for line in store.read_artifact(version, "environment-lock.txt").decode().splitlines():
+            if "==" in line and not line.startswith("#"):
+                name, _, ver = line.partition("==")
+                lock[name.strip()] = ver.strip()
+    pins = dict(recorded.get("packages") or {})
+    lowered = {k.lower(): (k, v) for k, v in lock.items()}
+    for pkg in _SERVING_PACKAGES:
+        if pkg.lower() in lowered and pkg.lower() not in {p.lower() for p in pins}:
+            name, ver = lowered[pkg.lower()]
+            pins[name] = ver
+    pins.pop("jupyter_mlinfra", None)
+    pins.pop("jupyter-mlinfra", None)
+    requirements = ["# pinned from the dependencies captured when "
+                    f"{version.ref} was registered"]
+    requirements += [f"{name}=={ver}" for name, ver in sorted(pins.items(),
+                                                               key=lambda kv: kv[0].lower())]
+    requirements.append(f"jupyter_mlinfra=={__version__}")
+    (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    python = ".".join((recorded.get("python") or platform.python_version()).split(".")[:2])
+    served = ref if "@" in ref else version.ref  # an alias stays an alias in the image
+    dockerfile = f"""\
+# Serves {served} ({version.definition.get('module')}.{version.definition.get('class')})
+# with `jupyter mlinfra serve`. Generated by jupyter_mlinfra {__version__}.
+# The model is fetched from the catalog and artifact store at start-up and every artifact is
+# verified against the checksum recorded at registration: pass their locations at run time,
+#   docker run -e MLINFRA_CATALOG_URL=postgresql+psycopg://... \\
+#              -e MLINFRA_ARTIFACT_ROOT=s3://bucket/prefix -p 8080:8080 IMAGE
+FROM python:{python}-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /srv
+COPY requirements.txt /srv/requirements.txt
+RUN pip install --no-cache-dir -r /srv/requirements.txt
+ENV MLINFRA_CATALOG_URL="" \\
+    MLINFRA_ARTIFACT_ROOT="" \\
+    MLINFRA_S3_ENDPOINT_URL=""
+EXPOSE 8080
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health')"
+CMD ["jupyter-mlinfra", "serve", "{served}", "--host", "0.0.0.0", "--port", "8080"]
+"""
+    (out / "Dockerfile").write_text(dockerfile)
+    return {"model": version.ref, "served": served, "folder": str(out),
+            "files": [str(out / "Dockerfile"), str(out / "requirements.txt")],
+            "pinned": len(pins) + 1}
+
+
+# -- HTTP server ------------------------------------------------------------------------------
+
+
+def records_from_body(body: Any) -> list[dict]:
+    """``{"records": [...]}``, ``{"instances": [...]}``, ``[...]`` or ``{"columns", "data"}``."""
+    if isinstance(body, list):
+        records = body
+    elif isinstance(body, dict) and "records" in body:
+        records = body["records"]
+    elif isinstance(body, dict) and "instances" in body:
+        records = body["instances"]
+    elif isinstance(body, dict) and "columns" in body and "data" in body:
+        records = [dict(zip(body["columns"], row)) for row in body["data"]]
+    else:
+        raise InvalidInput('send {"records": [{"column": value, ...}, ...]}')
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise InvalidInput("records must be a list of JSON objects")
+    if not records:
+        raise InvalidInput("no records to predict")
+    return records
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = f"jupyter-mlinfra-serve/{__version__}"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet unless asked
+        if self.server.verbose:  # type: ignore[attr-defined]
+            super().log_message(fmt, *args)
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802
+        loaded = self.server.loaded  # type: ignore[attr-defined]
+        if self.path in ("/health", "/"):
+            self._send(200, {"status": "ok", "model": loaded.name,
+                             "version": loaded.version.version, "served": self.server.ref})
+        elif self.path == "/metadata":
+            self._send(200, loaded.version.to_dict(full=True))
+        else:
+            self._send(404, {"error": {"code": "not_found", "message": self.path}})
+
+    def do_POST(self):  # noqa: N802
+        loaded = self.server.loaded  # type: ignore[attr-defined]
+        valid = ("/predict", "/invocations", f"/mlinfra/api/models/{loaded.name}/predict")
+        if self.path not in valid:
+            self._send(404, {"error": {"code": "not_found", "message": self.path}})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"null")
+            except ValueError as exc:
+                raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
+            predictions = loaded.predict_records(records_from_body(body))
+            self._send(200, {"model": loaded.name, "version": loaded.version.version,
+                             "predictions": predictions})
+        except MLInfraError as exc:
+            self._send(exc.http_status, exc.to_dict())
+        except Exception as exc:  # the model's own code failed on these records
+            self._send(422, {"error": {"code": "prediction_failed",
+                                       "message": f"{type(exc).__name__}: {exc}"}})
+
+
+def make_server(store, ref: str, host: str = "127.0.0.1", port: int = 8080,
+                verbose: bool = False) -> ThreadingHTTPServer:
+    """An HTTP server predicting with ``ref`` (resolved and loaded once, at start)."""
+    loaded = store.load(ref)
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.loaded = loaded  # type: ignore[attr-defined]
+    server.ref = ref  # type: ignore[attr-defined]
+    server.verbose = verbose  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    return server
+
+
+__all__ = ["batch_predict", "write_dockerfile", "make_server", "records_from_body"]
