@@ -111,12 +111,14 @@ def replay(out_path: str | os.PathLike | None = None, *, path: str | None = None
 def verify(path: str | os.PathLike, *, replay: bool = False, rtol: float = 1e-6,
            atol: float = 1e-9, compare_stderr: bool = True,
            sanitizers: list[tuple[str, str]] | None = None,
-           timeout: float | None = None, kernel_name: str | None = None) -> VerifyResult:
-    """Re-run the saved notebook (or its replay) in a fresh kernel and compare outputs."""
+           timeout: float | None = None, kernel_name: str | None = None,
+           cell_id: str | None = None) -> VerifyResult:
+    """Re-run the saved notebook (or, with ``replay``, the replay of ``cell_id`` / the last
+    execution) in a fresh kernel and compare outputs."""
     opts = VerifyOptions(rtol=rtol, atol=atol, compare_stderr=compare_stderr,
                          sanitizers=list(sanitizers or []))
     return _service().verify(path, replay=replay, options=opts, timeout=timeout,
-                             kernel_name=kernel_name)
+                             kernel_name=kernel_name, cell_id=cell_id)
 
 
 def dependencies(path: str | None = None, *, name: str | None = None,

@@ -44,6 +44,8 @@ def register(subparsers) -> None:
                     "Exit code 1 on any mismatch, error or cell not run.")
     p.add_argument("path", help="the notebook (.ipynb)")
     p.add_argument("--replay", action="store_true", help="verify the replay of the history")
+    p.add_argument("--cell", default=None,
+                   help="with --replay: the cell whose replay to verify (default: the last one)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance for numbers")
     p.add_argument("--atol", type=float, default=1e-9, help="absolute tolerance for numbers")
@@ -99,6 +101,7 @@ def verify(workspace, args) -> int:
                          sanitizers=sanitizers)
     result = workspace.service("provenance").verify(args.path, replay=args.replay,
                                                     options=opts, timeout=args.timeout,
-                                                    kernel_name=args.kernel)
+                                                    kernel_name=args.kernel,
+                                                    cell_id=args.cell)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())
     return 0 if result.ok else 1

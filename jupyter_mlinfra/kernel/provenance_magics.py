@@ -54,6 +54,7 @@ def replay(magics, args) -> None:
 
 @subcommand("verify", help="re-run the saved notebook (or its replay) and compare outputs")
 @argument("--replay", action="store_true", help="verify the replay instead of the notebook")
+@argument("--cell", default=None, help="with --replay: the cell whose replay to verify")
 @argument("--json", action="store_true", help="print JSON")
 @argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
 def verify(magics, args) -> None:
@@ -65,5 +66,5 @@ def verify(magics, args) -> None:
 
             raise InvalidInput("this kernel does not know its notebook's path; give PATH")
         path = log.notebook_path
-    result = provenance.verify(path, replay=args.replay)
+    result = provenance.verify(path, replay=args.replay, cell_id=args.cell)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())

@@ -141,7 +141,8 @@ class ProvenanceVerifyHandler(ProvenanceBase):
             raise NotFound(f"no notebook at {self.api_path(path)}")
         svc = self.provenance
         result = await IOLoop.current().run_in_executor(
-            None, lambda: svc.verify(path, replay=replay, options=opts))
+            None, lambda: svc.verify(path, replay=replay, options=opts,
+                                     cell_id=body.get("cell_id")))
         payload = result.to_dict()
         payload["notebook"] = self.api_path(path)
         self.send_json(payload)
