@@ -1,0 +1,87 @@
+"""``%mlinfra model ...`` in a real IPython shell, with provenance recording the cells."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_mlinfra.core.workspace import get_workspace
+
+CELLS = [
+    ("m-imports", "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression"),
+    ("m-data", "df = pd.DataFrame({'a': [0., 1., 2., 3., 4., 5.], 'b': [1., 0., 1., 0., 1., 0.]})"
+               "\ny = [0, 0, 0, 1, 1, 1]"),
+    ("m-feat", "def featurize(frame):\n    # doubled, as in production\n"
+               "    return frame[['a', 'b']] * 2\n"),
+    ("m-fit", "clf = LogisticRegression(C=3.0).fit(featurize(df), y)"),
+]
+
+
+def _run(ip, source, cell_id):
+    result = ip.run_cell(source, cell_id=cell_id)
+    return result
+
+
+def test_register_from_a_cell_keeps_cell_source_and_replay_order(ip, tmp_path, monkeypatch,
+                                                                 capsys):
+    monkeypatch.chdir(tmp_path)
+    for cell_id, source in CELLS:
+        assert _run(ip, source, cell_id).success
+    result = _run(ip, "%mlinfra model register clf --name toy --alias staging --tag team=x "
+                      "--metric acc=0.83 --featurize featurize --example df --train df "
+                      "--description 'first toy'",
+                  "m-reg")
+    assert result.success, result.error_in_exec
+    assert "registered toy:1, alias @staging" in capsys.readouterr().out
+    store = get_workspace().service("models")
+    v = store.get("toy@staging")
+    assert v.metrics == {"acc": 0.83} and v.tags["team"] == "x"
+    assert v.description == "first toy"
+    assert v.code["functions"]["featurize"]["origin"] == "provenance cell source"
+    source = store.read_artifact(v, "functions.py").decode()
+    assert "# doubled, as in production\n    return frame[['a', 'b']] * 2" in source
+    assert v.code["replay_origin"] == "provenance" and v.code["variable"] == "clf"
+    replay_ids = [c["cell_id"] for c in v.code["replay"]]
+    assert replay_ids[-1] == "m-fit" and {"m-data", "m-feat", "m-imports"} <= set(replay_ids)
+    assert v.clean is True, v.dirty_reasons
+    assert v.signature["inputs"]["columns"][0]["name"] == "a"
+
+    # the data cell changes after the model was fitted: the model now depends on stale state
+    assert _run(ip, "df = pd.DataFrame({'a': [5., 4., 3., 2., 1., 0.], 'b': [0.] * 6})\n"
+                    "y = [1, 1, 1, 0, 0, 0]", "m-data").success
+    with pytest.warns(UserWarning, match="clean: false"):
+        assert _run(ip, "%mlinfra model register clf --name toy", "m-reg2").success
+    v2 = store.get("toy:2")
+    assert v2.clean is False and v2.dirty_reasons
+    refused = _run(ip, "%mlinfra model register clf --name toy --require-clean", "m-reg3")
+    assert not refused.success
+    assert "refusing" in str(refused.error_in_exec)
+    assert store.get("toy").version == 2
+
+    card = ip.run_line_magic("mlinfra", "model show toy")
+    html = card._repr_html_()
+    assert "Model toy" in html and "@staging" in html and "dirty" in html
+    ip.run_line_magic("mlinfra", "model load toy@staging --as served")
+    served = ip.user_ns["served"]
+    assert list(served.predict(ip.user_ns["df"])) == list(
+        ip.user_ns["clf"].predict(ip.user_ns["featurize"](ip.user_ns["df"])))
+    ip.run_line_magic("mlinfra", "model alias toy production 2 --protect")
+    ip.run_line_magic("mlinfra", "model list --metric acc>=0.8")
+    out = capsys.readouterr().out
+    assert "toy@production -> version 2 (protected)" in out
+    assert "toy" in out and "staging->1" in out
+    ip.run_line_magic("mlinfra", "model compare toy:1 toy:2")
+    out = capsys.readouterr().out
+    assert "compare toy:1 -> toy:2" in out and "acc: 0.83 -> None" in out
+
+
+def test_bad_model_commands_are_usage_errors(ip):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="unknown action"):
+        ip.run_line_magic("mlinfra", "model frobnicate")
+    with pytest.raises(UsageError, match="no variable"):
+        ip.run_line_magic("mlinfra", "model register nothing_here --name x")
+    with pytest.raises(UsageError, match="no model"):
+        ip.run_line_magic("mlinfra", "model show missing")
+    with pytest.raises(UsageError):
+        ip.run_line_magic("mlinfra", "model register")

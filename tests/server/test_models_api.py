@@ -1,0 +1,107 @@
+"""The model store's REST API in a real Jupyter server."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from tornado.httpclient import HTTPClientError
+
+
+@pytest.fixture
+def registered(mlinfra_env):
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    frame = pd.DataFrame({"a": [0., 1., 2., 3., 4., 5.], "b": [1., 0., 1., 0., 1., 0.]})
+    y = [0, 0, 0, 1, 1, 1]
+
+    def featurize(df):
+        return df[["a", "b"]] * 2
+
+    ws = Workspace.open()
+    store = ws.service("models")
+    m1 = LogisticRegression(C=1.0).fit(featurize(frame), y)
+    m2 = LogisticRegression(C=0.01).fit(featurize(frame), y)
+    store.register("toy", m1, featurize=featurize, input_example=frame, metrics={"acc": 0.8},
+                   alias="production", tags={"team": "x"}, figures=[])
+    store.register("toy", m2, featurize=featurize, input_example=frame, metrics={"acc": 0.9},
+                   figures=[])
+    yield {"frame": frame, "m1": m1, "m2": m2, "featurize": featurize}
+    ws.close()
+
+
+async def _json(jp_fetch, *parts, **kw):
+    response = await jp_fetch("mlinfra", "api", *parts, **kw)
+    return json.loads(response.body) if response.body else None
+
+
+async def test_list_show_and_search(jp_fetch, registered):
+    body = await _json(jp_fetch, "models")
+    assert [m["name"] for m in body["models"]] == ["toy"]
+    assert body["models"][0]["aliases"] == {"production": 1}
+    body = await _json(jp_fetch, "models", params={"metric": "acc>=0.85"})
+    assert body["models"][0]["version"] == 2
+    body = await _json(jp_fetch, "model-versions", params={"tag": "team=x", "q": "to"})
+    assert [v["version"] for v in body["versions"]] == [1]  # only version 1 is tagged
+    model = await _json(jp_fetch, "models", "toy")
+    assert model["latest_version"] == 2 and model["aliases"][0]["alias"] == "production"
+    version = await _json(jp_fetch, "models", "toy", "versions", "1")
+    assert version["definition"]["hyperparameters"]["C"] == 1.0
+    assert {a["name"] for a in version["artifacts"]} >= {"model.joblib", "featurize.pkl"}
+    source = await jp_fetch("mlinfra", "api", "models", "toy", "versions", "1", "artifacts",
+                            "functions.py")
+    assert b"return df[[\"a\", \"b\"]] * 2" in source.body
+    diff = await _json(jp_fetch, "models", "toy", "compare", params={"a": "@production",
+                                                                    "b": "2"})
+    assert diff["hyperparameters"]["C"] == {"a": 1.0, "b": 0.01}
+
+
+async def test_predict_moves_with_the_alias(jp_fetch, registered):
+    frame, featurize = registered["frame"], registered["featurize"]
+    records = frame.to_dict(orient="records")
+    body = await _json(jp_fetch, "models", "toy", "predict", method="POST",
+                       body=json.dumps({"records": records, "alias": "production"}))
+    assert body["version"] == 1
+    assert body["predictions"] == registered["m1"].predict(featurize(frame)).tolist()
+    moved = await _json(jp_fetch, "models", "toy", "aliases", "production", method="PUT",
+                        body=json.dumps({"version": 2, "protected": True}))
+    assert moved == {"model": "toy", "alias": "production", "version": 2, "protected": True,
+                     "owner": moved["owner"]}
+    body = await _json(jp_fetch, "models", "toy", "predict", method="POST",
+                       body=json.dumps({"records": records, "alias": "production"}))
+    assert body["version"] == 2
+    assert body["predictions"] == registered["m2"].predict(featurize(frame)).tolist()
+
+
+async def test_errors_are_json_with_status(jp_fetch, registered):
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mlinfra", "api", "models", "nope")
+    assert err.value.code == 404
+    assert json.loads(err.value.response.body)["error"]["code"] == "not_found"
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mlinfra", "api", "models", "toy", "predict", method="POST",
+                       body=json.dumps({"records": [{"a": 1.0}]}))
+    assert err.value.code == 400
+    assert "b" in json.loads(err.value.response.body)["error"]["message"]
+    with pytest.raises(HTTPClientError) as err:  # the target of @production
+        await jp_fetch("mlinfra", "api", "models", "toy", "versions", "1", method="PATCH",
+                       body=json.dumps({"archived": True}))
+    assert err.value.code == 409
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mlinfra", "api", "models", "toy", "aliases", "staging", method="PUT",
+                       body=json.dumps({"protected": True}))
+    assert err.value.code == 400
+
+
+async def test_archive_and_openapi(jp_fetch, registered):
+    body = await _json(jp_fetch, "models", "toy", "versions", "2", method="PATCH",
+                       body=json.dumps({"archived": True}))
+    assert body["status"] == "archived"
+    listed = await _json(jp_fetch, "models")
+    assert listed["models"][0]["version"] == 1
+    doc = await _json(jp_fetch, "openapi.json")
+    assert "/models/{name}/predict" in doc["paths"]
+    assert "ModelVersion" in doc["components"]["schemas"]
