@@ -16,6 +16,8 @@ from ..core.errors import MLInfraError
 
 COMMAND_MODULES = ["jupyter_mlinfra.cli.info", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance"]
 
+COMMAND_MODULES.append("jupyter_mlinfra.cli.features")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

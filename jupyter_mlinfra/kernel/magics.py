@@ -26,7 +26,7 @@ class Subcommand:
     name: str
     func: Callable[..., Any]
     help: str
-    cell: bool  # True when the subcommand takes a cell body (%%mlinfra name ...)
+    cell: bool | None  # True: needs a cell body (%%mlinfra name); None: line or cell
 
     @property
     def parser(self):
@@ -36,8 +36,11 @@ class Subcommand:
 SUBCOMMANDS: dict[str, Subcommand] = {}
 
 
-def subcommand(name: str, help: str, cell: bool = False):
-    """Register ``func`` as ``%mlinfra name``. Put ``@argument`` decorators below this one."""
+def subcommand(name: str, help: str, cell: bool | None = False):
+    """Register ``func`` as ``%mlinfra name``. Put ``@argument`` decorators below this one.
+
+    ``cell=True``: only ``%%mlinfra name`` (body required); ``cell=None``: both forms, the
+    function gets ``cell`` (``None`` for the line form)."""
 
     def wrap(func):
         func = magic_arguments()(func)
@@ -78,16 +81,16 @@ class MLInfraMagics(Magics):
         if sub is None:
             raise UsageError(f"%mlinfra: unknown subcommand {name!r}; "
                              f"choose from {', '.join(sorted(SUBCOMMANDS))}")
-        if cell is not None and not sub.cell:
+        if cell is not None and sub.cell is False:
             raise UsageError(f"%%mlinfra {name} does not take a cell body; use %mlinfra {name}")
-        if cell is None and sub.cell:
+        if cell is None and sub.cell is True:
             raise UsageError(f"%mlinfra {name} needs a cell body: use %%mlinfra {name} ...")
         if "-h" in rest or "--help" in rest:
             print(sub.parser.format_help())
             return None
         args = sub.parser.parse_argstring(shlex.join(rest))  # UsageError on bad options
         try:
-            return sub.func(self, args, cell) if sub.cell else sub.func(self, args)
+            return sub.func(self, args) if sub.cell is False else sub.func(self, args, cell)
         except MLInfraError as exc:
             raise UsageError(f"%mlinfra {name}: {exc.message}") from None
 

@@ -40,3 +40,7 @@ ROUTES += [
     (r"/provenance/replay", ProvenanceReplayHandler),
     (r"/provenance/verify", ProvenanceVerifyHandler),
 ]
+
+from .features_handlers import FEATURE_ROUTES as _FEATURE_ROUTES  # noqa: E402
+
+ROUTES += _FEATURE_ROUTES

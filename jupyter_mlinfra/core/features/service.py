@@ -909,7 +909,6 @@ class FeatureService:
                           "time_range": [None if pd.isna(lo) else _iso(lo),
                                          None if pd.isna(hi) else _iso(hi)]},
             "created_by": self.user, "created_at": utc_now().isoformat(),
-            "catalog_id": None,
         }
         return out
 

@@ -1,0 +1,248 @@
+"""``jupyter mlinfra feature ...``: the feature store from the command line.
+
+    jupyter mlinfra feature apply definitions.py        # run a file of features.register(...)
+    jupyter mlinfra feature list [TEXT] [--owner U] [--tag T] [--entity E] [--json]
+    jupyter mlinfra feature describe NAME [--version N] [--json]
+    jupyter mlinfra feature entities | entity NAME --join-key K
+    jupyter mlinfra feature materialize NAME [--start T] [--end T]
+    jupyter mlinfra feature frame --entities rows.parquet --feature spend:amount -o frame.parquet
+    jupyter mlinfra feature online spend:amount --key customer_id=42
+    jupyter mlinfra feature push NAME rows.csv|rows.parquet|rows.json
+    jupyter mlinfra feature sample NAME [-n 10]
+    jupyter mlinfra feature update NAME [--visibility team] [--ttl 3d] [--tag T] [--description D]
+    jupyter mlinfra feature delete NAME
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+from ..core.errors import InvalidInput
+from ..core.features.text import describe_text, materialize_text
+from ..core.text_table import render_table
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("feature", help="feature store: definitions, materialization, "
+                                              "training frames, online lookups")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    a = sub.add_parser("apply", help="run a Python file that registers entities and views")
+    a.add_argument("file")
+    a.set_defaults(handler=apply)
+
+    a = sub.add_parser("list", help="search the feature views you may see")
+    a.add_argument("text", nargs="*")
+    a.add_argument("--owner")
+    a.add_argument("--tag")
+    a.add_argument("--entity")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=list_views)
+
+    a = sub.add_parser("describe", help="schema, statistics, freshness, versions, used by")
+    a.add_argument("name")
+    a.add_argument("--version", type=int)
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=describe)
+
+    a = sub.add_parser("entities", help="list entities")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=entities)
+
+    a = sub.add_parser("entity", help="register an entity")
+    a.add_argument("name")
+    a.add_argument("--join-key", action="append", dest="join_keys")
+    a.add_argument("--description", default="")
+    a.set_defaults(handler=entity)
+
+    a = sub.add_parser("materialize", help="compute a view into the offline and online stores")
+    a.add_argument("name")
+    a.add_argument("--start")
+    a.add_argument("--end")
+    a.set_defaults(handler=materialize)
+
+    a = sub.add_parser("frame", help="build a point-in-time training frame")
+    a.add_argument("--entities", required=True, help="parquet or CSV file of entity rows")
+    a.add_argument("--feature", action="append", required=True, dest="features")
+    a.add_argument("--timestamp", help="timestamp column of the entity rows")
+    a.add_argument("-o", "--output", required=True, help="parquet or CSV file to write")
+    a.set_defaults(handler=frame)
+
+    a = sub.add_parser("online", help="look up the latest feature values")
+    a.add_argument("features", nargs="+")
+    a.add_argument("--key", action="append", required=True, metavar="COLUMN=VALUE")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=online)
+
+    a = sub.add_parser("push", help="push new rows (CSV, parquet or JSON records)")
+    a.add_argument("name")
+    a.add_argument("file")
+    a.set_defaults(handler=push)
+
+    a = sub.add_parser("sample", help="the most recent rows of the offline store")
+    a.add_argument("name")
+    a.add_argument("-n", type=int, default=10)
+    a.set_defaults(handler=sample)
+
+    a = sub.add_parser("update", help="change description, tags, visibility or TTL")
+    a.add_argument("name")
+    a.add_argument("--description")
+    a.add_argument("--tag", action="append")
+    a.add_argument("--visibility", choices=("private", "team", "public"))
+    a.add_argument("--ttl")
+    a.set_defaults(handler=update)
+
+    a = sub.add_parser("delete", help="delete a view and its data (owner only)")
+    a.add_argument("name")
+    a.set_defaults(handler=delete)
+
+
+def _svc(workspace):
+    return workspace.service("features")
+
+
+def apply(workspace, args) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    svc = _svc(workspace)
+    before = {v["name"]: v["latest_version"] for v in svc.list_views()}
+    runpy.run_path(str(path), run_name="__main__")
+    after = svc.list_views()
+    for v in after:
+        old = before.get(v["name"])
+        state = "new" if old is None else ("new version" if old != v["latest_version"]
+                                           else "unchanged")
+        print(f"{v['name']} v{v['latest_version']}: {state}")
+    return 0
+
+
+def list_views(workspace, args) -> int:
+    rows = _svc(workspace).list_views(text=" ".join(args.text) or None, owner=args.owner,
+                                      tag=args.tag, entity=args.entity)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print("no feature views match")
+        return 0
+    print(render_table([{**r, "features": ", ".join(f["name"] for f in r["features"]),
+                         "entities": ", ".join(r["entities"]), "tags": ", ".join(r["tags"]),
+                         "version": r["latest_version"]} for r in rows],
+                       ["name", "version", "entities", "features", "ttl", "owner",
+                        "visibility", "tags"]))
+    return 0
+
+
+def describe(workspace, args) -> int:
+    info = _svc(workspace).describe(args.name, args.version)
+    print(json.dumps(info, indent=2, default=str) if args.json else describe_text(info))
+    return 0
+
+
+def entities(workspace, args) -> int:
+    rows = _svc(workspace).list_entities()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(render_table([{**r, "join_keys": ", ".join(r["join_keys"])} for r in rows],
+                           ["name", "join_keys", "owner", "description"]))
+    return 0
+
+
+def entity(workspace, args) -> int:
+    out = _svc(workspace).register_entity(args.name, args.join_keys, args.description)
+    print(f"entity {out['name']} (join keys: {', '.join(out['join_keys'])})")
+    return 0
+
+
+def materialize(workspace, args) -> int:
+    print(materialize_text(_svc(workspace).materialize(args.name, start=args.start,
+                                                       end=args.end)))
+    return 0
+
+
+def _read_table(path: str):
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    try:
+        if p.suffix.lower() in (".csv", ".tsv"):
+            return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+        if p.suffix.lower() in (".json", ".jsonl"):
+            return pd.read_json(p, lines=p.suffix.lower() == ".jsonl")
+        return pd.read_parquet(p)
+    except Exception as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+
+
+def frame(workspace, args) -> int:
+    entity_df = _read_table(args.entities)
+    out = _svc(workspace).get_training_frame(entity_df, args.features,
+                                             timestamp_column=args.timestamp)
+    lineage = out.attrs["mlinfra_lineage"]
+    target = Path(args.output)
+    if target.suffix.lower() == ".csv":
+        out.to_csv(target, index=False)
+    else:
+        out.attrs = {}
+        out.to_parquet(target, index=False)
+    lineage_path = target.with_name(target.name + ".lineage.json")
+    lineage_path.write_text(json.dumps(lineage, indent=2, default=str))
+    print(f"wrote {len(out)} rows x {out.shape[1]} columns to {target} (lineage: "
+          f"{lineage_path})")
+    return 0
+
+
+def online(workspace, args) -> int:
+    rows = []
+    for text in args.key:
+        row = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise InvalidInput(f"--key expects COLUMN=VALUE, got {text!r}")
+            try:
+                row[key.strip()] = int(value)
+            except ValueError:
+                row[key.strip()] = value.strip()
+        rows.append(row)
+    result = _svc(workspace).get_online_features(args.features, rows)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        table = result.to_dict()
+        columns = list(table)
+        print(render_table([{c: table[c][i] for c in columns} for i in range(len(rows))],
+                           columns))
+    return 0
+
+
+def push(workspace, args) -> int:
+    out = _svc(workspace).push(args.name, _read_table(args.file))
+    print(f"pushed {out['rows']} row(s) to {out['view']} v{out['version']}")
+    return 0
+
+
+def sample(workspace, args) -> int:
+    df = _svc(workspace).sample(args.name, args.n)
+    print(df.to_string(index=False) if len(df) else "no rows yet")
+    return 0
+
+
+def update(workspace, args) -> int:
+    out = _svc(workspace).update_view(args.name, description=args.description, tags=args.tag,
+                                      visibility=args.visibility, ttl=args.ttl)
+    print(f"{out['name']}: visibility {out['visibility']}, ttl {out['ttl']}, tags "
+          f"{', '.join(out['tags']) or '-'}")
+    return 0
+
+
+def delete(workspace, args) -> int:
+    out = _svc(workspace).delete_view(args.name)
+    print(f"deleted feature view {out['view']} ({out['offline_files']} offline files)")
+    return 0
