@@ -1,0 +1,441 @@
+"""``jupyter mlinfra run|job|runs|sweep|cancel|retry|log|scheduler|test``: notebook jobs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..core.errors import InvalidInput
+from ..core.text_table import render_table
+
+
+def _params(pairs: list[list[str]] | None, yaml_pairs: list[list[str]] | None = None) -> dict:
+    from ..core.jobs.validation import parse_cli_value
+
+    out = {}
+    for name, value in pairs or []:
+        out[name] = parse_cli_value(value)
+    for name, value in yaml_pairs or []:   # -r: raw string, as papermill
+        out[name] = value
+    return out
+
+
+def _add_param_options(p) -> None:
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="parameter (typed like papermill: int, float, bool, None or string)")
+    p.add_argument("-r", "--raw-parameter", nargs=2, action="append",
+                   metavar=("NAME", "VALUE"), help="parameter kept as a string")
+
+
+def _add_run_options(p) -> None:
+    p.add_argument("--priority", type=int, help="higher runs first (default 0)")
+    p.add_argument("--cpus", type=float, help="CPUs the run needs (default 1)")
+    p.add_argument("--memory", help="memory the run needs, e.g. 2G")
+    p.add_argument("--retries", type=int, help="retries after a failure or time-out")
+    p.add_argument("--retry-backoff", type=float, help="seconds before the first retry "
+                   "(doubling each time; default 30)")
+    p.add_argument("--timeout", type=float, help="seconds before the run is killed")
+    p.add_argument("--tag", action="append", dest="tags", help="tag (repeatable)")
+    p.add_argument("--kernel", dest="kernel_name", help="kernel name (default: the notebook's)")
+
+
+def _run_options(args) -> dict:
+    keys = ("priority", "cpus", "memory", "retries", "retry_backoff", "timeout", "tags",
+            "kernel_name")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("run", help="run a notebook (or a job) as a job run")
+    p.add_argument("notebook", nargs="?", help="notebook path (relative to the current folder)")
+    p.add_argument("--job", help="run this job (and its downstream jobs) instead")
+    _add_param_options(p)
+    _add_run_options(p)
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the end; exit code 0 only when the run succeeded")
+    p.add_argument("--json", action="store_true", help="print the run as JSON")
+    p.set_defaults(handler=cmd_run)
+
+    job = subparsers.add_parser("job", help="define and manage jobs")
+    jsub = job.add_subparsers(dest="job_command", metavar="ACTION")
+    c = jsub.add_parser("create", help="define a job from a notebook")
+    c.add_argument("name")
+    c.add_argument("notebook")
+    _add_param_options(c)
+    _add_run_options(c)
+    c.add_argument("--schedule", help="cron expression, e.g. '0 6 * * 1-5'")
+    c.add_argument("--timezone", help="IANA time zone of the schedule (default UTC)")
+    c.add_argument("--catchup", choices=["none", "latest", "all"],
+                   help="runs after downtime (default latest)")
+    c.add_argument("--depends-on", action="append", help="upstream job (repeatable)")
+    c.add_argument("--paused", action="store_true", help="create it paused")
+    c.add_argument("--description", default="")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(handler=cmd_job_create)
+    ls = jsub.add_parser("list", help="list jobs")
+    ls.add_argument("--tag")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cmd_job_list)
+    for action, helptext in (("show", "show a job with its next fire times"),
+                             ("pause", "pause a job's schedule"),
+                             ("resume", "resume a paused job"),
+                             ("delete", "delete a job (its runs stay)")):
+        a = jsub.add_parser(action, help=helptext)
+        a.add_argument("name")
+        a.add_argument("--json", action="store_true")
+        a.set_defaults(handler=cmd_job_action, action=action)
+    job.set_defaults(handler=lambda ws, args: (job.print_help(), 2)[1])
+
+    r = subparsers.add_parser("runs", help="list and search runs (or show one)")
+    r.add_argument("run_id", nargs="?", help="show this run")
+    r.add_argument("--job")
+    r.add_argument("--state")
+    r.add_argument("--trigger")
+    r.add_argument("--tag")
+    r.add_argument("--sweep")
+    r.add_argument("-q", "--search", dest="q", help="text in notebook path, cells and outputs")
+    _add_param_options(r)
+    r.add_argument("--limit", type=int, default=50)
+    r.add_argument("--offset", type=int, default=0)
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(handler=cmd_runs)
+
+    s = subparsers.add_parser("sweep", help="run a notebook over a parameter grid")
+    s.add_argument("notebook", nargs="?")
+    s.add_argument("--job")
+    s.add_argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."),
+                   required=True, help="parameter values to sweep (product of all grids)")
+    _add_param_options(s)
+    _add_run_options(s)
+    s.add_argument("--wait", action="store_true", help="wait and print the results table")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=cmd_sweep)
+
+    for name, helptext, handler in (("cancel", "cancel a run (kills its kernel)", cmd_cancel),
+                                    ("retry", "run a finished run again", cmd_retry)):
+        a = subparsers.add_parser(name, help=helptext)
+        a.add_argument("run_id")
+        a.add_argument("--json", action="store_true")
+        a.set_defaults(handler=handler)
+
+    lg = subparsers.add_parser("log", help="print a run's log")
+    lg.add_argument("run_id")
+    lg.add_argument("-f", "--follow", action="store_true", help="follow until the run ends")
+    lg.set_defaults(handler=cmd_log)
+
+    sc = subparsers.add_parser("scheduler", help="run the jobs scheduler (a daemon)")
+    sc.add_argument("--executor", choices=["local", "dask"], help="default: jobs_executor")
+    sc.add_argument("--workers", type=int, help="local worker processes")
+    sc.add_argument("--dask-address", help="Dask scheduler address")
+    sc.add_argument("--poll-interval", type=float)
+    sc.add_argument("--lease-seconds", type=float)
+    sc.set_defaults(handler=cmd_scheduler)
+
+    t = subparsers.add_parser("test", help="run notebooks as tests (exit 1 on any failure)")
+    t.add_argument("paths", nargs="+", help="notebooks or folders")
+    t.add_argument("--timeout", type=float, help="seconds per cell")
+    t.add_argument("--kernel", dest="kernel_name")
+    t.set_defaults(handler=cmd_test)
+
+
+def _svc(workspace):
+    return workspace.service("jobs")
+
+
+def _print_run(run: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(run, indent=2, default=str))
+        return
+    print(f"run {run['id']}  {run['state']}  {run['notebook']}  attempt {run['attempt']}  "
+          f"trigger {run['trigger']}")
+    if run.get("parameters"):
+        print(f"  parameters: {json.dumps(run['parameters'])}")
+    if run.get("metrics"):
+        print("  metrics: " + ", ".join(f"{k}={v:g}" for k, v in run["metrics"].items()))
+    if run.get("duration") is not None and run["state"] not in ("queued", "waiting"):
+        print(f"  duration: {run['duration']:.2f} s  worker: {run.get('worker')}")
+    if run.get("error"):
+        e = run["error"]
+        where = f" (cell {e['cell_index']}" + (f", id {e['cell_id']}" if e.get("cell_id")
+                                                else "") + ")" if "cell_index" in e else ""
+        print(f"  error: {e.get('type')}: {e.get('message')}{where}")
+
+
+def cmd_run(workspace, args) -> int:
+    from ..core.jobs.local import wait_with_local_scheduler
+
+    svc = _svc(workspace)
+    params = _params(args.parameter, args.raw_parameter)
+    if args.job:
+        run = svc.run_job(args.job, parameters=params, **_run_options(args))
+    elif args.notebook:
+        run = svc.submit(args.notebook, parameters=params, base=os.getcwd(),
+                         **_run_options(args))
+    else:
+        raise InvalidInput("give a notebook path or --job NAME")
+    if not args.wait:
+        _print_run(run, args.json)
+        return 0
+    if not args.json:
+        print(f"run {run['id']} queued; waiting...", file=sys.stderr)
+
+    def show(r: dict) -> None:
+        if args.json:
+            return
+        p = r.get("progress") or {}
+        if r["state"] == "running" and p.get("code_cells"):
+            print(f"  {r['state']}: cell {p.get('executed', 0)}/{p['code_cells']}",
+                  file=sys.stderr)
+
+    ids = run.get("pipeline_run_ids") or [run["id"]]
+    runs = wait_with_local_scheduler(workspace, ids, on_update=show)
+    for r in runs:
+        _print_run(r, args.json)
+    return 0 if all(r["state"] == "succeeded" for r in runs) else 1
+
+
+def _job_spec(args) -> dict:
+    spec = _run_options(args)
+    spec["parameters"] = _params(args.parameter, args.raw_parameter)
+    for key in ("schedule", "timezone", "catchup", "depends_on", "description"):
+        if getattr(args, key, None):
+            spec[key] = getattr(args, key)
+    if args.paused:
+        spec["active"] = False
+    return spec
+
+
+def _print_job(job: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(job, indent=2, default=str))
+        return
+    print(f"job {job['name']}  ({'active' if job['active'] else 'paused'})  {job['notebook']}")
+    if job["parameters"]:
+        print(f"  parameters: {json.dumps(job['parameters'])}")
+    if job["schedule"]:
+        print(f"  schedule: {job['schedule']} ({job['timezone']}), catch-up {job['catchup']}")
+        for t in job["next_fire_times"]:
+            print(f"    next: {t}")
+    if job["depends_on"]:
+        print(f"  depends on: {', '.join(job['depends_on'])}")
+    print(f"  priority {job['priority']}, cpus {job['resources']['cpus']:g}, memory "
+          f"{job['resources']['memory_mb']} MB, retries {job['retries']}, timeout "
+          f"{job['timeout'] or 'none'}, tags {', '.join(job['tags']) or '-'}")
+
+
+def cmd_job_create(workspace, args) -> int:
+    job = _svc(workspace).create_job(args.name, args.notebook, base=os.getcwd(),
+                                     **_job_spec(args))
+    _print_job(job, args.json)
+    return 0
+
+
+def cmd_job_list(workspace, args) -> int:
+    jobs = _svc(workspace).list_jobs(tag=args.tag)
+    if args.json:
+        print(json.dumps(jobs, indent=2, default=str))
+        return 0
+    rows = [{"name": j["name"], "notebook": j["notebook"],
+             "schedule": f"{j['schedule']} {j['timezone']}" if j["schedule"] else "",
+             "next": (j["next_fire_times"] or [""])[0][:19],
+             "depends_on": ",".join(j["depends_on"]),
+             "state": "active" if j["active"] else "paused"} for j in jobs]
+    print(render_table(rows, ["name", "notebook", "schedule", "next", "depends_on", "state"])
+          if rows else "no jobs")
+    return 0
+
+
+def cmd_job_action(workspace, args) -> int:
+    svc = _svc(workspace)
+    if args.action == "delete":
+        svc.delete_job(args.name)
+        print(f"deleted job {args.name}")
+        return 0
+    job = {"show": svc.get_job, "pause": svc.pause_job, "resume": svc.resume_job}[
+        args.action](args.name)
+    _print_job(job, args.json)
+    return 0
+
+
+def _run_rows(runs: list[dict]) -> list[dict]:
+    return [{"id": r["id"][:12], "job": r.get("job_name") or "", "notebook": r["notebook"],
+             "state": r["state"], "trigger": r["trigger"], "attempt": r["attempt"],
+             "created": (r["created_at"] or "")[:19],
+             "duration": f"{r['duration']:.1f}" if r.get("duration") is not None else "",
+             "metrics": ", ".join(f"{k}={v:.4g}" for k, v in (r.get("metrics") or {}).items())}
+            for r in runs]
+
+
+def cmd_runs(workspace, args) -> int:
+    svc = _svc(workspace)
+    if args.run_id:
+        run = svc.get_run(_full_id(svc, args.run_id))
+        _print_run(run, args.json)
+        return 0
+    page = svc.list_runs(job=args.job, state=args.state, trigger=args.trigger, tag=args.tag,
+                         sweep=args.sweep, q=args.q,
+                         parameters=_params(args.parameter, args.raw_parameter) or None,
+                         limit=args.limit, offset=args.offset)
+    if args.json:
+        print(json.dumps(page, indent=2, default=str))
+        return 0
+    if not page["runs"]:
+        print("no runs")
+        return 0
+    print(render_table(_run_rows(page["runs"]), ["id", "job", "notebook", "state", "trigger",
+                                                 "attempt", "created", "duration", "metrics"]))
+    print(f"{len(page['runs'])} of {page['total']} run(s)")
+    return 0
+
+
+def _full_id(svc, prefix: str) -> str:
+    if len(prefix) == 32:
+        return prefix
+    page = svc.list_runs(q=None, limit=1000)
+    matches = [r["id"] for r in page["runs"] if r["id"].startswith(prefix)]
+    if len(matches) == 1:
+        return matches[0]
+    return prefix
+
+
+def cmd_sweep(workspace, args) -> int:
+    from ..core.jobs.local import wait_with_local_scheduler
+    from ..core.jobs.validation import parse_cli_value
+
+    grid = {name: [parse_cli_value(v) for v in values.split(",")] for name, values in args.grid}
+    svc = _svc(workspace)
+    sweep = svc.sweep(args.notebook, grid, job=args.job, base=os.getcwd(),
+                      parameters=_params(args.parameter, args.raw_parameter),
+                      **_run_options(args))
+    if args.wait:
+        wait_with_local_scheduler(workspace, sweep["run_ids"])
+    df = svc.sweep_results(sweep["id"])
+    if args.json:
+        print(json.dumps({"id": sweep["id"], "results": json.loads(df.to_json(orient="records"))},
+                         indent=2))
+    else:
+        print(f"sweep {sweep['id']}: {len(sweep['run_ids'])} run(s)")
+        print(df.to_string(index=False))
+    if args.wait:
+        return 0 if (df["state"] == "succeeded").all() else 1
+    return 0
+
+
+def cmd_cancel(workspace, args) -> int:
+    svc = _svc(workspace)
+    _print_run(svc.cancel_run(_full_id(svc, args.run_id)), args.json)
+    return 0
+
+
+def cmd_retry(workspace, args) -> int:
+    svc = _svc(workspace)
+    _print_run(svc.retry_run(_full_id(svc, args.run_id)), args.json)
+    return 0
+
+
+def cmd_log(workspace, args) -> int:
+    svc = _svc(workspace)
+    run_id = _full_id(svc, args.run_id)
+    offset = 0
+    while True:
+        chunk = svc.run_log(run_id, offset)
+        for line in chunk["lines"]:
+            print(line["text"])
+        offset = chunk["next_offset"]
+        if not args.follow or chunk["state"] in ("succeeded", "failed", "cancelled",
+                                                 "timed_out", "upstream_failed"):
+            if args.follow and chunk["lines"]:
+                continue
+            return 0
+        time.sleep(0.5)
+
+
+def cmd_scheduler(workspace, args) -> int:
+    import signal
+    import threading
+
+    from ..core.jobs.executors import build_executor
+    from ..core.jobs.scheduler import Scheduler
+
+    settings = workspace.config.settings
+    lease = args.lease_seconds or settings.jobs_lease_seconds
+    kwargs = {}
+    if args.workers:
+        kwargs["workers"] = args.workers
+    if args.dask_address:
+        kwargs["address"] = args.dask_address
+    executor = build_executor(workspace, args.executor, lease_seconds=lease, **kwargs)
+    scheduler = Scheduler(workspace, executor, poll_interval=args.poll_interval,
+                          lease_seconds=lease)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"jupyter mlinfra scheduler {scheduler.id}: {executor.describe()}, catalog "
+          f"{workspace.catalog.describe()['url']}", flush=True)
+    scheduler.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        scheduler.stop()
+        print(f"scheduler {scheduler.id} stopped: {scheduler.stats}", flush=True)
+    return 0
+
+
+def _collect_notebooks(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found.extend(sorted(q for q in p.rglob("*.ipynb")
+                                if ".ipynb_checkpoints" not in q.parts))
+        elif p.suffix == ".ipynb" and p.is_file():
+            found.append(p)
+        else:
+            raise InvalidInput(f"{raw} is not a notebook or a folder")
+    if not found:
+        raise InvalidInput("no notebooks found in " + ", ".join(paths))
+    return found
+
+
+def cmd_test(workspace, args) -> int:
+    """Each notebook top to bottom in a fresh kernel in its own folder, like nbmake."""
+    from ..core.jobs.execution import describe_error, ensure_kernel_metadata
+    from ..core.notebook_execution import execute_notebook, load_notebook
+    import tempfile
+
+    notebooks = _collect_notebooks(args.paths)
+    started = time.perf_counter()
+    failed = 0
+    for nb_path in notebooks:
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "out.ipynb"
+            try:
+                kernel = args.kernel_name or _kernel(nb_path)
+                nb = load_notebook(nb_path)
+                ensure_kernel_metadata(nb, kernel)
+                execute_notebook(nb, out, kernel_name=kernel,
+                                 cwd=nb_path.parent, execution_timeout=args.timeout,
+                                 notebook_path=str(nb_path), record_provenance=False)
+                print(f"PASSED {nb_path} ({time.perf_counter() - t0:.1f} s)")
+            except Exception as exc:
+                failed += 1
+                err = describe_error(exc, out)
+                where = f" in cell {err['cell_index']}" if "cell_index" in err else ""
+                print(f"FAILED {nb_path}{where}: {err['type']}: {err['message']}")
+    passed = len(notebooks) - failed
+    print(f"{passed} passed, {failed} failed in {time.perf_counter() - started:.1f} s")
+    return 1 if failed else 0
+
+
+def _kernel(path: Path) -> str:
+    try:
+        meta = json.loads(path.read_text()).get("metadata", {})
+        return meta.get("kernelspec", {}).get("name") or "python3"
+    except (OSError, ValueError):
+        return "python3"

@@ -1,0 +1,776 @@
+"""The jobs service: job definitions, run submission, sweeps, listing and search of runs.
+
+    jobs = workspace.service("jobs")
+    jobs.create_job("train", "train.ipynb", parameters={"lr": 0.1}, schedule="0 6 * * *",
+                    timezone="Europe/Paris", depends_on=["prepare"])
+    run = jobs.submit("train.ipynb", parameters={"lr": 0.2})   # a run of a notebook
+    run = jobs.wait(run["id"])                                   # its final state and metrics
+    sweep = jobs.sweep("train.ipynb", {"lr": [0.1, 0.2]})
+    jobs.sweep_results(sweep["id"])                              # a pandas DataFrame
+
+Runs are executed by a scheduler (:mod:`.scheduler`) running in the Jupyter server or as
+``jupyter mlinfra scheduler``; ``run_now(..)`` executes one run in this process instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..catalog.schema import utcnow
+from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded
+from .states import (ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState,
+                     Trigger, job_to_dict, run_to_dict)
+from .tables import JobDefinition, Run, RunLogLine, RunMetric, Sweep
+from . import validation as v
+
+JOB_FIELDS = ("notebook", "parameters", "kernel_name", "schedule", "timezone", "catchup",
+              "depends_on", "priority", "cpus", "memory", "retries", "retry_backoff",
+              "timeout", "tags", "active", "description")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def prepare_notebook_bytes(path: Path) -> bytes:
+    """The snapshot stored for a run: the notebook as it is now (nbformat 4.5, cell ids)."""
+    import nbformat
+
+    from ..notebook_execution import load_notebook
+
+    nb = load_notebook(path)
+    return nbformat.writes(nb).encode()
+
+
+class JobsService:
+    def __init__(self, workspace) -> None:
+        self.ws = workspace
+
+    # -- settings ---------------------------------------------------------------------------
+    @property
+    def settings(self):
+        return self.ws.config.settings
+
+    @property
+    def root_dir(self) -> Path:
+        return Path(self.settings.root_dir or os.getcwd()).expanduser().resolve()
+
+    def quota_for(self, user: str) -> dict[str, int]:
+        quotas = {"max_running": int(self.settings.jobs_max_running_per_user or 0),
+                  "max_queued": int(self.settings.jobs_max_queued_per_user or 0)}
+        override = (self.settings.jobs_user_quotas or {}).get(user) or {}
+        for key in quotas:
+            if key in override:
+                quotas[key] = int(override[key] or 0)
+        return quotas
+
+    def status(self) -> dict:
+        with self.ws.catalog.read_session() as s:
+            counts = dict(s.execute(select(Run.state, func.count()).group_by(Run.state)).all())
+            jobs = s.scalar(select(func.count()).select_from(JobDefinition)) or 0
+            scheduled = s.scalar(select(func.count()).select_from(JobDefinition).where(
+                JobDefinition.schedule.is_not(None), JobDefinition.active.is_(True))) or 0
+        return {"jobs": jobs, "scheduled_jobs": scheduled,
+                "runs": {state: int(counts.get(state, 0)) for state in ALL_STATES},
+                "executor": self.settings.jobs_executor, "root_dir": str(self.root_dir)}
+
+    # -- job definitions --------------------------------------------------------------------
+    def _job(self, s: Session, ref: str, owner: str | None = None) -> JobDefinition:
+        job = s.get(JobDefinition, ref)
+        if job is None:
+            owner_name, _, name = ref.rpartition("/") if "/" in ref else (owner or self.ws.user,
+                                                                           "", ref)
+            job = s.scalar(select(JobDefinition).where(JobDefinition.owner == owner_name,
+                                                       JobDefinition.name == name))
+        if job is None:
+            raise NotFound(f"no job {ref!r}")
+        return job
+
+    def _names(self, s: Session, ids: Iterable[str]) -> dict[str, str]:
+        ids = list(set(ids))
+        if not ids:
+            return {}
+        rows = s.execute(select(JobDefinition.id, JobDefinition.name, JobDefinition.owner)
+                         .where(JobDefinition.id.in_(ids))).all()
+        return {i: (n if o == self.ws.user else f"{o}/{n}") for i, n, o in rows}
+
+    def _validated(self, s: Session, spec: dict, job_id: str, name: str, owner: str,
+                   base: str | None) -> dict:
+        """Every field checked and normalised; raises before anything is written."""
+        full, relative = v.resolve_notebook(spec["notebook"], spec.get("root_dir")
+                                            or self.root_dir, base)
+        declared = v.notebook_parameters(full)
+        out: dict[str, Any] = {"notebook": relative,
+                               "root_dir": str(Path(spec.get("root_dir")
+                                                    or self.root_dir).resolve())}
+        out["parameters"] = v.check_parameters(spec.get("parameters"), declared, relative)
+        out["kernel_name"] = spec.get("kernel_name") or None
+        out["timezone"] = v.check_timezone(spec.get("timezone"))
+        schedule = spec.get("schedule") or None
+        out["schedule"] = v.check_cron(schedule, out["timezone"]) if schedule else None
+        out["catchup"] = v.check_catchup(spec.get("catchup") or self.settings.jobs_catchup)
+        out["priority"] = v.check_number("priority", spec.get("priority") or 0,
+                                         minimum=-1_000_000, integer=True)
+        resources = spec.get("resources") or {}
+        out["cpus"] = v.check_number("cpus", spec.get("cpus", resources.get("cpus", 1)) or 1,
+                                     minimum=0)
+        out["memory_mb"] = v.parse_memory(spec.get("memory", resources.get("memory_mb",
+                                                                           resources.get("memory"))))
+        out["retries"] = v.check_number("retries", spec.get("retries") or 0, integer=True)
+        out["retry_backoff"] = v.check_number("retry_backoff",
+                                              30 if spec.get("retry_backoff") is None
+                                              else spec["retry_backoff"])
+        out["timeout"] = v.check_number("timeout", spec.get("timeout"), allow_none=True)
+        if out["timeout"] is not None and out["timeout"] <= 0:
+            raise InvalidInput("timeout must be a positive number of seconds")
+        out["tags"] = v.check_tags(spec.get("tags"))
+        out["active"] = bool(spec.get("active", True))
+        out["description"] = str(spec.get("description") or "")
+        # dependencies: names (of the owner's jobs), owner/name, or ids
+        deps: list[str] = []
+        for ref in spec.get("depends_on") or []:
+            dep = self._job(s, str(ref), owner)
+            if dep.id not in deps:
+                deps.append(dep.id)
+        out["depends_on"] = deps
+        edges = {j.id: list(j.depends_on or []) for j in s.scalars(select(JobDefinition))}
+        edges[job_id] = deps
+        names = {i: n for i, n in s.execute(select(JobDefinition.id, JobDefinition.name))}
+        names[job_id] = name
+        v.refuse_cycle(edges, names)
+        return out
+
+    def create_job(self, name: str, notebook: str, *, base: str | None = None,
+                   **spec: Any) -> dict:
+        unknown = set(spec) - set(JOB_FIELDS) - {"resources", "root_dir"}
+        if unknown:
+            raise InvalidInput(f"unknown job field(s): {', '.join(sorted(unknown))}")
+        v.check_name(name)
+        owner = self.ws.user
+        job_id = new_id()
+        with self.ws.catalog.session() as s:
+            if s.scalar(select(JobDefinition.id).where(JobDefinition.owner == owner,
+                                                       JobDefinition.name == name)):
+                raise Conflict(f"job {name!r} already exists for {owner}")
+            fields = self._validated(s, {**spec, "notebook": notebook}, job_id, name, owner,
+                                     base)
+            now = utcnow()
+            job = JobDefinition(id=job_id, owner=owner, name=name, created_at=now,
+                                updated_at=now, last_tick_at=now, **fields)
+            job.next_fire_at = self._next_fire(job, now)
+            s.add(job)
+            s.flush()
+            return self._job_dict(s, job)
+
+    def update_job(self, ref: str, *, base: str | None = None, **changes: Any) -> dict:
+        unknown = set(changes) - set(JOB_FIELDS) - {"resources"}
+        if unknown:
+            raise InvalidInput(f"unknown job field(s): {', '.join(sorted(unknown))}")
+        with self.ws.catalog.session() as s:
+            job = self._job(s, ref)
+            self._check_owner(job)
+            current = {
+                "notebook": str(Path(job.root_dir) / job.notebook), "root_dir": job.root_dir,
+                "parameters": job.parameters, "kernel_name": job.kernel_name,
+                "schedule": job.schedule, "timezone": job.timezone, "catchup": job.catchup,
+                "depends_on": job.depends_on, "priority": job.priority, "cpus": job.cpus,
+                "memory": job.memory_mb, "retries": job.retries,
+                "retry_backoff": job.retry_backoff, "timeout": job.timeout, "tags": job.tags,
+                "active": job.active, "description": job.description}
+            if "resources" in changes:
+                res = changes.pop("resources") or {}
+                if "cpus" in res:
+                    changes["cpus"] = res["cpus"]
+                if "memory_mb" in res or "memory" in res:
+                    changes["memory"] = res.get("memory_mb", res.get("memory"))
+            current.update(changes)
+            if "notebook" not in changes:
+                base = None
+            fields = self._validated(s, current, job.id, job.name, job.owner, base)
+            schedule_changed = (fields["schedule"], fields["timezone"]) != (job.schedule,
+                                                                            job.timezone)
+            reactivated = fields["active"] and not job.active
+            for key, value in fields.items():
+                setattr(job, key, value)
+            now = utcnow()
+            job.updated_at = now
+            if schedule_changed or reactivated:
+                # ticks missed while paused are not caught up
+                job.last_tick_at = now
+                job.next_fire_at = self._next_fire(job, now)
+            s.flush()
+            return self._job_dict(s, job)
+
+    def pause_job(self, ref: str) -> dict:
+        return self.update_job(ref, active=False)
+
+    def resume_job(self, ref: str) -> dict:
+        return self.update_job(ref, active=True)
+
+    def delete_job(self, ref: str) -> None:
+        with self.ws.catalog.session() as s:
+            job = self._job(s, ref)
+            self._check_owner(job)
+            dependents = [j.name for j in s.scalars(select(JobDefinition))
+                          if job.id in (j.depends_on or [])]
+            if dependents:
+                raise Conflict(f"job {job.name!r} is a dependency of {', '.join(dependents)}; "
+                               "remove the dependency first")
+            s.execute(update(Run).where(Run.job_id == job.id,
+                                        Run.state.in_(list(PENDING_STATES)))
+                      .values(state=RunState.CANCELLED.value, finished_at=utcnow(),
+                              error={"type": "JobDeleted",
+                                     "message": f"job {job.name} was deleted"}))
+            s.delete(job)
+
+    def get_job(self, ref: str) -> dict:
+        with self.ws.catalog.read_session() as s:
+            return self._job_dict(s, self._job(s, ref))
+
+    def list_jobs(self, *, owner: str | None = None, tag: str | None = None,
+                  active: bool | None = None, q: str | None = None) -> list[dict]:
+        with self.ws.catalog.read_session() as s:
+            stmt = select(JobDefinition).order_by(JobDefinition.name)
+            if owner:
+                stmt = stmt.where(JobDefinition.owner == owner)
+            if active is not None:
+                stmt = stmt.where(JobDefinition.active.is_(active))
+            if q:
+                like = f"%{q}%"
+                stmt = stmt.where(or_(JobDefinition.name.ilike(like),
+                                      JobDefinition.notebook.ilike(like),
+                                      JobDefinition.description.ilike(like)))
+            jobs = [j for j in s.scalars(stmt) if not tag or tag in (j.tags or [])]
+            names = self._names(s, itertools.chain.from_iterable(j.depends_on or []
+                                                                 for j in jobs))
+            return [job_to_dict(j, names=names, next_fire_times=self._upcoming(j))
+                    for j in jobs]
+
+    def _job_dict(self, s: Session, job: JobDefinition) -> dict:
+        return job_to_dict(job, names=self._names(s, job.depends_on or []),
+                           next_fire_times=self._upcoming(job))
+
+    def _check_owner(self, job_or_run) -> None:
+        if job_or_run.owner != self.ws.user:
+            raise PermissionDenied(f"{job_or_run.owner} owns this; {self.ws.user} cannot "
+                                   "change it")
+
+    @staticmethod
+    def _next_fire(job: JobDefinition, after: datetime) -> datetime | None:
+        if not job.schedule:
+            return None
+        return v.next_fire_times(job.schedule, job.timezone, after=after, count=1)[0]
+
+    @staticmethod
+    def _upcoming(job: JobDefinition) -> list[datetime]:
+        if not job.schedule or not job.active:
+            return []
+        return v.next_fire_times(job.schedule, job.timezone, count=5)
+
+    def preview_schedule(self, schedule: str, timezone_name: str = "UTC",
+                         count: int = 5) -> dict:
+        """What a schedule picker shows: the expression checked and its next fire times."""
+        expression = v.check_cron(schedule, timezone_name)
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(timezone_name or "UTC")
+        times = v.next_fire_times(expression, timezone_name or "UTC", count=count)
+        return {"schedule": expression, "timezone": timezone_name or "UTC",
+                "next_fire_times": [t.isoformat() for t in times],
+                "next_fire_times_local": [t.astimezone(zone).isoformat() for t in times]}
+
+    def notebook_parameters(self, notebook: str, base: str | None = None) -> dict:
+        """The parameters cell of a notebook under the root, typed as papermill infers it."""
+        full, relative = v.resolve_notebook(notebook, self.root_dir, base)
+        declared = v.notebook_parameters(full)
+        return {"notebook": relative, "has_parameters_cell": declared is not None,
+                "parameters": list((declared or {}).values())}
+
+    # -- submitting runs --------------------------------------------------------------------
+    def _check_queue_quota(self, s: Session, owner: str, adding: int) -> None:
+        limit = self.quota_for(owner)["max_queued"]
+        if not limit:
+            return
+        pending = s.scalar(select(func.count()).select_from(Run).where(
+            Run.owner == owner, Run.state.in_(list(PENDING_STATES)))) or 0
+        if pending + adding > limit:
+            raise QuotaExceeded(
+                f"quota max_queued exceeded for {owner}: {pending} run(s) already queued or "
+                f"waiting, {adding} more would pass the limit of {limit}",
+                details={"quota": "max_queued", "limit": limit, "current": pending,
+                         "requested": adding})
+
+    def _snapshot(self, run_id: str, full: Path) -> str:
+        key = f"runs/{run_id}/input.ipynb"
+        self.ws.artifacts.put(key, prepare_notebook_bytes(full),
+                              metadata={"run_id": run_id, "source": str(full)})
+        return key
+
+    def _new_run(self, *, owner: str, notebook: str, full: Path, parameters: dict,
+                 trigger: str, state: str, job: JobDefinition | None = None,
+                 spec: dict | None = None, now: datetime, **extra: Any) -> Run:
+        run_id = new_id()
+        spec = spec or {}
+        src = job if job is not None else None
+
+        def pick(name: str, default: Any) -> Any:
+            if name in spec and spec[name] is not None:
+                return spec[name]
+            return getattr(src, name) if src is not None else default
+
+        return Run(
+            id=run_id, job_id=job.id if job is not None else None, owner=owner,
+            notebook=notebook, cwd=str(full.parent), snapshot_key=self._snapshot(run_id, full),
+            parameters=parameters, kernel_name=pick("kernel_name", None), state=state,
+            trigger=trigger, priority=int(pick("priority", 0)), cpus=float(pick("cpus", 1.0)),
+            memory_mb=int(pick("memory_mb", 0)), retries=int(pick("retries", 0)),
+            retry_backoff=float(pick("retry_backoff", 30.0)), timeout=pick("timeout", None),
+            tags=list(pick("tags", [])), attempt=1, created_at=now,
+            queued_at=now if state == RunState.QUEUED.value else None,
+            upstream_run_ids=[], progress={}, history=[], environment={}, output_text="",
+            cancel_requested=False, **extra)
+
+    def _run_spec(self, spec: dict) -> dict:
+        out: dict[str, Any] = {}
+        if spec.get("priority") is not None:
+            out["priority"] = v.check_number("priority", spec["priority"], minimum=-1_000_000,
+                                             integer=True)
+        res = spec.get("resources") or {}
+        cpus = spec.get("cpus", res.get("cpus"))
+        if cpus is not None:
+            out["cpus"] = v.check_number("cpus", cpus)
+        memory = spec.get("memory", res.get("memory_mb", res.get("memory")))
+        if memory is not None:
+            out["memory_mb"] = v.parse_memory(memory)
+        for key in ("retries",):
+            if spec.get(key) is not None:
+                out[key] = v.check_number(key, spec[key], integer=True)
+        if spec.get("retry_backoff") is not None:
+            out["retry_backoff"] = v.check_number("retry_backoff", spec["retry_backoff"])
+        if spec.get("timeout") is not None:
+            out["timeout"] = v.check_number("timeout", spec["timeout"])
+            if out["timeout"] <= 0:
+                raise InvalidInput("timeout must be a positive number of seconds")
+        if spec.get("tags") is not None:
+            out["tags"] = v.check_tags(spec["tags"])
+        if spec.get("kernel_name"):
+            out["kernel_name"] = str(spec["kernel_name"])
+        unknown = set(spec) - {"priority", "resources", "cpus", "memory", "retries",
+                               "retry_backoff", "timeout", "tags", "kernel_name"}
+        if unknown:
+            raise InvalidInput(f"unknown run option(s): {', '.join(sorted(unknown))}")
+        return out
+
+    def submit(self, notebook: str | None = None, *, job: str | None = None,
+               parameters: dict | None = None, base: str | None = None,
+               trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
+        """Queue one run of a notebook (or of a job, with its downstream pipeline).
+
+        ``parameters`` are checked against the notebook's parameters cell; options:
+        priority, cpus, memory, retries, retry_backoff, timeout, tags, kernel_name.
+        """
+        if (notebook is None) == (job is None):
+            raise InvalidInput("give a notebook or a job (not both)")
+        if job is not None:
+            return self.run_job(job, parameters=parameters, trigger=trigger, **options)
+        spec = self._run_spec(options)
+        owner = self.ws.user
+        full, relative = v.resolve_notebook(notebook, self.root_dir, base)
+        params = v.check_parameters(parameters, v.notebook_parameters(full), relative)
+        now = utcnow()
+        with self.ws.catalog.session() as s:
+            self._check_queue_quota(s, owner, 1)
+            run = self._new_run(owner=owner, notebook=relative, full=full, parameters=params,
+                                trigger=trigger, state=RunState.QUEUED.value, spec=spec,
+                                now=now)
+            s.add(run)
+            s.flush()
+            return run_to_dict(run)
+
+    def run_job(self, ref: str, *, parameters: dict | None = None,
+                trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
+        """Run a job now: its run is queued and every downstream job gets a waiting run in
+        the same pipeline. Returns the job's run (with ``pipeline_run_ids``)."""
+        spec = self._run_spec(options)
+        with self.ws.catalog.session() as s:
+            job = self._job(s, ref)
+            runs = self._create_pipeline(s, job, now=utcnow(), trigger=trigger,
+                                         parameters=parameters, spec=spec)
+            s.flush()
+            out = run_to_dict(runs[0], job_name=job.name)
+            out["pipeline_run_ids"] = [r.id for r in runs]
+            return out
+
+    def _create_pipeline(self, s: Session, job: JobDefinition, *, now: datetime,
+                         trigger: str, parameters: dict | None = None,
+                         spec: dict | None = None, tick_key: str | None = None,
+                         check_quota: bool = True) -> list[Run]:
+        all_jobs = {j.id: j for j in s.scalars(select(JobDefinition))}
+        downstream: dict[str, list[str]] = {}
+        for j in all_jobs.values():
+            for dep in j.depends_on or []:
+                downstream.setdefault(dep, []).append(j.id)
+        # the job and every active job reachable downstream of it
+        members = [job.id]
+        seen = {job.id}
+        for jid in members:
+            for child in sorted(downstream.get(jid, [])):
+                if child not in seen and all_jobs[child].active:
+                    seen.add(child)
+                    members.append(child)
+        import graphlib
+
+        order = list(graphlib.TopologicalSorter(
+            {m: [d for d in all_jobs[m].depends_on or [] if d in seen] for m in members}
+        ).static_order())
+        if check_quota:
+            self._check_queue_quota(s, job.owner if trigger == Trigger.SCHEDULE.value
+                                    else self.ws.user, len(order))
+        pipeline_id = new_id() if len(order) > 1 else None
+        runs: dict[str, Run] = {}
+        owner = job.owner if trigger == Trigger.SCHEDULE.value else self.ws.user
+        for jid in order:
+            j = all_jobs[jid]
+            full = (Path(j.root_dir) / j.notebook)
+            if not full.is_file():
+                raise NotFound(f"job {j.name}: notebook {j.notebook} no longer exists "
+                               f"under {j.root_dir}")
+            if jid == job.id:
+                params = dict(j.parameters or {})
+                if parameters:
+                    params.update(v.check_parameters(parameters, v.notebook_parameters(full),
+                                                     j.notebook))
+                run = self._new_run(owner=owner, notebook=j.notebook, full=full,
+                                    parameters=params, trigger=trigger,
+                                    state=RunState.QUEUED.value, job=j, spec=spec, now=now,
+                                    pipeline_id=pipeline_id, tick_key=tick_key)
+            else:
+                run = self._new_run(owner=owner, notebook=j.notebook, full=full,
+                                    parameters=dict(j.parameters or {}),
+                                    trigger=Trigger.DEPENDENCY.value,
+                                    state=RunState.WAITING.value, job=j, now=now,
+                                    pipeline_id=pipeline_id)
+                run.upstream_run_ids = [runs[d].id for d in j.depends_on or [] if d in runs]
+            runs[jid] = run
+            s.add(run)
+        return [runs[job.id]] + [runs[m] for m in order if m != job.id]
+
+    def sweep(self, notebook: str | None = None, grid: dict | list | None = None, *,
+              job: str | None = None, parameters: dict | None = None, base: str | None = None,
+              **options: Any) -> dict:
+        """One run per parameter combination: ``grid`` is {name: [values]} (the product) or a
+        list of parameter dicts; ``parameters`` are fixed ones added to every run."""
+        if (notebook is None) == (job is None):
+            raise InvalidInput("give a notebook or a job (not both)")
+        combos = expand_grid(grid)
+        spec = self._run_spec(options)
+        owner = self.ws.user
+        with self.ws.catalog.session() as s:
+            j = self._job(s, job) if job is not None else None
+            if j is not None:
+                full = Path(j.root_dir) / j.notebook
+                relative = j.notebook
+                fixed = {**(j.parameters or {}), **(parameters or {})}
+            else:
+                full, relative = v.resolve_notebook(notebook, self.root_dir, base)
+                fixed = dict(parameters or {})
+            declared = v.notebook_parameters(full)
+            checked = [v.check_parameters({**fixed, **c}, declared, relative) for c in combos]
+            self._check_queue_quota(s, owner, len(checked))
+            sweep_id = new_id()
+            s.add(Sweep(id=sweep_id, owner=owner, notebook=relative,
+                        job_id=j.id if j else None, grid=combos, created_at=utcnow()))
+            now = utcnow()
+            runs = []
+            for params in checked:
+                run = self._new_run(owner=owner, notebook=relative, full=full,
+                                    parameters=params, trigger=Trigger.SWEEP.value,
+                                    state=RunState.QUEUED.value, job=j, spec=spec, now=now,
+                                    sweep_id=sweep_id)
+                s.add(run)
+                runs.append(run)
+            s.flush()
+            return {"id": sweep_id, "notebook": relative, "grid": combos,
+                    "run_ids": [r.id for r in runs], "runs": [run_to_dict(r) for r in runs]}
+
+    def sweep_results(self, sweep_id: str):
+        """A pandas DataFrame, one row per run: run_id, state, the parameters, duration (s)
+        and every logged metric (its last value)."""
+        import pandas as pd
+
+        with self.ws.catalog.read_session() as s:
+            if s.get(Sweep, sweep_id) is None:
+                raise NotFound(f"no sweep {sweep_id!r}")
+            runs = list(s.scalars(select(Run).where(Run.sweep_id == sweep_id)
+                                  .order_by(Run.created_at, Run.id)))
+            metrics = self._metrics(s, [r.id for r in runs])
+        rows = []
+        param_names: list[str] = []
+        metric_names: list[str] = []
+        for r in runs:
+            for k in r.parameters or {}:
+                if k not in param_names:
+                    param_names.append(k)
+            for k in metrics.get(r.id, {}):
+                if k not in metric_names:
+                    metric_names.append(k)
+        for r in runs:
+            d = run_to_dict(r)
+            row = {"run_id": r.id, "state": r.state}
+            row.update({k: (r.parameters or {}).get(k) for k in param_names})
+            row["duration"] = d["duration"] if r.state in FINAL_STATES else None
+            row.update({k: metrics.get(r.id, {}).get(k) for k in metric_names})
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["run_id", "state", *param_names, "duration",
+                                           *metric_names])
+
+    # -- reading runs -----------------------------------------------------------------------
+    @staticmethod
+    def _metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        if not run_ids:
+            return out
+        for chunk_start in range(0, len(run_ids), 500):
+            chunk = run_ids[chunk_start:chunk_start + 500]
+            for run_id, name, value in s.execute(
+                    select(RunMetric.run_id, RunMetric.name, RunMetric.value)
+                    .where(RunMetric.run_id.in_(chunk)).order_by(RunMetric.id)):
+                out.setdefault(run_id, {})[name] = value
+        return out
+
+    def _run(self, s: Session, run_id: str) -> Run:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r}")
+        return run
+
+    def get_run(self, run_id: str) -> dict:
+        with self.ws.catalog.read_session() as s:
+            run = self._run(s, run_id)
+            names = self._names(s, [run.job_id] if run.job_id else [])
+            out = run_to_dict(run, job_name=names.get(run.job_id) if run.job_id else None,
+                              metrics=self._metrics(s, [run.id]).get(run.id, {}))
+            out["metric_history"] = [
+                {"name": m.name, "value": m.value, "step": m.step,
+                 "logged_at": m.logged_at.isoformat()}
+                for m in s.scalars(select(RunMetric).where(RunMetric.run_id == run.id)
+                                   .order_by(RunMetric.id))]
+        out["artifacts"] = self.run_artifacts(run_id)
+        return out
+
+    def list_runs(self, *, job: str | None = None, state: str | list[str] | None = None,
+                  owner: str | None = None, trigger: str | None = None,
+                  tag: str | None = None, sweep: str | None = None,
+                  pipeline: str | None = None, notebook: str | None = None,
+                  parameters: dict | None = None, q: str | None = None,
+                  limit: int = 50, offset: int = 0) -> dict:
+        """Runs, newest first, with filters; ``q`` searches the notebook path, parameters and
+        the text of cells and outputs. Returns {"runs", "total", "limit", "offset"}."""
+        limit = max(1, min(int(limit), 1000))
+        offset = max(0, int(offset))
+        with self.ws.catalog.read_session() as s:
+            stmt = select(Run)
+            if job:
+                stmt = stmt.where(Run.job_id == self._job(s, job).id)
+            if state:
+                states = [state] if isinstance(state, str) else list(state)
+                states = [x for st in states for x in st.split(",") if x]
+                bad = [x for x in states if x not in ALL_STATES]
+                if bad:
+                    raise InvalidInput(f"unknown state {bad[0]!r}: choose from "
+                                       f"{', '.join(ALL_STATES)}")
+                stmt = stmt.where(Run.state.in_(states))
+            if trigger:
+                if trigger not in ALL_TRIGGERS:
+                    raise InvalidInput(f"unknown trigger {trigger!r}: choose from "
+                                       f"{', '.join(ALL_TRIGGERS)}")
+                stmt = stmt.where(Run.trigger == trigger)
+            if owner:
+                stmt = stmt.where(Run.owner == owner)
+            if sweep:
+                stmt = stmt.where(Run.sweep_id == sweep)
+            if pipeline:
+                stmt = stmt.where(Run.pipeline_id == pipeline)
+            if notebook:
+                stmt = stmt.where(Run.notebook.ilike(f"%{notebook}%"))
+            if q:
+                like = f"%{q}%"
+                stmt = stmt.where(or_(Run.notebook.ilike(like), Run.output_text.ilike(like),
+                                      Run.id == q))
+            stmt = stmt.order_by(Run.created_at.desc(), Run.id.desc())
+            needs_python_filter = bool(tag or parameters)
+            if needs_python_filter:
+                rows = [r for r in s.scalars(stmt) if _matches(r, tag, parameters)]
+                total = len(rows)
+                rows = rows[offset:offset + limit]
+            else:
+                total = s.scalar(select(func.count()).select_from(stmt.order_by(None)
+                                                                  .subquery())) or 0
+                rows = list(s.scalars(stmt.limit(limit).offset(offset)))
+            names = self._names(s, [r.job_id for r in rows if r.job_id])
+            metrics = self._metrics(s, [r.id for r in rows])
+            return {"runs": [run_to_dict(r, job_name=names.get(r.job_id),
+                                         metrics=metrics.get(r.id, {})) for r in rows],
+                    "total": total, "limit": limit, "offset": offset}
+
+    def run_output(self, run_id: str) -> bytes:
+        """The output notebook (.ipynb bytes); while the run goes, as of its last cell."""
+        with self.ws.catalog.read_session() as s:
+            run = self._run(s, run_id)
+            key = run.output_key
+        if not key or not self.ws.artifacts.exists(key):
+            raise NotFound(f"run {run_id} has no output notebook yet (state {run.state})")
+        return self.ws.artifacts.get(key)
+
+    def run_input(self, run_id: str) -> bytes:
+        with self.ws.catalog.read_session() as s:
+            key = self._run(s, run_id).snapshot_key
+        return self.ws.artifacts.get(key)
+
+    def run_log(self, run_id: str, offset: int = 0, limit: int = 10_000) -> dict:
+        """Log lines after ``offset``: {"lines": [{offset, at, stream, text}], "next_offset",
+        "state"}; poll with the returned next_offset to follow a running run."""
+        with self.ws.catalog.read_session() as s:
+            run = self._run(s, run_id)
+            rows = list(s.scalars(select(RunLogLine).where(
+                RunLogLine.run_id == run_id, RunLogLine.id > int(offset))
+                .order_by(RunLogLine.id).limit(limit)))
+        return {"run_id": run_id, "state": run.state,
+                "lines": [{"offset": r.id, "at": r.at.isoformat(), "stream": r.stream,
+                           "text": r.text} for r in rows],
+                "next_offset": rows[-1].id if rows else int(offset)}
+
+    def run_artifacts(self, run_id: str) -> list[dict]:
+        prefix = f"runs/{run_id}/artifacts"
+        out = []
+        for key in self.ws.artifacts.list(prefix):
+            info = self.ws.artifacts.stat(key)
+            out.append({"name": key[len(prefix) + 1:], "key": key, "size": info.size,
+                        "metadata": info.metadata})
+        return out
+
+    # -- acting on runs ---------------------------------------------------------------------
+    def cancel_run(self, run_id: str) -> dict:
+        """Cancel a pending run at once; ask a running one's worker to kill its kernel."""
+        with self.ws.catalog.session() as s:
+            run = self._run(s, run_id)
+            self._check_owner(run)
+            if run.state in FINAL_STATES:
+                raise Conflict(f"run {run_id} already ended ({run.state})")
+            run.cancel_requested = True
+            if run.state in PENDING_STATES:
+                run.state = RunState.CANCELLED.value
+                run.finished_at = utcnow()
+                run.error = {"type": "Cancelled", "message": f"cancelled by {self.ws.user}"}
+            s.flush()
+            return run_to_dict(run)
+
+    def retry_run(self, run_id: str) -> dict:
+        """A new run of the same snapshot and parameters (trigger "retry")."""
+        with self.ws.catalog.session() as s:
+            old = self._run(s, run_id)
+            self._check_owner(old)
+            if old.state not in FINAL_STATES:
+                raise Conflict(f"run {run_id} has not ended ({old.state}); cancel it first")
+            self._check_queue_quota(s, old.owner, 1)
+            now = utcnow()
+            new = Run(id=new_id(), job_id=old.job_id, owner=old.owner, notebook=old.notebook,
+                      cwd=old.cwd, snapshot_key=old.snapshot_key, parameters=old.parameters,
+                      kernel_name=old.kernel_name, state=RunState.QUEUED.value,
+                      trigger=Trigger.RETRY.value, priority=old.priority, cpus=old.cpus,
+                      memory_mb=old.memory_mb, retries=old.retries,
+                      retry_backoff=old.retry_backoff, timeout=old.timeout, tags=old.tags,
+                      attempt=old.attempt + 1, retry_of=old.id, sweep_id=old.sweep_id,
+                      created_at=now, queued_at=now, upstream_run_ids=[], progress={},
+                      history=[], environment={}, output_text="", cancel_requested=False)
+            s.add(new)
+            s.flush()
+            return run_to_dict(new)
+
+    def wait(self, run_id: str, timeout: float | None = None, poll: float = 0.2,
+             on_update=None) -> dict:
+        """Block until the run ends; returns it (with its metrics). ``on_update(run)`` is
+        called whenever its state or progress changes."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = None
+        while True:
+            run = self.get_run(run_id)
+            marker = (run["state"], json.dumps(run["progress"], sort_keys=True))
+            if on_update is not None and marker != last:
+                on_update(run)
+            last = marker
+            if run["state"] in FINAL_STATES:
+                return run
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} still {run['state']} after {timeout} s")
+            time.sleep(poll)
+
+    # -- inside a run ----------------------------------------------------------------------
+    def log_metric(self, run_id: str, name: str, value: float, step: int | None = None) -> None:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"metric {name} must be a number, got {value!r}") from None
+        if not name or len(name) > 200:
+            raise InvalidInput("metric name must be 1 to 200 characters")
+        with self.ws.catalog.session() as s:
+            self._run(s, run_id)
+            s.add(RunMetric(run_id=run_id, name=str(name), value=number,
+                            step=None if step is None else int(step), logged_at=utcnow()))
+
+    def log_artifact(self, run_id: str, name: str, data: bytes,
+                     metadata: dict | None = None) -> dict:
+        key = f"runs/{run_id}/artifacts/{name}"
+        with self.ws.catalog.read_session() as s:
+            self._run(s, run_id)
+        return self.ws.artifacts.put(key, data, metadata=metadata).to_dict()
+
+
+def _matches(run: Run, tag: str | None, parameters: dict | None) -> bool:
+    if tag and tag not in (run.tags or []):
+        return False
+    for key, value in (parameters or {}).items():
+        have = (run.parameters or {}).get(key, _MISSING)
+        if have is _MISSING:
+            return False
+        if have != value and str(have) != str(value):
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+def expand_grid(grid: dict | list | None) -> list[dict]:
+    if isinstance(grid, dict):
+        if not grid:
+            raise InvalidInput("the sweep grid is empty")
+        names = list(grid)
+        values = []
+        for name in names:
+            vals = grid[name]
+            if not isinstance(vals, (list, tuple)):
+                vals = [vals]
+            if not vals:
+                raise InvalidInput(f"the sweep grid gives no values for {name}")
+            values.append(list(vals))
+        combos = [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    elif isinstance(grid, (list, tuple)):
+        if not grid or not all(isinstance(c, dict) for c in grid):
+            raise InvalidInput("a sweep list must be a non-empty list of parameter dicts")
+        combos = [dict(c) for c in grid]
+    else:
+        raise InvalidInput("a sweep needs a grid {name: [values]} or a list of parameter dicts")
+    if len(combos) > 10_000:
+        raise InvalidInput(f"the sweep has {len(combos)} runs; at most 10000")
+    return combos

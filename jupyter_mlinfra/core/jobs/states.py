@@ -1,0 +1,128 @@
+"""Run states and triggers, and the one place that decides what happens when an attempt ends."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import Enum
+
+from ..catalog.schema import utcnow
+from .tables import JobDefinition, Run
+
+
+class RunState(str, Enum):
+    QUEUED = "queued"
+    WAITING = "waiting"            # on upstream runs of the same pipeline
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UPSTREAM_FAILED = "upstream_failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Trigger(str, Enum):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    DEPENDENCY = "dependency"
+    SWEEP = "sweep"
+    RETRY = "retry"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINAL_STATES = frozenset({RunState.SUCCEEDED.value, RunState.FAILED.value,
+                          RunState.UPSTREAM_FAILED.value, RunState.CANCELLED.value,
+                          RunState.TIMED_OUT.value})
+PENDING_STATES = frozenset({RunState.QUEUED.value, RunState.WAITING.value})
+ALL_STATES = tuple(s.value for s in RunState)
+ALL_TRIGGERS = tuple(t.value for t in Trigger)
+
+
+def backoff_delay(run: Run) -> float:
+    """Exponential backoff: retry_backoff x 2^(attempt-1) seconds, capped at one hour."""
+    return min(3600.0, float(run.retry_backoff or 0) * (2 ** max(0, run.attempt - 1)))
+
+
+def end_attempt(run: Run, state: str, error: dict | None = None,
+                now: datetime | None = None) -> str:
+    """Record the end of the current attempt. Failures and time-outs with retries left put
+    the run back in the queue (attempt + 1, after the backoff); returns the new state."""
+    now = now or utcnow()
+    if state in (RunState.FAILED.value, RunState.TIMED_OUT.value) and \
+            run.attempt <= int(run.retries or 0) and not run.cancel_requested:
+        run.history = list(run.history or []) + [{
+            "attempt": run.attempt, "state": state, "error": error, "worker": run.worker,
+            "started_at": run.started_at.isoformat() if run.started_at else None,
+            "finished_at": now.isoformat()}]
+        run.attempt += 1
+        run.state = RunState.QUEUED.value
+        run.not_before = now + timedelta(seconds=backoff_delay_for(run.retry_backoff,
+                                                                     run.attempt - 1))
+        run.queued_at = now
+        run.error = error
+        run.worker = None
+        run.lease_expires_at = None
+        run.started_at = None
+        run.progress = {}
+        return run.state
+    run.state = state
+    run.error = error
+    run.finished_at = now
+    run.lease_expires_at = None
+    return state
+
+
+def backoff_delay_for(base: float, failed_attempt: int) -> float:
+    return min(3600.0, float(base or 0) * (2 ** max(0, failed_attempt - 1)))
+
+
+def job_to_dict(job: JobDefinition, *, names: dict[str, str] | None = None,
+                next_fire_times: list[datetime] | None = None) -> dict:
+    names = names or {}
+    return {
+        "id": job.id, "name": job.name, "owner": job.owner, "description": job.description,
+        "notebook": job.notebook, "root_dir": job.root_dir,
+        "parameters": job.parameters or {}, "kernel_name": job.kernel_name,
+        "schedule": job.schedule, "timezone": job.timezone, "catchup": job.catchup,
+        "depends_on": [names.get(j, j) for j in (job.depends_on or [])],
+        "depends_on_ids": list(job.depends_on or []),
+        "priority": job.priority,
+        "resources": {"cpus": job.cpus, "memory_mb": job.memory_mb},
+        "retries": job.retries, "retry_backoff": job.retry_backoff, "timeout": job.timeout,
+        "tags": list(job.tags or []), "active": job.active,
+        "next_fire_at": iso(job.next_fire_at),
+        "next_fire_times": [iso(t) for t in (next_fire_times or [])],
+        "created_at": iso(job.created_at), "updated_at": iso(job.updated_at),
+    }
+
+
+def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None = None) -> dict:
+    duration = None
+    if run.started_at:
+        end = run.finished_at or utcnow()
+        duration = round((end - run.started_at).total_seconds(), 3)
+    return {
+        "id": run.id, "job_id": run.job_id, "job_name": job_name, "owner": run.owner,
+        "notebook": run.notebook, "parameters": run.parameters or {},
+        "kernel_name": run.kernel_name, "state": run.state, "trigger": run.trigger,
+        "attempt": run.attempt, "retries": run.retries, "priority": run.priority,
+        "resources": {"cpus": run.cpus, "memory_mb": run.memory_mb},
+        "timeout": run.timeout, "tags": list(run.tags or []),
+        "pipeline_id": run.pipeline_id, "upstream_run_ids": list(run.upstream_run_ids or []),
+        "sweep_id": run.sweep_id, "retry_of": run.retry_of, "tick_key": run.tick_key,
+        "created_at": iso(run.created_at), "queued_at": iso(run.queued_at),
+        "not_before": iso(run.not_before), "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at), "duration": duration,
+        "worker": run.worker, "cancel_requested": run.cancel_requested,
+        "progress": run.progress or {}, "error": run.error, "history": list(run.history or []),
+        "environment": run.environment or {}, "snapshot_key": run.snapshot_key,
+        "output_key": run.output_key, "metrics": metrics if metrics is not None else {},
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,132 @@
+"""Catalog tables of the jobs capability (migration ``0003_jobs``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..catalog.schema import Base, UTCDateTime, utcnow
+
+
+class JobDefinition(Base):
+    """A notebook made into a job: what to run, when, after what, with which limits."""
+
+    __tablename__ = "mlinfra_jobs"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_mlinfra_jobs_owner_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    notebook: Mapped[str] = mapped_column(String(1000))       # relative to root_dir
+    root_dir: Mapped[str] = mapped_column(String(1000))
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    kernel_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    schedule: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    catchup: Mapped[str] = mapped_column(String(16), default="latest")
+    depends_on: Mapped[list] = mapped_column(JSON, default=list)   # job ids
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    cpus: Mapped[float] = mapped_column(Float, default=1.0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    retry_backoff: Mapped[float] = mapped_column(Float, default=30.0)
+    timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    last_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Sweep(Base):
+    """One submission of a parameter grid; its runs carry its id."""
+
+    __tablename__ = "mlinfra_sweeps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    notebook: Mapped[str] = mapped_column(String(1000))
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    grid: Mapped[list] = mapped_column(JSON, default=list)   # the list of parameter dicts
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Run(Base):
+    """One execution of a notebook (with its retries as attempts)."""
+
+    __tablename__ = "mlinfra_runs"
+    __table_args__ = (
+        Index("ix_mlinfra_runs_dispatch", "state", "priority", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("mlinfra_jobs.id", ondelete="SET NULL"), nullable=True,
+        index=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    notebook: Mapped[str] = mapped_column(String(1000))
+    cwd: Mapped[str] = mapped_column(String(1000))
+    snapshot_key: Mapped[str] = mapped_column(String(300))
+    output_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    kernel_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    trigger: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    cpus: Mapped[float] = mapped_column(Float, default=1.0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    retry_backoff: Mapped[float] = mapped_column(Float, default=30.0)
+    timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    pipeline_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    upstream_run_ids: Mapped[list] = mapped_column(JSON, default=list)
+    sweep_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # "<job id>@<tick ISO time>" for scheduled runs: the unique key that makes a cron tick
+    # produce exactly one run whatever the number of scheduler processes.
+    tick_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    history: Mapped[list] = mapped_column(JSON, default=list)   # earlier attempts
+    environment: Mapped[dict] = mapped_column(JSON, default=dict)
+    output_text: Mapped[str] = mapped_column(Text, default="")   # cells + outputs, for search
+
+
+class RunMetric(Base):
+    __tablename__ = "mlinfra_run_metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float] = mapped_column(Float)
+    step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RunLogLine(Base):
+    """The run's log stream; ``id`` is the offset a reader resumes from."""
+
+    __tablename__ = "mlinfra_run_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stream: Mapped[str] = mapped_column(String(16), default="log")
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,134 @@
+"""Jobs from plain Python (and notebooks): run notebooks, schedule them, sweep parameters.
+
+    from jupyter_mlinfra import jobs
+    run = jobs.run("train.ipynb", parameters={"lr": 0.1}, wait=True)
+    run["state"], run["metrics"]
+    jobs.create("nightly", "train.ipynb", schedule="0 2 * * *", timezone="Europe/Paris")
+    sweep = jobs.sweep("train.ipynb", {"lr": [0.01, 0.1]}, wait=True)
+    jobs.sweep_results(sweep["id"])         # a pandas DataFrame
+
+Runs are executed by the scheduler of the Jupyter server or of ``jupyter mlinfra scheduler``.
+``run(..., wait=True, execute_here=True)`` (or no scheduler running) executes the run in a
+scheduler started in this process for the duration of the call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core.workspace import get_workspace
+
+
+def _svc():
+    return get_workspace().service("jobs")
+
+
+def create(name: str, notebook: str, **spec: Any) -> dict:
+    """Define a job: parameters, kernel_name, schedule, timezone, catchup, depends_on,
+    priority, cpus, memory, retries, retry_backoff, timeout, tags, active, description."""
+    return _svc().create_job(name, notebook, **spec)
+
+
+def update(name: str, **changes: Any) -> dict:
+    return _svc().update_job(name, **changes)
+
+
+def get(name: str) -> dict:
+    return _svc().get_job(name)
+
+
+def list_jobs(**filters: Any) -> list[dict]:
+    return _svc().list_jobs(**filters)
+
+
+def pause(name: str) -> dict:
+    return _svc().pause_job(name)
+
+
+def resume(name: str) -> dict:
+    return _svc().resume_job(name)
+
+
+def delete(name: str) -> None:
+    _svc().delete_job(name)
+
+
+def run(notebook: str | None = None, *, job: str | None = None,
+        parameters: dict | None = None, wait: bool = False, timeout: float | None = None,
+        execute_here: bool | None = None, **options: Any) -> dict:
+    """Submit a run of a notebook (or of a job); with ``wait`` return it once it ended.
+
+    ``execute_here``: run it with a scheduler in this process while waiting (default: when
+    no scheduler has been seen recently... i.e. always when waiting outside a server)."""
+    svc = _svc()
+    result = svc.submit(notebook, job=job, parameters=parameters, **options)
+    if not wait:
+        return result
+    return wait_for(result["id"], timeout=timeout, execute_here=execute_here)
+
+
+def wait_for(run_id: str, timeout: float | None = None, execute_here: bool | None = None,
+             on_update=None) -> dict:
+    from .core.jobs.local import wait_with_local_scheduler
+
+    return wait_with_local_scheduler(get_workspace(), [run_id], timeout=timeout,
+                                     execute_here=execute_here, on_update=on_update)[0]
+
+
+def sweep(notebook: str | None = None, grid: dict | list | None = None, *,
+          job: str | None = None, parameters: dict | None = None, wait: bool = False,
+          timeout: float | None = None, execute_here: bool | None = None,
+          **options: Any) -> dict:
+    svc = _svc()
+    result = svc.sweep(notebook, grid, job=job, parameters=parameters, **options)
+    if wait:
+        from .core.jobs.local import wait_with_local_scheduler
+
+        wait_with_local_scheduler(get_workspace(), result["run_ids"], timeout=timeout,
+                                  execute_here=execute_here)
+    return result
+
+
+def sweep_results(sweep_id: str):
+    """A pandas DataFrame: one row per run with parameters, state, duration and metrics."""
+    return _svc().sweep_results(sweep_id)
+
+
+def runs(**filters: Any) -> list[dict]:
+    """Runs, newest first: job, state, owner, trigger, tag, sweep, notebook, parameters, q,
+    limit, offset."""
+    return _svc().list_runs(**filters)["runs"]
+
+
+def get_run(run_id: str) -> dict:
+    return _svc().get_run(run_id)
+
+
+def cancel(run_id: str) -> dict:
+    return _svc().cancel_run(run_id)
+
+
+def retry(run_id: str) -> dict:
+    return _svc().retry_run(run_id)
+
+
+def output(run_id: str):
+    """The run's output notebook as an nbformat NotebookNode."""
+    import nbformat
+
+    return nbformat.reads(_svc().run_output(run_id).decode(), as_version=4)
+
+
+def log(run_id: str) -> str:
+    return "\n".join(line["text"] for line in _svc().run_log(run_id)["lines"])
+
+
+def log_metric(name: str, value: float, step: int | None = None) -> None:
+    from . import log_metric as _log_metric
+
+    _log_metric(name, value, step)
+
+
+__all__ = ["create", "update", "get", "list_jobs", "pause", "resume", "delete", "run",
+           "wait_for", "sweep", "sweep_results", "runs", "get_run", "cancel", "retry",
+           "output", "log", "log_metric"]

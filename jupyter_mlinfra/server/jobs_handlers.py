@@ -1,0 +1,249 @@
+"""REST doors onto the jobs service: /mlinfra/api/jobs, /runs, /sweeps; and the scheduler
+started and stopped with the server (``c.MLInfra.jobs_scheduler_in_server``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..core.errors import InvalidInput
+from .base import MLInfraHandler
+
+log = logging.getLogger("jupyter_mlinfra.jobs")
+
+_RUN_OPTIONS = ("priority", "cpus", "memory", "resources", "retries", "retry_backoff",
+                "timeout", "tags", "kernel_name")
+
+
+def _bool(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer, got {value!r}") from None
+
+
+class JobsBase(MLInfraHandler):
+    @property
+    def jobs(self):
+        return self.workspace.service("jobs")
+
+
+class JobsHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.send_json({"jobs": self.jobs.list_jobs(
+            tag=self.query("tag"), active=_bool(self.query("active")), q=self.query("q"),
+            owner=self.query("owner"))})
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        body = self.json_body()
+        name, notebook = body.pop("name", None), body.pop("notebook", None)
+        if not name or not notebook:
+            raise InvalidInput("a job needs a name and a notebook")
+        self.send_json(self.jobs.create_job(name, notebook, **body), status=201)
+
+
+class JobHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self, ref: str) -> None:
+        self.send_json(self.jobs.get_job(ref))
+
+    @web.authenticated
+    @authorized
+    def patch(self, ref: str) -> None:
+        self.send_json(self.jobs.update_job(ref, **self.json_body()))
+
+    @web.authenticated
+    @authorized
+    def delete(self, ref: str) -> None:
+        self.jobs.delete_job(ref)
+        self.set_status(204)
+        self.finish()
+
+
+class JobActionHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def post(self, ref: str, action: str) -> None:
+        if action == "pause":
+            self.send_json(self.jobs.pause_job(ref))
+        elif action == "resume":
+            self.send_json(self.jobs.resume_job(ref))
+        else:  # run
+            body = self.json_body()
+            options = {k: body[k] for k in _RUN_OPTIONS if k in body}
+            self.send_json(self.jobs.run_job(ref, parameters=body.get("parameters"),
+                                             **options), status=201)
+
+
+class SchedulePreviewHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        schedule = self.query("schedule")
+        if not schedule:
+            raise InvalidInput("give ?schedule=<cron expression>")
+        self.send_json(self.jobs.preview_schedule(schedule, self.query("timezone") or "UTC",
+                                                  _int(self.query("count"), "count", 5)))
+
+
+class NotebookParametersHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        notebook = self.query("notebook")
+        if not notebook:
+            raise InvalidInput("give ?notebook=<path relative to the server root>")
+        self.send_json(self.jobs.notebook_parameters(notebook))
+
+
+class SchedulerStatusHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        scheduler = self.settings.get("mlinfra_jobs_scheduler")
+        self.send_json({"in_server": scheduler is not None,
+                        "scheduler": scheduler.status() if scheduler else None,
+                        "service": self.jobs.status()})
+
+
+class RunsHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        params = {k[len("param."):]: v[-1].decode() for k, v in
+                  self.request.query_arguments.items() if k.startswith("param.")}
+        self.send_json(self.jobs.list_runs(
+            job=self.query("job"), state=self.query("state"), owner=self.query("owner"),
+            trigger=self.query("trigger"), tag=self.query("tag"), sweep=self.query("sweep"),
+            pipeline=self.query("pipeline"), notebook=self.query("notebook"),
+            parameters=params or None, q=self.query("q"),
+            limit=_int(self.query("limit"), "limit", 50),
+            offset=_int(self.query("offset"), "offset", 0)))
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        body = self.json_body()
+        options = {k: body[k] for k in _RUN_OPTIONS if k in body}
+        unknown = set(body) - set(_RUN_OPTIONS) - {"notebook", "job", "parameters"}
+        if unknown:
+            raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+        self.send_json(self.jobs.submit(body.get("notebook"), job=body.get("job"),
+                                        parameters=body.get("parameters"), **options),
+                       status=201)
+
+
+class RunHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self, run_id: str) -> None:
+        self.send_json(self.jobs.get_run(run_id))
+
+
+class RunActionHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def post(self, run_id: str, action: str) -> None:
+        if action == "cancel":
+            self.send_json(self.jobs.cancel_run(run_id))
+        else:
+            self.send_json(self.jobs.retry_run(run_id), status=201)
+
+
+class RunOutputHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self, run_id: str) -> None:
+        data = self.jobs.run_output(run_id)
+        self.set_header("Content-Type", "application/x-ipynb+json")
+        if _bool(self.query("download")):
+            self.set_header("Content-Disposition",
+                            f'attachment; filename="run-{run_id[:12]}.ipynb"')
+        self.finish(data)
+
+
+class RunLogHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self, run_id: str) -> None:
+        self.send_json(self.jobs.run_log(run_id, _int(self.query("offset"), "offset", 0)))
+
+
+class SweepsHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        body = self.json_body()
+        options = {k: body[k] for k in _RUN_OPTIONS if k in body}
+        self.send_json(self.jobs.sweep(body.get("notebook"), body.get("grid"),
+                                       job=body.get("job"),
+                                       parameters=body.get("parameters"), **options),
+                       status=201)
+
+
+class SweepHandler(JobsBase):
+    @web.authenticated
+    @authorized
+    def get(self, sweep_id: str) -> None:
+        import json
+
+        df = self.jobs.sweep_results(sweep_id)
+        self.send_json({"id": sweep_id, "columns": list(df.columns),
+                        "results": json.loads(df.to_json(orient="records"))})
+
+
+_ID = r"(?P<run_id>[0-9a-f]{32})"
+JOBS_ROUTES: list[tuple[str, type]] = [
+    (r"/jobs", JobsHandler),
+    (r"/jobs/schedule-preview", SchedulePreviewHandler),
+    (r"/jobs/notebook-parameters", NotebookParametersHandler),
+    (r"/jobs/scheduler", SchedulerStatusHandler),
+    (r"/jobs/(?P<ref>[^/]+)", JobHandler),
+    (r"/jobs/(?P<ref>[^/]+)/(?P<action>run|pause|resume)", JobActionHandler),
+    (r"/runs", RunsHandler),
+    (rf"/runs/{_ID}", RunHandler),
+    (rf"/runs/{_ID}/(?P<action>cancel|retry)", RunActionHandler),
+    (rf"/runs/{_ID}/output", RunOutputHandler),
+    (rf"/runs/{_ID}/log", RunLogHandler),
+    (r"/sweeps", SweepsHandler),
+    (r"/sweeps/(?P<sweep_id>[0-9a-f]{32})", SweepHandler),
+]
+
+
+# -- the scheduler inside the server ------------------------------------------------------------
+def start_jobs_scheduler(app, workspace) -> None:
+    settings = workspace.config.settings
+    if not settings.jobs_scheduler_in_server:
+        app.log.info("jupyter_mlinfra: jobs scheduler not started in the server "
+                     "(jobs_scheduler_in_server is off)")
+        return
+    from ..core.jobs.scheduler import Scheduler
+
+    scheduler = Scheduler(workspace)
+    scheduler.start()
+    app.settings["mlinfra_jobs_scheduler"] = scheduler
+    app.log.info("jupyter_mlinfra: jobs scheduler %s started (%s executor)", scheduler.id,
+                 scheduler.executor.kind)
+
+
+async def stop_jobs_scheduler(app, workspace) -> None:
+    scheduler = app.settings.pop("mlinfra_jobs_scheduler", None)
+    if scheduler is not None:
+        await asyncio.get_running_loop().run_in_executor(None, scheduler.stop)
+        app.log.info("jupyter_mlinfra: jobs scheduler %s stopped", scheduler.id)

@@ -1,0 +1,222 @@
+"""The scheduler's decisions, with a no-op executor and an injectable clock (no kernels)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, update
+
+from jupyter_mlinfra.core.catalog.schema import utcnow
+from jupyter_mlinfra.core.jobs.executors import NoopExecutor
+from jupyter_mlinfra.core.jobs.scheduler import Scheduler
+from jupyter_mlinfra.core.jobs.tables import JobDefinition, Run
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+        self.lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            return self.now
+
+    def advance(self, **delta) -> None:
+        with self.lock:
+            self.now += timedelta(**delta)
+
+
+T0 = datetime(2030, 1, 1, 0, 0, 0, tzinfo=timezone.utc)
+
+
+def _scheduled_job(jobs, ws, name="tick", catchup="latest", schedule="* * * * *"):
+    job = jobs.create_job(name, "ok.ipynb", schedule=schedule, catchup=catchup)
+    with ws.catalog.session() as s:
+        s.execute(update(JobDefinition).where(JobDefinition.id == job["id"])
+                  .values(next_fire_at=T0 + timedelta(minutes=1), last_tick_at=T0))
+    return job
+
+
+def _runs(ws, **where):
+    with ws.catalog.read_session() as s:
+        stmt = select(Run).order_by(Run.created_at)
+        for k, v in where.items():
+            stmt = stmt.where(getattr(Run, k) == v)
+        return list(s.scalars(stmt))
+
+
+def test_cron_tick_creates_one_scheduled_run_per_tick(jobs, jobs_ws):
+    job = _scheduled_job(jobs, jobs_ws)
+    clock = FakeClock(T0)
+    sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws), clock=clock)
+    sched.tick()
+    assert _runs(jobs_ws) == []
+    for minute in range(1, 4):
+        clock.now = T0 + timedelta(minutes=minute, seconds=0.2)
+        sched.tick()
+        sched.tick()
+    runs = _runs(jobs_ws, job_id=job["id"])
+    assert [r.tick_key.split("@")[1] for r in runs] == [
+        (T0 + timedelta(minutes=m)).isoformat() for m in (1, 2, 3)]
+    assert all(r.trigger == "schedule" for r in runs)
+
+
+@pytest.mark.parametrize("policy, expected", [("none", 0), ("latest", 1), ("all", 5)])
+def test_catch_up_policy_after_downtime(jobs, jobs_ws, policy, expected):
+    _scheduled_job(jobs, jobs_ws, catchup=policy)
+    clock = FakeClock(T0 + timedelta(minutes=5, seconds=30))   # down for five ticks
+    Scheduler(jobs_ws, NoopExecutor(jobs_ws), clock=clock).tick()
+    runs = _runs(jobs_ws)
+    assert len(runs) == expected
+    if policy == "latest":
+        assert runs[0].tick_key.endswith((T0 + timedelta(minutes=5)).isoformat())
+    # after catching up, the next tick comes on time
+    clock.advance(seconds=31)
+    Scheduler(jobs_ws, NoopExecutor(jobs_ws), clock=clock).tick()
+    assert len(_runs(jobs_ws)) == expected + 1
+
+
+def _three_schedulers_tick_once(ws, url_env):
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    clock = FakeClock(T0)
+    workspaces = [Workspace(ws.config) for _ in range(3)]
+    schedulers = [Scheduler(w, NoopExecutor(w), clock=clock, name=f"s{i}")
+                  for i, w in enumerate(workspaces)]
+    barrier = threading.Barrier(3)
+    errors = []
+
+    def loop(sched):
+        try:
+            for _ in range(10):
+                barrier.wait()
+                sched.tick()
+                barrier.wait()
+                if sched.id == "s0":
+                    clock.advance(seconds=20)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=loop, args=(s,)) for s in schedulers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for w in workspaces:
+        w.close()
+    assert not errors
+    return schedulers
+
+
+def _check_exactly_once(ws, job_ids, schedulers):
+    for job_id in job_ids:
+        keys = [r.tick_key for r in _runs(ws, job_id=job_id)]
+        assert len(keys) == len(set(keys))
+        # 10 passes 20 s apart cover 3 minute ticks (00:01, 00:02, 00:03)
+        assert len(keys) == 3, keys
+    assert sum(s.stats["scheduled"] for s in schedulers) == 3 * len(job_ids)
+
+
+def test_three_schedulers_on_one_catalog_run_every_tick_exactly_once(jobs, jobs_ws):
+    ids = [_scheduled_job(jobs, jobs_ws, name=f"job{i}")["id"] for i in range(3)]
+    schedulers = _three_schedulers_tick_once(jobs_ws, None)
+    _check_exactly_once(jobs_ws, ids, schedulers)
+
+
+@pytest.mark.postgres
+def test_three_schedulers_exactly_once_on_postgresql(pg_catalog_url, mlinfra_env, nb_root,
+                                                     monkeypatch):
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    monkeypatch.setenv("MLINFRA_CATALOG_URL", pg_catalog_url)
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(nb_root))
+    ws = Workspace.open()
+    jobs = ws.service("jobs")
+    ids = [_scheduled_job(jobs, ws, name=f"job{i}")["id"] for i in range(3)]
+    schedulers = _three_schedulers_tick_once(ws, pg_catalog_url)
+    _check_exactly_once(ws, ids, schedulers)
+    ws.close()
+
+
+def test_dag_release_and_upstream_failed(jobs, jobs_ws):
+    jobs.create_job("prepare", "ok.ipynb")
+    jobs.create_job("train", "ok.ipynb", depends_on=["prepare"])
+    jobs.create_job("evaluate", "ok.ipynb", depends_on=["train"])
+    sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws))
+    first = jobs.run_job("prepare")
+    for _ in range(8):
+        sched.tick()
+    states = {jobs.get_run(i)["job_name"]: jobs.get_run(i)["state"]
+              for i in first["pipeline_run_ids"]}
+    assert states == {"prepare": "succeeded", "train": "succeeded", "evaluate": "succeeded"}
+    # a failing upstream: its downstream runs are marked upstream_failed, never run
+    second = jobs.run_job("prepare")
+    with jobs_ws.catalog.session() as s:
+        s.execute(update(Run).where(Run.id == second["id"]).values(state="failed",
+                                                                   finished_at=utcnow()))
+    for _ in range(3):
+        sched.tick()
+    states = [jobs.get_run(i)["state"] for i in second["pipeline_run_ids"]]
+    assert states == ["failed", "upstream_failed", "upstream_failed"]
+
+
+def test_dispatch_by_priority_then_age_within_capacity(jobs, jobs_ws):
+    low = jobs.submit("ok.ipynb", priority=0)
+    old_high = jobs.submit("ok.ipynb", priority=5)
+    new_high = jobs.submit("ok.ipynb", priority=5)
+    executor = NoopExecutor(jobs_ws, slots=1)
+    sched = Scheduler(jobs_ws, executor)
+    order = []
+    for _ in range(3):
+        sched._dispatch()
+        order += [run_id for _, run_id in executor._pending]
+        executor.poll()
+    assert order == [old_high["id"], new_high["id"], low["id"]]
+
+
+def test_per_user_running_quota_and_resources(jobs, jobs_ws):
+    jobs_ws.config.settings.jobs_max_running_per_user = 1
+    a = jobs.submit("ok.ipynb")
+    b = jobs.submit("ok.ipynb")
+    sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws))
+    sched._dispatch()
+    assert [jobs.get_run(r["id"])["state"] for r in (a, b)] == ["running", "queued"]
+    sched._dispatch()
+    assert jobs.get_run(b["id"])["state"] == "queued"     # quota holds it back
+    sched.tick()                                           # a finishes, b may go
+    sched._dispatch()
+    assert jobs.get_run(b["id"])["state"] == "running"
+
+
+def test_expired_lease_is_recovered_by_retry_policy(jobs, jobs_ws):
+    kept = jobs.submit("ok.ipynb", retries=1, retry_backoff=0)
+    lost = jobs.submit("ok.ipynb", retries=0)
+    past = utcnow() - timedelta(minutes=5)
+    with jobs_ws.catalog.session() as s:
+        s.execute(update(Run).where(Run.id.in_([kept["id"], lost["id"]]))
+                  .values(state="running", worker="ghost:dead-1", started_at=past,
+                          lease_expires_at=past))
+    sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws, slots=0))
+    sched.tick()
+    k, l = jobs.get_run(kept["id"]), jobs.get_run(lost["id"])
+    assert k["state"] == "queued" and k["attempt"] == 2
+    assert k["history"][0]["error"]["type"] == "WorkerLost"
+    assert l["state"] == "failed" and "lease" in l["error"]["message"]
+    assert any("recovered" in line["text"] for line in jobs.run_log(lost["id"])["lines"])
+
+
+def test_a_broken_job_does_not_stop_the_scheduler(jobs, jobs_ws, nb_root):
+    _scheduled_job(jobs, jobs_ws, name="vanishing")
+    _scheduled_job(jobs, jobs_ws, name="fine")
+    (nb_root / "ok.ipynb").rename(nb_root / "gone.ipynb")
+    clock = FakeClock(T0 + timedelta(minutes=1, seconds=1))
+    sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws), clock=clock)
+    sched.tick()                       # both ticks fail: the notebook is gone
+    assert "no longer exists" in (sched.last_error or "")
+    (nb_root / "gone.ipynb").rename(nb_root / "ok.ipynb")
+    clock.advance(minutes=1)
+    sched.tick()
+    assert len(_runs(jobs_ws)) == 2
