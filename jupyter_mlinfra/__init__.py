@@ -30,4 +30,20 @@ def unload_ipython_extension(ipython):
     _unload(ipython)
 
 
+def log_metric(name: str, value: float, step: int | None = None) -> None:
+    """Record a metric of the current job run (``MLINFRA_RUN_ID`` in the kernel's
+    environment); outside a run it is printed and not stored."""
+    from .core.jobs.inside import log_metric as _log_metric
+
+    _log_metric(name, value, step)
+
+
+def log_artifact(name: str, obj, **kwargs) -> dict | None:
+    """Attach a table (DataFrame), a figure (matplotlib), bytes, text or a file path to the
+    current job run as ``runs/<id>/artifacts/<name>``."""
+    from .core.jobs.inside import log_artifact as _log_artifact
+
+    return _log_artifact(name, obj, **kwargs)
+
+
 __all__ = ["__version__"]

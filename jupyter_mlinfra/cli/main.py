@@ -17,6 +17,7 @@ from ..core.errors import MLInfraError
 COMMAND_MODULES = ["jupyter_mlinfra.cli.info", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance"]
 
 COMMAND_MODULES.append("jupyter_mlinfra.cli.features")
+COMMAND_MODULES.append("jupyter_mlinfra.cli.jobs")
 
 
 def build_parser() -> argparse.ArgumentParser:

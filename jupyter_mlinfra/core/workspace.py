@@ -31,6 +31,7 @@ SERVICES["provenance"] = "jupyter_mlinfra.core.provenance.service:ProvenanceServ
 SERVICES["models"] = "jupyter_mlinfra.core.models.service:ModelStore"
 SERVICES["provenance"] = "jupyter_mlinfra.core.provenance.service:ProvenanceService"
 SERVICES["features"] = "jupyter_mlinfra.core.features.service:FeatureService"
+SERVICES["jobs"] = "jupyter_mlinfra.core.jobs.service:JobsService"
 
 
 class Workspace:

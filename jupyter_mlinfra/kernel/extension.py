@@ -6,6 +6,7 @@ from . import commands  # noqa: F401  (registers the foundation subcommands)
 from .magics import MLInfraMagics, usage
 from . import models_magics  # noqa: F401  (%mlinfra model ...)
 from . import features_magics  # noqa: F401  (%mlinfra feature ...)
+from . import jobs_magics  # noqa: F401  (%mlinfra run/schedule/jobs/runs/sweep/cancel)
 
 # Capabilities append f(ipython) / g(ipython) pairs: e.g. provenance starts its recorder here.
 LOAD_HOOKS: list = []

@@ -17,6 +17,9 @@ class MLInfraExtension(ExtensionApp):
     def initialize_settings(self) -> None:
         workspace = Workspace.open(self.serverapp.config)
         workspace.catalog.ensure_schema()  # fail at start-up, not on the first request
+        if not workspace.config.settings.root_dir:
+            # job notebooks live under the server's root, as the file browser shows it
+            workspace.config.settings.root_dir = str(self.serverapp.root_dir)
         self.settings["mlinfra_workspace"] = workspace
         self.log.info("jupyter_mlinfra: catalog %s, artifacts %s",
                       workspace.catalog.describe()["url"], workspace.artifacts.describe()["root"])
@@ -39,3 +42,8 @@ class MLInfraExtension(ExtensionApp):
 # STARTUP_HOOKS: f(app, workspace); SHUTDOWN_HOOKS: async f(app, workspace).
 STARTUP_HOOKS: list = []
 SHUTDOWN_HOOKS: list = []
+
+from .jobs_handlers import start_jobs_scheduler, stop_jobs_scheduler  # noqa: E402
+
+STARTUP_HOOKS.append(start_jobs_scheduler)
+SHUTDOWN_HOOKS.append(stop_jobs_scheduler)

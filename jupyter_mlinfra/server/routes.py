@@ -44,3 +44,7 @@ ROUTES += [
 from .features_handlers import FEATURE_ROUTES as _FEATURE_ROUTES  # noqa: E402
 
 ROUTES += _FEATURE_ROUTES
+
+from .jobs_handlers import JOBS_ROUTES as _JOBS_ROUTES  # noqa: E402
+
+ROUTES += _JOBS_ROUTES
