@@ -1,10 +1,12 @@
 """The execution recorder: IPython ``pre_run_cell`` / ``post_run_cell`` hooks, cheap on purpose.
 
 On the kernel's thread, per cell, the recorder only takes the time, the cell id
-(``info.cell_id``, as JupyterLab and the shared runner send it) and a shallow copy of the user
-namespace dict (references, no object copies); after the cell it finds the names added, rebound
-or deleted by comparing object identities. Both are C-level dict operations whose cost does not
-depend on how many cells ran before. Everything else (IPython syntax transformation, ``ast``
+(``info.cell_id``, as JupyterLab and the shared runner send it) and the objects the user's global
+names are bound to (references, no copies); after the cell it finds the names rebound or deleted
+by comparing object identities (C-level ``map``/``compress``) and the names added by reading the
+few keys at the end of the namespace dict (dicts keep insertion order). IPython's own growing
+history names (``_i1``, ``_i2``... ``_1``...) are never looked at, so the cost depends on the
+number of user globals, not on how many cells ran before. Everything else (IPython syntax transformation, ``ast``
 analysis, alias lookup for in-place mutations, building the record, writing to the catalog) runs
 on a background thread that batches inserts: no catalog round trip on the kernel thread.
 
@@ -22,7 +24,7 @@ import re
 import threading
 import time
 import uuid
-from itertools import compress, islice
+from itertools import compress, islice, repeat
 from operator import is_not
 from typing import Any, Callable
 
@@ -31,6 +33,8 @@ from ..core.provenance.recording import HistoryBuilder, Observation
 
 log = logging.getLogger("jupyter_mlinfra.provenance")
 
+_IPYTHON_KEY = re.compile(r"^(_|__|___|_i|_ii|_iii|_i\d+|_\d+|_oh|_dh|_ih|In|Out|_mlinfra\w*"
+                          r"|open|exit|quit|get_ipython|__builtins?__|__session__)$")
 _IMMUTABLE = (int, float, complex, str, bytes, bool, tuple, frozenset, type(None))
 _FLUSH_INTERVAL = 0.5   # seconds between catalog writes
 _BATCH_SIZE = 200
@@ -67,7 +71,14 @@ class ProvenanceRecorder:
         self._service_factory = service_factory or _default_service
         self._write = write_to_catalog
         self._seq = 0
-        self._snap: dict | None = None
+        # The user names the namespace diff watches (IPython's own _iN/_N/In/Out excluded).
+        hidden = getattr(shell, "user_ns_hidden", {})
+        self._names: list[str] = [k for k in list(self.ns) if k not in hidden
+                                  and not _IPYTHON_KEY.match(k)]
+        self._tracked: set[str] = set(self._names)
+        self._vals: list = []
+        self._len0 = 0
+        self._armed = False
         self._t0 = 0.0
         self._cell_id: str | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -105,25 +116,38 @@ class ProvenanceRecorder:
     # -- the hot path ---------------------------------------------------------------------------
     def pre_run_cell(self, info) -> None:
         self._cell_id = info.cell_id
-        self._snap = self.ns.copy()
+        self._len0 = len(self.ns)
+        # The objects the tracked user names are bound to: references only, C-level.
+        self._vals = list(map(self.ns.get, self._names, repeat(_MISSING)))
+        self._armed = True
         self._t0 = time.time()
 
     def post_run_cell(self, result) -> None:
         t1 = time.time()
-        snap = self._snap
-        if snap is None:  # the extension was loaded by this very cell
+        if not self._armed:  # the extension was loaded by this very cell
             return
-        self._snap = None
+        self._armed = False
         ns = self.ns
-        n = len(snap)
-        if len(ns) >= n and list(islice(ns, n)) == list(snap):
-            # Same keys, same order for the first n (the usual case): compare identities in C.
-            rebound = list(compress(snap, map(is_not, islice(ns.values(), n), snap.values())))
-            rebound.extend(islice(ns, n, None))
-            deleted: Any = ()
-        else:  # names were deleted (or deleted and re-added)
-            deleted = snap.keys() - ns.keys()
-            rebound = [k for k, v in ns.items() if snap.get(k, _MISSING) is not v]
+        names = self._names
+        # Rebound or deleted user names: identity comparison, in C.
+        rebound = list(compress(names, map(is_not, map(ns.get, names, repeat(_MISSING)),
+                                           self._vals)))
+        deleted = [k for k in rebound if k not in ns] if rebound else []
+        # New keys: a dict keeps insertion order, so they are at its end (a few spare keys
+        # are read to cover names deleted and re-added; known ones are filtered out).
+        spare = len(ns) - self._len0 + len(deleted) + 2
+        tracked = self._tracked
+        added = [k for k in islice(reversed(ns), max(spare, 0)) if k not in tracked]
+        if deleted:
+            rebound = [k for k in rebound if k not in deleted]
+            for k in deleted:
+                tracked.discard(k)
+                names.remove(k)
+        for k in added:
+            if not _IPYTHON_KEY.match(k):
+                tracked.add(k)
+                names.append(k)
+                rebound.append(k)
         error = result.error_in_exec or result.error_before_exec
         self._seq += 1
         self._queue.put(("cell", (self._seq, self._cell_id, result.info.raw_cell, self._t0, t1,
