@@ -108,12 +108,13 @@ def _usage() -> str:
 def feature(magics, args, cell=None):
     svc = get_workspace().service("features")
     shell = magics.shell
+    words = [_unquote(w) for w in args.rest]
     if cell is not None:
-        return _define(svc, shell, args.rest, cell)
-    if not args.rest:
+        return _define(svc, shell, words, cell)
+    if not words:
         print(_usage())
         return None
-    action, rest = args.rest[0], args.rest[1:]
+    action, rest = words[0], words[1:]
     if action not in ACTIONS:
         raise UsageError(f"%mlinfra feature: unknown action {action!r}; choose from "
                          f"{', '.join(ACTIONS)} (define a view with %%mlinfra feature NAME)")
@@ -181,6 +182,14 @@ def feature(magics, args, cell=None):
     return None
 
 
+def _unquote(word: str) -> str:
+    """The %mlinfra dispatcher re-joins words with shlex and IPython splits them again,
+    which keeps the quotes around values with spaces: drop them."""
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
+        return word[1:-1].replace("'\"'\"'", "'")
+    return word
+
+
 def _variable(shell, name: str, what: str):
     if name not in shell.user_ns:
         raise UsageError(f"%mlinfra feature: no variable {name!r} for {what}")
@@ -202,9 +211,7 @@ def _parse_key(text: str) -> dict:
 
 
 def _define(svc, shell, words: list[str], cell: str):
-    import shlex
-
-    opts = _define_parser().parse_argstring(shlex.join(words))
+    opts = _define_parser().parse_args(words)
     if not cell.strip():
         raise UsageError("%%mlinfra feature: the cell must define the transform")
     try:
