@@ -19,11 +19,11 @@ import atexit
 import hashlib
 import logging
 import os
-import queue
 import re
 import threading
 import time
 import uuid
+from collections import deque
 from itertools import compress, islice, repeat
 from operator import is_not
 from typing import Any, Callable
@@ -36,8 +36,13 @@ log = logging.getLogger("jupyter_mlinfra.provenance")
 _IPYTHON_KEY = re.compile(r"^(_|__|___|_i|_ii|_iii|_i\d+|_\d+|_oh|_dh|_ih|In|Out|_mlinfra\w*"
                           r"|open|exit|quit|get_ipython|__builtins?__|__session__)$")
 _IMMUTABLE = (int, float, complex, str, bytes, bool, tuple, frozenset, type(None))
-_FLUSH_INTERVAL = 0.5   # seconds between catalog writes
-_BATCH_SIZE = 200
+# The background thread works only when the kernel has been quiet for _QUIET seconds (or the
+# backlog passes _MAX_BACKLOG cells, or an analysis asks): working while cells arrive back to back
+# would make the kernel's thread wait for the GIL (up to the 5 ms switch interval) on every cell.
+_POLL = 0.05
+_QUIET = 0.03
+_MAX_BACKLOG = 1000
+_BATCH_SIZE = 500
 
 
 def kernel_session_id() -> str:
@@ -81,7 +86,10 @@ class ProvenanceRecorder:
         self._armed = False
         self._t0 = 0.0
         self._cell_id: str | None = None
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._backlog: deque = deque()      # appended by the kernel thread, drained by the worker
+        self._last_put = 0.0
+        self._requests: deque = deque()     # ("flush", write, Event) / ("stop", None, None)
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending: list[Execution] = []
         self._last_write = time.monotonic()
@@ -109,7 +117,8 @@ class ProvenanceRecorder:
             except ValueError:
                 pass
         if self._thread is not None:
-            self._queue.put(("stop", None))
+            self._requests.append(("stop", False, None))
+            self._wake.set()
             self._thread.join(timeout)
             self._thread = None
 
@@ -150,8 +159,9 @@ class ProvenanceRecorder:
                 rebound.append(k)
         error = result.error_in_exec or result.error_before_exec
         self._seq += 1
-        self._queue.put(("cell", (self._seq, self._cell_id, result.info.raw_cell, self._t0, t1,
-                                  result.execution_count, error, rebound, deleted)))
+        self._backlog.append((self._seq, self._cell_id, result.info.raw_cell, self._t0, t1,
+                              result.execution_count, error, rebound, deleted))
+        self._last_put = time.monotonic()
 
     # -- the background thread -------------------------------------------------------------------
     def _notebook_path(self) -> str:
@@ -198,30 +208,37 @@ class ProvenanceRecorder:
         self.builder.notebook_path = path
         return self.builder.add(obs, notebook_path=path, alias_lookup=self._aliases)
 
-    def _worker(self) -> None:
-        while True:
+    def _drain(self) -> None:
+        while self._backlog:
+            payload = self._backlog.popleft()
             try:
-                kind, payload = self._queue.get(timeout=_FLUSH_INTERVAL)
-            except queue.Empty:
-                kind, payload = "tick", None
-            try:
-                if kind == "cell":
-                    self._pending.append(self._process(payload))
-                    if len(self._pending) >= _BATCH_SIZE or \
-                            time.monotonic() - self._last_write >= _FLUSH_INTERVAL:
-                        self._write_pending()
-                elif kind == "tick":
-                    self._write_pending()
-                elif kind == "flush":
-                    write, done = payload
-                    if write:
-                        self._write_pending()
-                    done.set()
-                elif kind == "stop":
-                    self._write_pending()
-                    return
+                self._pending.append(self._process(payload))
             except Exception:  # never let the recorder take the kernel down
                 log.exception("jupyter_mlinfra: provenance recorder error")
+
+    def _worker(self) -> None:
+        while True:
+            self._wake.wait(_POLL)
+            self._wake.clear()
+            requests = []
+            while self._requests:
+                requests.append(self._requests.popleft())
+            stop = any(kind == "stop" for kind, _w, _d in requests)
+            want_write = stop or any(w for _k, w, _d in requests)
+            try:
+                quiet = time.monotonic() - self._last_put >= _QUIET
+                if requests or quiet or len(self._backlog) >= _MAX_BACKLOG:
+                    self._drain()
+                    due = quiet and time.monotonic() - self._last_write >= 0.3
+                    if self._pending and (want_write or due or len(self._pending) >= _BATCH_SIZE):
+                        self._write_pending()
+            except Exception:
+                log.exception("jupyter_mlinfra: provenance recorder error")
+            for kind, _write, done in requests:
+                if done is not None:
+                    done.set()
+            if stop:
+                return
 
     def _write_pending(self) -> None:
         self._last_write = time.monotonic()
@@ -250,7 +267,8 @@ class ProvenanceRecorder:
         if self._thread is None or threading.current_thread() is self._thread:
             return
         done = threading.Event()
-        self._queue.put(("flush", (write, done)))
+        self._requests.append(("flush", write, done))
+        self._wake.set()
         done.wait(timeout)
 
     def log(self) -> ExecutionLog:
