@@ -32,6 +32,42 @@ def step_foundation(ws) -> None:
           f"{info.size} bytes, read back and verified")
 
 
+def step_provenance(ws) -> None:
+    banner("Provenance: hazards found in a messy session, fixed, verified")
+    import nbformat
+
+    from jupyter_mlinfra.core.notebook_execution import execute_notebook
+    from jupyter_mlinfra.core.provenance.model import METADATA_KEY
+
+    svc = ws.service("provenance")
+    demo = HERE / "provenance_demo.ipynb"
+    # 1. Found: the notebook carries the log of its interactive session; no catalog needed.
+    report = svc.check(str(demo))
+    print(report.to_text())
+    assert report.stale and report.out_of_order and report.hidden_state, "no hazard found"
+    out_dir = ws.config.home / "demo-outputs"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    replay = svc.export_replay(out_dir / "provenance_demo.replay.ipynb", str(demo),
+                               cell_id="report")
+    print(f"\nreplay order of the report cell: executions "
+          + ", ".join(f"#{e['seq']} ({e['cell_id']})" for e in replay["executions"])
+          + f" -> {replay['path']}")
+    # 2. Fixed: define `currency` in a cell, then restart and run all (here: papermill).
+    nb = nbformat.read(demo, as_version=4)
+    nb.metadata.pop(METADATA_KEY, None)
+    at = next(i for i, c in enumerate(nb.cells) if c.get("id") == "report")
+    nb.cells.insert(at, nbformat.v4.new_code_cell('currency = "EUR"', id="currency"))
+    fixed = out_dir / "provenance_demo_fixed.ipynb"
+    execute_notebook(nb, fixed, cwd=out_dir, notebook_path=str(fixed))
+    after = svc.check(str(fixed))
+    print("\nafter the fix: " + after.to_text().splitlines()[-1])
+    assert after.clean, after.to_text()
+    # 3. Verified: a fresh kernel re-runs it to the same outputs (what CI would run).
+    result = svc.verify(str(fixed))
+    print(result.to_text())
+    assert result.ok, "the fixed notebook does not re-run to its outputs"
+
+
 
 def step_features(ws) -> None:
     banner("Feature store: define, materialize, point-in-time training frame, online, push")
@@ -60,6 +96,7 @@ def step_features(ws) -> None:
 
 
 STEPS = [step_foundation]
+STEPS.append(step_provenance)
 STEPS.append(step_features)
 
 
