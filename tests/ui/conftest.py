@@ -6,7 +6,7 @@ Fixtures:
   empty temporary root dir for notebooks, ``MLINFRA_HOME`` and the Jupyter config in temporary
   folders, and the package's freshly built front end (jupyter_mlinfra/labextension) first on
   the lab-extensions path. Yields a ``LabServer`` (url, token, root_dir, home, api(...)).
-- ``browser`` (session): headless Chromium.
+- ``browser`` (module): headless Chromium (about a second to start).
 - ``page``: a fresh browser context + page bound to ``lab_server``; its console errors and
   uncaught exceptions are collected in ``console_messages``.
 
@@ -217,8 +217,10 @@ def lab_server():
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an event loop running while it is started,
+    # which must not leak into the asyncio tests that run after the browser tests.
     if not CHROMIUM.exists():
         _missing(f"{CHROMIUM} is missing", "`make test` installs it: apt-get install chromium")
     from playwright.sync_api import sync_playwright

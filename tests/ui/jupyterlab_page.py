@@ -16,6 +16,7 @@ The page fixture (tests/ui/conftest.py) binds each page to the session's Jupyter
 from __future__ import annotations
 
 import re
+import secrets
 import weakref
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,10 @@ def server_of(page):
 
 def open_lab(page, path: str | None = None, *, timeout: float = 60_000):
     """Load JupyterLab (optionally with ``path``, relative to the server's root dir, open)
-    and wait until the splash screen is gone."""
+    in a fresh workspace (no layout left over from another test) and wait until the splash
+    screen is gone."""
     server = server_of(page)
-    target = f"{server.url}lab"
+    target = f"{server.url}lab/workspaces/test-{secrets.token_hex(4)}"
     if path:
         target += "/tree/" + quote(path.lstrip("/"))
     page.goto(f"{target}?token={server.token}", wait_until="domcontentloaded")
@@ -61,8 +63,15 @@ def open_mlinfra_panel(page, *, timeout: float = 20_000):
     """Show the ML Infra panel in the left area (if it is not shown already) and wait for
     the server's status in its header; returns the panel locator."""
     panel = page.locator(f"#{PANEL_ID}")
-    if not panel.is_visible():
-        page.locator(f".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='{PANEL_ID}']").click()
+    sidebar_tab = page.locator(f".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='{PANEL_ID}']")
+    for _ in range(3):  # a click while JupyterLab restores its layout can be undone by it
+        if panel.is_visible():
+            break
+        sidebar_tab.click()
+        try:
+            panel.wait_for(state="visible", timeout=3_000)
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError; look again
+            continue
     panel.wait_for(state="visible", timeout=timeout)
     panel.locator("[data-mlinfra-field='version'], .jp-mlinfra-ErrorBanner").first.wait_for(
         state="visible", timeout=timeout)
@@ -95,13 +104,19 @@ def screenshot(page, name: str, locator=None) -> Path:
     return path
 
 
-def run_command(page, label: str) -> None:
-    """Run a command from the command palette by its label."""
-    page.keyboard.press("Control+Shift+C")
+def run_command(page, label: str, *, timeout: float = 10_000) -> None:
+    """Run a command from the command palette by its label (Ctrl+Shift+C, type, Enter)."""
     search = page.locator("#modal-command-palette input.lm-CommandPalette-input")
-    search.wait_for(state="visible")
+    for _ in range(3):  # the shortcut is lost while JupyterLab is still settling focus
+        page.locator("#jp-main-dock-panel").click(position={"x": 5, "y": 5})
+        page.keyboard.press("Control+Shift+C")
+        try:
+            search.wait_for(state="visible", timeout=3_000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError; try the shortcut again
+            continue
     search.fill(label)
-    item = page.locator("#modal-command-palette .lm-CommandPalette-item",
-                        has_text=label).first
-    item.wait_for(state="visible")
-    item.click()
+    page.locator("#modal-command-palette .lm-CommandPalette-item.lm-mod-active",
+                 has_text=label).wait_for(state="visible", timeout=timeout)
+    search.press("Enter")
+    search.wait_for(state="hidden", timeout=timeout)

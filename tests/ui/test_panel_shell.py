@@ -7,6 +7,7 @@ Screenshots: test-artifacts/ui/panel-*.png.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -127,10 +128,19 @@ def test_panel_refetches_when_shown_and_every_ten_seconds(page, lab_server):
     open_mlinfra_panel(page)
     sidebar_tab = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='mlinfra-panel']")
 
+    health_requests = []
+    page.on("request", lambda r: "/mlinfra/api/health" in r.url and health_requests.append(r))
+
     sidebar_tab.click()  # hide
     page.locator("#mlinfra-panel").wait_for(state="hidden")
-    with page.expect_request(re.compile(r"/mlinfra/api/health")):
+    page.clock.run_for(25_000)  # hidden: no polling
+    assert health_requests == []
+    with page.expect_response(re.compile(r"/mlinfra/api/health")):
         sidebar_tab.click()  # show again: health is fetched at once
+    # The next tick is scheduled once that answer is in (the refresh button is enabled again).
+    page.get_by_role("button", name="Refresh status").wait_for(state="visible")
+    page.wait_for_function("() => !document.querySelector("
+                           "'#mlinfra-panel button[aria-label=\"Refresh status\"]').disabled")
     with page.expect_request(re.compile(r"/mlinfra/api/health")):
         page.clock.run_for(10_500)
 
@@ -165,16 +175,21 @@ def test_error_line_when_server_fails_or_is_unreachable(page, lab_server):
     banner.wait_for(state="detached")
 
 
+def _set_theme(lab_server, theme: str) -> None:
+    status, body = lab_server.request(
+        "PUT", "lab/api/settings/@jupyterlab/apputils-extension:themes",
+        {"raw": json.dumps({"theme": theme})})
+    assert status == 204, body
+
+
 def test_panel_is_readable_in_the_dark_theme(page, lab_server, console_messages):
-    open_lab(page)
-    panel = open_mlinfra_panel(page)
-    run_command(page, "Use Theme: JupyterLab Dark")
+    _set_theme(lab_server, "JupyterLab Dark")
     try:
+        open_lab(page)
         page.wait_for_function(
-            "() => document.body.dataset.jpThemeName === 'JupyterLab Dark'")
-        page.wait_for_function(  # the theme's CSS is applied
-            "() => getComputedStyle(document.body).getPropertyValue('--jp-layout-color1')"
-            ".trim().toLowerCase() !== 'white'")
+            "() => document.body.dataset.jpThemeName === 'JupyterLab Dark'"
+            " && document.body.dataset.jpThemeLight === 'false'")
+        panel = open_mlinfra_panel(page)
         open_tab(page, "Jobs")
         screenshot(page, "panel-shell-dark", locator=panel)
         for locator in (panel.locator("[data-mlinfra-field='version']"),
@@ -183,7 +198,5 @@ def test_panel_is_readable_in_the_dark_theme(page, lab_server, console_messages)
                         panel.locator("[data-mlinfra-tab='jobs'] .jp-mlinfra-Tab-intro")):
             assert _contrast(locator) >= 4.5, locator
     finally:
-        run_command(page, "Use Theme: JupyterLab Light")
-        page.wait_for_function(
-            "() => document.body.dataset.jpThemeName === 'JupyterLab Light'")
+        _set_theme(lab_server, "JupyterLab Light")
     assert not _extension_errors(console_messages)
