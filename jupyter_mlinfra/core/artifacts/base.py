@@ -128,10 +128,20 @@ class ArtifactStore(ABC):
     def describe(self) -> dict: ...
 
     # -- public API -------------------------------------------------------------------------
-    def put(self, key: str, data: bytes | BinaryIO, metadata: dict | None = None) -> ArtifactInfo:
-        """Store ``data`` (bytes or a readable binary file) under ``key``; return its info."""
+    def put(self, key: str, data: bytes | BinaryIO, metadata: dict | None = None, *,
+            sha256: str | None = None) -> ArtifactInfo:
+        """Store ``data`` (bytes or a readable binary file) under ``key``; return its info.
+
+        ``sha256``: the digest of ``data`` (bytes only) when the caller computed it while
+        producing the bytes (a serializer hashing as it writes), to skip a second pass. A
+        wrong digest cannot go unnoticed: every read verifies the bytes against it.
+        """
         check_key(key)
-        digest, size, source = self._hash_source(data)
+        if sha256 is not None and isinstance(data, bytes) and re.fullmatch(r"[0-9a-f]{64}",
+                                                                           sha256):
+            digest, size, source = sha256, len(data), io.BytesIO(data)
+        else:
+            digest, size, source = self._hash_source(data)
         path = blob_path(digest)
         if not self._object_exists(path):
             self._write_object(path, source, size)
@@ -155,8 +165,14 @@ class ArtifactStore(ABC):
         raw = self._open_object(blob_path(info.sha256))
         return io.BufferedReader(VerifyingReader(raw, info.sha256, info.size, key), CHUNK)
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, *, expected_sha256: str | None = None) -> bytes:
+        """The artifact's bytes, verified. ``expected_sha256``: refuse (IntegrityError) a key
+        that no longer points at the content a caller recorded (a catalog's checksum)."""
         info = self.stat(key)
+        if expected_sha256 is not None and info.sha256 != expected_sha256:
+            raise IntegrityError(
+                f"artifact {key} was replaced: expected sha256 {expected_sha256}, the store "
+                f"has {info.sha256}")
         data = self._read_object(blob_path(info.sha256))
         digest = hashlib.sha256(data).hexdigest()
         if digest != info.sha256 or len(data) != info.size:

@@ -142,6 +142,35 @@ class SerializedPart:
     format: str            # joblib | cloudpickle | xgboost-json | torch-state-dict | ...
     media_type: str = "application/octet-stream"
     loadable: bool = True  # the file the loader deserializes (vs. a companion for other tools)
+    sha256: str | None = None  # computed while serializing (saves a pass over large models)
+
+
+class HashingWriter(io.RawIOBase):
+    """A write-only file collecting chunks and hashing them as they come: serializers write
+    into it with no buffer reallocation, and the SHA-256 is ready when they finish."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        chunk = data if isinstance(data, bytes) else bytes(data)
+        self._chunks.append(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+    def getvalue(self) -> bytes:
+        value = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        self._chunks = [value]
+        return value
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 def _is_sklearn_like(model: Any) -> bool:
@@ -153,18 +182,19 @@ def serialize_model(model: Any) -> list[SerializedPart]:
     """The fitted object (joblib for estimators, cloudpickle otherwise) plus the library's own
     format when it has one (loaded by the library's tools without Python pickles)."""
     parts: list[SerializedPart] = []
+    writer = HashingWriter()
     if _is_sklearn_like(model):
         import joblib
 
-        buffer = io.BytesIO()
-        joblib.dump(model, buffer)
-        parts.append(SerializedPart("model.joblib", "parameters", buffer.getbuffer().tobytes(),
-                                    "joblib"))
+        joblib.dump(model, writer)
+        name, fmt = "model.joblib", "joblib"
     else:
         import cloudpickle
 
-        parts.append(SerializedPart("model.pkl", "parameters",
-                                    cloudpickle.dumps(model), "cloudpickle"))
+        cloudpickle.dump(model, writer, protocol=5)
+        name, fmt = "model.pkl", "cloudpickle"
+    parts.append(SerializedPart(name, "parameters", writer.getvalue(), fmt,
+                                sha256=writer.hexdigest()))
     native = _native_format(model)
     if native is not None:
         parts.append(native)

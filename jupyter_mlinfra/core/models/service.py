@@ -193,15 +193,7 @@ class ModelStore:
                                 dirty_reasons=reasons, run_id=run_id, registered=False)
 
         # write the artifacts (content-addressed, checksummed), then commit the version
-        artifacts = []
-        for part in parts:
-            key = f"models/{name}/{version_id}/{part.name}"
-            info = self.ws.artifacts.put(key, part.data, metadata={
-                "model": name, "kind": part.kind, "format": part.format})
-            artifacts.append({"name": part.name, "kind": part.kind, "format": part.format,
-                              "media_type": part.media_type, "loadable": part.loadable,
-                              "key": key, "sha256": info.sha256, "size": info.size})
-            part.data = b""  # release memory early for large models
+        artifacts = self._write_parts(name, version_id, parts)
         with self.ws.catalog.session() as s:
             model_row = self._lock_model(s, name, description)
             number = model_row.last_version + 1
@@ -241,6 +233,28 @@ class ModelStore:
         except Exception as exc:  # the version is registered; the back-link is best effort
             warnings.warn(f"could not record feature usage for {version.ref}: {exc}",
                           stacklevel=3)
+
+    def _write_parts(self, name: str, version_id: str, parts: list[SerializedPart]
+                     ) -> list[dict]:
+        """Put every artifact; the small ones go up concurrently with the large one."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        store = self.ws.artifacts
+
+        def put(part: SerializedPart) -> dict:
+            key = f"models/{name}/{version_id}/{part.name}"
+            info = store.put(key, part.data, metadata={"model": name, "kind": part.kind,
+                                                       "format": part.format},
+                             sha256=part.sha256)
+            return {"name": part.name, "kind": part.kind, "format": part.format,
+                    "media_type": part.media_type, "loadable": part.loadable, "key": key,
+                    "sha256": info.sha256, "size": info.size}
+
+        if len(parts) == 1 or store.backend == "local":
+            return [put(part) for part in parts]
+        with ThreadPoolExecutor(max_workers=min(8, len(parts)),
+                                thread_name_prefix="mlinfra-models-put") as pool:
+            return list(pool.map(put, parts))  # in order; the first error propagates
 
     def _lock_model(self, s, name: str, description: str = "") -> RegisteredModel:
         """The model row, created if needed, locked until the transaction ends."""
@@ -589,12 +603,11 @@ class ModelStore:
         entry = version.artifact(artifact_name)
         if entry is None:
             raise NotFound(f"{version.ref} has no artifact {artifact_name!r}")
-        info = self.ws.artifacts.stat(entry["key"])
-        if info.sha256 != entry["sha256"] or info.size != entry["size"]:
-            raise IntegrityError(
-                f"artifact {artifact_name} of {version.ref} was replaced in the artifact store: "
-                f"the catalog recorded sha256 {entry['sha256']}, the store has {info.sha256}")
-        return self.ws.artifacts.get(entry["key"])
+        try:
+            return self.ws.artifacts.get(entry["key"], expected_sha256=entry["sha256"])
+        except IntegrityError as exc:
+            raise IntegrityError(f"artifact {artifact_name} of {version.ref} does not match the "
+                                 f"checksum the catalog recorded: {exc.message}") from None
 
     def load(self, ref: str, *, warn: bool = True):
         from .loaded import LoadedModel

@@ -388,3 +388,20 @@ def test_model_card_html(ws, fitted):
     assert "accuracy" in html
     assert "LogisticRegression" in store.get("iris:1")._repr_html_()
     assert "2        ready" in repr(store.card("iris"))
+
+
+def test_artifact_store_prehashed_put_and_expected_checksum(ws):
+    """The two artifact-store options the model store uses on its hot path."""
+    import hashlib
+
+    data = b"serialized model bytes" * 1000
+    digest = hashlib.sha256(data).hexdigest()
+    info = ws.artifacts.put("m/prehashed", data, sha256=digest)
+    assert info.sha256 == digest and ws.artifacts.get("m/prehashed") == data
+    assert ws.artifacts.get("m/prehashed", expected_sha256=digest) == data
+    with pytest.raises(IntegrityError, match="replaced"):
+        ws.artifacts.get("m/prehashed", expected_sha256="0" * 64)
+    # a wrong digest from a buggy caller is caught on the first read
+    ws.artifacts.put("m/lying", b"other bytes", sha256="a" * 64)
+    with pytest.raises(IntegrityError):
+        ws.artifacts.get("m/lying")
