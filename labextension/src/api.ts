@@ -10,6 +10,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { ErrorBody, Health, JSONValue, OpenAPIDocument } from './tokens';
+import { FeatureTable, FeatureViewDetails, FeatureViewSummary } from './tokens';
 
 /** Query-string values; `undefined` entries are left out. */
 export type QueryParams = {
@@ -144,6 +145,26 @@ export class MLInfraAPI {
   // -- models -----------------------------------------------------------------------------
 
   // -- features ---------------------------------------------------------------------------
+
+  /** GET /features: the views you may see, filtered by text, owner, tag or entity. */
+  listFeatureViews(filters: {
+    q?: string;
+    owner?: string;
+    tag?: string;
+    entity?: string;
+  } = {}): Promise<{ views: FeatureViewSummary[] }> {
+    return this.request('features', {}, filters);
+  }
+
+  /** GET /features/views/{name}: schema, statistics, freshness, versions, used by. */
+  describeFeatureView(name: string): Promise<FeatureViewDetails> {
+    return this.request(['features', 'views', name]);
+  }
+
+  /** GET /features/views/{name}/sample: the most recent offline rows. */
+  sampleFeatureView(name: string, n = 5): Promise<FeatureTable> {
+    return this.request(['features', 'views', name, 'sample'], {}, { n });
+  }
 }
 
 function isErrorBody(data: unknown): data is ErrorBody {
