@@ -15,6 +15,7 @@ import { MLInfraAPI } from './api';
 import {
   DEFAULT_POLL_INTERVAL_MS,
   ErrorBanner,
+  ErrorBoundary,
   formatAgo,
   TabBar,
   usePoll
@@ -165,15 +166,17 @@ function PanelView(props: PanelViewProps): JSX.Element {
               className="jp-mlinfra-TabPanel"
               hidden={!isSelected}
             >
-              <Component
-                api={api}
-                app={app}
-                notebookTracker={notebookTracker}
-                health={health.data}
-                healthError={health.error}
-                refreshHealth={refreshHealth}
-                active={visible && isSelected}
-              />
+              <ErrorBoundary context={`The ${tab.label} tab failed`}>
+                <Component
+                  api={api}
+                  app={app}
+                  notebookTracker={notebookTracker}
+                  health={health.data}
+                  healthError={health.error}
+                  refreshHealth={refreshHealth}
+                  active={visible && isSelected}
+                />
+              </ErrorBoundary>
             </div>
           );
         })}

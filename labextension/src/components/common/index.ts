@@ -3,6 +3,7 @@
 export * from './capabilityStatus';
 export * from './dataTable';
 export * from './errorBanner';
+export * from './errorBoundary';
 export * from './format';
 export * from './keyValueTable';
 export * from './poll';
