@@ -76,16 +76,33 @@ def ensure_kernel_metadata(nb, kernel_name: str) -> None:
     meta.setdefault("language_info", {"name": meta["kernelspec"].get("language", "python")})
 
 
-def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None):
-    from jupyter_client import KernelManager
+def _run_coro(value):
+    """Run a coroutine to completion in a private event loop (no loop runs here)."""
+    import asyncio
+    import inspect
 
-    km = KernelManager(kernel_name=kernel_name)
-    km.start_kernel(**({"cwd": cwd} if cwd else {}))
+    if inspect.isawaitable(value):
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(value)
+        finally:
+            loop.close()
+    return value
+
+
+def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None):
+    """A started kernel in an AsyncKernelManager: nbclient then polls it without blocking
+    its loop, so a killed kernel ends the run at once (DeadKernelError)."""
+    from jupyter_client import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name=kernel_name)
+    _run_coro(km.start_kernel(**({"cwd": cwd} if cwd else {})))
     return km
 
 
-def kill_kernel(km) -> None:
-    """Kill the kernel and everything it started (it leads its own process group)."""
+def kill_kernel_processes(km) -> None:
+    """SIGKILL the kernel's process group (the kernel and every process it started).
+    Safe from any thread: it touches no kernel-manager state."""
     if km is None:
         return
     prov = getattr(km, "provisioner", None)
@@ -98,12 +115,19 @@ def kill_kernel(km) -> None:
             proc.kill()
     except (ProcessLookupError, PermissionError, OSError):
         pass
+
+
+def kill_kernel(km) -> None:
+    """Kill the kernel and everything it started, and release the manager's resources."""
+    if km is None:
+        return
+    kill_kernel_processes(km)
     try:
-        km.shutdown_kernel(now=True)
+        _run_coro(km.shutdown_kernel(now=True))
     except Exception:
         pass
     try:
-        km.cleanup_resources()
+        _run_coro(km.cleanup_resources())
     except Exception:
         pass
 
@@ -232,7 +256,7 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
                 if timeout and now_m - started > timeout and "why" not in reason:
                     reason["why"] = RunState.TIMED_OUT.value
                     capture.add("log", f"timed out after {timeout:g} s: killing the kernel")
-                    kill_kernel(km_box["km"])
+                    kill_kernel_processes(km_box["km"])
                 with catalog.read_session() as s:
                     row = s.execute(select(Run.cancel_requested, Run.state, Run.worker,
                                            Run.attempt).where(Run.id == run_id)).first()
@@ -240,12 +264,12 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
                         row.state != RunState.RUNNING.value:
                     reason.setdefault("why", "lost")
                     lost.set()
-                    kill_kernel(km_box["km"])
+                    kill_kernel_processes(km_box["km"])
                     return
                 if row.cancel_requested and "why" not in reason:
                     reason["why"] = RunState.CANCELLED.value
                     capture.add("log", "cancellation requested: killing the kernel")
-                    kill_kernel(km_box["km"])
+                    kill_kernel_processes(km_box["km"])
                 if now_m - last_renew > lease_seconds / 3:
                     with catalog.session() as s:
                         s.execute(_owned(update(Run), run_id, worker, attempt).values(
@@ -349,9 +373,12 @@ def describe_error(exc: BaseException, output_path: Path) -> dict:
             import nbformat
 
             nb = nbformat.read(output_path, as_version=4)
-            cell = nb.cells[exc.cell_index]
-            err["cell_id"] = cell.get("id")
-            err["cell_source"] = cell.get("source", "")[:4000]
+            # papermill puts an error banner first: find the cell by its error output
+            for cell in nb.cells:
+                if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                    err["cell_id"] = cell.get("id")
+                    err["cell_source"] = cell.get("source", "")[:4000]
+                    break
         except Exception:
             pass
         return err

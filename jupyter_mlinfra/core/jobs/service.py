@@ -492,10 +492,12 @@ class JobsService:
                         job_id=j.id if j else None, grid=combos, created_at=utcnow()))
             now = utcnow()
             runs = []
-            for params in checked:
+            for i, params in enumerate(checked):
+                # one microsecond apart: the grid's order is the queue's and the table's
                 run = self._new_run(owner=owner, notebook=relative, full=full,
                                     parameters=params, trigger=Trigger.SWEEP.value,
-                                    state=RunState.QUEUED.value, job=j, spec=spec, now=now,
+                                    state=RunState.QUEUED.value, job=j, spec=spec,
+                                    now=now + timedelta(microseconds=i),
                                     sweep_id=sweep_id)
                 s.add(run)
                 runs.append(run)

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if t is not None:
             t.join()
         km, warm["km"], warm["thread"] = warm["km"], None, None
-        if km is not None and not km.is_alive():
+        if km is not None and not execution._run_coro(km.is_alive()):
             execution.kill_kernel(km)
             km = None
         return km
@@ -74,11 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
             if os.getppid() != args.parent:
                 # the scheduler is gone (even by SIGKILL): take the kernels down with us
-                execution.kill_kernel(current["km"])
+                execution.kill_kernel_processes(current["km"])
                 t = warm["thread"]
                 if t is not None:
                     t.join(5)
-                execution.kill_kernel(warm["km"])
+                execution.kill_kernel_processes(warm["km"])
                 os._exit(3)
 
     threading.Thread(target=watch_parent, daemon=True).start()

@@ -1,0 +1,176 @@
+"""Runs executed for real: local worker processes, papermill, real kernels.
+
+One scheduler with two local workers serves the whole module (kernels stay warm).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from jupyter_mlinfra.core.errors import InvalidInput
+
+from .notebooks import make_root, write
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    from jupyter_mlinfra.core.jobs.executors import LocalExecutor
+    from jupyter_mlinfra.core.jobs.scheduler import Scheduler
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    base = tmp_path_factory.mktemp("jobs-exec")
+    root = make_root(base / "root")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLINFRA_HOME", str(base / "home"))
+    mp.setenv("MLINFRA_ROOT_DIR", str(root))
+    for name in ("MLINFRA_CATALOG_URL", "MLINFRA_ARTIFACT_ROOT", "MLINFRA_S3_ENDPOINT_URL"):
+        mp.delenv(name, raising=False)
+    mp.setenv("JUPYTER_CONFIG_DIR", str(base / "jupyter-config"))
+    mp.setenv("JUPYTER_CONFIG_PATH", str(base / "jupyter-config"))
+    import sys
+
+    mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    ws = Workspace.open()
+    executor = LocalExecutor(ws, 2, lease_seconds=6)
+    scheduler = Scheduler(ws, executor, poll_interval=0.1, lease_seconds=6).start()
+    yield ws, root, scheduler
+    scheduler.stop()
+    ws.close()
+    mp.undo()
+
+
+def _wait(ws, run_id, timeout=90):
+    return ws.service("jobs").wait(run_id, timeout=timeout)
+
+
+def test_run_succeeds_with_metrics_output_log_environment(env):
+    ws, root, _ = env
+    jobs = ws.service("jobs")
+    run = _wait(ws, jobs.submit("ok.ipynb", parameters={"x": 21})["id"])
+    assert run["state"] == "succeeded", run["error"]
+    assert run["metrics"] == {"y": 42.0, "half": 10.5}
+    assert run["attempt"] == 1 and run["worker"].endswith(("local-0", "local-1"))
+    assert run["progress"]["executed"] == run["progress"]["code_cells"] == 4
+    assert run["environment"]["python"] and "papermill" in run["environment"]["packages"]
+    out = nbformat.reads(jobs.run_output(run["id"]).decode(), as_version=4)
+    printed = "".join(o.get("text", "") for c in out.cells for o in c.get("outputs", []))
+    assert f"y is 42 run {run['id']}" in printed       # MLINFRA_RUN_ID is set in the kernel
+    log = "\n".join(line["text"] for line in jobs.run_log(run["id"])["lines"])
+    assert "y is 42" in log and "cell 4/4" in log and "ended: succeeded" in log
+    # searchable by the text of its outputs
+    assert run["id"] in [r["id"] for r in jobs.list_runs(q="y is 42")["runs"]]
+
+
+def test_failure_reports_exception_and_failing_cell_and_scheduler_goes_on(env):
+    ws, root, _ = env
+    jobs = ws.service("jobs")
+    bad = jobs.submit("fail.ipynb", parameters={"x": 7})
+    no_kernel = jobs.submit("nokernel.ipynb")
+    good = jobs.submit("ok.ipynb")
+    bad, no_kernel, good = (_wait(ws, r["id"]) for r in (bad, no_kernel, good))
+    assert bad["state"] == "failed"
+    assert bad["error"]["type"] == "ValueError" and bad["error"]["message"] == "bad value 7"
+    nb = nbformat.reads(jobs.run_input(bad["id"]).decode(), as_version=4)
+    assert "raise ValueError" in bad["error"]["cell_source"]
+    assert bad["error"]["cell_id"] in {c.id for c in nb.cells}
+    assert no_kernel["state"] == "failed" and "no-such-kernel" in no_kernel["error"]["message"]
+    assert good["state"] == "succeeded"
+    with pytest.raises(InvalidInput, match="not a valid notebook"):
+        jobs.submit("broken.ipynb")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:   # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _pids_when_started(root: Path, jobs, run_id: str, timeout: float = 60) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    pids = root / "pids.txt"
+    while time.monotonic() < deadline:
+        if pids.exists() and jobs.get_run(run_id)["progress"].get("executed", 0) >= 2:
+            kernel, child = map(int, pids.read_text().split())
+            return kernel, child
+        time.sleep(0.1)
+    raise AssertionError("the slow notebook never started")
+
+
+def test_cancel_kills_the_kernel_and_its_children(env):
+    ws, root, _ = env
+    jobs = ws.service("jobs")
+    (root / "pids.txt").unlink(missing_ok=True)
+    run = jobs.submit("slow.ipynb", parameters={"seconds": 120.0})
+    kernel, child = _pids_when_started(root, jobs, run["id"])
+    # the output notebook is readable while the run goes
+    partial = nbformat.reads(jobs.run_output(run["id"]).decode(), as_version=4)
+    assert any("started" in o.get("text", "") for c in partial.cells for o in c.get("outputs", []))
+    assert jobs.cancel_run(run["id"])["cancel_requested"] is True
+    final = _wait(ws, run["id"], timeout=30)
+    assert final["state"] == "cancelled"
+    deadline = time.monotonic() + 5
+    while (_alive(kernel) or _alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(kernel) and not _alive(child)
+
+
+def test_timeout_kills_and_marks_timed_out(env):
+    ws, root, _ = env
+    jobs = ws.service("jobs")
+    (root / "pids.txt").unlink(missing_ok=True)
+    run = jobs.submit("slow.ipynb", parameters={"seconds": 60.0}, timeout=8)
+    final = _wait(ws, run["id"], timeout=60)
+    assert final["state"] == "timed_out"
+    assert "timeout of 8 s" in final["error"]["message"]
+    kernel, child = map(int, (root / "pids.txt").read_text().split())
+    time.sleep(0.5)
+    assert not _alive(child)
+
+
+def test_retry_with_backoff_then_success(env):
+    ws, root, _ = env
+    jobs = ws.service("jobs")
+    (root / "flaky.count").unlink(missing_ok=True)
+    run = jobs.submit("flaky.ipynb", retries=2, retry_backoff=1)
+    final = _wait(ws, run["id"])
+    assert final["state"] == "succeeded" and final["attempt"] == 2
+    assert final["history"][0]["error"]["message"] == "first attempt fails"
+    first_end = final["history"][0]["finished_at"]
+    from datetime import datetime
+
+    assert (datetime.fromisoformat(final["started_at"]) -
+            datetime.fromisoformat(first_end)).total_seconds() >= 1.0   # the backoff
+    assert final["metrics"] == {"attempt_seen": 2.0}
+
+
+def test_sweep_results_table_and_dag_pipeline(env):
+    ws, root, _ = env
+    jobs = ws.service("jobs")
+    sweep = jobs.sweep("ok.ipynb", {"x": [1, 2, 3]})
+    for run_id in sweep["run_ids"]:
+        _wait(ws, run_id)
+    df = jobs.sweep_results(sweep["id"])
+    assert list(df["x"]) == [1, 2, 3] and list(df["y"]) == [2.0, 4.0, 6.0]
+    assert set(df["state"]) == {"succeeded"} and (df["duration"] > 0).all()
+    jobs.create_job("p-prepare", "ok.ipynb", parameters={"x": 1})
+    jobs.create_job("p-train", "ok.ipynb", parameters={"x": 2}, depends_on=["p-prepare"])
+    jobs.create_job("p-eval", "fail.ipynb", depends_on=["p-train"])
+    jobs.create_job("p-report", "ok.ipynb", depends_on=["p-eval"])
+    first = jobs.run_job("p-prepare")
+    runs = [_wait(ws, r) for r in first["pipeline_run_ids"]]
+    assert [r["state"] for r in runs] == ["succeeded", "succeeded", "failed",
+                                          "upstream_failed"]
+    assert runs[1]["started_at"] >= runs[0]["finished_at"]
