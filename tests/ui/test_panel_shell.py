@@ -57,6 +57,9 @@ def _extension_errors(console_messages):
 
 def _check_tab_shows_status(body, name: str, status: dict, version: str) -> None:
     view = body.locator(f"[data-capability-status='{name}']")
+    view.wait_for(state="attached")
+    if not view.is_visible():  # a tab may keep it in a collapsed "Capability status" section
+        body.locator(f"details:has([data-capability-status='{name}']) > summary").click()
     view.wait_for(state="visible")
     assert view.get_attribute("data-available") == ("true" if status["available"] else "false")
     text = body.inner_text()
