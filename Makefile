@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.l
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e ".[test]"
-	# Serve the front end from the source tree: `cd labextension && jlpm build` is live.
+# Serve the front end from the source tree: `cd labextension && jlpm build` is live.
 	$(VENV)/bin/jupyter-builder develop --overwrite . >/dev/null
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mlinfra)"
 	touch $@
