@@ -49,7 +49,8 @@ def session_context(model: Any = None, variable: str | None = None) -> SessionCo
             shell = None
     if shell is None:
         return SessionContext()
-    history = [src for src in shell.user_ns.get("In", [])[1:] if isinstance(src, str)]
+    raw = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    history = [src for src in (raw or shell.user_ns.get("In", []))[1:] if isinstance(src, str)]
     if variable is None and model is not None:
         variable = _variable_name(model, shell)
     notebook = os.environ.get("JPY_SESSION_NAME") or shell.user_ns.get("__session__") or None
@@ -87,6 +88,14 @@ def register(name: str, model: Any, *, featurize: Callable | None = None,
         description=description, alias=alias, protect_alias=protect_alias,
         context=session_context(model, variable), notebook=notebook,
         require_clean=require_clean)
+
+
+def is_reproducing() -> bool:
+    """True inside a ``reproduce`` re-run (where ``register`` records and registers nothing):
+    guard cells that should not run again there, such as a call to ``reproduce`` itself."""
+    from .core.models.service import CAPTURE_ENV
+
+    return bool(os.environ.get(CAPTURE_ENV))
 
 
 def load(ref: str, *, warn: bool = True):
@@ -145,6 +154,6 @@ def dockerfile(ref: str, folder: str) -> dict:
     return _store().dockerfile(ref, folder)
 
 
-__all__ = ["register", "load", "get", "show", "list_models", "search", "set_alias",
+__all__ = ["register", "is_reproducing", "load", "get", "show", "list_models", "search", "set_alias",
            "delete_alias", "archive", "update", "compare", "reproduce", "batch_predict",
            "dockerfile", "session_context", "DirtyModelWarning", "EnvironmentMismatchWarning"]

@@ -49,9 +49,14 @@ def attach_provenance(context: SessionContext, shell) -> None:
 
     path = log.notebook_path if log.notebook_path and Path(log.notebook_path).is_file() \
         else None
+    service = get_workspace().service("provenance")
+    live = recorder.live_names()
     try:
-        deps = get_workspace().service("provenance").dependencies(
-            path, name=context.variable, log=log, live_names=recorder.live_names())
+        if any(context.variable in e.binds for e in executions):
+            deps = service.dependencies(path, name=context.variable, log=log, live_names=live)
+        else:  # bound by the cell running right now, which provenance records only after it
+            deps = _current_cell_dependencies(service, path, log, live, executions, context,
+                                              shell)
     except MLInfraError as exc:
         context.replay_error = exc.message
         return
@@ -64,3 +69,32 @@ def attach_provenance(context: SessionContext, shell) -> None:
         "hazards": hazards if not deps.get("clean", True) or hazards else [],
         "clean": deps.get("clean", True),
     }
+
+
+def _current_cell_dependencies(service, path, log, live, executions, context, shell) -> dict:
+    """The replay of what the running cell reads, followed by the running cell itself."""
+    from ..core.provenance.names import analyze_source, python_source
+
+    current = context.history[-1] if context.history else ""
+    effects = analyze_source(python_source(current))
+    bound_before = set().union(*(e.binds for e in executions)) if executions else set()
+    replay: dict[int, dict] = {}
+    hazards: dict[str, dict] = {}
+    clean = True
+    for name in sorted(effects.reads):
+        if name in bound_before:
+            deps = service.dependencies(path, name=name, log=log, live_names=live)
+            for e in deps.get("replay", []):
+                replay[e["seq"]] = e
+            for h in deps.get("hazards", []):
+                hazards.setdefault(h.get("message", str(h)), h)
+            clean = clean and deps.get("clean", True)
+        elif name in shell.user_ns and not name.startswith("_"):
+            clean = False
+            message = (f"the model's cell reads `{name}`, which no recorded cell defines "
+                       "(hidden state)")
+            hazards.setdefault(message, {"kind": "hidden_state", "cell_id": None,
+                                         "names": [name], "message": message})
+    cells = [replay[seq] for seq in sorted(replay)]
+    cells.append({"cell_id": None, "execution_count": None, "source": current})
+    return {"replay": cells, "hazards": list(hazards.values()), "clean": clean}

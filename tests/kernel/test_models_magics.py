@@ -17,7 +17,7 @@ CELLS = [
 
 
 def _run(ip, source, cell_id):
-    result = ip.run_cell(source, cell_id=cell_id)
+    result = ip.run_cell(source, store_history=True, cell_id=cell_id)  # as a kernel does
     return result
 
 
@@ -85,3 +85,29 @@ def test_bad_model_commands_are_usage_errors(ip):
         ip.run_line_magic("mlinfra", "model show missing")
     with pytest.raises(UsageError):
         ip.run_line_magic("mlinfra", "model register")
+
+
+def test_register_in_the_cell_that_fits_uses_the_replay_of_what_it_reads(ip, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for cell_id, source in CELLS[:3]:
+        assert _run(ip, source, cell_id).success
+    assert _run(ip, "hidden_weight = 3.0", "m-hidden").success
+    ip.run_line_magic("unload_ext", "jupyter_mlinfra")  # forget the cell defining it...
+    ip.run_line_magic("load_ext", "jupyter_mlinfra")   # ...as after a deleted cell
+    for cell_id, source in CELLS[:3]:
+        assert _run(ip, source, cell_id).success
+    assert _run(ip, "unused = 42", "m-unused").success
+    cell = ("from jupyter_mlinfra import models\n"
+            "clf2 = LogisticRegression(C=hidden_weight).fit(featurize(df), y)\n"
+            "v = models.register('toy2', clf2, featurize=featurize)")
+    with pytest.warns(UserWarning, match="hidden_weight"):
+        assert _run(ip, cell, "m-fit-and-register").success
+    v = ip.user_ns["v"]
+    assert v.code["replay_origin"] == "provenance"
+    store = get_workspace().service("models")
+    script = store.read_artifact(v, "replay.py").decode()
+    assert "def featurize(frame):" in script and "df = pd.DataFrame" in script
+    assert "unused = 42" not in script
+    assert script.rstrip().endswith("v = models.register('toy2', clf2, featurize=featurize)")
+    assert v.clean is False and "hidden_weight" in v.dirty_reasons[0]

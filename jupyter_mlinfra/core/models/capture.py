@@ -116,6 +116,12 @@ def describe_definition(model: Any) -> dict:
     if hasattr(model, "get_params"):
         try:
             params = _jsonable(model.get_params(deep=False))
+            # nested estimators (pipelines, meta-estimators): their scalar parameters too,
+            # as scikit-learn names them ("logisticregression__C"), so versions compare
+            for key, value in model.get_params(deep=True).items():
+                if "__" in key and (value is None or isinstance(value, (bool, int, float,
+                                                                        str))):
+                    params[key] = _jsonable(value)
         except Exception:  # a half-implemented estimator API
             params = {}
     elif not isinstance(model, (types.FunctionType, types.BuiltinFunctionType)):
@@ -538,7 +544,7 @@ def replay_script(context: SessionContext) -> tuple[list[dict], str]:
     else:
         cells = [{"cell_id": None, "execution_count": i + 1, "source": src}
                  for i, src in enumerate(context.history) if src.strip()]
-    script = "\n\n".join(f"# [{c['execution_count']}] cell {c['cell_id'] or '-'}\n"
+    script = "\n\n".join(f"# [{c['execution_count'] or 'running'}] cell {c['cell_id'] or '-'}\n"
                          f"{c['source'].rstrip()}" for c in cells) + "\n"
     return cells, script
 
@@ -608,19 +614,16 @@ def infer_signature(example: Any, output: Any) -> dict:
     return signature
 
 
-def check_signature(signature: dict, frame: Any) -> None:
-    """Refuse an input frame that lacks columns the model was registered with."""
+def missing_columns(signature: dict, frame: Any) -> list[str]:
+    """Columns of the registered input example that ``frame`` lacks (empty when the
+    signature is not a DataFrame's or the input is not a DataFrame)."""
     inputs = (signature or {}).get("inputs") or {}
     if inputs.get("type") != "dataframe":
-        return
+        return []
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover
-        return
+        return []
     if not isinstance(frame, pd.DataFrame):
-        return
-    expected = [c["name"] for c in inputs.get("columns", [])]
-    missing = [c for c in expected if c not in frame.columns]
-    if missing:
-        raise InvalidInput(f"input lacks column(s) {', '.join(missing)} of the model's "
-                           f"signature ({', '.join(expected)})")
+        return []
+    return [c["name"] for c in inputs.get("columns", []) if c["name"] not in frame.columns]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..errors import InvalidInput
 from . import capture
 from .versions import ModelVersion
 
@@ -28,18 +30,36 @@ class LoadedModel:
 
     def transform(self, data: Any) -> Any:
         """The model's input for ``data``: the stored featurize function applied to it."""
-        capture.check_signature(self.version.signature, data)
-        return self.featurize(data) if self.featurize is not None else data
+        with self._explained(data):
+            return self.featurize(data) if self.featurize is not None else data
 
     def predict(self, data: Any) -> Any:
         features = self.transform(data)
-        if self.predict_fn is None:
-            return self.model.predict(features)
+        with self._explained(data):
+            if self.predict_fn is None:
+                return self.model.predict(features)
+            try:
+                arity = len(inspect.signature(self.predict_fn).parameters)
+            except (TypeError, ValueError):
+                arity = 2
+            return self.predict_fn(self.model, features) if arity >= 2 \
+                else self.predict_fn(features)
+
+    @contextmanager
+    def _explained(self, data: Any):
+        """A failure on an input lacking columns of the registered example says so."""
         try:
-            arity = len(inspect.signature(self.predict_fn).parameters)
-        except (TypeError, ValueError):
-            arity = 2
-        return self.predict_fn(self.model, features) if arity >= 2 else self.predict_fn(features)
+            yield
+        except InvalidInput:
+            raise
+        except Exception as exc:
+            missing = capture.missing_columns(self.version.signature, data)
+            if missing:
+                raise InvalidInput(
+                    f"{self.ref} failed on this input, which lacks column(s) "
+                    f"{', '.join(missing)} of the registered input example: "
+                    f"{type(exc).__name__}: {exc}") from exc
+            raise
 
     def predict_records(self, records: list[dict]) -> list:
         """JSON records in, JSON-ready predictions out (what the HTTP endpoints use)."""

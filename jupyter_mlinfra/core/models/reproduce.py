@@ -107,7 +107,11 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
             f"the re-run did not register {version.name} (it registered "
             f"{sorted({c.get('name') for c in captured}) or 'nothing'})")
         return result
-    rerun = mine[-1]
+    # a notebook may register several versions of the model: take the one built with the
+    # same hyper-parameters (else the last one)
+    same = [c for c in mine if (c.get("definition") or {}).get("hyperparameters")
+            == version.definition.get("hyperparameters")]
+    rerun = (same or mine)[-1]
     result["metrics"] = compare_metrics(version.metrics, rerun.get("metrics") or {},
                                         tolerance, absolute_tolerance)
     recorded_data = {d["role"]: d.get("content_sha256") for d in version.data}
