@@ -157,6 +157,9 @@ def main(argv=None) -> int:
         cold_t0 = time.perf_counter()
         store_frame = fs.get_training_frame(entity_df, refs)
         t_cold = time.perf_counter() - cold_t0
+        # The first frame over a file set reads the parquet files and starts copying them
+        # into memory in the background; later frames join against that copy.
+        fs._duck.wait()
         con = duckdb.connect()
         s_min, s_med, store_frame = timed(lambda: fs.get_training_frame(entity_df, refs),
                                           args.repeat)
@@ -171,7 +174,7 @@ def main(argv=None) -> int:
         print(f"\ntraining frame ({n_entity_rows:,} entity rows; best of {args.repeat}, "
               f"median in brackets):")
         print(f"  jupyter_mlinfra get_training_frame  {s_min:7.3f} s  ({s_med:.3f})  "
-              f"first call {t_cold:.3f} s")
+              f"first call (from parquet) {t_cold:.3f} s")
         print(f"  pandas merge_asof (in memory)       {m_min:7.3f} s  ({m_med:.3f})")
         print(f"  raw DuckDB ASOF join (in memory)    {d_min:7.3f} s  ({d_med:.3f})")
         print(f"  ratio to the faster raw engine      {s_min / fastest:7.2f}x  (target <= 1.2x)")

@@ -186,12 +186,18 @@ class DuckDBEngine:
         self._con = None
         self._lock = threading.Lock()
         self.cache_rows = cache_rows
+        self.background = True
         self._cache: dict[tuple, tuple[str, int]] = {}  # key -> (table, rows), LRU order
+        self._building: set[tuple] = set()
+        self._threads: list[threading.Thread] = []
 
     def cached_table(self, key: tuple, paths: list[str], columns: list[str], keys: list[str],
                      rows: int) -> str | None:
         """Name of an in-memory table holding ``columns`` of the files, de-duplicated on
-        (keys, event time) keeping the newest created row; None when too big to cache."""
+        (keys, event time) keeping the newest created row; None when it is too big to cache
+        or not built yet. The first use of a file set starts building its table in a
+        background thread (``background = False``: build it now), so the first training
+        frame is not slowed down by the copy."""
         if rows > self.cache_rows:
             return None
         with self._lock:
@@ -199,17 +205,36 @@ class DuckDBEngine:
             if hit is not None:
                 self._cache[key] = hit
                 return hit[0]
+            if key in self._building:
+                return None
+            self._building.add(key)
         name = "cache_" + uuid.uuid4().hex[:16]
+        if not self.background:
+            return name if self._build(key, name, paths, columns, keys, rows) else None
+        thread = threading.Thread(target=self._build, name="mlinfra-feature-cache",
+                                  args=(key, name, paths, columns, keys, rows))
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return None
+
+    def _build(self, key: tuple, name: str, paths: list[str], columns: list[str],
+               keys: list[str], rows: int) -> bool:
         part = ", ".join(_quote(k) for k in [*keys, EVENT_TS])
         cols = ", ".join(_quote(c) for c in columns)
-        cur = self.cursor()
         try:
-            cur.execute(f"CREATE TABLE {name} AS SELECT {cols} FROM read_parquet("
-                        f"{_paths_sql(paths)}) QUALIFY row_number() OVER (PARTITION BY {part} "
-                        f"ORDER BY {_quote(CREATED_TS)} DESC) = 1")
-        finally:
-            cur.close()
+            cur = self.cursor()
+            try:
+                cur.execute(f"CREATE TABLE {name} AS SELECT {cols} FROM read_parquet("
+                            f"{_paths_sql(paths)}) QUALIFY row_number() OVER (PARTITION BY "
+                            f"{part} ORDER BY {_quote(CREATED_TS)} DESC) = 1")
+            finally:
+                cur.close()
+        except Exception:  # a cache only: the next frame reads the files directly
+            with self._lock:
+                self._building.discard(key)
+            return False
         with self._lock:
+            self._building.discard(key)
             self._cache[key] = (name, rows)
             evict = []
             while sum(r for _, r in self._cache.values()) > self.cache_rows and \
@@ -222,7 +247,12 @@ class DuckDBEngine:
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
             finally:
                 cur.close()
-        return name
+        return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for cache tables being built in the background."""
+        for thread in list(self._threads):
+            thread.join(timeout)
 
     def cursor(self):
         with self._lock:
@@ -240,6 +270,7 @@ class DuckDBEngine:
             cur.close()
 
     def close(self) -> None:
+        self.wait()
         with self._lock:
             if self._con is not None:
                 self._con.close()

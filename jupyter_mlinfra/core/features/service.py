@@ -921,7 +921,15 @@ class FeatureService:
         try:
             cur.register("__entity", entity)
             if live:
-                result = cur.execute(point_in_time_sql(live)).df()
+                try:
+                    result = cur.execute(point_in_time_sql(live)).df()
+                except Exception:
+                    if not any(s.table for s in live):
+                        raise
+                    # A cached copy was evicted meanwhile: read the files themselves.
+                    for s in live:
+                        s.table, s.dedupe = None, True
+                    result = cur.execute(point_in_time_sql(live)).df()
             else:
                 result = pd.DataFrame({ENTITY_ROW: entity[ENTITY_ROW]})
             cur.unregister("__entity")

@@ -253,6 +253,7 @@ def test_training_frames_match_a_brute_force_reference(fs, rows, entities, ttl, 
     if not pushed.empty:
         fs.push(name, pushed)
     fs._duck.cache_rows = 10_000_000 if cached else 0
+    fs._duck.background = False  # build the in-memory copy now, so this example uses it
     entity_df = pd.DataFrame({"customer_id": [e[0] for e in entities],
                               "event_timestamp": [at(e[1]) for e in entities]},
                              index=pd.RangeIndex(len(entities)) * 3 + 5)
