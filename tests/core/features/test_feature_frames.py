@@ -263,3 +263,21 @@ def test_training_frames_match_a_brute_force_reference(fs, rows, entities, ttl, 
     assert frame["customer_id"].tolist() == entity_df["customer_id"].tolist()
     got = [None if pd.isna(v) else float(v) for v in frame["value"]]
     assert got == brute_force(features, entity_df, ttl)
+
+
+def test_composite_and_string_keys(fs):
+    fs.register_entity("store", ["country", "store_id"])
+    rows = pd.DataFrame({"country": ["fr", "fr", "de"], "store_id": [1, 2, 1],
+                         "event_timestamp": [at(0), at(0), at(0)],
+                         "visits": [10, 20, 30]})
+    out = fs.register_view("visits", entities="store", source=rows)
+    assert out["join_keys"] == {"country": "string", "store_id": "int64"}
+    fs.materialize("visits", end=at(10))
+    entity_df = pd.DataFrame({"country": ["de", "fr", "fr", "it"], "store_id": [1, 2, 1, 1],
+                              "event_timestamp": [at(1)] * 4})
+    frame = fs.get_training_frame(entity_df, ["visits:visits"])
+    assert frame["visits"].tolist()[:3] == [30, 20, 10] and pd.isna(frame["visits"].iloc[3])
+    assert str(frame["visits"].dtype) == "Int64"
+    online = fs.get_online_features(["visits:visits"], [{"country": "de", "store_id": 1},
+                                                        {"country": "fr", "store_id": 9}])
+    assert [r["visits"] for r in online.rows] == [30, None]
