@@ -16,7 +16,8 @@
     features.push("spend", [{"customer_id": 42, "event_timestamp": now, "amount": 9.5}])
 
 A source is a pandas DataFrame (stored as a parquet snapshot), a parquet or CSV path, an
-``artifact:<key>`` URI (e.g. a file a job wrote to the artifact store) or None for a view fed
+``artifact:<key>`` URI, the output of a job as ``job:<job name>/<artifact name>`` (the table
+the latest succeeded run logged with ``jupyter_mlinfra.log_artifact``), or None for a view fed
 only by ``push``. Feature references are ``"view:feature"``, ``"view:*"`` or a pinned version
 ``"view@2:feature"``.
 """

@@ -346,16 +346,38 @@ class FeatureService:
             source = str(source)
         if not isinstance(source, str):
             raise InvalidInput("source must be a pandas DataFrame, a parquet or CSV path, an "
-                               f"'artifact:<key>' URI or None (push only); got "
+                               "'artifact:<key>' URI, 'job:<job>/<artifact>' or None (push "
+                               f"only); got "
                                f"{type(source).__name__}")
         if source.startswith("artifact:"):
             key = source[len("artifact:"):]
             return "artifact", source, self._read_artifact_table(key), None
+        if source.startswith("job:"):
+            return "job", source, self._read_artifact_table(self._job_output(source)), None
         path = Path(source).expanduser().resolve()
         if not path.exists():
             raise InvalidInput(f"source {source!r} does not exist")
         kind = "csv" if path.suffix.lower() in (".csv", ".tsv") else "parquet"
         return kind, str(path), self._read_path(kind, str(path)), None
+
+    def _job_output(self, source: str) -> str:
+        """``job:<job name>/<artifact name>``: the artifact key of that file in the latest
+        succeeded run of the job (what ``jobs.log_artifact(name, df)`` stored)."""
+        job, _, name = source[len("job:"):].partition("/")
+        if not job or not name:
+            raise InvalidInput(f"invalid job source {source!r}: use 'job:<job name>/<artifact "
+                               "name>' (e.g. job:nightly_etl/txns.parquet)")
+        try:
+            runs = self.ws.service("jobs").list_runs(job=job, state="succeeded", limit=1)
+        except NotFound as exc:
+            raise InvalidInput(f"source {source!r}: {exc.message}") from None
+        if not runs["runs"]:
+            raise InvalidInput(f"source {source!r}: job {job!r} has no succeeded run yet")
+        key = f"runs/{runs['runs'][0]['id']}/artifacts/{name}"
+        if not self.ws.artifacts.exists(key):
+            raise InvalidInput(f"source {source!r}: the latest succeeded run "
+                               f"{runs['runs'][0]['id']} has no artifact {name!r}")
+        return key
 
     def _read_artifact_table(self, key: str):
         import pandas as pd
@@ -673,6 +695,8 @@ class FeatureService:
                                "with push()")
         if version.source_kind in ("dataframe", "artifact"):
             return self._read_artifact_table(version.source_ref[len("artifact:"):])
+        if version.source_kind == "job":
+            return self._read_artifact_table(self._job_output(version.source_ref))
         return self._read_path(version.source_kind, version.source_ref)
 
     def _normalize(self, version: ViewVersion, out, now: datetime):
