@@ -21,6 +21,13 @@ def _params(pairs) -> dict:
     return {name: parse_cli_value(value) for name, value in (pairs or [])}
 
 
+def _unquote(value: str | None) -> str | None:
+    """IPython's argument parser keeps the quotes of '0 6 * * *'; drop a matching pair."""
+    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def _options(args) -> dict:
     out = {}
     for key in ("priority", "timeout", "retries"):
@@ -119,8 +126,8 @@ def run(magics, args):
 @argument("--tag", action="append")
 def schedule(magics, args):
     job = _svc().create_job(args.name, args.notebook, base=os.getcwd(),
-                            parameters=_params(args.parameter), schedule=args.cron,
-                            timezone=args.timezone, depends_on=args.depends_on,
+                            parameters=_params(args.parameter),
+                            schedule=_unquote(args.cron), timezone=_unquote(args.timezone), depends_on=args.depends_on,
                             **_options(args))
     print(f"job {job['name']} -> {job['notebook']}")
     if job["schedule"]:

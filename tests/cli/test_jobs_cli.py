@@ -1,0 +1,65 @@
+"""`jupyter mlinfra run|job|runs|sweep|test` as a user types them: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.core.jobs.notebooks import make_root
+
+pytestmark = pytest.mark.slow
+
+
+def mlinfra(*args, cwd):
+    return subprocess.run(["jupyter", "mlinfra", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=180)
+
+
+@pytest.fixture
+def root(mlinfra_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLINFRA_JOBS_POLL_INTERVAL", "0.1")
+    return make_root(tmp_path / "root")
+
+
+def test_run_wait_exit_code_is_zero_only_on_success(root):
+    ok = mlinfra("run", "ok.ipynb", "-p", "x", "5", "--wait", cwd=root)
+    assert ok.returncode == 0, ok.stderr
+    assert "succeeded" in ok.stdout and "y=10" in ok.stdout
+    bad = mlinfra("run", "fail.ipynb", "-p", "x", "3", "--wait", cwd=root)
+    assert bad.returncode == 1
+    assert "failed" in bad.stdout and "ValueError: bad value 3" in bad.stdout
+    refused = mlinfra("run", "ok.ipynb", "-p", "lr", "0.1", cwd=root)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith("its parameters cell defines: label, x")
+    listed = json.loads(mlinfra("runs", "--json", cwd=root).stdout)
+    assert listed["total"] == 2
+    assert {r["state"] for r in listed["runs"]} == {"succeeded", "failed"}
+    table = mlinfra("runs", "--state", "failed", cwd=root).stdout
+    assert "fail.ipynb" in table and "ok.ipynb" not in table
+
+
+def test_job_commands_and_cycle_refusal(root):
+    made = mlinfra("job", "create", "prepare", "ok.ipynb", "--schedule", "0 6 * * *",
+                   "--timezone", "America/New_York", cwd=root)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.count("next:") == 5
+    assert mlinfra("job", "create", "train", "ok.ipynb", "--depends-on", "prepare",
+                   cwd=root).returncode == 0
+    bad = mlinfra("job", "create", "later", "ok.ipynb", "--schedule", "0 25 * * *", cwd=root)
+    assert bad.returncode == 2 and "invalid cron expression" in bad.stderr
+    assert mlinfra("job", "pause", "prepare", cwd=root).returncode == 0
+    listed = mlinfra("job", "list", cwd=root).stdout
+    assert "paused" in listed and "train" in listed
+    gone = mlinfra("job", "delete", "prepare", cwd=root)
+    assert gone.returncode == 4 and "dependency of train" in gone.stderr
+
+
+def test_notebooks_as_tests(root):
+    result = mlinfra("test", "ok.ipynb", "fail.ipynb", cwd=root)
+    assert result.returncode == 1
+    assert "PASSED ok.ipynb" in result.stdout
+    assert "FAILED fail.ipynb" in result.stdout and "ValueError" in result.stdout
+    assert "1 passed, 1 failed" in result.stdout.splitlines()[-1]
+    assert mlinfra("test", "ok.ipynb", cwd=root).returncode == 0

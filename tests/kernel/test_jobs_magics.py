@@ -1,0 +1,42 @@
+"""%mlinfra schedule / jobs / runs / run / sweep / cancel in a real IPython shell."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+from tests.core.jobs.notebooks import make_root
+
+
+@pytest.fixture
+def root(ip, tmp_path, monkeypatch):
+    root = make_root(tmp_path / "root")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(root))
+    return root
+
+
+def test_schedule_jobs_runs_cancel(ip, root, capsys):
+    job = ip.run_line_magic("mlinfra", "schedule nightly ok.ipynb --cron '0 2 * * *' "
+                                       "--timezone Europe/Berlin -p x 3")
+    assert job["parameters"] == {"x": 3}
+    out = capsys.readouterr().out
+    assert out.count("T0") + out.count("T01:") >= 1 and "next fire times" in out
+    table = ip.run_line_magic("mlinfra", "jobs")
+    assert list(table["name"]) == ["nightly"] and table["schedule"][0] == "0 2 * * *"
+    with pytest.raises(UsageError, match="invalid cron"):
+        ip.run_line_magic("mlinfra", "schedule other ok.ipynb --cron 'never'")
+    with pytest.raises(UsageError, match="unknown parameter"):
+        ip.run_line_magic("mlinfra", "run ok.ipynb -p nope 1")
+    queued = ip.run_line_magic("mlinfra", "run ok.ipynb -p x 2")
+    ip.run_line_magic("mlinfra", f"cancel {queued['id']}")
+    runs = ip.run_line_magic("mlinfra", "runs --state cancelled")
+    assert list(runs["id"]) == [queued["id"]]
+
+
+@pytest.mark.slow
+def test_run_wait_shows_progress_and_returns_the_result(ip, root):
+    run = ip.run_line_magic("mlinfra", "run ok.ipynb -p x 4 --wait")
+    assert run["state"] == "succeeded" and run["metrics"]["y"] == 8.0
+    df = ip.run_line_magic("mlinfra", "sweep ok.ipynb -g x 1,2")
+    assert list(df["x"]) == [1, 2] and set(df["state"]) == {"queued"}

@@ -1,0 +1,132 @@
+"""REST doors of the jobs capability, with the scheduler running inside the server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from jupyter_server.auth.identity import IdentityProvider, User
+from tornado.httpclient import HTTPClientError
+
+from tests.core.jobs.notebooks import make_root
+
+
+class BobIdentity(IdentityProvider):
+    """Every token-authenticated request is the Jupyter user "bob" (not a random one)."""
+
+    def generate_anonymous_user(self, handler):
+        return User(username="bob", name="bob", display_name="Bob")
+
+
+@pytest.fixture
+def jp_server_config(mlinfra_env):
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_mlinfra": True},
+                          "identity_provider_class": BobIdentity}}
+
+
+@pytest.fixture
+def nb_root(jp_root_dir, monkeypatch):
+    monkeypatch.setenv("MLINFRA_JOBS_POLL_INTERVAL", "0.2")
+    monkeypatch.setenv("MLINFRA_JOBS_WORKERS", "1")
+    return make_root(jp_root_dir)
+
+
+async def _post(jp_fetch, *path, body):
+    return await jp_fetch("mlinfra", "api", *path, method="POST", body=json.dumps(body))
+
+
+async def _error(coro) -> tuple[int, dict]:
+    with pytest.raises(HTTPClientError) as err:
+        await coro
+    return err.value.code, json.loads(err.value.response.body)["error"]
+
+
+async def test_job_crud_and_refusals_with_4xx_and_a_message(jp_fetch, nb_root):
+    r = await _post(jp_fetch, "jobs", body={"name": "prepare", "notebook": "ok.ipynb",
+                                            "schedule": "0 6 * * *",
+                                            "timezone": "Europe/Paris"})
+    assert r.code == 201
+    job = json.loads(r.body)
+    assert len(job["next_fire_times"]) == 5
+    code, err = await _error(_post(jp_fetch, "jobs", body={
+        "name": "bad", "notebook": "ok.ipynb", "schedule": "every day"}))
+    assert code == 400 and "invalid cron expression" in err["message"]
+    code, err = await _error(_post(jp_fetch, "jobs", body={"name": "x",
+                                                           "notebook": "missing.ipynb"}))
+    assert code == 404 and "unknown notebook" in err["message"]
+    code, err = await _error(_post(jp_fetch, "jobs", body={"name": "x",
+                                                           "notebook": "../escape.ipynb"}))
+    assert code == 400 and "outside the server root" in err["message"]
+    code, err = await _error(_post(jp_fetch, "jobs", body={
+        "name": "x", "notebook": "ok.ipynb", "parameters": {"nope": 1}}))
+    assert code == 400 and "unknown parameter nope" in err["message"]
+    await _post(jp_fetch, "jobs", body={"name": "train", "notebook": "ok.ipynb",
+                                        "depends_on": ["prepare"]})
+    code, err = await _error(jp_fetch("mlinfra", "api", "jobs", "prepare", method="PATCH",
+                                      body=json.dumps({"depends_on": ["train"]})))
+    assert code == 409 and "prepare -> train -> prepare" in err["message"]
+    r = await _post(jp_fetch, "jobs", "prepare", "pause", body={})
+    assert json.loads(r.body)["active"] is False
+    listed = json.loads((await jp_fetch("mlinfra", "api", "jobs")).body)["jobs"]
+    assert [j["name"] for j in listed] == ["prepare", "train"]
+    preview = json.loads((await jp_fetch("mlinfra", "api", "jobs", "schedule-preview",
+                                         params={"schedule": "*/15 * * * *",
+                                                 "timezone": "Asia/Tokyo"})).body)
+    assert len(preview["next_fire_times"]) == 5
+    params = json.loads((await jp_fetch("mlinfra", "api", "jobs", "notebook-parameters",
+                                        params={"notebook": "ok.ipynb"})).body)
+    assert [(p["name"], p["inferred_type_name"]) for p in params["parameters"]] == [
+        ("x", "int"), ("label", "str")]
+
+
+@pytest.fixture
+def quota_of_one(monkeypatch):
+    monkeypatch.setenv("MLINFRA_JOBS_MAX_QUEUED_PER_USER", "1")
+    monkeypatch.setenv("MLINFRA_JOBS_SCHEDULER_IN_SERVER", "false")
+
+
+async def test_quota_refusal_is_429_naming_the_quota(quota_of_one, jp_fetch, nb_root):
+    status = json.loads((await jp_fetch("mlinfra", "api", "jobs", "scheduler")).body)
+    assert status["in_server"] is False      # configurable: off here
+    await _post(jp_fetch, "runs", body={"notebook": "ok.ipynb"})
+    code, err = await _error(_post(jp_fetch, "runs", body={"notebook": "ok.ipynb"}))
+    assert code == 429 and "max_queued" in err["message"]
+
+
+async def test_run_executes_in_the_server_scheduler(jp_fetch, nb_root):
+    r = await _post(jp_fetch, "runs", body={"notebook": "ok.ipynb", "parameters": {"x": 4},
+                                            "tags": ["api"]})
+    run = json.loads(r.body)
+    assert r.code == 201 and run["state"] == "queued"
+    for _ in range(600):
+        run = json.loads((await jp_fetch("mlinfra", "api", "runs", run["id"])).body)
+        if run["state"] not in ("queued", "running"):
+            break
+        await asyncio.sleep(0.1)
+    assert run["state"] == "succeeded", run["error"]
+    assert run["metrics"]["y"] == 8.0
+    out = await jp_fetch("mlinfra", "api", "runs", run["id"], "output")
+    assert json.loads(out.body)["nbformat"] == 4 and json.loads(out.body)["cells"]
+    log = json.loads((await jp_fetch("mlinfra", "api", "runs", run["id"], "log")).body)
+    assert any("y is 8" in line["text"] for line in log["lines"])
+    more = json.loads((await jp_fetch("mlinfra", "api", "runs", run["id"], "log",
+                                      params={"offset": log["next_offset"]})).body)
+    assert more["lines"] == []
+    page = json.loads((await jp_fetch("mlinfra", "api", "runs",
+                                      params={"tag": "api", "limit": 1, "param.x": "4"})).body)
+    assert page["total"] == 1 and page["runs"][0]["id"] == run["id"]
+    code, err = await _error(_post(jp_fetch, "runs", run["id"], "cancel", body={}))
+    assert code == 409
+    again = json.loads((await _post(jp_fetch, "runs", run["id"], "retry", body={})).body)
+    assert again["trigger"] == "retry"
+    status = json.loads((await jp_fetch("mlinfra", "api", "jobs", "scheduler")).body)
+    assert status["in_server"] is True and status["scheduler"]["running"] is True
+
+
+async def test_openapi_describes_jobs_and_runs(jp_fetch):
+    doc = json.loads((await jp_fetch("mlinfra", "api", "openapi.json")).body)
+    for path in ("/jobs", "/jobs/{ref}", "/runs", "/runs/{run_id}/cancel",
+                 "/runs/{run_id}/output", "/runs/{run_id}/log", "/sweeps"):
+        assert path in doc["paths"]
+    assert "429" in doc["paths"]["/runs"]["post"]["responses"]
