@@ -190,11 +190,13 @@ class DuckDBEngine:
         self._cache: dict[tuple, tuple[str, int]] = {}  # key -> (table, rows), LRU order
         self._building: set[tuple] = set()
         self._threads: list[threading.Thread] = []
+        self._pending: list[threading.Thread] = []
 
     def cached_table(self, key: tuple, paths: list[str], columns: list[str], keys: list[str],
                      rows: int) -> str | None:
         """Name of an in-memory table holding ``columns`` of the files, de-duplicated on
-        (keys, event time) keeping the newest created row; None when it is too big to cache
+        (keys, event time) keeping the newest created row and sorted by them (the ASOF
+        join's own sort is then about a third faster); None when it is too big to cache
         or not built yet. The first use of a file set starts building its table in a
         background thread (``background = False``: build it now), so the first training
         frame is not slowed down by the copy."""
@@ -213,9 +215,18 @@ class DuckDBEngine:
             return name if self._build(key, name, paths, columns, keys, rows) else None
         thread = threading.Thread(target=self._build, name="mlinfra-feature-cache",
                                   args=(key, name, paths, columns, keys, rows))
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+        with self._lock:
+            self._pending.append(thread)
         return None
+
+    def start_pending(self) -> None:
+        """Start the background copies requested by the query that just finished (started
+        after it, so they do not compete with it for the CPU)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._threads = [t for t in self._threads if t.is_alive()] + pending
+        for thread in pending:
+            thread.start()
 
     def _build(self, key: tuple, name: str, paths: list[str], columns: list[str],
                keys: list[str], rows: int) -> bool:
@@ -226,7 +237,7 @@ class DuckDBEngine:
             try:
                 cur.execute(f"CREATE TABLE {name} AS SELECT {cols} FROM read_parquet("
                             f"{_paths_sql(paths)}) QUALIFY row_number() OVER (PARTITION BY "
-                            f"{part} ORDER BY {_quote(CREATED_TS)} DESC) = 1")
+                            f"{part} ORDER BY {_quote(CREATED_TS)} DESC) = 1 ORDER BY {part}")
             finally:
                 cur.close()
         except Exception:  # a cache only: the next frame reads the files directly
@@ -251,6 +262,7 @@ class DuckDBEngine:
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for cache tables being built in the background."""
+        self.start_pending()
         for thread in list(self._threads):
             thread.join(timeout)
 

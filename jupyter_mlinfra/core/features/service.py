@@ -914,7 +914,10 @@ class FeatureService:
                 list(version.join_keys), sum(f.rows for f in files))
             if spec.table is None:
                 spec.paths = self.files.paths([f.artifact_key for f in pruned])
-        result = self._run_join(entity, specs, plan)
+        try:
+            result = self._run_join(entity, specs, plan)
+        finally:
+            self._duck.start_pending()
         out = entity_df.copy()
         for version, names, columns in plan:
             for out_name, feature in columns.items():
