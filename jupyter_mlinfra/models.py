@@ -95,7 +95,9 @@ def is_reproducing() -> bool:
     guard cells that should not run again there, such as a call to ``reproduce`` itself."""
     from .core.models.service import CAPTURE_ENV
 
-    return bool(os.environ.get(CAPTURE_ENV))
+    if os.environ.get(CAPTURE_ENV):
+        return True
+    return _store().reproduce_run(os.environ.get("MLINFRA_RUN_ID")) is not None
 
 
 def load(ref: str, *, warn: bool = True):

@@ -76,6 +76,9 @@ def register(subparsers) -> None:
     s.add_argument("input")
     s.add_argument("output")
     s.add_argument("--column", default="prediction")
+    s.add_argument("--in-process", action="store_true",
+                   help="run here instead of as a job run")
+    s.add_argument("--no-wait", action="store_true", help="submit the job run and return")
     s.set_defaults(handler=batch_predict)
 
     s = sub.add_parser("dockerfile", help="write a Dockerfile and pinned requirements.txt")
@@ -193,7 +196,12 @@ def reproduce(workspace, args) -> int:
 
 def batch_predict(workspace, args) -> int:
     result = _store(workspace).batch_predict(args.ref, args.input, args.output,
-                                             output_column=args.column)
+                                             output_column=args.column,
+                                             as_job=False if args.in_process else None,
+                                             wait=not args.no_wait)
+    if result.get("rows") is None:
+        print(f"submitted {result['executed_by']}: {result['model']} over {result['input']}")
+        return 0
     print(f"{result['rows']} rows predicted with {result['model']} -> {result['output']} "
           f"in {result['seconds']} s ({result['executed_by']})")
     return 0

@@ -58,13 +58,15 @@ def test_list_show_alias_archive(toy, capsys):
     assert "no model 'nope'" in capsys.readouterr().err
 
 
-def test_compare_batch_predict_and_dockerfile(toy, tmp_path, capsys):
+def test_compare_batch_predict_and_dockerfile(toy, tmp_path, capsys, monkeypatch):
     assert main(["model", "compare", "toy:1", "toy:2"]) == 0
     assert "acc: 0.8 -> 0.9 (+0.1)" in capsys.readouterr().out
     toy["frame"].to_csv(tmp_path / "in.csv", index=False)
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path))
     assert main(["model", "batch-predict", "toy@production", str(tmp_path / "in.csv"),
                  str(tmp_path / "out.parquet")]) == 0
-    assert "6 rows predicted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "6 rows predicted with toy:1" in out and "(jobs service (run " in out
     assert pd.read_parquet(tmp_path / "out.parquet")["prediction"].tolist() == toy["expected"]
     assert main(["model", "dockerfile", "toy@production", "-o", str(tmp_path / "img")]) == 0
     assert (tmp_path / "img" / "Dockerfile").read_text().count("toy@production") >= 1

@@ -117,6 +117,72 @@ def batch_predict(store, ref: str, input: str, output: str, *, output_column: st
             "seconds": round(time.perf_counter() - started, 3), "executed_by": "in-process"}
 
 
+BATCH_TAG = "mlinfra-batch-predict"
+_BATCH_NOTEBOOK = {
+    "parameters": ('model_ref = ""\ninput_uri = ""\noutput_uri = ""\n'
+                   'output_column = "prediction"\nkeep_columns = True'),
+    "body": ("import jupyter_mlinfra\nfrom jupyter_mlinfra import models\n\n"
+             "result = models.batch_predict(model_ref, input_uri, output_uri,\n"
+             "                              output_column=output_column,\n"
+             "                              keep_columns=keep_columns, as_job=False)\n"
+             "jupyter_mlinfra.log_metric(\"rows\", result[\"rows\"])\n"
+             "jupyter_mlinfra.log_metric(\"seconds\", result[\"seconds\"])\nresult"),
+}
+
+
+def _absolute(uri: str) -> str:
+    if "://" in uri and not uri.startswith("file://"):
+        return uri
+    return str(Path(uri.removeprefix("file://")).expanduser().resolve())
+
+
+def batch_predict_job(store, jobs, ref: str, input: str, output: str, *, output_column: str,
+                      keep_columns: bool, wait: bool, timeout: float | None) -> dict:
+    """Batch prediction as a job run: a small generated notebook (under the jobs root, in
+    ``.mlinfra/``) calls ``batch_predict`` in a fresh kernel; its rows and duration are the
+    run's metrics. The version is resolved now, so a moving alias cannot change the run."""
+    import nbformat
+
+    _format_of(input), _format_of(output)
+    version = store.get(ref)
+    folder = Path(jobs.root_dir) / ".mlinfra"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "batch_predict.ipynb"
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(_BATCH_NOTEBOOK["parameters"])
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(_BATCH_NOTEBOOK["body"])]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    text = nbformat.writes(nb)
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    run = jobs.submit(str(path), parameters={
+        "model_ref": version.ref, "input_uri": _absolute(input), "output_uri": _absolute(output),
+        "output_column": output_column, "keep_columns": bool(keep_columns)},
+        tags=[BATCH_TAG, f"model:{version.name}:{version.version}"],
+        **({"timeout": timeout} if timeout else {}))
+    result = {"model": version.ref, "input": input, "output": output, "run_id": run["id"],
+              "executed_by": f"jobs service (run {run['id']})", "state": run["state"],
+              "rows": None, "seconds": None}
+    if not wait:
+        return result
+    from ..jobs.local import wait_with_local_scheduler
+
+    final = wait_with_local_scheduler(store.ws, [run["id"]], timeout=timeout)[0]
+    result.update(state=final["state"], rows=final["metrics"].get("rows"),
+                  seconds=final["metrics"].get("seconds"))
+    if final["state"] != "succeeded":
+        error = final.get("error") or {}
+        raise InvalidInput(f"batch prediction run {run['id']} ended {final['state']}: "
+                           f"{error.get('type', '')} {error.get('message', '')}".strip())
+    if result["rows"] is not None:
+        result["rows"] = int(result["rows"])
+    return result
+
+
 # -- dockerfile -------------------------------------------------------------------------------
 
 _SERVING_PACKAGES = ("pandas", "numpy", "pyarrow", "joblib", "cloudpickle", "SQLAlchemy",

@@ -55,9 +55,6 @@ def compare_metrics(recorded: dict, reproduced: dict, tolerance: float,
 def reproduce_version(store, version: ModelVersion, *, tolerance: float,
                       absolute_tolerance: float, timeout: float | None,
                       kernel_name: str | None) -> dict:
-    from ..notebook_execution import execute_notebook, load_notebook
-    from .service import CAPTURE_ENV
-
     result: dict = {"ref": version.ref, "tolerance": tolerance,
                     "absolute_tolerance": absolute_tolerance, "reproduced": False,
                     "metrics": {}, "error": None}
@@ -76,31 +73,20 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
         return result
     parameters = version.code.get("parameters") or None
     result["parameters"] = parameters or {}
-    with tempfile.TemporaryDirectory(prefix="mlinfra-reproduce-") as tmp:
-        capture_file = Path(tmp) / "captured.jsonl"
-        capture_file.touch()
-        env = {**_environment(store), CAPTURE_ENV: str(capture_file)}
-        env.pop("MLINFRA_RUN_ID", None)
-        recorded_cwd = version.code.get("cwd")
-        cwd = recorded_cwd if recorded_cwd and os.path.isdir(recorded_cwd) else tmp
-        output = Path(tmp) / "reproduced.ipynb"
-        started = time.perf_counter()
-        result["executed_by"] = "shared notebook runner (in-process papermill, fresh kernel)"
+    started = time.perf_counter()
+    captured: list[dict] | None = None
+    jobs = _jobs(store)
+    folder = _notebook_folder(version)
+    if jobs is not None and folder is not None and _under(folder, jobs.root_dir):
         try:
-            jobs_runner = _jobs_runner(store)
-            if jobs_runner is not None:
-                result["executed_by"] = "jobs service"
-                jobs_runner(nb, Path(tmp), parameters, env, cwd, timeout)
-            else:
-                execute_notebook(load_notebook(nb), output, parameters=parameters,
-                                 kernel_name=kernel_name, cwd=cwd, env=env,
-                                 execution_timeout=timeout, record_provenance=False,
-                                 notebook_path=version.code.get("notebook_path"))
-        except Exception as exc:  # the re-run failed: report it, do not raise
+            captured = _run_as_job(store, jobs, version, nb, folder, parameters, timeout,
+                                   kernel_name, result)
+        except Exception as exc:  # the run could not be submitted or did not finish
             result["error"] = f"the re-run failed: {type(exc).__name__}: {exc}"[:2000]
-        result["duration"] = round(time.perf_counter() - started, 2)
-        captured = [json.loads(line) for line in capture_file.read_text().splitlines()
-                    if line.strip()]
+            captured = []
+    else:
+        captured = _run_directly(store, version, nb, parameters, timeout, kernel_name, result)
+    result["duration"] = round(time.perf_counter() - started, 2)
     mine = [c for c in captured if c.get("name") == version.name]
     if not mine:
         result["error"] = result["error"] or (
@@ -125,10 +111,96 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
     return result
 
 
-def _jobs_runner(store):
-    """The jobs service's submit-and-wait, when it offers one (see the report)."""
+def _jobs(store):
+    """The jobs service, when this installation has it."""
     from ..workspace import SERVICES
 
     if "jobs" not in SERVICES:
         return None
+    try:
+        jobs = store.ws.service("jobs")
+    except Exception:
+        return None
+    return jobs if hasattr(jobs, "submit") and hasattr(jobs, "run_artifacts") else None
+
+
+def _notebook_folder(version: ModelVersion) -> Path | None:
+    """Where the notebook lived (its data paths are relative to it), if it still exists."""
+    path = version.code.get("notebook_path")
+    cwd = version.code.get("cwd")
+    if path:
+        full = Path(path) if Path(path).is_absolute() else Path(cwd or ".") / path
+        if full.parent.is_dir():
+            return full.parent.resolve()
+    if cwd and Path(cwd).is_dir():
+        return Path(cwd).resolve()
     return None
+
+
+def _under(folder: Path, root: Path) -> bool:
+    try:
+        folder.resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _run_directly(store, version, nb, parameters, timeout, kernel_name, result) -> list[dict]:
+    from ..notebook_execution import execute_notebook, load_notebook
+    from .service import CAPTURE_ENV
+
+    result["executed_by"] = "shared notebook runner (in-process papermill, fresh kernel)"
+    with tempfile.TemporaryDirectory(prefix="mlinfra-reproduce-") as tmp:
+        capture_file = Path(tmp) / "captured.jsonl"
+        capture_file.touch()
+        env = {**_environment(store), CAPTURE_ENV: str(capture_file)}
+        folder = _notebook_folder(version)
+        cwd = str(folder) if folder is not None else tmp
+        try:
+            execute_notebook(load_notebook(nb), Path(tmp) / "reproduced.ipynb",
+                             parameters=parameters, kernel_name=kernel_name, cwd=cwd, env=env,
+                             execution_timeout=timeout, record_provenance=False,
+                             notebook_path=version.code.get("notebook_path"))
+        except Exception as exc:  # the re-run failed: report it, do not raise
+            result["error"] = f"the re-run failed: {type(exc).__name__}: {exc}"[:2000]
+        return [json.loads(line) for line in capture_file.read_text().splitlines()
+                if line.strip()]
+
+
+def _run_as_job(store, jobs, version, nb, folder: Path, parameters, timeout, kernel_name,
+                result) -> list[dict]:
+    """Submit the snapshot as a job run tagged ``mlinfra-reproduce`` (``register`` inside it
+    records to the run's artifacts instead of the catalog) and wait for it; when no
+    scheduler serves the catalog, the run executes in this process."""
+    import nbformat
+
+    from ..jobs.local import wait_with_local_scheduler
+
+    path = folder / f".mlinfra-reproduce-{version.name}-{version.version}-{os.getpid()}.ipynb"
+    nbformat.write(nb, path)
+    try:
+        options = {"tags": [REPRODUCE_TAG, f"model:{version.name}:{version.version}"]}
+        if timeout:
+            options["timeout"] = timeout
+        if kernel_name:
+            options["kernel_name"] = kernel_name
+        run = jobs.submit(str(path), parameters=parameters, **options)
+    finally:
+        path.unlink(missing_ok=True)  # the run keeps its own snapshot
+    result["run_id"] = run["id"]
+    result["executed_by"] = f"jobs service (run {run['id']})"
+    final = wait_with_local_scheduler(store.ws, [run["id"]], timeout=timeout)[0]
+    if final["state"] != "succeeded":
+        error = final.get("error") or {}
+        result["error"] = (f"the re-run (job run {run['id']}) ended {final['state']}: "
+                           f"{error.get('type', '')} {error.get('message', '')}".strip())[:2000]
+    captured = []
+    for artifact in jobs.run_artifacts(run["id"]):
+        if artifact["name"].startswith(REPRODUCE_ARTIFACT_PREFIX):
+            captured.append(json.loads(store.ws.artifacts.get(artifact["key"])))
+    captured.sort(key=lambda c: c.get("seq", 0))
+    return captured
+
+
+REPRODUCE_TAG = "mlinfra-reproduce"
+REPRODUCE_ARTIFACT_PREFIX = "mlinfra-reproduce-"

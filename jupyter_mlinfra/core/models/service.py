@@ -51,6 +51,7 @@ class ModelStore:
 
     def __init__(self, workspace) -> None:
         self.ws = workspace
+        self._reproduce_runs: dict[str, bool] = {}
 
     # -- status -------------------------------------------------------------------------
     def status(self) -> dict:
@@ -99,7 +100,9 @@ class ModelStore:
             raise Conflict(f"refusing to register {name}: the notebook state that produced it "
                            "may not reproduce it (models_require_clean is on): "
                            + "; ".join(reasons), details={"reasons": reasons})
-        if alias is not None and os.environ.get(CAPTURE_ENV) is None:
+        capture_file = os.environ.get(CAPTURE_ENV)
+        capture_run = None if capture_file else self.reproduce_run(run_id)
+        if alias is not None and not (capture_file or capture_run):
             self._check_alias_permission(name, alias)
 
         parts: list[SerializedPart] = []
@@ -180,11 +183,20 @@ class ModelStore:
                           DirtyModelWarning, stacklevel=3)
 
         version_id = uuid.uuid4().hex
-        capture_file = os.environ.get(CAPTURE_ENV)
-        if capture_file:  # reproduce: record what would be registered, register nothing
-            with open(capture_file, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"name": name, "metrics": metrics, "data": datasets,
-                                     "definition": definition}, default=str) + "\n")
+        if capture_file or capture_run:  # reproduce: record what would be registered, only
+            import time
+
+            captured = json.dumps({"name": name, "metrics": metrics, "data": datasets,
+                                   "definition": definition, "seq": time.time()}, default=str)
+            if capture_file:
+                with open(capture_file, "a", encoding="utf-8") as fh:
+                    fh.write(captured + "\n")
+            else:
+                from .reproduce import REPRODUCE_ARTIFACT_PREFIX
+
+                self.ws.service("jobs").log_artifact(
+                    capture_run, f"{REPRODUCE_ARTIFACT_PREFIX}{name}-{version_id[:8]}.json",
+                    captured.encode(), metadata={"model": name})
             return ModelVersion(name=name, version=None, id=version_id, owner=self.ws.user,
                                 status="captured", created_at=utcnow(), description=description,
                                 tags=tags, flavor=flavor, definition=definition,
@@ -233,6 +245,25 @@ class ModelStore:
         except Exception as exc:  # the version is registered; the back-link is best effort
             warnings.warn(f"could not record feature usage for {version.ref}: {exc}",
                           stacklevel=3)
+
+    def reproduce_run(self, run_id: str | None) -> str | None:
+        """``run_id`` when it is a job run started by ``reproduce`` (tagged
+        ``mlinfra-reproduce``): registrations inside it are recorded, not registered."""
+        if not run_id:
+            return None
+        if run_id not in self._reproduce_runs:
+            from ..workspace import SERVICES
+            from .reproduce import REPRODUCE_TAG
+
+            tagged = False
+            if "jobs" in SERVICES:
+                try:
+                    tagged = REPRODUCE_TAG in (self.ws.service("jobs").get_run(run_id)
+                                               .get("tags") or [])
+                except Exception:  # not a run of this catalog
+                    tagged = False
+            self._reproduce_runs[run_id] = tagged
+        return run_id if self._reproduce_runs[run_id] else None
 
     def _write_parts(self, name: str, version_id: str, parts: list[SerializedPart]
                      ) -> list[dict]:
@@ -711,11 +742,25 @@ class ModelStore:
 
     # -- deploy -------------------------------------------------------------------------
     def batch_predict(self, ref: str, input: str, output: str, *,
-                      output_column: str = "prediction", keep_columns: bool = True) -> dict:
+                      output_column: str = "prediction", keep_columns: bool = True,
+                      as_job: bool | None = None, wait: bool = True,
+                      timeout: float | None = None) -> dict:
         """Predict over a parquet or CSV file (local path or s3:// URL) and write the result
-        (format from the output's extension). Runs in this process."""
-        from .deploy import batch_predict
+        (format from the output's extension; written whole or not at all).
 
+        ``as_job`` (default: when the jobs capability is installed) runs it as a job run in a
+        fresh kernel, executed by the scheduler serving the catalog or, when none takes it,
+        in this process; ``as_job=False`` runs it here. ``executed_by`` says which."""
+        from .deploy import batch_predict, batch_predict_job
+        from .reproduce import _jobs
+
+        jobs = _jobs(self) if as_job is not False else None
+        if as_job and jobs is None:
+            raise InvalidInput("the jobs capability is not available: use as_job=False")
+        if jobs is not None:
+            return batch_predict_job(self, jobs, ref, input, output,
+                                     output_column=output_column, keep_columns=keep_columns,
+                                     wait=wait, timeout=timeout)
         return batch_predict(self, ref, input, output, output_column=output_column,
                              keep_columns=keep_columns)
 

@@ -355,16 +355,19 @@ def test_batch_predict_and_dockerfile(ws, fitted, iris, tmp_path):
                    figures=[])
     src = tmp_path / "in.parquet"
     iris.drop(columns=["target"]).to_parquet(src)
-    result = store.batch_predict("iris@production", str(src), str(tmp_path / "out.csv"))
+    result = store.batch_predict("iris@production", str(src), str(tmp_path / "out.csv"),
+                                 as_job=False)
     assert result["rows"] == 150 and result["executed_by"] == "in-process"
     out = pd.read_csv(tmp_path / "out.csv")
     assert (out["prediction"].to_numpy() == fitted.predict(featurize(iris))).all()
     assert list(out.columns[:2]) == ["sepal_length", "sepal_width"]
     iris.drop(columns=["target"]).to_csv(tmp_path / "in.csv", index=False)
-    store.batch_predict("iris:1", str(tmp_path / "in.csv"), str(tmp_path / "out.parquet"))
+    store.batch_predict("iris:1", str(tmp_path / "in.csv"), str(tmp_path / "out.parquet"),
+                        as_job=False)
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 150
     with pytest.raises(InvalidInput):
-        store.batch_predict("iris:1", str(tmp_path / "in.csv"), str(tmp_path / "out.xlsx"))
+        store.batch_predict("iris:1", str(tmp_path / "in.csv"), str(tmp_path / "out.xlsx"),
+                            as_job=False)
     info = store.dockerfile("iris@production", str(tmp_path / "image"))
     dockerfile = (tmp_path / "image" / "Dockerfile").read_text()
     requirements = (tmp_path / "image" / "requirements.txt").read_text().splitlines()

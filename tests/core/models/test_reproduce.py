@@ -35,10 +35,15 @@ def notebook(tmp_path):
     return path
 
 
-def test_reproduce_reruns_the_snapshot_with_the_recorded_parameters(workspace, notebook,
-                                                                    tmp_path):
+def test_reproduce_reruns_the_snapshot_with_the_recorded_parameters(mlinfra_env, notebook,
+                                                                    tmp_path, monkeypatch):
+    from jupyter_mlinfra.core.workspace import Workspace
+
     execute_notebook(notebook, tmp_path / "out.ipynb", parameters={"C": 0.5},
                      cwd=tmp_path, notebook_path=str(notebook))
+    # the notebook's folder is outside the jobs root: the shared runner re-runs it
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path / "elsewhere"))
+    workspace = Workspace.open()
     store = workspace.service("models")
     v = store.get("repro")
     assert v.code["parameters"] == {"C": 0.5}
@@ -58,3 +63,19 @@ def test_reproduce_reruns_the_snapshot_with_the_recorded_parameters(workspace, n
     assert result["data"] == {"training": {"same": True}}
     assert store.status()["versions"] == 1  # reproducing registered nothing
     assert "shared notebook runner" in result["executed_by"]
+
+    # inside the jobs root, the re-run is a job run (executed here: no scheduler is running)
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path))
+    as_jobs = Workspace.open()
+    result = as_jobs.service("models").reproduce("repro:1")
+    assert result["executed_by"] == f"jobs service (run {result['run_id']})"
+    assert result["error"] is None, result["error"]
+    assert result["metrics"]["C_used"]["within_tolerance"]
+    assert result["metrics"]["accuracy"]["within_tolerance"]
+    run = as_jobs.service("jobs").get_run(result["run_id"])
+    assert run["state"] == "succeeded" and "mlinfra-reproduce" in run["tags"]
+    assert run["parameters"] == {"C": 0.5}
+    assert as_jobs.service("models").status()["versions"] == 1
+    assert not list(tmp_path.glob(".mlinfra-reproduce-*"))  # the temporary copy is gone
+    as_jobs.close()
+    workspace.close()
