@@ -30,7 +30,7 @@ from .core.features.service import LINEAGE_ATTR, FeatureService, OnlineFeatures
 from .core.workspace import get_workspace
 
 __all__ = ["entity", "register", "feature_view", "list_views", "search", "describe",
-           "get_view", "update", "delete", "materialize", "push", "get_training_frame",
+           "get_view", "update", "delete", "materialize", "push", "compact", "get_training_frame",
            "get_online_features", "sample", "lineage", "record_usage", "list_entities",
            "OnlineFeatures", "LINEAGE_ATTR"]
 
@@ -112,6 +112,11 @@ def push(name: str, rows: Any) -> dict:
     """Streaming: run the view's transform on new rows (DataFrame, dict or list of dicts),
     append them offline and update the online store."""
     return _svc().push(name, rows)
+
+
+def compact(name: str) -> dict:
+    """Merge the many small files pushes leave in each day partition into one."""
+    return _svc().compact(name)
 
 
 def get_training_frame(entity_df, features: Any, *, timestamp_column: str | None = None,

@@ -8,6 +8,7 @@
     jupyter mlinfra feature frame --entities rows.parquet --feature spend:amount -o frame.parquet
     jupyter mlinfra feature online spend:amount --key customer_id=42
     jupyter mlinfra feature push NAME rows.csv|rows.parquet|rows.json
+    jupyter mlinfra feature compact NAME
     jupyter mlinfra feature sample NAME [-n 10]
     jupyter mlinfra feature update NAME [--visibility team] [--ttl 3d] [--tag T] [--description D]
     jupyter mlinfra feature delete NAME
@@ -80,6 +81,10 @@ def register(subparsers) -> None:
     a.add_argument("name")
     a.add_argument("file")
     a.set_defaults(handler=push)
+
+    a = sub.add_parser("compact", help="merge the small files pushes leave per partition")
+    a.add_argument("name")
+    a.set_defaults(handler=compact)
 
     a = sub.add_parser("sample", help="the most recent rows of the offline store")
     a.add_argument("name")
@@ -225,6 +230,13 @@ def online(workspace, args) -> int:
 def push(workspace, args) -> int:
     out = _svc(workspace).push(args.name, _read_table(args.file))
     print(f"pushed {out['rows']} row(s) to {out['view']} v{out['version']}")
+    return 0
+
+
+def compact(workspace, args) -> int:
+    out = _svc(workspace).compact(args.name)
+    print(f"{out['view']} v{out['version']}: {out['files_before']} -> {out['files_after']} "
+          f"offline files ({out['partitions']} partition(s) merged)")
     return 0
 
 

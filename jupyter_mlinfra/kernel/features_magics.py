@@ -15,6 +15,7 @@ Define a view with a cell whose body is the transform (a function, or statements
     %mlinfra feature frame ENTITY_DF_VAR FEATURE [FEATURE ...] [--as VAR] [--timestamp COL]
     %mlinfra feature online FEATURE [FEATURE ...] --key customer_id=42 [--key ...]
     %mlinfra feature push NAME VAR
+    %mlinfra feature compact NAME
     %mlinfra feature sample NAME [-n 10]
     %mlinfra feature update NAME [--description D] [--tag T ...] [--visibility V] [--ttl 3d]
     %mlinfra feature delete NAME
@@ -35,7 +36,7 @@ from ..core.workspace import get_workspace
 from .magics import subcommand
 
 ACTIONS = ("list", "describe", "entity", "entities", "materialize", "frame", "online", "push",
-           "sample", "update", "delete")
+           "compact", "sample", "update", "delete")
 
 
 def _define_parser() -> MagicArgumentParser:
@@ -61,7 +62,7 @@ def _parser(action: str) -> MagicArgumentParser:
         p.add_argument("--owner")
         p.add_argument("--tag")
         p.add_argument("--entity")
-    elif action in ("describe", "delete"):
+    elif action in ("describe", "delete", "compact"):
         p.add_argument("name")
         if action == "describe":
             p.add_argument("--version", type=int)
@@ -166,6 +167,11 @@ def feature(magics, args, cell=None):
         out = svc.push(opts.name, _variable(shell, opts.rows, "the rows"))
         print(f"pushed {out['rows']} row(s) to {out['view']} v{out['version']} "
               f"(offline files {out['files']}, online rows {out['online_rows']})")
+        return None
+    if action == "compact":
+        out = svc.compact(opts.name)
+        print(f"{out['view']} v{out['version']}: {out['files_before']} -> {out['files_after']} "
+              f"offline files")
         return None
     if action == "sample":
         return svc.sample(opts.name, opts.n)

@@ -832,6 +832,55 @@ class FeatureService:
         return {"view": name, "version": current.version, "rows": int(len(normalized)),
                 "files": len(written), "online_rows": online_rows}
 
+    def compact(self, name: str, version: int | None = None) -> dict:
+        """Merge each day partition's files (many small pushes) into one file, keeping the
+        newest created row per (entity, event time). Readers see the old files or the new
+        one, never both: the catalog switches over in one transaction."""
+        from .offline import _paths_sql, _quote
+
+        with self.ws.catalog.read_session() as s:
+            current = self._version(s, self._owned_view(s, name), version)
+            files = list(s.scalars(select(OfflineFileRecord).where(
+                OfflineFileRecord.view_name == name,
+                OfflineFileRecord.version == current.version)))
+        by_partition: dict[str, list] = {}
+        for f in files:
+            by_partition.setdefault(f.partition, []).append(f)
+        merges = {p: fs for p, fs in by_partition.items() if len(fs) > 1}
+        keys = list(current.join_keys)
+        part = ", ".join(_quote(k) for k in [*keys, EVENT_TS])
+        now = utc_now()
+        replaced: list[tuple[list, list]] = []
+        for partition, group in sorted(merges.items()):
+            paths = self.files.paths([f.artifact_key for f in group])
+            rows = self._duck.query_df(
+                f"SELECT * FROM read_parquet({_paths_sql(paths)}) QUALIFY row_number() OVER "
+                f"(PARTITION BY {part} ORDER BY {_quote(CREATED_TS)} DESC) = 1")
+            written = write_partitions(self.ws.artifacts, name, current.version, rows, keys,
+                                       "compact")
+            replaced.append((group, written))
+        if replaced:
+            with self.ws.catalog.session() as s:
+                self._owned_view(s, name)
+                for group, written in replaced:
+                    s.execute(delete(OfflineFileRecord).where(
+                        OfflineFileRecord.id.in_([f.id for f in group])))
+                    for w in written:
+                        s.add(OfflineFileRecord(
+                            view_name=name, version=current.version, partition=w.partition,
+                            artifact_key=w.key, rows=w.rows, min_event_ts=w.min_ts,
+                            max_event_ts=w.max_ts, kind="compact", created_at=now))
+            for group, _ in replaced:
+                for f in group:
+                    try:
+                        self.ws.artifacts.delete(f.artifact_key)
+                    except NotFound:
+                        pass
+        before = sum(len(g) for g, _ in replaced)
+        after = sum(len(w) for _, w in replaced)
+        return {"view": name, "version": current.version, "partitions": len(replaced),
+                "files_before": len(files), "files_after": len(files) - before + after}
+
     def _write_online(self, version: ViewVersion, rows) -> int:
         """Upsert the latest row per entity of ``rows`` into the online store."""
         keys = list(version.join_keys)

@@ -281,3 +281,30 @@ def test_composite_and_string_keys(fs):
     online = fs.get_online_features(["visits:visits"], [{"country": "de", "store_id": 1},
                                                         {"country": "fr", "store_id": 9}])
     assert [r["visits"] for r in online.rows] == [30, None]
+
+
+def test_compact_merges_pushed_files_without_changing_frames(spend_view, workspace):
+    fs = spend_view
+    fs.materialize("spend", end="2024-02-01")
+    for i, amount in enumerate([1.0, 2.0, 3.0]):
+        fs.push("spend", {"customer_id": 1, "amount": amount, "country": "fr",
+                          "event_timestamp": pd.Timestamp("2024-01-03 10:00", tz="UTC")
+                          + pd.Timedelta(minutes=i)})
+    fs.push("spend", {"customer_id": 1, "amount": 9.0, "country": "fr",
+                      "event_timestamp": pd.Timestamp("2024-01-03 10:00", tz="UTC")})
+    entity_df = pd.DataFrame({"customer_id": [1, 1, 1], "event_timestamp": pd.to_datetime(
+        ["2024-01-03 10:00", "2024-01-03 10:01:30", "2024-01-04"], utc=True,
+        format="ISO8601")})
+    before = fs.get_training_frame(entity_df, ["spend:amount", "spend:amount_x2"])
+    assert before["amount"].tolist() == [9.0, 2.0, 3.0]
+    old_keys = set(workspace.artifacts.list("features/offline/spend/v1/date=2024-01-03"))
+    out = fs.compact("spend")
+    assert out["files_before"] == 8 and out["files_after"] == 4
+    new_keys = set(workspace.artifacts.list("features/offline/spend/v1/date=2024-01-03"))
+    assert len(new_keys) == 1 and not (new_keys & old_keys)
+    fs._duck.cache_rows = 0  # read the new file itself
+    after = fs.get_training_frame(entity_df, ["spend:amount", "spend:amount_x2"])
+    pd.testing.assert_frame_equal(before, after)
+    # customer 1 at 01-03 10:00 was materialized once and pushed twice: one row is left.
+    assert fs.describe("spend")["freshness"]["offline_rows"] == 5 + 4 - 2
+    assert fs.compact("spend")["partitions"] == 0
