@@ -9,6 +9,18 @@ ROUTES: list[tuple[str, type]] = [
     (r"/openapi.json", OpenAPIHandler),
 ]
 
+from .provenance_handlers import (ProvenanceCheckHandler, ProvenanceHandler,  # noqa: E402
+                                  ProvenanceNotebooksHandler, ProvenanceReplayHandler,
+                                  ProvenanceVerifyHandler)
+
+ROUTES += [
+    (r"/provenance", ProvenanceHandler),
+    (r"/provenance/check", ProvenanceCheckHandler),
+    (r"/provenance/notebooks", ProvenanceNotebooksHandler),
+    (r"/provenance/replay", ProvenanceReplayHandler),
+    (r"/provenance/verify", ProvenanceVerifyHandler),
+]
+
 from .models_handlers import ROUTES as _MODEL_ROUTES  # noqa: E402
 
 ROUTES += _MODEL_ROUTES

@@ -10,6 +10,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { ErrorBody, Health, JSONValue, OpenAPIDocument } from './tokens';
+import { ProvenanceView, ReplaySummary, VerifyResult } from './tokens';
 import { FeatureTable, FeatureViewDetails, FeatureViewSummary } from './tokens';
 
 /** Query-string values; `undefined` entries are left out. */
@@ -139,6 +140,39 @@ export class MLInfraAPI {
   }
 
   // -- provenance -------------------------------------------------------------------------
+
+  /** GET /provenance: history and hazards of a notebook (against the saved file). */
+  getProvenance(path: string, kernelId?: string): Promise<ProvenanceView> {
+    return this.request('provenance', {}, { path, kernel_id: kernelId });
+  }
+
+  /** POST /provenance/check: history and hazards against the cells shown now. */
+  checkProvenance(body: {
+    path: string;
+    cells: Array<{ id: string; source: string; cell_type: string }>;
+    kernel_id?: string;
+  }): Promise<ProvenanceView> {
+    return this.request('provenance/check', { method: 'POST', body });
+  }
+
+  /** POST /provenance/replay: write the replay notebook (default: <name>.replay.ipynb). */
+  exportReplay(body: {
+    path: string;
+    cell_id?: string;
+    kernel_id?: string;
+    out_path?: string;
+  }): Promise<ReplaySummary> {
+    return this.request('provenance/replay', { method: 'POST', body });
+  }
+
+  /** POST /provenance/verify: re-run the saved notebook in a fresh kernel; compare outputs. */
+  verifyNotebook(body: {
+    path: string;
+    replay?: boolean;
+    cell_id?: string;
+  }): Promise<VerifyResult> {
+    return this.request('provenance/verify', { method: 'POST', body });
+  }
 
   // -- jobs -------------------------------------------------------------------------------
 

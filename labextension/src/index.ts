@@ -8,6 +8,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 
 import { MLInfraAPI } from './api';
 import { MLInfraPanel } from './panel';
+import { startProvenanceTracker } from './components/provenance/tracker';
 import { CAPABILITY_NAMES, CapabilityName } from './tokens';
 
 export namespace CommandIDs {
@@ -28,6 +29,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const api = new MLInfraAPI(app.serviceManager.serverSettings);
     const panel = new MLInfraPanel({ api, app, notebookTracker });
+    if (notebookTracker) {
+      // markers on stale/changed cells and the log saved into the notebook, tab open or not
+      startProvenanceTracker(api, notebookTracker);
+    }
     app.shell.add(panel, 'left', { rank: 850 });
     if (restorer) {
       restorer.add(panel, panel.id);

@@ -1,2 +1,3 @@
 import './base.css';
+import './provenance.css';
 import './features.css';

@@ -228,6 +228,9 @@ def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None
         if tags & SKIP_TAGS:
             verdict.status, verdict.reason = "skipped", "skip tag"
             continue
+        if not "".join(cell.get("source") or "").strip():
+            verdict.status, verdict.reason = "skipped", "empty cell"
+            continue
         ran = executed.get(cid)
         if reached_failure or ran is None or (ran.get("execution_count") is None
                                               and not ran.get("outputs")):
@@ -270,6 +273,12 @@ def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None
     return verdicts
 
 
+def _loads_extension(nb: Any) -> bool:
+    return any(cell.cell_type == "code" and re.search(
+        r"^\s*%(re)?load_ext\s+jupyter_mlinfra\b", "".join(cell.source), re.M)
+        for cell in nb.cells)
+
+
 def run_notebook(nb: nbformat.NotebookNode, output_path: str | Path, **kwargs: Any,
                  ) -> tuple[nbformat.NotebookNode, str | None, str | None]:
     """Run ``nb`` with the shared runner, tolerating the errors of cells tagged
@@ -304,6 +313,10 @@ def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = 
     nb = load_notebook(nb)  # ids normalised once, so both sides match by id
     expected_nb = nb if expected_nb is None else expected_nb
     to_run = prepare_for_run(nb)
+    if record_provenance and _loads_extension(nb):
+        # The notebook loads the extension itself (and so records): loading it first would
+        # make its %load_ext cell print "already loaded", an output the saved one lacks.
+        record_provenance = False
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mlinfra-verify-") as tmp:
         out = Path(output_path) if output_path else Path(tmp) / "verified.ipynb"

@@ -1,16 +1,460 @@
 import * as React from 'react';
 
-import { CapabilityStatusView } from '../components/common';
+import { NotebookPanel } from '@jupyterlab/notebook';
+
+import {
+  CapabilityStatusView,
+  DataTable,
+  ErrorBanner,
+  formatTimestamp,
+  formatTimestampTitle
+} from '../components/common';
+import { getProvenanceTracker } from '../components/provenance/tracker';
+import {
+  ProvenanceExecution,
+  ProvenanceFinding,
+  ProvenanceView,
+  ReplaySummary,
+  VerifyResult
+} from '../tokens';
 import { TabProps } from './tabProps';
 
-/** The Provenance tab: for now, the capability's live status from GET /mlinfra/api/health. */
+const KIND_LABELS: { [kind: string]: string } = {
+  stale_direct: 'stale',
+  stale_transitive: 'stale (transitive)',
+  out_of_order: 'out of order',
+  hidden_state: 'hidden state',
+  code_changed: 'changed',
+  unexecuted: 'not run',
+  reads_from_below: 'reads from below'
+};
+
+/** The notebook the user is looking at (follows the notebook tracker). */
+function useCurrentNotebook(props: TabProps): NotebookPanel | null {
+  const tracker = props.notebookTracker;
+  const [panel, setPanel] = React.useState<NotebookPanel | null>(
+    tracker?.currentWidget ?? null
+  );
+  React.useEffect(() => {
+    if (!tracker) {
+      return;
+    }
+    const onChange = () => setPanel(tracker.currentWidget);
+    tracker.currentChanged.connect(onChange);
+    onChange();
+    return () => {
+      tracker.currentChanged.disconnect(onChange);
+    };
+  }, [tracker]);
+  return panel;
+}
+
+/** The Provenance tab: timeline, hazards, replay export and verify for the current notebook. */
 export function ProvenanceTab(props: TabProps): JSX.Element {
+  const panel = useCurrentNotebook(props);
+  const tracker = getProvenanceTracker();
+  const path = panel?.context.path ?? null;
+  const [, setTick] = React.useState(0);
+  const [loading, setLoading] = React.useState(false);
+
+  // Re-render whenever the tracker has news about this notebook.
+  React.useEffect(() => {
+    if (!tracker) {
+      return;
+    }
+    const onChanged = (_: unknown, changed: string) => {
+      if (changed === path) {
+        setTick(t => t + 1);
+      }
+    };
+    tracker.changed.connect(onChanged);
+    return () => {
+      tracker.changed.disconnect(onChanged);
+    };
+  }, [tracker, path]);
+
+  const refresh = React.useCallback(async () => {
+    if (!tracker || !panel) {
+      return;
+    }
+    setLoading(true);
+    try {
+      await tracker.refresh(panel);
+    } catch {
+      // shown from tracker.error(path)
+    } finally {
+      setLoading(false);
+    }
+  }, [tracker, panel]);
+
+  // Fetch when shown or when the notebook changes; then every 10 s while visible.
+  React.useEffect(() => {
+    if (!props.active || !panel) {
+      return;
+    }
+    void refresh();
+    const timer = window.setInterval(() => {
+      if (!document.hidden) {
+        void refresh();
+      }
+    }, 10_000);
+    return () => window.clearInterval(timer);
+  }, [props.active, panel, refresh]);
+
+  const view = path && tracker ? tracker.view(path) : undefined;
+  const error = path && tracker ? tracker.error(path) ?? null : null;
+
   return (
-    <div className="jp-mlinfra-Tab-body">
+    <div className="jp-mlinfra-Tab-body jp-mlinfra-Provenance">
       <p className="jp-mlinfra-Tab-intro">
-        Every cell execution, recorded: stale cells, out-of-order runs, hidden kernel state and the order that reproduces a result.
+        Every cell execution, recorded: stale cells, out-of-order runs, hidden kernel
+        state and the order that reproduces a result.
       </p>
-      <CapabilityStatusView name="provenance" health={props.health} />
+      {!panel ? (
+        <p className="jp-mlinfra-Empty" data-provenance-empty="no-notebook">
+          Open a notebook to see its execution history and hazards. Recording starts in a
+          kernel with <code>%load_ext jupyter_mlinfra</code>.
+        </p>
+      ) : (
+        <NotebookProvenance
+          {...props}
+          panel={panel}
+          view={view ?? null}
+          error={error}
+          loading={loading}
+          onRefresh={refresh}
+        />
+      )}
+      <details className="jp-mlinfra-Section">
+        <summary>Capability status</summary>
+        <CapabilityStatusView name="provenance" health={props.health} />
+      </details>
     </div>
   );
+}
+
+interface NotebookProvenanceProps extends TabProps {
+  panel: NotebookPanel;
+  view: ProvenanceView | null;
+  error: Error | null;
+  loading: boolean;
+  onRefresh: () => Promise<void>;
+}
+
+function NotebookProvenance(props: NotebookProvenanceProps): JSX.Element {
+  const { panel, view, error, loading } = props;
+  const path = panel.context.path;
+  const report = view?.report ?? null;
+  const labels = React.useMemo(() => cellLabels(panel), [panel, view]);
+
+  const goTo = (cellId: string | null) => {
+    if (!cellId) {
+      return;
+    }
+    const index = panel.content.widgets.findIndex(c => c.model.id === cellId);
+    if (index >= 0) {
+      panel.content.activeCellIndex = index;
+      void panel.content.scrollToItem(index);
+      props.app.shell.activateById(panel.id);
+    }
+  };
+
+  return (
+    <>
+      <div className="jp-mlinfra-Toolbar">
+        <strong className="jp-mlinfra-Provenance-path" title={path}>
+          {panel.title.label}
+        </strong>
+        <button
+          type="button"
+          className="jp-mlinfra-LinkButton"
+          onClick={() => void props.onRefresh()}
+          disabled={loading}
+        >
+          {loading ? 'Refreshing…' : 'Refresh'}
+        </button>
+      </div>
+      <ErrorBanner
+        error={error}
+        context="Could not load the history"
+        onRetry={() => void props.onRefresh()}
+      />
+      {view && !report && (
+        <p className="jp-mlinfra-Empty" data-provenance-empty="no-history">
+          No execution recorded for this notebook yet. Run{' '}
+          <code>%load_ext jupyter_mlinfra</code> in it, then run cells.
+        </p>
+      )}
+      {report && (
+        <>
+          <HazardSummary report={report} />
+          <section className="jp-mlinfra-Section" data-provenance-section="hazards">
+            <h3>Hazards</h3>
+            {report.explanations.length === 0 ? (
+              <p className="jp-mlinfra-Empty">
+                None: the kernel state matches the notebook run top to bottom.
+              </p>
+            ) : (
+              <ul className="jp-mlinfra-Provenance-findings">
+                {report.explanations.map((f, i) => (
+                  <Finding key={i} finding={f} onClick={() => goTo(f.cell_id)} />
+                ))}
+              </ul>
+            )}
+          </section>
+          <Actions {...props} />
+          <section className="jp-mlinfra-Section" data-provenance-section="timeline">
+            <h3>
+              Timeline{' '}
+              <span className="jp-mlinfra-Provenance-sub">
+                {view!.executions.length} executions · kernel session{' '}
+                {(view!.session_id ?? '').slice(0, 8)}
+              </span>
+            </h3>
+            <Timeline
+              executions={view!.executions}
+              labels={labels}
+              onSelect={e => goTo(e.cell_id)}
+            />
+          </section>
+        </>
+      )}
+    </>
+  );
+}
+
+function HazardSummary(props: {
+  report: NonNullable<ProvenanceView['report']>;
+}): JSX.Element {
+  const r = props.report;
+  const items: Array<[string, number | string, boolean]> = [
+    ['stale', r.stale.length, r.stale.length > 0],
+    ['changed', r.code_changed.length, r.code_changed.length > 0],
+    ['out of order', r.out_of_order ? 'yes' : 'no', r.out_of_order],
+    ['hidden', r.hidden_state.length, r.hidden_state.length > 0],
+    ['not run', r.unexecuted.length, r.unexecuted.length > 0],
+    ['from below', r.reads_from_below.length, r.reads_from_below.length > 0]
+  ];
+  return (
+    <div className="jp-mlinfra-Provenance-summary" data-provenance-clean={r.clean}>
+      {r.clean ? (
+        <span className="jp-mlinfra-Badge jp-mlinfra-Badge-ok">no hazards</span>
+      ) : (
+        items.map(([label, value, bad]) => (
+          <span
+            key={label}
+            className={`jp-mlinfra-Badge ${bad ? 'jp-mlinfra-Badge-warn' : 'jp-mlinfra-Badge-off'}`}
+            data-hazard={label}
+          >
+            {label}: {value}
+          </span>
+        ))
+      )}
+    </div>
+  );
+}
+
+function Finding(props: {
+  finding: ProvenanceFinding;
+  onClick: () => void;
+}): JSX.Element {
+  const f = props.finding;
+  return (
+    <li className={`jp-mlinfra-Provenance-finding jp-mod-${f.kind}`} data-kind={f.kind}>
+      <span className="jp-mlinfra-Provenance-kind">{KIND_LABELS[f.kind] ?? f.kind}</span>{' '}
+      {f.cell_id ? (
+        <button type="button" className="jp-mlinfra-Provenance-message" onClick={props.onClick}>
+          {f.message}
+        </button>
+      ) : (
+        <span className="jp-mlinfra-Provenance-message">{f.message}</span>
+      )}
+    </li>
+  );
+}
+
+function Actions(props: NotebookProvenanceProps): JSX.Element {
+  const { panel, api, app } = props;
+  const path = panel.context.path;
+  const [busy, setBusy] = React.useState<'replay' | 'verify' | null>(null);
+  const [replay, setReplay] = React.useState<ReplaySummary | null>(null);
+  const [verify, setVerify] = React.useState<VerifyResult | null>(null);
+  const [error, setError] = React.useState<Error | null>(null);
+
+  React.useEffect(() => {
+    setReplay(null);
+    setVerify(null);
+    setError(null);
+  }, [path]);
+
+  const activeId = panel.content.activeCell?.model.id;
+  const executed = new Set((props.view?.executions ?? []).map(e => e.cell_id));
+  const target = activeId && executed.has(activeId) ? activeId : undefined;
+
+  const exportReplay = async () => {
+    setBusy('replay');
+    setError(null);
+    try {
+      setReplay(
+        await api.exportReplay({
+          path,
+          cell_id: target,
+          kernel_id: panel.sessionContext.session?.kernel?.id
+        })
+      );
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const runVerify = async () => {
+    setBusy('verify');
+    setError(null);
+    setVerify(null);
+    try {
+      if (panel.context.model.dirty) {
+        await panel.context.save();
+      }
+      setVerify(await api.verifyNotebook({ path }));
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section className="jp-mlinfra-Section" data-provenance-section="actions">
+      <h3>Reproduce</h3>
+      <div className="jp-mlinfra-Toolbar">
+        <button
+          type="button"
+          className="jp-mlinfra-Button"
+          disabled={busy !== null}
+          onClick={() => void exportReplay()}
+          title={
+            target
+              ? 'The executions that reproduce the active cell, in a new notebook'
+              : 'The executions that reproduce the last result, in a new notebook'
+          }
+        >
+          {busy === 'replay' ? 'Exporting…' : 'Export replay notebook'}
+        </button>
+        <button
+          type="button"
+          className="jp-mlinfra-Button jp-mod-accept"
+          disabled={busy !== null}
+          onClick={() => void runVerify()}
+          title="Save, re-run the notebook top to bottom in a fresh kernel and compare every output"
+        >
+          {busy === 'verify' ? 'Verifying…' : 'Run verify'}
+        </button>
+      </div>
+      <ErrorBanner error={error} />
+      {replay && (
+        <p className="jp-mlinfra-Provenance-result" data-provenance-result="replay">
+          Wrote <code>{replay.path}</code>: {replay.cells} cells (executions{' '}
+          {replay.executions.map(e => `#${e.seq}`).join(', ')}).{' '}
+          <button
+            type="button"
+            className="jp-mlinfra-LinkButton"
+            onClick={() => void app.commands.execute('docmanager:open', { path: replay.path })}
+          >
+            Open
+          </button>
+        </p>
+      )}
+      {verify && <VerifyView result={verify} />}
+    </section>
+  );
+}
+
+function VerifyView(props: { result: VerifyResult }): JSX.Element {
+  const r = props.result;
+  const notable = r.cells.filter(c => c.status !== 'match');
+  return (
+    <div className="jp-mlinfra-Provenance-result" data-provenance-result="verify">
+      <span
+        className={`jp-mlinfra-Badge ${r.ok ? 'jp-mlinfra-Badge-ok' : 'jp-mlinfra-Badge-error'}`}
+        data-verdict={r.verdict}
+      >
+        verify: {r.verdict}
+      </span>{' '}
+      {Object.entries(r.counts)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k.replace('_', ' ')} ${n}`)
+        .join(' · ')}{' '}
+      ({r.duration_s.toFixed(1)} s)
+      {r.run_error && <p className="jp-mlinfra-Provenance-sub">run stopped: {r.run_error}</p>}
+      <ul className="jp-mlinfra-Provenance-verify">
+        {notable.map(c => (
+          <li key={c.cell_id} data-status={c.status}>
+            cell {c.index + 1}: <strong>{c.status.replace('_', ' ')}</strong>
+            {c.reason ? ` (${c.reason})` : ''}
+            {c.diff && <pre className="jp-mlinfra-Provenance-diff">{c.diff}</pre>}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function Timeline(props: {
+  executions: ProvenanceExecution[];
+  labels: Map<string, string>;
+  onSelect: (e: ProvenanceExecution) => void;
+}): JSX.Element {
+  const rows = [...props.executions].reverse().slice(0, 200);
+  return (
+    <DataTable<ProvenanceExecution>
+      label="Execution timeline"
+      rows={rows}
+      rowKey={e => String(e.seq)}
+      emptyText="No executions recorded yet."
+      onRowClick={props.onSelect}
+      columns={[
+        { id: 'seq', label: '#', render: e => e.seq, width: '3em', align: 'right' },
+        {
+          id: 'cell',
+          label: 'cell',
+          render: e => props.labels.get(e.cell_id) ?? 'deleted',
+          title: e => `cell id ${e.cell_id}\n\n${e.source}`
+        },
+        {
+          id: 'status',
+          label: 'status',
+          render: e =>
+            e.status === 'ok' ? (
+              'ok'
+            ) : (
+              <span className="jp-mlinfra-Provenance-error">{e.error_type ?? 'error'}</span>
+            )
+        },
+        {
+          id: 'ms',
+          label: 'ms',
+          align: 'right',
+          render: e => (e.duration_ms === null ? '—' : e.duration_ms.toFixed(1)),
+          title: e => `${formatTimestamp(e.started_at)} · ${formatTimestampTitle(e.started_at)}`
+        },
+        {
+          id: 'names',
+          label: 'binds / reads',
+          render: e =>
+            [e.binds.join(', '), e.reads.length ? `← ${e.reads.join(', ')}` : '']
+              .filter(Boolean)
+              .join(' ')
+        }
+      ]}
+    />
+  );
+}
+
+/** "cell N" (1-based position in the notebook) for every cell id. */
+function cellLabels(panel: NotebookPanel): Map<string, string> {
+  const labels = new Map<string, string>();
+  panel.content.widgets.forEach((cell, i) => labels.set(cell.model.id, `cell ${i + 1}`));
+  return labels;
 }

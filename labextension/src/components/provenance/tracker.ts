@@ -1,0 +1,198 @@
+/**
+ * The provenance tracker: one per JupyterLab, started with the extension (not only when the
+ * Provenance tab is open), so that
+ *
+ * - after each cell execution in any notebook, the notebook's history and hazards are
+ *   fetched (POST /provenance/check with the cells as shown now) and every stale, changed or
+ *   hidden-state cell gets a visible marker: a CSS class on its node (`jp-mlinfra-prov-stale`,
+ *   `jp-mlinfra-prov-changed`, `jp-mlinfra-prov-hidden`) and the explanation as its tooltip;
+ * - when a notebook is saved, its execution log is written into the notebook's metadata under
+ *   `jupyter_mlinfra.provenance`, so the log travels with the file (checked elsewhere with
+ *   `jupyter mlinfra check NB.ipynb`, no catalog needed).
+ */
+
+import type { DocumentRegistry } from '@jupyterlab/docregistry';
+import {
+  INotebookModel,
+  INotebookTracker,
+  NotebookActions,
+  NotebookPanel
+} from '@jupyterlab/notebook';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { MLInfraAPI } from '../../api';
+import { ProvenanceView } from '../../tokens';
+
+export const MARKER_CLASSES = {
+  stale: 'jp-mlinfra-prov-stale',
+  changed: 'jp-mlinfra-prov-changed',
+  hidden: 'jp-mlinfra-prov-hidden'
+};
+const METADATA_KEY = 'jupyter_mlinfra';
+/** Wait after an execution before asking: the kernel writes its record in its quiet time. */
+const AFTER_EXECUTION_MS = 900;
+
+export class ProvenanceTracker {
+  constructor(
+    readonly api: MLInfraAPI,
+    readonly notebooks: INotebookTracker
+  ) {
+    notebooks.widgetAdded.connect((_, panel) => this._watch(panel));
+    notebooks.forEach(panel => this._watch(panel));
+    NotebookActions.executed.connect((_, args) => {
+      const panel = this.notebooks.find(p => p.content === args.notebook);
+      if (panel) {
+        this.schedule(panel);
+      }
+    });
+  }
+
+  /** Emits the contents path of a notebook whose view changed. */
+  get changed(): ISignal<this, string> {
+    return this._changed;
+  }
+
+  /** The last view fetched for a notebook (contents path). */
+  view(path: string): ProvenanceView | undefined {
+    return this._views.get(path);
+  }
+
+  /** The error of the last fetch for a notebook, if it failed. */
+  error(path: string): Error | undefined {
+    return this._errors.get(path);
+  }
+
+  /** Fetch history and hazards for the notebook as shown now; update its markers. */
+  async refresh(panel: NotebookPanel): Promise<ProvenanceView | null> {
+    const path = panel.context.path;
+    const model = panel.content.model;
+    if (!model) {
+      return null;
+    }
+    const cells: Array<{ id: string; source: string; cell_type: string }> = [];
+    for (let i = 0; i < model.cells.length; i++) {
+      const cell = model.cells.get(i);
+      cells.push({
+        id: cell.id,
+        source: cell.sharedModel.getSource(),
+        cell_type: cell.type
+      });
+    }
+    try {
+      const view = await this.api.checkProvenance({
+        path,
+        cells,
+        kernel_id: panel.sessionContext.session?.kernel?.id
+      });
+      this._views.set(path, view);
+      this._errors.delete(path);
+      this.applyMarkers(panel, view);
+      this._changed.emit(path);
+      return view;
+    } catch (error) {
+      this._errors.set(
+        path,
+        error instanceof Error ? error : new Error(String(error))
+      );
+      this._changed.emit(path);
+      throw error;
+    }
+  }
+
+  /** Refresh a notebook shortly (debounced). */
+  schedule(panel: NotebookPanel, delayMs = AFTER_EXECUTION_MS): void {
+    const path = panel.context.path;
+    window.clearTimeout(this._timers.get(path));
+    this._timers.set(
+      path,
+      window.setTimeout(() => {
+        this._timers.delete(path);
+        void this.refresh(panel).catch(() => undefined);
+      }, delayMs)
+    );
+  }
+
+  /** Put (or take off) the stale / changed / hidden-state marker of every cell. */
+  applyMarkers(panel: NotebookPanel, view: ProvenanceView): void {
+    const report = view.report;
+    const stale = new Set(report?.stale ?? []);
+    const changed = new Set(report?.code_changed ?? []);
+    const hidden = new Set(report?.hidden_state_cells ?? []);
+    const messages = new Map<string, string[]>();
+    for (const finding of report?.explanations ?? []) {
+      if (finding.cell_id) {
+        const list = messages.get(finding.cell_id) ?? [];
+        list.push(finding.message);
+        messages.set(finding.cell_id, list);
+      }
+    }
+    for (const cell of panel.content.widgets) {
+      const id = cell.model.id;
+      const node = cell.node;
+      node.classList.toggle(MARKER_CLASSES.stale, stale.has(id));
+      node.classList.toggle(MARKER_CLASSES.changed, changed.has(id));
+      node.classList.toggle(MARKER_CLASSES.hidden, hidden.has(id));
+      const text = messages.get(id);
+      if (text) {
+        node.setAttribute('data-mlinfra-provenance', text.join('\n'));
+        node.title = text.join('\n');
+      } else if (node.hasAttribute('data-mlinfra-provenance')) {
+        node.removeAttribute('data-mlinfra-provenance');
+        node.removeAttribute('title');
+      }
+    }
+  }
+
+  private _watch(panel: NotebookPanel): void {
+    const onSave = (
+      context: DocumentRegistry.IContext<INotebookModel>,
+      state: DocumentRegistry.SaveState
+    ) => {
+      if (state !== 'started') {
+        return;
+      }
+      // Synchronous: the context serialises the model right after emitting 'started'.
+      const view = this._views.get(context.path);
+      if (!view?.log) {
+        return;
+      }
+      const current =
+        (context.model.getMetadata(METADATA_KEY) as
+          | { [key: string]: unknown }
+          | undefined) ?? {};
+      context.model.setMetadata(METADATA_KEY, {
+        ...current,
+        provenance: view.log
+      } as any);
+    };
+    panel.context.saveState.connect(onSave);
+    void panel.context.ready.then(() => this.schedule(panel, 300));
+    panel.disposed.connect(() => {
+      panel.context.saveState.disconnect(onSave);
+      window.clearTimeout(this._timers.get(panel.context.path));
+    });
+  }
+
+  private _views = new Map<string, ProvenanceView>();
+  private _errors = new Map<string, Error>();
+  private _timers = new Map<string, number>();
+  private _changed = new Signal<this, string>(this);
+}
+
+let instance: ProvenanceTracker | null = null;
+
+/** Start the tracker once (called when the extension activates). */
+export function startProvenanceTracker(
+  api: MLInfraAPI,
+  notebooks: INotebookTracker
+): ProvenanceTracker {
+  if (!instance) {
+    instance = new ProvenanceTracker(api, notebooks);
+  }
+  return instance;
+}
+
+/** The running tracker (null when the notebook plugin is missing). */
+export function getProvenanceTracker(): ProvenanceTracker | null {
+  return instance;
+}
