@@ -25,54 +25,10 @@ from .models_handlers import ROUTES as _MODEL_ROUTES  # noqa: E402
 
 ROUTES += _MODEL_ROUTES
 
-from .provenance_handlers import (ProvenanceCheckHandler, ProvenanceHandler,  # noqa: E402
-                                  ProvenanceNotebooksHandler, ProvenanceReplayHandler,
-                                  ProvenanceVerifyHandler)
+from .jobs_handlers import JOBS_ROUTES as _JOBS_ROUTES  # noqa: E402
 
-ROUTES += [
-    (r"/provenance", ProvenanceHandler),
-    (r"/provenance/check", ProvenanceCheckHandler),
-    (r"/provenance/notebooks", ProvenanceNotebooksHandler),
-    (r"/provenance/replay", ProvenanceReplayHandler),
-    (r"/provenance/verify", ProvenanceVerifyHandler),
-]
-
-from .models_handlers import ROUTES as _MODEL_ROUTES  # noqa: E402
-
-ROUTES += _MODEL_ROUTES
-
-from .provenance_handlers import (ProvenanceCheckHandler, ProvenanceHandler,  # noqa: E402
-                                  ProvenanceNotebooksHandler, ProvenanceReplayHandler,
-                                  ProvenanceVerifyHandler)
-
-ROUTES += [
-    (r"/provenance", ProvenanceHandler),
-    (r"/provenance/check", ProvenanceCheckHandler),
-    (r"/provenance/notebooks", ProvenanceNotebooksHandler),
-    (r"/provenance/replay", ProvenanceReplayHandler),
-    (r"/provenance/verify", ProvenanceVerifyHandler),
-]
-
-from .models_handlers import ROUTES as _MODEL_ROUTES  # noqa: E402
-
-ROUTES += _MODEL_ROUTES
-
-from .provenance_handlers import (ProvenanceCheckHandler, ProvenanceHandler,  # noqa: E402
-                                  ProvenanceNotebooksHandler, ProvenanceReplayHandler,
-                                  ProvenanceVerifyHandler)
-
-ROUTES += [
-    (r"/provenance", ProvenanceHandler),
-    (r"/provenance/check", ProvenanceCheckHandler),
-    (r"/provenance/notebooks", ProvenanceNotebooksHandler),
-    (r"/provenance/replay", ProvenanceReplayHandler),
-    (r"/provenance/verify", ProvenanceVerifyHandler),
-]
+ROUTES += _JOBS_ROUTES
 
 from .features_handlers import FEATURE_ROUTES as _FEATURE_ROUTES  # noqa: E402
 
 ROUTES += _FEATURE_ROUTES
-
-from .jobs_handlers import JOBS_ROUTES as _JOBS_ROUTES  # noqa: E402
-
-ROUTES += _JOBS_ROUTES
