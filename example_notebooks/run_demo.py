@@ -124,7 +124,6 @@ def step_models(ws) -> None:
 
 
 STEPS = [step_foundation]
-STEPS.append(step_provenance)
 STEPS.append(step_models)
 STEPS.append(step_provenance)
 STEPS.append(step_features)

@@ -14,7 +14,7 @@ import sys
 from .._version import __version__
 from ..core.errors import MLInfraError
 
-COMMAND_MODULES = ["jupyter_mlinfra.cli.info", "jupyter_mlinfra.cli.provenance", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance"]
+COMMAND_MODULES = ["jupyter_mlinfra.cli.info", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance"]
 
 COMMAND_MODULES.append("jupyter_mlinfra.cli.features")
 COMMAND_MODULES.append("jupyter_mlinfra.cli.jobs")
