@@ -217,7 +217,14 @@ class DaskExecutor:
                              set_as_default=False)
         self.max_workers = int(max_workers or 0)
         if cluster is not None and self.max_workers:
-            cluster.adapt(minimum=min_workers, maximum=self.max_workers)
+            # A notebook run takes seconds, not Dask's default half-second guess: one worker
+            # per queued run, and idle workers handed back after a few seconds.
+            import dask
+
+            dask.config.set({"distributed.scheduler.default-task-durations":
+                             {"mlinfra-run": "30s"}})
+            cluster.adapt(minimum=min_workers, maximum=self.max_workers,
+                          target_duration="1s", interval="500ms", wait_count=6)
         self._futures: dict[str, Any] = {}     # slot -> future
         self._runs: dict[str, str] = {}        # slot -> run id
         self._lock = threading.Lock()

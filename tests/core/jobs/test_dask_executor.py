@@ -1,0 +1,51 @@
+"""Runs on a real Dask cluster (LocalCluster with worker processes), scaled adaptively."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_runs_execute_on_an_adaptive_dask_cluster(jobs, jobs_ws):
+    distributed = pytest.importorskip("distributed")
+    from jupyter_mlinfra.core.jobs.executors import DaskExecutor
+    from jupyter_mlinfra.core.jobs.scheduler import Scheduler
+
+    cluster = distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    try:
+        executor = DaskExecutor(jobs_ws, cluster=cluster, max_workers=2, min_workers=0,
+                                lease_seconds=10)
+        scheduler = Scheduler(jobs_ws, executor, poll_interval=0.1, lease_seconds=10)
+        sweep = jobs.sweep("ok.ipynb", {"x": [1, 2, 3]})
+        failing = jobs.submit("fail.ipynb", parameters={"x": 5})
+        peak = 0
+        deadline = time.monotonic() + 150
+        ids = sweep["run_ids"] + [failing["id"]]
+        while time.monotonic() < deadline:
+            scheduler.tick()
+            peak = max(peak, len(cluster.scheduler_info["workers"]))
+            states = [jobs.get_run(r)["state"] for r in ids]
+            if all(s in ("succeeded", "failed") for s in states):
+                break
+            time.sleep(0.2)
+        scheduler.tick()
+        df = jobs.sweep_results(sweep["id"])
+        assert list(df["state"]) == ["succeeded"] * 3
+        assert list(df["y"]) == [2.0, 4.0, 6.0]
+        bad = jobs.get_run(failing["id"])
+        assert bad["state"] == "failed" and bad["error"]["message"] == "bad value 5"
+        assert all(jobs.get_run(r)["worker"].startswith("dask:") for r in ids)
+        assert peak == 2                      # grew with the queue, up to its maximum
+        assert executor.in_flight() == {}
+        # idle: adaptive scaling gives the workers back
+        deadline = time.monotonic() + 40
+        while cluster.scheduler_info["workers"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(cluster.scheduler_info["workers"]) == 0
+        scheduler.stop()
+    finally:
+        cluster.close()
