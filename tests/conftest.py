@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+# pytest-jupyter's fixtures (jp_fetch, jp_serverapp...) for the REST tests; must be declared here.
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
 VENV_BIN = str(Path(sys.executable).parent)
 
 

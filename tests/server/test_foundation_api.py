@@ -14,7 +14,10 @@ async def test_health_reports_version_and_backends(jp_fetch, mlinfra_env):
 
     assert body["version"] == __version__
     assert body["catalog"]["backend"] == "sqlite"
-    assert "0001_foundation" in body["catalog"]["schema_revisions"]
+    from jupyter_mlinfra.core.catalog import Catalog
+
+    heads = Catalog("sqlite://")._head_revisions()
+    assert set(body["catalog"]["schema_revisions"]) == heads
     assert body["artifacts"]["backend"] == "local"
     assert body["artifacts"]["root"].startswith(str(mlinfra_env))
     assert set(body["capabilities"]) == {"provenance", "jobs", "models", "features"}
