@@ -1,10 +1,10 @@
 """Provenance overhead: what recording every execution costs per cell, and whether it grows.
 
 Notebooks of 200 and 400 small cells (assignments, list appends, function definitions and
-calls, prints) are executed with nbclient in a fresh kernel, once on a plain kernel (the
-baseline) and once with recording on (``%load_ext jupyter_mlinfra`` in the first cell, writing to
-a throwaway catalog), alternating plain / recording in one run so that machine load hits both
-alike. Per-cell time is measured around each execute request (nbclient's ``on_cell_execute`` to
+calls, prints) are executed with nbclient on a plain kernel (the baseline) and on a kernel with
+recording on (``%load_ext jupyter_mlinfra`` in the first cell, writing to a throwaway catalog).
+Both kernels run side by side and get the cells alternately, one cell at a time (who goes first
+alternates too), so that the load of the shared machine hits both alike. Per-cell time is measured around each execute request (nbclient's ``on_cell_execute`` to
 ``on_cell_executed`` hooks), i.e. the round trip a user waits for.
 
 Reported:
@@ -62,22 +62,22 @@ def build(n: int, record: bool) -> nbformat.NotebookNode:
         "name": "python3", "display_name": "Python 3", "language": "python"}})
 
 
-def run(n: int, record: bool) -> list[float]:
-    """Per-cell times in ms (cell 1..n; the set-up cell 0 excluded)."""
-    nb = build(n, record)
-    starts: dict[int, float] = {}
-    times: dict[int, float] = {}
-
-    def on_execute(cell, cell_index, execute_reply=None, **kw):
-        starts[cell_index] = time.perf_counter()
-
-    def on_executed(cell, cell_index, execute_reply=None, **kw):
-        times[cell_index] = (time.perf_counter() - starts[cell_index]) * 1000.0
-
-    client = NotebookClient(nb, timeout=60, kernel_name="python3",
-                            on_cell_execute=on_execute, on_cell_executed=on_executed)
-    client.execute()
-    return [times[i] for i in range(1, n + 1)]
+def run_pair(n: int) -> tuple[list[float], list[float]]:
+    """Per-cell times in ms (cells 1..n; the set-up cell 0 excluded) of a plain kernel and a
+    recording kernel, both started at once and fed the same cells alternately (cell i goes to
+    one then the other, who goes first alternating), so load changes hit both alike."""
+    clients = {record: NotebookClient(build(n, record), timeout=60, kernel_name="python3")
+               for record in (False, True)}
+    times: dict[bool, list[float]] = {False: [], True: []}
+    with clients[False].setup_kernel(), clients[True].setup_kernel():
+        for i in range(n + 1):
+            for record in ((False, True) if i % 2 == 0 else (True, False)):
+                client = clients[record]
+                started = time.perf_counter()
+                client.execute_cell(client.nb.cells[i], i)
+                if i:
+                    times[record].append((time.perf_counter() - started) * 1000.0)
+    return times[False], times[True]
 
 
 def main() -> int:
@@ -93,12 +93,11 @@ def main() -> int:
     started = time.perf_counter()
     for r in range(args.rounds):
         for n in (200, 400):
-            order = (False, True) if r % 2 == 0 else (True, False)
-            for record in order:
-                times = run(n, record)
-                results.setdefault((n, record), []).append(times)
-                print(f"round {r + 1} n={n} {'recording' if record else 'plain    '}: "
-                      f"median {statistics.median(times):.3f} ms/cell", flush=True)
+            plain, rec = run_pair(n)
+            results.setdefault((n, False), []).append(plain)
+            results.setdefault((n, True), []).append(rec)
+            print(f"round {r + 1} n={n}: plain median {statistics.median(plain):.3f} ms/cell, "
+                  f"recording {statistics.median(rec):.3f} ms/cell", flush=True)
 
     print(f"\nprovenance overhead ({args.rounds} rounds, alternating; "
           f"{time.perf_counter() - started:.0f} s; other processes share the CPU)")
