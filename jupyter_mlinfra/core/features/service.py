@@ -46,6 +46,7 @@ class OnlinePlanView:
     ttl_seconds: float | None
     positions: list[int]  # index of each requested feature in the stored payload
     names: list[str]  # output names
+    timestamps: list[str] = field(default_factory=list)  # outputs of type datetime
 
 
 @dataclass
@@ -53,7 +54,7 @@ class OnlineFeatures:
     """The result of an online lookup, one entry per requested entity row, in order.
 
     ``rows[i]`` has the entity's join keys and one value per feature (``None`` when missing
-    or older than the TTL); ``status[i][feature]`` is ``"present"``, ``"not_found"`` or
+    or older than the TTL; timestamps as aware UTC datetimes); ``status[i][feature]`` is ``"present"``, ``"not_found"`` or
     ``"expired"`` (older than the view's TTL); ``event_times[i][view]`` is the event time (UTC
     epoch seconds) of the stored row or ``None``.
     """
@@ -1076,7 +1077,9 @@ class FeatureService:
             views.append(OnlinePlanView(view=version.view, version=version.version,
                                         keys=list(version.join_keys),
                                         ttl_seconds=info["ttl_seconds"], positions=positions,
-                                        names=list(columns)))
+                                        names=list(columns),
+                                        timestamps=[out for out, f in columns.items()
+                                                    if version.dtype_of(f) == "datetime"]))
             names += list(columns)
         self._plans[key] = (now + _RESOLVE_TTL, views, names)
         return views, names
@@ -1133,6 +1136,9 @@ class FeatureService:
                 for name, pos in pairs:
                     row[name] = values[pos]
                     st[name] = "present"
+                for name in pv.timestamps:  # stored as ISO text: back to aware datetimes
+                    if row[name] is not None:
+                        row[name] = datetime.fromisoformat(row[name])
         return OnlineFeatures(feature_names=names, rows=rows, status=status, event_times=times)
 
     # -- training-frame helpers for doors ---------------------------------------------------

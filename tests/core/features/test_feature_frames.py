@@ -308,3 +308,23 @@ def test_compact_merges_pushed_files_without_changing_frames(spend_view, workspa
     # customer 1 at 01-03 10:00 was materialized once and pushed twice: one row is left.
     assert fs.describe("spend")["freshness"]["offline_rows"] == 5 + 4 - 2
     assert fs.compact("spend")["partitions"] == 0
+
+
+def test_every_feature_type_reads_back_the_same_offline_and_online(fs):
+    fs.register_entity("customer", ["customer_id"])
+    src = pd.DataFrame({"customer_id": [1, 2], "event_timestamp": [at(0), at(0)],
+                        "x": [1.5, None], "n": [3, 4], "s": ["a", None], "b": [True, False],
+                        "signup": pd.to_datetime(["2023-01-01 12:00", None], utc=True)})
+    fs.register_view("kinds", entities="customer", source=src)
+    fs.materialize("kinds", end=at(10))
+    frame = fs.get_training_frame(pd.DataFrame({"customer_id": [1, 2], "event_timestamp":
+                                                [at(1), at(1)]}), ["kinds:*"])
+    online = fs.get_online_features(["kinds:*"], [{"customer_id": 1}, {"customer_id": 2}])
+    for i, row in enumerate(online.rows):
+        for name in ("x", "n", "s", "b", "signup"):
+            offline = frame[name].iloc[i]
+            if pd.isna(offline):
+                assert row[name] is None, (name, row[name])
+            else:
+                assert row[name] == offline, (name, row[name], offline)
+    assert str(frame["signup"].dtype) == "datetime64[us, UTC]"
