@@ -12,6 +12,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { ErrorBody, Health, JSONValue, OpenAPIDocument } from './tokens';
 import { ProvenanceView, ReplaySummary, VerifyResult } from './tokens';
 import { FeatureTable, FeatureViewDetails, FeatureViewSummary } from './tokens';
+import { ModelDetails, ModelSummary, ModelVersionInfo } from './tokens';
 
 /** Query-string values; `undefined` entries are left out. */
 export type QueryParams = {
@@ -177,6 +178,57 @@ export class MLInfraAPI {
   // -- jobs -------------------------------------------------------------------------------
 
   // -- models -----------------------------------------------------------------------------
+
+  /** GET /models: models matching a name substring, owner, tags and metric thresholds. */
+  listModels(filters: {
+    q?: string;
+    owner?: string;
+    metric?: string;
+    tag?: string;
+    archived?: boolean;
+  } = {}): Promise<{ models: ModelSummary[] }> {
+    return this.request('models', {}, filters);
+  }
+
+  /** GET /models/{name}: the model, its versions (newest first) and aliases. */
+  getModel(name: string): Promise<ModelDetails> {
+    return this.request(['models', name]);
+  }
+
+  /** GET /models/{name}/versions/{version}: everything captured at registration. */
+  getModelVersion(name: string, version: number): Promise<ModelVersionInfo> {
+    return this.request(['models', name, 'versions', String(version)]);
+  }
+
+  /** PUT /models/{name}/aliases/{alias}: move (or create) an alias atomically. */
+  setModelAlias(
+    name: string,
+    alias: string,
+    version: number,
+    protectedAlias?: boolean
+  ): Promise<{ alias: string; version: number; protected: boolean }> {
+    return this.request(['models', name, 'aliases', alias], {
+      method: 'PUT',
+      body: { version, protected: protectedAlias }
+    });
+  }
+
+  /** PATCH /models/{name}/versions/{version}: archive or restore a version. */
+  archiveModelVersion(
+    name: string,
+    version: number,
+    archived: boolean
+  ): Promise<ModelVersionInfo> {
+    return this.request(['models', name, 'versions', String(version)], {
+      method: 'PATCH',
+      body: { archived }
+    });
+  }
+
+  /** The URL of one artifact's bytes (figures are shown with it; cookies authenticate). */
+  modelArtifactUrl(name: string, version: number, artifact: string): string {
+    return this.url('models', name, 'versions', String(version), 'artifacts', ...artifact.split('/'));
+  }
 
   // -- features ---------------------------------------------------------------------------
 

@@ -268,3 +268,83 @@ export interface FeatureTable {
   columns: string[];
   rows: JSONValue[][];
 }
+
+// -- models (server/openapi/models.json) ---------------------------------------------------
+
+/** One row of GET /models: a model with the newest version matching the filters. */
+export interface ModelSummary {
+  name: string;
+  owner: string;
+  description: string;
+  tags: { [key: string]: string };
+  latest_version: number;
+  version: number;
+  matching_versions: number;
+  metrics: { [name: string]: number };
+  aliases: { [alias: string]: number };
+  model_class: string;
+  updated_at: string | null;
+}
+
+export interface ModelArtifact {
+  name: string;
+  kind: string;
+  format: string;
+  media_type: string;
+  sha256: string;
+  size: number;
+  key: string;
+  loadable: boolean;
+}
+
+/** A version as listed (GET /models/{name}); GET .../versions/{v} adds the captured details. */
+export interface ModelVersionInfo {
+  name: string;
+  version: number;
+  id: string;
+  owner: string;
+  status: 'ready' | 'archived' | string;
+  created_at: string;
+  description: string;
+  tags: { [key: string]: string };
+  flavor: string;
+  metrics: { [name: string]: number };
+  clean: boolean;
+  dirty_reasons: string[];
+  run_id: string | null;
+  aliases: string[];
+  model_class: string;
+  definition?: { [key: string]: JSONValue };
+  signature?: { [key: string]: JSONValue };
+  dependencies?: {
+    python?: string;
+    platform?: string;
+    packages?: { [dist: string]: string };
+    lock_size?: number;
+  };
+  data?: Array<{ [key: string]: JSONValue }>;
+  code?: { [key: string]: JSONValue };
+  artifacts?: ModelArtifact[];
+}
+
+export interface ModelAliasInfo {
+  alias: string;
+  version: number;
+  protected: boolean;
+  owner: string;
+  updated_by: string;
+  updated_at: string;
+}
+
+/** GET /models/{name} */
+export interface ModelDetails {
+  name: string;
+  owner: string;
+  description: string;
+  tags: { [key: string]: string };
+  created_at: string;
+  updated_at: string;
+  latest_version: number;
+  aliases: ModelAliasInfo[];
+  versions: ModelVersionInfo[];
+}

@@ -1,3 +1,4 @@
 import './base.css';
 import './provenance.css';
 import './features.css';
+import './models.css';

@@ -1,16 +1,679 @@
 import * as React from 'react';
 
-import { CapabilityStatusView } from '../components/common';
+import { MLInfraAPI } from '../api';
+import {
+  CapabilityStatusView,
+  DataTable,
+  DataTableColumn,
+  ErrorBanner,
+  KeyValueTable,
+  formatTimestamp,
+  formatTimestampTitle,
+  formatValue,
+  usePoll
+} from '../components/common';
+import { JSONValue, ModelDetails, ModelSummary, ModelVersionInfo } from '../tokens';
 import { TabProps } from './tabProps';
 
-/** The Models tab: for now, the capability's live status from GET /mlinfra/api/health. */
+/**
+ * The Models tab: search registered models (name, owner, tag, metric threshold); a model's
+ * details show its aliases (and move them), its versions, a plot of a metric across versions,
+ * and for one version its lineage (notebook, replay order, git, job run, data and features)
+ * and artifacts (figures shown inline).
+ */
 export function ModelsTab(props: TabProps): JSX.Element {
+  const { api, active } = props;
+  const [query, setQuery] = React.useState('');
+  const [metric, setMetric] = React.useState('');
+  const [filters, setFilters] = React.useState({ q: '', metric: '' });
+  const [selected, setSelected] = React.useState<string | null>(null);
+
+  React.useEffect(() => {
+    const timer = window.setTimeout(
+      () => setFilters({ q: query.trim(), metric: metric.trim() }),
+      250
+    );
+    return () => window.clearTimeout(timer);
+  }, [query, metric]);
+
+  const models = usePoll(
+    () =>
+      api.listModels({
+        q: filters.q || undefined,
+        metric: filters.metric || undefined
+      }),
+    { active, deps: [filters.q, filters.metric] }
+  );
+  const rows = models.data?.models ?? [];
+
+  // Two columns: the side panel is narrow.
+  const columns: DataTableColumn<ModelSummary>[] = [
+    {
+      id: 'name',
+      label: 'Model',
+      render: m => (
+        <>
+          <span className="jp-mlinfra-Models-name">{m.name}</span>
+          <span className="jp-mlinfra-Models-muted jp-mlinfra-Models-line">
+            {shortClass(m.model_class)}
+          </span>
+          <MetricList metrics={m.metrics} />
+        </>
+      ),
+      sortValue: m => m.name,
+      title: m =>
+        [m.description, m.model_class, `owner ${m.owner}`, `metrics of v${m.version}`]
+          .filter(Boolean)
+          .join('\n')
+    },
+    {
+      id: 'version',
+      label: 'Latest',
+      render: m => (
+        <>
+          v{m.latest_version}
+          {Object.entries(m.aliases)
+            .sort()
+            .map(([alias, v]) => (
+              <span key={alias} className="jp-mlinfra-Models-line">
+                <AliasBadge alias={alias} version={v} />
+              </span>
+            ))}
+        </>
+      ),
+      sortValue: m => m.latest_version
+    }
+  ];
+
   return (
-    <div className="jp-mlinfra-Tab-body">
+    <div className="jp-mlinfra-Tab-body jp-mlinfra-Models">
       <p className="jp-mlinfra-Tab-intro">
         Models registered from notebooks with what it takes to reproduce them: versions, aliases, search, compare.
       </p>
       <CapabilityStatusView name="models" health={props.health} />
+      <div className="jp-mlinfra-Toolbar">
+        <label className="jp-mlinfra-Field jp-mlinfra-Models-search">
+          <span>Search</span>
+          <input
+            type="search"
+            placeholder="model name"
+            value={query}
+            aria-label="Search models"
+            onChange={event => setQuery(event.target.value)}
+          />
+        </label>
+        <label className="jp-mlinfra-Field jp-mlinfra-Models-search">
+          <span>Metric</span>
+          <input
+            type="search"
+            placeholder="e.g. accuracy>=0.9"
+            value={metric}
+            aria-label="Metric threshold"
+            onChange={event => setMetric(event.target.value)}
+          />
+        </label>
+      </div>
+      <ErrorBanner
+        error={models.error}
+        context="Could not load models"
+        onRetry={() => void models.refresh()}
+      />
+      <section className="jp-mlinfra-Section" aria-label="Models">
+        <h3>Models{models.data ? ` (${rows.length})` : ''}</h3>
+        {models.data || models.error ? (
+          <DataTable
+            label="Models"
+            columns={columns}
+            rows={rows}
+            rowKey={m => m.name}
+            emptyText={
+              filters.q || filters.metric
+                ? 'No model matches these filters.'
+                : 'No models yet: register one with %mlinfra model register VAR --name NAME.'
+            }
+            onRowClick={m => setSelected(m.name === selected ? null : m.name)}
+            selectedKey={selected}
+            initialSort={{ column: 'name' }}
+          />
+        ) : (
+          <p className="jp-mlinfra-Empty">Loading…</p>
+        )}
+      </section>
+      {selected && (
+        <ModelDetailsView
+          key={selected}
+          name={selected}
+          props={props}
+          onClose={() => setSelected(null)}
+          onChanged={() => void models.refresh()}
+        />
+      )}
     </div>
   );
+}
+
+function shortClass(modelClass: string): string {
+  const parts = modelClass.split('.');
+  return parts[parts.length - 1];
+}
+
+function AliasBadge(p: { alias: string; version?: number }): JSX.Element {
+  return (
+    <span className="jp-mlinfra-Badge jp-mlinfra-Badge-ok jp-mlinfra-Models-alias">
+      @{p.alias}
+      {p.version !== undefined ? ` v${p.version}` : ''}
+    </span>
+  );
+}
+
+function MetricList(p: { metrics: { [name: string]: number } }): JSX.Element {
+  const entries = Object.entries(p.metrics).sort();
+  if (!entries.length) {
+    return <span className="jp-mlinfra-Models-muted">—</span>;
+  }
+  return (
+    <>
+      {entries.map(([k, v]) => (
+        <span key={k} className="jp-mlinfra-Models-line jp-mlinfra-Models-metric">
+          <span className="jp-mlinfra-Models-muted">{k}</span> <b>{formatNumber(v)}</b>
+        </span>
+      ))}
+    </>
+  );
+}
+
+function formatNumber(v: number): string {
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
+}
+
+function ModelDetailsView(p: {
+  name: string;
+  props: TabProps;
+  onClose: () => void;
+  onChanged: () => void;
+}): JSX.Element {
+  const { api, active } = p.props;
+  const details = usePoll(() => api.getModel(p.name), { active, deps: [p.name] });
+  const [version, setVersion] = React.useState<number | null>(null);
+  const info = details.data;
+  const shown = version ?? info?.versions[0]?.version ?? null;
+
+  const refresh = () => {
+    void details.refresh();
+    p.onChanged();
+  };
+
+  return (
+    <section
+      className="jp-mlinfra-Section jp-mlinfra-Models-details"
+      aria-label={`Model ${p.name}`}
+      data-model={p.name}
+    >
+      <h3>
+        {p.name}{' '}
+        <button
+          type="button"
+          className="jp-mlinfra-LinkButton"
+          onClick={p.onClose}
+          aria-label="Close details"
+        >
+          close
+        </button>
+      </h3>
+      <ErrorBanner error={details.error} context={`Could not load ${p.name}`} />
+      {!info ? (
+        !details.error && <p className="jp-mlinfra-Empty">Loading…</p>
+      ) : (
+        <>
+          {info.description && (
+            <p className="jp-mlinfra-Models-description">{info.description}</p>
+          )}
+          <KeyValueTable
+            label="Model"
+            entries={[
+              ['owner', info.owner],
+              ['versions', `${info.versions.length} (latest v${info.latest_version})`],
+              [
+                'tags',
+                Object.keys(info.tags).length
+                  ? Object.entries(info.tags)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(', ')
+                  : '—'
+              ],
+              ['updated', formatTimestamp(info.updated_at)]
+            ]}
+          />
+          <h4 className="jp-mlinfra-Models-subtitle">Aliases</h4>
+          <AliasesView info={info} api={api} onChanged={refresh} />
+          <h4 className="jp-mlinfra-Models-subtitle">Versions</h4>
+          <VersionsTable info={info} selected={shown} onSelect={setVersion} />
+          <h4 className="jp-mlinfra-Models-subtitle">Metric across versions</h4>
+          <MetricPlot versions={info.versions} />
+          {shown !== null && (
+            <VersionDetails
+              key={`${p.name}:${shown}`}
+              name={p.name}
+              version={shown}
+              props={p.props}
+              onChanged={refresh}
+            />
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function AliasesView(p: {
+  info: ModelDetails;
+  api: MLInfraAPI;
+  onChanged: () => void;
+}): JSX.Element {
+  const { info, api } = p;
+  const ready = info.versions.filter(v => v.status === 'ready');
+  const [alias, setAlias] = React.useState(info.aliases[0]?.alias ?? 'production');
+  const [target, setTarget] = React.useState<number>(ready[0]?.version ?? 1);
+  const [protect, setProtect] = React.useState(false);
+  const [error, setError] = React.useState<Error | null>(null);
+  const [busy, setBusy] = React.useState(false);
+  const move = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.setModelAlias(info.name, alias.trim(), target, protect || undefined);
+      p.onChanged();
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      {info.aliases.length ? (
+        <DataTable
+          label="Aliases"
+          columns={[
+            { id: 'alias', label: 'Alias', render: a => <AliasBadge alias={a.alias} /> },
+            { id: 'version', label: 'Version', render: a => `v${a.version}` },
+            {
+              id: 'by',
+              label: 'Moved',
+              render: a => (
+                <>
+                  {a.updated_by}
+                  {a.protected && (
+                    <span
+                      className="jp-mlinfra-Badge jp-mlinfra-Badge-warn"
+                      title={`protected: only ${a.owner} can move it`}
+                    >
+                      protected
+                    </span>
+                  )}
+                </>
+              ),
+              title: a => formatTimestampTitle(a.updated_at)
+            }
+          ]}
+          rows={info.aliases}
+          rowKey={a => a.alias}
+          emptyText="No aliases."
+        />
+      ) : (
+        <p className="jp-mlinfra-Empty">No aliases yet.</p>
+      )}
+      <form
+        className="jp-mlinfra-Toolbar jp-mlinfra-Models-aliasForm"
+        aria-label="Move an alias"
+        onSubmit={event => {
+          event.preventDefault();
+          void move();
+        }}
+      >
+        <label className="jp-mlinfra-Field">
+          <span>Alias</span>
+          <input
+            value={alias}
+            aria-label="Alias name"
+            size={10}
+            onChange={e => setAlias(e.target.value)}
+          />
+        </label>
+        <label className="jp-mlinfra-Field">
+          <span>Version</span>
+          <select
+            value={target}
+            aria-label="Alias target version"
+            onChange={e => setTarget(Number(e.target.value))}
+          >
+            {ready.map(v => (
+              <option key={v.version} value={v.version}>
+                v{v.version}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="jp-mlinfra-Models-check">
+          <input
+            type="checkbox"
+            checked={protect}
+            onChange={e => setProtect(e.target.checked)}
+          />
+          protect
+        </label>
+        <button type="submit" className="jp-mlinfra-Button" disabled={busy || !alias.trim()}>
+          Move alias
+        </button>
+      </form>
+      <ErrorBanner error={error} context="Could not move the alias" />
+    </>
+  );
+}
+
+function VersionsTable(p: {
+  info: ModelDetails;
+  selected: number | null;
+  onSelect: (v: number) => void;
+}): JSX.Element {
+  return (
+    <DataTable
+      label="Versions"
+      columns={[
+        {
+          id: 'version',
+          label: 'Version',
+          render: v => (
+            <>
+              v{v.version}
+              <span className="jp-mlinfra-Models-muted jp-mlinfra-Models-line">
+                {formatTimestamp(v.created_at)}
+              </span>
+              {v.aliases.map(a => (
+                <span key={a} className="jp-mlinfra-Models-line">
+                  <AliasBadge alias={a} />
+                </span>
+              ))}
+            </>
+          ),
+          sortValue: v => v.version,
+          title: v => `${formatTimestampTitle(v.created_at)} by ${v.owner}`
+        },
+        {
+          id: 'status',
+          label: 'Status',
+          render: v => (
+            <>
+              <span
+                className={`jp-mlinfra-Badge ${v.status === 'ready' ? 'jp-mlinfra-Badge-ok' : 'jp-mlinfra-Badge-off'}`}
+              >
+                {v.status}
+              </span>
+              {!v.clean && (
+                <span className="jp-mlinfra-Models-line">
+                  <span
+                    className="jp-mlinfra-Badge jp-mlinfra-Badge-error"
+                    title={v.dirty_reasons.join('\n')}
+                  >
+                    dirty
+                  </span>
+                </span>
+              )}
+            </>
+          )
+        },
+        { id: 'metrics', label: 'Metrics', render: v => <MetricList metrics={v.metrics} /> }
+      ]}
+      rows={p.info.versions}
+      rowKey={v => String(v.version)}
+      emptyText="No versions."
+      onRowClick={v => p.onSelect(v.version)}
+      selectedKey={p.selected === null ? null : String(p.selected)}
+      initialSort={{ column: 'version', descending: true }}
+    />
+  );
+}
+
+/** A small SVG line chart of one metric over the version numbers. */
+export function MetricPlot(p: { versions: ModelVersionInfo[] }): JSX.Element {
+  const names = Array.from(new Set(p.versions.flatMap(v => Object.keys(v.metrics)))).sort();
+  const [metric, setMetric] = React.useState(names[0] ?? '');
+  const current = names.includes(metric) ? metric : names[0];
+  if (!current) {
+    return <p className="jp-mlinfra-Empty">No metrics recorded.</p>;
+  }
+  const points = p.versions
+    .filter(v => typeof v.metrics[current] === 'number')
+    .map(v => ({ x: v.version, y: v.metrics[current], archived: v.status !== 'ready' }))
+    .sort((a, b) => a.x - b.x);
+  const width = 300;
+  const height = 140;
+  const pad = { left: 44, right: 12, top: 12, bottom: 26 };
+  const xs = points.map(pt => pt.x);
+  const ys = points.map(pt => pt.y);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  if (y0 === y1) {
+    y0 -= Math.abs(y0) * 0.05 || 1;
+    y1 += Math.abs(y1) * 0.05 || 1;
+  }
+  const sx = (x: number) =>
+    x1 === x0
+      ? (pad.left + width - pad.right) / 2
+      : pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
+  const sy = (y: number) =>
+    pad.top + (1 - (y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
+  const path = points.map((pt, i) => `${i ? 'L' : 'M'}${sx(pt.x)},${sy(pt.y)}`).join(' ');
+  return (
+    <div className="jp-mlinfra-Models-plot">
+      <label className="jp-mlinfra-Field">
+        <span>Metric</span>
+        <select
+          value={current}
+          aria-label="Plotted metric"
+          onChange={e => setMetric(e.target.value)}
+        >
+          {names.map(n => (
+            <option key={n} value={n}>
+              {n}
+            </option>
+          ))}
+        </select>
+      </label>
+      <svg
+        viewBox={`0 0 ${width} ${height}`}
+        width="100%"
+        preserveAspectRatio="xMinYMin meet"
+        role="img"
+        aria-label={`${current} across versions`}
+        className="jp-mlinfra-Models-chart"
+      >
+        <line x1={pad.left} x2={width - pad.right} y1={height - pad.bottom} y2={height - pad.bottom} className="jp-mlinfra-Models-axis" />
+        <line x1={pad.left} x2={pad.left} y1={pad.top} y2={height - pad.bottom} className="jp-mlinfra-Models-axis" />
+        <text x={pad.left - 4} y={sy(y1) + 4} textAnchor="end" className="jp-mlinfra-Models-tick">
+          {formatNumber(y1)}
+        </text>
+        <text x={pad.left - 4} y={sy(y0) + 4} textAnchor="end" className="jp-mlinfra-Models-tick">
+          {formatNumber(y0)}
+        </text>
+        <path d={path} className="jp-mlinfra-Models-line-path" fill="none" />
+        {points.map(pt => (
+          <g key={pt.x} data-version={pt.x} data-value={pt.y}>
+            <circle
+              cx={sx(pt.x)}
+              cy={sy(pt.y)}
+              r={4}
+              className={pt.archived ? 'jp-mlinfra-Models-point-archived' : 'jp-mlinfra-Models-point'}
+            >
+              <title>{`v${pt.x}: ${current} = ${pt.y}`}</title>
+            </circle>
+            <text x={sx(pt.x)} y={height - pad.bottom + 15} textAnchor="middle" className="jp-mlinfra-Models-tick">
+              v{pt.x}
+            </text>
+          </g>
+        ))}
+      </svg>
+    </div>
+  );
+}
+
+function VersionDetails(p: {
+  name: string;
+  version: number;
+  props: TabProps;
+  onChanged: () => void;
+}): JSX.Element {
+  const { api, active } = p.props;
+  const info = usePoll(() => api.getModelVersion(p.name, p.version), {
+    active,
+    deps: [p.name, p.version],
+    intervalMs: 0
+  });
+  const [error, setError] = React.useState<Error | null>(null);
+  const v = info.data;
+  const archive = async (archived: boolean) => {
+    setError(null);
+    try {
+      await api.archiveModelVersion(p.name, p.version, archived);
+      await info.refresh();
+      p.onChanged();
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+  return (
+    <div className="jp-mlinfra-Models-version" data-version={p.version}>
+      <h4 className="jp-mlinfra-Models-subtitle">
+        Version {p.version}{' '}
+        {v && (
+          <button
+            type="button"
+            className="jp-mlinfra-LinkButton"
+            onClick={() => void archive(v.status === 'ready')}
+          >
+            {v.status === 'ready' ? 'archive' : 'restore'}
+          </button>
+        )}
+      </h4>
+      <ErrorBanner error={info.error ?? error} context={`Version ${p.version}`} />
+      {v && <VersionBody v={v} api={api} />}
+    </div>
+  );
+}
+
+function asRecord(value: JSONValue | undefined): { [key: string]: JSONValue } {
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as { [key: string]: JSONValue })
+    : {};
+}
+
+function VersionBody(p: { v: ModelVersionInfo; api: MLInfraAPI }): JSX.Element {
+  const { v, api } = p;
+  const code = v.code ?? {};
+  const git = asRecord(code.git);
+  const replay = Array.isArray(code.replay) ? code.replay : [];
+  const definition = v.definition ?? {};
+  const params = asRecord(definition.hyperparameters);
+  const artifacts = v.artifacts ?? [];
+  const figures = artifacts.filter(a => a.kind === 'figure');
+  const lineage: Array<[string, JSONValue | React.ReactElement]> = [
+    ['notebook', (code.notebook_path as string) || '—'],
+    [
+      'replay order',
+      replay.length
+        ? `${replay.length} cell(s) (${String(code.replay_origin ?? '')})`
+        : '—'
+    ],
+    [
+      'git',
+      git.commit
+        ? `${String(git.commit).slice(0, 10)}${git.dirty ? ' (uncommitted changes)' : ''}`
+        : '—'
+    ],
+    ['job run', v.run_id ?? '—'],
+    ['parameters', Object.keys(asRecord(code.parameters)).length ? asRecord(code.parameters) : '—']
+  ];
+  for (const d of v.data ?? []) {
+    const lin = asRecord(d.lineage);
+    const features = Array.isArray(lin.features) ? (lin.features as string[]).join(', ') : '';
+    lineage.push([
+      `${String(d.role)} data`,
+      `${d.uri ? String(d.uri) : `${formatValue(d.rows ?? null)} rows, sha256 ${String(d.content_sha256 ?? '').slice(0, 12)}`}${features ? ` · features ${features}` : ''}`
+    ]);
+  }
+  lineage.push([
+    'model',
+    `${String(definition.module ?? '')}.${String(definition.class ?? '')} (${String(definition.distribution ?? '')} ${String(definition.library_version ?? '')})`
+  ]);
+  return (
+    <>
+      {!v.clean && (
+        <p className="jp-mlinfra-Models-dirty" role="note">
+          Registered from a notebook state that may not reproduce it: {v.dirty_reasons.join('; ')}
+        </p>
+      )}
+      <KeyValueTable label="Lineage" entries={lineage} />
+      {Object.keys(params).length > 0 && (
+        <KeyValueTable label="Hyper-parameters" entries={Object.entries(params)} />
+      )}
+      <KeyValueTable
+        label="Dependencies"
+        entries={[
+          ['python', v.dependencies?.python ?? '—'],
+          [
+            'packages',
+            Object.entries(v.dependencies?.packages ?? {})
+              .map(([d, ver]) => `${d}==${ver}`)
+              .join(', ') || '—'
+          ],
+          ['environment lock', `${v.dependencies?.lock_size ?? 0} packages`]
+        ]}
+      />
+      {figures.map(f => (
+        <figure key={f.name} className="jp-mlinfra-Models-figure">
+          <img src={api.modelArtifactUrl(v.name, v.version, f.name)} alt={f.name} />
+          <figcaption>{f.name}</figcaption>
+        </figure>
+      ))}
+      <DataTable
+        label="Artifacts"
+        columns={[
+          {
+            id: 'name',
+            label: 'Artifact',
+            render: a => (
+              <a
+                href={api.modelArtifactUrl(v.name, v.version, a.name)}
+                target="_blank"
+                rel="noreferrer"
+              >
+                {a.name}
+              </a>
+            )
+          },
+          { id: 'kind', label: 'Kind', render: a => a.kind },
+          {
+            id: 'size',
+            label: 'Size',
+            align: 'right',
+            render: a => formatBytes(a.size),
+            title: a => `sha256 ${a.sha256}`
+          }
+        ]}
+        rows={artifacts}
+        rowKey={a => a.name}
+        emptyText="No artifacts."
+      />
+    </>
+  );
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) {
+    return `${n} B`;
+  }
+  if (n < 1024 * 1024) {
+    return `${(n / 1024).toFixed(1)} KB`;
+  }
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -1,0 +1,163 @@
+"""The Models tab of the ML Infra panel in a real JupyterLab (headless Chromium): search by
+name and metric threshold, a model's aliases (moved from the panel; a protected one refused),
+versions, the metric plot across versions, a version's lineage, figures and artifacts.
+Screenshots: test-artifacts/ui/models-*.png."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def _workspace(server, user: str):
+    from jupyter_mlinfra.core.config import resolve_config
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MLINFRA_")}
+    environ["MLINFRA_HOME"] = str(server.home)
+    return Workspace(resolve_config(environ=environ), user=user)
+
+
+@pytest.fixture(scope="module")
+def registered(lab_server):
+    """``churn`` (3 versions by alice, one dirty, a figure, @production protected on v2,
+    @staging on v1) and ``fraud`` (1 version by bob), in the server's catalog."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlinfra.core.models.capture import SessionContext
+
+    alice_ws, bob_ws = _workspace(lab_server, "alice"), _workspace(lab_server, "bob")
+    alice, bob = alice_ws.service("models"), bob_ws.service("models")
+    frame = pd.DataFrame({"tenure": [1., 5., 9., 2., 7., 3.], "spend": [9., 3., 1., 8., 2., 7.]})
+    frame.attrs["mlinfra_lineage"] = {"features": ["spend@1:amount", "spend@1:amount_log"],
+                                      "views": [{"name": "spend", "version": 1}]}
+    y = [1, 0, 0, 1, 0, 1]
+    history = ["import pandas as pd", "frame = load()", "model = fit(frame)"]
+    for i, (C, auc) in enumerate([(0.1, 0.81), (1.0, 0.86), (10.0, 0.93)], start=1):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([1, 2, 3], [0.5, 0.7, auc])
+        ax.set_title(f"learning curve {i}")
+        context = SessionContext(history=history, notebook_path="notebooks/churn.ipynb")
+        if i == 3:
+            context.replay = {"cells": [{"cell_id": "fit", "execution_count": 9,
+                                         "source": "model = fit(frame)"}],
+                              "hazards": [{"kind": "stale_direct",
+                                           "message": "cell fit read `frame`, changed after"}]}
+        with pytest.warns(UserWarning):  # the lineage's view is not in this catalog; dirty
+            alice.register("churn", LogisticRegression(C=C).fit(frame, y), training_data=frame,
+                           metrics={"auc": auc, "logloss": 0.5 / i}, figures=[fig],
+                           tags={"team": "growth"}, context=context,
+                           description="who is about to leave")
+        plt.close(fig)
+    alice.set_alias("churn", "staging", 1)
+    alice.set_alias("churn", "production", 2, protected=True)
+    bob.register("fraud", LogisticRegression().fit(frame, y), metrics={"auc": 0.77},
+                 figures=[])
+    yield
+    alice_ws.close()
+    bob_ws.close()
+
+
+def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered,
+                                                    console_messages):
+    open_lab(page)
+    open_mlinfra_panel(page)
+    body = open_tab(page, "models")
+    table = body.locator("table[aria-label='Models']")
+    table.locator("tbody tr").first.wait_for(state="visible")
+    names = table.locator("td[data-column='name'] .jp-mlinfra-Models-name").all_inner_texts()
+    assert sorted(names) == ["churn", "fraud"]
+    churn_row = table.locator("tr[data-row-key='churn']")
+    assert "@production v2" in churn_row.inner_text()
+    assert "v3" in churn_row.inner_text()
+    screenshot(page, "models-list", page.locator("#jp-left-stack"))
+
+    body.get_by_label("Metric threshold").fill("auc>=0.9")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"table[aria-label='Models'] "
+        "td[data-column='name'] .jp-mlinfra-Models-name\")].map(e => e.textContent)"
+        ".join(',') === 'churn'")
+    body.get_by_label("Metric threshold").fill("")
+    body.get_by_label("Search models").fill("fra")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"table[aria-label='Models'] "
+        "td[data-column='name'] .jp-mlinfra-Models-name\")].map(e => e.textContent)"
+        ".join(',') === 'fraud'")
+    body.get_by_label("Search models").fill("")
+    churn_row.wait_for(state="visible")
+
+    churn_row.click()
+    details = body.locator("section[data-model='churn']")
+    versions = details.locator("table[aria-label='Versions']")
+    versions.locator("tbody tr").first.wait_for(state="visible")
+    assert versions.locator("tbody tr").count() == 3
+    assert "dirty" in versions.locator("tr[data-row-key='3']").inner_text()
+    aliases = details.locator("table[aria-label='Aliases']").inner_text()
+    assert "@production" in aliases and "protected" in aliases and "@staging" in aliases
+    chart = details.locator("svg[aria-label='auc across versions']")
+    chart.wait_for(state="visible")
+    points = chart.locator("g[data-version]")
+    assert points.count() == 3
+    assert [points.nth(i).get_attribute("data-value") for i in range(3)] == ["0.81", "0.86",
+                                                                           "0.93"]
+    details.get_by_label("Plotted metric").select_option("logloss")
+    details.locator("svg[aria-label='logloss across versions']").wait_for(state="visible")
+    details.get_by_label("Plotted metric").select_option("auc")
+
+    # version 3 (the newest) is shown: lineage, hyper-parameters, dependencies, the figure
+    version = details.locator("div[data-version='3']")
+    lineage = version.locator("table[aria-label='Lineage']")
+    lineage.wait_for(state="visible")
+    text = lineage.inner_text()
+    assert "notebooks/churn.ipynb" in text and "spend@1:amount" in text
+    assert "LogisticRegression" in text
+    assert "may not reproduce" in version.inner_text()
+    assert "10" in version.locator("table[aria-label='Hyper-parameters']").inner_text()
+    image = version.locator("figure img")
+    image.wait_for(state="visible")
+    page.wait_for_function(
+        "() => { const i = document.querySelector(\"div[data-version='3'] figure img\");"
+        " return i && i.complete && i.naturalWidth > 100; }")
+    artifacts = version.locator("table[aria-label='Artifacts']").inner_text()
+    assert "model.joblib" in artifacts and "requirements.txt" in artifacts
+    chart.scroll_into_view_if_needed()
+    screenshot(page, "models-details", page.locator("#jp-left-stack"))
+    image.scroll_into_view_if_needed()
+    screenshot(page, "models-version-lineage", page.locator("#jp-left-stack"))
+
+    # another version: click its row
+    versions.locator("tr[data-row-key='1']").click()
+    details.locator("div[data-version='1'] table[aria-label='Lineage']").wait_for(
+        state="visible")
+
+    # a protected alias does not move for someone else; an unprotected one does
+    form = details.locator("form[aria-label='Move an alias']")
+    form.get_by_label("Alias name").fill("production")
+    form.get_by_label("Alias target version").select_option("3")
+    form.get_by_role("button", name="Move alias").click()
+    details.get_by_text("is protected").wait_for(state="visible")
+    form.get_by_label("Alias name").fill("staging")
+    form.get_by_role("button", name="Move alias").click()
+    page.wait_for_function(
+        "() => document.querySelector(\"section[data-model='churn'] table[aria-label='Versions']"
+        " tr[data-row-key='3']\")?.textContent.includes('@staging')")
+    described = lab_server.api("models/churn")
+    assert {a["alias"]: a["version"] for a in described["aliases"]} == {"production": 2,
+                                                                        "staging": 3}
+    form.scroll_into_view_if_needed()
+    screenshot(page, "models-aliases", page.locator("#jp-left-stack"))
+
+    errors = [m for m in console_messages
+              if m.kind in ("error", "pageerror") and m.mentions("mlinfra")
+              and "aliases/production" not in (m.url or "")]  # the refused move: expected
+    assert not errors, errors
