@@ -26,7 +26,6 @@ CAPABILITIES = ("provenance", "jobs", "models", "features")
 
 # name -> "module:Class". A capability adds its line when its service exists.
 SERVICES: dict[str, str] = {}
-SERVICES["models"] = "jupyter_mlinfra.core.models.service:ModelStore"
 SERVICES["provenance"] = "jupyter_mlinfra.core.provenance.service:ProvenanceService"
 SERVICES["features"] = "jupyter_mlinfra.core.features.service:FeatureService"
 SERVICES["jobs"] = "jupyter_mlinfra.core.jobs.service:JobsService"

@@ -9,10 +9,6 @@ ROUTES: list[tuple[str, type]] = [
     (r"/openapi.json", OpenAPIHandler),
 ]
 
-from .models_handlers import ROUTES as _MODEL_ROUTES  # noqa: E402
-
-ROUTES += _MODEL_ROUTES
-
 from .provenance_handlers import (ProvenanceCheckHandler, ProvenanceHandler,  # noqa: E402
                                   ProvenanceNotebooksHandler, ProvenanceReplayHandler,
                                   ProvenanceVerifyHandler)
