@@ -26,6 +26,8 @@ def test_register_from_a_cell_keeps_cell_source_and_replay_order(ip, tmp_path, m
     monkeypatch.chdir(tmp_path)
     for cell_id, source in CELLS:
         assert _run(ip, source, cell_id).success
+    assert _run(ip, "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+                    "plt.figure(); plt.plot([0, 1], [0, 1]); plt.title('roc')", "m-plot").success
     result = _run(ip, "%mlinfra model register clf --name toy --alias staging --tag team=x "
                       "--metric acc=0.83 --featurize featurize --example df --train df "
                       "--description 'first toy'",
@@ -44,6 +46,9 @@ def test_register_from_a_cell_keeps_cell_source_and_replay_order(ip, tmp_path, m
     assert replay_ids[-1] == "m-fit" and {"m-data", "m-feat", "m-imports"} <= set(replay_ids)
     assert v.clean is True, v.dirty_reasons
     assert v.signature["inputs"]["columns"][0]["name"] == "a"
+    # the figure open in the kernel is kept, rendered to PNG
+    assert store.read_artifact(v, "figure-1-roc.png").startswith(b"\x89PNG")
+    _run(ip, "plt.close('all')", "m-close")
 
     # the data cell changes after the model was fitted: the model now depends on stale state
     assert _run(ip, "df = pd.DataFrame({'a': [5., 4., 3., 2., 1., 0.], 'b': [0.] * 6})\n"
