@@ -8,6 +8,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from jupyter_mlinfra.core.notebook_execution import execute_notebook
+from jupyter_mlinfra.core.provenance.model import log_from_notebook
 
 
 def test_runner_records_history_under_the_notebook_path(tmp_path, workspace):
@@ -35,6 +36,10 @@ def test_runner_records_history_under_the_notebook_path(tmp_path, workspace):
     # the replay of the last cell is the whole chain
     slice_, _nb = svc.replay(logical)
     assert [e.cell_id for e in slice_] == ["load", "grow", "sum"]
+    # the output notebook can carry the run's log (what jobs keep with each run)
+    svc.attach_run_log(tmp_path / "out.ipynb", logical)
+    carried = log_from_notebook(nbformat.read(tmp_path / "out.ipynb", as_version=4))
+    assert carried.session_id == log.session_id and len(carried.executions) == 3
 
 
 def test_magics_history_check_replay(ip, tmp_path, capsys):

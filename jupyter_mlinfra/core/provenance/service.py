@@ -301,6 +301,20 @@ class ProvenanceService:
         }
 
     # -- the log in the notebook ----------------------------------------------------------------
+    def attach_run_log(self, output_notebook: str | os.PathLike, recorded_as: str,
+                       session_id: str | None = None) -> dict:
+        """After a batch run (a job, a verify): write the run's log, recorded under the logical
+        path ``recorded_as`` (the runner's ``notebook_path``), into the output notebook's
+        metadata, so the output notebook carries its own provenance."""
+        nb = read_notebook(output_notebook)
+        log = self.stored_log(recorded_as, session_id)
+        if log is None:
+            raise NotFound(f"no execution history recorded as {recorded_as}")
+        attach_log(nb, log)
+        nbformat.write(nb, output_notebook)
+        return {"path": str(output_notebook), "session_id": log.session_id,
+                "executions": len(log.executions)}
+
     def embed_log(self, notebook_path: str, out_path: str | None = None,
                   session_id: str | None = None) -> dict:
         """Write the catalog's log into the notebook file's metadata (``jupyter_mlinfra``)."""
