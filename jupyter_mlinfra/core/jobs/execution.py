@@ -100,6 +100,31 @@ def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None):
     return km
 
 
+WARM_UP_CODE = "import jupyter_mlinfra.kernel.extension"
+
+
+def warm_up_kernel(km, code: str = WARM_UP_CODE, timeout: float = 120.0) -> bool:
+    """Import what every run's set-up needs (the jupyter_mlinfra IPython extension) in a
+    pre-started kernel, silently, so the run does not pay for it. True when it worked."""
+    import asyncio
+
+    async def go() -> bool:
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=timeout)
+            reply = await kc.execute_interactive(code, silent=True, store_history=False,
+                                                 timeout=timeout)
+            return reply.get("content", {}).get("status") == "ok"
+        finally:
+            kc.stop_channels()
+
+    try:
+        return bool(_run_coro(asyncio.wait_for(go(), timeout)))
+    except Exception:
+        return False
+
+
 def kill_kernel_processes(km) -> None:
     """SIGKILL the kernel's process group (the kernel and every process it started).
     Safe from any thread: it touches no kernel-manager state."""

@@ -28,7 +28,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..catalog.schema import utcnow
@@ -285,7 +285,11 @@ class Scheduler:
         used_cpus = sum(self._run_resources.get(r, (0.0, 0))[0] for r in held.values())
         used_mem = sum(self._run_resources.get(r, (0.0, 0))[1] for r in held.values())
         chosen: list[tuple[str, str, float, int]] = []
-        with self.ws.catalog.read_session() as s:
+        expires = now + timedelta(seconds=self.lease_seconds)
+        # One write transaction: the queue is read and claimed together (SQLite holds the
+        # write lock from BEGIN IMMEDIATE; PostgreSQL locks the rows it reads, skipping rows
+        # another scheduler is claiming), so no run is ever given to two workers.
+        with self.ws.catalog.session() as s:
             running = dict(s.execute(select(Run.owner, func.count()).where(
                 Run.state == RunState.RUNNING.value).group_by(Run.owner)).all())
             offset, page = 0, max(200, min(n_free * 2, 20_000))
@@ -295,7 +299,8 @@ class Scheduler:
                     Run.state == RunState.QUEUED.value,
                     (Run.not_before.is_(None)) | (Run.not_before <= now))
                     .order_by(Run.priority.desc(), Run.created_at, Run.id)
-                    .limit(page).offset(offset)).all()
+                    .limit(page).offset(offset)
+                    .with_for_update(skip_locked=True)).all()
                 if not rows:
                     break
                 offset += page
@@ -319,19 +324,17 @@ class Scheduler:
                     chosen.append((run_id, next(slot_iter), cpus, mem))
                 if offset >= 100_000:
                     break
+            if chosen:
+                t = Run.__table__
+                s.connection().execute(
+                    update(t).where(t.c.id == bindparam("rid"),
+                                    t.c.state == RunState.QUEUED.value)
+                    .values(state=RunState.RUNNING.value, worker=bindparam("slot"),
+                            started_at=now, lease_expires_at=expires, not_before=None),
+                    [{"rid": r, "slot": sl} for r, sl, _, _ in chosen])
         if not chosen:
             return 0
-        claimed = []
-        expires = now + timedelta(seconds=self.lease_seconds)
-        with self.ws.catalog.session() as s:
-            for run_id, slot, cpus, mem in chosen:
-                result = s.execute(update(Run).where(Run.id == run_id,
-                                                     Run.state == RunState.QUEUED.value)
-                                   .values(state=RunState.RUNNING.value, worker=slot,
-                                           started_at=now, lease_expires_at=expires,
-                                           not_before=None))
-                if result.rowcount == 1:
-                    claimed.append((run_id, slot, cpus, mem))
+        claimed = chosen
         for run_id, slot, cpus, mem in claimed:
             self._run_resources[run_id] = (cpus, mem)
             try:
