@@ -123,10 +123,55 @@ def step_models(ws) -> None:
           f"reproduction in a fresh kernel); output notebook: {out_dir / 'models_demo.ipynb'}")
 
 
+def step_jobs(ws) -> None:
+    """A DAG of three notebooks run by the scheduler, then a parameter sweep's results."""
+    from jupyter_mlinfra.core.jobs.executors import LocalExecutor
+    from jupyter_mlinfra.core.jobs.scheduler import Scheduler, run_until_idle
+
+    banner("Jobs: a notebook pipeline (prepare -> train -> evaluate) and a sweep")
+    ws.config.settings.root_dir = str(HERE)
+    jobs = ws.service("jobs")
+    existing = {j["name"] for j in jobs.list_jobs()}
+    for name in ("demo-evaluate", "demo-train", "demo-prepare"):
+        if name in existing:
+            jobs.delete_job(name)
+    jobs.create_job("demo-prepare", "jobs_prepare.ipynb", parameters={"rows": 2000},
+                    schedule="0 6 * * 1-5", timezone="Europe/Paris", tags=["demo"])
+    jobs.create_job("demo-train", "jobs_train.ipynb", parameters={"alpha": 1.0},
+                    depends_on=["demo-prepare"], retries=1, timeout=300, tags=["demo"])
+    jobs.create_job("demo-evaluate", "jobs_evaluate.ipynb", depends_on=["demo-train"],
+                    tags=["demo"])
+    prepare = jobs.get_job("demo-prepare")
+    print(f"demo-prepare runs on '{prepare['schedule']}' ({prepare['timezone']}); next: "
+          + ", ".join(t[:16] for t in prepare["next_fire_times"][:3]) + " ...")
+    scheduler = Scheduler(ws, LocalExecutor(ws, 2), poll_interval=0.1)
+    try:
+        started = time.perf_counter()
+        pipeline = jobs.run_job("demo-prepare")
+        run_until_idle(scheduler, timeout=600)
+        print(f"\npipeline {pipeline['pipeline_id']} ({time.perf_counter() - started:.1f} s):")
+        for run_id in pipeline["pipeline_run_ids"]:
+            run = jobs.get_run(run_id)
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in run["metrics"].items())
+            print(f"  {run['job_name']:<14} {run['state']:<10} {run['trigger']:<10} {metrics}")
+            assert run["state"] == "succeeded", run["error"]
+        sweep = jobs.sweep("jobs_train.ipynb", {"alpha": [0.01, 1.0, 100.0, 1000.0]})
+        run_until_idle(scheduler, timeout=600)
+    finally:
+        scheduler.stop()
+    results = jobs.sweep_results(sweep["id"])
+    print(f"\nsweep {sweep['id']} over alpha (jupyter mlinfra sweep / jobs.sweep_results):")
+    print(results.drop(columns=["run_id", "data_dir"], errors="ignore").to_string(index=False))
+    assert (results["state"] == "succeeded").all()
+    best = results.sort_values("test_rmse").iloc[0]
+    print(f"best alpha by held-out RMSE: {best['alpha']:g}")
+
+
 STEPS = [step_foundation]
 STEPS.append(step_models)
 STEPS.append(step_provenance)
 STEPS.append(step_features)
+STEPS.append(step_jobs)
 
 
 def main() -> int:
