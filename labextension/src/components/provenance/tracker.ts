@@ -31,6 +31,7 @@ export const MARKER_CLASSES = {
 const METADATA_KEY = 'jupyter_mlinfra';
 /** Wait after an execution before asking: the kernel writes its record in its quiet time. */
 const AFTER_EXECUTION_MS = 900;
+const AFTER_EDIT_MS = 1500;
 
 export class ProvenanceTracker {
   constructor(
@@ -166,9 +167,19 @@ export class ProvenanceTracker {
       } as any);
     };
     panel.context.saveState.connect(onSave);
-    void panel.context.ready.then(() => this.schedule(panel, 300));
+    // An edit can make a cell "changed since run": look again once the typing pauses.
+    const onContent = () => {
+      if (this._views.get(panel.context.path)?.report) {
+        this.schedule(panel, AFTER_EDIT_MS);
+      }
+    };
+    void panel.context.ready.then(() => {
+      panel.context.model.contentChanged.connect(onContent);
+      this.schedule(panel, 300);
+    });
     panel.disposed.connect(() => {
       panel.context.saveState.disconnect(onSave);
+      panel.context.model?.contentChanged.disconnect(onContent);
       window.clearTimeout(this._timers.get(panel.context.path));
     });
   }
