@@ -12,6 +12,7 @@ the side panel.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import threading
 from typing import Any
@@ -39,6 +40,7 @@ class Workspace:
         self._catalog: Catalog | None = None
         self._artifacts: ArtifactStore | None = None
         self._services: dict[str, Any] = {}
+        self._parent: Workspace | None = None
         self._lock = threading.RLock()
 
     @classmethod
@@ -69,19 +71,34 @@ class Workspace:
         if name not in self._services:
             with self._lock:
                 if name not in self._services:
-                    spec = SERVICES.get(name)
-                    if spec is None:
-                        raise NotFound(f"capability {name!r} is not available in this version")
-                    module_name, _, cls_name = spec.partition(":")
-                    cls = getattr(importlib.import_module(module_name), cls_name)
-                    self._services[name] = cls(self)
+                    self._services[name] = self._build_service(name)
         return self._services[name]
+
+    def _build_service(self, name: str) -> Any:
+        if self._parent is not None:
+            # A per-user view shares the parent's service (connections, caches) under
+            # another identity: the service's own for_user(), else a shallow copy whose
+            # `ws` is this workspace.
+            base = self._parent.service(name)
+            rebind = getattr(base, "for_user", None)
+            if callable(rebind):
+                return rebind(self)
+            clone = copy.copy(base)
+            clone.ws = self
+            return clone
+        spec = SERVICES.get(name)
+        if spec is None:
+            raise NotFound(f"capability {name!r} is not available in this version")
+        module_name, _, cls_name = spec.partition(":")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        return cls(self)
 
     def for_user(self, user: str) -> "Workspace":
         """The same storage seen as another identity (the server's per-request user)."""
         clone = Workspace(self.config, user=user)
         clone._catalog = self.catalog
-        clone._artifacts = self._artifacts
+        clone._artifacts = self.artifacts
+        clone._parent = self
         return clone
 
     def capability_status(self) -> dict[str, dict]:
@@ -127,6 +144,12 @@ class Workspace:
         return "\n".join(lines)
 
     def close(self) -> None:
+        """Release what the services and the catalog hold (connections, engines)."""
+        for service in list(self._services.values()):
+            closer = getattr(service, "close", None)
+            if callable(closer):
+                closer()
+        self._services.clear()
         if self._catalog is not None:
             self._catalog.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
@@ -22,8 +23,9 @@ class MLInfraHandler(APIHandler):
 
     auth_resource = "mlinfra"
 
-    @property
+    @cached_property
     def workspace(self) -> Workspace:
+        """The server's workspace seen as the requesting user (one per request)."""
         base: Workspace = self.settings["mlinfra_workspace"]
         user = self.current_user
         name = getattr(user, "username", None) or getattr(user, "name", None)

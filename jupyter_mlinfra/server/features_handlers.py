@@ -27,9 +27,8 @@ def frame_json(df) -> dict:
 class _FeaturesHandler(MLInfraHandler):
     @property
     def features(self):
-        # One service (online-store connection, DuckDB) per server, seen as this user.
-        base = self.settings["mlinfra_workspace"].service("features")
-        return base.for_user(self.workspace)
+        # The server's one service (online-store connection, DuckDB), seen as this user.
+        return self.workspace.service("features")
 
     async def in_thread(self, func, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(
