@@ -105,3 +105,42 @@ async def test_archive_and_openapi(jp_fetch, registered):
     doc = await _json(jp_fetch, "openapi.json")
     assert "/models/{name}/predict" in doc["paths"]
     assert "ModelVersion" in doc["components"]["schemas"]
+
+
+async def test_predict_fills_features_from_the_online_store(jp_fetch, mlinfra_env):
+    """A model trained on a feature-store training frame: records carrying only the entity
+    key get their features from the online store (values sent in the request win)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    ws = Workspace.open()
+    features = ws.service("features")
+    now = pd.Timestamp.now(tz="UTC").floor("min")
+    features.register_entity("customer", ["customer_id"])
+    features.register_view("spend", entities="customer", ttl="2d", visibility="public",
+                           source=pd.DataFrame({
+                               "customer_id": [1, 2, 3, 4],
+                               "event_timestamp": [now - pd.Timedelta(hours=1)] * 4,
+                               "amount": [10.0, 200.0, 15.0, 300.0]}))
+    features.materialize("spend")
+    labels = pd.DataFrame({"customer_id": [1, 2, 3, 4], "event_timestamp": [now] * 4,
+                           "big": [0, 1, 0, 1]})
+    frame = features.get_training_frame(labels, ["spend:amount"])
+
+    def featurize(df):
+        return df[["amount"]]
+
+    model = LogisticRegression().fit(featurize(frame), frame["big"])
+    v = ws.service("models").register("spender", model, featurize=featurize,
+                                      training_data=frame, figures=[])
+    assert v.data[0]["lineage"]["features"] == ["spend@1:amount"]
+    assert any(u["consumer"] == "model:spender/1"
+               for u in features.describe("spend", statistics=False)["used_by"])
+    body = await _json(jp_fetch, "models", "spender", "predict", method="POST",
+                       body=json.dumps({"records": [{"customer_id": 2}, {"customer_id": 1},
+                                                    {"customer_id": 1, "amount": 250.0}]}))
+    expected = model.predict(pd.DataFrame({"amount": [200.0, 10.0, 250.0]})).tolist()
+    assert body["predictions"] == expected
+    features.close()
+    ws.close()

@@ -137,6 +137,21 @@ def test_round_trip_and_checksums_on_both_backends(backend_ws, fitted, iris):
     assert (store.load("iris").predict(iris.head(10)) == expected[:10]).all()
     with pytest.raises(InvalidInput, match="petal_width"):
         loaded.predict(iris.drop(columns=["petal_width"]))
+    if backend_ws.backend_kind == "postgres+s3":  # batch prediction from and to S3 URLs
+        import io
+
+        import boto3
+
+        bucket = backend_ws.artifacts.bucket
+        client = boto3.client("s3", endpoint_url=backend_ws.config.s3_endpoint_url)
+        buffer = io.BytesIO()
+        iris.to_parquet(buffer)
+        client.put_object(Bucket=bucket, Key="in/iris.parquet", Body=buffer.getvalue())
+        result = store.batch_predict("iris@production", f"s3://{bucket}/in/iris.parquet",
+                                     f"s3://{bucket}/out/pred.csv", as_job=False)
+        assert result["rows"] == 150
+        body = client.get_object(Bucket=bucket, Key="out/pred.csv")["Body"].read()
+        assert pd.read_csv(io.BytesIO(body))["prediction"].tolist() == expected.tolist()
     # corrupt the stored parameters: loading refuses instead of unpickling other bytes
     artifacts = backend_ws.artifacts
     entry = v.artifact("model.joblib")
