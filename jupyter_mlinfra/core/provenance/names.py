@@ -100,14 +100,20 @@ def python_source(source: str) -> str:
     return "\n".join(out)
 
 
+def _parse(source: str) -> ast.Module:
+    # top-level ``await`` is valid in a notebook cell
+    return compile(source, "<cell>", "exec",
+                   flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+
+
 def analyze_source(source: str) -> CellEffects:
     """Analyse a cell's Python source (IPython syntax is cleaned up first if needed)."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
+        tree = _parse(source)
+    except (SyntaxError, ValueError):
         try:
-            tree = ast.parse(python_source(source))
-        except SyntaxError:
+            tree = _parse(python_source(source))
+        except (SyntaxError, ValueError):
             return CellEffects(syntax_error=True)
     analyzer = _ModuleAnalyzer()
     for stmt in tree.body:

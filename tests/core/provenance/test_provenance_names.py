@@ -25,6 +25,7 @@ from jupyter_mlinfra.core.provenance.names import analyze_source, python_source
     ("with open(p) as fh:\n    text = fh.read()", {"p"}, {"fh", "text"}, set(), set()),
     ("if (m := pattern.search(s)):\n    hit = m.group(0)", {"pattern", "s"}, {"m", "hit"},
      set(), set()),
+    ("data = await fetch(url)", {"fetch", "url"}, {"data"}, set(), set()),  # top-level await
     ("try:\n    v = risky()\nexcept ValueError as err:\n    v = None", {"risky"}, {"v"},
      set(), set()),
 ])
