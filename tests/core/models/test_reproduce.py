@@ -5,7 +5,6 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from jupyter_mlinfra.core.notebook_execution import execute_notebook
 
 TRAIN = """\
 import random
@@ -35,17 +34,24 @@ def notebook(tmp_path):
     return path
 
 
-def test_reproduce_reruns_the_snapshot_with_the_recorded_parameters(mlinfra_env, notebook,
-                                                                    tmp_path, monkeypatch):
+def test_a_job_trained_version_is_reproduced_with_its_parameters(mlinfra_env, notebook,
+                                                                 tmp_path, monkeypatch):
+    from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
     from jupyter_mlinfra.core.workspace import Workspace
 
-    execute_notebook(notebook, tmp_path / "out.ipynb", parameters={"C": 0.5},
-                     cwd=tmp_path, notebook_path=str(notebook))
+    # trained by a job run: the version records the run and its parameters
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path))
+    trainer = Workspace.open()
+    run = trainer.service("jobs").submit(str(notebook), parameters={"C": 0.5})
+    final = wait_with_local_scheduler(trainer, [run["id"]], timeout=240)[0]
+    assert final["state"] == "succeeded", final.get("error")
+    trainer.close()
     # the notebook's folder is outside the jobs root: the shared runner re-runs it
     monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path / "elsewhere"))
     workspace = Workspace.open()
     store = workspace.service("models")
     v = store.get("repro")
+    assert v.run_id == run["id"] and v.code["run_id"] == run["id"]
     assert v.code["parameters"] == {"C": 0.5}
     assert v.artifact("notebook.ipynb") is not None
     assert v.metrics["C_used"] == 0.5
