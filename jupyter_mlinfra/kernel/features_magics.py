@@ -109,7 +109,7 @@ def _usage() -> str:
 def feature(magics, args, cell=None):
     svc = get_workspace().service("features")
     shell = magics.shell
-    words = [_unquote(w) for w in args.rest]
+    words = list(args.rest)
     if cell is not None:
         return _define(svc, shell, words, cell)
     if not words:
@@ -186,14 +186,6 @@ def feature(magics, args, cell=None):
         print(f"deleted feature view {out['view']} ({out['offline_files']} offline files)")
         return None
     return None
-
-
-def _unquote(word: str) -> str:
-    """The %mlinfra dispatcher re-joins words with shlex and IPython splits them again,
-    which keeps the quotes around values with spaces: drop them."""
-    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
-        return word[1:-1].replace("'\"'\"'", "'")
-    return word
 
 
 def _variable(shell, name: str, what: str):

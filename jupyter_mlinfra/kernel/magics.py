@@ -88,7 +88,7 @@ class MLInfraMagics(Magics):
         if "-h" in rest or "--help" in rest:
             print(sub.parser.format_help())
             return None
-        args = sub.parser.parse_argstring(shlex.join(rest))  # UsageError on bad options
+        args = sub.parser.parse_args(rest)  # the words as shlex split them; UsageError on bad options
         try:
             return sub.func(self, args) if sub.cell is False else sub.func(self, args, cell)
         except MLInfraError as exc:

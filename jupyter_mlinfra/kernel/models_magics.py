@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser, argument
@@ -105,12 +104,7 @@ def model(magics, args):
     if args.action not in ACTIONS:
         raise UsageError(f"%mlinfra model: unknown action {args.action!r}; choose from "
                          f"{', '.join(ACTIONS)}")
-    # The line was split once by %mlinfra and re-joined with shell quoting: undo the quoting.
-    try:
-        rest = [word for item in args.rest for word in (shlex.split(item) or [""])]
-    except ValueError as exc:
-        raise UsageError(f"%mlinfra model: {exc}") from None
-    opts = _parser(args.action).parse_args(rest)
+    opts = _parser(args.action).parse_args(list(args.rest))  # words as %mlinfra split them
     shell = magics.shell
     store = get_workspace().service("models")
     action = args.action
