@@ -46,6 +46,8 @@ DEFAULT_SANITIZERS: list[tuple[str, str]] = [
     (r"(Wall time|CPU times)[^\n]*", r"\1: <timing>"),
 ]
 
+_ALREADY_LOADED = re.compile(r"The jupyter_mlinfra extension is already loaded\. To reload it, "
+                             r"use:\n\s*%reload_ext jupyter_mlinfra\n?")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 
 
@@ -98,6 +100,11 @@ def outputs_text(outputs: list[dict[str, Any]], opts: VerifyOptions | None = Non
                 continue
             text = out.get("text", "")
             text = "".join(text) if isinstance(text, list) else text
+            # A run that loaded the extension first (the runner records provenance) makes
+            # the notebook's own %load_ext print this; it says nothing about the notebook.
+            text = _ALREADY_LOADED.sub("", text)
+            if not text:
+                continue
             if last_stream == name:
                 parts[-1] += text
             else:
@@ -273,12 +280,6 @@ def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None
     return verdicts
 
 
-def _loads_extension(nb: Any) -> bool:
-    return any(cell.cell_type == "code" and re.search(
-        r"^\s*%(re)?load_ext\s+jupyter_mlinfra\b", "".join(cell.source), re.M)
-        for cell in nb.cells)
-
-
 def run_notebook(nb: nbformat.NotebookNode, output_path: str | Path, **kwargs: Any,
                  ) -> tuple[nbformat.NotebookNode, str | None, str | None]:
     """Run ``nb`` with the shared runner, tolerating the errors of cells tagged
@@ -313,10 +314,6 @@ def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = 
     nb = load_notebook(nb)  # ids normalised once, so both sides match by id
     expected_nb = nb if expected_nb is None else expected_nb
     to_run = prepare_for_run(nb)
-    if record_provenance and _loads_extension(nb):
-        # The notebook loads the extension itself (and so records): loading it first would
-        # make its %load_ext cell print "already loaded", an output the saved one lacks.
-        record_provenance = False
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mlinfra-verify-") as tmp:
         out = Path(output_path) if output_path else Path(tmp) / "verified.ipynb"

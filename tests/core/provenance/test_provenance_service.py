@@ -103,6 +103,10 @@ def test_sanitizers_and_tolerance():
     assert outputs_text([{"output_type": "stream", "name": "stdout", "text": "a\n"},
                          {"output_type": "stream", "name": "stdout", "text": "b\n"}]) == \
         "[stdout]\na\nb"
+    # a run that loaded the extension before the notebook's own %load_ext: not a difference
+    assert outputs_text([{"output_type": "stream", "name": "stdout", "text":
+                          "The jupyter_mlinfra extension is already loaded. To reload it, use:\n"
+                          "  %reload_ext jupyter_mlinfra\n"}]) == outputs_text([])
 
 
 def _stream(text):
