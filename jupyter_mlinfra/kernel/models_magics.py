@@ -33,7 +33,8 @@ ACTIONS = ("register", "list", "show", "alias", "unalias", "archive", "update", 
 
 
 def _parser(action: str) -> MagicArgumentParser:
-    p = MagicArgumentParser(prog=f"%mlinfra model {action}", add_help=False)
+    p = MagicArgumentParser(prog=f"%mlinfra model {action}", add_help=False,
+                            formatter_class=argparse.HelpFormatter)
     if action == "register":
         p.add_argument("variable", help="the notebook variable holding the fitted model")
         p.add_argument("--name", required=True)
@@ -182,3 +183,15 @@ def model(magics, args):
         print(format_reproduction(result))
         return None
     return None
+
+
+def _actions_help() -> str:
+    lines = ["actions:"]
+    for action in ACTIONS:
+        usage = _parser(action).format_usage().strip().removeprefix("usage: ")
+        lines.append(f"  {usage}")
+    return "\n".join(lines)
+
+
+model.parser.epilog = _actions_help()
+model.parser.formatter_class = argparse.RawDescriptionHelpFormatter

@@ -59,12 +59,13 @@ def test_register_keeps_the_eight_kinds_of_artifact(ws, iris, fitted, tmp_path, 
                "# Parameters\nC = 0.7\nmax_iter = 500\n",
                "def featurize(df):\n    return df\n"]
 
-    v = ws.service("models").register(
-        "iris", fitted, featurize=featurize, predict=predict_labels,
-        input_example=iris.head(3), training_data=train, validation_data=str(valid_csv),
-        metrics={"accuracy": 0.97}, figures=[fig], files=[str(notes)],
-        tags={"team": "botany"}, task="classification", description="first try",
-        context=SessionContext(history=history, notebook_path="train.ipynb"))
+    with pytest.warns(UserWarning, match="feature usage"):  # no view 'flowers' here
+        v = ws.service("models").register(
+            "iris", fitted, featurize=featurize, predict=predict_labels,
+            input_example=iris.head(3), training_data=train, validation_data=str(valid_csv),
+            metrics={"accuracy": 0.97}, figures=[fig], files=[str(notes)],
+            tags={"team": "botany"}, task="classification", description="first try",
+            context=SessionContext(history=history, notebook_path="train.ipynb"))
     plt.close(fig)
     assert (v.name, v.version) == ("iris", 1)
     by_name = {a["name"]: a for a in v.artifacts}
