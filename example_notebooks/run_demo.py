@@ -167,36 +167,7 @@ def step_jobs(ws) -> None:
     print(f"best alpha by held-out RMSE: {best['alpha']:g}")
 
 
-def step_models(ws) -> None:
-    banner("Model store: register, alias, load, compare, reproduce")
-    from jupyter_mlinfra.core.notebook_execution import execute_notebook
-
-    out_dir = ws.config.home / "demo-outputs"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    nb = execute_notebook(HERE / "models_demo.ipynb", out_dir / "models_demo.ipynb",
-                          kernel_name="python3", cwd=HERE,
-                          notebook_path=str(HERE / "models_demo.ipynb"))
-    for cell in nb.cells:
-        if cell.cell_type != "code" or not cell.source.lstrip().startswith(
-                ("%mlinfra model register", "%mlinfra model alias", "%mlinfra model compare",
-                 "if not models.is_reproducing")):
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                print(output["text"].rstrip()[:1500])
-    store = ws.service("models")
-    print("\n" + repr(store.card("cancer-clf")))
-    production = store.get("cancer-clf@production")
-    assert production.version == 2, "the production alias did not move to version 2"
-    kinds = {a["kind"] for a in production.artifacts}
-    assert {"parameters", "featurize", "source", "dependencies", "notebook", "figure"} <= kinds
-    print(f"\nmodels_demo.ipynb ran in {time.perf_counter() - started:.1f} s (including a "
-          f"reproduction in a fresh kernel); output notebook: {out_dir / 'models_demo.ipynb'}")
-
-
 STEPS = [step_foundation]
-STEPS.append(step_models)
 STEPS.append(step_models)
 STEPS.append(step_provenance)
 STEPS.append(step_features)

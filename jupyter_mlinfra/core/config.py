@@ -122,6 +122,15 @@ class MLInfra(Configurable):
         0, help="Memory (MB) this scheduler's executor may hand out to runs (0: no limit).",
     ).tag(config=True)
 
+    models_require_clean = Bool(
+        False, help="Model store: refuse to register a model whose provenance shows it depends "
+        "on stale cells, hidden state or out-of-order execution (otherwise the version is "
+        "recorded with clean: false and the reasons, and a warning).").tag(config=True)
+
+    models_reproduce_tolerance = Float(
+        1e-6, help="Model store: default relative tolerance when `reproduce` compares a "
+        "re-run's metrics with the recorded ones.").tag(config=True)
+
     team = Unicode(
         "",
         help="The user's team. Feature views with visibility 'team' are visible to users "
@@ -133,15 +142,6 @@ class MLInfra(Configurable):
         help="Online feature store: empty for a SQLite file in home, sqlite:////path.db, or "
         "postgresql://user@host:5432/db to serve from several processes.",
     ).tag(config=True)
-
-    models_require_clean = Bool(
-        False, help="Model store: refuse to register a model whose provenance shows it depends "
-        "on stale cells, hidden state or out-of-order execution (otherwise the version is "
-        "recorded with clean: false and the reasons, and a warning).").tag(config=True)
-
-    models_reproduce_tolerance = Float(
-        1e-6, help="Model store: default relative tolerance when `reproduce` compares a "
-        "re-run's metrics with the recorded ones.").tag(config=True)
 
     def resolved_home(self) -> Path:
         if self.home:
