@@ -187,8 +187,9 @@ class ProvenanceRecorder:
             obj = self.ns.get(name, _MISSING)
             if obj is _MISSING or isinstance(obj, _IMMUTABLE):
                 continue
-            if items is None:
-                items = list(self.ns.items())
+            if items is None:  # the user's names only, not IPython's growing _iN/_N
+                ns = self.ns
+                items = [(k, ns.get(k)) for k in list(self._names)]
             same = frozenset(k for k, v in items if v is obj and k != name
                              and not k.startswith("_"))
             if same:
