@@ -1,0 +1,96 @@
+"""The Jobs tab of the ML Infra panel in a real JupyterLab (headless Chromium): a job form
+pre-filled and typed from the open notebook's parameters cell, a schedule picker with the
+next fire times, lists that refresh by themselves, a run's detail with progress, metrics,
+log, retry and "open output". Screenshots: test-artifacts/ui/jobs-*.png."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def train_notebook(lab_server):
+    nb = new_notebook(cells=[
+        new_code_cell("lr = 0.1\nepochs = 3\nlabel = 'baseline'\nshuffle = True",
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell("import jupyter_mlinfra\nloss = 1.0 / (1 + lr * epochs)\n"
+                      "print(f'{label}: loss {loss:.4f}')"),
+        new_code_cell("jupyter_mlinfra.log_metric('loss', loss)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}
+    nbformat.write(nb, lab_server.root_dir / "train.ipynb")
+    return "train.ipynb"
+
+
+def test_jobs_panel(page, lab_server, train_notebook):
+    open_lab(page, train_notebook)
+    open_mlinfra_panel(page)
+    tab = open_tab(page, "Jobs")
+    form = tab.locator("section[aria-label='New job']")
+    lr = form.locator("input[aria-label='Parameter lr']")
+    lr.wait_for(state="visible", timeout=30_000)
+    # pre-filled and typed from the parameters cell
+    assert lr.input_value() == "0.1" and lr.get_attribute("type") == "number"
+    assert form.locator("input[aria-label='Parameter epochs']").input_value() == "3"
+    assert form.locator("input[aria-label='Parameter label']").input_value() == "baseline"
+    assert form.locator("input[aria-label='Parameter shuffle']").is_checked()
+    assert form.locator("input[aria-label='Job name']").input_value() == "train"
+
+    # schedule picker: a preset, a time zone, the next five fire times
+    form.get_by_role("button", name="weekdays 06:00").click()
+    form.locator("input[aria-label='Time zone']").fill("Europe/Paris")
+    fire = form.locator("ol[aria-label='Next fire times'] li")
+    fire.first.wait_for(state="visible")
+    assert fire.count() == 5 and "06:00" in fire.first.inner_text()
+    form.locator("input[aria-label='Cron schedule']").fill("0 25 * * *")
+    form.locator(".jp-mlinfra-ErrorBanner", has_text="invalid cron").wait_for()
+    form.get_by_role("button", name="weekdays 06:00").click()
+    lr.fill("0.5")
+    fire.first.wait_for(state="visible")
+    screenshot(page, "jobs-form")
+
+    form.get_by_role("button", name="Create job").click()
+    form.locator("[role='status']", has_text="Job train created").wait_for()
+    jobs_table = tab.locator("section[aria-label='Jobs']")
+    jobs_table.get_by_text("train", exact=False).first.wait_for()
+    # (the test's token requests are another Jupyter user than the browser: look it up by id)
+    job = next(j for j in lab_server.api("jobs")["jobs"] if j["name"] == "train")
+    assert job["parameters"]["lr"] == 0.5 and job["schedule"] == "0 6 * * 1-5"
+    assert job["parameters"]["epochs"] == 3 and job["parameters"]["shuffle"] is True
+
+    # run it now: the detail follows the run until it succeeds
+    form.get_by_role("button", name="Run now").click()
+    detail = tab.locator("section[aria-label='Run details']")
+    detail.locator("[data-state='succeeded']").wait_for(timeout=120_000)
+    detail.locator("table[aria-label='Metrics']").get_by_text("loss").wait_for()
+    detail.locator("pre[aria-label='Run log']", has_text="baseline: loss 0.4000").wait_for(
+        timeout=15_000)
+    # three cells plus the parameters cell papermill injects
+    assert detail.locator("progress").get_attribute("value") == "4"
+    # the runs list refreshed by itself
+    tab.locator("section[aria-label='Runs'] [data-state='succeeded']").first.wait_for()
+    detail.scroll_into_view_if_needed()
+    screenshot(page, "jobs-run-detail")
+
+    # open the output notebook in JupyterLab
+    detail.get_by_role("button", name="Open output notebook").click()
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel",
+                 has_text="train-").first.wait_for(timeout=20_000)
+    page.locator(".jp-OutputArea-output", has_text="baseline: loss 0.4000").first.wait_for(
+        timeout=20_000)
+    screenshot(page, "jobs-output-notebook")
+
+    # retry makes a new run and shows it
+    first_title = detail.locator("h3").inner_text()
+    detail.get_by_role("button", name="Retry").click()
+    page.wait_for_function(
+        "t => document.querySelector(\"section[aria-label='Run details'] h3\")"
+        "?.innerText !== t", arg=first_title)
+    runs = lab_server.api("runs?trigger=retry")
+    assert runs["total"] == 1
