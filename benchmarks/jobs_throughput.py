@@ -149,6 +149,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--no-provenance", action="store_true",
+                        help="also time jupyter_mlinfra runs without provenance recording")
     args = parser.parse_args()
     os.environ["PATH"] = VENV_BIN + os.pathsep + os.environ.get("PATH", "")
     tmp = Path(tempfile.mkdtemp(prefix="mlinfra-bench-jobs-"))
@@ -167,6 +169,12 @@ def main() -> int:
     print(f"jupyter_mlinfra, local executor, 2 workers: {n} runs in {cold:.1f} s cold "
           f"({cold / n:.2f} s/run, worker start-up included), {warm:.1f} s warm "
           f"({warm / n:.2f} s/run)")
+    if args.no_provenance:
+        os.environ["MLINFRA_JOBS_RECORD_PROVENANCE"] = "false"
+        np_cold, np_warm = bench_mlinfra(root, n)
+        del os.environ["MLINFRA_JOBS_RECORD_PROVENANCE"]
+        print(f"  same without provenance recording: {np_cold:.1f} s cold "
+              f"({np_cold / n:.2f} s/run), {np_warm:.1f} s warm ({np_warm / n:.2f} s/run)")
     api = bench_api(nb, out, n)
     print(f"papermill API loop:  {n} runs in {api:.1f} s ({api / n:.2f} s/run)")
     if not args.skip_cli:

@@ -122,6 +122,11 @@ class MLInfra(Configurable):
         0, help="Memory (MB) this scheduler's executor may hand out to runs (0: no limit).",
     ).tag(config=True)
 
+    jobs_record_provenance = Bool(
+        True, help="Record provenance in every job run (loads the jupyter_mlinfra IPython "
+        "extension in the run's kernel; local workers do that in the kernel they keep warm).",
+    ).tag(config=True)
+
     models_require_clean = Bool(
         False, help="Model store: refuse to register a model whose provenance shows it depends "
         "on stale cells, hidden state or out-of-order execution (otherwise the version is "

@@ -13,6 +13,15 @@ import { ErrorBody, Health, JSONValue, OpenAPIDocument } from './tokens';
 import { ProvenanceView, ReplaySummary, VerifyResult } from './tokens';
 import { FeatureTable, FeatureViewDetails, FeatureViewSummary } from './tokens';
 import { ModelDetails, ModelSummary, ModelVersionInfo } from './tokens';
+import {
+  JobCreate,
+  JobInfo,
+  NotebookParameters,
+  RunInfo,
+  RunLogChunk,
+  RunPage,
+  SchedulePreview
+} from './tokens';
 
 /** Query-string values; `undefined` entries are left out. */
 export type QueryParams = {
@@ -32,6 +41,7 @@ export class MLInfraAPIError extends Error {
     super(message);
     this.name = 'MLInfraAPIError';
   }
+
 }
 
 export class MLInfraAPI {
@@ -250,6 +260,68 @@ export class MLInfraAPI {
   /** GET /features/views/{name}/sample: the most recent offline rows. */
   sampleFeatureView(name: string, n = 5): Promise<FeatureTable> {
     return this.request(['features', 'views', name, 'sample'], {}, { n });
+  }
+
+  // -- Jobs ------------------------------------------------------------------------------------
+
+  /** GET /jobs */
+  listJobs(): Promise<{ jobs: JobInfo[] }> {
+    return this.request<{ jobs: JobInfo[] }>('jobs');
+  }
+
+  /** POST /jobs: 400 invalid cron/parameters, 404 unknown notebook, 409 cycle, 429 quota. */
+  createJob(job: JobCreate): Promise<JobInfo> {
+    return this.request<JobInfo>('jobs', { method: 'POST', body: job });
+  }
+
+  /** POST /jobs/{name}/run|pause|resume */
+  jobAction(name: string, action: 'run' | 'pause' | 'resume'): Promise<JobInfo | RunInfo> {
+    return this.request<JobInfo | RunInfo>(['jobs', name, action], { method: 'POST', body: {} });
+  }
+
+  /** DELETE /jobs/{name} */
+  deleteJob(name: string): Promise<void> {
+    return this.request<void>(['jobs', name], { method: 'DELETE' });
+  }
+
+  /** GET /jobs/schedule-preview: the next fire times of a cron expression. */
+  schedulePreview(schedule: string, timezone: string): Promise<SchedulePreview> {
+    return this.request<SchedulePreview>('jobs/schedule-preview', {}, { schedule, timezone });
+  }
+
+  /** GET /jobs/notebook-parameters: a notebook's parameters cell, typed. */
+  notebookParameters(notebook: string): Promise<NotebookParameters> {
+    return this.request<NotebookParameters>('jobs/notebook-parameters', {}, { notebook });
+  }
+
+  /** GET /runs with filters and pagination. */
+  listRuns(query: { job?: string; state?: string; q?: string; limit?: number; offset?: number } = {}): Promise<RunPage> {
+    return this.request<RunPage>('runs', {}, query);
+  }
+
+  /** POST /runs: run a notebook now. */
+  submitRun(notebook: string, parameters: { [name: string]: unknown }): Promise<RunInfo> {
+    return this.request<RunInfo>('runs', { method: 'POST', body: { notebook, parameters } });
+  }
+
+  /** GET /runs/{id} */
+  getRun(id: string): Promise<RunInfo> {
+    return this.request<RunInfo>(['runs', id]);
+  }
+
+  /** POST /runs/{id}/cancel|retry */
+  runAction(id: string, action: 'cancel' | 'retry'): Promise<RunInfo> {
+    return this.request<RunInfo>(['runs', id, action], { method: 'POST', body: {} });
+  }
+
+  /** GET /runs/{id}/log?offset= */
+  runLog(id: string, offset = 0): Promise<RunLogChunk> {
+    return this.request<RunLogChunk>(['runs', id, 'log'], {}, { offset });
+  }
+
+  /** GET /runs/{id}/output: the output notebook (nbformat JSON). */
+  runOutput(id: string): Promise<{ [key: string]: unknown }> {
+    return this.request<{ [key: string]: unknown }>(['runs', id, 'output']);
   }
 }
 

@@ -2,3 +2,4 @@ import './base.css';
 import './provenance.css';
 import './features.css';
 import './models.css';
+import './jobs.css';

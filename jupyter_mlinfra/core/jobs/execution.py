@@ -327,7 +327,8 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
         result_nb = execute_notebook(
             nb, output_path, parameters=parameters or None, kernel_name=kernel_name,
             cwd=cwd if Path(cwd).is_dir() else None, env=env, notebook_path=notebook,
-            record_provenance=True, on_cell=on_cell, kernel_manager=km_box["km"],
+            record_provenance=bool(workspace.config.settings.jobs_record_provenance),
+            on_cell=on_cell, kernel_manager=km_box["km"],
             log_output=True)
     except Exception as exc:
         result_nb = None

@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     def start_warm() -> None:
         try:
             km = execution.start_kernel(args.kernel)
-            execution.warm_up_kernel(km)
+            if workspace.config.settings.jobs_record_provenance:
+                execution.warm_up_kernel(km)
             warm["km"] = km
         except Exception as exc:  # a broken kernelspec: the run will report it
             print(f"worker {args.slot}: cannot pre-start a kernel: {exc}", file=sys.stderr)
