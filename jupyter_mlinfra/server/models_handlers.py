@@ -7,6 +7,7 @@ import threading
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from ..core.errors import InvalidInput
 from ..core.models.deploy import records_from_body
@@ -144,8 +145,9 @@ class ModelReproduceHandler(_ModelsHandler):
         body = self.json_body()
         tolerance = body.get("tolerance")
         store = self.store
-        result = await asyncio.to_thread(store.reproduce, f"{name}:{version}",
-                                         tolerance=tolerance)
+        # papermill in a worker thread (IOLoop's executor: no event loop leaks into it)
+        result = await IOLoop.current().run_in_executor(
+            None, lambda: store.reproduce(f"{name}:{version}", tolerance=tolerance))
         self.send_json(result)
 
 

@@ -144,3 +144,32 @@ async def test_predict_fills_features_from_the_online_store(jp_fetch, mlinfra_en
     assert body["predictions"] == expected
     features.close()
     ws.close()
+
+
+async def test_reproduce_endpoint_reruns_the_replay_script(jp_fetch, mlinfra_env, tmp_path,
+                                                           monkeypatch):
+    """A version registered outside a notebook file keeps its replay script; reproducing it
+    (POST .../reproduce) re-runs that script in a fresh kernel and compares the metric."""
+    from sklearn.dummy import DummyClassifier
+
+    from jupyter_mlinfra.core.models.capture import SessionContext
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    monkeypatch.chdir(tmp_path)
+    cells = ["from sklearn.dummy import DummyClassifier\nfrom jupyter_mlinfra import models",
+             "m = DummyClassifier(strategy='most_frequent').fit([[0], [1], [2]], [0, 1, 1])\n"
+             "score = float(m.score([[0], [1], [2]], [0, 1, 1]))",
+             "models.register('rep', m, metrics={'score': score}, figures=[])"]
+    ws = Workspace.open()
+    model = DummyClassifier(strategy="most_frequent").fit([[0], [1], [2]], [0, 1, 1])
+    v = ws.service("models").register("rep", model, metrics={"score": 2 / 3}, figures=[],
+                                      context=SessionContext(history=cells))
+    assert v.artifact("notebook.ipynb") is None and v.artifact("replay.py") is not None
+    body = await _json(jp_fetch, "models", "rep", "versions", "1", "reproduce", method="POST",
+                       body=json.dumps({"tolerance": 1e-9}), request_timeout=240)
+    assert body["source"] == "replay script"
+    assert body["error"] is None, body["error"]
+    assert body["reproduced"] is True
+    assert body["metrics"]["score"]["reproduced"] == pytest.approx(2 / 3)
+    assert ws.service("models").status()["versions"] == 1
+    ws.close()
