@@ -55,7 +55,11 @@ def _setup_code(env: dict[str, str], cwd: str | None, notebook_path: str | None,
         lines.append(f"_mlinfra_os.chdir({json.dumps(cwd)})")
     lines.append("del _mlinfra_os")
     if record_provenance:
-        lines.append("get_ipython().run_line_magic('load_ext', 'jupyter_mlinfra')")
+        # Called directly rather than through %load_ext, so a notebook's own
+        # `%load_ext jupyter_mlinfra` still loads it silently (the hooks are idempotent).
+        lines.append("import jupyter_mlinfra as _mlinfra_ext")
+        lines.append("_mlinfra_ext.load_ipython_extension(get_ipython())")
+        lines.append("del _mlinfra_ext")
     return "\n".join(lines)
 
 

@@ -89,3 +89,12 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(InvalidInput):
         execute_notebook(bad)
+
+
+def test_notebooks_own_load_ext_stays_quiet_when_recording(tmp_path, mlinfra_env):
+    nb = new_notebook(cells=[new_code_cell("%load_ext jupyter_mlinfra", id="load"),
+                             new_code_cell("x = 1", id="x")],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "P",
+                                               "language": "python"}})
+    out = execute_notebook(nb, None, notebook_path="quiet.ipynb", record_provenance=True)
+    assert out.cells[0].outputs == []  # no "extension is already loaded" banner
