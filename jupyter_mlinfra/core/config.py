@@ -61,8 +61,9 @@ class MLInfra(Configurable):
 
     user = Unicode(
         "",
-        help="Identity recorded as owner. Default: the OS user (kernel, CLI) or the Jupyter "
-        "user (server).",
+        help="Identity recorded as owner. Default: the OS user. In a Jupyter server that "
+        "authenticates named users (JupyterHub), each request acts as its Jupyter user; a "
+        "single-user server (token or password) acts as this user, like its kernels.",
     ).tag(config=True)
 
     root_dir = Unicode(

@@ -27,6 +27,11 @@ class MLInfraHandler(APIHandler):
     def workspace(self) -> Workspace:
         """The server's workspace seen as the requesting user (one per request)."""
         base: Workspace = self.settings["mlinfra_workspace"]
+        if _single_user_server(self.identity_provider):
+            # jupyter_server's own token/password providers don't name anybody (each
+            # browser gets a random "Anonymous ..." id): the server belongs to the user
+            # running it, who is also the kernel's and the CLI's owner.
+            return base
         user = self.current_user
         name = getattr(user, "username", None) or getattr(user, "name", None)
         return base.for_user(name) if name else base
@@ -68,3 +73,9 @@ class MLInfraHandler(APIHandler):
             body = {"error": {"code": "internal_error",
                               "message": f"{type(exc).__name__}: {exc}" if exc else self._reason}}
         self.finish(json.dumps(body))
+
+
+def _single_user_server(provider) -> bool:
+    """True for jupyter_server's built-in identity providers (one shared token or password),
+    False for providers that authenticate named users (JupyterHub's, custom ones)."""
+    return type(provider).__module__.startswith("jupyter_server.auth")

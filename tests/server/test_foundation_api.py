@@ -21,6 +21,11 @@ async def test_health_reports_version_and_backends(jp_fetch, mlinfra_env):
     assert body["artifacts"]["backend"] == "local"
     assert body["artifacts"]["root"].startswith(str(mlinfra_env))
     assert set(body["capabilities"]) == {"provenance", "jobs", "models", "features"}
+    # A single-user (token) server acts as the user running it, like its kernels and the CLI,
+    # not as jupyter_server's random "Anonymous" id.
+    from jupyter_mlinfra.core.config import resolve_config
+
+    assert body["user"] == resolve_config().user
 
 
 async def test_health_refuses_requests_without_token(jp_fetch):
