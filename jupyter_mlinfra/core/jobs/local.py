@@ -24,7 +24,7 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
     last: dict[str, tuple] = {}
     try:
         if execute_here:
-            scheduler = _start(workspace, workers, len(run_ids))
+            scheduler = _start(workspace, workers, run_ids)
         while True:
             runs = [svc.get_run(r) for r in run_ids]
             for run in runs:
@@ -37,7 +37,7 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
             if scheduler is None and execute_here is None and \
                     time.monotonic() - started_waiting > grace and \
                     all(r["state"] in PENDING_STATES for r in runs):
-                scheduler = _start(workspace, workers, len(run_ids))
+                scheduler = _start(workspace, workers, run_ids)
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"runs still going after {timeout} s: " + ", ".join(
                     f"{r['id']} ({r['state']})" for r in runs if r["state"] not in FINAL_STATES))
@@ -51,11 +51,11 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
             scheduler.stop()
 
 
-def _start(workspace, workers: int | None, n: int):
+def _start(workspace, workers: int | None, run_ids: list[str]):
     from .executors import LocalExecutor
     from .scheduler import Scheduler
 
     settings = workspace.config.settings
-    count = workers or max(1, min(int(settings.jobs_workers or 1), n))
+    count = workers or max(1, min(int(settings.jobs_workers or 1), len(run_ids)))
     executor = LocalExecutor(workspace, count, lease_seconds=settings.jobs_lease_seconds)
-    return Scheduler(workspace, executor, poll_interval=0.1)
+    return Scheduler(workspace, executor, poll_interval=0.1, only_runs=set(run_ids))

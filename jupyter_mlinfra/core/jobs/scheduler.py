@@ -47,7 +47,7 @@ class Scheduler:
     def __init__(self, workspace, executor: Any = None, *,
                  clock: Callable[[], datetime] | None = None,
                  poll_interval: float | None = None, lease_seconds: float | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, only_runs: set[str] | None = None) -> None:
         settings = workspace.config.settings
         self.ws = workspace
         self.id = name or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -62,6 +62,9 @@ class Scheduler:
         self.poll_interval = float(poll_interval or settings.jobs_poll_interval)
         self.cpus = float(settings.jobs_cpus or os.cpu_count() or 1)
         self.memory_mb = int(settings.jobs_memory_mb or 0)
+        # A scheduler started just to execute some runs (``run --wait`` with no scheduler
+        # serving the catalog) dispatches only those and creates no cron runs.
+        self.only_runs = set(only_runs) if only_runs is not None else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._run_resources: dict[str, tuple[float, int]] = {}
@@ -184,6 +187,8 @@ class Scheduler:
 
     # -- 3. cron ----------------------------------------------------------------------------
     def _cron(self) -> int:
+        if self.only_runs is not None:
+            return 0
         now = self.clock()
         with self.ws.catalog.read_session() as s:
             due = list(s.scalars(select(JobDefinition).where(
@@ -295,9 +300,12 @@ class Scheduler:
             offset, page = 0, max(200, min(n_free * 2, 20_000))
             quotas: dict[str, int] = {}
             while len(chosen) < n_free:
-                rows = s.execute(select(Run.id, Run.owner, Run.cpus, Run.memory_mb).where(
+                stmt = select(Run.id, Run.owner, Run.cpus, Run.memory_mb).where(
                     Run.state == RunState.QUEUED.value,
                     (Run.not_before.is_(None)) | (Run.not_before <= now))
+                if self.only_runs is not None:
+                    stmt = stmt.where(Run.id.in_(sorted(self.only_runs)))
+                rows = s.execute(stmt
                     .order_by(Run.priority.desc(), Run.created_at, Run.id)
                     .limit(page).offset(offset)
                     .with_for_update(skip_locked=True)).all()

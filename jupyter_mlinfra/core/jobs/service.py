@@ -397,6 +397,65 @@ class JobsService:
             s.flush()
             return run_to_dict(run)
 
+    def submit_content(self, content: bytes | str | Any, *, name: str = "snapshot.ipynb",
+                       parameters: dict | None = None, cwd: str | None = None,
+                       trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
+        """Queue a run of notebook *content* (bytes, JSON text or an nbformat node) rather
+        than of a file: how the model store re-runs a registered notebook snapshot. Its
+        parameters are checked against the content's parameters cell; ``cwd`` defaults to
+        the root."""
+        import nbformat
+
+        from ..notebook_execution import load_notebook
+
+        spec = self._run_spec(options)
+        try:
+            if isinstance(content, (bytes, str)):
+                node = nbformat.reads(content.decode() if isinstance(content, bytes)
+                                      else content, as_version=4)
+            else:
+                node = content
+            nb = load_notebook(node)
+        except Exception as exc:
+            raise InvalidInput(f"{name} is not a valid notebook: {exc}") from exc
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "snapshot.ipynb"
+            nbformat.write(nb, path)
+            params = v.check_parameters(parameters, v.notebook_parameters(path), name)
+        data = nbformat.writes(nb).encode()
+        owner = self.ws.user
+        now = utcnow()
+        run_id = new_id()
+        key = f"runs/{run_id}/input.ipynb"
+        with self.ws.catalog.session() as s:
+            self._check_queue_quota(s, owner, 1)
+            self.ws.artifacts.put(key, data, metadata={"run_id": run_id, "source": name})
+            run = Run(id=run_id, owner=owner, notebook=name,
+                      cwd=str(Path(cwd).resolve()) if cwd else str(self.root_dir),
+                      snapshot_key=key, parameters=params,
+                      kernel_name=spec.get("kernel_name"), state=RunState.QUEUED.value,
+                      trigger=trigger, priority=int(spec.get("priority", 0)),
+                      cpus=float(spec.get("cpus", 1.0)),
+                      memory_mb=int(spec.get("memory_mb", 0)),
+                      retries=int(spec.get("retries", 0)),
+                      retry_backoff=float(spec.get("retry_backoff", 30.0)),
+                      timeout=spec.get("timeout"), tags=list(spec.get("tags", [])),
+                      attempt=1, created_at=now, queued_at=now, upstream_run_ids=[],
+                      progress={}, history=[], environment={}, output_text="",
+                      cancel_requested=False)
+            s.add(run)
+            s.flush()
+            return run_to_dict(run)
+
+    def run_and_wait(self, run_id: str, timeout: float | None = None) -> dict:
+        """Wait for a run (executing it in this process when no scheduler takes it); the
+        final run with its metrics."""
+        from .local import wait_with_local_scheduler
+
+        return wait_with_local_scheduler(self.ws, [run_id], timeout=timeout)[0]
+
     def run_job(self, ref: str, *, parameters: dict | None = None,
                 trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
         """Run a job now: its run is queued and every downstream job gets a waiting run in

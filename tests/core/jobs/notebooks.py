@@ -22,7 +22,8 @@ def write(path: Path, params: str | None, *cells: str, kernel: str = "python3") 
 def make_root(root: Path) -> Path:
     write(root / "ok.ipynb", "x = 1\nlabel = 'a'",
           "import os, jupyter_mlinfra\ny = x * 2\nprint('y is', y, 'run', os.environ.get('MLINFRA_RUN_ID'))",
-          "jupyter_mlinfra.log_metric('y', y)\njupyter_mlinfra.log_metric('half', y / 4)")
+          "jupyter_mlinfra.log_metric('y', y)\njupyter_mlinfra.log_metric('half', y / 4)\n"
+          "jupyter_mlinfra.log_artifact('summary.txt', f'y={y}')")
     write(root / "fail.ipynb", "x = 1",
           "print('before the failure')",
           "raise ValueError(f'bad value {x}')",

@@ -64,6 +64,8 @@ def test_run_succeeds_with_metrics_output_log_environment(env):
     assert f"y is 42 run {run['id']}" in printed       # MLINFRA_RUN_ID is set in the kernel
     log = "\n".join(line["text"] for line in jobs.run_log(run["id"])["lines"])
     assert "y is 42" in log and "cell 4/4" in log and "ended: succeeded" in log
+    assert [a["name"] for a in run["artifacts"]] == ["summary.txt"]
+    assert ws.artifacts.get(run["artifacts"][0]["key"]) == b"y=42"
     # searchable by the text of its outputs
     assert run["id"] in [r["id"] for r in jobs.list_runs(q="y is 42")["runs"]]
 
@@ -154,6 +156,20 @@ def test_retry_with_backoff_then_success(env):
     assert (datetime.fromisoformat(final["started_at"]) -
             datetime.fromisoformat(first_end)).total_seconds() >= 1.0   # the backoff
     assert final["metrics"] == {"attempt_seen": 2.0}
+
+
+def test_core_api_runs_a_notebook_snapshot_with_parameters_and_waits(env):
+    """What the model store calls to reproduce a model: notebook content, parameters, wait,
+    read the metrics."""
+    ws, root, _ = env
+    jobs = ws.service("jobs")
+    content = (root / "ok.ipynb").read_bytes()
+    with pytest.raises(InvalidInput, match="unknown parameter"):
+        jobs.submit_content(content, name="model-v3.ipynb", parameters={"nope": 1})
+    run = jobs.submit_content(content, name="model-v3.ipynb", parameters={"x": 5})
+    final = jobs.run_and_wait(run["id"], timeout=90)
+    assert final["state"] == "succeeded" and final["metrics"]["y"] == 10.0
+    assert final["notebook"] == "model-v3.ipynb"
 
 
 def test_sweep_results_table_and_dag_pipeline(env):

@@ -220,3 +220,16 @@ def test_a_broken_job_does_not_stop_the_scheduler(jobs, jobs_ws, nb_root):
     clock.advance(minutes=1)
     sched.tick()
     assert len(_runs(jobs_ws)) == 2
+
+
+def test_a_wait_scheduler_only_runs_what_it_waits_for(jobs, jobs_ws):
+    mine = jobs.submit("ok.ipynb")
+    other = jobs.submit("ok.ipynb", priority=9)
+    _scheduled_job(jobs, jobs_ws)
+    clock = FakeClock(T0 + timedelta(minutes=3))
+    sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws), clock=clock, only_runs={mine["id"]})
+    sched.tick()
+    sched.tick()
+    assert jobs.get_run(mine["id"])["state"] == "succeeded"
+    assert jobs.get_run(other["id"])["state"] == "queued"
+    assert [r for r in _runs(jobs_ws) if r.trigger == "schedule"] == []
