@@ -12,7 +12,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { ErrorBody, Health, JSONValue, OpenAPIDocument } from './tokens';
 import { ProvenanceView, ReplaySummary, VerifyResult } from './tokens';
 import { FeatureTable, FeatureViewDetails, FeatureViewSummary } from './tokens';
-import { ModelDetails, ModelSummary, ModelVersionInfo } from './tokens';
+import { ModelDetails, ModelSummary, ModelVersionInfo, ReproductionResult } from './tokens';
 import {
   JobCreate,
   JobInfo,
@@ -232,6 +232,18 @@ export class MLInfraAPI {
     return this.request(['models', name, 'versions', String(version)], {
       method: 'PATCH',
       body: { archived }
+    });
+  }
+
+  /** POST /models/{name}/versions/{version}/reproduce: re-run in a fresh kernel, compare. */
+  reproduceModelVersion(
+    name: string,
+    version: number,
+    tolerance?: number
+  ): Promise<ReproductionResult> {
+    return this.request(['models', name, 'versions', String(version), 'reproduce'], {
+      method: 'POST',
+      body: tolerance === undefined ? {} : { tolerance }
     });
   }
 

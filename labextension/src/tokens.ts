@@ -336,6 +336,27 @@ export interface ModelAliasInfo {
   updated_at: string;
 }
 
+/** POST /models/{name}/versions/{version}/reproduce */
+export interface ReproductionResult {
+  ref: string;
+  reproduced: boolean;
+  error: string | null;
+  executed_by?: string;
+  source?: string;
+  duration?: number;
+  run_id?: string;
+  tolerance: number;
+  parameters?: { [name: string]: JSONValue };
+  metrics: {
+    [name: string]: {
+      recorded: number | null;
+      reproduced: number | null;
+      difference: number | null;
+      within_tolerance: boolean;
+    };
+  };
+}
+
 /** GET /models/{name} */
 export interface ModelDetails {
   name: string;

@@ -61,8 +61,17 @@ def registered(lab_server):
         plt.close(fig)
     alice.set_alias("churn", "staging", 1)
     alice.set_alias("churn", "production", 2, protected=True)
-    bob.register("fraud", LogisticRegression().fit(frame, y), metrics={"auc": 0.77},
-                 figures=[])
+    # fraud: its cells re-run anywhere (the panel reproduces it)
+    cells = ["from sklearn.dummy import DummyClassifier\nfrom jupyter_mlinfra import models",
+             "m = DummyClassifier(strategy='most_frequent').fit([[0], [1], [2]], [0, 1, 1])\n"
+             "score = float(m.score([[0], [1], [2]], [0, 1, 1]))",
+             "models.register('fraud', m, metrics={'auc': 0.77, 'score': score}, figures=[])"]
+    from sklearn.dummy import DummyClassifier
+
+    bob.register("fraud", DummyClassifier(strategy="most_frequent").fit([[0], [1], [2]],
+                                                                         [0, 1, 1]),
+                 metrics={"auc": 0.77, "score": 2 / 3}, figures=[],
+                 context=SessionContext(history=cells))
     yield
     alice_ws.close()
     bob_ws.close()
@@ -156,6 +165,22 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
                                                                         "staging": 3}
     form.scroll_into_view_if_needed()
     screenshot(page, "models-aliases", page.locator("#jp-left-stack"))
+
+    # reproduce fraud:1 from the panel: its cells re-run in a fresh kernel
+    details.get_by_label("Close details").click()
+    table.locator("tr[data-row-key='fraud']").click()
+    fraud = body.locator("section[data-model='fraud'] div[data-version='1']")
+    fraud.locator("table[aria-label='Lineage']").wait_for(state="visible")
+    fraud.get_by_role("button", name="reproduce").click()
+    outcome = fraud.locator("[aria-label='Reproduction']")
+    outcome.wait_for(state="visible", timeout=180_000)
+    text = outcome.inner_text()
+    assert "reproduced" in text and "not reproduced" not in text, text
+    assert "replay script" in text
+    metrics = outcome.locator("table[aria-label='Reproduced metrics']").inner_text()
+    assert "0.77 → 0.77" in metrics and "0.6667 → 0.6667" in metrics
+    outcome.scroll_into_view_if_needed()
+    screenshot(page, "models-reproduce", page.locator("#jp-left-stack"))
 
     errors = [m for m in console_messages
               if m.kind in ("error", "pageerror") and m.mentions("mlinfra")

@@ -12,7 +12,13 @@ import {
   formatValue,
   usePoll
 } from '../components/common';
-import { JSONValue, ModelDetails, ModelSummary, ModelVersionInfo } from '../tokens';
+import {
+  JSONValue,
+  ModelDetails,
+  ModelSummary,
+  ModelVersionInfo,
+  ReproductionResult
+} from '../tokens';
 import { TabProps } from './tabProps';
 
 /**
@@ -530,7 +536,21 @@ function VersionDetails(p: {
     intervalMs: 0
   });
   const [error, setError] = React.useState<Error | null>(null);
+  const [reproduction, setReproduction] = React.useState<ReproductionResult | null>(null);
+  const [reproducing, setReproducing] = React.useState(false);
   const v = info.data;
+  const reproduce = async () => {
+    setError(null);
+    setReproduction(null);
+    setReproducing(true);
+    try {
+      setReproduction(await api.reproduceModelVersion(p.name, p.version));
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setReproducing(false);
+    }
+  };
   const archive = async (archived: boolean) => {
     setError(null);
     try {
@@ -553,10 +573,66 @@ function VersionDetails(p: {
           >
             {v.status === 'ready' ? 'archive' : 'restore'}
           </button>
+        )}{' '}
+        {v && (
+          <button
+            type="button"
+            className="jp-mlinfra-LinkButton"
+            disabled={reproducing}
+            title="Re-run what generated this version in a fresh kernel (registers nothing) and compare its metrics"
+            onClick={() => void reproduce()}
+          >
+            {reproducing ? 'reproducing…' : 'reproduce'}
+          </button>
         )}
       </h4>
       <ErrorBanner error={info.error ?? error} context={`Version ${p.version}`} />
+      {reproduction && <ReproductionView result={reproduction} />}
       {v && <VersionBody v={v} api={api} />}
+    </div>
+  );
+}
+
+function ReproductionView(p: { result: ReproductionResult }): JSX.Element {
+  const { result } = p;
+  const rows = Object.entries(result.metrics).map(([name, m]) => ({ name, ...m }));
+  return (
+    <div className="jp-mlinfra-Models-reproduction" aria-label="Reproduction">
+      <p>
+        <span
+          className={`jp-mlinfra-Badge ${result.reproduced ? 'jp-mlinfra-Badge-ok' : 'jp-mlinfra-Badge-error'}`}
+        >
+          {result.reproduced ? 'reproduced' : 'not reproduced'}
+        </span>{' '}
+        <span className="jp-mlinfra-Models-muted">
+          {[result.source, result.executed_by, result.duration !== undefined ? `${result.duration} s` : '']
+            .filter(Boolean)
+            .join(' · ')}
+        </span>
+      </p>
+      {result.error && <p className="jp-mlinfra-Models-dirty">{result.error}</p>}
+      {rows.length > 0 && (
+        <DataTable
+          label="Reproduced metrics"
+          columns={[
+            { id: 'metric', label: 'Metric', render: r => r.name },
+            {
+              id: 'values',
+              label: 'Recorded → now',
+              render: r =>
+                `${r.recorded === null ? '—' : formatNumber(r.recorded)} → ${r.reproduced === null ? '—' : formatNumber(r.reproduced)}`
+            },
+            {
+              id: 'ok',
+              label: 'OK',
+              render: r => (r.within_tolerance ? 'yes' : 'no')
+            }
+          ]}
+          rows={rows}
+          rowKey={r => r.name}
+          emptyText="No metrics."
+        />
+      )}
     </div>
   );
 }
