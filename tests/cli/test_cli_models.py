@@ -62,7 +62,7 @@ def test_compare_batch_predict_and_dockerfile(toy, tmp_path, capsys, monkeypatch
     assert main(["model", "compare", "toy:1", "toy:2"]) == 0
     assert "acc: 0.8 -> 0.9 (+0.1)" in capsys.readouterr().out
     toy["frame"].to_csv(tmp_path / "in.csv", index=False)
-    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     assert main(["model", "batch-predict", "toy@production", str(tmp_path / "in.csv"),
                  str(tmp_path / "out.parquet")]) == 0
     out = capsys.readouterr().out

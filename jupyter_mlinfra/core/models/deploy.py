@@ -138,30 +138,25 @@ def _absolute(uri: str) -> str:
 
 def batch_predict_job(store, jobs, ref: str, input: str, output: str, *, output_column: str,
                       keep_columns: bool, wait: bool, timeout: float | None) -> dict:
-    """Batch prediction as a job run: a small generated notebook (under the jobs root, in
-    ``.mlinfra/``) calls ``batch_predict`` in a fresh kernel; its rows and duration are the
-    run's metrics. The version is resolved now, so a moving alias cannot change the run."""
+    """Batch prediction as a job run: a small generated notebook calls ``batch_predict`` in
+    a fresh kernel (submitted as content, run in this process's folder); its rows and
+    duration are the run's metrics. The version is resolved now, so a moving alias cannot
+    change what the run uses."""
     import nbformat
 
     _format_of(input), _format_of(output)
     version = store.get(ref)
-    folder = Path(jobs.root_dir) / ".mlinfra"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "batch_predict.ipynb"
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(_BATCH_NOTEBOOK["parameters"])
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(_BATCH_NOTEBOOK["body"])]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    text = nbformat.writes(nb)
-    if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    run = jobs.submit(str(path), parameters={
-        "model_ref": version.ref, "input_uri": _absolute(input), "output_uri": _absolute(output),
-        "output_column": output_column, "keep_columns": bool(keep_columns)},
+    run = jobs.submit_content(
+        nb, name=f"batch-predict-{version.name}-{version.version}.ipynb", cwd=os.getcwd(),
+        parameters={"model_ref": version.ref, "input_uri": _absolute(input),
+                    "output_uri": _absolute(output), "output_column": output_column,
+                    "keep_columns": bool(keep_columns)},
         tags=[BATCH_TAG, f"model:{version.name}:{version.version}"],
         **({"timeout": timeout} if timeout else {}))
     result = {"model": version.ref, "input": input, "output": output, "run_id": run["id"],
@@ -169,9 +164,7 @@ def batch_predict_job(store, jobs, ref: str, input: str, output: str, *, output_
               "rows": None, "seconds": None}
     if not wait:
         return result
-    from ..jobs.local import wait_with_local_scheduler
-
-    final = wait_with_local_scheduler(store.ws, [run["id"]], timeout=timeout)[0]
+    final = jobs.run_and_wait(run["id"], timeout=timeout)
     result.update(state=final["state"], rows=final["metrics"].get("rows"),
                   seconds=final["metrics"].get("seconds"))
     if final["state"] != "succeeded":

@@ -54,7 +54,7 @@ def compare_metrics(recorded: dict, reproduced: dict, tolerance: float,
 
 def reproduce_version(store, version: ModelVersion, *, tolerance: float,
                       absolute_tolerance: float, timeout: float | None,
-                      kernel_name: str | None) -> dict:
+                      kernel_name: str | None, via_jobs: bool | None = None) -> dict:
     result: dict = {"ref": version.ref, "tolerance": tolerance,
                     "absolute_tolerance": absolute_tolerance, "reproduced": False,
                     "metrics": {}, "error": None}
@@ -75,12 +75,15 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
     result["parameters"] = parameters or {}
     started = time.perf_counter()
     captured: list[dict] | None = None
-    jobs = _jobs(store)
-    folder = _notebook_folder(version)
-    if jobs is not None and folder is not None and _under(folder, jobs.root_dir):
+    jobs = _jobs(store) if via_jobs is not False else None
+    if via_jobs and jobs is None:
+        from ..errors import InvalidInput
+
+        raise InvalidInput("the jobs capability (submit_content, run_and_wait) is not available")
+    if jobs is not None:
         try:
-            captured = _run_as_job(store, jobs, version, nb, folder, parameters, timeout,
-                                   kernel_name, result)
+            captured = _run_as_job(store, jobs, version, nb, _notebook_folder(version),
+                                   parameters, timeout, kernel_name, result)
         except Exception as exc:  # the run could not be submitted or did not finish
             result["error"] = f"the re-run failed: {type(exc).__name__}: {exc}"[:2000]
             captured = []
@@ -112,7 +115,7 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
 
 
 def _jobs(store):
-    """The jobs service, when this installation has it."""
+    """The jobs service, when this installation has one with the API reproduce needs."""
     from ..workspace import SERVICES
 
     if "jobs" not in SERVICES:
@@ -121,7 +124,8 @@ def _jobs(store):
         jobs = store.ws.service("jobs")
     except Exception:
         return None
-    return jobs if hasattr(jobs, "submit") and hasattr(jobs, "run_artifacts") else None
+    needed = ("submit_content", "run_and_wait", "run_artifacts")
+    return jobs if all(hasattr(jobs, name) for name in needed) else None
 
 
 def _notebook_folder(version: ModelVersion) -> Path | None:
@@ -135,14 +139,6 @@ def _notebook_folder(version: ModelVersion) -> Path | None:
     if cwd and Path(cwd).is_dir():
         return Path(cwd).resolve()
     return None
-
-
-def _under(folder: Path, root: Path) -> bool:
-    try:
-        folder.resolve().relative_to(Path(root).resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def _run_directly(store, version, nb, parameters, timeout, kernel_name, result) -> list[dict]:
@@ -167,29 +163,23 @@ def _run_directly(store, version, nb, parameters, timeout, kernel_name, result) 
                 if line.strip()]
 
 
-def _run_as_job(store, jobs, version, nb, folder: Path, parameters, timeout, kernel_name,
-                result) -> list[dict]:
+def _run_as_job(store, jobs, version, nb, folder: Path | None, parameters, timeout,
+                kernel_name, result) -> list[dict]:
     """Submit the snapshot as a job run tagged ``mlinfra-reproduce`` (``register`` inside it
-    records to the run's artifacts instead of the catalog) and wait for it; when no
-    scheduler serves the catalog, the run executes in this process."""
-    import nbformat
-
-    from ..jobs.local import wait_with_local_scheduler
-
-    path = folder / f".mlinfra-reproduce-{version.name}-{version.version}-{os.getpid()}.ipynb"
-    nbformat.write(nb, path)
-    try:
-        options = {"tags": [REPRODUCE_TAG, f"model:{version.name}:{version.version}"]}
-        if timeout:
-            options["timeout"] = timeout
-        if kernel_name:
-            options["kernel_name"] = kernel_name
-        run = jobs.submit(str(path), parameters=parameters, **options)
-    finally:
-        path.unlink(missing_ok=True)  # the run keeps its own snapshot
+    records to the run's artifacts instead of the catalog), in the notebook's folder when it
+    still exists, and wait for it; when no scheduler serves the catalog, the run executes in
+    this process."""
+    options: dict = {"tags": [REPRODUCE_TAG, f"model:{version.name}:{version.version}"]}
+    if timeout:
+        options["timeout"] = timeout
+    if kernel_name:
+        options["kernel_name"] = kernel_name
+    run = jobs.submit_content(nb, name=f"reproduce-{version.name}-{version.version}.ipynb",
+                              parameters=parameters,
+                              cwd=str(folder) if folder is not None else None, **options)
     result["run_id"] = run["id"]
     result["executed_by"] = f"jobs service (run {run['id']})"
-    final = wait_with_local_scheduler(store.ws, [run["id"]], timeout=timeout)[0]
+    final = jobs.run_and_wait(run["id"], timeout=timeout)
     if final["state"] != "succeeded":
         error = final.get("error") or {}
         result["error"] = (f"the re-run (job run {run['id']}) ended {final['state']}: "

@@ -725,12 +725,13 @@ class ModelStore:
     # -- reproduce ----------------------------------------------------------------------
     def reproduce(self, ref: str, *, tolerance: float | None = None,
                   absolute_tolerance: float = 0.0, timeout: float | None = 600,
-                  kernel_name: str | None = None) -> dict:
+                  kernel_name: str | None = None, via_jobs: bool | None = None) -> dict:
         """Re-run the version's notebook snapshot (or its replay script) with the recorded
         parameters in a fresh kernel, register nothing, and compare every recorded metric.
 
-        Runs through the jobs service when it offers ``run_notebook_and_wait``; otherwise
-        directly through the shared notebook runner (``executed_by`` says which).
+        Runs as a job run (``submit_content`` + ``run_and_wait`` of the jobs service, in the
+        notebook's folder) when the jobs capability is there and ``via_jobs`` is not False;
+        otherwise directly through the shared notebook runner (``executed_by`` says which).
         """
         from .reproduce import reproduce_version
 
@@ -738,7 +739,7 @@ class ModelStore:
             else float(tolerance)
         return reproduce_version(self, self.get(ref), tolerance=tol,
                                  absolute_tolerance=absolute_tolerance, timeout=timeout,
-                                 kernel_name=kernel_name)
+                                 kernel_name=kernel_name, via_jobs=via_jobs)
 
     # -- deploy -------------------------------------------------------------------------
     def batch_predict(self, ref: str, input: str, output: str, *,

@@ -46,8 +46,6 @@ def test_a_job_trained_version_is_reproduced_with_its_parameters(mlinfra_env, no
     final = wait_with_local_scheduler(trainer, [run["id"]], timeout=240)[0]
     assert final["state"] == "succeeded", final.get("error")
     trainer.close()
-    # the notebook's folder is outside the jobs root: the shared runner re-runs it
-    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path / "elsewhere"))
     workspace = Workspace.open()
     store = workspace.service("models")
     v = store.get("repro")
@@ -57,7 +55,7 @@ def test_a_job_trained_version_is_reproduced_with_its_parameters(mlinfra_env, no
     assert v.metrics["C_used"] == 0.5
     notebook.write_text("{}")  # the working copy changes afterwards: the snapshot is used
 
-    result = store.reproduce("repro:1")
+    result = store.reproduce("repro:1", via_jobs=False)  # through the shared runner
     assert result["source"] == "notebook snapshot"
     assert result["parameters"] == {"C": 0.5}
     metrics = result["metrics"]
@@ -70,8 +68,8 @@ def test_a_job_trained_version_is_reproduced_with_its_parameters(mlinfra_env, no
     assert store.status()["versions"] == 1  # reproducing registered nothing
     assert "shared notebook runner" in result["executed_by"]
 
-    # inside the jobs root, the re-run is a job run (executed here: no scheduler is running)
-    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path))
+    # by default the re-run is a job run (executed here: no scheduler is running)
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(tmp_path / "elsewhere"))
     as_jobs = Workspace.open()
     result = as_jobs.service("models").reproduce("repro:1")
     assert result["executed_by"] == f"jobs service (run {result['run_id']})"
@@ -82,6 +80,5 @@ def test_a_job_trained_version_is_reproduced_with_its_parameters(mlinfra_env, no
     assert run["state"] == "succeeded" and "mlinfra-reproduce" in run["tags"]
     assert run["parameters"] == {"C": 0.5}
     assert as_jobs.service("models").status()["versions"] == 1
-    assert not list(tmp_path.glob(".mlinfra-reproduce-*"))  # the temporary copy is gone
     as_jobs.close()
     workspace.close()
