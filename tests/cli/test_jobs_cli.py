@@ -20,6 +20,8 @@ def mlinfra(*args, cwd):
 @pytest.fixture
 def root(mlinfra_env, tmp_path, monkeypatch):
     monkeypatch.setenv("MLINFRA_JOBS_POLL_INTERVAL", "0.1")
+    # exit codes are under test here; provenance in runs is covered by tests/core/jobs
+    monkeypatch.setenv("MLINFRA_JOBS_RECORD_PROVENANCE", "false")
     return make_root(tmp_path / "root")
 
 

@@ -13,6 +13,7 @@ def root(ip, tmp_path, monkeypatch):
     root = make_root(tmp_path / "root")
     monkeypatch.chdir(root)
     monkeypatch.setenv("MLINFRA_ROOT_DIR", str(root))
+    monkeypatch.setenv("MLINFRA_JOBS_RECORD_PROVENANCE", "false")   # covered in core tests
     return root
 
 

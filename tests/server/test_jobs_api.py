@@ -29,6 +29,7 @@ def jp_server_config(mlinfra_env):
 def nb_root(jp_root_dir, monkeypatch):
     monkeypatch.setenv("MLINFRA_JOBS_POLL_INTERVAL", "0.2")
     monkeypatch.setenv("MLINFRA_JOBS_WORKERS", "1")
+    monkeypatch.setenv("MLINFRA_JOBS_RECORD_PROVENANCE", "false")   # covered in core tests
     return make_root(jp_root_dir)
 
 

@@ -93,9 +93,18 @@ def _run_coro(value):
 def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None):
     """A started kernel in an AsyncKernelManager: nbclient then polls it without blocking
     its loop, so a killed kernel ends the run at once (DeadKernelError)."""
-    from jupyter_client import AsyncKernelManager
+    import uuid
 
-    km = AsyncKernelManager(kernel_name=kernel_name)
+    from jupyter_client import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    # IPC sockets in the runtime folder, not TCP ports: kernels started at the same moment
+    # by several workers cannot race for the same free port (and nothing listens on TCP).
+    runtime = Path(jupyter_runtime_dir())
+    runtime.mkdir(parents=True, exist_ok=True)
+    connection_file = str(runtime / f"mlinfra-kernel-{uuid.uuid4().hex[:12]}.json")
+    km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc",
+                            connection_file=connection_file)
     _run_coro(km.start_kernel(**({"cwd": cwd} if cwd else {})))
     return km
 
@@ -142,6 +151,21 @@ def kill_kernel_processes(km) -> None:
         pass
 
 
+def remove_connection_files(km) -> None:
+    """The kernel's connection file and IPC sockets (``<file>-ipc-<n>``)."""
+    import glob
+
+    connection_file = getattr(km, "connection_file", "") or ""
+    if not connection_file:
+        return
+    stem = os.path.splitext(connection_file)[0]
+    for path in [connection_file, *glob.glob(glob.escape(stem) + "-ipc-*")]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def kill_kernel(km) -> None:
     """Kill the kernel and everything it started, and release the manager's resources."""
     if km is None:
@@ -155,6 +179,7 @@ def kill_kernel(km) -> None:
         _run_coro(km.cleanup_resources())
     except Exception:
         pass
+    remove_connection_files(km)
 
 
 _NOISE = ("Executing notebook with kernel", "Input Notebook:", "Output Notebook:",

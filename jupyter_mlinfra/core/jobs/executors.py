@@ -43,6 +43,8 @@ def config_environment(workspace) -> dict[str, str]:
         env["MLINFRA_S3_ENDPOINT_URL"] = cfg.s3_endpoint_url
     if cfg.settings.root_dir:
         env["MLINFRA_ROOT_DIR"] = cfg.settings.root_dir
+    env["MLINFRA_JOBS_RECORD_PROVENANCE"] = "true" if cfg.settings.jobs_record_provenance \
+        else "false"
     return env
 
 
@@ -210,7 +212,7 @@ class DaskExecutor:
             from distributed import LocalCluster
 
             cluster = LocalCluster(n_workers=min_workers or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address=":0")
             self._own_cluster = True
         self.cluster = cluster
         self.client = Client(cluster if cluster is not None else address,

@@ -77,11 +77,13 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
             if os.getppid() != args.parent:
                 # the scheduler is gone (even by SIGKILL): take the kernels down with us
-                execution.kill_kernel_processes(current["km"])
-                t = warm["thread"]
-                if t is not None:
-                    t.join(5)
-                execution.kill_kernel_processes(warm["km"])
+                # exit at once: the run must not be reported (its lease will expire and the
+                # next scheduler recovers it by its retry policy)
+                for km in (current["km"], warm["km"]):
+                    execution.kill_kernel_processes(km)
+                for km in (current["km"], warm["km"]):
+                    if km is not None:
+                        execution.remove_connection_files(km)
                 os._exit(3)
 
     threading.Thread(target=watch_parent, daemon=True).start()

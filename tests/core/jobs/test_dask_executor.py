@@ -14,8 +14,9 @@ def test_runs_execute_on_an_adaptive_dask_cluster(jobs, jobs_ws):
     from jupyter_mlinfra.core.jobs.executors import DaskExecutor
     from jupyter_mlinfra.core.jobs.scheduler import Scheduler
 
+    jobs_ws.config.settings.jobs_record_provenance = False   # covered by test_execution
     cluster = distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     try:
         executor = DaskExecutor(jobs_ws, cluster=cluster, max_workers=2, min_workers=0,
                                 lease_seconds=10)

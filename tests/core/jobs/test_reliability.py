@@ -42,7 +42,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_sigkill_of_the_scheduler_then_restart_loses_no_run(jobs, jobs_ws, nb_root):
-    env = {**os.environ, "MLINFRA_ROOT_DIR": str(nb_root)}
+    env = {**os.environ, "MLINFRA_ROOT_DIR": str(nb_root),
+           "MLINFRA_JOBS_RECORD_PROVENANCE": "false"}
     runs = [jobs.submit("slow.ipynb", parameters={"seconds": 3.0}, retries=1,
                         retry_backoff=0)["id"] for _ in range(3)]
     fragile = jobs.submit("slow.ipynb", parameters={"seconds": 3.0}, priority=10)["id"]
