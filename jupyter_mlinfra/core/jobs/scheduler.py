@@ -320,12 +320,12 @@ class Scheduler:
                     limit = quotas[owner]
                     if limit and running.get(owner, 0) >= limit:
                         continue
-                    if self.executor.kind != "noop":
-                        if used_cpus + cpus > self.cpus + 1e-9 and (used_cpus > 0
-                                                                    or cpus > self.cpus):
-                            continue
-                        if self.memory_mb and used_mem + mem > self.memory_mb:
-                            continue
+                    # requested resources must fit in what this executor has left; a run
+                    # bigger than the whole executor still runs, alone
+                    if used_cpus > 0 and used_cpus + cpus > self.cpus + 1e-9:
+                        continue
+                    if self.memory_mb and used_mem > 0 and used_mem + mem > self.memory_mb:
+                        continue
                     used_cpus += cpus
                     used_mem += mem
                     running[owner] = running.get(owner, 0) + 1

@@ -233,3 +233,19 @@ def test_a_wait_scheduler_only_runs_what_it_waits_for(jobs, jobs_ws):
     assert jobs.get_run(mine["id"])["state"] == "succeeded"
     assert jobs.get_run(other["id"])["state"] == "queued"
     assert [r for r in _runs(jobs_ws) if r.trigger == "schedule"] == []
+
+
+def test_requested_resources_fit_within_the_executor(jobs, jobs_ws):
+    jobs_ws.config.settings.jobs_cpus = 3
+    jobs_ws.config.settings.jobs_memory_mb = 4096
+    big = jobs.submit("ok.ipynb", cpus=2, memory="3G", priority=3)
+    second = jobs.submit("ok.ipynb", cpus=2, priority=2)      # 2 + 2 CPUs > 3
+    small = jobs.submit("ok.ipynb", cpus=1, memory="2G", priority=1)   # 3 + 2 GB > 4 GB
+    tiny = jobs.submit("ok.ipynb", cpus=1, memory=512)
+    sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws))
+    sched._dispatch()
+    states = [jobs.get_run(r["id"])["state"] for r in (big, second, small, tiny)]
+    assert states == ["running", "queued", "queued", "running"]
+    sched.tick()          # the no-op runs end; the others fit now
+    sched._dispatch()
+    assert jobs.get_run(second["id"])["state"] in ("running", "succeeded")
