@@ -110,10 +110,10 @@ class LocalExecutor:
                 self._procs[slot] = self._spawn(slot)
 
     def free_slots(self) -> list[str]:
+        # a worker that died is started again on its next run
         with self._lock:
-            if not self._procs:
-                return [self._slot_name(i) for i in range(self.workers)]
-            return [s for s in self._procs if s not in self._busy]
+            return [self._slot_name(i) for i in range(self.workers)
+                    if self._slot_name(i) not in self._busy]
 
     def submit(self, slot: str, run_id: str) -> None:
         with self._lock:
