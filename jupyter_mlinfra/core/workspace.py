@@ -15,13 +15,15 @@ from __future__ import annotations
 import copy
 import importlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from .artifacts import ArtifactStore, open_artifact_store
-from .catalog import Catalog
 from .config import ResolvedConfig, resolve_config
 from .errors import NotFound
+
+if TYPE_CHECKING:  # SQLAlchemy and the stores are imported on first use (kernel start-up cost)
+    from .artifacts import ArtifactStore
+    from .catalog import Catalog
 
 CAPABILITIES = ("provenance", "jobs", "models", "features")
 
@@ -53,6 +55,8 @@ class Workspace:
         if self._catalog is None:
             with self._lock:
                 if self._catalog is None:
+                    from .catalog import Catalog
+
                     self.config.home.mkdir(parents=True, exist_ok=True)
                     self._catalog = Catalog(self.config.catalog_url)
         return self._catalog
@@ -62,6 +66,8 @@ class Workspace:
         if self._artifacts is None:
             with self._lock:
                 if self._artifacts is None:
+                    from .artifacts import open_artifact_store
+
                     self._artifacts = open_artifact_store(self.config.artifact_root,
                                                           self.config.s3_endpoint_url)
         return self._artifacts

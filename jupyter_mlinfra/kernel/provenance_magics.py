@@ -6,9 +6,16 @@ import json
 
 from IPython.core.magic_arguments import argument
 
-from .. import provenance
 from ..core.text_table import render_table
 from .magics import subcommand
+
+
+def _provenance():
+    # Imported on first use: it pulls in nbformat's JSON-schema validation, which is slow to
+    # import and would otherwise be paid by every `%load_ext jupyter_mlinfra` (and every job).
+    from .. import provenance
+
+    return provenance
 
 
 def _short(names: list[str], limit: int = 40) -> str:
@@ -21,7 +28,7 @@ def _short(names: list[str], limit: int = 40) -> str:
 @argument("--session", default=None, help="a kernel session id (default: the latest)")
 @argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
 def history(magics, args) -> None:
-    rows = provenance.history(args.path, session_id=args.session)
+    rows = _provenance().history(args.path, session_id=args.session)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -37,7 +44,7 @@ def history(magics, args) -> None:
 @argument("--json", action="store_true", help="print the report as JSON")
 @argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
 def check(magics, args) -> None:
-    report = provenance.check(args.path)
+    report = _provenance().check(args.path)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
 
 
@@ -47,7 +54,7 @@ def check(magics, args) -> None:
 @argument("--path", default=None, help="notebook path (default: this notebook)")
 @argument("out", help="the replay notebook to write (.ipynb)")
 def replay(magics, args) -> None:
-    summary = provenance.replay(args.out, path=args.path, cell_id=args.cell, name=args.name)
+    summary = _provenance().replay(args.out, path=args.path, cell_id=args.cell, name=args.name)
     seqs = ", ".join(f"#{e['seq']}" for e in summary["executions"])
     print(f"wrote {summary['path']}: {summary['cells']} cells (executions {seqs})")
 
@@ -60,11 +67,11 @@ def replay(magics, args) -> None:
 def verify(magics, args) -> None:
     path = args.path
     if path is None:
-        log = provenance.current_log()
+        log = _provenance().current_log()
         if log is None or log.notebook_path.startswith("kernel:"):
             from ..core.errors import InvalidInput
 
             raise InvalidInput("this kernel does not know its notebook's path; give PATH")
         path = log.notebook_path
-    result = provenance.verify(path, replay=args.replay, cell_id=args.cell)
+    result = _provenance().verify(path, replay=args.replay, cell_id=args.cell)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())
