@@ -167,11 +167,9 @@ def step_jobs(ws) -> None:
     print(f"best alpha by held-out RMSE: {best['alpha']:g}")
 
 
-STEPS = [step_foundation]
-STEPS.append(step_models)
-STEPS.append(step_provenance)
-STEPS.append(step_features)
-STEPS.append(step_jobs)
+# Foundation first; the model step uses what provenance and jobs provide, and the feature
+# step trains and registers a model with its feature lineage.
+STEPS = [step_foundation, step_provenance, step_jobs, step_models, step_features]
 
 
 def main() -> int:
