@@ -14,10 +14,13 @@ import sys
 from .._version import __version__
 from ..core.errors import MLInfraError
 
-COMMAND_MODULES = ["jupyter_mlinfra.cli.info", "jupyter_mlinfra.cli.models", "jupyter_mlinfra.cli.provenance"]
-
-COMMAND_MODULES.append("jupyter_mlinfra.cli.features")
-COMMAND_MODULES.append("jupyter_mlinfra.cli.jobs")
+COMMAND_MODULES = [
+    "jupyter_mlinfra.cli.info",
+    "jupyter_mlinfra.cli.provenance",
+    "jupyter_mlinfra.cli.jobs",
+    "jupyter_mlinfra.cli.models",
+    "jupyter_mlinfra.cli.features",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
