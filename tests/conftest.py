@@ -33,6 +33,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+_WATCHED_ENV = ("MLINFRA_", "JPY_SESSION_NAME", "JUPYTER_CONFIG")
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_leaks():
+    """Code under test must not change this process's MLINFRA_* environment: a leaked
+    setting silently re-points every later test (and every JupyterLab they start)."""
+    before = {k: v for k, v in os.environ.items() if k.startswith(_WATCHED_ENV)}
+    yield
+    after = {k: v for k, v in os.environ.items() if k.startswith(_WATCHED_ENV)}
+    if after != before:
+        for key in set(after) - set(before):
+            del os.environ[key]
+        os.environ.update(before)
+        changed = sorted(set(after.items()) ^ set(before.items()))
+        pytest.fail(f"the test leaked environment changes: {changed}")
+
+
 @pytest.fixture(autouse=True)
 def _venv_first_on_path(monkeypatch):
     # Kernels started by tests must run this interpreter's environment.
