@@ -271,3 +271,14 @@ def page(browser, lab_server, console_messages):
         yield new_page
     finally:
         context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failing browser test, attach the end of JupyterLab's log to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    server = item.funcargs.get("lab_server") if hasattr(item, "funcargs") else None
+    if report.failed and server is not None:
+        tail = "\n".join(server.log_text().splitlines()[-80:])
+        report.sections.append(("jupyter lab log (last 80 lines)", tail))
