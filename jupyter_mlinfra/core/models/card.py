@@ -43,8 +43,11 @@ def _lineage(version) -> str:
                                  f"{str(d.get('content_sha256', ''))[:12]}")
         lineage = d.get("lineage")
         if lineage:
-            views = lineage.get("feature_views") if isinstance(lineage, dict) else lineage
-            label += f"; features {escape(str(views))[:200]}"
+            # the feature store's training-frame lineage: {"views": [{"name", "version"}...]}
+            views = lineage.get("views") if isinstance(lineage, dict) else None
+            named = ", ".join(f"{v.get('name')}@{v.get('version')}" for v in views or []
+                              if isinstance(v, dict))
+            label += f"; feature views {named or str(lineage)[:200]}"
         items.append(f"{escape(d['role'])} data: {escape(str(label))}")
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" if items else ""
 

@@ -409,6 +409,19 @@ def test_model_card_html(ws, fitted):
     assert "2        ready" in repr(store.card("iris"))
 
 
+def test_model_card_names_the_feature_views_it_was_trained_on(ws, fitted, iris):
+    import warnings
+
+    frame = iris.copy()
+    frame.attrs["mlinfra_lineage"] = {"views": [{"name": "petals", "version": 2}],
+                                      "features": ["petals@2:width"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the view is not in this catalog: no back-link
+        version = ws.service("models").register("iris-fs", fitted, training_data=frame,
+                                                figures=[])
+    assert "feature views petals@2" in version._repr_html_()
+
+
 def test_artifact_store_prehashed_put_and_expected_checksum(ws):
     """The two artifact-store options the model store uses on its hot path."""
     import hashlib
