@@ -33,8 +33,16 @@ system-deps:
 demo: install
 	$(PY) example_notebooks/run_demo.py
 
+# The browser tests run in their own pytest process: JupyterLab, Playwright and the kernels
+# they start then see none of the state the rest of the suite leaves in its process.
+# PYTEST_ARGS="tests/core -x" runs just that selection.
 test: install system-deps
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(PY) -m pytest --ignore=tests/ui
+	$(PY) -m pytest tests/ui
+else
 	$(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 lab: install
 	$(VENV)/bin/jupyter lab --allow-root
