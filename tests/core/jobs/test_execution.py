@@ -117,9 +117,17 @@ def test_cancel_kills_the_kernel_and_its_children(env):
     (root / "pids.txt").unlink(missing_ok=True)
     run = jobs.submit("slow.ipynb", parameters={"seconds": 120.0})
     kernel, child = _pids_when_started(root, jobs, run["id"])
-    # the output notebook is readable while the run goes
-    partial = nbformat.reads(jobs.run_output(run["id"]).decode(), as_version=4)
-    assert any("started" in o.get("text", "") for c in partial.cells for o in c.get("outputs", []))
+    # the output notebook is readable while the run goes (uploaded after each cell, so the
+    # kernel can be a step ahead of it)
+    def started_in_output() -> bool:
+        partial = nbformat.reads(jobs.run_output(run["id"]).decode(), as_version=4)
+        return any("started" in o.get("text", "") for c in partial.cells
+                   for o in c.get("outputs", []))
+
+    deadline = time.monotonic() + 15
+    while not started_in_output() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started_in_output()
     assert jobs.cancel_run(run["id"])["cancel_requested"] is True
     final = _wait(ws, run["id"], timeout=30)
     assert final["state"] == "cancelled"
