@@ -18,7 +18,14 @@ $(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.l
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mlinfra)"
 	touch $@
 
-install: $(VENV)/.installed
+# Rebuild the front end when its sources change (pip only builds it when the package is
+# (re)installed); `make install` links the venv's labextension to this build.
+LABEXT_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null)
+$(VENV)/.labextension: $(VENV)/.installed $(LABEXT_SOURCES)
+	cd labextension && jlpm build
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.labextension
 
 system-deps:
 	@missing=""; \
