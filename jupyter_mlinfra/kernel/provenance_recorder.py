@@ -74,6 +74,7 @@ class ProvenanceRecorder:
         self._explicit_path = notebook_path
         self.builder = HistoryBuilder(self.session_id, notebook_path or "")
         self._service_factory = service_factory or _default_service
+        self._service: Any = None
         self._write = write_to_catalog
         self._seq = 0
         # The user names the namespace diff watches (IPython's own _iN/_N/In/Out excluded).
@@ -250,7 +251,9 @@ class ProvenanceRecorder:
             return
         batch = list(self._pending)
         try:
-            self.written += self._service_factory().record(batch)
+            if self._service is None:  # resolved once: not a config-file read per batch
+                self._service = self._service_factory()
+            self.written += self._service.record(batch)
             del self._pending[:len(batch)]
             self._write_error = None
         except Exception as exc:

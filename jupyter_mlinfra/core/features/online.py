@@ -81,17 +81,26 @@ class OnlineStore:
         """Upsert ``(entity_key, event_ts, created_ts, payload)``; newer rows win."""
         raise NotImplementedError
 
+    # Shared by the DB-API backends: a connection ``_conn`` whose ``execute`` returns a cursor,
+    # a ``_lock`` around it, and the driver's parameter marker ``_param``.
+    _param = "?"
+
     def delete_view(self, view: str) -> None:
-        raise NotImplementedError
+        with self._lock:
+            self._conn.execute(f"DELETE FROM {TABLE} WHERE view = {self._param}", (view,))
 
     def count(self, view: str, version: int) -> int:
-        raise NotImplementedError
+        p = self._param
+        with self._lock:
+            return self._conn.execute(f"SELECT count(*) FROM {TABLE} WHERE view = {p} AND "
+                                      f"version = {p}", (view, version)).fetchone()[0]
 
     def describe(self) -> dict:
         raise NotImplementedError
 
     def close(self) -> None:
-        pass
+        with self._lock:
+            self._conn.close()
 
 
 class SQLiteOnlineStore(OnlineStore):
@@ -151,25 +160,13 @@ class SQLiteOnlineStore(OnlineStore):
                 raise
         return len(data)
 
-    def delete_view(self, view: str) -> None:
-        with self._lock:
-            self._conn.execute(f"DELETE FROM {TABLE} WHERE view = ?", (view,))
-
-    def count(self, view: str, version: int) -> int:
-        with self._lock:
-            return self._conn.execute(f"SELECT count(*) FROM {TABLE} WHERE view = ? AND "
-                                      "version = ?", (view, version)).fetchone()[0]
-
     def describe(self) -> dict:
         return {"backend": self.backend, "url": f"sqlite:///{self.path}"}
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 class PostgresOnlineStore(OnlineStore):
     backend = "postgresql"
+    _param = "%s"
 
     def __init__(self, url: str) -> None:
         try:
@@ -217,21 +214,8 @@ class PostgresOnlineStore(OnlineStore):
                     cur.executemany(sql, data)
         return len(data)
 
-    def delete_view(self, view: str) -> None:
-        with self._lock:
-            self._conn.execute(f"DELETE FROM {TABLE} WHERE view = %s", (view,))
-
-    def count(self, view: str, version: int) -> int:
-        with self._lock:
-            return self._conn.execute(f"SELECT count(*) FROM {TABLE} WHERE view = %s AND "
-                                      "version = %s", (view, version)).fetchone()[0]
-
     def describe(self) -> dict:
         return {"backend": self.backend, "url": redact(self.url)}
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 def open_online_store(url: str, home: Path) -> OnlineStore:
