@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from . import commands  # noqa: F401  (registers the foundation subcommands)
+# Importing a magics module registers its %mlinfra subcommands.
+from . import commands  # noqa: F401  (info)
+from . import provenance_magics  # noqa: F401  (history, check, replay, verify)
+from . import jobs_magics  # noqa: F401  (run, schedule, jobs, runs, sweep, cancel)
+from . import models_magics  # noqa: F401  (model ...)
+from . import features_magics  # noqa: F401  (feature ...)
 from .magics import MLInfraMagics, usage
-from . import models_magics  # noqa: F401  (%mlinfra model ...)
-from . import features_magics  # noqa: F401  (%mlinfra feature ...)
-from . import jobs_magics  # noqa: F401  (%mlinfra run/schedule/jobs/runs/sweep/cancel)
+from .provenance_recorder import start_recording, stop_recording
 
-# Capabilities append f(ipython) / g(ipython) pairs: e.g. provenance starts its recorder here.
-LOAD_HOOKS: list = []
-UNLOAD_HOOKS: list = []
-
-# Provenance: record every execution (kernel/provenance_recorder.py).
-from . import provenance_magics  # noqa: E402,F401
-from .provenance_recorder import start_recording, stop_recording  # noqa: E402
-
-LOAD_HOOKS.append(start_recording)
-UNLOAD_HOOKS.append(stop_recording)
+# f(ipython) called on load / unload: provenance records every execution.
+LOAD_HOOKS: list = [start_recording]
+UNLOAD_HOOKS: list = [stop_recording]
 
 
 def load_ipython_extension(ipython) -> None:
