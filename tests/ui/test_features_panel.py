@@ -72,7 +72,7 @@ def test_features_tab_search_and_details(page, feature_views, console_messages):
     table.wait_for(state="visible")
     rows = table.locator("tbody tr")
     rows.first.wait_for(state="visible")
-    names = table.locator("td[data-column='name'] .jp-mlinfra-Features-name").all_inner_texts()
+    names = table.locator("td[data-column='name'] .jp-mlinfra-Name").all_inner_texts()
     assert sorted(names) == ["profile", "spend"]  # bob's private view is not listed
     spend_row = table.locator("tr[data-row-key='spend']")
     assert "amount, amount_log, is_large" in spend_row.inner_text()
@@ -83,7 +83,7 @@ def test_features_tab_search_and_details(page, feature_views, console_messages):
     search.fill("crm")
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"table[aria-label='Feature views'] "
-        "td[data-column='name'] .jp-mlinfra-Features-name\")].map(e => e.textContent)"
+        "td[data-column='name'] .jp-mlinfra-Name\")].map(e => e.textContent)"
         ".join(',') === 'profile'")
     search.fill("nothing-like-this")
     body.get_by_text("No feature view matches").wait_for(state="visible")
@@ -112,6 +112,8 @@ def test_features_tab_search_and_details(page, feature_views, console_messages):
     screenshot(page, "features-details", page.locator("#jp-left-stack"))
     sample.scroll_into_view_if_needed()
     screenshot(page, "features-used-by-and-sample", page.locator("#jp-left-stack"))
+    spend_row.click()  # clicking the selected row again hides its details
+    details.wait_for(state="detached")
 
     errors = [m for m in console_messages
               if m.kind in ("error", "pageerror") and m.mentions("mlinfra")]

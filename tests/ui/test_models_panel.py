@@ -91,7 +91,7 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     body = open_tab(page, "models")
     table = body.locator("table[aria-label='Models']")
     table.locator("tbody tr").first.wait_for(state="visible")
-    names = table.locator("td[data-column='name'] .jp-mlinfra-Models-name").all_inner_texts()
+    names = table.locator("td[data-column='name'] .jp-mlinfra-Name").all_inner_texts()
     assert sorted(names) == ["churn", "fraud"]
     churn_row = table.locator("tr[data-row-key='churn']")
     assert "@production v2" in churn_row.inner_text()
@@ -101,13 +101,13 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     body.get_by_label("Metric threshold").fill("auc>=0.9")
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"table[aria-label='Models'] "
-        "td[data-column='name'] .jp-mlinfra-Models-name\")].map(e => e.textContent)"
+        "td[data-column='name'] .jp-mlinfra-Name\")].map(e => e.textContent)"
         ".join(',') === 'churn'")
     body.get_by_label("Metric threshold").fill("")
     body.get_by_label("Search models").fill("fra")
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"table[aria-label='Models'] "
-        "td[data-column='name'] .jp-mlinfra-Models-name\")].map(e => e.textContent)"
+        "td[data-column='name'] .jp-mlinfra-Name\")].map(e => e.textContent)"
         ".join(',') === 'fraud'")
     body.get_by_label("Search models").fill("")
     churn_row.wait_for(state="visible")

@@ -200,6 +200,11 @@ def test_panel_is_readable_in_the_dark_theme(page, lab_server, console_messages)
                         panel.locator("[role='tab'][aria-selected='false']").first,
                         panel.locator("[data-mlinfra-tab='jobs'] .jp-mlinfra-Tab-intro")):
             assert _contrast(locator) >= 4.5, locator
+        for name in ("models", "features"):  # the shared searchable list, in the dark
+            heading = open_tab(page, name).locator("section h3", has_text="(").first
+            heading.wait_for(state="visible")  # the list has loaded: "Models (2)"
+            assert _contrast(heading) >= 4.5, name
+            screenshot(page, f"panel-shell-dark-{name}", locator=panel)
     finally:
         _set_theme(lab_server, "JupyterLab Light")
     assert not _extension_errors(console_messages)

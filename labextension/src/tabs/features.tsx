@@ -4,12 +4,14 @@ import {
   CapabilityStatusView,
   DataTable,
   DataTableColumn,
+  DetailsSection,
   ErrorBanner,
   KeyValueTable,
   formatDuration,
   formatTimestamp,
   formatTimestampTitle,
   formatValue,
+  SearchableList,
   usePoll
 } from '../components/common';
 import { FeatureViewDetails, FeatureViewSummary, JSONValue } from '../tokens';
@@ -22,21 +24,6 @@ import { TabProps } from './tabProps';
  */
 export function FeaturesTab(props: TabProps): JSX.Element {
   const { api, active } = props;
-  const [query, setQuery] = React.useState('');
-  const [search, setSearch] = React.useState('');
-  const [selected, setSelected] = React.useState<string | null>(null);
-
-  // Search as the user types, a moment after the last key.
-  React.useEffect(() => {
-    const timer = window.setTimeout(() => setSearch(query.trim()), 250);
-    return () => window.clearTimeout(timer);
-  }, [query]);
-
-  const views = usePoll(() => api.listFeatureViews({ q: search || undefined }), {
-    active,
-    deps: [search]
-  });
-  const rows = views.data?.views ?? [];
 
   const columns: DataTableColumn<FeatureViewSummary>[] = [
     {
@@ -44,8 +31,8 @@ export function FeaturesTab(props: TabProps): JSX.Element {
       label: 'View',
       render: v => (
         <>
-          <span className="jp-mlinfra-Features-name">{v.name}</span>
-          <span className="jp-mlinfra-Features-muted jp-mlinfra-Features-line">
+          <span className="jp-mlinfra-Name">{v.name}</span>
+          <span className="jp-mlinfra-Muted jp-mlinfra-Line">
             {v.features.map(f => f.name).join(', ')}
           </span>
         </>
@@ -62,7 +49,7 @@ export function FeaturesTab(props: TabProps): JSX.Element {
       render: v => (
         <>
           {v.owner}
-          <span className="jp-mlinfra-Features-line">
+          <span className="jp-mlinfra-Line">
             <span className={`jp-mlinfra-Badge ${visibilityBadge(v.visibility)}`}>
               {v.visibility}
             </span>
@@ -83,54 +70,31 @@ export function FeaturesTab(props: TabProps): JSX.Element {
         Feature definitions computed once, materialized offline and online, joined point-in-time for training.
       </p>
       <CapabilityStatusView name="features" health={props.health} />
-      <div className="jp-mlinfra-Toolbar">
-        <label className="jp-mlinfra-Field jp-mlinfra-Features-search">
-          <span>Search</span>
-          <input
-            type="search"
-            placeholder="name, feature, tag, entity, description"
-            value={query}
-            aria-label="Search feature views"
-            onChange={event => setQuery(event.target.value)}
-          />
-        </label>
-      </div>
-      <ErrorBanner
-        error={views.error}
-        context="Could not load feature views"
-        onRetry={() => void views.refresh()}
-      />
-      <section className="jp-mlinfra-Section" aria-label="Feature views">
-        <h3>
-          Feature views{views.data ? ` (${rows.length})` : ''}
-        </h3>
-        {views.data || views.error ? (
-          <DataTable
-            label="Feature views"
-            columns={columns}
-            rows={rows}
-            rowKey={v => v.name}
-            emptyText={
-              search
-                ? `No feature view matches “${search}”.`
-                : 'No feature views yet: define one with %%mlinfra feature NAME --entity E in a notebook.'
-            }
-            onRowClick={v => setSelected(v.name === selected ? null : v.name)}
-            selectedKey={selected}
-            initialSort={{ column: 'name' }}
-          />
-        ) : (
-          <p className="jp-mlinfra-Empty">Loading…</p>
+      <SearchableList<FeatureViewSummary>
+        active={active}
+        title="Feature views"
+        fields={[
+          {
+            id: 'q',
+            label: 'Search',
+            ariaLabel: 'Search feature views',
+            placeholder: 'name, feature, tag, entity, description'
+          }
+        ]}
+        fetch={f => api.listFeatureViews({ q: f.q || undefined }).then(r => r.views)}
+        errorContext="Could not load feature views"
+        columns={columns}
+        rowKey={v => v.name}
+        emptyText={f =>
+          f.q
+            ? `No feature view matches “${f.q}”.`
+            : 'No feature views yet: define one with %%mlinfra feature NAME --entity E in a notebook.'
+        }
+        initialSort={{ column: 'name' }}
+        renderDetails={(name, { close }) => (
+          <FeatureViewDetailsView name={name} props={props} onClose={close} />
         )}
-      </section>
-      {selected && (
-        <FeatureViewDetailsView
-          key={selected}
-          name={selected}
-          props={props}
-          onClose={() => setSelected(null)}
-        />
-      )}
+      />
     </div>
   );
 }
@@ -160,26 +124,16 @@ function FeatureViewDetailsView(p: {
   const info = details.data;
 
   return (
-    <section
-      className="jp-mlinfra-Section jp-mlinfra-Features-details"
-      aria-label={`Feature view ${p.name}`}
-      data-view={p.name}
+    <DetailsSection
+      label={`Feature view ${p.name}`}
+      title={`${p.name}${info ? ` v${info.version}` : ''}`}
+      onClose={p.onClose}
+      data={{ view: p.name }}
+      error={details.error}
+      errorContext={`Could not load ${p.name}`}
     >
-      <h3>
-        {p.name}
-        {info ? ` v${info.version}` : ''}{' '}
-        <button
-          type="button"
-          className="jp-mlinfra-LinkButton"
-          onClick={p.onClose}
-          aria-label="Close details"
-        >
-          close
-        </button>
-      </h3>
-      <ErrorBanner error={details.error} context={`Could not load ${p.name}`} />
       {info ? <DetailsBody info={info} /> : !details.error && <p className="jp-mlinfra-Empty">Loading…</p>}
-      <h4 className="jp-mlinfra-Features-subtitle">Sample rows (most recent)</h4>
+      <h4 className="jp-mlinfra-Subtitle">Sample rows (most recent)</h4>
       <ErrorBanner error={sample.error} context="Could not load sample rows" />
       {sample.data && (
         <DataTable
@@ -195,7 +149,7 @@ function FeatureViewDetailsView(p: {
           emptyText="No rows yet: materialize the view or push rows to it."
         />
       )}
-    </section>
+    </DetailsSection>
   );
 }
 
@@ -226,7 +180,7 @@ function DetailsBody(p: { info: FeatureViewDetails }): JSX.Element {
     v === null || v === undefined ? '—' : formatValue(Number(v.toPrecision(4)));
   return (
     <>
-      {info.description && <p className="jp-mlinfra-Features-description">{info.description}</p>}
+      {info.description && <p className="jp-mlinfra-Description">{info.description}</p>}
       <KeyValueTable
         label="Definition"
         entries={[
@@ -241,7 +195,7 @@ function DetailsBody(p: { info: FeatureViewDetails }): JSX.Element {
           ]
         ]}
       />
-      <h4 className="jp-mlinfra-Features-subtitle">Schema</h4>
+      <h4 className="jp-mlinfra-Subtitle">Schema</h4>
       <DataTable
         label="Schema"
         columns={[
@@ -251,7 +205,7 @@ function DetailsBody(p: { info: FeatureViewDetails }): JSX.Element {
             render: f => (
               <>
                 {f.name}
-                <span className="jp-mlinfra-Features-muted jp-mlinfra-Features-line">
+                <span className="jp-mlinfra-Muted jp-mlinfra-Line">
                   {f.dtype}
                 </span>
               </>
@@ -276,9 +230,9 @@ function DetailsBody(p: { info: FeatureViewDetails }): JSX.Element {
               }
               return (
                 <>
-                  <span className="jp-mlinfra-Features-line">min {number(s.min)}</span>
-                  <span className="jp-mlinfra-Features-line">mean {number(s.mean)}</span>
-                  <span className="jp-mlinfra-Features-line">max {number(s.max)}</span>
+                  <span className="jp-mlinfra-Line">min {number(s.min)}</span>
+                  <span className="jp-mlinfra-Line">mean {number(s.mean)}</span>
+                  <span className="jp-mlinfra-Line">max {number(s.max)}</span>
                 </>
               );
             }
@@ -288,7 +242,7 @@ function DetailsBody(p: { info: FeatureViewDetails }): JSX.Element {
         rowKey={f => f.name}
         emptyText="No features."
       />
-      <h4 className="jp-mlinfra-Features-subtitle">Freshness</h4>
+      <h4 className="jp-mlinfra-Subtitle">Freshness</h4>
       <KeyValueTable
         label="Freshness"
         entries={[
@@ -306,12 +260,12 @@ function DetailsBody(p: { info: FeatureViewDetails }): JSX.Element {
           ['online', `${formatValue(fresh.online_entities)} entities`]
         ]}
       />
-      <h4 className="jp-mlinfra-Features-subtitle">Used by</h4>
+      <h4 className="jp-mlinfra-Subtitle">Used by</h4>
       {info.used_by.length ? (
         <ul className="jp-mlinfra-Features-usedBy" aria-label="Used by">
           {info.used_by.map(u => (
             <li key={`${u.consumer}-${u.version}`} title={u.features.join(', ')}>
-              {u.consumer} <span className="jp-mlinfra-Features-muted">(v{u.version})</span>
+              {u.consumer} <span className="jp-mlinfra-Muted">(v{u.version})</span>
             </li>
           ))}
         </ul>

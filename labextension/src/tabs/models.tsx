@@ -5,11 +5,13 @@ import {
   CapabilityStatusView,
   DataTable,
   DataTableColumn,
+  DetailsSection,
   ErrorBanner,
   KeyValueTable,
   formatTimestamp,
   formatTimestampTitle,
   formatValue,
+  SearchableList,
   usePoll
 } from '../components/common';
 import {
@@ -29,28 +31,6 @@ import { TabProps } from './tabProps';
  */
 export function ModelsTab(props: TabProps): JSX.Element {
   const { api, active } = props;
-  const [query, setQuery] = React.useState('');
-  const [metric, setMetric] = React.useState('');
-  const [filters, setFilters] = React.useState({ q: '', metric: '' });
-  const [selected, setSelected] = React.useState<string | null>(null);
-
-  React.useEffect(() => {
-    const timer = window.setTimeout(
-      () => setFilters({ q: query.trim(), metric: metric.trim() }),
-      250
-    );
-    return () => window.clearTimeout(timer);
-  }, [query, metric]);
-
-  const models = usePoll(
-    () =>
-      api.listModels({
-        q: filters.q || undefined,
-        metric: filters.metric || undefined
-      }),
-    { active, deps: [filters.q, filters.metric] }
-  );
-  const rows = models.data?.models ?? [];
 
   // Two columns: the side panel is narrow.
   const columns: DataTableColumn<ModelSummary>[] = [
@@ -59,8 +39,8 @@ export function ModelsTab(props: TabProps): JSX.Element {
       label: 'Model',
       render: m => (
         <>
-          <span className="jp-mlinfra-Models-name">{m.name}</span>
-          <span className="jp-mlinfra-Models-muted jp-mlinfra-Models-line">
+          <span className="jp-mlinfra-Name">{m.name}</span>
+          <span className="jp-mlinfra-Muted jp-mlinfra-Line">
             {shortClass(m.model_class)}
           </span>
           <MetricList metrics={m.metrics} />
@@ -81,7 +61,7 @@ export function ModelsTab(props: TabProps): JSX.Element {
           {Object.entries(m.aliases)
             .sort()
             .map(([alias, v]) => (
-              <span key={alias} className="jp-mlinfra-Models-line">
+              <span key={alias} className="jp-mlinfra-Line">
                 <AliasBadge alias={alias} version={v} />
               </span>
             ))}
@@ -97,63 +77,36 @@ export function ModelsTab(props: TabProps): JSX.Element {
         Models registered from notebooks with what it takes to reproduce them: versions, aliases, search, compare.
       </p>
       <CapabilityStatusView name="models" health={props.health} />
-      <div className="jp-mlinfra-Toolbar">
-        <label className="jp-mlinfra-Field jp-mlinfra-Models-search">
-          <span>Search</span>
-          <input
-            type="search"
-            placeholder="model name"
-            value={query}
-            aria-label="Search models"
-            onChange={event => setQuery(event.target.value)}
-          />
-        </label>
-        <label className="jp-mlinfra-Field jp-mlinfra-Models-search">
-          <span>Metric</span>
-          <input
-            type="search"
-            placeholder="e.g. accuracy>=0.9"
-            value={metric}
-            aria-label="Metric threshold"
-            onChange={event => setMetric(event.target.value)}
-          />
-        </label>
-      </div>
-      <ErrorBanner
-        error={models.error}
-        context="Could not load models"
-        onRetry={() => void models.refresh()}
-      />
-      <section className="jp-mlinfra-Section" aria-label="Models">
-        <h3>Models{models.data ? ` (${rows.length})` : ''}</h3>
-        {models.data || models.error ? (
-          <DataTable
-            label="Models"
-            columns={columns}
-            rows={rows}
-            rowKey={m => m.name}
-            emptyText={
-              filters.q || filters.metric
-                ? 'No model matches these filters.'
-                : 'No models yet: register one with %mlinfra model register VAR --name NAME.'
-            }
-            onRowClick={m => setSelected(m.name === selected ? null : m.name)}
-            selectedKey={selected}
-            initialSort={{ column: 'name' }}
-          />
-        ) : (
-          <p className="jp-mlinfra-Empty">Loading…</p>
+      <SearchableList<ModelSummary>
+        active={active}
+        title="Models"
+        fields={[
+          { id: 'q', label: 'Search', ariaLabel: 'Search models', placeholder: 'model name' },
+          {
+            id: 'metric',
+            label: 'Metric',
+            ariaLabel: 'Metric threshold',
+            placeholder: 'e.g. accuracy>=0.9'
+          }
+        ]}
+        fetch={f =>
+          api
+            .listModels({ q: f.q || undefined, metric: f.metric || undefined })
+            .then(r => r.models)
+        }
+        errorContext="Could not load models"
+        columns={columns}
+        rowKey={m => m.name}
+        emptyText={f =>
+          f.q || f.metric
+            ? 'No model matches these filters.'
+            : 'No models yet: register one with %mlinfra model register VAR --name NAME.'
+        }
+        initialSort={{ column: 'name' }}
+        renderDetails={(name, { close, refresh }) => (
+          <ModelDetailsView name={name} props={props} onClose={close} onChanged={refresh} />
         )}
-      </section>
-      {selected && (
-        <ModelDetailsView
-          key={selected}
-          name={selected}
-          props={props}
-          onClose={() => setSelected(null)}
-          onChanged={() => void models.refresh()}
-        />
-      )}
+      />
     </div>
   );
 }
@@ -175,13 +128,13 @@ function AliasBadge(p: { alias: string; version?: number }): JSX.Element {
 function MetricList(p: { metrics: { [name: string]: number } }): JSX.Element {
   const entries = Object.entries(p.metrics).sort();
   if (!entries.length) {
-    return <span className="jp-mlinfra-Models-muted">—</span>;
+    return <span className="jp-mlinfra-Muted">—</span>;
   }
   return (
     <>
       {entries.map(([k, v]) => (
-        <span key={k} className="jp-mlinfra-Models-line jp-mlinfra-Models-metric">
-          <span className="jp-mlinfra-Models-muted">{k}</span> <b>{formatNumber(v)}</b>
+        <span key={k} className="jp-mlinfra-Line jp-mlinfra-Models-metric">
+          <span className="jp-mlinfra-Muted">{k}</span> <b>{formatNumber(v)}</b>
         </span>
       ))}
     </>
@@ -210,29 +163,20 @@ function ModelDetailsView(p: {
   };
 
   return (
-    <section
-      className="jp-mlinfra-Section jp-mlinfra-Models-details"
-      aria-label={`Model ${p.name}`}
-      data-model={p.name}
+    <DetailsSection
+      label={`Model ${p.name}`}
+      title={p.name}
+      onClose={p.onClose}
+      data={{ model: p.name }}
+      error={details.error}
+      errorContext={`Could not load ${p.name}`}
     >
-      <h3>
-        {p.name}{' '}
-        <button
-          type="button"
-          className="jp-mlinfra-LinkButton"
-          onClick={p.onClose}
-          aria-label="Close details"
-        >
-          close
-        </button>
-      </h3>
-      <ErrorBanner error={details.error} context={`Could not load ${p.name}`} />
       {!info ? (
         !details.error && <p className="jp-mlinfra-Empty">Loading…</p>
       ) : (
         <>
           {info.description && (
-            <p className="jp-mlinfra-Models-description">{info.description}</p>
+            <p className="jp-mlinfra-Description">{info.description}</p>
           )}
           <KeyValueTable
             label="Model"
@@ -250,11 +194,11 @@ function ModelDetailsView(p: {
               ['updated', formatTimestamp(info.updated_at)]
             ]}
           />
-          <h4 className="jp-mlinfra-Models-subtitle">Aliases</h4>
+          <h4 className="jp-mlinfra-Subtitle">Aliases</h4>
           <AliasesView info={info} api={api} onChanged={refresh} />
-          <h4 className="jp-mlinfra-Models-subtitle">Versions</h4>
+          <h4 className="jp-mlinfra-Subtitle">Versions</h4>
           <VersionsTable info={info} selected={shown} onSelect={setVersion} />
-          <h4 className="jp-mlinfra-Models-subtitle">Metric across versions</h4>
+          <h4 className="jp-mlinfra-Subtitle">Metric across versions</h4>
           <MetricPlot versions={info.versions} />
           {shown !== null && (
             <VersionDetails
@@ -267,7 +211,7 @@ function ModelDetailsView(p: {
           )}
         </>
       )}
-    </section>
+    </DetailsSection>
   );
 }
 
@@ -392,11 +336,11 @@ function VersionsTable(p: {
           render: v => (
             <>
               v{v.version}
-              <span className="jp-mlinfra-Models-muted jp-mlinfra-Models-line">
+              <span className="jp-mlinfra-Muted jp-mlinfra-Line">
                 {formatTimestamp(v.created_at)}
               </span>
               {v.aliases.map(a => (
-                <span key={a} className="jp-mlinfra-Models-line">
+                <span key={a} className="jp-mlinfra-Line">
                   <AliasBadge alias={a} />
                 </span>
               ))}
@@ -416,7 +360,7 @@ function VersionsTable(p: {
                 {v.status}
               </span>
               {!v.clean && (
-                <span className="jp-mlinfra-Models-line">
+                <span className="jp-mlinfra-Line">
                   <span
                     className="jp-mlinfra-Badge jp-mlinfra-Badge-error"
                     title={v.dirty_reasons.join('\n')}
@@ -563,7 +507,7 @@ function VersionDetails(p: {
   };
   return (
     <div className="jp-mlinfra-Models-version" data-version={p.version}>
-      <h4 className="jp-mlinfra-Models-subtitle">
+      <h4 className="jp-mlinfra-Subtitle">
         Version {p.version}{' '}
         {v && (
           <button
@@ -604,7 +548,7 @@ function ReproductionView(p: { result: ReproductionResult }): JSX.Element {
         >
           {result.reproduced ? 'reproduced' : 'not reproduced'}
         </span>{' '}
-        <span className="jp-mlinfra-Models-muted">
+        <span className="jp-mlinfra-Muted">
           {[result.source, result.executed_by, result.duration !== undefined ? `${result.duration} s` : '']
             .filter(Boolean)
             .join(' · ')}

@@ -7,4 +7,5 @@ export * from './errorBoundary';
 export * from './format';
 export * from './keyValueTable';
 export * from './poll';
+export * from './searchableList';
 export * from './tabBar';
