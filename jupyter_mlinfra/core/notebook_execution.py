@@ -11,13 +11,20 @@ What the engine adds to papermill's nbclient engine:
   provenance records under), and loads the jupyter_mlinfra IPython extension; being silent it
   is neither recorded nor in the output notebook;
 - a progress callback after each cell;
+- after the last cell (or the failing one), one more silent execution takes the provenance
+  recorder's unwritten records out of the kernel and hands them to ``provenance_sink`` in
+  this process (default: the workspace's catalog). The kernel is stopped right after a run,
+  often before its recorder would have written, and this way a short run's kernel never
+  loads the catalog's database layer;
 - it can run in a kernel that is already started (``kernel_manager=``), which is how the local
   job workers keep the next kernel warm.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -29,6 +36,11 @@ import nbformat
 from .errors import InvalidInput, NotFound
 
 ENGINE_NAME = "mlinfra"
+log = logging.getLogger(__name__)
+
+# evaluated in the kernel after the last cell: the recorder's unwritten records, as JSON
+_HAND_OFF = ("__import__('jupyter_mlinfra.kernel.provenance_recorder', "
+             "fromlist=['hand_off']).hand_off()")
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,11 @@ def _setup_code(env: dict[str, str], cwd: str | None, notebook_path: str | None,
         lines.append("import jupyter_mlinfra as _mlinfra_ext")
         lines.append("_mlinfra_ext.load_ipython_extension(get_ipython())")
         lines.append("del _mlinfra_ext")
+        # the runner collects the records at the end; long runs still write every 30 s
+        lines.append("from jupyter_mlinfra.kernel.provenance_recorder import get_recorder "
+                     "as _mlinfra_rec")
+        lines.append("_mlinfra_rec().write_interval = 30.0")
+        lines.append("del _mlinfra_rec")
     return "\n".join(lines)
 
 
@@ -70,10 +87,12 @@ def _client_class():
 
     class MLInfraNotebookClient(PapermillNotebookClient):
         def __init__(self, nb_man, km=None, *, mlinfra_setup: str = "",
-                     mlinfra_on_cell: Callable[[CellProgress], Any] | None = None, **kw):
+                     mlinfra_on_cell: Callable[[CellProgress], Any] | None = None,
+                     mlinfra_provenance_sink: Callable[[list], Any] | None = None, **kw):
             super().__init__(nb_man, km=km, **kw)
             self._setup = mlinfra_setup
             self._on_cell = mlinfra_on_cell
+            self._provenance_sink = mlinfra_provenance_sink
             self._cell_id: str | None = None
 
         def start_new_kernel_client(self):
@@ -111,6 +130,24 @@ def _client_class():
                 raise RuntimeError("jupyter_mlinfra could not prepare the kernel: "
                                    f"{content.get('ename')}: {content.get('evalue')}")
 
+        def _hand_off_provenance(self) -> None:
+            if self._provenance_sink is None:
+                return
+            from .provenance.model import Execution
+
+            try:
+                msg_id = self.kc.execute("pass", silent=True, store_history=False,
+                                         user_expressions={"records": _HAND_OFF})
+                reply = self.wait_for_reply(msg_id) or {}
+                result = reply.get("content", {}).get("user_expressions", {}).get("records", {})
+                if result.get("status") != "ok":
+                    raise RuntimeError(f"{result.get('ename')}: {result.get('evalue')}")
+                records = json.loads(ast.literal_eval(result["data"]["text/plain"]))
+                if records:
+                    self._provenance_sink([Execution.from_dict(r) for r in records])
+            except Exception as exc:  # the run's result matters more than its provenance
+                log.warning("jupyter_mlinfra: could not collect the run's provenance: %s", exc)
+
         def papermill_execute_cells(self):
             self._run_setup()
             cells = self.nb.cells
@@ -128,6 +165,10 @@ def _client_class():
                     self.nb_man.cell_exception(self.nb.cells[index], cell_index=index,
                                                exception=ex)
                     break
+                except BaseException:
+                    # a dead kernel, a timeout, an interrupt: the cell did not complete
+                    status = "error"
+                    raise
                 finally:
                     self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
                     if cell.cell_type == "code":
@@ -138,6 +179,7 @@ def _client_class():
                                 status=status, executed=executed, code_cells=code_cells,
                                 duration=time.perf_counter() - started))
             self._cell_id = None
+            self._hand_off_provenance()
 
     return MLInfraNotebookClient
 
@@ -210,6 +252,7 @@ def execute_notebook(
     notebook_path: str | None = None,
     record_provenance: bool = True,
     on_cell: Callable[[CellProgress], Any] | None = None,
+    provenance_sink: Callable[[list], Any] | None = None,
     kernel_manager: Any = None,
     progress_bar: bool = False,
     log_output: bool = False,
@@ -217,7 +260,9 @@ def execute_notebook(
     """Run a notebook top to bottom with papermill; see the module docstring.
 
     Raises papermill's ``PapermillExecutionError`` when a cell fails (after writing the output
-    notebook with papermill's error banner).
+    notebook with papermill's error banner). With ``record_provenance``, the run's records go
+    to ``provenance_sink(executions)`` (default: the provenance service of
+    ``get_workspace()``).
     """
     import papermill
 
@@ -226,7 +271,14 @@ def execute_notebook(
     setup = _setup_code({k: str(v) for k, v in (env or {}).items()},
                         str(Path(cwd).resolve()) if cwd else None, notebook_path,
                         record_provenance)
-    kwargs: dict[str, Any] = {"mlinfra_setup": setup, "mlinfra_on_cell": on_cell}
+    if record_provenance and provenance_sink is None:
+        def provenance_sink(executions: list) -> None:
+            from .workspace import get_workspace
+
+            get_workspace().service("provenance").record(executions)
+    kwargs: dict[str, Any] = {"mlinfra_setup": setup, "mlinfra_on_cell": on_cell,
+                              "mlinfra_provenance_sink": provenance_sink if record_provenance
+                              else None}
     if kernel_manager is not None:
         kwargs["km"] = kernel_manager
     return papermill.execute_notebook(

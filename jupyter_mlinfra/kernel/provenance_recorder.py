@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import logging
 import os
 import re
@@ -96,7 +97,12 @@ class ProvenanceRecorder:
         self._last_write = time.monotonic()
         self._write_error: str | None = None
         self._transformer = None
+        self._handed_off: list[dict] = []
         self.written = 0
+        # Seconds between two writes to the catalog once cells go quiet. A batch runner that
+        # collects the records at the end (hand_off) raises it: the kernel of a short run
+        # then never loads the catalog's database layer.
+        self.write_interval = 0.3
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "ProvenanceRecorder":
@@ -231,7 +237,10 @@ class ProvenanceRecorder:
                 quiet = time.monotonic() - self._last_put >= _QUIET
                 if requests or quiet or len(self._backlog) >= _MAX_BACKLOG:
                     self._drain()
-                    due = quiet and time.monotonic() - self._last_write >= 0.3
+                    if any(kind == "hand_off" for kind, _w, _d in requests):
+                        self._handed_off = [e.to_dict() for e in self._pending]
+                        self._pending.clear()
+                    due = quiet and time.monotonic() - self._last_write >= self.write_interval
                     if self._pending and (want_write or due or len(self._pending) >= _BATCH_SIZE):
                         self._write_pending()
             except Exception:
@@ -275,6 +284,19 @@ class ProvenanceRecorder:
         self._wake.set()
         done.wait(timeout)
 
+    def hand_off(self, timeout: float = 30.0) -> str:
+        """Every finished cell's record not yet written, as JSON (a list of
+        ``Execution.to_dict()``), taken out of this recorder: the batch runner that asks for
+        them writes them to the catalog itself."""
+        if self._thread is None:
+            return "[]"
+        done = threading.Event()
+        self._requests.append(("hand_off", False, done))
+        self._wake.set()
+        done.wait(timeout)
+        records, self._handed_off = self._handed_off, []
+        return json.dumps(records)
+
     def log(self) -> ExecutionLog:
         self.flush()
         return ExecutionLog(executions=list(self.builder.executions),
@@ -304,6 +326,12 @@ _recorder: ProvenanceRecorder | None = None
 
 def get_recorder() -> ProvenanceRecorder | None:
     return _recorder
+
+
+def hand_off() -> str:
+    """The running recorder's unwritten records as JSON ("[]" when none records): what a
+    batch runner evaluates in the kernel after the last cell."""
+    return _recorder.hand_off() if _recorder is not None else "[]"
 
 
 def start_recording(shell, **kwargs: Any) -> ProvenanceRecorder:

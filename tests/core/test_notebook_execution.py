@@ -68,6 +68,20 @@ def test_failing_cell_raises_and_reports_error(tmp_path, mlinfra_env):
     assert any(o.get("ename") == "ValueError" for c in saved.cells for o in c.get("outputs", []))
 
 
+def test_kernel_that_dies_mid_cell_reports_error(tmp_path, mlinfra_env):
+    from nbclient.exceptions import DeadKernelError
+
+    nb = new_notebook(cells=[new_code_cell("x = 1", id="a"),
+                             new_code_cell("import os\nos._exit(3)", id="dies"),
+                             new_code_cell("y = 2", id="never")],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                               "language": "python"}})
+    seen = []
+    with pytest.raises(DeadKernelError):
+        execute_notebook(nb, tmp_path / "out.ipynb", record_provenance=False, on_cell=seen.append)
+    assert [(p.cell_id, p.status) for p in seen] == [("a", "ok"), ("dies", "error")]
+
+
 def test_runs_in_a_prestarted_kernel(tmp_path, mlinfra_env):
     km = KernelManager(kernel_name="python3")
     km.start_kernel()

@@ -30,6 +30,7 @@ from .tables import Run, RunLogLine
 
 _ENVIRONMENT: dict | None = None
 DEFAULT_KERNEL = "python3"
+PUBLISH_EVERY = 0.5   # seconds between two publications of a run's progress and output
 
 
 def capture_environment() -> dict:
@@ -251,7 +252,7 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
         snapshot_key, cwd, timeout = run.snapshot_key, run.cwd, run.timeout
         parameters = dict(run.parameters or {})
         env = run_env(workspace, run)
-        notebook = run.notebook
+        notebook, owner = run.notebook, run.owner
         nb = nbformat.reads(workspace.artifacts.get(snapshot_key).decode(), as_version=4)
         kernel_name = kernel_name_for(run, nb)
     ensure_kernel_metadata(nb, kernel_name)
@@ -297,11 +298,32 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
         workspace.artifacts.put(output_key, data, metadata={"run_id": run_id,
                                                             "attempt": attempt})
 
+    # Cell progress and the partial output notebook are published at most every
+    # PUBLISH_EVERY seconds (a notebook of many quick cells is not uploaded once per cell);
+    # the monitor publishes what a quick cell left pending, and the end publishes the rest.
+    pending: dict[str, Any] = {}
+    published = {"at": 0.0}
+    publish_lock = threading.Lock()
+
+    def publish(upload: bool = True) -> None:
+        with publish_lock:
+            progress = pending.pop("progress", None)
+            if progress is None:
+                return
+            published["at"] = time.monotonic()
+            if upload:
+                upload_output()
+            with catalog.session() as s:
+                s.execute(_owned(update(Run), run_id, worker, attempt).values(
+                    progress=progress))
+
     def monitor() -> None:
         last_renew = 0.0
         while not stop.wait(0.25):
             try:
                 flush_log()
+                if pending and time.monotonic() - published["at"] >= PUBLISH_EVERY:
+                    publish()
                 now_m = time.monotonic()
                 if timeout and now_m - started > timeout and "why" not in reason:
                     reason["why"] = RunState.TIMED_OUT.value
@@ -329,15 +351,15 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
                 logging.getLogger(__name__).warning("run %s monitor: %s", run_id, exc)
 
     def on_cell(progress) -> None:
-        upload_output()
         status = "ok" if progress.status == "ok" else "error"
         capture.add("log", f"cell {progress.executed}/{progress.code_cells} "
                            f"[{progress.cell_id}] {status} in {progress.duration:.2f} s")
-        with catalog.session() as s:
-            s.execute(_owned(update(Run), run_id, worker, attempt).values(progress={
-                "executed": progress.executed, "code_cells": progress.code_cells,
-                "cell_index": progress.index, "cell_id": progress.cell_id,
-                "cell_status": progress.status}))
+        pending["progress"] = {
+            "executed": progress.executed, "code_cells": progress.code_cells,
+            "cell_index": progress.index, "cell_id": progress.cell_id,
+            "cell_status": progress.status}
+        if time.monotonic() - published["at"] >= PUBLISH_EVERY:
+            publish()
 
     thread = threading.Thread(target=monitor, name=f"mlinfra-run-{run_id[:8]}", daemon=True)
     error: dict | None = None
@@ -354,6 +376,8 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
             cwd=cwd if Path(cwd).is_dir() else None, env=env, notebook_path=notebook,
             record_provenance=bool(workspace.config.settings.jobs_record_provenance),
             on_cell=on_cell, kernel_manager=km_box["km"],
+            provenance_sink=lambda executions: workspace.service("provenance").record(
+                executions, owner=owner),
             log_output=True)
     except Exception as exc:
         result_nb = None
@@ -377,6 +401,10 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
         capture.add("stderr", f"{error.get('type')}: {error.get('message')}")
     capture.add("log", f"attempt {attempt} ended: {state} after "
                        f"{time.monotonic() - started:.2f} s")
+    try:
+        publish(upload=False)     # the last cell's progress; the output follows
+    except Exception as exc:
+        logging.getLogger(__name__).warning("run %s progress: %s", run_id, exc)
     upload_output()
     text = ""
     try:

@@ -68,6 +68,13 @@ def test_run_succeeds_with_metrics_output_log_environment(env):
     assert ws.artifacts.get(run["artifacts"][0]["key"]) == b"y=42"
     # searchable by the text of its outputs
     assert run["id"] in [r["id"] for r in jobs.list_runs(q="y is 42")["runs"]]
+    # every cell's provenance is in the catalog under the run's owner, although the kernel
+    # is stopped right after its last cell (a second-long run: its recorder never wrote)
+    log = ws.service("provenance").stored_log("ok.ipynb")
+    code = [c.source for c in out.cells if c.cell_type == "code"]
+    assert [e.source for e in log.executions] == code
+    assert all(e.status == "ok" for e in log.executions)
+    assert ws.service("provenance").sessions("ok.ipynb")[0]["executions"] == 4
 
 
 def test_failure_reports_exception_and_failing_cell_and_scheduler_goes_on(env):
