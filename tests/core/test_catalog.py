@@ -97,3 +97,24 @@ def test_core_imports_no_adapter_packages():
             "print(sorted(bad)); sys.exit(1 if bad else 0)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_current_catalog_opens_without_alembic(tmp_path):
+    """The shipped head list matches alembic's; a catalog at those heads is opened without
+    importing alembic (every job run's kernel opens one to record provenance)."""
+    from jupyter_mlinfra.core.catalog.database import HEAD_REVISIONS
+
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    catalog = Catalog(url)
+    assert HEAD_REVISIONS == catalog._head_revisions()
+    catalog.schema_revisions()          # creates and migrates it
+    catalog.dispose()
+    code = ("import sys\n"
+            "from jupyter_mlinfra.core.catalog import Catalog\n"
+            f"c = Catalog({url!r})\n"
+            "with c.read_session() as s:\n"
+            "    pass\n"
+            "print('alembic' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

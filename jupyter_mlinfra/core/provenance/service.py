@@ -21,18 +21,24 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import nbformat
 from sqlalchemy import func, select
 
 from ..errors import InvalidInput, NotFound
 from .analysis import Report, affecting, analyze
 from .model import (Execution, ExecutionLog, NotebookCell, attach_log, cells_from_notebook,
                     log_from_notebook)
-from .replay import replay_for_name, replay_notebook, replay_slice, target_execution
 from .tables import ExecutionRow
-from .verify import VerifyOptions, VerifyResult, run_and_compare
+
+if TYPE_CHECKING:
+    import nbformat
+
+    from .verify import VerifyOptions, VerifyResult
+
+# nbformat (and replay/verify, which use it) are imported where they are used: the recorder
+# in every kernel writes through this service, and importing nbformat costs over a second of
+# CPU (jsonschema's format checkers build their grammars at import).
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -72,6 +78,8 @@ def path_candidates(path: str) -> list[str]:
 
 
 def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
+    import nbformat
+
     p = Path(path).expanduser()
     if not p.is_file():
         raise NotFound(f"no notebook at {p}")
@@ -200,6 +208,8 @@ class ProvenanceService:
                ) -> tuple[list[Execution], nbformat.NotebookNode]:
         """The replay slice for a cell (default: the last execution) or a global name, and
         the notebook made of it."""
+        from .replay import replay_for_name, replay_notebook, replay_slice, target_execution
+
         log, _cells, _nb = self.resolve(path, notebook=notebook, session_id=session_id,
                                         log=log)
         if name is not None and cell_id is None:
@@ -216,6 +226,8 @@ class ProvenanceService:
             raise InvalidInput(f"the replay notebook must end in .ipynb, not {out.name!r}")
         slice_, nb = self.replay(path, **kwargs)
         out.parent.mkdir(parents=True, exist_ok=True)
+        import nbformat
+
         nbformat.write(nb, out)
         return {"path": str(out), "cells": len(slice_),
                 "executions": [{"seq": e.seq, "cell_id": e.cell_id} for e in slice_]}
@@ -228,6 +240,9 @@ class ProvenanceService:
         """Re-run the saved notebook (or, with ``replay``, its replay slice) in a fresh kernel
         and compare outputs. The run's own provenance is recorded under
         ``<path>#verify`` so it never mixes with the notebook's interactive history."""
+        from .replay import replay_notebook, replay_slice, target_execution
+        from .verify import run_and_compare
+
         path = str(Path(path).expanduser())
         nb = read_notebook(path)
         record_as = f"{os.path.abspath(path)}#verify"
@@ -271,6 +286,8 @@ class ProvenanceService:
 
         ``clean`` is False when any execution of the replay belongs to a stale, changed or
         deleted cell, or reads hidden state: the model store's dirty-state guard."""
+        from .replay import replay_for_name, replay_notebook, replay_slice, target_execution
+
         log, cells, _nb = self.resolve(path, notebook=notebook, session_id=session_id, log=log)
         if name is not None and cell_id is None:
             slice_ = replay_for_name(log.executions, name)
@@ -311,6 +328,8 @@ class ProvenanceService:
         if log is None:
             raise NotFound(f"no execution history recorded as {recorded_as}")
         attach_log(nb, log)
+        import nbformat
+
         nbformat.write(nb, output_notebook)
         return {"path": str(output_notebook), "session_id": log.session_id,
                 "executions": len(log.executions)}
@@ -324,6 +343,8 @@ class ProvenanceService:
             raise NotFound(f"no execution history for {notebook_path}")
         attach_log(nb, log)
         target = out_path or notebook_path
+        import nbformat
+
         nbformat.write(nb, target)
         return {"path": str(target), "executions": len(log.executions)}
 
