@@ -170,7 +170,8 @@ class RunOutputHandler(JobsBase):
     @web.authenticated
     @authorized
     def get(self, run_id: str) -> None:
-        data = self.jobs.run_output(run_id)   # .ipynb JSON (served as application/json)
+        data = self.jobs.run_output(run_id)
+        self.set_header("Content-Type", "application/x-ipynb+json")
         if _bool(self.query("download")):
             self.set_header("Content-Disposition",
                             f'attachment; filename="run-{run_id[:12]}.ipynb"')

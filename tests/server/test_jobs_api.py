@@ -109,6 +109,7 @@ async def test_run_executes_in_the_server_scheduler(jp_fetch, nb_root):
     assert run["metrics"]["y"] == 8.0
     out = await jp_fetch("mlinfra", "api", "runs", run["id"], "output")
     assert json.loads(out.body)["nbformat"] == 4 and json.loads(out.body)["cells"]
+    assert out.headers["Content-Type"] == "application/x-ipynb+json"
     log = json.loads((await jp_fetch("mlinfra", "api", "runs", run["id"], "log")).body)
     assert any("y is 8" in line["text"] for line in log["lines"])
     more = json.loads((await jp_fetch("mlinfra", "api", "runs", run["id"], "log",

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class LocalExecutor:
         self._results: queue.Queue = queue.Queue()
         self._busy: dict[str, str] = {}     # slot -> run id
         self._lock = threading.Lock()
+        self.on_event: Callable[[], None] | None = None   # set by the scheduler: a run ended
 
     def _slot_name(self, i: int) -> str:
         return f"{os.uname().nodename}:{self.id}:local-{i}"
@@ -99,6 +100,8 @@ class LocalExecutor:
                 except ValueError:
                     continue
                 self._results.put((slot, msg))
+                _notify(self)
+            _notify(self)    # the worker process exited
 
         threading.Thread(target=read, name=f"mlinfra-{slot}-reader", daemon=True).start()
         return proc
@@ -230,6 +233,7 @@ class DaskExecutor:
         self._futures: dict[str, Any] = {}     # slot -> future
         self._runs: dict[str, str] = {}        # slot -> run id
         self._lock = threading.Lock()
+        self.on_event: Callable[[], None] | None = None   # set by the scheduler: a run ended
         self._env = config_environment(workspace)
 
     def capacity(self) -> int:
@@ -253,6 +257,7 @@ class DaskExecutor:
         with self._lock:
             self._futures[slot] = future
             self._runs[slot] = run_id
+        future.add_done_callback(lambda _future: _notify(self))
 
     def in_flight(self) -> dict[str, str]:
         with self._lock:
@@ -289,6 +294,12 @@ class DaskExecutor:
         self.client.close(timeout=timeout)
         if self._own_cluster:
             self.cluster.close()
+
+
+def _notify(executor) -> None:
+    callback = executor.on_event
+    if callback is not None:
+        callback()
 
 
 # -- no-op ------------------------------------------------------------------------------------

@@ -16,6 +16,11 @@
 
 Run it with :meth:`Scheduler.start` (a background thread, as the server does) or
 ``jupyter mlinfra scheduler``. ``clock`` is injectable for cron tests.
+
+A pass runs every ``jobs_poll_interval`` seconds, and at once when something happens that it
+should act on: the executor reports a run's end, or a run is queued in this process (the jobs
+service wakes the schedulers of its process). Other processes' submissions wait for the next
+poll.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -38,6 +44,16 @@ from .tables import JobDefinition, Run, RunLogLine
 from . import validation as v
 
 log = logging.getLogger("jupyter_mlinfra.jobs.scheduler")
+
+# the schedulers of this process, woken when this process queues a run
+_SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
+
+
+def wake_schedulers() -> None:
+    """Make every scheduler of this process run a pass now (a run was queued)."""
+    for scheduler in list(_SCHEDULERS):
+        scheduler.wake()
+
 
 _FAILED_UPSTREAM = frozenset({RunState.FAILED.value, RunState.UPSTREAM_FAILED.value,
                               RunState.CANCELLED.value, RunState.TIMED_OUT.value})
@@ -66,7 +82,11 @@ class Scheduler:
         # serving the catalog) dispatches only those and creates no cron runs.
         self.only_runs = set(only_runs) if only_runs is not None else None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        if hasattr(self.executor, "on_event"):
+            self.executor.on_event = self.wake     # a run ended: collect and dispatch now
+        _SCHEDULERS.add(self)
         self._run_resources: dict[str, tuple[float, int]] = {}
         self.stats = {"ticks": 0, "dispatched": 0, "scheduled": 0, "duplicate_ticks": 0,
                       "recovered": 0, "released": 0, "upstream_failed": 0, "errors": 0}
@@ -84,13 +104,27 @@ class Scheduler:
         log.info("jobs scheduler %s started (%s executor)", self.id,
                  getattr(self.executor, "kind", "?"))
         while not self._stop.is_set():
+            self._wake.clear()
             self.tick()
-            self._stop.wait(self.poll_interval)
+            self._wake.wait(self.poll_interval)
+
+    def wake(self) -> None:
+        """Run the next pass now rather than after the poll interval."""
+        self._wake.set()
+
+    def wait_for_event(self, timeout: float) -> bool:
+        """Sleep until woken or ``timeout`` (for callers that drive :meth:`tick` themselves);
+        True when woken."""
+        woken = self._wake.wait(timeout)
+        self._wake.clear()
+        return woken
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the loop and the executor; runs still in flight go back to the queue (same
         attempt), for the next scheduler to run."""
         self._stop.set()
+        self._wake.set()
+        _SCHEDULERS.discard(self)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -373,4 +407,4 @@ def run_until_idle(scheduler: Scheduler, timeout: float = 120.0,
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"{left} run(s) still pending after {timeout} s")
-        time.sleep(interval)
+        scheduler.wait_for_event(interval)

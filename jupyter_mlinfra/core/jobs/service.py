@@ -14,6 +14,7 @@ Runs are executed by a scheduler (:mod:`.scheduler`) running in the Jupyter serv
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -50,6 +51,20 @@ def prepare_notebook_bytes(path: Path) -> bytes:
 
     nb = load_notebook(path)
     return nbformat.writes(nb).encode()
+
+
+def _wakes_schedulers(method):
+    """After the method's transaction committed a queued run, wake this process's
+    schedulers so they dispatch it now rather than at their next poll."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        from .scheduler import wake_schedulers
+
+        wake_schedulers()
+        return result
+
+    return wrapper
 
 
 class JobsService:
@@ -126,6 +141,7 @@ class JobsService:
                                      minimum=0)
         out["memory_mb"] = v.parse_memory(spec.get("memory", resources.get("memory_mb",
                                                                            resources.get("memory"))))
+        self._check_fits(out["cpus"], out["memory_mb"])
         out["retries"] = v.check_number("retries", spec.get("retries") or 0, integer=True)
         out["retry_backoff"] = v.check_number("retry_backoff",
                                               30 if spec.get("retry_backoff") is None
@@ -369,8 +385,25 @@ class JobsService:
                                "retry_backoff", "timeout", "tags", "kernel_name"}
         if unknown:
             raise InvalidInput(f"unknown run option(s): {', '.join(sorted(unknown))}")
+        self._check_fits(out.get("cpus", 0), out.get("memory_mb", 0))
         return out
 
+    def _check_fits(self, cpus: float, memory_mb: int) -> None:
+        """Refuse a run that no executor slot could ever hold, rather than queue it forever.
+
+        The limits are the configured ``jobs_cpus`` / ``jobs_memory_mb``; with the local
+        executor ``jobs_cpus`` defaults to this machine's CPU count. A Dask cluster's size is
+        not known here, so only configured limits apply to it."""
+        limit = self.settings.jobs_cpus or (
+            (os.cpu_count() or 1) if self.settings.jobs_executor == "local" else 0)
+        if limit and cpus > limit + 1e-9:
+            raise InvalidInput(f"the run asks for {cpus:g} CPUs but the executor has at most "
+                               f"{limit:g} (jobs_cpus)")
+        if self.settings.jobs_memory_mb and memory_mb > self.settings.jobs_memory_mb:
+            raise InvalidInput(f"the run asks for {memory_mb} MB of memory but the executor has "
+                               f"at most {self.settings.jobs_memory_mb} MB (jobs_memory_mb)")
+
+    @_wakes_schedulers
     def submit(self, notebook: str | None = None, *, job: str | None = None,
                parameters: dict | None = None, base: str | None = None,
                trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
@@ -397,6 +430,7 @@ class JobsService:
             s.flush()
             return run_to_dict(run)
 
+    @_wakes_schedulers
     def submit_content(self, content: bytes | str | Any, *, name: str = "snapshot.ipynb",
                        parameters: dict | None = None, cwd: str | None = None,
                        trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
@@ -456,6 +490,7 @@ class JobsService:
 
         return wait_with_local_scheduler(self.ws, [run_id], timeout=timeout)[0]
 
+    @_wakes_schedulers
     def run_job(self, ref: str, *, parameters: dict | None = None,
                 trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
         """Run a job now: its run is queued and every downstream job gets a waiting run in
@@ -524,6 +559,7 @@ class JobsService:
             s.add(run)
         return [runs[job.id]] + [runs[m] for m in order if m != job.id]
 
+    @_wakes_schedulers
     def sweep(self, notebook: str | None = None, grid: dict | list | None = None, *,
               job: str | None = None, parameters: dict | None = None, base: str | None = None,
               **options: Any) -> dict:
@@ -736,6 +772,7 @@ class JobsService:
             s.flush()
             return run_to_dict(run)
 
+    @_wakes_schedulers
     def retry_run(self, run_id: str) -> dict:
         """A new run of the same snapshot and parameters (trigger "retry")."""
         with self.ws.catalog.session() as s:

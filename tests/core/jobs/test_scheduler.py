@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from jupyter_mlinfra.core.catalog.schema import utcnow
+from jupyter_mlinfra.core.errors import InvalidInput
 from jupyter_mlinfra.core.jobs.executors import NoopExecutor
 from jupyter_mlinfra.core.jobs.scheduler import Scheduler
 from jupyter_mlinfra.core.jobs.tables import JobDefinition, Run
@@ -233,6 +234,16 @@ def test_a_wait_scheduler_only_runs_what_it_waits_for(jobs, jobs_ws):
     assert jobs.get_run(mine["id"])["state"] == "succeeded"
     assert jobs.get_run(other["id"])["state"] == "queued"
     assert [r for r in _runs(jobs_ws) if r.trigger == "schedule"] == []
+
+
+def test_a_run_bigger_than_the_executor_is_refused_not_queued_forever(jobs, jobs_ws):
+    jobs_ws.config.settings.jobs_cpus = 2
+    jobs_ws.config.settings.jobs_memory_mb = 1024
+    with pytest.raises(InvalidInput, match="asks for 4 CPUs .* at most 2 "):
+        jobs.submit("ok.ipynb", cpus=4)
+    with pytest.raises(InvalidInput, match="2048 MB .* at most 1024 MB"):
+        jobs.create_job("huge", "ok.ipynb", memory="2G")
+    assert _runs(jobs_ws) == [] and jobs.list_jobs() == []
 
 
 def test_requested_resources_fit_within_the_executor(jobs, jobs_ws):
