@@ -437,3 +437,22 @@ def test_artifact_store_prehashed_put_and_expected_checksum(ws):
     ws.artifacts.put("m/lying", b"other bytes", sha256="a" * 64)
     with pytest.raises(IntegrityError):
         ws.artifacts.get("m/lying")
+
+
+def test_native_format_is_kept_beside_the_pickle(ws, iris):
+    """A LightGBM model keeps the library's own text format too, loadable by LightGBM alone
+    (no Python pickle): the same predictions as the fitted object."""
+    import lightgbm
+
+    X = featurize(iris)
+    model = lightgbm.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1)
+    model.fit(X, iris["target"])
+    store = ws.service("models")
+    v = store.register("iris-lgb", model, featurize=featurize, input_example=iris.head())
+    assert v.definition["library"] == "lightgbm"
+    native = v.artifact("model.lgb.txt")
+    assert native["kind"] == "native" and native["format"] == "lightgbm-text"
+    booster = lightgbm.Booster(model_str=store.read_artifact(v, "model.lgb.txt").decode())
+    expected = model.predict_proba(X)
+    assert abs(booster.predict(X) - expected).max() < 1e-12
+    assert (store.load("iris-lgb").predict(iris) == model.predict(X)).all()
