@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 
+from ..core.errors import InvalidInput
 from ..core.models.versions import parse_key_values
 from ..core.text_table import render_table
 
@@ -91,6 +92,9 @@ def register(subparsers) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--verbose", action="store_true", help="log every request")
+    s.add_argument("--refresh", type=float, default=10.0, metavar="SECONDS",
+                   help="re-resolve an alias (or the latest version) this often and serve the "
+                        "version it points at (0: never; a NAME:VERSION is never re-resolved)")
     s.set_defaults(handler=serve)
 
 
@@ -217,7 +221,10 @@ def dockerfile(workspace, args) -> int:
 def serve(workspace, args) -> int:
     from ..core.models.deploy import make_server
 
-    server = make_server(_store(workspace), args.ref, args.host, args.port, args.verbose)
+    if args.refresh < 0:
+        raise InvalidInput("--refresh must be 0 (never) or a number of seconds")
+    server = make_server(_store(workspace), args.ref, args.host, args.port, args.verbose,
+                         refresh=args.refresh)
     host, port = server.server_address[:2]
     loaded = server.loaded  # type: ignore[attr-defined]
     print(f"serving {args.ref} ({loaded.ref}) on http://{host}:{port}  "

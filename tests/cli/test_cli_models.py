@@ -92,7 +92,7 @@ def _post(url: str, payload) -> tuple[int, dict]:
 def test_serve_answers_predictions_over_http(toy):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlinfra.cli.main", "serve",
-                             "toy@production", "--port", str(port)],
+                             "toy@production", "--port", str(port), "--refresh", "0.5"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ))
     try:
@@ -112,6 +112,16 @@ def test_serve_answers_predictions_over_http(toy):
         assert status == 400 and "b" in body["error"]["message"]
         status, body = _post(base + "/predict", {"rows": []})
         assert status == 400
+        # the alias moves: the running server follows it without a restart
+        assert main(["model", "alias", "toy", "production", "2"]) == 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, body = _post(base + "/predict", {"records": records})
+            if body.get("version") == 2:
+                break
+            time.sleep(0.2)
+        assert status == 200 and body["version"] == 2
+        assert body["predictions"] == toy["expected"]
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)

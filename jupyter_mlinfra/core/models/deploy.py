@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import tempfile
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +18,7 @@ from ..errors import InvalidInput, MLInfraError
 from .loaded import to_jsonable
 
 BATCH_ROWS = 100_000
+log = logging.getLogger("jupyter_mlinfra.serve")
 
 
 # -- batch ------------------------------------------------------------------------------------
@@ -304,16 +307,56 @@ class _Handler(BaseHTTPRequestHandler):
                                        "message": f"{type(exc).__name__}: {exc}"}})
 
 
+class ModelServer(ThreadingHTTPServer):
+    """Predicts with ``ref``. A ref that can move (``name@alias``, or ``name`` for the latest
+    version) is re-resolved every ``refresh`` seconds: when it points at another version, that
+    version is loaded beside the one serving and then swapped in, so requests never wait for
+    a load and never see a half-loaded model. A pinned ``name:3`` is loaded once."""
+
+    daemon_threads = True
+
+    def __init__(self, store, ref: str, address: tuple[str, int], *, refresh: float = 10.0,
+                 verbose: bool = False) -> None:
+        self.store = store
+        self.ref = ref
+        self.verbose = verbose
+        self.loaded = store.load(ref)
+        super().__init__(address, _Handler)
+        self.refresh = refresh if ":" not in ref else 0.0
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
+        if self.refresh > 0:
+            self._follower = threading.Thread(target=self._follow, daemon=True,
+                                              name="mlinfra-serve-follow")
+            self._follower.start()
+
+    def check_for_new_version(self) -> bool:
+        """Load and swap in the version ``ref`` points at now; True when it changed."""
+        current = self.store.get(self.ref)
+        if current.id == self.loaded.version.id:
+            return False
+        previous = self.loaded.ref
+        self.loaded = self.store.load(current.ref)     # one attribute swap: atomic
+        log.warning("%s now points at %s (was %s): serving it", self.ref, current.ref, previous)
+        return True
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.refresh):
+            try:
+                self.check_for_new_version()
+            except Exception as exc:  # keep serving the loaded version
+                log.warning("cannot re-resolve %s: %s", self.ref, exc)
+
+    def server_close(self) -> None:
+        self._stop.set()
+        super().server_close()
+
+
 def make_server(store, ref: str, host: str = "127.0.0.1", port: int = 8080,
-                verbose: bool = False) -> ThreadingHTTPServer:
-    """An HTTP server predicting with ``ref`` (resolved and loaded once, at start)."""
-    loaded = store.load(ref)
-    server = ThreadingHTTPServer((host, port), _Handler)
-    server.loaded = loaded  # type: ignore[attr-defined]
-    server.ref = ref  # type: ignore[attr-defined]
-    server.verbose = verbose  # type: ignore[attr-defined]
-    server.daemon_threads = True
-    return server
+                verbose: bool = False, refresh: float = 10.0) -> ModelServer:
+    """An HTTP server predicting with ``ref``; see :class:`ModelServer`."""
+    return ModelServer(store, ref, (host, port), refresh=refresh, verbose=verbose)
 
 
-__all__ = ["batch_predict", "write_dockerfile", "make_server", "records_from_body"]
+__all__ = ["batch_predict", "write_dockerfile", "make_server", "ModelServer",
+           "records_from_body"]
