@@ -11,11 +11,8 @@ from pathlib import Path
 
 from ..core.errors import MLInfraError
 from ..core.models.capture import SessionContext
+from ..core.provenance.analysis import DIRTY_KINDS
 
-# The hazard kinds that make a model's generating state non-reproducible (provenance's
-# ``dependencies()`` uses the same set for its ``clean`` flag).
-DIRTY_KINDS = {"stale_direct", "stale_transitive", "code_changed", "hidden_state",
-               "deleted_cell", "reads_from_below", "out_of_order"}
 
 
 def attach_provenance(context: SessionContext, shell) -> None:

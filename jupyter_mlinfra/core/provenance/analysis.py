@@ -58,6 +58,12 @@ class Finding:
                 "message": self.message}
 
 
+# The finding kinds that make a result's generating state non-reproducible: the ``clean``
+# flag of ``dependencies()`` and the model store's dirty-state guard both use this set.
+DIRTY_KINDS = frozenset({"stale_direct", "stale_transitive", "out_of_order", "code_changed",
+                         "hidden_state", "deleted_cell", "reads_from_below"})
+
+
 @dataclass
 class Report:
     stale_direct: list[str] = field(default_factory=list)

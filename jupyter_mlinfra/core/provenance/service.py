@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from sqlalchemy import func, select
 
 from ..errors import InvalidInput, NotFound
-from .analysis import Report, affecting, analyze
+from .analysis import DIRTY_KINDS, Report, affecting, analyze
 from .model import (Execution, ExecutionLog, NotebookCell, attach_log, cells_from_notebook,
                     log_from_notebook)
 from .tables import ExecutionRow
@@ -305,8 +305,6 @@ class ProvenanceService:
             hazards.append({"kind": "deleted_cell", "cell_id": cid, "names": [],
                             "message": f"the replay uses cell {cid}, which is no longer in "
                                        f"the notebook"})
-        dirty_kinds = {"stale_direct", "stale_transitive", "code_changed", "hidden_state",
-                       "deleted_cell", "reads_from_below"}
         return {
             "notebook_path": log.notebook_path or path,
             "session_id": log.session_id,
@@ -314,7 +312,7 @@ class ProvenanceService:
             "replay": [e.to_dict() for e in slice_],
             "replay_notebook": replay_notebook(slice_, notebook_path=log.notebook_path or ""),
             "hazards": hazards,
-            "clean": not any(h["kind"] in dirty_kinds for h in hazards),
+            "clean": not any(h["kind"] in DIRTY_KINDS for h in hazards),
         }
 
     # -- the log in the notebook ----------------------------------------------------------------
