@@ -173,8 +173,7 @@ class ArtifactStore(ABC):
             raise IntegrityError(
                 f"artifact {key} was replaced: expected sha256 {expected_sha256}, the store "
                 f"has {info.sha256}")
-        data = self._read_object(blob_path(info.sha256))
-        digest = hashlib.sha256(data).hexdigest()
+        data, digest = self._read_object_hashed(blob_path(info.sha256))
         if digest != info.sha256 or len(data) != info.size:
             raise IntegrityError(
                 f"artifact {key} is corrupted: expected sha256 {info.sha256} ({info.size} "
@@ -185,6 +184,11 @@ class ArtifactStore(ABC):
         """The whole object; backends override this with their fastest path."""
         with self._open_object(path) as fh:
             return fh.read()
+
+    def _read_object_hashed(self, path: str) -> tuple[bytes, str]:
+        """The whole object and its SHA-256 (backends may hash while the bytes arrive)."""
+        data = self._read_object(path)
+        return data, hashlib.sha256(data).hexdigest()
 
     def exists(self, key: str) -> bool:
         check_key(key)

@@ -8,6 +8,7 @@ or not at all, so an interrupted upload never leaves a partial artifact.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import BinaryIO, Iterator
 from urllib.parse import urlsplit
@@ -16,6 +17,28 @@ from ..errors import ConfigurationError, InvalidInput, NotFound
 from .base import ArtifactStore
 
 _MB = 1024 * 1024
+
+
+class _HashingSink:
+    """A non-seekable file for the transfer manager, which then writes the parallel ranged
+    downloads in order (buffering early parts): each part is hashed as it is written, on the
+    transfer's IO thread, while later parts are still on the wire."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.hash = hashlib.sha256()
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, data) -> int:
+        chunk = bytes(data)
+        self.hash.update(chunk)
+        self.chunks.append(chunk)
+        return len(chunk)
+
+    def getvalue(self) -> bytes:
+        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
 
 
 class S3ArtifactStore(ArtifactStore):
@@ -79,6 +102,19 @@ class S3ArtifactStore(ArtifactStore):
                 raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
             raise
         return buffer.getvalue()
+
+    def _read_object_hashed(self, path: str) -> tuple[bytes, str]:
+        from botocore.exceptions import ClientError
+
+        sink = _HashingSink()
+        try:
+            self.client.download_fileobj(self.bucket, self._key(path), sink,
+                                         Config=self.transfer)
+        except ClientError as exc:
+            if self._missing(exc):
+                raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
+            raise
+        return sink.getvalue(), sink.hash.hexdigest()
 
     def _object_exists(self, path: str) -> bool:
         from botocore.exceptions import ClientError

@@ -15,9 +15,11 @@ import io
 import json
 import os
 import platform
+import queue
 import subprocess
 import sys
 import textwrap
+import threading
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,12 +154,15 @@ class SerializedPart:
 
 
 class HashingWriter(io.RawIOBase):
-    """A write-only file collecting chunks and hashing them as they come: serializers write
-    into it with no buffer reallocation, and the SHA-256 is ready when they finish."""
+    """A write-only file collecting chunks with no buffer reallocation. The SHA-256 is
+    computed on a second thread while the serializer goes on (hashlib releases the GIL on
+    large chunks), and is ready when both finish."""
 
     def __init__(self) -> None:
         self._chunks: list[bytes] = []
         self._hash = hashlib.sha256()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self.size = 0
 
     def writable(self) -> bool:
@@ -166,9 +171,17 @@ class HashingWriter(io.RawIOBase):
     def write(self, data) -> int:
         chunk = data if isinstance(data, bytes) else bytes(data)
         self._chunks.append(chunk)
-        self._hash.update(chunk)
         self.size += len(chunk)
+        self._queue.put(chunk)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._hash_chunks, daemon=True,
+                                            name="mlinfra-hash")
+            self._thread.start()
         return len(chunk)
+
+    def _hash_chunks(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._hash.update(chunk)
 
     def getvalue(self) -> bytes:
         value = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
@@ -176,6 +189,10 @@ class HashingWriter(io.RawIOBase):
         return value
 
     def hexdigest(self) -> str:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
         return self._hash.hexdigest()
 
 

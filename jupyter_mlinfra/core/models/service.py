@@ -105,10 +105,18 @@ class ModelStore:
         if alias is not None and not (capture_file or capture_run):
             self._check_alias_permission(name, alias)
 
-        parts: list[SerializedPart] = []
-        # 1 + 2. definition and parameters
-        definition = capture.describe_definition(model)
-        parts.extend(capture.serialize_model(model))
+        # 6. generating code (git, the notebook file, the run's parameters): mostly waiting on
+        # subprocesses and files, so it runs beside the serialization of the model
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="mlinfra-models-code") as pool:
+            generating = pool.submit(self._generating_code, context, notebook, run_id,
+                                     parameters)
+            parts: list[SerializedPart] = []
+            # 1 + 2. definition and parameters
+            definition = capture.describe_definition(model)
+            parts.extend(capture.serialize_model(model))
+            code, code_parts = generating.result()
         flavor = definition["library"] or "python"
         # 3. functions
         functions: dict[str, dict] = {}
@@ -148,9 +156,7 @@ class ModelStore:
                 datasets.append(capture.fingerprint_data(role, obj))
         for role, obj in (data or {}).items():
             datasets.append(capture.fingerprint_data(str(role), obj))
-        # 6. generating code
-        code, code_parts = self._generating_code(context, notebook, run_id, parameters)
-        parts.extend(code_parts)
+        parts.extend(code_parts)      # 6. generating code, captured above
         code["functions"] = functions
         # 7. experiment artifacts
         for filename, png in capture.render_figures(figures):
