@@ -352,9 +352,35 @@ def function_source(fn: Callable, context: SessionContext | None = None) -> dict
 
 
 def serialize_function(fn: Callable) -> bytes:
+    """cloudpickle, with the function stored by value when it comes from the user's own
+    module file (next to the notebook, say) rather than from an installed package: the
+    batch-prediction job, ``serve`` or another machine can then load it without that file."""
     import cloudpickle
 
-    return cloudpickle.dumps(fn)
+    module = _user_module(fn)
+    if module is None:
+        return cloudpickle.dumps(fn)
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(fn)
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+
+
+def _user_module(fn: Callable) -> types.ModuleType | None:
+    """The module defining ``fn`` when it is a file outside the standard library and the
+    installed packages (None for those, and for functions defined in the notebook)."""
+    import sysconfig
+
+    name = getattr(fn, "__module__", None)
+    module = sys.modules.get(name) if name and name != "__main__" else None
+    filename = getattr(module, "__file__", None)
+    if module is None or not filename:
+        return None
+    real = os.path.realpath(filename)
+    roots = {os.path.realpath(p) for p in (sysconfig.get_paths().get(k) for k in
+                                           ("stdlib", "platstdlib", "purelib", "platlib")) if p}
+    return None if any(real.startswith(root + os.sep) for root in roots) else module
 
 
 # -- 4. dependencies ----------------------------------------------------------------------------

@@ -148,9 +148,10 @@ def test_round_trip_and_checksums_on_both_backends(backend_ws, fitted, iris):
         buffer = io.BytesIO()
         iris.to_parquet(buffer)
         client.put_object(Bucket=bucket, Key="in/iris.parquet", Body=buffer.getvalue())
+        # as a job run: a fresh kernel reads and writes the bucket through the same endpoint
         result = store.batch_predict("iris@production", f"s3://{bucket}/in/iris.parquet",
-                                     f"s3://{bucket}/out/pred.csv", as_job=False)
-        assert result["rows"] == 150
+                                     f"s3://{bucket}/out/pred.csv", as_job=True, timeout=120)
+        assert result["rows"] == 150 and "run" in result["executed_by"]
         body = client.get_object(Bucket=bucket, Key="out/pred.csv")["Body"].read()
         assert pd.read_csv(io.BytesIO(body))["prediction"].tolist() == expected.tolist()
     # corrupt the stored parameters: loading refuses instead of unpickling other bytes
