@@ -208,7 +208,6 @@ def write_dockerfile(store, ref: str, folder: str) -> dict:
                     f"{version.ref} was registered"]
     requirements += [f"{name}=={ver}" for name, ver in sorted(pins.items(),
                                                                key=lambda kv: kv[0].lower())]
-    requirements.append(f"jupyter_mlinfra=={__version__}")
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
     python = ".".join((recorded.get("python") or platform.python_version()).split(".")[:2])
     served = ref if "@" in ref else version.ref  # an alias stays an alias in the image
@@ -219,11 +218,16 @@ def write_dockerfile(store, ref: str, folder: str) -> dict:
 # verified against the checksum recorded at registration: pass their locations at run time,
 #   docker run -e MLINFRA_CATALOG_URL=postgresql+psycopg://... \\
 #              -e MLINFRA_ARTIFACT_ROOT=s3://bucket/prefix -p 8080:8080 IMAGE
+# jupyter_mlinfra itself comes from your package index; where the index does not have it,
+# put its wheel in this folder and build with
+#   docker build --build-arg MLINFRA_PACKAGE=./jupyter_mlinfra-{__version__}-py3-none-any.whl .
 FROM python:{python}-slim
+ARG MLINFRA_PACKAGE=jupyter_mlinfra=={__version__}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /srv
-COPY requirements.txt /srv/requirements.txt
-RUN pip install --no-cache-dir -r /srv/requirements.txt
+COPY . /srv/build
+RUN cd /srv/build && pip install --no-cache-dir -r requirements.txt "$MLINFRA_PACKAGE" \\
+    && rm -rf /srv/build
 ENV MLINFRA_CATALOG_URL="" \\
     MLINFRA_ARTIFACT_ROOT="" \\
     MLINFRA_S3_ENDPOINT_URL=""
@@ -234,7 +238,7 @@ CMD ["jupyter-mlinfra", "serve", "{served}", "--host", "0.0.0.0", "--port", "808
     (out / "Dockerfile").write_text(dockerfile)
     return {"model": version.ref, "served": served, "folder": str(out),
             "files": [str(out / "Dockerfile"), str(out / "requirements.txt")],
-            "pinned": len(pins) + 1}
+            "pinned": len(pins)}
 
 
 # -- HTTP server ------------------------------------------------------------------------------

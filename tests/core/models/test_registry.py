@@ -397,6 +397,11 @@ def test_batch_predict_and_dockerfile(ws, fitted, iris, tmp_path):
     assert f"pandas=={pd.__version__}" in requirements
     assert all("==" in line for line in requirements if not line.startswith("#"))
     assert info["pinned"] == len([r for r in requirements if "==" in r])
+    # jupyter_mlinfra comes from the index, or from a wheel put beside the Dockerfile
+    from jupyter_mlinfra import __version__
+
+    assert f"ARG MLINFRA_PACKAGE=jupyter_mlinfra=={__version__}" in dockerfile
+    assert not any(r.startswith("jupyter_mlinfra") for r in requirements)
 
 
 def test_model_card_html(ws, fitted):
