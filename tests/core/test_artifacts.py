@@ -81,6 +81,25 @@ def test_corrupted_blob_raises_instead_of_returning_wrong_bytes(store):
             fh.read()
 
 
+def test_verified_file_hands_out_checked_bytes_and_leaves_no_spool(store, tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    data = os.urandom(200_000)
+    store.put("m/params.joblib", data)
+    with store.verified_file("m/params.joblib", dir=spool) as path:
+        with open(path, "rb") as fh:
+            assert fh.read() == data
+    assert list(spool.iterdir()) == []
+    with pytest.raises(IntegrityError, match="replaced"):
+        with store.verified_file("m/params.joblib", expected_sha256="0" * 64, dir=spool):
+            pass
+    _corrupt(store, "m/params.joblib")
+    with pytest.raises(IntegrityError, match="corrupted"):
+        with store.verified_file("m/params.joblib", dir=spool):
+            raise AssertionError("corrupted bytes were handed out")
+    assert list(spool.iterdir()) == []
+
+
 @pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "sp ace", "x/./y"])
 def test_bad_keys_are_refused(store, key):
     with pytest.raises(InvalidInput):

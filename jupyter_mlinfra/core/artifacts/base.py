@@ -16,8 +16,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import tempfile
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -100,6 +103,20 @@ class VerifyingReader(io.RawIOBase):
             super().close()
 
 
+def _check_content(info: ArtifactInfo, digest: str, size: int) -> None:
+    if digest != info.sha256 or size != info.size:
+        raise IntegrityError(
+            f"artifact {info.key} is corrupted: expected sha256 {info.sha256} ({info.size} "
+            f"bytes), read {digest} ({size} bytes)")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 class ArtifactStore(ABC):
     """Content-addressed, checksummed storage of named artifacts."""
 
@@ -168,17 +185,46 @@ class ArtifactStore(ABC):
     def get(self, key: str, *, expected_sha256: str | None = None) -> bytes:
         """The artifact's bytes, verified. ``expected_sha256``: refuse (IntegrityError) a key
         that no longer points at the content a caller recorded (a catalog's checksum)."""
+        info = self._checked_stat(key, expected_sha256)
+        data, digest = self._read_object_hashed(blob_path(info.sha256))
+        _check_content(info, digest, len(data))
+        return data
+
+    @contextmanager
+    def verified_file(self, key: str, *, expected_sha256: str | None = None,
+                      dir: str | os.PathLike | None = None) -> Iterator[str]:
+        """A local file holding the artifact's bytes, verified before it is handed out: for
+        readers that map files rather than copy bytes (joblib's ``mmap_mode``). Remote bytes
+        go to a private temporary file in ``dir``, removed when the context exits (a mapping
+        made inside stays valid); a local blob is handed out in place, read-only."""
+        info = self._checked_stat(key, expected_sha256)
+        with self._verified_blob_file(blob_path(info.sha256), info, dir) as path:
+            yield path
+
+    @contextmanager
+    def _verified_blob_file(self, path: str, info: ArtifactInfo,
+                            dir: str | os.PathLike | None) -> Iterator[str]:
+        """Default: stream the object into a temporary file, hashing as it goes."""
+        fd, tmp = tempfile.mkstemp(dir=dir, prefix="mlinfra-", suffix=".blob")
+        try:
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as out, self._open_object(path) as src:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+            _check_content(info, digest.hexdigest(), size)
+            yield tmp
+        finally:
+            _unlink(tmp)
+
+    def _checked_stat(self, key: str, expected_sha256: str | None) -> ArtifactInfo:
         info = self.stat(key)
         if expected_sha256 is not None and info.sha256 != expected_sha256:
             raise IntegrityError(
                 f"artifact {key} was replaced: expected sha256 {expected_sha256}, the store "
                 f"has {info.sha256}")
-        data, digest = self._read_object_hashed(blob_path(info.sha256))
-        if digest != info.sha256 or len(data) != info.size:
-            raise IntegrityError(
-                f"artifact {key} is corrupted: expected sha256 {info.sha256} ({info.size} "
-                f"bytes), read {digest} ({len(data)} bytes)")
-        return data
+        return info
 
     def _read_object(self, path: str) -> bytes:
         """The whole object; backends override this with their fastest path."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import NotFound
-from .base import CHUNK, ArtifactStore
+from .base import CHUNK, ArtifactInfo, ArtifactStore, _check_content
 
 
 class LocalArtifactStore(ArtifactStore):
@@ -71,6 +73,18 @@ class LocalArtifactStore(ArtifactStore):
 
     def describe(self) -> dict:
         return {"backend": self.backend, "root": str(self.root)}
+
+    @contextmanager
+    def _verified_blob_file(self, path: str, info: ArtifactInfo,
+                            dir: str | os.PathLike | None) -> Iterator[str]:
+        """The blob itself (immutable, content-addressed), after hashing it."""
+        digest, size = hashlib.sha256(), 0
+        with self._open_object(path) as src:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        _check_content(info, digest.hexdigest(), size)
+        yield str(self._path(path))
 
     def local_path(self, key: str) -> Path:
         """Filesystem path of a key's blob (read-only use: e.g. memory-mapping a parquet file)."""

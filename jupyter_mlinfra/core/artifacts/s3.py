@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import tempfile
+from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError, InvalidInput, NotFound
-from .base import ArtifactStore
+from .base import ArtifactInfo, ArtifactStore, _check_content, _unlink
 
 _MB = 1024 * 1024
 
@@ -22,11 +25,14 @@ _MB = 1024 * 1024
 class _HashingSink:
     """A non-seekable file for the transfer manager, which then writes the parallel ranged
     downloads in order (buffering early parts): each part is hashed as it is written, on the
-    transfer's IO thread, while later parts are still on the wire."""
+    transfer's IO thread, while later parts are still on the wire. The bytes are kept in
+    memory, or written on to ``out`` (a file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, out: BinaryIO | None = None) -> None:
         self.chunks: list[bytes] = []
         self.hash = hashlib.sha256()
+        self.size = 0
+        self._out = out
 
     def seekable(self) -> bool:
         return False
@@ -34,7 +40,11 @@ class _HashingSink:
     def write(self, data) -> int:
         chunk = bytes(data)
         self.hash.update(chunk)
-        self.chunks.append(chunk)
+        self.size += len(chunk)
+        if self._out is not None:
+            self._out.write(chunk)
+        else:
+            self.chunks.append(chunk)
         return len(chunk)
 
     def getvalue(self) -> bytes:
@@ -104,9 +114,24 @@ class S3ArtifactStore(ArtifactStore):
         return buffer.getvalue()
 
     def _read_object_hashed(self, path: str) -> tuple[bytes, str]:
+        sink = self._download(path, _HashingSink())
+        return sink.getvalue(), sink.hash.hexdigest()
+
+    @contextmanager
+    def _verified_blob_file(self, path: str, info: ArtifactInfo,
+                            dir: str | os.PathLike | None) -> Iterator[str]:
+        fd, tmp = tempfile.mkstemp(dir=dir, prefix="mlinfra-", suffix=".blob")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                sink = self._download(path, _HashingSink(out))
+            _check_content(info, sink.hash.hexdigest(), sink.size)
+            yield tmp
+        finally:
+            _unlink(tmp)
+
+    def _download(self, path: str, sink: _HashingSink) -> _HashingSink:
         from botocore.exceptions import ClientError
 
-        sink = _HashingSink()
         try:
             self.client.download_fileobj(self.bucket, self._key(path), sink,
                                          Config=self.transfer)
@@ -114,7 +139,7 @@ class S3ArtifactStore(ArtifactStore):
             if self._missing(exc):
                 raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
             raise
-        return sink.getvalue(), sink.hash.hexdigest()
+        return sink
 
     def _object_exists(self, path: str) -> bool:
         from botocore.exceptions import ClientError

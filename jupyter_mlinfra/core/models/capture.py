@@ -168,6 +168,10 @@ class HashingWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        # a position lets joblib align arrays in the file, so that load can map them
+        return self.size
+
     def write(self, data) -> int:
         chunk = data if isinstance(data, bytes) else bytes(data)
         self._chunks.append(chunk)
@@ -263,6 +267,25 @@ def _native_format(model: Any) -> SerializedPart | None:
     except Exception:  # the native export is a companion: never fail a registration for it
         return None
     return None
+
+
+def deserialize_file(part_format: str, path: str) -> Any:
+    """Load a verified joblib file with its numpy arrays memory-mapped copy-on-write (writable,
+    private to this process; the pages come from the file as they are used). Files written
+    without joblib's array alignment (before this version) are read whole instead."""
+    import warnings
+
+    import joblib
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = joblib.load(path, mmap_mode="c")
+    if any("not byte aligned" in str(w.message) for w in caught):
+        with open(path, "rb") as fh:
+            return joblib.load(fh)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model
 
 
 def deserialize(part_format: str, data: bytes) -> Any:

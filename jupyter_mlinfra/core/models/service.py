@@ -21,6 +21,7 @@ import os
 import uuid
 import warnings
 from pathlib import Path
+from contextlib import contextmanager
 from typing import Any, Callable
 
 from sqlalchemy import and_, exists, func, select
@@ -640,11 +641,30 @@ class ModelStore:
         entry = version.artifact(artifact_name)
         if entry is None:
             raise NotFound(f"{version.ref} has no artifact {artifact_name!r}")
-        try:
+        with self._catalog_checksum(version, artifact_name):
             return self.ws.artifacts.get(entry["key"], expected_sha256=entry["sha256"])
+
+    @contextmanager
+    def _catalog_checksum(self, version: ModelVersion, artifact_name: str):
+        try:
+            yield
         except IntegrityError as exc:
             raise IntegrityError(f"artifact {artifact_name} of {version.ref} does not match the "
                                  f"checksum the catalog recorded: {exc.message}") from None
+
+    def _load_parameters(self, version: ModelVersion, entry: dict) -> Any:
+        """The fitted object, deserialized only from bytes that match the catalog's checksum.
+        A joblib file is mapped copy-on-write (its arrays are paged in from the verified file
+        rather than copied: a large model loads in the time of its download)."""
+        if entry["format"] != "joblib":
+            return capture.deserialize(entry["format"], self.read_artifact(version,
+                                                                           entry["name"]))
+        spool = self.ws.config.home / "cache"
+        spool.mkdir(parents=True, exist_ok=True)
+        with self._catalog_checksum(version, entry["name"]), \
+                self.ws.artifacts.verified_file(entry["key"], expected_sha256=entry["sha256"],
+                                                dir=spool) as path:
+            return capture.deserialize_file(entry["format"], path)
 
     def load(self, ref: str, *, warn: bool = True):
         from .loaded import LoadedModel
@@ -654,8 +674,7 @@ class ModelStore:
                            if a["kind"] == "parameters" and a.get("loadable", True)), None)
         if parameters is None:
             raise IntegrityError(f"{version.ref} has no parameters artifact")
-        model = capture.deserialize(parameters["format"],
-                                    self.read_artifact(version, parameters["name"]))
+        model = self._load_parameters(version, parameters)
         functions = {}
         for label in ("featurize", "predict"):
             entry = version.artifact(f"{label}.pkl")

@@ -133,6 +133,10 @@ def test_round_trip_and_checksums_on_both_backends(backend_ws, fitted, iris):
                        metrics={"accuracy": 0.97}, alias="production")
     loaded = store.load("iris@production")
     assert loaded.ref == "iris:1"
+    import numpy as np
+
+    assert isinstance(loaded.model.coef_, np.memmap)   # mapped from the verified file
+    assert loaded.model.coef_.flags.writeable             # copy-on-write, not read-only
     expected = fitted.predict(featurize(iris))
     assert (loaded.predict(iris) == expected).all()
     assert (store.load("iris").predict(iris.head(10)) == expected[:10]).all()
