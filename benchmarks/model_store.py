@@ -6,8 +6,10 @@ boto3 upload and download of the same bytes, in one run.
   the content-addressed store really uploads each time;
 - the endpoint: moto's S3 server on loopback (HTTP), the same code path as AWS S3 or MinIO;
 - the store: ``register`` (definition, joblib parameters, dependencies and environment lock,
-  SHA-256 of every artifact, catalog transaction on SQLite) then ``load`` (download, checksum
-  verification against the catalog, joblib load);
+  SHA-256 of every artifact, catalog transaction on SQLite) then ``load`` (download into a
+  private file hashed as the parts arrive, checksum verification against the catalog, joblib
+  load with the arrays memory-mapped copy-on-write from that file: a usable model whose pages
+  come from the page cache on first use);
 - the baseline: ``boto3`` ``upload_fileobj`` and ``download_fileobj`` (default transfer
   settings) of the exact bytes the store wrote for that model (its joblib file): no
   serialization, no checksums, no catalog.
