@@ -204,19 +204,26 @@ class ArtifactStore(ABC):
     @contextmanager
     def _verified_blob_file(self, path: str, info: ArtifactInfo,
                             dir: str | os.PathLike | None) -> Iterator[str]:
-        """Default: stream the object into a temporary file, hashing as it goes."""
+        """Default: copy the object into a private temporary file, hashing as it goes."""
         fd, tmp = tempfile.mkstemp(dir=dir, prefix="mlinfra-", suffix=".blob")
         try:
-            digest, size = hashlib.sha256(), 0
-            with os.fdopen(fd, "wb") as out, self._open_object(path) as src:
-                while chunk := src.read(CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-            _check_content(info, digest.hexdigest(), size)
+            with os.fdopen(fd, "wb") as out:
+                digest, size = self._copy_hashed(path, out)
+            _check_content(info, digest, size)
             yield tmp
         finally:
             _unlink(tmp)
+
+    def _copy_hashed(self, path: str, out: BinaryIO | None) -> tuple[str, int]:
+        """Stream the object into ``out`` (None: only hash it); its SHA-256 and size."""
+        digest, size = hashlib.sha256(), 0
+        with self._open_object(path) as src:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                if out is not None:
+                    out.write(chunk)
+        return digest.hexdigest(), size
 
     def _checked_stat(self, key: str, expected_sha256: str | None) -> ArtifactInfo:
         info = self.stat(key)

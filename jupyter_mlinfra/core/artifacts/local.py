@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -78,12 +77,7 @@ class LocalArtifactStore(ArtifactStore):
     def _verified_blob_file(self, path: str, info: ArtifactInfo,
                             dir: str | os.PathLike | None) -> Iterator[str]:
         """The blob itself (immutable, content-addressed), after hashing it."""
-        digest, size = hashlib.sha256(), 0
-        with self._open_object(path) as src:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        _check_content(info, digest.hexdigest(), size)
+        _check_content(info, *self._copy_hashed(path, None))
         yield str(self._path(path))
 
     def local_path(self, key: str) -> Path:

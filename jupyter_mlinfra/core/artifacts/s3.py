@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
-from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError, InvalidInput, NotFound
-from .base import ArtifactInfo, ArtifactStore, _check_content, _unlink
+from .base import ArtifactStore
 
 _MB = 1024 * 1024
 
@@ -101,35 +98,19 @@ class S3ArtifactStore(ArtifactStore):
         return resp["Body"]
 
     def _read_object(self, path: str) -> bytes:
-        from botocore.exceptions import ClientError
-
-        buffer = io.BytesIO()
-        try:
-            self.client.download_fileobj(self.bucket, self._key(path), buffer,
-                                         Config=self.transfer)
-        except ClientError as exc:
-            if self._missing(exc):
-                raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
-            raise
-        return buffer.getvalue()
+        return self._download(path, io.BytesIO()).getvalue()
 
     def _read_object_hashed(self, path: str) -> tuple[bytes, str]:
         sink = self._download(path, _HashingSink())
         return sink.getvalue(), sink.hash.hexdigest()
 
-    @contextmanager
-    def _verified_blob_file(self, path: str, info: ArtifactInfo,
-                            dir: str | os.PathLike | None) -> Iterator[str]:
-        fd, tmp = tempfile.mkstemp(dir=dir, prefix="mlinfra-", suffix=".blob")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                sink = self._download(path, _HashingSink(out))
-            _check_content(info, sink.hash.hexdigest(), sink.size)
-            yield tmp
-        finally:
-            _unlink(tmp)
+    def _copy_hashed(self, path: str, out: BinaryIO) -> tuple[str, int]:
+        sink = self._download(path, _HashingSink(out))
+        return sink.hash.hexdigest(), sink.size
 
-    def _download(self, path: str, sink: _HashingSink) -> _HashingSink:
+    def _download(self, path: str, sink):
+        """The object into ``sink`` (a file) through the transfer manager's parallel ranged
+        GETs; returns the sink."""
         from botocore.exceptions import ClientError
 
         try:
