@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class Outcome:
     run_id: str
     slot: str
-    state: str          # the state the worker reported, or "lost"
+    state: str          # the state the worker reported ("finished" from Dask), or "lost"
     detail: str = ""
 
 
@@ -271,11 +271,18 @@ class DaskExecutor:
                     continue
                 run_id = self._runs.pop(slot)
                 del self._futures[slot]
-                try:
-                    state = future.result(timeout=0)
-                    out.append(Outcome(run_id, slot, state))
-                except Exception as exc:
-                    out.append(Outcome(run_id, slot, "lost", f"{type(exc).__name__}: {exc}"))
+                # Read the outcome from the future's local status; never ``result(timeout=0)``:
+                # that starts a gather from the worker, gives up at once (every run came back
+                # "lost: TimeoutError") and, when the timeout cancels the gather midway, the
+                # exception's traceback keeps the future alive: the result is never released,
+                # the worker holding it is never retired and the cluster never shrinks to 0.
+                if future.status == "finished":   # the run wrote its final state itself
+                    out.append(Outcome(run_id, slot, "finished"))
+                else:                             # the task raised or was cancelled
+                    exc = future.exception() if future.status == "error" else None
+                    out.append(Outcome(run_id, slot, "lost",
+                                       f"{type(exc).__name__}: {exc}" if exc is not None
+                                       else f"the Dask task was {future.status}"))
         return out
 
     def describe(self) -> dict:

@@ -47,9 +47,15 @@ def test_runs_execute_on_an_adaptive_dask_cluster(jobs, jobs_ws):
             scheduler.tick()
             time.sleep(0.2)
         assert executor.in_flight() == {}
-        # Shrinking back when idle is left to Dask's adaptive policy and not asserted here: it
-        # does shrink to 0 when this test runs alone, but not reliably after the rest of the
-        # suite in the same process (an event-loop interaction still to be found).
+        # Idle: the adaptive cluster hands its workers back (Adaptive waits wait_count=6
+        # intervals of 0.5 s per worker; the deadline is generous for a loaded machine).
+        deadline = time.monotonic() + 60
+        while cluster.scheduler_info["workers"] and time.monotonic() < deadline:
+            scheduler.tick()
+            time.sleep(0.5)
+        assert cluster.scheduler_info["workers"] == {}, (
+            "the idle cluster did not shrink to 0 workers: "
+            f"{len(cluster.scheduler.tasks)} task(s) still held on the scheduler")
         scheduler.stop()
     finally:
         cluster.close()
