@@ -171,11 +171,11 @@ class RunOutputHandler(JobsBase):
     @authorized
     def get(self, run_id: str) -> None:
         data = self.jobs.run_output(run_id)
-        self.set_header("Content-Type", "application/x-ipynb+json")
         if _bool(self.query("download")):
             self.set_header("Content-Disposition",
                             f'attachment; filename="run-{run_id[:12]}.ipynb"')
-        self.finish(data)
+        # APIHandler.finish() sets the Content-Type itself (application/json by default)
+        self.finish(data, set_content_type="application/x-ipynb+json")
 
 
 class RunLogHandler(JobsBase):
