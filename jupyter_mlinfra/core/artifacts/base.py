@@ -142,6 +142,10 @@ class ArtifactStore(ABC):
         """Paths (relative to the root) of the objects under ``prefix``."""
 
     @abstractmethod
+    def _object_age(self, path: str) -> float:
+        """Seconds since the object was written."""
+
+    @abstractmethod
     def describe(self) -> dict: ...
 
     # -- public API -------------------------------------------------------------------------
@@ -261,12 +265,15 @@ class ArtifactStore(ABC):
             raise NotFound(f"no artifact {key!r}")
         self._delete_object(f"refs/{key}")
 
-    def gc(self) -> int:
-        """Delete blobs no key refers to (left by deletes or by a crash mid-put)."""
+    def gc(self, min_age: float = 3600.0) -> int:
+        """Delete blobs no key refers to (left by deletes or by a crash mid-put) that are at
+        least ``min_age`` seconds old. A ``put`` writes its blob before its key, so a younger
+        unreferenced blob may be one that a write in progress is about to name: the age
+        keeps gc safe to run beside writers."""
         live = {self.stat(key).sha256 for key in self.list()}
         removed = 0
         for path in list(self._list_objects("blobs/sha256/")):
-            if path.rsplit("/", 1)[-1] not in live:
+            if path.rsplit("/", 1)[-1] not in live and self._object_age(path) >= min_age:
                 self._delete_object(path)
                 removed += 1
         return removed

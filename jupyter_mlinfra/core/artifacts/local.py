@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -50,6 +51,9 @@ class LocalArtifactStore(ArtifactStore):
 
     def _object_exists(self, path: str) -> bool:
         return self._path(path).is_file()
+
+    def _object_age(self, path: str) -> float:
+        return time.time() - self._path(path).stat().st_mtime
 
     def _delete_object(self, path: str) -> None:
         try:

@@ -133,6 +133,12 @@ class S3ArtifactStore(ArtifactStore):
                 return False
             raise
 
+    def _object_age(self, path: str) -> float:
+        from datetime import datetime, timezone
+
+        head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+        return (datetime.now(timezone.utc) - head["LastModified"]).total_seconds()
+
     def _delete_object(self, path: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
 
