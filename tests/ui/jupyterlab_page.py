@@ -120,3 +120,42 @@ def run_command(page, label: str, *, timeout: float = 10_000) -> None:
                  has_text=label).wait_for(state="visible", timeout=timeout)
     search.press("Enter")
     search.wait_for(state="hidden", timeout=timeout)
+
+
+# Colour and opacity of a text element, and the first opaque background behind it.
+_COLORS_JS = """
+el => {
+  const parse = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const fg = parse(getComputedStyle(el).color);
+  let opacity = 1;
+  for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
+    opacity *= Number(getComputedStyle(n).opacity);
+  }
+  let node = el, bg = null;
+  while (node && node.nodeType === 1) {
+    const c = parse(getComputedStyle(node).backgroundColor);
+    if (c.length >= 3 && (c.length < 4 || c[3] > 0.99)) { bg = c; break; }
+    node = node.parentElement;
+  }
+  return {fg, opacity, bg: bg || [255, 255, 255, 1]};
+}
+"""
+
+
+def contrast(locator) -> float:
+    """WCAG contrast ratio of an element's text (its colour's alpha and the CSS opacity
+    applied) against the background it is drawn on."""
+    colors = locator.evaluate(_COLORS_JS)
+    fg, bg = colors["fg"], colors["bg"][:3]
+    alpha = (fg[3] if len(fg) > 3 else 1.0) * colors["opacity"]
+    blended = [alpha * f + (1 - alpha) * b for f, b in zip(fg[:3], bg)]
+
+    def luminance(rgb):
+        def channel(v):
+            v /= 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        r, g, b = (channel(v) for v in rgb)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    hi, lo = sorted((luminance(blended), luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

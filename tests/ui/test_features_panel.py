@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, screenshot
+from jupyterlab_page import contrast, open_lab, open_mlinfra_panel, open_tab, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -93,6 +93,11 @@ def test_features_tab_search_and_details(page, feature_views, console_messages):
     spend_row.click()
     details = body.locator("section[data-view='spend']")
     details.wait_for(state="visible")
+    # the selected row's secondary text stays readable on the selection colour
+    secondary = body.locator("tr.jp-mod-selected .jp-mlinfra-Muted").all()
+    assert secondary
+    for muted in secondary:
+        assert contrast(muted) >= 4.5, muted.inner_text()
     schema = details.locator("table[aria-label='Schema']")
     schema.wait_for(state="visible")
     schema_text = schema.inner_text()

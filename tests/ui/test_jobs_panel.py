@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, screenshot
+from jupyterlab_page import contrast, open_lab, open_mlinfra_panel, open_tab, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -73,8 +73,15 @@ def test_jobs_panel(page, lab_server, train_notebook):
         timeout=15_000)
     # three cells plus the parameters cell papermill injects
     assert detail.locator("progress").get_attribute("value") == "4"
-    # the runs list refreshed by itself
+    # the runs list refreshed by itself; the run shown is its selected row, and the text
+    # on that row stays readable on the selection colour
     tab.locator("section[aria-label='Runs'] [data-state='succeeded']").first.wait_for()
+    selected = tab.locator("section[aria-label='Runs'] tr.jp-mod-selected")
+    selected.wait_for()
+    cells = selected.locator("td").all() + selected.locator(".jp-mlinfra-Jobs-muted").all()
+    assert len(cells) >= 4
+    for cell in cells:
+        assert contrast(cell) >= 4.5, cell.inner_text()
     detail.scroll_into_view_if_needed()
     screenshot(page, "jobs-run-detail")
 

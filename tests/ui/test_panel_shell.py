@@ -12,43 +12,10 @@ import re
 
 import pytest
 
-from jupyterlab_page import TAB_IDS, open_lab, open_mlinfra_panel, open_tab, run_command, screenshot
+from jupyterlab_page import (TAB_IDS, contrast, open_lab, open_mlinfra_panel, open_tab,
+                             run_command, screenshot)
 
 pytestmark = pytest.mark.browser
-
-# Colour of a text element and of the first opaque background behind it, as [r, g, b, a].
-_COLORS_JS = """
-el => {
-  const parse = c => (c.match(/[\\d.]+/g) || []).map(Number);
-  const fg = parse(getComputedStyle(el).color);
-  let node = el, bg = null;
-  while (node && node.nodeType === 1) {
-    const c = parse(getComputedStyle(node).backgroundColor);
-    if (c.length >= 3 && (c.length < 4 || c[3] > 0.99)) { bg = c; break; }
-    node = node.parentElement;
-  }
-  return {fg, bg: bg || [255, 255, 255, 1]};
-}
-"""
-
-
-def _contrast(locator) -> float:
-    """WCAG contrast ratio of an element's text against its background."""
-    colors = locator.evaluate(_COLORS_JS)
-    fg, bg = colors["fg"], colors["bg"][:3]
-    alpha = fg[3] if len(fg) > 3 else 1.0
-    blended = [alpha * f + (1 - alpha) * b for f, b in zip(fg[:3], bg)]
-
-    def luminance(rgb):
-        def channel(v):
-            v /= 255
-            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-        r, g, b = (channel(v) for v in rgb)
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-    hi, lo = sorted((luminance(blended), luminance(bg)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
 
 def _extension_errors(console_messages):
     return [m for m in console_messages
@@ -113,7 +80,7 @@ def test_panel_shows_server_status_in_header_and_every_tab(page, lab_server,
                     panel.locator("[role='tab'][aria-selected='true']"),
                     panel.locator("[role='tab'][aria-selected='false']").first,
                     panel.locator("[data-mlinfra-tab='features'] .jp-mlinfra-Tab-intro")):
-        assert _contrast(locator) >= 4.5, locator
+        assert contrast(locator) >= 4.5, locator
 
     # Nothing clipped: the four tabs fit (or wrap) inside the default side panel width.
     box = panel.bounding_box()
@@ -199,11 +166,11 @@ def test_panel_is_readable_in_the_dark_theme(page, lab_server, console_messages)
                         panel.locator("[role='tab'][aria-selected='true']"),
                         panel.locator("[role='tab'][aria-selected='false']").first,
                         panel.locator("[data-mlinfra-tab='jobs'] .jp-mlinfra-Tab-intro")):
-            assert _contrast(locator) >= 4.5, locator
+            assert contrast(locator) >= 4.5, locator
         for name in ("models", "features"):  # the shared searchable list, in the dark
             heading = open_tab(page, name).locator("section h3", has_text="(").first
             heading.wait_for(state="visible")  # the list has loaded: "Models (2)"
-            assert _contrast(heading) >= 4.5, name
+            assert contrast(heading) >= 4.5, name
             screenshot(page, f"panel-shell-dark-{name}", locator=panel)
     finally:
         _set_theme(lab_server, "JupyterLab Light")
