@@ -652,6 +652,21 @@ class ModelStore:
             raise IntegrityError(f"artifact {artifact_name} of {version.ref} does not match the "
                                  f"checksum the catalog recorded: {exc.message}") from None
 
+    def _spool(self) -> Path:
+        """Where downloads are spooled before they are mapped (each file is unlinked once
+        mapped; what a crash left behind is removed after a day)."""
+        import time
+
+        spool = self.ws.config.home / "cache"
+        spool.mkdir(parents=True, exist_ok=True)
+        for stale in spool.glob("mlinfra-*.blob"):
+            try:
+                if time.time() - stale.stat().st_mtime > 86400:
+                    stale.unlink()
+            except OSError:
+                pass
+        return spool
+
     def _load_parameters(self, version: ModelVersion, entry: dict) -> Any:
         """The fitted object, deserialized only from bytes that match the catalog's checksum.
         A joblib file is mapped copy-on-write (its arrays are paged in from the verified file
@@ -659,8 +674,7 @@ class ModelStore:
         if entry["format"] != "joblib":
             return capture.deserialize(entry["format"], self.read_artifact(version,
                                                                            entry["name"]))
-        spool = self.ws.config.home / "cache"
-        spool.mkdir(parents=True, exist_ok=True)
+        spool = self._spool()
         with self._catalog_checksum(version, entry["name"]), \
                 self.ws.artifacts.verified_file(entry["key"], expected_sha256=entry["sha256"],
                                                 dir=spool) as path:

@@ -466,3 +466,16 @@ def test_native_format_is_kept_beside_the_pickle(ws, iris):
     expected = model.predict_proba(X)
     assert abs(booster.predict(X) - expected).max() < 1e-12
     assert (store.load("iris-lgb").predict(iris) == model.predict(X)).all()
+
+
+def test_load_removes_spool_files_a_crash_left_behind(ws, fitted):
+    store = ws.service("models")
+    store.register("spooled", fitted, figures=[])
+    cache = ws.config.home / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    stale, fresh = cache / "mlinfra-old.blob", cache / "mlinfra-new.blob"
+    stale.write_bytes(b"left by a crash")
+    fresh.write_bytes(b"another process downloading now")
+    os.utime(stale, (0, 0))
+    store.load("spooled")
+    assert not stale.exists() and fresh.exists()
