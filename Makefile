@@ -31,6 +31,7 @@ system-deps:
 	@missing=""; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v pg_config >/dev/null && test -x "$$(pg_config --bindir)/initdb" || missing="$$missing postgresql"; \
+	ldconfig -p | grep -q 'libgomp\.so\.1 ' || missing="$$missing libgomp1"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/tmp/mlinfra-apt.log 2>&1 \
