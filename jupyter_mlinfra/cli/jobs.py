@@ -133,6 +133,10 @@ def register(subparsers) -> None:
     sc.add_argument("--dask-address", help="Dask scheduler address")
     sc.add_argument("--poll-interval", type=float)
     sc.add_argument("--lease-seconds", type=float)
+    sc.add_argument("--status", action="store_true",
+                    help="list the schedulers serving the catalog (alive ones), then exit")
+    sc.add_argument("--all", action="store_true", help="with --status: stopped ones too")
+    sc.add_argument("--json", action="store_true", help="with --status: as JSON")
     sc.set_defaults(handler=cmd_scheduler)
 
     t = subparsers.add_parser("test", help="run notebooks as tests (exit 1 on any failure)")
@@ -361,6 +365,8 @@ def cmd_scheduler(workspace, args) -> int:
     from ..core.jobs.executors import build_executor
     from ..core.jobs.scheduler import Scheduler
 
+    if args.status:
+        return _scheduler_status(workspace, args)
     settings = workspace.config.settings
     lease = args.lease_seconds or settings.jobs_lease_seconds
     kwargs = {}
@@ -368,9 +374,14 @@ def cmd_scheduler(workspace, args) -> int:
         kwargs["workers"] = args.workers
     if args.dask_address:
         kwargs["address"] = args.dask_address
-    executor = build_executor(workspace, args.executor, lease_seconds=lease, **kwargs)
+    import uuid
+
+    # the executor's worker slots carry the scheduler's suffix, as in the server
+    name = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    executor = build_executor(workspace, args.executor, lease_seconds=lease,
+                              scheduler_id=name.rsplit("-", 1)[-1], **kwargs)
     scheduler = Scheduler(workspace, executor, poll_interval=args.poll_interval,
-                          lease_seconds=lease)
+                          lease_seconds=lease, name=name)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -383,6 +394,24 @@ def cmd_scheduler(workspace, args) -> int:
     finally:
         scheduler.stop()
         print(f"scheduler {scheduler.id} stopped: {scheduler.stats}", flush=True)
+    return 0
+
+
+def _scheduler_status(workspace, args) -> int:
+    rows = workspace.service("jobs").schedulers(include_gone=args.all)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no scheduler serves this catalog: runs wait until one starts (the Jupyter "
+              "server's, or `jupyter mlinfra scheduler`); `run --wait` executes its own")
+    else:
+        print(render_table([{"id": r["id"], "host": r["host"], "pid": r["pid"],
+                             "executor": r["executor"],
+                             "role": "serving" if r["serving"] else "run --wait",
+                             "alive": "yes" if r["alive"] else "no",
+                             "heartbeat": r["heartbeat_at"][:19]} for r in rows],
+                           ["id", "host", "pid", "executor", "role", "alive", "heartbeat"],
+                           max_width=None))
     return 0
 
 

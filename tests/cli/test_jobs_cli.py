@@ -65,3 +65,39 @@ def test_notebooks_as_tests(root):
     assert "FAILED fail.ipynb" in result.stdout and "ValueError" in result.stdout
     assert "1 passed, 1 failed" in result.stdout.splitlines()[-1]
     assert mlinfra("test", "ok.ipynb", cwd=root).returncode == 0
+
+
+def test_scheduler_daemon_serves_run_wait_and_reports_its_status(root):
+    import os
+    import signal
+    import sys
+    import time
+
+    assert "no scheduler serves this catalog" in mlinfra("scheduler", "--status",
+                                                         cwd=root).stdout
+    daemon = subprocess.Popen([sys.executable, "-m", "jupyter_mlinfra.cli.main", "scheduler",
+                               "--workers", "1"], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        scheduler_id = daemon.stdout.readline().split()[3].rstrip(":")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            alive = json.loads(mlinfra("scheduler", "--status", "--json", cwd=root).stdout)
+            if alive:
+                break
+            time.sleep(0.2)
+        assert [(r["id"], r["serving"], r["alive"]) for r in alive] == [(scheduler_id, True,
+                                                                         True)]
+        # run --wait follows the daemon's run rather than starting its own scheduler
+        ok = mlinfra("run", "ok.ipynb", "-p", "x", "2", "--wait", cwd=root)
+        assert ok.returncode == 0, ok.stderr
+        run = json.loads(mlinfra("runs", "--json", cwd=root).stdout)["runs"][0]
+        assert run["worker"].split(":")[1] == scheduler_id.rsplit("-", 1)[-1]
+    finally:
+        os.kill(daemon.pid, signal.SIGTERM)
+        daemon.wait(timeout=30)
+    assert "no scheduler serves" in mlinfra("scheduler", "--status", cwd=root).stdout
+    gone = json.loads(mlinfra("scheduler", "--status", "--all", "--json", cwd=root).stdout)
+    assert [r["id"] for r in gone] == [scheduler_id]       # run --wait started none of its own
+    assert gone[0]["alive"] is False
+    assert gone[0]["stopped_at"] is not None

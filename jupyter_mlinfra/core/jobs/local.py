@@ -1,8 +1,10 @@
 """Waiting for runs, executing them here when no scheduler serves the catalog.
 
 ``jupyter mlinfra run --wait``, ``jobs.run(wait=True)`` and ``%mlinfra run --wait`` use this:
-if a scheduler (server or daemon) has taken the run it is simply followed; otherwise, after
-a short grace period, a scheduler is started in this process until the runs end.
+if a scheduler (server or daemon) serves the catalog, the runs are simply followed; when none
+is alive (by the catalog's scheduler records), a scheduler is started in this process at
+once, and also when the runs are still pending after a grace period (a scheduler that is
+alive but busy or blocked by quotas).
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
                               execute_here: bool | None = None, grace: float = 2.0,
                               on_update: Callable[[dict], None] | None = None,
                               workers: int | None = None) -> list[dict]:
+    """Follow the runs until they end; returns them. ``execute_here``: True runs them in this
+    process, False only follows them, None (default) runs them here when no scheduler
+    serves the catalog (checked now and every ``grace`` seconds while they are pending)."""
     svc = workspace.service("jobs")
     deadline = None if timeout is None else time.monotonic() + timeout
     scheduler = None
-    started_waiting = time.monotonic()
+    checked_at = None
     last: dict[str, tuple] = {}
+
+    def nobody_serves() -> bool:
+        return not any(r["serving"] for r in svc.schedulers())
+
     try:
-        if execute_here:
-            scheduler = _start(workspace, workers, run_ids)
         while True:
             runs = [svc.get_run(r) for r in run_ids]
             for run in runs:
@@ -34,16 +41,19 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
                 last[run["id"]] = marker
             if all(r["state"] in FINAL_STATES for r in runs):
                 return runs
-            if scheduler is None and execute_here is None and \
-                    time.monotonic() - started_waiting > grace and \
-                    all(r["state"] in PENDING_STATES for r in runs):
-                scheduler = _start(workspace, workers, run_ids)
+            if scheduler is None and (execute_here or (
+                    execute_here is None
+                    and all(r["state"] in PENDING_STATES for r in runs)
+                    and (checked_at is None or time.monotonic() - checked_at > grace))):
+                checked_at = time.monotonic()
+                if execute_here or nobody_serves():
+                    scheduler = _start(workspace, workers, run_ids)
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"runs still going after {timeout} s: " + ", ".join(
                     f"{r['id']} ({r['state']})" for r in runs if r["state"] not in FINAL_STATES))
             if scheduler is not None:
                 scheduler.tick()
-                time.sleep(0.1)
+                scheduler.wait_for_event(0.1)
             else:
                 time.sleep(0.2)
     finally:

@@ -40,10 +40,12 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
 from .states import FINAL_STATES, RunState, Trigger, end_attempt
-from .tables import JobDefinition, Run, RunLogLine
+from .tables import JobDefinition, Run, RunLogLine, SchedulerRecord
 from . import validation as v
 
 log = logging.getLogger("jupyter_mlinfra.jobs.scheduler")
+
+HEARTBEAT_EVERY = 5.0   # seconds between two renewals of a scheduler's record
 
 # the schedulers of this process, woken when this process queues a run
 _SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
@@ -88,6 +90,7 @@ class Scheduler:
             self.executor.on_event = self.wake     # a run ended: collect and dispatch now
         _SCHEDULERS.add(self)
         self._run_resources: dict[str, tuple[float, int]] = {}
+        self._heartbeat_at = 0.0
         self.stats = {"ticks": 0, "dispatched": 0, "scheduled": 0, "duplicate_ticks": 0,
                       "recovered": 0, "released": 0, "upstream_failed": 0, "errors": 0}
         self.last_error: str | None = None
@@ -134,6 +137,10 @@ class Scheduler:
             self.executor.shutdown()
         finally:
             self._requeue(held)
+            try:
+                self._heartbeat(stopping=True)
+            except Exception as exc:  # the record expires by itself
+                log.warning("jobs scheduler %s: cannot record its stop: %s", self.id, exc)
 
     def _requeue(self, held: dict[str, str]) -> None:
         if not held:
@@ -153,8 +160,8 @@ class Scheduler:
     def tick(self) -> dict[str, int]:
         """One pass; returns what it did. Errors are logged, never raised (the loop goes on)."""
         done: dict[str, int] = {}
-        for step in (self._collect, self._renew_and_recover, self._cron, self._release,
-                     self._dispatch):
+        for step in (self._heartbeat, self._collect, self._renew_and_recover, self._cron,
+                     self._release, self._dispatch):
             try:
                 done[step.__name__.strip("_")] = step() or 0
             except Exception as exc:
@@ -193,6 +200,28 @@ class Scheduler:
             s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
                              text=f"recovered by scheduler {self.id}: {why} -> {state}"))
         self.stats["recovered"] += 1
+        return 1
+
+    # -- 0. the scheduler's own record ---------------------------------------------------------
+    def _heartbeat(self, stopping: bool = False) -> int:
+        """Say in the catalog that this scheduler is alive (every HEARTBEAT_EVERY seconds),
+        or that it stopped: ``run --wait`` and the health endpoint read it."""
+        if not stopping and time.monotonic() - self._heartbeat_at < HEARTBEAT_EVERY:
+            return 0
+        self._heartbeat_at = time.monotonic()
+        now = utcnow()
+        expires = now + timedelta(seconds=max(3 * HEARTBEAT_EVERY, 3 * self.poll_interval))
+        with self.ws.catalog.session() as s:
+            record = s.get(SchedulerRecord, self.id)
+            if record is None:
+                record = SchedulerRecord(
+                    id=self.id, host=os.uname().nodename, pid=os.getpid(),
+                    executor=str(getattr(self.executor, "kind", "?")),
+                    serving=self.only_runs is None, started_at=now)
+                s.add(record)
+            record.heartbeat_at = now
+            record.expires_at = now if stopping else expires
+            record.stopped_at = now if stopping else None
         return 1
 
     # -- 2. leases --------------------------------------------------------------------------

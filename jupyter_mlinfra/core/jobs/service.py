@@ -31,7 +31,7 @@ from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded
 from .states import (ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState,
                      Trigger, job_to_dict, run_to_dict)
-from .tables import JobDefinition, Run, RunLogLine, RunMetric, Sweep
+from .tables import JobDefinition, Run, RunLogLine, RunMetric, SchedulerRecord, Sweep
 from . import validation as v
 
 JOB_FIELDS = ("notebook", "parameters", "kernel_name", "schedule", "timezone", "catchup",
@@ -97,7 +97,27 @@ class JobsService:
                 JobDefinition.schedule.is_not(None), JobDefinition.active.is_(True))) or 0
         return {"jobs": jobs, "scheduled_jobs": scheduled,
                 "runs": {state: int(counts.get(state, 0)) for state in ALL_STATES},
-                "executor": self.settings.jobs_executor, "root_dir": str(self.root_dir)}
+                "executor": self.settings.jobs_executor, "root_dir": str(self.root_dir),
+                "schedulers_alive": sum(1 for r in self.schedulers() if r["serving"])}
+
+    def schedulers(self, *, include_gone: bool = False) -> list[dict]:
+        """The schedulers serving this catalog (in servers and ``jupyter mlinfra scheduler``
+        daemons), alive ones first: each renews its record every few seconds, so one that
+        died is gone once its ``expires_at`` has passed. ``serving`` is False for the
+        short-lived schedulers ``run --wait`` starts for its own runs."""
+        now = utcnow()
+        with self.ws.catalog.read_session() as s:
+            stmt = select(SchedulerRecord).order_by(SchedulerRecord.heartbeat_at.desc())
+            if not include_gone:
+                stmt = stmt.where(SchedulerRecord.expires_at > now,
+                                  SchedulerRecord.stopped_at.is_(None))
+            rows = list(s.scalars(stmt.limit(200)))
+        return [{"id": r.id, "host": r.host, "pid": r.pid, "executor": r.executor,
+                 "serving": r.serving, "alive": r.stopped_at is None and r.expires_at > now,
+                 "started_at": r.started_at.isoformat(),
+                 "heartbeat_at": r.heartbeat_at.isoformat(),
+                 "stopped_at": r.stopped_at.isoformat() if r.stopped_at else None}
+                for r in rows]
 
     # -- job definitions --------------------------------------------------------------------
     def _job(self, s: Session, ref: str, owner: str | None = None) -> JobDefinition:

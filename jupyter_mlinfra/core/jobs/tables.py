@@ -1,4 +1,4 @@
-"""Catalog tables of the jobs capability (migration ``0003_jobs``)."""
+"""Catalog tables of the jobs capability (migrations ``0003_jobs``, ``0006_job_schedulers``)."""
 
 from __future__ import annotations
 
@@ -130,3 +130,20 @@ class RunLogLine(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     stream: Mapped[str] = mapped_column(String(16), default="log")
     text: Mapped[str] = mapped_column(Text)
+
+
+class SchedulerRecord(Base):
+    """A scheduler serving the catalog: it renews ``expires_at`` while it runs, so a
+    scheduler that died (even by SIGKILL) is seen as gone once that time has passed."""
+
+    __tablename__ = "mlinfra_job_schedulers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    executor: Mapped[str] = mapped_column(String(32))
+    serving: Mapped[bool] = mapped_column(Boolean, default=True)   # False: a `--wait` helper
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -260,3 +260,25 @@ def test_requested_resources_fit_within_the_executor(jobs, jobs_ws):
     sched.tick()          # the no-op runs end; the others fit now
     sched._dispatch()
     assert jobs.get_run(second["id"])["state"] in ("running", "succeeded")
+
+
+def test_schedulers_record_heartbeats_and_are_gone_when_stopped_or_expired(jobs, jobs_ws):
+    from jupyter_mlinfra.core.jobs.tables import SchedulerRecord
+
+    serving = Scheduler(jobs_ws, NoopExecutor(jobs_ws), name="daemon-1")
+    helper = Scheduler(jobs_ws, NoopExecutor(jobs_ws), name="wait-1", only_runs=set())
+    serving.tick()
+    helper.tick()
+    alive = {r["id"]: r for r in jobs.schedulers()}
+    assert alive["daemon-1"]["serving"] and not alive["wait-1"]["serving"]
+    assert jobs.status()["schedulers_alive"] == 1
+    # a scheduler killed without stopping: its record expires
+    with jobs_ws.catalog.session() as s:
+        s.execute(update(SchedulerRecord).where(SchedulerRecord.id == "daemon-1")
+                  .values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert [r["id"] for r in jobs.schedulers()] == ["wait-1"]
+    helper.stop()
+    assert jobs.schedulers() == [] and jobs.status()["schedulers_alive"] == 0
+    gone = {r["id"]: r for r in jobs.schedulers(include_gone=True)}
+    assert gone["wait-1"]["stopped_at"] and not gone["daemon-1"]["alive"]
+    assert gone["daemon-1"]["stopped_at"] is None
