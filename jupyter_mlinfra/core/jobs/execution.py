@@ -10,6 +10,7 @@ the kernel's process group on cancellation or time-out.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -290,13 +291,21 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
             s.add_all([RunLogLine(run_id=run_id, at=now, stream=stream, text=text)
                        for stream, text in lines])
 
-    def upload_output() -> None:
+    def upload_output(while_running: bool = False) -> bool:
         try:
             data = output_path.read_bytes()
         except OSError:
-            return
+            return False
+        if while_running:
+            # papermill rewrites the file in place: a read that met a write in progress is
+            # not a notebook, and is left for the next publication
+            try:
+                json.loads(data)
+            except ValueError:
+                return False
         workspace.artifacts.put(output_key, data, metadata={"run_id": run_id,
                                                             "attempt": attempt})
+        return True
 
     # Cell progress and the partial output notebook are published at most every
     # PUBLISH_EVERY seconds (a notebook of many quick cells is not uploaded once per cell);
@@ -307,12 +316,11 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
 
     def publish(upload: bool = True) -> None:
         with publish_lock:
-            progress = pending.pop("progress", None)
-            if progress is None:
+            progress = pending.get("progress")
+            if progress is None or (upload and not upload_output(while_running=True)):
                 return
+            del pending["progress"]        # (on_cell sets it under the same lock)
             published["at"] = time.monotonic()
-            if upload:
-                upload_output()
             with catalog.session() as s:
                 s.execute(_owned(update(Run), run_id, worker, attempt).values(
                     progress=progress))
@@ -354,10 +362,11 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
         status = "ok" if progress.status == "ok" else "error"
         capture.add("log", f"cell {progress.executed}/{progress.code_cells} "
                            f"[{progress.cell_id}] {status} in {progress.duration:.2f} s")
-        pending["progress"] = {
-            "executed": progress.executed, "code_cells": progress.code_cells,
-            "cell_index": progress.index, "cell_id": progress.cell_id,
-            "cell_status": progress.status}
+        with publish_lock:
+            pending["progress"] = {
+                "executed": progress.executed, "code_cells": progress.code_cells,
+                "cell_index": progress.index, "cell_id": progress.cell_id,
+                "cell_status": progress.status}
         if time.monotonic() - published["at"] >= PUBLISH_EVERY:
             publish()
 
