@@ -250,7 +250,7 @@ class ProvenanceService:
             return run_and_compare(nb, name=path, cwd=cwd or str(Path(path).resolve().parent),
                                    kernel_name=kernel_name, timeout=timeout,
                                    notebook_path=record_as, record_provenance=record_provenance,
-                                   options=options)
+                                   options=options, provenance_sink=self.record)
         log, _cells, _nb = self.resolve(path, notebook=nb, session_id=session_id)
         slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
         rnb = replay_notebook(slice_, notebook_path=log.notebook_path or path)
@@ -274,7 +274,8 @@ class ProvenanceService:
         return run_and_compare(rnb, name=path, expected_outputs=expected, replay=True,
                                kernel_name=kernel_name, timeout=timeout,
                                notebook_path=f"{os.path.abspath(path)}#replay",
-                               record_provenance=record_provenance, options=options)
+                               record_provenance=record_provenance, options=options,
+                               provenance_sink=self.record)
 
     # -- for the Model store ------------------------------------------------------------------
     def dependencies(self, path: str | None = None, *, name: str | None = None,

@@ -307,8 +307,10 @@ def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = 
                     kernel_name: str | None = None, timeout: float | None = None,
                     notebook_path: str | None = None, record_provenance: bool = True,
                     options: VerifyOptions | None = None, replay: bool = False,
-                    output_path: str | Path | None = None) -> VerifyResult:
-    """Execute ``nb`` with the shared runner and compare with ``expected_nb`` (default: ``nb``)."""
+                    output_path: str | Path | None = None,
+                    provenance_sink: Any = None) -> VerifyResult:
+    """Execute ``nb`` with the shared runner and compare with ``expected_nb`` (default: ``nb``).
+    ``provenance_sink``: where the run's provenance records go (see ``execute_notebook``)."""
     from ..notebook_execution import load_notebook
 
     nb = load_notebook(nb)  # ids normalised once, so both sides match by id
@@ -319,7 +321,8 @@ def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = 
         out = Path(output_path) if output_path else Path(tmp) / "verified.ipynb"
         executed, run_error, failed_cell_id = run_notebook(
             to_run, out, kernel_name=kernel_name, cwd=cwd or tmp, execution_timeout=timeout,
-            notebook_path=notebook_path, record_provenance=record_provenance)
+            notebook_path=notebook_path, record_provenance=record_provenance,
+            provenance_sink=provenance_sink)
     verdicts = compare_cells(expected_nb, executed, options, expected_outputs, failed_cell_id)
     return VerifyResult(notebook=name, cells=verdicts, replay=replay,
                         duration_s=time.perf_counter() - started, run_error=run_error)

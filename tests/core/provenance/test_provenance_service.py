@@ -148,6 +148,10 @@ def test_verify_passes_a_reproducible_notebook(tmp_path, workspace):
     assert statuses == {"addr": "match", "when": "match", "float": "match", "answer": "match",
                         "skipme": "skipped", "fails": "match", "after": "match"}, result.to_text()
     assert result.ok and result.verdict == "pass"
+    # the re-run's own provenance is kept apart, under <path>#verify, every cell of it
+    log = workspace.service("provenance").stored_log(f"{path}#verify")
+    assert [e.cell_id for e in log.executions][-1] == "after"
+    assert {"addr", "answer", "fails", "after"} <= {e.cell_id for e in log.executions}
 
 
 def test_cli_verify_exits_non_zero_on_a_mismatch(tmp_path, mlinfra_env):
