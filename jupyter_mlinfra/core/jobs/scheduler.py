@@ -206,6 +206,8 @@ class Scheduler:
     def _heartbeat(self, stopping: bool = False) -> int:
         """Say in the catalog that this scheduler is alive (every HEARTBEAT_EVERY seconds),
         or that it stopped: ``run --wait`` and the health endpoint read it."""
+        if stopping and not self._heartbeat_at:
+            return 0      # it never ran a pass: nothing to record
         if not stopping and time.monotonic() - self._heartbeat_at < HEARTBEAT_EVERY:
             return 0
         self._heartbeat_at = time.monotonic()
