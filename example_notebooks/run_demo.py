@@ -21,6 +21,32 @@ def banner(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(0, 70 - len(title)))
 
 
+def demo_outputs(ws) -> Path:
+    out_dir = ws.config.home / "demo-outputs"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def run_example(ws, name: str, notebook_path: str, show: tuple[str, ...],
+                limit: int | None = None) -> tuple[Path, float]:
+    """Run example_notebooks/<name> with the shared runner into the demo's output folder and
+    print the stream output of the cells whose source starts with one of ``show``; the output
+    notebook's path and the seconds it took."""
+    from jupyter_mlinfra.core.notebook_execution import execute_notebook
+
+    out = demo_outputs(ws) / name
+    started = time.perf_counter()
+    nb = execute_notebook(HERE / name, out, kernel_name="python3", cwd=HERE,
+                          notebook_path=notebook_path)
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not cell.source.lstrip().startswith(show):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                print(output["text"].rstrip()[:limit])
+    return out, time.perf_counter() - started
+
+
 def step_foundation(ws) -> None:
     banner("Foundation: configuration, catalog and artifact store")
     print(ws.info_text())
@@ -45,8 +71,7 @@ def step_provenance(ws) -> None:
     report = svc.check(str(demo))
     print(report.to_text())
     assert report.stale and report.out_of_order and report.hidden_state, "no hazard found"
-    out_dir = ws.config.home / "demo-outputs"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = demo_outputs(ws)
     replay = svc.export_replay(out_dir / "provenance_demo.replay.ipynb", str(demo),
                                cell_id="report")
     print(f"\nreplay order of the report cell: executions "
@@ -71,56 +96,30 @@ def step_provenance(ws) -> None:
 
 def step_features(ws) -> None:
     banner("Feature store: define, materialize, point-in-time training frame, online, push")
-    from jupyter_mlinfra.core.notebook_execution import execute_notebook
-
-    out_dir = ws.config.home / "demo-outputs"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    nb = execute_notebook(HERE / "features_demo.ipynb", out_dir / "features_demo.ipynb",
-                          kernel_name="python3", cwd=HERE,
-                          notebook_path="example_notebooks/features_demo.ipynb")
-    for cell in nb.cells:
-        if cell.cell_type != "code" or not cell.source.lstrip().startswith(
-                ("%mlinfra feature list", "info = ")):
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                print(output["text"].rstrip())
+    out, seconds = run_example(ws, "features_demo.ipynb", "example_notebooks/features_demo.ipynb",
+                               ("%mlinfra feature list", "info = "))
     fs = ws.service("features")
     info = fs.describe("spend", statistics=False)
     assert info["freshness"]["offline_rows"] > 0, "the demo materialized nothing"
     assert any(u["consumer"].startswith("model:churn_demo") for u in info["used_by"]), \
         "the demo model is not listed as a user of the spend features"
-    print(f"\nfeatures_demo.ipynb ran in {time.perf_counter() - started:.1f} s; output "
-          f"notebook: {out_dir / 'features_demo.ipynb'}")
+    print(f"\nfeatures_demo.ipynb ran in {seconds:.1f} s; output notebook: {out}")
 
 
 def step_models(ws) -> None:
     banner("Model store: register, alias, load, compare, reproduce")
-    from jupyter_mlinfra.core.notebook_execution import execute_notebook
-
-    out_dir = ws.config.home / "demo-outputs"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    nb = execute_notebook(HERE / "models_demo.ipynb", out_dir / "models_demo.ipynb",
-                          kernel_name="python3", cwd=HERE,
-                          notebook_path=str(HERE / "models_demo.ipynb"))
-    for cell in nb.cells:
-        if cell.cell_type != "code" or not cell.source.lstrip().startswith(
-                ("%mlinfra model register", "%mlinfra model alias", "%mlinfra model compare",
-                 "if not models.is_reproducing")):
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                print(output["text"].rstrip()[:1500])
+    out, seconds = run_example(ws, "models_demo.ipynb", str(HERE / "models_demo.ipynb"),
+                               ("%mlinfra model register", "%mlinfra model alias",
+                                "%mlinfra model compare", "if not models.is_reproducing"),
+                               limit=1500)
     store = ws.service("models")
     print("\n" + repr(store.card("cancer-clf")))
     production = store.get("cancer-clf@production")
     assert production.version == 2, "the production alias did not move to version 2"
     kinds = {a["kind"] for a in production.artifacts}
     assert {"parameters", "featurize", "source", "dependencies", "notebook", "figure"} <= kinds
-    print(f"\nmodels_demo.ipynb ran in {time.perf_counter() - started:.1f} s (including a "
-          f"reproduction in a fresh kernel); output notebook: {out_dir / 'models_demo.ipynb'}")
+    print(f"\nmodels_demo.ipynb ran in {seconds:.1f} s (including a reproduction in a fresh "
+          f"kernel); output notebook: {out}")
 
 
 def step_jobs(ws) -> None:
