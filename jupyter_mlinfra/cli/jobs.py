@@ -174,13 +174,8 @@ def cmd_run(workspace, args) -> int:
 
     svc = _svc(workspace)
     params = _params(args.parameter, args.raw_parameter)
-    if args.job:
-        run = svc.run_job(args.job, parameters=params, **_run_options(args))
-    elif args.notebook:
-        run = svc.submit(args.notebook, parameters=params, base=os.getcwd(),
-                         **_run_options(args))
-    else:
-        raise InvalidInput("give a notebook path or --job NAME")
+    run = svc.submit(args.notebook, job=args.job, parameters=params, base=os.getcwd(),
+                     **_run_options(args))
     if not args.wait:
         _print_run(run, args.json)
         return 0

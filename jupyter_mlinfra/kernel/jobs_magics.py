@@ -6,7 +6,6 @@ import os
 
 from IPython.core.magic_arguments import argument
 
-from ..core.errors import InvalidInput
 from ..core.workspace import get_workspace
 from .magics import subcommand
 
@@ -95,13 +94,8 @@ def run(magics, args):
 
     svc = _svc()
     params = _params(args.parameter)
-    if args.job:
-        result = svc.run_job(args.job, parameters=params, **_options(args))
-    elif args.notebook:
-        result = svc.submit(args.notebook, parameters=params, base=os.getcwd(),
-                            **_options(args))
-    else:
-        raise InvalidInput("give a notebook path or --job NAME")
+    result = svc.submit(args.notebook, job=args.job, parameters=params, base=os.getcwd(),
+                        **_options(args))
     if not args.wait:
         print(f"run {result['id']} queued ({result['notebook']})")
         return result

@@ -352,26 +352,34 @@ class JobsService:
                               metadata={"run_id": run_id, "source": str(full)})
         return key
 
-    def _new_run(self, *, owner: str, notebook: str, full: Path, parameters: dict,
-                 trigger: str, state: str, job: JobDefinition | None = None,
-                 spec: dict | None = None, now: datetime, **extra: Any) -> Run:
-        run_id = new_id()
+    def _new_run(self, *, owner: str, notebook: str, parameters: dict, trigger: str,
+                 state: str, now: datetime, job: JobDefinition | None = None,
+                 like: Any = None, spec: dict | None = None, full: Path | None = None,
+                 snapshot_key: str | None = None, cwd: str | None = None,
+                 run_id: str | None = None, job_id: str | None = None, attempt: int = 1,
+                 **extra: Any) -> Run:
+        """A new run. Its options come from ``spec``, else from ``like`` (the run retried) or
+        the job, else the defaults; its snapshot is taken from the file ``full`` unless an
+        existing ``snapshot_key`` (and ``cwd``) is given."""
+        run_id = run_id or new_id()
         spec = spec or {}
-        src = job if job is not None else None
+        src = like if like is not None else job
 
         def pick(name: str, default: Any) -> Any:
             if name in spec and spec[name] is not None:
                 return spec[name]
             return getattr(src, name) if src is not None else default
 
+        if snapshot_key is None:
+            snapshot_key, cwd = self._snapshot(run_id, full), str(full.parent)
         return Run(
-            id=run_id, job_id=job.id if job is not None else None, owner=owner,
-            notebook=notebook, cwd=str(full.parent), snapshot_key=self._snapshot(run_id, full),
+            id=run_id, job_id=job.id if job is not None else job_id, owner=owner,
+            notebook=notebook, cwd=cwd, snapshot_key=snapshot_key,
             parameters=parameters, kernel_name=pick("kernel_name", None), state=state,
             trigger=trigger, priority=int(pick("priority", 0)), cpus=float(pick("cpus", 1.0)),
             memory_mb=int(pick("memory_mb", 0)), retries=int(pick("retries", 0)),
             retry_backoff=float(pick("retry_backoff", 30.0)), timeout=pick("timeout", None),
-            tags=list(pick("tags", [])), attempt=1, created_at=now,
+            tags=list(pick("tags", [])), attempt=attempt, created_at=now,
             queued_at=now if state == RunState.QUEUED.value else None,
             upstream_run_ids=[], progress={}, history=[], environment={}, output_text="",
             cancel_requested=False, **extra)
@@ -433,7 +441,7 @@ class JobsService:
         priority, cpus, memory, retries, retry_backoff, timeout, tags, kernel_name.
         """
         if (notebook is None) == (job is None):
-            raise InvalidInput("give a notebook or a job (not both)")
+            raise InvalidInput("give a notebook path or a job name (not both)")
         if job is not None:
             return self.run_job(job, parameters=parameters, trigger=trigger, **options)
         spec = self._run_spec(options)
@@ -486,19 +494,10 @@ class JobsService:
         with self.ws.catalog.session() as s:
             self._check_queue_quota(s, owner, 1)
             self.ws.artifacts.put(key, data, metadata={"run_id": run_id, "source": name})
-            run = Run(id=run_id, owner=owner, notebook=name,
-                      cwd=str(Path(cwd).resolve()) if cwd else str(self.root_dir),
-                      snapshot_key=key, parameters=params,
-                      kernel_name=spec.get("kernel_name"), state=RunState.QUEUED.value,
-                      trigger=trigger, priority=int(spec.get("priority", 0)),
-                      cpus=float(spec.get("cpus", 1.0)),
-                      memory_mb=int(spec.get("memory_mb", 0)),
-                      retries=int(spec.get("retries", 0)),
-                      retry_backoff=float(spec.get("retry_backoff", 30.0)),
-                      timeout=spec.get("timeout"), tags=list(spec.get("tags", [])),
-                      attempt=1, created_at=now, queued_at=now, upstream_run_ids=[],
-                      progress={}, history=[], environment={}, output_text="",
-                      cancel_requested=False)
+            run = self._new_run(owner=owner, notebook=name, parameters=params,
+                                trigger=trigger, state=RunState.QUEUED.value, now=now,
+                                spec=spec, run_id=run_id, snapshot_key=key,
+                                cwd=str(Path(cwd).resolve()) if cwd else str(self.root_dir))
             s.add(run)
             s.flush()
             return run_to_dict(run)
@@ -586,7 +585,7 @@ class JobsService:
         """One run per parameter combination: ``grid`` is {name: [values]} (the product) or a
         list of parameter dicts; ``parameters`` are fixed ones added to every run."""
         if (notebook is None) == (job is None):
-            raise InvalidInput("give a notebook or a job (not both)")
+            raise InvalidInput("give a notebook path or a job name (not both)")
         combos = expand_grid(grid)
         spec = self._run_spec(options)
         owner = self.ws.user
@@ -801,16 +800,12 @@ class JobsService:
             if old.state not in FINAL_STATES:
                 raise Conflict(f"run {run_id} has not ended ({old.state}); cancel it first")
             self._check_queue_quota(s, old.owner, 1)
-            now = utcnow()
-            new = Run(id=new_id(), job_id=old.job_id, owner=old.owner, notebook=old.notebook,
-                      cwd=old.cwd, snapshot_key=old.snapshot_key, parameters=old.parameters,
-                      kernel_name=old.kernel_name, state=RunState.QUEUED.value,
-                      trigger=Trigger.RETRY.value, priority=old.priority, cpus=old.cpus,
-                      memory_mb=old.memory_mb, retries=old.retries,
-                      retry_backoff=old.retry_backoff, timeout=old.timeout, tags=old.tags,
-                      attempt=old.attempt + 1, retry_of=old.id, sweep_id=old.sweep_id,
-                      created_at=now, queued_at=now, upstream_run_ids=[], progress={},
-                      history=[], environment={}, output_text="", cancel_requested=False)
+            new = self._new_run(owner=old.owner, notebook=old.notebook,
+                                parameters=old.parameters, trigger=Trigger.RETRY.value,
+                                state=RunState.QUEUED.value, now=utcnow(), like=old,
+                                snapshot_key=old.snapshot_key, cwd=old.cwd,
+                                job_id=old.job_id, attempt=old.attempt + 1, retry_of=old.id,
+                                sweep_id=old.sweep_id)
             s.add(new)
             s.flush()
             return run_to_dict(new)
