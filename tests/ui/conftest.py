@@ -121,6 +121,16 @@ class LabServer:
             raise APIError(status, payload)
         return payload
 
+    def workspace(self, user: str):
+        """A workspace on the server's catalog and artifacts, acting as ``user`` (to put
+        other users' data there before the browser looks)."""
+        from jupyter_mlinfra.core.config import resolve_config
+        from jupyter_mlinfra.core.workspace import Workspace
+
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("MLINFRA_")}
+        environ["MLINFRA_HOME"] = str(self.home)
+        return Workspace(resolve_config(environ=environ), user=user)
+
     def log_text(self, tail: int = 60) -> str:
         if self._log:
             self._log.flush()

@@ -4,7 +4,6 @@ stay hidden. Screenshots: test-artifacts/ui/features-*.png."""
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pandas as pd
@@ -15,20 +14,11 @@ from jupyterlab_page import contrast, open_lab, open_mlinfra_panel, open_tab, sc
 pytestmark = pytest.mark.browser
 
 
-def _workspace(server, user: str):
-    from jupyter_mlinfra.core.config import resolve_config
-    from jupyter_mlinfra.core.workspace import Workspace
-
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MLINFRA_")}
-    environ["MLINFRA_HOME"] = str(server.home)
-    return Workspace(resolve_config(environ=environ), user=user)
-
-
 @pytest.fixture(scope="module")
 def feature_views(lab_server):
     """Two public views of alice (materialized, one used by a model) and a private one of
     bob, in the server's catalog."""
-    alice_ws, bob_ws = _workspace(lab_server, "alice"), _workspace(lab_server, "bob")
+    alice_ws, bob_ws = lab_server.workspace("alice"), lab_server.workspace("bob")
     alice, bob = alice_ws.service("features"), bob_ws.service("features")
     alice.register_entity("customer", ["customer_id"], "a paying customer")
     rng = np.random.default_rng(3)

@@ -5,7 +5,6 @@ Screenshots: test-artifacts/ui/models-*.png."""
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import pandas as pd
@@ -14,15 +13,6 @@ import pytest
 from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def _workspace(server, user: str):
-    from jupyter_mlinfra.core.config import resolve_config
-    from jupyter_mlinfra.core.workspace import Workspace
-
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MLINFRA_")}
-    environ["MLINFRA_HOME"] = str(server.home)
-    return Workspace(resolve_config(environ=environ), user=user)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +28,7 @@ def registered(lab_server):
     from jupyter_mlinfra.core.models.capture import SessionContext
     from jupyter_mlinfra.core.models.service import DirtyModelWarning
 
-    alice_ws, bob_ws = _workspace(lab_server, "alice"), _workspace(lab_server, "bob")
+    alice_ws, bob_ws = lab_server.workspace("alice"), lab_server.workspace("bob")
     alice, bob = alice_ws.service("models"), bob_ws.service("models")
     frame = pd.DataFrame({"tenure": [1., 5., 9., 2., 7., 3.], "spend": [9., 3., 1., 8., 2., 7.]})
     frame.attrs["mlinfra_lineage"] = {"features": ["spend@1:amount", "spend@1:amount_log"],
