@@ -61,6 +61,15 @@ class MLInfraHandler(APIHandler):
             status_code = exc_info[1].http_status
         super().send_error(status_code, **kwargs)
 
+    def log_exception(self, typ, value, tb) -> None:
+        # A client's mistake (bad cron, unknown model, quota) is answered with a 4xx and its
+        # message; the server log gets one line, not tornado's "Uncaught exception" traceback.
+        if isinstance(value, MLInfraError) and value.http_status < 500:
+            self.log.warning("%s %s: %s: %s", self.request.method, self.request.path,
+                             value.code, value)
+            return
+        super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json")
         exc = kwargs.get("exc_info", (None, None, None))[1]
