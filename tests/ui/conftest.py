@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from jupyterlab_page import bind_page
+from jupyterlab_page import ARTIFACTS, bind_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -274,8 +274,33 @@ def page(browser, lab_server, console_messages):
         console_messages.append(ConsoleMessage("pageerror", f"{error.message}\n{error.stack}",
                                                ""))
 
+    # The panel's API traffic, for the report of a failing test: which request was slow,
+    # failed or never answered.
+    traffic: list[str] = []
+    started: dict[Any, float] = {}
+
+    def on_request(request):
+        if "/mlinfra/api/" in request.url:
+            started[request] = time.monotonic()
+
+    def on_done(request, outcome: str):
+        if request in started:
+            elapsed = time.monotonic() - started.pop(request)
+            traffic.append(f"{time.strftime('%H:%M:%S')} {request.method} "
+                           f"{request.url.split('/mlinfra/api/', 1)[1][:120]} -> {outcome} "
+                           f"({elapsed:.2f} s)")
+
+    def on_finished(request):
+        response = request.response()
+        on_done(request, str(response.status) if response else "no response")
+
     new_page.on("console", on_console)
     new_page.on("pageerror", on_page_error)
+    new_page.on("request", on_request)
+    new_page.on("requestfinished", on_finished)
+    new_page.on("requestfailed", lambda r: on_done(r, f"failed: {r.failure}"))
+    new_page.mlinfra_traffic = traffic
+    new_page.mlinfra_pending = started
     bind_page(new_page, lab_server)
     try:
         yield new_page
@@ -285,10 +310,32 @@ def page(browser, lab_server, console_messages):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """On a failing browser test, attach the end of JupyterLab's log to the report."""
+    """On a failing browser test, attach to the report the panel's last API requests (and
+    those still unanswered), what the panel showed, a screenshot and the end of JupyterLab's
+    log."""
     outcome = yield
     report = outcome.get_result()
-    server = item.funcargs.get("lab_server") if hasattr(item, "funcargs") else None
-    if report.failed and server is not None:
+    funcargs = getattr(item, "funcargs", {})
+    if not report.failed:
+        return
+    page = funcargs.get("page")
+    if page is not None and not page.is_closed():
+        traffic = list(getattr(page, "mlinfra_traffic", []))[-40:]
+        now = time.monotonic()
+        traffic += [f"still waiting: {r.method} {r.url.split('/mlinfra/api/', 1)[1][:120]} "
+                    f"({now - t:.1f} s)"
+                    for r, t in getattr(page, "mlinfra_pending", {}).items()]
+        report.sections.append(("panel API requests (last 40)", "\n".join(traffic)))
+        try:
+            panel = page.locator("#jp-left-stack")
+            report.sections.append(("what the panel showed", panel.inner_text(timeout=2000)))
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / f"FAILED-{item.name}.png"
+            page.screenshot(path=str(shot), timeout=5000)
+            report.sections.append(("screenshot", str(shot)))
+        except Exception as exc:   # the report must not hide the test's own failure
+            report.sections.append(("panel state", f"not available: {exc}"))
+    server = funcargs.get("lab_server")
+    if server is not None:
         tail = "\n".join(server.log_text().splitlines()[-80:])
         report.sections.append(("jupyter lab log (last 80 lines)", tail))
