@@ -95,6 +95,11 @@ class MLInfra(Configurable):
     jobs_poll_interval = Float(
         1.0, help="Seconds between two passes of the scheduler loop.").tag(config=True)
 
+    jobs_doorbell = Bool(
+        True, help="Let processes of the scheduler's host wake it when they queue a run (a "
+                   "UDP socket on loopback), instead of waiting for its next poll."
+    ).tag(config=True)
+
     jobs_lease_seconds = Float(
         30.0, help="A running run's worker renews its lease this often (x1/3); a run whose "
         "lease expired is recovered by the scheduler.").tag(config=True)

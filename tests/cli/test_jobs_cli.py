@@ -72,11 +72,14 @@ def test_scheduler_daemon_serves_run_wait_and_reports_its_status(root):
     import signal
     import sys
     import time
+    from datetime import datetime
 
     assert "no scheduler serves this catalog" in mlinfra("scheduler", "--status",
                                                          cwd=root).stdout
+    # It polls every 2 minutes: a run from another process starts at once only because
+    # that process rings the daemon's doorbell.
     daemon = subprocess.Popen([sys.executable, "-m", "jupyter_mlinfra.cli.main", "scheduler",
-                               "--workers", "1"], cwd=root, stdout=subprocess.PIPE,
+                               "--workers", "1", "--poll-interval", "120"], cwd=root, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         scheduler_id = daemon.stdout.readline().split()[3].rstrip(":")
@@ -88,11 +91,15 @@ def test_scheduler_daemon_serves_run_wait_and_reports_its_status(root):
             time.sleep(0.2)
         assert [(r["id"], r["serving"], r["alive"]) for r in alive] == [(scheduler_id, True,
                                                                          True)]
+        assert alive[0]["doorbell_port"] > 0
         # run --wait follows the daemon's run rather than starting its own scheduler
         ok = mlinfra("run", "ok.ipynb", "-p", "x", "2", "--wait", cwd=root)
         assert ok.returncode == 0, ok.stderr
         run = json.loads(mlinfra("runs", "--json", cwd=root).stdout)["runs"][0]
         assert run["worker"].split(":")[1] == scheduler_id.rsplit("-", 1)[-1]
+        waited = (datetime.fromisoformat(run["started_at"])
+                  - datetime.fromisoformat(run["created_at"])).total_seconds()
+        assert waited < 60, f"the run waited {waited:.1f} s for the daemon's 120 s poll"
     finally:
         os.kill(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=30)

@@ -18,9 +18,9 @@ Run it with :meth:`Scheduler.start` (a background thread, as the server does) or
 ``jupyter mlinfra scheduler``. ``clock`` is injectable for cron tests.
 
 A pass runs every ``jobs_poll_interval`` seconds, and at once when something happens that it
-should act on: the executor reports a run's end, or a run is queued in this process (the jobs
-service wakes the schedulers of its process). Other processes' submissions wait for the next
-poll.
+should act on: the executor reports a run's end, or a run is queued (the jobs service wakes the
+schedulers of its process and rings the doorbells, see ``doorbell.py``, of the other
+schedulers of its host). Schedulers on other hosts find the run at their next poll.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
 from .states import FINAL_STATES, RunState, Trigger, end_attempt
+from .doorbell import Doorbell, ring
 from .tables import JobDefinition, Run, RunLogLine, SchedulerRecord
 from . import validation as v
 
@@ -51,10 +52,25 @@ HEARTBEAT_EVERY = 5.0   # seconds between two renewals of a scheduler's record
 _SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
 
 
-def wake_schedulers() -> None:
-    """Make every scheduler of this process run a pass now (a run was queued)."""
+def wake_schedulers(workspace=None) -> None:
+    """Make every scheduler of this process run a pass now (a run was queued), and, given
+    the workspace whose catalog got the run, ring the doorbells of that catalog's live
+    schedulers in other processes of this host."""
     for scheduler in list(_SCHEDULERS):
         scheduler.wake()
+    if workspace is None:
+        return
+    try:
+        now, host, pid = utcnow(), os.uname().nodename, os.getpid()
+        with workspace.catalog.read_session() as s:
+            ports = s.scalars(select(SchedulerRecord.doorbell_port).where(
+                SchedulerRecord.host == host, SchedulerRecord.pid != pid,
+                SchedulerRecord.doorbell_port.is_not(None),
+                SchedulerRecord.expires_at > now, SchedulerRecord.stopped_at.is_(None))).all()
+    except Exception as exc:   # the run is queued: the schedulers' next poll finds it
+        log.warning("cannot ring the schedulers' doorbells: %s", exc)
+        return
+    ring(ports)
 
 
 _FAILED_UPSTREAM = frozenset({RunState.FAILED.value, RunState.UPSTREAM_FAILED.value,
@@ -86,6 +102,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._doorbell: Doorbell | None = None
+        self._use_doorbell = bool(settings.jobs_doorbell) and self.only_runs is None
         if hasattr(self.executor, "on_event"):
             self.executor.on_event = self.wake     # a run ended: collect and dispatch now
         _SCHEDULERS.add(self)
@@ -98,6 +116,8 @@ class Scheduler:
     # -- the loop ---------------------------------------------------------------------------
     def start(self) -> "Scheduler":
         if self._thread is None:
+            if self._use_doorbell and self._doorbell is None:
+                self._doorbell = Doorbell(self.wake)
             self._thread = threading.Thread(target=self.run_forever, name="mlinfra-scheduler",
                                             daemon=True)
             self._thread.start()
@@ -131,6 +151,8 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._doorbell is not None:
+            self._doorbell.close()
         self._collect()
         held = self.executor.in_flight()
         try:
@@ -222,6 +244,8 @@ class Scheduler:
                     serving=self.only_runs is None, started_at=now)
                 s.add(record)
             record.heartbeat_at = now
+            record.doorbell_port = None if stopping or self._doorbell is None \
+                else self._doorbell.port
             record.expires_at = now if stopping else expires
             record.stopped_at = now if stopping else None
         return 1

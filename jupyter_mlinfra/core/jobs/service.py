@@ -54,14 +54,14 @@ def prepare_notebook_bytes(path: Path) -> bytes:
 
 
 def _wakes_schedulers(method):
-    """After the method's transaction committed a queued run, wake this process's
-    schedulers so they dispatch it now rather than at their next poll."""
+    """After the method's transaction committed a queued run, wake the schedulers of this
+    process and of this host so they dispatch it now rather than at their next poll."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         result = method(self, *args, **kwargs)
         from .scheduler import wake_schedulers
 
-        wake_schedulers()
+        wake_schedulers(self.ws)
         return result
 
     return wrapper
@@ -114,6 +114,7 @@ class JobsService:
             rows = list(s.scalars(stmt.limit(200)))
         return [{"id": r.id, "host": r.host, "pid": r.pid, "executor": r.executor,
                  "serving": r.serving, "alive": r.stopped_at is None and r.expires_at > now,
+                 "doorbell_port": r.doorbell_port,
                  "started_at": r.started_at.isoformat(),
                  "heartbeat_at": r.heartbeat_at.isoformat(),
                  "stopped_at": r.stopped_at.isoformat() if r.stopped_at else None}

@@ -1,4 +1,5 @@
-"""Catalog tables of the jobs capability (migrations ``0003_jobs``, ``0006_job_schedulers``)."""
+"""Catalog tables of the jobs capability (migrations ``0003_jobs``, ``0006_job_schedulers``,
+``0007_scheduler_doorbell``)."""
 
 from __future__ import annotations
 
@@ -147,3 +148,5 @@ class SchedulerRecord(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the loopback UDP port on which processes of ``host`` wake it (None: it polls only)
+    doorbell_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
