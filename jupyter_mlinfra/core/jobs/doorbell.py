@@ -1,11 +1,13 @@
-"""Waking a scheduler from another process of its host.
+"""Waking the schedulers of other processes when a run is queued.
 
-A serving scheduler listens on a UDP socket bound to loopback (its *doorbell*) and records the
-port in its catalog record. A process that queues a run (a kernel's ``%mlinfra run``, the CLI,
-another server) rings the doorbells of the live schedulers of its host, so they dispatch the
-run at once instead of at their next poll. A ring carries no data the scheduler trusts: it only
-runs a pass earlier, which reads the catalog as a poll would. Schedulers on other hosts (a
-shared PostgreSQL catalog) are not rung and still find the run at their next poll.
+A process that queues a run (a kernel's ``%mlinfra run``, the CLI, another server) rings the
+doorbells of the catalog's serving schedulers, so they dispatch the run at once instead of at
+their next poll. A ring carries nothing the scheduler trusts: it only runs a pass earlier,
+which reads the catalog as a poll would. Each catalog backend has its doorbell:
+
+- SQLite (one host): a UDP socket bound to loopback, whose port the scheduler records in its
+  catalog record; the submitting process sends a datagram to the live schedulers of its host.
+- PostgreSQL (any host): ``LISTEN`` on a channel; the submitting process sends ``NOTIFY``.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from typing import Callable, Iterable
 
 log = logging.getLogger("jupyter_mlinfra.jobs.doorbell")
 
 RING = b"mlinfra-wake"
 LOOPBACK = "127.0.0.1"
+PG_CHANNEL = "mlinfra_jobs_wake"
 
 
 class Doorbell:
@@ -67,3 +71,72 @@ def ring(ports: Iterable[int]) -> int:
             except OSError as exc:
                 log.debug("cannot ring the doorbell on port %s: %s", port, exc)
     return sent
+
+
+class PostgresDoorbell:
+    """``LISTEN`` on the catalog's PostgreSQL database, on a connection of its own; calls
+    ``on_ring`` for each notification (and reconnects if the server restarts)."""
+
+    port = None      # nothing to record: notifications reach every listener
+
+    def __init__(self, url: str, on_ring: Callable[[], None]) -> None:
+        from sqlalchemy.engine import make_url
+
+        # psycopg takes the libpq URI; SQLAlchemy's names the driver ("postgresql+psycopg").
+        self._conninfo = make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        self._on_ring = on_ring
+        self._closed = False
+        self._connection = self._listen_connection()   # fails here: a bad URL is told at once
+        self._thread = threading.Thread(target=self._listen, name="mlinfra-doorbell",
+                                        daemon=True)
+        self._thread.start()
+
+    def _listen_connection(self):
+        import psycopg
+
+        connection = psycopg.connect(self._conninfo, autocommit=True)
+        connection.execute(f"LISTEN {PG_CHANNEL}")
+        return connection
+
+    def _listen(self) -> None:
+        import psycopg
+
+        while not self._closed:
+            try:
+                if self._connection is None:
+                    self._connection = self._listen_connection()
+                # returns after the timeout, to look at _closed
+                for _ in self._connection.notifies(timeout=1.0):
+                    if self._closed:
+                        return
+                    self._on_ring()
+            except psycopg.Error as exc:
+                if self._closed:
+                    return
+                log.warning("scheduler doorbell: PostgreSQL connection lost (%s); the "
+                            "scheduler polls until it is back", exc)
+                self._drop_connection()
+                time.sleep(2.0)
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._thread.join(5)
+        self._drop_connection()
+
+
+def open_doorbell(catalog, on_ring: Callable[[], None]):
+    """The doorbell of a scheduler on this catalog."""
+    if catalog.backend == "postgresql":
+        return PostgresDoorbell(catalog.url, on_ring)
+    return Doorbell(on_ring)

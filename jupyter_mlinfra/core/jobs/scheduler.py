@@ -19,8 +19,8 @@ Run it with :meth:`Scheduler.start` (a background thread, as the server does) or
 
 A pass runs every ``jobs_poll_interval`` seconds, and at once when something happens that it
 should act on: the executor reports a run's end, or a run is queued (the jobs service wakes the
-schedulers of its process and rings the doorbells, see ``doorbell.py``, of the other
-schedulers of its host). Schedulers on other hosts find the run at their next poll.
+schedulers of its process and rings the doorbells of the others, see ``doorbell.py``: a
+loopback datagram to those of its host on SQLite, a NOTIFY on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
 from .states import FINAL_STATES, RunState, Trigger, end_attempt
-from .doorbell import Doorbell, ring
+from .doorbell import PG_CHANNEL, open_doorbell, ring
 from .tables import JobDefinition, Run, RunLogLine, SchedulerRecord
 from . import validation as v
 
@@ -54,11 +54,19 @@ _SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
 
 def wake_schedulers(workspace=None) -> None:
     """Make every scheduler of this process run a pass now (a run was queued), and, given
-    the workspace whose catalog got the run, ring the doorbells of that catalog's live
-    schedulers in other processes of this host."""
+    the workspace whose catalog got the run, ring the doorbells of that catalog's schedulers
+    in other processes: on PostgreSQL a ``NOTIFY`` (every host), on SQLite a datagram to the
+    live schedulers of this host."""
     for scheduler in list(_SCHEDULERS):
         scheduler.wake()
-    if workspace is None:
+    if workspace is None or not workspace.config.settings.jobs_doorbell:
+        return
+    if workspace.catalog.backend == "postgresql":
+        try:
+            with workspace.catalog.session() as s:
+                s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": PG_CHANNEL})
+        except Exception as exc:   # the run is queued: the schedulers' next poll finds it
+            log.warning("cannot notify the schedulers: %s", exc)
         return
     try:
         now, host, pid = utcnow(), os.uname().nodename, os.getpid()
@@ -102,7 +110,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._doorbell: Doorbell | None = None
+        self._doorbell: Any = None
         self._use_doorbell = bool(settings.jobs_doorbell) and self.only_runs is None
         if hasattr(self.executor, "on_event"):
             self.executor.on_event = self.wake     # a run ended: collect and dispatch now
@@ -117,7 +125,11 @@ class Scheduler:
     def start(self) -> "Scheduler":
         if self._thread is None:
             if self._use_doorbell and self._doorbell is None:
-                self._doorbell = Doorbell(self.wake)
+                try:
+                    self._doorbell = open_doorbell(self.ws.catalog, self.wake)
+                except Exception as exc:   # it still polls
+                    log.warning("jobs scheduler %s: no doorbell (%s); other processes' runs "
+                                "wait for its next poll", self.id, exc)
             self._thread = threading.Thread(target=self.run_forever, name="mlinfra-scheduler",
                                             daemon=True)
             self._thread.start()

@@ -282,3 +282,42 @@ def test_schedulers_record_heartbeats_and_are_gone_when_stopped_or_expired(jobs,
     gone = {r["id"]: r for r in jobs.schedulers(include_gone=True)}
     assert gone["wait-1"]["stopped_at"] and not gone["daemon-1"]["alive"]
     assert gone["daemon-1"]["stopped_at"] is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                            marks=pytest.mark.postgres)])
+def test_a_run_queued_by_another_process_rings_the_schedulers_doorbell(
+        backend, request, mlinfra_env, nb_root, monkeypatch):
+    """A scheduler polling every 2 minutes dispatches at once a run that another process (a
+    kernel, the CLI) queued: that process rang its doorbell (a loopback datagram on SQLite,
+    a NOTIFY on PostgreSQL)."""
+    import subprocess
+    import sys
+    import time
+
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    if backend == "postgresql":
+        monkeypatch.setenv("MLINFRA_CATALOG_URL", request.getfixturevalue("pg_catalog_url"))
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(nb_root))
+    ws = Workspace.open()
+    jobs = ws.service("jobs")
+    scheduler = Scheduler(ws, NoopExecutor(ws), poll_interval=120).start()
+    try:
+        deadline = time.monotonic() + 30
+        while not jobs.schedulers() and time.monotonic() < deadline:
+            time.sleep(0.05)       # its first pass records it (and, on SQLite, its port)
+        [record] = jobs.schedulers()
+        assert (record["doorbell_port"] is not None) == (backend == "sqlite")
+        submitted = subprocess.run(
+            [sys.executable, "-c", "from jupyter_mlinfra.core.workspace import Workspace\n"
+             "print(Workspace.open().service('jobs').submit('ok.ipynb')['id'])"],
+            capture_output=True, text=True, check=True, timeout=120)
+        run_id = submitted.stdout.split()[-1]
+        deadline = time.monotonic() + 60
+        while jobs.get_run(run_id)["state"] == "queued" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert jobs.get_run(run_id)["state"] == "running", "still waiting for the next poll"
+    finally:
+        scheduler.stop()
+        ws.close()
