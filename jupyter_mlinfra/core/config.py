@@ -53,6 +53,18 @@ class MLInfra(Configurable):
         "s3://bucket/prefix.",
     ).tag(config=True)
 
+    artifacts_gc_every = Float(
+        86400.0,
+        help="Seconds between two collections of unreferenced artifact blobs (left by deletes "
+        "or by a crash mid-write), done by one of the serving schedulers; 0 turns it off.",
+    ).tag(config=True)
+
+    artifacts_gc_min_age = Float(
+        3600.0,
+        help="Only unreferenced blobs at least this old (seconds) are collected: a younger "
+        "one may belong to a write in progress.",
+    ).tag(config=True)
+
     s3_endpoint_url = Unicode(
         "",
         help="Endpoint URL for S3-compatible stores (MinIO, a local test endpoint). "

@@ -36,3 +36,24 @@ def test_configuration_error_is_one_line_and_nonzero(mlinfra_env, monkeypatch):
 def test_unknown_command_fails():
     result = run("no-such-command")
     assert result.returncode != 0
+
+
+def test_gc_removes_only_old_unreferenced_blobs(mlinfra_env):
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    ws = Workspace.open()
+    ws.artifacts.put("kept", b"still named")
+    ws.artifacts.put("dropped", b"named no more")
+    ws.artifacts.delete("dropped")
+    ws.close()
+    young = run("gc")     # the orphan is seconds old: it may be a write in progress
+    assert young.returncode == 0, young.stderr
+    assert young.stdout.startswith("removed 0 unreferenced blob(s)")
+    old = run("gc", "--min-age", "0")
+    assert old.returncode == 0 and old.stdout.startswith("removed 1 unreferenced blob(s)")
+    ws = Workspace.open()
+    assert ws.artifacts.get("kept") == b"still named"
+    ws.close()
+    bad = run("gc", "--min-age", "-5")
+    assert bad.returncode == 2 and bad.stderr.strip().endswith(
+        "--min-age must be a number of seconds >= 0")

@@ -118,3 +118,32 @@ def test_a_current_catalog_opens_without_alembic(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                            marks=pytest.mark.postgres)])
+def test_claim_turn_gives_one_turn_per_period_across_racing_callers(backend, request,
+                                                                     tmp_path):
+    import threading
+
+    url = request.getfixturevalue("pg_catalog_url") if backend == "postgresql" \
+        else f"sqlite:///{tmp_path / 'catalog.db'}"
+    catalogs = [Catalog(url) for _ in range(4)]    # as four processes would
+    catalogs[0].ensure_schema()
+    results: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def race(catalog):
+        barrier.wait()
+        results.append(catalog.claim_turn("housekeeping", every=3600))
+
+    threads = [threading.Thread(target=race, args=(c,)) for c in catalogs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+    assert catalogs[1].claim_turn("housekeeping", every=3600) is False
+    assert catalogs[2].claim_turn("housekeeping", every=0) is True    # the period is over
+    for c in catalogs:
+        c.dispose()

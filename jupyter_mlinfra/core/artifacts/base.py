@@ -270,10 +270,21 @@ class ArtifactStore(ABC):
         least ``min_age`` seconds old. A ``put`` writes its blob before its key, so a younger
         unreferenced blob may be one that a write in progress is about to name: the age
         keeps gc safe to run beside writers."""
-        live = {self.stat(key).sha256 for key in self.list()}
+        live = set()
+        for key in self.list():
+            try:
+                live.add(self.stat(key).sha256)
+            except NotFound:      # deleted meanwhile
+                continue
         removed = 0
         for path in list(self._list_objects("blobs/sha256/")):
-            if path.rsplit("/", 1)[-1] not in live and self._object_age(path) >= min_age:
+            if path.rsplit("/", 1)[-1] in live:
+                continue
+            try:
+                old_enough = self._object_age(path) >= min_age
+            except (FileNotFoundError, NotFound):   # another gc removed it meanwhile
+                continue
+            if old_enough:
                 self._delete_object(path)
                 removed += 1
         return removed

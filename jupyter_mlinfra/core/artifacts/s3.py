@@ -136,7 +136,14 @@ class S3ArtifactStore(ArtifactStore):
     def _object_age(self, path: str) -> float:
         from datetime import datetime, timezone
 
-        head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+        except ClientError as exc:
+            if self._missing(exc):
+                raise NotFound(f"no object {path!r}") from None
+            raise
         return (datetime.now(timezone.utc) - head["LastModified"]).total_seconds()
 
     def _delete_object(self, path: str) -> None:

@@ -175,6 +175,26 @@ class Catalog:
             conn.rollback()
         return revs
 
+    def claim_turn(self, key: str, every: float) -> bool:
+        """True for exactly one caller per ``every`` seconds across all the processes on this
+        catalog (periodic housekeeping that one of several schedulers should do): the turn is
+        a row of the catalog's info table, taken under the write lock."""
+        from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+
+        now = utcnow()
+        try:
+            with self.session() as session:
+                row = session.get(CatalogInfo, key, with_for_update=True)
+                if row is None:
+                    session.add(CatalogInfo(key=key, value=now.isoformat(), updated_at=now))
+                elif (now - row.updated_at).total_seconds() < every:
+                    return False
+                else:
+                    row.value, row.updated_at = now.isoformat(), now
+        except SQLIntegrityError:   # another process inserted the first turn meanwhile
+            return False
+        return True
+
     def info(self) -> dict[str, str]:
         with self.read_session() as session:
             return {row.key: row.value for row in session.scalars(select(CatalogInfo))}

@@ -47,6 +47,7 @@ from . import validation as v
 log = logging.getLogger("jupyter_mlinfra.jobs.scheduler")
 
 HEARTBEAT_EVERY = 5.0   # seconds between two renewals of a scheduler's record
+HOUSEKEEPING_EVERY = 60.0   # seconds between two looks at whether housekeeping is due
 
 # the schedulers of this process, woken when this process queues a run
 _SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
@@ -117,6 +118,8 @@ class Scheduler:
         _SCHEDULERS.add(self)
         self._run_resources: dict[str, tuple[float, int]] = {}
         self._heartbeat_at = 0.0
+        self._housekeeping_at = 0.0
+        self._gc_thread: threading.Thread | None = None
         self.stats = {"ticks": 0, "dispatched": 0, "scheduled": 0, "duplicate_ticks": 0,
                       "recovered": 0, "released": 0, "upstream_failed": 0, "errors": 0}
         self.last_error: str | None = None
@@ -165,6 +168,8 @@ class Scheduler:
             self._thread = None
         if self._doorbell is not None:
             self._doorbell.close()
+        if self._gc_thread is not None:
+            self._gc_thread.join(5)      # a long S3 gc goes on as a daemon thread
         self._collect()
         held = self.executor.in_flight()
         try:
@@ -195,7 +200,7 @@ class Scheduler:
         """One pass; returns what it did. Errors are logged, never raised (the loop goes on)."""
         done: dict[str, int] = {}
         for step in (self._heartbeat, self._collect, self._renew_and_recover, self._cron,
-                     self._release, self._dispatch):
+                     self._release, self._dispatch, self._housekeeping):
             try:
                 done[step.__name__.strip("_")] = step() or 0
             except Exception as exc:
@@ -261,6 +266,33 @@ class Scheduler:
             record.expires_at = now if stopping else expires
             record.stopped_at = now if stopping else None
         return 1
+
+    # -- 6. housekeeping ---------------------------------------------------------------------
+    def _housekeeping(self) -> int:
+        """Once per ``artifacts_gc_every`` across the catalog's serving schedulers: collect
+        the artifact blobs nothing refers to, on a thread of its own (a listing of an S3
+        bucket must not hold up dispatch)."""
+        every = float(self.ws.config.settings.artifacts_gc_every or 0)
+        if (self.only_runs is not None or every <= 0
+                or time.monotonic() - self._housekeeping_at < HOUSEKEEPING_EVERY
+                or (self._gc_thread is not None and self._gc_thread.is_alive())):
+            return 0
+        self._housekeeping_at = time.monotonic()
+        if not self.ws.catalog.claim_turn("artifacts_gc_at", every):
+            return 0
+        self._gc_thread = threading.Thread(target=self._collect_garbage, daemon=True,
+                                           name="mlinfra-artifacts-gc")
+        self._gc_thread.start()
+        return 1
+
+    def _collect_garbage(self) -> None:
+        try:
+            removed = self.ws.artifacts.gc(
+                min_age=float(self.ws.config.settings.artifacts_gc_min_age))
+            log.info("jobs scheduler %s: artifact gc removed %d unreferenced blob(s)",
+                     self.id, removed)
+        except Exception as exc:
+            log.warning("jobs scheduler %s: artifact gc failed: %s", self.id, exc)
 
     # -- 2. leases --------------------------------------------------------------------------
     def _renew_and_recover(self) -> int:

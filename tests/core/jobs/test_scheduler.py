@@ -321,3 +321,17 @@ def test_a_run_queued_by_another_process_rings_the_schedulers_doorbell(
     finally:
         scheduler.stop()
         ws.close()
+
+
+def test_one_serving_scheduler_a_day_collects_the_orphan_blobs(jobs_ws):
+    store = jobs_ws.artifacts
+    jobs_ws.config.settings.artifacts_gc_min_age = 0
+    store.put("kept", b"still named")
+    store.put("dropped", b"named no more")     # a deleted feature materialization, say
+    store.delete("dropped")
+    first, second = (Scheduler(jobs_ws, NoopExecutor(jobs_ws)) for _ in range(2))
+    assert first.tick()["housekeeping"] == 1
+    first._gc_thread.join(30)
+    assert second.tick()["housekeeping"] == 0     # the turn is taken for a day
+    assert len(list(store._list_objects("blobs/"))) == 1
+    assert store.get("kept") == b"still named"
