@@ -449,23 +449,51 @@ def test_artifact_store_prehashed_put_and_expected_checksum(ws):
         ws.artifacts.get("m/lying")
 
 
-def test_native_format_is_kept_beside_the_pickle(ws, iris):
-    """A LightGBM model keeps the library's own text format too, loadable by LightGBM alone
-    (no Python pickle): the same predictions as the fitted object."""
+def _lightgbm_native(model, raw: bytes, X):
     import lightgbm
 
+    return lightgbm.Booster(model_str=raw.decode()).predict(X)
+
+
+def _xgboost_native(model, raw: bytes, X):
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(raw))
+    return booster.predict(xgboost.DMatrix(X))
+
+
+NATIVE_CASES = {
+    "lightgbm": ("lightgbm-text", "model.lgb.txt", "lightgbm",
+                 lambda: __import__("lightgbm").LGBMClassifier(n_estimators=20, num_leaves=7,
+                                                               verbose=-1),
+                 _lightgbm_native, 1e-12),
+    # float32 trees: XGBoost's own predictions agree to float32 precision
+    "xgboost": ("xgboost-ubj", "model.xgb.ubj", "xgboost-cpu",
+                lambda: __import__("xgboost").XGBClassifier(n_estimators=20, max_depth=3,
+                                                            n_jobs=1),
+                _xgboost_native, 1e-6),
+}
+
+
+@pytest.mark.parametrize("library", sorted(NATIVE_CASES))
+def test_native_format_is_kept_beside_the_pickle(ws, iris, library):
+    """A LightGBM or XGBoost model keeps the library's own format too, loadable by the
+    library alone (no Python pickle): the same predictions as the fitted object. Its exact
+    distribution is pinned among the dependencies."""
+    fmt, name, distribution, make, native_predict, tolerance = NATIVE_CASES[library]
     X = featurize(iris)
-    model = lightgbm.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1)
-    model.fit(X, iris["target"])
+    model = make().fit(X, iris["target"])
     store = ws.service("models")
-    v = store.register("iris-lgb", model, featurize=featurize, input_example=iris.head())
-    assert v.definition["library"] == "lightgbm"
-    native = v.artifact("model.lgb.txt")
-    assert native["kind"] == "native" and native["format"] == "lightgbm-text"
-    booster = lightgbm.Booster(model_str=store.read_artifact(v, "model.lgb.txt").decode())
-    expected = model.predict_proba(X)
-    assert abs(booster.predict(X) - expected).max() < 1e-12
-    assert (store.load("iris-lgb").predict(iris) == model.predict(X)).all()
+    v = store.register(f"iris-{library}", model, featurize=featurize,
+                       input_example=iris.head())
+    assert v.definition["library"] == library
+    native = v.artifact(name)
+    assert native["kind"] == "native" and native["format"] == fmt
+    predicted = native_predict(model, store.read_artifact(v, name), X)
+    assert abs(predicted - model.predict_proba(X)).max() < tolerance
+    assert (store.load(f"iris-{library}").predict(iris) == model.predict(X)).all()
+    assert distribution in v.dependencies["packages"]
 
 
 def test_load_removes_spool_files_a_crash_left_behind(ws, fitted):
