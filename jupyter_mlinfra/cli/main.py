@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..core.startup import skip_iri_grammar
+
+    skip_iri_grammar()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

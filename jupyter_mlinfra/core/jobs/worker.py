@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         proto.write(json.dumps(msg) + "\n")
         proto.flush()
 
+    from ..startup import skip_iri_grammar
+
+    skip_iri_grammar()
     from ..workspace import Workspace
     from . import execution
     import papermill  # noqa: F401  (once per worker, not per run)
