@@ -12,7 +12,9 @@
    ``upstream_failed`` when one failed;
 5. dispatches queued runs by priority, then age, within the executor's free slots, its CPUs
    and memory, and each user's ``max_running`` quota. A claim is a conditional update
-   (``state = queued``), so two schedulers never take the same run.
+   (``state = queued``), so two schedulers never take the same run;
+6. housekeeping: once per ``artifacts_gc_every`` across the catalog's serving schedulers (a
+   turn claimed in the catalog), collects the artifact blobs nothing refers to.
 
 Run it with :meth:`Scheduler.start` (a background thread, as the server does) or
 ``jupyter mlinfra scheduler``. ``clock`` is injectable for cron tests.
