@@ -107,6 +107,12 @@ class MLInfra(Configurable):
     jobs_poll_interval = Float(
         1.0, help="Seconds between two passes of the scheduler loop.").tag(config=True)
 
+    jobs_fork_kernels = Bool(
+        True, help="Local job workers fork each run's IPython kernel from a template process "
+                   "that has already imported ipykernel (half a short run's CPU), instead of "
+                   "starting a new interpreter. Kernels of other kernelspecs start as usual."
+    ).tag(config=True)
+
     jobs_doorbell = Bool(
         True, help="Let processes of the scheduler's host wake it when they queue a run (a "
                    "UDP socket on loopback), instead of waiting for its next poll."

@@ -92,9 +92,12 @@ def _run_coro(value):
     return value
 
 
-def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None):
+def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *,
+                 fork: bool = False):
     """A started kernel in an AsyncKernelManager: nbclient then polls it without blocking
-    its loop, so a killed kernel ends the run at once (DeadKernelError)."""
+    its loop, so a killed kernel ends the run at once (DeadKernelError). With ``fork``, an
+    ipykernel kernel is forked from a template process that has already imported it (see
+    ``forked_kernel.py``) instead of starting a new interpreter."""
     import uuid
 
     from jupyter_client import AsyncKernelManager
@@ -107,6 +110,13 @@ def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None):
     connection_file = str(runtime / f"mlinfra-kernel-{uuid.uuid4().hex[:12]}.json")
     km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc",
                             connection_file=connection_file)
+    if fork:
+        from .forked_kernel import PROVISIONER_NAME, forkable
+
+        spec = km.kernel_spec
+        if forkable(spec.argv):
+            spec.metadata = {**spec.metadata,
+                             "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
     _run_coro(km.start_kernel(**({"cwd": cwd} if cwd else {})))
     return km
 
@@ -376,7 +386,8 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
     try:
         if km_box["km"] is None or getattr(km_box["km"], "kernel_name", None) != kernel_name:
             kill_kernel(km_box["km"])
-            km_box["km"] = start_kernel(kernel_name)
+            km_box["km"] = start_kernel(
+                kernel_name, fork=bool(workspace.config.settings.jobs_fork_kernels))
         thread.start()
         from ..notebook_execution import execute_notebook
 

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def start_warm() -> None:
         try:
-            km = execution.start_kernel(args.kernel)
+            km = execution.start_kernel(
+                args.kernel, fork=bool(workspace.config.settings.jobs_fork_kernels))
             if workspace.config.settings.jobs_record_provenance:
                 execution.warm_up_kernel(km)
             warm["km"] = km
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     if t is not None:
         t.join(30)
     execution.kill_kernel(warm["km"])
+    from .forked_kernel import close_templates
+
+    close_templates()
     workspace.close()
     return 0
 

@@ -205,3 +205,27 @@ def test_sweep_results_table_and_dag_pipeline(env):
     assert [r["state"] for r in runs] == ["succeeded", "succeeded", "failed",
                                           "upstream_failed"]
     assert runs[1]["started_at"] >= runs[0]["finished_at"]
+
+
+def test_runs_kernels_are_forked_yet_each_draws_its_own_random_numbers(env):
+    """The workers fork each run's kernel from a template that has imported ipykernel
+    (jobs_fork_kernels, on by default): a sweep's runs still get kernels of their own, each
+    with its own random numbers, as new interpreters would."""
+    ws, root, _ = env
+    write(root / "draw.ipynb", "i = 0",
+          "import os, random, psutil, jupyter_mlinfra\n"
+          "parent = ' '.join(psutil.Process(os.getppid()).cmdline())\n"
+          "print('pid', os.getpid(), 'draw', random.random(), 'parent', parent)")
+    jobs = ws.service("jobs")
+    sweep = jobs.sweep("draw.ipynb", {"i": [1, 2, 3, 4]})
+    seen = []
+    for run_id in sweep["run_ids"]:
+        run = _wait(ws, run_id)
+        assert run["state"] == "succeeded", run["error"]
+        out = nbformat.reads(jobs.run_output(run_id).decode(), as_version=4)
+        printed = "".join(o.get("text", "") for c in out.cells for o in c.get("outputs", []))
+        words = printed.split()
+        seen.append((words[1], words[3], " ".join(words[5:])))
+    assert len({pid for pid, _, _ in seen}) == 4
+    assert len({draw for _, draw, _ in seen}) == 4
+    assert all("jupyter_mlinfra.core.jobs.forked_kernel" in parent for _, _, parent in seen)

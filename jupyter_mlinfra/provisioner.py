@@ -1,0 +1,28 @@
+"""The jupyter_client provisioner of job kernels forked from a template process (see
+``core/jobs/forked_kernel.py``); registered as the ``mlinfra-fork-provisioner`` entry point."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+
+from .core.jobs.forked_kernel import LAUNCHER, ForkedProcess, forkable, template_for
+
+
+class ForkProvisioner(LocalProvisioner):
+    """LocalProvisioner whose ``ipykernel_launcher`` kernels are forked from a template."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        if not forkable(cmd):
+            return await super().launch_kernel(cmd, **kwargs)
+        at = cmd.index(LAUNCHER)
+        template = template_for(cmd[:at - 1])
+        env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        pid = template.fork(cmd[at + 1:], cwd, env)
+        self.process = ForkedProcess(pid)
+        self.pid = self.pgid = pid          # the kernel leads its own process group
+        self.cwd = cwd
+        return self.connection_info

@@ -1,0 +1,98 @@
+"""Kernels forked from a template process (jobs_fork_kernels): what a kernel started as a new
+interpreter would have, and no process left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from jupyter_mlinfra.core.jobs import execution
+from jupyter_mlinfra.core.jobs.forked_kernel import _TEMPLATES, close_templates
+
+pytestmark = pytest.mark.slow
+
+
+def _run(km, code: str) -> str:
+    async def go():
+        out: list[str] = []
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(
+                code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text", "")))
+            assert reply["content"]["status"] == "ok", reply["content"]
+        finally:
+            kc.stop_channels()
+        return "".join(out)
+
+    return execution._run_coro(go())
+
+
+def _gone(pid: int, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def kernels(mlinfra_env):
+    started = []
+    yield started
+    for km in started:
+        execution.kill_kernel(km)
+    close_templates()
+
+
+def test_a_forked_kernel_is_like_a_new_one(kernels, tmp_path):
+    km = execution.start_kernel("python3", cwd=str(tmp_path), fork=True)
+    kernels.append(km)
+    [template] = _TEMPLATES.values()
+    shown = _run(km, "import os, sys\n"
+                     "print(os.getpid(), os.getppid(), os.getpgid(0), os.getcwd())\n"
+                     "print(sys.argv[0].endswith('ipykernel_launcher.py'), "
+                     "os.environ['JPY_PARENT_PID'])")
+    pid, ppid, pgid, cwd, launcher, parent_env = shown.split()
+    assert int(pid) == km.provisioner.pid == int(pgid)     # its own process group
+    assert int(ppid) == template.process.pid == int(parent_env)
+    assert cwd == str(tmp_path) and launcher == "True"
+    # a second kernel from the same template draws other random numbers
+    other = execution.start_kernel("python3", fork=True)
+    kernels.append(other)
+    draw = "import random; print(random.random())"
+    assert _run(km, draw) != _run(other, draw)
+    # cancellation kills the kernel's process group: the kernel and what it started
+    child = int(_run(km, "import subprocess; print(subprocess.Popen(['sleep', '300']).pid)"))
+    execution.kill_kernel_processes(km)
+    assert _gone(int(pid)) and _gone(child)
+
+
+def test_a_dead_template_is_replaced_and_takes_its_kernels_down(kernels):
+    km = execution.start_kernel("python3", fork=True)
+    kernels.append(km)
+    [template] = _TEMPLATES.values()
+    kernel_pid = km.provisioner.pid
+    os.kill(template.process.pid, signal.SIGKILL)
+    assert _gone(kernel_pid)          # ipykernel's parent poller: no orphan kernel
+    again = execution.start_kernel("python3", fork=True)
+    kernels.append(again)
+    [new_template] = _TEMPLATES.values()
+    assert new_template is not template and new_template.alive()
+    assert _run(again, "print(6 * 7)").strip() == "42"
+
+
+def test_fork_off_starts_a_new_interpreter(kernels):
+    km = execution.start_kernel("python3", fork=False)
+    kernels.append(km)
+    assert not _TEMPLATES
+    assert int(_run(km, "import os; print(os.getppid())")) == os.getpid()
