@@ -18,10 +18,14 @@ class ForkProvisioner(LocalProvisioner):
         if not forkable(cmd):
             return await super().launch_kernel(cmd, **kwargs)
         at = cmd.index(LAUNCHER)
-        template = template_for(cmd[:at - 1])
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         cwd = str(kwargs.get("cwd") or os.getcwd())
-        pid = template.fork(cmd[at + 1:], cwd, env)
+        try:
+            pid = template_for(cmd[:at - 1]).fork(cmd[at + 1:], cwd, env)
+        except Exception as exc:   # e.g. jupyter_mlinfra missing from the kernel's Python
+            self.log.warning("jupyter_mlinfra: cannot fork the kernel (%s); starting it as "
+                             "a new process", exc)
+            return await super().launch_kernel(cmd, **kwargs)
         self.process = ForkedProcess(pid)
         self.pid = self.pgid = pid          # the kernel leads its own process group
         self.cwd = cwd

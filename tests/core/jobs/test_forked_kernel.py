@@ -96,3 +96,16 @@ def test_fork_off_starts_a_new_interpreter(kernels):
     kernels.append(km)
     assert not _TEMPLATES
     assert int(_run(km, "import os; print(os.getppid())")) == os.getpid()
+
+
+def test_a_template_that_cannot_start_falls_back_to_a_new_interpreter(kernels, monkeypatch):
+    """E.g. a kernelspec whose Python lacks jupyter_mlinfra: the kernel still starts."""
+    import jupyter_mlinfra.provisioner as provisioner
+
+    def broken(interpreter):
+        raise RuntimeError("kernel template did not start: ''")
+
+    monkeypatch.setattr(provisioner, "template_for", broken)
+    km = execution.start_kernel("python3", fork=True)
+    kernels.append(km)
+    assert int(_run(km, "import os; print(os.getppid())")) == os.getpid()
