@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 from urllib.parse import urlsplit
 
@@ -80,6 +81,18 @@ class S3ArtifactStore(ArtifactStore):
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         return code in ("404", "NoSuchKey", "NotFound")
 
+    @contextmanager
+    def _not_found_as_error(self, path: str) -> Iterator[None]:
+        """S3's "no such key" inside the block becomes NotFound (other errors pass)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            if self._missing(exc):
+                raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
+            raise
+
     def _write_object(self, path: str, source: BinaryIO, size: int | None = None) -> None:
         if size is not None and size < 16 * _MB:
             self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=source.read())
@@ -87,14 +100,8 @@ class S3ArtifactStore(ArtifactStore):
             self.client.upload_fileobj(source, self.bucket, self._key(path), Config=self.transfer)
 
     def _open_object(self, path: str) -> BinaryIO:
-        from botocore.exceptions import ClientError
-
-        try:
+        with self._not_found_as_error(path):
             resp = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
-        except ClientError as exc:
-            if self._missing(exc):
-                raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
-            raise
         return resp["Body"]
 
     def _read_object(self, path: str) -> bytes:
@@ -111,15 +118,9 @@ class S3ArtifactStore(ArtifactStore):
     def _download(self, path: str, sink):
         """The object into ``sink`` (a file) through the transfer manager's parallel ranged
         GETs; returns the sink."""
-        from botocore.exceptions import ClientError
-
-        try:
+        with self._not_found_as_error(path):
             self.client.download_fileobj(self.bucket, self._key(path), sink,
                                          Config=self.transfer)
-        except ClientError as exc:
-            if self._missing(exc):
-                raise NotFound(f"no artifact {path.removeprefix('refs/')!r}") from None
-            raise
         return sink
 
     def _object_exists(self, path: str) -> bool:
@@ -136,14 +137,8 @@ class S3ArtifactStore(ArtifactStore):
     def _object_age(self, path: str) -> float:
         from datetime import datetime, timezone
 
-        from botocore.exceptions import ClientError
-
-        try:
+        with self._not_found_as_error(path):
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
-        except ClientError as exc:
-            if self._missing(exc):
-                raise NotFound(f"no object {path!r}") from None
-            raise
         return (datetime.now(timezone.utc) - head["LastModified"]).total_seconds()
 
     def _delete_object(self, path: str) -> None:
