@@ -3,8 +3,8 @@
 Starting an IPython kernel costs about 0.3 s of CPU before it runs a cell (the interpreter,
 IPython, ipykernel, zmq), then 0.07 s for its first execution and 0.06 s to load the
 provenance recorder: about half of a short job run's CPU. A job worker therefore keeps one
-*template* process per kernel command (``python -m jupyter_mlinfra.core.jobs.forked_kernel``
-with the kernelspec's interpreter and flags), which imports all that once. Each kernel is a
+*template* process per kernel command (``python -m jupyter_mlinfra.kernel.template`` with
+the kernelspec's interpreter and flags), which imports all that once. Each kernel is a
 ``fork()`` of it that becomes its own session (process group), takes the working directory
 and environment jupyter_client prepared for the kernel, and runs what
 ``python -m ipykernel_launcher -f <connection file>`` runs. ``random`` reseeds itself in a
@@ -13,8 +13,9 @@ random state (numpy is imported by the run, in its own kernel).
 
 jupyter_client drives it through ``jupyter_mlinfra.provisioner.ForkProvisioner`` (entry
 point ``mlinfra-fork-provisioner``): the kernel's process is not the worker's child, so it is
-polled and signalled by pid and process group (:class:`ForkedProcess`). The template exits when its worker does (its
-stdin closes); kernels exit when their template does (ipykernel's parent poller).
+polled and signalled by pid and process group (:class:`ForkedProcess`). The template exits
+when its worker does (its stdin closes); kernels exit when their template does (ipykernel's
+parent poller).
 
 Only kernelspecs that launch ``ipykernel_launcher`` are forked; others start as usual. Set
 ``jobs_fork_kernels = False`` to start every kernel as a new process.
@@ -26,13 +27,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
-from typing import Any
 
 PROVISIONER_NAME = "mlinfra-fork-provisioner"
 LAUNCHER = "ipykernel_launcher"
-PRELOAD = ("ipykernel.kernelapp", "IPython", "jupyter_mlinfra.kernel.extension")
+TEMPLATE_MODULE = "jupyter_mlinfra.kernel.template"
 
 
 def forkable(argv: list[str]) -> bool:
@@ -49,7 +48,7 @@ class Template:
         self.interpreter = interpreter
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
-            [*interpreter, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [*interpreter, "-m", TEMPLATE_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=None, text=True, bufsize=1, start_new_session=True)
         ready = self.process.stdout.readline()
         if not ready.startswith("{"):
@@ -135,78 +134,3 @@ class ForkedProcess:
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
-
-
-# -- the template's side ---------------------------------------------------------------------------
-def _become_kernel(request: dict, template_pid: int) -> None:
-    """In the forked child: set up what a fresh ``python -m ipykernel_launcher`` would have,
-    and run it. Never returns."""
-    code = 1
-    try:
-        os.setsid()
-        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-            signal.signal(signum, signal.SIG_DFL)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        sys.stdin = open(0, closefd=False)
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        # as ipykernel_launcher: no template folder first on sys.path (init_path adds '')
-        if sys.path and sys.path[0] in ("", os.getcwd(), _TEMPLATE_CWD):
-            del sys.path[0]
-        os.environ["JPY_PARENT_PID"] = str(template_pid)
-        import importlib.util
-
-        launcher = importlib.util.find_spec(LAUNCHER)
-        sys.argv = [launcher.origin if launcher and launcher.origin else LAUNCHER,
-                    *request["args"], f"--IPKernelApp.parent_handle={template_pid}"]
-        from ipykernel import kernelapp
-
-        kernelapp.launch_new_instance()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        os._exit(code)
-
-
-_TEMPLATE_CWD = os.getcwd()
-
-
-def _template_main() -> int:
-    import importlib
-
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # kernels are reaped as they exit
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    replies = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)                                   # kernels print to the worker's stderr
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:   # e.g. jupyter_mlinfra not installed in the kernel's env
-            print(f"kernel template: cannot preload {name}: {exc}", file=sys.stderr)
-    replies.write(json.dumps({"ready": os.getpid()}) + "\n")
-    template_pid = os.getpid()
-    for line in sys.stdin:
-        try:
-            request = json.loads(line)
-            pid = os.fork()
-        except Exception as exc:
-            replies.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
-            continue
-        if pid == 0:
-            replies.close()
-            sys.stdin.close()
-            _become_kernel(request, template_pid)
-        replies.write(json.dumps({"pid": pid}) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_template_main())

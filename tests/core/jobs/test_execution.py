@@ -228,4 +228,4 @@ def test_runs_kernels_are_forked_yet_each_draws_its_own_random_numbers(env):
         seen.append((words[1], words[3], " ".join(words[5:])))
     assert len({pid for pid, _, _ in seen}) == 4
     assert len({draw for _, draw, _ in seen}) == 4
-    assert all("jupyter_mlinfra.core.jobs.forked_kernel" in parent for _, _, parent in seen)
+    assert all("jupyter_mlinfra.kernel.template" in parent for _, _, parent in seen)

@@ -1,0 +1,89 @@
+"""The template process of forked job kernels (see ``core/jobs/forked_kernel.py``), run as
+``python -m jupyter_mlinfra.kernel.template`` with the kernel's interpreter: it imports
+ipykernel, IPython and the jupyter_mlinfra extension once, then forks a kernel for each
+request read on stdin (a JSON line: the launcher's arguments, cwd, environment) and answers
+its pid on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+LAUNCHER = "ipykernel_launcher"
+PRELOAD = ("ipykernel.kernelapp", "IPython", "jupyter_mlinfra.kernel.extension")
+
+
+def _become_kernel(request: dict, template_pid: int) -> None:
+    """In the forked child: set up what a fresh ``python -m ipykernel_launcher`` would have,
+    and run it. Never returns."""
+    code = 1
+    try:
+        os.setsid()
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        sys.stdin = open(0, closefd=False)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        # as ipykernel_launcher: no template folder first on sys.path (init_path adds '')
+        if sys.path and sys.path[0] in ("", os.getcwd(), _TEMPLATE_CWD):
+            del sys.path[0]
+        os.environ["JPY_PARENT_PID"] = str(template_pid)
+        import importlib.util
+
+        launcher = importlib.util.find_spec(LAUNCHER)
+        sys.argv = [launcher.origin if launcher and launcher.origin else LAUNCHER,
+                    *request["args"], f"--IPKernelApp.parent_handle={template_pid}"]
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+_TEMPLATE_CWD = os.getcwd()
+
+
+def _template_main() -> int:
+    import importlib
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # kernels are reaped as they exit
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)                                   # kernels print to the worker's stderr
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:   # e.g. jupyter_mlinfra not installed in the kernel's env
+            print(f"kernel template: cannot preload {name}: {exc}", file=sys.stderr)
+    replies.write(json.dumps({"ready": os.getpid()}) + "\n")
+    template_pid = os.getpid()
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            pid = os.fork()
+        except Exception as exc:
+            replies.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+            continue
+        if pid == 0:
+            replies.close()
+            sys.stdin.close()
+            _become_kernel(request, template_pid)
+        replies.write(json.dumps({"pid": pid}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_template_main())
