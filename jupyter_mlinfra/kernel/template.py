@@ -11,7 +11,8 @@ import os
 import signal
 import sys
 
-LAUNCHER = "ipykernel_launcher"
+from ..core.jobs.forked_kernel import LAUNCHER
+
 PRELOAD = ("ipykernel.kernelapp", "IPython", "jupyter_mlinfra.kernel.extension")
 
 
