@@ -8,11 +8,15 @@ which reads the catalog as a poll would. Each catalog backend has its doorbell:
 - SQLite (one host): a UDP socket bound to loopback, whose port the scheduler records in its
   catalog record; the submitting process sends a datagram to the live schedulers of its host.
 - PostgreSQL (any host): ``LISTEN`` on a channel; the submitting process sends ``NOTIFY``.
+
+A scheduler opens its doorbell with :func:`open_doorbell`; a submitting process rings them
+all with :func:`ring_schedulers`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -133,6 +137,36 @@ class PostgresDoorbell:
         self._closed = True
         self._thread.join(5)
         self._drop_connection()
+
+
+def ring_schedulers(catalog) -> None:
+    """Ring the doorbells of this catalog's schedulers in other processes. Never raises: the
+    run is queued either way, and their next poll finds it."""
+    try:
+        if catalog.backend == "postgresql":
+            from sqlalchemy import text
+
+            with catalog.session() as s:
+                s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": PG_CHANNEL})
+            return
+        ring(_loopback_ports(catalog))
+    except Exception as exc:
+        log.warning("cannot ring the schedulers' doorbells: %s", exc)
+
+
+def _loopback_ports(catalog) -> list[int]:
+    """The doorbell ports of the live schedulers of this host, other than this process's
+    (those are woken directly)."""
+    from sqlalchemy import select
+
+    from ..catalog.schema import utcnow
+    from .tables import SchedulerRecord
+
+    with catalog.read_session() as s:
+        return list(s.scalars(select(SchedulerRecord.doorbell_port).where(
+            SchedulerRecord.host == os.uname().nodename, SchedulerRecord.pid != os.getpid(),
+            SchedulerRecord.doorbell_port.is_not(None), SchedulerRecord.expires_at > utcnow(),
+            SchedulerRecord.stopped_at.is_(None))))
 
 
 def open_doorbell(catalog, on_ring: Callable[[], None]):

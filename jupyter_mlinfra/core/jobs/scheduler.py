@@ -36,13 +36,13 @@ import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
 from .states import FINAL_STATES, RunState, Trigger, end_attempt
-from .doorbell import PG_CHANNEL, open_doorbell, ring
+from .doorbell import open_doorbell, ring_schedulers
 from .tables import JobDefinition, Run, RunLogLine, SchedulerRecord
 from . import validation as v
 
@@ -58,30 +58,11 @@ _SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
 def wake_schedulers(workspace=None) -> None:
     """Make every scheduler of this process run a pass now (a run was queued), and, given
     the workspace whose catalog got the run, ring the doorbells of that catalog's schedulers
-    in other processes: on PostgreSQL a ``NOTIFY`` (every host), on SQLite a datagram to the
-    live schedulers of this host."""
+    in other processes (``doorbell.ring_schedulers``)."""
     for scheduler in list(_SCHEDULERS):
         scheduler.wake()
-    if workspace is None or not workspace.config.settings.jobs_doorbell:
-        return
-    if workspace.catalog.backend == "postgresql":
-        try:
-            with workspace.catalog.session() as s:
-                s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": PG_CHANNEL})
-        except Exception as exc:   # the run is queued: the schedulers' next poll finds it
-            log.warning("cannot notify the schedulers: %s", exc)
-        return
-    try:
-        now, host, pid = utcnow(), os.uname().nodename, os.getpid()
-        with workspace.catalog.read_session() as s:
-            ports = s.scalars(select(SchedulerRecord.doorbell_port).where(
-                SchedulerRecord.host == host, SchedulerRecord.pid != pid,
-                SchedulerRecord.doorbell_port.is_not(None),
-                SchedulerRecord.expires_at > now, SchedulerRecord.stopped_at.is_(None))).all()
-    except Exception as exc:   # the run is queued: the schedulers' next poll finds it
-        log.warning("cannot ring the schedulers' doorbells: %s", exc)
-        return
-    ring(ports)
+    if workspace is not None and workspace.config.settings.jobs_doorbell:
+        ring_schedulers(workspace.catalog)
 
 
 _FAILED_UPSTREAM = frozenset({RunState.FAILED.value, RunState.UPSTREAM_FAILED.value,
