@@ -121,6 +121,11 @@ def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *,
     return km
 
 
+def start_run_kernel(workspace, kernel_name: str):
+    """A job run's kernel: forked from a template unless ``jobs_fork_kernels`` is off."""
+    return start_kernel(kernel_name, fork=bool(workspace.config.settings.jobs_fork_kernels))
+
+
 WARM_UP_CODE = "import jupyter_mlinfra.kernel.extension"
 
 
@@ -386,8 +391,7 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
     try:
         if km_box["km"] is None or getattr(km_box["km"], "kernel_name", None) != kernel_name:
             kill_kernel(km_box["km"])
-            km_box["km"] = start_kernel(
-                kernel_name, fork=bool(workspace.config.settings.jobs_fork_kernels))
+            km_box["km"] = start_run_kernel(workspace, kernel_name)
         thread.start()
         from ..notebook_execution import execute_notebook
 

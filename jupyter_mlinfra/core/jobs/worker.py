@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def start_warm() -> None:
         try:
-            km = execution.start_kernel(
-                args.kernel, fork=bool(workspace.config.settings.jobs_fork_kernels))
+            km = execution.start_run_kernel(workspace, args.kernel)
             if workspace.config.settings.jobs_record_provenance:
                 execution.warm_up_kernel(km)
             warm["km"] = km
