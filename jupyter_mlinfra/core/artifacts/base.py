@@ -143,7 +143,7 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def _object_age(self, path: str) -> float:
-        """Seconds since the object was written."""
+        """Seconds since the object was written (NotFound when it is not there)."""
 
     @abstractmethod
     def describe(self) -> dict: ...
@@ -282,7 +282,7 @@ class ArtifactStore(ABC):
                 continue
             try:
                 old_enough = self._object_age(path) >= min_age
-            except (FileNotFoundError, NotFound):   # another gc removed it meanwhile
+            except NotFound:   # another gc removed it meanwhile
                 continue
             if old_enough:
                 self._delete_object(path)

@@ -53,7 +53,10 @@ class LocalArtifactStore(ArtifactStore):
         return self._path(path).is_file()
 
     def _object_age(self, path: str) -> float:
-        return time.time() - self._path(path).stat().st_mtime
+        try:
+            return time.time() - self._path(path).stat().st_mtime
+        except FileNotFoundError:
+            raise NotFound(f"no object {path!r}") from None
 
     def _delete_object(self, path: str) -> None:
         try:
