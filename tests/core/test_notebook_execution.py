@@ -11,16 +11,20 @@ from jupyter_mlinfra.core.errors import InvalidInput, NotFound
 from jupyter_mlinfra.core.notebook_execution import execute_notebook
 
 
+def _python3(*cells) -> nbformat.NotebookNode:
+    """A notebook of these cells for the python3 kernel."""
+    return new_notebook(cells=list(cells), metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
 def _notebook() -> nbformat.NotebookNode:
     params = new_code_cell("n = 2", id="params-cell")
     params.metadata["tags"] = ["parameters"]
-    return new_notebook(cells=[
+    return _python3(
         params,
         new_markdown_cell("# doubling", id="md"),
         new_code_cell("import os\nprint(n * 2, os.environ['DEMO_FLAG'], os.getcwd())", id="c-double"),
-        new_code_cell("print(get_ipython().execution_count, _ci)", id="c-id"),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                "language": "python"}})
+        new_code_cell("print(get_ipython().execution_count, _ci)", id="c-id"))
 
 
 CAPTURE_IDS = ("_ci = None\n"
@@ -54,11 +58,9 @@ def test_parameters_env_cwd_cell_ids_and_progress(tmp_path, mlinfra_env):
 def test_failing_cell_raises_and_reports_error(tmp_path, mlinfra_env):
     import papermill
 
-    nb = new_notebook(cells=[new_code_cell("x = 1", id="a"),
-                             new_code_cell("raise ValueError('boom')", id="b"),
-                             new_code_cell("y = 2", id="c")],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                               "language": "python"}})
+    nb = _python3(new_code_cell("x = 1", id="a"),
+                  new_code_cell("raise ValueError('boom')", id="b"),
+                  new_code_cell("y = 2", id="c"))
     seen = []
     with pytest.raises(papermill.PapermillExecutionError) as err:
         execute_notebook(nb, tmp_path / "out.ipynb", record_provenance=False, on_cell=seen.append)
@@ -71,11 +73,9 @@ def test_failing_cell_raises_and_reports_error(tmp_path, mlinfra_env):
 def test_kernel_that_dies_mid_cell_reports_error(tmp_path, mlinfra_env):
     from nbclient.exceptions import DeadKernelError
 
-    nb = new_notebook(cells=[new_code_cell("x = 1", id="a"),
-                             new_code_cell("import os\nos._exit(3)", id="dies"),
-                             new_code_cell("y = 2", id="never")],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                               "language": "python"}})
+    nb = _python3(new_code_cell("x = 1", id="a"),
+                  new_code_cell("import os\nos._exit(3)", id="dies"),
+                  new_code_cell("y = 2", id="never"))
     seen = []
     with pytest.raises(DeadKernelError):
         execute_notebook(nb, tmp_path / "out.ipynb", record_provenance=False, on_cell=seen.append)
@@ -86,9 +86,7 @@ def test_runs_in_a_prestarted_kernel(tmp_path, mlinfra_env):
     km = KernelManager(kernel_name="python3")
     km.start_kernel()
     try:
-        nb = new_notebook(cells=[new_code_cell("import os\nprint(os.getpid())", id="pid")],
-                          metadata={"kernelspec": {"name": "python3", "display_name": "P",
-                                                   "language": "python"}})
+        nb = _python3(new_code_cell("import os\nprint(os.getpid())", id="pid"))
         out = execute_notebook(nb, None, kernel_manager=km, record_provenance=False)
         assert _stdout(out.cells[0]).strip() == str(km.provisioner.process.pid)
         assert km.is_alive()  # the caller owns the kernel: it stays up for reuse
@@ -106,9 +104,7 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 
 
 def test_notebooks_own_load_ext_stays_quiet_when_recording(tmp_path, mlinfra_env):
-    nb = new_notebook(cells=[new_code_cell("%load_ext jupyter_mlinfra", id="load"),
-                             new_code_cell("x = 1", id="x")],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "P",
-                                               "language": "python"}})
+    nb = _python3(new_code_cell("%load_ext jupyter_mlinfra", id="load"),
+                  new_code_cell("x = 1", id="x"))
     out = execute_notebook(nb, None, notebook_path="quiet.ipynb", record_provenance=True)
     assert out.cells[0].outputs == []  # no "extension is already loaded" banner
