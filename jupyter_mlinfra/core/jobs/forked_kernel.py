@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -32,6 +33,7 @@ import threading
 PROVISIONER_NAME = "mlinfra-fork-provisioner"
 LAUNCHER = "ipykernel_launcher"
 TEMPLATE_MODULE = "jupyter_mlinfra.kernel.template"
+TEMPLATE_START_TIMEOUT = 60.0   # seconds
 
 
 def forkable(argv: list[str]) -> bool:
@@ -50,7 +52,9 @@ class Template:
         self.process = subprocess.Popen(
             [*interpreter, "-m", TEMPLATE_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=None, text=True, bufsize=1, start_new_session=True)
-        ready = self.process.stdout.readline()
+        # a template stuck in its imports must not hold up the run: it falls back
+        ready = self.process.stdout.readline() if select.select(
+            [self.process.stdout], [], [], TEMPLATE_START_TIMEOUT)[0] else ""
         if not ready.startswith("{"):
             self.process.kill()
             raise RuntimeError(f"kernel template did not start: {ready!r}")

@@ -109,3 +109,17 @@ def test_a_template_that_cannot_start_falls_back_to_a_new_interpreter(kernels, m
     km = execution.start_kernel("python3", fork=True)
     kernels.append(km)
     assert int(_run(km, "import os; print(os.getppid())")) == os.getpid()
+
+
+def test_a_template_stuck_at_start_is_given_up(monkeypatch):
+    """A template that never says it is ready (stuck importing) is killed after
+    TEMPLATE_START_TIMEOUT, and the provisioner then starts the kernel as a new process."""
+    import sys
+
+    from jupyter_mlinfra.core.jobs import forked_kernel
+
+    monkeypatch.setattr(forked_kernel, "TEMPLATE_START_TIMEOUT", 0.5)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="did not start"):
+        forked_kernel.Template([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert time.monotonic() - started < 30
