@@ -160,10 +160,18 @@ class MLInfra(Configurable):
         1e-6, help="Model store: default relative tolerance when `reproduce` compares a "
         "re-run's metrics with the recorded ones.").tag(config=True)
 
-    team = Unicode(
-        "",
-        help="The user's team. Feature views with visibility 'team' are visible to users "
-        "of the same team.",
+    teams = Dict(
+        {}, help="Teams of users, {'alice': 'fraud', 'bob': ['risk', 'fraud']}: what a user "
+        "creates with visibility 'team' (runs by default, feature views on request) is visible "
+        "to the members of the user's first team. Read from the configuration of the process "
+        "that opens the catalog (the server's, for its users); a server whose users come from "
+        "JupyterHub adds their Hub groups.",
+    ).tag(config=True)
+
+    roles = Dict(
+        {}, help="Roles of users or groups, {'carol': ['admin'], 'group:ml-leads': ['admin']}: "
+        "'admin' may change and read what other users own (models, aliases, jobs, runs, "
+        "feature views); 'auditor' may read everything.",
     ).tag(config=True)
 
     online_store_url = Unicode(
@@ -279,18 +287,73 @@ def redact(value: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _config_files() -> list[Path]:
-    """Config files in priority order, lowest first."""
+def _candidate_files() -> list[Path]:
+    """Every place a config file may be, in priority order, lowest first."""
     from jupyter_core.paths import jupyter_config_path
 
-    found: list[Path] = []
     folders = list(dict.fromkeys(os.path.realpath(p) for p in jupyter_config_path()))
-    for folder in reversed(folders):
-        for suffix in (".json", ".py"):
-            candidate = Path(folder) / f"{CONFIG_FILE_STEM}{suffix}"
-            if candidate.is_file():
-                found.append(candidate)
-    return found
+    return [Path(folder) / f"{CONFIG_FILE_STEM}{suffix}"
+            for folder in reversed(folders) for suffix in (".json", ".py")]
+
+
+def _config_files() -> list[Path]:
+    """Config files in priority order, lowest first."""
+    return [candidate for candidate in _candidate_files() if candidate.is_file()]
+
+
+# Environment variables that decide where config files are looked for, besides MLINFRA_*.
+_LOCATION_ENV = ("JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH", "JUPYTER_DATA_DIR",
+                 "JUPYTER_PLATFORM_DIRS", "JUPYTER_PREFER_ENV_PATH", "JUPYTER_NO_CONFIG",
+                 "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HOME", "USER", "LOGNAME", "VIRTUAL_ENV",
+                 "CONDA_PREFIX")
+
+
+class ConfigSources:
+    """A cheap test of whether what :func:`resolve_config` reads may have changed.
+
+    ``key()`` reads the relevant environment variables on every call (a few microseconds:
+    straight from the process environment's own dict) and stats the candidate config files
+    at most every ``file_check_interval`` seconds, so a public call in a loop
+    (``features.get_online_features``, ``log_metric``) does not rebuild the traitlets
+    configuration or walk the config path each time.
+    """
+
+    file_check_interval = 1.0
+
+    def __init__(self) -> None:
+        names = [ENV_PREFIX + name.upper() for name in MLInfra.class_trait_names(config=True)]
+        self._env_names = tuple(names) + _LOCATION_ENV
+        data = getattr(os.environ, "_data", None)
+        encode = getattr(os.environ, "encodekey", None)
+        if isinstance(data, dict) and callable(encode):  # CPython: bytes (POSIX) or str keys
+            self._raw, self._raw_keys = data, tuple(encode(n) for n in self._env_names)
+        else:
+            self._raw, self._raw_keys = None, ()
+        self._files_key: tuple = ()
+        self._files_checked = float("-inf")
+        self._files_env: tuple | None = None
+
+    def _env_key(self) -> tuple:
+        if self._raw is not None:
+            get = self._raw.get
+            return tuple([get(k) for k in self._raw_keys])
+        return tuple(os.environ.get(n) for n in self._env_names)
+
+    def key(self, *, force: bool = False) -> tuple:
+        import time
+
+        env = self._env_key()
+        now = time.monotonic()
+        if force or env != self._files_env or now - self._files_checked >= self.file_check_interval:
+            stamps = []
+            for path in _candidate_files():
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                stamps.append((str(path), st.st_mtime_ns, st.st_size))
+            self._files_key, self._files_env, self._files_checked = tuple(stamps), env, now
+        return env + self._files_key
 
 
 def _load_file(path: Path) -> Config:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import copy
 import importlib
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .._version import __version__
 from .config import ResolvedConfig, resolve_config
 from .errors import NotFound
+from .identity import Identity
 
 if TYPE_CHECKING:  # SQLAlchemy and the stores are imported on first use (kernel start-up cost)
     from .artifacts import ArtifactStore
@@ -36,9 +37,13 @@ SERVICES["models"] = "jupyter_mlinfra.core.models.service:ModelStore"
 
 
 class Workspace:
-    def __init__(self, config: ResolvedConfig | None = None, *, user: str | None = None) -> None:
+    def __init__(self, config: ResolvedConfig | None = None, *, user: str | None = None,
+                 groups: Iterable[str] = ()) -> None:
         self.config = config or resolve_config()
         self.user = user or self.config.user
+        # who acts: the user, their teams (authenticated groups + the configuration's
+        # mapping) and roles; never a setting of the user's own choosing
+        self.identity = Identity.resolve(self.config.settings, self.user, groups)
         self._catalog: Catalog | None = None
         self._artifacts: ArtifactStore | None = None
         self._services: dict[str, Any] = {}
@@ -99,9 +104,10 @@ class Workspace:
         cls = getattr(importlib.import_module(module_name), cls_name)
         return cls(self)
 
-    def for_user(self, user: str) -> "Workspace":
-        """The same storage seen as another identity (the server's per-request user)."""
-        clone = Workspace(self.config, user=user)
+    def for_user(self, user: str, groups: Iterable[str] = ()) -> "Workspace":
+        """The same storage seen as another identity (the server's per-request user, with
+        the groups its identity provider authenticated)."""
+        clone = Workspace(self.config, user=user, groups=groups)
         clone._catalog = self.catalog
         clone._artifacts = self.artifacts
         clone._parent = self
@@ -162,13 +168,33 @@ class Workspace:
 
 _default: Workspace | None = None
 _default_key: tuple | None = None
+_default_sources_key: tuple | None = None
 _default_lock = threading.Lock()
+_sources: Any = None  # ConfigSources, made on first use
 
 
-def get_workspace() -> Workspace:
-    """The process-wide workspace for plain Python and the kernel; rebuilt when the
-    configuration (files or ``MLINFRA_*`` variables) changes."""
-    global _default, _default_key
+def get_workspace(*, refresh: bool = False) -> Workspace:
+    """The process-wide workspace for plain Python and the kernel.
+
+    The configuration is resolved once and again only when one of its sources changes (an
+    ``MLINFRA_*`` or Jupyter path variable, a config file's mtime: see
+    :class:`~.config.ConfigSources`), or with ``refresh=True``; the workspace is rebuilt when
+    the resolved settings differ.
+    """
+    global _sources
+    if _sources is None:
+        from .config import ConfigSources
+
+        _sources = ConfigSources()
+    sources_key = _sources.key(force=refresh)
+    current = _default
+    if current is not None and not refresh and sources_key == _default_sources_key:
+        return current
+    return _rebuild_default(sources_key)
+
+
+def _rebuild_default(sources_key: tuple) -> Workspace:
+    global _default, _default_key, _default_sources_key
     config = resolve_config()
     key = config.fingerprint()
     with _default_lock:
@@ -177,4 +203,5 @@ def get_workspace() -> Workspace:
                 _default.close()
             _default = Workspace(config)
             _default_key = key
+        _default_sources_key = sources_key
         return _default

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from jupyter_mlinfra.core.errors import NotFound
@@ -43,3 +45,27 @@ def test_get_workspace_follows_environment_changes(mlinfra_env, monkeypatch, tmp
     second = get_workspace()
     assert second is not first
     assert second.config.home == tmp_path / "other-home"
+
+
+def test_get_workspace_follows_config_file_edits(mlinfra_env, tmp_path):
+    """The configuration is resolved once per process, yet a config file written or edited
+    later is seen: at once with refresh=True, and by itself after the file check interval."""
+    import json
+    import os
+    import time
+
+    from jupyter_mlinfra.core.config import ConfigSources
+
+    first = get_workspace()
+    config_dir = Path(os.environ["JUPYTER_CONFIG_DIR"])
+    config_dir.mkdir(parents=True, exist_ok=True)
+    config_file = config_dir / "jupyter_mlinfra_config.json"
+    config_file.write_text(json.dumps({"MLInfra": {"user": "from-file"}}))
+    assert get_workspace(refresh=True).user == "from-file"
+    assert get_workspace() is not first
+
+    config_file.write_text(json.dumps({"MLInfra": {"user": "edited-later"}}))
+    deadline = time.monotonic() + ConfigSources.file_check_interval + 5
+    while get_workspace().user != "edited-later":
+        assert time.monotonic() < deadline, "an edited config file was never picked up"
+        time.sleep(0.05)
