@@ -1,5 +1,5 @@
 """Catalog tables of the jobs capability (migrations ``0003_jobs``, ``0006_job_schedulers``,
-``0007_scheduler_doorbell``)."""
+``0007_scheduler_doorbell``, ``0008_jobs_visibility``)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ class JobDefinition(Base):
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
     tags: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # who may make their jobs depend on this one (as for feature views): "private" (its
+    # owner), "team" (users of ``team``, its owner's team when it was created), "public"
+    visibility: Mapped[str] = mapped_column(String(16), default="team")
+    team: Mapped[str] = mapped_column(String(128), default="")
     next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     last_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
