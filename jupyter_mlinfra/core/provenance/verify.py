@@ -29,6 +29,7 @@ from typing import Any, Iterable
 import nbformat
 
 from .model import METADATA_KEY
+from .sanitize import sanitize_outputs
 
 SKIP_TAGS = frozenset({"mlinfra-skip", "nbval-skip", "skip-verify"})
 IGNORE_OUTPUT_TAGS = frozenset({"mlinfra-ignore-output", "nbval-ignore-output"})
@@ -60,6 +61,7 @@ class VerifyOptions:
 
 
 def sanitize(text: str, extra: Iterable[tuple[str, str]] = ()) -> str:
+    text = sanitize_outputs(text)  # progress bars, %timeit, warnings, widgets, sets
     for pattern, repl in list(DEFAULT_SANITIZERS) + list(extra):
         text = re.sub(pattern, repl, text)
     return text
