@@ -20,9 +20,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ..errors import InvalidInput
+from ..identity import VISIBILITIES  # noqa: F401  (the one notion, shared with jobs' runs)
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
-VISIBILITIES = ("private", "team", "public")
 DTYPES = ("int64", "float64", "bool", "string", "datetime")
 # Internal column names of the offline store (user columns may not start with "_mlinfra").
 EVENT_TS = "_mlinfra_event_ts"

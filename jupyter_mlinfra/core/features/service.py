@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable
 
 from sqlalchemy import delete, select
 
-from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ..errors import Conflict, InvalidInput, NotFound
+from ..identity import Identity, check_may_change, may_read
 from .definitions import (CREATED_TS, EVENT_TS, VISIBILITIES, FeatureRef, FeatureSpec,
                           TransformCode, ViewVersion, check_name, coerce_column,
                           definition_fingerprint, format_ttl, infer_dtype, load_transform,
@@ -106,8 +107,12 @@ class FeatureService:
         return self.ws.user
 
     @property
+    def identity(self) -> Identity:
+        return self.ws.identity
+
+    @property
     def team(self) -> str:
-        return getattr(self.ws.config.settings, "team", "") or ""
+        return self.ws.identity.team
 
     @property
     def online(self) -> OnlineStore:
@@ -147,9 +152,7 @@ class FeatureService:
 
     # -- visibility -------------------------------------------------------------------------
     def _visible(self, rec: FeatureViewRecord) -> bool:
-        if rec.owner == self.user or rec.visibility == "public":
-            return True
-        return rec.visibility == "team" and bool(rec.team) and rec.team == self.team
+        return may_read(self.identity, rec.owner, rec.visibility, rec.team)
 
     def _view(self, s, name: str) -> FeatureViewRecord:
         rec = s.get(FeatureViewRecord, name)
@@ -159,9 +162,7 @@ class FeatureService:
 
     def _owned_view(self, s, name: str) -> FeatureViewRecord:
         rec = self._view(s, name)
-        if rec.owner != self.user:
-            raise PermissionDenied(f"feature view {name!r} belongs to {rec.owner}; only the "
-                                   "owner can change it")
+        check_may_change(self.identity, rec.owner, f"feature view {name!r}")
         return rec
 
     def _version(self, s, rec: FeatureViewRecord, version: int | None) -> ViewVersion:
@@ -189,8 +190,7 @@ class FeatureService:
                     raise Conflict(f"entity {name!r} exists with join keys "
                                    f"{json.loads(rec.join_keys)}; it cannot change to {keys}")
                 if description and description != rec.description:
-                    if rec.owner != self.user:
-                        raise PermissionDenied(f"entity {name!r} belongs to {rec.owner}")
+                    check_may_change(self.identity, rec.owner, f"entity {name!r}")
                     rec.description = description
                 return self._entity_dict(rec)
             rec = EntityRecord(name=name, join_keys=json.dumps(keys), description=description,
@@ -214,8 +214,7 @@ class FeatureService:
             rec = s.get(EntityRecord, name)
             if rec is None:
                 raise NotFound(f"no entity {name!r}")
-            if rec.owner != self.user:
-                raise PermissionDenied(f"entity {name!r} belongs to {rec.owner}")
+            check_may_change(self.identity, rec.owner, f"entity {name!r}", "delete")
             users = [v.view_name for v in s.scalars(select(FeatureViewVersionRecord))
                      if name in json.loads(v.entities)]
             if users:
@@ -260,10 +259,9 @@ class FeatureService:
                 join_keys += [k for k in json.loads(erec.join_keys) if k not in join_keys]
             existing = s.get(FeatureViewRecord, name)
             if existing is not None and existing.owner != self.user:
-                if self._visible(existing):
-                    raise PermissionDenied(f"feature view {name!r} belongs to "
-                                           f"{existing.owner}; only the owner can change it")
-                raise Conflict(f"a feature view named {name!r} already exists")
+                if not self._visible(existing):
+                    raise Conflict(f"a feature view named {name!r} already exists")
+                check_may_change(self.identity, existing.owner, f"feature view {name!r}")
             latest = self._version(s, existing, None) if existing is not None else None
 
         source_kind, source_ref, frame, snapshot = self._describe_source(source)
@@ -298,8 +296,8 @@ class FeatureService:
                 s.add(rec)
                 s.flush()
             else:
-                if rec.owner != self.user:  # re-check inside the write transaction
-                    raise PermissionDenied(f"feature view {name!r} belongs to {rec.owner}")
+                # re-check inside the write transaction
+                check_may_change(self.identity, rec.owner, f"feature view {name!r}")
                 for attr, value in (("description", description), ("visibility", visibility)):
                     if value is not None and getattr(rec, attr) != value:
                         setattr(rec, attr, value)
@@ -1065,7 +1063,7 @@ class FeatureService:
 
     # -- online -----------------------------------------------------------------------------
     def _online_plan(self, features: tuple) -> tuple[list[OnlinePlanView], list[str]]:
-        key = (self.user, self.team, features)
+        key = (self.identity, features)
         cached = self._plans.get(key)
         now = time.monotonic()
         if cached is not None and cached[0] > now:

@@ -27,7 +27,8 @@ from typing import Any, Callable
 from sqlalchemy import and_, exists, func, select
 
 from ..catalog.schema import utcnow
-from ..errors import Conflict, IntegrityError, InvalidInput, NotFound, PermissionDenied
+from ..errors import Conflict, IntegrityError, InvalidInput, NotFound
+from ..identity import check_may_change
 from . import capture
 from .capture import SessionContext, SerializedPart
 from .tables import ModelAlias, ModelMetric, ModelVersionRecord, RegisteredModel
@@ -103,8 +104,8 @@ class ModelStore:
                            + "; ".join(reasons), details={"reasons": reasons})
         capture_file = os.environ.get(CAPTURE_ENV)
         capture_run = None if capture_file else self.reproduce_run(run_id)
-        if alias is not None and not (capture_file or capture_run):
-            self._check_alias_permission(name, alias)
+        if not (capture_file or capture_run):
+            self._check_register_permission(name, alias)
 
         # 6. generating code (git, the notebook file, the run's parameters): mostly waiting on
         # subprocesses and files, so it runs beside the serialization of the model
@@ -215,6 +216,9 @@ class ModelStore:
         artifacts = self._write_parts(name, version_id, parts)
         with self.ws.catalog.session() as s:
             model_row = self._lock_model(s, name, description)
+            # re-checked with the model row locked (it may have been created meanwhile)
+            check_may_change(self.ws.identity, model_row.owner, f"model {name}",
+                             "register a version of")
             number = model_row.last_version + 1
             model_row.last_version = number
             model_row.updated_at = utcnow()
@@ -493,7 +497,7 @@ class ModelStore:
         tags = check_tags(tags)
         stmt = select(ModelVersionRecord)
         if query:
-            stmt = stmt.where(ModelVersionRecord.model_name.ilike(f"%{query}%"))
+            stmt = stmt.where(ModelVersionRecord.model_name.icontains(query, autoescape=True))
         if owner:
             stmt = stmt.where(ModelVersionRecord.owner == owner)
         if not include_archived:
@@ -531,12 +535,23 @@ class ModelStore:
         return result
 
     # -- updating -----------------------------------------------------------------------
-    def _check_alias_permission(self, name: str, alias: str) -> None:
+    def _check_register_permission(self, name: str, alias: str | None) -> None:
+        """Before capturing anything: a new version of another user's model, or a move of
+        their protected alias, needs their ownership or a role that allows it."""
         with self.ws.catalog.read_session() as s:
-            row = s.get(ModelAlias, (name, alias))
-            if row is not None and row.protected and row.owner != self.ws.user:
-                raise PermissionDenied(f"alias {name}@{alias} is protected: only its owner "
-                                       f"{row.owner} can move it")
+            model = s.get(RegisteredModel, name)
+            if model is not None:
+                check_may_change(self.ws.identity, model.owner, f"model {name}",
+                                 "register a version of")
+            row = s.get(ModelAlias, (name, alias)) if alias is not None else None
+            if row is not None and row.protected:
+                check_may_change(self.ws.identity, row.owner,
+                                 f"alias {name}@{alias} is protected and", "move")
+
+    def _check_model_owner(self, s, name: str, action: str) -> None:
+        model = s.get(RegisteredModel, name)
+        if model is not None:
+            check_may_change(self.ws.identity, model.owner, f"model {name}", action)
 
     def _move_alias(self, s, name: str, alias: str, version: int,
                     protected: bool | None) -> ModelAlias:
@@ -550,9 +565,9 @@ class ModelStore:
                              updated_by=self.ws.user, updated_at=now)
             s.add(row)
             return row
-        if row.protected and row.owner != self.ws.user:
-            raise PermissionDenied(f"alias {name}@{alias} is protected: only its owner "
-                                   f"{row.owner} can move it")
+        if row.protected:
+            check_may_change(self.ws.identity, row.owner,
+                             f"alias {name}@{alias} is protected and", "move")
         row.version = version
         row.updated_by = self.ws.user
         row.updated_at = now
@@ -589,9 +604,9 @@ class ModelStore:
             row = s.get(ModelAlias, (name, alias))
             if row is None:
                 raise NotFound(f"model {name} has no alias {alias!r}")
-            if row.protected and row.owner != self.ws.user:
-                raise PermissionDenied(f"alias {name}@{alias} is protected: only its owner "
-                                       f"{row.owner} can remove it")
+            if row.protected:
+                check_may_change(self.ws.identity, row.owner,
+                                 f"alias {name}@{alias} is protected and", "remove")
             s.delete(row)
 
     def archive(self, ref: str, archived: bool = True) -> ModelVersion:
@@ -600,6 +615,8 @@ class ModelStore:
         parsed = ModelRef.parse(ref)
         with self.ws.catalog.session() as s:
             record = self._record(s, parsed)
+            self._check_model_owner(s, record.model_name,
+                                    "archive versions of" if archived else "unarchive versions of")
             if archived:
                 pointing = s.scalars(select(ModelAlias.alias).where(
                     ModelAlias.model_name == record.model_name,
@@ -623,6 +640,7 @@ class ModelStore:
                     raise NotFound(f"no model {name!r}")
             else:
                 target = self._record(s, ModelRef(name, version=int(version)))
+            self._check_model_owner(s, name, "change")
             if description is not None:
                 target.description = description
             merged = dict(target.tags or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -12,7 +13,7 @@ def workspace_for(user: str, team: str = "", **env: str):
     from jupyter_mlinfra.core.config import resolve_config
     from jupyter_mlinfra.core.workspace import Workspace
 
-    environ = {**os.environ, "MLINFRA_TEAM": team,
+    environ = {**os.environ, "MLINFRA_TEAMS": json.dumps({user: team} if team else {}),
                **{f"MLINFRA_{k.upper()}": v for k, v in env.items()}}
     return Workspace(resolve_config(environ=environ), user=user)
 
