@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 
 from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded
+from ..identity import (DEFAULT_VISIBILITY, check_may_change, check_visibility, may_read,
+                        readable_clause)
 from .states import (ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState,
                      Trigger, job_to_dict, run_to_dict)
 from .tables import JobDefinition, Run, RunLogLine, RunMetric, SchedulerRecord, Sweep
@@ -237,6 +239,10 @@ class JobsService:
             schedule_changed = (fields["schedule"], fields["timezone"]) != (job.schedule,
                                                                             job.timezone)
             reactivated = fields["active"] and not job.active
+            if fields.get("visibility", job.visibility) != job.visibility:
+                # a job's runs are read as the job is: earlier runs follow
+                s.execute(update(Run).where(Run.job_id == job.id)
+                          .values(visibility=fields["visibility"]))
             for key, value in fields.items():
                 setattr(job, key, value)
             now = utcnow()
@@ -283,10 +289,9 @@ class JobsService:
             if active is not None:
                 stmt = stmt.where(JobDefinition.active.is_(active))
             if q:
-                like = f"%{q}%"
-                stmt = stmt.where(or_(JobDefinition.name.ilike(like),
-                                      JobDefinition.notebook.ilike(like),
-                                      JobDefinition.description.ilike(like)))
+                stmt = stmt.where(or_(JobDefinition.name.icontains(q, autoescape=True),
+                                      JobDefinition.notebook.icontains(q, autoescape=True),
+                                      JobDefinition.description.icontains(q, autoescape=True)))
             jobs = [j for j in s.scalars(stmt) if not tag or tag in (j.tags or [])]
             names = self._names(s, itertools.chain.from_iterable(j.depends_on or []
                                                                  for j in jobs))
@@ -298,9 +303,9 @@ class JobsService:
                            next_fire_times=self._upcoming(job))
 
     def _check_owner(self, job_or_run) -> None:
-        if job_or_run.owner != self.ws.user:
-            raise PermissionDenied(f"{job_or_run.owner} owns this; {self.ws.user} cannot "
-                                   "change it")
+        what = (f"run {job_or_run.id}" if isinstance(job_or_run, Run)
+                else f"job {job_or_run.name}")
+        check_may_change(self.ws.identity, job_or_run.owner, what)
 
     @staticmethod
     def _next_fire(job: JobDefinition, after: datetime) -> datetime | None:
@@ -373,6 +378,10 @@ class JobsService:
 
         if snapshot_key is None:
             snapshot_key, cwd = self._snapshot(run_id, full), str(full.parent)
+        # who may read it: its job's visibility, else (a run of a notebook) the default,
+        # for the team of its owner
+        extra.setdefault("visibility", pick("visibility", DEFAULT_VISIBILITY))
+        extra.setdefault("team", src.team if src is not None else self.ws.identity.team)
         return Run(
             id=run_id, job_id=job.id if job is not None else job_id, owner=owner,
             notebook=notebook, cwd=cwd, snapshot_key=snapshot_key,
@@ -410,8 +419,10 @@ class JobsService:
             out["tags"] = v.check_tags(spec["tags"])
         if spec.get("kernel_name"):
             out["kernel_name"] = str(spec["kernel_name"])
+        if spec.get("visibility") is not None:
+            out["visibility"] = check_visibility(spec["visibility"])
         unknown = set(spec) - {"priority", "resources", "cpus", "memory", "retries",
-                               "retry_backoff", "timeout", "tags", "kernel_name"}
+                               "retry_backoff", "timeout", "tags", "kernel_name", "visibility"}
         if unknown:
             raise InvalidInput(f"unknown run option(s): {', '.join(sorted(unknown))}")
         self._check_fits(out.get("cpus", 0), out.get("memory_mb", 0))
@@ -628,8 +639,8 @@ class JobsService:
         with self.ws.catalog.read_session() as s:
             if s.get(Sweep, sweep_id) is None:
                 raise NotFound(f"no sweep {sweep_id!r}")
-            runs = list(s.scalars(select(Run).where(Run.sweep_id == sweep_id)
-                                  .order_by(Run.created_at, Run.id)))
+            runs = list(s.scalars(self._readable_runs(select(Run)).where(
+                Run.sweep_id == sweep_id).order_by(Run.created_at, Run.id)))
             metrics = self._metrics(s, [r.id for r in runs])
         rows = []
         param_names: list[str] = []
@@ -671,9 +682,23 @@ class JobsService:
             raise NotFound(f"no run {run_id!r}")
         return run
 
+    def _readable_run(self, s: Session, run_id: str) -> Run:
+        """The run, if this identity may read it (its visibility is its job's, kept in step
+        by ``update_job``; a run without a job is "team" unless submitted otherwise);
+        otherwise not found, so that run ids do not leak."""
+        run = self._run(s, run_id)
+        if not may_read(self.ws.identity, run.owner, run.visibility, run.team):
+            raise NotFound(f"no run {run_id!r}")
+        return run
+
+    def _readable_runs(self, stmt):
+        """``stmt`` (a select of runs) narrowed to the runs this identity may read."""
+        clause = readable_clause(self.ws.identity, Run.owner, Run.visibility, Run.team)
+        return stmt if clause is None else stmt.where(clause)
+
     def get_run(self, run_id: str) -> dict:
         with self.ws.catalog.read_session() as s:
-            run = self._run(s, run_id)
+            run = self._readable_run(s, run_id)
             names = self._names(s, [run.job_id] if run.job_id else [])
             out = run_to_dict(run, job_name=names.get(run.job_id) if run.job_id else None,
                               metrics=self._metrics(s, [run.id]).get(run.id, {}))
@@ -696,7 +721,7 @@ class JobsService:
         limit = max(1, min(int(limit), 1000))
         offset = max(0, int(offset))
         with self.ws.catalog.read_session() as s:
-            stmt = select(Run)
+            stmt = self._readable_runs(select(Run))
             if job:
                 stmt = stmt.where(Run.job_id == self._job(s, job).id)
             if state:
@@ -719,10 +744,10 @@ class JobsService:
             if pipeline:
                 stmt = stmt.where(Run.pipeline_id == pipeline)
             if notebook:
-                stmt = stmt.where(Run.notebook.ilike(f"%{notebook}%"))
+                stmt = stmt.where(Run.notebook.icontains(notebook, autoescape=True))
             if q:
-                like = f"%{q}%"
-                stmt = stmt.where(or_(Run.notebook.ilike(like), Run.output_text.ilike(like),
+                stmt = stmt.where(or_(Run.notebook.icontains(q, autoescape=True),
+                                      Run.output_text.icontains(q, autoescape=True),
                                       Run.id == q))
             stmt = stmt.order_by(Run.created_at.desc(), Run.id.desc())
             needs_python_filter = bool(tag or parameters)
@@ -743,7 +768,7 @@ class JobsService:
     def run_output(self, run_id: str) -> bytes:
         """The output notebook (.ipynb bytes); while the run goes, as of its last cell."""
         with self.ws.catalog.read_session() as s:
-            run = self._run(s, run_id)
+            run = self._readable_run(s, run_id)
             key = run.output_key
         if not key or not self.ws.artifacts.exists(key):
             raise NotFound(f"run {run_id} has no output notebook yet (state {run.state})")
@@ -751,14 +776,14 @@ class JobsService:
 
     def run_input(self, run_id: str) -> bytes:
         with self.ws.catalog.read_session() as s:
-            key = self._run(s, run_id).snapshot_key
+            key = self._readable_run(s, run_id).snapshot_key
         return self.ws.artifacts.get(key)
 
     def run_log(self, run_id: str, offset: int = 0, limit: int = 10_000) -> dict:
         """Log lines after ``offset``: {"lines": [{offset, at, stream, text}], "next_offset",
         "state"}; poll with the returned next_offset to follow a running run."""
         with self.ws.catalog.read_session() as s:
-            run = self._run(s, run_id)
+            run = self._readable_run(s, run_id)
             rows = list(s.scalars(select(RunLogLine).where(
                 RunLogLine.run_id == run_id, RunLogLine.id > int(offset))
                 .order_by(RunLogLine.id).limit(limit)))
@@ -768,6 +793,8 @@ class JobsService:
                 "next_offset": rows[-1].id if rows else int(offset)}
 
     def run_artifacts(self, run_id: str) -> list[dict]:
+        with self.ws.catalog.read_session() as s:
+            self._readable_run(s, run_id)
         prefix = f"runs/{run_id}/artifacts"
         out = []
         for key in self.ws.artifacts.list(prefix):
@@ -780,7 +807,7 @@ class JobsService:
     def cancel_run(self, run_id: str) -> dict:
         """Cancel a pending run at once; ask a running one's worker to kill its kernel."""
         with self.ws.catalog.session() as s:
-            run = self._run(s, run_id)
+            run = self._readable_run(s, run_id)
             self._check_owner(run)
             if run.state in FINAL_STATES:
                 raise Conflict(f"run {run_id} already ended ({run.state})")
@@ -796,7 +823,7 @@ class JobsService:
     def retry_run(self, run_id: str) -> dict:
         """A new run of the same snapshot and parameters (trigger "retry")."""
         with self.ws.catalog.session() as s:
-            old = self._run(s, run_id)
+            old = self._readable_run(s, run_id)
             self._check_owner(old)
             if old.state not in FINAL_STATES:
                 raise Conflict(f"run {run_id} has not ended ({old.state}); cancel it first")

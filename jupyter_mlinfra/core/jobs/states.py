@@ -121,6 +121,7 @@ def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None =
         "progress": run.progress or {}, "error": run.error, "history": list(run.history or []),
         "environment": run.environment or {}, "snapshot_key": run.snapshot_key,
         "output_key": run.output_key, "metrics": metrics if metrics is not None else {},
+        "visibility": run.visibility, "team": run.team,
     }
 
 

@@ -1,5 +1,5 @@
 """Catalog tables of the jobs capability (migrations ``0003_jobs``, ``0006_job_schedulers``,
-``0007_scheduler_doorbell``, ``0008_jobs_visibility``)."""
+``0007_scheduler_doorbell``, ``0008_jobs_visibility``, ``0009_runs_visibility``)."""
 
 from __future__ import annotations
 
@@ -110,6 +110,10 @@ class Run(Base):
     history: Mapped[list] = mapped_column(JSON, default=list)   # earlier attempts
     environment: Mapped[dict] = mapped_column(JSON, default=dict)
     output_text: Mapped[str] = mapped_column(Text, default="")   # cells + outputs, for search
+    # who may read a run without a job (a run of a job follows its job's): "private",
+    # "team" (users of ``team``, its owner's team when it was created) or "public"
+    visibility: Mapped[str] = mapped_column(String(16), default="team")
+    team: Mapped[str] = mapped_column(String(128), default="")
 
 
 class RunMetric(Base):

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 
 from jupyter_mlinfra.core.errors import NotFound, PermissionDenied
 
-
-def _as(ws, user: str, **env: str):
-    """The workspace's storage seen by ``user`` under the configuration ``env`` (as a server
-    sees a request's identity)."""
-    from jupyter_mlinfra.core.config import resolve_config
-    from jupyter_mlinfra.core.workspace import Workspace
-
-    base = Workspace(resolve_config(environ={**os.environ, **env}))
-    base._catalog, base._artifacts = ws.catalog, ws.artifacts
-    return base.for_user(user)
+from tests.core.people import workspace_as
 
 
 @pytest.fixture
@@ -54,13 +42,13 @@ def test_bob_cannot_change_alices_model_an_admin_can(ws, dummy):
     assert alice.get("churn:1").description == "alice's"
     assert alice.get("churn:1").tags["stage"] == "dev"
 
-    admin = _as(ws, "carol", MLINFRA_ROLES=json.dumps({"carol": ["admin"]})).service("models")
+    admin = workspace_as(ws, "carol", roles={"carol": ["admin"]}).service("models")
     admin.archive("churn:1", archived=False)
     admin.update("churn", description="curated by carol", tags={"stage": "prod"})
     assert admin.register("churn", dummy, figures=[]).version == 3
     # a role can also come from a group the identity provider authenticated
-    lead = _as(ws, "dave", MLINFRA_ROLES=json.dumps({"group:ml-leads": ["admin"]}))
-    lead = lead.for_user("dave", groups=["ml-leads"]).service("models")
+    lead = workspace_as(ws, "dave", groups=["ml-leads"],
+                        roles={"group:ml-leads": ["admin"]}).service("models")
     lead.update("churn", tags={"reviewed": "yes"})
     assert alice.get("churn:1").status == "ready"
 
@@ -71,7 +59,7 @@ def test_protected_alias_rule_is_the_same_rule(ws, dummy):
     alice.register("churn", dummy, figures=[])
     with pytest.raises(PermissionDenied):
         ws.for_user("bob").service("models").set_alias("churn", "production", 2)
-    admin = _as(ws, "carol", MLINFRA_ROLES=json.dumps({"carol": "admin"})).service("models")
+    admin = workspace_as(ws, "carol", roles={"carol": "admin"}).service("models")
     assert admin.set_alias("churn", "production", 2)["version"] == 2
     admin.delete_alias("churn", "production")
     with pytest.raises(NotFound):
