@@ -25,8 +25,9 @@ from .definitions import (CREATED_TS, EVENT_TS, VISIBILITIES, FeatureRef, Featur
                           definition_fingerprint, format_ttl, infer_dtype, load_transform,
                           normalize_dtype, parse_refs, parse_time, parse_ttl, to_utc_naive,
                           utc_now)
-from .offline import (ENTITY_ROW, ENTITY_TS, DuckDBEngine, JoinSpec, LocalFiles,
-                      offline_prefix, point_in_time_sql, write_partitions)
+from .asof import SortedRows, SortedRowsCache
+from .offline import (ENTITY_ROW, ENTITY_TS, DuckDBEngine, LocalFiles, offline_prefix,
+                      read_offline_files, write_partitions)
 from .online import OnlineStore, encode_values, entity_key, open_online_store
 from .tables import (EntityRecord, FeatureUsageRecord, FeatureViewRecord,
                      FeatureViewVersionRecord, MaterializationRecord, OfflineFileRecord)
@@ -97,6 +98,7 @@ class FeatureService:
         self.ws = workspace
         self._online: OnlineStore | None = None
         self._duck = DuckDBEngine()
+        self._sorted = SortedRowsCache()
         self._files: LocalFiles | None = None
         self._transforms: dict[tuple[str, int], Callable] = {}
         self._plans: dict[tuple, tuple[float, list[OnlinePlanView], list[str]]] = {}
@@ -930,9 +932,10 @@ class FeatureService:
                     frame[key] = _entity_keys(entity_df[key], dtype, key)
         entity = pd.DataFrame(frame)
 
-        specs, lo, hi = [], entity_ts.min(), entity_ts.max()
+        lo, hi = entity_ts.min(), entity_ts.max()
+        file_sets = []
         with self.ws.catalog.read_session() as s:
-            for i, (version, _names, columns) in enumerate(plan):
+            for i, (version, _names, _columns) in enumerate(plan):
                 files = list(s.scalars(select(OfflineFileRecord).where(
                     OfflineFileRecord.view_name == version.view,
                     OfflineFileRecord.version == version.version)))
@@ -940,32 +943,21 @@ class FeatureService:
                     raise InvalidInput(f"feature view {version.view!r} version "
                                        f"{version.version} has no data yet: materialize() or "
                                        "push() first")
-                ttl = lineage_views[i]["ttl_seconds"]
                 lineage_views[i]["offline_files"] = len(files)
                 lineage_views[i]["offline_fingerprint"] = hashlib.sha256(
                     "\n".join(sorted(f.artifact_key for f in files)).encode()).hexdigest()
-                all_files = sorted(files, key=lambda f: f.artifact_key)
-                files = _prune(files, lo, hi, ttl)
-                specs.append(JoinSpec(
-                    alias=f"v{i}", paths=[], keys=list(version.join_keys), key_casts={},
-                    columns=columns, ttl_seconds=ttl, dedupe=_overlapping(files)))
-                specs[-1].all_files = all_files  # type: ignore[attr-defined]
-        for spec, (version, _names, _columns) in zip(specs, plan):
-            files = spec.all_files  # type: ignore[attr-defined]
-            pruned = _prune(files, lo, hi, spec.ttl_seconds)
-            if not pruned:  # nothing in range: every value is null
+                file_sets.append(sorted(files, key=lambda f: f.artifact_key))
+        result: dict[str, Any] = {}
+        for i, (files, (version, _names, columns)) in enumerate(zip(file_sets, plan)):
+            ttl = lineage_views[i]["ttl_seconds"]
+            if not _prune(files, lo, hi, ttl):  # nothing in range: every value is null
+                result.update({c: pd.Series([None] * len(entity)) for c in columns})
                 continue
-            spec.paths = self.files.paths([f.artifact_key for f in files])
-            spec.table = self._duck.cached_table(
-                (version.view, version.version, tuple(f.artifact_key for f in files)),
-                spec.paths, [*version.join_keys, EVENT_TS, CREATED_TS, *version.feature_names],
-                list(version.join_keys), sum(f.rows for f in files))
-            if spec.table is None:
-                spec.paths = self.files.paths([f.artifact_key for f in pruned])
-        try:
-            result = self._run_join(entity, specs, plan)
-        finally:
-            self._duck.start_pending()
+            rows = self._sorted_rows(version, files)
+            positions = rows.positions([entity[k] for k in version.join_keys],
+                                       entity[ENTITY_TS], ttl)
+            for out_name, feature in columns.items():
+                result[out_name] = rows.take(feature, positions)
         out = entity_df.copy()
         for version, names, columns in plan:
             for out_name, feature in columns.items():
@@ -987,35 +979,18 @@ class FeatureService:
         }
         return out
 
-    def _run_join(self, entity, specs: list[JoinSpec], plan):
-        import pandas as pd
+    def _sorted_rows(self, version, files) -> SortedRows:
+        """The view version's offline rows sorted for point-in-time search: built once per
+        (immutable) file set from its parquet files, then kept in memory (LRU)."""
+        columns = [*version.join_keys, EVENT_TS, CREATED_TS, *version.feature_names]
 
-        live = [s for s in specs if s.paths]
-        empty_cols = [c for s in specs if not s.paths for c in s.columns]
-        cur = self._duck.cursor()
-        try:
-            cur.register("__entity", entity)
-            if live:
-                try:
-                    result = cur.execute(point_in_time_sql(live)).df()
-                except Exception:
-                    if not any(s.table for s in live):
-                        raise
-                    # A cached copy was evicted meanwhile: read the files themselves.
-                    for s in live:
-                        s.table, s.dedupe = None, True
-                    result = cur.execute(point_in_time_sql(live)).df()
-            else:
-                result = pd.DataFrame({ENTITY_ROW: entity[ENTITY_ROW]})
-            cur.unregister("__entity")
-        finally:
-            cur.close()
-        for c in empty_cols:
-            result[c] = None
-        if len(result) != len(entity):  # the ASOF LEFT JOIN guarantees this; keep it checked
-            raise RuntimeError(f"training frame has {len(result)} rows for {len(entity)} "
-                               "entity rows")
-        return result
+        def build() -> SortedRows:
+            frame = read_offline_files(self.files.paths([f.artifact_key for f in files]),
+                                       columns)
+            return SortedRows(frame, list(version.join_keys), version.feature_names)
+
+        key = (version.view, version.version, tuple(f.artifact_key for f in files))
+        return self._sorted.get(key, build)
 
     def _plan_offline(self, refs: list[FeatureRef], full_names: bool, taken):
         """[(version, [feature names], {output column: feature})] and the lineage entries."""

@@ -252,8 +252,7 @@ def test_training_frames_match_a_brute_force_reference(fs, rows, entities, ttl, 
         fs.materialize(name, start=at(-1000), end=at(1000))
     if not pushed.empty:
         fs.push(name, pushed)
-    fs._duck.cache_rows = 10_000_000 if cached else 0
-    fs._duck.background = False  # build the in-memory copy now, so this example uses it
+    fs._sorted.max_rows = 10_000_000 if cached else 0  # 0: every frame reads the files
     entity_df = pd.DataFrame({"customer_id": [e[0] for e in entities],
                               "event_timestamp": [at(e[1]) for e in entities]},
                              index=pd.RangeIndex(len(entities)) * 3 + 5)
@@ -302,7 +301,7 @@ def test_compact_merges_pushed_files_without_changing_frames(spend_view, workspa
     assert out["files_before"] == 8 and out["files_after"] == 4
     new_keys = set(workspace.artifacts.list("features/offline/spend/v1/date=2024-01-03"))
     assert len(new_keys) == 1 and not (new_keys & old_keys)
-    fs._duck.cache_rows = 0  # read the new file itself
+    fs._sorted.max_rows = 0  # read the new file itself
     after = fs.get_training_frame(entity_df, ["spend:amount", "spend:amount_x2"])
     pd.testing.assert_frame_equal(before, after)
     # customer 1 at 01-03 10:00 was materialized once and pushed twice: one row is left.
