@@ -12,6 +12,8 @@ and run on both sides of a comparison (the stored outputs and the re-run's).
 - ``warning_locations``: the ``file.py:LINE:`` prefix of a printed warning and the library
   source line Python shows under it (both follow the install, not the notebook);
 - ``widget_model_ids``: the random model ids of ipywidgets;
+- ``logging_milliseconds``: ``logging``'s ``asctime`` writes ``12:04:05,123``; the comma
+  becomes a dot, so the timestamp sanitizer takes the milliseconds with the rest;
 - ``set_orders``: the order of the elements of a printed set (string hashing is randomized per
   process, so ``print({'a', 'b'})`` differs from run to run).
 
@@ -25,7 +27,7 @@ import re
 from typing import Callable
 
 __all__ = ["collapse_carriage_returns", "progress_timings", "timeit_runs", "warning_locations",
-           "widget_model_ids", "set_orders", "OUTPUT_SANITIZERS", "sanitize_outputs"]
+           "widget_model_ids", "logging_milliseconds", "set_orders", "OUTPUT_SANITIZERS", "sanitize_outputs"]
 
 
 def collapse_carriage_returns(text: str) -> str:
@@ -105,6 +107,15 @@ def widget_model_ids(text: str) -> str:
     return _MODEL_ID.sub("<model id>", text)
 
 
+_COMMA_MILLIS = re.compile(r"\b(\d{2}:\d{2}:\d{2}),(\d{3})\b")
+
+
+def logging_milliseconds(text: str) -> str:
+    """``2024-05-01 12:04:05,123`` (logging's default ``asctime``) becomes
+    ``2024-05-01 12:04:05.123``, a timestamp like the others."""
+    return _COMMA_MILLIS.sub(r"\1.\2", text)
+
+
 _BRACED = re.compile(r"\{[^{}\n]*\}")
 
 
@@ -136,6 +147,7 @@ OUTPUT_SANITIZERS: list[Callable[[str], str]] = [
     timeit_runs,
     warning_locations,
     widget_model_ids,
+    logging_milliseconds,
     set_orders,
 ]
 
