@@ -34,7 +34,7 @@ class MLInfraHandler(APIHandler):
             return base
         user = self.current_user
         name = getattr(user, "username", None) or getattr(user, "name", None)
-        return base.for_user(name) if name else base
+        return base.for_user(name, groups=_groups(user)) if name else base
 
     def json_body(self) -> dict[str, Any]:
         if not self.request.body:
@@ -82,6 +82,16 @@ class MLInfraHandler(APIHandler):
             body = {"error": {"code": "internal_error",
                               "message": f"{type(exc).__name__}: {exc}" if exc else self._reason}}
         self.finish(json.dumps(body))
+
+
+def _groups(user) -> list[str]:
+    """The groups the identity provider authenticated: JupyterHub's user model
+    (``hub_user["groups"]``) or a ``groups`` attribute of a custom provider's user."""
+    hub_user = getattr(user, "hub_user", None)
+    groups = hub_user.get("groups") if isinstance(hub_user, dict) else None
+    if groups is None:
+        groups = getattr(user, "groups", None)
+    return [str(g) for g in groups or () if isinstance(g, str)]
 
 
 def _single_user_server(provider) -> bool:
