@@ -103,7 +103,7 @@ class SortedRows:
         query = codes.astype("int64") * self._span + offset
         # Needles in order: numpy's search then narrows each step from the last answer and
         # walks the sorted rows mostly forward (several times faster than random needles).
-        needle_order = np.argsort(query, kind="stable")
+        needle_order = np.argsort(query)
         pos = np.empty(len(query), dtype="int64")
         pos[needle_order] = np.searchsorted(self._composite, query[needle_order],
                                             side="right") - 1
