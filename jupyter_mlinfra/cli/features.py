@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import runpy
+import traceback
 from pathlib import Path
 
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, MLInfraError
 from ..core.features.text import describe_text, materialize_text
 from ..core.text_table import render_table
 
@@ -114,7 +115,7 @@ def apply(workspace, args) -> int:
         raise InvalidInput(f"no such file: {path}")
     svc = _svc(workspace)
     before = {v["name"]: v["latest_version"] for v in svc.list_views()}
-    runpy.run_path(str(path), run_name="__main__")
+    _run_definitions(path)
     after = svc.list_views()
     for v in after:
         old = before.get(v["name"])
@@ -122,6 +123,25 @@ def apply(workspace, args) -> int:
                                            else "unchanged")
         print(f"{v['name']} v{v['latest_version']}: {state}")
     return 0
+
+
+def _run_definitions(path: Path) -> None:
+    """Run the definitions file; a file that does not run is one error line naming the file,
+    the line and the error (what was registered before that line stays registered)."""
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except MLInfraError:
+        raise
+    except SyntaxError as exc:
+        raise InvalidInput(f"{path}, line {exc.lineno}: {type(exc).__name__}: "
+                           f"{exc.msg}") from None
+    except Exception as exc:
+        own = [f for f in traceback.extract_tb(exc.__traceback__)
+               if Path(f.filename).resolve() == path.resolve()]
+        where = f", line {own[-1].lineno}" if own else ""
+        message = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise InvalidInput(f"{path}{where}: {type(exc).__name__}"
+                           + (f": {message}" if message else "")) from None
 
 
 def list_views(workspace, args) -> int:

@@ -69,3 +69,21 @@ def test_feature_commands_end_to_end(mlinfra_env, tmp_path):
     missing = run("describe", "nope")
     assert missing.returncode == 3
     assert missing.stderr.strip() == "jupyter mlinfra feature: error: no feature view 'nope'"
+
+
+def test_apply_of_a_broken_definitions_file_is_one_error_line(mlinfra_env, tmp_path):
+    cases = {
+        "syntax.py": ("from jupyter_mlinfra import features\nfeatures.entity('c', [\n",
+                      "line 2", "SyntaxError"),
+        "raises.py": ("from jupyter_mlinfra import features\n\nimport no_such_module_here\n",
+                      "line 3", "ModuleNotFoundError: No module named 'no_such_module_here'"),
+        "deep.py": ("import json\n\njson.loads('{not json')\n", "line 3", "JSONDecodeError"),
+    }
+    for name, (text, line, error) in cases.items():
+        defs = tmp_path / name
+        defs.write_text(text)
+        applied = run("apply", str(defs))
+        assert applied.returncode == 2, applied.stderr
+        assert "Traceback" not in applied.stderr
+        assert applied.stderr.count("\n") == 1, applied.stderr
+        assert f"{defs}, {line}: " in applied.stderr and error in applied.stderr
