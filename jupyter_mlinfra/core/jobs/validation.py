@@ -65,19 +65,72 @@ def notebook_parameters(path: str | os.PathLike) -> dict[str, dict] | None:
                                           "display_name": "Python 3"})
     nb.metadata.setdefault("language_info", {"name": nb.metadata["kernelspec"].get(
         "language", "python")})
+    import logging
+    import threading
+
     from papermill.inspection import _infer_parameters
 
+    unparsed: list[str] = []
+
+    thread = threading.get_ident()
+
+    class _Warnings(logging.Handler):   # papermill logs what it cannot parse, and goes on
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == thread:
+                unparsed.append(record.getMessage()[:200])
+
+    papermill_log = logging.getLogger("papermill")
+    catcher = _Warnings(logging.WARNING)
+    papermill_log.addHandler(catcher)
     try:
         params = _infer_parameters(nb)
-    except Exception:  # a parameters cell papermill cannot parse
+    except Exception as exc:  # no translator for the notebook's kernel or language
         params = []
-    declared = {}
+        unparsed.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+    finally:
+        papermill_log.removeHandler(catcher)
+    declared = DeclaredParameters()
     for p in params:
         entry = dict(p._asdict())
         if entry.get("inferred_type_name") in (None, "None"):
             entry["inferred_type_name"] = _literal_type(entry.get("default"))
         declared[p.name] = entry
+    cell = next(c for c in nb.cells if "parameters" in c["metadata"]["tags"])
+    if nb.metadata["language_info"].get("name", "python") == "python":
+        unparsed += _skipped_assignments(cell.get("source", ""), declared)
+    declared.unparsed = list(dict.fromkeys(unparsed))
     return declared
+
+
+class DeclaredParameters(dict):
+    """name -> {inferred_type_name, default, help}; ``unparsed`` says what of the cell
+    papermill could not read (so its names are unknown here, though papermill would still
+    inject them)."""
+
+    unparsed: list[str] = []
+
+
+def _skipped_assignments(source: str, declared: dict) -> list[str]:
+    """Assignments of a Python parameters cell that papermill's inspection skipped
+    (``a, b = 1, 2``, ``a = b = 1``...), or why the cell is not Python at all."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return [f"line {exc.lineno} is not valid Python ({exc.msg})"]
+    lines = source.splitlines()
+    out = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        names = sorted({n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+                       - set(declared))
+        if names:
+            text = lines[node.lineno - 1].strip()[:80] if node.lineno <= len(lines) else ""
+            out.append(f"line {node.lineno} {text!r} assigns {', '.join(names)} in a way "
+                       "papermill does not parse")
+    return out
 
 
 def _literal_type(default: str | None) -> str:
@@ -128,6 +181,12 @@ def check_parameters(parameters: dict[str, Any] | None, declared: dict[str, dict
         raise InvalidInput(f"{notebook} has no cell tagged 'parameters', so it takes no "
                            f"parameters (given: {', '.join(sorted(parameters))})")
     unknown = sorted(set(parameters) - set(declared))
+    unparsed = getattr(declared, "unparsed", None)
+    if unknown and unparsed:
+        raise InvalidInput(
+            f"cannot check parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"for {notebook}: papermill cannot parse its parameters cell: "
+            + "; ".join(unparsed), details={"unknown": unknown, "unparsed": unparsed})
     if unknown:
         raise InvalidInput(
             f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
