@@ -214,7 +214,13 @@ class ProvenanceRecorder:
             rebound=frozenset(rebound), deleted=frozenset(deleted))
         path = self._notebook_path()
         self.builder.notebook_path = path
-        return self.builder.add(obs, notebook_path=path, alias_lookup=self._aliases)
+        return self.builder.add(obs, notebook_path=path, alias_lookup=self._aliases,
+                                namespace=self._user_items)
+
+    def _user_items(self) -> list:
+        """The user's (name, object) pairs (not IPython's growing _iN/_N), for the builder."""
+        ns = self.ns
+        return [(k, ns.get(k)) for k in list(self._names)]
 
     def _drain(self) -> None:
         while self._backlog:

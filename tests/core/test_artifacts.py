@@ -145,3 +145,19 @@ def test_crash_mid_write_leaves_no_visible_object(tmp_path):
     assert list(store._list_objects("blobs/")) == []  # the partial temp file is not a blob
     store.put("k", b"after the crash")
     assert store.get("k") == b"after the crash"
+
+
+@pytest.mark.parametrize("key", ["n" * 256, "a/" + "b" * 300, "/".join(["part"] * 200)])
+def test_over_long_keys_are_invalid_input(store, key):
+    for call in (lambda: store.put(key, b"x"), lambda: store.exists(key),
+                 lambda: store.stat(key)):
+        with pytest.raises(InvalidInput, match="too long") as err:
+            call()
+        assert len(err.value.message) < 200   # the key is not echoed whole
+    assert store.list() == []
+
+
+def test_longest_keys_work(store):
+    key = "/".join(["p" * 255, "q" * 255, "r" * 255])[:768]
+    store.put(key, b"x")
+    assert store.get(key) == b"x" and store.list() == [key]

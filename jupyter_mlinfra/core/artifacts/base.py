@@ -28,6 +28,10 @@ from ..errors import IntegrityError, InvalidInput, NotFound
 
 CHUNK = 8 * 1024 * 1024
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.=@+-]+(/[A-Za-z0-9_.=@+-]+)*$")
+# A key becomes a file path (one file name per part: at most 255 bytes on common file
+# systems) or an S3 object key (at most 1024 bytes with the store's prefix and "refs/").
+MAX_KEY_LENGTH = 768
+MAX_KEY_PART_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,18 @@ class ArtifactInfo:
 
 
 def check_key(key: str) -> str:
-    """Keys are relative slash-separated names of safe characters; no '..', no leading '/'."""
+    """Keys are relative slash-separated names of safe characters; no '..', no leading '/';
+    at most MAX_KEY_LENGTH characters, MAX_KEY_PART_LENGTH between two slashes."""
+    if isinstance(key, str) and (len(key) > MAX_KEY_LENGTH or any(
+            len(part) > MAX_KEY_PART_LENGTH for part in key.split("/"))):
+        raise InvalidInput(f"artifact key {key[:60]!r}... is too long ({len(key)} characters): "
+                           f"at most {MAX_KEY_LENGTH}, and {MAX_KEY_PART_LENGTH} between two "
+                           "'/'")
     if not isinstance(key, str) or not _KEY_RE.match(key) or any(
         part in (".", "..") for part in key.split("/")
     ):
-        raise InvalidInput(f"invalid artifact key {key!r}: use letters, digits and _.=@+- "
-                           "separated by '/'")
+        raise InvalidInput(f"invalid artifact key {str(key)[:100]!r}: use letters, digits and "
+                           "_.=@+- separated by '/'")
     return key
 
 

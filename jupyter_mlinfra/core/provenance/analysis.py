@@ -8,8 +8,9 @@ sources, in notebook order). Output: a :class:`Report` whose JSON keys are ``sta
 **Which later executions make a cell stale (notebook order).** A cell is *directly stale* when,
 after its last execution, a name it read (or an object reachable from that name) was rebound,
 mutated in place or deleted by an execution of a cell positioned **above** it in the current
-notebook, by a cell that is no longer in the notebook, or by an earlier run of the same cell (a
-non-idempotent re-run, e.g. ``lst.append(1)`` run twice). A later execution of a cell positioned
+notebook, or by a cell that is no longer in the notebook. A cell that reads and updates the same
+value (``x += 5``, ``acc.append(i)``, ``model.fit(X, y)``) is not stale after its own re-run:
+only the cells that read the value before its latest update are. A later execution of a cell positioned
 **below** does not make it stale: running the notebook top to bottom would also have given the
 upper cell the old value, so the kernel still matches the notebook there. (Reading a value that
 a cell below produced is a different hazard, reported as ``reads_from_below``.) This keeps the
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .model import Execution, NotebookCell
-from .names import BUILTIN_NAMES, module_level_binds
+from .names import BUILTIN_NAMES, analyze_source, is_pseudo_name, pseudo_label
 from .recording import is_ipython_name, live_names_from_history
 
 _KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
@@ -38,9 +39,13 @@ def _norm(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
+def _name(name: str) -> str:
+    return pseudo_label(name) if is_pseudo_name(name) else f"`{name}`"
+
+
 def _fmt_names(names: Iterable[str]) -> str:
     names = sorted(names)
-    quoted = [f"`{n}`" for n in names]
+    quoted = [_name(n) for n in names]
     if len(quoted) <= 1:
         return "".join(quoted)
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
@@ -61,7 +66,7 @@ class Finding:
 # The finding kinds that make a result's generating state non-reproducible: the ``clean``
 # flag of ``dependencies()`` and the model store's dirty-state guard both use this set.
 DIRTY_KINDS = frozenset({"stale_direct", "stale_transitive", "out_of_order", "code_changed",
-                         "hidden_state", "deleted_cell", "reads_from_below"})
+                         "hidden_state", "deleted_cell", "reads_from_below", "unfollowed"})
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Report:
     code_changed: list[str] = field(default_factory=list)
     unexecuted: list[str] = field(default_factory=list)
     reads_from_below: list[str] = field(default_factory=list)
+    unfollowed: list[str] = field(default_factory=list)  # cells running code not followed
     explanations: list[Finding] = field(default_factory=list)
     notebook_path: str = ""
     session_id: str = ""
@@ -90,7 +96,7 @@ class Report:
     def clean(self) -> bool:
         return not (self.stale or self.out_of_order or self.hidden_state
                     or self.hidden_state_cells or self.code_changed or self.unexecuted
-                    or self.reads_from_below)
+                    or self.reads_from_below or self.unfollowed)
 
     def to_text(self) -> str:
         head = (f"provenance check of {self.notebook_path or 'the notebook'}: "
@@ -120,6 +126,7 @@ class Report:
             "code_changed": self.code_changed,
             "unexecuted": self.unexecuted,
             "reads_from_below": self.reads_from_below,
+            "unfollowed": self.unfollowed,
             "explanations": [f.to_dict() for f in self.explanations],
         }
 
@@ -194,10 +201,6 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             for w in history.writes_after(name, last.seq):
                 if w.cell_id not in pos or pos[w.cell_id] < pos[c.id]:
                     culprits.setdefault(name, []).append(w)
-            # a non-idempotent re-run: the value it read came from its own earlier run
-            for p in history.producers[last.seq].get(name, ()):
-                if p.cell_id == c.id and p.seq < last.seq and name in p.mutates:
-                    culprits.setdefault(name, []).append(p)
         if not culprits:
             continue
         stale.add(c.id)
@@ -205,14 +208,11 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         parts = []
         for name, writers in culprits.items():
             w = writers[-1]
-            if w.cell_id == c.id:
-                parts.append(f"`{name}`, which its own earlier execution (#{w.seq}) had "
-                             f"already changed, so it ran on an accumulated value")
-                continue
             verb = ("deleted" if name in w.deletes else
+                    "may have changed" if name in w.assumed else
                     "rebound" if name in w.binds and name not in w.mutates else
                     "mutated" if name in w.mutates and name not in w.binds else "changed")
-            parts.append(f"`{name}`, which {who(w)} {verb} after {label[c.id]} ran "
+            parts.append(f"{_name(name)}, which {who(w)} {verb} after {label[c.id]} ran "
                          f"(execution #{w.seq} > #{last.seq})")
         report.explanations.append(Finding(
             "stale_direct", f"{label[c.id]} is stale: it read " + "; and ".join(parts) + ".",
@@ -232,7 +232,7 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
                 report.stale_transitive.append(c.id)
                 report.explanations.append(Finding(
                     "stale_transitive",
-                    f"{label[c.id]} is stale: it read `{name}`, produced by "
+                    f"{label[c.id]} is stale: it read {_name(name)}, produced by "
                     f"{who(sources[-1])}, which is itself stale.", c.id, [name]))
                 break
     report.stale_transitive.sort(key=lambda cid: pos[cid])
@@ -275,7 +275,7 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             extra = f" (also {_fmt_names(others)})" if others else ""
             report.explanations.append(Finding(
                 "reads_from_below",
-                f"{label[c.id]} read `{name}`, produced by {label[p.cell_id]} below it"
+                f"{label[c.id]} read {_name(name)}, produced by {label[p.cell_id]} below it"
                 f"{extra}; run top to bottom, it would not exist yet or hold another value.",
                 c.id, sorted(below)))
 
@@ -283,13 +283,20 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
     live = set(live_names) if live_names is not None else \
         live_names_from_history(history.executions)
     live = {n for n in live if not n.startswith("_") and n not in BUILTIN_NAMES
-            and n not in _KERNEL_NAMES and not is_ipython_name(n)}
+            and n not in _KERNEL_NAMES and not is_ipython_name(n) and not is_pseudo_name(n)}
     bound_by_cells: set[str] = set()
     for c in code_cells:
-        bound_by_cells |= module_level_binds(c.source)
+        now = analyze_source(c.source)
+        bound_by_cells |= now.binds
         last = history.last.get(c.id)
         if last is not None and _norm(last.source) == _norm(c.source):
             bound_by_cells |= last.binds  # star imports, globals()[...] and other dynamic binds
+        elif last is not None and now.star_imports:
+            # an edited cell that still star-imports the same modules still defines the names
+            # its last run took from them (the edit itself is one code_changed finding)
+            then = analyze_source(last.source)
+            if then.star_imports and then.star_imports <= now.star_imports:
+                bound_by_cells |= last.binds - then.binds
     hidden = sorted(live - bound_by_cells)
     report.hidden_state = hidden
     if hidden:
@@ -320,7 +327,19 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
                 f"{label[c.id]} read {_fmt_names(names)}, which no cell of the notebook "
                 f"produces now (hidden state or a deleted cell).", c.id, sorted(names)))
 
-    order = {"code_changed": 3, "stale_direct": 0, "stale_transitive": 1, "out_of_order": 2,
+    # unfollowed -------------------------------------------------------------------------------
+    for c in executed:
+        last = history.last[c.id]
+        if last.unfollowed:
+            report.unfollowed.append(c.id)
+            what = ", ".join(f"`{u}`" for u in last.unfollowed)
+            report.explanations.append(Finding(
+                "unfollowed",
+                f"{label[c.id]} runs {what}, whose effects provenance cannot follow: results "
+                f"that depend on it may not replay exactly (a replay keeps it and every "
+                f"execution before it).", c.id))
+
+    order = {"unfollowed": 8, "code_changed": 3, "stale_direct": 0, "stale_transitive": 1, "out_of_order": 2,
              "hidden_state": 4, "reads_from_below": 5, "unexecuted": 6}
     report.explanations.sort(key=lambda f: (order.get(f.kind, 9),
                                             pos.get(f.cell_id or "", -1)))

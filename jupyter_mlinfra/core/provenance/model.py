@@ -62,6 +62,10 @@ class Execution:
     deletes: frozenset[str] = frozenset()
     # globals a function/class bound here reads / mutates when called (see names.py)
     deferred: dict[str, list[str]] = field(default_factory=dict)
+    # names in ``mutates`` only because a call the analysis does not know received them
+    assumed: frozenset[str] = frozenset()
+    # code whose effects the analysis could not follow (``exec()``, ``%run``...)
+    unfollowed: tuple[str, ...] = ()
 
     @property
     def writes(self) -> frozenset[str]:
@@ -91,6 +95,8 @@ class Execution:
             "mutates": sorted(self.mutates),
             "deletes": sorted(self.deletes),
             "deferred": {k: sorted(v) for k, v in sorted(self.deferred.items())},
+            "assumed": sorted(self.assumed),
+            "unfollowed": list(self.unfollowed),
         }
 
     @classmethod
@@ -111,6 +117,8 @@ class Execution:
             mutates=frozenset(data.get("mutates") or ()),
             deletes=frozenset(data.get("deletes") or ()),
             deferred={k: list(v) for k, v in (data.get("deferred") or {}).items()},
+            assumed=frozenset(data.get("assumed") or ()),
+            unfollowed=tuple(data.get("unfollowed") or ()),
         )
 
 

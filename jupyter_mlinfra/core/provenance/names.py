@@ -10,10 +10,20 @@ Plain ``ast``, scope-aware:
   globals it reads, mutates or assigns (``global x``) are kept as *deferred* effects of the name
   it binds, and become effects of the cells that later use that name;
 - in-place mutation is recognised from method calls known to mutate (``append``, ``update``,
-  ``fit``...), calls with ``inplace=True``, functions that mutate their first argument
-  (``random.shuffle``, ``heapq.heappush``...), subscript and attribute assignment or deletion,
-  and augmented assignment (``x += ...`` mutates lists in place and rebinds numbers, so it counts
-  as both).
+  ``fit``...), calls with ``inplace=True`` or ``out=``, functions that mutate their first argument
+  (``random.shuffle``, ``heapq.heappush``, ``np.fill_diagonal``, ``operator.setitem``...),
+  subscript and attribute assignment or deletion, and augmented assignment (``x += ...`` mutates
+  lists in place and rebinds numbers, so it counts as both);
+- any other call that receives a name (as an argument, or as the object of a method call) *may*
+  mutate it, unless the callee is known to be pure (``len``, ``print``, ``df.head``, ``np.mean``,
+  ``.copy()``, ``.get``...): such names are in ``mutates`` and in ``assumed`` (a longer replay
+  is acceptable, a wrong one is not). Calling a function of an imported module never changes the
+  module itself;
+- global random state is a pseudo-name per library (``<rng:random>``, ``<rng:numpy>``,
+  ``<rng:torch>``, ``<rng:tensorflow>``): a seeding call binds it, a draw reads and mutates it,
+  so a replay keeps the seeding cell and every earlier draw;
+- code whose effects cannot be followed statically (``exec``, ``eval``, ``globals()`` used other
+  than with a literal key, ``%run``) is listed in ``unfollowed``.
 
 Names of builtins are not reported as reads (unless the cell bound them itself earlier).
 IPython syntax (``%magic``, ``!cmd``, ``%%cell_magic``) should be transformed to Python first
@@ -44,8 +54,167 @@ sort_values_ __setitem__ __delitem__ __iadd__ setattr add_ sub_ mul_ div_ copy_ 
 # Functions that mutate their first argument: ``random.shuffle(x)``, ``heapq.heappush(h, 1)``.
 MUTATING_FUNCTIONS = frozenset("""
 shuffle heappush heappop heapify heapreplace heappushpop insort insort_left insort_right
-setattr delattr copyto place putmask
+setattr delattr copyto place putmask put put_along_axis fill_diagonal at
+setitem delitem iadd iand iconcat ifloordiv ilshift imod imul imatmul ior ipow irshift isub
+itruediv ixor
 """.split())
+
+# Callees known not to change what they receive (builtins, and functions of common modules called
+# as ``module.func``). A name passed to any other call may be mutated by it.
+PURE_FUNCTIONS = frozenset("""
+len print repr str int float bool complex bytes bytearray isinstance issubclass type id hash abs
+round min max sum sorted reversed enumerate zip map filter list tuple set frozenset dict range
+any all divmod pow format chr ord hex bin oct callable getattr hasattr dir iter display ascii
+slice super object property staticmethod classmethod input help open
+array asarray asanyarray ascontiguousarray zeros ones empty full arange linspace logspace mean
+median std var nanmean nanstd nansum nanmin nanmax amin amax argmax argmin sqrt exp log log2
+log10 log1p expm1 sin cos tan arcsin arccos arctan arctan2 tanh sinh cosh dot matmul vdot outer
+inner cross concatenate stack vstack hstack dstack column_stack where unique sort argsort clip
+floor ceil trunc rint cumsum cumprod diff gradient allclose isclose array_equal isnan isinf
+isfinite percentile quantile histogram histogram2d corrcoef cov eye identity meshgrid tile
+repeat reshape transpose squeeze expand_dims zeros_like ones_like full_like empty_like maximum
+minimum fmax fmin add subtract multiply divide true_divide floor_divide power mod remainder
+negative sign square absolute fabs einsum trace diag diagonal tril triu flip fliplr flipud roll
+rot90 pad split array_split count_nonzero nonzero flatnonzero prod average polyfit polyval interp
+digitize bincount searchsorted logical_and logical_or logical_not logical_xor norm inv det eig
+eigh eigvals svd solve lstsq pinv matrix_rank qr cholesky ravel atleast_1d atleast_2d
+atleast_3d broadcast_to shape ndim size copy deepcopy isscalar iscomplexobj result_type dtype
+nan_to_num real imag angle conj round_ around fix hypot deg2rad rad2deg degrees radians
+random_sample permutation choice
+concat merge merge_asof to_datetime to_numeric to_timedelta get_dummies cut qcut isna isnull
+notna notnull crosstab pivot_table date_range period_range timedelta_range melt wide_to_long
+read_csv read_parquet read_json read_excel read_table read_pickle read_sql read_feather
+read_html read_fwf json_normalize set_option get_option
+figure subplots subplot plot scatter hist hist2d bar barh imshow title xlabel ylabel zlabel
+legend show tight_layout savefig grid xlim ylim colorbar axhline axvline axhspan axvspan suptitle
+close text annotate fill_between errorbar boxplot violinplot pie contour contourf xticks yticks
+xscale yscale semilogx semilogy loglog step stem quiver streamplot pcolormesh matshow gca gcf
+clf cla ion ioff pause draw subplots_adjust
+histplot scatterplot lineplot barplot heatmap pairplot countplot kdeplot set_theme regplot
+displot relplot catplot lmplot jointplot stripplot swarmplot pointplot ecdfplot rugplot
+set_style set_context set_palette color_palette clustermap
+train_test_split accuracy_score f1_score precision_score recall_score roc_auc_score
+roc_curve precision_recall_curve auc confusion_matrix classification_report mean_squared_error
+mean_absolute_error r2_score log_loss cross_val_score cross_validate cross_val_predict
+silhouette_score adjusted_rand_score balanced_accuracy_score make_pipeline make_column_transformer
+load_iris load_digits load_wine load_breast_cancer load_diabetes make_classification
+make_regression make_blobs make_moons make_circles
+dumps loads dump load
+sqrt ceil floor exp log log2 log10 isqrt gcd lcm factorial comb perm fsum prod sin cos tan pi
+isclose isnan isinf radians degrees hypot atan2 dist trunc copysign
+fmean geometric_mean harmonic_mean mode multimode stdev pstdev variance pvariance
+join exists isfile isdir basename dirname splitext abspath realpath getcwd listdir getenv
+walk relpath expanduser environ time perf_counter monotonic sleep now today fromtimestamp
+strftime strptime compile match search fullmatch findall finditer sub subn escape
+namedtuple Counter defaultdict OrderedDict deque partial reduce wraps lru_cache cache
+chain product permutations combinations combinations_with_replacement islice groupby count
+cycle accumulate starmap tee zip_longest itemgetter attrgetter methodcaller
+dataclass field asdict astuple fields replace warn filterwarnings simplefilter
+tqdm trange pformat pprint dedent indent wrap fill shorten
+""".split())
+
+PURE_METHODS = frozenset("""
+copy get keys values items count index find rfind startswith endswith split rsplit splitlines
+join strip lstrip rstrip lower upper title capitalize casefold replace format format_map
+encode decode isdigit isalpha isalnum isspace islower isupper zfill center ljust rjust
+partition rpartition
+head tail describe info mean median mode std var sum min max abs round cumsum cumprod cummax
+cummin prod to_numpy to_list tolist astype reshape ravel flatten transpose dot matmul any all
+argmax argmin argsort unique nunique value_counts isna isnull notna notnull dropna fillna
+groupby agg aggregate apply applymap map merge concat pivot pivot_table melt query filter
+select_dtypes sort_values sort_index reset_index set_index rename drop drop_duplicates
+duplicated corr cov quantile plot hist boxplot scatter bar barh to_csv to_dict to_json
+to_string to_frame to_parquet to_pickle to_excel to_markdown to_html to_records to_series
+predict predict_proba predict_log_proba decision_function transform inverse_transform
+score get_params get_feature_names_out numpy item clip where mask equals isin between diff
+pct_change shift rolling expanding resample ewm memory_usage nlargest nsmallest idxmax idxmin
+squeeze explode stack unstack assign pipe interpolate replace combine combine_first corrwith
+rank nunique first last sem skew kurt kurtosis describe dtypes isoformat strftime total_seconds
+timestamp date hexdigest digest exists is_file is_dir glob rglob iterdir read_text read_bytes
+with_suffix with_name with_stem joinpath resolve absolute relative_to match fullmatch search
+findall finditer sub subn group groups groupdict span start end issubset issuperset isdisjoint
+union intersection difference symmetric_difference conjugate real imag
+all_equal nonzero searchsorted trace diagonal view swapaxes squeeze repeat take compress
+get_loc get_level_values to_period to_timestamp tz_localize tz_convert
+sample_weight keys_ get_figure get_xlim get_ylim get_legend savefig show
+""".split())
+
+# Without the session's imports at hand, the usual aliases are taken for the usual modules.
+CONVENTIONAL_MODULES = {"np": "numpy", "pd": "pandas", "plt": "matplotlib.pyplot",
+                        "sns": "seaborn", "random": "random", "math": "math", "os": "os",
+                        "torch": "torch", "tf": "tensorflow", "operator": "operator",
+                        "heapq": "heapq", "json": "json", "pickle": "pickle", "re": "re"}
+
+_UNFOLLOWED_CALLS = frozenset({"exec", "eval", "globals", "vars", "locals", "__import__"})
+_UNFOLLOWED_MAGICS = frozenset({"run", "store", "autoreload", "aimport"})
+_NS_FUNCS = frozenset({"globals", "vars", "locals"})
+
+# -- global random state ----------------------------------------------------------------------
+RNG_LIBS = ("random", "numpy", "torch", "tensorflow")
+
+
+def rng_name(lib: str) -> str:
+    """The pseudo-name of a library's global random state (``<rng:numpy>``)."""
+    return f"<rng:{lib}>"
+
+
+def is_pseudo_name(name: str) -> bool:
+    return name.startswith("<")
+
+
+def pseudo_label(name: str) -> str:
+    """How a pseudo-name reads in a sentence."""
+    if name.startswith("<rng:"):
+        lib = name[5:-1]
+        return "Python's global random state" if lib == "random" else \
+            f"{lib}'s global random state"
+    return name
+
+
+_SEEDERS = {
+    "random.seed": ("random",), "random.setstate": ("random",),
+    "numpy.random.seed": ("numpy",), "numpy.random.set_state": ("numpy",),
+    "torch.manual_seed": ("torch",), "torch.random.manual_seed": ("torch",),
+    "torch.cuda.manual_seed": ("torch",), "torch.cuda.manual_seed_all": ("torch",),
+    "torch.set_rng_state": ("torch",), "tensorflow.random.set_seed": ("tensorflow",),
+    "tensorflow.set_random_seed": ("tensorflow",),
+}
+# Helpers that seed every library at once (transformers, lightning, keras, accelerate...).
+_SEED_ALL = frozenset({"set_seed", "seed_everything", "set_random_seed"})
+_NUMPY_RNG_OBJECTS = frozenset({"default_rng", "Generator", "RandomState", "SeedSequence",
+                                "PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64",
+                                "BitGenerator", "get_state"})
+_TORCH_DRAWS = frozenset({"rand", "randn", "randint", "randperm", "rand_like", "randn_like",
+                          "randint_like", "normal", "bernoulli", "multinomial", "poisson",
+                          "dropout", "random_split"})
+_FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit"})
+
+
+def _rng_effect(qual: str | None, last: str, call: ast.Call,
+                modules: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(libraries whose global random state the call seeds, libraries it draws from)."""
+    if qual is not None:
+        if qual in _SEEDERS:
+            return _SEEDERS[qual], ()
+        if last in _SEED_ALL:
+            return RNG_LIBS, ()
+        if qual.startswith("random.") and last not in ("Random", "SystemRandom"):
+            return (), ("random",)
+        if qual.startswith("numpy.random.") and last not in _NUMPY_RNG_OBJECTS:
+            return (), ("numpy",)
+        if qual.startswith("torch.") and (last in _TORCH_DRAWS or qual.startswith("torch.nn.")):
+            return (), ("torch",)
+        if qual.startswith(("tensorflow.random.", "tensorflow.keras.", "keras.")):
+            return (), ("tensorflow",)
+        if qual.startswith("sklearn.") and not last[:1].isupper() and \
+                not any(k.arg == "random_state" for k in call.keywords):
+            return (), ("numpy",)  # random_state=None draws from numpy's global generator
+        return (), ()
+    if last in _SEED_ALL:
+        return RNG_LIBS, ()
+    if last in _FIT_METHODS and any(q.startswith("sklearn") for q in modules.values()):
+        return (), ("numpy",)
+    return (), ()
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
            ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -65,6 +234,17 @@ class CellEffects:
     deferred_reads: dict[str, set[str]] = field(default_factory=dict)
     deferred_mutates: dict[str, set[str]] = field(default_factory=dict)
     deferred_binds: dict[str, set[str]] = field(default_factory=dict)
+    deferred_unfollowed: dict[str, list[str]] = field(default_factory=dict)
+    # names whose mutation is assumed (passed to a call not known to be pure); also in mutates
+    assumed: set[str] = field(default_factory=set)
+    # names passed to a pure call or iterated over: mutated only if they hold an iterator
+    consumed: set[str] = field(default_factory=set)
+    # names mutated through a path (``d["a"].append(1)``, ``obj.items[0] = 2``) or by an unknown
+    # call: what their objects hold may have changed too
+    deep: set[str] = field(default_factory=set)
+    imports: dict[str, str] = field(default_factory=dict)  # name -> dotted module path
+    star_imports: set[str] = field(default_factory=set)    # modules of ``from m import *``
+    unfollowed: list[str] = field(default_factory=list)    # code whose effects are unknown
     syntax_error: bool = False
 
 
@@ -106,8 +286,11 @@ def _parse(source: str) -> ast.Module:
                    flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
 
 
-def analyze_source(source: str) -> CellEffects:
-    """Analyse a cell's Python source (IPython syntax is cleaned up first if needed)."""
+def analyze_source(source: str, modules: dict[str, str] | None = None) -> CellEffects:
+    """Analyse a cell's Python source (IPython syntax is cleaned up first if needed).
+
+    ``modules``: the names earlier cells bound by imports (``{"np": "numpy"}``), so that calls
+    such as ``np.random.seed(0)`` or ``np.mean(a)`` are recognised."""
     try:
         tree = _parse(source)
     except (SyntaxError, ValueError):
@@ -115,7 +298,7 @@ def analyze_source(source: str) -> CellEffects:
             tree = _parse(python_source(source))
         except (SyntaxError, ValueError):
             return CellEffects(syntax_error=True)
-    analyzer = _ModuleAnalyzer()
+    analyzer = _ModuleAnalyzer(CONVENTIONAL_MODULES if modules is None else modules)
     for stmt in tree.body:
         analyzer.visit(stmt)
     return analyzer.effects
@@ -158,24 +341,132 @@ def _enclosing_parts(node: ast.AST) -> list[ast.AST]:
     return []
 
 
-def _mutation_target(call: ast.Call) -> str | None:
-    """The global name a call mutates in place, if it looks like a mutation."""
-    func = call.func
-    if isinstance(func, ast.Attribute):
-        if func.attr in MUTATING_METHODS or any(
-                k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
-                for k in call.keywords):
-            root = _root_name(func.value)
-            if root is not None:
-                return root
-        name = func.attr
-    elif isinstance(func, ast.Name):
-        name = func.id
-    else:
-        return None
-    if name in MUTATING_FUNCTIONS and call.args:
-        return _root_name(call.args[0])
+@dataclass
+class CallEffects:
+    """What one call may do to the names it receives and to global random state."""
+
+    mutates: set[str] = field(default_factory=set)    # known mutations
+    assumed: set[str] = field(default_factory=set)    # possible mutations (unknown callee)
+    consumed: set[str] = field(default_factory=set)   # mutated only if they hold an iterator
+    deep: set[str] = field(default_factory=set)       # mutated through a path (d["a"].append)
+    seeds: tuple[str, ...] = ()                       # libraries whose global RNG it seeds
+    draws: tuple[str, ...] = ()                       # libraries whose global RNG it draws from
+    unfollowed: str | None = None
+
+
+def _chain(node: ast.AST) -> list[str] | None:
+    """``["np", "random", "seed"]`` for ``np.random.seed``; None unless a dotted name."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return parts[::-1]
     return None
+
+
+def _passed(call: ast.Call) -> list[str]:
+    """Global names whose objects a call receives (directly, or inside a literal container)."""
+    out = []
+    values = list(call.args) + [k.value for k in call.keywords]
+    while values:
+        v = values.pop()
+        if isinstance(v, (ast.List, ast.Tuple, ast.Set)):
+            values.extend(v.elts)
+            continue
+        if isinstance(v, ast.Dict):
+            values.extend(v.values)
+            continue
+        root = _root_name(v)
+        if root:
+            out.append(root)
+    return out
+
+
+def _is_pure(name: str) -> bool:
+    return name in PURE_FUNCTIONS or name[:1].isupper()  # constructors keep their arguments
+
+
+def _method_effects(fx: CallEffects, root: str | None, last: str, call: ast.Call,
+                    passed: list[str], inplace: bool) -> None:
+    """A method called on an object (``root`` is the name it is reached from, if any)."""
+    if last in MUTATING_METHODS or inplace:
+        if root:
+            fx.mutates.add(root)
+    elif last in PURE_METHODS:
+        fx.consumed.update(passed)
+    elif last in MUTATING_FUNCTIONS and call.args:  # rng.shuffle(x), ufunc.at(a, ...)
+        first = _root_name(call.args[0])
+        if first:
+            fx.mutates.add(first)
+        if root:
+            fx.assumed.add(root)
+    else:
+        if root:
+            fx.assumed.add(root)
+        fx.assumed.update(passed)
+
+
+def call_effects(call: ast.Call, modules: dict[str, str]) -> CallEffects:
+    """Classify a call: which received names it mutates (or may mutate), its effect on global
+    random state, and whether it runs code the analysis cannot follow."""
+    fx = CallEffects()
+    func = call.func
+    passed = _passed(call)
+    inplace = False
+    for k in call.keywords:
+        if k.arg == "out":
+            for v in (k.value.elts if isinstance(k.value, ast.Tuple) else [k.value]):
+                root = _root_name(v)
+                if root:
+                    fx.mutates.add(root)
+        elif k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True:
+            inplace = True
+    chain = _chain(func)
+    if chain is None:
+        if isinstance(func, ast.Attribute):  # df[cols].fillna(..., inplace=True), f().m(x)
+            fx.seeds, fx.draws = _rng_effect(None, func.attr, call, modules)
+            root = _root_name(func.value)
+            _method_effects(fx, root, func.attr, call, passed, inplace)
+            if root:
+                fx.deep.add(root)
+        else:  # fs[0](x), make()(x): the callee is unknown
+            fx.assumed.update(passed)
+        return fx
+    root, last = chain[0], chain[-1]
+    qual = ".".join([modules[root], *chain[1:]]) if root in modules else None
+    fx.seeds, fx.draws = _rng_effect(qual, last, call, modules)
+    if len(chain) == 1:  # f(x)
+        if qual is None and last in _UNFOLLOWED_CALLS:
+            fx.unfollowed = f"{last}()"
+            fx.assumed.update(passed)
+        elif last in MUTATING_FUNCTIONS and call.args:
+            first = _root_name(call.args[0])
+            if first:
+                fx.mutates.add(first)
+            fx.consumed.update(p for p in passed if p != first)
+        elif _is_pure(last):
+            fx.consumed.update(passed)
+        else:
+            fx.assumed.update(passed)
+        return fx
+    if root in modules:  # a function of an imported module (or a method of an imported object)
+        if last in MUTATING_FUNCTIONS and call.args:
+            first = _root_name(call.args[0])
+            if first:
+                fx.mutates.add(first)
+        elif _is_pure(last) or last in PURE_METHODS:
+            fx.consumed.update(passed)
+        elif last in MUTATING_METHODS or inplace:
+            fx.mutates.add(root)
+        else:
+            fx.assumed.update(passed)
+        return fx
+    _method_effects(fx, root, last, call, passed, inplace)
+    if len(chain) > 2:  # obj.items.append(x)
+        fx.deep.add(root)
+    return fx
 
 
 @dataclass
@@ -183,9 +474,10 @@ class _ScopeInfo:
     free: set[str]            # names read that are not local to the scope
     mutated: set[str]         # free names mutated in place inside the scope
     global_writes: set[str]   # names declared ``global`` and assigned
+    unfollowed: list[str] = field(default_factory=list)
 
 
-def _scope_info(node: ast.AST) -> _ScopeInfo:
+def _scope_info(node: ast.AST, modules: dict[str, str] | None = None) -> _ScopeInfo:
     """Free names of a function, lambda, class body or comprehension (nested scopes included)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         params, body = _arg_names(node.args), list(node.body)
@@ -203,14 +495,17 @@ def _scope_info(node: ast.AST) -> _ScopeInfo:
             if i:
                 body.append(gen.iter)
             body.extend(gen.ifs)
-    return _free_in(body, params)
+    return _free_in(body, params, modules)
 
 
-def _free_in(body: list[ast.AST], params: set[str]) -> _ScopeInfo:
+def _free_in(body: list[ast.AST], params: set[str],
+             modules: dict[str, str] | None = None) -> _ScopeInfo:
+    modules = modules or {}
     local = set(params)
     declared_global: set[str] = set()
     loads: set[str] = set()
     mutated: set[str] = set()
+    unfollowed: list[str] = []
     nested: list[ast.AST] = []
     stack = list(body)
     while stack:
@@ -239,9 +534,13 @@ def _free_in(body: list[ast.AST], params: set[str]) -> _ScopeInfo:
         elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
             local.add(node.name)
         elif isinstance(node, ast.Call):
-            target = _mutation_target(node)
-            if target:
-                mutated.add(target)
+            fx = call_effects(node, modules)
+            mutated |= fx.mutates | fx.assumed
+            for lib in fx.seeds + fx.draws:
+                loads.add(rng_name(lib))
+                mutated.add(rng_name(lib))
+            if fx.unfollowed:
+                unfollowed.append(fx.unfollowed)
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for t in targets:
@@ -258,19 +557,34 @@ def _free_in(body: list[ast.AST], params: set[str]) -> _ScopeInfo:
     mutated = {n for n in mutated if n not in local}
     global_writes = set(declared_global)
     for inner in nested:
-        info = _scope_info(inner)
+        info = _scope_info(inner, modules)
         free |= {n for n in info.free if n not in local}
         mutated |= {n for n in info.mutated if n not in local}
         global_writes |= info.global_writes
+        unfollowed += info.unfollowed
     return _ScopeInfo(free=free - BUILTIN_NAMES | (free & declared_global),
-                      mutated=mutated, global_writes=global_writes)
+                      mutated=mutated, global_writes=global_writes, unfollowed=unfollowed)
+
+
+def _ns_call(node: ast.AST) -> bool:
+    """``globals()`` / ``vars()`` / ``locals()`` (the module namespace at module level)."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in _NS_FUNCS and not node.args and not node.keywords)
+
+
+def _literal_key(node: ast.Subscript) -> str | None:
+    key = node.slice
+    if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.isidentifier():
+        return key.value
+    return None
 
 
 class _ModuleAnalyzer(ast.NodeVisitor):
     """Visits module-level statements in evaluation order."""
 
-    def __init__(self) -> None:
+    def __init__(self, modules: dict[str, str] | None = None) -> None:
         self.effects = CellEffects()
+        self.modules: dict[str, str] = dict(modules or {})
         self._bound_here: set[str] = set()
         self._pending: _ScopeInfo | None = None  # a lambda's deferred effects, for its target
 
@@ -282,10 +596,15 @@ class _ModuleAnalyzer(ast.NodeVisitor):
             return
         self.effects.reads.add(name)
 
-    def _bind(self, name: str) -> None:
+    def _bind(self, name: str, module: str | None = None) -> None:
         self.effects.binds.add(name)
         self.effects.deletes.discard(name)
         self._bound_here.add(name)
+        if module is not None:
+            self.modules[name] = self.effects.imports[name] = module
+        else:
+            self.modules.pop(name, None)
+            self.effects.imports.pop(name, None)
 
     def _mutate(self, name: str) -> None:
         self._read(name)
@@ -293,6 +612,8 @@ class _ModuleAnalyzer(ast.NodeVisitor):
 
     def _defer(self, name: str, info: _ScopeInfo) -> None:
         self.effects.deferred_reads[name] = set(info.free)
+        if info.unfollowed:
+            self.effects.deferred_unfollowed[name] = list(info.unfollowed)
         if info.mutated:
             self.effects.deferred_mutates[name] = set(info.mutated)
         if info.global_writes:
@@ -308,6 +629,9 @@ class _ModuleAnalyzer(ast.NodeVisitor):
                 self._target(elt)
         elif isinstance(target, ast.Starred):
             self._target(target.value)
+        elif isinstance(target, ast.Subscript) and _ns_call(target.value) \
+                and _literal_key(target):
+            self._bind(_literal_key(target))  # globals()["name"] = value
         elif isinstance(target, (ast.Subscript, ast.Attribute)):
             if isinstance(target, ast.Subscript):
                 self.visit(target.slice)
@@ -319,12 +643,15 @@ class _ModuleAnalyzer(ast.NodeVisitor):
             root = _root_name(target)
             if root:
                 self._mutate(root)
+                if not isinstance(target.value, ast.Name):  # d["a"][0] = 1, obj.x.y = 2
+                    self.effects.deep.add(root)
             else:
                 self.visit(inner)
 
     # -- statements ------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
-        self._pending = _scope_info(node.value) if isinstance(node.value, ast.Lambda) else None
+        self._pending = _scope_info(node.value, self.modules) \
+            if isinstance(node.value, ast.Lambda) else None
         self.visit(node.value)
         for target in node.targets:
             self._target(target)
@@ -361,19 +688,27 @@ class _ModuleAnalyzer(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self._bind(alias.asname or alias.name.split(".")[0])
+            if alias.asname:
+                self._bind(alias.asname, alias.name)
+            else:
+                top = alias.name.split(".")[0]
+                self._bind(top, top)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
         for alias in node.names:
-            if alias.name != "*":  # star imports are caught by the namespace diff
-                self._bind(alias.asname or alias.name)
+            if alias.name == "*":  # the names are caught by the namespace diff
+                self.effects.star_imports.add(module)
+            else:
+                qual = f"{module}.{alias.name}" if module and not node.level else None
+                self._bind(alias.asname or alias.name, qual)
 
     def _visit_def(self, node) -> None:
         for part in _enclosing_parts(node):
             self.visit(part)
         if node.returns is not None:
             self.visit(node.returns)
-        self._defer(node.name, _scope_info(node))
+        self._defer(node.name, _scope_info(node, self.modules))
         self._bind(node.name)
 
     visit_FunctionDef = _visit_def
@@ -385,7 +720,7 @@ class _ModuleAnalyzer(ast.NodeVisitor):
         # The class body runs now; its methods' bodies run later.
         methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
         others = [s for s in node.body if s not in methods]
-        body = _free_in(others, set())
+        body = _free_in(others, set(), self.modules)
         for name in body.free:
             self._read(name)
         for name in body.mutated:
@@ -394,7 +729,8 @@ class _ModuleAnalyzer(ast.NodeVisitor):
         for method in methods:
             for part in _enclosing_parts(method):
                 self.visit(part)
-            info = _scope_info(method)
+            info = _scope_info(method, self.modules)
+            deferred.unfollowed += info.unfollowed
             deferred.free |= info.free
             deferred.mutated |= info.mutated
             deferred.global_writes |= info.global_writes
@@ -403,6 +739,8 @@ class _ModuleAnalyzer(ast.NodeVisitor):
 
     def visit_For(self, node) -> None:
         self.visit(node.iter)
+        if isinstance(node.iter, ast.Name):  # iterating consumes an iterator
+            self.effects.consumed.add(node.iter.id)
         self._target(node.target)
         for stmt in node.body + node.orelse:
             self.visit(stmt)
@@ -468,6 +806,8 @@ class _ModuleAnalyzer(ast.NodeVisitor):
                         for a in node.args)):
             return False
         name = node.args[0].value
+        if name in _UNFOLLOWED_MAGICS:
+            self.effects.unfollowed.append(f"%{name}")
         if name not in _CELL_MAGIC_BODY_IS_PYTHON:
             return True
         code = node.args[-1].value
@@ -487,21 +827,50 @@ class _ModuleAnalyzer(ast.NodeVisitor):
         self.generic_visit(node)
         if isinstance(node.func, ast.Name):
             self.effects.calls.add(node.func.id)
-        target = _mutation_target(node)
-        if target:
-            self._mutate(target)
+        fx = call_effects(node, self.modules)
+        for name in fx.mutates:
+            self._mutate(name)
+        for name in fx.assumed - fx.mutates:
+            self._mutate(name)
+            self.effects.assumed.add(name)
+        self.effects.deep |= (fx.deep & (fx.mutates | fx.assumed)) | fx.assumed
+        self.effects.consumed |= fx.consumed
+        for lib in fx.draws:
+            self._mutate(rng_name(lib))
+        for lib in fx.seeds:
+            self._bind(rng_name(lib))
+        if fx.unfollowed:
+            self.effects.unfollowed.append(fx.unfollowed)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.ctx, ast.Load) and _ns_call(node.value) and _literal_key(node):
+            self._read(_literal_key(node))  # globals()["name"]
+            return
+        self.generic_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        # "name" in globals(): a read of the name, not code the analysis cannot follow
+        if (len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn))
+                and _ns_call(node.comparators[0]) and isinstance(node.left, ast.Constant)
+                and isinstance(node.left.value, str)):
+            self._read(node.left.value)
+            return
+        self.generic_visit(node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         for part in _enclosing_parts(node):
             self.visit(part)
         # The body runs later; when the lambda is assigned, _target defers its reads.
         if self._pending is None:
-            for name in _scope_info(node).free:
+            for name in _scope_info(node, self.modules).free:
                 self._read(name)
 
     def _visit_comprehension(self, node) -> None:
         self.visit(node.generators[0].iter)
-        info = _scope_info(node)
+        if isinstance(node.generators[0].iter, ast.Name):
+            self.effects.consumed.add(node.generators[0].iter.id)
+        info = _scope_info(node, self.modules)
+        self.effects.unfollowed += info.unfollowed
         for name in info.free:
             self._read(name)
         for name in info.mutated:

@@ -3,8 +3,11 @@
 Walking the history backwards from the target execution, an execution is kept when it wrote
 (bound, mutated in place or deleted) a name still needed; keeping it makes the names it read
 needed in turn. A name it *bound* is satisfied from there on (unless it also read it, as in
-``x = x + 1``); a name it only *mutated* still needs its earlier producer. The slice keeps the
-sources as they were executed (cells edited or deleted since included) and may contain the same
+``x = x + 1``); a name it only *mutated* still needs its earlier producer, and a name it deleted
+(``del x``) needs the execution that bound it, so the replay does not raise NameError. An
+execution whose effects the analysis could not follow (``exec``, ``%run``...) may have written
+or read anything: it is kept in every later slice, with every execution before it. The slice
+keeps the sources as they were executed (cells edited or deleted since included) and may contain the same
 cell several times. Failed executions that contributed partial effects stay, tagged
 ``raises-exception`` so papermill runs past them.
 """
@@ -46,16 +49,20 @@ def replay_slice(executions: list[Execution], target: Execution,
                  extra_names: set[str] | None = None) -> list[Execution]:
     """The executions (in execution order) that reproduce ``target``'s result."""
     ordered = [e for e in sorted(executions, key=lambda e: e.seq) if e.seq <= target.seq]
-    needed = set(target.reads) | set(target.mutates) | set(extra_names or ())
+    needed = set(target.reads) | set(target.mutates) | set(target.deletes) \
+        | set(extra_names or ())
+    keep_all = bool(target.unfollowed)
     kept = [target]
     for e in reversed(ordered[:-1] if ordered and ordered[-1] is target else ordered):
         if e.seq >= target.seq:
             continue
-        if not (e.writes & needed):
+        if not (keep_all or e.unfollowed or e.writes & needed):
             continue
         kept.append(e)
-        needed -= (e.binds | e.deletes) - e.reads - e.mutates
-        needed |= e.reads | e.mutates
+        keep_all = keep_all or bool(e.unfollowed)
+        own = e.binds - e.reads  # bound here before any use: earlier values do not matter
+        needed -= own
+        needed |= e.reads | (e.mutates - own) | e.deletes
     kept.reverse()
     return kept
 

@@ -53,7 +53,8 @@ def _row(e: Execution, owner: str) -> ExecutionRow:
         error_type=e.error_type, owner=owner,
         effects=json.dumps({"reads": sorted(e.reads), "binds": sorted(e.binds),
                             "mutates": sorted(e.mutates), "deletes": sorted(e.deletes),
-                            "deferred": e.deferred}))
+                            "deferred": e.deferred, "assumed": sorted(e.assumed),
+                            "unfollowed": list(e.unfollowed)}))
 
 
 def _execution(row: ExecutionRow) -> Execution:
@@ -65,7 +66,9 @@ def _execution(row: ExecutionRow) -> Execution:
         ended_at=row.ended_at.timestamp() if row.ended_at else None, status=row.status,
         error_type=row.error_type, reads=frozenset(effects.get("reads", ())),
         binds=frozenset(effects.get("binds", ())), mutates=frozenset(effects.get("mutates", ())),
-        deletes=frozenset(effects.get("deletes", ())), deferred=effects.get("deferred", {}))
+        deletes=frozenset(effects.get("deletes", ())), deferred=effects.get("deferred", {}),
+        assumed=frozenset(effects.get("assumed", ())),
+        unfollowed=tuple(effects.get("unfollowed", ())))
 
 
 def path_candidates(path: str) -> list[str]:

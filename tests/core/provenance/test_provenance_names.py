@@ -16,16 +16,17 @@ from jupyter_mlinfra.core.provenance.names import analyze_source, python_source
     ("items.append(3)\nmodel.fit(X, y)", {"items", "model", "X", "y"}, set(),
      {"items", "model"}, set()),
     ("df.dropna(inplace=True)", {"df"}, set(), {"df"}, set()),
-    ("random.shuffle(deck)", {"random", "deck"}, set(), {"deck"}, set()),
+    ("random.shuffle(deck)", {"random", "deck", "<rng:random>"}, set(),
+     {"deck", "<rng:random>"}, set()),                                   # draws, mutates deck
     ("del a, cache['k']", {"cache"}, set(), {"cache"}, {"a"}),
     ("import numpy as np, os.path\nfrom math import pi as PI", set(), {"np", "os", "PI"},
      set(), set()),
     ("for i, row in enumerate(rows):\n    acc = acc + row", {"rows", "acc"},
      {"i", "row", "acc"}, set(), set()),
-    ("with open(p) as fh:\n    text = fh.read()", {"p"}, {"fh", "text"}, set(), set()),
+    ("with open(p) as fh:\n    text = fh.read()", {"p"}, {"fh", "text"}, {"fh"}, set()),
     ("if (m := pattern.search(s)):\n    hit = m.group(0)", {"pattern", "s"}, {"m", "hit"},
      set(), set()),
-    ("data = await fetch(url)", {"fetch", "url"}, {"data"}, set(), set()),  # top-level await
+    ("data = await fetch(url)", {"fetch", "url"}, {"data"}, {"url"}, set()),  # top-level await
     ("try:\n    v = risky()\nexcept ValueError as err:\n    v = None", {"risky"}, {"v"},
      set(), set()),
 ])
