@@ -85,6 +85,12 @@ class MLInfra(Configurable):
         "root_dir.",
     ).tag(config=True)
 
+    max_request_body_bytes = Int(
+        64 * 1024 * 1024, help="REST API: the largest request body accepted (bytes); a larger "
+        "one is answered 413 before it is parsed. 0: no limit of its own (jupyter_server's "
+        "ServerApp.max_body_size, which bounds what is read, still applies).",
+    ).tag(config=True)
+
     jobs_scheduler_in_server = Bool(
         True, help="Run the jobs scheduler inside the Jupyter server (started and stopped "
         "with it). Turn off when a standalone `jupyter mlinfra scheduler` serves the catalog.",

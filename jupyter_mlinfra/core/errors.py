@@ -7,16 +7,41 @@ and one line on stderr.
 
 from __future__ import annotations
 
+import reprlib
+
+QUOTE_LIMIT = 200  # characters of a caller's input an error message may quote
+MESSAGE_LIMIT = 800  # characters of any error message (a safety net behind quote())
+
+_quoter = reprlib.Repr()
+_quoter.maxstring = _quoter.maxother = _quoter.maxlong = QUOTE_LIMIT
+_quoter.maxlevel = 3
+
+
+def quote(value: object) -> str:
+    """``repr(value)`` for an error message, cut to about :data:`QUOTE_LIMIT` characters
+    (a 300 MB name is quoted by its first and last characters, not echoed whole)."""
+    try:
+        return _quoter.repr(value)[:QUOTE_LIMIT + 20]
+    except ValueError:  # an integer past Python's digit limit
+        return f"<{type(value).__name__}>"
+
+
+def _cut(message: str) -> str:
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    return f"{message[:MESSAGE_LIMIT]}... ({len(message) - MESSAGE_LIMIT} more characters)"
+
 
 class MLInfraError(Exception):
     """Base class. ``code`` is a stable machine-readable name, ``http_status`` the REST status,
-    ``exit_code`` the CLI's."""
+    ``exit_code`` the CLI's. Messages longer than :data:`MESSAGE_LIMIT` are cut."""
 
     code = "error"
     http_status = 500
     exit_code = 1
 
     def __init__(self, message: str, *, details: dict | None = None) -> None:
+        message = _cut(str(message))
         super().__init__(message)
         self.message = message
         self.details = details or {}

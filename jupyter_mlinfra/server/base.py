@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import uuid
 from functools import cached_property
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..core.errors import InvalidInput, MLInfraError
+from ..core.errors import InvalidInput, MLInfraError, quote
 from ..core.workspace import Workspace
+from .request_validation import served_validator
+
+API_BASE = "mlinfra/api"
+
+
+class RequestTooLarge(MLInfraError):
+    code = "request_too_large"
+    http_status = 413
+    exit_code = 2
 
 
 class MLInfraHandler(APIHandler):
@@ -18,10 +29,36 @@ class MLInfraHandler(APIHandler):
 
     Subclasses decorate verbs with ``@web.authenticated`` and ``@authorized`` (resource
     ``mlinfra``), so every route goes through jupyter_server's identity, authorization and
-    XSRF checks.
+    XSRF checks. Before a verb runs, ``prepare`` checks the request against the OpenAPI
+    description (path and query parameters, JSON body: see ``request_validation``) and the
+    body against ``max_request_body_bytes``.
     """
 
     auth_resource = "mlinfra"
+    _body: Any = None
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self._finished or not self.current_user:
+            return  # jupyter_server answered, or @web.authenticated will (403)
+        limit = self.settings["mlinfra_workspace"].config.settings.max_request_body_bytes
+        if limit and len(self.request.body or b"") > limit:
+            raise RequestTooLarge(f"the request body has {len(self.request.body)} bytes; this "
+                                  f"server takes at most {limit} (max_request_body_bytes)")
+        validator = served_validator()
+        prefix = url_path_join(self.base_url, API_BASE)
+        path = self.request.path[len(prefix):] if self.request.path.startswith(prefix) else ""
+        found = validator.operation(self.request.method or "", path)
+        if found is None:
+            return  # no such operation: tornado answers 405 (a test keeps routes and spec equal)
+        operation, path_values = found
+        query = {name: [v.decode("utf-8", "replace") for v in values]
+                 for name, values in self.request.query_arguments.items()}
+        validator.check_parameters(operation, path_values, query)
+        if operation.body_schema is not None:
+            body = self._parse_body()
+            validator.check_body(operation, body)
+            self._body = body
 
     @cached_property
     def workspace(self) -> Workspace:
@@ -37,15 +74,21 @@ class MLInfraHandler(APIHandler):
         return base.for_user(name, groups=_groups(user)) if name else base
 
     def json_body(self) -> dict[str, Any]:
+        """The JSON body (checked against the operation's schema in ``prepare``)."""
+        body = self._body if self._body is not None else self._parse_body()
+        if not isinstance(body, dict):
+            raise InvalidInput("request body must be a JSON object")
+        return dict(body)
+
+    def _parse_body(self) -> Any:
         if not self.request.body:
             return {}
         try:
-            body = json.loads(self.request.body)
-        except ValueError as exc:
-            raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise InvalidInput("request body must be a JSON object")
-        return body
+            return json.loads(self.request.body)
+        except ValueError as exc:  # its message quotes no more than a line and column
+            raise InvalidInput(f"request body is not valid JSON: {str(exc)[:200]}") from None
+        except RecursionError:
+            raise InvalidInput("request body is nested too deeply") from None
 
     def query(self, name: str, default: str | None = None) -> str | None:
         return self.get_query_argument(name, default)
@@ -64,9 +107,17 @@ class MLInfraHandler(APIHandler):
     def log_exception(self, typ, value, tb) -> None:
         # A client's mistake (bad cron, unknown model, quota) is answered with a 4xx and its
         # message; the server log gets one line, not tornado's "Uncaught exception" traceback.
+        # Paths are quoted short: a caller's 300 MB name is not a 300 MB log line.
         if isinstance(value, MLInfraError) and value.http_status < 500:
-            self.log.warning("%s %s: %s: %s", self.request.method, self.request.path,
+            self.log.warning("%s %s: %s: %s", self.request.method, quote(self.request.path),
                              value.code, value)
+            return
+        if not isinstance(value, (MLInfraError, web.HTTPError)):
+            # the answer says "internal error" and this reference; the log has the traceback
+            self._error_reference = uuid.uuid4().hex[:12]
+            self.log.error("internal error %s in %s %s", self._error_reference,
+                           self.request.method, quote(self.request.path),
+                           exc_info=(typ, value, tb))
             return
         super().log_exception(typ, value, tb)
 
@@ -77,10 +128,13 @@ class MLInfraHandler(APIHandler):
             body = exc.to_dict()
         elif isinstance(exc, web.HTTPError):
             body = {"error": {"code": f"http_{status_code}",
-                              "message": exc.log_message or self._reason}}
-        else:
+                              "message": (exc.log_message or self._reason)[:500]}}
+        else:  # never internals (SQL, paths, values) in the answer: they are in the server log
+            reference = getattr(self, "_error_reference", None)
             body = {"error": {"code": "internal_error",
-                              "message": f"{type(exc).__name__}: {exc}" if exc else self._reason}}
+                              "message": "internal server error" + (
+                                  f" (reference {reference} in the server log)"
+                                  if reference else "")}}
         self.finish(json.dumps(body))
 
 

@@ -10,7 +10,7 @@ import json
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, quote
 from .base import MLInfraHandler
 
 NAME = r"(?P<name>[A-Za-z][A-Za-z0-9_]*)"
@@ -146,7 +146,11 @@ class FeatureTrainingFrameHandler(_FeaturesHandler):
         entity_df = pd.DataFrame(rows)
         ts = body.get("timestamp_column") or "event_timestamp"
         if ts in entity_df.columns:
-            entity_df[ts] = pd.to_datetime(entity_df[ts], utc=True, format="ISO8601")
+            try:
+                entity_df[ts] = pd.to_datetime(entity_df[ts], utc=True, format="ISO8601")
+            except (TypeError, ValueError, OverflowError):
+                raise InvalidInput(f"entity_rows: every {quote(ts)} must be an ISO 8601 "
+                                   "timestamp") from None
         frame = await self.in_thread(self.features.get_training_frame, entity_df,
                                      body.get("features"), timestamp_column=ts,
                                      full_feature_names=bool(body.get("full_feature_names")))

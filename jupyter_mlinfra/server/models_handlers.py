@@ -9,7 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, MLInfraError, quote
 from ..core.models.deploy import records_from_body
 from ..core.models.versions import ModelRef, parse_key_values
 from .base import MLInfraHandler
@@ -178,7 +178,13 @@ class ModelPredictHandler(_ModelsHandler):
                 if len(cache) > 16:
                     cache.clear()
                 cache[version.id] = loaded
-        predictions = await asyncio.to_thread(loaded.predict_records, records)
+        try:
+            predictions = await asyncio.to_thread(loaded.predict_records, records)
+        except MLInfraError:
+            raise
+        except Exception as exc:  # the model refused these records (missing or odd columns)
+            raise InvalidInput(f"{version.ref} cannot predict these records: "
+                               f"{type(exc).__name__}: {quote(str(exc))[1:-1]}") from None
         self.send_json({"model": name, "version": version.version, "predictions": predictions})
 
     def fill_online_features(self, version, records: list[dict], body: dict) -> list[dict]:

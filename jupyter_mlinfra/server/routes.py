@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .handlers import HealthHandler, OpenAPIHandler
+from .handlers import HealthHandler, NotFoundHandler, OpenAPIHandler
 
 ROUTES: list[tuple[str, type]] = [
     (r"/health", HealthHandler),
@@ -32,3 +32,6 @@ ROUTES += _JOBS_ROUTES
 from .features_handlers import FEATURE_ROUTES as _FEATURE_ROUTES  # noqa: E402
 
 ROUTES += _FEATURE_ROUTES
+
+# last: any other path under the API is a JSON 404 (not jupyter_server's HTML page)
+ROUTES += [(r"/.*", NotFoundHandler)]

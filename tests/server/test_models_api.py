@@ -173,3 +173,22 @@ async def test_reproduce_endpoint_reruns_the_replay_script(jp_fetch, mlinfra_env
     assert body["metrics"]["score"]["reproduced"] == pytest.approx(2 / 3)
     assert ws.service("models").status()["versions"] == 1
     ws.close()
+
+
+async def test_records_a_model_cannot_take_are_a_400_not_a_500(jp_fetch, mlinfra_env):
+    # A model registered without an input example fails inside predict on records without
+    # its columns: the caller's mistake (400, the model's complaint quoted short), not a 500.
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    ws = Workspace.open()
+    ws.service("models").register(
+        "bare", LogisticRegression().fit([[0., 1.], [1., 0.], [2., 1.]], [0, 1, 1]), figures=[])
+    ws.close()
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mlinfra", "api", "models", "bare", "predict", method="POST",
+                       body=json.dumps({"records": [{}]}))
+    assert err.value.code == 400
+    error = json.loads(err.value.response.body)["error"]
+    assert error["code"] == "invalid_input" and "cannot predict these records" in error["message"]

@@ -28,7 +28,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..catalog.schema import utcnow
-from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded
+from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, quote
 from ..identity import (DEFAULT_VISIBILITY, check_may_change, check_visibility, may_read,
                         readable_clause)
 from .states import (ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState,
@@ -131,7 +131,7 @@ class JobsService:
             job = s.scalar(select(JobDefinition).where(JobDefinition.owner == owner_name,
                                                        JobDefinition.name == name))
         if job is None:
-            raise NotFound(f"no job {ref!r}")
+            raise NotFound(f"no job {quote(ref)}")
         return job
 
     def _names(self, s: Session, ids: Iterable[str]) -> dict[str, str]:
