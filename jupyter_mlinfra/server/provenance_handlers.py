@@ -3,7 +3,7 @@ end's current cells, export the replay notebook, run verify.
 
 Paths in requests are Jupyter contents paths (relative to the server root, as the front end
 knows them); kernels record under the absolute file path (``JPY_SESSION_NAME``), so handlers map
-one to the other. Absolute paths are accepted as they are.
+one to the other. Every path, absolute or not, must resolve inside the server's root.
 """
 
 from __future__ import annotations
@@ -16,23 +16,26 @@ from tornado import web
 from tornado.ioloop import IOLoop
 
 from ..core.errors import InvalidInput, NotFound
+from ..core.paths import inside_root
 from ..core.provenance.model import cells_from_json
 from ..core.provenance.verify import VerifyOptions
 from .base import MLInfraHandler
 
 
 class ProvenanceBase(MLInfraHandler):
-    def os_path(self, path: str | None) -> str:
+    def os_path(self, path: str | None, what: str = "path") -> str:
+        """The absolute path of a contents path (or of an absolute path) under the server's
+        root; anything resolving outside it (``..``, another absolute path, a symlink) is
+        refused, as job notebooks are."""
         if not path:
-            raise InvalidInput("the notebook 'path' is required")
-        if os.path.isabs(path):
-            return os.path.normpath(path)
-        root = self.settings.get("server_root_dir") or os.getcwd()
-        full = os.path.normpath(os.path.join(os.path.expanduser(root), path.lstrip("/")))
-        root_abs = os.path.normpath(os.path.expanduser(root))
-        if not (full == root_abs or full.startswith(root_abs + os.sep)):
-            raise InvalidInput(f"path {path!r} is outside the server's root folder")
-        return full
+            raise InvalidInput(f"the notebook {what!r} is required")
+        root = os.path.normpath(os.path.expanduser(self.settings.get("server_root_dir")
+                                                  or os.getcwd()))
+        spelled = os.path.normpath(path if os.path.isabs(path)
+                                   else os.path.join(root, path.lstrip("/")))
+        inside_root(spelled, root, what=what)  # the check, on the resolved path
+        # the unresolved spelling: kernels record a notebook under the path Jupyter gave them
+        return spelled
 
     def api_path(self, os_path: str) -> str:
         root = os.path.normpath(os.path.expanduser(self.settings.get("server_root_dir") or ""))
@@ -115,7 +118,8 @@ class ProvenanceReplayHandler(ProvenanceBase):
         body = self.json_body()
         path = self.os_path(body.get("path"))
         out = body.get("out_path")
-        out_os = self.os_path(out) if out else str(Path(path).with_suffix(".replay.ipynb"))
+        out_os = self.os_path(out, "out_path") if out else \
+            str(Path(path).with_suffix(".replay.ipynb"))
         session = self.session_for(path, body.get("session_id"), body.get("kernel_id"))
         summary = self.provenance.export_replay(out_os, path, cell_id=body.get("cell_id"),
                                                 name=body.get("name"), session_id=session)

@@ -101,3 +101,61 @@ async def test_openapi_describes_provenance(jp_fetch):
     doc = json.loads((await jp_fetch("mlinfra", "api", "openapi.json")).body)
     assert "/provenance" in doc["paths"] and "/provenance/verify" in doc["paths"]
     assert "ProvenanceReport" in doc["components"]["schemas"]
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A notebook outside the server's root that leaves a marker file when it runs."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    marker = folder / "ran.txt"
+    nb = new_notebook(cells=[new_code_cell(f"open({str(marker)!r}, 'w').write('ran')",
+                                           id="o1")],
+                      metadata={"kernelspec": KERNELSPEC})
+    nbformat.write(nb, folder / "elsewhere.ipynb")
+    return folder / "elsewhere.ipynb", marker
+
+
+async def _refused(jp_fetch, *parts, **kw):
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mlinfra", "api", "provenance", *parts, **kw)
+    body = json.loads(err.value.response.body)
+    return err.value.code, body["error"]["message"]
+
+
+async def test_paths_outside_the_root_are_refused_by_every_endpoint(jp_fetch, jp_root_dir,
+                                                                     notebook, outside):
+    nb_outside, marker = outside
+    (jp_root_dir / "link.ipynb").symlink_to(nb_outside)  # inside the root, pointing out
+    (jp_root_dir / "linked-dir").symlink_to(nb_outside.parent, target_is_directory=True)
+    escapes = ["/etc/passwd", str(nb_outside), "link.ipynb", "linked-dir/elsewhere.ipynb",
+               "../outside/elsewhere.ipynb", "work/../../outside/elsewhere.ipynb"]
+    for path in escapes:
+        code, message = await _refused(jp_fetch, params={"path": path})
+        assert code == 400 and "outside the server root" in message, (path, message)
+        assert "root:" not in message  # never the first bytes of /etc/passwd
+        for action, body in (("check", {"path": path}), ("verify", {"path": path}),
+                             ("replay", {"path": path})):
+            code, message = await _refused(jp_fetch, action, method="POST",
+                                           body=json.dumps(body), request_timeout=60)
+            assert code == 400 and "outside the server root" in message, (action, path)
+    assert not marker.exists()  # verify never ran the notebook outside the root
+
+
+async def test_replay_never_writes_outside_the_root(jp_fetch, jp_root_dir, notebook, tmp_path):
+    target = tmp_path / "elsewhere" / "deep" / "replay.ipynb"
+    (jp_root_dir / "out-link").symlink_to(tmp_path, target_is_directory=True)
+    for out_path in (str(target), "../elsewhere/deep/replay.ipynb",
+                     "out-link/elsewhere/deep/replay.ipynb"):
+        code, message = await _refused(jp_fetch, "replay", method="POST",
+                                       body=json.dumps({"path": notebook, "cell_id": "c2",
+                                                        "out_path": out_path}))
+        assert code == 400 and "outside the server root" in message, out_path
+    assert not (tmp_path / "elsewhere").exists()  # not even its folders
+
+
+async def test_a_file_that_is_not_a_notebook_is_not_quoted(jp_fetch, jp_root_dir):
+    (jp_root_dir / "secret.ipynb").write_text("root:x:0:0:root:/root:/bin/bash\n" * 10)
+    code, message = await _refused(jp_fetch, params={"path": "secret.ipynb"})
+    assert code == 400 and "not a valid notebook" in message
+    assert "root:x" not in message

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, quote
+from ..paths import inside_root
 
 CATCHUP_POLICIES = ("none", "latest", "all")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -19,7 +20,7 @@ _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNOREC
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidInput(f"invalid job name {name!r}: use letters, digits and _.- "
+        raise InvalidInput(f"invalid job name {quote(name)}: use letters, digits and _.- "
                            "(at most 200 characters, starting with a letter or digit)")
     return name
 
@@ -31,21 +32,12 @@ def resolve_notebook(path: str | os.PathLike, root_dir: str | os.PathLike,
     A relative ``path`` is taken relative to ``base`` (the caller's directory) when it is
     given, else to ``root_dir``. A path that leaves the root is refused; so is a missing file.
     """
-    root = Path(root_dir).expanduser().resolve()
-    raw = Path(os.fspath(path)).expanduser()
-    if not raw.is_absolute():
-        raw = Path(base).expanduser().resolve() / raw if base else root / raw
-    full = raw.resolve()
-    try:
-        relative = full.relative_to(root)
-    except ValueError:
-        raise InvalidInput(f"notebook {os.fspath(path)!r} is outside the server root {root}; "
-                           "job notebooks must live under it") from None
+    full, relative = inside_root(path, root_dir, base, what="notebook")
     if full.suffix != ".ipynb":
-        raise InvalidInput(f"{relative.as_posix()} is not a notebook (.ipynb)")
+        raise InvalidInput(f"{quote(relative)} is not a notebook (.ipynb)")
     if not full.is_file():
-        raise NotFound(f"unknown notebook {relative.as_posix()!r}: no such file under {root}")
-    return full, relative.as_posix()
+        raise NotFound(f"unknown notebook {quote(relative)}: no such file under the server root")
+    return full, relative
 
 
 def notebook_parameters(path: str | os.PathLike) -> dict[str, dict] | None:
@@ -56,7 +48,9 @@ def notebook_parameters(path: str | os.PathLike) -> dict[str, dict] | None:
     try:
         nb = nbformat.read(os.fspath(path), as_version=4)
     except Exception as exc:
-        raise InvalidInput(f"{path} is not a valid notebook: {exc}") from exc
+        # not the parser's message: it may quote the file's content
+        raise InvalidInput(f"{quote(os.fspath(path))} is not a valid notebook "
+                           f"({type(exc).__name__})") from None
     if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
         return None
     for cell in nb.cells:  # papermill expects every cell to have a tags list

@@ -89,7 +89,8 @@ def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
     try:
         return nbformat.read(p, as_version=4)
     except Exception as exc:
-        raise InvalidInput(f"{p} is not a valid notebook: {exc}") from exc
+        # not the parser's message: it quotes the file's first bytes
+        raise InvalidInput(f"{p.name} is not a valid notebook ({type(exc).__name__})") from None
 
 
 class ProvenanceService:
