@@ -15,7 +15,7 @@ from .base import MLInfraHandler
 log = logging.getLogger("jupyter_mlinfra.jobs")
 
 _RUN_OPTIONS = ("priority", "cpus", "memory", "resources", "retries", "retry_backoff",
-                "timeout", "tags", "kernel_name")
+                "timeout", "tags", "kernel_name", "visibility")
 
 
 def _bool(value: str | None) -> bool | None:

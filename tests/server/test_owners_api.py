@@ -92,3 +92,20 @@ async def test_another_team_cannot_read_a_team_run(as_user, jp_root_dir):
     with pytest.raises(HTTPClientError) as err:
         await bob("mlinfra", "api", "runs", run["id"])
     assert json.loads(err.value.response.body)["error"]["code"] == "not_found"
+
+
+async def test_a_run_submitted_private_is_its_owners_and_q_matches_literally(as_user,
+                                                                            jp_root_dir):
+    make_root(jp_root_dir)
+    alice, carol = as_user("alice", "fraud"), as_user("carol", "fraud")
+    r = await alice("mlinfra", "api", "runs", method="POST",
+                    body=json.dumps({"notebook": "ok.ipynb", "visibility": "private"}))
+    run = json.loads(r.body)
+    assert run["visibility"] == "private"
+    assert await _status(carol("mlinfra", "api", "runs", run["id"])) == 404
+    assert await _status(alice("mlinfra", "api", "runs", run["id"])) == 200
+    assert await _status(alice("mlinfra", "api", "runs", method="POST", body=json.dumps(
+        {"notebook": "ok.ipynb", "visibility": "everyone"}))) == 400
+    for q, total in (("ok", 1), ("%", 0), ("_", 0), ("o_", 0)):
+        page = json.loads((await alice("mlinfra", "api", "runs", params={"q": q})).body)
+        assert page["total"] == total, q

@@ -380,6 +380,9 @@ class JobsService:
             snapshot_key, cwd = self._snapshot(run_id, full), str(full.parent)
         # who may read it: its job's visibility, else (a run of a notebook) the default,
         # for the team of its owner
+        if job is not None and spec.get("visibility") not in (None, job.visibility):
+            raise InvalidInput(f"a run of job {job.name} has the job's visibility "
+                               f"({job.visibility}); change the job's instead")
         extra.setdefault("visibility", pick("visibility", DEFAULT_VISIBILITY))
         extra.setdefault("team", src.team if src is not None else self.ws.identity.team)
         return Run(
