@@ -29,7 +29,7 @@ from itertools import compress, islice, repeat
 from operator import is_not
 from typing import Any, Callable
 
-from ..core.provenance.model import Execution, ExecutionLog
+from ..core.provenance.model import BeforeRecording, Execution, ExecutionLog, KernelSession
 from ..core.provenance.recording import HistoryBuilder, Observation
 
 log = logging.getLogger("jupyter_mlinfra.provenance")
@@ -46,8 +46,9 @@ _MAX_BACKLOG = 1000
 _BATCH_SIZE = 500
 
 
-def kernel_session_id() -> str:
-    """The kernel's id (from its connection file) or, outside a Jupyter kernel, a new uuid."""
+def kernel_id() -> str | None:
+    """Jupyter's id of this kernel (from its connection file; the same across restarts), or
+    None outside a Jupyter kernel."""
     try:
         from ipykernel.connect import get_connection_file
 
@@ -56,6 +57,12 @@ def kernel_session_id() -> str:
             return match.group(1)
     except Exception:
         pass
+    return None
+
+
+def new_session_id() -> str:
+    """A fresh id for one lifetime of this kernel process: a restart keeps the kernel id but
+    is a new session, so it never merges with (or is deduplicated against) the one before."""
     return uuid.uuid4().hex
 
 
@@ -71,7 +78,9 @@ class ProvenanceRecorder:
                  write_to_catalog: bool = True) -> None:
         self.shell = shell
         self.ns: dict = shell.user_ns
-        self.session_id = session_id or kernel_session_id()
+        self.session_id = session_id or new_session_id()
+        self.kernel_id = kernel_id()
+        self.started_at = time.time()
         self._explicit_path = notebook_path
         self.builder = HistoryBuilder(self.session_id, notebook_path or "")
         self._service_factory = service_factory or _default_service
@@ -83,6 +92,10 @@ class ProvenanceRecorder:
         self._names: list[str] = [k for k in list(self.ns) if k not in hidden
                                   and not _IPYTHON_KEY.match(k)]
         self._tracked: set[str] = set(self._names)
+        # Cells this kernel ran before the recorder started (``%load_ext`` in a later cell):
+        # their count and the user names they left; reported once by the analyses.
+        self.before_recording: BeforeRecording | None = None
+        self._registered = False
         self._vals: list = []
         self._len0 = 0
         self._armed = False
@@ -247,7 +260,12 @@ class ProvenanceRecorder:
                         self._handed_off = [e.to_dict() for e in self._pending]
                         self._pending.clear()
                     due = quiet and time.monotonic() - self._last_write >= self.write_interval
-                    if self._pending and (want_write or due or len(self._pending) >= _BATCH_SIZE):
+                    # The session is registered at the first write, which comes
+                    # write_interval after the start even before any cell has run (a batch
+                    # run, whose interval is long, registers nothing before its end).
+                    register = not self._registered and not stop and self._write
+                    if (self._pending or register) and (
+                            want_write or due or len(self._pending) >= _BATCH_SIZE):
                         self._write_pending()
             except Exception:
                 log.exception("jupyter_mlinfra: provenance recorder error")
@@ -257,17 +275,32 @@ class ProvenanceRecorder:
             if stop:
                 return
 
+    def session(self) -> KernelSession:
+        return KernelSession(session_id=self.session_id, notebook_path=self._notebook_path(),
+                             started_at=self.started_at, kernel_id=self.kernel_id,
+                             before_recording=self.before_recording)
+
+    def _register(self) -> None:
+        """Store this kernel session in the catalog as soon as recording starts, so the
+        panel switches to it at once after a restart, before the first cell runs."""
+        if self._service is None:  # resolved once: not a config-file read per batch
+            self._service = self._service_factory()
+        self._service.register_session(self.session())
+        self._registered = True
+
     def _write_pending(self) -> None:
         self._last_write = time.monotonic()
         if not self._write:
             self._pending.clear()
             return
-        if not self._pending:
+        if not self._pending and self._registered:
             return
         batch = list(self._pending)
         try:
-            if self._service is None:  # resolved once: not a config-file read per batch
-                self._service = self._service_factory()
+            if not self._registered:
+                self._register()
+            if not batch:
+                return
             self.written += self._service.record(batch)
             del self._pending[:len(batch)]
             self._write_error = None
@@ -306,14 +339,16 @@ class ProvenanceRecorder:
     def log(self) -> ExecutionLog:
         self.flush()
         return ExecutionLog(executions=list(self.builder.executions),
-                            notebook_path=self._notebook_path(), session_id=self.session_id)
+                            notebook_path=self._notebook_path(), session_id=self.session_id,
+                            before_recording=self.before_recording)
 
     def live_names(self) -> set[str]:
         hidden = getattr(self.shell, "user_ns_hidden", {})
         return {k for k in list(self.ns) if not k.startswith("_") and k not in hidden}
 
     def status(self) -> dict:
-        return {"session_id": self.session_id, "notebook_path": self._notebook_path(),
+        return {"session_id": self.session_id, "kernel_id": self.kernel_id,
+                "notebook_path": self._notebook_path(),
                 "executions": len(self.builder.executions), "written": self.written,
                 "write_error": self._write_error}
 
@@ -347,8 +382,14 @@ def start_recording(shell, **kwargs: Any) -> ProvenanceRecorder:
         return _recorder
     if _recorder is not None:
         _recorder.stop()
-    _recorder = ProvenanceRecorder(shell, **kwargs).start()
-    return _recorder
+    _recorder = ProvenanceRecorder(shell, **kwargs)
+    # Loaded by a cell (``%load_ext`` after others), not at the kernel's start: the cells
+    # before it ran unrecorded. (IPython counts the running cell already: N + 1 during cell N.)
+    earlier = max(int(getattr(shell, "execution_count", 1) or 1) - 2, 0)
+    if earlier:
+        _recorder.before_recording = BeforeRecording(executions=earlier,
+                                                     names=frozenset(_recorder._names))
+    return _recorder.start()
 
 
 def stop_recording(shell=None) -> None:

@@ -71,3 +71,129 @@ def test_magics_history_check_replay(ip, tmp_path, capsys):
     assert [e["cell_id"] for e in deps["replay"]] == ["m1", "m2"]
     assert deps["clean"] is False
     assert any(h["kind"] == "stale_direct" for h in deps["hazards"])
+
+
+# -- kernel lifetimes: a restart is a new session ----------------------------------------------
+class _Kernel:
+    """A real kernel through jupyter_client, executing cells with JupyterLab's cell ids."""
+
+    def __init__(self, env: dict[str, str], cwd: str) -> None:
+        import os
+        import uuid
+
+        from jupyter_client import KernelManager
+
+        # named as Jupyter Server names it: kernel-<kernel id>.json
+        kernel_id = str(uuid.uuid4())
+        self.km = KernelManager(kernel_name="python3", kernel_id=kernel_id,
+                                connection_file=os.path.join(cwd, f"kernel-{kernel_id}.json"))
+        self.km.start_kernel(env=env, cwd=cwd)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+
+    def run(self, code: str, cell_id: str | None = None, expressions: dict | None = None):
+        """Execute like JupyterLab does (cell id in the metadata); the reply's content."""
+        content = {"code": code, "silent": False, "store_history": True,
+                   "user_expressions": expressions or {}, "allow_stdin": False,
+                   "stop_on_error": True}
+        msg = self.kc.session.msg("execute_request", content,
+                                  metadata={"cellId": cell_id} if cell_id else {})
+        self.kc.shell_channel.send(msg)
+        stdout = []
+        while True:
+            out = self.kc.get_iopub_msg(timeout=60)
+            if out["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+                continue
+            if out["msg_type"] == "stream":
+                stdout.append(out["content"]["text"])
+            if out["msg_type"] == "status" and out["content"]["execution_state"] == "idle":
+                break
+        reply = self.kc.get_shell_msg(timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        reply["content"]["stdout"] = "".join(stdout)
+        return reply["content"]
+
+    def restart(self) -> None:
+        self.kc.stop_channels()
+        self.km.restart_kernel(now=False)
+        self._connect()
+
+    def shutdown(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=False)
+
+
+def _kernel_env(tmp_path, home, notebook: str) -> dict[str, str]:
+    import os
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ)
+    env.update(MLINFRA_HOME=str(home), JPY_SESSION_NAME=notebook,
+               IPYTHONDIR=str(tmp_path / "ipython"),
+               PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""))
+    return env
+
+
+def _wait_for(predicate, what: str, timeout: float = 60.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspace,
+                                                                mlinfra_env):
+    notebook = str(tmp_path / "restart.ipynb")
+    svc = workspace.service("provenance")
+    kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
+    try:
+        kernel.run("%load_ext jupyter_mlinfra", "load")
+        kernel.run("a = 1", "c1")
+        kernel.run("b = a + 1", "c2")
+        kernel.run("a = 5", "c1")          # c2 is now stale in this first lifetime
+        kernel_id = kernel.km.kernel_id
+        first = _wait_for(lambda: [s for s in svc.kernel_sessions(kernel_id)], "a session")
+        old_session = first[0]["session_id"]
+        _wait_for(lambda: len(getattr(svc.stored_log(notebook, old_session), "executions",
+                                      ())) == 3, "the first lifetime's three executions")
+        assert svc.check(notebook, session_id=old_session).stale == ["c2"]
+
+        kernel.restart()                   # Kernel > Restart: same kernel id, new process
+        assert kernel.km.kernel_id == kernel_id
+        # the restarted kernel registers its session as soon as recording starts, before
+        # any of its cells has run
+        kernel.run("%load_ext jupyter_mlinfra", "load")
+        sessions = _wait_for(lambda: [s for s in svc.kernel_sessions(kernel_id)
+                                      if s["session_id"] != old_session], "the new session")
+        new_session = sessions[0]["session_id"]
+        kernel.run("x = 1", "c3")          # the very first executions after the restart
+        kernel.run("y = x + 1", "c4")
+        log = _wait_for(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+            svc.stored_log(notebook, new_session)), "the new session's two executions")
+        assert [(e.seq, e.cell_id) for e in log.executions] == [(1, "c3"), (2, "c4")]
+        # nothing merged into (or lost from) the first lifetime
+        old = svc.history(notebook, session_id=old_session)
+        assert [e.cell_id for e in old.executions] == ["c1", "c2", "c1"]
+        # the notebook's latest session is the new one; it has no hazard of the old one
+        assert svc.history(notebook).session_id == new_session
+        report = svc.check(notebook)
+        assert report.clean and not report.out_of_order, report.to_text()
+        listed = [s["session_id"] for s in svc.sessions(notebook)]
+        assert listed == [new_session, old_session]
+        # the new kernel's own check agrees (its in-memory history is the new session)
+        out = kernel.run("%mlinfra check --json", "check")["stdout"]
+        assert json.loads(out)["session_id"] == new_session
+        assert json.loads(out)["clean"] is True
+    finally:
+        kernel.shutdown()

@@ -28,9 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .model import Execution, NotebookCell
-from .names import BUILTIN_NAMES, analyze_source, is_pseudo_name, pseudo_label
-from .recording import is_ipython_name, live_names_from_history
+from .model import BeforeRecording, Execution, NotebookCell
+from .names import BUILTIN_NAMES, analyze_source, file_path, is_pseudo_name, pseudo_label
+from .recording import fingerprint, is_ipython_name, live_names_from_history
 
 _KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
 
@@ -66,7 +66,8 @@ class Finding:
 # The finding kinds that make a result's generating state non-reproducible: the ``clean``
 # flag of ``dependencies()`` and the model store's dirty-state guard both use this set.
 DIRTY_KINDS = frozenset({"stale_direct", "stale_transitive", "out_of_order", "code_changed",
-                         "hidden_state", "deleted_cell", "reads_from_below", "unfollowed"})
+                         "hidden_state", "deleted_cell", "reads_from_below", "unfollowed",
+                         "before_recording"})
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Report:
     unexecuted: list[str] = field(default_factory=list)
     reads_from_below: list[str] = field(default_factory=list)
     unfollowed: list[str] = field(default_factory=list)  # cells running code not followed
+    # executions the kernel ran before recording started (0: recorded from its first cell)
+    before_recording: int = 0
     explanations: list[Finding] = field(default_factory=list)
     notebook_path: str = ""
     session_id: str = ""
@@ -96,7 +99,7 @@ class Report:
     def clean(self) -> bool:
         return not (self.stale or self.out_of_order or self.hidden_state
                     or self.hidden_state_cells or self.code_changed or self.unexecuted
-                    or self.reads_from_below or self.unfollowed)
+                    or self.reads_from_below or self.unfollowed or self.before_recording)
 
     def to_text(self) -> str:
         head = (f"provenance check of {self.notebook_path or 'the notebook'}: "
@@ -127,6 +130,7 @@ class Report:
             "unexecuted": self.unexecuted,
             "reads_from_below": self.reads_from_below,
             "unfollowed": self.unfollowed,
+            "before_recording": self.before_recording,
             "explanations": [f.to_dict() for f in self.explanations],
         }
 
@@ -162,11 +166,15 @@ class History:
 
 def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             live_names: Iterable[str] | None = None, notebook_path: str = "",
-            session_id: str = "") -> Report:
+            check_files: bool = True,
+            session_id: str = "", before_recording: BeforeRecording | None = None) -> Report:
     """The hazard report for a notebook (``cells``) given a session's ``executions``.
 
     ``live_names``: the user's global names in the kernel right now, when the kernel is at hand;
-    otherwise they are reconstructed from the history.
+    otherwise they are reconstructed from the history. ``check_files``: compare the files the
+    executions read with their content on disk now (size and mtime). ``before_recording``: what the kernel
+    ran before recording started; reported as one finding, and the names those executions
+    left are not hidden state.
     """
     history = History(executions)
     code_cells = [c for c in cells if c.cell_type == "code"]
@@ -193,6 +201,16 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
                 c.id))
 
     # stale (direct) ---------------------------------------------------------------------------
+    # files whose content on disk is not what the last recorded execution touching them saw:
+    # written outside the notebook's recorded cells (a missing file is not news: the log may
+    # be checked on another machine)
+    on_disk_changed: set[str] = set()
+    if check_files:
+        seen: dict[str, list[int]] = {}
+        for e in history.executions:
+            seen.update(e.files)
+        on_disk_changed = {p for p, fp in seen.items()
+                           if (now := fingerprint(p)) is not None and now != list(fp)}
     stale: set[str] = set()
     for c in executed:
         last = history.last[c.id]
@@ -201,22 +219,29 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             for w in history.writes_after(name, last.seq):
                 if w.cell_id not in pos or pos[w.cell_id] < pos[c.id]:
                     culprits.setdefault(name, []).append(w)
-        if not culprits:
+        outside = sorted(n for n in last.reads
+                         if file_path(n) in on_disk_changed and n not in culprits)
+        if not culprits and not outside:
             continue
         stale.add(c.id)
         report.stale_direct.append(c.id)
         parts = []
+        for name in outside:
+            parts.append(f"{_name(name)}, which changed on disk after {label[c.id]} ran "
+                         f"(written outside the notebook's recorded cells)")
         for name, writers in culprits.items():
             w = writers[-1]
             verb = ("deleted" if name in w.deletes else
                     "may have changed" if name in w.assumed else
+                    "wrote" if file_path(name) and name in w.binds else
+                    "appended to" if file_path(name) else
                     "rebound" if name in w.binds and name not in w.mutates else
                     "mutated" if name in w.mutates and name not in w.binds else "changed")
             parts.append(f"{_name(name)}, which {who(w)} {verb} after {label[c.id]} ran "
                          f"(execution #{w.seq} > #{last.seq})")
         report.explanations.append(Finding(
             "stale_direct", f"{label[c.id]} is stale: it read " + "; and ".join(parts) + ".",
-            c.id, sorted(culprits)))
+            c.id, sorted(set(culprits) | set(outside))))
 
     # stale (transitive), in order of last execution -------------------------------------------
     for c in sorted(executed, key=lambda c: history.last[c.id].seq):
@@ -284,6 +309,21 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         live_names_from_history(history.executions)
     live = {n for n in live if not n.startswith("_") and n not in BUILTIN_NAMES
             and n not in _KERNEL_NAMES and not is_ipython_name(n) and not is_pseudo_name(n)}
+    if before_recording is not None and before_recording.executions:
+        earlier = before_recording.names
+        rebound = set().union(*(e.writes for e in history.executions)) \
+            if history.executions else set()
+        left = sorted(earlier - rebound)  # names still holding what those executions made
+        live -= set(left)  # reported by the finding below, not as hidden state
+        report.before_recording = before_recording.executions
+        n = before_recording.executions
+        report.explanations.append(Finding(
+            "before_recording",
+            f"{n} execution{'s' if n != 1 else ''} ran before recording started (the "
+            f"extension was loaded after them): results may depend on them"
+            + (f"; they left {_fmt_names(left[:8])}" + (" and more" if len(left) > 8 else "")
+               if left else "") + ". Restart the kernel and run the notebook to record "
+            "everything.", None, left))
     bound_by_cells: set[str] = set()
     for c in code_cells:
         now = analyze_source(c.source)
@@ -319,6 +359,9 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         for name in last.reads:
             producers = history.producers[last.seq].get(name, ())
             if name in hidden_set or any(p.cell_id not in pos for p in producers):
+                if before_recording is not None and name in before_recording.names \
+                        and not producers:
+                    continue  # bound before recording started: the finding above
                 names.add(name)
         if names:
             report.hidden_state_cells.append(c.id)
@@ -340,7 +383,8 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
                 f"execution before it).", c.id))
 
     order = {"unfollowed": 8, "code_changed": 3, "stale_direct": 0, "stale_transitive": 1, "out_of_order": 2,
-             "hidden_state": 4, "reads_from_below": 5, "unexecuted": 6}
+             "hidden_state": 4, "reads_from_below": 5, "unexecuted": 6,
+             "before_recording": 7}
     report.explanations.sort(key=lambda f: (order.get(f.kind, 9),
                                             pos.get(f.cell_id or "", -1)))
     return report

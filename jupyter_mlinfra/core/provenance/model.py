@@ -66,6 +66,8 @@ class Execution:
     assumed: frozenset[str] = frozenset()
     # code whose effects the analysis could not follow (``exec()``, ``%run``...)
     unfollowed: tuple[str, ...] = ()
+    # files read or written (absolute path -> [size, mtime_ns] when the recorder saw them)
+    files: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def writes(self) -> frozenset[str]:
@@ -97,6 +99,7 @@ class Execution:
             "deferred": {k: sorted(v) for k, v in sorted(self.deferred.items())},
             "assumed": sorted(self.assumed),
             "unfollowed": list(self.unfollowed),
+            "files": {k: list(v) for k, v in sorted(self.files.items())},
         }
 
     @classmethod
@@ -119,6 +122,8 @@ class Execution:
             deferred={k: list(v) for k, v in (data.get("deferred") or {}).items()},
             assumed=frozenset(data.get("assumed") or ()),
             unfollowed=tuple(data.get("unfollowed") or ()),
+            files={str(k): [int(x) for x in v][:2]
+                   for k, v in (data.get("files") or {}).items() if isinstance(v, list)},
         )
 
 
@@ -159,17 +164,52 @@ def cells_from_json(items: Iterable[dict[str, Any]]) -> list[NotebookCell]:
 
 
 @dataclass
+class BeforeRecording:
+    """What ran in a kernel before its recorder started (``%load_ext`` after other cells):
+    how many executions, and the user names they left in the kernel."""
+
+    executions: int = 0
+    names: frozenset[str] = frozenset()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"executions": self.executions, "names": sorted(self.names)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "BeforeRecording | None":
+        if not isinstance(data, dict) or not data.get("executions"):
+            return None
+        return cls(executions=int(data["executions"]),
+                   names=frozenset(str(n) for n in data.get("names") or ()))
+
+
+@dataclass
+class KernelSession:
+    """One lifetime of one kernel process, as its recorder registers it when it starts."""
+
+    session_id: str
+    notebook_path: str
+    started_at: float                   # epoch seconds (UTC)
+    kernel_id: str | None = None        # Jupyter's kernel id: the same across restarts
+    before_recording: BeforeRecording | None = None
+
+
+@dataclass
 class ExecutionLog:
-    """The executions of one kernel session for one notebook, in order."""
+    """The executions of one kernel session (one kernel lifetime) for one notebook, in order.
+    ``before_recording``: executions of this kernel that ran before recording started."""
 
     executions: list[Execution]
     notebook_path: str = ""
     session_id: str = ""
+    before_recording: BeforeRecording | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": LOG_VERSION, "notebook_path": self.notebook_path,
-                "session_id": self.session_id,
-                "executions": [e.to_dict() for e in self.executions]}
+        out = {"version": LOG_VERSION, "notebook_path": self.notebook_path,
+               "session_id": self.session_id,
+               "executions": [e.to_dict() for e in self.executions]}
+        if self.before_recording is not None:
+            out["before_recording"] = self.before_recording.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExecutionLog":
@@ -178,16 +218,28 @@ class ExecutionLog:
         executions = sorted((Execution.from_dict(e) for e in data["executions"]),
                             key=lambda e: e.seq)
         return cls(executions=executions, notebook_path=data.get("notebook_path") or "",
-                   session_id=data.get("session_id") or "")
+                   session_id=data.get("session_id") or "",
+                   before_recording=BeforeRecording.from_dict(data.get("before_recording")))
 
 
 def log_from_notebook(nb: Any) -> ExecutionLog | None:
-    """The execution log a notebook carries in ``metadata.jupyter_mlinfra.provenance``."""
+    """The execution log a notebook carries in ``metadata.jupyter_mlinfra.provenance``.
+    A log that is not one (hand-edited, truncated, from a foreign tool) is an InvalidInput
+    saying where it is, never a traceback."""
+    where = f"the notebook's metadata {METADATA_KEY}.provenance"
     section = (nb.get("metadata") or {}).get(METADATA_KEY) or {}
+    _require(isinstance(section, dict), f"the notebook's metadata {METADATA_KEY} is not an "
+                                        f"object")
     data = section.get("provenance")
     if not data:
         return None
-    return ExecutionLog.from_dict(data)
+    try:
+        return ExecutionLog.from_dict(data)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where} is not a valid execution log: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InvalidInput(f"{where} is not a valid execution log: {detail}"[:300]) from None
 
 
 def attach_log(nb: Any, log: ExecutionLog) -> None:

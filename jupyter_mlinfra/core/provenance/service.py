@@ -27,9 +27,9 @@ from sqlalchemy import func, select
 
 from ..errors import InvalidInput, NotFound
 from .analysis import DIRTY_KINDS, Report, affecting, analyze
-from .model import (Execution, ExecutionLog, NotebookCell, attach_log, cells_from_notebook,
-                    log_from_notebook)
-from .tables import ExecutionRow
+from .model import (BeforeRecording, Execution, ExecutionLog, KernelSession, NotebookCell,
+                    attach_log, cells_from_notebook, log_from_notebook)
+from .tables import ExecutionRow, SessionRow
 
 if TYPE_CHECKING:
     import nbformat
@@ -54,7 +54,7 @@ def _row(e: Execution, owner: str) -> ExecutionRow:
         effects=json.dumps({"reads": sorted(e.reads), "binds": sorted(e.binds),
                             "mutates": sorted(e.mutates), "deletes": sorted(e.deletes),
                             "deferred": e.deferred, "assumed": sorted(e.assumed),
-                            "unfollowed": list(e.unfollowed)}))
+                            "unfollowed": list(e.unfollowed), "files": e.files}))
 
 
 def _execution(row: ExecutionRow) -> Execution:
@@ -68,7 +68,7 @@ def _execution(row: ExecutionRow) -> Execution:
         binds=frozenset(effects.get("binds", ())), mutates=frozenset(effects.get("mutates", ())),
         deletes=frozenset(effects.get("deletes", ())), deferred=effects.get("deferred", {}),
         assumed=frozenset(effects.get("assumed", ())),
-        unfollowed=tuple(effects.get("unfollowed", ())))
+        unfollowed=tuple(effects.get("unfollowed", ())), files=effects.get("files", {}))
 
 
 def path_candidates(path: str) -> list[str]:
@@ -122,6 +122,28 @@ class ProvenanceService:
             s.add_all(_row(e, owner) for e in fresh)
         return len(fresh)
 
+    def register_session(self, session: KernelSession, owner: str | None = None) -> bool:
+        """Store a kernel session when its recorder starts (before any execution); True when
+        it was new. The same session registered twice is stored once."""
+        before = session.before_recording or BeforeRecording()
+        with self.ws.catalog.session() as s:
+            if s.get(SessionRow, session.session_id) is not None:
+                return False
+            s.add(SessionRow(session_id=session.session_id, kernel_id=session.kernel_id,
+                             notebook_path=session.notebook_path,
+                             started_at=_dt(session.started_at),
+                             executions_before=before.executions,
+                             names_before=json.dumps(sorted(before.names)),
+                             owner=owner or self.ws.user))
+        return True
+
+    def kernel_sessions(self, kernel_id: str) -> list[dict]:
+        """The sessions a Jupyter kernel id has had (one per restart), most recent first."""
+        with self.ws.catalog.read_session() as s:
+            rows = s.scalars(select(SessionRow).where(SessionRow.kernel_id == kernel_id)
+                             .order_by(SessionRow.started_at.desc())).all()
+        return [_session_dict(r) for r in rows]
+
     def notebooks(self) -> list[dict]:
         """Notebook paths with recorded executions, most recent first."""
         with self.ws.catalog.read_session() as s:
@@ -136,17 +158,35 @@ class ProvenanceService:
                 for p, n, k, last in rows]
 
     def sessions(self, path: str) -> list[dict]:
-        """The kernel sessions recorded for a notebook, most recent first."""
+        """The kernel sessions recorded for a notebook, most recent first: those with
+        executions, and those registered by a recorder that has recorded nothing yet."""
+        candidates = path_candidates(path)
         with self.ws.catalog.read_session() as s:
             rows = s.execute(
                 select(ExecutionRow.session_id, func.count(), func.min(ExecutionRow.started_at),
                        func.max(ExecutionRow.ended_at))
-                .where(ExecutionRow.notebook_path.in_(path_candidates(path)))
-                .group_by(ExecutionRow.session_id)
-                .order_by(func.max(ExecutionRow.ended_at).desc())).all()
-        return [{"session_id": sid, "executions": n,
-                 "started_at": a.isoformat() if a else None,
-                 "last_execution_at": b.isoformat() if b else None} for sid, n, a, b in rows]
+                .where(ExecutionRow.notebook_path.in_(candidates))
+                .group_by(ExecutionRow.session_id)).all()
+            registered = {r.session_id: r for r in s.scalars(
+                select(SessionRow).where(SessionRow.notebook_path.in_(candidates)))}
+            missing = {sid for sid, *_ in rows} - set(registered)
+            if missing:  # sessions recorded under another spelling of the path
+                registered.update({r.session_id: r for r in s.scalars(
+                    select(SessionRow).where(SessionRow.session_id.in_(missing)))})
+        out: dict[str, dict] = {}
+        for sid, n, a, b in rows:
+            reg = registered.get(sid)
+            item = _session_dict(reg) if reg is not None else {
+                "session_id": sid, "kernel_id": None, "started_at": None,
+                "executions_before": 0}
+            item.update(executions=n, started_at=item["started_at"] or _iso_dt(a),
+                        last_execution_at=_iso_dt(b))
+            out[sid] = item
+        for sid, reg in registered.items():
+            if sid not in out:
+                out[sid] = {**_session_dict(reg), "executions": 0, "last_execution_at": None}
+        return sorted(out.values(), key=lambda d: d["last_execution_at"] or d["started_at"]
+                      or "", reverse=True)
 
     def stored_log(self, path: str, session_id: str | None = None) -> ExecutionLog | None:
         """The catalog's log for ``path`` (the given session, else the most recent one)."""
@@ -162,10 +202,12 @@ class ProvenanceService:
             rows = s.scalars(select(ExecutionRow).where(
                 ExecutionRow.session_id == session_id,
                 ExecutionRow.notebook_path.in_(candidates)).order_by(ExecutionRow.seq)).all()
+            reg = s.get(SessionRow, session_id)
         if not rows:
             return None
         return ExecutionLog(executions=[_execution(r) for r in rows],
-                            notebook_path=rows[0].notebook_path, session_id=session_id)
+                            notebook_path=rows[0].notebook_path, session_id=session_id,
+                            before_recording=_before(reg))
 
     # -- resolving inputs ---------------------------------------------------------------------
     def resolve(self, path: str | None = None, *, notebook: Any = None,
@@ -204,7 +246,7 @@ class ProvenanceService:
                                        log=log, cells=cells)
         return analyze(log.executions, cells, live_names=live_names,
                        notebook_path=log.notebook_path or (path or ""),
-                       session_id=log.session_id)
+                       session_id=log.session_id, before_recording=log.before_recording)
 
     def replay(self, path: str | None = None, *, cell_id: str | None = None,
                name: str | None = None, notebook: Any = None, session_id: str | None = None,
@@ -243,10 +285,13 @@ class ProvenanceService:
                cell_id: str | None = None) -> VerifyResult:
         """Re-run the saved notebook (or, with ``replay``, its replay slice) in a fresh kernel
         and compare outputs. The run's own provenance is recorded under
-        ``<path>#verify`` so it never mixes with the notebook's interactive history."""
+        ``<path>#verify`` so it never mixes with the notebook's interactive history.
+        ``timeout``: seconds per cell (default: the ``verify_timeout_seconds`` setting)."""
         from .replay import replay_notebook, replay_slice, target_execution
         from .verify import run_and_compare
 
+        if timeout is None:
+            timeout = float(self.ws.config.settings.verify_timeout_seconds) or None
         path = str(Path(path).expanduser())
         nb = read_notebook(path)
         record_as = f"{os.path.abspath(path)}#verify"
@@ -299,13 +344,16 @@ class ProvenanceService:
         else:
             slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
         report = analyze(log.executions, cells, live_names=live_names,
-                         notebook_path=log.notebook_path, session_id=log.session_id)
+                         notebook_path=log.notebook_path, session_id=log.session_id,
+                         before_recording=log.before_recording)
         involved = {e.cell_id for e in slice_}
         current = {c.id for c in cells}
         deleted = sorted(cid for cid in involved if cid not in current)
+        read = set().union(*(e.reads for e in slice_))
+        # notebook-wide findings about names count when the replay reads one of the names
         hazards = [f.to_dict() for f in affecting(report, involved)
-                   if f.kind != "hidden_state" or f.cell_id is not None
-                   or (set(f.names) & set().union(*(e.reads for e in slice_)))]
+                   if f.kind not in ("hidden_state", "before_recording")
+                   or f.cell_id is not None or (set(f.names) & read)]
         for cid in deleted:
             hazards.append({"kind": "deleted_cell", "cell_id": cid, "names": [],
                             "message": f"the replay uses cell {cid}, which is no longer in "
@@ -350,6 +398,23 @@ class ProvenanceService:
 
         nbformat.write(nb, target)
         return {"path": str(target), "executions": len(log.executions)}
+
+
+def _iso_dt(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _before(row: SessionRow | None) -> BeforeRecording | None:
+    if row is None or not row.executions_before:
+        return None
+    return BeforeRecording(executions=row.executions_before,
+                           names=frozenset(json.loads(row.names_before or "[]")))
+
+
+def _session_dict(row: SessionRow) -> dict:
+    return {"session_id": row.session_id, "kernel_id": row.kernel_id,
+            "notebook_path": row.notebook_path, "started_at": _iso_dt(row.started_at),
+            "executions_before": row.executions_before}
 
 
 def _last_time(log: ExecutionLog | None) -> float:

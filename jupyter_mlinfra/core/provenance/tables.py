@@ -33,3 +33,21 @@ class ExecutionRow(Base):
     error_type: Mapped[str | None] = mapped_column(String(256), nullable=True)
     effects: Mapped[str] = mapped_column(Text)  # JSON: reads, binds, mutates, deletes, deferred
     owner: Mapped[str] = mapped_column(String(256))
+
+
+class SessionRow(Base):
+    """One kernel session: one lifetime of one kernel process (a restart starts another).
+
+    The recorder registers its session when it starts, before any execution, so the panel can
+    tell a restarted kernel (same ``kernel_id``, a new session) from the one before it."""
+
+    __tablename__ = "mlinfra_provenance_sessions"
+    __table_args__ = (Index("ix_mlinfra_prov_sessions_kernel", "kernel_id", "started_at"),)
+
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kernel_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    notebook_path: Mapped[str] = mapped_column(String(1024))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    executions_before: Mapped[int] = mapped_column(Integer, default=0)
+    names_before: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    owner: Mapped[str] = mapped_column(String(256))

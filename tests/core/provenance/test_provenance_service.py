@@ -59,7 +59,7 @@ def test_catalog_roundtrip_postgresql(pg_catalog_url, mlinfra_env, monkeypatch):
     monkeypatch.setenv("MLINFRA_CATALOG_URL", pg_catalog_url)
     ws = Workspace.open()
     try:
-        assert "0002_provenance" in ws.catalog.schema_revisions()
+        assert "0010_provenance_sessions" in ws.catalog.schema_revisions()
         _roundtrip(ws)
     finally:
         ws.close()
