@@ -146,6 +146,8 @@ def test_visibility_and_ownership(workspace, mlinfra_env):
 
     alice.update_view("spend", visibility="team")
     assert [v["name"] for v in bob.list_views()] == ["spend"]
+    # a team a user sets for himself (the old MLINFRA_TEAM setting) is not a team
+    assert workspace_for("mallory", TEAM="data").service("features").list_views() == []
     assert bob.get_training_frame(entity_df, ["spend:amount"])["amount"].tolist() == [20.0]
     assert carol.list_views() == []
 
@@ -160,6 +162,9 @@ def test_visibility_and_ownership(workspace, mlinfra_env):
         bob.materialize("spend")
     with pytest.raises(PermissionDenied):
         carol.register_view("spend", entities="customer", source=spend_source())
+    # ... or a role that allows it
+    admin = workspace_for("root", ROLES='{"root": ["admin"]}').service("features")
+    assert admin.update_view("spend", description="curated")["description"] == "curated"
     assert alice.delete_view("spend")["deleted"]
     assert carol.list_views() == []
 
