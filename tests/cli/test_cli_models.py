@@ -58,6 +58,16 @@ def test_list_show_alias_archive(toy, capsys):
     assert "no model 'nope'" in capsys.readouterr().err
 
 
+def test_alias_to_version_0_or_past_64_bits_is_a_usage_error(toy, capsys):
+    # version 0 used to move the alias to the newest version
+    for bad in ("0", "-1", str(2**63), str(2**70)):
+        assert main(["model", "alias", "toy", "production", bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert "versions are integers from 1" in err and len(err.strip().splitlines()) == 1
+    assert main(["model", "show", "toy@production", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == 1
+
+
 def test_compare_batch_predict_and_dockerfile(toy, tmp_path, capsys, monkeypatch):
     assert main(["model", "compare", "toy:1", "toy:2"]) == 0
     assert "acc: 0.8 -> 0.9 (+0.1)" in capsys.readouterr().out

@@ -92,6 +92,25 @@ def test_bad_model_commands_are_usage_errors(ip):
         ip.run_line_magic("mlinfra", "model register")
 
 
+def test_alias_to_version_0_is_a_usage_error_and_python_says_invalid_input(ip):
+    from IPython.core.error import UsageError
+
+    from jupyter_mlinfra import models
+    from jupyter_mlinfra.core.errors import InvalidInput
+
+    ip.run_cell("from sklearn.linear_model import LogisticRegression\n"
+                "clf = LogisticRegression().fit([[0.], [1.]], [0, 1])")
+    ip.run_line_magic("mlinfra", "model register clf --name tiny --alias prod")
+    ip.run_line_magic("mlinfra", "model register clf --name tiny")
+    for bad in ("0", "-1", str(2**64)):
+        with pytest.raises(UsageError, match="versions are integers from 1"):
+            ip.run_line_magic("mlinfra", f"model alias tiny prod {bad}")
+    for bad in (0, -3, 2**63, "0"):
+        with pytest.raises(InvalidInput, match="versions are integers from 1"):
+            models.set_alias("tiny", "prod", bad)
+    assert get_workspace().service("models").get("tiny@prod").version == 1
+
+
 def test_register_in_the_cell_that_fits_uses_the_replay_of_what_it_reads(ip, tmp_path,
                                                                          monkeypatch):
     monkeypatch.chdir(tmp_path)

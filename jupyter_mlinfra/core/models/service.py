@@ -583,11 +583,12 @@ class ModelStore:
         check_model_name(name)
         check_alias(alias)
         with self.ws.catalog.session() as s:
-            if isinstance(version, str) and not version.isdigit():
+            if isinstance(version, str) and not version.strip().lstrip("+-").isdigit():
                 ref = ModelRef.parse(version if ("@" in version or ":" in version)
                                      else f"{name}@{version}")
                 target = self._record(s, ref)
             else:
+                # a number: ModelRef refuses 0 (not "latest") and numbers past the catalog's
                 target = self._record(s, ModelRef(name, version=int(version)))
             if target.model_name != name:
                 raise InvalidInput("an alias points at a version of its own model")

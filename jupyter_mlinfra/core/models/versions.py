@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, quote
 
+MAX_VERSION = 2**63 - 1  # the catalog's BIGINT
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 TAG_KEY_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
@@ -28,6 +29,20 @@ def check_alias(alias: str) -> str:
     if alias == "latest":
         raise InvalidInput("'latest' is reserved: it always means the newest version")
     return alias
+
+
+def check_version(version: Any) -> int:
+    """A version number as every door accepts it: an integer (or its digits) from 1 to 2**63-1.
+    0 is not "latest" and a number past the catalog's integers is not a server error."""
+    number = None
+    if isinstance(version, int) and not isinstance(version, bool):
+        number = version
+    elif isinstance(version, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", version):
+        number = int(version)
+    if number is None or not 1 <= number <= MAX_VERSION:
+        raise InvalidInput(f"invalid version {quote(version)}: versions are integers from 1 "
+                           f"to {MAX_VERSION}")
+    return number
 
 
 def check_tags(tags: dict | None) -> dict[str, str]:
@@ -75,6 +90,10 @@ class ModelRef:
     version: int | None = None
     alias: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.version is not None:  # never 0 for "latest", never past the catalog's range
+            object.__setattr__(self, "version", check_version(self.version))
+
     @classmethod
     def parse(cls, text: str) -> "ModelRef":
         if not isinstance(text, str) or not text.strip():
@@ -89,10 +108,7 @@ class ModelRef:
         if ":" in text:
             name, version = text.rsplit(":", 1)
             check_model_name(name)
-            if not version.isdigit() or int(version) < 1:
-                raise InvalidInput(f"invalid version {version!r} in {text!r}: versions are "
-                                   "integers from 1")
-            return cls(name, version=int(version))
+            return cls(name, version=check_version(version))
         return cls(check_model_name(text))
 
     def __str__(self) -> str:
