@@ -73,6 +73,8 @@ def register(subparsers) -> None:
                    help="runs after downtime (default latest)")
     c.add_argument("--depends-on", action="append", help="upstream job (repeatable)")
     c.add_argument("--paused", action="store_true", help="create it paused")
+    c.add_argument("--visibility", choices=["private", "team", "public"],
+                   help="who may make their jobs depend on it (default team: your team)")
     c.add_argument("--description", default="")
     c.add_argument("--json", action="store_true")
     c.set_defaults(handler=cmd_job_create)
@@ -200,7 +202,8 @@ def cmd_run(workspace, args) -> int:
 def _job_spec(args) -> dict:
     spec = _run_options(args)
     spec["parameters"] = _params(args.parameter, args.raw_parameter)
-    for key in ("schedule", "timezone", "catchup", "depends_on", "description"):
+    for key in ("schedule", "timezone", "catchup", "depends_on", "description",
+                "visibility"):
         if getattr(args, key, None):
             spec[key] = getattr(args, key)
     if args.paused:
@@ -221,6 +224,8 @@ def _print_job(job: dict, as_json: bool) -> None:
             print(f"    next: {t}")
     if job["depends_on"]:
         print(f"  depends on: {', '.join(job['depends_on'])}")
+    print(f"  visibility {job['visibility']}" + (f" (team {job['team']})" if job["team"]
+                                                  else ""))
     print(f"  priority {job['priority']}, cpus {job['resources']['cpus']:g}, memory "
           f"{job['resources']['memory_mb']} MB, retries {job['retries']}, timeout "
           f"{job['timeout'] or 'none'}, tags {', '.join(job['tags']) or '-'}")

@@ -232,6 +232,12 @@ def start_jobs_scheduler(app, workspace) -> None:
     if not settings.jobs_scheduler_in_server:
         app.log.info("jupyter_mlinfra: jobs scheduler not started in the server "
                      "(jobs_scheduler_in_server is off)")
+        # the server's quotas are the ones its users' submissions are held to (a serving
+        # scheduler publishes its own when it starts)
+        try:
+            workspace.service("jobs").publish_quotas(by="jupyter server")
+        except Exception as exc:
+            app.log.warning("jupyter_mlinfra: cannot publish the jobs quotas: %s", exc)
         return
     from ..core.jobs.scheduler import Scheduler
 

@@ -58,6 +58,18 @@ def test_job_commands_and_cycle_refusal(root):
     assert gone.returncode == 4 and "dependency of train" in gone.stderr
 
 
+def test_another_users_job_is_neither_a_dependency_nor_run_without_leave(root, monkeypatch):
+    monkeypatch.setenv("MLINFRA_USER", "alice")
+    made = mlinfra("job", "create", "prep", "ok.ipynb", "--visibility", "private", cwd=root)
+    assert made.returncode == 0 and "visibility private" in made.stdout, made.stderr
+    monkeypatch.setenv("MLINFRA_USER", "bob")
+    dep = mlinfra("job", "create", "train", "ok.ipynb", "--depends-on", "alice/prep", cwd=root)
+    assert dep.returncode == 5 and "alice/prep is private" in dep.stderr
+    ran = mlinfra("run", "--job", "alice/prep", cwd=root)
+    assert ran.returncode == 5 and "only its owner" in ran.stderr
+    assert json.loads(mlinfra("runs", "--json", cwd=root).stdout)["total"] == 0
+
+
 def test_notebooks_as_tests(root):
     result = mlinfra("test", "ok.ipynb", "fail.ipynb", cwd=root)
     assert result.returncode == 1

@@ -110,6 +110,14 @@ class Scheduler:
     # -- the loop ---------------------------------------------------------------------------
     def start(self) -> "Scheduler":
         if self._thread is None:
+            if self.only_runs is None:
+                # the deployment's quotas are this serving scheduler's configuration: every
+                # submission reads them from the catalog (not from its own environment)
+                try:
+                    self.ws.service("jobs").publish_quotas(by=f"scheduler {self.id}")
+                except Exception as exc:
+                    log.warning("jobs scheduler %s: cannot publish its quotas: %s",
+                                self.id, exc)
             if self._use_doorbell and self._doorbell is None:
                 try:
                     self._doorbell = open_doorbell(self.ws.catalog, self.wake)
@@ -422,6 +430,7 @@ class Scheduler:
                 if self.only_runs is not None:
                     stmt = stmt.where(Run.id.in_(sorted(self.only_runs)))
                 rows = s.execute(stmt
+            published = service.quotas(s)
                     .order_by(Run.priority.desc(), Run.created_at, Run.id)
                     .limit(page).offset(offset)
                     .with_for_update(skip_locked=True)).all()
@@ -432,7 +441,8 @@ class Scheduler:
                     if len(chosen) >= n_free:
                         break
                     if owner not in quotas:
-                        quotas[owner] = service.quota_for(owner)["max_running"]
+                        quotas[owner] = service.quota_for(
+                            owner, quotas=published)["max_running"]
                     limit = quotas[owner]
                     if limit and running.get(owner, 0) >= limit:
                         continue

@@ -14,6 +14,7 @@ Runs are executed by a scheduler (:mod:`.scheduler`) running in the Jupyter serv
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import json
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..catalog.schema import utcnow
@@ -82,13 +83,31 @@ class JobsService:
     def root_dir(self) -> Path:
         return Path(self.settings.root_dir or os.getcwd()).expanduser().resolve()
 
-    def quota_for(self, user: str) -> dict[str, int]:
-        quotas = {"max_running": int(self.settings.jobs_max_running_per_user or 0),
-                  "max_queued": int(self.settings.jobs_max_queued_per_user or 0)}
-        override = (self.settings.jobs_user_quotas or {}).get(user) or {}
-        for key in quotas:
-            if key in override:
-                quotas[key] = int(override[key] or 0)
+    def _configured_quotas(self) -> dict:
+        """The quotas of this process's own configuration."""
+        return {"max_running_per_user": int(self.settings.jobs_max_running_per_user or 0),
+                "max_queued_per_user": int(self.settings.jobs_max_queued_per_user or 0),
+                "user_quotas": {str(user): {k: int(v or 0) for k, v in dict(q or {}).items()
+                                            if k in ("max_running", "max_queued")}
+                                for user, q in dict(self.settings.jobs_user_quotas
+                                                    or {}).items()}}
+
+    def publish_quotas(self, by: str = "") -> dict:
+        """Write this process's quota settings into the catalog, where every submission and
+        every scheduler reads them. Serving schedulers (the server's, ``jupyter mlinfra
+        scheduler``) and a server without a scheduler do this when they start: the quotas
+        are those of the deployment's configuration, not of the submitting process."""
+        from ..catalog.schema import CatalogInfo
+
+        quotas = {**self._configured_quotas(), "published_by": by or self.ws.user,
+                  "published_at": utcnow().isoformat()}
+        with self.ws.catalog.session() as s:
+            row = s.get(CatalogInfo, QUOTAS_KEY, with_for_update=True)
+            if row is None:
+                s.add(CatalogInfo(key=QUOTAS_KEY, value=json.dumps(quotas),
+                                  updated_at=utcnow()))
+            else:
+                row.value, row.updated_at = json.dumps(quotas), utcnow()
         return quotas
 
     def status(self) -> dict:
@@ -97,6 +116,34 @@ class JobsService:
             jobs = s.scalar(select(func.count()).select_from(JobDefinition)) or 0
             scheduled = s.scalar(select(func.count()).select_from(JobDefinition).where(
                 JobDefinition.schedule.is_not(None), JobDefinition.active.is_(True))) or 0
+    def quotas(self, s: Session | None = None) -> dict:
+        """The quotas in force: those published in the catalog (``source: catalog``), or,
+        on a catalog where no server or scheduler published any, this process's own
+        configuration (``source: local``)."""
+        from ..catalog.schema import CatalogInfo
+
+        if s is None:
+            with self.ws.catalog.read_session() as rs:
+                return self.quotas(rs)
+        row = s.get(CatalogInfo, QUOTAS_KEY)
+        if row is not None:
+            try:
+                return {**json.loads(row.value), "source": "catalog"}
+            except ValueError:
+                pass
+        return {**self._configured_quotas(), "source": "local"}
+
+    def quota_for(self, user: str, s: Session | None = None, *,
+                  quotas: dict | None = None) -> dict[str, int]:
+        quotas = quotas if quotas is not None else self.quotas(s)
+        out = {"max_running": int(quotas.get("max_running_per_user") or 0),
+               "max_queued": int(quotas.get("max_queued_per_user") or 0)}
+        override = (quotas.get("user_quotas") or {}).get(user) or {}
+        for key in out:
+            if key in override:
+                out[key] = int(override[key] or 0)
+        return out
+
         return {"jobs": jobs, "scheduled_jobs": scheduled,
                 "runs": {state: int(counts.get(state, 0)) for state in ALL_STATES},
                 "executor": self.settings.jobs_executor, "root_dir": str(self.root_dir),
@@ -143,8 +190,10 @@ class JobsService:
         return {i: (n if o == self.ws.user else f"{o}/{n}") for i, n, o in rows}
 
     def _validated(self, s: Session, spec: dict, job_id: str, name: str, owner: str,
-                   base: str | None) -> dict:
-        """Every field checked and normalised; raises before anything is written."""
+                   base: str | None, existing_deps: Iterable[str] = ()) -> dict:
+        """Every field checked and normalised; raises before anything is written. A new
+        dependency on another user's job needs that job's leave (see ``_may_depend_on``);
+        ``existing_deps`` (an update's current ones) are kept as they are."""
         full, relative = v.resolve_notebook(spec["notebook"], spec.get("root_dir")
                                             or self.root_dir, base)
         declared = v.notebook_parameters(full)
@@ -184,8 +233,13 @@ class JobsService:
         out["depends_on"] = deps
         edges = {j.id: list(j.depends_on or []) for j in s.scalars(select(JobDefinition))}
         edges[job_id] = deps
+        kept = set(existing_deps)
         names = {i: n for i, n in s.execute(select(JobDefinition.id, JobDefinition.name))}
         names[job_id] = name
+            if dep.id not in kept and not self._may_depend_on(dep, owner):
+                raise PermissionDenied(
+                    f"job {dep.owner}/{dep.name} is {dep.visibility}: {owner}'s jobs cannot "
+                    f"depend on it (its owner can make it team or public)")
         v.refuse_cycle(edges, names)
         return out
 
@@ -196,6 +250,11 @@ class JobsService:
             raise InvalidInput(f"unknown job field(s): {', '.join(sorted(unknown))}")
         v.check_name(name)
         owner = self.ws.user
+    @shared_write("jobs.create", summary="create job {name} ({notebook})",
+                  stand_in=lambda self, args, entry: captured_result(
+                      entry, id="", name=args["name"], notebook=args["notebook"],
+                      schedule=args.get("schedule"), timezone=args.get("timezone") or "UTC",
+                      next_fire_times=[]))
         job_id = new_id()
         with self.ws.catalog.session() as s:
             if s.scalar(select(JobDefinition.id).where(JobDefinition.owner == owner,
@@ -205,7 +264,8 @@ class JobsService:
                                      base)
             now = utcnow()
             job = JobDefinition(id=job_id, owner=owner, name=name, created_at=now,
-                                updated_at=now, last_tick_at=now, **fields)
+                                updated_at=now, last_tick_at=now,
+                                team=self.ws.identity.team, **fields)
             job.next_fire_at = self._next_fire(job, now)
             s.add(job)
             s.flush()
@@ -225,7 +285,8 @@ class JobsService:
                 "depends_on": job.depends_on, "priority": job.priority, "cpus": job.cpus,
                 "memory": job.memory_mb, "retries": job.retries,
                 "retry_backoff": job.retry_backoff, "timeout": job.timeout, "tags": job.tags,
-                "active": job.active, "description": job.description}
+                "active": job.active, "description": job.description,
+                "visibility": job.visibility}
             if "resources" in changes:
                 res = changes.pop("resources") or {}
                 if "cpus" in res:
@@ -264,9 +325,13 @@ class JobsService:
         with self.ws.catalog.session() as s:
             job = self._job(s, ref)
             self._check_owner(job)
+    @shared_write("jobs.pause", target="ref", summary="pause job {ref}",
+                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
             dependents = [j.name for j in s.scalars(select(JobDefinition))
                           if job.id in (j.depends_on or [])]
             if dependents:
+    @shared_write("jobs.resume", target="ref", summary="resume job {ref}",
+                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
                 raise Conflict(f"job {job.name!r} is a dependency of {', '.join(dependents)}; "
                                "remove the dependency first")
             s.execute(update(Run).where(Run.job_id == job.id,
@@ -496,6 +561,9 @@ class JobsService:
         except Exception as exc:
             raise InvalidInput(f"{name} is not a valid notebook: {exc}") from exc
         import tempfile
+    @shared_write("jobs.submit", target=("notebook", "job"),
+                  summary="submit a run of {notebook}{job}",
+                  stand_in=lambda self, args, entry: _captured_run(entry, args))
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "snapshot.ipynb"
@@ -523,6 +591,8 @@ class JobsService:
         from .local import wait_with_local_scheduler
 
         return wait_with_local_scheduler(self.ws, [run_id], timeout=timeout)[0]
+    @shared_write("jobs.submit", target="name", summary="submit a run of {name}",
+                  stand_in=lambda self, args, entry: _captured_run(entry, args))
 
     @_wakes_schedulers
     def run_job(self, ref: str, *, parameters: dict | None = None,
@@ -548,12 +618,14 @@ class JobsService:
         for j in all_jobs.values():
             for dep in j.depends_on or []:
                 downstream.setdefault(dep, []).append(j.id)
-        # the job and every active job reachable downstream of it
+        # the job and every active job reachable downstream of it (another user's job only
+        # while the job it follows still lets it: see _still_allowed)
         members = [job.id]
         seen = {job.id}
         for jid in members:
             for child in sorted(downstream.get(jid, [])):
-                if child not in seen and all_jobs[child].active:
+                if child not in seen and all_jobs[child].active and \
+                        self._still_allowed(all_jobs[jid], all_jobs[child]):
                     seen.add(child)
                     members.append(child)
         import graphlib
@@ -562,11 +634,10 @@ class JobsService:
             {m: [d for d in all_jobs[m].depends_on or [] if d in seen] for m in members}
         ).static_order())
         if check_quota:
-            self._check_queue_quota(s, job.owner if trigger == Trigger.SCHEDULE.value
-                                    else self.ws.user, len(order))
+            self._check_queue_quota(s, dict(collections.Counter(all_jobs[m].owner
+                                                                for m in order)))
         pipeline_id = new_id() if len(order) > 1 else None
         runs: dict[str, Run] = {}
-        owner = job.owner if trigger == Trigger.SCHEDULE.value else self.ws.user
         for jid in order:
             j = all_jobs[jid]
             full = (Path(j.root_dir) / j.notebook)
@@ -618,6 +689,7 @@ class JobsService:
             self._check_queue_quota(s, owner, len(checked))
             sweep_id = new_id()
             s.add(Sweep(id=sweep_id, owner=owner, notebook=relative,
+        # every run is owned by its own job's owner (and its kernel acts as that user)
                         job_id=j.id if j else None, grid=combos, created_at=utcnow()))
             now = utcnow()
             runs = []
@@ -626,6 +698,7 @@ class JobsService:
                 run = self._new_run(owner=owner, notebook=relative, full=full,
                                     parameters=params, trigger=Trigger.SWEEP.value,
                                     state=RunState.QUEUED.value, job=j, spec=spec,
+            owner = j.owner
                                     now=now + timedelta(microseconds=i),
                                     sweep_id=sweep_id)
                 s.add(run)
@@ -650,6 +723,10 @@ class JobsService:
         metric_names: list[str] = []
         for r in runs:
             for k in r.parameters or {}:
+    @shared_write("jobs.sweep", target=("notebook", "job"), summary="sweep {notebook}{job}",
+                  stand_in=lambda self, args, entry: captured_result(
+                      entry, id="", notebook=args["notebook"] or args["job"], run_ids=[],
+                      runs=[], grid=args["grid"]))
                 if k not in param_names:
                     param_names.append(k)
             for k in metrics.get(r.id, {}):
@@ -664,6 +741,9 @@ class JobsService:
             rows.append(row)
         return pd.DataFrame(rows, columns=["run_id", "state", *param_names, "duration",
                                            *metric_names])
+                # a job's runs are its owner's, as in run_job
+                check_may_change(self.ws.identity, j.owner, f"job {j.name}", "run")
+                owner = j.owner
 
     # -- reading runs -----------------------------------------------------------------------
     @staticmethod
@@ -881,6 +961,8 @@ class JobsService:
 
 
 def _matches(run: Run, tag: str | None, parameters: dict | None) -> bool:
+    @shared_write("jobs.retry", target="run_id", summary="retry run {run_id}",
+                  stand_in=lambda self, args, entry: _captured_run(entry, args))
     if tag and tag not in (run.tags or []):
         return False
     for key, value in (parameters or {}).items():

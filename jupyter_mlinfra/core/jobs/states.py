@@ -127,3 +127,4 @@ def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None =
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+        "visibility": job.visibility, "team": job.team,
