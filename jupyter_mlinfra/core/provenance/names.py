@@ -22,6 +22,10 @@ Plain ``ast``, scope-aware:
 - global random state is a pseudo-name per library (``<rng:random>``, ``<rng:numpy>``,
   ``<rng:torch>``, ``<rng:tensorflow>``): a seeding call binds it, a draw reads and mutates it,
   so a replay keeps the seeding cell and every earlier draw;
+- files are pseudo-names too (``<file:data.csv>``): ``open(path, "w"/"r")``,
+  ``Path.write_text/read_text``, pandas ``to_*/read_*``, numpy ``save/savez/load``,
+  ``joblib.dump/load`` and ``torch.save/load`` with a literal path, or a name the kernel
+  resolves (``<file?:name>``, see recording.py), bind (write), mutate (append) or read them;
 - code whose effects cannot be followed statically (``exec``, ``eval``, ``globals()`` used other
   than with a literal key, ``%run``) is listed in ``unfollowed``.
 
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -99,7 +104,7 @@ mean_absolute_error r2_score log_loss cross_val_score cross_validate cross_val_p
 silhouette_score adjusted_rand_score balanced_accuracy_score make_pipeline make_column_transformer
 load_iris load_digits load_wine load_breast_cancer load_diabetes make_classification
 make_regression make_blobs make_moons make_circles
-dumps loads dump load
+dumps loads dump load save savez savez_compressed savetxt
 sqrt ceil floor exp log log2 log10 isqrt gcd lcm factorial comb perm fsum prod sin cos tan pi
 isclose isnan isinf radians degrees hypot atan2 dist trunc copysign
 fmean geometric_mean harmonic_mean mode multimode stdev pstdev variance pvariance
@@ -143,7 +148,8 @@ sample_weight keys_ get_figure get_xlim get_ylim get_legend savefig show
 CONVENTIONAL_MODULES = {"np": "numpy", "pd": "pandas", "plt": "matplotlib.pyplot",
                         "sns": "seaborn", "random": "random", "math": "math", "os": "os",
                         "torch": "torch", "tf": "tensorflow", "operator": "operator",
-                        "heapq": "heapq", "json": "json", "pickle": "pickle", "re": "re"}
+                        "heapq": "heapq", "json": "json", "pickle": "pickle", "re": "re",
+                        "joblib": "joblib"}
 
 _UNFOLLOWED_CALLS = frozenset({"exec", "eval", "globals", "vars", "locals", "__import__"})
 _UNFOLLOWED_MAGICS = frozenset({"run", "store", "autoreload", "aimport"})
@@ -162,8 +168,21 @@ def is_pseudo_name(name: str) -> bool:
     return name.startswith("<")
 
 
+def file_path(name: str) -> str | None:
+    """The path of a file pseudo-name (``<file:/abs/data.csv>``), else None."""
+    return name[6:-1] if name.startswith("<file:") else None
+
+
 def pseudo_label(name: str) -> str:
     """How a pseudo-name reads in a sentence."""
+    path = file_path(name)
+    if path is not None:
+        try:
+            rel = os.path.relpath(path)
+            shown = rel if not rel.startswith("..") else path
+        except ValueError:
+            shown = path
+        return f"the file `{shown}`"
     if name.startswith("<rng:"):
         lib = name[5:-1]
         return "Python's global random state" if lib == "random" else \
@@ -188,6 +207,97 @@ _TORCH_DRAWS = frozenset({"rand", "randn", "randint", "randperm", "rand_like", "
                           "randint_like", "normal", "bernoulli", "multinomial", "poisson",
                           "dropout", "random_split"})
 _FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit"})
+
+
+# -- files ------------------------------------------------------------------------------------
+_READ_FUNCS = frozenset({"read_csv", "read_parquet", "read_json", "read_excel", "read_pickle",
+                         "read_feather", "read_table", "read_fwf", "read_hdf", "read_orc",
+                         "read_stata", "read_sas", "read_spss", "read_xml"})
+_WRITE_METHODS = frozenset({"to_csv", "to_parquet", "to_json", "to_excel", "to_pickle",
+                            "to_feather", "to_hdf", "to_orc", "to_stata", "to_xml", "tofile"})
+_NUMPY_WRITES = {"save": ".npy", "savez": ".npz", "savez_compressed": ".npz", "savetxt": ""}
+_NUMPY_READS = frozenset({"load", "loadtxt", "genfromtxt", "fromfile"})
+_PATH_CALLS = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
+
+
+def _file_of(node: ast.AST | None, suffix: str = "") -> str | None:
+    """The file pseudo-name of a path expression: a literal, ``Path("...")``,
+    ``os.path.join("...", ...)`` of literals, or a name the kernel resolves later."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
+        path = node.value
+        return f"<file:{path if path.endswith(suffix) else path + suffix}>"
+    if isinstance(node, ast.Name):
+        return f"<file?:{node.id}|{suffix}>"
+    if isinstance(node, ast.Call) and len(node.args) >= 1:
+        chain = _chain(node.func)
+        if chain and chain[-1] in _PATH_CALLS and len(node.args) == 1:
+            return _file_of(node.args[0], suffix)
+        if chain and chain[-2:] == ["path", "join"] and all(
+                isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args):
+            return _file_of(ast.Constant(os.path.join(*(a.value for a in node.args))), suffix)
+    return None
+
+
+def _arg(call: ast.Call, index: int, *names: str) -> ast.AST | None:
+    if len(call.args) > index and not any(isinstance(a, ast.Starred)
+                                          for a in call.args[:index + 1]):
+        return call.args[index]
+    for k in call.keywords:
+        if k.arg in names:
+            return k.value
+    return None
+
+
+def file_effects(call: ast.Call, modules: dict[str, str]
+                 ) -> tuple[list[str], list[str], list[str]]:
+    """(files read, files written, files appended to) by a call, as pseudo-names."""
+    reads: list[str] = []
+    writes: list[str] = []
+    appends: list[str] = []
+    func = call.func
+    chain = _chain(func)
+    last = chain[-1] if chain else (func.attr if isinstance(func, ast.Attribute) else None)
+    if last is None:
+        return reads, writes, appends
+    root = chain[0] if chain else None
+    qual = ".".join([modules[root], *chain[1:]]) if chain and root in modules else None
+
+    def add(bucket: list[str], node: ast.AST | None, suffix: str = "") -> None:
+        name = _file_of(node, suffix)
+        if name:
+            bucket.append(name)
+
+    def by_mode(target: ast.AST | None, mode_node: ast.AST | None) -> None:
+        mode = mode_node.value if isinstance(mode_node, ast.Constant) and \
+            isinstance(mode_node.value, str) else "r"
+        add(writes if ("w" in mode or "x" in mode) else
+            appends if ("a" in mode or "+" in mode) else reads, target)
+
+    if chain == ["open"] or qual in ("io.open", "builtins.open", "codecs.open"):
+        by_mode(_arg(call, 0, "file", "filename"), _arg(call, 1, "mode"))
+    elif last in _READ_FUNCS:
+        add(reads, _arg(call, 0, "filepath_or_buffer", "path", "path_or_buf", "io"))
+    elif last in _WRITE_METHODS and isinstance(func, ast.Attribute):
+        add(writes, _arg(call, 0, "path_or_buf", "path", "excel_writer", "fname", "file"))
+    elif last in ("read_text", "read_bytes") and isinstance(func, ast.Attribute):
+        add(reads, func.value)
+    elif last in ("write_text", "write_bytes") and isinstance(func, ast.Attribute):
+        add(writes, func.value)
+    elif last == "open" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+        by_mode(func.value, _arg(call, 0, "mode"))  # Path("x").open("w")
+    elif qual and qual.startswith("numpy."):
+        if last in _NUMPY_WRITES:
+            add(writes, _arg(call, 0, "file", "fname"), _NUMPY_WRITES[last])
+        elif last in _NUMPY_READS:
+            add(reads, _arg(call, 0, "file", "fname"))
+    elif qual and qual.startswith(("joblib.", "torch.")):
+        if last in ("dump", "save"):
+            add(writes, _arg(call, 1, "filename", "f"))
+        elif last == "load":
+            add(reads, _arg(call, 0, "filename", "f"))
+    return reads, writes, appends
 
 
 def _rng_effect(qual: str | None, last: str, call: ast.Call,
@@ -541,6 +651,9 @@ def _free_in(body: list[ast.AST], params: set[str],
                 mutated.add(rng_name(lib))
             if fx.unfollowed:
                 unfollowed.append(fx.unfollowed)
+            reads, writes, appends = file_effects(node, modules)
+            loads.update(reads + appends)
+            mutated.update(writes + appends)
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for t in targets:
@@ -841,6 +954,13 @@ class _ModuleAnalyzer(ast.NodeVisitor):
             self._bind(rng_name(lib))
         if fx.unfollowed:
             self.effects.unfollowed.append(fx.unfollowed)
+        reads, writes, appends = file_effects(node, self.modules)
+        for name in reads:
+            self._read(name)
+        for name in appends:
+            self._mutate(name)
+        for name in writes:
+            self._bind(name)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         if isinstance(node.ctx, ast.Load) and _ns_call(node.value) and _literal_key(node):

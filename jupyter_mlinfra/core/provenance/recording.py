@@ -11,10 +11,16 @@ static effects are refined: a name an unknown call received is not counted as mu
 object cannot change (a number, a string, a function, a module); a name a loop or a call consumed
 is mutated when it holds an iterator; and a mutation reaches the other names that hold the same
 object, one level down (a container's items, an object's attributes, a numpy view's base) or up.
+
+Files: the static ``<file:relative>`` pseudo-names become absolute (the kernel's working directory),
+``<file?:name>`` ones take the path the name holds (a ``str`` or ``os.PathLike``), and each file
+the execution read or wrote gets a cheap fingerprint (size, mtime in ns) in ``Execution.files``:
+``check`` compares it with the file on disk to see writes made outside the notebook.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import types
 from collections import deque
@@ -64,6 +70,44 @@ _IMMUTABLE = (int, float, complex, str, bytes, bool, range, type(None), frozense
               types.MethodType)
 _MAX_CHILDREN = 1000
 _MISSING = object()
+
+
+def _resolve_file(name: str, objs: dict[str, Any] | None, cwd: str | None) -> str | None:
+    """The absolute file pseudo-name for a static one; None when the path is not known."""
+    if name.startswith("<file?:"):
+        if objs is None:
+            return None
+        var, _, suffix = name[7:-1].partition("|")
+        value = objs.get(var)
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str) or not value:
+            return None
+        name = f"<file:{value if value.endswith(suffix) else value + suffix}>"
+    if cwd is not None and name.startswith("<file:"):
+        path = os.path.normpath(os.path.join(cwd, os.path.expanduser(name[6:-1])))
+        return f"<file:{path}>"
+    return name
+
+
+def _resolve_files(names: set[str], objs: dict[str, Any] | None, cwd: str | None) -> set[str]:
+    if not any(n.startswith("<file") for n in names):
+        return names
+    out = set()
+    for n in names:
+        resolved = _resolve_file(n, objs, cwd) if n.startswith("<file") else n
+        if resolved is not None:
+            out.add(resolved)
+    return out
+
+
+def fingerprint(path: str) -> list[int] | None:
+    """Size and modification time (ns) of a file; None if it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _immutable(obj: Any) -> bool:
@@ -227,7 +271,19 @@ class HistoryBuilder:
             mutates |= obs.aliases.get(name, frozenset())
         mutates -= deleted
         assumed &= mutates
-        deletes = deleted | ((effects.deletes if ok else effects.deletes & deleted) - binds)
+        objs = dict(items) if items is not None else None
+        cwd = os.getcwd() if items is not None else None
+        reads, binds, mutates, deletes_static = (
+            _resolve_files(set(x), objs, cwd)
+            for x in (reads, binds, mutates, effects.deletes))
+        files: dict[str, list[int]] = {}
+        if cwd is not None:
+            for name in reads | binds | mutates:
+                if name.startswith("<file:"):
+                    fp = fingerprint(name[6:-1])
+                    if fp is not None:
+                        files[name[6:-1]] = fp
+        deletes = deleted | ((deletes_static if ok else deletes_static & deleted) - binds)
         reads = {n for n in reads if not is_ipython_name(n)}
 
         deferred: dict[str, list[str]] = {}
@@ -250,6 +306,7 @@ class HistoryBuilder:
             ended_at=obs.ended_at, status=obs.status, error_type=obs.error_type,
             reads=frozenset(reads), binds=frozenset(binds), mutates=frozenset(mutates),
             deletes=frozenset(deletes), deferred=deferred, assumed=frozenset(assumed),
+            files=files,
             unfollowed=tuple(dict.fromkeys(effects.unfollowed + via_unfollowed)))
         self.executions.append(execution)
         return execution

@@ -1,5 +1,5 @@
-"""Replays that must not return a wrong value in silence, and in-place cells (issue 11, items 3
-and 5).
+"""Replays that must not return a wrong value in silence, in-place cells and file dependencies
+(issue 11, items 3, 4 and 5).
 
 Each session runs its cells (with cell ids) in a real IPython shell with the recorder on. The
 replay slice of the target (a name, or the last run of a cell) then runs in a fresh kernel, in a
@@ -10,6 +10,7 @@ and a ``chdir`` to a new empty folder.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import nbformat
@@ -128,6 +129,37 @@ SESSIONS = [
              ("c2", "model.fit(X, y)"), ("c3", "coef = round(float(model.coef_[0]), 6)"),
              ("c2", "model.fit(X, y)")],
             target="coef", expect={"stale": ["c3"]}),
+    # -- item 4: files written by one cell and read by another ---------------------------------
+    Session("file_csv_written_then_read",
+            [("c1", "import pandas as pd\npd.DataFrame({'a': [1, 2]}).to_csv('data.csv', "
+                    "index=False)"),
+             ("c2", "df = pd.read_csv('data.csv')"), ("c3", "total = int(df['a'].sum())")],
+            target="total", expect={"clean": True}),
+    Session("file_open_with_a_path_held_by_a_name",
+            [("c1", "path = 'notes.txt'"), ("c2", "with open(path, 'w') as f:\n    f.write('hi')"),
+             ("c3", "with open(path) as f:\n    text = f.read()")],
+            target="text", expect={"clean": True}),
+    Session("file_pathlib_write_text_read_text",
+            [("c1", "from pathlib import Path\nPath('p.txt').write_text('x' * 3)"),
+             ("c2", "content = Path('p.txt').read_text()")],
+            target="content", expect={"clean": True}),
+    Session("file_numpy_save_load",
+            [("c1", NP + "\nnp.save('arr', np.arange(4))"), ("c2", "arr = np.load('arr.npy')"),
+             ("c3", "asum = int(arr.sum())")],
+            target="asum", expect={"clean": True}),
+    Session("file_joblib_dump_load",
+            [("c1", "import joblib\njoblib.dump({'k': 1}, 'm.joblib')"),
+             ("c2", "obj = joblib.load('m.joblib')")],
+            target="obj", expect={"clean": True}),
+    Session("file_pickle_through_open",
+            [("c1", "import pickle\nwith open('o.pkl', 'wb') as fh:\n    pickle.dump([1, 2], fh)"),
+             ("c2", "with open('o.pkl', 'rb') as fh:\n    lst = pickle.load(fh)")],
+            target="lst", expect={"clean": True}),
+    Session("file_rewritten_makes_its_reader_stale",
+            [("c1", "with open('v.txt', 'w') as f:\n    f.write('1')"),
+             ("c2", "with open('v.txt') as f:\n    v = f.read()"),
+             ("c1", "with open('v.txt', 'w') as f:\n    f.write('22')")],
+            target="v", expect={"stale": ["c2"]}),
     # -- item 5: an edited star import ----------------------------------------------------------
     Session("edited_star_import",
             [("c1", "from math import *"), ("c2", "r = sqrt(16)")],
@@ -138,13 +170,24 @@ SESSIONS = [
 
 
 @pytest.fixture(scope="module")
-def sessions():
+def sessions(tmp_path_factory):
     from IPython.testing.globalipapp import start_ipython
 
     from IPython import get_ipython
 
     shell = start_ipython() or get_ipython()
     results = {}
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("sessions"))  # the files the sessions write go there
+    try:
+        _run_sessions(shell, results)
+    finally:
+        os.chdir(here)
+    shell.reset(new_session=False)
+    return results
+
+
+def _run_sessions(shell, results):
     for s in SESSIONS:
         shell.reset(new_session=False)
         rec = ProvenanceRecorder(shell, notebook_path=f"/nb/{s.name}.ipynb",
@@ -175,8 +218,6 @@ def sessions():
             value = None
         results[s.name] = {"report": report, "log": log, "slice": slice_, "deps": deps,
                            "value": value}
-    shell.reset(new_session=False)
-    return results
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +310,42 @@ def test_known_pure_calls_do_not_mutate_and_unknown_calls_may():
     assert "<rng:numpy>" in e.reads and "<rng:numpy>" in e.mutates
     e = analyze_source("exec(code)")
     assert e.unfollowed
+
+
+def test_a_rewritten_file_is_named_in_the_explanation(sessions):
+    messages = [f.message for f in
+                sessions["file_rewritten_makes_its_reader_stale"]["report"].explanations]
+    assert any(m.startswith("cell 2 is stale: it read the file `") and "v.txt" in m
+               and "which cell 1 wrote after cell 2 ran" in m for m in messages), messages
+    log = sessions["file_csv_written_then_read"]["log"]
+    path, = [p for p in log.executions[1].files]  # the fingerprint recorded at read time
+    assert path.endswith("data.csv") and os.path.isabs(path)
+    assert log.executions[1].files[path][0] == os.path.getsize(path)
+
+
+def test_a_file_changed_outside_the_kernel_makes_its_readers_stale(tmp_path, monkeypatch):
+    from IPython.testing.globalipapp import start_ipython
+
+    from IPython import get_ipython
+
+    monkeypatch.chdir(tmp_path)
+    shell = start_ipython() or get_ipython()
+    shell.reset(new_session=False)
+    rec = ProvenanceRecorder(shell, notebook_path="/nb/outside.ipynb",
+                             write_to_catalog=False).start()
+    try:
+        runs = [("c1", "with open('in.txt', 'w') as f:\n    f.write('a')"),
+                ("c2", "with open('in.txt') as f:\n    got = f.read()")]
+        for cell_id, source in runs:
+            shell.run_cell(source, cell_id=cell_id, store_history=True)
+        log = rec.log()
+    finally:
+        rec.stop()
+        shell.reset(new_session=False)
+    cells = [NotebookCell(id=cid, source=src) for cid, src in runs]
+    assert analyze(log.executions, cells).clean
+    (tmp_path / "in.txt").write_text("changed by another program")
+    report = analyze(log.executions, cells)
+    assert report.stale_direct == ["c2"]
+    message = report.explanations[0].message
+    assert "in.txt" in message and "changed on disk" in message
