@@ -39,7 +39,12 @@ from . import validation as v
 
 JOB_FIELDS = ("notebook", "parameters", "kernel_name", "schedule", "timezone", "catchup",
               "depends_on", "priority", "cpus", "memory", "retries", "retry_backoff",
-              "timeout", "tags", "active", "description")
+              "timeout", "tags", "active", "description", "visibility")
+
+# the catalog info key holding the quotas of the deployment (see JobsService.publish_quotas)
+QUOTAS_KEY = "jobs_quotas"
+# PostgreSQL advisory locks of queue quotas: (this namespace, hashtext(owner))
+_PG_QUEUE_LOCK_NAMESPACE = 0x6D6C6A71
 
 
 def new_id() -> str:
@@ -110,12 +115,6 @@ class JobsService:
                 row.value, row.updated_at = json.dumps(quotas), utcnow()
         return quotas
 
-    def status(self) -> dict:
-        with self.ws.catalog.read_session() as s:
-            counts = dict(s.execute(select(Run.state, func.count()).group_by(Run.state)).all())
-            jobs = s.scalar(select(func.count()).select_from(JobDefinition)) or 0
-            scheduled = s.scalar(select(func.count()).select_from(JobDefinition).where(
-                JobDefinition.schedule.is_not(None), JobDefinition.active.is_(True))) or 0
     def quotas(self, s: Session | None = None) -> dict:
         """The quotas in force: those published in the catalog (``source: catalog``), or,
         on a catalog where no server or scheduler published any, this process's own
@@ -144,6 +143,12 @@ class JobsService:
                 out[key] = int(override[key] or 0)
         return out
 
+    def status(self) -> dict:
+        with self.ws.catalog.read_session() as s:
+            counts = dict(s.execute(select(Run.state, func.count()).group_by(Run.state)).all())
+            jobs = s.scalar(select(func.count()).select_from(JobDefinition)) or 0
+            scheduled = s.scalar(select(func.count()).select_from(JobDefinition).where(
+                JobDefinition.schedule.is_not(None), JobDefinition.active.is_(True))) or 0
         return {"jobs": jobs, "scheduled_jobs": scheduled,
                 "runs": {state: int(counts.get(state, 0)) for state in ALL_STATES},
                 "executor": self.settings.jobs_executor, "root_dir": str(self.root_dir),
@@ -224,22 +229,23 @@ class JobsService:
         out["tags"] = v.check_tags(spec.get("tags"))
         out["active"] = bool(spec.get("active", True))
         out["description"] = str(spec.get("description") or "")
+        out["visibility"] = check_visibility(spec.get("visibility") or DEFAULT_VISIBILITY)
         # dependencies: names (of the owner's jobs), owner/name, or ids
         deps: list[str] = []
+        kept = set(existing_deps)
         for ref in spec.get("depends_on") or []:
             dep = self._job(s, str(ref), owner)
+            if dep.id not in kept and not self._may_depend_on(dep, owner):
+                raise PermissionDenied(
+                    f"job {dep.owner}/{dep.name} is {dep.visibility}: {owner}'s jobs cannot "
+                    f"depend on it (its owner can make it team or public)")
             if dep.id not in deps:
                 deps.append(dep.id)
         out["depends_on"] = deps
         edges = {j.id: list(j.depends_on or []) for j in s.scalars(select(JobDefinition))}
         edges[job_id] = deps
-        kept = set(existing_deps)
         names = {i: n for i, n in s.execute(select(JobDefinition.id, JobDefinition.name))}
         names[job_id] = name
-            if dep.id not in kept and not self._may_depend_on(dep, owner):
-                raise PermissionDenied(
-                    f"job {dep.owner}/{dep.name} is {dep.visibility}: {owner}'s jobs cannot "
-                    f"depend on it (its owner can make it team or public)")
         v.refuse_cycle(edges, names)
         return out
 
@@ -250,11 +256,6 @@ class JobsService:
             raise InvalidInput(f"unknown job field(s): {', '.join(sorted(unknown))}")
         v.check_name(name)
         owner = self.ws.user
-    @shared_write("jobs.create", summary="create job {name} ({notebook})",
-                  stand_in=lambda self, args, entry: captured_result(
-                      entry, id="", name=args["name"], notebook=args["notebook"],
-                      schedule=args.get("schedule"), timezone=args.get("timezone") or "UTC",
-                      next_fire_times=[]))
         job_id = new_id()
         with self.ws.catalog.session() as s:
             if s.scalar(select(JobDefinition.id).where(JobDefinition.owner == owner,
@@ -296,7 +297,8 @@ class JobsService:
             current.update(changes)
             if "notebook" not in changes:
                 base = None
-            fields = self._validated(s, current, job.id, job.name, job.owner, base)
+            fields = self._validated(s, current, job.id, job.name, job.owner, base,
+                                     existing_deps=job.depends_on or [])
             schedule_changed = (fields["schedule"], fields["timezone"]) != (job.schedule,
                                                                             job.timezone)
             reactivated = fields["active"] and not job.active
@@ -325,13 +327,9 @@ class JobsService:
         with self.ws.catalog.session() as s:
             job = self._job(s, ref)
             self._check_owner(job)
-    @shared_write("jobs.pause", target="ref", summary="pause job {ref}",
-                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
             dependents = [j.name for j in s.scalars(select(JobDefinition))
                           if job.id in (j.depends_on or [])]
             if dependents:
-    @shared_write("jobs.resume", target="ref", summary="resume job {ref}",
-                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
                 raise Conflict(f"job {job.name!r} is a dependency of {', '.join(dependents)}; "
                                "remove the dependency first")
             s.execute(update(Run).where(Run.job_id == job.id,
@@ -372,6 +370,31 @@ class JobsService:
                 else f"job {job_or_run.name}")
         check_may_change(self.ws.identity, job_or_run.owner, what)
 
+    def _may_depend_on(self, upstream: JobDefinition, owner: str) -> bool:
+        """Whether ``owner``'s job (created or changed by this identity) may depend on
+        ``upstream``: its own jobs, a public job, a team job of one of this identity's
+        teams, or any job for a role that may change other users' things (admin)."""
+        identity = self.ws.identity
+        if upstream.owner == owner or upstream.visibility == "public" \
+                or identity.allows("change"):
+            return True
+        return (upstream.visibility == "team" and bool(upstream.team)
+                and owner == identity.user and upstream.team in identity.teams)
+
+    def _still_allowed(self, upstream: JobDefinition, downstream: JobDefinition) -> bool:
+        """When a pipeline is expanded: whether ``upstream``'s owner still lets
+        ``downstream`` (another user's job) follow it. A job made private drops other
+        users' dependents; a team job keeps those of its team."""
+        if upstream.owner == downstream.owner or upstream.visibility == "public":
+            return True
+        if upstream.visibility != "team" or not upstream.team:
+            return False
+        if upstream.team == downstream.team:
+            return True
+        from ..identity import Identity
+
+        return upstream.team in Identity.resolve(self.settings, downstream.owner).teams
+
     @staticmethod
     def _next_fire(job: JobDefinition, after: datetime) -> datetime | None:
         if not job.schedule:
@@ -404,18 +427,31 @@ class JobsService:
                 "parameters": list((declared or {}).values())}
 
     # -- submitting runs --------------------------------------------------------------------
-    def _check_queue_quota(self, s: Session, owner: str, adding: int) -> None:
-        limit = self.quota_for(owner)["max_queued"]
-        if not limit:
-            return
-        pending = s.scalar(select(func.count()).select_from(Run).where(
-            Run.owner == owner, Run.state.in_(list(PENDING_STATES)))) or 0
-        if pending + adding > limit:
-            raise QuotaExceeded(
-                f"quota max_queued exceeded for {owner}: {pending} run(s) already queued or "
-                f"waiting, {adding} more would pass the limit of {limit}",
-                details={"quota": "max_queued", "limit": limit, "current": pending,
-                         "requested": adding})
+    def _check_queue_quota(self, s: Session, owner: str | dict[str, int],
+                           adding: int = 0) -> None:
+        """Refuse (QuotaExceeded) runs that would take an owner past ``max_queued``; given
+        ``{owner: adding}``, each owner's. The count and the caller's insert are one
+        transaction that holds the owner's queue lock until it commits (SQLite: its write
+        lock, taken at BEGIN IMMEDIATE; PostgreSQL: a transaction-level advisory lock per
+        owner), so concurrent submissions cannot all pass the same count."""
+        adding_by_owner = owner if isinstance(owner, dict) else {owner: adding}
+        quotas = self.quotas(s)
+        for who in sorted(adding_by_owner):     # one order: no deadlock between owners
+            n = adding_by_owner[who]
+            limit = self.quota_for(who, quotas=quotas)["max_queued"]
+            if not limit or not n:
+                continue
+            if self.ws.catalog.backend == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:ns, hashtext(:owner))"),
+                          {"ns": _PG_QUEUE_LOCK_NAMESPACE, "owner": who})
+            pending = s.scalar(select(func.count()).select_from(Run).where(
+                Run.owner == who, Run.state.in_(list(PENDING_STATES)))) or 0
+            if pending + n > limit:
+                raise QuotaExceeded(
+                    f"quota max_queued exceeded for {who}: {pending} run(s) already queued or "
+                    f"waiting, {n} more would pass the limit of {limit}",
+                    details={"quota": "max_queued", "limit": limit, "current": pending,
+                             "requested": n})
 
     def _snapshot(self, run_id: str, full: Path) -> str:
         key = f"runs/{run_id}/input.ipynb"
@@ -561,9 +597,6 @@ class JobsService:
         except Exception as exc:
             raise InvalidInput(f"{name} is not a valid notebook: {exc}") from exc
         import tempfile
-    @shared_write("jobs.submit", target=("notebook", "job"),
-                  summary="submit a run of {notebook}{job}",
-                  stand_in=lambda self, args, entry: _captured_run(entry, args))
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "snapshot.ipynb"
@@ -591,17 +624,20 @@ class JobsService:
         from .local import wait_with_local_scheduler
 
         return wait_with_local_scheduler(self.ws, [run_id], timeout=timeout)[0]
-    @shared_write("jobs.submit", target="name", summary="submit a run of {name}",
-                  stand_in=lambda self, args, entry: _captured_run(entry, args))
 
     @_wakes_schedulers
     def run_job(self, ref: str, *, parameters: dict | None = None,
                 trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
         """Run a job now: its run is queued and every downstream job gets a waiting run in
-        the same pipeline. Returns the job's run (with ``pipeline_run_ids``)."""
+        the same pipeline. Returns the job's run (with ``pipeline_run_ids``).
+
+        Each run is its own job's owner's (its kernel acts as that user), whoever triggered
+        it, so running another user's job takes a role that may change it (admin); others
+        are refused rather than run their notebook as them."""
         spec = self._run_spec(options)
         with self.ws.catalog.session() as s:
             job = self._job(s, ref)
+            check_may_change(self.ws.identity, job.owner, f"job {job.name}", "run")
             runs = self._create_pipeline(s, job, now=utcnow(), trigger=trigger,
                                          parameters=parameters, spec=spec)
             s.flush()
@@ -633,6 +669,7 @@ class JobsService:
         order = list(graphlib.TopologicalSorter(
             {m: [d for d in all_jobs[m].depends_on or [] if d in seen] for m in members}
         ).static_order())
+        # every run is owned by its own job's owner (and its kernel acts as that user)
         if check_quota:
             self._check_queue_quota(s, dict(collections.Counter(all_jobs[m].owner
                                                                 for m in order)))
@@ -640,6 +677,7 @@ class JobsService:
         runs: dict[str, Run] = {}
         for jid in order:
             j = all_jobs[jid]
+            owner = j.owner
             full = (Path(j.root_dir) / j.notebook)
             if not full.is_file():
                 raise NotFound(f"job {j.name}: notebook {j.notebook} no longer exists "
@@ -678,6 +716,9 @@ class JobsService:
         with self.ws.catalog.session() as s:
             j = self._job(s, job) if job is not None else None
             if j is not None:
+                # a job's runs are its owner's, as in run_job
+                check_may_change(self.ws.identity, j.owner, f"job {j.name}", "run")
+                owner = j.owner
                 full = Path(j.root_dir) / j.notebook
                 relative = j.notebook
                 fixed = {**(j.parameters or {}), **(parameters or {})}
@@ -689,7 +730,6 @@ class JobsService:
             self._check_queue_quota(s, owner, len(checked))
             sweep_id = new_id()
             s.add(Sweep(id=sweep_id, owner=owner, notebook=relative,
-        # every run is owned by its own job's owner (and its kernel acts as that user)
                         job_id=j.id if j else None, grid=combos, created_at=utcnow()))
             now = utcnow()
             runs = []
@@ -698,7 +738,6 @@ class JobsService:
                 run = self._new_run(owner=owner, notebook=relative, full=full,
                                     parameters=params, trigger=Trigger.SWEEP.value,
                                     state=RunState.QUEUED.value, job=j, spec=spec,
-            owner = j.owner
                                     now=now + timedelta(microseconds=i),
                                     sweep_id=sweep_id)
                 s.add(run)
@@ -723,10 +762,6 @@ class JobsService:
         metric_names: list[str] = []
         for r in runs:
             for k in r.parameters or {}:
-    @shared_write("jobs.sweep", target=("notebook", "job"), summary="sweep {notebook}{job}",
-                  stand_in=lambda self, args, entry: captured_result(
-                      entry, id="", notebook=args["notebook"] or args["job"], run_ids=[],
-                      runs=[], grid=args["grid"]))
                 if k not in param_names:
                     param_names.append(k)
             for k in metrics.get(r.id, {}):
@@ -741,9 +776,6 @@ class JobsService:
             rows.append(row)
         return pd.DataFrame(rows, columns=["run_id", "state", *param_names, "duration",
                                            *metric_names])
-                # a job's runs are its owner's, as in run_job
-                check_may_change(self.ws.identity, j.owner, f"job {j.name}", "run")
-                owner = j.owner
 
     # -- reading runs -----------------------------------------------------------------------
     @staticmethod
@@ -961,8 +993,6 @@ class JobsService:
 
 
 def _matches(run: Run, tag: str | None, parameters: dict | None) -> bool:
-    @shared_write("jobs.retry", target="run_id", summary="retry run {run_id}",
-                  stand_in=lambda self, args, entry: _captured_run(entry, args))
     if tag and tag not in (run.tags or []):
         return False
     for key, value in (parameters or {}).items():
