@@ -204,18 +204,29 @@ _NOISE = ("Executing notebook with kernel", "Input Notebook:", "Output Notebook:
 
 
 class _LogCapture(logging.Handler):
-    """Collects papermill's cell output log lines for the run's log stream."""
+    """Collects papermill's cell output log lines for the run's log stream, and calls
+    ``on_first_cell()`` once, when papermill starts the notebook's first cell (its
+    "Executing Cell 1" record, logged before the cell is sent to the kernel)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_first_cell=None) -> None:
         super().__init__(logging.INFO)
         self.lines: list[tuple[str, str]] = []
         self._buf_lock = threading.Lock()
+        self._on_first_cell = on_first_cell
+        self._thread = threading.get_ident()    # the one that executes the notebook
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = record.getMessage()
         except Exception:
             return
+        if self._on_first_cell is not None and text.startswith("Executing Cell") and \
+                record.thread == self._thread:
+            first, self._on_first_cell = self._on_first_cell, None
+            try:
+                first()
+            except Exception as exc:
+                logging.getLogger(__name__).warning("first cell mark: %s", exc)
         if not text.strip() or text.startswith(_NOISE):
             return
         stream = "stderr" if record.levelno >= logging.WARNING else "stdout"
@@ -273,14 +284,21 @@ def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
         kernel_name = kernel_name_for(run, nb)
     ensure_kernel_metadata(nb, kernel_name)
     output_key = f"runs/{run_id}/output.ipynb"
+    code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
     with catalog.session() as s:
         s.execute(_owned(update(Run), run_id, worker, attempt).values(
             environment={**capture_environment(), "kernel_name": kernel_name},
             output_key=output_key, started_at=utcnow(),
-            progress={"executed": 0, "code_cells": sum(1 for c in nb.cells
-                                                       if c.cell_type == "code")}))
+            progress={"executed": 0, "code_cells": code_cells}))
 
-    capture = _LogCapture()
+    def mark_first_cell() -> None:
+        # From here on a lost worker costs the attempt (see states.cells_started): the
+        # notebook's code may have run. Before it, a lost run is put back as it was.
+        with catalog.session() as s:
+            s.execute(_owned(update(Run), run_id, worker, attempt).values(
+                progress={"executed": 0, "code_cells": code_cells, "cell_started": True}))
+
+    capture = _LogCapture(on_first_cell=mark_first_cell)
     capture.add("log", f"attempt {attempt} on {worker}: {notebook} with "
                        f"{parameters or 'no parameters'}")
     pm_logger = logging.getLogger("papermill")

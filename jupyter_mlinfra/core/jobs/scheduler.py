@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
-from .states import FINAL_STATES, RunState, Trigger, end_attempt
+from .states import FINAL_STATES, RunState, Trigger, end_attempt, requeue_unstarted
 from .doorbell import open_doorbell, ring_schedulers
 from .tables import JobDefinition, Run, RunLogLine, SchedulerRecord
 from . import validation as v
@@ -222,9 +222,16 @@ class Scheduler:
             stmt = select(Run).where(Run.id == run_id, Run.state == RunState.RUNNING.value)
             if slot is not None:
                 stmt = stmt.where(Run.worker == slot)
-            run = s.scalar(stmt)
+            run = s.scalar(stmt.with_for_update())   # one scheduler recovers it
             if run is None:
                 return 0
+            if requeue_unstarted(run, why):
+                # claimed, but no cell of it ran: back in the queue, the attempt not spent
+                s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
+                                 text=f"recovered by scheduler {self.id}: {why} before its "
+                                      f"first cell -> queued again (attempt {run.attempt})"))
+                self.stats["recovered"] += 1
+                return 1
             error = {"type": "WorkerLost", "message": why}
             state = end_attempt(run, RunState.FAILED.value, error)
             s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
@@ -423,6 +430,7 @@ class Scheduler:
                 Run.state == RunState.RUNNING.value).group_by(Run.owner)).all())
             offset, page = 0, max(200, min(n_free * 2, 20_000))
             quotas: dict[str, int] = {}
+            published = service.quotas(s)
             while len(chosen) < n_free:
                 stmt = select(Run.id, Run.owner, Run.cpus, Run.memory_mb).where(
                     Run.state == RunState.QUEUED.value,
@@ -430,7 +438,6 @@ class Scheduler:
                 if self.only_runs is not None:
                     stmt = stmt.where(Run.id.in_(sorted(self.only_runs)))
                 rows = s.execute(stmt
-            published = service.quotas(s)
                     .order_by(Run.priority.desc(), Run.created_at, Run.id)
                     .limit(page).offset(offset)
                     .with_for_update(skip_locked=True)).all()

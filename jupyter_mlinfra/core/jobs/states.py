@@ -47,21 +47,68 @@ def backoff_delay(run: Run) -> float:
     return min(3600.0, float(run.retry_backoff or 0) * (2 ** max(0, run.attempt - 1)))
 
 
+# A run whose worker was lost (its scheduler or worker process died) while its notebook ran
+# is retried at least this many times, whatever its ``retries``, and without the backoff: the
+# failure was not the notebook's.
+LOST_WORKER_RETRIES = 1
+# A run lost before its first cell goes back to the queue on the same attempt, at most this
+# many times per attempt (then the loss counts as a failed attempt: a run that keeps taking
+# its worker down must end).
+MAX_REQUEUES = 3
+
+
+def cells_started(run: Run) -> bool:
+    """Whether the current attempt's kernel has started a cell of the notebook (the worker
+    marks it before the first cell: ``execution.execute_run``)."""
+    progress = run.progress or {}
+    return bool(progress.get("cell_started")) or int(progress.get("executed") or 0) > 0
+
+
+def requeue_unstarted(run: Run, why: str, now: datetime | None = None) -> bool:
+    """Put a run whose worker was lost before its first cell back in the queue, on the same
+    attempt (nothing of the notebook ran). False, leaving the run alone, when a cell had
+    started or the attempt was already put back ``MAX_REQUEUES`` times."""
+    if cells_started(run) or run.cancel_requested:
+        return False
+    history = list(run.history or [])
+    if sum(1 for h in history if h.get("state") == "requeued"
+           and h.get("attempt") == run.attempt) >= MAX_REQUEUES:
+        return False
+    now = now or utcnow()
+    run.history = history + [{
+        "attempt": run.attempt, "state": "requeued",
+        "error": {"type": "WorkerLost", "message": why}, "worker": run.worker,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": now.isoformat()}]
+    run.state = RunState.QUEUED.value
+    run.queued_at = now
+    run.not_before = None
+    run.worker = None
+    run.lease_expires_at = None
+    run.started_at = None
+    run.progress = {}
+    return True
+
+
 def end_attempt(run: Run, state: str, error: dict | None = None,
                 now: datetime | None = None) -> str:
     """Record the end of the current attempt. Failures and time-outs with retries left put
-    the run back in the queue (attempt + 1, after the backoff); returns the new state."""
+    the run back in the queue (attempt + 1, after the backoff); returns the new state. A
+    lost worker (error type ``WorkerLost``) has at least ``LOST_WORKER_RETRIES`` retries,
+    queued at once."""
     now = now or utcnow()
+    lost = bool(error) and error.get("type") == "WorkerLost"
+    allowed = max(int(run.retries or 0), LOST_WORKER_RETRIES if lost else 0)
     if state in (RunState.FAILED.value, RunState.TIMED_OUT.value) and \
-            run.attempt <= int(run.retries or 0) and not run.cancel_requested:
+            run.attempt <= allowed and not run.cancel_requested:
         run.history = list(run.history or []) + [{
             "attempt": run.attempt, "state": state, "error": error, "worker": run.worker,
             "started_at": run.started_at.isoformat() if run.started_at else None,
             "finished_at": now.isoformat()}]
         run.attempt += 1
         run.state = RunState.QUEUED.value
-        run.not_before = now + timedelta(seconds=backoff_delay_for(run.retry_backoff,
-                                                                     run.attempt - 1))
+        run.not_before = now + timedelta(seconds=0.0 if lost else backoff_delay_for(
+            run.retry_backoff, run.attempt - 1))
         run.queued_at = now
         run.error = error
         run.worker = None
@@ -94,6 +141,7 @@ def job_to_dict(job: JobDefinition, *, names: dict[str, str] | None = None,
         "resources": {"cpus": job.cpus, "memory_mb": job.memory_mb},
         "retries": job.retries, "retry_backoff": job.retry_backoff, "timeout": job.timeout,
         "tags": list(job.tags or []), "active": job.active,
+        "visibility": job.visibility, "team": job.team,
         "next_fire_at": iso(job.next_fire_at),
         "next_fire_times": [iso(t) for t in (next_fire_times or [])],
         "created_at": iso(job.created_at), "updated_at": iso(job.updated_at),
@@ -127,4 +175,3 @@ def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None =
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-        "visibility": job.visibility, "team": job.team,

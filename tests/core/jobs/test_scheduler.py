@@ -192,21 +192,54 @@ def test_per_user_running_quota_and_resources(jobs, jobs_ws):
     assert jobs.get_run(b["id"])["state"] == "running"
 
 
+def _lose(ws, run_ids, progress) -> None:
+    """The runs were claimed by a worker whose scheduler died: their leases expired."""
+    past = utcnow() - timedelta(minutes=5)
+    with ws.catalog.session() as s:
+        s.execute(update(Run).where(Run.id.in_(run_ids))
+                  .values(state="running", worker="ghost:dead-1", started_at=past,
+                          lease_expires_at=past, progress=progress))
+
+
 def test_expired_lease_is_recovered_by_retry_policy(jobs, jobs_ws):
     kept = jobs.submit("ok.ipynb", retries=1, retry_backoff=0)
     lost = jobs.submit("ok.ipynb", retries=0)
-    past = utcnow() - timedelta(minutes=5)
-    with jobs_ws.catalog.session() as s:
-        s.execute(update(Run).where(Run.id.in_([kept["id"], lost["id"]]))
-                  .values(state="running", worker="ghost:dead-1", started_at=past,
-                          lease_expires_at=past))
+    # both were executing (a cell had run) when their worker was lost
+    _lose(jobs_ws, [kept["id"], lost["id"]], {"executed": 1, "code_cells": 3})
     sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws, slots=0))
     sched.tick()
     k, l = jobs.get_run(kept["id"]), jobs.get_run(lost["id"])
     assert k["state"] == "queued" and k["attempt"] == 2
     assert k["history"][0]["error"]["type"] == "WorkerLost"
-    assert l["state"] == "failed" and "lease" in l["error"]["message"]
+    # the default policy (retries=0) still retries once after a lost worker, at once
+    assert l["state"] == "queued" and l["attempt"] == 2
+    assert "lease" in l["history"][0]["error"]["message"]
+    assert l["not_before"] <= utcnow().isoformat()
     assert any("recovered" in line["text"] for line in jobs.run_log(lost["id"])["lines"])
+    # lost again: that was its one retry
+    _lose(jobs_ws, [lost["id"]], {"executed": 0, "code_cells": 3, "cell_started": True})
+    sched.tick()
+    l = jobs.get_run(lost["id"])
+    assert l["state"] == "failed" and l["error"]["type"] == "WorkerLost"
+    assert "lease" in l["error"]["message"] and l["attempt"] == 2
+
+
+def test_a_run_lost_before_its_first_cell_is_queued_again_on_the_same_attempt(jobs, jobs_ws):
+    run = jobs.submit("ok.ipynb")
+    sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws, slots=0))
+    for progress in ({}, {"executed": 0, "code_cells": 3}, {}):
+        _lose(jobs_ws, [run["id"]], progress)     # claimed, kernel starting: no cell ran
+        sched.tick()
+        r = jobs.get_run(run["id"])
+        assert (r["state"], r["attempt"], r["worker"], r["progress"]) == ("queued", 1, None, {})
+    assert [h["state"] for h in r["history"]] == ["requeued"] * 3
+    assert any("before its first cell" in line["text"]
+               for line in jobs.run_log(run["id"])["lines"])
+    # a run that keeps losing its worker before starting ends up spending its attempts
+    _lose(jobs_ws, [run["id"]], {})
+    sched.tick()
+    r = jobs.get_run(run["id"])
+    assert (r["state"], r["attempt"]) == ("queued", 2)
 
 
 def test_a_broken_job_does_not_stop_the_scheduler(jobs, jobs_ws, nb_root):
