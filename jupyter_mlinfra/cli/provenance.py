@@ -12,6 +12,24 @@ from ..core.text_table import render_table
 
 
 def register(subparsers) -> None:
+    for verb, helptext in (
+            ("enable", "make every IPython kernel record provenance from its first cell "
+                       "(no %load_ext needed)"),
+            ("disable", "undo enable-recording: kernels record only after %load_ext")):
+        p = subparsers.add_parser(
+            f"{verb}-recording", help=helptext,
+            description=helptext[0].upper() + helptext[1:] + ". Writes (or removes) a marked "
+            "block in ipython_kernel_config.py: of this environment (--sys-prefix, the "
+            "default) or of your IPython profile (--user). Running kernels keep their state: "
+            "restart them.")
+        where = p.add_mutually_exclusive_group()
+        where.add_argument("--user", dest="scope", action="store_const", const="user",
+                           help="your IPython profile (IPYTHONDIR): every environment")
+        where.add_argument("--sys-prefix", dest="scope", action="store_const",
+                           const="sys-prefix", help="this environment only (the default)")
+        p.set_defaults(handler=enable_recording if verb == "enable" else disable_recording,
+                       scope="sys-prefix")
+
     p = subparsers.add_parser("history", help="the executions recorded for a notebook")
     p.add_argument("path", help="the notebook (.ipynb)")
     p.add_argument("--session", default=None, help="a kernel session id (default: the latest)")
@@ -105,3 +123,27 @@ def verify(workspace, args) -> int:
                                                     cell_id=args.cell)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())
     return 0 if result.ok else 1
+
+
+def enable_recording(workspace, args) -> int:
+    from ..kernel import autoload
+
+    result = autoload.enable(args.scope)
+    if result["changed"]:
+        print(f"enabled: new IPython kernels record provenance from their first cell "
+              f"(wrote {result['path']}); restart running kernels to record them")
+    else:
+        print(f"already enabled ({result['path']})")
+    return 0
+
+
+def disable_recording(workspace, args) -> int:
+    from ..kernel import autoload
+
+    result = autoload.disable(args.scope)
+    print(f"disabled: removed from {result['path']}" if result["changed"]
+          else f"not enabled in {result['path']}")
+    other = [s for s in autoload.SCOPES if s != args.scope and autoload.is_enabled(s)]
+    if other:
+        print(f"still enabled with --{other[0]} ({autoload.config_path(other[0])})")
+    return 0

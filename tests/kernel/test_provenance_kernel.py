@@ -197,3 +197,71 @@ def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspa
         assert json.loads(out)["clean"] is True
     finally:
         kernel.shutdown()
+
+
+def test_enable_recording_records_from_the_first_cell_and_disable_undoes_it(
+        tmp_path, workspace, mlinfra_env, monkeypatch, capsys):
+    from jupyter_mlinfra.cli.main import main
+
+    ipython_dir = tmp_path / "ipython"
+    monkeypatch.setenv("IPYTHONDIR", str(ipython_dir))
+    config = ipython_dir / "profile_default" / "ipython_kernel_config.py"
+    config.parent.mkdir(parents=True)
+    mine = "c.InteractiveShell.ast_node_interactivity = 'last_expr'\n"
+    config.write_text(mine)
+    assert main(["enable-recording", "--user"]) == 0
+    assert main(["enable-recording", "--user"]) == 0          # idempotent: one block
+    assert config.read_text().count("enable-recording >>>") == 1
+    assert "already enabled" in capsys.readouterr().out
+
+    notebook = str(tmp_path / "auto.ipynb")
+    svc = workspace.service("provenance")
+    kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
+    try:
+        kernel.run("a = 1", "first")                           # no %load_ext anywhere
+        kernel.run("b = a + 1", "second")
+        log = _wait_for(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+            svc.stored_log(notebook)), "the first two cells in the catalog")
+        assert [e.cell_id for e in log.executions] == ["first", "second"]
+        assert log.before_recording is None
+        assert svc.check(notebook).clean
+    finally:
+        kernel.shutdown()
+
+    assert main(["disable-recording", "--user"]) == 0
+    assert config.read_text() == mine                         # exactly what was there
+    kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
+    try:
+        out = kernel.run("import sys\nprint('jupyter_mlinfra.kernel.extension' in sys.modules)",
+                         "c")["stdout"]
+        assert out.strip() == "False"                          # not loaded: not recording
+    finally:
+        kernel.shutdown()
+
+
+def test_cells_run_before_load_ext_are_one_finding_not_hidden_state(tmp_path, workspace,
+                                                                     mlinfra_env):
+    notebook = str(tmp_path / "late.ipynb")
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("rate = 0.1\nsteps = 3", id="params"),
+        new_code_cell("%load_ext jupyter_mlinfra", id="load"),
+        new_code_cell("total = rate * steps", id="use"),
+    ]), notebook)
+    svc = workspace.service("provenance")
+    kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
+    try:
+        kernel.run("rate = 0.1\nsteps = 3", "params")
+        kernel.run("%load_ext jupyter_mlinfra", "load")
+        kernel.run("total = rate * steps", "use")
+        out = json.loads(kernel.run("%mlinfra check --json", "check")["stdout"])
+        log = _wait_for(lambda: svc.stored_log(notebook), "the recorded execution")
+    finally:
+        kernel.shutdown()
+    for report in (out, svc.check(notebook).to_dict()):
+        assert report["before_recording"] == 1
+        assert report["hidden_state"] == [] and report["hidden_state_cells"] == []
+        [finding] = report["explanations"]
+        assert finding["kind"] == "before_recording"
+        assert finding["message"].startswith("1 execution ran before recording started")
+        assert finding["names"] == ["rate", "steps"]
+    assert log.before_recording.executions == 1
