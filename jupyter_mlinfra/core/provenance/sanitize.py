@@ -9,6 +9,9 @@ and run on both sides of a comparison (the stored outputs and the re-run's).
   only the final state of each line is kept, however many intermediate frames were written;
 - ``progress_timings``: tqdm's ``[elapsed<remaining, rate]`` block;
 - ``timeit_runs``: ``%timeit``'s run and loop counts (they follow the measured speed);
+- ``step_timings``: Keras' ``1s 12ms/step`` and ``ETA: 3s``;
+- ``elapsed_durations``: a duration with a fraction (``took 2.31 s``, ``0.53 seconds``), as
+  training loops print them (whole numbers of seconds are still compared);
 - ``warning_locations``: the ``file.py:LINE:`` prefix of a printed warning and the library
   source line Python shows under it (both follow the install, not the notebook);
 - ``widget_model_ids``: the random model ids of ipywidgets;
@@ -26,7 +29,8 @@ import ast
 import re
 from typing import Callable
 
-__all__ = ["collapse_carriage_returns", "progress_timings", "timeit_runs", "warning_locations",
+__all__ = ["collapse_carriage_returns", "progress_timings", "timeit_runs", "step_timings",
+           "elapsed_durations", "warning_locations",
            "widget_model_ids", "logging_milliseconds", "set_orders", "OUTPUT_SANITIZERS", "sanitize_outputs"]
 
 
@@ -69,6 +73,26 @@ def timeit_runs(text: str) -> str:
     machine's speed; ``-o`` results and ``-q`` keep theirs out of the output anyway)."""
     text = _TIMEIT.sub("<timeit>", text)
     return _TIMEIT_BEST.sub("<timeit>", text)
+
+
+_STEP_TIMING = re.compile(r"\b\d+(?:m\s?\d+)?m?s \d+(?:\.\d+)?(?:ms|us|µs|μs|s)/(?:step|sample)\b")
+_ETA = re.compile(r"\bETA: (?:\d+:)*\d+s?\b")
+
+
+def step_timings(text: str) -> str:
+    """Keras progress lines: ``32/32 ━━━━ 1s 12ms/step - loss: 0.41`` keeps the step count,
+    the bar and the metrics; the time per epoch and per step become ``<step timing>``."""
+    return _ETA.sub("ETA: <eta>", _STEP_TIMING.sub("<step timing>", text))
+
+
+_ELAPSED = re.compile(r"(?<![\w.])\d+\.\d+\s?(?:s|sec|secs|seconds|ms|milliseconds|min|mins|"
+                      r"minutes)\b")
+
+
+def elapsed_durations(text: str) -> str:
+    """``took 2.31 s`` / ``in 0.53 seconds`` / ``12.5 ms``: a measured duration becomes
+    ``<duration>``. Whole numbers (``5 seconds``, a setting more often than a measure) stay."""
+    return _ELAPSED.sub("<duration>", text)
 
 
 # "/path/to/site-packages/sklearn/linear_model/_logistic.py:469: ConvergenceWarning: lbfgs ..."
@@ -145,6 +169,8 @@ OUTPUT_SANITIZERS: list[Callable[[str], str]] = [
     collapse_carriage_returns,  # first: the frames a terminal overwrote are gone
     progress_timings,
     timeit_runs,
+    step_timings,
+    elapsed_durations,
     warning_locations,
     widget_model_ids,
     logging_milliseconds,

@@ -61,6 +61,17 @@ NOISE = [
     ("time_magic",
      [stream("CPU times: user 2.1 ms, sys: 0 ns, total: 2.1 ms\nWall time: 2.3 ms\n")],
      [stream("CPU times: user 5.9 ms, sys: 1.1 ms, total: 7 ms\nWall time: 8.02 ms\n")]),
+    ("keras_progress",
+     [stream("Epoch 1/2\n\r 1/32 ━━━━━━━━━━━━━━━━━━━━ 9s 300ms/step\r32/32 ━━━━━━━━━━━━━━━━━━━━ "
+             "1s 12ms/step - accuracy: 0.8125 - loss: 0.4100\n")],
+     [stream("Epoch 1/2\n\r32/32 ━━━━━━━━━━━━━━━━━━━━ 2s 31ms/step - accuracy: 0.8125 - "
+             "loss: 0.4100\n")]),
+    ("keras2_eta",
+     [stream("10/32 [=====>........] - ETA: 3s - loss: 0.6000\n")],
+     [stream("10/32 [=====>........] - ETA: 0s - loss: 0.6000\n")]),
+    ("printed_elapsed_time",
+     [stream("trained in 2.31 s (0.0123 seconds per batch)\n")],
+     [stream("trained in 3.07 s (0.0201 seconds per batch)\n")]),
     ("warning_in_a_library",
      [stream("/home/ana/.venv/lib/python3.11/site-packages/sklearn/linear_model/_logistic.py:"
              "469: ConvergenceWarning: lbfgs failed to converge (status=1)\n"
@@ -103,6 +114,15 @@ REAL = [
     ("timeit_next_to_a_printed_value",
      [stream("3.2 μs ± 4 ns per loop (mean ± std. dev. of 7 runs, 1 loop each)\nresult 42\n")],
      [stream("9.9 μs ± 1 ns per loop (mean ± std. dev. of 7 runs, 5 loops each)\nresult 43\n")]),
+    ("keras_metric_changed",
+     [stream("32/32 ━━━━━━━━━━━━━━━━━━━━ 1s 12ms/step - accuracy: 0.8125 - loss: 0.4100\n")],
+     [stream("32/32 ━━━━━━━━━━━━━━━━━━━━ 1s 12ms/step - accuracy: 0.7500 - loss: 0.4100\n")]),
+    ("whole_seconds_are_compared",
+     [stream("waited 5 seconds\n")],
+     [stream("waited 6 seconds\n")]),
+    ("duration_unit_changed",
+     [stream("trained in 2.31 s\n")],
+     [stream("trained in 2.31 h\n")]),
     ("warning_category_changed",
      [stream("/a/b.py:10: FutureWarning: the default will change\n  x()\n", "stderr")],
      [stream("/a/b.py:10: DeprecationWarning: the default will change\n  x()\n", "stderr")]),
