@@ -62,7 +62,7 @@ def run(notebook: str | None = None, *, job: str | None = None,
     no scheduler has been seen recently... i.e. always when waiting outside a server)."""
     svc = _svc()
     result = svc.submit(notebook, job=job, parameters=parameters, **options)
-    if not wait:
+    if not wait or result.get("captured"):  # captured in a reproduce re-run: no run to wait for
         return result
     return wait_for(result["id"], timeout=timeout, execute_here=execute_here)
 
@@ -81,7 +81,7 @@ def sweep(notebook: str | None = None, grid: dict | list | None = None, *,
           **options: Any) -> dict:
     svc = _svc()
     result = svc.sweep(notebook, grid, job=job, parameters=parameters, **options)
-    if wait:
+    if wait and not result.get("captured"):
         from .core.jobs.local import wait_with_local_scheduler
 
         wait_with_local_scheduler(get_workspace(), result["run_ids"], timeout=timeout,

@@ -91,13 +91,12 @@ def register(name: str, model: Any, *, featurize: Callable | None = None,
 
 
 def is_reproducing() -> bool:
-    """True inside a ``reproduce`` re-run (where ``register`` records and registers nothing):
+    """True inside a ``reproduce`` re-run, where every write to shared state (``register``,
+    aliases, feature definitions, materialize, push, jobs) is captured and not applied:
     guard cells that should not run again there, such as a call to ``reproduce`` itself."""
-    from .core.models.service import CAPTURE_ENV
+    from .core.shared_writes import is_capturing
 
-    if os.environ.get(CAPTURE_ENV):
-        return True
-    return _store().reproduce_run(os.environ.get("MLINFRA_RUN_ID")) is not None
+    return is_capturing(get_workspace())
 
 
 def load(ref: str, *, warn: bool = True):

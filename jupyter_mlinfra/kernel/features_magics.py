@@ -165,6 +165,9 @@ def feature(magics, args, cell=None):
         return svc.get_online_features(opts.features, rows).to_df()
     if action == "push":
         out = svc.push(opts.name, _variable(shell, opts.rows, "the rows"))
+        if out.get("captured"):
+            print(f"captured: {out['summary']} (reproduce run: not applied)")
+            return None
         print(f"pushed {out['rows']} row(s) to {out['view']} v{out['version']} "
               f"(offline files {out['files']}, online rows {out['online_rows']})")
         return None

@@ -96,6 +96,9 @@ def run(magics, args):
     params = _params(args.parameter)
     result = svc.submit(args.notebook, job=args.job, parameters=params, base=os.getcwd(),
                         **_options(args))
+    if result.get("captured"):  # a reproduce re-run: nothing was submitted
+        print(f"captured: {result['summary']} (reproduce run: not applied)")
+        return result
     if not args.wait:
         print(f"run {result['id']} queued ({result['notebook']})")
         return result
@@ -183,6 +186,9 @@ def sweep(magics, args):
     svc = _svc()
     result = svc.sweep(args.notebook, grid, parameters=_params(args.parameter),
                        base=os.getcwd())
+    if result.get("captured"):  # a reproduce re-run: nothing was submitted
+        print(f"captured: {result['summary']} (reproduce run: not applied)")
+        return result
     print(f"sweep {result['id']}: {len(result['run_ids'])} run(s)")
     if args.wait:
         wait_with_local_scheduler(get_workspace(), result["run_ids"])

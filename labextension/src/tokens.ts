@@ -355,6 +355,16 @@ export interface ReproductionResult {
       within_tolerance: boolean;
     };
   };
+  /** Writes to shared state the re-run attempted: captured, not applied. */
+  captured_writes?: CapturedWrite[];
+}
+
+/** One write to shared state a reproduce re-run attempted (and did not apply). */
+export interface CapturedWrite {
+  kind: string;
+  target: string;
+  summary: string;
+  details?: { [key: string]: JSONValue };
 }
 
 /** GET /models/{name} */

@@ -172,6 +172,9 @@ async def test_reproduce_endpoint_reruns_the_replay_script(jp_fetch, mlinfra_env
     assert body["reproduced"] is True
     assert body["metrics"]["score"]["reproduced"] == pytest.approx(2 / 3)
     assert ws.service("models").status()["versions"] == 1
+    # the re-run's registration is listed as a captured write (the panel shows the list)
+    assert [(w["kind"], w["target"]) for w in body["captured_writes"]] == [
+        ("models.register", "rep")]
     ws.close()
 
 

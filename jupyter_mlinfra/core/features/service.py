@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..identity import Identity, check_may_change, may_read
+from ..shared_writes import captured_result, describe_value, shared_write
 from .definitions import (CREATED_TS, EVENT_TS, VISIBILITIES, FeatureRef, FeatureSpec,
                           TransformCode, ViewVersion, check_name, coerce_column,
                           definition_fingerprint, format_ttl, infer_dtype, load_transform,
@@ -177,6 +178,11 @@ class FeatureService:
         return ViewVersion.from_record(row)
 
     # -- entities ---------------------------------------------------------------------------
+    @shared_write("features.entity", summary="register entity {name}",
+                  stand_in=lambda self, args, entry: captured_result(
+                      entry, name=args["name"], description=args["description"],
+                      join_keys=[args["join_keys"]] if isinstance(args["join_keys"], str)
+                      else list(args["join_keys"] or [args["name"]])))
     def register_entity(self, name: str, join_keys: Iterable[str] | str | None = None,
                         description: str = "") -> dict:
         check_name(name, "entity")
@@ -211,6 +217,8 @@ class FeatureService:
             return [self._entity_dict(r) for r in
                     s.scalars(select(EntityRecord).order_by(EntityRecord.name))]
 
+    @shared_write("features.delete_entity", summary="delete entity {name}",
+                  stand_in=lambda self, args, entry: None)
     def delete_entity(self, name: str) -> None:
         with self.ws.catalog.session() as s:
             rec = s.get(EntityRecord, name)
@@ -225,6 +233,9 @@ class FeatureService:
             s.delete(rec)
 
     # -- registration -----------------------------------------------------------------------
+    @shared_write("features.define", summary="define feature view {name}",
+                  stand_in=lambda self, args, entry: self._captured_view(
+                      entry, created=False, changed=[], features=[], join_keys={}, source={}))
     def register_view(self, name: str, *, entities: Iterable[str] | str,
                       source: Any = None, transform: Callable | None = None,
                       transform_source: str | None = None,
@@ -445,6 +456,8 @@ class FeatureService:
         keys = {k: infer_dtype(out[k]) for k in join_keys}
         return keys, features
 
+    @shared_write("features.update", summary="update feature view {name}",
+                  stand_in=lambda self, args, entry: self._captured_view(entry))
     def update_view(self, name: str, *, description: str | None = None,
                     tags: Iterable[str] | None = None, visibility: str | None = None,
                     ttl: Any = None) -> dict:
@@ -466,6 +479,9 @@ class FeatureService:
         self._plans.clear()
         return summary
 
+    @shared_write("features.delete", summary="delete feature view {name}",
+                  stand_in=lambda self, args, entry: captured_result(
+                      entry, view=args["name"], deleted=False, offline_files=0))
     def delete_view(self, name: str) -> dict:
         """Delete a view, its versions, its offline files and its online rows (owner only)."""
         with self.ws.catalog.session() as s:
@@ -484,6 +500,16 @@ class FeatureService:
         self.online.delete_view(name)
         self._plans.clear()
         return {"view": name, "deleted": True, "offline_files": len(keys)}
+
+    def _captured_view(self, entry: dict, version: int | None = None, **fields: Any) -> dict:
+        """The stand-in of a captured write to a view: the view as it is (not changed)."""
+        name = entry["target"]
+        if version is None:
+            with self.ws.catalog.read_session() as s:
+                rec = s.get(FeatureViewRecord, name)
+                version = rec.latest_version if rec is not None and self._visible(rec) \
+                    else None
+        return captured_result(entry, view=name, version=version, **fields)
 
     # -- discovery --------------------------------------------------------------------------
     def _summary(self, rec: FeatureViewRecord, version: ViewVersion | None = None) -> dict:
@@ -656,6 +682,9 @@ class FeatureService:
         df[current.event_timestamp_column] = pd.to_datetime(ts).dt.tz_localize("UTC")
         return df
 
+    @shared_write("features.record_usage", target="consumer",
+                  summary="record that {consumer} uses feature views",
+                  stand_in=lambda self, args, entry: [])
     def record_usage(self, lineage: dict, consumer: str) -> list[dict]:
         """Record that ``consumer`` (e.g. ``"model:churn/3"``) uses the views of a training
         frame's lineage (``frame.attrs["mlinfra_lineage"]``): the "used by" list of describe."""
@@ -735,6 +764,11 @@ class FeatureService:
             frame[CREATED_TS] = frame[CREATED_TS].fillna(pd.Timestamp(now).tz_localize(None))
         return frame[valid].reset_index(drop=True), int((~valid).sum())
 
+    @shared_write("features.materialize", summary="materialize feature view {name}",
+                  stand_in=lambda self, args, entry: self._captured_view(
+                      entry, args["version"], start=describe_value(args["start"]),
+                      end=describe_value(args["end"]), intervals=[], rows=0, files=0,
+                      dropped_rows=0, online_rows=0, seconds=0.0, up_to_date=False))
     def materialize(self, name: str, start: Any = None, end: Any = None,
                     version: int | None = None) -> dict:
         """Compute the view over event time [start, end) and store it offline and online.
@@ -804,6 +838,10 @@ class FeatureService:
                       online_rows=online_rows, seconds=round(time.perf_counter() - started, 3))
         return result
 
+    @shared_write("features.push", summary="push rows to feature view {name}",
+                  stand_in=lambda self, args, entry: self._captured_view(
+                      entry, args["version"], rows=_row_count(args["rows"]), files=0,
+                      online_rows=0))
     def push(self, name: str, rows: Any, version: int | None = None) -> dict:
         """Apply the view's own transform to new rows, then append them to the offline store
         and update the online store (the streaming path)."""
@@ -833,6 +871,10 @@ class FeatureService:
         return {"view": name, "version": current.version, "rows": int(len(normalized)),
                 "files": len(written), "online_rows": online_rows}
 
+    @shared_write("features.compact", summary="compact feature view {name}",
+                  stand_in=lambda self, args, entry: self._captured_view(
+                      entry, args["version"], partitions=0, files_before=None,
+                      files_after=None))
     def compact(self, name: str, version: int | None = None) -> dict:
         """Merge each day partition's files (many small pushes) into one file, keeping the
         newest created row per (entity, event time). Readers see the old files or the new
@@ -1271,3 +1313,12 @@ def _iso(ts) -> str:
     import pandas as pd
 
     return pd.Timestamp(ts).tz_localize("UTC").isoformat()
+
+
+def _row_count(rows: Any) -> int:
+    if isinstance(rows, dict):
+        return 1
+    try:
+        return len(rows)
+    except TypeError:
+        return 0

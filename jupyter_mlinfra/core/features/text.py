@@ -7,6 +7,8 @@ from .definitions import format_ttl
 
 
 def materialize_text(out: dict) -> str:
+    if out.get("captured"):
+        return f"captured: {out['summary']} (reproduce run: not applied)"
     if out.get("up_to_date"):
         return f"{out['view']} v{out['version']} is up to date (until {out['end']})"
     return (f"materialized {out['view']} v{out['version']}: {out['rows']} rows in "

@@ -32,6 +32,7 @@ from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, quote
 from ..identity import (DEFAULT_VISIBILITY, check_may_change, check_visibility, may_read,
                         readable_clause)
+from ..shared_writes import captured_result, shared_write
 from .states import (ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState,
                      Trigger, job_to_dict, run_to_dict)
 from .tables import JobDefinition, Run, RunLogLine, RunMetric, SchedulerRecord, Sweep
@@ -249,6 +250,11 @@ class JobsService:
         v.refuse_cycle(edges, names)
         return out
 
+    @shared_write("jobs.create", summary="create job {name} ({notebook})",
+                  stand_in=lambda self, args, entry: captured_result(
+                      entry, id="", name=args["name"], notebook=args["notebook"],
+                      schedule=args.get("schedule"), timezone=args.get("timezone") or "UTC",
+                      next_fire_times=[]))
     def create_job(self, name: str, notebook: str, *, base: str | None = None,
                    **spec: Any) -> dict:
         unknown = set(spec) - set(JOB_FIELDS) - {"resources", "root_dir"}
@@ -272,6 +278,8 @@ class JobsService:
             s.flush()
             return self._job_dict(s, job)
 
+    @shared_write("jobs.update", target="ref", summary="update job {ref}",
+                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
     def update_job(self, ref: str, *, base: str | None = None, **changes: Any) -> dict:
         unknown = set(changes) - set(JOB_FIELDS) - {"resources"}
         if unknown:
@@ -317,12 +325,18 @@ class JobsService:
             s.flush()
             return self._job_dict(s, job)
 
+    @shared_write("jobs.pause", target="ref", summary="pause job {ref}",
+                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
     def pause_job(self, ref: str) -> dict:
         return self.update_job(ref, active=False)
 
+    @shared_write("jobs.resume", target="ref", summary="resume job {ref}",
+                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
     def resume_job(self, ref: str) -> dict:
         return self.update_job(ref, active=True)
 
+    @shared_write("jobs.delete", target="ref", summary="delete job {ref}",
+                  stand_in=lambda self, args, entry: None)
     def delete_job(self, ref: str) -> None:
         with self.ws.catalog.session() as s:
             job = self._job(s, ref)
@@ -547,6 +561,9 @@ class JobsService:
             raise InvalidInput(f"the run asks for {memory_mb} MB of memory but the executor has "
                                f"at most {self.settings.jobs_memory_mb} MB (jobs_memory_mb)")
 
+    @shared_write("jobs.submit", target=("notebook", "job"),
+                  summary="submit a run of {notebook}{job}",
+                  stand_in=lambda self, args, entry: _captured_run(entry, args))
     @_wakes_schedulers
     def submit(self, notebook: str | None = None, *, job: str | None = None,
                parameters: dict | None = None, base: str | None = None,
@@ -574,6 +591,8 @@ class JobsService:
             s.flush()
             return run_to_dict(run)
 
+    @shared_write("jobs.submit", target="name", summary="submit a run of {name}",
+                  stand_in=lambda self, args, entry: _captured_run(entry, args))
     @_wakes_schedulers
     def submit_content(self, content: bytes | str | Any, *, name: str = "snapshot.ipynb",
                        parameters: dict | None = None, cwd: str | None = None,
@@ -625,6 +644,8 @@ class JobsService:
 
         return wait_with_local_scheduler(self.ws, [run_id], timeout=timeout)[0]
 
+    @shared_write("jobs.run", target="ref", summary="run job {ref}",
+                  stand_in=lambda self, args, entry: _captured_run(entry, args))
     @_wakes_schedulers
     def run_job(self, ref: str, *, parameters: dict | None = None,
                 trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
@@ -702,6 +723,10 @@ class JobsService:
             s.add(run)
         return [runs[job.id]] + [runs[m] for m in order if m != job.id]
 
+    @shared_write("jobs.sweep", target=("notebook", "job"), summary="sweep {notebook}{job}",
+                  stand_in=lambda self, args, entry: captured_result(
+                      entry, id="", notebook=args["notebook"] or args["job"], run_ids=[],
+                      runs=[], grid=args["grid"]))
     @_wakes_schedulers
     def sweep(self, notebook: str | None = None, grid: dict | list | None = None, *,
               job: str | None = None, parameters: dict | None = None, base: str | None = None,
@@ -919,6 +944,8 @@ class JobsService:
         return out
 
     # -- acting on runs ---------------------------------------------------------------------
+    @shared_write("jobs.cancel", target="run_id", summary="cancel run {run_id}",
+                  stand_in=lambda self, args, entry: _captured_run(entry, args))
     def cancel_run(self, run_id: str) -> dict:
         """Cancel a pending run at once; ask a running one's worker to kill its kernel."""
         with self.ws.catalog.session() as s:
@@ -934,6 +961,8 @@ class JobsService:
             s.flush()
             return run_to_dict(run)
 
+    @shared_write("jobs.retry", target="run_id", summary="retry run {run_id}",
+                  stand_in=lambda self, args, entry: _captured_run(entry, args))
     @_wakes_schedulers
     def retry_run(self, run_id: str) -> dict:
         """A new run of the same snapshot and parameters (trigger "retry")."""
@@ -990,6 +1019,14 @@ class JobsService:
         with self.ws.catalog.read_session() as s:
             self._run(s, run_id)
         return self.ws.artifacts.put(key, data, metadata=metadata).to_dict()
+
+
+def _captured_run(entry: dict, args: dict) -> dict:
+    """The stand-in of a captured run submission: no run exists (its id is empty)."""
+    return captured_result(entry, id="", state="captured",
+                           notebook=args.get("notebook") or args.get("name")
+                           or args.get("job") or args.get("ref") or "",
+                           parameters=args.get("parameters") or {}, run_ids=[])
 
 
 def _matches(run: Run, tag: str | None, parameters: dict | None) -> bool:

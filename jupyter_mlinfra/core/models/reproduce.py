@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..shared_writes import CAPTURE_ARTIFACT_PREFIX, REPRODUCE_TAG, public_entries
 from .versions import ModelVersion
 
 _CELL_HEADER = re.compile(r"^# \[[^\]]*\] cell \S+\n", re.MULTILINE)
@@ -57,7 +58,7 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
                       kernel_name: str | None, via_jobs: bool | None = None) -> dict:
     result: dict = {"ref": version.ref, "tolerance": tolerance,
                     "absolute_tolerance": absolute_tolerance, "reproduced": False,
-                    "metrics": {}, "error": None}
+                    "metrics": {}, "error": None, "captured_writes": []}
     if version.artifact("notebook.ipynb") is not None:
         import nbformat
 
@@ -90,6 +91,10 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
     else:
         captured = _run_directly(store, version, nb, parameters, timeout, kernel_name, result)
     result["duration"] = round(time.perf_counter() - started, 2)
+    # every write to shared state the re-run attempted was captured, not applied
+    result["captured_writes"] = public_entries(captured)
+    captured = [c["payload"] for c in sorted(captured, key=lambda c: c.get("seq", 0))
+                if c.get("kind") == "models.register" and isinstance(c.get("payload"), dict)]
     mine = [c for c in captured if c.get("name") == version.name]
     if not mine:
         result["error"] = result["error"] or (
@@ -143,13 +148,13 @@ def _notebook_folder(version: ModelVersion) -> Path | None:
 
 def _run_directly(store, version, nb, parameters, timeout, kernel_name, result) -> list[dict]:
     from ..notebook_execution import execute_notebook, load_notebook
-    from .service import CAPTURE_ENV
+    from ..shared_writes import CAPTURE_FILE_ENV
 
     result["executed_by"] = "shared notebook runner (in-process papermill, fresh kernel)"
     with tempfile.TemporaryDirectory(prefix="mlinfra-reproduce-") as tmp:
         capture_file = Path(tmp) / "captured.jsonl"
         capture_file.touch()
-        env = {**_environment(store), CAPTURE_ENV: str(capture_file)}
+        env = {**_environment(store), CAPTURE_FILE_ENV: str(capture_file)}
         folder = _notebook_folder(version)
         cwd = str(folder) if folder is not None else tmp
         try:
@@ -165,10 +170,10 @@ def _run_directly(store, version, nb, parameters, timeout, kernel_name, result) 
 
 def _run_as_job(store, jobs, version, nb, folder: Path | None, parameters, timeout,
                 kernel_name, result) -> list[dict]:
-    """Submit the snapshot as a job run tagged ``mlinfra-reproduce`` (``register`` inside it
-    records to the run's artifacts instead of the catalog), in the notebook's folder when it
-    still exists, and wait for it; when no scheduler serves the catalog, the run executes in
-    this process."""
+    """Submit the snapshot as a job run tagged ``mlinfra-reproduce`` (every write to shared
+    state inside it is captured to the run's artifacts, not applied), in the notebook's
+    folder when it still exists, and wait for it; when no scheduler serves the catalog, the
+    run executes in this process."""
     options: dict = {"tags": [REPRODUCE_TAG, f"model:{version.name}:{version.version}"]}
     if timeout:
         options["timeout"] = timeout
@@ -186,11 +191,10 @@ def _run_as_job(store, jobs, version, nb, folder: Path | None, parameters, timeo
                            f"{error.get('type', '')} {error.get('message', '')}".strip())[:2000]
     captured = []
     for artifact in jobs.run_artifacts(run["id"]):
-        if artifact["name"].startswith(REPRODUCE_ARTIFACT_PREFIX):
+        if artifact["name"].startswith(CAPTURE_ARTIFACT_PREFIX):
             captured.append(json.loads(store.ws.artifacts.get(artifact["key"])))
     captured.sort(key=lambda c: c.get("seq", 0))
     return captured
 
 
-REPRODUCE_TAG = "mlinfra-reproduce"
-REPRODUCE_ARTIFACT_PREFIX = "mlinfra-reproduce-"
+REPRODUCE_ARTIFACT_PREFIX = CAPTURE_ARTIFACT_PREFIX

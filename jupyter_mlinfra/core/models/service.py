@@ -29,13 +29,15 @@ from sqlalchemy import and_, exists, func, select
 from ..catalog.schema import utcnow
 from ..errors import Conflict, IntegrityError, InvalidInput, NotFound
 from ..identity import check_may_change
+from ..shared_writes import (CAPTURE_FILE_ENV, capture_log, captured_result, is_capturing,
+                             record_write, shared_write)
 from . import capture
 from .capture import SessionContext, SerializedPart
 from .tables import ModelAlias, ModelMetric, ModelVersionRecord, RegisteredModel
 from .versions import (MetricFilter, ModelRef, ModelVersion, as_version, check_alias,
                        check_metrics, check_model_name, check_tags, metric_matches)
 
-CAPTURE_ENV = "MLINFRA_MODELS_CAPTURE_FILE"
+CAPTURE_ENV = CAPTURE_FILE_ENV  # set by reproduce: registrations in the re-run are captured
 ARCHIVED = "archived"
 READY = "ready"
 
@@ -53,7 +55,6 @@ class ModelStore:
 
     def __init__(self, workspace) -> None:
         self.ws = workspace
-        self._reproduce_runs: dict[str, bool] = {}
 
     # -- status -------------------------------------------------------------------------
     def status(self) -> dict:
@@ -102,9 +103,8 @@ class ModelStore:
             raise Conflict(f"refusing to register {name}: the notebook state that produced it "
                            "may not reproduce it (models_require_clean is on): "
                            + "; ".join(reasons), details={"reasons": reasons})
-        capture_file = os.environ.get(CAPTURE_ENV)
-        capture_run = None if capture_file else self.reproduce_run(run_id)
-        if not (capture_file or capture_run):
+        reproducing = capture_log(self.ws)  # a reproduce re-run: captured, not registered
+        if reproducing is None:
             self._check_register_permission(name, alias)
 
         # 6. generating code (git, the notebook file, the run's parameters): mostly waiting on
@@ -191,20 +191,13 @@ class ModelStore:
                           DirtyModelWarning, stacklevel=3)
 
         version_id = uuid.uuid4().hex
-        if capture_file or capture_run:  # reproduce: record what would be registered, only
-            import time
-
-            captured = json.dumps({"name": name, "metrics": metrics, "data": datasets,
-                                   "definition": definition, "seq": time.time()}, default=str)
-            if capture_file:
-                with open(capture_file, "a", encoding="utf-8") as fh:
-                    fh.write(captured + "\n")
-            else:
-                from .reproduce import REPRODUCE_ARTIFACT_PREFIX
-
-                self.ws.service("jobs").log_artifact(
-                    capture_run, f"{REPRODUCE_ARTIFACT_PREFIX}{name}-{version_id[:8]}.json",
-                    captured.encode(), metadata={"model": name})
+        if reproducing is not None:  # record what would be registered, only
+            record_write(self.ws, "models.register", name,
+                         f"register a new version of model {name}"
+                         + (f" and move alias @{alias} to it" if alias else ""),
+                         {"alias": alias, "metrics": metrics, "flavor": flavor},
+                         payload={"name": name, "metrics": metrics, "data": datasets,
+                                  "definition": definition}, log=reproducing)
             return ModelVersion(name=name, version=None, id=version_id, owner=self.ws.user,
                                 status="captured", created_at=utcnow(), description=description,
                                 tags=tags, flavor=flavor, definition=definition,
@@ -256,25 +249,6 @@ class ModelStore:
         except Exception as exc:  # the version is registered; the back-link is best effort
             warnings.warn(f"could not record feature usage for {version.ref}: {exc}",
                           stacklevel=3)
-
-    def reproduce_run(self, run_id: str | None) -> str | None:
-        """``run_id`` when it is a job run started by ``reproduce`` (tagged
-        ``mlinfra-reproduce``): registrations inside it are recorded, not registered."""
-        if not run_id:
-            return None
-        if run_id not in self._reproduce_runs:
-            from ..workspace import SERVICES
-            from .reproduce import REPRODUCE_TAG
-
-            tagged = False
-            if "jobs" in SERVICES:
-                try:
-                    tagged = REPRODUCE_TAG in (self.ws.service("jobs").get_run(run_id)
-                                               .get("tags") or [])
-                except Exception:  # not a run of this catalog
-                    tagged = False
-            self._reproduce_runs[run_id] = tagged
-        return run_id if self._reproduce_runs[run_id] else None
 
     def _write_parts(self, name: str, version_id: str, parts: list[SerializedPart]
                      ) -> list[dict]:
@@ -575,6 +549,10 @@ class ModelStore:
             row.protected = protected
         return row
 
+    @shared_write("models.alias", summary="move alias {name}@{alias} to version {version}",
+                  stand_in=lambda self, args, entry: captured_result(
+                      entry, model=args["name"], alias=args["alias"], version=args["version"],
+                      protected=args["protected"], owner=None))
     def set_alias(self, name: str, alias: str, version: int | str,
                   protected: bool | None = None) -> dict:
         """Point ``name@alias`` at ``version`` (an int, ``"3"`` or another ref of the same
@@ -598,6 +576,8 @@ class ModelStore:
             return {"model": name, "alias": alias, "version": row.version,
                     "protected": row.protected, "owner": row.owner}
 
+    @shared_write("models.delete_alias", summary="remove alias {name}@{alias}",
+                  stand_in=lambda self, args, entry: None)
     def delete_alias(self, name: str, alias: str) -> None:
         check_model_name(name)
         check_alias(alias)
@@ -610,6 +590,8 @@ class ModelStore:
                                  f"alias {name}@{alias} is protected and", "remove")
             s.delete(row)
 
+    @shared_write("models.archive", target="ref", summary="archive (or restore) {ref}",
+                  stand_in=lambda self, args, entry: self.get(args["ref"]))
     def archive(self, ref: str, archived: bool = True) -> ModelVersion:
         """Archive a version (hidden from ``name``/latest and default searches, refused as an
         alias target) or bring it back."""
@@ -629,6 +611,10 @@ class ModelStore:
             s.flush()
             return as_version(record, [])
 
+    @shared_write("models.update", summary="update the description or tags of model {name}",
+                  stand_in=lambda self, args, entry: captured_result(
+                      entry, name=args["name"], version=args["version"],
+                      description=args["description"], tags=args["tags"] or {}))
     def update(self, name: str, *, description: str | None = None, tags: dict | None = None,
                version: int | None = None, remove_tags: list[str] | None = None) -> dict:
         """Set the description and/or tags of a model (or of one version)."""
@@ -813,6 +799,8 @@ class ModelStore:
         from .deploy import batch_predict, batch_predict_job
         from .reproduce import _jobs
 
+        if as_job is None and is_capturing(self.ws):
+            as_job = False  # a reproduce re-run submits no job run: predict here
         jobs = _jobs(self) if as_job is not False else None
         if as_job and jobs is None:
             raise InvalidInput("the jobs capability is not available: use as_job=False")

@@ -35,4 +35,8 @@ def format_reproduction(result: dict) -> str:
     for key, m in result["metrics"].items():
         lines.append(f"  {key}: recorded {m['recorded']} reproduced {m['reproduced']} "
                      f"{'ok' if m['within_tolerance'] else 'DIFFERS'}")
+    writes = result.get("captured_writes") or []
+    lines.append(f"the re-run tried {len(writes)} write(s) to shared state, captured and not "
+                 "applied" + (":" if writes else ""))
+    lines += [f"  {w['kind']}: {w['summary']}" for w in writes]
     return "\n".join(lines)

@@ -523,7 +523,7 @@ function VersionDetails(p: {
             type="button"
             className="jp-mlinfra-LinkButton"
             disabled={reproducing}
-            title="Re-run what generated this version in a fresh kernel (registers nothing) and compare its metrics"
+            title="Re-run what generated this version in a fresh kernel and compare its metrics; every write to shared state (features, models, aliases, jobs) is captured, not applied"
             onClick={() => void reproduce()}
           >
             {reproducing ? 'reproducing…' : 'reproduce'}
@@ -576,6 +576,24 @@ function ReproductionView(p: { result: ReproductionResult }): JSX.Element {
           rowKey={r => r.name}
           emptyText="No metrics."
         />
+      )}
+      {result.captured_writes && (
+        <div className="jp-mlinfra-Models-capturedWrites" aria-label="Captured writes">
+          <p className="jp-mlinfra-Muted">
+            {result.captured_writes.length === 0
+              ? 'The re-run tried no write to shared state.'
+              : `The re-run tried ${result.captured_writes.length} write(s) to shared state; none was applied:`}
+          </p>
+          {result.captured_writes.length > 0 && (
+            <ul>
+              {result.captured_writes.map((w, i) => (
+                <li key={i} data-kind={w.kind}>
+                  <code>{w.kind}</code> {w.summary}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
       )}
     </div>
   );
