@@ -23,7 +23,8 @@ from jupyter_mlinfra.core.provenance.names import analyze_source, python_source
      set(), set()),
     ("for i, row in enumerate(rows):\n    acc = acc + row", {"rows", "acc"},
      {"i", "row", "acc"}, set(), set()),
-    ("with open(p) as fh:\n    text = fh.read()", {"p"}, {"fh", "text"}, {"fh"}, set()),
+    ("with open(p) as fh:\n    text = fh.read()", {"p", "<file?:p|>"}, {"fh", "text"}, {"fh"},
+     set()),                                    # the file the kernel finds in `p` is read
     ("if (m := pattern.search(s)):\n    hit = m.group(0)", {"pattern", "s"}, {"m", "hit"},
      set(), set()),
     ("data = await fetch(url)", {"fetch", "url"}, {"data"}, {"url"}, set()),  # top-level await
