@@ -10,12 +10,14 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from ..core.errors import InvalidInput, MLInfraError, quote
 from ..core.workspace import Workspace
 from .request_validation import served_validator
 
 API_BASE = "mlinfra/api"
+INLINE_BODY_BYTES = 256 * 1024  # larger bodies are parsed and validated in a worker thread
 
 
 class RequestTooLarge(MLInfraError):
@@ -56,9 +58,17 @@ class MLInfraHandler(APIHandler):
                  for name, values in self.request.query_arguments.items()}
         validator.check_parameters(operation, path_values, query)
         if operation.body_schema is not None:
-            body = self._parse_body()
-            validator.check_body(operation, body)
-            self._body = body
+            if len(self.request.body or b"") > INLINE_BODY_BYTES:
+                # a large body (100k entity rows: seconds) is parsed and checked off the loop
+                self._body = await IOLoop.current().run_in_executor(
+                    None, self._checked_body, validator, operation)
+            else:
+                self._body = self._checked_body(validator, operation)
+
+    def _checked_body(self, validator, operation) -> Any:
+        body = self._parse_body()
+        validator.check_body(operation, body)
+        return body
 
     @cached_property
     def workspace(self) -> Workspace:

@@ -55,7 +55,8 @@ def _json_schema(node: Any) -> Any:
         return [_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _json_schema(value) for key, value in node.items()}
+    out = {key: _json_schema(value) for key, value in node.items()
+           if not (key == "additionalProperties" and value is True)}  # the default, and slow
     if out.pop("nullable", False):
         if "enum" in out:
             out["enum"] = [*out["enum"], None]
@@ -73,9 +74,11 @@ class RequestValidator:
         import jsonschema
 
         self.components = _json_schema(document.get("components", {}))
-        # OpenAPI 3.0 is a JSON Schema draft 4/5 dialect: an integer is not 1.0, as in draft 4
+        # OpenAPI 3.0 is a JSON Schema draft 4/5 dialect: an integer is not 1.0, as in draft 4.
+        # The keywords whose jsonschema messages repeat the whole value (a 60 MB string, a
+        # 100k-row list) are replaced by checks with short messages (describe() words them).
         self._validator_class = jsonschema.validators.extend(
-            jsonschema.Draft7Validator,
+            jsonschema.Draft7Validator, _SHORT_KEYWORDS,
             type_checker=jsonschema.Draft4Validator.TYPE_CHECKER)
         self.operations: list[Operation] = []
         for template, item in document.get("paths", {}).items():
@@ -151,6 +154,39 @@ class RequestValidator:
             import jsonschema
 
             raise InvalidInput(describe(jsonschema.exceptions.best_match(errors), label))
+
+
+def _short_keyword(name: str, failed):
+    def keyword(validator, expected, instance, schema):
+        if failed(validator, expected, instance):
+            from jsonschema.exceptions import ValidationError
+
+            yield ValidationError(f"{name} {expected!r}"[:200])
+    return keyword
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _is(kind: str):
+    return lambda validator, instance: validator.is_type(instance, kind)
+
+
+_string, _array, _number = _is("string"), _is("array"), _is("number")
+_SHORT_KEYWORDS = {
+    "type": _short_keyword("type", lambda v, e, i: not any(
+        v.is_type(i, t) for t in (e if isinstance(e, list) else [e]))),
+    "maxLength": _short_keyword("maxLength", lambda v, e, i: _string(v, i) and len(i) > e),
+    "minLength": _short_keyword("minLength", lambda v, e, i: _string(v, i) and len(i) < e),
+    "pattern": _short_keyword("pattern",
+                              lambda v, e, i: _string(v, i) and not re.search(e, i)),
+    "enum": _short_keyword("enum", lambda v, e, i: not any(_same(x, i) for x in e)),
+    "maximum": _short_keyword("maximum", lambda v, e, i: _number(v, i) and i > e),
+    "minimum": _short_keyword("minimum", lambda v, e, i: _number(v, i) and i < e),
+    "maxItems": _short_keyword("maxItems", lambda v, e, i: _array(v, i) and len(i) > e),
+    "minItems": _short_keyword("minItems", lambda v, e, i: _array(v, i) and len(i) < e),
+}
 
 
 def _template_regex(template: str, parameters: list[Parameter]) -> re.Pattern:
