@@ -116,16 +116,19 @@ def run(magics, args):
 @argument("--cron", help="cron expression")
 @argument("--timezone", default="UTC")
 @argument("--depends-on", action="append")
+@argument("--visibility", choices=["private", "team", "public"],
+          help="who may make their jobs depend on it (default team)")
 @argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
 @argument("--priority", type=int)
 @argument("--timeout", type=float)
 @argument("--retries", type=int)
 @argument("--tag", action="append")
 def schedule(magics, args):
+    extra = {"visibility": args.visibility} if args.visibility else {}
     job = _svc().create_job(args.name, args.notebook, base=os.getcwd(),
                             parameters=_params(args.parameter),
-                            schedule=_unquote(args.cron), timezone=_unquote(args.timezone), depends_on=args.depends_on,
-                            **_options(args))
+                            schedule=_unquote(args.cron), timezone=_unquote(args.timezone),
+                            depends_on=args.depends_on, **extra, **_options(args))
     print(f"job {job['name']} -> {job['notebook']}")
     if job["schedule"]:
         print(f"schedule {job['schedule']} ({job['timezone']}); next fire times:")

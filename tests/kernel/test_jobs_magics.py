@@ -27,6 +27,8 @@ def test_schedule_jobs_runs_cancel(ip, root, capsys):
     assert list(table["name"]) == ["nightly"] and table["schedule"][0] == "0 2 * * *"
     with pytest.raises(UsageError, match="invalid cron"):
         ip.run_line_magic("mlinfra", "schedule other ok.ipynb --cron 'never'")
+    shared = ip.run_line_magic("mlinfra", "schedule shared ok.ipynb --visibility public")
+    assert (shared["visibility"], job["visibility"]) == ("public", "team")
     with pytest.raises(UsageError, match="unknown parameter"):
         ip.run_line_magic("mlinfra", "run ok.ipynb -p nope 1")
     queued = ip.run_line_magic("mlinfra", "run ok.ipynb -p x 2")
