@@ -112,11 +112,13 @@ def verify(path: str | os.PathLike, *, replay: bool = False, rtol: float = 1e-6,
            atol: float = 1e-9, compare_stderr: bool = True,
            sanitizers: list[tuple[str, str]] | None = None,
            timeout: float | None = None, kernel_name: str | None = None,
-           cell_id: str | None = None) -> VerifyResult:
+           cell_id: str | None = None, lax: bool = False) -> VerifyResult:
     """Re-run the saved notebook (or, with ``replay``, the replay of ``cell_id`` / the last
-    execution) in a fresh kernel and compare outputs."""
+    execution) in a fresh kernel and compare outputs. ``timeout``: seconds per cell (default:
+    the ``verify_timeout_seconds`` setting); ``lax``: compare only cells marked
+    ``NBVAL_CHECK_OUTPUT``, as nbval's ``--nbval-lax``."""
     opts = VerifyOptions(rtol=rtol, atol=atol, compare_stderr=compare_stderr,
-                         sanitizers=list(sanitizers or []))
+                         sanitizers=list(sanitizers or []), lax=lax)
     return _service().verify(path, replay=replay, options=opts, timeout=timeout,
                              kernel_name=kernel_name, cell_id=cell_id)
 

@@ -1,7 +1,8 @@
 """``jupyter mlinfra history | check | replay | verify``: provenance from the command line.
 
-``verify`` serves in CI the way nbval does: it exits 1 when any cell's outputs differ (or a cell
-fails or never runs), 0 when the notebook re-runs to the outputs it stores.
+``verify`` serves in CI the way nbval does: it exits 1 when any cell's outputs differ, a cell
+fails, the kernel dies or does not exist, a cell times out or never runs, and 0 only when the
+notebook re-runs to the outputs it stores.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def register(subparsers) -> None:
         "verify", help="re-run a notebook in a fresh kernel and compare outputs (CI)",
         description="Run the notebook top to bottom (or, with --replay, its replay order) in a "
                     "fresh kernel and compare each cell's outputs with the stored ones. "
-                    "Exit code 1 on any mismatch, error or cell not run.")
+                    "Exit code 1 on any mismatch, error, timeout, dead or missing kernel, or "
+                    "cell not run. Honours nbclient's skip-execution tag and nbval's markers "
+                    "(# NBVAL_SKIP, # NBVAL_IGNORE_OUTPUT, # NBVAL_RAISES_EXCEPTION, "
+                    "# NBVAL_CHECK_OUTPUT and their nbval-* tags).")
     p.add_argument("path", help="the notebook (.ipynb)")
     p.add_argument("--replay", action="store_true", help="verify the replay of the history")
     p.add_argument("--cell", default=None,
@@ -70,8 +74,14 @@ def register(subparsers) -> None:
     p.add_argument("--ignore-stderr", action="store_true", help="do not compare stderr")
     p.add_argument("--sanitize", action="append", default=[], metavar="REGEX=REPLACEMENT",
                    help="an extra sanitizer applied to both sides (repeatable)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per cell")
-    p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
+    p.add_argument("--lax", action="store_true",
+                   help="compare only cells marked NBVAL_CHECK_OUTPUT (nbval's --nbval-lax); "
+                        "the others must still run without error")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds a cell may run before the run stops as 'timed out' "
+                        "(default: the verify_timeout_seconds setting, 600; 0: no limit)")
+    p.add_argument("--kernel", default=None,
+                   help="kernel name (default: the notebook's kernelspec, else python3)")
     p.set_defaults(handler=verify)
 
 
@@ -115,8 +125,10 @@ def verify(workspace, args) -> int:
         if not sep or not pattern:
             raise InvalidInput(f"--sanitize needs REGEX=REPLACEMENT, got {item!r}")
         sanitizers.append((pattern, repl))
+    if args.timeout is not None and args.timeout < 0:
+        raise InvalidInput(f"--timeout must be 0 (no limit) or more seconds, not {args.timeout}")
     opts = VerifyOptions(rtol=args.rtol, atol=args.atol, compare_stderr=not args.ignore_stderr,
-                         sanitizers=sanitizers)
+                         sanitizers=sanitizers, lax=args.lax)
     result = workspace.service("provenance").verify(args.path, replay=args.replay,
                                                     options=opts, timeout=args.timeout,
                                                     kernel_name=args.kernel,

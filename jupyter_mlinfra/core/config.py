@@ -166,6 +166,11 @@ class MLInfra(Configurable):
         1e-6, help="Model store: default relative tolerance when `reproduce` compares a "
         "re-run's metrics with the recorded ones.").tag(config=True)
 
+    verify_timeout_seconds = Float(
+        600.0, help="Provenance verify: seconds one cell may run before verify stops the run "
+        "with a 'timed out' verdict naming the cell (0: no limit). `--timeout` overrides it "
+        "for one run.").tag(config=True)
+
     teams = Dict(
         {}, help="Teams of users, {'alice': 'fraud', 'bob': ['risk', 'fraud']}: what a user "
         "creates with visibility 'team' (runs by default, feature views on request) is visible "

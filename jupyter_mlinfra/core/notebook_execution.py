@@ -17,7 +17,14 @@ What the engine adds to papermill's nbclient engine:
   often before its recorder would have written, and this way a short run's kernel never
   loads the catalog's database layer;
 - it can run in a kernel that is already started (``kernel_manager=``), which is how the local
-  job workers keep the next kernel warm.
+  job workers keep the next kernel warm;
+- with ``outcome=`` it reports why a run stopped (``RunStop``: the failing cell and its error,
+  a dead kernel, a timeout, a kernel that does not exist) and hands back the executed notebook
+  even when the run raised;
+- ``save_every_cell=False`` writes the output notebook once, at the end, instead of after
+  every cell (papermill's per-cell save re-serialises the whole notebook each time: quadratic
+  in the number of cells). Jobs keep the per-cell save, so a running job's output notebook
+  can be read; verify turns it off.
 """
 
 from __future__ import annotations
@@ -41,6 +48,68 @@ log = logging.getLogger(__name__)
 # evaluated in the kernel after the last cell: the recorder's unwritten records, as JSON
 _HAND_OFF = ("__import__('jupyter_mlinfra.kernel.provenance_recorder', "
              "fromlist=['hand_off']).hand_off()")
+
+
+@dataclass
+class RunStop:
+    """Why a run stopped before its end. ``kind``: ``error`` (a cell raised), ``usage_error``
+    (a magic's UsageError), ``sys_exit``, ``kernel_died``, ``timeout``, ``no_such_kernel``,
+    ``kernel_failed`` (it did not start or could not be prepared)."""
+
+    kind: str
+    message: str
+    cell_index: int | None = None   # position in the notebook (all cells), when a cell was running
+    cell_id: str | None = None
+    ename: str | None = None
+    evalue: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "cell_index": self.cell_index,
+                "cell_id": self.cell_id, "ename": self.ename, "evalue": self.evalue}
+
+
+@dataclass
+class RunOutcome:
+    """Filled in by ``execute_notebook(..., outcome=...)``, whether the run raised or not."""
+
+    notebook: Any = None            # the executed notebook (partly executed when it stopped)
+    stop: RunStop | None = None
+
+
+def _cell_stop(ename: str, evalue: str, index: int, cell_id: str | None) -> RunStop:
+    kind = {"UsageError": "usage_error", "SystemExit": "sys_exit"}.get(ename, "error")
+    if kind == "sys_exit":
+        message = f"the notebook called sys.exit({evalue})" if evalue else \
+            "the notebook called sys.exit()"
+    else:
+        message = f"{ename}: {evalue}" if evalue else ename
+    return RunStop(kind=kind, message=message, cell_index=index, cell_id=cell_id, ename=ename,
+                   evalue=evalue)
+
+
+def _exception_stop(exc: BaseException, index: int | None, cell_id: str | None,
+                    timeout: float | None = None, kernel_name: str | None = None) -> RunStop:
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    if isinstance(exc, CellTimeoutError):
+        limit = f" after {timeout:g} s" if timeout else ""
+        return RunStop("timeout", f"timed out{limit}", index, cell_id)
+    if isinstance(exc, DeadKernelError):
+        return RunStop("kernel_died", "the kernel died", index, cell_id)
+    if isinstance(exc, NoSuchKernel):
+        name = getattr(exc, "name", None) or kernel_name
+        try:
+            from jupyter_client.kernelspec import KernelSpecManager
+
+            known = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+        except Exception:  # listing the kernels is only a courtesy
+            known = "?"
+        return RunStop("no_such_kernel", f"no such kernel: {name!r} (installed: {known})")
+    if index is None:
+        return RunStop("kernel_failed", f"the kernel could not start: {type(exc).__name__}: "
+                                        f"{exc}".strip())
+    return RunStop("error", f"{type(exc).__name__}: {exc}".rstrip(": "), index, cell_id)
 
 
 @dataclass(frozen=True)
@@ -88,12 +157,16 @@ def _client_class():
     class MLInfraNotebookClient(PapermillNotebookClient):
         def __init__(self, nb_man, km=None, *, mlinfra_setup: str = "",
                      mlinfra_on_cell: Callable[[CellProgress], Any] | None = None,
-                     mlinfra_provenance_sink: Callable[[list], Any] | None = None, **kw):
+                     mlinfra_provenance_sink: Callable[[list], Any] | None = None,
+                     mlinfra_outcome: RunOutcome | None = None, **kw):
             super().__init__(nb_man, km=km, **kw)
             self._setup = mlinfra_setup
             self._on_cell = mlinfra_on_cell
             self._provenance_sink = mlinfra_provenance_sink
+            self._outcome = mlinfra_outcome
             self._cell_id: str | None = None
+            if mlinfra_outcome is not None:
+                mlinfra_outcome.notebook = self.nb
 
         def start_new_kernel_client(self):
             kc = super().start_new_kernel_client()
@@ -164,10 +237,17 @@ def _client_class():
                     status = "error"
                     self.nb_man.cell_exception(self.nb.cells[index], cell_index=index,
                                                exception=ex)
+                    if self._outcome is not None:
+                        self._outcome.stop = _cell_stop(
+                            getattr(ex, "ename", "") or "Error", getattr(ex, "evalue", ""),
+                            index, cell.get("id"))
                     break
-                except BaseException:
+                except BaseException as ex:
                     # a dead kernel, a timeout, an interrupt: the cell did not complete
                     status = "error"
+                    if self._outcome is not None:
+                        self._outcome.stop = _exception_stop(ex, index, cell.get("id"),
+                                                             self.timeout)
                     raise
                 finally:
                     self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
@@ -256,13 +336,16 @@ def execute_notebook(
     kernel_manager: Any = None,
     progress_bar: bool = False,
     log_output: bool = False,
+    save_every_cell: bool = True,
+    outcome: RunOutcome | None = None,
 ) -> nbformat.NotebookNode:
     """Run a notebook top to bottom with papermill; see the module docstring.
 
     Raises papermill's ``PapermillExecutionError`` when a cell fails (after writing the output
     notebook with papermill's error banner). With ``record_provenance``, the run's records go
     to ``provenance_sink(executions)`` (default: the provenance service of
-    ``get_workspace()``).
+    ``get_workspace()``). ``save_every_cell=False``: the output notebook is written once, at
+    the end (also when a cell fails); ``outcome``: see ``RunOutcome``.
     """
     import papermill
 
@@ -278,19 +361,40 @@ def execute_notebook(
             get_workspace().service("provenance").record(executions)
     kwargs: dict[str, Any] = {"mlinfra_setup": setup, "mlinfra_on_cell": on_cell,
                               "mlinfra_provenance_sink": provenance_sink if record_provenance
-                              else None}
+                              else None, "mlinfra_outcome": outcome}
     if kernel_manager is not None:
         kwargs["km"] = kernel_manager
-    return papermill.execute_notebook(
-        nb,
-        str(output_path) if output_path is not None else None,
-        parameters=parameters,
-        engine_name=ENGINE_NAME,
-        kernel_name=kernel_name,
-        execution_timeout=execution_timeout,
-        start_timeout=start_timeout,
-        progress_bar=progress_bar,
-        log_output=log_output,
-        request_save_on_cell_execute=output_path is not None,
-        **kwargs,
-    )
+    try:
+        return papermill.execute_notebook(
+            nb,
+            str(output_path) if output_path is not None else None,
+            parameters=parameters,
+            engine_name=ENGINE_NAME,
+            kernel_name=kernel_name,
+            execution_timeout=execution_timeout,
+            start_timeout=start_timeout,
+            progress_bar=progress_bar,
+            log_output=log_output,
+            request_save_on_cell_execute=output_path is not None and save_every_cell,
+            **kwargs,
+        )
+    except BaseException as exc:
+        # papermill also raises for the errors of cells tagged raises-exception, which nbclient
+        # ran past: those did not stop the run (a cell that did, the client has recorded)
+        if outcome is not None and outcome.stop is None and not _is_cell_failure(exc):
+            outcome.stop = _exception_stop(exc, None, None, execution_timeout, kernel_name)
+        if (not save_every_cell and output_path is not None and outcome is not None
+                and outcome.notebook is not None and not _is_cell_failure(exc)):
+            # papermill writes the notebook itself when a cell fails; after a dead kernel or a
+            # timeout it does not, and without the per-cell save nothing else would have
+            try:
+                nbformat.write(outcome.notebook, str(output_path))
+            except Exception as write_error:
+                log.warning("jupyter_mlinfra: could not write %s: %s", output_path, write_error)
+        raise
+
+
+def _is_cell_failure(exc: BaseException) -> bool:
+    from papermill.exceptions import PapermillExecutionError
+
+    return isinstance(exc, PapermillExecutionError)

@@ -1,17 +1,33 @@
 """Verify: re-run a notebook top to bottom in a fresh kernel and compare every cell's outputs
 with the ones stored in it (what nbval does for CI, through the shared papermill runner).
 
-Compared per code cell: ``text/plain`` of results and displays, stdout and stderr streams,
-and errors (``ename: evalue``; tracebacks differ by machine). Rich outputs without text
-(images, HTML-only) are compared by their MIME types only. Before comparing, both sides go
-through sanitizers (memory addresses, timestamps and dates, durations, temporary paths, plus
-any the caller gives), and numbers are compared with a tolerance (integers exactly).
+Compared per code cell: ``text/plain`` of results and displays, stdout and stderr (each
+stream on its own: how the two interleave depends on buffering, not on the notebook), and
+errors (``ename: evalue``; tracebacks differ by machine). An output carrying an image (a
+figure) and rich outputs without text are compared by their MIME types only, never by their
+``text/plain`` placeholder (``<Figure size 640x480 with 1 Axes>``). Before comparing, both
+sides go through sanitizers (memory addresses, timestamps and dates, durations, temporary
+paths, plus any the caller gives), and numbers are compared with a tolerance (integers
+exactly), whatever padding numpy puts around them.
 
-Cell tags: ``mlinfra-skip`` (also ``nbval-skip``, ``skip-verify``): not run, not compared;
-``mlinfra-ignore-output`` (also ``nbval-ignore-output``): run, not compared;
-``raises-exception``: expected to fail (the run goes on). A cell whose stored outputs contain an
-error is run as ``raises-exception`` too, so a notebook saved with a failing cell can still be
-verified to fail the same way.
+A verify never passes a run that failed: a cell that raises without being expected to (even
+one with no saved output), a kernel that dies, a timeout, a ``UsageError``, ``sys.exit()``, a
+kernel that does not exist: each makes the verdict "fail" and says why, naming the cell.
+
+Cell markers, as nbclient and nbval read them (tags, or nbval's comment lines such as
+``# NBVAL_SKIP``):
+
+- not run, not compared: tags ``skip-execution`` (nbclient), ``nbval-skip``, ``mlinfra-skip``,
+  ``skip-verify``; comment ``NBVAL_SKIP``;
+- run, not compared: tags ``nbval-ignore-output``, ``mlinfra-ignore-output``; comment
+  ``NBVAL_IGNORE_OUTPUT``;
+- compared even in lax mode (``VerifyOptions.lax``, nbval's ``--nbval-lax``) and even when
+  the saved notebook has no output for it: tag ``nbval-check-output``; comment
+  ``NBVAL_CHECK_OUTPUT``;
+- expected to raise (the run goes on; an error is not a failure): tags ``raises-exception``,
+  ``nbval-raises-exception``; comment ``NBVAL_RAISES_EXCEPTION``. A cell whose stored outputs
+  contain an error is run this way too, so a notebook saved with a failing cell can still be
+  verified to fail the same way.
 """
 
 from __future__ import annotations
@@ -31,8 +47,15 @@ import nbformat
 from .model import METADATA_KEY
 from .sanitize import sanitize_outputs
 
-SKIP_TAGS = frozenset({"mlinfra-skip", "nbval-skip", "skip-verify"})
+SKIP_TAGS = frozenset({"mlinfra-skip", "nbval-skip", "skip-verify", "skip-execution"})
 IGNORE_OUTPUT_TAGS = frozenset({"mlinfra-ignore-output", "nbval-ignore-output"})
+CHECK_OUTPUT_TAGS = frozenset({"mlinfra-check-output", "nbval-check-output"})
+RAISES_TAGS = frozenset({"raises-exception", "nbval-raises-exception"})
+# nbval's comment markers: a line of the cell that is only ``# MARKER``
+NBVAL_COMMENT_MARKERS = {"NBVAL_SKIP": "skip", "NBVAL_IGNORE_OUTPUT": "ignore_output",
+                         "PYTEST_VALIDATE_IGNORE_OUTPUT": "ignore_output",
+                         "NBVAL_CHECK_OUTPUT": "check_output",
+                         "NBVAL_RAISES_EXCEPTION": "raises"}
 
 _TMP_ROOTS = sorted({tempfile.gettempdir(), "/tmp", "/var/tmp", "/var/folders",
                      "/private/var/folders"}, key=len, reverse=True)
@@ -58,6 +81,7 @@ class VerifyOptions:
     atol: float = 1e-9
     compare_stderr: bool = True
     sanitizers: list[tuple[str, str]] = field(default_factory=list)  # extra (regex, repl)
+    lax: bool = False  # compare only cells marked NBVAL_CHECK_OUTPUT (nbval's --nbval-lax)
 
 
 def sanitize(text: str, extra: Iterable[tuple[str, str]] = ()) -> str:
@@ -79,21 +103,37 @@ def _numbers_close(a: str, b: str, opts: VerifyOptions) -> bool:
         return False
 
 
+# the spaces numpy pads columns with, around a number or a bracket or separator
+_PADDING = re.compile(r"[ \t]*([\x00\[\](),;])[ \t]*")
+
+
+def _skeleton(text: str) -> str:
+    """The text with every number replaced by one placeholder and the padding around
+    numbers, brackets and separators removed."""
+    return _PADDING.sub(r"\1", _NUMBER.sub("\x00", text))
+
+
 def texts_match(expected: str, actual: str, opts: VerifyOptions) -> bool:
-    """Equal after sanitizing, with numbers compared under the tolerance."""
+    """Equal after sanitizing, with numbers compared under the tolerance (and however numpy
+    padded them)."""
     if expected == actual:
         return True
-    if _NUMBER.sub("#", expected) != _NUMBER.sub("#", actual):
+    if _skeleton(expected) != _skeleton(actual):
         return False
     return all(_numbers_close(a, b, opts)
                for a, b in zip(_NUMBER.findall(expected), _NUMBER.findall(actual)))
 
 
+def _is_figure(data: dict[str, Any]) -> bool:
+    return any(mime.startswith("image/") or mime == "application/pdf" for mime in data)
+
+
 def outputs_text(outputs: list[dict[str, Any]], opts: VerifyOptions | None = None) -> str:
-    """The comparable text of a cell's outputs (consecutive stream chunks merged)."""
+    """The comparable text of a cell's outputs: each stream's text in one piece (stdout, then
+    stderr, however the chunks interleaved), then results, displays and errors in order."""
     opts = opts or VerifyOptions()
+    streams: dict[str, str] = {"stdout": "", "stderr": ""}
     parts: list[str] = []
-    last_stream: str | None = None
     for out in outputs or []:
         kind = out.get("output_type")
         if kind == "stream":
@@ -104,25 +144,17 @@ def outputs_text(outputs: list[dict[str, Any]], opts: VerifyOptions | None = Non
             text = "".join(text) if isinstance(text, list) else text
             # A run that loaded the extension first (the runner records provenance) makes
             # the notebook's own %load_ext print this; it says nothing about the notebook.
-            text = _ALREADY_LOADED.sub("", text)
-            if not text:
-                continue
-            if last_stream == name:
-                parts[-1] += text
-            else:
-                parts.append(f"[{name}]\n{text}")
-            last_stream = name
-            continue
-        last_stream = None
-        if kind in ("execute_result", "display_data"):
+            streams[name] = streams.get(name, "") + _ALREADY_LOADED.sub("", text)
+        elif kind in ("execute_result", "display_data"):
             data = out.get("data", {})
-            if "text/plain" in data:
+            if "text/plain" in data and not _is_figure(data):
                 text = data["text/plain"]
                 parts.append("[result]\n" + ("".join(text) if isinstance(text, list) else text))
-            else:
+            else:  # a figure: its text/plain is a placeholder; compare what it is drawn as
                 parts.append("[display] " + ", ".join(sorted(data)))
         elif kind == "error":
             parts.append(f"[error]\n{out.get('ename')}: {out.get('evalue')}")
+    parts = [f"[{name}]\n{text}" for name, text in streams.items() if text] + parts
     return sanitize("\n".join(p.rstrip("\n") for p in parts), opts.sanitizers)
 
 
@@ -149,7 +181,8 @@ class VerifyResult:
     cells: list[CellVerdict]
     replay: bool = False
     duration_s: float = 0.0
-    run_error: str | None = None
+    run_error: str | None = None      # why the run stopped, in one line (None: it did not)
+    stop: dict | None = None          # the same as data: RunStop.to_dict()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -161,7 +194,8 @@ class VerifyResult:
     @property
     def ok(self) -> bool:
         counts = self.counts
-        return counts["mismatch"] == 0 and counts["error"] == 0 and counts["not_run"] == 0
+        return (counts["mismatch"] == 0 and counts["error"] == 0 and counts["not_run"] == 0
+                and self.run_error is None)
 
     @property
     def verdict(self) -> str:
@@ -170,107 +204,182 @@ class VerifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"notebook": self.notebook, "replay": self.replay, "verdict": self.verdict,
                 "ok": self.ok, "counts": self.counts, "duration_s": round(self.duration_s, 3),
-                "run_error": self.run_error, "cells": [c.to_dict() for c in self.cells]}
+                "run_error": self.run_error, "stop": self.stop,
+                "cells": [c.to_dict() for c in self.cells]}
 
     def to_text(self) -> str:
-        lines = [f"verify {'replay of ' if self.replay else ''}{self.notebook}: "
-                 f"{self.verdict.upper()}  "
-                 + "  ".join(f"{k}={v}" for k, v in self.counts.items() if v)
+        head = (f"verify {'replay of ' if self.replay else ''}{self.notebook}: "
+                f"{self.verdict.upper()}")
+        if self.stop and self.stop.get("cell_index") is None:
+            # nothing ran (no such kernel...): one line says it all
+            return f"{head}  the run did not start: {self.run_error}"
+        lines = [head + "  " + "  ".join(f"{k}={v}" for k, v in self.counts.items() if v)
                  + f"  ({self.duration_s:.1f} s)"]
-        for c in self.cells:
+        cells = list(self.cells)
+        i = 0
+        while i < len(cells):
+            c = cells[i]
+            if c.status == "not_run":  # one line for the cells after a stop
+                j = i
+                while j + 1 < len(cells) and cells[j + 1].status == "not_run":
+                    j += 1
+                where = (f"cell {c.index + 1}" if j == i
+                         else f"cells {c.index + 1}-{cells[j].index + 1}")
+                lines.append(f"  {where:<16} not_run: {c.reason}")
+                i = j + 1
+                continue
             where = f"cell {c.index + 1}"
             if c.origin:
                 where += f" (replays #{c.origin.get('seq')} of {c.origin.get('cell_id')})"
             lines.append(f"  {where:<16} {c.status}{': ' + c.reason if c.reason else ''}")
             if c.diff:
                 lines.extend("      " + line for line in c.diff.splitlines())
-        if self.run_error:
+            i += 1
+        stop_cell = (self.stop or {}).get("cell_id")
+        if self.run_error and not any(c.cell_id == stop_cell for c in self.cells):
             lines.append(f"  run stopped: {self.run_error}")
         return "\n".join(lines)
 
 
 def _tags(cell: Any) -> set[str]:
-    return set((cell.get("metadata") or {}).get("tags") or [])
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return set(tags) if isinstance(tags, list) else set()
+
+
+@dataclass(frozen=True)
+class CellMarkers:
+    """What a cell's tags and nbval comment markers ask of verify."""
+
+    skip: bool = False            # not run, not compared
+    raises: bool = False          # an error is expected
+    check: bool | None = None     # compare (True) / do not (False) / the default (None)
+    why: str = ""                 # the marker that decided ``skip`` or ``check``
+
+
+def cell_markers(cell: Any) -> CellMarkers:
+    """Tags first, then nbval's comment lines (``# NBVAL_SKIP``...), which win, as in nbval."""
+    tags = _tags(cell)
+    skip = bool(tags & SKIP_TAGS)
+    raises = bool(tags & RAISES_TAGS)
+    check: bool | None = None
+    why = next(iter(sorted(tags & SKIP_TAGS)), "")
+    if tags & IGNORE_OUTPUT_TAGS:
+        check, why = False, why or min(tags & IGNORE_OUTPUT_TAGS)
+    if tags & CHECK_OUTPUT_TAGS:
+        check, why = True, why or min(tags & CHECK_OUTPUT_TAGS)
+    source = cell.get("source") or ""
+    source = "".join(source) if isinstance(source, list) else source
+    for line in source.splitlines():
+        line = line.strip()
+        if not line.startswith("#"):
+            continue
+        marker = NBVAL_COMMENT_MARKERS.get(line.lstrip("#").strip())
+        if marker == "skip":
+            skip, why = True, "# NBVAL_SKIP"
+        elif marker == "raises":
+            raises = True
+        elif marker in ("ignore_output", "check_output"):
+            check = marker == "check_output"
+            if not skip:
+                why = "# NBVAL_" + ("CHECK_OUTPUT" if check else "IGNORE_OUTPUT")
+    return CellMarkers(skip=skip, raises=raises, check=check, why=why)
 
 
 def _has_error(outputs: list[dict[str, Any]]) -> bool:
     return any(o.get("output_type") == "error" for o in outputs or [])
 
 
+def _never_run(cell: Any) -> bool:
+    return cell.get("execution_count") is None and not cell.get("outputs")
+
+
 def prepare_for_run(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy to execute: skip-tagged cells become raw cells (not run); cells saved with an
-    error are expected to raise."""
+    """A copy to execute: skipped cells become raw cells (not run); cells expected to raise
+    (by a marker, or saved with an error) are tagged ``raises-exception`` for nbclient."""
     run = copy.deepcopy(nb)
     for cell in run.cells:
         if cell.cell_type != "code":
             continue
-        tags = _tags(cell)
-        if tags & SKIP_TAGS:
+        markers = cell_markers(cell)
+        if markers.skip:
             cell.cell_type = "raw"
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
-        if _has_error(cell.get("outputs")) and "raises-exception" not in tags:
-            cell.setdefault("metadata", {}).setdefault("tags", []).append("raises-exception")
+        if (markers.raises or _has_error(cell.get("outputs"))) and \
+                "raises-exception" not in _tags(cell):
+            meta = cell.setdefault("metadata", {})
+            meta["tags"] = [*_tags(cell), "raises-exception"]
         cell.outputs = []
         cell.execution_count = None
     return run
 
 
+def _error_text(outputs: list[dict[str, Any]]) -> str:
+    return outputs_text([o for o in outputs if o.get("output_type") == "error"]).replace(
+        "[error]\n", "")
+
+
 def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None = None,
                   expected_outputs: dict[str, list] | None = None,
-                  failed_cell_id: str | None = None) -> list[CellVerdict]:
+                  failed_cell_id: str | None = None, stop: Any = None) -> list[CellVerdict]:
     """Per-cell verdicts. Cells are matched by id. ``expected_outputs`` (cell id -> outputs)
-    overrides the outputs stored in ``expected_nb`` (used for replays)."""
+    overrides the outputs stored in ``expected_nb`` (used for replays). ``stop`` (a
+    ``RunStop``) or ``failed_cell_id``: where the run stopped; that cell is an error and the
+    cells after it were not run."""
     opts = opts or VerifyOptions()
     executed = {c.get("id"): c for c in executed_nb.cells}
+    stop_cell = getattr(stop, "cell_id", None) or failed_cell_id
     verdicts: list[CellVerdict] = []
-    reached_failure = False
+    reached_stop = stop is not None and getattr(stop, "cell_index", None) is None
     for index, cell in enumerate(expected_nb.cells):
         if cell.cell_type != "code":
             continue
         cid = cell.get("id")
         origin = ((cell.get("metadata") or {}).get(METADATA_KEY) or {}).get("origin")
-        tags = _tags(cell)
+        markers = cell_markers(cell)
         verdict = CellVerdict(index=index, cell_id=cid, status="match", origin=origin)
         verdicts.append(verdict)
-        if tags & SKIP_TAGS:
-            verdict.status, verdict.reason = "skipped", "skip tag"
+        if markers.skip:
+            verdict.status, verdict.reason = "skipped", f"skipped ({markers.why})"
             continue
         if not "".join(cell.get("source") or "").strip():
             verdict.status, verdict.reason = "skipped", "empty cell"
             continue
         ran = executed.get(cid)
-        if reached_failure or ran is None or (ran.get("execution_count") is None
-                                              and not ran.get("outputs")):
+        if reached_stop or ran is None:
             verdict.status, verdict.reason = "not_run", "the run stopped before this cell"
             continue
-        if cid == failed_cell_id:
-            reached_failure = True
         new_outputs = ran.get("outputs", [])
-        if expected_outputs is not None:
-            if cid not in expected_outputs:
-                if _has_error(new_outputs) and "raises-exception" not in tags:
-                    verdict.status = "error"
-                    verdict.reason = outputs_text([o for o in new_outputs
-                                                   if o.get("output_type") == "error"])
-                else:
-                    verdict.status, verdict.reason = "skipped", "no recorded output to compare"
-                continue
-            old_outputs = expected_outputs[cid]
-        else:
-            if cell.get("execution_count") is None and not cell.get("outputs"):
-                verdict.status, verdict.reason = "skipped", "never run in the saved notebook"
-                continue
-            old_outputs = cell.get("outputs", [])
-        if tags & IGNORE_OUTPUT_TAGS:
-            verdict.status, verdict.reason = "skipped", "output ignored by tag"
-            continue
-        if _has_error(new_outputs) and not _has_error(old_outputs):
+        if cid == stop_cell:
+            reached_stop = True
             verdict.status = "error"
-            verdict.reason = outputs_text([o for o in new_outputs
-                                           if o.get("output_type") == "error"]).replace(
-                "[error]\n", "")
+            verdict.reason = (getattr(stop, "message", None) or _error_text(new_outputs)
+                              or "the cell failed")
+            continue
+        if _never_run(ran):
+            verdict.status, verdict.reason = "not_run", "the run stopped before this cell"
+            continue
+        if expected_outputs is not None:
+            old_outputs = expected_outputs.get(cid)
+        elif _never_run(cell) and markers.check is not True:
+            old_outputs = None
+        else:
+            old_outputs = cell.get("outputs", [])
+        expects_error = markers.raises or _has_error(old_outputs)
+        if _has_error(new_outputs) and not expects_error:
+            verdict.status, verdict.reason = "error", _error_text(new_outputs)
+            continue
+        if old_outputs is None:
+            verdict.status = "skipped"
+            verdict.reason = ("no recorded output to compare" if expected_outputs is not None
+                              else "never run in the saved notebook")
+            continue
+        compare = markers.check if markers.check is not None else not opts.lax
+        if not compare:
+            verdict.status = "skipped"
+            verdict.reason = (f"output not compared ({markers.why})" if markers.why
+                              else "output not compared (lax)")
             continue
         old_text, new_text = outputs_text(old_outputs, opts), outputs_text(new_outputs, opts)
         if not texts_match(old_text, new_text, opts):
@@ -282,26 +391,43 @@ def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None
     return verdicts
 
 
-def run_notebook(nb: nbformat.NotebookNode, output_path: str | Path, **kwargs: Any,
-                 ) -> tuple[nbformat.NotebookNode, str | None, str | None]:
-    """Run ``nb`` with the shared runner, tolerating the errors of cells tagged
-    ``raises-exception`` (papermill runs past them but raises at the end). Returns the executed
-    notebook, the unexpected error (or None) and the id of the cell that raised it."""
-    from ..notebook_execution import execute_notebook
+def run_until_stop(nb: nbformat.NotebookNode, output_path: str | Path | None = None,
+                   **kwargs: Any) -> tuple[nbformat.NotebookNode, Any]:
+    """Run ``nb`` with the shared runner, writing ``output_path`` (if any) once at the end.
+    Cells tagged ``raises-exception`` may fail; anything else that stops the run (a cell's
+    error, a dead kernel, a timeout, no such kernel) comes back as a ``RunStop``. Returns the
+    executed notebook (as far as it ran) and the stop, or None."""
+    from ..notebook_execution import RunOutcome, execute_notebook
 
-    out = Path(output_path)
+    outcome = RunOutcome()
     try:
-        return execute_notebook(nb, out, **kwargs), None, None
-    except Exception as exc:  # papermill's PapermillExecutionError, a dead kernel
-        if not out.exists():
-            return nb, f"{type(exc).__name__}: {exc}", None
-        executed = nbformat.read(out, as_version=4)
-    for cell in executed.cells:
-        if cell.cell_type == "code" and _has_error(cell.get("outputs")) and \
-                "raises-exception" not in _tags(cell):
-            err = next(o for o in cell.outputs if o.get("output_type") == "error")
-            return executed, f"{err.get('ename')}: {err.get('evalue')}", cell.get("id")
-    return executed, None, None
+        execute_notebook(nb, output_path, save_every_cell=False, outcome=outcome, **kwargs)
+    except Exception:  # papermill's PapermillExecutionError, DeadKernelError, NoSuchKernel...
+        pass            # ...all described by outcome.stop
+    executed = outcome.notebook if outcome.notebook is not None else nb
+    return executed, outcome.stop
+
+
+def run_notebook(nb: nbformat.NotebookNode, output_path: str | Path | None = None,
+                 **kwargs: Any) -> tuple[nbformat.NotebookNode, str | None, str | None]:
+    """``run_until_stop`` with the stop as a message and a cell id (or None, None)."""
+    executed, stop = run_until_stop(nb, output_path, **kwargs)
+    if stop is None:
+        return executed, None, None
+    return executed, stop.message, stop.cell_id
+
+
+def default_kernel_name(nb: Any, kernel_name: str | None = None) -> str:
+    """The kernel to run ``nb`` on, as ``jupyter execute`` picks it: the one asked for, else
+    the notebook's kernelspec, else the default kernel (``python3``)."""
+    if kernel_name:
+        return kernel_name
+    spec = (nb.get("metadata") or {}).get("kernelspec") or {}
+    if isinstance(spec, dict) and spec.get("name"):
+        return str(spec["name"])
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
+
+    return NATIVE_KERNEL_NAME
 
 
 def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = None,
@@ -312,7 +438,9 @@ def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = 
                     output_path: str | Path | None = None,
                     provenance_sink: Any = None) -> VerifyResult:
     """Execute ``nb`` with the shared runner and compare with ``expected_nb`` (default: ``nb``).
-    ``provenance_sink``: where the run's provenance records go (see ``execute_notebook``)."""
+    ``timeout``: seconds per cell; ``provenance_sink``: where the run's provenance records go
+    (see ``execute_notebook``). The output notebook is written (once) only if
+    ``output_path`` is given."""
     from ..notebook_execution import load_notebook
 
     nb = load_notebook(nb)  # ids normalised once, so both sides match by id
@@ -320,11 +448,12 @@ def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = 
     to_run = prepare_for_run(nb)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mlinfra-verify-") as tmp:
-        out = Path(output_path) if output_path else Path(tmp) / "verified.ipynb"
-        executed, run_error, failed_cell_id = run_notebook(
-            to_run, out, kernel_name=kernel_name, cwd=cwd or tmp, execution_timeout=timeout,
-            notebook_path=notebook_path, record_provenance=record_provenance,
-            provenance_sink=provenance_sink)
-    verdicts = compare_cells(expected_nb, executed, options, expected_outputs, failed_cell_id)
+        executed, stop = run_until_stop(
+            to_run, output_path, kernel_name=default_kernel_name(nb, kernel_name),
+            cwd=cwd or tmp, execution_timeout=timeout, notebook_path=notebook_path,
+            record_provenance=record_provenance, provenance_sink=provenance_sink)
+    verdicts = compare_cells(expected_nb, executed, options, expected_outputs, stop=stop)
     return VerifyResult(notebook=name, cells=verdicts, replay=replay,
-                        duration_s=time.perf_counter() - started, run_error=run_error)
+                        duration_s=time.perf_counter() - started,
+                        run_error=stop.message if stop else None,
+                        stop=stop.to_dict() if stop else None)
