@@ -130,29 +130,32 @@ SESSIONS = [
              ("c2", "model.fit(X, y)")],
             target="coef", expect={"stale": ["c3"]}),
     # -- item 4: files written by one cell and read by another ---------------------------------
+    # (imports in a cell of their own: the writer shares no name with the reader)
     Session("file_csv_written_then_read",
-            [("c1", "import pandas as pd\npd.DataFrame({'a': [1, 2]}).to_csv('data.csv', "
-                    "index=False)"),
+            [("c0", "import pandas as pd"),
+             ("c1", "pd.DataFrame({'a': [1, 2]}).to_csv('data.csv', index=False)"),
              ("c2", "df = pd.read_csv('data.csv')"), ("c3", "total = int(df['a'].sum())")],
             target="total", expect={"clean": True}),
     Session("file_open_with_a_path_held_by_a_name",
-            [("c1", "path = 'notes.txt'"), ("c2", "with open(path, 'w') as f:\n    f.write('hi')"),
-             ("c3", "with open(path) as f:\n    text = f.read()")],
+            [("c0", "path = 'notes.txt'"),
+             ("c1", "with open(path, 'w') as out:\n    out.write('hi')"),
+             ("c2", "with open(path) as f:\n    text = f.read()")],
             target="text", expect={"clean": True}),
     Session("file_pathlib_write_text_read_text",
-            [("c1", "from pathlib import Path\nPath('p.txt').write_text('x' * 3)"),
+            [("c0", "from pathlib import Path"), ("c1", "Path('p.txt').write_text('x' * 3)"),
              ("c2", "content = Path('p.txt').read_text()")],
             target="content", expect={"clean": True}),
     Session("file_numpy_save_load",
-            [("c1", NP + "\nnp.save('arr', np.arange(4))"), ("c2", "arr = np.load('arr.npy')"),
-             ("c3", "asum = int(arr.sum())")],
+            [("c0", NP), ("c1", "np.save('arr', np.arange(4))"),
+             ("c2", "arr = np.load('arr.npy')"), ("c3", "asum = int(arr.sum())")],
             target="asum", expect={"clean": True}),
     Session("file_joblib_dump_load",
-            [("c1", "import joblib\njoblib.dump({'k': 1}, 'm.joblib')"),
+            [("c0", "import joblib"), ("c1", "joblib.dump({'k': 1}, 'm.joblib')"),
              ("c2", "obj = joblib.load('m.joblib')")],
             target="obj", expect={"clean": True}),
     Session("file_pickle_through_open",
-            [("c1", "import pickle\nwith open('o.pkl', 'wb') as fh:\n    pickle.dump([1, 2], fh)"),
+            [("c0", "import pickle"),
+             ("c1", "with open('o.pkl', 'wb') as out:\n    pickle.dump([1, 2], out)"),
              ("c2", "with open('o.pkl', 'rb') as fh:\n    lst = pickle.load(fh)")],
             target="lst", expect={"clean": True}),
     Session("file_rewritten_makes_its_reader_stale",
@@ -318,9 +321,9 @@ def test_a_rewritten_file_is_named_in_the_explanation(sessions):
     assert any(m.startswith("cell 2 is stale: it read the file `") and "v.txt" in m
                and "which cell 1 wrote after cell 2 ran" in m for m in messages), messages
     log = sessions["file_csv_written_then_read"]["log"]
-    path, = [p for p in log.executions[1].files]  # the fingerprint recorded at read time
+    path, = [p for p in log.executions[2].files]  # the fingerprint recorded at read time
     assert path.endswith("data.csv") and os.path.isabs(path)
-    assert log.executions[1].files[path][0] == os.path.getsize(path)
+    assert log.executions[2].files[path][0] == os.path.getsize(path)
 
 
 def test_a_file_changed_outside_the_kernel_makes_its_readers_stale(tmp_path, monkeypatch):
