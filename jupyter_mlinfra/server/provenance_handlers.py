@@ -47,32 +47,58 @@ class ProvenanceBase(MLInfraHandler):
     def provenance(self):
         return self.workspace.service("provenance")
 
-    def session_for(self, path: str, session_id: str | None, kernel_id: str | None):
-        """The session to show: the given one, else the kernel's (its id is the kernel id),
-        else the latest."""
-        if session_id:
-            return session_id
-        if kernel_id:
-            sessions = {s["session_id"] for s in self.provenance.sessions(path)}
-            if kernel_id in sessions:
-                return kernel_id
-        return None
-
-    def payload(self, path: str, *, session_id: str | None, cells=None) -> dict:
+    def kernel_state(self, path: str, kernel_id: str | None) -> dict | None:
+        """What the notebook's kernel records now: its current session (the latest its
+        recorder registered; each restart registers a new one), or ``recording: False``."""
+        if not kernel_id:
+            return None
         svc = self.provenance
+        sessions = svc.kernel_sessions(kernel_id)
+        state = {"kernel_id": kernel_id, "recording": bool(sessions), "session_id": None,
+                 "started_at": None, "restarted": len(sessions) > 1,
+                 "previous_session_id": sessions[1]["session_id"] if len(sessions) > 1
+                 else None}
+        if sessions:
+            state.update(session_id=sessions[0]["session_id"],
+                         started_at=sessions[0]["started_at"])
+        elif kernel_id in {s["session_id"] for s in svc.sessions(path)}:
+            state.update(recording=True, session_id=kernel_id)  # recorded before sessions
+        return state
+
+    def payload(self, path: str, *, session_id: str | None, kernel_id: str | None = None,
+                cells=None) -> dict:
+        """The view of a notebook: the given session; else the kernel's current session
+        (only it: after a restart, nothing of the session before); else the latest."""
+        svc = self.provenance
+        kernel = None if session_id else self.kernel_state(path, kernel_id)
+        if kernel is not None:
+            session_id = kernel["session_id"]
+        empty = {"notebook_path": path, "path": self.api_path(path), "session_id": session_id,
+                 "sessions": svc.sessions(path), "executions": [], "report": None,
+                 "log": None, "kernel": kernel, "recording_enabled": _recording_enabled()}
+        if kernel is not None and session_id is None:
+            return empty  # the kernel records nothing (yet): no findings to show
         try:
             log, current, _nb = svc.resolve(path, session_id=session_id, cells=cells)
         except NotFound:
-            if cells is None and not Path(path).is_file():
+            if kernel is None and cells is None and not Path(path).is_file():
                 raise
-            return {"notebook_path": path, "path": self.api_path(path), "session_id": None,
-                    "sessions": svc.sessions(path), "executions": [], "report": None,
-                    "log": None}
+            return empty
         report = svc.check(path, log=log, cells=current)
-        return {"notebook_path": log.notebook_path or path, "path": self.api_path(path),
-                "session_id": log.session_id, "sessions": svc.sessions(path),
+        return {**empty, "notebook_path": log.notebook_path or path,
+                "session_id": log.session_id,
                 "executions": [e.to_dict() for e in log.executions],
                 "report": report.to_dict(), "log": log.to_dict()}
+
+
+def _recording_enabled() -> bool:
+    """Whether new kernels record from their first cell (``enable-recording``)."""
+    try:
+        from ..kernel import autoload
+
+        return autoload.status()["enabled"]
+    except Exception:  # IPython missing on the server: the kernels decide
+        return False
 
 
 class ProvenanceHandler(ProvenanceBase):
@@ -81,8 +107,8 @@ class ProvenanceHandler(ProvenanceBase):
     def get(self) -> None:
         """History and hazards of ``?path=`` (against the saved notebook)."""
         path = self.os_path(self.query("path"))
-        session = self.session_for(path, self.query("session"), self.query("kernel_id"))
-        self.send_json(self.payload(path, session_id=session))
+        self.send_json(self.payload(path, session_id=self.query("session"),
+                                    kernel_id=self.query("kernel_id")))
 
 
 class ProvenanceCheckHandler(ProvenanceBase):
@@ -96,8 +122,8 @@ class ProvenanceCheckHandler(ProvenanceBase):
         if cells is not None and not isinstance(cells, list):
             raise InvalidInput("'cells' must be a list of {id, source, cell_type}")
         parsed = cells_from_json(cells) if cells is not None else None
-        session = self.session_for(path, body.get("session_id"), body.get("kernel_id"))
-        self.send_json(self.payload(path, session_id=session, cells=parsed))
+        self.send_json(self.payload(path, session_id=body.get("session_id"),
+                                    kernel_id=body.get("kernel_id"), cells=parsed))
 
 
 class ProvenanceNotebooksHandler(ProvenanceBase):
@@ -120,7 +146,10 @@ class ProvenanceReplayHandler(ProvenanceBase):
         out = body.get("out_path")
         out_os = self.os_path(out, "out_path") if out else \
             str(Path(path).with_suffix(".replay.ipynb"))
-        session = self.session_for(path, body.get("session_id"), body.get("kernel_id"))
+        session = body.get("session_id")
+        if not session:
+            kernel = self.kernel_state(path, body.get("kernel_id"))
+            session = kernel["session_id"] if kernel else None
         summary = self.provenance.export_replay(out_os, path, cell_id=body.get("cell_id"),
                                                 name=body.get("name"), session_id=session)
         summary["path"] = self.api_path(summary["path"])
@@ -150,3 +179,30 @@ class ProvenanceVerifyHandler(ProvenanceBase):
         payload = result.to_dict()
         payload["notebook"] = self.api_path(path)
         self.send_json(payload)
+
+
+class ProvenanceRecordingHandler(ProvenanceBase):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """Whether new kernels record from their first cell, per scope."""
+        from ..kernel import autoload
+
+        self.send_json(autoload.status())
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Switch recording from the first cell on or off (``jupyter mlinfra
+        enable-recording`` / ``disable-recording``) for ``scope`` (user or sys-prefix)."""
+        from ..kernel import autoload
+
+        body = self.json_body()
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            raise InvalidInput("'enabled' must be true or false")
+        scope = body.get("scope", "user")
+        if scope not in autoload.SCOPES:
+            raise InvalidInput(f"'scope' must be one of {', '.join(autoload.SCOPES)}")
+        (autoload.enable if enabled else autoload.disable)(scope)
+        self.send_json(autoload.status())

@@ -10,8 +10,8 @@ ROUTES: list[tuple[str, type]] = [
 ]
 
 from .provenance_handlers import (ProvenanceCheckHandler, ProvenanceHandler,  # noqa: E402
-                                  ProvenanceNotebooksHandler, ProvenanceReplayHandler,
-                                  ProvenanceVerifyHandler)
+                                  ProvenanceNotebooksHandler, ProvenanceRecordingHandler,
+                                  ProvenanceReplayHandler, ProvenanceVerifyHandler)
 
 ROUTES += [
     (r"/provenance", ProvenanceHandler),
@@ -19,6 +19,7 @@ ROUTES += [
     (r"/provenance/notebooks", ProvenanceNotebooksHandler),
     (r"/provenance/replay", ProvenanceReplayHandler),
     (r"/provenance/verify", ProvenanceVerifyHandler),
+    (r"/provenance/recording", ProvenanceRecordingHandler),
 ]
 
 from .models_handlers import ROUTES as _MODEL_ROUTES  # noqa: E402

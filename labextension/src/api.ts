@@ -10,7 +10,12 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { ErrorBody, Health, JSONValue, OpenAPIDocument } from './tokens';
-import { ProvenanceView, ReplaySummary, VerifyResult } from './tokens';
+import {
+  ProvenanceView,
+  RecordingStatus,
+  ReplaySummary,
+  VerifyResult
+} from './tokens';
 import { FeatureTable, FeatureViewDetails, FeatureViewSummary } from './tokens';
 import { ModelDetails, ModelSummary, ModelVersionInfo, ReproductionResult } from './tokens';
 import {
@@ -153,8 +158,20 @@ export class MLInfraAPI {
   // -- provenance -------------------------------------------------------------------------
 
   /** GET /provenance: history and hazards of a notebook (against the saved file). */
-  getProvenance(path: string, kernelId?: string): Promise<ProvenanceView> {
-    return this.request('provenance', {}, { path, kernel_id: kernelId });
+  getProvenance(
+    path: string,
+    kernelId?: string,
+    session?: string
+  ): Promise<ProvenanceView> {
+    return this.request('provenance', {}, { path, kernel_id: kernelId, session });
+  }
+
+  /** POST /provenance/recording: every new kernel records from its first cell (or not). */
+  setRecording(body: {
+    enabled: boolean;
+    scope?: 'user' | 'sys-prefix';
+  }): Promise<RecordingStatus> {
+    return this.request('provenance/recording', { method: 'POST', body });
   }
 
   /** POST /provenance/check: history and hazards against the cells shown now. */

@@ -108,7 +108,8 @@ export type ProvenanceFindingKind =
   | 'hidden_state'
   | 'code_changed'
   | 'unexecuted'
-  | 'reads_from_below';
+  | 'reads_from_below'
+  | 'before_recording';
 
 /** One hazard, with its plain-sentence explanation. */
 export interface ProvenanceFinding {
@@ -132,7 +133,26 @@ export interface ProvenanceReport {
   code_changed: string[];
   unexecuted: string[];
   reads_from_below: string[];
+  /** Executions the kernel ran before recording started (0: recorded from its first cell). */
+  before_recording?: number;
   explanations: ProvenanceFinding[];
+}
+
+/** The open notebook's kernel: the session it records now (one per kernel lifetime). */
+export interface ProvenanceKernel {
+  kernel_id: string;
+  recording: boolean;
+  session_id: string | null;
+  started_at: string | null;
+  /** The kernel had an earlier session: it was restarted. */
+  restarted: boolean;
+  previous_session_id: string | null;
+}
+
+/** POST /provenance/recording */
+export interface RecordingStatus {
+  enabled: boolean;
+  scopes: { [scope: string]: { enabled: boolean; path: string } };
 }
 
 /** GET /provenance?path= and POST /provenance/check */
@@ -142,10 +162,15 @@ export interface ProvenanceView {
   session_id: string | null;
   sessions: Array<{
     session_id: string;
+    kernel_id?: string | null;
     executions: number;
     started_at: string | null;
     last_execution_at: string | null;
   }>;
+  /** The kernel the request named (kernel_id), null when none was named. */
+  kernel?: ProvenanceKernel | null;
+  /** New kernels record from their first cell (jupyter mlinfra enable-recording). */
+  recording_enabled?: boolean;
   executions: ProvenanceExecution[];
   report: ProvenanceReport | null;
   /** The execution log, stored in the notebook's metadata (jupyter_mlinfra.provenance). */

@@ -9,7 +9,10 @@ import {
   formatTimestamp,
   formatTimestampTitle
 } from '../components/common';
-import { getProvenanceTracker } from '../components/provenance/tracker';
+import {
+  getProvenanceTracker,
+  KernelRestart
+} from '../components/provenance/tracker';
 import {
   ProvenanceExecution,
   ProvenanceFinding,
@@ -26,7 +29,8 @@ const KIND_LABELS: { [kind: string]: string } = {
   hidden_state: 'hidden state',
   code_changed: 'changed',
   unexecuted: 'not run',
-  reads_from_below: 'reads from below'
+  reads_from_below: 'reads from below',
+  before_recording: 'before recording'
 };
 
 /** The notebook the user is looking at (follows the notebook tracker). */
@@ -120,6 +124,7 @@ export function ProvenanceTab(props: TabProps): JSX.Element {
           {...props}
           panel={panel}
           view={view ?? null}
+          restart={path && tracker ? tracker.restart(path) ?? null : null}
           error={error}
           loading={loading}
           onRefresh={refresh}
@@ -136,6 +141,7 @@ export function ProvenanceTab(props: TabProps): JSX.Element {
 interface NotebookProvenanceProps extends TabProps {
   panel: NotebookPanel;
   view: ProvenanceView | null;
+  restart: KernelRestart | null;
   error: Error | null;
   loading: boolean;
   onRefresh: () => Promise<void>;
@@ -179,11 +185,9 @@ function NotebookProvenance(props: NotebookProvenanceProps): JSX.Element {
         context="Could not load the history"
         onRetry={() => void props.onRefresh()}
       />
+      <KernelNotice view={view} restart={props.restart} />
       {view && !report && (
-        <p className="jp-mlinfra-Empty" data-provenance-empty="no-history">
-          No execution recorded for this notebook yet. Run{' '}
-          <code>%load_ext jupyter_mlinfra</code> in it, then run cells.
-        </p>
+        <NotRecording {...props} view={view} />
       )}
       {report && (
         <>
@@ -203,23 +207,168 @@ function NotebookProvenance(props: NotebookProvenanceProps): JSX.Element {
             )}
           </section>
           <Actions {...props} />
-          <section className="jp-mlinfra-Section" data-provenance-section="timeline">
-            <h3>
-              Timeline{' '}
-              <span className="jp-mlinfra-Provenance-sub">
-                {view!.executions.length} executions · kernel session{' '}
-                {(view!.session_id ?? '').slice(0, 8)}
-              </span>
-            </h3>
-            <Timeline
-              executions={view!.executions}
-              labels={labels}
-              onSelect={e => goTo(e.cell_id)}
-            />
-          </section>
         </>
       )}
+      {view && (view.executions.length > 0 || view.sessions.length > 0) && (
+        <SessionTimeline
+          {...props}
+          view={view}
+          labels={labels}
+          onSelect={e => goTo(e.cell_id)}
+        />
+      )}
     </>
+  );
+}
+
+/** "Kernel restarted": the panel shows the new kernel session only, from the moment the
+ * kernel restarts (the session that ended stays browsable in the timeline). */
+function KernelNotice(props: {
+  view: ProvenanceView | null;
+  restart: KernelRestart | null;
+}): JSX.Element | null {
+  const { view, restart } = props;
+  if (!restart && !view?.kernel?.restarted) {
+    return null;
+  }
+  const reason = restart?.reason ?? 'restarted';
+  const when = restart
+    ? restart.at.toLocaleTimeString()
+    : formatTimestamp(view?.kernel?.started_at ?? null);
+  const n = view?.executions.length ?? 0;
+  return (
+    <p className="jp-mlinfra-Provenance-restart" data-provenance-restarted={reason}>
+      <strong>Kernel {reason}</strong> at {when}: showing{' '}
+      {view?.session_id
+        ? `its new session only (${n} execution${n === 1 ? '' : 's'})`
+        : 'nothing of the session that ended'}
+      . Earlier sessions are in the timeline.
+    </p>
+  );
+}
+
+/** The kernel has recorded nothing (yet): why, and the switch to record from the first cell. */
+function NotRecording(props: NotebookProvenanceProps & { view: ProvenanceView }): JSX.Element {
+  const { view, api } = props;
+  const [busy, setBusy] = React.useState(false);
+  const [enabled, setEnabled] = React.useState<string | null>(null);
+  const [error, setError] = React.useState<Error | null>(null);
+  if (view.kernel?.recording) {
+    return (
+      <p className="jp-mlinfra-Empty" data-provenance-empty="new-session">
+        This kernel session has recorded nothing yet: run cells.
+      </p>
+    );
+  }
+  const enable = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const status = await api.setRecording({ enabled: true, scope: 'user' });
+      setEnabled(status.scopes['user']?.path ?? '');
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="jp-mlinfra-Empty" data-provenance-empty="not-recording">
+      <p>
+        This notebook&apos;s kernel is not recording. Run{' '}
+        <code>%load_ext jupyter_mlinfra</code> in it, then run cells
+        {view.recording_enabled ? ' (new kernels record from their first cell)' : ''}.
+      </p>
+      {!view.recording_enabled && !enabled && (
+        <button
+          type="button"
+          className="jp-mlinfra-Button"
+          disabled={busy}
+          onClick={() => void enable()}
+          title="Writes the IPython kernel configuration that loads jupyter_mlinfra in every new kernel (jupyter mlinfra enable-recording --user)"
+        >
+          {busy ? 'Enabling…' : 'Record every kernel from its first cell'}
+        </button>
+      )}
+      {enabled !== null && (
+        <p data-provenance-result="recording-enabled">
+          Enabled in <code>{enabled}</code>: new kernels record from their first cell.
+          Restart this kernel to record it from the start.
+        </p>
+      )}
+      <ErrorBanner error={error} />
+    </div>
+  );
+}
+
+/** The timeline of the kernel's current session, or of an earlier session picked from the
+ * list (every kernel lifetime is its own session). */
+function SessionTimeline(
+  props: NotebookProvenanceProps & {
+    view: ProvenanceView;
+    labels: Map<string, string>;
+    onSelect: (e: ProvenanceExecution) => void;
+  }
+): JSX.Element {
+  const { view, api, panel } = props;
+  const path = panel.context.path;
+  const [picked, setPicked] = React.useState<string>('');
+  const [other, setOther] = React.useState<ProvenanceView | null>(null);
+  const [error, setError] = React.useState<Error | null>(null);
+  React.useEffect(() => {
+    setPicked('');
+    setOther(null);
+  }, [path, view.session_id]);
+  React.useEffect(() => {
+    if (!picked) {
+      setOther(null);
+      return;
+    }
+    let live = true;
+    setError(null);
+    api.getProvenance(path, undefined, picked).then(
+      v => live && setOther(v),
+      e => live && setError(e as Error)
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, path, picked]);
+  const shown = picked ? other : view;
+  const executions = shown?.executions ?? [];
+  const sessions = view.sessions.filter(s => s.session_id !== view.session_id);
+  return (
+    <section className="jp-mlinfra-Section" data-provenance-section="timeline">
+      <h3>
+        Timeline{' '}
+        <span className="jp-mlinfra-Provenance-sub">
+          {executions.length} executions · kernel session{' '}
+          {((picked || view.session_id) ?? '').slice(0, 8)}
+        </span>
+      </h3>
+      {sessions.length > 0 && (
+        <label className="jp-mlinfra-Provenance-sessions">
+          Session{' '}
+          <select
+            value={picked}
+            onChange={e => setPicked(e.target.value)}
+            data-provenance-sessions=""
+          >
+            <option value="">
+              {view.session_id ? 'this kernel (current)' : 'this kernel (nothing yet)'}
+            </option>
+            {sessions.map(s => (
+              <option key={s.session_id} value={s.session_id}>
+                {formatTimestamp(s.started_at ?? s.last_execution_at)} ·{' '}
+                {s.executions} executions · {s.session_id.slice(0, 8)}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      <ErrorBanner error={error} />
+      <Timeline executions={executions} labels={props.labels} onSelect={props.onSelect} />
+    </section>
   );
 }
 

@@ -11,7 +11,9 @@
  *   `jupyter mlinfra check NB.ipynb`, no catalog needed).
  */
 
+import type { ISessionContext } from '@jupyterlab/apputils';
 import type { DocumentRegistry } from '@jupyterlab/docregistry';
+import type { Kernel } from '@jupyterlab/services';
 import {
   INotebookModel,
   INotebookTracker,
@@ -29,6 +31,31 @@ export const MARKER_CLASSES = {
   hidden: 'jp-mlinfra-prov-hidden'
 };
 const METADATA_KEY = 'jupyter_mlinfra';
+/** After a restart, ask again this often until the new kernel's session appears. */
+const AFTER_RESTART_MS = 1500;
+const RESTART_FOLLOW_MS = 30_000;
+
+/** A notebook's kernel restarted (or was changed or shut down) while it was open. */
+export interface KernelRestart {
+  at: Date;
+  reason: 'restarted' | 'changed' | 'shut down';
+  /** The sessions of the kernel lifetimes that ended: never shown as the current one. */
+  ended: Set<string>;
+}
+
+/** A view with nothing of a session: what a kernel that has recorded nothing yet shows. */
+function withoutSession(view: ProvenanceView): ProvenanceView {
+  return {
+    ...view,
+    session_id: null,
+    executions: [],
+    report: null,
+    log: null,
+    kernel: view.kernel
+      ? { ...view.kernel, recording: false, session_id: null }
+      : view.kernel
+  };
+}
 /** Wait after an execution before asking: the kernel writes its record in its quiet time. */
 const AFTER_EXECUTION_MS = 900;
 const AFTER_EDIT_MS = 1500;
@@ -58,6 +85,11 @@ export class ProvenanceTracker {
     return this._views.get(path);
   }
 
+  /** The last kernel restart (or change) of an open notebook, if any. */
+  restart(path: string): KernelRestart | undefined {
+    return this._restarts.get(path);
+  }
+
   /** The error of the last fetch for a notebook, if it failed. */
   error(path: string): Error | undefined {
     return this._errors.get(path);
@@ -80,11 +112,19 @@ export class ProvenanceTracker {
       });
     }
     try {
-      const view = await this.api.checkProvenance({
+      let view = await this.api.checkProvenance({
         path,
         cells,
         kernel_id: panel.sessionContext.session?.kernel?.id
       });
+      const restart = this._restarts.get(path);
+      if (restart && view.session_id && restart.ended.has(view.session_id)) {
+        // the kernel that ended: its successor has not registered its session yet
+        view = withoutSession(view);
+        if (Date.now() - restart.at.getTime() < RESTART_FOLLOW_MS) {
+          this.schedule(panel, AFTER_RESTART_MS);
+        }
+      }
       this._views.set(path, view);
       this._errors.delete(path);
       this.applyMarkers(panel, view);
@@ -144,7 +184,41 @@ export class ProvenanceTracker {
     }
   }
 
+  /** The kernel of an open notebook restarted, changed or stopped: a new session starts.
+   * Markers and findings of the session that ended go away at once. */
+  private _kernelEnded(panel: NotebookPanel, reason: KernelRestart['reason']): void {
+    const path = panel.context.path;
+    const view = this._views.get(path);
+    const ended = new Set(this._restarts.get(path)?.ended ?? []);
+    if (view?.session_id) {
+      ended.add(view.session_id);
+    }
+    this._restarts.set(path, { at: new Date(), reason, ended });
+    if (view) {
+      const blank = withoutSession(view);
+      this._views.set(path, blank);
+      this.applyMarkers(panel, blank);
+    }
+    this._changed.emit(path);
+    this.schedule(panel, AFTER_RESTART_MS);
+  }
+
   private _watch(panel: NotebookPanel): void {
+    const onStatus = (_: ISessionContext, status: Kernel.Status) => {
+      if (status === 'restarting' || status === 'autorestarting') {
+        this._kernelEnded(panel, 'restarted');
+      }
+    };
+    const onKernel = (
+      _: ISessionContext,
+      change: { oldValue: Kernel.IKernelConnection | null; newValue: Kernel.IKernelConnection | null }
+    ) => {
+      if (change.oldValue && change.oldValue.id !== change.newValue?.id) {
+        this._kernelEnded(panel, change.newValue ? 'changed' : 'shut down');
+      }
+    };
+    panel.sessionContext.statusChanged.connect(onStatus);
+    panel.sessionContext.kernelChanged.connect(onKernel);
     const onSave = (
       context: DocumentRegistry.IContext<INotebookModel>,
       state: DocumentRegistry.SaveState
@@ -178,6 +252,8 @@ export class ProvenanceTracker {
       this.schedule(panel, 300);
     });
     panel.disposed.connect(() => {
+      panel.sessionContext.statusChanged.disconnect(onStatus);
+      panel.sessionContext.kernelChanged.disconnect(onKernel);
       panel.context.saveState.disconnect(onSave);
       panel.context.model?.contentChanged.disconnect(onContent);
       window.clearTimeout(this._timers.get(panel.context.path));
@@ -186,6 +262,7 @@ export class ProvenanceTracker {
 
   private _views = new Map<string, ProvenanceView>();
   private _errors = new Map<string, Error>();
+  private _restarts = new Map<string, KernelRestart>();
   private _timers = new Map<string, number>();
   private _changed = new Signal<this, string>(this);
 }
