@@ -211,8 +211,8 @@ def test_every_integer_in_a_request_is_bounded_to_64_bits():
 
 async def test_the_log_of_a_bad_request_is_one_short_line(jp_fetch, caplog):
     caplog.set_level(logging.WARNING)
-    await _error(jp_fetch, "POST", ["features", "online"],
-                 body={"features": ["a:b"], "entity_rows": ["z" * 500_000]})
-    lines = [r.getMessage() for r in caplog.records if "features/online" in r.getMessage()]
-    assert lines and all(len(line) < 1000 for line in lines)
-    assert not any(r.exc_info for r in caplog.records if "features/online" in r.getMessage())
+    await _error(jp_fetch, "POST", ["jobs"], body={"name": "z" * 500_000,
+                                                   "notebook": "nb.ipynb"})
+    lines = [r for r in caplog.records if "mlinfra/api/jobs" in r.getMessage()]
+    assert lines and all(len(r.getMessage()) < 1000 for r in lines)
+    assert not any(r.exc_info for r in lines)
