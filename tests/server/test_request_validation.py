@@ -216,3 +216,31 @@ async def test_the_log_of_a_bad_request_is_one_short_line(jp_fetch, caplog):
     lines = [r for r in caplog.records if "mlinfra/api/jobs" in r.getMessage()]
     assert lines and all(len(r.getMessage()) < 1000 for r in lines)
     assert not any(r.exc_info for r in lines)
+
+
+async def test_an_unexpected_error_is_a_generic_500_with_its_traceback_in_the_log(
+        jp_fetch, jp_serverapp, caplog):
+    # A handler failing on something nobody foresaw (here: a stand-in raising an error whose
+    # text holds SQL and a parameter, as a catalog error does): the answer says "internal
+    # server error" and a reference; the SQL and the traceback are only in the server log.
+    from jupyter_server.utils import url_path_join
+    from tornado import web
+
+    from jupyter_mlinfra.server.base import MLInfraHandler
+
+    class Broken(MLInfraHandler):
+        @web.authenticated
+        def get(self):
+            raise RuntimeError("(sqlite3.IntegrityError) UPDATE models SET description=? "
+                               "[parameters: ('secret',)]")
+
+    base = jp_serverapp.web_app.settings["base_url"]
+    jp_serverapp.web_app.add_handlers(".*$", [(url_path_join(base, "test-broken"), Broken)])
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("test-broken")
+    assert err.value.code == 500
+    error = json.loads(err.value.response.body)["error"]
+    assert error["code"] == "internal_error" and "UPDATE" not in error["message"]
+    reference = re.search(r"reference ([0-9a-f]{12})", error["message"]).group(1)
+    logged = [r for r in caplog.records if reference in r.getMessage()]
+    assert logged and logged[0].exc_info and "UPDATE models" in str(logged[0].exc_info[1])

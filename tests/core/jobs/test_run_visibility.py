@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_mlinfra.core.errors import NotFound, PermissionDenied
+from jupyter_mlinfra.core.errors import InvalidInput, NotFound, PermissionDenied
 
 from tests.core.people import workspace_as
 
@@ -59,6 +59,24 @@ def test_another_team_cannot_read_a_team_run_its_output_or_its_log(jobs_ws, monk
     admin = workspace_as(jobs_ws, "erin", groups=["ml-admins"],
                          roles={"group:ml-admins": ["admin"]}).service("jobs")
     assert admin.retry_run(run["id"])["owner"] == "alice"
+
+
+def test_runs_follow_their_jobs_visibility(jobs_ws):
+    people = _people(jobs_ws)
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    alice.create_job("nightly", "ok.ipynb", visibility="private")
+    private_run = alice.run_job("nightly")
+    _unreadable(carol, private_run["id"])
+    assert carol.list_runs()["total"] == 0
+
+    with pytest.raises(InvalidInput, match="has the job's visibility"):
+        alice.run_job("nightly", visibility="public")
+    alice.update_job("nightly", visibility="public")   # earlier runs follow their job
+    assert bob.get_run(private_run["id"])["owner"] == "alice"
+    assert [r["id"] for r in bob.list_runs(job="alice/nightly")["runs"]] == [private_run["id"]]
+    public_run = alice.submit("ok.ipynb", visibility="private")
+    assert carol.list_runs()["total"] == 1
+    _unreadable(carol, public_run["id"])
 
 
 def test_search_text_matches_wildcards_literally(jobs):
