@@ -489,6 +489,9 @@ export interface RunInfo {
   sweep_id: string | null;
   pipeline_id: string | null;
   environment: { python?: string; kernel_name?: string; [key: string]: JSONValue | undefined };
+  /** who may read it (its job's, for a run of a job); team: its owner's team */
+  visibility: FeatureVisibility;
+  team: string;
 }
 
 export interface RunPage {
