@@ -666,8 +666,14 @@ def _free_in(body: list[ast.AST], params: set[str],
                         loads.add(sub.id)
         stack.extend(ast.iter_child_nodes(node))
     local -= declared_global
-    free = {n for n in loads if n not in local}
-    mutated = {n for n in mutated if n not in local}
+
+    def outside(name: str) -> bool:  # a global, or a file whose path is not a local name
+        if name.startswith("<file?:"):
+            return name[7:].split("|", 1)[0] not in local
+        return name not in local
+
+    free = {n for n in loads if outside(n)}
+    mutated = {n for n in mutated if outside(n)}
     global_writes = set(declared_global)
     for inner in nested:
         info = _scope_info(inner, modules)

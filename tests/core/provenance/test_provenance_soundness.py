@@ -352,3 +352,12 @@ def test_a_file_changed_outside_the_kernel_makes_its_readers_stale(tmp_path, mon
     assert report.stale_direct == ["c2"]
     message = report.explanations[0].message
     assert "in.txt" in message and "changed on disk" in message
+
+
+def test_file_paths_in_function_bodies():
+    e = analyze_source("def save(df, path):\n    df.to_csv(path)\n"
+                       "def load():\n    return pd.read_csv(src)\n"
+                       "def keep():\n    np.save('cache', x)", modules={"np": "numpy"})
+    assert e.deferred_reads["save"] == set()          # the path is a parameter: not a global
+    assert "<file?:src|>" in e.deferred_reads["load"]  # the kernel resolves `src` at the call
+    assert e.deferred_mutates["keep"] == {"<file:cache.npy>"}  # numpy adds the suffix
