@@ -43,9 +43,15 @@ def _add_run_options(p) -> None:
     p.add_argument("--kernel", dest="kernel_name", help="kernel name (default: the notebook's)")
 
 
+def _add_run_visibility(p) -> None:
+    p.add_argument("--visibility", choices=["private", "team", "public"],
+                   help="who may read the runs, their output and log (default team; a "
+                        "job's runs have the job's)")
+
+
 def _run_options(args) -> dict:
     keys = ("priority", "cpus", "memory", "retries", "retry_backoff", "timeout", "tags",
-            "kernel_name")
+            "kernel_name", "visibility")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -55,6 +61,7 @@ def register(subparsers) -> None:
     p.add_argument("--job", help="run this job (and its downstream jobs) instead")
     _add_param_options(p)
     _add_run_options(p)
+    _add_run_visibility(p)
     p.add_argument("--wait", action="store_true",
                    help="wait for the end; exit code 0 only when the run succeeded")
     p.add_argument("--json", action="store_true", help="print the run as JSON")
@@ -113,6 +120,7 @@ def register(subparsers) -> None:
                    required=True, help="parameter values to sweep (product of all grids)")
     _add_param_options(s)
     _add_run_options(s)
+    _add_run_visibility(s)
     s.add_argument("--wait", action="store_true", help="wait and print the results table")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_sweep)
