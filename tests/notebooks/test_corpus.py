@@ -27,6 +27,9 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 NETWORK_PORT = 47311  # build_corpus.NETWORK_PORT: served while building, closed here
 WORKERS = 2  # one kernel per core
 CELL_TIMEOUT = 60
+# the first test to ask for ``verdicts`` verifies the whole corpus (1.5-3 min on 2 cores, more
+# on a busy machine); a hang is caught per cell by CELL_TIMEOUT and at kernel start by the runner
+CORPUS_TIMEOUT = pytest.mark.timeout(900)
 
 # name -> expected verdict: "pass", or {cell number (1-based, as verify prints it):
 # (status, words the reason must contain)}. Every other code cell must match (or be skipped).
@@ -147,6 +150,7 @@ def test_corpus_is_varied_and_small():
 
 
 @pytest.mark.slow
+@CORPUS_TIMEOUT
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_verify_gives_the_expected_verdict(name, verdicts):
     result = verdicts[name]
@@ -167,6 +171,7 @@ def test_verify_gives_the_expected_verdict(name, verdicts):
 
 
 @pytest.mark.slow
+@CORPUS_TIMEOUT
 def test_missing_inputs_get_a_clear_verdict_not_a_traceback(verdicts):
     for name, where in (("missing_data_file", "cell 4"), ("network_download", "cell 3")):
         text = verdicts[name].to_text()
@@ -179,6 +184,7 @@ def test_missing_inputs_get_a_clear_verdict_not_a_traceback(verdicts):
 
 
 @pytest.mark.slow
+@CORPUS_TIMEOUT
 def test_check_runs_on_every_notebook(corpus_home, verdicts):
     """From the execution log saved in each notebook's metadata."""
     from jupyter_mlinfra import provenance
