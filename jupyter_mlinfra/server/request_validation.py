@@ -22,6 +22,11 @@ from ..core.errors import InvalidInput, quote
 # field), besides the operation's own.
 SERVER_QUERY_PARAMETERS = frozenset({"token", "_xsrf"})
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _cache_buster(name: str, values: list[str]) -> bool:
+    """JupyterLab's ServerConnection appends ``?<epoch ms>`` (no value) to GET requests."""
+    return name.isdigit() and not any(values)
 _INTEGER_RE = re.compile(r"[+-]?[0-9]{1,40}")
 
 
@@ -118,7 +123,8 @@ class RequestValidator:
         prefixes = tuple(p.prefix for p in op.parameters if p.where == "query" and p.prefix)
         unknown = sorted(name for name in query if name not in declared
                          and name not in SERVER_QUERY_PARAMETERS
-                         and not (prefixes and name.startswith(prefixes)))
+                         and not (prefixes and name.startswith(prefixes))
+                         and not _cache_buster(name, query[name]))
         if unknown:
             raise InvalidInput(f"unknown query parameter {quote(unknown[0])}; this operation "
                                f"takes {', '.join(sorted(declared)) or 'none'}")

@@ -159,3 +159,10 @@ async def test_a_file_that_is_not_a_notebook_is_not_quoted(jp_fetch, jp_root_dir
     code, message = await _refused(jp_fetch, params={"path": "secret.ipynb"})
     assert code == 400 and "not a valid notebook" in message
     assert "root:x" not in message
+
+
+async def test_jupyterlabs_cache_busting_query_is_accepted(jp_fetch, notebook):
+    # JupyterLab's ServerConnection appends ?<epoch ms> to every GET the panel makes
+    response = await jp_fetch("mlinfra", "api", "provenance",
+                              params={"path": notebook, "1796138724224": ""})
+    assert json.loads(response.body)["session_id"] == "kernel-abc"

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, screenshot
+from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, run_command, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -156,3 +156,73 @@ def test_provenance_panel(page, lab_server):
     assert "-10" in mismatch.first.inner_text() and "+20" in mismatch.first.inner_text()
     mismatch.first.scroll_into_view_if_needed()
     screenshot(page, "provenance-verify")
+
+
+RESTART_NOTEBOOK = "prov_restart.ipynb"
+
+
+def test_kernel_restart_switches_to_the_new_session(page, lab_server):
+    """Kernel > Restart of a notebook with hazards: the markers and findings of the session
+    that ended go away at once, the panel says the kernel restarted, every execution after
+    the restart (from the very first) is recorded in a session of its own, and the session
+    before stays browsable in the timeline."""
+    nb = new_notebook(cells=[
+        new_code_cell("%load_ext jupyter_mlinfra", id="setup"),
+        new_code_cell("a = 1", id="cell-a"),
+        new_code_cell("b = a * 10\nb", id="cell-b"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}})
+    nbformat.write(nb, lab_server.root_dir / RESTART_NOTEBOOK)
+    open_lab(page, RESTART_NOTEBOOK)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=30_000)
+    page.wait_for_function(
+        "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, .jp-StatusBar-Widget')"
+        "?.innerText || '')", timeout=60_000)
+    page.wait_for_timeout(1000)
+    for i in range(3):
+        _run_cell(page, i)
+    _set_source(page, 1, "a = 2")
+    _run_cell(page, 1)                       # cell 3 is now stale
+
+    open_mlinfra_panel(page)
+    body = open_tab(page, "Provenance")
+    stale = page.locator(".jp-Notebook .jp-Cell.jp-mlinfra-prov-stale")
+    stale.first.wait_for(state="attached", timeout=30_000)
+    assert body.locator("[data-kind='stale_direct']").count() == 1
+
+    run_command(page, "Restart Kernel…")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    # at once: no marker or finding of the session that ended, and the panel says why
+    notice = body.locator("[data-provenance-restarted='restarted']")
+    notice.wait_for(state="visible", timeout=15_000)
+    assert stale.count() == 0
+    assert body.locator(".jp-mlinfra-Provenance-finding").count() == 0
+    page.wait_for_function(
+        "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, .jp-StatusBar-Widget')"
+        "?.innerText || '')", timeout=60_000)
+    screenshot(page, "provenance-restarted")
+
+    # the new kernel lifetime: its first executions are recorded, in a session of its own
+    for i in range(3):
+        _run_cell(page, i)
+    rows = body.locator("[data-provenance-section='timeline'] tbody tr")
+    page.wait_for_function(
+        """() => document.querySelectorAll(
+             "[data-provenance-section='timeline'] tbody tr").length === 2""", timeout=30_000)
+    assert body.locator("[data-provenance-clean='true']").count() == 1
+    assert stale.count() == 0 and "its new session only (2 executions)" in notice.inner_text()
+    view = lab_server.api(f"provenance?path={RESTART_NOTEBOOK}")
+    assert [(e["seq"], e["cell_id"]) for e in view["executions"]] == [(1, "cell-a"),
+                                                                       (2, "cell-b")]
+    assert len(view["sessions"]) == 2
+    old = view["sessions"][1]
+    assert old["executions"] == 3 and old["kernel_id"] == view["sessions"][0]["kernel_id"]
+    screenshot(page, "provenance-new-session")
+
+    # the session that ended: browsable in the timeline
+    body.locator("[data-provenance-sessions]").select_option(old["session_id"])
+    page.wait_for_function(
+        """() => document.querySelectorAll(
+             "[data-provenance-section='timeline'] tbody tr").length === 3""", timeout=15_000)
+    assert rows.first.inner_text().split()[0] == "3"
+    screenshot(page, "provenance-earlier-session")
