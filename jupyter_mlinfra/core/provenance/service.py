@@ -358,6 +358,15 @@ class ProvenanceService:
             hazards.append({"kind": "deleted_cell", "cell_id": cid, "names": [],
                             "message": f"the replay uses cell {cid}, which is no longer in "
                                        f"the notebook"})
+        for e in slice_[:-1]:  # not dirty: why the replay is longer than it may look
+            if e.assumed:
+                names = sorted(e.assumed)
+                shown = ", ".join(f"`{n}`" for n in names)
+                hazards.append({
+                    "kind": "assumed", "cell_id": e.cell_id, "names": names,
+                    "message": f"the replay keeps execution #{e.seq}: it passed {shown} to "
+                               f"a call provenance cannot see into, which may have changed "
+                               f"{'it' if len(names) == 1 else 'them'}"})
         return {
             "notebook_path": log.notebook_path or path,
             "session_id": log.session_id,

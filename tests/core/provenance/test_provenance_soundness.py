@@ -361,3 +361,11 @@ def test_file_paths_in_function_bodies():
     assert e.deferred_reads["save"] == set()          # the path is a parameter: not a global
     assert "<file?:src|>" in e.deferred_reads["load"]  # the kernel resolves `src` at the call
     assert e.deferred_mutates["keep"] == {"<file:cache.npy>"}  # numpy adds the suffix
+
+
+def test_dependencies_say_why_a_replay_keeps_a_call_it_cannot_see_into(sessions):
+    deps = sessions["function_appends_to_its_argument"]["deps"]
+    assert deps["clean"] is True
+    notes = [h for h in deps["hazards"] if h["kind"] == "assumed"]
+    assert [(h["cell_id"], h["names"]) for h in notes] == [("c3", ["L"])]
+    assert "may have changed it" in notes[0]["message"]
