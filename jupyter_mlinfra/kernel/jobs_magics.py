@@ -29,7 +29,7 @@ def _unquote(value: str | None) -> str | None:
 
 def _options(args) -> dict:
     out = {}
-    for key in ("priority", "timeout", "retries"):
+    for key in ("priority", "timeout", "retries", "visibility"):
         value = getattr(args, key, None)
         if value is not None:
             out[key] = value
@@ -88,6 +88,8 @@ def _summary(run: dict) -> str:
 @argument("--timeout", type=float, help="seconds")
 @argument("--retries", type=int)
 @argument("--tag", action="append")
+@argument("--visibility", choices=["private", "team", "public"],
+          help="who may read the run, its output and log (default team)")
 @argument("--wait", action="store_true", help="wait, showing cell progress")
 def run(magics, args):
     from ..core.jobs.local import wait_with_local_scheduler
@@ -124,11 +126,10 @@ def run(magics, args):
 @argument("--retries", type=int)
 @argument("--tag", action="append")
 def schedule(magics, args):
-    extra = {"visibility": args.visibility} if args.visibility else {}
     job = _svc().create_job(args.name, args.notebook, base=os.getcwd(),
                             parameters=_params(args.parameter),
                             schedule=_unquote(args.cron), timezone=_unquote(args.timezone),
-                            depends_on=args.depends_on, **extra, **_options(args))
+                            depends_on=args.depends_on, **_options(args))
     print(f"job {job['name']} -> {job['notebook']}")
     if job["schedule"]:
         print(f"schedule {job['schedule']} ({job['timezone']}); next fire times:")

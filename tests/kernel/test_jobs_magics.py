@@ -32,9 +32,12 @@ def test_schedule_jobs_runs_cancel(ip, root, capsys):
     with pytest.raises(UsageError, match="unknown parameter"):
         ip.run_line_magic("mlinfra", "run ok.ipynb -p nope 1")
     queued = ip.run_line_magic("mlinfra", "run ok.ipynb -p x 2")
+    private = ip.run_line_magic("mlinfra", "run ok.ipynb --visibility private")
+    assert (queued["visibility"], private["visibility"]) == ("team", "private")
+    ip.run_line_magic("mlinfra", f"cancel {private['id']}")
     ip.run_line_magic("mlinfra", f"cancel {queued['id']}")
     runs = ip.run_line_magic("mlinfra", "runs --state cancelled")
-    assert list(runs["id"]) == [queued["id"]]
+    assert set(runs["id"]) == {queued["id"], private["id"]}
 
 
 @pytest.mark.slow
