@@ -72,13 +72,20 @@ def _current_cell_dependencies(service, path, log, live, executions, context, sh
     """The replay of what the running cell reads, followed by the running cell itself."""
     from ..core.provenance.names import analyze_source, python_source
 
+    import os
+
+    from ..core.provenance.recording import resolve_files
+
     current = context.history[-1] if context.history else ""
     effects = analyze_source(python_source(current))
-    bound_before = set().union(*(e.binds for e in executions)) if executions else set()
+    # the files it reads, as the recorder names them (absolute, paths held by names resolved)
+    reads = resolve_files(effects.reads, shell.user_ns, os.getcwd())
+    bound_before = set().union(*(e.binds | e.mutates for e in executions)) if executions \
+        else set()
     replay: dict[int, dict] = {}
     hazards: dict[str, dict] = {}
     clean = True
-    for name in sorted(effects.reads):
+    for name in sorted(reads):
         if name in bound_before:
             deps = service.dependencies(path, name=name, log=log, live_names=live)
             for e in deps.get("replay", []):

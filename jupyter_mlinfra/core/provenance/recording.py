@@ -90,7 +90,9 @@ def _resolve_file(name: str, objs: dict[str, Any] | None, cwd: str | None) -> st
     return name
 
 
-def _resolve_files(names: set[str], objs: dict[str, Any] | None, cwd: str | None) -> set[str]:
+def resolve_files(names: set[str], objs: dict[str, Any] | None, cwd: str | None) -> set[str]:
+    """``names`` with the static file pseudo-names made absolute (``cwd``) or resolved through
+    the names holding their path (``objs``); the ones that cannot be resolved are left out."""
     if not any(n.startswith("<file") for n in names):
         return names
     out = set()
@@ -274,7 +276,7 @@ class HistoryBuilder:
         objs = dict(items) if items is not None else None
         cwd = os.getcwd() if items is not None else None
         reads, binds, mutates, deletes_static = (
-            _resolve_files(set(x), objs, cwd)
+            resolve_files(set(x), objs, cwd)
             for x in (reads, binds, mutates, effects.deletes))
         files: dict[str, list[int]] = {}
         if cwd is not None:
