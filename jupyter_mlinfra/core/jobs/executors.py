@@ -180,6 +180,121 @@ class LocalExecutor:
         self._busy.clear()
 
 
+# -- in this process -----------------------------------------------------------------------------
+class InlineExecutor:
+    """One run at a time on a thread of this process: what ``run --wait`` uses when no
+    scheduler serves the catalog and there is one run to execute. No worker process (its
+    interpreter, imports and pre-started kernels), and the kernel starts at once, while the
+    run is being claimed. A run still executing at ``shutdown`` goes back to the queue (its
+    kernel is killed), as with worker processes."""
+
+    kind = "inline"
+
+    def __init__(self, workspace, *, lease_seconds: float = 30.0,
+                 kernel_name: str | None = "python3", scheduler_id: str | None = None) -> None:
+        self.workspace = workspace
+        self.lease_seconds = lease_seconds
+        self.id = scheduler_id or uuid.uuid4().hex[:8]
+        self.slot = f"{os.uname().nodename}:{self.id}:inline"
+        self._lock = threading.Lock()
+        self._busy: dict[str, str] = {}
+        self._done: list[Outcome] = []
+        self._thread: threading.Thread | None = None
+        self._km: Any = None
+        self._kernel_thread: threading.Thread | None = None
+        self.on_event: Callable[[], None] | None = None
+        if kernel_name:
+            self._kernel_thread = threading.Thread(
+                target=self._start_kernel, args=(kernel_name,), name="mlinfra-inline-kernel",
+                daemon=True)
+            self._kernel_thread.start()
+
+    def _start_kernel(self, kernel_name: str) -> None:
+        from .execution import start_kernel
+
+        try:
+            self._km = start_kernel(kernel_name)
+        except Exception as exc:   # e.g. no such kernel: the run starts (and reports) it
+            log.debug("inline executor: cannot pre-start kernel %s: %s", kernel_name, exc)
+            self._km = None
+
+    def _take_kernel(self):
+        t, self._kernel_thread = self._kernel_thread, None
+        if t is not None:
+            t.join()
+        km, self._km = self._km, None
+        return km
+
+    def free_slots(self) -> list[str]:
+        with self._lock:
+            return [] if self._busy else [self.slot]
+
+    def submit(self, slot: str, run_id: str) -> None:
+        with self._lock:
+            self._busy[slot] = run_id
+        self._thread = threading.Thread(target=self._execute, args=(slot, run_id),
+                                        name=f"mlinfra-run-{run_id[:8]}", daemon=True)
+        self._thread.start()
+
+    def _execute(self, slot: str, run_id: str) -> None:
+        from . import execution
+
+        try:
+            km = self._take_kernel()
+            state, detail = execution.execute_run(self.workspace, run_id, slot,
+                                                  kernel_manager=km,
+                                                  lease_seconds=self.lease_seconds), ""
+        except Exception as exc:   # never lose the run silently
+            log.exception("run %s", run_id)
+            state, detail = "lost", f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self._busy.pop(slot, None)
+            self._done.append(Outcome(run_id, slot, state, detail))
+        _notify(self)
+
+    def in_flight(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._busy)
+
+    def poll(self) -> list[Outcome]:
+        with self._lock:
+            done, self._done = self._done, []
+        return done
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "workers": 1, "busy": len(self._busy)}
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        from sqlalchemy import update
+
+        from ..catalog.schema import utcnow
+        from .states import RunState
+        from .tables import Run, RunLogLine
+
+        with self._lock:
+            held = dict(self._busy)
+        if held:
+            # back in the queue first: the run's own writes are conditional on owning it,
+            # so its attempt ends as "lost" (not failed) when its kernel is killed below
+            with self.workspace.catalog.session() as s:
+                for slot, run_id in held.items():
+                    done = s.execute(update(Run).where(
+                        Run.id == run_id, Run.worker == slot,
+                        Run.state == RunState.RUNNING.value).values(
+                            state=RunState.QUEUED.value, worker=None, lease_expires_at=None,
+                            started_at=None, progress={}, queued_at=utcnow()))
+                    if done.rowcount == 1:
+                        s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
+                                         text="the waiting process stopped: run put back "
+                                              "in the queue"))
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(timeout)
+        from .execution import kill_kernel
+
+        kill_kernel(self._take_kernel())
+
+
 # -- Dask -------------------------------------------------------------------------------------
 def _dask_task(env: dict[str, str], run_id: str, slot: str, lease_seconds: float) -> str:
     workspace = _open_workspace(env)

@@ -4,7 +4,8 @@
 if a scheduler (server or daemon) serves the catalog, the runs are simply followed; when none
 is alive (by the catalog's scheduler records), a scheduler is started in this process at
 once, and also when the runs are still pending after a grace period (a scheduler that is
-alive but busy or blocked by quotas).
+alive but busy or blocked by quotas). One run is executed on a thread of this process
+(``InlineExecutor``); more, by worker processes (``LocalExecutor``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
                     and (checked_at is None or time.monotonic() - checked_at > grace))):
                 checked_at = time.monotonic()
                 if execute_here or nobody_serves():
-                    scheduler = _start(workspace, workers, run_ids)
+                    scheduler = _start(workspace, workers, run_ids,
+                                       runs[0].get("kernel_name") if len(runs) == 1 else None)
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"runs still going after {timeout} s: " + ", ".join(
                     f"{r['id']} ({r['state']})" for r in runs if r["state"] not in FINAL_STATES))
@@ -61,11 +63,16 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
             scheduler.stop()
 
 
-def _start(workspace, workers: int | None, run_ids: list[str]):
-    from .executors import LocalExecutor
+def _start(workspace, workers: int | None, run_ids: list[str], kernel_name: str | None = None):
+    from .executors import InlineExecutor, LocalExecutor
     from .scheduler import Scheduler
 
     settings = workspace.config.settings
     count = workers or max(1, min(int(settings.jobs_workers or 1), len(run_ids)))
-    executor = LocalExecutor(workspace, count, lease_seconds=settings.jobs_lease_seconds)
+    if count == 1 and not workers:
+        # one run at a time: on a thread of this process, its kernel starting right now
+        executor = InlineExecutor(workspace, lease_seconds=settings.jobs_lease_seconds,
+                                  kernel_name=kernel_name or "python3")
+    else:
+        executor = LocalExecutor(workspace, count, lease_seconds=settings.jobs_lease_seconds)
     return Scheduler(workspace, executor, poll_interval=0.1, only_runs=set(run_ids))

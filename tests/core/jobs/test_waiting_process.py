@@ -1,0 +1,123 @@
+"""A run waited for with no scheduler serving the catalog executes in the waiting process:
+no worker process, its kernel started at once; all of a run's guarantees kept (record,
+output, log, metrics, provenance, cancellation, back to the queue when the wait stops)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import nbformat
+import pytest
+
+from .notebooks import make_root, write
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    root = make_root(tmp_path / "root")
+    write(root / "parent.ipynb", "x = 1",
+          "import os, jupyter_mlinfra\n"
+          "open('parent.txt', 'w').write(str(os.getppid()))\n"
+          "jupyter_mlinfra.log_metric('double', x * 2)")
+    monkeypatch.setenv("MLINFRA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLINFRA_ROOT_DIR", str(root))
+    for name in ("MLINFRA_CATALOG_URL", "MLINFRA_ARTIFACT_ROOT", "MLINFRA_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "jupyter-config"))
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(tmp_path / "jupyter-config"))
+    workspace = Workspace.open()
+    workspace.root = root
+    yield workspace
+    workspace.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:   # a zombie is dead
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_run_wait_executes_in_the_waiting_process_with_every_record(ws):
+    from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
+
+    jobs = ws.service("jobs")
+    run = jobs.submit("parent.ipynb", parameters={"x": 21})
+    final = wait_with_local_scheduler(ws, [run["id"]], timeout=240)[0]
+    assert final["state"] == "succeeded", final["error"]
+    # the kernel is this process's child: no worker process (nor kernel template) between
+    assert int((ws.root / "parent.txt").read_text()) == os.getpid()
+    assert final["metrics"] == {"double": 42.0}
+    assert final["progress"]["executed"] == final["progress"]["code_cells"]
+    out = nbformat.reads(jobs.run_output(run["id"]).decode(), as_version=4)
+    assert any(c.get("outputs") is not None and "x = 21" in c.source for c in out.cells)
+    log = "\n".join(line["text"] for line in jobs.run_log(run["id"])["lines"])
+    assert "attempt 1" in log and "ended: succeeded" in log
+    # every cell's provenance is in the catalog (parameters cell, injected one, the cell)
+    assert ws.service("provenance").sessions("parent.ipynb")[0]["executions"] == 3
+    # no scheduler is left behind in the catalog as alive
+    assert not any(s["alive"] for s in jobs.schedulers())
+
+
+def _slow_started(ws, jobs, run_id, timeout=120):
+    deadline = time.monotonic() + timeout
+    pids = ws.root / "pids.txt"
+    while time.monotonic() < deadline:
+        if pids.exists() and len(pids.read_text().split()) == 2:
+            return [int(p) for p in pids.read_text().split()]
+        time.sleep(0.1)
+    raise AssertionError(f"the run never started: {jobs.get_run(run_id)}")
+
+
+def test_cancel_kills_the_kernel_of_a_run_executing_in_the_waiting_process(ws):
+    from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
+
+    jobs = ws.service("jobs")
+    run = jobs.submit("slow.ipynb", parameters={"seconds": 300.0})
+    result: dict = {}
+    waiter = threading.Thread(target=lambda: result.update(
+        run=wait_with_local_scheduler(ws, [run["id"]], timeout=240)[0]))
+    waiter.start()
+    kernel, child = _slow_started(ws, jobs, run["id"])
+    jobs.cancel_run(run["id"])
+    waiter.join(120)
+    assert result["run"]["state"] == "cancelled"
+    deadline = time.monotonic() + 10
+    while (_alive(kernel) or _alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(kernel) and not _alive(child)
+
+
+def test_a_wait_interrupted_puts_the_run_back_in_the_queue_and_kills_its_kernel(ws):
+    from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
+
+    jobs = ws.service("jobs")
+    run = jobs.submit("slow.ipynb", parameters={"seconds": 300.0})
+    pids = ws.root / "pids.txt"
+
+    def on_update(r: dict) -> None:   # Ctrl-C once the notebook's first cell has run
+        if r["state"] == "running" and pids.exists() and len(pids.read_text().split()) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        wait_with_local_scheduler(ws, [run["id"]], timeout=240, on_update=on_update)
+    kernel, child = [int(p) for p in pids.read_text().split()]
+    back = jobs.get_run(run["id"])
+    assert back["state"] == "queued" and back["attempt"] == 1 and not back.get("worker")
+    log = "\n".join(line["text"] for line in jobs.run_log(run["id"])["lines"])
+    assert "put back in the queue" in log
+    deadline = time.monotonic() + 10
+    while (_alive(kernel) or _alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(kernel) and not _alive(child)
