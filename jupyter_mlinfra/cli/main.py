@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..core.startup import skip_iri_grammar
+    from ..core.startup import lean_start
 
-    skip_iri_grammar()
+    lean_start()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

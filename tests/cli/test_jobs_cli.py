@@ -142,3 +142,27 @@ def test_cli_leaves_out_jsonschemas_iri_grammar(root):
     import importlib.util
 
     assert importlib.util.find_spec("rfc3987_syntax") is not None   # else this proves nothing
+
+
+def test_cli_run_wait_leaves_out_papermills_remote_storage_clients(root):
+    """papermill imports pyarrow (and numpy), boto3, gcsfs... at import, for s3://, hdfs://
+    paths the CLI never gives it: about half of importing papermill. `jupyter mlinfra run
+    --wait` executes the run without them, and they still import when something needs them."""
+    import importlib.util
+    import sys
+
+    code = ("import sys\n"
+            "from jupyter_mlinfra.cli.main import main\n"
+            "code = main(['run', 'ok.ipynb', '-p', 'x', '4', '--wait'])\n"
+            "print('imported:', sorted(m for m in ('pyarrow', 'numpy', 'boto3') "
+            "if m in sys.modules))\n"
+            "import boto3, pyarrow.fs\n"
+            "print('importable later:', boto3.__name__, pyarrow.fs.__name__)\n"
+            "sys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=root, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert "succeeded" in result.stdout and "y=8" in result.stdout
+    assert "imported: []" in result.stdout
+    assert "importable later: boto3 pyarrow.fs" in result.stdout
+    assert importlib.util.find_spec("pyarrow") and importlib.util.find_spec("boto3")

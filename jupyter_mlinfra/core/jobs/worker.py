@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         proto.write(json.dumps(msg) + "\n")
         proto.flush()
 
-    from ..startup import skip_iri_grammar
+    from ..startup import lean_start
 
-    skip_iri_grammar()
+    lean_start()
     from ..workspace import Workspace
     from . import execution
     import papermill  # noqa: F401  (once per worker, not per run)
