@@ -68,6 +68,8 @@ def mlinfra_env(tmp_path, monkeypatch):
     # Keep users' own Jupyter config files out of the tests.
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "jupyter-config"))
     monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(tmp_path / "jupyter-config"))
+    # ... and their IPython profile (enable-recording writes its kernel config there)
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     return home
 
 

@@ -193,8 +193,9 @@ class ProvenanceRecordingHandler(ProvenanceBase):
     @web.authenticated
     @authorized
     def post(self) -> None:
-        """Switch recording from the first cell on or off (``jupyter mlinfra
-        enable-recording`` / ``disable-recording``) for ``scope`` (user or sys-prefix)."""
+        """Switch recording from the first cell on or off for the server's user (``jupyter
+        mlinfra enable-recording --user`` / ``disable-recording --user``). The environment's
+        own configuration (``--sys-prefix``) is left to its administrator's command line."""
         from ..kernel import autoload
 
         body = self.json_body()
@@ -202,7 +203,7 @@ class ProvenanceRecordingHandler(ProvenanceBase):
         if not isinstance(enabled, bool):
             raise InvalidInput("'enabled' must be true or false")
         scope = body.get("scope", "user")
-        if scope not in autoload.SCOPES:
-            raise InvalidInput(f"'scope' must be one of {', '.join(autoload.SCOPES)}")
+        if scope != "user":
+            raise InvalidInput("'scope' must be 'user' (use the command line for --sys-prefix)")
         (autoload.enable if enabled else autoload.disable)(scope)
         self.send_json(autoload.status())

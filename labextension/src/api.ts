@@ -169,7 +169,7 @@ export class MLInfraAPI {
   /** POST /provenance/recording: every new kernel records from its first cell (or not). */
   setRecording(body: {
     enabled: boolean;
-    scope?: 'user' | 'sys-prefix';
+    scope?: 'user';
   }): Promise<RecordingStatus> {
     return this.request('provenance/recording', { method: 'POST', body });
   }

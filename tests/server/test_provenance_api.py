@@ -166,3 +166,24 @@ async def test_jupyterlabs_cache_busting_query_is_accepted(jp_fetch, notebook):
     response = await jp_fetch("mlinfra", "api", "provenance",
                               params={"path": notebook, "1796138724224": ""})
     assert json.loads(response.body)["session_id"] == "kernel-abc"
+
+
+async def test_recording_switch_writes_the_users_kernel_config_only(jp_fetch, mlinfra_env,
+                                                                      tmp_path):
+    import os
+    from pathlib import Path
+
+    config = Path(os.environ["IPYTHONDIR"]) / "profile_default" / "ipython_kernel_config.py"
+    response = await jp_fetch("mlinfra", "api", "provenance", "recording", method="POST",
+                              body=json.dumps({"enabled": True}))
+    status = json.loads(response.body)
+    assert status["scopes"]["user"] == {"enabled": True, "path": str(config)}
+    assert "jupyter_mlinfra" in config.read_text()
+    with pytest.raises(HTTPClientError) as err:  # the environment's config: command line only
+        await jp_fetch("mlinfra", "api", "provenance", "recording", method="POST",
+                       body=json.dumps({"enabled": True, "scope": "sys-prefix"}))
+    assert err.value.code == 400
+    response = await jp_fetch("mlinfra", "api", "provenance", "recording", method="POST",
+                              body=json.dumps({"enabled": False}))
+    assert json.loads(response.body)["scopes"]["user"]["enabled"] is False
+    assert not config.exists()
