@@ -13,6 +13,7 @@ left out: the kernel's in-memory history and its live namespace are used.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,25 @@ def history(path: str | None = None, *, session_id: str | None = None) -> list[d
     return [e.to_dict() for e in log.executions]
 
 
+def _saved_cells(path: str) -> list[NotebookCell]:
+    """The cells of the notebook file. A v4 notebook's JSON is read as it is: nbformat (which
+    costs over a second to import) is only loaded for other files, and to explain an error."""
+    from .core.provenance.model import cells_from_notebook
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if isinstance(data, dict) and data.get("nbformat") == 4 and \
+                isinstance(data.get("cells"), list) and \
+                all(isinstance(c, dict) for c in data["cells"]):
+            return cells_from_notebook(data)
+    except (OSError, ValueError):
+        pass
+    from .core.provenance.service import read_notebook
+
+    return cells_from_notebook(read_notebook(path))
+
+
 def check(path: str | None = None, *, cells: list[dict] | None = None,
           session_id: str | None = None) -> Report:
     """Stale / out-of-order / hidden-state / changed / unexecuted / reads-from-below report.
@@ -85,10 +105,7 @@ def check(path: str | None = None, *, cells: list[dict] | None = None,
     current: list[NotebookCell] | None = cells_from_json(cells) if cells is not None else None
     if log is not None and session_id is None:
         if current is None and path and Path(path).is_file():
-            from .core.provenance.model import cells_from_notebook
-            from .core.provenance.service import read_notebook
-
-            current = cells_from_notebook(read_notebook(path))
+            current = _saved_cells(path)
         return _service().check(path, log=log, cells=current, live_names=live)
     return _service().check(_need(path), cells=current, session_id=session_id)
 

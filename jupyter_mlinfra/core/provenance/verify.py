@@ -40,12 +40,17 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
-
-import nbformat
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .model import METADATA_KEY
 from .sanitize import sanitize_outputs
+
+if TYPE_CHECKING:
+    import nbformat
+
+# nbformat is imported where a notebook is read or run, never at import: importing it costs
+# over a second of CPU (jsonschema's format checkers build grammars), and this module is
+# imported by jupyter_mlinfra.provenance, which the first `%mlinfra check` in a kernel loads.
 
 SKIP_TAGS = frozenset({"mlinfra-skip", "nbval-skip", "skip-verify", "skip-execution"})
 IGNORE_OUTPUT_TAGS = frozenset({"mlinfra-ignore-output", "nbval-ignore-output"})
