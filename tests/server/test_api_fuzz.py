@@ -7,7 +7,7 @@ OpenAPI description: positive and negative cases for every operation, once with 
 once as a browser session (cookie + XSRF). Every answer must be below 500 and match the
 schema the description declares for it, and the server's log must hold no traceback.
 
-The number of cases is bounded (``MLINFRA_FUZZ_EXAMPLES`` per operation, 12 by default) so
+The number of cases is bounded (``MLINFRA_FUZZ_EXAMPLES`` per operation, 8 by default) so
 the run fits the CI budget; raise it locally to dig deeper.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 VENV_BIN = Path(sys.executable).parent
-EXAMPLES = int(os.environ.get("MLINFRA_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("MLINFRA_FUZZ_EXAMPLES", "8"))
 # Operations that start kernels: each case would run a notebook; a few cases are enough and
 # their own tests cover them in depth.
 SLOW_OPERATIONS = r"/provenance/verify|/reproduce"
