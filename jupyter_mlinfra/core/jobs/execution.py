@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..catalog.schema import utcnow
+from ..identity import Identity
 from .states import RunState, end_attempt
 from .tables import Run, RunLogLine
 
@@ -62,6 +63,13 @@ def run_env(workspace, run: Run) -> dict[str, str]:
         env["MLINFRA_S3_ENDPOINT_URL"] = cfg.s3_endpoint_url
     if run.job_id:
         env["MLINFRA_JOB_ID"] = run.job_id
+    # the owner's team as recorded on the run (the groups it was submitted with) and the
+    # teams and roles this process's configuration gives the owner, so the run reads and
+    # changes what its owner may, even where the kernel cannot see the server's configuration
+    owner = Identity.resolve(cfg.settings, run.owner)
+    teams = list(dict.fromkeys(t for t in (run.team, *owner.teams) if t))
+    env["MLINFRA_TEAMS"] = json.dumps({run.owner: teams} if teams else {})
+    env["MLINFRA_ROLES"] = json.dumps({run.owner: sorted(owner.roles)} if owner.roles else {})
     return env
 
 

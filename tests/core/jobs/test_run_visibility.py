@@ -36,13 +36,14 @@ def test_another_team_cannot_read_a_team_run_its_output_or_its_log(jobs_ws, monk
     assert carol.get_run(run["id"])["metrics"]["y"] == 42
     assert any("y is 42" in line["text"] for line in carol.run_log(run["id"])["lines"])
     assert b"y is" in carol.run_output(run["id"])
-    assert [r["id"] for r in carol.list_runs()["runs"]] == [run["id"]]
+    assert [r["id"] for r in carol.list_runs()["items"]] == [run["id"]]
     with pytest.raises(PermissionDenied):   # reading is not changing
         carol.retry_run(run["id"])
 
     # bob, of another team, gets "not found" (run ids do not leak) and an empty list
     _unreadable(bob, run["id"])
-    assert bob.list_runs() == {"runs": [], "total": 0, "limit": 50, "offset": 0}
+    assert bob.list_runs() == {"items": [], "total": 0, "total_exact": True, "limit": 50,
+                               "offset": 0, "next_cursor": None}
     assert bob.list_runs(q="ok")["total"] == 0
 
     # a team bob sets for himself gains nothing: the old setting, the environment, a
@@ -73,7 +74,7 @@ def test_runs_follow_their_jobs_visibility(jobs_ws):
         alice.run_job("nightly", visibility="public")
     alice.update_job("nightly", visibility="public")   # earlier runs follow their job
     assert bob.get_run(private_run["id"])["owner"] == "alice"
-    assert [r["id"] for r in bob.list_runs(job="alice/nightly")["runs"]] == [private_run["id"]]
+    assert [r["id"] for r in bob.list_runs(job="alice/nightly")["items"]] == [private_run["id"]]
     public_run = alice.submit("ok.ipynb", visibility="private")
     assert carol.list_runs()["total"] == 1
     _unreadable(carol, public_run["id"])
@@ -89,3 +90,21 @@ def test_search_text_matches_wildcards_literally(jobs):
     assert jobs.list_runs(q="_")["total"] == 0 and jobs.list_runs(q="%")["total"] == 0
     assert jobs.list_runs(q="ok.")["total"] == 1
     assert jobs.list_runs(notebook="o_")["total"] == 0
+
+
+def test_a_run_acts_with_its_owners_team_and_roles(jobs_ws, nb_root):
+    from .notebooks import write
+
+    write(nb_root / "who.ipynb", None,
+          "from jupyter_mlinfra.core.workspace import get_workspace\n"
+          "me = get_workspace().identity\n"
+          "print('identity', me.user, list(me.teams), sorted(me.roles))")
+    # alice's groups come from the identity provider, her role from the configuration the
+    # scheduler has (the kernel sees neither)
+    alice = workspace_as(jobs_ws, "alice", groups=["fraud"],
+                         roles={"alice": ["auditor"]}).service("jobs")
+    run = alice.submit("who.ipynb")
+    done = alice.run_and_wait(run["id"], timeout=240)
+    assert done["state"] == "succeeded", done.get("error")
+    output = alice.run_output(run["id"]).decode()
+    assert "identity alice ['fraud'] ['auditor']" in output, output
