@@ -63,6 +63,12 @@ def replay(magics, args) -> None:
 @argument("--replay", action="store_true", help="verify the replay instead of the notebook")
 @argument("--cell", default=None, help="with --replay: the cell whose replay to verify")
 @argument("--json", action="store_true", help="print JSON")
+@argument("--lax", action="store_true",
+          help="compare only cells marked NBVAL_CHECK_OUTPUT (nbval's --nbval-lax)")
+@argument("--timeout", type=float, default=None,
+          help="seconds a cell may run (default: the verify_timeout_seconds setting; 0: none)")
+@argument("--kernel", default=None,
+          help="kernel name (default: the notebook's kernelspec, else python3)")
 @argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
 def verify(magics, args) -> None:
     path = args.path
@@ -73,5 +79,10 @@ def verify(magics, args) -> None:
 
             raise InvalidInput("this kernel does not know its notebook's path; give PATH")
         path = log.notebook_path
-    result = _provenance().verify(path, replay=args.replay, cell_id=args.cell)
+    if args.timeout is not None and args.timeout < 0:
+        from ..core.errors import InvalidInput
+
+        raise InvalidInput(f"--timeout must be 0 (no limit) or more seconds, not {args.timeout}")
+    result = _provenance().verify(path, replay=args.replay, cell_id=args.cell, lax=args.lax,
+                                  timeout=args.timeout, kernel_name=args.kernel)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())

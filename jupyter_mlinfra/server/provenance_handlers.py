@@ -167,7 +167,8 @@ class ProvenanceVerifyHandler(ProvenanceBase):
         try:
             opts = VerifyOptions(rtol=float(body.get("rtol", 1e-6)),
                                  atol=float(body.get("atol", 1e-9)),
-                                 compare_stderr=not body.get("ignore_stderr", False))
+                                 compare_stderr=not body.get("ignore_stderr", False),
+                                 lax=bool(body.get("lax", False)))
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"bad tolerance: {exc}") from exc
         if not Path(path).is_file():
@@ -175,7 +176,9 @@ class ProvenanceVerifyHandler(ProvenanceBase):
         svc = self.provenance
         result = await IOLoop.current().run_in_executor(
             None, lambda: svc.verify(path, replay=replay, options=opts,
-                                     cell_id=body.get("cell_id")))
+                                     cell_id=body.get("cell_id"),
+                                     timeout=body.get("timeout_seconds"),
+                                     kernel_name=body.get("kernel_name")))
         payload = result.to_dict()
         payload["notebook"] = self.api_path(path)
         self.send_json(payload)

@@ -1,13 +1,16 @@
 """The first ``%mlinfra check`` in a kernel answers as fast as the later ones: it no longer
 imports nbformat (over a second of CPU: jsonschema's format checkers build their grammars at
 import; 12 s on a loaded machine), neither through verify's module nor to read the notebook's
-cells. Measured on a real kernel: the import is what made the first check slow."""
+cells. Measured on a real kernel: the import is what made the first check slow. And the
+magic's verify grammar."""
 
 from __future__ import annotations
 
 import os
 
 import nbformat
+import pytest
+from IPython.core.error import UsageError
 from jupyter_client.manager import start_new_kernel
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -44,3 +47,14 @@ def test_first_check_does_not_import_nbformat(tmp_path, mlinfra_env):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_magic_verify_shares_the_cli_grammar(ip, tmp_path, capsys):
+    """``%mlinfra verify`` takes --kernel, --timeout and --lax as `jupyter mlinfra verify`."""
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1", id="c1")]), path)
+    ip.run_line_magic("mlinfra", f"verify {path} --kernel nope --lax --timeout 5")
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "no such kernel: 'nope'" in out
+    with pytest.raises(UsageError, match="--timeout must be 0"):
+        ip.run_line_magic("mlinfra", f"verify {path} --timeout -1")

@@ -97,6 +97,24 @@ async def test_replay_then_verify_it(jp_fetch, notebook, jp_root_dir):
     assert [c["status"] for c in result["cells"]] == ["skipped", "match"]
 
 
+async def test_verify_reports_a_timeout_and_a_missing_kernel(jp_fetch, jp_root_dir):
+    nb = new_notebook(cells=[new_code_cell("import time\ntime.sleep(1000)", id="hung")],
+                      metadata={"kernelspec": KERNELSPEC})
+    nbformat.write(nb, jp_root_dir / "hung.ipynb")
+    response = await jp_fetch("mlinfra", "api", "provenance", "verify", method="POST",
+                              body=json.dumps({"path": "hung.ipynb", "timeout_seconds": 2}),
+                              request_timeout=120)
+    result = json.loads(response.body)
+    assert result["verdict"] == "fail" and result["stop"]["kind"] == "timeout"
+    assert result["stop"]["cell_id"] == "hung" and result["run_error"] == "timed out after 2 s"
+    response = await jp_fetch("mlinfra", "api", "provenance", "verify", method="POST",
+                              body=json.dumps({"path": "hung.ipynb", "kernel_name": "nope"}),
+                              request_timeout=120)
+    result = json.loads(response.body)
+    assert result["verdict"] == "fail" and result["stop"]["kind"] == "no_such_kernel"
+    assert [c["status"] for c in result["cells"]] == ["not_run"]
+
+
 async def test_openapi_describes_provenance(jp_fetch):
     doc = json.loads((await jp_fetch("mlinfra", "api", "openapi.json")).body)
     assert "/provenance" in doc["paths"] and "/provenance/verify" in doc["paths"]
