@@ -130,6 +130,8 @@ class Workspace:
             "status": "ok",
             "version": __version__,
             "user": self.user,
+            "teams": list(self.identity.teams),
+            "roles": sorted(self.identity.roles),
             "catalog": {**self.catalog.describe(),
                         "schema_revisions": self.catalog.schema_revisions(),
                         "catalog_id": self.catalog.info().get("catalog_id")},
@@ -150,6 +152,8 @@ class Workspace:
         lines.append(f"\ncatalog:     {catalog['backend']}  schema "
                      f"{', '.join(catalog['schema_revisions'])}  id {catalog['catalog_id']}")
         lines.append(f"artifacts:   {health['artifacts']['backend']}  {health['artifacts']['root']}")
+        lines.append(f"identity:    {self.user}  teams {', '.join(health['teams']) or '-'}  "
+                     f"roles {', '.join(health['roles']) or '-'}")
         for name, status in health["capabilities"].items():
             lines.append(f"{name + ':':<13}"
                          f"{'available' if status['available'] else status['message']}")

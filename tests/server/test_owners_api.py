@@ -109,3 +109,11 @@ async def test_a_run_submitted_private_is_its_owners_and_q_matches_literally(as_
     for q, total in (("ok", 1), ("%", 0), ("_", 0), ("o_", 0)):
         page = json.loads((await alice("mlinfra", "api", "runs", params={"q": q})).body)
         assert page["total"] == total, q
+
+
+async def test_health_says_who_the_server_thinks_you_are(as_user):
+    carol = json.loads((await as_user("carol", "fraud", "ml")("mlinfra", "api", "health")).body)
+    assert (carol["user"], carol["teams"], carol["roles"]) == ("carol", ["fraud", "ml"], [])
+    # a group that grants a role is not a team
+    erin = json.loads((await as_user("erin", "ml-admins")("mlinfra", "api", "health")).body)
+    assert (erin["user"], erin["teams"], erin["roles"]) == ("erin", [], ["admin"])
