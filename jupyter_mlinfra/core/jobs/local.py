@@ -15,6 +15,9 @@ from typing import Callable
 
 from .states import FINAL_STATES, PENDING_STATES
 
+TICK_EVERY = 1.0    # seconds between two scheduler passes when nothing happened
+LOOK_EVERY = 0.1    # seconds between two looks at the runs' states
+
 
 def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float | None = None,
                               execute_here: bool | None = None, grace: float = 2.0,
@@ -32,19 +35,28 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
     def nobody_serves() -> bool:
         return not any(r["serving"] for r in svc.schedulers())
 
+    # The loop reads only the runs' states and progress (one query); the whole run (metrics,
+    # artifacts, access checks) is read first, when one changed and ``on_update`` wants it,
+    # and at the end. The scheduler passes when a run ended (its executor wakes it) or every
+    # TICK_EVERY seconds (leases, recovery), not at every look at the runs.
+    runs = [svc.get_run(r) for r in run_ids]     # NotFound / PermissionDenied first
+    states = {r["id"]: (r["state"], r["progress"]) for r in runs}
+    ticked_at = 0.0
+    woken = False
     try:
         while True:
-            runs = [svc.get_run(r) for r in run_ids]
-            for run in runs:
-                marker = (run["state"], tuple(sorted(run["progress"].items())))
-                if on_update is not None and last.get(run["id"]) != marker:
-                    on_update(run)
-                last[run["id"]] = marker
-            if all(r["state"] in FINAL_STATES for r in runs):
-                return runs
+            for run_id in run_ids:
+                state, progress = states[run_id]
+                marker = (state, tuple(sorted((progress or {}).items())))
+                if last.get(run_id) != marker:
+                    if on_update is not None:
+                        on_update(svc.get_run(run_id))
+                    last[run_id] = marker
+            if all(states[r][0] in FINAL_STATES for r in run_ids):
+                return [svc.get_run(r) for r in run_ids]
             if scheduler is None and (execute_here or (
                     execute_here is None
-                    and all(r["state"] in PENDING_STATES for r in runs)
+                    and all(states[r][0] in PENDING_STATES for r in run_ids)
                     and (checked_at is None or time.monotonic() - checked_at > grace))):
                 checked_at = time.monotonic()
                 if execute_here or nobody_serves():
@@ -52,12 +64,16 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
                                        runs[0].get("kernel_name") if len(runs) == 1 else None)
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"runs still going after {timeout} s: " + ", ".join(
-                    f"{r['id']} ({r['state']})" for r in runs if r["state"] not in FINAL_STATES))
+                    f"{r} ({states[r][0]})" for r in run_ids
+                    if states[r][0] not in FINAL_STATES))
             if scheduler is not None:
-                scheduler.tick()
-                scheduler.wait_for_event(0.1)
+                if woken or time.monotonic() - ticked_at >= TICK_EVERY:
+                    ticked_at = time.monotonic()
+                    scheduler.tick()
+                woken = scheduler.wait_for_event(LOOK_EVERY)
             else:
                 time.sleep(0.2)
+            states.update(_states(workspace, run_ids))
     finally:
         if scheduler is not None:
             scheduler.stop()
@@ -76,3 +92,19 @@ def _start(workspace, workers: int | None, run_ids: list[str], kernel_name: str 
     else:
         executor = LocalExecutor(workspace, count, lease_seconds=settings.jobs_lease_seconds)
     return Scheduler(workspace, executor, poll_interval=0.1, only_runs=set(run_ids))
+
+
+def _states(workspace, run_ids: list[str]) -> dict:
+    """{run id: (state, progress)} in one query per 500 runs (runs gone keep their last)."""
+    from sqlalchemy import select
+
+    from .tables import Run
+
+    out = {}
+    with workspace.catalog.read_session() as s:
+        for i in range(0, len(run_ids), 500):
+            for run_id, state, progress in s.execute(
+                    select(Run.id, Run.state, Run.progress)
+                    .where(Run.id.in_(run_ids[i:i + 500]))):
+                out[run_id] = (state, progress or {})
+    return out
