@@ -57,10 +57,22 @@ def _become_kernel(request: dict, template_pid: int) -> None:
 _TEMPLATE_CWD = os.getcwd()
 
 
+def _reap(signum, frame) -> None:
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def _template_main() -> int:
     import importlib
 
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # kernels are reaped as they exit
+    # kernels are reaped as they exit, by waiting for them (not SIG_IGN): so their CPU time
+    # counts in the template's, and in its worker's (getrusage(RUSAGE_CHILDREN), time(1))
+    signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)                                   # kernels print to the worker's stderr
