@@ -226,3 +226,52 @@ def test_kernel_restart_switches_to_the_new_session(page, lab_server):
              "[data-provenance-section='timeline'] tbody tr").length === 3""", timeout=15_000)
     assert rows.first.inner_text().split()[0] == "3"
     screenshot(page, "provenance-earlier-session")
+
+
+def test_a_kernel_that_does_not_record_offers_recording_from_the_first_cell(page, lab_server):
+    """No %load_ext: the tab says the kernel is not recording and offers the switch; after
+    it and a restart, the kernel records from its very first cell."""
+    from pathlib import Path
+
+    name = "prov_no_ext.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1", id="only")], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
+        lab_server.root_dir / name)
+    config = Path(lab_server.env["IPYTHONDIR"]) / "profile_default" / \
+        "ipython_kernel_config.py"
+    try:
+        open_lab(page, name)
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=30_000)
+        page.wait_for_function(
+            "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, "
+            ".jp-StatusBar-Widget')?.innerText || '')", timeout=60_000)
+        page.wait_for_timeout(1000)
+        _run_cell(page, 0)
+        open_mlinfra_panel(page)
+        body = open_tab(page, "Provenance")
+        offer = body.locator("[data-provenance-empty='not-recording']")
+        offer.wait_for(state="visible", timeout=30_000)
+        assert "kernel is not recording" in offer.inner_text()
+        screenshot(page, "provenance-not-recording")
+        offer.get_by_role("button", name="Record every kernel from its first cell").click()
+        done = body.locator("[data-provenance-result='recording-enabled']")
+        done.wait_for(state="visible", timeout=15_000)
+        assert str(config) in done.inner_text() and "jupyter_mlinfra" in config.read_text()
+
+        run_command(page, "Restart Kernel…")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        page.wait_for_function(
+            "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, "
+            ".jp-StatusBar-Widget')?.innerText || '')", timeout=60_000)
+        page.wait_for_timeout(1000)
+        _run_cell(page, 0)                   # no %load_ext: recorded all the same
+        page.wait_for_function(
+            """() => document.querySelectorAll(
+                 "[data-provenance-section='timeline'] tbody tr").length === 1""",
+            timeout=30_000)
+        view = lab_server.api(f"provenance?path={name}")
+        assert [e["cell_id"] for e in view["executions"]] == ["only"]
+        screenshot(page, "provenance-recording-from-first-cell")
+    finally:
+        lab_server.api("provenance/recording", "POST", {"enabled": False})
+    assert not config.exists()

@@ -242,7 +242,8 @@ function KernelNotice(props: {
       {view?.session_id
         ? `its new session only (${n} execution${n === 1 ? '' : 's'})`
         : 'nothing of the session that ended'}
-      . Earlier sessions are in the timeline.
+      .
+      {(view?.sessions.length ?? 0) > 1 ? ' Earlier sessions are in the timeline.' : ''}
     </p>
   );
 }
@@ -384,6 +385,9 @@ function HazardSummary(props: {
     ['not run', r.unexecuted.length, r.unexecuted.length > 0],
     ['from below', r.reads_from_below.length, r.reads_from_below.length > 0]
   ];
+  if (r.before_recording) {
+    items.push(['before recording', r.before_recording, true]);
+  }
   return (
     <div className="jp-mlinfra-Provenance-summary" data-provenance-clean={r.clean}>
       {r.clean ? (
