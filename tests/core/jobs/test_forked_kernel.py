@@ -123,3 +123,26 @@ def test_a_template_stuck_at_start_is_given_up(monkeypatch):
     with pytest.raises(RuntimeError, match="did not start"):
         forked_kernel.Template([sys.executable, "-c", "import time; time.sleep(60)"])
     assert time.monotonic() - started < 30
+
+
+def test_a_forked_kernels_cpu_time_counts_in_the_process_tree_of_its_starter():
+    """The template waits for the kernels it forks: their CPU time adds up in the template's,
+    and in its starter's once the template exits (what time(1), getrusage and the jobs
+    benchmark read). A template ignoring SIGCHLD let the kernel's CPU vanish."""
+    import resource
+
+    def children_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    close_templates()
+    before = children_cpu()
+    km = execution.start_kernel("python3", fork=True)
+    try:
+        used = float(_run(km, "import time\nt = time.process_time()\n"
+                              "while time.process_time() - t < 2.0:\n    pass\n"
+                              "print(time.process_time())"))
+    finally:
+        execution.kill_kernel(km)
+    close_templates()
+    assert children_cpu() - before >= used
