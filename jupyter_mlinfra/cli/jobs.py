@@ -201,7 +201,14 @@ def cmd_run(workspace, args) -> int:
                   file=sys.stderr)
 
     ids = run.get("pipeline_run_ids") or [run["id"]]
-    runs = wait_with_local_scheduler(workspace, ids, on_update=show)
+    try:
+        runs = wait_with_local_scheduler(workspace, ids, on_update=show)
+    finally:
+        # a run executed here forked its kernel from a template: wait for it to exit
+        if "jupyter_mlinfra.core.jobs.forked_kernel" in sys.modules:
+            from ..core.jobs.forked_kernel import close_templates
+
+            close_templates()
     for r in runs:
         _print_run(r, args.json)
     return 0 if all(r["state"] == "succeeded" for r in runs) else 1

@@ -95,10 +95,17 @@ def _current_cell_dependencies(service, path, log, live, executions, context, sh
             clean = clean and deps.get("clean", True)
         elif name in shell.user_ns and not name.startswith("_"):
             clean = False
-            message = (f"the model's cell reads `{name}`, which no recorded cell defines "
-                       "(hidden state)")
-            hazards.setdefault(message, {"kind": "hidden_state", "cell_id": None,
-                                         "names": [name], "message": message})
+            before = log.before_recording
+            if before is not None and name in before.names:
+                kind = "before_recording"
+                message = (f"the model's cell reads `{name}`, left by executions that ran "
+                           f"before recording started ({before.executions})")
+            else:
+                kind = "hidden_state"
+                message = (f"the model's cell reads `{name}`, which no recorded cell defines "
+                           "(hidden state)")
+            hazards.setdefault(message, {"kind": kind, "cell_id": None, "names": [name],
+                                         "message": message})
     cells = [replay[seq] for seq in sorted(replay)]
     cells.append({"cell_id": None, "execution_count": None, "source": current})
     return {"replay": cells, "hazards": list(hazards.values()), "clean": clean}

@@ -265,3 +265,25 @@ def test_cells_run_before_load_ext_are_one_finding_not_hidden_state(tmp_path, wo
         assert finding["message"].startswith("1 execution ran before recording started")
         assert finding["names"] == ["rate", "steps"]
     assert log.before_recording.executions == 1
+
+
+def test_a_model_reading_a_name_set_before_recording_says_so(ip, tmp_path, monkeypatch):
+    import warnings
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_line_magic("unload_ext", "jupyter_mlinfra")
+    ip.run_cell("pre_weight = 3.0", store_history=True, cell_id="p-param")
+    ip.run_cell("%load_ext jupyter_mlinfra", store_history=True, cell_id="p-load")
+    cell = ("from jupyter_mlinfra import models\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "clf = LogisticRegression(C=pre_weight).fit([[0.0], [1.0], [2.0], [3.0]], "
+            "[0, 0, 1, 1])\n"
+            "v = models.register('pre-rec', clf)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert ip.run_cell(cell, store_history=True, cell_id="p-fit").success
+    v = ip.user_ns["v"]
+    assert v.clean is False
+    assert any("`pre_weight`, left by executions that ran before recording started" in r
+               for r in v.dirty_reasons), v.dirty_reasons
+    assert not any("hidden state" in r for r in v.dirty_reasons), v.dirty_reasons

@@ -210,10 +210,12 @@ class InlineExecutor:
             self._kernel_thread.start()
 
     def _start_kernel(self, kernel_name: str) -> None:
-        from .execution import start_kernel
+        # forked from a kernel template (jobs_fork_kernels) that stays up in this process:
+        # the next run waited for here gets its kernel by a fork, not a new interpreter
+        from .execution import start_run_kernel
 
         try:
-            self._km = start_kernel(kernel_name)
+            self._km = start_run_kernel(self.workspace, kernel_name)
         except Exception as exc:   # e.g. no such kernel: the run starts (and reports) it
             log.debug("inline executor: cannot pre-start kernel %s: %s", kernel_name, exc)
             self._km = None
