@@ -205,3 +205,32 @@ async def test_recording_switch_writes_the_users_kernel_config_only(jp_fetch, ml
                               body=json.dumps({"enabled": False}))
     assert json.loads(response.body)["scopes"]["user"]["enabled"] is False
     assert not config.exists()
+
+
+async def test_a_restarted_kernel_shows_only_its_new_session(jp_fetch, notebook, jp_root_dir):
+    from jupyter_mlinfra.core.provenance.model import KernelSession
+
+    os_path = str(jp_root_dir / "work" / "nb.ipynb")
+    ws = Workspace.open()
+    svc = ws.service("provenance")
+    # the lifetime before the restart ("kernel-abc"'s executions, with a stale cell 2) and
+    # the one after it, registered by its recorder before any cell ran
+    svc.register_session(KernelSession("kernel-abc", os_path, 1.7e9, kernel_id="k-1"))
+    svc.register_session(KernelSession("s-after", os_path, 1.7e9 + 60, kernel_id="k-1"))
+    ws.close()
+    view = json.loads((await jp_fetch("mlinfra", "api", "provenance", "check", method="POST",
+                                      body=json.dumps({"path": notebook,
+                                                       "kernel_id": "k-1"}))).body)
+    assert view["session_id"] == "s-after" and view["executions"] == []
+    assert view["report"] is None                # nothing of the stale cell of the old one
+    assert view["kernel"]["restarted"] is True
+    assert view["kernel"]["previous_session_id"] == "kernel-abc"
+    assert [s["session_id"] for s in view["sessions"]] == ["s-after", "kernel-abc"]
+    # a kernel that records nothing shows nothing, not another kernel's session
+    view = json.loads((await jp_fetch("mlinfra", "api", "provenance",
+                                      params={"path": notebook, "kernel_id": "k-2"})).body)
+    assert view["kernel"]["recording"] is False and view["report"] is None
+    # the session before stays browsable
+    old = json.loads((await jp_fetch("mlinfra", "api", "provenance",
+                                     params={"path": notebook, "session": "kernel-abc"})).body)
+    assert old["report"]["stale_direct"] == ["c2"]
