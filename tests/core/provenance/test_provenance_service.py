@@ -47,6 +47,31 @@ def _roundtrip(ws):
     assert svc.stored_log(path).session_id in ("s1", "s2")
     assert {s["session_id"] for s in svc.sessions(path)} == {"s1", "s2"}
     assert svc.history(path, session_id="s1").executions[-1].seq == 3
+    _kernel_sessions(svc, path)
+
+
+def _kernel_sessions(svc, path):
+    """Each kernel lifetime is a session, registered before it records anything, with what
+    ran before recording started."""
+    from jupyter_mlinfra.core.provenance.model import BeforeRecording, KernelSession
+
+    first = KernelSession("s3", path, 1.7e9 + 100, kernel_id="k-9",
+                          before_recording=BeforeRecording(2, frozenset({"a", "seed"})))
+    assert svc.register_session(first) is True
+    assert svc.register_session(first) is False       # once
+    svc.register_session(KernelSession("s4", path, 1.7e9 + 200, kernel_id="k-9"))
+    assert [s["session_id"] for s in svc.kernel_sessions("k-9")] == ["s4", "s3"]
+    listed = {s["session_id"]: s for s in svc.sessions(path)}
+    assert listed["s4"]["executions"] == 0 and listed["s4"]["kernel_id"] == "k-9"
+    svc.record([Execution(seq=1, cell_id="c2", source="b = a + 1", session_id="s3",
+                          notebook_path=path, started_at=1.7e9 + 101, ended_at=1.7e9 + 102,
+                          reads=frozenset({"a"}), binds=frozenset({"b"}))])
+    log = svc.stored_log(path, "s3")
+    assert log.before_recording == BeforeRecording(2, frozenset({"a", "seed"}))
+    assert ExecutionLog.from_dict(log.to_dict()).before_recording == log.before_recording
+    report = svc.check(path, session_id="s3")
+    assert report.before_recording == 2 and report.hidden_state == []
+    assert [f.kind for f in report.explanations] == ["before_recording"]
 
 
 def test_catalog_roundtrip_sqlite(workspace):
