@@ -153,6 +153,15 @@ CONVENTIONAL_MODULES = {"np": "numpy", "pd": "pandas", "plt": "matplotlib.pyplot
 
 _UNFOLLOWED_CALLS = frozenset({"exec", "eval", "globals", "vars", "locals", "__import__"})
 _UNFOLLOWED_MAGICS = frozenset({"run", "store", "autoreload", "aimport"})
+# Shell escapes (``!cmd``, ``x = !cmd``, ``%%bash``): redirections name the files they read and
+# write; a command that may write files it does not name in a redirection is unfollowed.
+_SHELL_MAGICS = frozenset({"bash", "sh", "script", "system", "sx"})
+_SHELL_WRITE = re.compile(r"(?:^|[^<>&\d])(>>?)\s*([^\s;|&<>()]+)")
+_SHELL_READ = re.compile(r"(?:^|[^<])<\s*([^\s;|&<>()]+)")
+_SHELL_TEE = re.compile(r"\btee\s+(-a\s+)?([^\s;|&<>()-][^\s;|&<>()]*)")
+_SHELL_WRITERS = re.compile(
+    r"(?:^|[;&|(]\s*|\s)(cp|mv|rm|ln|wget|curl|tar|unzip|gunzip|gzip|bunzip2|touch|sed\s+-i|"
+    r"python3?|bash|sh|make|jupyter|papermill|git|kaggle|dvc|aws|gsutil|rsync|scp|dd|split)\b")
 _NS_FUNCS = frozenset({"globals", "vars", "locals"})
 
 # -- global random state ----------------------------------------------------------------------
@@ -370,6 +379,8 @@ def python_source(source: str) -> str:
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
         name = lines[0].lstrip()[2:].split(None, 1)[0] if lines[0].strip() != "%%" else ""
+        if name in _SHELL_MAGICS:
+            return f"get_ipython().run_cell_magic({name!r}, '', {chr(10).join(lines[1:])!r})"
         if name not in _CELL_MAGIC_BODY_IS_PYTHON:
             return "pass"
         lines = lines[1:]
@@ -377,11 +388,18 @@ def python_source(source: str) -> str:
     for line in lines:
         m = _ASSIGN_MAGIC.match(line)
         if m:
-            out.append(f"{m.group(1)}{m.group(2).strip()} = None")
+            command = line.split("=", 1)[1].strip()
+            value = (f"get_ipython().getoutput({command[1:]!r})" if command.startswith("!")
+                     else "None")
+            out.append(f"{m.group(1)}{m.group(2).strip()} = {value}")
             continue
         m = _LINE_MAGIC.match(line)
         if m:
-            out.append(f"{m.group(1)}pass")
+            escape = m.group(2)
+            if escape.startswith("!"):
+                out.append(f"{m.group(1)}get_ipython().system({escape.lstrip('!')!r})")
+            else:
+                out.append(f"{m.group(1)}pass")
             continue
         if line.rstrip().endswith("?") and not line.lstrip().startswith("#"):
             out.append("pass")  # help syntax: obj?
@@ -917,6 +935,13 @@ class _ModuleAnalyzer(ast.NodeVisitor):
         """``get_ipython().run_line_magic('time', 'x = f()')`` (what IPython makes of
         ``%time x = f()``): analyse the code the magic runs."""
         func = node.func
+        if (isinstance(func, ast.Attribute) and func.attr in ("system", "getoutput")
+                and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
+                and func.value.func.id == "get_ipython" and len(node.args) == 1
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)):
+            self._shell(node.args[0].value)
+            return True
         if not (isinstance(func, ast.Attribute)
                 and func.attr in ("run_line_magic", "run_cell_magic")
                 and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
@@ -927,6 +952,9 @@ class _ModuleAnalyzer(ast.NodeVisitor):
         name = node.args[0].value
         if name in _UNFOLLOWED_MAGICS:
             self.effects.unfollowed.append(f"%{name}")
+        if name in _SHELL_MAGICS:
+            self._shell(node.args[-1].value)
+            return True
         if name not in _CELL_MAGIC_BODY_IS_PYTHON:
             return True
         code = node.args[-1].value
@@ -939,6 +967,29 @@ class _ModuleAnalyzer(ast.NodeVisitor):
         for stmt in inner.body:
             self.visit(stmt)
         return True
+
+    def _shell(self, command: str) -> None:
+        """A shell command's files: ``> out`` / ``>> out`` / ``tee out`` write, ``< in``
+        reads; a command that may write files it does not name that way is unfollowed."""
+        def literal(path: str) -> bool:
+            return not any(c in path for c in "{}$`*?~")
+
+        for op, path in _SHELL_WRITE.findall(command):
+            if not literal(path):
+                self.effects.unfollowed.append(f"!{command.strip()[:40]}")
+            elif op == ">>":
+                self._mutate(f"<file:{path}>")
+            else:
+                self._bind(f"<file:{path}>")
+        for append, path in _SHELL_TEE.findall(command):
+            if literal(path):
+                (self._mutate if append else self._bind)(f"<file:{path}>")
+        for path in _SHELL_READ.findall(command):
+            if literal(path):
+                self._read(f"<file:{path}>")
+        writer = _SHELL_WRITERS.search(command)
+        if writer:
+            self.effects.unfollowed.append(f"!{writer.group(1)}")
 
     def visit_Call(self, node: ast.Call) -> None:
         if self._inline_magic(node):

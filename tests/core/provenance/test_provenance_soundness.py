@@ -130,6 +130,10 @@ SESSIONS = [
              ("c2", "model.fit(X, y)")],
             target="coef", expect={"stale": ["c3"]}),
     # -- item 4: files written by one cell and read by another ---------------------------------
+    Session("file_written_by_a_shell_escape_then_read",
+            [("c1", "!printf 'a,b\\n1,2\\n3,4\\n' > tiny.csv"), ("c2", "import pandas as pd"),
+             ("c3", "t = pd.read_csv('tiny.csv')\nv = int(t['b'].sum())")],
+            target="v", expect={"clean": True}),
     # (imports in a cell of their own: the writer shares no name with the reader)
     Session("file_csv_written_then_read",
             [("c0", "import pandas as pd"),
