@@ -64,7 +64,10 @@ def test_ipython_syntax():
     assert e.reads == {"w"} and e.binds == {"z"}
     # the fallback for sources read from a notebook
     assert python_source("%matplotlib inline\nfiles = !ls\nx = 1") == \
-        "pass\nfiles = None\nx = 1"
+        "pass\nfiles = get_ipython().getoutput('ls')\nx = 1"
     e = analyze_source("%%time\ny = x * 2")
     assert e.reads == {"x"} and e.binds == {"y"}
     assert analyze_source("%%bash\necho hi").binds == set()
+    # shell escapes: redirections are file writes and reads
+    assert analyze_source("%%bash\necho hi > out.txt").binds == {"<file:out.txt>"}
+    assert analyze_source("!sort < in.txt > out.txt").reads == {"<file:in.txt>"}
