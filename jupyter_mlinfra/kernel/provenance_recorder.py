@@ -11,6 +11,13 @@ analysis, alias lookup for in-place mutations, building the record, writing to t
 on a background thread that batches inserts: no catalog round trip on the kernel thread.
 
 The in-memory history (``recorder.builder.executions``) serves the analyses in the kernel.
+
+Sessions: each start of a recorder is one kernel session, with a fresh id (a restarted kernel
+keeps Jupyter's kernel id but is a new process, so a new session: its executions are never
+merged into, or deduplicated against, the ones before). The background thread registers the
+session in the catalog, with the kernel id, ``write_interval`` after the start, before any
+cell has run, so the panel switches to it at once. A recorder started by ``%load_ext`` after
+other cells notes how many ran before it and the names they left (``before_recording``).
 """
 
 from __future__ import annotations
