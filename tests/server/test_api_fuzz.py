@@ -112,8 +112,10 @@ def live_server(tmp_path_factory):
     seeded = _seed(home, root)
     token, port = secrets.token_hex(16), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLINFRA_")}
+    # Config and IPython profile in temporary folders: the fuzzer calls every endpoint,
+    # the recording switch (which writes kernel configuration) included.
     env.update(MLINFRA_HOME=str(home), JUPYTER_CONFIG_DIR=str(config),
-               JUPYTER_CONFIG_PATH=str(config),
+               JUPYTER_CONFIG_PATH=str(config), IPYTHONDIR=str(base / "ipython"),
                PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}")
     log_path = base / "server.log"
     log = log_path.open("w")
