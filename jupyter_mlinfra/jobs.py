@@ -95,9 +95,16 @@ def sweep_results(sweep_id: str):
 
 
 def runs(**filters: Any) -> list[dict]:
-    """Runs, newest first: job, state, owner, trigger, tag, sweep, notebook, parameters, q,
-    limit, offset."""
-    return _svc().list_runs(**filters)["runs"]
+    """Runs, newest first (summaries: ``get_run`` has a run's environment): job, state,
+    owner, trigger, tag, sweep, notebook, parameters, q, since, until, limit, offset, cursor.
+    One page; ``jobs.runs_page(...)`` gives the page with its total and next_cursor."""
+    return _svc().list_runs(**filters)["items"]
+
+
+def runs_page(**filters: Any) -> dict:
+    """One page of runs: {"items", "total", "total_exact", "limit", "offset",
+    "next_cursor"}; pass ``cursor=page["next_cursor"]`` for the next one."""
+    return _svc().list_runs(**filters)
 
 
 def get_run(run_id: str) -> dict:
@@ -130,5 +137,5 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
 
 
 __all__ = ["create", "update", "get", "list_jobs", "pause", "resume", "delete", "run",
-           "wait_for", "sweep", "sweep_results", "runs", "get_run", "cancel", "retry",
-           "output", "log", "log_metric"]
+           "wait_for", "sweep", "sweep_results", "runs", "runs_page", "get_run", "cancel",
+           "retry", "output", "log", "log_metric"]

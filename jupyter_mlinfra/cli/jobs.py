@@ -110,6 +110,9 @@ def register(subparsers) -> None:
     _add_param_options(r)
     r.add_argument("--limit", type=int, default=50)
     r.add_argument("--offset", type=int, default=0)
+    r.add_argument("--cursor", help="the next page (the cursor the previous page printed)")
+    r.add_argument("--since", help="runs created at or after this time (ISO 8601)")
+    r.add_argument("--until", help="runs created before this time (ISO 8601)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(handler=cmd_runs)
 
@@ -298,16 +301,20 @@ def cmd_runs(workspace, args) -> int:
     page = svc.list_runs(job=args.job, state=args.state, trigger=args.trigger, tag=args.tag,
                          sweep=args.sweep, q=args.q,
                          parameters=_params(args.parameter, args.raw_parameter) or None,
-                         limit=args.limit, offset=args.offset)
+                         since=args.since, until=args.until, limit=args.limit,
+                         offset=args.offset, cursor=args.cursor)
     if args.json:
         print(json.dumps(page, indent=2, default=str))
         return 0
-    if not page["runs"]:
+    if not page["items"]:
         print("no runs")
         return 0
-    print(render_table(_run_rows(page["runs"]), ["id", "job", "notebook", "state", "trigger",
+    print(render_table(_run_rows(page["items"]), ["id", "job", "notebook", "state", "trigger",
                                                  "attempt", "created", "duration", "metrics"]))
-    print(f"{len(page['runs'])} of {page['total']} run(s)")
+    more = "" if page["total_exact"] else "+"
+    print(f"{len(page['items'])} of {page['total']}{more} run(s)")
+    if page["next_cursor"]:
+        print(f"next page: --cursor {page['next_cursor']}")
     return 0
 
 
@@ -315,7 +322,7 @@ def _full_id(svc, prefix: str) -> str:
     if len(prefix) == 32:
         return prefix
     page = svc.list_runs(q=None, limit=1000)
-    matches = [r["id"] for r in page["runs"] if r["id"].startswith(prefix)]
+    matches = [r["id"] for r in page["items"] if r["id"].startswith(prefix)]
     if len(matches) == 1:
         return matches[0]
     return prefix

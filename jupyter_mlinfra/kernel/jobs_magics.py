@@ -169,7 +169,7 @@ def runs(magics, args):
     rows = [{"id": r["id"], "job": r["job_name"], "notebook": r["notebook"],
              "state": r["state"], "trigger": r["trigger"], "attempt": r["attempt"],
              "created_at": r["created_at"], "duration": r["duration"], **r["metrics"]}
-            for r in page["runs"]]
+            for r in page["items"]]
     columns = ["id", "job", "notebook", "state", "trigger", "attempt", "created_at",
                "duration"]
     for r in rows:

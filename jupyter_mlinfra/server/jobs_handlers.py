@@ -133,8 +133,9 @@ class RunsHandler(JobsBase):
             trigger=self.query("trigger"), tag=self.query("tag"), sweep=self.query("sweep"),
             pipeline=self.query("pipeline"), notebook=self.query("notebook"),
             parameters=params or None, q=self.query("q"),
+            since=self.query("since"), until=self.query("until"),
             limit=_int(self.query("limit"), "limit", 50),
-            offset=_int(self.query("offset"), "offset", 0)))
+            offset=_int(self.query("offset"), "offset", 0), cursor=self.query("cursor")))
 
     @web.authenticated
     @authorized

@@ -494,11 +494,14 @@ export interface RunInfo {
   team: string;
 }
 
+/** A page of GET /runs: run summaries (no environment nor attempt history). */
 export interface RunPage {
-  runs: RunInfo[];
+  items: RunInfo[];
   total: number;
+  total_exact: boolean;
   limit: number;
   offset: number;
+  next_cursor: string | null;
 }
 
 export interface RunLogChunk {

@@ -37,7 +37,7 @@ def test_run_wait_exit_code_is_zero_only_on_success(root):
     assert refused.stderr.strip().endswith("its parameters cell defines: label, x")
     listed = json.loads(mlinfra("runs", "--json", cwd=root).stdout)
     assert listed["total"] == 2
-    assert {r["state"] for r in listed["runs"]} == {"succeeded", "failed"}
+    assert {r["state"] for r in listed["items"]} == {"succeeded", "failed"}
     table = mlinfra("runs", "--state", "failed", cwd=root).stdout
     assert "fail.ipynb" in table and "ok.ipynb" not in table
 
@@ -107,7 +107,7 @@ def test_scheduler_daemon_serves_run_wait_and_reports_its_status(root):
         # run --wait follows the daemon's run rather than starting its own scheduler
         ok = mlinfra("run", "ok.ipynb", "-p", "x", "2", "--wait", cwd=root)
         assert ok.returncode == 0, ok.stderr
-        run = json.loads(mlinfra("runs", "--json", cwd=root).stdout)["runs"][0]
+        run = json.loads(mlinfra("runs", "--json", cwd=root).stdout)["items"][0]
         assert run["worker"].split(":")[1] == scheduler_id.rsplit("-", 1)[-1]
         waited = (datetime.fromisoformat(run["started_at"])
                   - datetime.fromisoformat(run["created_at"])).total_seconds()
@@ -137,7 +137,7 @@ def test_cli_leaves_out_jsonschemas_iri_grammar(root):
                             cwd=root, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "grammar built: False" in result.stdout
-    queued = json.loads(mlinfra("runs", "--json", cwd=root).stdout)["runs"][0]
+    queued = json.loads(mlinfra("runs", "--json", cwd=root).stdout)["items"][0]
     assert queued["state"] == "queued" and queued["parameters"] == {"x": 4}
     import importlib.util
 

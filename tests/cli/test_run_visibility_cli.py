@@ -24,7 +24,7 @@ def test_run_visibility_from_the_command_line(mlinfra_env, tmp_path):
     assert (private["visibility"], team["visibility"], team["team"]) == ("private", "team",
                                                                          "fraud")
     seen = json.loads(mlinfra("runs", "--json", cwd=root, user="carol").stdout)
-    assert [r["id"] for r in seen["runs"]] == [team["id"]]
+    assert [r["id"] for r in seen["items"]] == [team["id"]]
     assert json.loads(mlinfra("runs", "--json", cwd=root, user="bob").stdout)["total"] == 0
     hidden = mlinfra("runs", private["id"], cwd=root, user="carol")
     assert hidden.returncode == 3 and "no run" in hidden.stderr

@@ -117,7 +117,7 @@ async def test_run_executes_in_the_server_scheduler(jp_fetch, nb_root):
     assert more["lines"] == []
     page = json.loads((await jp_fetch("mlinfra", "api", "runs",
                                       params={"tag": "api", "limit": 1, "param.x": "4"})).body)
-    assert page["total"] == 1 and page["runs"][0]["id"] == run["id"]
+    assert page["total"] == 1 and page["items"][0]["id"] == run["id"]
     code, err = await _error(_post(jp_fetch, "runs", run["id"], "cancel", body={}))
     assert code == 409
     again = json.loads((await _post(jp_fetch, "runs", run["id"], "retry", body={})).body)
@@ -132,3 +132,45 @@ async def test_openapi_describes_jobs_and_runs(jp_fetch):
                  "/runs/{run_id}/output", "/runs/{run_id}/log", "/sweeps"):
         assert path in doc["paths"]
     assert "429" in doc["paths"]["/runs"]["post"]["responses"]
+
+
+async def test_run_search_pages_by_cursor_with_filters_and_names_bad_parameters(jp_fetch,
+                                                                                nb_root):
+    import random
+
+    from jupyter_mlinfra.core.workspace import Workspace
+    from tests.core.jobs.test_run_search import add_runs, expected, run_row
+
+    ws = Workspace.open()     # the server's catalog (same MLINFRA_HOME)
+    rng = random.Random(5)
+    rows = [run_row(rng, i) for i in range(60)]
+    add_runs(ws.service("jobs"), rows)
+    ws.close()
+
+    async def walk(**query):
+        ids, cursor = [], None
+        while True:
+            params = {"limit": "8", **query, **({"cursor": cursor} if cursor else {})}
+            page = json.loads((await jp_fetch("mlinfra", "api", "runs", params=params)).body)
+            assert set(page) == {"items", "total", "total_exact", "limit", "offset",
+                                 "next_cursor"}
+            for item in page["items"]:
+                assert "environment" not in item and "history" not in item
+            ids += [r["id"] for r in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return ids, page["total"]
+
+    ids, total = await walk()
+    assert ids == expected(rows) and total == 60
+    since = rows[20]["created_at"]
+    ids, total = await walk(**{"tag": "gpu", "param.lr": "0.1",
+                               "since": since.isoformat().replace("+00:00", "Z")})
+    want = expected(rows, tag="gpu", parameters={"lr": 0.1}, since=since)
+    assert ids == want and total == len(want)
+    one = json.loads((await jp_fetch("mlinfra", "api", "runs", rows[0]["id"])).body)
+    assert one["environment"]["packages"]
+    for name, value in [("limit", "0"), ("limit", "5000"), ("limit", "many"),
+                        ("cursor", "garbage"), ("since", "last week"), ("until", "2026-02-30")]:
+        code, err = await _error(jp_fetch("mlinfra", "api", "runs", params={name: value}))
+        assert code == 400 and name in err["message"], (name, err)

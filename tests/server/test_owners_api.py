@@ -86,7 +86,7 @@ async def test_another_team_cannot_read_a_team_run(as_user, jp_root_dir):
         assert await _status(bob("mlinfra", "api", "runs", run["id"], action,
                                  method="POST", body="{}")) == 404
     listed = json.loads((await carol("mlinfra", "api", "runs")).body)
-    assert [r["id"] for r in listed["runs"]] == [run["id"]]
+    assert [r["id"] for r in listed["items"]] == [run["id"]]
     assert json.loads((await bob("mlinfra", "api", "runs")).body)["total"] == 0
     # the error does not say whether the run exists
     with pytest.raises(HTTPClientError) as err:

@@ -24,7 +24,7 @@ _PG_MIGRATION_LOCK = 0x6D6C696E6672
 # The migration heads this package ships (a test checks them against alembic's). A catalog
 # already at these heads is opened without importing alembic, which costs more CPU than the
 # rest of the catalog: every job run's kernel opens the catalog to record provenance.
-HEAD_REVISIONS = frozenset({"0010_provenance_sessions", "0009_runs_visibility", "0004_models",
+HEAD_REVISIONS = frozenset({"0010_provenance_sessions", "0011_run_search", "0004_models",
                             "0005_features"})
 
 

@@ -383,12 +383,12 @@ class FeatureService:
             runs = self.ws.service("jobs").list_runs(job=job, state="succeeded", limit=1)
         except NotFound as exc:
             raise InvalidInput(f"source {source!r}: {exc.message}") from None
-        if not runs["runs"]:
+        if not runs["items"]:
             raise InvalidInput(f"source {source!r}: job {job!r} has no succeeded run yet")
-        key = f"runs/{runs['runs'][0]['id']}/artifacts/{name}"
+        key = f"runs/{runs['items'][0]['id']}/artifacts/{name}"
         if not self.ws.artifacts.exists(key):
             raise InvalidInput(f"source {source!r}: the latest succeeded run "
-                               f"{runs['runs'][0]['id']} has no artifact {name!r}")
+                               f"{runs['items'][0]['id']} has no artifact {name!r}")
         return key
 
     def _read_artifact_table(self, key: str):

@@ -14,6 +14,7 @@ Runs are executed by a scheduler (:mod:`.scheduler`) running in the Jupyter serv
 
 from __future__ import annotations
 
+import base64
 import collections
 import functools
 import itertools
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, quote
@@ -35,7 +36,8 @@ from ..identity import (DEFAULT_VISIBILITY, check_may_change, check_visibility, 
 from ..shared_writes import captured_result, shared_write
 from .states import (ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState,
                      Trigger, job_to_dict, run_to_dict)
-from .tables import JobDefinition, Run, RunLogLine, RunMetric, SchedulerRecord, Sweep
+from .tables import (JobDefinition, Run, RunLogLine, RunMetric, RunParam, RunTag,
+                     SchedulerRecord, Sweep, param_text)
 from . import validation as v
 
 JOB_FIELDS = ("notebook", "parameters", "kernel_name", "schedule", "timezone", "catchup",
@@ -855,11 +857,25 @@ class JobsService:
                   tag: str | None = None, sweep: str | None = None,
                   pipeline: str | None = None, notebook: str | None = None,
                   parameters: dict | None = None, q: str | None = None,
-                  limit: int = 50, offset: int = 0) -> dict:
-        """Runs, newest first, with filters; ``q`` searches the notebook path, parameters and
-        the text of cells and outputs. Returns {"runs", "total", "limit", "offset"}."""
-        limit = max(1, min(int(limit), 1000))
-        offset = max(0, int(offset))
+                  since: str | datetime | None = None, until: str | datetime | None = None,
+                  limit: int = 50, offset: int = 0, cursor: str | None = None) -> dict:
+        """Runs, newest first (by creation time, then id), with filters, every one answered
+        by the database; ``q`` searches the run id, the notebook path and the text of cells
+        and outputs; ``since``/``until`` bound the creation time (ISO 8601, UTC when no
+        offset is given; ``since`` included, ``until`` excluded).
+
+        Pages by ``cursor`` (the ``next_cursor`` of the previous page: flat in depth, no
+        duplicates or gaps when runs are added meanwhile) or by ``offset``. Returns
+        {"items", "total", "total_exact", "limit", "offset", "next_cursor"}: the items are
+        summaries (no environment nor attempt history; ``get_run`` has them); ``total``
+        counts the matching runs exactly up to RUN_TOTAL_CAP, beyond which it is
+        RUN_TOTAL_CAP with ``total_exact`` false."""
+        limit = _page_int("limit", limit, 1, MAX_PAGE)
+        offset = _page_int("offset", offset, 0, None)
+        after = _decode_cursor(cursor) if cursor else None
+        if after is not None and offset:
+            raise InvalidInput("offset and cursor: give one or the other, not both")
+        since_at, until_at = _time_arg("since", since), _time_arg("until", until)
         with self.ws.catalog.read_session() as s:
             stmt = self._readable_runs(select(Run))
             if job:
@@ -889,21 +905,51 @@ class JobsService:
                 stmt = stmt.where(or_(Run.notebook.icontains(q, autoescape=True),
                                       Run.output_text.icontains(q, autoescape=True),
                                       Run.id == q))
-            stmt = stmt.order_by(Run.created_at.desc(), Run.id.desc())
-            needs_python_filter = bool(tag or parameters)
-            if needs_python_filter:
-                rows = [r for r in s.scalars(stmt) if _matches(r, tag, parameters)]
-                total = len(rows)
-                rows = rows[offset:offset + limit]
-            else:
-                total = s.scalar(select(func.count()).select_from(stmt.order_by(None)
-                                                                  .subquery())) or 0
-                rows = list(s.scalars(stmt.limit(limit).offset(offset)))
+            # The order (creation time, id) is read from the table the search starts from: the
+            # tag's or the first parameter's rows (they hold their run's time, so they come
+            # newest first from their index), else the runs. Other parameters are lookups.
+            at_col, id_col = Run.created_at, Run.id
+            if tag:
+                stmt = stmt.join(RunTag, (RunTag.run_id == Run.id) & (RunTag.tag == tag))
+                at_col, id_col = RunTag.created_at, RunTag.run_id
+            for i, (name, value) in enumerate((parameters or {}).items()):
+                if i == 0 and not tag:
+                    stmt = stmt.join(RunParam, (RunParam.run_id == Run.id)
+                                     & (RunParam.name == name)
+                                     & (RunParam.value_text == param_text(value)))
+                    at_col, id_col = RunParam.created_at, RunParam.run_id
+                else:
+                    stmt = stmt.where(Run.id.in_(select(RunParam.run_id).where(
+                        RunParam.name == name, RunParam.value_text == param_text(value))))
+            if since_at is not None:
+                stmt = stmt.where(at_col >= since_at)
+            if until_at is not None:
+                stmt = stmt.where(at_col < until_at)
+            # the total, counted up to the cap (a count of 100,000 rows costs more than a page)
+            capped = stmt.with_only_columns(Run.id).limit(RUN_TOTAL_CAP + 1).subquery()
+            total = s.scalar(select(func.count()).select_from(capped)) or 0
+            if after is not None:
+                at, last_id = after
+                # "created_at <= at" is an index range; the OR only sorts out the ties
+                stmt = stmt.where(at_col <= at, or_(at_col < at, id_col < last_id))
+            # the page's ids first (from indexes alone), then those rows (wide: read only 50)
+            ids = list(s.scalars(stmt.with_only_columns(id_col)
+                                 .order_by(at_col.desc(), id_col.desc())
+                                 .limit(limit + 1).offset(offset if after is None else 0)))
+            more = len(ids) > limit
+            ids = ids[:limit]
+            found = {r.id: r for r in s.scalars(
+                select(Run).where(Run.id.in_(ids)).options(
+                    defer(Run.environment), defer(Run.output_text), defer(Run.history)))}
+            rows = [found[i] for i in ids]
             names = self._names(s, [r.job_id for r in rows if r.job_id])
             metrics = self._metrics(s, [r.id for r in rows])
-            return {"runs": [run_to_dict(r, job_name=names.get(r.job_id),
-                                         metrics=metrics.get(r.id, {})) for r in rows],
-                    "total": total, "limit": limit, "offset": offset}
+            items = [run_to_dict(r, job_name=names.get(r.job_id), metrics=metrics.get(r.id, {}),
+                                 summary=True) for r in rows]
+        return {"items": items, "total": min(total, RUN_TOTAL_CAP),
+                "total_exact": total <= RUN_TOTAL_CAP, "limit": limit,
+                "offset": offset if after is None else 0,
+                "next_cursor": _encode_cursor(rows[-1]) if more else None}
 
     def run_output(self, run_id: str) -> bytes:
         """The output notebook (.ipynb bytes); while the run goes, as of its last cell."""
@@ -1029,19 +1075,53 @@ def _captured_run(entry: dict, args: dict) -> dict:
                            parameters=args.get("parameters") or {}, run_ids=[])
 
 
-def _matches(run: Run, tag: str | None, parameters: dict | None) -> bool:
-    if tag and tag not in (run.tags or []):
-        return False
-    for key, value in (parameters or {}).items():
-        have = (run.parameters or {}).get(key, _MISSING)
-        if have is _MISSING:
-            return False
-        if have != value and str(have) != str(value):
-            return False
-    return True
+# Run search pages: at most MAX_PAGE rows; totals counted exactly up to RUN_TOTAL_CAP.
+MAX_PAGE = 1000
+RUN_TOTAL_CAP = 10_000
 
 
-_MISSING = object()
+def _page_int(name: str, value, minimum: int, maximum: int | None) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise InvalidInput(f"{name} must be {bound}, got {number}")
+    return number
+
+
+def _time_arg(name: str, value) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, datetime):
+        text_value = str(value).strip()
+        try:
+            value = datetime.fromisoformat(text_value[:-1] + "+00:00"
+                                           if text_value[-1:] in ("Z", "z") else text_value)
+        except ValueError:
+            raise InvalidInput(f"{name} must be an ISO 8601 time such as "
+                               f"2026-01-31T12:00:00Z, got {quote(text_value)}") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _encode_cursor(run: Run) -> str:
+    raw = json.dumps([run.created_at.isoformat(), run.id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) of the last row of a page, from its ``next_cursor``."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, run_id = json.loads(raw)
+        at = datetime.fromisoformat(at)
+        if at.tzinfo is None or not isinstance(run_id, str):
+            raise ValueError(cursor)
+        return at, run_id
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidInput(f"cursor {quote(cursor[:80])} is not a next_cursor this server "
+                           f"gave; start again without one") from None
 
 
 def expand_grid(grid: dict | list | None) -> list[dict]:

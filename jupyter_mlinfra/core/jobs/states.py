@@ -148,12 +148,15 @@ def job_to_dict(job: JobDefinition, *, names: dict[str, str] | None = None,
     }
 
 
-def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None = None) -> dict:
+def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None = None,
+                summary: bool = False) -> dict:
+    """A run as JSON; ``summary`` (a row of a list) leaves out its environment (the package
+    list) and the history of earlier attempts, which only the run's own page shows."""
     duration = None
     if run.started_at:
         end = run.finished_at or utcnow()
         duration = round((end - run.started_at).total_seconds(), 3)
-    return {
+    out = {
         "id": run.id, "job_id": run.job_id, "job_name": job_name, "owner": run.owner,
         "notebook": run.notebook, "parameters": run.parameters or {},
         "kernel_name": run.kernel_name, "state": run.state, "trigger": run.trigger,
@@ -166,11 +169,14 @@ def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None =
         "not_before": iso(run.not_before), "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at), "duration": duration,
         "worker": run.worker, "cancel_requested": run.cancel_requested,
-        "progress": run.progress or {}, "error": run.error, "history": list(run.history or []),
-        "environment": run.environment or {}, "snapshot_key": run.snapshot_key,
+        "progress": run.progress or {}, "error": run.error, "snapshot_key": run.snapshot_key,
         "output_key": run.output_key, "metrics": metrics if metrics is not None else {},
         "visibility": run.visibility, "team": run.team,
     }
+    if not summary:   # (not read for a summary: a list loads neither column)
+        out["history"] = list(run.history or [])
+        out["environment"] = run.environment or {}
+    return out
 
 
 def iso(value: datetime | None) -> str | None:

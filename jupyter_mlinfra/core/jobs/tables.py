@@ -1,12 +1,14 @@
 """Catalog tables of the jobs capability (migrations ``0003_jobs``, ``0006_job_schedulers``,
-``0007_scheduler_doorbell``, ``0008_jobs_visibility``, ``0009_runs_visibility``)."""
+``0007_scheduler_doorbell``, ``0008_jobs_visibility``, ``0009_runs_visibility``,
+``0011_run_search``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, delete, event, insert)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..catalog.schema import Base, UTCDateTime, utcnow
@@ -67,6 +69,21 @@ class Run(Base):
     __tablename__ = "mlinfra_runs"
     __table_args__ = (
         Index("ix_mlinfra_runs_dispatch", "state", "priority", "created_at"),
+        # run search pages newest first by (created_at, id), alone or within one filter; each
+        # index also holds who may read the run, so neither the page nor the total reads a
+        # run's row (wide: its environment) to apply the reader's visibility
+        Index("ix_mlinfra_runs_created", "created_at", "id", "owner", "visibility", "team"),
+        Index("ix_mlinfra_runs_state_created", "state", "created_at", "id", "owner",
+              "visibility", "team"),
+        Index("ix_mlinfra_runs_job_created", "job_id", "created_at", "id", "owner",
+              "visibility", "team"),
+        Index("ix_mlinfra_runs_sweep_created", "sweep_id", "created_at", "id", "owner",
+              "visibility", "team"),
+        Index("ix_mlinfra_runs_owner_created", "owner", "created_at", "id", "visibility",
+              "team"),
+        # runs found through their tags or parameters, by id: the same, without the row
+        Index("ix_mlinfra_runs_id_search", "id", "created_at", "owner", "visibility", "team",
+              "state", "job_id", "sweep_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -116,6 +133,62 @@ class Run(Base):
     team: Mapped[str] = mapped_column(String(128), default="")
 
 
+class RunTag(Base):
+    """One tag of a run, so a search by tag is an index lookup (kept by the events below);
+    with the run's creation time, so the runs of a tag come newest first from the index."""
+
+    __tablename__ = "mlinfra_run_tags"
+    __table_args__ = (Index("ix_mlinfra_run_tags_tag", "tag", "created_at", "run_id"),)
+
+    run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunParam(Base):
+    """One parameter of a run as text (``str(value)``, what ``param.<name>=`` compares)."""
+
+    __tablename__ = "mlinfra_run_params"
+    __table_args__ = (Index("ix_mlinfra_run_params_value", "name", "value_text", "created_at",
+                            "run_id"),)
+
+    run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value_text: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)   # the run's
+
+
+# Longer values are searched by their first PARAM_TEXT_MAX characters.
+PARAM_TEXT_MAX = 500
+
+
+def param_text(value) -> str:
+    return str(value)[:PARAM_TEXT_MAX]
+
+
+def search_rows(run_id: str, created_at: datetime, tags,
+                parameters) -> tuple[list[dict], list[dict]]:
+    """The side-table rows of one run: (tag rows, parameter rows)."""
+    tag_rows = [{"run_id": run_id, "tag": str(t)[:200], "created_at": created_at}
+                for t in dict.fromkeys(tags or [])]
+    param_rows = [{"run_id": run_id, "name": str(k)[:200], "value_text": param_text(val),
+                   "created_at": created_at} for k, val in (parameters or {}).items()]
+    return tag_rows, param_rows
+
+
+def _write_search_rows(connection, run, replace: bool) -> None:
+    if replace:
+        connection.execute(delete(RunTag).where(RunTag.run_id == run.id))
+        connection.execute(delete(RunParam).where(RunParam.run_id == run.id))
+    tag_rows, param_rows = search_rows(run.id, run.created_at, run.tags, run.parameters)
+    if tag_rows:
+        connection.execute(insert(RunTag), tag_rows)
+    if param_rows:
+        connection.execute(insert(RunParam), param_rows)
+
+
 class RunMetric(Base):
     __tablename__ = "mlinfra_run_metrics"
 
@@ -158,3 +231,16 @@ class SchedulerRecord(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # the loopback UDP port on which processes of ``host`` wake it (None: it polls only)
     doorbell_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+@event.listens_for(Run, "after_insert")
+def _run_inserted(_mapper, connection, run) -> None:
+    _write_search_rows(connection, run, replace=False)
+
+
+@event.listens_for(Run, "after_update")
+def _run_updated(_mapper, connection, run) -> None:
+    state = sa_inspect(run)
+    if any(getattr(state.attrs, name).history.has_changes()
+           for name in ("tags", "parameters", "created_at")):
+        _write_search_rows(connection, run, replace=True)

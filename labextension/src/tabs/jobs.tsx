@@ -140,14 +140,14 @@ export function JobsTab(props: TabProps): JSX.Element {
             </select>
           </label>
           <span className="jp-mlinfra-Jobs-muted">
-            {runs.data ? `${runs.data.runs.length} of ${runs.data.total}` : ''}
+            {runs.data ? `${runs.data.items.length} of ${runs.data.total}${runs.data.total_exact ? '' : '+'}` : ''}
           </span>
         </div>
         <ErrorBanner error={runs.error} context="Could not load runs" onRetry={runs.refresh} />
         <DataTable<RunInfo>
           label="Runs"
           columns={runColumns}
-          rows={runs.data?.runs ?? []}
+          rows={runs.data?.items ?? []}
           rowKey={r => r.id}
           emptyText={runs.loading && !runs.data ? 'Loading…' : 'No runs yet.'}
           onRowClick={r => setSelectedRun(r.id)}

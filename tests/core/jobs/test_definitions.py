@@ -129,10 +129,10 @@ def test_sweep_grid_and_list_filters(jobs):
         (("label", a), ("x", b)) for a in "ab" for b in (1, 2)}
     other = jobs.submit("fail.ipynb", parameters={"x": 9})
     page = jobs.list_runs(sweep=sweep["id"], limit=3)
-    assert page["total"] == 4 and len(page["runs"]) == 3
-    assert jobs.list_runs(sweep=sweep["id"], limit=3, offset=3)["runs"][0]["id"] not in {
-        r["id"] for r in page["runs"]}
-    assert [r["id"] for r in jobs.list_runs(parameters={"x": 9})["runs"]] == [other["id"]]
+    assert page["total"] == 4 and len(page["items"]) == 3
+    assert jobs.list_runs(sweep=sweep["id"], limit=3, offset=3)["items"][0]["id"] not in {
+        r["id"] for r in page["items"]}
+    assert [r["id"] for r in jobs.list_runs(parameters={"x": 9})["items"]] == [other["id"]]
     assert jobs.list_runs(tag="grid")["total"] == 4
     assert jobs.list_runs(notebook="fail")["total"] == 1
     assert jobs.list_runs(state="queued")["total"] == 5

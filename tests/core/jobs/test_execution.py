@@ -67,7 +67,7 @@ def test_run_succeeds_with_metrics_output_log_environment(env):
     assert [a["name"] for a in run["artifacts"]] == ["summary.txt"]
     assert ws.artifacts.get(run["artifacts"][0]["key"]) == b"y=42"
     # searchable by the text of its outputs
-    assert run["id"] in [r["id"] for r in jobs.list_runs(q="y is 42")["runs"]]
+    assert run["id"] in [r["id"] for r in jobs.list_runs(q="y is 42")["items"]]
     # every cell's provenance is in the catalog under the run's owner, although the kernel
     # is stopped right after its last cell (a second-long run: its recorder never wrote)
     log = ws.service("provenance").stored_log("ok.ipynb")

@@ -36,13 +36,14 @@ def test_another_team_cannot_read_a_team_run_its_output_or_its_log(jobs_ws, monk
     assert carol.get_run(run["id"])["metrics"]["y"] == 42
     assert any("y is 42" in line["text"] for line in carol.run_log(run["id"])["lines"])
     assert b"y is" in carol.run_output(run["id"])
-    assert [r["id"] for r in carol.list_runs()["runs"]] == [run["id"]]
+    assert [r["id"] for r in carol.list_runs()["items"]] == [run["id"]]
     with pytest.raises(PermissionDenied):   # reading is not changing
         carol.retry_run(run["id"])
 
     # bob, of another team, gets "not found" (run ids do not leak) and an empty list
     _unreadable(bob, run["id"])
-    assert bob.list_runs() == {"runs": [], "total": 0, "limit": 50, "offset": 0}
+    assert bob.list_runs() == {"items": [], "total": 0, "total_exact": True, "limit": 50,
+                               "offset": 0, "next_cursor": None}
     assert bob.list_runs(q="ok")["total"] == 0
 
     # a team bob sets for himself gains nothing: the old setting, the environment, a
@@ -73,7 +74,7 @@ def test_runs_follow_their_jobs_visibility(jobs_ws):
         alice.run_job("nightly", visibility="public")
     alice.update_job("nightly", visibility="public")   # earlier runs follow their job
     assert bob.get_run(private_run["id"])["owner"] == "alice"
-    assert [r["id"] for r in bob.list_runs(job="alice/nightly")["runs"]] == [private_run["id"]]
+    assert [r["id"] for r in bob.list_runs(job="alice/nightly")["items"]] == [private_run["id"]]
     public_run = alice.submit("ok.ipynb", visibility="private")
     assert carol.list_runs()["total"] == 1
     _unreadable(carol, public_run["id"])

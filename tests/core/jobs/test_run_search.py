@@ -1,0 +1,228 @@
+"""Run search answered by the database: every filter alone and combined gives exactly the
+runs a plain Python filter gives, keyset pages walk every run once while runs are added, bad
+paging input is a clear error, list rows are summaries; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert
+
+from jupyter_mlinfra.core.errors import InvalidInput
+from jupyter_mlinfra.core.jobs.states import ALL_STATES
+from jupyter_mlinfra.core.jobs.tables import Run
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+TAGS = ["night", "gpu", "baseline", "ablation"]
+OWNERS = ["ann", "bob", "cyd"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def search_jobs(request, jobs_ws, monkeypatch):
+    if request.param == "sqlite":
+        yield jobs_ws.service("jobs")
+        return
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    monkeypatch.setenv("MLINFRA_CATALOG_URL", request.getfixturevalue("pg_catalog_url"))
+    ws = Workspace.open()
+    ws.config.settings.root_dir = jobs_ws.config.settings.root_dir
+    yield ws.service("jobs")
+    ws.close()
+
+
+def run_row(rng: random.Random, i: int, *, job_id=None, sweep_id=None,
+            at: datetime | None = None) -> dict:
+    params = {"lr": rng.choice([0.1, 0.01, 0.001]), "depth": rng.randint(1, 4)}
+    if rng.random() < 0.3:
+        params["label"] = rng.choice(["a", "b"])
+    return dict(
+        id=uuid.uuid4().hex, job_id=job_id, owner=rng.choice(OWNERS),
+        notebook=rng.choice(["train.ipynb", "etl/load.ipynb", "report.ipynb"]), cwd="/",
+        snapshot_key=f"runs/{i}/input.ipynb", parameters=params, state=rng.choice(ALL_STATES),
+        trigger=rng.choice(["manual", "schedule", "sweep"]), tags=rng.sample(TAGS,
+                                                                                rng.randint(0, 3)),
+        sweep_id=sweep_id, upstream_run_ids=[], progress={}, history=[{"attempt": 1}],
+        # every third run shares its time with the one before: ties are ordered by id
+        created_at=at or (T0 + timedelta(minutes=i - (i % 3 == 2))),
+        environment={"packages": [f"pkg{k}==1.0" for k in range(50)]},
+        output_text=rng.choice(["loss is 0.5", "accuracy 0.91", "needle in the output", ""]),
+        visibility="public", team="",
+    )
+
+
+def add_runs(jobs, rows: list[dict]) -> None:
+    with jobs.ws.catalog.session() as s:
+        s.add_all([Run(**row) for row in rows])   # through the ORM: its events index them
+
+
+def expected(rows, *, state=None, job_id=None, owner=None, tag=None, sweep=None,
+             parameters=None, q=None, since=None, until=None, trigger=None, notebook=None):
+    out = []
+    for r in rows:
+        if state and r["state"] not in state.split(","):
+            continue
+        if job_id and r["job_id"] != job_id:
+            continue
+        if owner and r["owner"] != owner or trigger and r["trigger"] != trigger:
+            continue
+        if tag and tag not in r["tags"] or sweep and r["sweep_id"] != sweep:
+            continue
+        if any(str(r["parameters"].get(k, object())) != str(v)
+               for k, v in (parameters or {}).items()):
+            continue
+        if q and q.lower() not in (r["notebook"] + " " + r["output_text"]).lower() \
+                and q != r["id"]:
+            continue
+        if notebook and notebook.lower() not in r["notebook"].lower():
+            continue
+        if since and r["created_at"] < since or until and r["created_at"] >= until:
+            continue
+        out.append(r)
+    return [r["id"] for r in sorted(out, key=lambda r: (r["created_at"], r["id"]),
+                                     reverse=True)]
+
+
+def walk(jobs, limit=7, between=None, **filters) -> list[str]:
+    """Every page by cursor; ``between(n)`` runs after the n-th page."""
+    ids, cursor, n = [], None, 0
+    while True:
+        page = jobs.list_runs(limit=limit, cursor=cursor, **filters)
+        assert len(page["items"]) <= limit
+        ids += [r["id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        n += 1
+        if cursor is None:
+            return ids
+        if between:
+            between(n)
+
+
+def test_every_filter_alone_and_combined_matches_a_python_filter(search_jobs):
+    jobs = search_jobs
+    rng = random.Random(7)
+    job = jobs.create_job("nightly", "ok.ipynb")
+    rows = [run_row(rng, i, job_id=job["id"] if i % 4 == 0 else None,
+                    sweep_id="sweep1" if i % 5 == 0 else None) for i in range(300)]
+    add_runs(jobs, rows)
+    since, until = T0 + timedelta(minutes=40), T0 + timedelta(minutes=200)
+    cases = [
+        {}, {"state": "succeeded"}, {"state": "failed,running"}, {"owner": "bob"},
+        {"tag": "gpu"}, {"tag": "nope"}, {"sweep": "sweep1"}, {"trigger": "schedule"},
+        {"parameters": {"lr": 0.01}}, {"parameters": {"lr": "0.01", "depth": "2"}},
+        {"parameters": {"label": "a"}}, {"q": "needle"}, {"q": "ETL/"}, {"notebook": "train"},
+        {"since": since}, {"until": until}, {"since": since, "until": until},
+        {"tag": "night", "state": "succeeded,failed", "parameters": {"depth": 3}},
+        {"owner": "ann", "tag": "baseline", "since": since},
+        {"sweep": "sweep1", "q": "accuracy", "until": until},
+        {"tag": "gpu", "parameters": {"lr": 0.1, "label": "b"}, "owner": "cyd"},
+    ]
+    for case in cases:
+        want = expected(rows, **case)
+        got = walk(jobs, **case)
+        assert got == want, case
+        assert jobs.list_runs(**case)["total"] == len(want), case
+    by_job = expected(rows, job_id=job["id"])
+    assert walk(jobs, job="nightly") == by_job
+    assert walk(jobs, job="nightly", tag="gpu", state="queued,succeeded") == expected(
+        rows, job_id=job["id"], tag="gpu", state="queued,succeeded")
+    # the REST layer's text forms of times
+    iso = since.isoformat().replace("+00:00", "Z")
+    assert walk(jobs, since=iso) == expected(rows, since=since)
+    assert walk(jobs, since=iso[:-1]) == expected(rows, since=since)   # no offset: UTC
+    # offset paging still gives the same order
+    page = jobs.list_runs(offset=20, limit=10)
+    assert [r["id"] for r in page["items"]] == expected(rows)[20:30]
+    assert page["next_cursor"] is not None
+
+
+def test_keyset_pages_walk_every_run_once_while_runs_are_added(search_jobs):
+    jobs = search_jobs
+    rng = random.Random(11)
+    rows = [run_row(rng, i) for i in range(120)]
+    add_runs(jobs, rows)
+    added = []
+
+    def more(n):
+        batch = [run_row(rng, 1000 + n, at=datetime.now(timezone.utc)) for _ in range(3)]
+        added.extend(batch)
+        add_runs(jobs, batch)
+
+    ids = walk(jobs, limit=9, between=more)
+    assert len(ids) == len(set(ids)) == 120
+    assert ids == expected(rows)
+    assert len(added) > 10
+    # a filtered walk too (ties and all), with new matching runs added meanwhile
+    before = rows + added
+    ids = walk(jobs, limit=4, between=more, tag="gpu")
+    assert ids == expected(before, tag="gpu")
+
+
+def test_list_rows_are_summaries(search_jobs):
+    jobs = search_jobs
+    rows = [run_row(random.Random(3), i) for i in range(3)]
+    add_runs(jobs, rows)
+    page = jobs.list_runs()
+    assert page["total"] == 3 and page["total_exact"] and page["next_cursor"] is None
+    for item in page["items"]:
+        assert "environment" not in item and "history" not in item
+        assert item["parameters"] == next(r for r in rows if r["id"] == item["id"])["parameters"]
+    full = jobs.get_run(rows[0]["id"])
+    assert full["environment"]["packages"][0] == "pkg0==1.0"
+
+
+def test_totals_are_capped_and_say_so(jobs, monkeypatch):
+    from jupyter_mlinfra.core.jobs import service
+
+    monkeypatch.setattr(service, "RUN_TOTAL_CAP", 5)
+    add_runs(jobs, [run_row(random.Random(5), i) for i in range(8)])
+    page = jobs.list_runs(limit=3)
+    assert page["total"] == 5 and page["total_exact"] is False
+    assert len(walk(jobs, limit=3)) == 8          # the cap bounds the count, not the pages
+    assert jobs.list_runs(state=ALL_STATES[0], limit=3)["total"] <= 5
+
+
+@pytest.mark.parametrize("args, name", [
+    ({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"limit": "ten"}, "limit"),
+    ({"offset": -1}, "offset"), ({"cursor": "not-a-cursor"}, "cursor"),
+    ({"cursor": "WzEsMl0"}, "cursor"), ({"since": "yesterday"}, "since"),
+    ({"until": "2026-13-01"}, "until"),
+])
+def test_bad_paging_input_names_the_parameter(jobs, args, name):
+    with pytest.raises(InvalidInput, match=f"^{name}"):
+        jobs.list_runs(**args)
+
+
+def test_offset_and_cursor_together_is_an_error(jobs):
+    add_runs(jobs, [run_row(random.Random(1), i) for i in range(3)])
+    cursor = jobs.list_runs(limit=1)["next_cursor"]
+    with pytest.raises(InvalidInput, match="offset and cursor"):
+        jobs.list_runs(cursor=cursor, offset=1)
+
+
+def test_runs_made_before_the_search_tables_are_found_by_tag_and_parameter(tmp_path):
+    """The 0011_run_search migration indexes the runs a catalog already has."""
+    from alembic import command
+
+    from jupyter_mlinfra.core.catalog import Catalog
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Catalog(url)
+    with old.engine.begin() as conn:
+        command.upgrade(old._alembic_config(conn), "0009_runs_visibility")
+        rows = [run_row(random.Random(2), i) for i in range(20)]
+        conn.execute(insert(Run.__table__), rows)     # plain SQL: no ORM event
+    old.engine.dispose()
+    catalog = Catalog(url)
+    catalog.ensure_schema()
+    from sqlalchemy import func, select
+
+    from jupyter_mlinfra.core.jobs.tables import RunParam, RunTag
+    with catalog.read_session() as s:
+        tagged = set(s.scalars(select(RunTag.run_id).where(RunTag.tag == "gpu")))
+        assert tagged == {r["id"] for r in rows if "gpu" in r["tags"]}
+        assert s.scalar(select(func.count()).select_from(RunParam)) == sum(
+            len(r["parameters"]) for r in rows)
