@@ -171,6 +171,12 @@ class MLInfra(Configurable):
         "with a 'timed out' verdict naming the cell (0: no limit). `--timeout` overrides it "
         "for one run.").tag(config=True)
 
+    provenance_saved_log_max_bytes = Int(
+        1_000_000, help="Provenance: the most bytes of execution log a notebook carries in its "
+        "metadata when saved from JupyterLab. The current kernel session is kept in full; "
+        "earlier sessions keep only the executions the current cells' replays need, the oldest "
+        "dropped first; the log counts what was dropped.").tag(config=True)
+
     teams = Dict(
         {}, help="Teams of users, {'alice': 'fraud', 'bob': ['risk', 'fraud']}: what a user "
         "creates with visibility 'team' (runs by default, feature views on request) is visible "

@@ -17,7 +17,9 @@ from tornado.ioloop import IOLoop
 
 from ..core.errors import InvalidInput, NotFound
 from ..core.paths import inside_root
-from ..core.provenance.model import cells_from_json
+from ..core.provenance.model import (METADATA_KEY, cells_from_json, cells_from_notebook,
+                                     log_from_notebook)
+from ..core.provenance.service import read_notebook
 from ..core.provenance.verify import VerifyOptions
 from .base import MLInfraHandler
 
@@ -75,20 +77,53 @@ class ProvenanceBase(MLInfraHandler):
             session_id = kernel["session_id"]
         empty = {"notebook_path": path, "path": self.api_path(path), "session_id": session_id,
                  "sessions": svc.sessions(path), "executions": [], "report": None,
-                 "log": None, "kernel": kernel, "recording_enabled": _recording_enabled()}
+                 "log": None, "kernel": kernel, "recording_enabled": _recording_enabled(),
+                 "source": "recorded"}
         if kernel is not None and session_id is None:
-            return empty  # the kernel records nothing (yet): no findings to show
+            # the kernel records nothing (yet): the log the notebook carries, if any
+            return self.saved_view(path, empty, kernel_id, cells) or empty
         try:
             log, current, _nb = svc.resolve(path, session_id=session_id, cells=cells)
         except NotFound:
             if kernel is None and cells is None and not Path(path).is_file():
                 raise
-            return empty
+            return (self.saved_view(path, empty, kernel_id, cells) if kernel is not None
+                    else None) or empty
         report = svc.check(path, log=log, cells=current)
         return {**empty, "notebook_path": log.notebook_path or path,
                 "session_id": log.session_id,
                 "executions": [e.to_dict() for e in log.executions],
-                "report": report.to_dict(), "log": log.to_dict()}
+                "report": report.to_dict(), "log": svc.saved_log(log, current, path)}
+
+    def saved_view(self, path: str, empty: dict, kernel_id: str | None, cells) -> dict | None:
+        """The view of the execution log saved in the notebook (``source: "saved"``, its date
+        and machine), for a kernel that has recorded nothing yet; None when the notebook
+        carries no log, or carries one of this kernel's own sessions (after a restart the
+        panel shows the new session only)."""
+        if not Path(path).is_file():
+            return None
+        try:
+            nb = read_notebook(path)
+            saved = log_from_notebook(nb)
+        except (InvalidInput, NotFound):
+            return None
+        if saved is None or not saved.executions:
+            return None
+        own = {s["session_id"] for s in self.provenance.kernel_sessions(kernel_id)} \
+            if kernel_id else set()
+        if saved.session_id in own:
+            return None
+        data = ((nb.get("metadata") or {}).get(METADATA_KEY) or {}).get("provenance") or {}
+        current = cells if cells is not None else cells_from_notebook(nb)
+        report = self.provenance.check(path, log=saved, cells=current)
+        return {**empty, "notebook_path": saved.notebook_path or path,
+                "session_id": saved.session_id,
+                "executions": [e.to_dict() for e in saved.executions],
+                "report": report.to_dict(), "log": dict(data), "source": "saved",
+                "saved_at": data.get("saved_at") if isinstance(data.get("saved_at"), str)
+                else None,
+                "machine": data.get("machine") if isinstance(data.get("machine"), str)
+                else None}
 
 
 def _recording_enabled() -> bool:
@@ -140,7 +175,8 @@ class ProvenanceReplayHandler(ProvenanceBase):
     @web.authenticated
     @authorized
     def post(self) -> None:
-        """Write the replay notebook (default: ``<name>.replay.ipynb`` next to the notebook)."""
+        """Write the replay notebook (default: ``<name>.replay.ipynb`` next to the notebook);
+        an existing file is a 409 unless ``overwrite`` is true."""
         body = self.json_body()
         path = self.os_path(body.get("path"))
         out = body.get("out_path")
@@ -150,7 +186,11 @@ class ProvenanceReplayHandler(ProvenanceBase):
         if not session:
             kernel = self.kernel_state(path, body.get("kernel_id"))
             session = kernel["session_id"] if kernel else None
-        summary = self.provenance.export_replay(out_os, path, cell_id=body.get("cell_id"),
+        overwrite = body.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise InvalidInput("'overwrite' must be true or false")
+        summary = self.provenance.export_replay(out_os, path, overwrite=overwrite,
+                                                cell_id=body.get("cell_id"),
                                                 name=body.get("name"), session_id=session)
         summary["path"] = self.api_path(summary["path"])
         self.send_json(summary, status=201)

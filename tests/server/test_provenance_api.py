@@ -234,3 +234,75 @@ async def test_a_restarted_kernel_shows_only_its_new_session(jp_fetch, notebook,
     old = json.loads((await jp_fetch("mlinfra", "api", "provenance",
                                      params={"path": notebook, "session": "kernel-abc"})).body)
     assert old["report"]["stale_direct"] == ["c2"]
+
+
+def _saved_notebook(path, session_id="saved-1", machine="laptop-7"):
+    """A notebook carrying a saved execution log (as saved from JupyterLab elsewhere)."""
+    from jupyter_mlinfra.core.provenance.model import ExecutionLog, attach_log
+
+    def ex(seq, cid, src, reads=(), binds=()):
+        return Execution(seq=seq, cell_id=cid, source=src, session_id=session_id,
+                         notebook_path="/elsewhere/nb.ipynb", execution_count=seq,
+                         started_at=1.6e9 + seq, ended_at=1.6e9 + seq + 0.01,
+                         reads=frozenset(reads), binds=frozenset(binds))
+    nb = nbformat.read(path, as_version=4)
+    attach_log(nb, ExecutionLog([ex(1, "c1", "a = 20", binds=["a"]),
+                                 ex(2, "c2", "b = a + 1\nprint(b)", ["a"], ["b"]),
+                                 ex(3, "c1", "a = 41", binds=["a"])],
+                                notebook_path="/elsewhere/nb.ipynb", session_id=session_id))
+    nb.metadata["jupyter_mlinfra"]["provenance"]["machine"] = machine
+    nbformat.write(nb, path)
+
+
+async def test_a_kernel_with_nothing_recorded_shows_the_notebooks_saved_log(
+        jp_fetch, jp_root_dir):
+    from jupyter_mlinfra.core.provenance.model import KernelSession
+
+    nb = new_notebook(cells=[new_code_cell("a = 41", id="c1"),
+                             new_code_cell("b = a + 1\nprint(b)", id="c2")],
+                      metadata={"kernelspec": KERNELSPEC})
+    path = jp_root_dir / "carried.ipynb"
+    nbformat.write(nb, path)
+    _saved_notebook(path)
+    ws = Workspace.open()
+    ws.service("provenance").register_session(
+        KernelSession("s-fresh", str(path), 1.7e9, kernel_id="k-fresh"))
+    ws.close()
+    for kernel in ("k-fresh", "k-not-recording"):
+        view = json.loads((await jp_fetch("mlinfra", "api", "provenance", "check",
+                                          method="POST",
+                                          body=json.dumps({"path": "carried.ipynb",
+                                                           "kernel_id": kernel}))).body)
+        assert view["source"] == "saved" and view["machine"] == "laptop-7"
+        assert view["saved_at"].startswith("20")
+        assert view["session_id"] == "saved-1" and len(view["executions"]) == 3
+        assert view["report"]["stale_direct"] == ["c2"]
+    # the saved log is a session of this very kernel (saved, then restarted): not shown
+    _saved_notebook(path, session_id="s-fresh")
+    ws = Workspace.open()
+    ws.service("provenance").register_session(
+        KernelSession("s-fresh-2", str(path), 1.7e9 + 9, kernel_id="k-fresh"))
+    ws.close()
+    view = json.loads((await jp_fetch("mlinfra", "api", "provenance", "check", method="POST",
+                                      body=json.dumps({"path": "carried.ipynb",
+                                                       "kernel_id": "k-fresh"}))).body)
+    assert view["source"] == "recorded" and view["report"] is None
+
+
+async def test_replay_export_never_overwrites_without_being_asked(jp_fetch, notebook,
+                                                                   jp_root_dir):
+    body = {"path": notebook, "cell_id": "c2", "out_path": "work/replay-cell2.ipynb"}
+    response = await jp_fetch("mlinfra", "api", "provenance", "replay", method="POST",
+                              body=json.dumps(body))
+    assert response.code == 201
+    written = jp_root_dir / "work" / "replay-cell2.ipynb"
+    written.write_text("precious")
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mlinfra", "api", "provenance", "replay", method="POST",
+                       body=json.dumps(body))
+    assert err.value.code == 409
+    assert json.loads(err.value.response.body)["error"]["code"] == "conflict"
+    assert written.read_text() == "precious"
+    response = await jp_fetch("mlinfra", "api", "provenance", "replay", method="POST",
+                              body=json.dumps({**body, "overwrite": True}))
+    assert response.code == 201 and written.read_text() != "precious"

@@ -244,6 +244,10 @@ def log_from_notebook(nb: Any) -> ExecutionLog | None:
 
 def attach_log(nb: Any, log: ExecutionLog) -> None:
     """Write ``log`` into the notebook's metadata (in place)."""
+    import socket
+
     meta = nb.setdefault("metadata", {})
     section = meta.setdefault(METADATA_KEY, {})
-    section["provenance"] = log.to_dict()
+    section["provenance"] = {**log.to_dict(), "machine": socket.gethostname(),
+                             "saved_at": datetime.now(timezone.utc).isoformat()
+                             .replace("+00:00", "Z")}

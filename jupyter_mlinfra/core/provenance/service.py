@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy import func, select
 
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from .analysis import DIRTY_KINDS, Report, affecting, analyze
 from .model import (BeforeRecording, Execution, ExecutionLog, KernelSession, NotebookCell,
                     attach_log, cells_from_notebook, log_from_notebook)
 from .tables import ExecutionRow, SessionRow
+from .writer import effects_json
 
 if TYPE_CHECKING:
     import nbformat
@@ -50,11 +51,7 @@ def _row(e: Execution, owner: str) -> ExecutionRow:
         notebook_path=e.notebook_path, session_id=e.session_id, seq=e.seq, cell_id=e.cell_id,
         execution_count=e.execution_count, source=e.source, started_at=_dt(e.started_at),
         ended_at=_dt(e.ended_at), duration_ms=e.duration_ms, status=e.status,
-        error_type=e.error_type, owner=owner,
-        effects=json.dumps({"reads": sorted(e.reads), "binds": sorted(e.binds),
-                            "mutates": sorted(e.mutates), "deletes": sorted(e.deletes),
-                            "deferred": e.deferred, "assumed": sorted(e.assumed),
-                            "unfollowed": list(e.unfollowed), "files": e.files}))
+        error_type=e.error_type, owner=owner, effects=effects_json(e))
 
 
 def _execution(row: ExecutionRow) -> Execution:
@@ -266,10 +263,14 @@ class ProvenanceService:
                                        notebook_path=log.notebook_path or (path or ""))
 
     def export_replay(self, out_path: str | os.PathLike, path: str | None = None,
-                      **kwargs: Any) -> dict:
+                      overwrite: bool = True, **kwargs: Any) -> dict:
+        """Write the replay notebook to ``out_path``; with ``overwrite=False`` an existing
+        file is a Conflict and stays as it was."""
         out = Path(out_path).expanduser()
         if out.suffix != ".ipynb":
             raise InvalidInput(f"the replay notebook must end in .ipynb, not {out.name!r}")
+        if not overwrite and out.exists():
+            raise Conflict(f"{out.name} already exists: pick another name (or overwrite)")
         slice_, nb = self.replay(path, **kwargs)
         out.parent.mkdir(parents=True, exist_ok=True)
         import nbformat
@@ -378,6 +379,25 @@ class ProvenanceService:
         }
 
     # -- the log in the notebook ----------------------------------------------------------------
+    def saved_log(self, log: ExecutionLog, cells: list[NotebookCell] | None = None,
+                  path: str | None = None, max_sessions: int = 20) -> dict:
+        """The log to store in the notebook's metadata: ``log`` (the current session) in
+        full, and the catalog's earlier sessions of ``path`` compacted to what the current
+        cells' replays need, within the ``provenance_saved_log_max_bytes`` setting."""
+        from .savedlog import compact_log
+
+        earlier: list[ExecutionLog] = []
+        if path:
+            for item in self.sessions(path)[:max_sessions + 1]:
+                sid = item["session_id"]
+                if sid == log.session_id or not item.get("executions"):
+                    continue
+                other = self.stored_log(path, sid)
+                if other is not None:
+                    earlier.append(other)
+        limit = int(self.ws.config.settings.provenance_saved_log_max_bytes)
+        return compact_log(log, earlier[:max_sessions], cells, max_bytes=limit)
+
     def attach_run_log(self, output_notebook: str | os.PathLike, recorded_as: str,
                        session_id: str | None = None) -> dict:
         """After a batch run (a job, a verify): write the run's log, recorded under the logical
