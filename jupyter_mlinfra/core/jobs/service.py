@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, aliased, defer
 
 from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, quote
@@ -907,7 +907,7 @@ class JobsService:
                                       Run.id == q))
             # The order (creation time, id) is read from the table the search starts from: the
             # tag's or the first parameter's rows (they hold their run's time, so they come
-            # newest first from their index), else the runs. Other parameters are lookups.
+            # newest first from their index), else the runs. Other parameters are checks.
             at_col, id_col = Run.created_at, Run.id
             if tag:
                 stmt = stmt.join(RunTag, (RunTag.run_id == Run.id) & (RunTag.tag == tag))
@@ -918,9 +918,11 @@ class JobsService:
                                      & (RunParam.name == name)
                                      & (RunParam.value_text == param_text(value)))
                     at_col, id_col = RunParam.created_at, RunParam.run_id
-                else:
-                    stmt = stmt.where(Run.id.in_(select(RunParam.run_id).where(
-                        RunParam.name == name, RunParam.value_text == param_text(value))))
+                else:   # checked per run found (EXISTS): never where the search starts
+                    other = aliased(RunParam)
+                    stmt = stmt.where(select(other.run_id).where(
+                        other.run_id == Run.id, other.name == name,
+                        other.value_text == param_text(value)).exists())
             if since_at is not None:
                 stmt = stmt.where(at_col >= since_at)
             if until_at is not None:
@@ -1075,9 +1077,10 @@ def _captured_run(entry: dict, args: dict) -> dict:
                            parameters=args.get("parameters") or {}, run_ids=[])
 
 
-# Run search pages: at most MAX_PAGE rows; totals counted exactly up to RUN_TOTAL_CAP.
+# Run search pages: at most MAX_PAGE rows; totals counted exactly up to RUN_TOTAL_CAP (a
+# count costs a lookup per matching run: ~20 ms for 1,000 at 100,000 runs on SQLite).
 MAX_PAGE = 1000
-RUN_TOTAL_CAP = 10_000
+RUN_TOTAL_CAP = 1000
 
 
 def _page_int(name: str, value, minimum: int, maximum: int | None) -> int:
