@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import uuid
 import warnings
 from pathlib import Path
@@ -35,7 +36,8 @@ from . import capture
 from .capture import SessionContext, SerializedPart
 from .tables import ModelAlias, ModelMetric, ModelVersionRecord, RegisteredModel
 from .versions import (MetricFilter, ModelRef, ModelVersion, as_version, check_alias,
-                       check_metrics, check_model_name, check_tags, metric_matches)
+                       check_metrics, check_model_name, check_tags, check_version,
+                       metric_matches)
 
 CAPTURE_ENV = CAPTURE_FILE_ENV  # set by reproduce: registrations in the re-run are captured
 ARCHIVED = "archived"
@@ -561,13 +563,13 @@ class ModelStore:
         check_model_name(name)
         check_alias(alias)
         with self.ws.catalog.session() as s:
-            if isinstance(version, str) and not version.strip().lstrip("+-").isdigit():
+            if isinstance(version, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", version):
                 ref = ModelRef.parse(version if ("@" in version or ":" in version)
                                      else f"{name}@{version}")
                 target = self._record(s, ref)
             else:
                 # a number: ModelRef refuses 0 (not "latest") and numbers past the catalog's
-                target = self._record(s, ModelRef(name, version=int(version)))
+                target = self._record(s, ModelRef(name, version=check_version(version)))
             if target.model_name != name:
                 raise InvalidInput("an alias points at a version of its own model")
             if target.status == ARCHIVED:
@@ -626,7 +628,7 @@ class ModelStore:
                 if target is None:
                     raise NotFound(f"no model {name!r}")
             else:
-                target = self._record(s, ModelRef(name, version=int(version)))
+                target = self._record(s, ModelRef(name, version=check_version(version)))
             self._check_model_owner(s, name, "change")
             if description is not None:
                 target.description = description

@@ -507,3 +507,16 @@ def test_load_removes_spool_files_a_crash_left_behind(ws, fitted):
     os.utime(stale, (0, 0))
     store.load("spooled")
     assert not stale.exists() and fresh.exists()
+
+
+def test_a_versions_description_and_unicode_digits_as_versions(ws, fitted):
+    """Updating one version's description works; a version written with digits other than
+    0-9 (a superscript, found by the REST fuzzer as a 500) is a clear InvalidInput."""
+    store = ws.service("models")
+    store.register("digits", fitted, figures=[])
+    store.update("digits", version=1, description="first of its kind")
+    assert store.get("digits:1").description == "first of its kind"
+    for bad in ("\u00b3", "\u0663", "1.5", "0"):
+        with pytest.raises(InvalidInput):
+            store.set_alias("digits", "champion", bad)
+    assert store.set_alias("digits", "champion", " 1 ")["version"] == 1
