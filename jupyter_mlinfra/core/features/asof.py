@@ -65,7 +65,7 @@ class SortedRows:
             self.times = _sorted_distinct(event)
             self._span = max(len(self.times), 1)
             composite = codes * self._span + np.searchsorted(self.times, event)
-        order = np.argsort(composite, kind="stable")
+        order = np.argsort(composite)  # introsort; equal keys are ordered below
         ordered = composite[order]
         if len(ordered) > 1 and (ordered[1:] == ordered[:-1]).any():
             order = np.lexsort((created, composite))  # ties on event time: by created time
