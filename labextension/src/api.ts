@@ -188,7 +188,10 @@ export class MLInfraAPI {
     path: string;
     cell_id?: string;
     kernel_id?: string;
+    session_id?: string;
     out_path?: string;
+    /** Replace an existing file (otherwise an existing file is a 409). */
+    overwrite?: boolean;
   }): Promise<ReplaySummary> {
     return this.request('provenance/replay', { method: 'POST', body });
   }

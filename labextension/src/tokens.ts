@@ -175,13 +175,18 @@ export interface ProvenanceView {
   report: ProvenanceReport | null;
   /** The execution log, stored in the notebook's metadata (jupyter_mlinfra.provenance). */
   log: { [key: string]: JSONValue } | null;
+  /** 'saved': the kernel has recorded nothing yet; this is the log saved in the notebook. */
+  source?: 'recorded' | 'saved';
+  /** With source 'saved': when and on which machine (host name) the log was saved. */
+  saved_at?: string | null;
+  machine?: string | null;
 }
 
 /** POST /provenance/replay */
 export interface ReplaySummary {
   path: string;
   cells: number;
-  executions: Array<{ seq: number; cell_id: string }>;
+  executions: Array<{ seq: number; cell_id: string; execution_count?: number | null }>;
 }
 
 export type VerifyCellStatus =

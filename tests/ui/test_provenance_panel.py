@@ -102,7 +102,8 @@ def test_provenance_panel(page, lab_server):
     # the timeline lists the four recorded executions (not the %load_ext one), newest first
     rows = body.locator("[data-provenance-section='timeline'] tbody tr")
     assert rows.count() == 4
-    assert rows.first.inner_text().split()[0] == "4"
+    # named as JupyterLab shows it: the cell's position and the count of its prompt
+    assert rows.first.inner_text().startswith("cell 2 [5]"), rows.first.inner_text()
 
     # markers on the notebook's own cells
     stale = page.locator(".jp-Notebook .jp-Cell.jp-mlinfra-prov-stale")
@@ -114,11 +115,11 @@ def test_provenance_panel(page, lab_server):
     screenshot(page, "provenance-panel")
 
     # export the replay notebook of the active cell (cell 4, as it ran)
-    body.get_by_role("button", name="Export replay notebook").click()
+    body.get_by_role("button", name="Export replay for cell 4").click()
     result = body.locator("[data-provenance-result='replay']")
     result.wait_for(state="visible", timeout=20_000)
-    assert "prov_panel.replay.ipynb" in result.inner_text()
-    replay = nbformat.read(lab_server.root_dir / "prov_panel.replay.ipynb", as_version=4)
+    assert "prov_panel-replay-cell4.ipynb" in result.inner_text()
+    replay = nbformat.read(lab_server.root_dir / "prov_panel-replay-cell4.ipynb", as_version=4)
     code = [c.source for c in replay.cells if c.cell_type == "code"]
     assert code == ["a = 1", "b = a * 10\nb", "print(b + 1)"]
 
@@ -136,6 +137,7 @@ def test_provenance_panel(page, lab_server):
             break
         page.wait_for_timeout(500)
     assert log is not None, "the execution log was not saved into the notebook"
+    assert log["saved_at"] and log["machine"]       # shown when the log travels
     assert [e["cell_id"] for e in log["executions"]] == ["cell-a", "cell-b", "cell-c",
                                                          "cell-a"]
     # ... so the notebook file alone is enough for the analyses (no catalog)
@@ -224,7 +226,7 @@ def test_kernel_restart_switches_to_the_new_session(page, lab_server):
     page.wait_for_function(
         """() => document.querySelectorAll(
              "[data-provenance-section='timeline'] tbody tr").length === 3""", timeout=15_000)
-    assert rows.first.inner_text().split()[0] == "3"
+    assert rows.first.inner_text().startswith("cell 2 [4]"), rows.first.inner_text()
     screenshot(page, "provenance-earlier-session")
 
 
@@ -275,3 +277,81 @@ def test_a_kernel_that_does_not_record_offers_recording_from_the_first_cell(page
     finally:
         lab_server.api("provenance/recording", "POST", {"enabled": False})
     assert not config.exists()
+
+
+SAVED_NOTEBOOK = "prov_saved.ipynb"
+
+
+def test_a_notebook_carrying_a_saved_log_and_replay_export_that_never_overwrites(
+        page, lab_server):
+    """A notebook saved elsewhere with its execution log, opened in a kernel that has
+    recorded nothing: the tab shows the saved log (its date and machine), its findings and
+    markers numbered as JupyterLab shows cells ("cell 3 [3]"), and the timeline shows a
+    deletion. Export replay follows the active cell (cell 2) and writes a new file each time."""
+    from jupyter_mlinfra.core.provenance.model import Execution, ExecutionLog, attach_log
+
+    nb = new_notebook(cells=[
+        new_code_cell("a = 1\ntmp = 0", id="cell-a", execution_count=4),
+        new_code_cell("b = a * 10\ndel tmp", id="cell-b", execution_count=2),
+        new_code_cell("print(b + 1)", id="cell-c", execution_count=3),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}})
+
+    def ex(seq, cid, src, reads=(), binds=(), deletes=()):
+        return Execution(seq=seq, cell_id=cid, source=src, session_id="saved-elsewhere",
+                         notebook_path="/home/someone/prov_saved.ipynb", execution_count=seq,
+                         started_at=1.76e9 + seq, ended_at=1.76e9 + seq + 0.01,
+                         reads=frozenset(reads), binds=frozenset(binds),
+                         deletes=frozenset(deletes))
+    attach_log(nb, ExecutionLog([
+        ex(1, "cell-a", "a = 1\ntmp = 0", binds=["a", "tmp"]),
+        ex(2, "cell-b", "b = a * 10\ndel tmp", ["a"], ["b"], ["tmp"]),
+        ex(3, "cell-c", "print(b + 1)", ["b"]),
+        ex(4, "cell-a", "a = 1\ntmp = 0", binds=["a", "tmp"])],
+        notebook_path="/home/someone/prov_saved.ipynb", session_id="saved-elsewhere"))
+    nb.metadata["jupyter_mlinfra"]["provenance"]["machine"] = "laptop-7"
+    nbformat.write(nb, lab_server.root_dir / SAVED_NOTEBOOK)
+
+    open_lab(page, SAVED_NOTEBOOK)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=30_000)
+    page.wait_for_function(
+        "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, .jp-StatusBar-Widget')"
+        "?.innerText || '')", timeout=60_000)
+    open_mlinfra_panel(page)
+    body = open_tab(page, "Provenance")
+    notice = body.locator("[data-provenance-source='saved']")
+    notice.wait_for(state="visible", timeout=30_000)
+    assert notice.inner_text().startswith("Saved log from ")
+    assert "on laptop-7" in notice.inner_text()
+    # one numbering: findings, markers and timeline say "cell N [count]"
+    stale = body.locator("[data-kind='stale_direct']")
+    stale.first.wait_for(state="visible", timeout=15_000)
+    assert stale.first.locator("[data-cell-ref]").inner_text() == "cell 2 [2]"
+    marker = page.locator(".jp-Notebook .jp-Cell.jp-mlinfra-prov-stale").first
+    assert marker.get_attribute("data-mlinfra-cell-ref") == "cell 2 [2]"
+    rows = body.locator("[data-provenance-section='timeline'] tbody tr")
+    assert rows.count() == 4
+    assert "cell 2 [2]" in rows.nth(2).inner_text()
+    assert "del tmp" in rows.nth(2).locator("[data-provenance-del]").inner_text()
+    screenshot(page, "provenance-saved-log")
+
+    # export replay with cell 2 active: the button says so; twice makes two files
+    _cell(page, 1).locator(".jp-InputArea-prompt").click()
+    button = body.get_by_role("button", name="Export replay for cell 2")
+    button.wait_for(state="visible", timeout=10_000)
+    button.click()
+    result = body.locator("[data-provenance-result='replay']")
+    result.wait_for(state="visible", timeout=20_000)
+    first = lab_server.root_dir / "prov_saved-replay-cell2.ipynb"
+    assert "prov_saved-replay-cell2.ipynb" in result.inner_text() and first.is_file()
+    before = first.read_bytes()
+    code = [c.source for c in nbformat.read(first, as_version=4).cells
+            if c.cell_type == "code"]
+    assert code == ["a = 1\ntmp = 0", "b = a * 10\ndel tmp"]
+    button.click()
+    page.wait_for_function(
+        """() => /prov_saved-replay-cell2-1\\.ipynb/.test(document.querySelector(
+             "[data-provenance-result='replay']")?.innerText || '')""", timeout=20_000)
+    assert (lab_server.root_dir / "prov_saved-replay-cell2-1.ipynb").is_file()
+    assert first.read_bytes() == before          # not overwritten
+    screenshot(page, "provenance-replay-export")

@@ -39,6 +39,12 @@ def _norm(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
+def _num(e: Execution) -> str:
+    """An execution as the user sees it in JupyterLab: the count its prompt showed, ``[12]``
+    (the recorder's sequence number, ``#12``, when the count is unknown)."""
+    return f"[{e.execution_count}]" if e.execution_count is not None else f"#{e.seq}"
+
+
 def _name(name: str) -> str:
     return pseudo_label(name) if is_pseudo_name(name) else f"`{name}`"
 
@@ -187,7 +193,7 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
     def who(e: Execution) -> str:
         if e.cell_id in label:
             return label[e.cell_id]
-        return f"a deleted cell (execution #{e.seq})"
+        return f"a deleted cell (execution {_num(e)})"
 
     executed = [c for c in code_cells if c.id in history.last]
 
@@ -197,7 +203,7 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             report.code_changed.append(c.id)
             report.explanations.append(Finding(
                 "code_changed", f"{label[c.id]} was edited after it last ran (execution "
-                f"#{history.last[c.id].seq}); the kernel holds the effects of the old source.",
+                f"{_num(history.last[c.id])}); the kernel holds the effects of the old source.",
                 c.id))
 
     # stale (direct) ---------------------------------------------------------------------------
@@ -238,7 +244,7 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
                     "rebound" if name in w.binds and name not in w.mutates else
                     "mutated" if name in w.mutates and name not in w.binds else "changed")
             parts.append(f"{_name(name)}, which {who(w)} {verb} after {label[c.id]} ran "
-                         f"(execution #{w.seq} > #{last.seq})")
+                         f"(execution {_num(w)} > {_num(last)})")
         report.explanations.append(Finding(
             "stale_direct", f"{label[c.id]} is stale: it read " + "; and ".join(parts) + ".",
             c.id, sorted(set(culprits) | set(outside))))
@@ -272,8 +278,8 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         report.explanations.append(Finding(
             "out_of_order",
             f"Cells ran out of order: {label[b.id]} last ran as execution "
-            f"#{history.last[b.id].seq}, before {label[a.id]} above it "
-            f"(#{history.last[a.id].seq}){more}.", b.id))
+            f"{_num(history.last[b.id])}, before {label[a.id]} above it "
+            f"({_num(history.last[a.id])}){more}.", b.id))
 
     # unexecuted -----------------------------------------------------------------------------
     if executed:

@@ -277,7 +277,8 @@ class ProvenanceService:
 
         nbformat.write(nb, out)
         return {"path": str(out), "cells": len(slice_),
-                "executions": [{"seq": e.seq, "cell_id": e.cell_id} for e in slice_]}
+                "executions": [{"seq": e.seq, "cell_id": e.cell_id,
+                                "execution_count": e.execution_count} for e in slice_]}
 
     def verify(self, path: str | os.PathLike, *, replay: bool = False,
                options: VerifyOptions | None = None, cwd: str | None = None,

@@ -10,9 +10,16 @@ import {
   formatTimestampTitle
 } from '../components/common';
 import {
+  cellPositions,
+  cellRef,
+  lastCounts,
+  refOf
+} from '../components/provenance/numbering';
+import {
   getProvenanceTracker,
   KernelRestart
 } from '../components/provenance/tracker';
+import { MLInfraAPIError } from '../api';
 import {
   ProvenanceExecution,
   ProvenanceFinding,
@@ -151,7 +158,8 @@ function NotebookProvenance(props: NotebookProvenanceProps): JSX.Element {
   const { panel, view, error, loading } = props;
   const path = panel.context.path;
   const report = view?.report ?? null;
-  const labels = React.useMemo(() => cellLabels(panel), [panel, view]);
+  const positions = React.useMemo(() => cellPositions(panel), [panel, view]);
+  const counts = React.useMemo(() => lastCounts(view?.executions ?? []), [view]);
 
   const goTo = (cellId: string | null) => {
     if (!cellId) {
@@ -186,6 +194,7 @@ function NotebookProvenance(props: NotebookProvenanceProps): JSX.Element {
         onRetry={() => void props.onRefresh()}
       />
       <KernelNotice view={view} restart={props.restart} />
+      {view?.source === 'saved' && <SavedLogNotice view={view} />}
       {view && !report && (
         <NotRecording {...props} view={view} />
       )}
@@ -201,7 +210,12 @@ function NotebookProvenance(props: NotebookProvenanceProps): JSX.Element {
             ) : (
               <ul className="jp-mlinfra-Provenance-findings">
                 {report.explanations.map((f, i) => (
-                  <Finding key={i} finding={f} onClick={() => goTo(f.cell_id)} />
+                  <Finding
+                    key={i}
+                    finding={f}
+                    cellRef={f.cell_id ? refOf(f.cell_id, positions, counts) : null}
+                    onClick={() => goTo(f.cell_id)}
+                  />
                 ))}
               </ul>
             )}
@@ -213,7 +227,7 @@ function NotebookProvenance(props: NotebookProvenanceProps): JSX.Element {
         <SessionTimeline
           {...props}
           view={view}
-          labels={labels}
+          positions={positions}
           onSelect={e => goTo(e.cell_id)}
         />
       )}
@@ -307,7 +321,7 @@ function NotRecording(props: NotebookProvenanceProps & { view: ProvenanceView })
 function SessionTimeline(
   props: NotebookProvenanceProps & {
     view: ProvenanceView;
-    labels: Map<string, string>;
+    positions: Map<string, number>;
     onSelect: (e: ProvenanceExecution) => void;
   }
 ): JSX.Element {
@@ -368,7 +382,11 @@ function SessionTimeline(
         </label>
       )}
       <ErrorBanner error={error} />
-      <Timeline executions={executions} labels={props.labels} onSelect={props.onSelect} />
+      <Timeline
+        executions={executions}
+        positions={props.positions}
+        onSelect={props.onSelect}
+      />
     </section>
   );
 }
@@ -409,11 +427,17 @@ function HazardSummary(props: {
 
 function Finding(props: {
   finding: ProvenanceFinding;
+  cellRef: string | null;
   onClick: () => void;
 }): JSX.Element {
   const f = props.finding;
   return (
     <li className={`jp-mlinfra-Provenance-finding jp-mod-${f.kind}`} data-kind={f.kind}>
+      {props.cellRef && (
+        <span className="jp-mlinfra-Provenance-cellref" data-cell-ref={props.cellRef}>
+          {props.cellRef}
+        </span>
+      )}
       <span className="jp-mlinfra-Provenance-kind">{KIND_LABELS[f.kind] ?? f.kind}</span>{' '}
       {f.cell_id ? (
         <button type="button" className="jp-mlinfra-Provenance-message" onClick={props.onClick}>
@@ -440,21 +464,41 @@ function Actions(props: NotebookProvenanceProps): JSX.Element {
     setError(null);
   }, [path]);
 
-  const activeId = panel.content.activeCell?.model.id;
+  const active = useActiveCell(panel);
+  const positions = React.useMemo(() => cellPositions(panel), [panel, replay]);
   const executed = new Set((props.view?.executions ?? []).map(e => e.cell_id));
-  const target = activeId && executed.has(activeId) ? activeId : undefined;
+  const target = active.id && executed.has(active.id) ? active.id : undefined;
+  const position = target ? active.index + 1 : null;
+  const saved = props.view?.source === 'saved';
 
   const exportReplay = async () => {
     setBusy('replay');
     setError(null);
+    // never over a file: <notebook>-replay-cell7.ipynb, then -1, -2... (the server answers
+    // 409 for a name that exists)
+    const slash = path.lastIndexOf('/');
+    const dir = slash >= 0 ? path.slice(0, slash + 1) : '';
+    const stem = path.slice(slash + 1).replace(/\.ipynb$/, '');
+    const base = `${dir}${stem}-replay${position ? `-cell${position}` : ''}`;
     try {
-      setReplay(
-        await api.exportReplay({
-          path,
-          cell_id: target,
-          kernel_id: panel.sessionContext.session?.kernel?.id
-        })
-      );
+      for (let i = 0; ; i++) {
+        try {
+          const summary = await api.exportReplay({
+            path,
+            cell_id: target,
+            out_path: `${base}${i ? `-${i}` : ''}.ipynb`,
+            kernel_id: saved ? undefined : panel.sessionContext.session?.kernel?.id,
+            session_id: saved ? props.view?.session_id ?? undefined : undefined
+          });
+          setReplay(summary);
+          await reloadOpenTabs(app, summary.path);
+          break;
+        } catch (e) {
+          if (!(e instanceof MLInfraAPIError && e.status === 409) || i >= 99) {
+            throw e;
+          }
+        }
+      }
     } catch (e) {
       setError(e as Error);
     } finally {
@@ -487,13 +531,18 @@ function Actions(props: NotebookProvenanceProps): JSX.Element {
           className="jp-mlinfra-Button"
           disabled={busy !== null}
           onClick={() => void exportReplay()}
+          data-provenance-export={position ?? 'last'}
           title={
             target
-              ? 'The executions that reproduce the active cell, in a new notebook'
-              : 'The executions that reproduce the last result, in a new notebook'
+              ? 'The executions that reproduce the active cell, in a new notebook (never over an existing file)'
+              : 'The active cell has not run: the executions that reproduce the last result, in a new notebook'
           }
         >
-          {busy === 'replay' ? 'Exporting…' : 'Export replay notebook'}
+          {busy === 'replay'
+            ? 'Exporting…'
+            : position
+              ? `Export replay for cell ${position}`
+              : 'Export replay for the last result'}
         </button>
         <button
           type="button"
@@ -508,8 +557,11 @@ function Actions(props: NotebookProvenanceProps): JSX.Element {
       <ErrorBanner error={error} />
       {replay && (
         <p className="jp-mlinfra-Provenance-result" data-provenance-result="replay">
-          Wrote <code>{replay.path}</code>: {replay.cells} cells (executions{' '}
-          {replay.executions.map(e => `#${e.seq}`).join(', ')}).{' '}
+          Wrote <code>{replay.path}</code>: {replay.cells} cells (
+          {replay.executions
+            .map(e => cellRef(positions.get(e.cell_id), e.execution_count))
+            .join(', ')}
+          ).{' '}
           <button
             type="button"
             className="jp-mlinfra-LinkButton"
@@ -556,7 +608,7 @@ function VerifyView(props: { result: VerifyResult }): JSX.Element {
 
 function Timeline(props: {
   executions: ProvenanceExecution[];
-  labels: Map<string, string>;
+  positions: Map<string, number>;
   onSelect: (e: ProvenanceExecution) => void;
 }): JSX.Element {
   const rows = [...props.executions].reverse().slice(0, 200);
@@ -568,12 +620,11 @@ function Timeline(props: {
       emptyText="No executions recorded yet."
       onRowClick={props.onSelect}
       columns={[
-        { id: 'seq', label: '#', render: e => e.seq, width: '3em', align: 'right' },
         {
           id: 'cell',
-          label: 'cell',
-          render: e => props.labels.get(e.cell_id) ?? 'deleted',
-          title: e => `cell id ${e.cell_id}\n\n${e.source}`
+          label: 'cell [run]',
+          render: e => cellRef(props.positions.get(e.cell_id), e.execution_count),
+          title: e => `cell id ${e.cell_id} · recorded execution #${e.seq}\n\n${e.source}`
         },
         {
           id: 'status',
@@ -594,20 +645,77 @@ function Timeline(props: {
         },
         {
           id: 'names',
-          label: 'binds / reads',
-          render: e =>
-            [e.binds.join(', '), e.reads.length ? `← ${e.reads.join(', ')}` : '']
-              .filter(Boolean)
-              .join(' ')
+          label: 'binds / reads / del',
+          render: e => (
+            <>
+              {[e.binds.join(', '), e.reads.length ? `← ${e.reads.join(', ')}` : '']
+                .filter(Boolean)
+                .join(' ')}
+              {(e.deletes ?? []).length > 0 && (
+                <span className="jp-mlinfra-Provenance-del" data-provenance-del="">
+                  {' '}
+                  del {e.deletes.join(', ')}
+                </span>
+              )}
+            </>
+          )
         }
       ]}
     />
   );
 }
 
-/** "cell N" (1-based position in the notebook) for every cell id. */
-function cellLabels(panel: NotebookPanel): Map<string, string> {
-  const labels = new Map<string, string>();
-  panel.content.widgets.forEach((cell, i) => labels.set(cell.model.id, `cell ${i + 1}`));
-  return labels;
+/** The kernel has recorded nothing yet: the panel shows the log saved in the notebook. */
+function SavedLogNotice(props: { view: ProvenanceView }): JSX.Element {
+  const { view } = props;
+  const dropped = (view.log?.dropped ?? null) as {
+    executions?: number;
+    sessions?: number;
+  } | null;
+  return (
+    <p className="jp-mlinfra-Provenance-saved" data-provenance-source="saved">
+      <strong>
+        Saved log from {view.saved_at ? formatTimestamp(view.saved_at) : 'an unknown date'} on{' '}
+        {view.machine ?? 'an unknown machine'}
+      </strong>
+      : this kernel has recorded nothing yet, so the findings below come from the execution log
+      saved in the notebook.
+      {dropped && (dropped.executions ?? 0) > 0
+        ? ` Earlier sessions were compacted when saving: ${dropped.executions} execution${
+            dropped.executions === 1 ? '' : 's'
+          } not kept (${dropped.sessions ?? 0} whole session${
+            dropped.sessions === 1 ? '' : 's'
+          }).`
+        : ''}
+    </p>
+  );
+}
+
+/** The active cell of a notebook, followed as the user moves. */
+function useActiveCell(panel: NotebookPanel): { id: string | null; index: number } {
+  const read = () => ({
+    id: panel.content.activeCell?.model.id ?? null,
+    index: panel.content.activeCellIndex
+  });
+  const [active, setActive] = React.useState(read);
+  React.useEffect(() => {
+    const onChange = () => setActive(read());
+    panel.content.activeCellChanged.connect(onChange);
+    onChange();
+    return () => {
+      panel.content.activeCellChanged.disconnect(onChange);
+    };
+  }, [panel]);
+  return active;
+}
+
+/** Reload every open tab of a file that was just written. */
+async function reloadOpenTabs(app: TabProps['app'], path: string): Promise<void> {
+  for (const widget of app.shell.widgets('main')) {
+    const context = (widget as { context?: { path?: string; revert?: () => Promise<void> } })
+      .context;
+    if (context?.path === path && context.revert) {
+      await context.revert();
+    }
+  }
 }

@@ -229,8 +229,9 @@ def test_recorded_effects_of_failed_and_dynamic_cells(live_runs):
 
 def test_explanations_read_like_sentences(live_runs):
     messages = [f.message for f in live_runs["transitive_staleness"]["report"].explanations]
+    # executions are named by the counts their prompts showed ([7]), not the recorder's seq (#4)
     assert ("cell 2 is stale: it read `a`, which cell 1 rebound after cell 2 ran "
-            "(execution #4 > #2).") in messages
+            "(execution [7] > [5]).") in messages
     assert "cell 3 is stale: it read `b`, produced by cell 2, which is itself stale." in messages
 
 

@@ -24,6 +24,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { MLInfraAPI } from '../../api';
 import { ProvenanceView } from '../../tokens';
+import { cellRef, lastCounts } from './numbering';
 
 export const MARKER_CLASSES = {
   stale: 'jp-mlinfra-prov-stale',
@@ -167,21 +168,29 @@ export class ProvenanceTracker {
         messages.set(finding.cell_id, list);
       }
     }
-    for (const cell of panel.content.widgets) {
+    const counts = lastCounts(view.executions);
+    panel.content.widgets.forEach((cell, i) => {
       const id = cell.model.id;
       const node = cell.node;
       node.classList.toggle(MARKER_CLASSES.stale, stale.has(id));
       node.classList.toggle(MARKER_CLASSES.changed, changed.has(id));
       node.classList.toggle(MARKER_CLASSES.hidden, hidden.has(id));
+      // the marker names the cell as findings and the timeline do: "cell 7 [12]"
+      const ref = cellRef(i + 1, counts.get(id));
+      if (stale.has(id) || changed.has(id) || hidden.has(id)) {
+        node.setAttribute('data-mlinfra-cell-ref', ref);
+      } else {
+        node.removeAttribute('data-mlinfra-cell-ref');
+      }
       const text = messages.get(id);
       if (text) {
         node.setAttribute('data-mlinfra-provenance', text.join('\n'));
-        node.title = text.join('\n');
+        node.title = `${ref}: ${text.join('\n')}`;
       } else if (node.hasAttribute('data-mlinfra-provenance')) {
         node.removeAttribute('data-mlinfra-provenance');
         node.removeAttribute('title');
       }
-    }
+    });
   }
 
   /** The kernel of an open notebook restarted, changed or stopped: a new session starts.
@@ -235,9 +244,14 @@ export class ProvenanceTracker {
         (context.model.getMetadata(METADATA_KEY) as
           | { [key: string]: unknown }
           | undefined) ?? {};
+      // a saved log that is shown again is written back as it was (its date and machine)
+      const log =
+        view.source === 'saved'
+          ? view.log
+          : { ...view.log, saved_at: new Date().toISOString() };
       context.model.setMetadata(METADATA_KEY, {
         ...current,
-        provenance: view.log
+        provenance: log
       } as any);
     };
     panel.context.saveState.connect(onSave);
