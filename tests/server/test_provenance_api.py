@@ -306,3 +306,26 @@ async def test_replay_export_never_overwrites_without_being_asked(jp_fetch, note
     response = await jp_fetch("mlinfra", "api", "provenance", "replay", method="POST",
                               body=json.dumps({**body, "overwrite": True}))
     assert response.code == 201 and written.read_text() != "precious"
+
+
+async def test_the_log_to_save_carries_earlier_sessions_compacted(jp_fetch, notebook,
+                                                                  jp_root_dir):
+    os_path = str(jp_root_dir / "work" / "nb.ipynb")
+
+    def ex(seq, cid, src, reads=(), binds=()):
+        return Execution(seq=seq, cell_id=cid, source=src, session_id="kernel-old",
+                         notebook_path=os_path, execution_count=seq, started_at=1.6e9 + seq,
+                         ended_at=1.6e9 + seq + 0.002, reads=frozenset(reads),
+                         binds=frozenset(binds))
+    ws = Workspace.open()
+    ws.service("provenance").record([
+        ex(1, "c1", "a = 1", binds=["a"]), ex(2, "gone", "junk = 0", binds=["junk"]),
+        ex(3, "c2", "b = a + 1\nprint(b)", ["a"], ["b"])])
+    ws.close()
+    view = json.loads((await jp_fetch("mlinfra", "api", "provenance",
+                                      params={"path": notebook})).body)
+    log = view["log"]
+    assert log["session_id"] == "kernel-abc" and len(log["executions"]) == 3  # in full
+    (old,) = log["earlier_sessions"]
+    assert [e["cell_id"] for e in old["executions"]] == ["c1", "c2"]  # what replays need
+    assert log["dropped"] == {"executions": 1, "sessions": 0} and log["machine"]
