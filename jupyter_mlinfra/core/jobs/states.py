@@ -75,19 +75,27 @@ def requeue_unstarted(run: Run, why: str, now: datetime | None = None) -> bool:
            and h.get("attempt") == run.attempt) >= MAX_REQUEUES:
         return False
     now = now or utcnow()
-    run.history = history + [{
-        "attempt": run.attempt, "state": "requeued",
-        "error": {"type": "WorkerLost", "message": why}, "worker": run.worker,
+    _close_attempt(run, "requeued", {"type": "WorkerLost", "message": why}, now)
+    _back_in_queue(run, now, not_before=None)
+    return True
+
+
+def _close_attempt(run: Run, state: str, error: dict | None, now: datetime) -> None:
+    """Append the current attempt to the run's history."""
+    run.history = list(run.history or []) + [{
+        "attempt": run.attempt, "state": state, "error": error, "worker": run.worker,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": now.isoformat()}]
+
+
+def _back_in_queue(run: Run, now: datetime, not_before: datetime | None) -> None:
     run.state = RunState.QUEUED.value
     run.queued_at = now
-    run.not_before = None
+    run.not_before = not_before
     run.worker = None
     run.lease_expires_at = None
     run.started_at = None
     run.progress = {}
-    return True
 
 
 def end_attempt(run: Run, state: str, error: dict | None = None,
@@ -101,20 +109,11 @@ def end_attempt(run: Run, state: str, error: dict | None = None,
     allowed = max(int(run.retries or 0), LOST_WORKER_RETRIES if lost else 0)
     if state in (RunState.FAILED.value, RunState.TIMED_OUT.value) and \
             run.attempt <= allowed and not run.cancel_requested:
-        run.history = list(run.history or []) + [{
-            "attempt": run.attempt, "state": state, "error": error, "worker": run.worker,
-            "started_at": run.started_at.isoformat() if run.started_at else None,
-            "finished_at": now.isoformat()}]
+        _close_attempt(run, state, error, now)
         run.attempt += 1
-        run.state = RunState.QUEUED.value
-        run.not_before = now + timedelta(seconds=0.0 if lost else backoff_delay_for(
-            run.retry_backoff, run.attempt - 1))
-        run.queued_at = now
         run.error = error
-        run.worker = None
-        run.lease_expires_at = None
-        run.started_at = None
-        run.progress = {}
+        _back_in_queue(run, now, not_before=now + timedelta(
+            seconds=0.0 if lost else backoff_delay_for(run.retry_backoff, run.attempt - 1)))
         return run.state
     run.state = state
     run.error = error
