@@ -239,8 +239,8 @@ class ProvenanceRecorder:
 
     def _user_items(self) -> list:
         """The user's (name, object) pairs (not IPython's growing _iN/_N), for the builder."""
-        ns = self.ns
-        return [(k, ns.get(k)) for k in list(self._names)]
+        names = list(self._names)
+        return list(zip(names, map(self.ns.get, names)))
 
     def _drain(self) -> None:
         while self._backlog:
@@ -364,9 +364,12 @@ _MISSING = object()
 
 
 def _default_service():
+    """The catalog writer: plain ``sqlite3`` on a migrated SQLite catalog (no SQLAlchemy
+    import in the kernel), else the provenance service."""
+    from ..core.provenance.writer import open_writer
     from ..core.workspace import get_workspace
 
-    return get_workspace().service("provenance")
+    return open_writer(get_workspace())
 
 
 _recorder: ProvenanceRecorder | None = None

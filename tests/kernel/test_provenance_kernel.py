@@ -287,3 +287,29 @@ def test_a_model_reading_a_name_set_before_recording_says_so(ip, tmp_path, monke
     assert any("`pre_weight`, left by executions that ran before recording started" in r
                for r in v.dirty_reasons), v.dirty_reasons
     assert not any("hidden state" in r for r in v.dirty_reasons), v.dirty_reasons
+
+
+def test_recording_kernel_writes_a_sqlite_catalog_without_sqlalchemy(tmp_path, workspace,
+                                                                    mlinfra_env):
+    """On a SQLite catalog created beforehand (by the server, the CLI, an earlier kernel), a
+    recording kernel registers its session and writes every execution without importing
+    SQLAlchemy (its import was most of a kernel's once-per-kernel recording CPU)."""
+    notebook = str(tmp_path / "light.ipynb")
+    svc = workspace.service("provenance")
+    workspace.catalog.ensure_schema()
+    kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
+    try:
+        kernel.run("%load_ext jupyter_mlinfra", "load")
+        kernel.run("a = [1]", "c1")
+        kernel.run("a.append(2)\nb = len(a)", "c2")
+        kernel_id = kernel.km.kernel_id
+        session = _wait_for(lambda: svc.kernel_sessions(kernel_id), "the session")[0]
+        log = _wait_for(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+            svc.stored_log(notebook, session["session_id"])), "the two executions")
+        assert [(e.cell_id, sorted(e.binds), sorted(e.mutates)) for e in log.executions] == [
+            ("c1", ["a"], []), ("c2", ["b"], ["a"])]
+        out = kernel.run("import sys\nprint(sorted(m for m in sys.modules"
+                         " if m.split('.')[0] in ('sqlalchemy', 'alembic')))", "mods")
+        assert out["stdout"].strip() == "[]"
+    finally:
+        kernel.shutdown()

@@ -15,17 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import redact
 from ..errors import ConfigurationError
+from .revisions import HEAD_REVISIONS  # a catalog at these heads opens without alembic
 from .schema import CatalogInfo, utcnow
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Any fixed 64-bit number: serialises concurrent first-use migrations on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x6D6C696E6672
-
-# The migration heads this package ships (a test checks them against alembic's). A catalog
-# already at these heads is opened without importing alembic, which costs more CPU than the
-# rest of the catalog: every job run's kernel opens the catalog to record provenance.
-HEAD_REVISIONS = frozenset({"0010_provenance_sessions", "0011_run_search", "0004_models",
-                            "0005_features"})
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

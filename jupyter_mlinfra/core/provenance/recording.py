@@ -185,6 +185,11 @@ class HistoryBuilder:
         self.executions: list[Execution] = []
         self._deferred: dict[str, _Deferred] = {}
         self.modules: dict[str, str] = {}  # names bound to modules (or their functions)
+        # After the first look at the whole namespace, only the names a cell rebound (and
+        # the ones the cell before dropped from ``modules``) can newly hold a module: looking
+        # at those alone keeps the cost per cell independent of the number of globals.
+        self._learned = False
+        self._relearn: set[str] = set()
 
     def _expand(self, names: set[str], calls: set[str]
                 ) -> tuple[set[str], set[str], set[str], list[str]]:
@@ -231,13 +236,20 @@ class HistoryBuilder:
         mutated names to the other global names bound to the same object; ``namespace`` (the
         user's names and objects, when the kernel is at hand) refines the static effects."""
         items = namespace() if namespace is not None else None
+        objs = dict(items) if items is not None else None
         if items is not None:
-            self._learn_modules(items)
+            if not self._learned:
+                self._learn_modules(items)
+                self._learned = True
+            else:
+                changed = self._relearn | obs.rebound
+                self._learn_modules([(k, objs[k]) for k in changed if k in objs])
         effects = analyze_source(obs.python_source or obs.source, modules=self.modules)
         ok = obs.status == "ok"
         rebound = {n for n in obs.rebound if not is_ipython_name(n)}
         deleted = {n for n in obs.deleted if not is_ipython_name(n)}
-        for name in effects.binds | deleted:
+        self._relearn = effects.binds | deleted
+        for name in self._relearn:
             self.modules.pop(name, None)
         self.modules.update(effects.imports if ok else
                             {k: v for k, v in effects.imports.items() if k in rebound})
@@ -252,8 +264,7 @@ class HistoryBuilder:
         if not ok:  # a seeding call before the error may or may not have run
             mutates |= {n for n in static_binds if is_pseudo_name(n)}
         assumed = set(effects.assumed)
-        if items is not None:
-            objs = dict(items)
+        if items is not None and objs is not None:
             for name in list(assumed):
                 if name in objs and _immutable(objs[name]):
                     assumed.discard(name)
@@ -273,7 +284,6 @@ class HistoryBuilder:
             mutates |= obs.aliases.get(name, frozenset())
         mutates -= deleted
         assumed &= mutates
-        objs = dict(items) if items is not None else None
         cwd = os.getcwd() if items is not None else None
         reads, binds, mutates, deletes_static = (
             resolve_files(set(x), objs, cwd)
