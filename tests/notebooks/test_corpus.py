@@ -179,6 +179,8 @@ def test_missing_inputs_get_a_clear_verdict_not_a_traceback(verdicts):
         assert "Traceback" not in text and "File \"" not in text, text
     text = verdicts["missing_data_file"].to_text()
     assert "No such file or directory: 'data/train.csv'" in text
+    assert "needs data/train.csv" in text, text
+    assert "needs the network" in verdicts["network_download"].to_text()
     # the cells after the failure are reported as not run, not as mismatches
     assert verdicts["missing_data_file"].counts["not_run"] == 1
 

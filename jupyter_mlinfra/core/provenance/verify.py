@@ -320,9 +320,35 @@ def prepare_for_run(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return run
 
 
+_NETWORK_ERRORS = ("URLError", "ConnectionError", "ConnectionRefusedError", "gaierror",
+                   "ConnectTimeout", "ConnectTimeoutError", "MaxRetryError", "HTTPError",
+                   "NewConnectionError", "socket.timeout", "TimeoutError")
+
+
 def _error_text(outputs: list[dict[str, Any]]) -> str:
-    return outputs_text([o for o in outputs if o.get("output_type") == "error"]).replace(
-        "[error]\n", "")
+    """The cell's error, led by what the cell needs when the error says so: a missing file
+    ("needs data/train.csv"), a missing package, or the network."""
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    text = outputs_text(errors).replace("[error]\n", "")
+    need = _needs(outputs)
+    return f"needs {need}: {text}" if need else text
+
+
+def _needs(outputs: list[dict[str, Any]]) -> str | None:
+    errors = [o for o in outputs or [] if o.get("output_type") == "error"]
+    if not errors:
+        return None
+    ename, evalue = str(errors[-1].get("ename", "")), str(errors[-1].get("evalue", ""))
+    if ename == "FileNotFoundError":
+        match = re.search(r"No such file or directory: '([^']+)'", evalue)
+        return match.group(1) if match else "a file that is not there"
+    if ename == "ModuleNotFoundError":
+        match = re.search(r"No module named '([^']+)'", evalue)
+        return f"the package {match.group(1)}" if match else "a package that is not installed"
+    if ename in _NETWORK_ERRORS or "Connection refused" in evalue or \
+            "Name or service not known" in evalue:
+        return "the network"
+    return None
 
 
 def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None = None,
@@ -361,6 +387,9 @@ def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None
             verdict.status = "error"
             verdict.reason = (getattr(stop, "message", None) or _error_text(new_outputs)
                               or "the cell failed")
+            need = _needs(new_outputs)
+            if need and not verdict.reason.startswith("needs "):
+                verdict.reason = f"needs {need}: {verdict.reason}"
             continue
         if _never_run(ran):
             verdict.status, verdict.reason = "not_run", "the run stopped before this cell"
