@@ -51,6 +51,7 @@ _POLL = 0.05
 _QUIET = 0.03
 _MAX_BACKLOG = 1000
 _BATCH_SIZE = 500
+_TRANSFORM_CACHE = 512
 
 
 def kernel_id() -> str | None:
@@ -112,11 +113,16 @@ class ProvenanceRecorder:
         self._last_put = 0.0
         self._requests: deque = deque()     # ("flush", write, Event) / ("stop", None, None)
         self._wake = threading.Event()
+        # Set by the worker when it has nothing left to do (all written): it then sleeps until
+        # woken, not polling every _POLL seconds, so an idle kernel spends no CPU on it; the
+        # first cell after that wakes it (one Event.set, not one per cell).
+        self._idle = False
         self._thread: threading.Thread | None = None
         self._pending: list[Execution] = []
         self._last_write = time.monotonic()
         self._write_error: str | None = None
         self._transformer = None
+        self._transformed: dict[str, str] = {}   # raw cell -> IPython's Python for it
         self._handed_off: list[dict] = []
         self.written = 0
         # Seconds between two writes to the catalog once cells go quiet. A batch runner that
@@ -189,6 +195,9 @@ class ProvenanceRecorder:
         self._backlog.append((self._seq, self._cell_id, result.info.raw_cell, self._t0, t1,
                               result.execution_count, error, rebound, deleted))
         self._last_put = time.monotonic()
+        if self._idle:
+            self._idle = False
+            self._wake.set()
 
     # -- the background thread -------------------------------------------------------------------
     def _notebook_path(self) -> str:
@@ -198,14 +207,22 @@ class ProvenanceRecorder:
         return str(path) if path else f"kernel:{self.session_id}"
 
     def _transform(self, source: str) -> str:
+        # A cell run again (the usual way of working) is not transformed again.
+        cached = self._transformed.get(source)
+        if cached is not None:
+            return cached
         try:
             if self._transformer is None:
                 from IPython.core.inputtransformer2 import TransformerManager
 
                 self._transformer = TransformerManager()
-            return self._transformer.transform_cell(source)
+            python = self._transformer.transform_cell(source)
         except Exception:
-            return source
+            python = source
+        if len(self._transformed) >= _TRANSFORM_CACHE:
+            self._transformed.clear()
+        self._transformed[source] = python
+        return python
 
     def _aliases(self, names: set[str]) -> dict[str, frozenset[str]]:
         out: dict[str, frozenset[str]] = {}
@@ -252,7 +269,11 @@ class ProvenanceRecorder:
 
     def _worker(self) -> None:
         while True:
-            self._wake.wait(_POLL)
+            if self._idle:
+                self._wake.wait()
+                self._idle = False
+            else:
+                self._wake.wait(_POLL)
             self._wake.clear()
             requests = []
             while self._requests:
@@ -281,6 +302,13 @@ class ProvenanceRecorder:
                     done.set()
             if stop:
                 return
+            if not self._pending and (self._registered or not self._write):
+                # Nothing to write: sleep until a cell or a request comes. The backlog is
+                # looked at after the flag is up, so a cell appended meanwhile is not missed
+                # (post_run_cell appends, then sees the flag and wakes this thread).
+                self._idle = True
+                if self._backlog or self._requests:
+                    self._idle = False
 
     def session(self) -> KernelSession:
         return KernelSession(session_id=self.session_id, notebook_path=self._notebook_path(),

@@ -313,3 +313,21 @@ def test_recording_kernel_writes_a_sqlite_catalog_without_sqlalchemy(tmp_path, w
         assert out["stdout"].strip() == "[]"
     finally:
         kernel.shutdown()
+
+
+def test_an_idle_recorder_still_records_the_next_cell(ip, workspace):
+    """Once everything is written the recorder's thread sleeps (no polling while the kernel
+    is idle); the next cell wakes it and is written without anyone asking for a flush."""
+    from jupyter_mlinfra.kernel.provenance_recorder import get_recorder
+
+    rec = get_recorder()
+    rec._explicit_path = "/idle/nb.ipynb"
+    workspace.catalog.ensure_schema()
+    ip.run_cell("a = 1", cell_id="i1")
+    ip.run_cell("b = a + 1", cell_id="i2")
+    _wait_for(lambda: rec.written == 2 and rec._idle, "the two cells written, then idle")
+    ip.run_cell("c = b * 2", cell_id="i3")
+    _wait_for(lambda: rec.written == 3, "the cell after the idle time written")
+    log = workspace.service("provenance").stored_log("/idle/nb.ipynb")
+    assert [(e.cell_id, sorted(e.reads)) for e in log.executions] == [
+        ("i1", []), ("i2", ["a"]), ("i3", ["b"])]

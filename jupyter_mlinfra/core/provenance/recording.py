@@ -112,7 +112,13 @@ def fingerprint(path: str) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
+# The exact types above: most globals are one of them, found with one set lookup.
+_IMMUTABLE_TYPES = frozenset(_IMMUTABLE)
+
+
 def _immutable(obj: Any) -> bool:
+    if type(obj) in _IMMUTABLE_TYPES:
+        return True
     if isinstance(obj, tuple):
         return all(isinstance(v, _IMMUTABLE) for v in islice(obj, _MAX_CHILDREN))
     return isinstance(obj, _IMMUTABLE)
