@@ -13,8 +13,23 @@ Reported:
 - growth: median per-cell time of cells 350-400 divided by that of cells 1-50 (400-cell runs),
   for both kernels: recording adds no growth when the two ratios are the same.
 
-Target (issue 3): at most 0.3 ms added per cell, and no growth with session length (a tracing
-kernel measured on this machine adds about 50 ms per cell, growing to 120 ms by cell 400).
+Kernel CPU (issue 13): each kernel's process CPU time (user + system, every thread: the
+recorder's background thread included), read with psutil from outside the kernel, so the
+measurement itself costs the kernel nothing:
+- CPU per cell added: (recording kernel's CPU over the n cells - the plain kernel's) / n, the
+  mean over 400 cells; read once the recording kernel has written every cell to the catalog
+  (both kernels idle equally long before the reading);
+- set-up CPU added: the first cell (``%load_ext jupyter_mlinfra`` vs a plain ``import os``)
+  until the recorder has registered its session in the catalog;
+- first write: in a fresh process with IPython already imported (as in a kernel), the CPU of
+  what the recorder's first write costs: opening its catalog writer (imports included),
+  registering the session and writing one execution, on a catalog created beforehand.
+The machine is shared, so the load average is printed beside the figures.
+
+Targets: at most 0.3 ms added latency per cell (issue 3) and no growth with session length (a
+tracing kernel measured on this machine adds about 50 ms per cell, growing to 120 ms by cell
+400); at most 0.5 ms of kernel CPU added per cell and at most 0.1 s for the first write
+(issue 13).
 
     .venv/bin/python benchmarks/provenance_overhead.py [--rounds 3]
 """
@@ -25,13 +40,16 @@ import argparse
 import contextlib
 import io
 import os
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+import psutil  # ipykernel's dependency
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -62,14 +80,51 @@ def build(n: int, record: bool) -> nbformat.NotebookNode:
         "name": "python3", "display_name": "Python 3", "language": "python"}})
 
 
-def run_pair(n: int) -> tuple[list[float], list[float]]:
+def _kernel_cpu(client: NotebookClient) -> float:
+    """The kernel process's CPU seconds so far (user + system, all its threads)."""
+    t = psutil.Process(client.km.provisioner.pid).cpu_times()
+    return t.user + t.system
+
+
+def _catalog_counts(home: str) -> tuple[int, int]:
+    """(sessions, executions) in the throwaway catalog (0, 0 before it exists)."""
+    path = Path(home) / "catalog.db"
+    if not path.exists():
+        return 0, 0
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return (conn.execute("select count(*) from mlinfra_provenance_sessions").fetchone()[0],
+                conn.execute("select count(*) from mlinfra_provenance_executions").fetchone()[0])
+    except sqlite3.OperationalError:  # tables not there yet
+        return 0, 0
+    finally:
+        conn.close()
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the recording kernel did not write to the catalog in time")
+        time.sleep(0.05)
+
+
+def run_pair(n: int, home: str) -> tuple[list[float], list[float], dict[bool, float],
+                                          dict[bool, float]]:
     """Per-cell times in ms (cells 1..n; the set-up cell 0 excluded) of a plain kernel and a
     recording kernel, both started at once and fed the same cells alternately (cell i goes to
-    one then the other, who goes first alternating), so load changes hit both alike."""
+    one then the other, who goes first alternating), so load changes hit both alike; and each
+    kernel's CPU seconds for the set-up cell (until the recorder's session is in the catalog)
+    and for the n cells (until every one is in the catalog)."""
     clients = {record: NotebookClient(build(n, record), timeout=60, kernel_name="python3")
                for record in (False, True)}
     times: dict[bool, list[float]] = {False: [], True: []}
+    setup_cpu: dict[bool, float] = {}
+    cells_cpu: dict[bool, float] = {}
+    sessions0, executions0 = _catalog_counts(home)
     with clients[False].setup_kernel(), clients[True].setup_kernel():
+        # the kernels' own start-up is over before the first reading
+        start = {r: _kernel_cpu(c) for r, c in clients.items()}
         for i in range(n + 1):
             for record in ((False, True) if i % 2 == 0 else (True, False)):
                 client = clients[record]
@@ -77,7 +132,52 @@ def run_pair(n: int) -> tuple[list[float], list[float]]:
                 client.execute_cell(client.nb.cells[i], i)
                 if i:
                     times[record].append((time.perf_counter() - started) * 1000.0)
-    return times[False], times[True]
+            if i == 0:
+                _wait_for(lambda: _catalog_counts(home)[0] > sessions0)
+                time.sleep(0.5)  # both idle alike; the recorder's first write is done
+                after = {r: _kernel_cpu(c) for r, c in clients.items()}
+                setup_cpu = {r: after[r] - start[r] for r in clients}
+                start = after
+        _wait_for(lambda: _catalog_counts(home)[1] >= executions0 + n)
+        time.sleep(0.5)
+        cells_cpu = {r: _kernel_cpu(c) - start[r] for r, c in clients.items()}
+    return times[False], times[True], setup_cpu, cells_cpu
+
+
+FIRST_WRITE = """
+import sys, time
+import IPython  # a kernel has IPython loaded before the recorder starts
+from jupyter_mlinfra.core.provenance.model import Execution, KernelSession
+from jupyter_mlinfra.kernel.provenance_recorder import _default_service, new_session_id
+sid, now = new_session_id(), time.time()
+t0 = time.process_time()
+writer = _default_service()
+writer.register_session(KernelSession(session_id=sid, notebook_path="/bench/first.ipynb",
+                                      started_at=now))
+writer.record([Execution(seq=1, cell_id="c1", source="x = 1", session_id=sid,
+                         notebook_path="/bench/first.ipynb", started_at=now, ended_at=now,
+                         binds=frozenset({"x"}))])
+print(time.process_time() - t0, type(writer).__name__, "sqlalchemy.orm" in sys.modules)
+"""
+
+
+def first_write_cost(rounds: int = 5) -> None:
+    """CPU of the recorder's first write in a fresh process (median of ``rounds``)."""
+    costs = []
+    for _ in range(rounds):
+        # not run from the checkout (sys.path[0] = ''): PYTHONPATH chooses the package
+        out = subprocess.run([sys.executable, "-c", FIRST_WRITE], check=True,
+                             capture_output=True, text=True,
+                             cwd=os.environ["MLINFRA_HOME"]).stdout.split()
+        costs.append(float(out[0]))
+    print(f"\nfirst write (fresh process, IPython loaded; open the writer, register a "
+          f"session, write one execution): median {statistics.median(costs) * 1000:.0f} ms "
+          f"CPU over {rounds} (writer {out[1]}, sqlalchemy.orm imported: {out[2]}; "
+          f"load average {_load()})")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
@@ -89,15 +189,28 @@ def main() -> int:
     os.environ["MLINFRA_HOME"] = home  # the recording kernels write to a throwaway catalog
     os.environ.pop("MLINFRA_CATALOG_URL", None)
 
+    # the catalog exists and is migrated before the kernels start (as with the server)
+    from jupyter_mlinfra.core.workspace import get_workspace
+
+    get_workspace().catalog.ensure_schema()
     results: dict[tuple[int, bool], list[list[float]]] = {}
+    setup_added: list[float] = []
+    cpu_added: dict[int, list[float]] = {}
     started = time.perf_counter()
     for r in range(args.rounds):
         for n in (200, 400):
-            plain, rec = run_pair(n)
+            plain, rec, setup_cpu, cells_cpu = run_pair(n, home)
             results.setdefault((n, False), []).append(plain)
             results.setdefault((n, True), []).append(rec)
+            setup_added.append(setup_cpu[True] - setup_cpu[False])
+            added = (cells_cpu[True] - cells_cpu[False]) * 1000.0 / n
+            cpu_added.setdefault(n, []).append(added)
             print(f"round {r + 1} n={n}: plain median {statistics.median(plain):.3f} ms/cell, "
-                  f"recording {statistics.median(rec):.3f} ms/cell", flush=True)
+                  f"recording {statistics.median(rec):.3f} ms/cell; kernel CPU plain "
+                  f"{cells_cpu[False] * 1000 / n:.3f} ms/cell, recording "
+                  f"{cells_cpu[True] * 1000 / n:.3f} ms/cell ({added:+.3f}); set-up CPU "
+                  f"plain {setup_cpu[False] * 1000:.0f} ms, recording "
+                  f"{setup_cpu[True] * 1000:.0f} ms; load average {_load()}", flush=True)
 
     print(f"\nprovenance overhead ({args.rounds} rounds, alternating; "
           f"{time.perf_counter() - started:.0f} s; other processes share the CPU)")
@@ -108,6 +221,12 @@ def main() -> int:
         added = statistics.median([b - a for a, b in zip(plain, rec)])
         print(f"{n:>6} {statistics.median(plain):>14.3f} {statistics.median(rec):>18.3f} "
               f"{added:>+14.3f}")
+
+    print(f"\nkernel CPU added per cell (mean over the cells of a run; median over "
+          f"{args.rounds} runs): " + ", ".join(
+              f"{n} cells {statistics.median(v):+.3f} ms" for n, v in cpu_added.items())
+          + f"; set-up CPU added (%load_ext + first write): median "
+          f"{statistics.median(setup_added) * 1000:.0f} ms; load average {_load()}")
 
     def growth(record: bool) -> float:
         ratios = []
@@ -122,12 +241,11 @@ def main() -> int:
           f"recording {g_rec:.3f}x (recording / plain: {g_rec / g_plain:.3f})")
     catalog = Path(home) / "catalog.db"
     if catalog.exists():
-        import sqlite3
-
         rows = sqlite3.connect(catalog).execute(
             "select count(*) from mlinfra_provenance_executions").fetchone()[0]
         expected = args.rounds * (200 + 400)  # the %load_ext cell itself is not recorded
         print(f"recorded executions in the catalog: {rows} (expected {expected})")
+    first_write_cost()
     hook_cost()
     return 0
 
