@@ -264,6 +264,10 @@ def _client_class():
     return MLInfraNotebookClient
 
 
+# Seconds to wait, after a cell's reply, for the outputs it sent before it went idle.
+IOPUB_TIMEOUT = 30.0
+
+
 def _engine_class():
     from papermill.engines import NBClientEngine
     from papermill.utils import merge_kwargs, remove_args
@@ -284,6 +288,10 @@ def _engine_class():
             from papermill.log import logger
 
             final.setdefault("log", logger)
+            # nbclient waits only 4 s after a cell's reply for its last outputs, then drops
+            # what arrives later without a word: on a loaded machine a print went missing
+            # from a run's output notebook (and verify saw a mismatch that was not there).
+            final.setdefault("iopub_timeout", IOPUB_TIMEOUT)
             return client_cls(nb_man, **final).execute()
 
     return MLInfraEngine
