@@ -17,7 +17,7 @@ import pytest
 from jupyter_mlinfra.core.provenance.analysis import analyze
 from jupyter_mlinfra.core.provenance.model import NotebookCell
 from jupyter_mlinfra.core.provenance.replay import replay_for_name, replay_notebook
-from jupyter_mlinfra.kernel.provenance_recorder import ProvenanceRecorder
+from tests.core.provenance.recorded import record_session
 
 
 @dataclass
@@ -181,16 +181,7 @@ def live_runs():
     shell = start_ipython() or get_ipython()
     results = {}
     for sc in SCENARIOS:
-        shell.reset(new_session=False)
-        rec = ProvenanceRecorder(shell, notebook_path=f"/nb/{sc.name}.ipynb",
-                                 write_to_catalog=False).start()
-        try:
-            for cell_id, source in sc.runs:
-                shell.run_cell(source, cell_id=cell_id, store_history=True)
-            log = rec.log()
-            live = rec.live_names()
-        finally:
-            rec.stop()
+        log, live = record_session(shell, sc.name, sc.runs)
         cells = [NotebookCell(id=cid, source=src) for cid, src in sc.notebook]
         report = analyze(log.executions, cells, live_names=live)
         slice_ = replay_for_name(log.executions, sc.target)

@@ -22,7 +22,7 @@ from jupyter_mlinfra.core.provenance.names import analyze_source
 from jupyter_mlinfra.core.provenance.replay import (replay_for_name, replay_notebook,
                                                     replay_slice, target_execution)
 from jupyter_mlinfra.core.provenance.service import ProvenanceService
-from jupyter_mlinfra.kernel.provenance_recorder import ProvenanceRecorder
+from tests.core.provenance.recorded import record_session
 
 
 @dataclass
@@ -196,16 +196,7 @@ def sessions(tmp_path_factory):
 
 def _run_sessions(shell, results):
     for s in SESSIONS:
-        shell.reset(new_session=False)
-        rec = ProvenanceRecorder(shell, notebook_path=f"/nb/{s.name}.ipynb",
-                                 write_to_catalog=False).start()
-        try:
-            for cell_id, source in s.runs:
-                shell.run_cell(source, cell_id=cell_id, store_history=True)
-            log = rec.log()
-            live = rec.live_names()
-        finally:
-            rec.stop()
+        log, live = record_session(shell, s.name, s.runs)
         if s.notebook is not None:
             cells = [NotebookCell(id=cid, source=src) for cid, src in s.notebook]
         else:
@@ -337,18 +328,10 @@ def test_a_file_changed_outside_the_kernel_makes_its_readers_stale(tmp_path, mon
 
     monkeypatch.chdir(tmp_path)
     shell = start_ipython() or get_ipython()
+    runs = [("c1", "with open('in.txt', 'w') as f:\n    f.write('a')"),
+            ("c2", "with open('in.txt') as f:\n    got = f.read()")]
+    log, _live = record_session(shell, "outside", runs)
     shell.reset(new_session=False)
-    rec = ProvenanceRecorder(shell, notebook_path="/nb/outside.ipynb",
-                             write_to_catalog=False).start()
-    try:
-        runs = [("c1", "with open('in.txt', 'w') as f:\n    f.write('a')"),
-                ("c2", "with open('in.txt') as f:\n    got = f.read()")]
-        for cell_id, source in runs:
-            shell.run_cell(source, cell_id=cell_id, store_history=True)
-        log = rec.log()
-    finally:
-        rec.stop()
-        shell.reset(new_session=False)
     cells = [NotebookCell(id=cid, source=src) for cid, src in runs]
     assert analyze(log.executions, cells).clean
     (tmp_path / "in.txt").write_text("changed by another program")
