@@ -13,12 +13,18 @@ from jupyter_mlinfra.core.workspace import Workspace
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
-def _record(os_path: str) -> None:
+def _execution(os_path: str, session: str, start: float, took: float = 0.002):
+    """A maker of recorded executions of one session of the notebook at ``os_path``."""
     def ex(seq, cid, src, reads=(), binds=()):
-        return Execution(seq=seq, cell_id=cid, source=src, session_id="kernel-abc",
-                         notebook_path=os_path, execution_count=seq, started_at=1.7e9 + seq,
-                         ended_at=1.7e9 + seq + 0.002, reads=frozenset(reads),
+        return Execution(seq=seq, cell_id=cid, source=src, session_id=session,
+                         notebook_path=os_path, execution_count=seq, started_at=start + seq,
+                         ended_at=start + seq + took, reads=frozenset(reads),
                          binds=frozenset(binds))
+    return ex
+
+
+def _record(os_path: str) -> None:
+    ex = _execution(os_path, "kernel-abc", 1.7e9)
     ws = Workspace.open()
     ws.service("provenance").record([
         ex(1, "c1", "a = 20", binds=["a"]), ex(2, "c2", "b = a + 1\nprint(b)", ["a"], ["b"]),
@@ -240,11 +246,7 @@ def _saved_notebook(path, session_id="saved-1", machine="laptop-7"):
     """A notebook carrying a saved execution log (as saved from JupyterLab elsewhere)."""
     from jupyter_mlinfra.core.provenance.model import ExecutionLog, attach_log
 
-    def ex(seq, cid, src, reads=(), binds=()):
-        return Execution(seq=seq, cell_id=cid, source=src, session_id=session_id,
-                         notebook_path="/elsewhere/nb.ipynb", execution_count=seq,
-                         started_at=1.6e9 + seq, ended_at=1.6e9 + seq + 0.01,
-                         reads=frozenset(reads), binds=frozenset(binds))
+    ex = _execution("/elsewhere/nb.ipynb", session_id, 1.6e9, took=0.01)
     nb = nbformat.read(path, as_version=4)
     attach_log(nb, ExecutionLog([ex(1, "c1", "a = 20", binds=["a"]),
                                  ex(2, "c2", "b = a + 1\nprint(b)", ["a"], ["b"]),
@@ -311,12 +313,7 @@ async def test_replay_export_never_overwrites_without_being_asked(jp_fetch, note
 async def test_the_log_to_save_carries_earlier_sessions_compacted(jp_fetch, notebook,
                                                                   jp_root_dir):
     os_path = str(jp_root_dir / "work" / "nb.ipynb")
-
-    def ex(seq, cid, src, reads=(), binds=()):
-        return Execution(seq=seq, cell_id=cid, source=src, session_id="kernel-old",
-                         notebook_path=os_path, execution_count=seq, started_at=1.6e9 + seq,
-                         ended_at=1.6e9 + seq + 0.002, reads=frozenset(reads),
-                         binds=frozenset(binds))
+    ex = _execution(os_path, "kernel-old", 1.6e9)
     ws = Workspace.open()
     ws.service("provenance").record([
         ex(1, "c1", "a = 1", binds=["a"]), ex(2, "gone", "junk = 0", binds=["junk"]),
