@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -357,8 +358,6 @@ class ConfigSources:
         return tuple(os.environ.get(n) for n in self._env_names)
 
     def key(self, *, force: bool = False) -> tuple:
-        import time
-
         env = self._env_key()
         now = time.monotonic()
         if force or env != self._files_env or now - self._files_checked >= self.file_check_interval:
