@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import json
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
-from tornado.ioloop import IOLoop
 
 from ..core.errors import InvalidInput, MLInfraError, quote
 from ..core.workspace import Workspace
@@ -18,6 +22,14 @@ from .request_validation import served_validator
 
 API_BASE = "mlinfra/api"
 INLINE_BODY_BYTES = 256 * 1024  # larger bodies are parsed and validated in a worker thread
+
+T = TypeVar("T")
+
+# The threads every handler's blocking work runs in (catalog queries, artifact reads and
+# writes, notebook snapshots, model loads, kernels for verify/reproduce): never the event
+# loop, which keeps answering other requests meanwhile. Their own pool, so long calls
+# (a verify running a notebook) cannot starve asyncio's default executor.
+DOOR_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mlinfra-door")
 
 
 class RequestTooLarge(MLInfraError):
@@ -60,10 +72,16 @@ class MLInfraHandler(APIHandler):
         if operation.body_schema is not None:
             if len(self.request.body or b"") > INLINE_BODY_BYTES:
                 # a large body (100k entity rows: seconds) is parsed and checked off the loop
-                self._body = await IOLoop.current().run_in_executor(
-                    None, self._checked_body, validator, operation)
+                self._body = await self.call(self._checked_body, validator, operation)
             else:
                 self._body = self._checked_body(validator, operation)
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread (with this request's context
+        variables); the event loop serves other requests until it returns or raises."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            DOOR_THREADS, functools.partial(context.run, fn, *args, **kwargs))
 
     def _checked_body(self, validator, operation) -> Any:
         body = self._parse_body()

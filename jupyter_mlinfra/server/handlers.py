@@ -14,8 +14,8 @@ from .base import MLInfraHandler
 class HealthHandler(MLInfraHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.send_json(self.workspace.health())
+    async def get(self) -> None:
+        self.send_json(await self.call(self.workspace.health))
 
 
 class NotFoundHandler(MLInfraHandler):
@@ -28,8 +28,8 @@ class NotFoundHandler(MLInfraHandler):
 class OpenAPIHandler(MLInfraHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.send_json(load_openapi())
+    async def get(self) -> None:
+        self.send_json(await self.call(load_openapi))
 
 
 def load_openapi() -> dict:
