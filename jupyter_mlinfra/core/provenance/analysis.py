@@ -322,36 +322,36 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         left = sorted(earlier - rebound)  # names still holding what those executions made
         live -= set(left)  # reported by the finding below, not as hidden state
         report.before_recording = before_recording.executions
-        n = before_recording.executions
+        count = before_recording.executions
         report.explanations.append(Finding(
             "before_recording",
-            f"{n} execution{'s' if n != 1 else ''} ran before recording started (the "
+            f"{count} execution{'s' if count != 1 else ''} ran before recording started (the "
             f"extension was loaded after them): results may depend on them"
             + (f"; they left {_fmt_names(left[:8])}" + (" and more" if len(left) > 8 else "")
                if left else "") + ". Restart the kernel and run the notebook to record "
             "everything.", None, left))
     bound_by_cells: set[str] = set()
     for c in code_cells:
-        now = analyze_source(c.source)
-        bound_by_cells |= now.binds
-        last = history.last.get(c.id)
-        if last is not None and _norm(last.source) == _norm(c.source):
-            bound_by_cells |= last.binds  # star imports, globals()[...] and other dynamic binds
-        elif last is not None and now.star_imports:
+        effects_now = analyze_source(c.source)
+        bound_by_cells |= effects_now.binds
+        last_run = history.last.get(c.id)
+        if last_run is not None and _norm(last_run.source) == _norm(c.source):
+            bound_by_cells |= last_run.binds  # star imports, globals()[...], dynamic binds
+        elif last_run is not None and effects_now.star_imports:
             # an edited cell that still star-imports the same modules still defines the names
             # its last run took from them (the edit itself is one code_changed finding)
-            then = analyze_source(last.source)
-            if then.star_imports and then.star_imports <= now.star_imports:
-                bound_by_cells |= last.binds - then.binds
+            then = analyze_source(last_run.source)
+            if then.star_imports and then.star_imports <= effects_now.star_imports:
+                bound_by_cells |= last_run.binds - then.binds
     hidden = sorted(live - bound_by_cells)
     report.hidden_state = hidden
     if hidden:
         makers = {}
-        for n in hidden:
-            ws = [w for w in history.writers.get(n, ()) if n in w.binds]
+        for hidden_name in hidden:
+            ws = [w for w in history.writers.get(hidden_name, []) if hidden_name in w.binds]
             if ws:
-                makers[n] = ws[-1]
-        detail = "; ".join(f"`{n}` came from {who(makers[n])}" for n in hidden if n in makers)
+                makers[hidden_name] = ws[-1]
+        detail = "; ".join(f"`{h}` came from {who(makers[h])}" for h in hidden if h in makers)
         report.explanations.append(Finding(
             "hidden_state",
             f"{_fmt_names(hidden)} live{'s' if len(hidden) == 1 else ''} in the kernel but no "
@@ -363,7 +363,7 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         last = history.last[c.id]
         names = set()
         for name in last.reads:
-            producers = history.producers[last.seq].get(name, ())
+            producers = history.producers[last.seq].get(name, [])
             if name in hidden_set or any(p.cell_id not in pos for p in producers):
                 if before_recording is not None and name in before_recording.names \
                         and not producers:

@@ -41,7 +41,9 @@ import ast
 import builtins
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -245,7 +247,8 @@ def _file_of(node: ast.AST | None, suffix: str = "") -> str | None:
             return _file_of(node.args[0], suffix)
         if chain and chain[-2:] == ["path", "join"] and all(
                 isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args):
-            return _file_of(ast.Constant(os.path.join(*(a.value for a in node.args))), suffix)
+            parts = [cast(str, cast(ast.Constant, a).value) for a in node.args]
+            return _file_of(ast.Constant(os.path.join(*parts)), suffix)
     return None
 
 
@@ -454,7 +457,7 @@ def _arg_names(args: ast.arguments) -> set[str]:
     return names
 
 
-def _enclosing_parts(node: ast.AST) -> list[ast.AST]:
+def _enclosing_parts(node: ast.AST) -> Sequence[ast.AST]:
     """The parts of a scope node evaluated in the enclosing scope."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         parts = list(node.decorator_list) + list(node.args.defaults)
@@ -608,25 +611,27 @@ class _ScopeInfo:
 def _scope_info(node: ast.AST, modules: dict[str, str] | None = None) -> _ScopeInfo:
     """Free names of a function, lambda, class body or comprehension (nested scopes included)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        params, body = _arg_names(node.args), list(node.body)
+        params = _arg_names(node.args)
+        body: list[ast.AST] = list(node.body)
         body += [a.annotation for a in node.args.args if a.annotation is not None]
     elif isinstance(node, ast.Lambda):
         params, body = _arg_names(node.args), [node.body]
     elif isinstance(node, ast.ClassDef):
         params, body = set(), list(node.body)
     else:  # comprehension
+        comp: Any = node  # ListComp, SetComp, GeneratorExp or DictComp
         params = set()
-        for gen in node.generators:
+        for gen in comp.generators:
             params |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
-        body = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-        for i, gen in enumerate(node.generators):
+        body = [comp.key, comp.value] if isinstance(comp, ast.DictComp) else [comp.elt]
+        for i, gen in enumerate(comp.generators):
             if i:
                 body.append(gen.iter)
             body.extend(gen.ifs)
     return _free_in(body, params, modules)
 
 
-def _free_in(body: list[ast.AST], params: set[str],
+def _free_in(body: Sequence[ast.AST], params: set[str],
              modules: dict[str, str] | None = None) -> _ScopeInfo:
     modules = modules or {}
     local = set(params)
@@ -768,7 +773,7 @@ class _ModuleAnalyzer(ast.NodeVisitor):
             self._target(target.value)
         elif isinstance(target, ast.Subscript) and _ns_call(target.value) \
                 and _literal_key(target):
-            self._bind(_literal_key(target))  # globals()["name"] = value
+            self._bind(cast(str, _literal_key(target)))  # globals()["name"] = value
         elif isinstance(target, (ast.Subscript, ast.Attribute)):
             if isinstance(target, ast.Subscript):
                 self.visit(target.slice)
@@ -949,15 +954,16 @@ class _ModuleAnalyzer(ast.NodeVisitor):
                 and all(isinstance(a, ast.Constant) and isinstance(a.value, str)
                         for a in node.args)):
             return False
-        name = node.args[0].value
+        args = [cast(str, cast(ast.Constant, a).value) for a in node.args]  # checked above
+        name = args[0]
         if name in _UNFOLLOWED_MAGICS:
             self.effects.unfollowed.append(f"%{name}")
         if name in _SHELL_MAGICS:
-            self._shell(node.args[-1].value)
+            self._shell(args[-1])
             return True
         if name not in _CELL_MAGIC_BODY_IS_PYTHON:
             return True
-        code = node.args[-1].value
+        code = args[-1]
         if name == "timeit" or (name == "time" and func.attr == "run_line_magic"):
             code = re.sub(r"^\s*(-\w+(\s+\d+)?\s+)*", "", code) if name == "timeit" else code
         try:
@@ -1021,7 +1027,7 @@ class _ModuleAnalyzer(ast.NodeVisitor):
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         if isinstance(node.ctx, ast.Load) and _ns_call(node.value) and _literal_key(node):
-            self._read(_literal_key(node))  # globals()["name"]
+            self._read(cast(str, _literal_key(node)))  # globals()["name"]
             return
         self.generic_visit(node)
 

@@ -175,7 +175,7 @@ def _related(mutated: set[str], deep: set[str], items: list[tuple[str, Any]]) ->
         obj = objs.get(name, _MISSING)
         if obj is _MISSING:
             continue
-        for other in by_id.get(id(obj), ()) | holders.get(id(obj), set()):
+        for other in set(by_id.get(id(obj), ())) | holders.get(id(obj), set()):
             if other not in seen:
                 found.add(other)
                 todo.append(other)
@@ -242,8 +242,9 @@ class HistoryBuilder:
         mutated names to the other global names bound to the same object; ``namespace`` (the
         user's names and objects, when the kernel is at hand) refines the static effects."""
         items = namespace() if namespace is not None else None
-        objs = dict(items) if items is not None else None
+        objs: dict[str, Any] | None = None
         if items is not None:
+            objs = dict(items)
             if not self._learned:
                 self._learn_modules(items)
                 self._learned = True

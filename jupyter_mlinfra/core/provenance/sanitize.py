@@ -151,8 +151,9 @@ def _sorted_set(match: re.Match) -> str:
         return literal
     if not isinstance(node, ast.Set):
         return literal  # a dict (its order is insertion order: a real difference) or code
-    items = [ast.get_source_segment(literal, elt) for elt in node.elts]
-    if any(item is None for item in items):
+    segments = [ast.get_source_segment(literal, elt) for elt in node.elts]
+    items = [item for item in segments if item is not None]
+    if len(items) < len(segments):
         return literal
     return "{" + ", ".join(sorted(item.strip() for item in items)) + "}"
 

@@ -290,7 +290,7 @@ def cell_markers(cell: Any) -> CellMarkers:
     return CellMarkers(skip=skip, raises=raises, check=check, why=why)
 
 
-def _has_error(outputs: list[dict[str, Any]]) -> bool:
+def _has_error(outputs: list[dict[str, Any]] | None) -> bool:
     return any(o.get("output_type") == "error" for o in outputs or [])
 
 
