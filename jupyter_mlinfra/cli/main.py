@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "jupyter_mlinfra.cli.jobs",
     "jupyter_mlinfra.cli.models",
     "jupyter_mlinfra.cli.features",
+    "jupyter_mlinfra.cli.service",
 ]
 
 
@@ -37,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from ..core.startup import lean_start
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["service"]:  # the service app parses its own (jupyter_server) options
+        from .service import main as service_main
+
+        return service_main(argv[1:])
     lean_start()
     parser = build_parser()
     args = parser.parse_args(argv)

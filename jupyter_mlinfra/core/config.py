@@ -79,6 +79,14 @@ class MLInfra(Configurable):
         "single-user server (token or password) acts as this user, like its kernels.",
     ).tag(config=True)
 
+    service_url = Unicode(
+        "",
+        help="Remote mode: the base URL of a central `jupyter mlinfra service` (e.g. "
+        "http://hub:8000/services/mlinfra/). When set, the Python API, the magics and the CLI "
+        "talk to it over HTTP with MLINFRA_SERVICE_TOKEN (else JUPYTERHUB_API_TOKEN) instead "
+        "of opening the catalog and the artifact store; the service decides who the caller is.",
+    ).tag(config=True)
+
     root_dir = Unicode(
         "",
         help="Folder that job notebooks must live under (paths escaping it are refused). "

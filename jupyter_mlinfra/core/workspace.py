@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from .._version import __version__
 from .config import ResolvedConfig, resolve_config
-from .errors import NotFound
+from .errors import ConfigurationError, NotFound
 from .identity import Identity
 
 if TYPE_CHECKING:  # SQLAlchemy and the stores are imported on first use (kernel start-up cost)
@@ -49,6 +49,11 @@ class Workspace:
         self._services: dict[str, Any] = {}
         self._parent: Workspace | None = None
         self._lock = threading.RLock()
+        self.remote = None  # remote mode: the ServiceClient of the central service
+        if self.config.settings.service_url:
+            from .remote import ServiceClient
+
+            self.remote = ServiceClient(self.config.settings.service_url)
 
     @classmethod
     def open(cls, server_config=None, *, user: str | None = None) -> "Workspace":
@@ -57,6 +62,8 @@ class Workspace:
     # -- storage ----------------------------------------------------------------------------
     @property
     def catalog(self) -> Catalog:
+        if self.remote is not None:
+            raise self._remote_only("catalog")
         if self._catalog is None:
             with self._lock:
                 if self._catalog is None:
@@ -68,6 +75,8 @@ class Workspace:
 
     @property
     def artifacts(self) -> ArtifactStore:
+        if self.remote is not None:
+            raise self._remote_only("artifact store")
         if self._artifacts is None:
             with self._lock:
                 if self._artifacts is None:
@@ -85,7 +94,21 @@ class Workspace:
                     self._services[name] = self._build_service(name)
         return self._services[name]
 
+    def _remote_only(self, what: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"this workspace talks to the mlinfra service at {self.remote.url} (service_url): "
+            f"the {what} is the service's, not opened here")
+
     def _build_service(self, name: str) -> Any:
+        if self.remote is not None:
+            from .remote import REMOTE_SERVICES
+
+            spec = REMOTE_SERVICES.get(name)
+            if spec is None:
+                raise NotFound(f"capability {name!r} is not available through the mlinfra "
+                               f"service")
+            module_name, _, cls_name = spec.partition(":")
+            return getattr(importlib.import_module(module_name), cls_name)(self, self.remote)
         if self._parent is not None:
             # A per-user view shares the parent's service (connections, caches) under
             # another identity: the service's own for_user(), else a shallow copy whose
@@ -125,7 +148,10 @@ class Workspace:
         return result
 
     def health(self) -> dict:
-        """Version, backends and schema state; never a secret."""
+        """Version, backends and schema state; never a secret. In remote mode: the service's
+        (as it sees the caller), with ``service_url``."""
+        if self.remote is not None:
+            return {**self.remote.call("GET", "health"), "service_url": self.remote.url}
         return {
             "status": "ok",
             "version": __version__,
@@ -149,10 +175,14 @@ class Workspace:
         if self.config.files:
             lines.append("\nconfig files: " + ", ".join(self.config.files))
         catalog = health["catalog"]
-        lines.append(f"\ncatalog:     {catalog['backend']}  schema "
+        if self.remote is not None:
+            lines.append(f"\nservice:     {self.remote.url} (remote mode: the service's "
+                         f"catalog and artifacts)")
+        lines.append(("" if self.remote is not None else "\n") +
+                     f"catalog:     {catalog['backend']}  schema "
                      f"{', '.join(catalog['schema_revisions'])}  id {catalog['catalog_id']}")
         lines.append(f"artifacts:   {health['artifacts']['backend']}  {health['artifacts']['root']}")
-        lines.append(f"identity:    {self.user}  teams {', '.join(health['teams']) or '-'}  "
+        lines.append(f"identity:    {health['user']}  teams {', '.join(health['teams']) or '-'}  "
                      f"roles {', '.join(health['roles']) or '-'}")
         for name, status in health["capabilities"].items():
             lines.append(f"{name + ':':<13}"
@@ -166,6 +196,8 @@ class Workspace:
             if callable(closer):
                 closer()
         self._services.clear()
+        if self.remote is not None:
+            self.remote.close()
         if self._catalog is not None:
             self._catalog.dispose()
 

@@ -1,0 +1,1 @@
+"""The feature store over HTTP (placeholder until written)."""

@@ -1,0 +1,1 @@
+"""The model store over HTTP (placeholder until written)."""

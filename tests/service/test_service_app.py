@@ -1,0 +1,75 @@
+"""The central service process: only the mlinfra API, identity from the token table only,
+and clients in remote mode that open nothing themselves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def test_service_serves_the_mlinfra_api_and_nothing_else(service):
+    assert service.get("mlinfra/api/health").status_code == 200
+    assert service.get("mlinfra/api/openapi.json").json()["paths"]
+    for path in ("api/kernels", "api/contents", "api/sessions", "api/terminals", "lab",
+                 "files/train.ipynb", "tree"):
+        assert service.get(path).status_code == 404, path
+
+
+def test_identity_comes_from_the_token_never_from_the_client(service):
+    alice = service.get("mlinfra/api/health").json()
+    assert (alice["user"], alice["teams"]) == ("alice", ["fraud"])
+    # what a client may claim about itself changes nothing
+    claimed = service.get("mlinfra/api/health", user="bob",
+                          headers={"X-Test-User": "alice", "X-Forwarded-User": "alice",
+                                   "Cookie": "username-127-0-0-1=alice"}).json()
+    assert (claimed["user"], claimed["teams"]) == ("bob", ["risk"])
+    assert service.get("mlinfra/api/health", user="carol").json()["roles"] == ["admin"]
+
+
+def test_requests_without_a_known_token_are_refused(service):
+    import requests
+
+    assert service.get("mlinfra/api/health", user=None).status_code == 403
+    for header in ("token nope", "bearer nope", "Basic YWxpY2U6eA==", service.token("alice")):
+        answer = requests.get(service.url + "mlinfra/api/health",
+                              headers={"Authorization": header}, timeout=30)
+        assert answer.status_code == 403, header
+        assert answer.json()["error"]["code"] == "http_403"
+
+
+def test_remote_workspace_reports_the_service_and_opens_no_catalog(service, remote):
+    from jupyter_mlinfra.core.errors import ConfigurationError
+
+    ws = remote(service, "alice")
+    health = ws.health()
+    assert health["user"] == "alice" and health["service_url"] == service.url
+    assert health["catalog"]["backend"] == "sqlite"
+    text = ws.info_text()
+    assert f"service:     {service.url}" in text and "identity:    alice  teams fraud" in text
+    with pytest.raises(ConfigurationError, match="mlinfra service at .*catalog"):
+        ws.catalog
+    with pytest.raises(ConfigurationError, match="artifact store"):
+        ws.artifacts
+    assert not (ws.config.home / "catalog.db").exists()
+
+
+def test_cli_info_in_remote_mode(service, cli, tmp_path):
+    done = cli(service, "bob", "info", "--json")
+    assert done.returncode == 0, done.stderr
+    health = json.loads(done.stdout)["health"]
+    assert health["user"] == "bob" and health["teams"] == ["risk"]
+    assert not (tmp_path / "cli-home-bob" / "catalog.db").exists()
+    # a wrong token: one line and the permission exit code, no traceback
+    bad = cli(service, "bob", "info", MLINFRA_SERVICE_TOKEN="wrong")
+    assert bad.returncode == 5 and "Traceback" not in bad.stderr
+    assert "refused the token" in bad.stderr
+
+
+def test_service_unreachable_is_one_clear_error(remote, service):
+    from jupyter_mlinfra.core.remote import ServiceClient, ServiceUnavailable
+
+    ws = remote(service, "alice")
+    ws.remote = ServiceClient("http://127.0.0.1:9/", "x")  # nothing listens there
+    with pytest.raises(ServiceUnavailable, match="cannot reach the mlinfra service"):
+        ws.health()
