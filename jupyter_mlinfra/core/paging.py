@@ -1,0 +1,161 @@
+"""One way to page a list, for every list the suite answers (REST and Python API alike).
+
+A page is the envelope::
+
+    {"items": [...], "total": 1234, "total_exact": true, "limit": 50, "offset": 0,
+     "next_cursor": "WyJhIiwxXQ" | null}
+
+Rows come in a stable, total order (each list names its sort key, unique per row); a
+cursor is the sort key of the last row of a page (opaque to callers: base64url of a JSON
+list), so the next page starts right after it whatever rows were added or removed meanwhile.
+``offset`` pages work too (``offset`` and ``cursor`` together are refused). ``limit`` is
+1..MAX_LIMIT: anything else is an ``InvalidInput`` naming the parameter, never clamped.
+
+``page_rows`` pages a list already in memory (filtered by code), ``keyset`` adds the cursor's
+condition to a SQLAlchemy statement (the database pages); ``walk`` pages through a paged
+function to a plain list (what the Python API's list functions return).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .errors import InvalidInput, quote
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+TOTAL_CAP = 1000  # lists whose total costs a lookup per row count exactly up to this
+ENVELOPE_KEYS = ("items", "total", "total_exact", "limit", "offset", "next_cursor")
+
+
+def page_int(name: str, value: Any, minimum: int, maximum: int | None) -> int:
+    """An integer paging argument, checked: a 400 naming ``name`` otherwise."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"{name} must be an integer, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} must be an integer, got {quote(value)}") from None
+    if isinstance(value, float) and value != number:
+        raise InvalidInput(f"{name} must be an integer, got {value!r}")
+    if number < minimum or (maximum is not None and number > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise InvalidInput(f"{name} must be {bound}, got {number}")
+    return number
+
+
+def encode_cursor(position: Sequence[Any]) -> str:
+    """The cursor of a row: its sort key (JSON-able values) as base64url without padding."""
+    raw = json.dumps(list(position), separators=(",", ":"), default=str)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int | None = None) -> list[Any]:
+    """The sort key a cursor holds; a cursor this server did not give is a 400 naming it."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        position = json.loads(raw)
+        if not isinstance(position, list) or (size is not None and len(position) != size) \
+                or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                           for v in position):
+            raise ValueError(cursor)
+        return position
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput(f"cursor {quote(str(cursor)[:80])} is not a next_cursor this "
+                           f"server gave; start again without one") from None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """``limit``, ``offset`` and ``cursor`` checked once (the same messages everywhere)."""
+
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    cursor: str | None = None
+
+    @classmethod
+    def of(cls, limit: Any = None, offset: Any = None, cursor: str | None = None
+           ) -> PageRequest:
+        limit = DEFAULT_LIMIT if limit in (None, "") else page_int("limit", limit, 1, MAX_LIMIT)
+        offset = 0 if offset in (None, "") else page_int("offset", offset, 0, None)
+        if cursor and offset:
+            raise InvalidInput("offset and cursor: give one or the other, not both")
+        return cls(limit, offset, cursor or None)
+
+    def after(self, size: int | None = None) -> list[Any] | None:
+        """The sort key of the row the page starts after (None: from the first row)."""
+        return decode_cursor(self.cursor, size) if self.cursor else None
+
+
+def envelope(items: list, *, total: int, limit: int, offset: int = 0,
+             next_cursor: str | None = None, total_exact: bool = True) -> dict:
+    return {"items": items, "total": total, "total_exact": total_exact, "limit": limit,
+            "offset": offset, "next_cursor": next_cursor}
+
+
+def page_rows(rows: Iterable[T], *, key: Callable[[T], tuple], limit: Any = None,
+              offset: Any = None, cursor: str | None = None,
+              item: Callable[[T], Any] | None = None) -> dict:
+    """One page of ``rows`` (any order: they are sorted by ``key``, ascending; the key must be
+    unique per row and made of strings and numbers). ``item`` turns the page's rows into
+    answers (only the page's: building an answer can cost a lookup)."""
+    request = PageRequest.of(limit, offset, cursor)
+    keyed = sorted(((tuple(key(r)), i, r) for i, r in enumerate(rows)),
+                   key=lambda t: (t[0], t[1]))
+    keys = [k for k, _, _ in keyed]
+    start = request.offset
+    after = request.after()
+    if after is not None:
+        try:
+            start = bisect_right(keys, tuple(after))
+        except TypeError:  # a cursor of another list (its key has other types)
+            raise InvalidInput(f"cursor {quote(request.cursor[:80])} is not a next_cursor "
+                               f"of this list; start again without one") from None
+    chosen = keyed[start:start + request.limit]
+    more = start + request.limit < len(keyed)
+    convert = item or (lambda r: r)
+    return envelope([convert(r) for _, _, r in chosen], total=len(keyed),
+                    limit=request.limit, offset=request.offset,
+                    next_cursor=encode_cursor(chosen[-1][0]) if more and chosen else None)
+
+
+def keyset(stmt, columns: Sequence[Any], after: Sequence[Any] | None,
+           descending: bool = False):
+    """``stmt`` ordered by ``columns`` (all ascending or all descending) and, with ``after``
+    (a decoded cursor), starting past that row: a row-value comparison written as ORs, which
+    SQLite and PostgreSQL both answer from an index on the columns."""
+    from sqlalchemy import and_, or_
+
+    order = [c.desc() if descending else c.asc() for c in columns]
+    stmt = stmt.order_by(*order)
+    if after is None:
+        return stmt
+    if len(after) != len(columns):
+        raise InvalidInput("cursor is not a next_cursor of this list; start again without one")
+    terms = []
+    for i, column in enumerate(columns):
+        past = column < after[i] if descending else column > after[i]
+        terms.append(and_(*[columns[j] == after[j] for j in range(i)], past))
+    return stmt.where(or_(*terms))
+
+
+def walk(fetch: Callable[..., dict], /, limit: int | None = None, **filters: Any) -> list:
+    """Every row of a paged list, page by page (cursor to cursor), as one list; at most
+    ``limit`` rows when given."""
+    out: list = []
+    cursor = None
+    while True:
+        size = MAX_LIMIT if limit is None else max(1, min(MAX_LIMIT, limit - len(out)))
+        page = fetch(**filters, limit=size, cursor=cursor)
+        filters.pop("offset", None)  # the first page skips them; the cursor carries on
+        out.extend(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor or (limit is not None and len(out) >= limit):
+            return out if limit is None else out[:limit]
