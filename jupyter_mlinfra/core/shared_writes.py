@@ -167,11 +167,7 @@ def shared_write(kind: str, *, target: str | tuple[str, ...] = "name", summary: 
         keywords = next((p.name for p in signature.parameters.values()
                          if p.kind is inspect.Parameter.VAR_KEYWORD), None)
 
-        @functools.wraps(method)
-        def wrapper(self, *args: Any, **kwargs: Any) -> Any:
-            log = capture_log(self.ws)
-            if log is None:
-                return method(self, *args, **kwargs)
+        def describe(self, args: tuple, kwargs: dict) -> tuple[dict, Any, dict, str]:
             bound = signature.bind(self, *args, **kwargs)
             bound.apply_defaults()
             arguments = dict(bound.arguments)
@@ -183,6 +179,22 @@ def shared_write(kind: str, *, target: str | tuple[str, ...] = "name", summary: 
             details = {k: v for k, v in arguments.items() if k not in names and v is not None}
             text = summary.format_map(_Blank({k: "" if v is None else v
                                               for k, v in arguments.items()}))
+            return arguments, name, details, text
+
+        @functools.wraps(method)
+        def wrapper(self, *args: Any, **kwargs: Any) -> Any:
+            log = capture_log(self.ws)
+            if log is None:
+                try:
+                    _, name, _, text = describe(self, args, kwargs)
+                except TypeError:  # a wrong call: Python's own error, from the method
+                    return method(self, *args, **kwargs)
+                # applied: audited (who, what, on what) in the transaction of the change
+                from . import audit
+
+                with audit.action(self.ws, kind, name, text):
+                    return method(self, *args, **kwargs)
+            arguments, name, details, text = describe(self, args, kwargs)
             entry = record_write(self.ws, kind, name, text, details, log=log)
             if stand_in is None:
                 return captured_result(entry)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..audit import attach as audit_attach
 from ..config import redact
 from ..errors import ConfigurationError
 from .revisions import HEAD_REVISIONS  # a catalog at these heads opens without alembic
@@ -84,6 +85,8 @@ class Catalog:
         self.ensure_schema()
         with self._sessions.begin() as session:
             yield session
+            # the audit entry of the shared write in progress commits with its change
+            audit_attach(session, self)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -165,7 +168,8 @@ class Catalog:
 
     def schema_revisions(self) -> list[str]:
         self.ensure_schema()
-        with self.engine.connect() as conn:
+        # a read: it must not wait for (or take) the write lock
+        with self.engine.execution_options(sqlite_begin="DEFERRED").connect() as conn:
             revs = sorted(self._current_revisions(conn))
             conn.rollback()
         return revs

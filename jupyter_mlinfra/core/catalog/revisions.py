@@ -6,4 +6,4 @@ heads with the standard ``sqlite3`` module (see ``core/provenance/writer.py``).
 """
 
 HEAD_REVISIONS = frozenset({"0010_provenance_sessions", "0011_run_search", "0004_models",
-                            "0005_features"})
+                            "0005_features", "0012_audit"})
