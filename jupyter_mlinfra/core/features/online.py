@@ -4,6 +4,11 @@ One table keyed by (view, version, entity key) holding the event time, the creat
 the feature values as a compact JSON array. SQLite (a file in ``home``) by default; PostgreSQL
 by URL (``online_store_url = "postgresql://..."``) so several processes can serve from it.
 
+The store for a URL is chosen by its scheme in :data:`online_stores`, a registry that other
+packages extend (as papermill's engines are extended): an entry point in the group
+``jupyter_mlinfra.online_stores`` named by the scheme, pointing to an :class:`OnlineStore`
+subclass (``redis = "mlinfra_redis:RedisOnlineStore"``); its ``from_url(url, home)`` opens it.
+
 The hot path is deliberately plain: one long-lived DB-API connection, one prepared statement
 per lookup, no ORM. Writes are upserts that keep the newest row (event time, then created
 time), so re-materializing or replaying pushes never moves a value backwards.
@@ -16,6 +21,7 @@ import math
 import sqlite3
 import threading
 from pathlib import Path
+from importlib.metadata import entry_points
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -23,6 +29,7 @@ from ..config import redact
 from ..errors import ConfigurationError
 
 TABLE = "mlinfra_online_features"
+ENTRY_POINT_GROUP = "jupyter_mlinfra.online_stores"
 
 
 def entity_key(values: Sequence[Any]) -> str:
@@ -72,6 +79,11 @@ class OnlineStore:
 
     backend = "abstract"
 
+    @classmethod
+    def from_url(cls, url: str, home: Path) -> "OnlineStore":
+        """The store an ``online_store_url`` names (``home``: the workspace's folder)."""
+        return cls(url)  # type: ignore[call-arg]
+
     def read(self, view: str, version: int, keys: Sequence[str]) -> dict[str, tuple]:
         """``{entity_key: (event_ts, created_ts, payload_json)}`` for the keys present."""
         raise NotImplementedError
@@ -79,11 +91,18 @@ class OnlineStore:
     def write(self, view: str, version: int,
               rows: Iterable[tuple[str, float, float, str]]) -> int:
         """Upsert ``(entity_key, event_ts, created_ts, payload)``; newer rows win."""
-        raise NotImplementedError
+        data = [(view, version, k, e, c, p) for k, e, c, p in rows]
+        if data:
+            self._upsert(data)
+        return len(data)
 
     # Shared by the DB-API backends: a connection ``_conn`` whose ``execute`` returns a cursor,
-    # a ``_lock`` around it, and the driver's parameter marker ``_param``.
+    # a ``_lock`` around it, the driver's parameter marker ``_param`` and ``_upsert`` of
+    # ``(view, version, entity_key, event_ts, created_ts, payload)`` rows in one transaction.
     _param = "?"
+
+    def _upsert(self, data: list[tuple]) -> None:
+        raise NotImplementedError
 
     def delete_view(self, view: str) -> None:
         with self._lock:
@@ -105,6 +124,16 @@ class OnlineStore:
 
 class SQLiteOnlineStore(OnlineStore):
     backend = "sqlite"
+
+    @classmethod
+    def from_url(cls, url: str, home: Path) -> "SQLiteOnlineStore":
+        if not url:
+            return cls(home / "online_features.db")
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if not path:
+            raise ConfigurationError(f"invalid SQLite online store URL {url!r}: "
+                                     "use sqlite:////absolute/path.db")
+        return cls(path)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
@@ -139,11 +168,7 @@ class SQLiteOnlineStore(OnlineStore):
             rows = self._conn.execute(sql, (view, version, *keys)).fetchall()
         return {r[0]: r[1:] for r in rows}
 
-    def write(self, view: str, version: int,
-              rows: Iterable[tuple[str, float, float, str]]) -> int:
-        data = [(view, version, k, e, c, p) for k, e, c, p in rows]
-        if not data:
-            return 0
+    def _upsert(self, data: list[tuple]) -> None:
         sql = (f"INSERT INTO {TABLE} (view, version, entity_key, event_ts, created_ts, payload) "
                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, version, entity_key) DO UPDATE SET "
                "event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
@@ -158,7 +183,6 @@ class SQLiteOnlineStore(OnlineStore):
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-        return len(data)
 
     def describe(self) -> dict:
         return {"backend": self.backend, "url": f"sqlite:///{self.path}"}
@@ -198,11 +222,7 @@ class PostgresOnlineStore(OnlineStore):
             rows = cur.fetchall()
         return {r[0]: r[1:] for r in rows}
 
-    def write(self, view: str, version: int,
-              rows: Iterable[tuple[str, float, float, str]]) -> int:
-        data = [(view, version, k, e, c, p) for k, e, c, p in rows]
-        if not data:
-            return 0
+    def _upsert(self, data: list[tuple]) -> None:
         sql = (f"INSERT INTO {TABLE} AS t (view, version, entity_key, event_ts, created_ts, "
                "payload) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (view, version, entity_key) "
                "DO UPDATE SET event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
@@ -212,24 +232,65 @@ class PostgresOnlineStore(OnlineStore):
             with self._conn.transaction():
                 with self._conn.cursor() as cur:
                     cur.executemany(sql, data)
-        return len(data)
 
     def describe(self) -> dict:
         return {"backend": self.backend, "url": redact(self.url)}
 
 
+class OnlineStoreRegistry:
+    """URL scheme -> :class:`OnlineStore` class. Built-in: ``sqlite``, ``postgresql``; others
+    come from the entry point group ``jupyter_mlinfra.online_stores`` (loaded when their
+    scheme is first asked for) or from :meth:`register`."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, type[OnlineStore]] = {}
+        self._lock = threading.Lock()
+
+    def register(self, scheme: str, store: type[OnlineStore]) -> None:
+        with self._lock:
+            self._stores[scheme.lower()] = store
+
+    def schemes(self) -> list[str]:
+        return sorted(self._stores)
+
+    def get(self, scheme: str) -> type[OnlineStore] | None:
+        """The class for ``scheme`` (``postgresql+psycopg`` falls back to ``postgresql``)."""
+        scheme = scheme.lower()
+        for name in dict.fromkeys([scheme, scheme.split("+", 1)[0]]):
+            store = self._stores.get(name) or self._from_entry_point(name)
+            if store is not None:
+                return store
+        return None
+
+    def _from_entry_point(self, name: str) -> type[OnlineStore] | None:
+        for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+            try:
+                store = ep.load()
+            except Exception as exc:
+                raise ConfigurationError(f"online store {name!r} (entry point {ep.value}) "
+                                         f"cannot be loaded: {exc}") from exc
+            if not (isinstance(store, type) and issubclass(store, OnlineStore)):
+                raise ConfigurationError(f"online store entry point {name!r} ({ep.value}) "
+                                         "is not an OnlineStore subclass")
+            self.register(name, store)
+            return store
+        return None
+
+    def open(self, url: str, home: Path) -> OnlineStore:
+        """The store for an ``online_store_url`` setting (empty: SQLite in ``home``)."""
+        store = self.get(urlsplit(url).scheme) if url else SQLiteOnlineStore
+        if store is None:
+            raise ConfigurationError(f"unsupported online store URL {redact(url)!r}: use "
+                                     "sqlite:///PATH or postgresql://user@host/db")
+        return store.from_url(url, home)
+
+
+online_stores = OnlineStoreRegistry()
+for _scheme, _store in (("sqlite", SQLiteOnlineStore), ("sqlite3", SQLiteOnlineStore),
+                        ("postgresql", PostgresOnlineStore), ("postgres", PostgresOnlineStore)):
+    online_stores.register(_scheme, _store)
+
+
 def open_online_store(url: str, home: Path) -> OnlineStore:
     """The store for an ``online_store_url`` setting (empty: SQLite in ``home``)."""
-    if not url:
-        return SQLiteOnlineStore(home / "online_features.db")
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in ("sqlite", "sqlite3"):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if not path:
-            raise ConfigurationError(f"invalid SQLite online store URL {url!r}: "
-                                     "use sqlite:////absolute/path.db")
-        return SQLiteOnlineStore(path)
-    if scheme.startswith("postgres"):
-        return PostgresOnlineStore(url)
-    raise ConfigurationError(f"unsupported online store URL {redact(url)!r}: use sqlite:///PATH "
-                             "or postgresql://user@host/db")
+    return online_stores.open(url, home)
