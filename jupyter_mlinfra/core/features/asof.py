@@ -161,10 +161,6 @@ class SortedRowsCache:
                         self._items.popitem(last=False)
             return rows
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 _NAT = -(2 ** 63)
 

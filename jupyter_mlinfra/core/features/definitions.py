@@ -15,12 +15,11 @@ import inspect
 import json
 import re
 import textwrap
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ..errors import InvalidInput
-from ..identity import VISIBILITIES  # noqa: F401  (the one notion, shared with jobs' runs)
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 DTYPES = ("int64", "float64", "bool", "string", "datetime")
@@ -147,7 +146,6 @@ def normalize_dtype(name: str) -> str:
 def coerce_column(series, dtype: str, label: str):
     """``series`` converted to the declared feature type, or InvalidInput if it cannot be."""
     import numpy as np
-    import pandas as pd
     from pandas.api import types as pdt
 
     try:
@@ -321,7 +319,6 @@ class ViewVersion:
     transform_key: str
     created_by: str
     created_at: datetime | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:

@@ -10,9 +10,10 @@ event time), the most recently created one. Every file is listed in the catalog 
 count and event-time range, so a training frame that no row can reach is answered without
 reading anything (partition pruning).
 
-Point-in-time joins read a view's files once (:func:`read_offline_files`, Arrow) into a sorted
+Point-in-time joins read a view's files once (:meth:`OfflineStore.read`, Arrow) into a sorted
 in-memory copy searched with numpy (``asof.SortedRows``), kept per file set; statistics,
-samples and compaction run as SQL over the files in DuckDB (:class:`DuckDBEngine`).
+samples and compaction run as SQL over the files in DuckDB (:class:`DuckDBEngine`). All the SQL
+over parquet is in this module, behind :class:`OfflineStore`'s methods.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,5 +173,74 @@ class DuckDBEngine:
                 self._con = None
 
 
-def utc_from_epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+class OfflineStore:
+    """The offline store of a workspace: parquet files written to and read from the artifact
+    store by key, and the SQL over them (statistics, samples, compaction)."""
+
+    def __init__(self, artifacts, cache_dir: Path) -> None:
+        self.artifacts = artifacts
+        self.files = LocalFiles(artifacts, cache_dir)
+        self.engine = DuckDBEngine()
+
+    def write(self, view: str, version: int, df, keys: list[str],
+              kind: str) -> list[WrittenFile]:
+        """Normalized rows as one parquet file per event date (see :func:`write_partitions`)."""
+        return write_partitions(self.artifacts, view, version, df, keys, kind)
+
+    def read(self, keys: list[str], columns: list[str]):
+        """The ``columns`` of the files at artifact ``keys`` as one pandas DataFrame."""
+        return read_offline_files(self.files.paths(keys), columns)
+
+    def statistics(self, keys: list[str], join_keys: list[str], features) -> dict:
+        """Rows, distinct entities and per-feature statistics (``features``: objects with
+        ``name`` and ``dtype``): nulls, and min/max/mean/std for numbers or distinct values."""
+        parts = ["count(*) AS n",
+                 f"count(DISTINCT ({', '.join(_quote(k) for k in join_keys)})) AS entities"]
+        for f in features:
+            q = _quote(f.name)
+            parts.append(f"count({q}) AS {_quote('c_' + f.name)}")
+            if f.dtype in ("int64", "float64"):
+                parts += [f"min({q}) AS {_quote('min_' + f.name)}",
+                          f"max({q}) AS {_quote('max_' + f.name)}",
+                          f"avg({q}) AS {_quote('mean_' + f.name)}",
+                          f"stddev_samp({q}) AS {_quote('std_' + f.name)}"]
+            else:
+                parts.append(f"count(DISTINCT {q}) AS {_quote('distinct_' + f.name)}")
+        row = self.engine.query_df(f"SELECT {', '.join(parts)} FROM "
+                                   f"read_parquet({self._sql_files(keys)})").iloc[0]
+        n = int(row["n"])
+        stats: dict[str, Any] = {"rows": n, "entities": int(row["entities"]), "features": {}}
+        for f in features:
+            entry: dict[str, Any] = {"dtype": f.dtype, "nulls": n - int(row["c_" + f.name])}
+            if f.dtype in ("int64", "float64"):
+                for k in ("min", "max", "mean", "std"):
+                    value = row[f"{k}_{f.name}"]
+                    entry[k] = None if value is None or value != value else float(value)
+            else:
+                entry["distinct"] = int(row["distinct_" + f.name])
+            stats["features"][f.name] = entry
+        return stats
+
+    def newest_rows(self, keys: list[str], n: int, join_keys: list[str], event_column: str,
+                    feature_names: list[str]):
+        """The ``n`` newest rows (by event time, then created time) of the files, the event
+        time renamed ``event_column`` (naive UTC)."""
+        cols = ", ".join([*(_quote(k) for k in join_keys),
+                          f"{_quote(EVENT_TS)} AS {_quote(event_column)}",
+                          *(_quote(f) for f in feature_names)])
+        return self.engine.query_df(
+            f"SELECT {cols} FROM read_parquet({self._sql_files(keys)}) ORDER BY "
+            f"{_quote(EVENT_TS)} DESC, {_quote(CREATED_TS)} DESC LIMIT {int(n)}")
+
+    def merged(self, keys: list[str], join_keys: list[str]):
+        """Every row of the files, keeping the newest created one per (entity, event time)."""
+        part = ", ".join(_quote(k) for k in [*join_keys, EVENT_TS])
+        return self.engine.query_df(
+            f"SELECT * FROM read_parquet({self._sql_files(keys)}) QUALIFY row_number() OVER "
+            f"(PARTITION BY {part} ORDER BY {_quote(CREATED_TS)} DESC) = 1")
+
+    def _sql_files(self, keys: list[str]) -> str:
+        return _paths_sql(self.files.paths(keys))
+
+    def close(self) -> None:
+        self.engine.close()

@@ -1,0 +1,173 @@
+"""Online serving: the latest feature values of entities, read from the online store.
+
+A request's plan (which view versions, where each feature sits in the stored payload) is
+resolved against the registry once and reused for a few seconds, so the hot path is one
+prepared read per view and a JSON decode.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from ..errors import InvalidInput
+from .definitions import parse_refs
+from .online import OnlineStore, entity_key
+from .registry import FeatureRegistry
+from .retrieval import plan_features
+
+RESOLVE_TTL = 5.0  # seconds a resolved online plan is reused without asking the catalog
+
+
+@dataclass
+class OnlinePlanView:
+    view: str
+    version: int
+    keys: list[str]
+    ttl_seconds: float | None
+    positions: list[int]  # index of each requested feature in the stored payload
+    names: list[str]  # output names
+    timestamps: list[str] = field(default_factory=list)  # outputs of type datetime
+
+
+@dataclass
+class OnlineFeatures:
+    """The result of an online lookup, one entry per requested entity row, in order.
+
+    ``rows[i]`` has the entity's join keys and one value per feature (``None`` when missing
+    or older than the TTL; timestamps as aware UTC datetimes); ``status[i][feature]`` is
+    ``"present"``, ``"not_found"`` or ``"expired"`` (older than the view's TTL);
+    ``event_times[i][view]`` is the event time (UTC epoch seconds) of the stored row or
+    ``None``.
+    """
+
+    feature_names: list[str]
+    rows: list[dict[str, Any]]
+    status: list[dict[str, str]]
+    event_times: list[dict[str, float | None]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list]:
+        """Columns: each join key and feature to a list of values, plus ``<feature>__status``."""
+        out: dict[str, list] = {}
+        for row in self.rows:
+            for k, v in row.items():
+                out.setdefault(k, []).append(v)
+        for name in self.feature_names:
+            out[f"{name}__status"] = [s[name] for s in self.status]
+        return out
+
+    def to_df(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict())
+
+    @property
+    def expired(self) -> list[list[str]]:
+        """For each row, the features whose value was dropped for being older than the TTL."""
+        return [[k for k, v in s.items() if v == "expired"] for s in self.status]
+
+    def to_json(self) -> dict:
+        """As JSON (the REST answer): times, timestamp features and each view's event time
+        alike, as ISO 8601 UTC with ``Z``."""
+        from ..times import from_epoch, to_iso_z
+
+        return {"features": self.feature_names,
+                "rows": [{k: to_iso_z(v) if isinstance(v, datetime) else v
+                          for k, v in row.items()} for row in self.rows],
+                "status": self.status,
+                "event_times": [{view: to_iso_z(from_epoch(t)) for view, t in times.items()}
+                                for times in self.event_times]}
+
+
+class OnlineServing:
+    """Online lookups for the registry's identity."""
+
+    def __init__(self, registry: FeatureRegistry, online: Callable[[], OnlineStore]) -> None:
+        self.registry = registry
+        self._online = online  # gives the online store (opened on first use)
+        self._plans: dict[tuple, tuple[float, list[OnlinePlanView], list[str]]] = {}
+
+    def forget_plans(self) -> None:
+        """Drop the resolved plans (after a definition changed)."""
+        self._plans.clear()
+
+    def plan(self, features: tuple) -> tuple[list[OnlinePlanView], list[str]]:
+        key = (self.registry.identity, features)
+        cached = self._plans.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+        views, names = [], []
+        for p in plan_features(self.registry, parse_refs(list(features)), False, []):
+            version = p.version
+            views.append(OnlinePlanView(
+                view=version.view, version=version.version, keys=list(version.join_keys),
+                ttl_seconds=p.ttl_seconds,
+                positions=[version.feature_names.index(f) for f in p.columns.values()],
+                names=list(p.columns),
+                timestamps=[out for out, f in p.columns.items()
+                            if version.dtype_of(f) == "datetime"]))
+            names += list(p.columns)
+        self._plans[key] = (now + RESOLVE_TTL, views, names)
+        return views, names
+
+    def get_online_features(self, features: Any, entity_rows: Any) -> OnlineFeatures:
+        """The latest values of ``features`` for each entity row (dicts of join keys).
+        Values older than the view's TTL come back as ``None`` with status ``"expired"``."""
+        if isinstance(features, str):
+            features = (features,)
+        views, names = self.plan(tuple(features))
+        if isinstance(entity_rows, dict):
+            entity_rows = [entity_rows]
+        elif hasattr(entity_rows, "to_dict") and hasattr(entity_rows, "columns"):
+            entity_rows = entity_rows.to_dict("records")
+        n = len(entity_rows)
+        rows = [dict(r) for r in entity_rows]
+        status: list[dict[str, str]] = [{} for _ in range(n)]
+        times: list[dict[str, float | None]] = [{} for _ in range(n)]
+        now = time.time()
+        loads = json.loads
+        store = self._online()
+        for pv in views:
+            try:
+                if len(pv.keys) == 1:
+                    k0 = pv.keys[0]
+                    keys = [v if type(v) is str else str(v) if type(v) is int
+                            else entity_key((v,)) for v in [r[k0] for r in rows]]
+                else:
+                    keys = [entity_key([r[k] for k in pv.keys]) for r in rows]
+            except KeyError as exc:
+                raise InvalidInput(f"entity row lacks join key {exc.args[0]!r} (needed by view "
+                                   f"{pv.view!r})") from None
+            found = store.read(pv.view, pv.version,
+                               keys if n == 1 else list(dict.fromkeys(keys)))
+            limit = None if pv.ttl_seconds is None else now - pv.ttl_seconds
+            hits = [found.get(k) for k in keys]
+            live = [h[2] for h in hits if h is not None and (limit is None or h[0] >= limit)]
+            decoded = iter(loads("[" + ",".join(live) + "]")) if live else iter(())
+            pairs = list(zip(pv.names, pv.positions))
+            for i, hit in enumerate(hits):
+                row, st = rows[i], status[i]
+                if hit is None:
+                    for name in pv.names:
+                        row[name] = None
+                        st[name] = "not_found"
+                    times[i][pv.view] = None
+                    continue
+                times[i][pv.view] = hit[0]
+                if limit is not None and hit[0] < limit:
+                    for name in pv.names:
+                        row[name] = None
+                        st[name] = "expired"
+                    continue
+                values = next(decoded)
+                for name, pos in pairs:
+                    row[name] = values[pos]
+                    st[name] = "present"
+                for name in pv.timestamps:  # stored as ISO text: back to aware datetimes
+                    if row[name] is not None:
+                        row[name] = datetime.fromisoformat(row[name])
+        return OnlineFeatures(feature_names=names, rows=rows, status=status, event_times=times)
