@@ -1,0 +1,73 @@
+"""The model store's read side in remote mode (versions registered on the service's catalog
+by alice): list, get, load (cached locally by checksum), aliases, archive, compare."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jupyter_mlinfra.core.errors import InvalidInput, NotFound, PermissionDenied
+
+
+@pytest.fixture(scope="module")
+def registered(service):
+    """Two versions of "churn" registered directly on the service's catalog, as alice."""
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlinfra.core.config import resolve_config
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]] * 5)
+    y = np.array([0, 1, 0, 1] * 5)
+    store = ws.service("models")
+    for c in (1.0, 0.1):
+        store.register("churn", LogisticRegression(C=c).fit(X, y), metrics={"auc": c},
+                       input_example=X[:2], tags={"team": "fraud"})
+    store.set_alias("churn", "production", 1, protected=True)
+    ws.close()
+    return X
+
+
+def test_list_get_load_and_cache(service, remote, registered):
+    models = remote(service, "bob").service("models")
+    assert "churn" in [m["name"] for m in models.list_models()]
+    latest = models.get("churn")
+    assert latest.version == 2 and latest.owner == "alice" and latest.metrics == {"auc": 0.1}
+    assert models.get("churn@production").version == 1
+    assert [v.version for v in models.search(owner="alice")][:2] == [2, 1]
+    loaded = models.load("churn:1")
+    assert list(loaded.predict(registered[:4])) == [0, 1, 0, 1]
+    # the artifacts are cached by their checksum: a second load needs no download
+    cached = {p.name for p in models.cache.iterdir()}
+    parameters = next(a for a in models.get("churn:1").artifacts if a["kind"] == "parameters")
+    assert parameters["sha256"] in cached
+    downloads = []
+    fetch = models.client.download
+    models.client.download = lambda path, **kw: (downloads.append(path), fetch(path, **kw))[1]
+    assert list(models.load("churn:1").predict(registered[:4])) == [0, 1, 0, 1]
+    assert downloads == []
+    models.load("churn:2")
+    assert downloads  # a version not loaded before is downloaded
+
+
+def test_aliases_archive_compare_and_owners(service, remote, registered):
+    alice = remote(service, "alice").service("models")
+    bob = remote(service, "bob").service("models")
+    assert alice.set_alias("churn", "staging", 2)["version"] == 2
+    assert alice.get("churn@staging").version == 2
+    with pytest.raises(PermissionDenied):
+        bob.set_alias("churn", "production", 2)
+    with pytest.raises(InvalidInput):
+        alice.set_alias("churn", "staging", 0)
+    with pytest.raises(NotFound):
+        alice.get("churn:99")
+    diff = alice.compare("churn:1", "churn:2")
+    assert diff["metrics"]
+    alice.delete_alias("churn", "staging")
+    with pytest.raises(NotFound):
+        alice.get("churn@staging")
+    archived = alice.archive("churn:2")
+    assert archived.status == "archived"
+    assert alice.get("churn").version == 1  # latest skips archived versions
+    assert alice.archive("churn:2", archived=False).status != "archived"
