@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "jupyter_mlinfra.cli.models",
     "jupyter_mlinfra.cli.features",
     "jupyter_mlinfra.cli.service",
+    "jupyter_mlinfra.cli.audit",
 ]
 
 

@@ -196,6 +196,12 @@ def query(workspace: Any, *, user: str | None = None, action: str | None = None,
     Pages like every list (:mod:`.paging`): {"items", "total", "total_exact", "limit",
     "offset", "next_cursor"}. A role that reads everything (admin, auditor) reads every
     user's entries; anyone else only their own (asking for another user's is refused)."""
+    remote = getattr(workspace, "remote", None)
+    if remote is not None:  # remote mode: the service answers, for the Hub's user
+        return remote.get("audit", user=user, action=action, target=target, outcome=outcome,
+                          since=times.to_iso_z(times.parse(since, "since")),
+                          until=times.to_iso_z(times.parse(until, "until")), limit=limit,
+                          offset=offset, cursor=cursor)
     identity: Identity = workspace.identity
     request = PageRequest.of(limit, offset, cursor)
     after = request.after(1)

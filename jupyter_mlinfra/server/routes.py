@@ -34,5 +34,13 @@ from .features_handlers import FEATURE_ROUTES as _FEATURE_ROUTES  # noqa: E402
 
 ROUTES += _FEATURE_ROUTES
 
+from .audit_handlers import AUDIT_ROUTES as _AUDIT_ROUTES  # noqa: E402
+
+ROUTES += _AUDIT_ROUTES
+
+from .remote_handlers import REMOTE_ROUTES as _REMOTE_ROUTES  # noqa: E402
+
+ROUTES += _REMOTE_ROUTES
+
 # last: any other path under the API is a JSON 404 (not jupyter_server's HTML page)
 ROUTES += [(r"/.*", NotFoundHandler)]
