@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import json
 import uuid
@@ -23,6 +22,7 @@ from .request_validation import served_validator
 API_BASE = "mlinfra/api"
 INLINE_BODY_BYTES = 256 * 1024  # larger bodies are parsed and validated in a worker thread
 
+STREAM_CHUNK_BYTES = 1 << 20  # byte bodies larger than this go out chunk by chunk
 T = TypeVar("T")
 
 # The threads every handler's blocking work runs in (catalog queries, artifact reads and
@@ -77,11 +77,12 @@ class MLInfraHandler(APIHandler):
                 self._body = self._checked_body(validator, operation)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` in a worker thread (with this request's context
-        variables); the event loop serves other requests until it returns or raises."""
-        context = contextvars.copy_context()
+        """``fn(*args, **kwargs)`` in a worker thread; the event loop serves other requests
+        until it returns or raises. The thread starts from an empty context: none of the
+        loop's context variables ride along (nbclient and papermill, run by verify and
+        reproduce, start their own event loop there)."""
         return await asyncio.get_running_loop().run_in_executor(
-            DOOR_THREADS, functools.partial(context.run, fn, *args, **kwargs))
+            DOOR_THREADS, functools.partial(fn, *args, **kwargs))
 
     def _checked_body(self, validator, operation) -> Any:
         body = self._parse_body()
@@ -125,6 +126,21 @@ class MLInfraHandler(APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(payload, default=str))
+
+    async def send_bytes(self, data: bytes, content_type: str) -> None:
+        """A byte body (an artifact, an output notebook) in chunks of ``STREAM_CHUNK_BYTES``:
+        the loop serves other requests between them, and a large body is not hashed whole
+        on the loop for an ETag."""
+        if len(data) <= STREAM_CHUNK_BYTES:
+            self.finish(data, set_content_type=content_type)
+            return
+        self.set_header("Content-Type", content_type)
+        self.set_header("Content-Length", str(len(data)))
+        view = memoryview(data)
+        for start in range(0, len(data), STREAM_CHUNK_BYTES):
+            self.write(bytes(view[start:start + STREAM_CHUNK_BYTES]))
+            await self.flush()
+        self.finish(set_content_type=content_type)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
