@@ -32,6 +32,7 @@ from .core.workspace import get_workspace
 __all__ = ["entity", "register", "feature_view", "list_views", "search", "describe",
            "get_view", "update", "delete", "materialize", "push", "compact", "get_training_frame",
            "get_online_features", "sample", "lineage", "record_usage", "list_entities",
+           "list_views_page", "list_entities_page",
            "OnlineFeatures", "LINEAGE_ATTR"]
 
 
@@ -80,6 +81,16 @@ def list_views(text: str | None = None, *, owner: str | None = None, tag: str | 
 
 
 search = list_views
+
+
+def list_views_page(text: str | None = None, **options: Any) -> dict:
+    """One page of :func:`list_views` (the envelope; ``limit``, ``offset``, ``cursor``)."""
+    return _svc().list_views_page(text, **options)
+
+
+def list_entities_page(**options: Any) -> dict:
+    """One page of entities, by name (``q``, ``owner``, ``limit``, ``offset``, ``cursor``)."""
+    return _svc().list_entities_page(**options)
 
 
 def describe(name: str, version: int | None = None) -> dict:

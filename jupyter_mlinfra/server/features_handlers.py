@@ -4,7 +4,6 @@ else is here."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from jupyter_server.auth.decorator import authorized
@@ -30,34 +29,36 @@ class _FeaturesHandler(MLInfraHandler):
         # The server's one service (online-store connection, DuckDB), seen as this user.
         return self.workspace.service("features")
 
-    async def in_thread(self, func, *args, **kwargs):
-        return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: func(*args, **kwargs))
-
 
 class FeatureViewsHandler(_FeaturesHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.send_json({"views": self.features.list_views(
-            text=self.query("q") or None, owner=self.query("owner") or None,
-            tag=self.query("tag") or None, entity=self.query("entity") or None)})
+    async def get(self) -> None:
+        self.send_json(await self.call(
+            self.features.list_views_page, text=self.query("q") or None,
+            owner=self.query("owner") or None,
+            tag=self.query("tag") or None, entity=self.query("entity") or None,
+            limit=self.query("limit"), offset=self.query("offset"),
+            cursor=self.query("cursor")))
 
 
 class FeatureEntitiesHandler(_FeaturesHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.send_json({"entities": self.features.list_entities()})
+    async def get(self) -> None:
+        self.send_json(await self.call(
+            self.features.list_entities_page, q=self.query("q") or None,
+            owner=self.query("owner") or None, limit=self.query("limit"),
+            offset=self.query("offset"), cursor=self.query("cursor")))
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         body = self.json_body()
         if not body.get("name"):
             raise InvalidInput("'name' is required")
-        out = self.features.register_entity(body["name"], body.get("join_keys"),
-                                            body.get("description", ""))
+        out = await self.call(self.features.register_entity, body["name"],
+                              body.get("join_keys"), body.get("description", ""))
         self.send_json(out, status=201)
 
 
@@ -67,24 +68,26 @@ class FeatureViewHandler(_FeaturesHandler):
     async def get(self, name: str) -> None:
         version = self.query("version")
         stats = self.query("statistics", "true") not in ("0", "false", "no")
-        info = await self.in_thread(self.features.describe, name,
-                                    int(version) if version else None, statistics=stats)
+        info = await self.call(self.features.describe, name,
+                               int(version) if version else None, statistics=stats)
         self.send_json(info)
 
     @web.authenticated
     @authorized
-    def patch(self, name: str) -> None:
+    async def patch(self, name: str) -> None:
         body = self.json_body()
         unknown = set(body) - {"description", "tags", "visibility", "ttl"}
         if unknown:
             raise InvalidInput(f"cannot change {sorted(unknown)} over REST: change the "
                                "definition from Python (a new version)")
-        self.send_json(self.features.update_view(name, **body))
+        self.send_json(await self.call(self.features.update_view, name, **body))
 
     @web.authenticated
     @authorized
-    def delete(self, name: str) -> None:
-        self.send_json(self.features.delete_view(name))
+    async def delete(self, name: str) -> None:
+        await self.call(self.features.delete_view, name)
+        self.set_status(204)
+        self.finish()
 
 
 class FeatureSampleHandler(_FeaturesHandler):
@@ -95,8 +98,8 @@ class FeatureSampleHandler(_FeaturesHandler):
             n = int(self.query("n", "10"))
         except ValueError:
             raise InvalidInput("n must be an integer") from None
-        df = await self.in_thread(self.features.sample, name, n)
-        self.send_json(frame_json(df))
+        df = await self.call(self.features.sample, name, n)
+        self.send_json(await self.call(frame_json, df))
 
 
 class FeatureMaterializeHandler(_FeaturesHandler):
@@ -104,8 +107,8 @@ class FeatureMaterializeHandler(_FeaturesHandler):
     @authorized
     async def post(self, name: str) -> None:
         body = self.json_body()
-        out = await self.in_thread(self.features.materialize, name, start=body.get("start"),
-                                   end=body.get("end"))
+        out = await self.call(self.features.materialize, name, start=body.get("start"),
+                              end=body.get("end"))
         self.send_json(out)
 
 
@@ -116,26 +119,25 @@ class FeaturePushHandler(_FeaturesHandler):
         rows = self.json_body().get("rows")
         if not isinstance(rows, list) or not rows:
             raise InvalidInput("'rows' must be a non-empty list of objects")
-        self.send_json(await self.in_thread(self.features.push, name, rows))
+        self.send_json(await self.call(self.features.push, name, rows))
 
 
 class FeatureOnlineHandler(_FeaturesHandler):
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         body = self.json_body()
         features, rows = body.get("features"), body.get("entity_rows")
         if not features or not isinstance(rows, list):
             raise InvalidInput("'features' and 'entity_rows' (a list of objects) are required")
-        self.send_json(self.features.get_online_features(features, rows).to_json())
+        found = await self.call(self.features.get_online_features, features, rows)
+        self.send_json(found.to_json())
 
 
 class FeatureTrainingFrameHandler(_FeaturesHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        import pandas as pd
-
         body = self.json_body()
         rows = body.get("entity_rows")
         if not isinstance(rows, list) or not rows:
@@ -143,19 +145,24 @@ class FeatureTrainingFrameHandler(_FeaturesHandler):
         if len(rows) > MAX_FRAME_ROWS:
             raise InvalidInput(f"at most {MAX_FRAME_ROWS} entity rows over REST; use the "
                                "Python API or `jupyter mlinfra feature frame` for more")
-        entity_df = pd.DataFrame(rows)
-        ts = body.get("timestamp_column") or "event_timestamp"
-        if ts in entity_df.columns:
-            try:
-                entity_df[ts] = pd.to_datetime(entity_df[ts], utc=True, format="ISO8601")
-            except (TypeError, ValueError, OverflowError):
-                raise InvalidInput(f"entity_rows: every {quote(ts)} must be an ISO 8601 "
-                                   "timestamp") from None
-        frame = await self.in_thread(self.features.get_training_frame, entity_df,
-                                     body.get("features"), timestamp_column=ts,
-                                     full_feature_names=bool(body.get("full_feature_names")))
-        lineage = frame.attrs.pop("mlinfra_lineage")
-        self.send_json({**frame_json(frame), "lineage": lineage})
+        self.send_json(await self.call(_training_frame, self.features, body, rows))
+
+
+def _training_frame(features, body: dict, rows: list) -> dict:
+    import pandas as pd
+
+    entity_df = pd.DataFrame(rows)
+    ts = body.get("timestamp_column") or "event_timestamp"
+    if ts in entity_df.columns:
+        try:
+            entity_df[ts] = pd.to_datetime(entity_df[ts], utc=True, format="ISO8601")
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidInput(f"entity_rows: every {quote(ts)} must be an ISO 8601 "
+                               "timestamp") from None
+    frame = features.get_training_frame(entity_df, body.get("features"), timestamp_column=ts,
+                                        full_feature_names=bool(body.get("full_feature_names")))
+    lineage = frame.attrs.pop("mlinfra_lineage")
+    return {**frame_json(frame), "lineage": lineage}
 
 
 FEATURE_ROUTES: list[tuple[str, type]] = [

@@ -55,7 +55,7 @@ async def call(jp_fetch, *path, method="GET", body=None, **params):
 
 async def test_list_describe_materialize_sample(jp_fetch, mlinfra_env):
     spend = await make_spend(jp_fetch)
-    views = (await call(jp_fetch, q="amount"))["views"]
+    views = (await call(jp_fetch, q="amount"))["items"]
     assert [v["name"] for v in views] == ["spend"]
     done = await call(jp_fetch, "views", "spend", "materialize", method="POST",
                       body={"end": "2024-02-01T00:00:00Z"})
@@ -116,7 +116,8 @@ async def test_errors_and_ownership(jp_fetch, mlinfra_env):
     with pytest.raises(HTTPClientError) as err:
         await call(jp_fetch, "views", "mine", method="DELETE")
     assert err.value.code == 403
-    assert (await call(jp_fetch, "views", "spend", method="DELETE"))["deleted"]
+    deleted = await jp_fetch("mlinfra", "api", "features", "views", "spend", method="DELETE")
+    assert deleted.code == 204 and not deleted.body
     other.close()
 
 
