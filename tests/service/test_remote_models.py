@@ -71,3 +71,61 @@ def test_aliases_archive_compare_and_owners(service, remote, registered):
     assert archived.status == "archived"
     assert alice.get("churn").version == 1  # latest skips archived versions
     assert alice.archive("churn:2", archived=False).status != "archived"
+
+
+def _featurize(df):
+    return df[["a", "b"]].to_numpy()
+
+
+def test_register_in_the_client_and_load_back(service, remote, registered):
+    import pandas as pd
+    from sklearn.tree import DecisionTreeClassifier
+
+    alice = remote(service, "alice").service("models")
+    frame = pd.DataFrame({"a": [0.0, 1.0, 0.1, 0.9], "b": [1.0, 0.0, 0.8, 0.2]})
+    model = DecisionTreeClassifier().fit(frame.to_numpy(), [0, 1, 0, 1])
+    version = alice.register("fraud-tree", model, featurize=_featurize, input_example=frame,
+                             metrics={"acc": 1.0}, tags={"owner": "mallory"}, alias="staging")
+    assert version.owner == "alice" and version.version == 1
+    assert version.tags.get("owner") == "alice"  # the token's user, not the client's claim
+    assert version.aliases == ["staging"] and version.signature
+    assert {"parameters", "featurize"} <= {a["kind"] for a in version.artifacts}
+    bob = remote(service, "bob").service("models")
+    assert list(bob.load("fraud-tree@staging").predict(frame)) == [0, 1, 0, 1]
+    with pytest.raises(PermissionDenied):  # a new version of alice's model
+        bob.register("fraud-tree", model)
+    assert bob.register("bobs-tree", model).owner == "bob"
+
+
+def test_the_service_never_unpickles_what_a_client_uploads(service, registered):
+    import hashlib
+    import json
+    import os
+    import pickle
+
+    import requests
+
+    marker = service.tmp / "unpickled-on-the-service"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.makedirs, (str(marker),))
+
+    data = pickle.dumps(Payload())
+    meta = {"definition": {"module": "x", "class": "Y", "library": "python"},
+            "parts": [{"name": "model.pkl", "kind": "parameters", "format": "cloudpickle",
+                       "sha256": hashlib.sha256(data).hexdigest()}]}
+    answer = requests.post(service.url + "mlinfra/api/models/evil/captured-versions",
+                           headers={"Authorization": f"token {service.token('bob')}"},
+                           data={"version": json.dumps(meta)},
+                           files=[("model.pkl", ("model.pkl", data))], timeout=60)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["owner"] == "bob"
+    assert not marker.exists()
+    # a part whose bytes are not the ones described is refused, and nothing is stored
+    bad = requests.post(service.url + "mlinfra/api/models/evil2/captured-versions",
+                        headers={"Authorization": f"token {service.token('bob')}"},
+                        data={"version": json.dumps(meta)},
+                        files=[("model.pkl", ("model.pkl", data + b"x"))], timeout=60)
+    assert bad.status_code == 400 and "sha256" in bad.json()["error"]["message"]
+    assert service.get("mlinfra/api/models/evil2", user="bob").status_code == 404

@@ -77,7 +77,8 @@ class ServiceClient:
         return self.url
 
     def request(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                data: Any = None, headers: dict | None = None, stream: bool = False):
+                data: Any = None, files: Any = None, headers: dict | None = None,
+                stream: bool = False):
         import requests
 
         if not self.token:
@@ -86,7 +87,8 @@ class ServiceClient:
                 f"(JupyterHub sets JUPYTERHUB_API_TOKEN in single-user servers and kernels)")
         try:
             response = self.session.request(method, self.api + path, params=params, json=json,
-                                            data=data, headers=headers, stream=stream,
+                                            data=data, files=files, headers=headers,
+                                            stream=stream,
                                             timeout=TIMEOUT)
         except requests.RequestException as exc:
             raise ServiceUnavailable(f"cannot reach the mlinfra service at {self.url}: "

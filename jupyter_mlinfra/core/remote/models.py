@@ -174,6 +174,51 @@ class RemoteModels:
 
         return self.client.get(f"models/{_q(a.name)}/compare", a=spelled(a), b=spelled(b))
 
+    # -- registering: captured here, stored by the service ---------------------------------
+    def register(self, name: str, model: Any, *, require_clean: bool | None = None,
+                 **options: Any) -> ModelVersion:
+        """Capture the version in this process (as in direct mode: the model, functions,
+        dependencies, data fingerprints, generating code...) and send it to the service,
+        which stores the bytes as artifacts and the version in its catalog."""
+        import warnings
+
+        from ..models.service import DirtyModelWarning
+
+        captured = self.capture(name, model, require_clean=require_clean, **options)
+        if captured.dirty_reasons:
+            warnings.warn(f"model {name} is registered with clean: false: "
+                          + "; ".join(captured.dirty_reasons), DirtyModelWarning, stacklevel=3)
+        return self.store(captured)
+
+    def capture(self, name: str, model: Any, *, require_clean: bool | None = None,
+                **options: Any):
+        from ..models import pipeline
+
+        strict = self.ws.config.settings.models_require_clean if require_clean is None \
+            else require_clean
+        registration = pipeline.prepare_registration(name, model, require_clean=strict,
+                                                     **options)
+        return pipeline.capture_version(registration, job_parameters=self._job_parameters)
+
+    def _job_parameters(self, run_id: str) -> dict | None:
+        try:
+            return dict(self.ws.service("jobs").get_run(run_id).get("parameters") or {})
+        except Exception:
+            return None
+
+    def store(self, captured) -> ModelVersion:
+        """Send a captured version (``CapturedVersion``) to the service to be stored."""
+        import json
+
+        captured.check()
+        meta = {k: getattr(captured, k) for k in captured.FIELDS if k != "name"}
+        meta["parts"] = [p.describe() for p in captured.parts]
+        files = [(p.name, (p.name, p.data, "application/octet-stream")) for p in captured.parts]
+        answer = self.client.call(
+            "POST", f"models/{_q(captured.name)}/captured-versions",
+            data={"version": json.dumps(meta, default=str)}, files=files)
+        return version_from_dict(answer)
+
     # -- changing --------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int | str,
                   protected: bool | None = None) -> dict:
