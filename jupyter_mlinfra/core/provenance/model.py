@@ -8,10 +8,10 @@ notebook's metadata (``metadata.jupyter_mlinfra.provenance``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ..errors import InvalidInput
+from ..times import epoch, from_epoch, to_iso_z, utcnow
 
 LOG_VERSION = 1
 METADATA_KEY = "jupyter_mlinfra"
@@ -23,23 +23,10 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+    return to_iso_z(from_epoch(ts))
 
 
-def _epoch(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.timestamp()
-    text = str(value).replace("Z", "+00:00")
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+_epoch = epoch
 
 
 @dataclass
@@ -249,5 +236,5 @@ def attach_log(nb: Any, log: ExecutionLog) -> None:
     meta = nb.setdefault("metadata", {})
     section = meta.setdefault(METADATA_KEY, {})
     section["provenance"] = {**log.to_dict(), "machine": socket.gethostname(),
-                             "saved_at": datetime.now(timezone.utc).isoformat()
+                             "saved_at": to_iso_z(utcnow())
                              .replace("+00:00", "Z")}

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from sqlalchemy import func, select
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..times import epoch, to_iso_z
 from .analysis import DIRTY_KINDS, Report, affecting, analyze
 from .model import (BeforeRecording, Execution, ExecutionLog, KernelSession, NotebookCell,
                     attach_log, cells_from_notebook, log_from_notebook)
@@ -151,8 +152,20 @@ class ProvenanceService:
                 .group_by(ExecutionRow.notebook_path)
                 .order_by(func.max(ExecutionRow.ended_at).desc())).all()
         return [{"notebook_path": p, "executions": n, "sessions": k,
-                 "last_execution_at": last.isoformat() if last else None}
+                 "last_execution_at": to_iso_z(last)}
                 for p, n, k, last in rows]
+
+    def notebooks_page(self, *, q: str | None = None, limit: Any = None, offset: Any = None,
+                       cursor: str | None = None) -> dict:
+        """One page of ``notebooks`` (most recent first, then by path; ``q``: text in the
+        path): the envelope of :mod:`..paging`."""
+        from ..paging import page_rows
+
+        needle = (q or "").lower()
+        rows = [r for r in self.notebooks() if needle in r["notebook_path"].lower()]
+        return page_rows(rows, key=lambda r: (-(epoch(r["last_execution_at"]) or 0.0),
+                                              r["notebook_path"]),
+                         limit=limit, offset=offset, cursor=cursor)
 
     def sessions(self, path: str) -> list[dict]:
         """The kernel sessions recorded for a notebook, most recent first: those with
@@ -176,8 +189,8 @@ class ProvenanceService:
             item = _session_dict(reg) if reg is not None else {
                 "session_id": sid, "kernel_id": None, "started_at": None,
                 "executions_before": 0}
-            item.update(executions=n, started_at=item["started_at"] or _iso_dt(a),
-                        last_execution_at=_iso_dt(b))
+            item.update(executions=n, started_at=item["started_at"] or to_iso_z(a),
+                        last_execution_at=to_iso_z(b))
             out[sid] = item
         for sid, reg in registered.items():
             if sid not in out:
@@ -430,10 +443,6 @@ class ProvenanceService:
         return {"path": str(target), "executions": len(log.executions)}
 
 
-def _iso_dt(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def _before(row: SessionRow | None) -> BeforeRecording | None:
     if row is None or not row.executions_before:
         return None
@@ -443,7 +452,7 @@ def _before(row: SessionRow | None) -> BeforeRecording | None:
 
 def _session_dict(row: SessionRow) -> dict:
     return {"session_id": row.session_id, "kernel_id": row.kernel_id,
-            "notebook_path": row.notebook_path, "started_at": _iso_dt(row.started_at),
+            "notebook_path": row.notebook_path, "started_at": to_iso_z(row.started_at),
             "executions_before": row.executions_before}
 
 

@@ -209,6 +209,7 @@ class VerifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"notebook": self.notebook, "replay": self.replay, "verdict": self.verdict,
                 "ok": self.ok, "counts": self.counts, "duration_s": round(self.duration_s, 3),
+                "duration_seconds": round(self.duration_s, 3),
                 "run_error": self.run_error, "stop": self.stop,
                 "cells": [c.to_dict() for c in self.cells]}
 
