@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .definitions import CREATED_TS, EVENT_TS
 

@@ -15,11 +15,14 @@ import inspect
 import json
 import re
 import textwrap
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InvalidInput
+from ..identity import VISIBILITIES
+from ..times import to_iso_z
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 DTYPES = ("int64", "float64", "bool", "string", "datetime")
@@ -36,6 +39,25 @@ def check_name(name: str, what: str) -> str:
         raise InvalidInput(f"invalid {what} name {name!r}: use a letter then letters, digits "
                            "or '_' (at most 128 characters)")
     return name
+
+
+def check_visibility(visibility: str | None, got: bool = True) -> None:
+    if visibility is not None and visibility not in VISIBILITIES:
+        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}"
+                           + (f", got {visibility!r}" if got else ""))
+
+
+def parse_tags(tags: Iterable[str] | str) -> list[str]:
+    """Tags from a list or a comma/space separated text; each 1..64 characters."""
+    if isinstance(tags, str):
+        tags = [t for t in tags.replace(",", " ").split()]
+    out = []
+    for t in tags:
+        t = str(t).strip()
+        if not t or len(t) > 64:
+            raise InvalidInput(f"invalid tag {t!r}")
+        out.append(t)
+    return out
 
 
 def parse_ttl(ttl: Any) -> float | None:
@@ -213,7 +235,7 @@ class TransformCode:
     fingerprint: str
 
     @classmethod
-    def capture(cls, func: Callable | None, source: str | None = None) -> "TransformCode":
+    def capture(cls, func: Callable | None, source: str | None = None) -> TransformCode:
         if func is None:
             func = identity
         if not callable(func):
@@ -260,7 +282,7 @@ class FeatureRef:
     version: int | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "FeatureRef":
+    def parse(cls, text: str) -> FeatureRef:
         if not isinstance(text, str) or ":" not in text:
             raise InvalidInput(f"invalid feature reference {text!r}: use 'view:feature', "
                                "'view:*' or 'view@VERSION:feature'")
@@ -340,11 +362,11 @@ class ViewVersion:
             "source": {"kind": self.source_kind, "ref": self.source_ref},
             "transform": {"name": self.transform_name, "source": self.transform_source},
             "created_by": self.created_by,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "created_at": to_iso_z(self.created_at),
         }
 
     @classmethod
-    def from_record(cls, rec) -> "ViewVersion":
+    def from_record(cls, rec) -> ViewVersion:
         return cls(view=rec.view_name, version=rec.version, fingerprint=rec.fingerprint,
                    entities=json.loads(rec.entities), join_keys=json.loads(rec.join_keys),
                    features=[FeatureSpec(**f) for f in json.loads(rec.features)],

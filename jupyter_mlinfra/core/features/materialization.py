@@ -9,8 +9,16 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInput, NotFound
-from .definitions import (CREATED_TS, EVENT_TS, ViewVersion, coerce_column, parse_time,
-                          to_utc_naive, utc_now)
+from ..times import to_iso_z
+from .definitions import (
+    CREATED_TS,
+    EVENT_TS,
+    ViewVersion,
+    coerce_column,
+    parse_time,
+    to_utc_naive,
+    utc_now,
+)
 from .online import encode_values, entity_key
 from .registry import FeatureRegistry, OfflineFile
 from .sources import SourceReader, apply_transform
@@ -55,9 +63,9 @@ class Materializer:
             raise InvalidInput(f"nothing to materialize: start {start_dt.isoformat()} is not "
                                f"before end {end_dt.isoformat()}")
         gaps = subtract([(start_dt, end_dt)], done) if start_dt < end_dt else []
-        result = {"view": name, "version": current.version, "start": start_dt.isoformat(),
-                  "end": end_dt.isoformat(), "intervals": [[a.isoformat(), b.isoformat()]
-                                                           for a, b in gaps],
+        result = {"view": name, "version": current.version, "start": to_iso_z(start_dt),
+                  "end": to_iso_z(end_dt), "intervals": [[to_iso_z(a), to_iso_z(b)]
+                                                         for a, b in gaps],
                   "rows": 0, "files": 0, "dropped_rows": 0, "online_rows": 0}
         if not gaps:
             result["seconds"] = round(time.perf_counter() - started, 3)

@@ -20,9 +20,10 @@ import json
 import math
 import sqlite3
 import threading
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
-from typing import Any, Iterable, Sequence
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import redact
@@ -50,7 +51,7 @@ def _key_part(value: Any) -> str:
 
 
 def encode_values(values: Iterable[Any]) -> str:
-    out = []
+    out: list[Any] = []
     for v in values:
         if v is None:
             out.append(None)
@@ -75,12 +76,13 @@ except ImportError:  # pragma: no cover
 
 
 class OnlineStore:
-    """Base interface; see :class:`SQLiteOnlineStore` and :class:`PostgresOnlineStore`."""
+    """What an online store does; see :class:`SQLiteOnlineStore`, :class:`PostgresOnlineStore`
+    and the registry :data:`online_stores` for plugging in another."""
 
     backend = "abstract"
 
     @classmethod
-    def from_url(cls, url: str, home: Path) -> "OnlineStore":
+    def from_url(cls, url: str, home: Path) -> OnlineStore:
         """The store an ``online_store_url`` names (``home``: the workspace's folder)."""
         return cls(url)  # type: ignore[call-arg]
 
@@ -91,18 +93,41 @@ class OnlineStore:
     def write(self, view: str, version: int,
               rows: Iterable[tuple[str, float, float, str]]) -> int:
         """Upsert ``(entity_key, event_ts, created_ts, payload)``; newer rows win."""
-        data = [(view, version, k, e, c, p) for k, e, c, p in rows]
-        if data:
-            self._upsert(data)
-        return len(data)
+        raise NotImplementedError
 
-    # Shared by the DB-API backends: a connection ``_conn`` whose ``execute`` returns a cursor,
-    # a ``_lock`` around it, the driver's parameter marker ``_param`` and ``_upsert`` of
-    # ``(view, version, entity_key, event_ts, created_ts, payload)`` rows in one transaction.
+    def delete_view(self, view: str) -> None:
+        raise NotImplementedError
+
+    def count(self, view: str, version: int) -> int:
+        """How many entities a view version has rows for."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """``{"backend": ..., "url": ...}`` (no secret)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class DBAPIOnlineStore(OnlineStore):
+    """The SQL backends: a DB-API connection ``_conn`` whose ``execute`` returns a cursor, a
+    ``_lock`` around it, the driver's parameter marker ``_param`` and ``_upsert`` of ``(view,
+    version, entity_key, event_ts, created_ts, payload)`` rows in one transaction."""
+
+    _conn: Any
+    _lock: threading.Lock
     _param = "?"
 
     def _upsert(self, data: list[tuple]) -> None:
         raise NotImplementedError
+
+    def write(self, view: str, version: int,
+              rows: Iterable[tuple[str, float, float, str]]) -> int:
+        data = [(view, version, k, e, c, p) for k, e, c, p in rows]
+        if data:
+            self._upsert(data)
+        return len(data)
 
     def delete_view(self, view: str) -> None:
         with self._lock:
@@ -114,19 +139,16 @@ class OnlineStore:
             return self._conn.execute(f"SELECT count(*) FROM {TABLE} WHERE view = {p} AND "
                                       f"version = {p}", (view, version)).fetchone()[0]
 
-    def describe(self) -> dict:
-        raise NotImplementedError
-
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
 
-class SQLiteOnlineStore(OnlineStore):
+class SQLiteOnlineStore(DBAPIOnlineStore):
     backend = "sqlite"
 
     @classmethod
-    def from_url(cls, url: str, home: Path) -> "SQLiteOnlineStore":
+    def from_url(cls, url: str, home: Path) -> SQLiteOnlineStore:
         if not url:
             return cls(home / "online_features.db")
         path = url.split(":///", 1)[1] if ":///" in url else ""
@@ -155,18 +177,16 @@ class SQLiteOnlineStore(OnlineStore):
 
     def read(self, view: str, version: int, keys: Sequence[str]) -> dict[str, tuple]:
         n = len(keys)
-        if n == 1:
-            sql = self._sql_one
-        else:
-            sql = self._sql_many.get(n)
-            if sql is None:
-                sql = (f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
-                       f"WHERE view = ? AND version = ? AND entity_key IN "
-                       f"({','.join('?' * n)})")
-                self._sql_many[n] = sql
+        sql = self._sql_one if n == 1 else (self._sql_many.get(n) or self._sql_in(n))
         with self._lock:
             rows = self._conn.execute(sql, (view, version, *keys)).fetchall()
         return {r[0]: r[1:] for r in rows}
+
+    def _sql_in(self, n: int) -> str:
+        sql = (f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
+               f"WHERE view = ? AND version = ? AND entity_key IN ({','.join('?' * n)})")
+        self._sql_many[n] = sql
+        return sql
 
     def _upsert(self, data: list[tuple]) -> None:
         sql = (f"INSERT INTO {TABLE} (view, version, entity_key, event_ts, created_ts, payload) "
@@ -188,7 +208,7 @@ class SQLiteOnlineStore(OnlineStore):
         return {"backend": self.backend, "url": f"sqlite:///{self.path}"}
 
 
-class PostgresOnlineStore(OnlineStore):
+class PostgresOnlineStore(DBAPIOnlineStore):
     backend = "postgresql"
     _param = "%s"
 

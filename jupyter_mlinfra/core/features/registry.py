@@ -8,18 +8,35 @@ intervals materialized) they ask through :class:`FeatureRegistry`'s methods, as 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
 from ..errors import Conflict, InvalidInput, NotFound
-from ..identity import VISIBILITIES, Identity, check_may_change, may_read
-from .definitions import FeatureSpec, ViewVersion, check_name, format_ttl, parse_ttl, utc_now
+from ..identity import Identity, check_may_change, may_read
+from ..times import to_iso_z
+from .definitions import (
+    FeatureSpec,
+    ViewVersion,
+    check_name,
+    check_visibility,
+    format_ttl,
+    parse_tags,
+    parse_ttl,
+    utc_now,
+)
 from .offline import WrittenFile
-from .tables import (EntityRecord, FeatureUsageRecord, FeatureViewRecord,
-                     FeatureViewVersionRecord, MaterializationRecord, OfflineFileRecord)
+from .tables import (
+    EntityRecord,
+    FeatureUsageRecord,
+    FeatureViewRecord,
+    FeatureViewVersionRecord,
+    MaterializationRecord,
+    OfflineFileRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +53,7 @@ class OfflineFile:
     created_at: datetime
 
     @classmethod
-    def from_record(cls, rec: OfflineFileRecord) -> "OfflineFile":
+    def from_record(cls, rec: OfflineFileRecord) -> OfflineFile:
         return cls(id=rec.id, partition=rec.partition, artifact_key=rec.artifact_key,
                    rows=rec.rows, min_event_ts=rec.min_event_ts, max_event_ts=rec.max_event_ts,
                    kind=rec.kind, created_at=rec.created_at)
@@ -68,29 +85,10 @@ class NewVersion:
     transform_key: str
 
 
-def parse_tags(tags: Iterable[str] | str) -> list[str]:
-    """Tags from a list or a comma/space separated text; each 1..64 characters."""
-    if isinstance(tags, str):
-        tags = [t for t in tags.replace(",", " ").split()]
-    out = []
-    for t in tags:
-        t = str(t).strip()
-        if not t or len(t) > 64:
-            raise InvalidInput(f"invalid tag {t!r}")
-        out.append(t)
-    return out
-
-
-def check_visibility(visibility: str | None, got: bool = True) -> None:
-    if visibility is not None and visibility not in VISIBILITIES:
-        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}"
-                           + (f", got {visibility!r}" if got else ""))
-
-
 def entity_dict(rec: EntityRecord) -> dict:
     return {"name": rec.name, "join_keys": json.loads(rec.join_keys),
             "description": rec.description, "owner": rec.owner,
-            "created_at": rec.created_at.isoformat() if rec.created_at else None}
+            "created_at": to_iso_z(rec.created_at)}
 
 
 def view_summary(rec: FeatureViewRecord, version: ViewVersion | None = None) -> dict:
@@ -98,7 +96,7 @@ def view_summary(rec: FeatureViewRecord, version: ViewVersion | None = None) -> 
            "visibility": rec.visibility, "description": rec.description,
            "tags": json.loads(rec.tags), "ttl_seconds": rec.ttl_seconds,
            "ttl": format_ttl(rec.ttl_seconds), "latest_version": rec.latest_version,
-           "created_at": rec.created_at.isoformat(), "updated_at": rec.updated_at.isoformat()}
+           "created_at": to_iso_z(rec.created_at), "updated_at": to_iso_z(rec.updated_at)}
     if version is not None:
         out.update(entities=version.entities, join_keys=list(version.join_keys),
                    features=[f.to_dict() for f in version.features])
@@ -348,7 +346,7 @@ class FeatureRegistry:
                 FeatureViewRecord.name)) if self.visible(v)]
             latest = {(r.view_name, r.version): ViewVersion.from_record(r) for r in s.scalars(
                 select(FeatureViewVersionRecord))}
-            fresh = {}
+            fresh: dict[str, datetime] = {}
             for m in s.scalars(select(MaterializationRecord)):
                 fresh[m.view_name] = max(fresh.get(m.view_name, m.created_at), m.created_at)
             for f in s.scalars(select(OfflineFileRecord).where(OfflineFileRecord.kind == "push")):
@@ -370,7 +368,7 @@ class FeatureRegistry:
                 if not all(word in haystack for word in needle.split()):
                     continue
             summary = view_summary(rec, version)
-            summary["last_updated_data"] = fresh[rec.name].isoformat() if rec.name in fresh \
+            summary["last_updated_data"] = to_iso_z(fresh[rec.name]) if rec.name in fresh \
                 else None
             out.append(summary)
         return out
@@ -398,7 +396,7 @@ class FeatureRegistry:
         out["definition"] = current.to_dict()
         out["versions"] = [{"version": v.version, "fingerprint": v.fingerprint[:12],
                             "created_by": v.created_by,
-                            "created_at": v.created_at.isoformat() if v.created_at else None,
+                            "created_at": to_iso_z(v.created_at),
                             "features": v.feature_names} for v in versions]
         pushes = [f for f in files if f.kind == "push"]
         mats_current = [m for m in mats if m.version == current.version]
@@ -412,15 +410,16 @@ class FeatureRegistry:
             "offline_files": len(files), "offline_rows": sum(f.rows for f in files),
             "online_entities": None,
         }
-        out["freshness"] = {k: v.isoformat() if isinstance(v, datetime) else v
+        out["freshness"] = {k: to_iso_z(v) if isinstance(v, datetime) else v
                             for k, v in freshness.items()}
         out["materializations"] = [
-            {"version": m.version, "start": m.start.isoformat(), "end": m.end.isoformat(),
+            {"version": m.version, "start": to_iso_z(m.start), "end": to_iso_z(m.end),
              "rows": m.rows, "seconds": round(m.seconds, 3), "by": m.created_by,
-             "at": m.created_at.isoformat()} for m in mats[:20]]
+             "at": to_iso_z(m.created_at)} for m in mats[:20]]
+        out["materializations_total"] = len(mats)  # the newest 20 are listed
         out["used_by"] = [{"consumer": u.consumer, "version": u.version,
                            "features": json.loads(u.features), "recorded_by": u.recorded_by,
-                           "at": u.created_at.isoformat()} for u in usages]
+                           "at": to_iso_z(u.created_at)} for u in usages]
         return out, current, files
 
     def record_usage(self, lineage: dict, consumer: str) -> list[dict]:

@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..times import to_iso_z
 from .asof import SortedRows
-from .definitions import CREATED_TS, EVENT_TS, FeatureRef, ViewVersion, parse_refs, \
-    to_utc_naive, utc_now
+from .definitions import (
+    CREATED_TS,
+    EVENT_TS,
+    FeatureRef,
+    ViewVersion,
+    parse_refs,
+    to_utc_naive,
+    utc_now,
+)
 from .offline import ENTITY_ROW, ENTITY_TS
 from .registry import FeatureRegistry, OfflineFile
 from .stores import FeatureStores
@@ -162,7 +171,7 @@ class TrainingFrames:
                               entity_df),
                           "time_range": [None if pd.isna(lo) else _iso(lo),
                                          None if pd.isna(hi) else _iso(hi)]},
-            "created_by": self.ws.user, "created_at": utc_now().isoformat(),
+            "created_by": self.ws.user, "created_at": to_iso_z(utc_now()),
         }
         return out
 
@@ -250,7 +259,7 @@ def frame_fingerprint(df) -> str:
     return h.hexdigest()
 
 
-def _iso(ts) -> str:
+def _iso(ts) -> str | None:
     import pandas as pd
 
-    return pd.Timestamp(ts).tz_localize("UTC").isoformat()
+    return to_iso_z(pd.Timestamp(ts).tz_localize("UTC"))

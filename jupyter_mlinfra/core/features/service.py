@@ -14,16 +14,25 @@ entity). Everything a door does goes through :class:`FeatureService`, a facade o
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from ..identity import Identity
 from ..shared_writes import captured_result, describe_value, shared_write
-from .definitions import (TransformCode, ViewVersion, check_name, definition_fingerprint,
-                          normalize_dtype, parse_ttl)
+from .definitions import (
+    TransformCode,
+    ViewVersion,
+    check_name,
+    check_visibility,
+    definition_fingerprint,
+    normalize_dtype,
+    parse_tags,
+    parse_ttl,
+)
 from .materialization import Materializer, row_count
 from .online import OnlineStore
-from .registry import FeatureRegistry, NewVersion, check_visibility, parse_tags
+from .registry import FeatureRegistry, NewVersion
 from .retrieval import LINEAGE_ATTR, TrainingFrames, lineage_of
 from .serving import OnlineFeatures, OnlineServing
 from .sources import SourceReader, infer_schema
@@ -62,7 +71,7 @@ class FeatureService:
     def online(self) -> OnlineStore:
         return self.stores.online
 
-    def for_user(self, workspace) -> "FeatureService":
+    def for_user(self, workspace) -> FeatureService:
         """The same stores seen by another identity (the server's per-request user)."""
         return FeatureService(workspace, self.stores)
 

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InvalidInput, NotFound
-from .definitions import (FeatureSpec, TransformCode, ViewVersion, check_name, coerce_column,
-                          infer_dtype, to_utc_naive)
+from .definitions import (
+    FeatureSpec,
+    TransformCode,
+    ViewVersion,
+    check_name,
+    coerce_column,
+    infer_dtype,
+    to_utc_naive,
+)
 
 SCHEMA_SAMPLE_ROWS = 10_000
 

@@ -6,7 +6,7 @@ share one :class:`FeatureStores`."""
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .asof import SortedRowsCache
 from .definitions import ViewVersion, load_transform

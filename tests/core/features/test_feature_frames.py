@@ -29,7 +29,7 @@ def test_materialize_writes_daily_parquet_partitions_and_is_incremental(spend_vi
     assert {k.split("/")[4] for k in keys} == {"date=2024-01-01", "date=2024-01-02"}
     # Without a start it continues where the last run stopped: only the new interval.
     second = fs.materialize("spend", end="2024-02-01")
-    assert second["intervals"] == [["2024-01-03T00:00:00+00:00", "2024-02-01T00:00:00+00:00"]]
+    assert second["intervals"] == [["2024-01-03T00:00:00Z", "2024-02-01T00:00:00Z"]]
     assert second["rows"] == 2
     # Re-running any covered range computes nothing and duplicates nothing.
     again = fs.materialize("spend", start="2024-01-01", end="2024-02-01")

@@ -7,11 +7,10 @@ import sys
 import textwrap
 
 import pytest
+from feature_data import spend_source, workspace_for
 
 from jupyter_mlinfra.core.errors import ConfigurationError
 from jupyter_mlinfra.core.features.online import ENTRY_POINT_GROUP, online_stores
-
-from feature_data import spend_source, workspace_for
 
 STORE_MODULE = '''
 from jupyter_mlinfra.core.features.online import OnlineStore
