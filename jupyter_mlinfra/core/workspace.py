@@ -28,12 +28,13 @@ if TYPE_CHECKING:  # SQLAlchemy and the stores are imported on first use (kernel
 
 CAPABILITIES = ("provenance", "jobs", "models", "features")
 
-# name -> "module:Class". A capability adds its line when its service exists.
-SERVICES: dict[str, str] = {}
-SERVICES["provenance"] = "jupyter_mlinfra.core.provenance.service:ProvenanceService"
-SERVICES["features"] = "jupyter_mlinfra.core.features.service:FeatureService"
-SERVICES["jobs"] = "jupyter_mlinfra.core.jobs.service:JobsService"
-SERVICES["models"] = "jupyter_mlinfra.core.models.service:ModelStore"
+# name -> "module:Class" of each capability's service
+SERVICES: dict[str, str] = {
+    "provenance": "jupyter_mlinfra.core.provenance.service:ProvenanceService",
+    "jobs": "jupyter_mlinfra.core.jobs.service:JobsService",
+    "models": "jupyter_mlinfra.core.models.service:ModelStore",
+    "features": "jupyter_mlinfra.core.features.service:FeatureService",
+}
 
 
 class Workspace:
@@ -137,15 +138,8 @@ class Workspace:
         return clone
 
     def capability_status(self) -> dict[str, dict]:
-        result: dict[str, dict] = {}
-        for name in CAPABILITIES:
-            if name in SERVICES:
-                result[name] = {"available": True, **self.service(name).status()}
-            else:
-                result[name] = {"available": False,
-                                "message": f"{name} is not part of jupyter_mlinfra "
-                                           f"{__version__} yet"}
-        return result
+        return {name: {"available": True, **self.service(name).status()}
+                for name in CAPABILITIES}
 
     def health(self) -> dict:
         """Version, backends and schema state; never a secret. In remote mode: the service's

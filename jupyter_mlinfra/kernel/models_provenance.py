@@ -14,13 +14,9 @@ from ..core.models.capture import SessionContext
 from ..core.provenance.analysis import DIRTY_KINDS
 
 
-
 def attach_provenance(context: SessionContext, shell) -> None:
-    try:
-        from .provenance_recorder import get_recorder
-    except ImportError:  # provenance not part of this installation
-        context.replay_error = "provenance is not available"
-        return
+    from .provenance_recorder import get_recorder
+
     recorder = get_recorder()
     if recorder is None or recorder.shell is not shell:
         context.replay_error = ("provenance is not recording in this kernel "

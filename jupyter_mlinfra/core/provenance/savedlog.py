@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from .model import Execution, ExecutionLog, NotebookCell
