@@ -41,13 +41,13 @@ from typing import Any, Callable
 import nbformat
 
 from .errors import InvalidInput, NotFound
+from .kernel_protocol import RECORDER_MODULE
 
 ENGINE_NAME = "mlinfra"
 log = logging.getLogger(__name__)
 
 # evaluated in the kernel after the last cell: the recorder's unwritten records, as JSON
-_HAND_OFF = ("__import__('jupyter_mlinfra.kernel.provenance_recorder', "
-             "fromlist=['hand_off']).hand_off()")
+_HAND_OFF = f"__import__({RECORDER_MODULE!r}, fromlist=['hand_off']).hand_off()"
 
 
 @dataclass
@@ -142,8 +142,7 @@ def _setup_code(env: dict[str, str], cwd: str | None, notebook_path: str | None,
         lines.append("_mlinfra_ext.load_ipython_extension(get_ipython())")
         lines.append("del _mlinfra_ext")
         # the runner collects the records at the end; long runs still write every 30 s
-        lines.append("from jupyter_mlinfra.kernel.provenance_recorder import get_recorder "
-                     "as _mlinfra_rec")
+        lines.append(f"from {RECORDER_MODULE} import get_recorder as _mlinfra_rec")
         lines.append("_mlinfra_rec().write_interval = 30.0")
         lines.append("del _mlinfra_rec")
     return "\n".join(lines)

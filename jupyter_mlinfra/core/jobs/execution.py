@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -26,41 +24,26 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..catalog.schema import utcnow
+from ..distributions import installed_distributions, runtime
 from ..identity import Identity
+from ..kernel_protocol import EXTENSION_MODULE
+from ..process_env import workspace_environment
 from .states import RunState, end_attempt
 from .tables import Run, RunLogLine
 
-_ENVIRONMENT: dict | None = None
 DEFAULT_KERNEL = "python3"
 PUBLISH_EVERY = 0.5   # seconds between two publications of a run's progress and output
 
 
 def capture_environment() -> dict:
-    """Python, platform and the versions of the installed distributions (once per process)."""
-    global _ENVIRONMENT
-    if _ENVIRONMENT is None:
-        from importlib import metadata
-
-        packages = {}
-        for dist in metadata.distributions():
-            name = dist.metadata.get("Name")
-            if name:
-                packages[name.lower()] = dist.version
-        _ENVIRONMENT = {"python": sys.version.split()[0], "implementation":
-                        platform.python_implementation(), "platform": platform.platform(),
-                        "executable": sys.executable, "hostname": platform.node(),
-                        "packages": dict(sorted(packages.items()))}
-    return _ENVIRONMENT
+    """Python, platform and the versions of the installed distributions."""
+    return {**runtime(), "packages": installed_distributions()}
 
 
 def run_env(workspace, run: Run) -> dict[str, str]:
     """Variables set in the run's kernel: its id, and the same catalog and artifact store."""
     cfg = workspace.config
-    env = {"MLINFRA_RUN_ID": run.id, "MLINFRA_HOME": str(cfg.home),
-           "MLINFRA_CATALOG_URL": cfg.catalog_url, "MLINFRA_ARTIFACT_ROOT": cfg.artifact_root,
-           "MLINFRA_USER": run.owner}
-    if cfg.s3_endpoint_url:
-        env["MLINFRA_S3_ENDPOINT_URL"] = cfg.s3_endpoint_url
+    env = {"MLINFRA_RUN_ID": run.id, **workspace_environment(cfg, user=run.owner)}
     if run.job_id:
         env["MLINFRA_JOB_ID"] = run.job_id
     # the owner's team as recorded on the run (the groups it was submitted with) and the
@@ -134,7 +117,7 @@ def start_run_kernel(workspace, kernel_name: str):
     return start_kernel(kernel_name, fork=bool(workspace.config.settings.jobs_fork_kernels))
 
 
-WARM_UP_CODE = "import jupyter_mlinfra.kernel.extension"
+WARM_UP_CODE = f"import {EXTENSION_MODULE}"
 
 
 def warm_up_kernel(km, code: str = WARM_UP_CODE, timeout: float = 120.0) -> bool:

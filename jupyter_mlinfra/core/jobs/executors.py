@@ -2,13 +2,17 @@
 
 - :class:`LocalExecutor` (default): worker processes that stay up; each imports papermill
   once and starts the next kernel while the current run executes.
-- :class:`DaskExecutor`: runs are Dask tasks on a ``distributed`` cluster (by address, or a
+- :class:`.dask_executor.DaskExecutor`: runs are Dask tasks on a ``distributed`` cluster (by address, or a
   cluster object); adaptive scaling when the cluster supports it.
+- :class:`InlineExecutor`: one run at a time on a thread of this process (``run --wait``).
 - :class:`NoopExecutor`: marks runs succeeded without executing anything (dispatch
   benchmarks and scheduler tests).
 
 The interface the scheduler uses: ``free_slots()`` (names of idle slots), ``submit(slot,
-run_id)``, ``poll()`` (finished or lost runs), ``in_flight()``, ``shutdown()``.
+run_id)``, ``poll()`` (finished or lost runs), ``in_flight()``, ``shutdown()``,
+``describe()``, a ``kind`` and an ``on_event`` callback attribute (set by the scheduler:
+call it when a run ended). :func:`build_executor` builds one by kind from the registry at the
+end of this module, which packages extend by entry point (``jupyter_mlinfra.executors``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..process_env import workspace_environment
+
 log = logging.getLogger(__name__)
 
 
@@ -35,25 +41,9 @@ class Outcome:
 
 
 def config_environment(workspace) -> dict[str, str]:
-    """The MLINFRA_* variables that make another process open the same workspace."""
-    cfg = workspace.config
-    env = {"MLINFRA_HOME": str(cfg.home), "MLINFRA_CATALOG_URL": cfg.catalog_url,
-           "MLINFRA_ARTIFACT_ROOT": cfg.artifact_root}
-    if cfg.s3_endpoint_url:
-        env["MLINFRA_S3_ENDPOINT_URL"] = cfg.s3_endpoint_url
-    if cfg.settings.root_dir:
-        env["MLINFRA_ROOT_DIR"] = cfg.settings.root_dir
-    env["MLINFRA_JOBS_RECORD_PROVENANCE"] = "true" if cfg.settings.jobs_record_provenance \
-        else "false"
-    return env
-
-
-def _open_workspace(env: dict[str, str]):
-    os.environ.update(env)
-    from ..config import resolve_config
-    from ..workspace import Workspace
-
-    return Workspace(resolve_config())
+    """The MLINFRA_* variables that make a worker process or task open the same workspace."""
+    return workspace_environment(workspace.config,
+                                 settings=("root_dir", "jobs_record_provenance"))
 
 
 # -- local worker processes -------------------------------------------------------------------
@@ -212,7 +202,7 @@ class InlineExecutor:
     def _start_kernel(self, kernel_name: str) -> None:
         # forked from a kernel template (jobs_fork_kernels) that stays up in this process:
         # the next run waited for here gets its kernel by a fork, not a new interpreter
-        from .execution import start_run_kernel
+        from .kernels import start_run_kernel
 
         try:
             self._km = start_run_kernel(self.workspace, kernel_name)
@@ -292,132 +282,9 @@ class InlineExecutor:
         thread = self._thread
         if thread is not None and thread.is_alive():
             thread.join(timeout)
-        from .execution import kill_kernel
+        from .kernels import kill_kernel
 
         kill_kernel(self._take_kernel())
-
-
-# -- Dask -------------------------------------------------------------------------------------
-def _dask_task(env: dict[str, str], run_id: str, slot: str, lease_seconds: float) -> str:
-    workspace = _open_workspace(env)
-    from . import execution
-
-    try:
-        return execution.execute_run(workspace, run_id, slot, lease_seconds=lease_seconds)
-    finally:
-        workspace.close()
-
-
-class DaskExecutor:
-    """Runs as tasks on a Dask ``distributed`` cluster.
-
-    ``address`` is a scheduler address (``tcp://host:8786``) or ``"local"`` for a
-    LocalCluster started here; ``cluster`` an existing cluster object. With a cluster object
-    (local or a deployment manager such as dask-kubernetes), ``adapt(minimum, maximum)`` lets
-    it grow with the queue and shrink when idle; capacity is then ``maximum`` workers' threads.
-    """
-
-    kind = "dask"
-
-    def __init__(self, workspace, address: str | None = None, *, cluster: Any = None,
-                 max_workers: int = 0, min_workers: int = 0, lease_seconds: float = 30.0,
-                 scheduler_id: str | None = None) -> None:
-        from distributed import Client
-
-        self.workspace = workspace
-        self.lease_seconds = lease_seconds
-        self.id = scheduler_id or uuid.uuid4().hex[:8]
-        self._own_cluster = False
-        if cluster is None and address in ("local", "", None):
-            from distributed import LocalCluster
-
-            cluster = LocalCluster(n_workers=min_workers or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
-            self._own_cluster = True
-        self.cluster = cluster
-        self.client = Client(cluster if cluster is not None else address,
-                             set_as_default=False)
-        self.max_workers = int(max_workers or 0)
-        if cluster is not None and self.max_workers:
-            # A notebook run takes seconds, not Dask's default half-second guess: one worker
-            # per queued run, and idle workers handed back after a few seconds.
-            import dask
-
-            dask.config.set({"distributed.scheduler.default-task-durations":
-                             {"mlinfra-run": "30s"}})
-            cluster.adapt(minimum=min_workers, maximum=self.max_workers,
-                          target_duration="1s", interval="500ms", wait_count=6)
-        self._futures: dict[str, Any] = {}     # slot -> future
-        self._runs: dict[str, str] = {}        # slot -> run id
-        self._lock = threading.Lock()
-        self.on_event: Callable[[], None] | None = None   # set by the scheduler: a run ended
-        self._env = config_environment(workspace)
-
-    def capacity(self) -> int:
-        info = self.client.scheduler_info()
-        threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
-        if self.max_workers:
-            per = max((w.get("nthreads", 1) for w in info.get("workers", {}).values()),
-                      default=1)
-            threads = max(threads, self.max_workers * per)
-        return max(threads, 1)
-
-    def free_slots(self) -> list[str]:
-        with self._lock:
-            free = self.capacity() - len(self._futures)
-        return [f"dask:{self.id}:{uuid.uuid4().hex[:8]}" for _ in range(max(0, free))]
-
-    def submit(self, slot: str, run_id: str) -> None:
-        future = self.client.submit(_dask_task, self._env, run_id, slot, self.lease_seconds,
-                                    key=f"mlinfra-run-{run_id}-{slot.rsplit(':', 1)[-1]}",
-                                    pure=False)
-        with self._lock:
-            self._futures[slot] = future
-            self._runs[slot] = run_id
-        future.add_done_callback(lambda _future: _notify(self))
-
-    def in_flight(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._runs)
-
-    def poll(self) -> list[Outcome]:
-        out: list[Outcome] = []
-        with self._lock:
-            for slot, future in list(self._futures.items()):
-                if not future.done():
-                    continue
-                run_id = self._runs.pop(slot)
-                del self._futures[slot]
-                # Read the outcome from the future's local status; never ``result(timeout=0)``:
-                # that starts a gather from the worker, gives up at once (every run came back
-                # "lost: TimeoutError") and, when the timeout cancels the gather midway, the
-                # exception's traceback keeps the future alive: the result is never released,
-                # the worker holding it is never retired and the cluster never shrinks to 0.
-                if future.status == "finished":   # the run wrote its final state itself
-                    out.append(Outcome(run_id, slot, "finished"))
-                else:                             # the task raised or was cancelled
-                    exc = future.exception() if future.status == "error" else None
-                    out.append(Outcome(run_id, slot, "lost",
-                                       f"{type(exc).__name__}: {exc}" if exc is not None
-                                       else f"the Dask task was {future.status}"))
-        return out
-
-    def describe(self) -> dict:
-        info = self.client.scheduler_info()
-        return {"kind": self.kind, "address": self.client.scheduler.address,
-                "workers": len(info.get("workers", {})), "busy": len(self._futures),
-                "adaptive_max": self.max_workers}
-
-    def shutdown(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            futures = list(self._futures.values())
-            self._futures.clear()
-            self._runs.clear()
-        for f in futures:
-            f.cancel()
-        self.client.close(timeout=timeout)
-        if self._own_cluster:
-            self.cluster.close()
 
 
 def _notify(executor) -> None:
@@ -432,7 +299,8 @@ class NoopExecutor:
 
     kind = "noop"
 
-    def __init__(self, workspace, slots: int = 1_000_000) -> None:
+    def __init__(self, workspace, slots: int = 1_000_000, *, lease_seconds: float = 0.0,
+                 scheduler_id: str | None = None) -> None:
         self.workspace = workspace
         self.slots = slots
         self._pending: list[tuple[str, str]] = []
@@ -491,20 +359,76 @@ class _NoopSlots(list):
             yield f"noop-{i}"
 
 
-def build_executor(workspace, kind: str | None = None, **kwargs: Any):
+# -- the registry -----------------------------------------------------------------------------
+# kind -> factory(workspace, *, lease_seconds, scheduler_id=None, **options) -> an executor
+# (the interface at the top of this module). Third parties add kinds by entry point, in the
+# group ENTRY_POINT_GROUP (``mykind = mypackage.executors:MyExecutor``), as papermill's
+# engines do; ``jobs_executor = "mykind"`` (or ``jupyter mlinfra scheduler --executor
+# mykind``) then uses it. A kind registered here wins over an entry point of the same name.
+ENTRY_POINT_GROUP = "jupyter_mlinfra.executors"
+EXECUTORS: dict[str, Callable[..., Any]] = {}
+
+
+def register_executor(kind: str, factory: Callable[..., Any]) -> None:
+    EXECUTORS[kind.lower()] = factory
+
+
+def _local(workspace, **options: Any):
     settings = workspace.config.settings
-    kind = (kind or settings.jobs_executor or "local").lower()
-    lease = kwargs.pop("lease_seconds", settings.jobs_lease_seconds)
-    if kind == "local":
-        return LocalExecutor(workspace, kwargs.pop("workers", settings.jobs_workers),
-                             lease_seconds=lease, **kwargs)
-    if kind == "dask":
-        return DaskExecutor(workspace, kwargs.pop("address", settings.jobs_dask_address),
-                            max_workers=kwargs.pop("max_workers",
-                                                   settings.jobs_dask_max_workers),
-                            lease_seconds=lease, **kwargs)
-    if kind == "noop":
-        return NoopExecutor(workspace, **kwargs)
+    return LocalExecutor(workspace, options.pop("workers", settings.jobs_workers), **options)
+
+
+def _dask(workspace, **options: Any):
+    from .dask_executor import DaskExecutor
+
+    settings = workspace.config.settings
+    return DaskExecutor(workspace, options.pop("address", settings.jobs_dask_address),
+                        max_workers=options.pop("max_workers", settings.jobs_dask_max_workers),
+                        **options)
+
+
+register_executor("local", _local)
+register_executor("dask", _dask)
+register_executor("inline", InlineExecutor)
+register_executor("noop", NoopExecutor)
+
+
+def executor_kinds() -> list[str]:
+    """The kinds registered here and those installed packages declare by entry point."""
+    from importlib.metadata import entry_points
+
+    return sorted(set(EXECUTORS) | {ep.name.lower()
+                                    for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def executor_factory(kind: str) -> Callable[..., Any]:
+    """The factory of ``kind``: registered here, else loaded from its entry point."""
+    kind = kind.lower()
+    if kind in EXECUTORS:
+        return EXECUTORS[kind]
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name.lower() == kind:
+            from ..errors import ConfigurationError
+
+            try:
+                factory = ep.load()
+            except Exception as exc:
+                raise ConfigurationError(f"jobs executor {kind!r} ({ep.value}) cannot be "
+                                         f"loaded: {type(exc).__name__}: {exc}") from exc
+            EXECUTORS[kind] = factory
+            return factory
     from ..errors import ConfigurationError
 
-    raise ConfigurationError(f"unknown jobs executor {kind!r}: choose local or dask")
+    raise ConfigurationError(f"unknown jobs executor {kind!r}: choose from "
+                             f"{', '.join(executor_kinds())}")
+
+
+def build_executor(workspace, kind: str | None = None, **kwargs: Any):
+    """The executor of ``kind`` (default: the ``jobs_executor`` setting); ``kwargs`` go to
+    its factory (``lease_seconds`` defaults to ``jobs_lease_seconds``)."""
+    settings = workspace.config.settings
+    factory = executor_factory(kind or settings.jobs_executor or "local")
+    kwargs.setdefault("lease_seconds", settings.jobs_lease_seconds)
+    return factory(workspace, **kwargs)

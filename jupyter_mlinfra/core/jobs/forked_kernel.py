@@ -30,9 +30,10 @@ import signal
 import subprocess
 import threading
 
+from ..kernel_protocol import TEMPLATE_MODULE
+
 PROVISIONER_NAME = "mlinfra-fork-provisioner"
 LAUNCHER = "ipykernel_launcher"
-TEMPLATE_MODULE = "jupyter_mlinfra.kernel.template"
 TEMPLATE_START_TIMEOUT = 60.0   # seconds
 
 

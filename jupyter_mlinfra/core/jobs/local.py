@@ -22,11 +22,18 @@ LOOK_EVERY = 0.1    # seconds between two looks at the runs' states
 def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float | None = None,
                               execute_here: bool | None = None, grace: float = 2.0,
                               on_update: Callable[[dict], None] | None = None,
-                              workers: int | None = None) -> list[dict]:
-    """Follow the runs until they end; returns them. ``execute_here``: True runs them in this
-    process, False only follows them, None (default) runs them here when no scheduler
-    serves the catalog (checked now and every ``grace`` seconds while they are pending)."""
+                              workers: int | None = None,
+                              poll: float = 0.2) -> list[dict]:
+    """Follow the runs until they end; returns them (with their metrics). ``execute_here``:
+    True runs them in this process, False only follows them, None (default) runs them here
+    when no scheduler serves the catalog (checked now and every ``grace`` seconds while they
+    are pending). ``on_update(run)`` is called whenever a run's state or progress changes;
+    ``poll``: seconds between two looks when no scheduler runs here. TimeoutError after
+    ``timeout`` seconds."""
     svc = workspace.service("jobs")
+    follow_remote = getattr(svc, "wait_for_runs", None)
+    if follow_remote is not None:  # remote mode: the central service's scheduler runs them
+        return follow_remote(run_ids, timeout=timeout, on_update=on_update)
     deadline = None if timeout is None else time.monotonic() + timeout
     scheduler = None
     checked_at = None
@@ -72,7 +79,7 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
                     scheduler.tick()
                 woken = scheduler.wait_for_event(LOOK_EVERY)
             else:
-                time.sleep(0.2)
+                time.sleep(poll)
             states.update(_states(workspace, run_ids))
     finally:
         if scheduler is not None:

@@ -41,8 +41,10 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
-from .states import FINAL_STATES, RunState, Trigger, end_attempt, requeue_unstarted
+from .states import RunState, Trigger, end_attempt, requeue_unstarted
 from .doorbell import open_doorbell, ring_schedulers
+from .quotas import quota_for, quotas_in_force
+from .submission import create_pipeline
 from .tables import JobDefinition, Run, RunLogLine, SchedulerRecord
 from . import validation as v
 
@@ -352,14 +354,13 @@ class Scheduler:
             if s.scalar(select(Run.id).where(Run.tick_key == key)) is not None:
                 self.stats["duplicate_ticks"] += 1
                 return 0
-        service = self.ws.service("jobs")
         try:
             with self.ws.catalog.session() as s:
                 fresh = s.get(JobDefinition, job.id)
                 if fresh is None or not fresh.active:
                     return 0
-                service._create_pipeline(s, fresh, now=utcnow(), trigger=Trigger.SCHEDULE.value,
-                                         tick_key=key)
+                create_pipeline(self.ws, s, fresh, now=utcnow(),
+                                trigger=Trigger.SCHEDULE.value, tick_key=key)
         except SQLIntegrityError:
             self.stats["duplicate_ticks"] += 1   # another scheduler created this tick's run
             return 0
@@ -416,7 +417,6 @@ class Scheduler:
         slot_iter = iter(slots)
         n_free = len(slots)
         now = utcnow()
-        service = self.ws.service("jobs")
         held = self.executor.in_flight()
         used_cpus = sum(self._run_resources.get(r, (0.0, 0))[0] for r in held.values())
         used_mem = sum(self._run_resources.get(r, (0.0, 0))[1] for r in held.values())
@@ -430,7 +430,7 @@ class Scheduler:
                 Run.state == RunState.RUNNING.value).group_by(Run.owner)).all())
             offset, page = 0, max(200, min(n_free * 2, 20_000))
             quotas: dict[str, int] = {}
-            published = service.quotas(s)
+            published = quotas_in_force(self.ws, s)
             while len(chosen) < n_free:
                 stmt = select(Run.id, Run.owner, Run.cpus, Run.memory_mb).where(
                     Run.state == RunState.QUEUED.value,
@@ -448,8 +448,7 @@ class Scheduler:
                     if len(chosen) >= n_free:
                         break
                     if owner not in quotas:
-                        quotas[owner] = service.quota_for(
-                            owner, quotas=published)["max_running"]
+                        quotas[owner] = quota_for(owner, published)["max_running"]
                     limit = quotas[owner]
                     if limit and running.get(owner, 0) >= limit:
                         continue

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from ..catalog.schema import utcnow
+from ..times import to_iso_z
 from .tables import JobDefinition, Run
 
 
@@ -42,9 +43,10 @@ ALL_STATES = tuple(s.value for s in RunState)
 ALL_TRIGGERS = tuple(t.value for t in Trigger)
 
 
-def backoff_delay(run: Run) -> float:
-    """Exponential backoff: retry_backoff x 2^(attempt-1) seconds, capped at one hour."""
-    return min(3600.0, float(run.retry_backoff or 0) * (2 ** max(0, run.attempt - 1)))
+def backoff_delay(base: float, failed_attempt: int) -> float:
+    """Exponential back-off before the retry of a failed attempt: ``base`` (the run's
+    ``retry_backoff``) x 2^(failed_attempt-1) seconds, capped at one hour."""
+    return min(3600.0, float(base or 0) * (2 ** max(0, failed_attempt - 1)))
 
 
 # A run whose worker was lost (its scheduler or worker process died) while its notebook ran
@@ -84,8 +86,8 @@ def _close_attempt(run: Run, state: str, error: dict | None, now: datetime) -> N
     """Append the current attempt to the run's history."""
     run.history = list(run.history or []) + [{
         "attempt": run.attempt, "state": state, "error": error, "worker": run.worker,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": now.isoformat()}]
+        "started_at": iso(run.started_at),
+        "finished_at": iso(now)}]
 
 
 def _back_in_queue(run: Run, now: datetime, not_before: datetime | None) -> None:
@@ -113,17 +115,13 @@ def end_attempt(run: Run, state: str, error: dict | None = None,
         run.attempt += 1
         run.error = error
         _back_in_queue(run, now, not_before=now + timedelta(
-            seconds=0.0 if lost else backoff_delay_for(run.retry_backoff, run.attempt - 1)))
+            seconds=0.0 if lost else backoff_delay(run.retry_backoff, run.attempt - 1)))
         return run.state
     run.state = state
     run.error = error
     run.finished_at = now
     run.lease_expires_at = None
     return state
-
-
-def backoff_delay_for(base: float, failed_attempt: int) -> float:
-    return min(3600.0, float(base or 0) * (2 ** max(0, failed_attempt - 1)))
 
 
 def job_to_dict(job: JobDefinition, *, names: dict[str, str] | None = None,
@@ -139,6 +137,8 @@ def job_to_dict(job: JobDefinition, *, names: dict[str, str] | None = None,
         "priority": job.priority,
         "resources": {"cpus": job.cpus, "memory_mb": job.memory_mb},
         "retries": job.retries, "retry_backoff": job.retry_backoff, "timeout": job.timeout,
+        # durations are named *_seconds (the API contract); the bare names stay for old callers
+        "retry_backoff_seconds": job.retry_backoff, "timeout_seconds": job.timeout,
         "tags": list(job.tags or []), "active": job.active,
         "visibility": job.visibility, "team": job.team,
         "next_fire_at": iso(job.next_fire_at),
@@ -167,6 +167,7 @@ def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None =
         "created_at": iso(run.created_at), "queued_at": iso(run.queued_at),
         "not_before": iso(run.not_before), "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at), "duration": duration,
+        "duration_seconds": duration, "timeout_seconds": run.timeout,
         "worker": run.worker, "cancel_requested": run.cancel_requested,
         "progress": run.progress or {}, "error": run.error, "snapshot_key": run.snapshot_key,
         "output_key": run.output_key, "metrics": metrics if metrics is not None else {},
@@ -179,4 +180,5 @@ def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None =
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """A time as answers write it: ISO 8601 UTC with ``Z`` (core.times)."""
+    return to_iso_z(value)

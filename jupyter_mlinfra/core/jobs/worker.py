@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lean_start()
     from ..workspace import Workspace
-    from . import execution
+    from . import execution, kernels
     import papermill  # noqa: F401  (once per worker, not per run)
     import nbclient  # noqa: F401
 
@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def start_warm() -> None:
         try:
-            km = execution.start_run_kernel(workspace, args.kernel)
+            km = kernels.start_run_kernel(workspace, args.kernel)
             if workspace.config.settings.jobs_record_provenance:
-                execution.warm_up_kernel(km)
+                kernels.warm_up_kernel(km)
             warm["km"] = km
         except Exception as exc:  # a broken kernelspec: the run will report it
             print(f"worker {args.slot}: cannot pre-start a kernel: {exc}", file=sys.stderr)
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         if t is not None:
             t.join()
         km, warm["km"], warm["thread"] = warm["km"], None, None
-        if km is not None and not execution._run_coro(km.is_alive()):
-            execution.kill_kernel(km)
+        if km is not None and not kernels.run_coro(km.is_alive()):
+            kernels.kill_kernel(km)
             km = None
         return km
 
@@ -83,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                 # exit at once: the run must not be reported (its lease will expire and the
                 # next scheduler recovers it by its retry policy)
                 for km in (current["km"], warm["km"]):
-                    execution.kill_kernel_processes(km)
+                    kernels.kill_kernel_processes(km)
                 for km in (current["km"], warm["km"]):
                     if km is not None:
-                        execution.remove_connection_files(km)
+                        kernels.remove_connection_files(km)
                 os._exit(3)
 
     threading.Thread(target=watch_parent, daemon=True).start()
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     t = warm["thread"]
     if t is not None:
         t.join(30)
-    execution.kill_kernel(warm["km"])
+    kernels.kill_kernel(warm["km"])
     from .forked_kernel import close_templates
 
     close_templates()

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 def test_runs_execute_on_an_adaptive_dask_cluster(jobs, jobs_ws):
     distributed = pytest.importorskip("distributed")
-    from jupyter_mlinfra.core.jobs.executors import DaskExecutor
+    from jupyter_mlinfra.core.jobs.dask_executor import DaskExecutor
     from jupyter_mlinfra.core.jobs.scheduler import Scheduler
 
     jobs_ws.config.settings.jobs_record_provenance = False   # covered by test_execution

@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from jupyter_mlinfra.core.jobs import execution
+from jupyter_mlinfra.core.jobs import kernels as kernel_control
 from jupyter_mlinfra.core.jobs.forked_kernel import _TEMPLATES, close_templates
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def _run(km, code: str) -> str:
             kc.stop_channels()
         return "".join(out)
 
-    return execution._run_coro(go())
+    return kernel_control.run_coro(go())
 
 
 def _gone(pid: int, timeout: float = 15.0) -> bool:
@@ -50,12 +50,12 @@ def kernels(mlinfra_env):
     started = []
     yield started
     for km in started:
-        execution.kill_kernel(km)
+        kernel_control.kill_kernel(km)
     close_templates()
 
 
 def test_a_forked_kernel_is_like_a_new_one(kernels, tmp_path):
-    km = execution.start_kernel("python3", cwd=str(tmp_path), fork=True)
+    km = kernel_control.start_kernel("python3", cwd=str(tmp_path), fork=True)
     kernels.append(km)
     [template] = _TEMPLATES.values()
     shown = _run(km, "import os, sys\n"
@@ -67,24 +67,24 @@ def test_a_forked_kernel_is_like_a_new_one(kernels, tmp_path):
     assert int(ppid) == template.process.pid == int(parent_env)
     assert cwd == str(tmp_path) and launcher == "True"
     # a second kernel from the same template draws other random numbers
-    other = execution.start_kernel("python3", fork=True)
+    other = kernel_control.start_kernel("python3", fork=True)
     kernels.append(other)
     draw = "import random; print(random.random())"
     assert _run(km, draw) != _run(other, draw)
     # cancellation kills the kernel's process group: the kernel and what it started
     child = int(_run(km, "import subprocess; print(subprocess.Popen(['sleep', '300']).pid)"))
-    execution.kill_kernel_processes(km)
+    kernel_control.kill_kernel_processes(km)
     assert _gone(int(pid)) and _gone(child)
 
 
 def test_a_dead_template_is_replaced_and_takes_its_kernels_down(kernels):
-    km = execution.start_kernel("python3", fork=True)
+    km = kernel_control.start_kernel("python3", fork=True)
     kernels.append(km)
     [template] = _TEMPLATES.values()
     kernel_pid = km.provisioner.pid
     os.kill(template.process.pid, signal.SIGKILL)
     assert _gone(kernel_pid)          # ipykernel's parent poller: no orphan kernel
-    again = execution.start_kernel("python3", fork=True)
+    again = kernel_control.start_kernel("python3", fork=True)
     kernels.append(again)
     [new_template] = _TEMPLATES.values()
     assert new_template is not template and new_template.alive()
@@ -92,7 +92,7 @@ def test_a_dead_template_is_replaced_and_takes_its_kernels_down(kernels):
 
 
 def test_fork_off_starts_a_new_interpreter(kernels):
-    km = execution.start_kernel("python3", fork=False)
+    km = kernel_control.start_kernel("python3", fork=False)
     kernels.append(km)
     assert not _TEMPLATES
     assert int(_run(km, "import os; print(os.getppid())")) == os.getpid()
@@ -106,7 +106,7 @@ def test_a_template_that_cannot_start_falls_back_to_a_new_interpreter(kernels, m
         raise RuntimeError("kernel template did not start: ''")
 
     monkeypatch.setattr(provisioner, "template_for", broken)
-    km = execution.start_kernel("python3", fork=True)
+    km = kernel_control.start_kernel("python3", fork=True)
     kernels.append(km)
     assert int(_run(km, "import os; print(os.getppid())")) == os.getpid()
 
@@ -137,12 +137,12 @@ def test_a_forked_kernels_cpu_time_counts_in_the_process_tree_of_its_starter():
 
     close_templates()
     before = children_cpu()
-    km = execution.start_kernel("python3", fork=True)
+    km = kernel_control.start_kernel("python3", fork=True)
     try:
         used = float(_run(km, "import time\nt = time.process_time()\n"
                               "while time.process_time() - t < 2.0:\n    pass\n"
                               "print(time.process_time())"))
     finally:
-        execution.kill_kernel(km)
+        kernel_control.kill_kernel(km)
     close_templates()
     assert children_cpu() - before >= used

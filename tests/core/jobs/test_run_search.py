@@ -175,9 +175,9 @@ def test_list_rows_are_summaries(search_jobs):
 
 
 def test_totals_are_capped_and_say_so(jobs, monkeypatch):
-    from jupyter_mlinfra.core.jobs import service
+    from jupyter_mlinfra.core.jobs import runs
 
-    monkeypatch.setattr(service, "RUN_TOTAL_CAP", 5)
+    monkeypatch.setattr(runs, "RUN_TOTAL_CAP", 5)
     add_runs(jobs, [run_row(random.Random(5), i) for i in range(8)])
     page = jobs.list_runs(limit=3)
     assert page["total"] == 5 and page["total_exact"] is False

@@ -1,0 +1,134 @@
+"""The kernels job runs execute in: started (forked from a template when it can be), warmed
+up, killed with every process they started, and their connection files removed. Safe to call
+from a worker's threads: nothing here keeps state."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from ..kernel_protocol import EXTENSION_MODULE
+
+DEFAULT_KERNEL = "python3"
+
+
+def run_coro(value):
+    """Run a coroutine to completion in a private event loop (no loop runs here)."""
+    import asyncio
+    import inspect
+
+    if inspect.isawaitable(value):
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(value)
+        finally:
+            loop.close()
+    return value
+
+
+def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *,
+                 fork: bool = False):
+    """A started kernel in an AsyncKernelManager: nbclient then polls it without blocking
+    its loop, so a killed kernel ends the run at once (DeadKernelError). With ``fork``, an
+    ipykernel kernel is forked from a template process that has already imported it (see
+    ``forked_kernel.py``) instead of starting a new interpreter."""
+    import uuid
+
+    from jupyter_client import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    # IPC sockets in the runtime folder, not TCP ports: kernels started at the same moment
+    # by several workers cannot race for the same free port (and nothing listens on TCP).
+    runtime = Path(jupyter_runtime_dir())
+    runtime.mkdir(parents=True, exist_ok=True)
+    connection_file = str(runtime / f"mlinfra-kernel-{uuid.uuid4().hex[:12]}.json")
+    km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc",
+                            connection_file=connection_file)
+    if fork:
+        from .forked_kernel import PROVISIONER_NAME, forkable
+
+        spec = km.kernel_spec
+        if forkable(spec.argv):
+            spec.metadata = {**spec.metadata,
+                             "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
+    run_coro(km.start_kernel(**({"cwd": cwd} if cwd else {})))
+    return km
+
+
+def start_run_kernel(workspace, kernel_name: str):
+    """A job run's kernel: forked from a template unless ``jobs_fork_kernels`` is off."""
+    return start_kernel(kernel_name, fork=bool(workspace.config.settings.jobs_fork_kernels))
+
+
+WARM_UP_CODE = f"import {EXTENSION_MODULE}"
+
+
+def warm_up_kernel(km, code: str = WARM_UP_CODE, timeout: float = 120.0) -> bool:
+    """Import what every run's set-up needs (the jupyter_mlinfra IPython extension) in a
+    pre-started kernel, silently, so the run does not pay for it. True when it worked."""
+    import asyncio
+
+    async def go() -> bool:
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=timeout)
+            reply = await kc.execute_interactive(code, silent=True, store_history=False,
+                                                 timeout=timeout)
+            return reply.get("content", {}).get("status") == "ok"
+        finally:
+            kc.stop_channels()
+
+    try:
+        return bool(run_coro(asyncio.wait_for(go(), timeout)))
+    except Exception:
+        return False
+
+
+def kill_kernel_processes(km) -> None:
+    """SIGKILL the kernel's process group (the kernel and every process it started).
+    Safe from any thread: it touches no kernel-manager state."""
+    if km is None:
+        return
+    prov = getattr(km, "provisioner", None)
+    pgid = getattr(prov, "pgid", None)
+    proc = getattr(prov, "process", None)
+    try:
+        if pgid and hasattr(os, "killpg"):
+            os.killpg(pgid, signal.SIGKILL)
+        elif proc is not None:
+            proc.kill()
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def remove_connection_files(km) -> None:
+    """The kernel's connection file and IPC sockets (``<file>-ipc-<n>``)."""
+    import glob
+
+    connection_file = getattr(km, "connection_file", "") or ""
+    if not connection_file:
+        return
+    stem = os.path.splitext(connection_file)[0]
+    for path in [connection_file, *glob.glob(glob.escape(stem) + "-ipc-*")]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def kill_kernel(km) -> None:
+    """Kill the kernel and everything it started, and release the manager's resources."""
+    if km is None:
+        return
+    kill_kernel_processes(km)
+    try:
+        run_coro(km.shutdown_kernel(now=True))
+    except Exception:
+        pass
+    try:
+        run_coro(km.cleanup_resources())
+    except Exception:
+        pass
+    remove_connection_files(km)

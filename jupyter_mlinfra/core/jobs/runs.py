@@ -1,0 +1,292 @@
+"""Reading runs: one run, the search over runs (filters answered by the database, keyset
+pages), a run's output, input, log and artifacts, a sweep's results; and what is written to
+a run from outside its attempt (cancellation, metrics and artifacts logged by its kernel)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased, defer
+
+from ..catalog.schema import utcnow
+from ..errors import Conflict, InvalidInput, NotFound, quote
+from ..identity import check_may_change, may_read, readable_clause
+from ..paging import decode_cursor, encode_cursor, page_int
+from ..times import parse as parse_time
+from ..times import to_iso_z
+from .definitions import find_job, job_names
+from .states import (ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState,
+                     run_to_dict)
+from .tables import Run, RunLogLine, RunMetric, RunParam, RunTag, Sweep, param_text
+
+# Run search pages: at most MAX_PAGE rows; totals counted exactly up to RUN_TOTAL_CAP (a
+# count costs a lookup per matching run: ~20 ms for 1,000 at 100,000 runs on SQLite).
+MAX_PAGE = 1000
+RUN_TOTAL_CAP = 1000
+
+
+def find_run(s: Session, run_id: str) -> Run:
+    run = s.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    return run
+
+
+def readable_run(ws, s: Session, run_id: str) -> Run:
+    """The run, if this identity may read it (its visibility is its job's, kept in step by
+    ``update_job``; a run without a job is "team" unless submitted otherwise); otherwise not
+    found, so that run ids do not leak."""
+    run = find_run(s, run_id)
+    if not may_read(ws.identity, run.owner, run.visibility, run.team):
+        raise NotFound(f"no run {run_id!r}")
+    return run
+
+
+def readable_runs(ws, stmt):
+    """``stmt`` (a select of runs) narrowed to the runs this identity may read."""
+    clause = readable_clause(ws.identity, Run.owner, Run.visibility, Run.team)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def metrics_of(s: Session, run_ids: list[str]) -> dict[str, dict[str, float]]:
+    """{run id: {metric: its last value}}."""
+    out: dict[str, dict[str, float]] = {}
+    for chunk_start in range(0, len(run_ids), 500):
+        chunk = run_ids[chunk_start:chunk_start + 500]
+        for run_id, name, value in s.execute(
+                select(RunMetric.run_id, RunMetric.name, RunMetric.value)
+                .where(RunMetric.run_id.in_(chunk)).order_by(RunMetric.id)):
+            out.setdefault(run_id, {})[name] = value
+    return out
+
+
+def get_run(ws, run_id: str) -> dict:
+    with ws.catalog.read_session() as s:
+        run = readable_run(ws, s, run_id)
+        names = job_names(ws, s, [run.job_id] if run.job_id else [])
+        out = run_to_dict(run, job_name=names.get(run.job_id) if run.job_id else None,
+                          metrics=metrics_of(s, [run.id]).get(run.id, {}))
+        out["metric_history"] = [
+            {"name": m.name, "value": m.value, "step": m.step,
+             "logged_at": to_iso_z(m.logged_at)}
+            for m in s.scalars(select(RunMetric).where(RunMetric.run_id == run.id)
+                               .order_by(RunMetric.id))]
+    out["artifacts"] = run_artifacts(ws, run_id)
+    return out
+
+
+def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = None,
+              owner: str | None = None, trigger: str | None = None, tag: str | None = None,
+              sweep: str | None = None, pipeline: str | None = None,
+              notebook: str | None = None, parameters: dict | None = None,
+              q: str | None = None, since: str | datetime | None = None,
+              until: str | datetime | None = None, limit: int = 50, offset: int = 0,
+              cursor: str | None = None) -> dict:
+    """One page of the runs this identity may read (see ``JobsService.list_runs``)."""
+    limit = page_int("limit", limit, 1, MAX_PAGE)
+    offset = page_int("offset", offset, 0, None)
+    after = _decode_cursor(cursor) if cursor else None
+    if after is not None and offset:
+        raise InvalidInput("offset and cursor: give one or the other, not both")
+    since_at, until_at = parse_time(since, "since"), parse_time(until, "until")
+    with ws.catalog.read_session() as s:
+        stmt = readable_runs(ws, select(Run))
+        if job:
+            stmt = stmt.where(Run.job_id == find_job(ws, s, job).id)
+        if state:
+            states = [state] if isinstance(state, str) else list(state)
+            states = [x for st in states for x in st.split(",") if x]
+            bad = [x for x in states if x not in ALL_STATES]
+            if bad:
+                raise InvalidInput(f"unknown state {bad[0]!r}: choose from "
+                                   f"{', '.join(ALL_STATES)}")
+            stmt = stmt.where(Run.state.in_(states))
+        if trigger:
+            if trigger not in ALL_TRIGGERS:
+                raise InvalidInput(f"unknown trigger {trigger!r}: choose from "
+                                   f"{', '.join(ALL_TRIGGERS)}")
+            stmt = stmt.where(Run.trigger == trigger)
+        if owner:
+            stmt = stmt.where(Run.owner == owner)
+        if sweep:
+            stmt = stmt.where(Run.sweep_id == sweep)
+        if pipeline:
+            stmt = stmt.where(Run.pipeline_id == pipeline)
+        if notebook:
+            stmt = stmt.where(Run.notebook.icontains(notebook, autoescape=True))
+        if q:
+            stmt = stmt.where(or_(Run.notebook.icontains(q, autoescape=True),
+                                  Run.output_text.icontains(q, autoescape=True),
+                                  Run.id == q))
+        # The order (creation time, id) is read from the table the search starts from: the
+        # tag's or the first parameter's rows (they hold their run's time, so they come
+        # newest first from their index), else the runs. Other parameters are checks.
+        at_col, id_col = Run.created_at, Run.id
+        if tag:
+            stmt = stmt.join(RunTag, (RunTag.run_id == Run.id) & (RunTag.tag == tag))
+            at_col, id_col = RunTag.created_at, RunTag.run_id
+        for i, (name, value) in enumerate((parameters or {}).items()):
+            if i == 0 and not tag:
+                stmt = stmt.join(RunParam, (RunParam.run_id == Run.id)
+                                 & (RunParam.name == name)
+                                 & (RunParam.value_text == param_text(value)))
+                at_col, id_col = RunParam.created_at, RunParam.run_id
+            else:   # checked per run found (EXISTS): never where the search starts
+                other = aliased(RunParam)
+                stmt = stmt.where(select(other.run_id).where(
+                    other.run_id == Run.id, other.name == name,
+                    other.value_text == param_text(value)).exists())
+        if since_at is not None:
+            stmt = stmt.where(at_col >= since_at)
+        if until_at is not None:
+            stmt = stmt.where(at_col < until_at)
+        # the total, counted up to the cap (a count of 100,000 rows costs more than a page)
+        capped = stmt.with_only_columns(Run.id).limit(RUN_TOTAL_CAP + 1).subquery()
+        total = s.scalar(select(func.count()).select_from(capped)) or 0
+        if after is not None:
+            at, last_id = after
+            # "created_at <= at" is an index range; the OR only sorts out the ties
+            stmt = stmt.where(at_col <= at, or_(at_col < at, id_col < last_id))
+        # the page's ids first (from indexes alone), then those rows (wide: read only 50)
+        ids = list(s.scalars(stmt.with_only_columns(id_col)
+                             .order_by(at_col.desc(), id_col.desc())
+                             .limit(limit + 1).offset(offset if after is None else 0)))
+        more = len(ids) > limit
+        ids = ids[:limit]
+        found = {r.id: r for r in s.scalars(
+            select(Run).where(Run.id.in_(ids)).options(
+                defer(Run.environment), defer(Run.output_text), defer(Run.history)))}
+        rows = [found[i] for i in ids]
+        names = job_names(ws, s, [r.job_id for r in rows if r.job_id])
+        metrics = metrics_of(s, [r.id for r in rows])
+        items = [run_to_dict(r, job_name=names.get(r.job_id), metrics=metrics.get(r.id, {}),
+                             summary=True) for r in rows]
+    return {"items": items, "total": min(total, RUN_TOTAL_CAP),
+            "total_exact": total <= RUN_TOTAL_CAP, "limit": limit,
+            "offset": offset if after is None else 0,
+            "next_cursor": _encode_cursor(rows[-1]) if more else None}
+
+
+def _encode_cursor(run: Run) -> str:
+    return encode_cursor([run.created_at.isoformat(), run.id])
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) of the last row of a page, from its ``next_cursor``."""
+    at, run_id = decode_cursor(cursor, 2)
+    try:
+        when = datetime.fromisoformat(str(at))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None or not isinstance(run_id, str):
+        raise InvalidInput(f"cursor {quote(cursor[:80])} is not a next_cursor this server "
+                           f"gave; start again without one")
+    return when, run_id
+
+
+def run_output(ws, run_id: str) -> bytes:
+    with ws.catalog.read_session() as s:
+        run = readable_run(ws, s, run_id)
+        key = run.output_key
+    if not key or not ws.artifacts.exists(key):
+        raise NotFound(f"run {run_id} has no output notebook yet (state {run.state})")
+    return ws.artifacts.get(key)
+
+
+def run_input(ws, run_id: str) -> bytes:
+    with ws.catalog.read_session() as s:
+        key = readable_run(ws, s, run_id).snapshot_key
+    return ws.artifacts.get(key)
+
+
+def run_log(ws, run_id: str, offset: int = 0, limit: int = 10_000) -> dict:
+    with ws.catalog.read_session() as s:
+        run = readable_run(ws, s, run_id)
+        rows = list(s.scalars(select(RunLogLine).where(
+            RunLogLine.run_id == run_id, RunLogLine.id > int(offset))
+            .order_by(RunLogLine.id).limit(limit)))
+    return {"run_id": run_id, "state": run.state,
+            "lines": [{"offset": r.id, "at": to_iso_z(r.at), "stream": r.stream,
+                       "text": r.text} for r in rows],
+            "next_offset": rows[-1].id if rows else int(offset)}
+
+
+def run_artifacts(ws, run_id: str) -> list[dict]:
+    with ws.catalog.read_session() as s:
+        readable_run(ws, s, run_id)
+    prefix = f"runs/{run_id}/artifacts"
+    out = []
+    for key in ws.artifacts.list(prefix):
+        info = ws.artifacts.stat(key)
+        out.append({"name": key[len(prefix) + 1:], "key": key, "size": info.size,
+                    "metadata": info.metadata})
+    return out
+
+
+def sweep_results(ws, sweep_id: str):
+    """A pandas DataFrame, one row per run: run_id, state, the parameters, duration (s) and
+    every logged metric (its last value)."""
+    import pandas as pd
+
+    with ws.catalog.read_session() as s:
+        if s.get(Sweep, sweep_id) is None:
+            raise NotFound(f"no sweep {sweep_id!r}")
+        runs = list(s.scalars(readable_runs(ws, select(Run)).where(
+            Run.sweep_id == sweep_id).order_by(Run.created_at, Run.id)))
+        metrics = metrics_of(s, [r.id for r in runs])
+    param_names: list[str] = []
+    metric_names: list[str] = []
+    for r in runs:
+        for k in r.parameters or {}:
+            if k not in param_names:
+                param_names.append(k)
+        for k in metrics.get(r.id, {}):
+            if k not in metric_names:
+                metric_names.append(k)
+    rows = []
+    for r in runs:
+        d = run_to_dict(r)
+        row = {"run_id": r.id, "state": r.state}
+        row.update({k: (r.parameters or {}).get(k) for k in param_names})
+        row["duration"] = d["duration"] if r.state in FINAL_STATES else None
+        row.update({k: metrics.get(r.id, {}).get(k) for k in metric_names})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["run_id", "state", *param_names, "duration",
+                                       *metric_names])
+
+
+def cancel_run(ws, run_id: str) -> dict:
+    with ws.catalog.session() as s:
+        run = readable_run(ws, s, run_id)
+        check_may_change(ws.identity, run.owner, f"run {run.id}")
+        if run.state in FINAL_STATES:
+            raise Conflict(f"run {run_id} already ended ({run.state})")
+        run.cancel_requested = True
+        if run.state in PENDING_STATES:
+            run.state = RunState.CANCELLED.value
+            run.finished_at = utcnow()
+            run.error = {"type": "Cancelled", "message": f"cancelled by {ws.user}"}
+        s.flush()
+        return run_to_dict(run)
+
+
+def log_metric(ws, run_id: str, name: str, value: float, step: int | None = None) -> None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"metric {name} must be a number, got {value!r}") from None
+    if not name or len(name) > 200:
+        raise InvalidInput("metric name must be 1 to 200 characters")
+    with ws.catalog.session() as s:
+        find_run(s, run_id)
+        s.add(RunMetric(run_id=run_id, name=str(name), value=number,
+                        step=None if step is None else int(step), logged_at=utcnow()))
+
+
+def log_artifact(ws, run_id: str, name: str, data: bytes,
+                 metadata: dict | None = None) -> dict:
+    key = f"runs/{run_id}/artifacts/{name}"
+    with ws.catalog.read_session() as s:
+        find_run(s, run_id)
+    return ws.artifacts.put(key, data, metadata=metadata).to_dict()
