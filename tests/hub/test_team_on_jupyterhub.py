@@ -1,0 +1,177 @@
+"""A team on a real JupyterHub (see conftest.py): alice, bob and an admin, each with their own
+single-user JupyterLab server and kernels, on one PostgreSQL catalog and one S3 bucket.
+
+Identity and groups come from the Hub: a request through the proxy with bob's token is bob,
+in bob's groups, whatever he sends. Alice works in her kernel (registers a model, protects
+its alias, defines a private and a team feature view, creates a job); bob, through his own
+server and kernel, cannot see her private view, cannot move her protected alias, cannot make
+her job run his notebook, cannot raise his quota; the admin can do what bob cannot; the audit
+log shows who did what, bob's refusals included, over REST and the CLI.
+
+The tests of this module run in order on one Hub (its start-up is most of the time).
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def _notebook(source: str) -> dict:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("seconds = 0", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(source)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    return json.loads(nbformat.writes(nb))
+
+
+def _put_notebook(user, path: str, source: str) -> None:
+    r = user.session.put(f"{user.base}/api/contents/{path}", timeout=60,
+                         json={"type": "notebook", "format": "json",
+                               "content": _notebook(source)})
+    assert r.status_code in (200, 201), r.text
+
+
+def test_identity_and_groups_come_from_the_hub(hub):
+    seen = {}
+    for name in ("alice", "bob", "admin"):
+        r = hub.user(name).rest("GET", "health")
+        assert r.status_code == 200, r.text
+        health = r.json()
+        seen[name] = (health["user"], health["teams"], health["roles"])
+        assert health["catalog"]["backend"] == "postgresql"
+        assert health["artifacts"]["backend"] == "s3"
+    assert seen == {"alice": ("alice", ["team-a"], []), "bob": ("bob", ["team-b"], []),
+                    "admin": ("admin", [], ["admin"])}
+    # no token, or bob's token on alice's server: the Hub's proxy and the server refuse
+    bob = hub.user("bob")
+    assert bob.session.get(f"{hub.url}/user/alice/mlinfra/api/health",
+                           allow_redirects=False, timeout=60).status_code in (302, 403)
+
+
+def test_alice_works_in_her_kernel(hub):
+    alice = hub.user("alice")
+    _put_notebook(alice, "score.ipynb", "print('alice scores', seconds)")
+    out = alice.run("""
+        import json
+        import pandas as pd
+        from sklearn.dummy import DummyClassifier
+        from jupyter_mlinfra import features, jobs, models
+
+        m = DummyClassifier().fit([[0], [1]], [0, 1])
+        v1 = models.register("churn", m, figures=[], metrics={"auc": 0.5})
+        v2 = models.register("churn", m, figures=[], metrics={"auc": 0.6})
+        models.set_alias("churn", "production", 1, protected=True)
+        features.entity("customer", ["customer_id"])
+        rows = pd.DataFrame({"customer_id": [1, 2],
+                             "event_timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"],
+                                                               utc=True),
+                             "spend": [1.0, 2.0]})
+        features.register("alice_private", entities="customer", source=rows,
+                          visibility="private")
+        features.register("alice_team", entities="customer", source=rows, visibility="team")
+        job = jobs.create("nightly", "score.ipynb", visibility="public")
+        print(json.dumps({"versions": [v1.version, v2.version], "owner": v1.owner,
+                          "job": job["id"], "job_owner": job["owner"]}))
+    """)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["versions"] == [1, 2] and result["owner"] == "alice"
+    assert result["job_owner"] == "alice"
+    hub.alice_job = result["job"]
+    views = alice.rest("GET", "features").json()
+    names = {v["name"] for v in (views["items"] if isinstance(views, dict) else views)}
+    assert {"alice_private", "alice_team"} <= names
+
+
+def test_bob_cannot_see_move_run_as_her_or_raise_his_quota(hub):
+    bob = hub.user("bob")
+    # alice's private view (and her team's, bob being in another team) is not there for him
+    for view in ("alice_private", "alice_team"):
+        r = bob.rest("GET", f"features/views/{view}")
+        assert r.status_code == 404, r.text
+    listed = bob.rest("GET", "features").json()
+    names = {v["name"] for v in (listed["items"] if isinstance(listed, dict) else listed)}
+    assert not names & {"alice_private", "alice_team"}
+    # her protected alias does not move for him, over REST or from his kernel
+    r = bob.rest("PUT", "models/churn/aliases/production", json={"version": 2})
+    assert r.status_code == 403 and "belongs to alice" in r.json()["error"]["message"]
+    with pytest.raises(Exception) as refused:   # conftest's KernelError
+        bob.run("""
+            from jupyter_mlinfra import models
+            models.set_alias("churn", "production", 2)
+        """)
+    assert getattr(refused.value, "ename", None) == "PermissionDenied", refused.value
+    # her (public) job does not run his notebook: he cannot point it at his
+    _put_notebook(bob, "mine.ipynb", "print('bob was here')")
+    r = bob.rest("PATCH", f"jobs/{hub.alice_job}", json={"notebook": "mine.ipynb"})
+    assert r.status_code == 403, r.text
+    job = bob.rest("GET", f"jobs/{hub.alice_job}").json()
+    assert job["notebook"] == "score.ipynb" and job["owner"] == "alice"
+    # his quota is the deployment's (2 waiting, 1 running), whatever his kernel's environment
+    # says: the limit is read from the catalog, where the servers published it
+    _put_notebook(bob, "slow.ipynb", "import time\ntime.sleep(seconds)")
+    out = bob.run("""
+        import os, json
+        from jupyter_mlinfra import jobs
+        from jupyter_mlinfra.core.errors import QuotaExceeded
+        os.environ["MLINFRA_JOBS_MAX_QUEUED_PER_USER"] = "100"
+        os.environ["MLINFRA_JOBS_MAX_RUNNING_PER_USER"] = "100"
+        accepted, refused = [], []
+        for i in range(4):
+            try:
+                accepted.append(jobs.run("slow.ipynb", parameters={"seconds": 60})["id"])
+            except QuotaExceeded as exc:
+                refused.append(str(exc))
+        print(json.dumps({"accepted": accepted, "refused": refused}))
+    """)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["refused"] and len(result["accepted"]) <= 3, result
+    assert "quota" in result["refused"][0].lower() or "at most" in result["refused"][0]
+    for run_id in result["accepted"]:
+        r = bob.rest("POST", f"runs/{run_id}/cancel")
+        assert r.status_code == 200, r.text
+
+
+def test_the_admin_can(hub):
+    admin = hub.user("admin")
+    r = admin.rest("GET", "features/views/alice_private")
+    assert r.status_code == 200 and r.json()["owner"] == "alice"
+    r = admin.rest("PUT", "models/churn/aliases/production", json={"version": 2})
+    assert r.status_code == 200 and r.json()["version"] == 2, r.text
+    r = admin.rest("PATCH", f"jobs/{hub.alice_job}", json={"description": "curated"})
+    assert r.status_code == 200 and r.json()["description"] == "curated", r.text
+
+
+def test_the_audit_log_shows_who_did_what(hub):
+    admin, bob, alice = hub.user("admin"), hub.user("bob"), hub.user("alice")
+    r = admin.rest("GET", "audit", params={"limit": 200})
+    assert r.status_code == 200, r.text
+    lines = [(e["user"], e["action"], e["outcome"]) for e in reversed(r.json()["items"])]
+    for expected in [("alice", "models.alias", "ok"), ("alice", "features.define", "ok"),
+                     ("alice", "jobs.create", "ok"), ("bob", "models.alias", "denied"),
+                     ("bob", "jobs.update", "denied"), ("bob", "jobs.cancel", "ok"),
+                     ("admin", "models.alias", "ok"), ("admin", "jobs.update", "ok")]:
+        assert expected in lines, (expected, lines)
+    assert lines.index(("bob", "models.alias", "denied")) \
+        < lines.index(("admin", "models.alias", "ok"))
+    assert lines.count(("bob", "models.alias", "denied")) == 2   # over REST and his kernel
+    moved = [e for e in r.json()["items"] if e["user"] == "admin"
+             and e["action"] == "models.alias"][0]
+    assert moved["roles"] == ["admin"] and moved["target"] == "churn"
+    # bob reads his own lines, not alice's
+    mine = bob.rest("GET", "audit").json()["items"]
+    assert mine and {e["user"] for e in mine} == {"bob"}
+    assert bob.rest("GET", "audit", params={"user": "alice"}).status_code == 403
+    # the CLI, in alice's environment: her own lines
+    out = alice.cli("audit", "--json", "--action", "models")
+    assert out.returncode == 0, out.stderr
+    assert {(e["user"], e["action"]) for e in json.loads(out.stdout)["items"]} == {
+        ("alice", "models.alias")}
+    denied = bob.cli("audit", "--outcome", "denied")
+    assert denied.returncode == 0, denied.stderr
+    assert "models.alias" in denied.stdout and "jobs.update" in denied.stdout
