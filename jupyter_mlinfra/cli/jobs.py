@@ -2,146 +2,43 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
+from .. import grammar
 from ..core.errors import InvalidInput
 from ..core.text_table import render_table
 
 
-def _params(pairs: list[list[str]] | None, yaml_pairs: list[list[str]] | None = None) -> dict:
-    from ..core.jobs.validation import parse_cli_value
-
-    out = {}
-    for name, value in pairs or []:
-        out[name] = parse_cli_value(value)
-    for name, value in yaml_pairs or []:   # -r: raw string, as papermill
-        out[name] = value
-    return out
-
-
-def _add_param_options(p) -> None:
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="parameter (typed like papermill: int, float, bool, None or string)")
-    p.add_argument("-r", "--raw-parameter", nargs=2, action="append",
-                   metavar=("NAME", "VALUE"), help="parameter kept as a string")
-
-
-def _add_run_options(p) -> None:
-    p.add_argument("--priority", type=int, help="higher runs first (default 0)")
-    p.add_argument("--cpus", type=float, help="CPUs the run needs (default 1)")
-    p.add_argument("--memory", help="memory the run needs, e.g. 2G")
-    p.add_argument("--retries", type=int, help="retries after a failure or time-out")
-    p.add_argument("--retry-backoff", type=float, help="seconds before the first retry "
-                   "(doubling each time; default 30)")
-    p.add_argument("--timeout", type=float, help="seconds before the run is killed")
-    p.add_argument("--tag", action="append", dest="tags", help="tag (repeatable)")
-    p.add_argument("--kernel", dest="kernel_name", help="kernel name (default: the notebook's)")
-
-
-def _add_run_visibility(p) -> None:
-    p.add_argument("--visibility", choices=["private", "team", "public"],
-                   help="who may read the runs, their output and log (default team; a "
-                        "job's runs have the job's)")
-
-
-def _run_options(args) -> dict:
-    keys = ("priority", "cpus", "memory", "retries", "retry_backoff", "timeout", "tags",
-            "kernel_name", "visibility")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+def _parser(subparsers, operation: grammar.Operation):
+    parser = subparsers.add_parser(operation.words[-1], help=operation.help)
+    operation.add_arguments(parser, grammar.CLI)
+    return parser
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("run", help="run a notebook (or a job) as a job run")
-    p.add_argument("notebook", nargs="?", help="notebook path (relative to the current folder)")
-    p.add_argument("--job", help="run this job (and its downstream jobs) instead")
-    _add_param_options(p)
-    _add_run_options(p)
-    _add_run_visibility(p)
-    p.add_argument("--wait", action="store_true",
-                   help="wait for the end; exit code 0 only when the run succeeded")
-    p.add_argument("--json", action="store_true", help="print the run as JSON")
-    p.set_defaults(handler=cmd_run)
+    _parser(subparsers, grammar.RUN).set_defaults(handler=cmd_run)
 
     job = subparsers.add_parser("job", help="define and manage jobs")
     jsub = job.add_subparsers(dest="job_command", metavar="ACTION")
-    c = jsub.add_parser("create", help="define a job from a notebook")
-    c.add_argument("name")
-    c.add_argument("notebook")
-    _add_param_options(c)
-    _add_run_options(c)
-    c.add_argument("--schedule", help="cron expression, e.g. '0 6 * * 1-5'")
-    c.add_argument("--timezone", help="IANA time zone of the schedule (default UTC)")
-    c.add_argument("--catchup", choices=["none", "latest", "all"],
-                   help="runs after downtime (default latest)")
-    c.add_argument("--depends-on", action="append", help="upstream job (repeatable)")
-    c.add_argument("--paused", action="store_true", help="create it paused")
-    c.add_argument("--visibility", choices=["private", "team", "public"],
-                   help="who may make their jobs depend on it (default team: your team)")
-    c.add_argument("--description", default="")
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(handler=cmd_job_create)
-    ls = jsub.add_parser("list", help="list jobs")
-    ls.add_argument("--tag")
-    ls.add_argument("--json", action="store_true")
-    ls.set_defaults(handler=cmd_job_list)
-    for action, helptext in (("show", "show a job with its next fire times"),
-                             ("pause", "pause a job's schedule"),
-                             ("resume", "resume a paused job"),
-                             ("delete", "delete a job (its runs stay)")):
-        a = jsub.add_parser(action, help=helptext)
-        a.add_argument("name")
-        a.add_argument("--json", action="store_true")
-        a.set_defaults(handler=cmd_job_action, action=action)
+    _parser(jsub, grammar.JOB_CREATE).set_defaults(handler=cmd_job_create)
+    _parser(jsub, grammar.JOB_LIST).set_defaults(handler=cmd_job_list)
+    for action, operation in grammar.JOB_ACTIONS.items():
+        _parser(jsub, operation).set_defaults(handler=cmd_job_action, action=action)
     job.set_defaults(handler=lambda ws, args: (job.print_help(), 2)[1])
 
-    r = subparsers.add_parser("runs", help="list and search runs (or show one)")
-    r.add_argument("run_id", nargs="?", help="show this run")
-    r.add_argument("--job")
-    r.add_argument("--state")
-    r.add_argument("--trigger")
-    r.add_argument("--tag")
-    r.add_argument("--sweep")
-    r.add_argument("-q", "--search", dest="q", help="text in notebook path, cells and outputs")
-    _add_param_options(r)
-    r.add_argument("--limit", type=int, default=50)
-    r.add_argument("--offset", type=int, default=0)
-    r.add_argument("--cursor", help="the next page (the cursor the previous page printed)")
-    r.add_argument("--since", help="runs created at or after this time (ISO 8601)")
-    r.add_argument("--until", help="runs created before this time (ISO 8601)")
-    r.add_argument("--json", action="store_true")
-    r.set_defaults(handler=cmd_runs)
-
-    s = subparsers.add_parser("sweep", help="run a notebook over a parameter grid")
-    s.add_argument("notebook", nargs="?")
-    s.add_argument("--job")
-    s.add_argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."),
-                   required=True, help="parameter values to sweep (product of all grids)")
-    _add_param_options(s)
-    _add_run_options(s)
-    _add_run_visibility(s)
-    s.add_argument("--wait", action="store_true", help="wait and print the results table")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(handler=cmd_sweep)
-
-    for name, helptext, handler in (("cancel", "cancel a run (kills its kernel)", cmd_cancel),
-                                    ("retry", "run a finished run again", cmd_retry)):
-        a = subparsers.add_parser(name, help=helptext)
-        a.add_argument("run_id")
-        a.add_argument("--json", action="store_true")
-        a.set_defaults(handler=handler)
-
-    lg = subparsers.add_parser("log", help="print a run's log")
-    lg.add_argument("run_id")
-    lg.add_argument("-f", "--follow", action="store_true", help="follow until the run ends")
-    lg.set_defaults(handler=cmd_log)
+    _parser(subparsers, grammar.RUNS).set_defaults(handler=cmd_runs)
+    _parser(subparsers, grammar.SWEEP).set_defaults(handler=cmd_sweep)
+    _parser(subparsers, grammar.CANCEL).set_defaults(handler=cmd_cancel)
+    _parser(subparsers, grammar.RETRY).set_defaults(handler=cmd_retry)
+    _parser(subparsers, grammar.LOG).set_defaults(handler=cmd_log)
 
     sc = subparsers.add_parser("scheduler", help="run the jobs scheduler (a daemon)")
-    sc.add_argument("--executor", choices=["local", "dask"], help="default: jobs_executor")
+    sc.add_argument("--executor", help="local, dask, or a kind an installed package adds "
+                    "(entry point group jupyter_mlinfra.executors); default: jobs_executor")
     sc.add_argument("--workers", type=int, help="local worker processes")
     sc.add_argument("--dask-address", help="Dask scheduler address")
     sc.add_argument("--poll-interval", type=float)
@@ -186,9 +83,8 @@ def cmd_run(workspace, args) -> int:
     from ..core.jobs.local import wait_with_local_scheduler
 
     svc = _svc(workspace)
-    params = _params(args.parameter, args.raw_parameter)
-    run = svc.submit(args.notebook, job=args.job, parameters=params, base=os.getcwd(),
-                     **_run_options(args))
+    run = svc.submit(args.notebook, job=args.job, parameters=grammar.parameters(args),
+                     base=os.getcwd(), **grammar.run_options(args))
     if not args.wait:
         _print_run(run, args.json)
         return 0
@@ -217,18 +113,6 @@ def cmd_run(workspace, args) -> int:
     return 0 if all(r["state"] == "succeeded" for r in runs) else 1
 
 
-def _job_spec(args) -> dict:
-    spec = _run_options(args)
-    spec["parameters"] = _params(args.parameter, args.raw_parameter)
-    for key in ("schedule", "timezone", "catchup", "depends_on", "description",
-                "visibility"):
-        if getattr(args, key, None):
-            spec[key] = getattr(args, key)
-    if args.paused:
-        spec["active"] = False
-    return spec
-
-
 def _print_job(job: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(job, indent=2, default=str))
@@ -251,7 +135,7 @@ def _print_job(job: dict, as_json: bool) -> None:
 
 def cmd_job_create(workspace, args) -> int:
     job = _svc(workspace).create_job(args.name, args.notebook, base=os.getcwd(),
-                                     **_job_spec(args))
+                                     **grammar.job_spec(args))
     _print_job(job, args.json)
     return 0
 
@@ -300,7 +184,7 @@ def cmd_runs(workspace, args) -> int:
         return 0
     page = svc.list_runs(job=args.job, state=args.state, trigger=args.trigger, tag=args.tag,
                          sweep=args.sweep, q=args.q,
-                         parameters=_params(args.parameter, args.raw_parameter) or None,
+                         parameters=grammar.parameters(args) or None,
                          since=args.since, until=args.until, limit=args.limit,
                          offset=args.offset, cursor=args.cursor)
     if args.json:
@@ -335,8 +219,7 @@ def cmd_sweep(workspace, args) -> int:
     grid = {name: [parse_cli_value(v) for v in values.split(",")] for name, values in args.grid}
     svc = _svc(workspace)
     sweep = svc.sweep(args.notebook, grid, job=args.job, base=os.getcwd(),
-                      parameters=_params(args.parameter, args.raw_parameter),
-                      **_run_options(args))
+                      parameters=grammar.parameters(args), **grammar.run_options(args))
     if args.wait:
         wait_with_local_scheduler(workspace, sweep["run_ids"])
     df = svc.sweep_results(sweep["id"])
@@ -455,9 +338,10 @@ def _collect_notebooks(paths: list[str]) -> list[Path]:
 
 def cmd_test(workspace, args) -> int:
     """Each notebook top to bottom in a fresh kernel in its own folder, like nbmake."""
+    import tempfile
+
     from ..core.jobs.execution import describe_error, ensure_kernel_metadata
     from ..core.notebook_execution import execute_notebook, load_notebook
-    import tempfile
 
     notebooks = _collect_notebooks(args.paths)
     started = time.perf_counter()

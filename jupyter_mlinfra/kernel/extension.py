@@ -17,7 +17,7 @@ UNLOAD_HOOKS: list = [stop_recording]
 
 
 def load_ipython_extension(ipython) -> None:
-    MLInfraMagics.mlinfra.__doc__ = usage()
+    MLInfraMagics.mlinfra.__doc__ = usage(full=True)
     ipython.register_magics(MLInfraMagics)
     for hook in LOAD_HOOKS:
         hook(ipython)

@@ -1,41 +1,31 @@
-"""``%mlinfra run|schedule|jobs|runs|sweep|cancel``: notebook jobs from a notebook cell."""
+"""``%mlinfra run|job|runs|sweep|cancel|retry|log``: notebook jobs from a notebook cell.
+
+The words are the CLI's (``jupyter_mlinfra.grammar``): ``%mlinfra job create NAME NB
+--schedule CRON`` is ``jupyter mlinfra job create NAME NB --schedule CRON``. The old
+spellings ``%mlinfra schedule ... --cron`` and ``%mlinfra jobs`` still work."""
 
 from __future__ import annotations
 
+import argparse
 import os
 
-from IPython.core.magic_arguments import argument
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicArgumentParser, argument
 
+from .. import grammar
 from ..core.workspace import get_workspace
-from .magics import subcommand
+from .magics import SUBCOMMANDS, Summary, operation, subcommand
 
 
 def _svc():
     return get_workspace().service("jobs")
 
 
-def _params(pairs) -> dict:
-    from ..core.jobs.validation import parse_cli_value
-
-    return {name: parse_cli_value(value) for name, value in (pairs or [])}
-
-
 def _unquote(value: str | None) -> str | None:
-    """IPython's argument parser keeps the quotes of '0 6 * * *'; drop a matching pair."""
+    """A cron expression quoted twice ("'0 6 * * *'") loses its inner quotes."""
     if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
     return value
-
-
-def _options(args) -> dict:
-    out = {}
-    for key in ("priority", "timeout", "retries", "visibility"):
-        value = getattr(args, key, None)
-        if value is not None:
-            out[key] = value
-    if getattr(args, "tag", None):
-        out["tags"] = args.tag
-    return out
 
 
 class RunProgress:
@@ -69,75 +59,58 @@ class RunProgress:
 
 
 def _summary(run: dict) -> str:
-    line = f"run {run['id']}  {run['state']}  {run['notebook']}"
+    """One line: id, state, notebook, duration, metrics (and the error, if any)."""
+    line = f"run {run['id'][:12]}  {run['state']}  {run['notebook']}"
+    duration = run.get("duration_seconds", run.get("duration"))
+    if duration is not None and run["state"] not in ("queued", "waiting"):
+        line += f"  {duration:.1f} s"
     if run.get("metrics"):
         line += "  " + ", ".join(f"{k}={v:.4g}" for k, v in run["metrics"].items())
     if run.get("error"):
         e = run["error"]
-        line += f"\n  {e.get('type')}: {e.get('message')}"
-        if "cell_index" in e:
-            line += f" (cell {e['cell_index']})"
+        where = f" in cell {e['cell_index']}" if "cell_index" in e else ""
+        line += f"  {e.get('type')}{where}: {str(e.get('message')).splitlines()[0][:120]}"
     return line
 
 
-@subcommand("run", help="run a notebook as a job run: %mlinfra run NB -p name value [--wait]")
-@argument("notebook", nargs="?", help="notebook path")
-@argument("--job", help="run this job (with its downstream jobs) instead")
-@argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
-@argument("--priority", type=int)
-@argument("--timeout", type=float, help="seconds")
-@argument("--retries", type=int)
-@argument("--tag", action="append")
-@argument("--visibility", choices=["private", "team", "public"],
-          help="who may read the run, its output and log (default team)")
-@argument("--wait", action="store_true", help="wait, showing cell progress")
+def _job_line(job: dict) -> str:
+    when = f"  {job['schedule']} ({job['timezone']})" if job.get("schedule") else ""
+    after = f"  after {', '.join(job['depends_on'])}" if job.get("depends_on") else ""
+    state = "active" if job.get("active", True) else "paused"
+    return f"job {job['name']} -> {job['notebook']}{when}{after}  {state}"
+
+
+@operation("run", grammar.RUN, help="run a notebook as a job run: %mlinfra run NB -p name "
+                                    "value [--wait]")
 def run(magics, args):
     from ..core.jobs.local import wait_with_local_scheduler
 
     svc = _svc()
-    params = _params(args.parameter)
-    result = svc.submit(args.notebook, job=args.job, parameters=params, base=os.getcwd(),
-                        **_options(args))
+    result = svc.submit(args.notebook, job=args.job, parameters=grammar.parameters(args),
+                        base=os.getcwd(), **grammar.run_options(args))
     if result.get("captured"):  # a reproduce re-run: nothing was submitted
         print(f"captured: {result['summary']} (reproduce run: not applied)")
         return result
     if not args.wait:
-        print(f"run {result['id']} queued ({result['notebook']})")
-        return result
+        return Summary(result, f"run {result['id']} queued ({result['notebook']})")
     display = RunProgress(result)
     final = wait_with_local_scheduler(get_workspace(), [result["id"]],
                                       on_update=display.update)[0]
     display.update(final)
-    print(_summary(final))
-    return final
+    return Summary(final, _summary(final))
 
 
-@subcommand("schedule", help="define a job: %mlinfra schedule NAME NB --cron '0 6 * * *'")
-@argument("name")
-@argument("notebook")
-@argument("--cron", help="cron expression")
-@argument("--timezone", default="UTC")
-@argument("--depends-on", action="append")
-@argument("--visibility", choices=["private", "team", "public"],
-          help="who may make their jobs depend on it (default team)")
-@argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
-@argument("--priority", type=int)
-@argument("--timeout", type=float)
-@argument("--retries", type=int)
-@argument("--tag", action="append")
-def schedule(magics, args):
-    job = _svc().create_job(args.name, args.notebook, base=os.getcwd(),
-                            parameters=_params(args.parameter),
-                            schedule=_unquote(args.cron), timezone=_unquote(args.timezone),
-                            depends_on=args.depends_on, **_options(args))
-    print(f"job {job['name']} -> {job['notebook']}")
+def _create_job(args) -> Summary:
+    spec = grammar.job_spec(args)
+    for key in ("schedule", "timezone"):
+        if key in spec:
+            spec[key] = _unquote(spec[key])
+    job = _svc().create_job(args.name, args.notebook, base=os.getcwd(), **spec)
     if job["schedule"]:
         print(f"schedule {job['schedule']} ({job['timezone']}); next fire times:")
         for t in job["next_fire_times"]:
             print(f"  {t}")
-    if job["depends_on"]:
-        print("depends on: " + ", ".join(job["depends_on"]))
-    return job
+    return Summary(job, _job_line(job))
 
 
 def _frame(rows: list[dict], columns: list[str]):
@@ -146,9 +119,7 @@ def _frame(rows: list[dict], columns: list[str]):
     return pd.DataFrame(rows, columns=columns)
 
 
-@subcommand("jobs", help="list jobs")
-@argument("--tag")
-def jobs(magics, args):
+def _list_jobs(args):
     rows = [{"name": j["name"], "notebook": j["notebook"], "schedule": j["schedule"],
              "timezone": j["timezone"], "next": (j["next_fire_times"] or [None])[0],
              "depends_on": ", ".join(j["depends_on"]), "active": j["active"]}
@@ -157,39 +128,102 @@ def jobs(magics, args):
                          "active"])
 
 
-@subcommand("runs", help="list and search runs")
-@argument("--job")
-@argument("--state")
-@argument("--tag")
-@argument("-q", "--search", dest="q")
-@argument("--limit", type=int, default=20)
+def _job_action(action: str):
+    def act(args):
+        svc = _svc()
+        if action == "delete":
+            svc.delete_job(args.name)
+            print(f"deleted job {args.name}")
+            return None
+        job = {"show": svc.get_job, "pause": svc.pause_job, "resume": svc.resume_job}[
+            action](args.name)
+        return Summary(job, _job_line(job))
+    return act
+
+
+def _job_parser(op: grammar.Operation) -> MagicArgumentParser:
+    parser = MagicArgumentParser(prog=f"%mlinfra {op.name}", description=op.help,
+                                 add_help=False)
+    op.add_arguments(parser, grammar.MAGIC)
+    return parser
+
+
+JOB_ACTIONS = {"create": (grammar.JOB_CREATE, _create_job),
+               "list": (grammar.JOB_LIST, _list_jobs),
+               **{a: (o, _job_action(a)) for a, o in grammar.JOB_ACTIONS.items()}}
+
+
+@subcommand("job", help="define and manage jobs: create, list, show, pause, resume, delete")
+@argument("action", help=" | ".join(JOB_ACTIONS))
+@argument("rest", nargs=argparse.REMAINDER)
+def job(magics, args):
+    if args.action not in JOB_ACTIONS:
+        raise UsageError(f"%mlinfra job: unknown action {args.action!r}; choose from "
+                         f"{', '.join(JOB_ACTIONS)}")
+    op, act = JOB_ACTIONS[args.action]
+    return act(_job_parser(op).parse_args(list(args.rest)))
+
+
+job.parser.epilog = "actions:\n" + "\n".join(
+    "  " + _job_parser(op).format_usage().strip().removeprefix("usage: ")
+    for op, _ in JOB_ACTIONS.values())
+job.parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+# the old spellings: %mlinfra schedule NAME NB --cron ... and %mlinfra jobs
+@operation("schedule", grammar.JOB_CREATE, help="= job create (old spelling)")
+def schedule(magics, args):
+    return _create_job(args)
+
+
+@operation("jobs", grammar.JOB_LIST, help="= job list (old spelling)")
+def jobs(magics, args):
+    return _list_jobs(args)
+
+
+@operation("runs", grammar.RUNS)
 def runs(magics, args):
-    page = _svc().list_runs(job=args.job, state=args.state, tag=args.tag, q=args.q,
-                            limit=args.limit)
+    svc = _svc()
+    if args.run_id:
+        found = svc.get_run(_full_id(svc, args.run_id))
+        return Summary(found, _summary(found))
+    page = svc.list_runs(job=args.job, state=args.state, trigger=args.trigger, tag=args.tag,
+                         sweep=args.sweep, q=args.q,
+                         parameters=grammar.parameters(args) or None, since=args.since,
+                         until=args.until, limit=args.limit, offset=args.offset,
+                         cursor=args.cursor)
     rows = [{"id": r["id"], "job": r["job_name"], "notebook": r["notebook"],
              "state": r["state"], "trigger": r["trigger"], "attempt": r["attempt"],
-             "created_at": r["created_at"], "duration": r["duration"], **r["metrics"]}
+             "created_at": r["created_at"],
+             "duration": r.get("duration_seconds", r.get("duration")), **r["metrics"]}
             for r in page["items"]]
     columns = ["id", "job", "notebook", "state", "trigger", "attempt", "created_at",
                "duration"]
     for r in rows:
         columns += [k for k in r if k not in columns]
+    if page.get("next_cursor"):
+        print(f"{len(rows)} of {page['total']} run(s); next page: --cursor "
+              f"{page['next_cursor']}")
     return _frame(rows, columns)
 
 
-@subcommand("sweep", help="run a notebook over a grid: %mlinfra sweep NB -g lr 0.1,0.2 --wait")
-@argument("notebook")
-@argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2"), required=True)
-@argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
-@argument("--wait", action="store_true")
+def _full_id(svc, prefix: str) -> str:
+    if len(prefix) == 32:
+        return prefix
+    matches = [r["id"] for r in svc.list_runs(limit=1000)["items"] if r["id"].startswith(prefix)]
+    return matches[0] if len(matches) == 1 else prefix
+
+
+@operation("sweep", grammar.SWEEP, help="run a notebook over a grid: %mlinfra sweep NB "
+                                        "-g lr 0.1,0.2 --wait")
 def sweep(magics, args):
     from ..core.jobs.local import wait_with_local_scheduler
     from ..core.jobs.validation import parse_cli_value
 
     grid = {n: [parse_cli_value(v) for v in values.split(",")] for n, values in args.grid}
     svc = _svc()
-    result = svc.sweep(args.notebook, grid, parameters=_params(args.parameter),
-                       base=os.getcwd())
+    result = svc.sweep(args.notebook, grid, job=args.job, parameters=grammar.parameters(args),
+                       base=os.getcwd(), **grammar.run_options(args))
     if result.get("captured"):  # a reproduce re-run: nothing was submitted
         print(f"captured: {result['summary']} (reproduce run: not applied)")
         return result
@@ -199,10 +233,38 @@ def sweep(magics, args):
     return svc.sweep_results(result["id"])
 
 
-@subcommand("cancel", help="cancel a run (kills its kernel)")
-@argument("run_id")
+@operation("cancel", grammar.CANCEL)
 def cancel(magics, args):
-    run = _svc().cancel_run(args.run_id)
-    print(f"run {run['id']}: {run['state']}" + (" (cancellation requested)"
-                                                 if run["state"] == "running" else ""))
+    svc = _svc()
+    found = svc.cancel_run(_full_id(svc, args.run_id))
+    print(f"run {found['id']}: {found['state']}" + (" (cancellation requested)"
+                                                     if found["state"] == "running" else ""))
     return None
+
+
+@operation("retry", grammar.RETRY)
+def retry(magics, args):
+    svc = _svc()
+    found = svc.retry_run(_full_id(svc, args.run_id))
+    return Summary(found, _summary(found))
+
+
+@operation("log", grammar.LOG)
+def log(magics, args):
+    import time
+
+    svc = _svc()
+    run_id, offset = _full_id(svc, args.run_id), 0
+    while True:
+        chunk = svc.run_log(run_id, offset)
+        for line in chunk["lines"]:
+            print(line["text"])
+        offset = chunk["next_offset"]
+        if not args.follow or (chunk["state"] in ("succeeded", "failed", "cancelled",
+                                                  "timed_out", "upstream_failed")
+                               and not chunk["lines"]):
+            return None
+        time.sleep(0.5)
+
+
+assert {"run", "job", "runs", "sweep", "cancel", "retry", "log"} <= set(SUBCOMMANDS)

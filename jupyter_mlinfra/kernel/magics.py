@@ -16,9 +16,10 @@ from typing import Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import construct_parser, magic_arguments
+from IPython.core.magic_arguments import MagicArgumentParser, construct_parser, magic_arguments
 
 from ..core.errors import MLInfraError
+from ..grammar import MAGIC, Operation
 
 
 @dataclass
@@ -52,16 +53,49 @@ def subcommand(name: str, help: str, cell: bool | None = False):
     return wrap
 
 
-def usage() -> str:
+def operation(name: str, op: Operation, cell: bool | None = False, help: str | None = None):
+    """Register ``func`` as ``%mlinfra name`` with the arguments of a shared grammar
+    operation (the CLI builds its parser from the same definition)."""
+
+    def wrap(func):
+        parser = MagicArgumentParser(prog=f"%mlinfra {name}", description=op.help,
+                                     add_help=False)
+        op.add_arguments(parser, MAGIC)
+        func.parser = parser
+        SUBCOMMANDS[name] = Subcommand(name=name, func=func, help=help or op.help, cell=cell)
+        return func
+
+    return wrap
+
+
+class Summary(dict):
+    """A result dict (``run["state"]``, ``job["schedule"]`` work as before) shown as one
+    line when it ends a cell, instead of every field."""
+
+    def __init__(self, data: dict, line: str) -> None:
+        super().__init__(data)
+        self.line = line
+
+    def __repr__(self) -> str:
+        return self.line
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.line)
+
+
+def usage(full: bool = False) -> str:
+    """The subcommands, one line each (``full``: with every subcommand's options, for
+    ``%mlinfra?``)."""
     lines = ["%mlinfra SUBCOMMAND [options]    (%%mlinfra for cell subcommands)", "",
              "Subcommands:"]
     for name in sorted(SUBCOMMANDS):
-        lines.append(f"  {name:<18} {SUBCOMMANDS[name].help}")
+        lines.append(f"  {name:<10} {SUBCOMMANDS[name].help}")
     lines.append("")
-    lines.append("'%mlinfra SUBCOMMAND -h' shows the options of one subcommand.")
-    for name in sorted(SUBCOMMANDS):
-        lines.append("")
-        lines.append(SUBCOMMANDS[name].parser.format_help().rstrip())
+    lines.append("'%mlinfra SUBCOMMAND --help' shows the options of one subcommand.")
+    if full:
+        for name in sorted(SUBCOMMANDS):
+            lines.append("")
+            lines.append(SUBCOMMANDS[name].parser.format_help().rstrip())
     return "\n".join(lines)
 
 

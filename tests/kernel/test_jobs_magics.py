@@ -40,9 +40,38 @@ def test_schedule_jobs_runs_cancel(ip, root, capsys):
     assert set(runs["id"]) == {queued["id"], private["id"]}
 
 
+def _shown(ip, value) -> str:
+    """What a cell ending with ``value`` shows (its text/plain representation)."""
+    return ip.display_formatter.format(value)[0]["text/plain"]
+
+
+def test_job_words_are_the_clis_and_results_show_as_one_line(ip, root, capsys):
+    job = ip.run_line_magic("mlinfra", "job create nightly ok.ipynb --schedule '0 2 * * *' "
+                                       "-p x 3 --cpus 0.5")
+    assert (job["schedule"], job["parameters"], job["resources"]["cpus"]) == (
+        "0 2 * * *", {"x": 3}, 0.5)
+    assert _shown(ip, job) == "job nightly -> ok.ipynb  0 2 * * * (UTC)  active"
+    assert "next fire times" in capsys.readouterr().out
+    assert list(ip.run_line_magic("mlinfra", "job list")["name"]) == ["nightly"]
+    paused = ip.run_line_magic("mlinfra", "job pause nightly")
+    assert paused["active"] is False and _shown(ip, paused).endswith("paused")
+    ip.run_line_magic("mlinfra", "job delete nightly")
+    assert ip.run_line_magic("mlinfra", "job list").empty
+    with pytest.raises(UsageError, match="unknown action"):
+        ip.run_line_magic("mlinfra", "job frobnicate")
+    queued = ip.run_line_magic("mlinfra", "run ok.ipynb -p x 2 --tag nightly")
+    assert queued["tags"] == ["nightly"]
+    assert _shown(ip, queued) == f"run {queued['id']} queued (ok.ipynb)"
+    shown = ip.run_line_magic("mlinfra", f"runs {queued['id'][:8]}")
+    assert shown["id"] == queued["id"] and "\n" not in _shown(ip, shown)
+
+
 @pytest.mark.slow
 def test_run_wait_shows_progress_and_returns_the_result(ip, root):
     run = ip.run_line_magic("mlinfra", "run ok.ipynb -p x 4 --wait")
     assert run["state"] == "succeeded" and run["metrics"]["y"] == 8.0
+    # the cell ends with one line, not the run's every field
+    assert _shown(ip, run).startswith(f"run {run['id'][:12]}  succeeded  ok.ipynb")
+    assert "\n" not in _shown(ip, run) and "y=8" in _shown(ip, run)
     df = ip.run_line_magic("mlinfra", "sweep ok.ipynb -g x 1,2")
     assert list(df["x"]) == [1, 2] and set(df["state"]) == {"queued"}

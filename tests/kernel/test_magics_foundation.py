@@ -15,9 +15,16 @@ def test_info_shows_resolved_configuration(ip, capsys, mlinfra_env):
 
 
 def test_help_lists_subcommands(ip, capsys):
+    from jupyter_mlinfra.kernel.magics import SUBCOMMANDS
+
     ip.run_line_magic("mlinfra", "")
     out = capsys.readouterr().out
     assert "info" in out and "Subcommands" in out
+    # one screen: a line per subcommand, the options are behind --help
+    assert all(f"  {name} " in out for name in SUBCOMMANDS)
+    assert len(out.splitlines()) <= len(SUBCOMMANDS) + 6 and "--parameter" not in out
+    ip.run_line_magic("mlinfra", "run --help")
+    assert "--parameter" in capsys.readouterr().out
     # `%mlinfra?` shows the magic's docstring: it must list the subcommands too.
     doc = ip.find_line_magic("mlinfra").__doc__
     assert "%mlinfra info" in doc

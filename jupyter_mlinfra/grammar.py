@@ -1,0 +1,181 @@
+"""One grammar for the two text doors: ``jupyter mlinfra ...`` and ``%mlinfra ...``.
+
+Each operation's words (subcommand, positional arguments, options, their help) are defined
+once here; the CLI (``jupyter_mlinfra.cli``) and the magics (``jupyter_mlinfra.kernel``)
+build their argument parsers from these definitions, so the same operation is spelled the
+same way in a terminal and in a notebook cell. An option marked ``doors={"cli"}`` exists in
+one door only (``--json`` prints for a terminal; a magic returns the value instead).
+Old spellings stay as aliases where users may have them in notebooks (``%mlinfra schedule``
+is ``%mlinfra job create``, ``--cron`` is ``--schedule``, ``%mlinfra jobs`` is ``%mlinfra job
+list``). Plain argparse: no Jupyter import.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+CLI, MAGIC = "cli", "magic"
+BOTH = frozenset({CLI, MAGIC})
+VISIBILITIES = ("private", "team", "public")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One positional argument or option: ``parser.add_argument(*flags, **kwargs)``."""
+
+    flags: tuple[str, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    doors: frozenset[str] = BOTH
+
+
+def arg(*flags: str, doors: Iterable[str] = BOTH, **kwargs: Any) -> Arg:
+    return Arg(tuple(flags), kwargs, frozenset(doors))
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An operation's words: ``words`` as typed after ``jupyter mlinfra`` / ``%mlinfra``."""
+
+    words: tuple[str, ...]
+    help: str
+    args: tuple[Arg, ...]
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.words)
+
+    def add_arguments(self, parser: argparse.ArgumentParser, door: str) -> None:
+        for a in self.args:
+            if door in a.doors:
+                parser.add_argument(*a.flags, **a.kwargs)
+
+
+def op(*words: str, help: str, args: Iterable[Arg | Iterable[Arg]] = ()) -> Operation:
+    flat: list[Arg] = []
+    for a in args:
+        flat.extend([a] if isinstance(a, Arg) else a)
+    return Operation(tuple(words), help, tuple(flat))
+
+
+# -- shared pieces --------------------------------------------------------------------------
+PARAMETERS = (
+    arg("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+        help="parameter (typed like papermill: int, float, bool, None or string)"),
+    arg("-r", "--raw-parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+        help="parameter kept as a string"),
+)
+RUN_OPTIONS = (
+    arg("--priority", type=int, help="higher runs first (default 0)"),
+    arg("--cpus", type=float, help="CPUs the run needs (default 1)"),
+    arg("--memory", help="memory the run needs, e.g. 2G"),
+    arg("--retries", type=int, help="retries after a failure or time-out"),
+    arg("--retry-backoff", type=float,
+        help="seconds before the first retry (doubling each time; default 30)"),
+    arg("--timeout", type=float, help="seconds before the run is killed"),
+    arg("--tag", action="append", dest="tags", help="tag (repeatable)"),
+    arg("--kernel", dest="kernel_name", help="kernel name (default: the notebook's)"),
+)
+RUN_VISIBILITY = arg("--visibility", choices=VISIBILITIES,
+                     help="who may read the runs, their output and log (default team; a "
+                          "job's runs have the job's)")
+JSON = arg("--json", action="store_true", help="print as JSON", doors={CLI})
+RUN_ID = arg("run_id", help="run id (or a unique prefix)")
+
+# -- jobs -----------------------------------------------------------------------------------
+RUN = op("run", help="run a notebook (or a job) as a job run", args=[
+    arg("notebook", nargs="?", help="notebook path (relative to the current folder)"),
+    arg("--job", help="run this job (and its downstream jobs) instead"),
+    PARAMETERS, RUN_OPTIONS, RUN_VISIBILITY,
+    arg("--wait", action="store_true",
+        help="wait for the end (CLI: exit code 0 only when the run succeeded)"),
+    JSON])
+
+JOB_CREATE = op("job", "create", help="define a job from a notebook (on a schedule, after "
+                                      "other jobs)", args=[
+    arg("name"), arg("notebook"), PARAMETERS, RUN_OPTIONS,
+    arg("--schedule", "--cron", dest="schedule", metavar="CRON",
+        help="cron expression, e.g. '0 6 * * 1-5'"),
+    arg("--timezone", help="IANA time zone of the schedule (default UTC)"),
+    arg("--catchup", choices=["none", "latest", "all"],
+        help="runs after downtime (default latest)"),
+    arg("--depends-on", action="append", help="upstream job (repeatable)"),
+    arg("--paused", action="store_true", help="create it paused"),
+    arg("--visibility", choices=VISIBILITIES,
+        help="who may make their jobs depend on it (default team: your team)"),
+    arg("--description", default=""),
+    JSON])
+JOB_LIST = op("job", "list", help="list jobs", args=[arg("--tag"), JSON])
+JOB_ACTIONS = {action: op("job", action, help=text, args=[arg("name"), JSON])
+               for action, text in (("show", "show a job with its next fire times"),
+                                    ("pause", "pause a job's schedule"),
+                                    ("resume", "resume a paused job"),
+                                    ("delete", "delete a job (its runs stay)"))}
+
+RUNS = op("runs", help="list and search runs (or show one)", args=[
+    arg("run_id", nargs="?", help="show this run"),
+    arg("--job"), arg("--state"), arg("--trigger"), arg("--tag"), arg("--sweep"),
+    arg("-q", "--search", dest="q", help="text in notebook path, cells and outputs"),
+    PARAMETERS,
+    arg("--limit", type=int, default=50),
+    arg("--offset", type=int, default=0),
+    arg("--cursor", help="the next page (the cursor the previous page printed)"),
+    arg("--since", help="runs created at or after this time (ISO 8601)"),
+    arg("--until", help="runs created before this time (ISO 8601)"),
+    JSON])
+
+SWEEP = op("sweep", help="run a notebook over a parameter grid", args=[
+    arg("notebook", nargs="?"),
+    arg("--job"),
+    arg("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."),
+        required=True, help="parameter values to sweep (product of all grids)"),
+    PARAMETERS, RUN_OPTIONS, RUN_VISIBILITY,
+    arg("--wait", action="store_true", help="wait and show the results table"),
+    JSON])
+
+CANCEL = op("cancel", help="cancel a run (kills its kernel)", args=[RUN_ID, JSON])
+RETRY = op("retry", help="run a finished run again", args=[RUN_ID, JSON])
+LOG = op("log", help="print a run's log", args=[
+    RUN_ID, arg("-f", "--follow", action="store_true", help="follow until the run ends")])
+
+JOBS_OPERATIONS = (RUN, JOB_CREATE, JOB_LIST, *JOB_ACTIONS.values(), RUNS, SWEEP, CANCEL,
+                   RETRY, LOG)
+
+# Old magic spellings: the operation they are another name of.
+MAGIC_ALIASES = {"schedule": JOB_CREATE, "jobs": JOB_LIST}
+
+
+def run_options(args: argparse.Namespace) -> dict:
+    """The run options given (``submit``/``sweep``/``create_job`` keywords)."""
+    keys = ("priority", "cpus", "memory", "retries", "retry_backoff", "timeout", "tags",
+            "kernel_name", "visibility")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def parameters(args: argparse.Namespace) -> dict:
+    """``-p NAME VALUE`` typed like papermill, ``-r NAME VALUE`` kept as strings."""
+    from .core.jobs.validation import parse_cli_value
+
+    out = {name: parse_cli_value(value) for name, value in getattr(args, "parameter", None)
+           or []}
+    out.update({name: value for name, value in getattr(args, "raw_parameter", None) or []})
+    return out
+
+
+def job_spec(args: argparse.Namespace) -> dict:
+    """``create_job`` keywords from ``job create`` (``%mlinfra schedule``) arguments."""
+    spec = run_options(args)
+    spec["parameters"] = parameters(args)
+    for key in ("schedule", "timezone", "catchup", "depends_on", "description", "visibility"):
+        if getattr(args, key, None):
+            spec[key] = getattr(args, key)
+    if getattr(args, "paused", False):
+        spec["active"] = False
+    return spec
+
+
+__all__ = ["Arg", "Operation", "arg", "op", "CLI", "MAGIC", "JOBS_OPERATIONS",
+           "MAGIC_ALIASES", "RUN", "JOB_CREATE", "JOB_LIST", "JOB_ACTIONS", "RUNS", "SWEEP",
+           "CANCEL", "RETRY", "LOG", "run_options", "parameters", "job_spec"]

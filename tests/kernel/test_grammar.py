@@ -1,0 +1,56 @@
+"""One grammar for the CLI and the magics: the same operation has the same words in both."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from jupyter_mlinfra import grammar
+
+
+def _options(parser: argparse.ArgumentParser) -> dict[str, tuple]:
+    """dest -> (option strings, nargs, action type, choices) of every argument but help."""
+    return {a.dest: (tuple(a.option_strings), a.nargs, type(a).__name__, a.choices)
+            for a in parser._actions if not isinstance(a, argparse._HelpAction)}
+
+
+def _cli_parser(words: tuple[str, ...]) -> argparse.ArgumentParser:
+    from jupyter_mlinfra.cli.main import build_parser
+
+    parser = build_parser()
+    for word in words:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+    return parser
+
+
+def _magic_parser(words: tuple[str, ...]) -> argparse.ArgumentParser:
+    import jupyter_mlinfra.kernel.extension  # noqa: F401  (registers the subcommands)
+    from jupyter_mlinfra.kernel import jobs_magics
+    from jupyter_mlinfra.kernel.magics import SUBCOMMANDS
+
+    if words[0] == "job":
+        return jobs_magics._job_parser(jobs_magics.JOB_ACTIONS[words[1]][0])
+    return SUBCOMMANDS[words[0]].parser
+
+
+@pytest.mark.parametrize("operation", grammar.JOBS_OPERATIONS, ids=lambda o: o.name)
+def test_cli_and_magic_spell_an_operation_the_same_way(operation):
+    cli, magic = _options(_cli_parser(operation.words)), _options(_magic_parser(operation.words))
+    cli_only = {a.kwargs.get("dest") or a.flags[-1].lstrip("-").replace("-", "_")
+                for a in operation.args if grammar.MAGIC not in a.doors}
+    assert cli_only <= {"json"}  # printing JSON is for a terminal; a magic returns values
+    assert {k: v for k, v in cli.items() if k not in cli_only} == magic
+
+
+def test_old_magic_spellings_are_aliases_of_the_cli_words():
+    from jupyter_mlinfra.kernel.magics import SUBCOMMANDS
+
+    _magic_parser(("run",))
+    assert _options(SUBCOMMANDS["schedule"].parser) == _options(_magic_parser(("job", "create")))
+    assert _options(SUBCOMMANDS["jobs"].parser) == _options(_magic_parser(("job", "list")))
+    create = _cli_parser(("job", "create"))
+    assert create.parse_args(["n", "nb.ipynb", "--cron", "0 6 * * *"]).schedule == "0 6 * * *"
+    assert create.parse_args(["n", "nb.ipynb", "--schedule", "0 6 * * *"]).schedule \
+        == "0 6 * * *"
