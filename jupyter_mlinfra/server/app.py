@@ -28,7 +28,13 @@ class MLInfraExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         base = "mlinfra/api"
-        self.handlers.extend((rf"/{base}{pattern}", handler) for pattern, handler in ROUTES)
+        routes = ROUTES
+        if getattr(self.serverapp, "runs_user_code", True) is False:
+            # the central service: no caller's code (pickles, transforms) in its process
+            from .remote_handlers import without_user_code
+
+            routes = without_user_code(ROUTES)
+        self.handlers.extend((rf"/{base}{pattern}", handler) for pattern, handler in routes)
 
     async def stop_extension(self) -> None:
         workspace = self.settings.get("mlinfra_workspace")

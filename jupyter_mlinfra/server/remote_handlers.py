@@ -17,7 +17,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..core.errors import InvalidInput, quote
+from ..core.errors import InvalidInput, PermissionDenied, quote
 from .base import MLInfraHandler
 
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
@@ -101,6 +101,30 @@ class CapturedVersionsHandler(MLInfraHandler):
         store = self.workspace.service("models")
         version = await self.call(store.store, captured)
         self.send_json(version.to_dict(full=True), status=201)
+
+
+class UserCodeRefusedHandler(MLInfraHandler):
+    """On the central service, the operations that would run a caller's code in the
+    service's own process (which holds the catalog and storage credentials): predicting
+    with a stored model (unpickling it) and materializing or pushing a feature view (running
+    its stored transform). Refused with a 403 that says where to do it instead."""
+
+    @web.authenticated
+    @authorized
+    def post(self, **_: str) -> None:
+        raise PermissionDenied(
+            "the central mlinfra service does not run stored models or feature transforms in "
+            "its own process: load the model (models.load) or materialize the view from a "
+            "workspace with direct catalog access, or in a job run")
+
+
+# route suffixes whose handlers unpickle or run stored user code in the server's process
+USER_CODE_SUFFIXES = ("/predict", "/materialize", "/push")
+
+
+def without_user_code(routes: list[tuple[str, type]]) -> list[tuple[str, type]]:
+    return [(pattern, UserCodeRefusedHandler if pattern.endswith(USER_CODE_SUFFIXES)
+             else handler) for pattern, handler in routes]
 
 
 REMOTE_ROUTES: list[tuple[str, type]] = [

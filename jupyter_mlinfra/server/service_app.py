@@ -57,6 +57,8 @@ class MLInfraServiceApp(ServerApp):
 
     # the mlinfra API only: no kernels, contents, files, sessions, terminals or lab pages
     default_services = ()
+    # and no caller's code in this process (see remote_handlers.UserCodeRefusedHandler)
+    runs_user_code = False
 
     jpserver_extensions = Dict({"jupyter_mlinfra": True}, help="Always only jupyter_mlinfra.")
 

@@ -73,3 +73,16 @@ def test_service_unreachable_is_one_clear_error(remote, service):
     ws.remote = ServiceClient("http://127.0.0.1:9/", "x")  # nothing listens there
     with pytest.raises(ServiceUnavailable, match="cannot reach the mlinfra service"):
         ws.health()
+
+
+def test_the_service_runs_no_callers_code_in_its_process(service):
+    import requests
+
+    for path, body in (("mlinfra/api/models/churn/predict", {"records": [{"a": 1}]}),
+                       ("mlinfra/api/features/views/spend/materialize", {}),
+                       ("mlinfra/api/features/views/spend/push", {"rows": [{"a": 1}]})):
+        answer = requests.post(service.url + path, json=body, timeout=30,
+                               headers={"Authorization": f"token {service.token('carol')}"})
+        assert answer.status_code == 403, path
+        assert "does not run stored models or feature transforms" in \
+            answer.json()["error"]["message"]
