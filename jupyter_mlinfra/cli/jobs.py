@@ -6,10 +6,8 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from .. import grammar
-from ..core.errors import InvalidInput
 from ..core.text_table import render_table
 
 
@@ -320,57 +318,15 @@ def _scheduler_status(workspace, args) -> int:
     return 0
 
 
-def _collect_notebooks(paths: list[str]) -> list[Path]:
-    found: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*.ipynb")
-                                if ".ipynb_checkpoints" not in q.parts))
-        elif p.suffix == ".ipynb" and p.is_file():
-            found.append(p)
-        else:
-            raise InvalidInput(f"{raw} is not a notebook or a folder")
-    if not found:
-        raise InvalidInput("no notebooks found in " + ", ".join(paths))
-    return found
-
-
 def cmd_test(workspace, args) -> int:
     """Each notebook top to bottom in a fresh kernel in its own folder, like nbmake."""
-    import tempfile
+    from ..core.notebook_tests import run_notebook_tests
 
-    from ..core.jobs.execution import describe_error, ensure_kernel_metadata
-    from ..core.notebook_execution import execute_notebook, load_notebook
-
-    notebooks = _collect_notebooks(args.paths)
     started = time.perf_counter()
-    failed = 0
-    for nb_path in notebooks:
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "out.ipynb"
-            try:
-                kernel = args.kernel_name or _kernel(nb_path)
-                nb = load_notebook(nb_path)
-                ensure_kernel_metadata(nb, kernel)
-                execute_notebook(nb, out, kernel_name=kernel,
-                                 cwd=nb_path.parent, execution_timeout=args.timeout,
-                                 notebook_path=str(nb_path), record_provenance=False)
-                print(f"PASSED {nb_path} ({time.perf_counter() - t0:.1f} s)")
-            except Exception as exc:
-                failed += 1
-                err = describe_error(exc, out)
-                where = f" in cell {err['cell_index']}" if "cell_index" in err else ""
-                print(f"FAILED {nb_path}{where}: {err['type']}: {err['message']}")
-    passed = len(notebooks) - failed
+    passed = failed = 0
+    for result in run_notebook_tests(args.paths, kernel_name=args.kernel_name,
+                                     timeout=args.timeout):
+        print(result.line(), flush=True)
+        passed, failed = passed + result.passed, failed + (not result.passed)
     print(f"{passed} passed, {failed} failed in {time.perf_counter() - started:.1f} s")
     return 1 if failed else 0
-
-
-def _kernel(path: Path) -> str:
-    try:
-        meta = json.loads(path.read_text()).get("metadata", {})
-        return meta.get("kernelspec", {}).get("name") or "python3"
-    except (OSError, ValueError):
-        return "python3"
