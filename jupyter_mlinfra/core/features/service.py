@@ -4,7 +4,8 @@ Definitions live in the catalog (entities, views, immutable view versions), feat
 the offline store (parquet in the artifact store) and the online store (latest values per
 entity). Everything a door does goes through :class:`FeatureService`, a facade over:
 
-- :mod:`.registry`: entities, views, versions, visibility, discovery (the catalog only);
+- :mod:`.registry`: entities, views, versions, visibility (the catalog only), and
+  :mod:`.discovery`: lists and descriptions over it;
 - :mod:`.sources`: DataFrame, file, artifact, job-output and push sources; schema inference;
 - :mod:`.materialization`: materialize, push, compact, online writes, interval arithmetic;
 - :mod:`.retrieval`: training frames (planning, pruning, point-in-time join, lineage);
@@ -30,6 +31,7 @@ from .definitions import (
     parse_tags,
     parse_ttl,
 )
+from .discovery import FeatureDiscovery
 from .materialization import Materializer, row_count
 from .online import OnlineStore
 from .registry import FeatureRegistry, NewVersion
@@ -49,6 +51,7 @@ class FeatureService:
         self.stores = stores if stores is not None else FeatureStores(workspace)
         self._sorted = self.stores.sorted  # the point-in-time cache (tests size it)
         self.registry = FeatureRegistry(workspace)
+        self.discovery = FeatureDiscovery(self.registry)
         self.sources = SourceReader(workspace)
         self.materializer = Materializer(workspace, self.registry, self.sources, self.stores)
         self.frames = TrainingFrames(workspace, self.registry, self.stores)
@@ -104,15 +107,15 @@ class FeatureService:
         return self.registry.register_entity(name, join_keys, description)
 
     def list_entities(self) -> list[dict]:
-        return self.registry.list_entities()
+        return self.discovery.list_entities()
 
     def list_entities_page(self, *, q: str | None = None, owner: str | None = None,
                            limit: Any = None, offset: Any = None,
                            cursor: str | None = None) -> dict:
         """One page of the entities (by name; ``q``: text in the name, description or join
         keys), paged by the database: the envelope of :mod:`..paging`."""
-        return self.registry.list_entities_page(q=q, owner=owner, limit=limit, offset=offset,
-                                                cursor=cursor)
+        return self.discovery.list_entities_page(q=q, owner=owner, limit=limit, offset=offset,
+                                                 cursor=cursor)
 
     @shared_write("features.delete_entity", summary="delete entity {name}",
                   stand_in=lambda self, args, entry: None)
@@ -207,7 +210,7 @@ class FeatureService:
                    tag: str | None = None, entity: str | None = None) -> list[dict]:
         """Views this user may see, filtered by free text (name, description, feature names,
         tags), owner, tag and entity."""
-        return self.registry.list_views(text, owner, tag, entity)
+        return self.discovery.list_views(text, owner, tag, entity)
 
     def list_views_page(self, text: str | None = None, owner: str | None = None,
                         tag: str | None = None, entity: str | None = None, *,
@@ -225,7 +228,7 @@ class FeatureService:
 
     def describe(self, name: str, version: int | None = None, statistics: bool = True) -> dict:
         """Schema, versions, statistics, freshness, owner and used-by of a view."""
-        out, current, files = self.registry.describe(name, version)
+        out, current, files = self.discovery.describe(name, version)
         out["freshness"]["online_entities"] = self.online.count(name, current.version)
         out["statistics"] = self.stores.offline.statistics(
             [f.artifact_key for f in files], list(current.join_keys), current.features) \
@@ -262,7 +265,7 @@ class FeatureService:
     def record_usage(self, lineage: dict, consumer: str) -> list[dict]:
         """Record that ``consumer`` (e.g. ``"model:churn/3"``) uses the views of a training
         frame's lineage (``frame.attrs["mlinfra_lineage"]``): the "used by" list of describe."""
-        return self.registry.record_usage(lineage, consumer)
+        return self.discovery.record_usage(lineage, consumer)
 
     # -- computation ------------------------------------------------------------------------
     @shared_write("features.materialize", summary="materialize feature view {name}",
