@@ -108,13 +108,39 @@ c.Spawner.environment = {{
     "MLINFRA_JOBS_POLL_INTERVAL": "0.2",
 }}
 
-# the test driver: a service token allowed to manage users, servers and tokens
-c.JupyterHub.services = [{{"name": "test-driver", "api_token": "{driver_token}"}}]
-c.JupyterHub.load_roles = [{{
-    "name": "test-driver",
-    "scopes": ["admin:users", "admin:servers", "tokens", "read:users", "admin:groups"],
-    "services": ["test-driver"],
-}}]
+# the central mlinfra service, run by the Hub: it alone needs the catalog and storage
+# settings (here also given to the servers, which run in direct mode; see the trust model)
+c.JupyterHub.services = [
+    {{
+        "name": "mlinfra",
+        "url": "http://127.0.0.1:{service_port}",
+        "command": ["{venv_bin}/jupyter", "mlinfra", "service", "--allow-root",
+                    "--ServerApp.root_dir={folder}/service-root"],
+        "environment": {{
+            "JUPYTER_CONFIG_PATH": "{folder}/mlinfra-config",
+            "PATH": "{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "MLINFRA_HOME": "{folder}/service-home",
+        }},
+    }},
+    # the test driver: a token allowed to manage users, servers and tokens
+    {{"name": "test-driver", "api_token": "{driver_token}"}},
+]
+c.JupyterHub.load_roles = [
+    # the service asks the Hub who a token belongs to, and their groups
+    {{"name": "mlinfra-service", "scopes": ["read:users", "read:users:groups"],
+      "services": ["mlinfra"]}},
+    # every team member may call the service (with their own token or their server's)
+    {{"name": "mlinfra-users", "scopes": ["access:services!service=mlinfra"],
+      "groups": ["team-a", "team-b", "mlinfra-admins"]}},
+    {{"name": "test-driver",
+      "scopes": ["admin:users", "admin:servers", "tokens", "read:users", "admin:groups"],
+      "services": ["test-driver"]}},
+]
+# the token of a single-user server and its kernels ($JUPYTERHUB_API_TOKEN) may call it
+c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
+                                 "access:services!service=mlinfra"]
 """
 
 MLINFRA_CONFIG = """\
@@ -194,10 +220,15 @@ class HubUser:
             raise KernelError(error["ename"], error["evalue"], text)
         return text
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        """``jupyter mlinfra ...`` in the user's server environment (a terminal there)."""
+    def cli(self, *args: str, remote: bool = False) -> subprocess.CompletedProcess:
+        """``jupyter mlinfra ...`` in the user's server environment (a terminal there);
+        ``remote``: talking to the central service with the user's token."""
+        env = self.hub.user_env(self.name)
+        if remote:
+            env.update(MLINFRA_SERVICE_URL=self.hub.service_url,
+                       MLINFRA_SERVICE_TOKEN=self.token)
         return subprocess.run(["jupyter", "mlinfra", *args], capture_output=True, text=True,
-                              env=self.hub.user_env(self.name), timeout=180)
+                              env=env, timeout=180)
 
 
 class KernelError(Exception):
@@ -211,6 +242,7 @@ class Hub:
                  catalog_url: str) -> None:
         self.folder, self.port, self.process = folder, port, process
         self.url = f"http://127.0.0.1:{port}"
+        self.service_url = f"{self.url}/services/mlinfra/"
         self.catalog_url = catalog_url
         self.users: dict[str, HubUser] = {}
 
@@ -300,6 +332,7 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
     bucket = f"mlinfra-hub-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
     (folder / "mlinfra-config").mkdir()
+    (folder / "service-root").mkdir()
     (folder / "mlinfra-config" / "jupyter_mlinfra_config.py").write_text(MLINFRA_CONFIG.format(
         catalog_url=catalog_url, artifact_root=f"s3://{bucket}/artifacts",
         s3_endpoint=s3_endpoint))
@@ -308,7 +341,7 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
         port=port, hub_port=_free_port(), proxy_api_port=_free_port(), folder=folder,
         proxy=proxy, password=PASSWORD, users={"alice", "bob", "admin"},
         groups={g: {"users": u} for g, u in GROUPS.items()}, venv_bin=VENV_BIN,
-        timeout=STARTUP_TIMEOUT, driver_token=DRIVER_TOKEN))
+        timeout=STARTUP_TIMEOUT, driver_token=DRIVER_TOKEN, service_port=_free_port()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLINFRA_", "JUPYTER"))}
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
     log = open(folder / "hub.log", "w")
@@ -324,6 +357,9 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
         for user in ("alice", "bob", "admin"):
             r = hub.api("POST", f"users/{user}/server")
             assert r.status_code in (201, 202), r.text
+        _wait(lambda: requests.get(f"{hub.service_url}mlinfra/api/health", timeout=10
+                                   ).status_code in (200, 401, 403), STARTUP_TIMEOUT,
+              "waiting for the mlinfra service", process)
         for user in ("alice", "bob", "admin"):
             _wait(lambda u=user: (hub.api("GET", f"users/{u}").json().get("servers", {})
                                   .get("", {}).get("ready")), STARTUP_TIMEOUT,

@@ -147,6 +147,44 @@ def test_the_admin_can(hub):
     assert r.status_code == 200 and r.json()["description"] == "curated", r.text
 
 
+def test_the_central_service_takes_identity_from_the_hub(hub):
+    """bob's kernel in remote mode (the service's URL, his server's own Hub token): the
+    service asks the Hub who he is; claiming to be alice in his environment changes nothing."""
+    bob = hub.user("bob")
+    out = bob.run(f"""
+        import json, os
+        from jupyter_mlinfra import jobs
+        from jupyter_mlinfra.core.errors import PermissionDenied
+        from jupyter_mlinfra.core.workspace import get_workspace
+        os.environ["MLINFRA_SERVICE_URL"] = {hub.service_url!r}
+        os.environ["MLINFRA_USER"] = "alice"
+        try:
+            health = get_workspace(refresh=True).health()
+            try:
+                jobs.update({hub.alice_job!r}, description="bob's now")
+                refused = None
+            except PermissionDenied as exc:
+                refused = str(exc)
+        finally:
+            del os.environ["MLINFRA_SERVICE_URL"]
+            os.environ["MLINFRA_USER"] = "bob"
+            get_workspace(refresh=True)
+        print(json.dumps({{"user": health["user"], "teams": health["teams"],
+                          "refused": refused}}))
+    """)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert (result["user"], result["teams"]) == ("bob", ["team-b"]), result
+    assert result["refused"] and "belongs to alice" in result["refused"]
+    # the admin's CLI through the service: the Hub's group makes her an admin there
+    out = hub.user("admin").cli("audit", "--json", "--user", "bob", "--action", "jobs",
+                                remote=True)
+    assert out.returncode == 0, out.stderr
+    assert [(e["user"], e["action"], e["outcome"]) for e in json.loads(out.stdout)["items"]
+            ][:2] == [("bob", "jobs.update", "denied"), ("bob", "jobs.cancel", "ok")]
+    out = hub.user("alice").cli("audit", "--user", "bob", remote=True)
+    assert out.returncode == 5 and "admins and auditors" in out.stderr
+
+
 def test_the_audit_log_shows_who_did_what(hub):
     admin, bob, alice = hub.user("admin"), hub.user("bob"), hub.user("alice")
     r = admin.rest("GET", "audit", params={"limit": 200})
