@@ -37,6 +37,8 @@ USERS = {
     "carol": {"token": "tok-carol-" + uuid.uuid4().hex, "groups": ["ml-leads"]},
 }
 
+RUN_TOKEN_SECRET = uuid.uuid4().hex  # the service's key for the tokens of its job kernels
+
 NOTEBOOK = {
     "cells": [
         {"cell_type": "code", "execution_count": None, "id": "params",
@@ -60,6 +62,7 @@ class Service:
     process: subprocess.Popen
     catalog_url: str
     tmp: Path = field(default=None)
+    run_token_secret: str = RUN_TOKEN_SECRET
 
     def token(self, user: str) -> str:
         return USERS[user]["token"]
@@ -86,7 +89,7 @@ def start_service(tmp: Path, catalog_url: str | None = None) -> Service:
                IPYTHONDIR=str(tmp / "service-ipython"),
                JUPYTER_RUNTIME_DIR=str(tmp / "service-runtime"),
                MLINFRA_ROLES=json.dumps({"carol": ["admin"]}),
-               MLINFRA_JOBS_WORKERS="2")
+               MLINFRA_JOBS_WORKERS="2", MLINFRA_SERVICE_RUN_TOKEN_SECRET=RUN_TOKEN_SECRET)
     if catalog_url:
         env["MLINFRA_CATALOG_URL"] = catalog_url
     log = tmp / "service.log"

@@ -86,3 +86,25 @@ def test_the_service_runs_no_callers_code_in_its_process(service):
         assert answer.status_code == 403, path
         assert "does not run stored models or feature transforms" in \
             answer.json()["error"]["message"]
+
+
+def test_run_tokens_act_as_the_runs_owner_only_while_valid(service):
+    """The tokens the service signs for job kernels (run_tokens): the owner they name, with
+    the owner's groups from the token table; a forged or expired one is refused."""
+    import requests
+
+    from jupyter_mlinfra.server.run_tokens import RunTokens
+
+    RUN_TOKEN_SECRET = service.run_token_secret
+
+    def health(token: str):
+        return requests.get(service.url + "mlinfra/api/health", timeout=30,
+                            headers={"Authorization": f"token {token}"})
+
+    signed = RunTokens(RUN_TOKEN_SECRET).issue("alice", "0" * 32)
+    answer = health(signed).json()
+    assert (answer["user"], answer["teams"]) == ("alice", ["fraud"])
+    assert health(RunTokens("another key").issue("alice", "0" * 32)).status_code == 403
+    assert health(RunTokens(RUN_TOKEN_SECRET).issue("alice", "0" * 32,
+                                                    lifetime=-1)).status_code == 403
+    assert health(signed[:-2] + "xx").status_code == 403
