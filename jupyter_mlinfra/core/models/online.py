@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InvalidInput
-
 
 def lineage_features(version) -> list[str]:
     for entry in version.data:
@@ -30,11 +28,5 @@ def fill_features(workspace, version, records: list[dict], requested: Any = None
         expected = [c["name"] for c in (version.signature.get("inputs") or {}).get("columns", [])]
         if expected and all(c in records[0] for c in expected):
             return records  # the caller sent every input column
-    from ..workspace import SERVICES
-
-    if "features" not in SERVICES:
-        if requested:
-            raise InvalidInput("the feature store is not available to fill features")
-        return records
     online = workspace.service("features").get_online_features(features, records)
     return [{**stored, **record} for stored, record in zip(online.rows, records)]

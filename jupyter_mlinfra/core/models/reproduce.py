@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import tempfile
 import time
 from pathlib import Path
 
 from ..shared_writes import CAPTURE_ARTIFACT_PREFIX, REPRODUCE_TAG, public_entries
+from .modes import REGISTER_WRITE
 from .versions import ModelVersion
 
 _CELL_HEADER = re.compile(r"^# \[[^\]]*\] cell \S+\n", re.MULTILINE)
@@ -76,7 +76,7 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
     result["parameters"] = parameters or {}
     started = time.perf_counter()
     captured: list[dict] | None = None
-    jobs = _jobs(store) if via_jobs is not False else None
+    jobs = jobs_service(store.ws) if via_jobs is not False else None
     if via_jobs and jobs is None:
         from ..errors import InvalidInput
 
@@ -94,7 +94,7 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
     # every write to shared state the re-run attempted was captured, not applied
     result["captured_writes"] = public_entries(captured)
     captured = [c["payload"] for c in sorted(captured, key=lambda c: c.get("seq", 0))
-                if c.get("kind") == "models.register" and isinstance(c.get("payload"), dict)]
+                if c.get("kind") == REGISTER_WRITE and isinstance(c.get("payload"), dict)]
     mine = [c for c in captured if c.get("name") == version.name]
     if not mine:
         result["error"] = result["error"] or (
@@ -119,14 +119,11 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
     return result
 
 
-def _jobs(store):
-    """The jobs service, when this installation has one with the API reproduce needs."""
-    from ..workspace import SERVICES
-
-    if "jobs" not in SERVICES:
-        return None
+def jobs_service(workspace):
+    """The jobs service when it has the API reproduce and batch prediction need (a remote
+    client may not), else None."""
     try:
-        jobs = store.ws.service("jobs")
+        jobs = workspace.service("jobs")
     except Exception:
         return None
     needed = ("submit_content", "run_and_wait", "run_artifacts")
@@ -196,5 +193,3 @@ def _run_as_job(store, jobs, version, nb, folder: Path | None, parameters, timeo
     captured.sort(key=lambda c: c.get("seq", 0))
     return captured
 
-
-REPRODUCE_ARTIFACT_PREFIX = CAPTURE_ARTIFACT_PREFIX

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInput, quote
+from ..times import to_iso_z
 
 MAX_VERSION = 2**63 - 1  # the catalog's BIGINT
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -175,7 +176,7 @@ class ModelVersion:
         body = {
             "name": self.name, "version": self.version, "id": self.id, "owner": self.owner,
             "status": self.status,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "created_at": to_iso_z(self.created_at),
             "description": self.description, "tags": self.tags, "flavor": self.flavor,
             "metrics": self.metrics, "clean": self.clean, "dirty_reasons": self.dirty_reasons,
             "run_id": self.run_id, "aliases": self.aliases,

@@ -212,13 +212,13 @@ CRASH = textwrap.dedent("""
     import os, signal
     from sklearn.dummy import DummyClassifier
     from jupyter_mlinfra.core.workspace import Workspace
-    from jupyter_mlinfra.core.models.service import ModelStore
-    real = ModelStore._lock_model
+    from jupyter_mlinfra.core.models.registry import ModelRegistry
+    real = ModelRegistry.lock_model
     def dying(self, s, name, description=""):
         row = real(self, s, name, description)
         s.flush()
         os.kill(os.getpid(), signal.SIGKILL)   # mid-transaction, artifacts already written
-    ModelStore._lock_model = dying
+    ModelRegistry.lock_model = dying
     store = Workspace.open().service("models")
     store.register("crashy", DummyClassifier().fit([[0], [1]], [0, 1]), figures=[])
 """)
