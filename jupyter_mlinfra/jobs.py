@@ -38,7 +38,13 @@ def get(name: str) -> dict:
 
 
 def list_jobs(**filters: Any) -> list[dict]:
+    """Every job definition matching the filters (owner, tag, active, q), by name."""
     return _svc().list_jobs(**filters)
+
+
+def list_jobs_page(**filters: Any) -> dict:
+    """One page of job definitions (the envelope; ``limit``, ``offset``, ``cursor``)."""
+    return _svc().list_jobs_page(**filters)
 
 
 def pause(name: str) -> dict:
@@ -94,11 +100,14 @@ def sweep_results(sweep_id: str):
     return _svc().sweep_results(sweep_id)
 
 
-def runs(**filters: Any) -> list[dict]:
-    """Runs, newest first (summaries: ``get_run`` has a run's environment): job, state,
-    owner, trigger, tag, sweep, notebook, parameters, q, since, until, limit, offset, cursor.
-    One page; ``jobs.runs_page(...)`` gives the page with its total and next_cursor."""
-    return _svc().list_runs(**filters)["items"]
+def runs(*, limit: int | None = None, **filters: Any) -> list[dict]:
+    """Every run matching the filters, newest first (summaries: ``get_run`` has a run's
+    environment): job, state, owner, trigger, tag, sweep, notebook, parameters, q, since,
+    until, offset; at most ``limit`` runs when given. Read page by page;
+    ``jobs.runs_page(...)`` gives one page with its total and next_cursor."""
+    from .core.paging import walk
+
+    return walk(_svc().list_runs, limit=limit, **filters)
 
 
 def runs_page(**filters: Any) -> dict:
@@ -137,5 +146,5 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
 
 
 __all__ = ["create", "update", "get", "list_jobs", "pause", "resume", "delete", "run",
-           "wait_for", "sweep", "sweep_results", "runs", "runs_page", "get_run", "cancel",
-           "retry", "output", "log", "log_metric"]
+           "wait_for", "sweep", "sweep_results", "runs", "runs_page", "list_jobs_page",
+           "get_run", "cancel", "retry", "output", "log", "log_metric"]

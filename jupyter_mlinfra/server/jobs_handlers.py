@@ -42,36 +42,39 @@ class JobsBase(MLInfraHandler):
 class JobsHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.send_json({"jobs": self.jobs.list_jobs(
-            tag=self.query("tag"), active=_bool(self.query("active")), q=self.query("q"),
-            owner=self.query("owner"))})
+    async def get(self) -> None:
+        self.send_json(await self.call(
+            self.jobs.list_jobs_page, tag=self.query("tag"),
+            active=_bool(self.query("active")), q=self.query("q"), owner=self.query("owner"),
+            limit=self.query("limit"), offset=self.query("offset"),
+            cursor=self.query("cursor")))
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         body = self.json_body()
         name, notebook = body.pop("name", None), body.pop("notebook", None)
         if not name or not notebook:
             raise InvalidInput("a job needs a name and a notebook")
-        self.send_json(self.jobs.create_job(name, notebook, **body), status=201)
+        self.send_json(await self.call(self.jobs.create_job, name, notebook, **body),
+                       status=201)
 
 
 class JobHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self, ref: str) -> None:
-        self.send_json(self.jobs.get_job(ref))
+    async def get(self, ref: str) -> None:
+        self.send_json(await self.call(self.jobs.get_job, ref))
 
     @web.authenticated
     @authorized
-    def patch(self, ref: str) -> None:
-        self.send_json(self.jobs.update_job(ref, **self.json_body()))
+    async def patch(self, ref: str) -> None:
+        self.send_json(await self.call(self.jobs.update_job, ref, **self.json_body()))
 
     @web.authenticated
     @authorized
-    def delete(self, ref: str) -> None:
-        self.jobs.delete_job(ref)
+    async def delete(self, ref: str) -> None:
+        await self.call(self.jobs.delete_job, ref)
         self.set_status(204)
         self.finish()
 
@@ -79,57 +82,60 @@ class JobHandler(JobsBase):
 class JobActionHandler(JobsBase):
     @web.authenticated
     @authorized
-    def post(self, ref: str, action: str) -> None:
+    async def post(self, ref: str, action: str) -> None:
         if action == "pause":
-            self.send_json(self.jobs.pause_job(ref))
+            self.send_json(await self.call(self.jobs.pause_job, ref))
         elif action == "resume":
-            self.send_json(self.jobs.resume_job(ref))
+            self.send_json(await self.call(self.jobs.resume_job, ref))
         else:  # run
             body = self.json_body()
             options = {k: body[k] for k in _RUN_OPTIONS if k in body}
-            self.send_json(self.jobs.run_job(ref, parameters=body.get("parameters"),
-                                             **options), status=201)
+            self.send_json(await self.call(self.jobs.run_job, ref,
+                                           parameters=body.get("parameters"), **options),
+                           status=201)
 
 
 class SchedulePreviewHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         schedule = self.query("schedule")
         if not schedule:
             raise InvalidInput("give ?schedule=<cron expression>")
-        self.send_json(self.jobs.preview_schedule(schedule, self.query("timezone") or "UTC",
-                                                  _int(self.query("count"), "count", 5)))
+        self.send_json(await self.call(self.jobs.preview_schedule, schedule,
+                                       self.query("timezone") or "UTC",
+                                       _int(self.query("count"), "count", 5)))
 
 
 class NotebookParametersHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         notebook = self.query("notebook")
         if not notebook:
             raise InvalidInput("give ?notebook=<path relative to the server root>")
-        self.send_json(self.jobs.notebook_parameters(notebook))
+        self.send_json(await self.call(self.jobs.notebook_parameters, notebook))
 
 
 class SchedulerStatusHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         scheduler = self.settings.get("mlinfra_jobs_scheduler")
         self.send_json({"in_server": scheduler is not None,
-                        "scheduler": scheduler.status() if scheduler else None,
-                        "service": self.jobs.status()})
+                        "scheduler": await self.call(scheduler.status) if scheduler else None,
+                        "service": await self.call(self.jobs.status)})
 
 
 class RunsHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         params = {k[len("param."):]: v[-1].decode() for k, v in
                   self.request.query_arguments.items() if k.startswith("param.")}
-        self.send_json(self.jobs.list_runs(
-            job=self.query("job"), state=self.query("state"), owner=self.query("owner"),
+        self.send_json(await self.call(
+            self.jobs.list_runs, job=self.query("job"), state=self.query("state"),
+            owner=self.query("owner"),
             trigger=self.query("trigger"), tag=self.query("tag"), sweep=self.query("sweep"),
             pipeline=self.query("pipeline"), notebook=self.query("notebook"),
             parameters=params or None, q=self.query("q"),
@@ -139,60 +145,61 @@ class RunsHandler(JobsBase):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         body = self.json_body()
         options = {k: body[k] for k in _RUN_OPTIONS if k in body}
         unknown = set(body) - set(_RUN_OPTIONS) - {"notebook", "job", "parameters"}
         if unknown:
             raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
-        self.send_json(self.jobs.submit(body.get("notebook"), job=body.get("job"),
-                                        parameters=body.get("parameters"), **options),
+        self.send_json(await self.call(self.jobs.submit, body.get("notebook"),
+                                       job=body.get("job"),
+                                       parameters=body.get("parameters"), **options),
                        status=201)
 
 
 class RunHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self, run_id: str) -> None:
-        self.send_json(self.jobs.get_run(run_id))
+    async def get(self, run_id: str) -> None:
+        self.send_json(await self.call(self.jobs.get_run, run_id))
 
 
 class RunActionHandler(JobsBase):
     @web.authenticated
     @authorized
-    def post(self, run_id: str, action: str) -> None:
+    async def post(self, run_id: str, action: str) -> None:
         if action == "cancel":
-            self.send_json(self.jobs.cancel_run(run_id))
+            self.send_json(await self.call(self.jobs.cancel_run, run_id))
         else:
-            self.send_json(self.jobs.retry_run(run_id), status=201)
+            self.send_json(await self.call(self.jobs.retry_run, run_id), status=201)
 
 
 class RunOutputHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self, run_id: str) -> None:
-        data = self.jobs.run_output(run_id)
+    async def get(self, run_id: str) -> None:
+        data = await self.call(self.jobs.run_output, run_id)
         if _bool(self.query("download")):
             self.set_header("Content-Disposition",
                             f'attachment; filename="run-{run_id[:12]}.ipynb"')
-        # APIHandler.finish() sets the Content-Type itself (application/json by default)
-        self.finish(data, set_content_type="application/x-ipynb+json")
+        await self.send_bytes(data, "application/x-ipynb+json")
 
 
 class RunLogHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self, run_id: str) -> None:
-        self.send_json(self.jobs.run_log(run_id, _int(self.query("offset"), "offset", 0)))
+    async def get(self, run_id: str) -> None:
+        self.send_json(await self.call(self.jobs.run_log, run_id,
+                                       _int(self.query("offset"), "offset", 0)))
 
 
 class SweepsHandler(JobsBase):
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         body = self.json_body()
         options = {k: body[k] for k in _RUN_OPTIONS if k in body}
-        self.send_json(self.jobs.sweep(body.get("notebook"), body.get("grid"),
+        self.send_json(await self.call(self.jobs.sweep, body.get("notebook"), body.get("grid"),
                                        job=body.get("job"),
                                        parameters=body.get("parameters"), **options),
                        status=201)
@@ -201,12 +208,16 @@ class SweepsHandler(JobsBase):
 class SweepHandler(JobsBase):
     @web.authenticated
     @authorized
-    def get(self, sweep_id: str) -> None:
-        import json
+    async def get(self, sweep_id: str) -> None:
+        self.send_json(await self.call(_sweep_table, self.jobs, sweep_id))
 
-        df = self.jobs.sweep_results(sweep_id)
-        self.send_json({"id": sweep_id, "columns": list(df.columns),
-                        "results": json.loads(df.to_json(orient="records"))})
+
+def _sweep_table(jobs, sweep_id: str) -> dict:
+    import json
+
+    df = jobs.sweep_results(sweep_id)
+    return {"id": sweep_id, "columns": list(df.columns),
+            "results": json.loads(df.to_json(orient="records"))}
 
 
 _ID = r"(?P<run_id>[0-9a-f]{32})"

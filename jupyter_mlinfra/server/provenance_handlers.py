@@ -13,14 +13,12 @@ from pathlib import Path
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
-from tornado.ioloop import IOLoop
 
 from ..core.errors import InvalidInput, NotFound
 from ..core.paths import inside_root
-from ..core.provenance.model import (METADATA_KEY, cells_from_json, cells_from_notebook,
-                                     log_from_notebook)
-from ..core.provenance.service import read_notebook
+from ..core.provenance.model import cells_from_json
 from ..core.provenance.verify import VerifyOptions
+from ..core.provenance.view import kernel_state, notebook_view
 from .base import MLInfraHandler
 
 
@@ -49,81 +47,17 @@ class ProvenanceBase(MLInfraHandler):
     def provenance(self):
         return self.workspace.service("provenance")
 
-    def kernel_state(self, path: str, kernel_id: str | None) -> dict | None:
-        """What the notebook's kernel records now: its current session (the latest its
-        recorder registered; each restart registers a new one), or ``recording: False``."""
-        if not kernel_id:
-            return None
-        svc = self.provenance
-        sessions = svc.kernel_sessions(kernel_id)
-        state = {"kernel_id": kernel_id, "recording": bool(sessions), "session_id": None,
-                 "started_at": None, "restarted": len(sessions) > 1,
-                 "previous_session_id": sessions[1]["session_id"] if len(sessions) > 1
-                 else None}
-        if sessions:
-            state.update(session_id=sessions[0]["session_id"],
-                         started_at=sessions[0]["started_at"])
-        elif kernel_id in {s["session_id"] for s in svc.sessions(path)}:
-            state.update(recording=True, session_id=kernel_id)  # recorded before sessions
-        return state
+    async def view(self, path: str, *, session_id: str | None, kernel_id: str | None = None,
+                   cells=None) -> dict:
+        """The provenance view of a notebook (``core.provenance.view``), off the loop."""
+        svc, display_path = self.provenance, self.api_path(path)
 
-    def payload(self, path: str, *, session_id: str | None, kernel_id: str | None = None,
-                cells=None) -> dict:
-        """The view of a notebook: the given session; else the kernel's current session
-        (only it: after a restart, nothing of the session before); else the latest."""
-        svc = self.provenance
-        kernel = None if session_id else self.kernel_state(path, kernel_id)
-        if kernel is not None:
-            session_id = kernel["session_id"]
-        empty = {"notebook_path": path, "path": self.api_path(path), "session_id": session_id,
-                 "sessions": svc.sessions(path), "executions": [], "report": None,
-                 "log": None, "kernel": kernel, "recording_enabled": _recording_enabled(),
-                 "source": "recorded"}
-        if kernel is not None and session_id is None:
-            # the kernel records nothing (yet): the log the notebook carries, if any
-            return self.saved_view(path, empty, kernel_id, cells) or empty
-        try:
-            log, current, _nb = svc.resolve(path, session_id=session_id, cells=cells)
-        except NotFound:
-            if kernel is None and cells is None and not Path(path).is_file():
-                raise
-            return (self.saved_view(path, empty, kernel_id, cells) if kernel is not None
-                    else None) or empty
-        report = svc.check(path, log=log, cells=current)
-        return {**empty, "notebook_path": log.notebook_path or path,
-                "session_id": log.session_id,
-                "executions": [e.to_dict() for e in log.executions],
-                "report": report.to_dict(), "log": svc.saved_log(log, current, path)}
+        def assemble() -> dict:
+            return notebook_view(svc, path, display_path=display_path, session_id=session_id,
+                                 kernel_id=kernel_id, cells=cells,
+                                 recording_enabled=_recording_enabled())
 
-    def saved_view(self, path: str, empty: dict, kernel_id: str | None, cells) -> dict | None:
-        """The view of the execution log saved in the notebook (``source: "saved"``, its date
-        and machine), for a kernel that has recorded nothing yet; None when the notebook
-        carries no log, or carries one of this kernel's own sessions (after a restart the
-        panel shows the new session only)."""
-        if not Path(path).is_file():
-            return None
-        try:
-            nb = read_notebook(path)
-            saved = log_from_notebook(nb)
-        except (InvalidInput, NotFound):
-            return None
-        if saved is None or not saved.executions:
-            return None
-        own = {s["session_id"] for s in self.provenance.kernel_sessions(kernel_id)} \
-            if kernel_id else set()
-        if saved.session_id in own:
-            return None
-        data = ((nb.get("metadata") or {}).get(METADATA_KEY) or {}).get("provenance") or {}
-        current = cells if cells is not None else cells_from_notebook(nb)
-        report = self.provenance.check(path, log=saved, cells=current)
-        return {**empty, "notebook_path": saved.notebook_path or path,
-                "session_id": saved.session_id,
-                "executions": [e.to_dict() for e in saved.executions],
-                "report": report.to_dict(), "log": dict(data), "source": "saved",
-                "saved_at": data.get("saved_at") if isinstance(data.get("saved_at"), str)
-                else None,
-                "machine": data.get("machine") if isinstance(data.get("machine"), str)
-                else None}
+        return await self.call(assemble)
 
 
 def _recording_enabled() -> bool:
@@ -139,17 +73,17 @@ def _recording_enabled() -> bool:
 class ProvenanceHandler(ProvenanceBase):
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         """History and hazards of ``?path=`` (against the saved notebook)."""
         path = self.os_path(self.query("path"))
-        self.send_json(self.payload(path, session_id=self.query("session"),
-                                    kernel_id=self.query("kernel_id")))
+        self.send_json(await self.view(path, session_id=self.query("session"),
+                                       kernel_id=self.query("kernel_id")))
 
 
 class ProvenanceCheckHandler(ProvenanceBase):
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         """History and hazards against the cells the front end shows now (unsaved edits)."""
         body = self.json_body()
         path = self.os_path(body.get("path"))
@@ -157,24 +91,26 @@ class ProvenanceCheckHandler(ProvenanceBase):
         if cells is not None and not isinstance(cells, list):
             raise InvalidInput("'cells' must be a list of {id, source, cell_type}")
         parsed = cells_from_json(cells) if cells is not None else None
-        self.send_json(self.payload(path, session_id=body.get("session_id"),
-                                    kernel_id=body.get("kernel_id"), cells=parsed))
+        self.send_json(await self.view(path, session_id=body.get("session_id"),
+                                       kernel_id=body.get("kernel_id"), cells=parsed))
 
 
 class ProvenanceNotebooksHandler(ProvenanceBase):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        items = self.provenance.notebooks()
-        for item in items:
+    async def get(self) -> None:
+        page = await self.call(self.provenance.notebooks_page, q=self.query("q") or None,
+                               limit=self.query("limit"), offset=self.query("offset"),
+                               cursor=self.query("cursor"))
+        for item in page["items"]:
             item["path"] = self.api_path(item["notebook_path"])
-        self.send_json({"notebooks": items})
+        self.send_json(page)
 
 
 class ProvenanceReplayHandler(ProvenanceBase):
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         """Write the replay notebook (default: ``<name>.replay.ipynb`` next to the notebook);
         an existing file is a 409 unless ``overwrite`` is true."""
         body = self.json_body()
@@ -182,16 +118,17 @@ class ProvenanceReplayHandler(ProvenanceBase):
         out = body.get("out_path")
         out_os = self.os_path(out, "out_path") if out else \
             str(Path(path).with_suffix(".replay.ipynb"))
-        session = body.get("session_id")
-        if not session:
-            kernel = self.kernel_state(path, body.get("kernel_id"))
-            session = kernel["session_id"] if kernel else None
         overwrite = body.get("overwrite", False)
         if not isinstance(overwrite, bool):
             raise InvalidInput("'overwrite' must be true or false")
-        summary = self.provenance.export_replay(out_os, path, overwrite=overwrite,
-                                                cell_id=body.get("cell_id"),
-                                                name=body.get("name"), session_id=session)
+        svc = self.provenance
+        session = body.get("session_id")
+        if not session:
+            kernel = await self.call(kernel_state, svc, path, body.get("kernel_id"))
+            session = kernel["session_id"] if kernel else None
+        summary = await self.call(svc.export_replay, out_os, path, overwrite=overwrite,
+                                  cell_id=body.get("cell_id"), name=body.get("name"),
+                                  session_id=session)
         summary["path"] = self.api_path(summary["path"])
         self.send_json(summary, status=201)
 
@@ -211,14 +148,12 @@ class ProvenanceVerifyHandler(ProvenanceBase):
                                  lax=bool(body.get("lax", False)))
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"bad tolerance: {exc}") from exc
-        if not Path(path).is_file():
+        if not await self.call(Path(path).is_file):
             raise NotFound(f"no notebook at {self.api_path(path)}")
-        svc = self.provenance
-        result = await IOLoop.current().run_in_executor(
-            None, lambda: svc.verify(path, replay=replay, options=opts,
-                                     cell_id=body.get("cell_id"),
-                                     timeout=body.get("timeout_seconds"),
-                                     kernel_name=body.get("kernel_name")))
+        result = await self.call(self.provenance.verify, path, replay=replay, options=opts,
+                                 cell_id=body.get("cell_id"),
+                                 timeout=body.get("timeout_seconds"),
+                                 kernel_name=body.get("kernel_name"))
         payload = result.to_dict()
         payload["notebook"] = self.api_path(path)
         self.send_json(payload)
@@ -227,15 +162,15 @@ class ProvenanceVerifyHandler(ProvenanceBase):
 class ProvenanceRecordingHandler(ProvenanceBase):
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         """Whether new kernels record from their first cell, per scope."""
         from ..kernel import autoload
 
-        self.send_json(autoload.status())
+        self.send_json(await self.call(autoload.status))
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         """Switch recording from the first cell on or off for the server's user (``jupyter
         mlinfra enable-recording --user`` / ``disable-recording --user``). The environment's
         own configuration (``--sys-prefix``) is left to its administrator's command line."""
@@ -248,5 +183,5 @@ class ProvenanceRecordingHandler(ProvenanceBase):
         scope = body.get("scope", "user")
         if scope != "user":
             raise InvalidInput("'scope' must be 'user' (use the command line for --sys-prefix)")
-        (autoload.enable if enabled else autoload.disable)(scope)
-        self.send_json(autoload.status())
+        await self.call(autoload.enable if enabled else autoload.disable, scope)
+        self.send_json(await self.call(autoload.status))

@@ -24,6 +24,19 @@ SERVER_QUERY_PARAMETERS = frozenset({"token", "_xsrf"})
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
+def query_bool(text: str | None, name: str, default: bool | None = None) -> bool | None:
+    """A boolean query parameter, parsed the one way every operation does (``1/true/yes/on``,
+    ``0/false/no/off``, any case); absent is ``default``; anything else is a 400 naming it
+    (the door has already checked the operations that declare the parameter)."""
+    if text is None:
+        return default
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False if text else default
+    raise InvalidInput(f"query parameter {name!r} must be true or false, got {quote(text)}")
+
+
 def _cache_buster(name: str, values: list[str]) -> bool:
     """JupyterLab's ServerConnection appends ``?<epoch ms>`` (no value) to GET requests."""
     return name.isdigit() and not any(values)

@@ -69,7 +69,7 @@ async def test_job_crud_and_refusals_with_4xx_and_a_message(jp_fetch, nb_root):
     assert code == 409 and "prepare -> train -> prepare" in err["message"]
     r = await _post(jp_fetch, "jobs", "prepare", "pause", body={})
     assert json.loads(r.body)["active"] is False
-    listed = json.loads((await jp_fetch("mlinfra", "api", "jobs")).body)["jobs"]
+    listed = json.loads((await jp_fetch("mlinfra", "api", "jobs")).body)["items"]
     assert [j["name"] for j in listed] == ["prepare", "train"]
     preview = json.loads((await jp_fetch("mlinfra", "api", "jobs", "schedule-preview",
                                          params={"schedule": "*/15 * * * *",
