@@ -22,7 +22,7 @@ def installed_distributions() -> dict[str, str]:
     if _INSTALLED is None:
         found: dict[str, str] = {}
         for dist in metadata.distributions():     # in sys.path order: the first one imports
-            name = dist.metadata.get("Name") if dist.metadata else None
+            name = dist.metadata["Name"] if dist.metadata else None
             if name:
                 found.setdefault(name, dist.version)
         _INSTALLED = dict(sorted(found.items(), key=lambda kv: (kv[0].lower(), kv[0])))

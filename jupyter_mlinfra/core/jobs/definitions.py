@@ -101,7 +101,8 @@ def _checked(ws, s: Session, fields: dict, job_id: str, name: str, owner: str,
                 f"depend on it (its owner can make it team or public)")
         if dep.id not in deps:
             deps.append(dep.id)
-    edges = {j.id: list(j.depends_on or []) for j in s.scalars(select(JobDefinition))}
+    edges: dict[str, Iterable[str]] = {
+        j.id: list(j.depends_on or []) for j in s.scalars(select(JobDefinition))}
     edges[job_id] = deps
     names = {i: n for i, n in s.execute(select(JobDefinition.id, JobDefinition.name))}
     names[job_id] = name

@@ -1,19 +1,24 @@
-"""One attempt of one run, as a worker executes it (local worker process or Dask task).
+"""One attempt of one run, as a worker executes it (local worker process, Dask task or a
+thread of a waiting process): :class:`RunAttempt`, in named steps.
 
 The worker owns the attempt while the catalog says ``state=running, worker=<it>,
-attempt=<n>``; every write it makes is conditional on that, so a worker that lost its lease
-(and whose run was recovered elsewhere) cannot overwrite the newer attempt.
+attempt=<n>``; every write it makes is conditional on that (``_owned``), so a worker that
+lost its lease (and whose run was recovered elsewhere) cannot overwrite the newer attempt.
 
-While the notebook runs, a monitor thread renews the lease, flushes the log stream, and kills
-the kernel's process group on cancellation or time-out.
+1. ``claim``: check the run is still this worker's, read its snapshot, record the start;
+2. ``start_kernel``: the pre-started kernel if it is the right one, else a new one;
+3. ``execute``: the notebook runs (papermill, :mod:`..notebook_execution`) while
+4. ``monitor`` (a thread) flushes the log, renews the lease, and kills the kernel's process
+   group on cancellation, time-out or a lost lease;
+5. ``on_cell``: per-cell progress, ``publish``-ed with the partial output at most every
+   PUBLISH_EVERY seconds;
+6. ``finish``: the outcome recorded (retried, or final) by :func:`.states.end_attempt`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import tempfile
 import threading
 import time
@@ -26,13 +31,14 @@ from sqlalchemy import select, update
 from ..catalog.schema import utcnow
 from ..distributions import installed_distributions, runtime
 from ..identity import Identity
-from ..kernel_protocol import EXTENSION_MODULE
 from ..process_env import workspace_environment
+from .kernels import DEFAULT_KERNEL, kill_kernel, kill_kernel_processes, start_run_kernel
 from .states import RunState, end_attempt
 from .tables import Run, RunLogLine
 
-DEFAULT_KERNEL = "python3"
+log = logging.getLogger(__name__)
 PUBLISH_EVERY = 0.5   # seconds between two publications of a run's progress and output
+LOST = "lost"         # what an attempt that is no longer its worker's ends in
 
 
 def capture_environment() -> dict:
@@ -67,127 +73,6 @@ def ensure_kernel_metadata(nb, kernel_name: str) -> None:
     meta.setdefault("kernelspec", {"name": kernel_name, "display_name": kernel_name,
                                    "language": "python"})
     meta.setdefault("language_info", {"name": meta["kernelspec"].get("language", "python")})
-
-
-def _run_coro(value):
-    """Run a coroutine to completion in a private event loop (no loop runs here)."""
-    import asyncio
-    import inspect
-
-    if inspect.isawaitable(value):
-        loop = asyncio.new_event_loop()
-        try:
-            return loop.run_until_complete(value)
-        finally:
-            loop.close()
-    return value
-
-
-def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *,
-                 fork: bool = False):
-    """A started kernel in an AsyncKernelManager: nbclient then polls it without blocking
-    its loop, so a killed kernel ends the run at once (DeadKernelError). With ``fork``, an
-    ipykernel kernel is forked from a template process that has already imported it (see
-    ``forked_kernel.py``) instead of starting a new interpreter."""
-    import uuid
-
-    from jupyter_client import AsyncKernelManager
-    from jupyter_core.paths import jupyter_runtime_dir
-
-    # IPC sockets in the runtime folder, not TCP ports: kernels started at the same moment
-    # by several workers cannot race for the same free port (and nothing listens on TCP).
-    runtime = Path(jupyter_runtime_dir())
-    runtime.mkdir(parents=True, exist_ok=True)
-    connection_file = str(runtime / f"mlinfra-kernel-{uuid.uuid4().hex[:12]}.json")
-    km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc",
-                            connection_file=connection_file)
-    if fork:
-        from .forked_kernel import PROVISIONER_NAME, forkable
-
-        spec = km.kernel_spec
-        if forkable(spec.argv):
-            spec.metadata = {**spec.metadata,
-                             "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
-    _run_coro(km.start_kernel(**({"cwd": cwd} if cwd else {})))
-    return km
-
-
-def start_run_kernel(workspace, kernel_name: str):
-    """A job run's kernel: forked from a template unless ``jobs_fork_kernels`` is off."""
-    return start_kernel(kernel_name, fork=bool(workspace.config.settings.jobs_fork_kernels))
-
-
-WARM_UP_CODE = f"import {EXTENSION_MODULE}"
-
-
-def warm_up_kernel(km, code: str = WARM_UP_CODE, timeout: float = 120.0) -> bool:
-    """Import what every run's set-up needs (the jupyter_mlinfra IPython extension) in a
-    pre-started kernel, silently, so the run does not pay for it. True when it worked."""
-    import asyncio
-
-    async def go() -> bool:
-        kc = km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=timeout)
-            reply = await kc.execute_interactive(code, silent=True, store_history=False,
-                                                 timeout=timeout)
-            return reply.get("content", {}).get("status") == "ok"
-        finally:
-            kc.stop_channels()
-
-    try:
-        return bool(_run_coro(asyncio.wait_for(go(), timeout)))
-    except Exception:
-        return False
-
-
-def kill_kernel_processes(km) -> None:
-    """SIGKILL the kernel's process group (the kernel and every process it started).
-    Safe from any thread: it touches no kernel-manager state."""
-    if km is None:
-        return
-    prov = getattr(km, "provisioner", None)
-    pgid = getattr(prov, "pgid", None)
-    proc = getattr(prov, "process", None)
-    try:
-        if pgid and hasattr(os, "killpg"):
-            os.killpg(pgid, signal.SIGKILL)
-        elif proc is not None:
-            proc.kill()
-    except (ProcessLookupError, PermissionError, OSError):
-        pass
-
-
-def remove_connection_files(km) -> None:
-    """The kernel's connection file and IPC sockets (``<file>-ipc-<n>``)."""
-    import glob
-
-    connection_file = getattr(km, "connection_file", "") or ""
-    if not connection_file:
-        return
-    stem = os.path.splitext(connection_file)[0]
-    for path in [connection_file, *glob.glob(glob.escape(stem) + "-ipc-*")]:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-
-def kill_kernel(km) -> None:
-    """Kill the kernel and everything it started, and release the manager's resources."""
-    if km is None:
-        return
-    kill_kernel_processes(km)
-    try:
-        _run_coro(km.shutdown_kernel(now=True))
-    except Exception:
-        pass
-    try:
-        _run_coro(km.cleanup_resources())
-    except Exception:
-        pass
-    remove_connection_files(km)
 
 
 _NOISE = ("Executing notebook with kernel", "Input Notebook:", "Output Notebook:",
@@ -239,6 +124,291 @@ def _owned(stmt, run_id: str, worker: str, attempt: int):
                       Run.state == RunState.RUNNING.value)
 
 
+def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
+                lease_seconds: float = 30.0) -> str:
+    """Execute the current attempt of ``run_id`` claimed by ``worker``; returns the state it
+    ended in (or "lost" when the run is no longer this worker's)."""
+    return RunAttempt(workspace, run_id, worker, kernel_manager=kernel_manager,
+                      lease_seconds=lease_seconds).execute()
+
+
+class RunAttempt:
+    """The current attempt of one run, claimed by ``worker`` (see the module's steps)."""
+
+    def __init__(self, workspace, run_id: str, worker: str, *, kernel_manager: Any = None,
+                 lease_seconds: float = 30.0) -> None:
+        self.ws = workspace
+        self.run_id = run_id
+        self.worker = worker
+        self.km = kernel_manager          # killed by the monitor thread: read it there only
+        self.lease_seconds = lease_seconds
+        # set by claim()
+        self.attempt = 0
+        self.nb: Any = None
+        self.kernel_name = DEFAULT_KERNEL
+        self.parameters: dict = {}
+        self.env: dict[str, str] = {}
+        self.notebook = self.owner = self.cwd = ""
+        self.timeout: float | None = None
+        self.code_cells = 0
+        self.output_key = f"runs/{run_id}/output.ipynb"
+        # while it runs
+        self.capture: _LogCapture | None = None
+        self.output_path = Path()
+        self.started = 0.0
+        self.stop = threading.Event()
+        self.lost = threading.Event()
+        self.stopped_because: str | None = None   # cancelled, timed_out or lost
+        self._pending: dict | None = None          # progress not yet published
+        self._published_at = 0.0
+        self._publish_lock = threading.Lock()
+
+    # -- 1. claim ---------------------------------------------------------------------------
+    def claim(self) -> bool:
+        """Whether the run is still this worker's; if so, read what the attempt needs and
+        record its start (environment, output key, progress)."""
+        import nbformat
+
+        with self.ws.catalog.read_session() as s:
+            run = s.get(Run, self.run_id)
+            if run is None or run.state != RunState.RUNNING.value or run.worker != self.worker:
+                return False
+            self.attempt = run.attempt
+            self.cwd, self.timeout = run.cwd, run.timeout
+            self.parameters = dict(run.parameters or {})
+            self.env = run_env(self.ws, run)
+            self.notebook, self.owner = run.notebook, run.owner
+            self.nb = nbformat.reads(self.ws.artifacts.get(run.snapshot_key).decode(),
+                                     as_version=4)
+            self.kernel_name = kernel_name_for(run, self.nb)
+        ensure_kernel_metadata(self.nb, self.kernel_name)
+        self.code_cells = sum(1 for c in self.nb.cells if c.cell_type == "code")
+        self._write(environment={**capture_environment(), "kernel_name": self.kernel_name},
+                    output_key=self.output_key, started_at=utcnow(),
+                    progress={"executed": 0, "code_cells": self.code_cells})
+        return True
+
+    def _write(self, **values: Any) -> None:
+        """Update the run, if this attempt is still its own."""
+        with self.ws.catalog.session() as s:
+            s.execute(_owned(update(Run), self.run_id, self.worker, self.attempt)
+                      .values(**values))
+
+    def mark_first_cell(self) -> None:
+        # From here on a lost worker costs the attempt (see states.cells_started): the
+        # notebook's code may have run. Before it, a lost run is put back as it was.
+        self._write(progress={"executed": 0, "code_cells": self.code_cells,
+                              "cell_started": True})
+
+    # -- 2. start kernel --------------------------------------------------------------------
+    def start_kernel(self) -> None:
+        """Keep the kernel the worker pre-started if it is the run's kind, else start one."""
+        if self.km is None or getattr(self.km, "kernel_name", None) != self.kernel_name:
+            kill_kernel(self.km)
+            self.km = start_run_kernel(self.ws, self.kernel_name)
+
+    # -- the whole attempt ------------------------------------------------------------------
+    def execute(self) -> str:
+        """Run the attempt to its end; the state it ended in, or "lost"."""
+        if not self.claim():
+            kill_kernel(self.km)
+            return LOST
+        self.capture = capture = _LogCapture(on_first_cell=self.mark_first_cell)
+        capture.add("log", f"attempt {self.attempt} on {self.worker}: {self.notebook} with "
+                           f"{self.parameters or 'no parameters'}")
+        pm_logger = logging.getLogger("papermill")
+        pm_logger.addHandler(capture)
+        if pm_logger.level == logging.NOTSET or pm_logger.level > logging.INFO:
+            pm_logger.setLevel(logging.INFO)
+        pm_logger.propagate = False
+        tmp = tempfile.mkdtemp(prefix=f"mlinfra-run-{self.run_id[:8]}-")
+        self.output_path = Path(tmp) / "output.ipynb"
+        self.started = time.monotonic()
+        try:
+            state, error, result_nb = self._run_notebook(pm_logger, capture)
+            return self.finish(state, error, result_nb)
+        finally:
+            _cleanup(tmp)
+
+    # -- 3. execute -------------------------------------------------------------------------
+    def _run_notebook(self, pm_logger: logging.Logger,
+                      capture: logging.Handler) -> tuple[str, dict | None, Any]:
+        from ..notebook_execution import execute_notebook
+
+        thread = threading.Thread(target=self.monitor, name=f"mlinfra-run-{self.run_id[:8]}",
+                                  daemon=True)
+        try:
+            self.start_kernel()
+            thread.start()
+            result_nb = execute_notebook(
+                self.nb, self.output_path, parameters=self.parameters or None,
+                kernel_name=self.kernel_name,
+                cwd=self.cwd if Path(self.cwd).is_dir() else None, env=self.env,
+                notebook_path=self.notebook,
+                record_provenance=bool(self.ws.config.settings.jobs_record_provenance),
+                on_cell=self.on_cell, kernel_manager=self.km,
+                provenance_sink=lambda executions: self.ws.service("provenance").record(
+                    executions, owner=self.owner),
+                log_output=True)
+            return RunState.SUCCEEDED.value, None, result_nb
+        except Exception as exc:
+            return RunState.FAILED.value, describe_error(exc, self.output_path), None
+        finally:
+            self.stop.set()
+            if thread.is_alive():
+                thread.join(5)
+            kill_kernel(self.km)
+            pm_logger.removeHandler(capture)
+
+    # -- 4. monitor -------------------------------------------------------------------------
+    def monitor(self) -> None:
+        """Until the notebook ends: flush the log, publish pending progress, enforce the
+        time-out and cancellation, notice a lost lease, renew the lease."""
+        last_renew = 0.0
+        while not self.stop.wait(0.25):
+            try:
+                if self._check() is False:
+                    return
+                now_m = time.monotonic()
+                if now_m - last_renew > self.lease_seconds / 3:
+                    self._write(lease_expires_at=utcnow()
+                                + timedelta(seconds=self.lease_seconds))
+                    last_renew = now_m
+            except Exception as exc:  # a catalog hiccup must not kill the monitor
+                log.warning("run %s monitor: %s", self.run_id, exc)
+
+    def _check(self) -> bool:
+        """One look; False when the attempt is no longer this worker's."""
+        assert self.capture is not None
+        self.flush_log()
+        if self._pending is not None and \
+                time.monotonic() - self._published_at >= PUBLISH_EVERY:
+            self.publish()
+        if self.timeout and time.monotonic() - self.started > self.timeout and \
+                self.stopped_because is None:
+            self.stopped_because = RunState.TIMED_OUT.value
+            self.capture.add("log", f"timed out after {self.timeout:g} s: killing the kernel")
+            kill_kernel_processes(self.km)
+        with self.ws.catalog.read_session() as s:
+            row = s.execute(select(Run.cancel_requested, Run.state, Run.worker, Run.attempt)
+                            .where(Run.id == self.run_id)).first()
+        if row is None or row.worker != self.worker or row.attempt != self.attempt or \
+                row.state != RunState.RUNNING.value:
+            if self.stopped_because is None:
+                self.stopped_because = LOST
+            self.lost.set()
+            kill_kernel_processes(self.km)
+            return False
+        if row.cancel_requested and self.stopped_because is None:
+            self.stopped_because = RunState.CANCELLED.value
+            self.capture.add("log", "cancellation requested: killing the kernel")
+            kill_kernel_processes(self.km)
+        return True
+
+    def flush_log(self) -> None:
+        assert self.capture is not None
+        lines = self.capture.drain()
+        if not lines:
+            return
+        now = utcnow()
+        with self.ws.catalog.session() as s:
+            s.add_all([RunLogLine(run_id=self.run_id, at=now, stream=stream, text=text)
+                       for stream, text in lines])
+
+    # -- 5. per-cell progress, publication ---------------------------------------------------
+    def on_cell(self, progress) -> None:
+        """After each cell: a log line, and its progress published (with the partial
+        output) unless the last publication is younger than PUBLISH_EVERY; the monitor
+        publishes what a quick cell left pending, and the end publishes the rest."""
+        assert self.capture is not None
+        status = "ok" if progress.status == "ok" else "error"
+        self.capture.add("log", f"cell {progress.executed}/{progress.code_cells} "
+                                f"[{progress.cell_id}] {status} in {progress.duration:.2f} s")
+        with self._publish_lock:
+            self._pending = {
+                "executed": progress.executed, "code_cells": progress.code_cells,
+                "cell_index": progress.index, "cell_id": progress.cell_id,
+                "cell_status": progress.status}
+        if time.monotonic() - self._published_at >= PUBLISH_EVERY:
+            self.publish()
+
+    def publish(self, upload: bool = True) -> None:
+        """The pending progress, with the partial output notebook unless ``upload`` is
+        False (an output that cannot be read yet leaves it pending)."""
+        with self._publish_lock:
+            progress = self._pending
+            if progress is None or (upload and not self.upload_output(while_running=True)):
+                return
+            self._pending = None
+            self._published_at = time.monotonic()
+            self._write(progress=progress)
+
+    def upload_output(self, while_running: bool = False) -> bool:
+        try:
+            data = self.output_path.read_bytes()
+        except OSError:
+            return False
+        if while_running:
+            # papermill rewrites the file in place: a read that met a write in progress is
+            # not a notebook, and is left for the next publication
+            try:
+                json.loads(data)
+            except ValueError:
+                return False
+        self.ws.artifacts.put(self.output_key, data, metadata={"run_id": self.run_id,
+                                                               "attempt": self.attempt})
+        return True
+
+    # -- 6. finish --------------------------------------------------------------------------
+    def finish(self, state: str, error: dict | None, result_nb: Any) -> str:
+        """Publish the rest (progress, output, log) and record how the attempt ended: the
+        run's final state, or queued again for its next attempt; "lost" when the run is
+        no longer this worker's."""
+        import nbformat
+
+        assert self.capture is not None
+        why = self.stopped_because
+        if why == RunState.CANCELLED.value:
+            state, error = why, {"type": "Cancelled", "message": "cancelled while running; "
+                                 "the kernel and its children were killed", **_cell(error)}
+        elif why == RunState.TIMED_OUT.value:
+            state, error = why, {"type": "TimeoutError", "message": f"run exceeded its "
+                                 f"timeout of {self.timeout:g} s; the kernel and its children "
+                                 f"were killed", **_cell(error)}
+        if error:
+            self.capture.add("stderr", f"{error.get('type')}: {error.get('message')}")
+        self.capture.add("log", f"attempt {self.attempt} ended: {state} after "
+                                f"{time.monotonic() - self.started:.2f} s")
+        try:
+            self.publish(upload=False)     # the last cell's progress; the output follows
+        except Exception as exc:
+            log.warning("run %s progress: %s", self.run_id, exc)
+        self.upload_output()
+        text = ""
+        try:
+            text = _notebook_text(result_nb or nbformat.read(self.output_path, as_version=4))
+        except Exception:
+            pass
+        try:
+            self.flush_log()
+        except Exception:
+            pass
+        if self.lost.is_set() or why == LOST:
+            return LOST
+        with self.ws.catalog.session() as s:
+            run = s.execute(_owned(select(Run), self.run_id, self.worker, self.attempt)
+                            .with_for_update()).scalar_one_or_none()
+            if run is None:
+                return LOST
+            run.output_text = text
+            final = end_attempt(run, state, error)
+            if final == RunState.QUEUED.value:
+                s.add(RunLogLine(run_id=self.run_id, at=utcnow(), stream="log",
+                                 text=f"retrying: attempt {run.attempt} of {run.retries + 1} "
+                                      f"not before {run.not_before.isoformat()}"))
+        return final
+
+
 def _notebook_text(nb) -> str:
     parts: list[str] = []
     for cell in nb.cells:
@@ -252,219 +422,6 @@ def _notebook_text(nb) -> str:
                 parts.append(f"{out.get('ename')}: {out.get('evalue')}")
     text = "\n".join(parts)
     return text[:200_000]
-
-
-def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
-                lease_seconds: float = 30.0) -> str:
-    """Execute the current attempt of ``run_id`` claimed by ``worker``; returns the state it
-    ended in (or "lost" when the run is no longer this worker's)."""
-    import nbformat
-
-    catalog = workspace.catalog
-    with catalog.read_session() as s:
-        run = s.get(Run, run_id)
-        if run is None or run.state != RunState.RUNNING.value or run.worker != worker:
-            kill_kernel(kernel_manager)
-            return "lost"
-        attempt = run.attempt
-        snapshot_key, cwd, timeout = run.snapshot_key, run.cwd, run.timeout
-        parameters = dict(run.parameters or {})
-        env = run_env(workspace, run)
-        notebook, owner = run.notebook, run.owner
-        nb = nbformat.reads(workspace.artifacts.get(snapshot_key).decode(), as_version=4)
-        kernel_name = kernel_name_for(run, nb)
-    ensure_kernel_metadata(nb, kernel_name)
-    output_key = f"runs/{run_id}/output.ipynb"
-    code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
-    with catalog.session() as s:
-        s.execute(_owned(update(Run), run_id, worker, attempt).values(
-            environment={**capture_environment(), "kernel_name": kernel_name},
-            output_key=output_key, started_at=utcnow(),
-            progress={"executed": 0, "code_cells": code_cells}))
-
-    def mark_first_cell() -> None:
-        # From here on a lost worker costs the attempt (see states.cells_started): the
-        # notebook's code may have run. Before it, a lost run is put back as it was.
-        with catalog.session() as s:
-            s.execute(_owned(update(Run), run_id, worker, attempt).values(
-                progress={"executed": 0, "code_cells": code_cells, "cell_started": True}))
-
-    capture = _LogCapture(on_first_cell=mark_first_cell)
-    capture.add("log", f"attempt {attempt} on {worker}: {notebook} with "
-                       f"{parameters or 'no parameters'}")
-    pm_logger = logging.getLogger("papermill")
-    pm_logger.addHandler(capture)
-    if pm_logger.level == logging.NOTSET or pm_logger.level > logging.INFO:
-        pm_logger.setLevel(logging.INFO)
-    pm_logger.propagate = False
-
-    tmp = tempfile.mkdtemp(prefix=f"mlinfra-run-{run_id[:8]}-")
-    output_path = Path(tmp) / "output.ipynb"
-    stop = threading.Event()
-    reason: dict[str, str] = {}
-    km_box: dict[str, Any] = {"km": kernel_manager}
-    started = time.monotonic()
-    lost = threading.Event()
-
-    def flush_log() -> None:
-        lines = capture.drain()
-        if not lines:
-            return
-        now = utcnow()
-        with catalog.session() as s:
-            s.add_all([RunLogLine(run_id=run_id, at=now, stream=stream, text=text)
-                       for stream, text in lines])
-
-    def upload_output(while_running: bool = False) -> bool:
-        try:
-            data = output_path.read_bytes()
-        except OSError:
-            return False
-        if while_running:
-            # papermill rewrites the file in place: a read that met a write in progress is
-            # not a notebook, and is left for the next publication
-            try:
-                json.loads(data)
-            except ValueError:
-                return False
-        workspace.artifacts.put(output_key, data, metadata={"run_id": run_id,
-                                                            "attempt": attempt})
-        return True
-
-    # Cell progress and the partial output notebook are published at most every
-    # PUBLISH_EVERY seconds (a notebook of many quick cells is not uploaded once per cell);
-    # the monitor publishes what a quick cell left pending, and the end publishes the rest.
-    pending: dict[str, Any] = {}
-    published = {"at": 0.0}
-    publish_lock = threading.Lock()
-
-    def publish(upload: bool = True) -> None:
-        with publish_lock:
-            progress = pending.get("progress")
-            if progress is None or (upload and not upload_output(while_running=True)):
-                return
-            del pending["progress"]        # (on_cell sets it under the same lock)
-            published["at"] = time.monotonic()
-            with catalog.session() as s:
-                s.execute(_owned(update(Run), run_id, worker, attempt).values(
-                    progress=progress))
-
-    def monitor() -> None:
-        last_renew = 0.0
-        while not stop.wait(0.25):
-            try:
-                flush_log()
-                if pending and time.monotonic() - published["at"] >= PUBLISH_EVERY:
-                    publish()
-                now_m = time.monotonic()
-                if timeout and now_m - started > timeout and "why" not in reason:
-                    reason["why"] = RunState.TIMED_OUT.value
-                    capture.add("log", f"timed out after {timeout:g} s: killing the kernel")
-                    kill_kernel_processes(km_box["km"])
-                with catalog.read_session() as s:
-                    row = s.execute(select(Run.cancel_requested, Run.state, Run.worker,
-                                           Run.attempt).where(Run.id == run_id)).first()
-                if row is None or row.worker != worker or row.attempt != attempt or \
-                        row.state != RunState.RUNNING.value:
-                    reason.setdefault("why", "lost")
-                    lost.set()
-                    kill_kernel_processes(km_box["km"])
-                    return
-                if row.cancel_requested and "why" not in reason:
-                    reason["why"] = RunState.CANCELLED.value
-                    capture.add("log", "cancellation requested: killing the kernel")
-                    kill_kernel_processes(km_box["km"])
-                if now_m - last_renew > lease_seconds / 3:
-                    with catalog.session() as s:
-                        s.execute(_owned(update(Run), run_id, worker, attempt).values(
-                            lease_expires_at=utcnow() + timedelta(seconds=lease_seconds)))
-                    last_renew = now_m
-            except Exception as exc:  # a catalog hiccup must not kill the monitor
-                logging.getLogger(__name__).warning("run %s monitor: %s", run_id, exc)
-
-    def on_cell(progress) -> None:
-        status = "ok" if progress.status == "ok" else "error"
-        capture.add("log", f"cell {progress.executed}/{progress.code_cells} "
-                           f"[{progress.cell_id}] {status} in {progress.duration:.2f} s")
-        with publish_lock:
-            pending["progress"] = {
-                "executed": progress.executed, "code_cells": progress.code_cells,
-                "cell_index": progress.index, "cell_id": progress.cell_id,
-                "cell_status": progress.status}
-        if time.monotonic() - published["at"] >= PUBLISH_EVERY:
-            publish()
-
-    thread = threading.Thread(target=monitor, name=f"mlinfra-run-{run_id[:8]}", daemon=True)
-    error: dict | None = None
-    state = RunState.SUCCEEDED.value
-    try:
-        if km_box["km"] is None or getattr(km_box["km"], "kernel_name", None) != kernel_name:
-            kill_kernel(km_box["km"])
-            km_box["km"] = start_run_kernel(workspace, kernel_name)
-        thread.start()
-        from ..notebook_execution import execute_notebook
-
-        result_nb = execute_notebook(
-            nb, output_path, parameters=parameters or None, kernel_name=kernel_name,
-            cwd=cwd if Path(cwd).is_dir() else None, env=env, notebook_path=notebook,
-            record_provenance=bool(workspace.config.settings.jobs_record_provenance),
-            on_cell=on_cell, kernel_manager=km_box["km"],
-            provenance_sink=lambda executions: workspace.service("provenance").record(
-                executions, owner=owner),
-            log_output=True)
-    except Exception as exc:
-        result_nb = None
-        error = describe_error(exc, output_path)
-        state = RunState.FAILED.value
-    finally:
-        stop.set()
-        if thread.is_alive():
-            thread.join(5)
-        kill_kernel(km_box["km"])
-        pm_logger.removeHandler(capture)
-    why = reason.get("why")
-    if why == RunState.CANCELLED.value:
-        state, error = why, {"type": "Cancelled", "message": "cancelled while running; the "
-                             "kernel and its children were killed", **_cell(error)}
-    elif why == RunState.TIMED_OUT.value:
-        state, error = why, {"type": "TimeoutError", "message": f"run exceeded its timeout of "
-                             f"{timeout:g} s; the kernel and its children were killed",
-                             **_cell(error)}
-    if error:
-        capture.add("stderr", f"{error.get('type')}: {error.get('message')}")
-    capture.add("log", f"attempt {attempt} ended: {state} after "
-                       f"{time.monotonic() - started:.2f} s")
-    try:
-        publish(upload=False)     # the last cell's progress; the output follows
-    except Exception as exc:
-        logging.getLogger(__name__).warning("run %s progress: %s", run_id, exc)
-    upload_output()
-    text = ""
-    try:
-        text = _notebook_text(result_nb or nbformat.read(output_path, as_version=4))
-    except Exception:
-        pass
-    try:
-        flush_log()
-    except Exception:
-        pass
-    if lost.is_set() or why == "lost":
-        _cleanup(tmp)
-        return "lost"
-    with catalog.session() as s:
-        run = s.execute(_owned(select(Run), run_id, worker, attempt)
-                        .with_for_update()).scalar_one_or_none()
-        if run is None:
-            _cleanup(tmp)
-            return "lost"
-        run.output_text = text
-        final = end_attempt(run, state, error)
-        if final == RunState.QUEUED.value:
-            s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
-                             text=f"retrying: attempt {run.attempt} of {run.retries + 1} "
-                                  f"not before {run.not_before.isoformat()}"))
-    _cleanup(tmp)
-    return final
 
 
 def _cell(error: dict | None) -> dict:

@@ -84,6 +84,7 @@ class LocalExecutor:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
 
         def read() -> None:
+            assert proc.stdout is not None
             for line in proc.stdout:
                 try:
                     msg = json.loads(line)

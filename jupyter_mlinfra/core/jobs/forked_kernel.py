@@ -53,9 +53,11 @@ class Template:
         self.process = subprocess.Popen(
             [*interpreter, "-m", TEMPLATE_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=None, text=True, bufsize=1, start_new_session=True)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._stdin, self._stdout = self.process.stdin, self.process.stdout
         # a template stuck in its imports must not hold up the run: it falls back
-        ready = self.process.stdout.readline() if select.select(
-            [self.process.stdout], [], [], TEMPLATE_START_TIMEOUT)[0] else ""
+        ready = self._stdout.readline() if select.select(
+            [self._stdout], [], [], TEMPLATE_START_TIMEOUT)[0] else ""
         if not ready.startswith("{"):
             self.process.kill()
             raise RuntimeError(f"kernel template did not start: {ready!r}")
@@ -65,9 +67,9 @@ class Template:
 
     def fork(self, args: list[str], cwd: str, env: dict[str, str]) -> int:
         with self._lock:
-            self.process.stdin.write(json.dumps({"args": args, "cwd": cwd, "env": env}) + "\n")
-            self.process.stdin.flush()
-            reply = json.loads(self.process.stdout.readline())
+            self._stdin.write(json.dumps({"args": args, "cwd": cwd, "env": env}) + "\n")
+            self._stdin.flush()
+            reply = json.loads(self._stdout.readline())
         if "pid" not in reply:
             raise RuntimeError(f"kernel template could not fork: {reply.get('error')}")
         return int(reply["pid"])
@@ -75,7 +77,7 @@ class Template:
     def close(self) -> None:
         if self.alive():
             try:
-                self.process.stdin.close()
+                self._stdin.close()
                 self.process.wait(5)
             except Exception:
                 self.process.kill()
@@ -127,8 +129,9 @@ class ForkedProcess:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+                raise subprocess.TimeoutExpired(str(self.pid), float(timeout or 0))
             time.sleep(0.02)
+        assert self.returncode is not None
         return self.returncode
 
     def send_signal(self, signum: int) -> None:

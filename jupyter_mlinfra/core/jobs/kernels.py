@@ -49,7 +49,7 @@ def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *,
         from .forked_kernel import PROVISIONER_NAME, forkable
 
         spec = km.kernel_spec
-        if forkable(spec.argv):
+        if spec is not None and forkable(spec.argv):
             spec.metadata = {**spec.metadata,
                              "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
     run_coro(km.start_kernel(**({"cwd": cwd} if cwd else {})))

@@ -11,7 +11,7 @@ alive but busy or blocked by quotas). One run is executed on a thread of this pr
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from .states import FINAL_STATES, PENDING_STATES
 
@@ -87,6 +87,7 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
 
 
 def _start(workspace, workers: int | None, run_ids: list[str], kernel_name: str | None = None):
+    executor: Any
     from .executors import InlineExecutor, LocalExecutor
     from .scheduler import Scheduler
 

@@ -34,9 +34,9 @@ import time
 import uuid
 import weakref
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..catalog.schema import utcnow
@@ -465,7 +465,7 @@ class Scheduler:
                 if offset >= 100_000:
                     break
             if chosen:
-                t = Run.__table__
+                t = cast(Table, Run.__table__)
                 s.connection().execute(
                     update(t).where(t.c.id == bindparam("rid"),
                                     t.c.state == RunState.QUEUED.value)

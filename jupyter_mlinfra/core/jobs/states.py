@@ -107,7 +107,7 @@ def end_attempt(run: Run, state: str, error: dict | None = None,
     lost worker (error type ``WorkerLost``) has at least ``LOST_WORKER_RETRIES`` retries,
     queued at once."""
     now = now or utcnow()
-    lost = bool(error) and error.get("type") == "WorkerLost"
+    lost = error is not None and error.get("type") == "WorkerLost"
     allowed = max(int(run.retries or 0), LOST_WORKER_RETRIES if lost else 0)
     if state in (RunState.FAILED.value, RunState.TIMED_OUT.value) and \
             run.attempt <= allowed and not run.cancel_requested:
@@ -160,6 +160,8 @@ def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None =
         "notebook": run.notebook, "parameters": run.parameters or {},
         "kernel_name": run.kernel_name, "state": run.state, "trigger": run.trigger,
         "attempt": run.attempt, "retries": run.retries, "priority": run.priority,
+        # what the run does now, in words a page shows (see run_phase); attempts it may make
+        "phase": run_phase(run), "max_attempts": int(run.retries or 0) + 1,
         "resources": {"cpus": run.cpus, "memory_mb": run.memory_mb},
         "timeout": run.timeout, "tags": list(run.tags or []),
         "pipeline_id": run.pipeline_id, "upstream_run_ids": list(run.upstream_run_ids or []),
@@ -177,6 +179,22 @@ def run_to_dict(run: Run, *, job_name: str | None = None, metrics: dict | None =
         out["history"] = list(run.history or [])
         out["environment"] = run.environment or {}
     return out
+
+
+def run_phase(run: Run) -> str:
+    """``queued``, ``retry pending`` (queued again after a failed attempt, until its
+    back-off ends), ``waiting for upstream``, ``starting kernel`` (claimed by a worker, no
+    cell started yet), ``executing``, ``cancelling`` (asked, not yet stopped), else the final
+    state (``succeeded``, ``failed``, ``cancelled``...)."""
+    if run.state == RunState.QUEUED.value:
+        return "retry pending" if run.attempt > 1 and run.not_before is not None else "queued"
+    if run.state == RunState.WAITING.value:
+        return "waiting for upstream"
+    if run.state == RunState.RUNNING.value:
+        if run.cancel_requested:
+            return "cancelling"
+        return "executing" if cells_started(run) else "starting kernel"
+    return run.state
 
 
 def iso(value: datetime | None) -> str | None:
