@@ -117,6 +117,21 @@ def list_models(query: str | None = None, **filters) -> list[dict]:
     return _store().list_models(query, **filters)
 
 
+def list_models_page(query: str | None = None, **filters) -> dict:
+    """One page of models (the envelope; ``limit``, ``offset``, ``cursor``), by name."""
+    return _store().list_models_page(query, **filters)
+
+
+def search_page(query: str | None = None, **filters) -> dict:
+    """One page of matching versions, newest first, as summary dicts (the envelope)."""
+    return _store().search_page(query, **filters)
+
+
+def versions_page(name: str, **options) -> dict:
+    """One page of a model's versions, newest first, as summary dicts (the envelope)."""
+    return _store().versions_page(name, **options)
+
+
 def search(query: str | None = None, *, owner: str | None = None, tags: dict | None = None,
            metrics: list[str] | None = None, include_archived: bool = False):
     return _store().search(query, owner=owner, tags=tags, metrics=metrics,
@@ -155,6 +170,7 @@ def dockerfile(ref: str, folder: str) -> dict:
     return _store().dockerfile(ref, folder)
 
 
-__all__ = ["register", "is_reproducing", "load", "get", "show", "list_models", "search", "set_alias",
+__all__ = ["register", "is_reproducing", "load", "get", "show", "list_models", "search", "list_models_page",
+           "search_page", "versions_page", "set_alias",
            "delete_alias", "archive", "update", "compare", "reproduce", "batch_predict",
            "dockerfile", "session_context", "DirtyModelWarning", "EnvironmentMismatchWarning"]

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 from jupyter_server.auth.decorator import authorized
 from tornado import web
-from tornado.ioloop import IOLoop
 
-from ..core.errors import InvalidInput, MLInfraError, quote
+from ..core.errors import InvalidInput
 from ..core.models.deploy import records_from_body
+from ..core.models.predictions import predict
 from ..core.models.versions import ModelRef, parse_key_values
 from .base import MLInfraHandler
+from .request_validation import query_bool
 
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
 VERSION = r"(?P<version>[0-9]+)"
-
-_cache_lock = threading.Lock()
 
 
 class _ModelsHandler(MLInfraHandler):
@@ -29,61 +25,73 @@ class _ModelsHandler(MLInfraHandler):
         return {"owner": self.query("owner") or None,
                 "tags": parse_key_values(self.get_query_arguments("tag"), "tag"),
                 "metrics": self.get_query_arguments("metric"),
-                "include_archived": self.query("archived", "false") in ("1", "true", "yes")}
+                "include_archived": query_bool(self.query("archived"), "archived", False)}
 
 
 class ModelsHandler(_ModelsHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.send_json({"models": self.store.list_models(self.query("q") or None,
-                                                         **self.filters())})
+    async def get(self) -> None:
+        self.send_json(await self.call(self.store.list_models_page, self.query("q") or None,
+                                       **self.filters(), **self.page()))
+
+    def page(self) -> dict:
+        return {"limit": self.query("limit"), "offset": self.query("offset"),
+                "cursor": self.query("cursor")}
 
 
-class ModelVersionsSearchHandler(_ModelsHandler):
+class ModelVersionsSearchHandler(ModelsHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        versions = self.store.search(self.query("q") or None, **self.filters())
-        self.send_json({"versions": [v.to_dict(full=False) for v in versions]})
+    async def get(self) -> None:
+        self.send_json(await self.call(self.store.search_page, self.query("q") or None,
+                                       **self.filters(), **self.page()))
+
+
+class ModelVersionsHandler(ModelsHandler):
+    """A model's versions, newest first (archived ones included unless ?archived=false)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.send_json(await self.call(
+            self.store.versions_page, name,
+            include_archived=query_bool(self.query("archived"), "archived", True),
+            **self.page()))
 
 
 class ModelHandler(_ModelsHandler):
     @web.authenticated
     @authorized
-    def get(self, name: str) -> None:
-        d = self.store.describe_model(name)
+    async def get(self, name: str) -> None:
+        d = await self.call(self.store.describe_model, name)
         d["versions"] = [v.to_dict(full=False) for v in d["versions"]]
         self.send_json(d)
 
     @web.authenticated
     @authorized
-    def patch(self, name: str) -> None:
+    async def patch(self, name: str) -> None:
         body = self.json_body()
-        self.send_json(self.store.update(name, description=body.get("description"),
-                                         tags=body.get("tags"),
-                                         remove_tags=body.get("remove_tags")))
+        self.send_json(await self.call(self.store.update, name,
+                                       description=body.get("description"),
+                                       tags=body.get("tags"),
+                                       remove_tags=body.get("remove_tags")))
 
 
 class ModelVersionHandler(_ModelsHandler):
     @web.authenticated
     @authorized
-    def get(self, name: str, version: str) -> None:
-        self.send_json(self.store.get(ModelRef(name, version=int(version))).to_dict(full=True))
+    async def get(self, name: str, version: str) -> None:
+        found = await self.call(self.store.get, ModelRef(name, version=int(version)))
+        self.send_json(found.to_dict(full=True))
 
     @web.authenticated
     @authorized
-    def patch(self, name: str, version: str) -> None:
+    async def patch(self, name: str, version: str) -> None:
         body = self.json_body()
-        ref = f"{name}:{version}"
-        if "archived" in body:
-            if not isinstance(body["archived"], bool):
-                raise InvalidInput("archived must be true or false")
-            self.store.archive(ref, archived=body["archived"])
-        if "description" in body or "tags" in body:
-            self.store.update(name, version=int(version), description=body.get("description"),
-                              tags=body.get("tags"))
-        self.send_json(self.store.get(ref).to_dict(full=True))
+        if "archived" in body and not isinstance(body["archived"], bool):
+            raise InvalidInput("archived must be true or false")
+        self.send_json(await self.call(_patch_version, self.store, name, int(version), body))
 
 
 class ModelArtifactHandler(_ModelsHandler):
@@ -92,34 +100,44 @@ class ModelArtifactHandler(_ModelsHandler):
 
     @web.authenticated
     @authorized
-    def get(self, name: str, version: str, artifact: str) -> None:
-        v = self.store.get(ModelRef(name, version=int(version)))
-        data = self.store.read_artifact(v, artifact)
+    async def get(self, name: str, version: str, artifact: str) -> None:
+        store = self.store
+        v = await self.call(store.get, ModelRef(name, version=int(version)))
+        data = await self.call(store.read_artifact, v, artifact)
         entry = v.artifact(artifact)
-        self.set_header("Content-Type", entry.get("media_type") or "application/octet-stream")
         if entry.get("media_type", "").startswith(("application/octet", "application/x-ipynb")):
             self.set_header("Content-Disposition",
                             f'attachment; filename="{artifact.rsplit("/", 1)[-1]}"')
-        self.finish(data)
+        await self.send_bytes(data, entry.get("media_type") or "application/octet-stream")
+
+
+def _patch_version(store, name: str, version: int, body: dict) -> dict:
+    ref = f"{name}:{version}"
+    if "archived" in body:
+        store.archive(ref, archived=body["archived"])
+    if "description" in body or "tags" in body:
+        store.update(name, version=version, description=body.get("description"),
+                     tags=body.get("tags"))
+    return store.get(ref).to_dict(full=True)
 
 
 class ModelAliasHandler(_ModelsHandler):
     @web.authenticated
     @authorized
-    def put(self, name: str, alias: str) -> None:
+    async def put(self, name: str, alias: str) -> None:
         body = self.json_body()
         if "version" not in body:
             raise InvalidInput('send {"version": N}')
         protected = body.get("protected")
         if protected is not None and not isinstance(protected, bool):
             raise InvalidInput("protected must be true or false")
-        self.send_json(self.store.set_alias(name, alias, str(body["version"]),
-                                            protected=protected))
+        self.send_json(await self.call(self.store.set_alias, name, alias, str(body["version"]),
+                                       protected=protected))
 
     @web.authenticated
     @authorized
-    def delete(self, name: str, alias: str) -> None:
-        self.store.delete_alias(name, alias)
+    async def delete(self, name: str, alias: str) -> None:
+        await self.call(self.store.delete_alias, name, alias)
         self.set_status(204)
         self.finish()
 
@@ -127,7 +145,7 @@ class ModelAliasHandler(_ModelsHandler):
 class ModelCompareHandler(_ModelsHandler):
     @web.authenticated
     @authorized
-    def get(self, name: str) -> None:
+    async def get(self, name: str) -> None:
         a, b = self.query("a"), self.query("b")
         if not a or not b:
             raise InvalidInput("give two versions: ?a=1&b=2 (numbers or @alias)")
@@ -135,7 +153,7 @@ class ModelCompareHandler(_ModelsHandler):
         def ref(x: str) -> str:
             return f"{name}{x}" if x.startswith("@") else f"{name}:{x}"
 
-        self.send_json(self.store.compare(ref(a), ref(b)))
+        self.send_json(await self.call(self.store.compare, ref(a), ref(b)))
 
 
 class ModelReproduceHandler(_ModelsHandler):
@@ -143,60 +161,31 @@ class ModelReproduceHandler(_ModelsHandler):
     @authorized
     async def post(self, name: str, version: str) -> None:
         body = self.json_body()
-        tolerance = body.get("tolerance")
-        store = self.store
-        # papermill in a worker thread (IOLoop's executor: no event loop leaks into it)
-        result = await IOLoop.current().run_in_executor(
-            None, lambda: store.reproduce(f"{name}:{version}", tolerance=tolerance))
-        self.send_json(result)
+        # papermill in a worker thread (no event loop leaks into it)
+        self.send_json(await self.call(self.store.reproduce, f"{name}:{version}",
+                                       tolerance=body.get("tolerance")))
 
 
 class ModelPredictHandler(_ModelsHandler):
-    """JSON records in, predictions out, with the stored featurize then predict. The loaded
-    model is cached per version (an alias is re-resolved on every request, so moving it takes
-    effect at once)."""
+    """JSON records in, predictions out (``core.models.predictions.predict``: loaded models
+    stay in memory; an alias is re-resolved on every request)."""
 
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
         body = self.json_body()
         records = records_from_body(body)
-        if body.get("version") is not None:
-            ref = f"{name}:{int(body['version'])}"
-        elif body.get("alias"):
-            ref = f"{name}@{body['alias']}"
-        else:
-            ref = name
-        store = self.store
-        version = store.get(ref)
-        records = self.fill_online_features(version, records, body)
-        cache = self.settings.setdefault("mlinfra_loaded_models", {})
-        loaded = cache.get(version.id)
-        if loaded is None:
-            loaded = await asyncio.to_thread(store.load, version.ref, warn=False)
-            with _cache_lock:
-                if len(cache) > 16:
-                    cache.clear()
-                cache[version.id] = loaded
-        try:
-            predictions = await asyncio.to_thread(loaded.predict_records, records)
-        except MLInfraError:
-            raise
-        except Exception as exc:  # the model refused these records (missing or odd columns)
-            raise InvalidInput(f"{version.ref} cannot predict these records: "
-                               f"{type(exc).__name__}: {quote(str(exc))[1:-1]}") from None
-        self.send_json({"model": name, "version": version.version, "predictions": predictions})
-
-    def fill_online_features(self, version, records: list[dict], body: dict) -> list[dict]:
-        from ..core.models.online import fill_features
-
-        return fill_features(self.workspace, version, records, body.get("features"))
+        version = int(body["version"]) if body.get("version") is not None else None
+        self.send_json(await self.call(predict, self.workspace, name, records, version=version,
+                                       alias=body.get("alias"),
+                                       features=body.get("features")))
 
 
 ROUTES: list[tuple[str, type]] = [
     (r"/models", ModelsHandler),
     (r"/model-versions", ModelVersionsSearchHandler),
     (rf"/models/{NAME}", ModelHandler),
+    (rf"/models/{NAME}/versions", ModelVersionsHandler),
     (rf"/models/{NAME}/versions/{VERSION}", ModelVersionHandler),
     (rf"/models/{NAME}/versions/{VERSION}/artifacts/(?P<artifact>[A-Za-z0-9_.\-/=@+]+)",
      ModelArtifactHandler),

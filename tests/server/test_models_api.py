@@ -40,12 +40,12 @@ async def _json(jp_fetch, *parts, **kw):
 
 async def test_list_show_and_search(jp_fetch, registered):
     body = await _json(jp_fetch, "models")
-    assert [m["name"] for m in body["models"]] == ["toy"]
-    assert body["models"][0]["aliases"] == {"production": 1}
+    assert [m["name"] for m in body["items"]] == ["toy"]
+    assert body["items"][0]["aliases"] == {"production": 1}
     body = await _json(jp_fetch, "models", params={"metric": "acc>=0.85"})
-    assert body["models"][0]["version"] == 2
+    assert body["items"][0]["version"] == 2
     body = await _json(jp_fetch, "model-versions", params={"tag": "team=x", "q": "to"})
-    assert [v["version"] for v in body["versions"]] == [1]  # only version 1 is tagged
+    assert [v["version"] for v in body["items"]] == [1]  # only version 1 is tagged
     model = await _json(jp_fetch, "models", "toy")
     assert model["latest_version"] == 2 and model["aliases"][0]["alias"] == "production"
     version = await _json(jp_fetch, "models", "toy", "versions", "1")
@@ -101,7 +101,7 @@ async def test_archive_and_openapi(jp_fetch, registered):
                        body=json.dumps({"archived": True}))
     assert body["status"] == "archived"
     listed = await _json(jp_fetch, "models")
-    assert listed["models"][0]["version"] == 1
+    assert listed["items"][0]["version"] == 1
     doc = await _json(jp_fetch, "openapi.json")
     assert "/models/{name}/predict" in doc["paths"]
     assert "ModelVersion" in doc["components"]["schemas"]
