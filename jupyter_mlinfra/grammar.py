@@ -147,6 +147,65 @@ JOBS_OPERATIONS = (RUN, JOB_CREATE, JOB_LIST, *JOB_ACTIONS.values(), RUNS, SWEEP
 MAGIC_ALIASES = {"schedule": JOB_CREATE, "jobs": JOB_LIST}
 
 
+# -- provenance -----------------------------------------------------------------------------
+# A magic's notebook is the one it runs in: PATH is optional there, required in a terminal.
+NOTEBOOK = (arg("path", help="the notebook (.ipynb)", doors={CLI}),
+            arg("path", nargs="?", default=None, help="the notebook (default: this notebook)",
+                doors={MAGIC}))
+SESSION = arg("--session", default=None, help="a kernel session id (default: the latest)")
+
+HISTORY = op("history", help="the executions recorded for a notebook", args=[
+    NOTEBOOK, SESSION, arg("--json", action="store_true", help="print JSON")])
+CHECK = op("check", help="stale, out-of-order, hidden-state, changed and unexecuted cells",
+           args=[NOTEBOOK, SESSION,
+                 arg("--json", action="store_true", help="print the report as JSON"),
+                 arg("--strict", action="store_true", help="exit 1 when any hazard is found",
+                     doors={CLI})])
+REPLAY = op("replay", help="write the replay notebook of a cell or a name", args=[
+    NOTEBOOK,
+    arg("out", help="the replay notebook to write (.ipynb)"),
+    arg("--cell", default=None, help="target cell id (default: the last execution)"),
+    arg("--name", default=None, help="target global name instead of a cell"),
+    SESSION,
+    # the magic's old spelling: %mlinfra replay OUT --path NB
+    arg("--path", dest="path_option", default=None, help=argparse.SUPPRESS, doors={MAGIC})])
+VERIFY = op("verify", help="re-run a notebook in a fresh kernel and compare outputs (CI)",
+            args=[
+    NOTEBOOK,
+    arg("--replay", action="store_true", help="verify the replay of the history"),
+    arg("--cell", default=None,
+        help="with --replay: the cell whose replay to verify (default: the last one)"),
+    arg("--json", action="store_true", help="print JSON"),
+    arg("--rtol", type=float, default=1e-6, help="relative tolerance for numbers"),
+    arg("--atol", type=float, default=1e-9, help="absolute tolerance for numbers"),
+    arg("--ignore-stderr", action="store_true", help="do not compare stderr"),
+    arg("--sanitize", action="append", default=[], metavar="REGEX=REPLACEMENT",
+        help="an extra sanitizer applied to both sides (repeatable)"),
+    arg("--lax", action="store_true",
+        help="compare only cells marked NBVAL_CHECK_OUTPUT (nbval's --nbval-lax); the others "
+             "must still run without error"),
+    arg("--timeout", type=float, default=None,
+        help="seconds a cell may run before the run stops as 'timed out' (default: the "
+             "verify_timeout_seconds setting, 600; 0: no limit)"),
+    arg("--kernel", default=None,
+        help="kernel name (default: the notebook's kernelspec, else python3)")])
+
+PROVENANCE_OPERATIONS = (HISTORY, CHECK, REPLAY, VERIFY)
+
+
+def sanitizers(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--sanitize REGEX=REPLACEMENT`` pairs."""
+    from .core.errors import InvalidInput
+
+    out = []
+    for item in getattr(args, "sanitize", None) or []:
+        pattern, sep, replacement = item.partition("=")
+        if not sep or not pattern:
+            raise InvalidInput(f"--sanitize needs REGEX=REPLACEMENT, got {item!r}")
+        out.append((pattern, replacement))
+    return out
+
+
 def run_options(args: argparse.Namespace) -> dict:
     """The run options given (``submit``/``sweep``/``create_job`` keywords)."""
     keys = ("priority", "cpus", "memory", "retries", "retry_backoff", "timeout", "tags",
@@ -177,5 +236,6 @@ def job_spec(args: argparse.Namespace) -> dict:
 
 
 __all__ = ["Arg", "Operation", "arg", "op", "CLI", "MAGIC", "JOBS_OPERATIONS",
+           "PROVENANCE_OPERATIONS", "HISTORY", "CHECK", "REPLAY", "VERIFY", "sanitizers",
            "MAGIC_ALIASES", "RUN", "JOB_CREATE", "JOB_LIST", "JOB_ACTIONS", "RUNS", "SWEEP",
            "CANCEL", "RETRY", "LOG", "run_options", "parameters", "job_spec"]

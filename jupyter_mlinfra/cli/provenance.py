@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from .. import grammar
 from ..core.text_table import render_table
 
 
@@ -31,58 +32,23 @@ def register(subparsers) -> None:
         p.set_defaults(handler=enable_recording if verb == "enable" else disable_recording,
                        scope="sys-prefix")
 
-    p = subparsers.add_parser("history", help="the executions recorded for a notebook")
-    p.add_argument("path", help="the notebook (.ipynb)")
-    p.add_argument("--session", default=None, help="a kernel session id (default: the latest)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(handler=history)
-
-    p = subparsers.add_parser(
-        "check", help="stale, out-of-order, hidden-state, changed and unexecuted cells",
-        description="Analyse a notebook's execution history (from the catalog, or the log "
-                    "the notebook carries in its metadata). Exit code 0 either way; use "
-                    "--strict to exit 1 when a hazard is found.")
-    p.add_argument("path", help="the notebook (.ipynb)")
-    p.add_argument("--session", default=None, help="a kernel session id (default: the latest)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--strict", action="store_true", help="exit 1 when any hazard is found")
-    p.set_defaults(handler=check)
-
-    p = subparsers.add_parser("replay", help="write the replay notebook of a cell or a name")
-    p.add_argument("path", help="the notebook (.ipynb)")
-    p.add_argument("out", help="the replay notebook to write (.ipynb)")
-    p.add_argument("--cell", default=None, help="target cell id (default: the last execution)")
-    p.add_argument("--name", default=None, help="target global name instead of a cell")
-    p.add_argument("--session", default=None, help="a kernel session id (default: the latest)")
-    p.set_defaults(handler=replay)
-
-    p = subparsers.add_parser(
-        "verify", help="re-run a notebook in a fresh kernel and compare outputs (CI)",
-        description="Run the notebook top to bottom (or, with --replay, its replay order) in a "
-                    "fresh kernel and compare each cell's outputs with the stored ones. "
-                    "Exit code 1 on any mismatch, error, timeout, dead or missing kernel, or "
-                    "cell not run. Honours nbclient's skip-execution tag and nbval's markers "
-                    "(# NBVAL_SKIP, # NBVAL_IGNORE_OUTPUT, # NBVAL_RAISES_EXCEPTION, "
-                    "# NBVAL_CHECK_OUTPUT and their nbval-* tags).")
-    p.add_argument("path", help="the notebook (.ipynb)")
-    p.add_argument("--replay", action="store_true", help="verify the replay of the history")
-    p.add_argument("--cell", default=None,
-                   help="with --replay: the cell whose replay to verify (default: the last one)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance for numbers")
-    p.add_argument("--atol", type=float, default=1e-9, help="absolute tolerance for numbers")
-    p.add_argument("--ignore-stderr", action="store_true", help="do not compare stderr")
-    p.add_argument("--sanitize", action="append", default=[], metavar="REGEX=REPLACEMENT",
-                   help="an extra sanitizer applied to both sides (repeatable)")
-    p.add_argument("--lax", action="store_true",
-                   help="compare only cells marked NBVAL_CHECK_OUTPUT (nbval's --nbval-lax); "
-                        "the others must still run without error")
-    p.add_argument("--timeout", type=float, default=None,
-                   help="seconds a cell may run before the run stops as 'timed out' "
-                        "(default: the verify_timeout_seconds setting, 600; 0: no limit)")
-    p.add_argument("--kernel", default=None,
-                   help="kernel name (default: the notebook's kernelspec, else python3)")
-    p.set_defaults(handler=verify)
+    for operation, handler, description in (
+            (grammar.HISTORY, history, None),
+            (grammar.CHECK, check,
+             "Analyse a notebook's execution history (from the catalog, or the log the "
+             "notebook carries in its metadata). Exit code 0 either way; use --strict to exit "
+             "1 when a hazard is found."),
+            (grammar.REPLAY, replay, None),
+            (grammar.VERIFY, verify,
+             "Run the notebook top to bottom (or, with --replay, its replay order) in a fresh "
+             "kernel and compare each cell's outputs with the stored ones. Exit code 1 on any "
+             "mismatch, error, timeout, dead or missing kernel, or cell not run. Honours "
+             "nbclient's skip-execution tag and nbval's markers (# NBVAL_SKIP, "
+             "# NBVAL_IGNORE_OUTPUT, # NBVAL_RAISES_EXCEPTION, # NBVAL_CHECK_OUTPUT and their "
+             "nbval-* tags).")):
+        p = subparsers.add_parser(operation.name, help=operation.help, description=description)
+        operation.add_arguments(p, grammar.CLI)
+        p.set_defaults(handler=handler)
 
 
 def history(workspace, args) -> int:
@@ -119,12 +85,7 @@ def verify(workspace, args) -> int:
     from ..core.errors import InvalidInput
     from ..core.provenance.verify import VerifyOptions
 
-    sanitizers = []
-    for item in args.sanitize:
-        pattern, sep, repl = item.partition("=")
-        if not sep or not pattern:
-            raise InvalidInput(f"--sanitize needs REGEX=REPLACEMENT, got {item!r}")
-        sanitizers.append((pattern, repl))
+    sanitizers = grammar.sanitizers(args)
     if args.timeout is not None and args.timeout < 0:
         raise InvalidInput(f"--timeout must be 0 (no limit) or more seconds, not {args.timeout}")
     opts = VerifyOptions(rtol=args.rtol, atol=args.atol, compare_stderr=not args.ignore_stderr,

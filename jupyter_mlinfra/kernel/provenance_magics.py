@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from IPython.core.magic_arguments import argument
-
+from .. import grammar
 from ..core.text_table import render_table
-from .magics import subcommand
+from .magics import operation
 
 
 def _provenance():
@@ -23,10 +22,8 @@ def _short(names: list[str], limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@subcommand("history", help="the executions recorded for this notebook (or PATH)")
-@argument("--json", action="store_true", help="print JSON")
-@argument("--session", default=None, help="a kernel session id (default: the latest)")
-@argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
+@operation("history", grammar.HISTORY,
+           help="the executions recorded for this notebook (or PATH)")
 def history(magics, args) -> None:
     rows = _provenance().history(args.path, session_id=args.session)
     if args.json:
@@ -40,36 +37,23 @@ def history(magics, args) -> None:
                                "mutates"]))
 
 
-@subcommand("check", help="stale, out-of-order, hidden-state, changed and unexecuted cells")
-@argument("--json", action="store_true", help="print the report as JSON")
-@argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
+@operation("check", grammar.CHECK)
 def check(magics, args) -> None:
-    report = _provenance().check(args.path)
+    report = _provenance().check(args.path, session_id=args.session)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
 
 
-@subcommand("replay", help="write the notebook that reproduces a cell's result (replay order)")
-@argument("--cell", default=None, help="target cell id (default: the last execution)")
-@argument("--name", default=None, help="target global name instead of a cell")
-@argument("--path", default=None, help="notebook path (default: this notebook)")
-@argument("out", help="the replay notebook to write (.ipynb)")
+@operation("replay", grammar.REPLAY,
+           help="write the notebook that reproduces a cell's result: replay [PATH] OUT")
 def replay(magics, args) -> None:
-    summary = _provenance().replay(args.out, path=args.path, cell_id=args.cell, name=args.name)
+    summary = _provenance().replay(args.out, path=args.path or args.path_option,
+                                   cell_id=args.cell, name=args.name, session_id=args.session)
     seqs = ", ".join(f"#{e['seq']}" for e in summary["executions"])
     print(f"wrote {summary['path']}: {summary['cells']} cells (executions {seqs})")
 
 
-@subcommand("verify", help="re-run the saved notebook (or its replay) and compare outputs")
-@argument("--replay", action="store_true", help="verify the replay instead of the notebook")
-@argument("--cell", default=None, help="with --replay: the cell whose replay to verify")
-@argument("--json", action="store_true", help="print JSON")
-@argument("--lax", action="store_true",
-          help="compare only cells marked NBVAL_CHECK_OUTPUT (nbval's --nbval-lax)")
-@argument("--timeout", type=float, default=None,
-          help="seconds a cell may run (default: the verify_timeout_seconds setting; 0: none)")
-@argument("--kernel", default=None,
-          help="kernel name (default: the notebook's kernelspec, else python3)")
-@argument("path", nargs="?", default=None, help="notebook path (default: this notebook)")
+@operation("verify", grammar.VERIFY,
+           help="re-run the saved notebook (or its replay) and compare outputs")
 def verify(magics, args) -> None:
     path = args.path
     if path is None:
@@ -84,5 +68,8 @@ def verify(magics, args) -> None:
 
         raise InvalidInput(f"--timeout must be 0 (no limit) or more seconds, not {args.timeout}")
     result = _provenance().verify(path, replay=args.replay, cell_id=args.cell, lax=args.lax,
-                                  timeout=args.timeout, kernel_name=args.kernel)
+                                  timeout=args.timeout, kernel_name=args.kernel,
+                                  rtol=args.rtol, atol=args.atol,
+                                  compare_stderr=not args.ignore_stderr,
+                                  sanitizers=grammar.sanitizers(args))
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())

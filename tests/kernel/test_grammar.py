@@ -35,13 +35,22 @@ def _magic_parser(words: tuple[str, ...]) -> argparse.ArgumentParser:
     return SUBCOMMANDS[words[0]].parser
 
 
-@pytest.mark.parametrize("operation", grammar.JOBS_OPERATIONS, ids=lambda o: o.name)
+def _dest(a: grammar.Arg) -> str:
+    return a.kwargs.get("dest") or a.flags[-1].lstrip("-").replace("-", "_")
+
+
+@pytest.mark.parametrize("operation", grammar.JOBS_OPERATIONS + grammar.PROVENANCE_OPERATIONS,
+                         ids=lambda o: o.name)
 def test_cli_and_magic_spell_an_operation_the_same_way(operation):
     cli, magic = _options(_cli_parser(operation.words)), _options(_magic_parser(operation.words))
-    cli_only = {a.kwargs.get("dest") or a.flags[-1].lstrip("-").replace("-", "_")
-                for a in operation.args if grammar.MAGIC not in a.doors}
-    assert cli_only <= {"json"}  # printing JSON is for a terminal; a magic returns values
-    assert {k: v for k, v in cli.items() if k not in cli_only} == magic
+    one_door = {_dest(a) for a in operation.args if a.doors != grammar.BOTH}
+    # what only one door has: printing JSON or an exit code is for a terminal (a magic
+    # returns values); a magic's notebook is its own, so PATH is optional there; the
+    # magic's old --path spelling of replay
+    assert one_door <= {"json", "strict", "path", "path_option"}
+    assert {k: v for k, v in cli.items() if k not in one_door} == {
+        k: v for k, v in magic.items() if k not in one_door}
+    assert set(cli) - one_door == set(magic) - one_door
 
 
 def test_old_magic_spellings_are_aliases_of_the_cli_words():
@@ -54,3 +63,13 @@ def test_old_magic_spellings_are_aliases_of_the_cli_words():
     assert create.parse_args(["n", "nb.ipynb", "--cron", "0 6 * * *"]).schedule == "0 6 * * *"
     assert create.parse_args(["n", "nb.ipynb", "--schedule", "0 6 * * *"]).schedule \
         == "0 6 * * *"
+
+
+def test_replay_takes_the_notebook_first_in_both_doors_and_the_old_magic_spelling():
+    magic, cli = _magic_parser(("replay",)), _cli_parser(("replay",))
+    assert (cli.parse_args(["nb.ipynb", "out.ipynb"]).path,
+            magic.parse_args(["nb.ipynb", "out.ipynb"]).path) == ("nb.ipynb", "nb.ipynb")
+    this_notebook = magic.parse_args(["out.ipynb"])
+    assert (this_notebook.path, this_notebook.out) == (None, "out.ipynb")
+    old = magic.parse_args(["out.ipynb", "--path", "nb.ipynb"])
+    assert (old.path_option, old.out) == ("nb.ipynb", "out.ipynb")
