@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +28,48 @@ import pytest
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 VENV_BIN = str(Path(sys.executable).parent)
+
+
+# -- waiting -----------------------------------------------------------------------------------
+def _wait_until(condition, what: str, timeout: float = 60.0, interval: float = 0.05):
+    """``condition()``'s first truthy value, polled every ``interval`` s; an AssertionError
+    naming ``what`` after ``timeout`` s. The one way the tests wait for something to happen
+    (never a fixed sleep, never a loop of their own)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+async def _await_until(condition, what: str, timeout: float = 60.0, interval: float = 0.05):
+    """The same for async tests: ``condition()`` may return an awaitable (an async lambda's
+    request), and the event loop runs between polls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def wait_until():
+    """``wait_until(lambda: run_done(), "the run to end", timeout=60)``: see _wait_until."""
+    return _wait_until
+
+
+@pytest.fixture
+def await_until():
+    """``await await_until(lambda: fetch_state(), "the run to end")``: see _await_until."""
+    return _await_until
 
 
 def _free_port() -> int:

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -99,7 +98,7 @@ def _post(url: str, payload) -> tuple[int, dict]:
         return err.code, json.loads(err.read())
 
 
-def test_serve_answers_predictions_over_http(toy):
+def test_serve_answers_predictions_over_http(toy, wait_until):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlinfra.cli.main", "serve",
                              "toy@production", "--port", str(port), "--refresh", "0.5"],
@@ -124,12 +123,10 @@ def test_serve_answers_predictions_over_http(toy):
         assert status == 400
         # the alias moves: the running server follows it without a restart
         assert main(["model", "alias", "toy", "production", "2"]) == 0
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            status, body = _post(base + "/predict", {"records": records})
-            if body.get("version") == 2:
-                break
-            time.sleep(0.2)
+        status, body = wait_until(
+            lambda: (lambda answer: answer if answer[1].get("version") == 2 else None)(
+                _post(base + "/predict", {"records": records})),
+            "the server to follow the alias to version 2", timeout=30, interval=0.2)
         assert status == 200 and body["version"] == 2
         assert body["predictions"] == toy["expected"]
     finally:

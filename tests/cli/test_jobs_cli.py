@@ -79,11 +79,10 @@ def test_notebooks_as_tests(root):
     assert mlinfra("test", "ok.ipynb", cwd=root).returncode == 0
 
 
-def test_scheduler_daemon_serves_run_wait_and_reports_its_status(root):
+def test_scheduler_daemon_serves_run_wait_and_reports_its_status(root, wait_until):
     import os
     import signal
     import sys
-    import time
     from datetime import datetime
 
     assert "no scheduler serves this catalog" in mlinfra("scheduler", "--status",
@@ -95,12 +94,9 @@ def test_scheduler_daemon_serves_run_wait_and_reports_its_status(root):
                               stderr=subprocess.PIPE, text=True)
     try:
         scheduler_id = daemon.stdout.readline().split()[3].rstrip(":")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            alive = json.loads(mlinfra("scheduler", "--status", "--json", cwd=root).stdout)
-            if alive:
-                break
-            time.sleep(0.2)
+        alive = wait_until(
+            lambda: json.loads(mlinfra("scheduler", "--status", "--json", cwd=root).stdout),
+            "the daemon to record itself", timeout=30, interval=0.2)
         assert [(r["id"], r["serving"], r["alive"]) for r in alive] == [(scheduler_id, True,
                                                                          True)]
         assert alive[0]["doorbell_port"] > 0

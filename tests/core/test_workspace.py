@@ -47,12 +47,11 @@ def test_get_workspace_follows_environment_changes(mlinfra_env, monkeypatch, tmp
     assert second.config.home == tmp_path / "other-home"
 
 
-def test_get_workspace_follows_config_file_edits(mlinfra_env, tmp_path):
+def test_get_workspace_follows_config_file_edits(mlinfra_env, tmp_path, wait_until):
     """The configuration is resolved once per process, yet a config file written or edited
     later is seen: at once with refresh=True, and by itself after the file check interval."""
     import json
     import os
-    import time
 
     from jupyter_mlinfra.core.config import ConfigSources
 
@@ -65,7 +64,6 @@ def test_get_workspace_follows_config_file_edits(mlinfra_env, tmp_path):
     assert get_workspace() is not first
 
     config_file.write_text(json.dumps({"MLInfra": {"user": "edited-later"}}))
-    deadline = time.monotonic() + ConfigSources.file_check_interval + 5
-    while get_workspace().user != "edited-later":
-        assert time.monotonic() < deadline, "an edited config file was never picked up"
-        time.sleep(0.05)
+    wait_until(lambda: get_workspace().user == "edited-later",
+               "the edited config file to be picked up",
+               timeout=ConfigSources.file_check_interval + 5)

@@ -139,21 +139,8 @@ def _kernel_env(tmp_path, home, notebook: str) -> dict[str, str]:
     return env
 
 
-def _wait_for(predicate, what: str, timeout: float = 60.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspace,
-                                                                mlinfra_env):
+                                                                mlinfra_env, wait_until):
     notebook = str(tmp_path / "restart.ipynb")
     svc = workspace.service("provenance")
     kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
@@ -163,9 +150,9 @@ def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspa
         kernel.run("b = a + 1", "c2")
         kernel.run("a = 5", "c1")          # c2 is now stale in this first lifetime
         kernel_id = kernel.km.kernel_id
-        first = _wait_for(lambda: [s for s in svc.kernel_sessions(kernel_id)], "a session")
+        first = wait_until(lambda: [s for s in svc.kernel_sessions(kernel_id)], "a session")
         old_session = first[0]["session_id"]
-        _wait_for(lambda: len(getattr(svc.stored_log(notebook, old_session), "executions",
+        wait_until(lambda: len(getattr(svc.stored_log(notebook, old_session), "executions",
                                       ())) == 3, "the first lifetime's three executions")
         assert svc.check(notebook, session_id=old_session).stale == ["c2"]
 
@@ -174,12 +161,12 @@ def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspa
         # the restarted kernel registers its session as soon as recording starts, before
         # any of its cells has run
         kernel.run("%load_ext jupyter_mlinfra", "load")
-        sessions = _wait_for(lambda: [s for s in svc.kernel_sessions(kernel_id)
+        sessions = wait_until(lambda: [s for s in svc.kernel_sessions(kernel_id)
                                       if s["session_id"] != old_session], "the new session")
         new_session = sessions[0]["session_id"]
         kernel.run("x = 1", "c3")          # the very first executions after the restart
         kernel.run("y = x + 1", "c4")
-        log = _wait_for(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+        log = wait_until(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
             svc.stored_log(notebook, new_session)), "the new session's two executions")
         assert [(e.seq, e.cell_id) for e in log.executions] == [(1, "c3"), (2, "c4")]
         # nothing merged into (or lost from) the first lifetime
@@ -200,7 +187,7 @@ def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspa
 
 
 def test_enable_recording_records_from_the_first_cell_and_disable_undoes_it(
-        tmp_path, workspace, mlinfra_env, monkeypatch, capsys):
+        tmp_path, workspace, mlinfra_env, monkeypatch, capsys, wait_until):
     from jupyter_mlinfra.cli.main import main
 
     ipython_dir = tmp_path / "ipython"
@@ -220,7 +207,7 @@ def test_enable_recording_records_from_the_first_cell_and_disable_undoes_it(
     try:
         kernel.run("a = 1", "first")                           # no %load_ext anywhere
         kernel.run("b = a + 1", "second")
-        log = _wait_for(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+        log = wait_until(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
             svc.stored_log(notebook)), "the first two cells in the catalog")
         assert [e.cell_id for e in log.executions] == ["first", "second"]
         assert log.before_recording is None
@@ -240,7 +227,7 @@ def test_enable_recording_records_from_the_first_cell_and_disable_undoes_it(
 
 
 def test_cells_run_before_load_ext_are_one_finding_not_hidden_state(tmp_path, workspace,
-                                                                     mlinfra_env):
+                                                                     mlinfra_env, wait_until):
     notebook = str(tmp_path / "late.ipynb")
     nbformat.write(new_notebook(cells=[
         new_code_cell("rate = 0.1\nsteps = 3", id="params"),
@@ -254,7 +241,7 @@ def test_cells_run_before_load_ext_are_one_finding_not_hidden_state(tmp_path, wo
         kernel.run("%load_ext jupyter_mlinfra", "load")
         kernel.run("total = rate * steps", "use")
         out = json.loads(kernel.run("%mlinfra check --json", "check")["stdout"])
-        log = _wait_for(lambda: svc.stored_log(notebook), "the recorded execution")
+        log = wait_until(lambda: svc.stored_log(notebook), "the recorded execution")
     finally:
         kernel.shutdown()
     for report in (out, svc.check(notebook).to_dict()):
@@ -290,7 +277,7 @@ def test_a_model_reading_a_name_set_before_recording_says_so(ip, tmp_path, monke
 
 
 def test_recording_kernel_writes_a_sqlite_catalog_without_sqlalchemy(tmp_path, workspace,
-                                                                    mlinfra_env):
+                                                                    mlinfra_env, wait_until):
     """On a SQLite catalog created beforehand (by the server, the CLI, an earlier kernel), a
     recording kernel registers its session and writes every execution without importing
     SQLAlchemy (its import was most of a kernel's once-per-kernel recording CPU)."""
@@ -303,8 +290,8 @@ def test_recording_kernel_writes_a_sqlite_catalog_without_sqlalchemy(tmp_path, w
         kernel.run("a = [1]", "c1")
         kernel.run("a.append(2)\nb = len(a)", "c2")
         kernel_id = kernel.km.kernel_id
-        session = _wait_for(lambda: svc.kernel_sessions(kernel_id), "the session")[0]
-        log = _wait_for(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+        session = wait_until(lambda: svc.kernel_sessions(kernel_id), "the session")[0]
+        log = wait_until(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
             svc.stored_log(notebook, session["session_id"])), "the two executions")
         assert [(e.cell_id, sorted(e.binds), sorted(e.mutates)) for e in log.executions] == [
             ("c1", ["a"], []), ("c2", ["b"], ["a"])]
@@ -315,7 +302,7 @@ def test_recording_kernel_writes_a_sqlite_catalog_without_sqlalchemy(tmp_path, w
         kernel.shutdown()
 
 
-def test_an_idle_recorder_still_records_the_next_cell(ip, workspace):
+def test_an_idle_recorder_still_records_the_next_cell(ip, workspace, wait_until):
     """Once everything is written the recorder's thread sleeps (no polling while the kernel
     is idle); the next cell wakes it and is written without anyone asking for a flush."""
     from jupyter_mlinfra.kernel.provenance_recorder import get_recorder
@@ -325,9 +312,9 @@ def test_an_idle_recorder_still_records_the_next_cell(ip, workspace):
     workspace.catalog.ensure_schema()
     ip.run_cell("a = 1", cell_id="i1")
     ip.run_cell("b = a + 1", cell_id="i2")
-    _wait_for(lambda: rec.written == 2 and rec._idle, "the two cells written, then idle")
+    wait_until(lambda: rec.written == 2 and rec._idle, "the two cells written, then idle")
     ip.run_cell("c = b * 2", cell_id="i3")
-    _wait_for(lambda: rec.written == 3, "the cell after the idle time written")
+    wait_until(lambda: rec.written == 3, "the cell after the idle time written")
     log = workspace.service("provenance").stored_log("/idle/nb.ipynb")
     assert [(e.cell_id, sorted(e.reads)) for e in log.executions] == [
         ("i1", []), ("i2", ["a"]), ("i3", ["b"])]

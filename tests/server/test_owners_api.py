@@ -4,7 +4,6 @@ it, and reads a run, its output and its log only as its visibility says."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -64,18 +63,19 @@ async def test_bob_cannot_change_alices_model_an_admin_can(as_user, mlinfra_env)
                                 body={"description": "curated"})) == 200
 
 
-async def test_another_team_cannot_read_a_team_run(as_user, jp_root_dir):
+async def test_another_team_cannot_read_a_team_run(as_user, jp_root_dir, await_until):
     make_root(jp_root_dir)
     alice, carol, bob = as_user("alice", "fraud"), as_user("carol", "fraud"), \
         as_user("bob", "risk")
     r = await alice("mlinfra", "api", "runs", method="POST",
                     body=json.dumps({"notebook": "ok.ipynb", "parameters": {"x": 4}}))
-    run = json.loads(r.body)
-    for _ in range(1200):
-        run = json.loads((await alice("mlinfra", "api", "runs", run["id"])).body)
-        if run["state"] not in ("queued", "running"):
-            break
-        await asyncio.sleep(0.1)
+    run_id = json.loads(r.body)["id"]
+
+    async def ended() -> dict | None:
+        run = json.loads((await alice("mlinfra", "api", "runs", run_id)).body)
+        return run if run["state"] not in ("queued", "running") else None
+
+    run = await await_until(ended, "the run to end", timeout=120, interval=0.1)
     assert run["state"] == "succeeded", run["error"]
     assert (run["owner"], run["visibility"], run["team"]) == ("alice", "team", "fraud")
 

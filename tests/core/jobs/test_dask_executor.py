@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 pytestmark = pytest.mark.slow
 
 
-def test_runs_execute_on_an_adaptive_dask_cluster(jobs, jobs_ws):
+def test_runs_execute_on_an_adaptive_dask_cluster(jobs, jobs_ws, wait_until):
     distributed = pytest.importorskip("distributed")
     from jupyter_mlinfra.core.jobs.dask_executor import DaskExecutor
     from jupyter_mlinfra.core.jobs.scheduler import Scheduler
@@ -23,16 +21,20 @@ def test_runs_execute_on_an_adaptive_dask_cluster(jobs, jobs_ws):
         scheduler = Scheduler(jobs_ws, executor, poll_interval=0.1, lease_seconds=10)
         sweep = jobs.sweep("ok.ipynb", {"x": [1, 2, 3]})
         failing = jobs.submit("fail.ipynb", parameters={"x": 5})
-        peak = 0
-        deadline = time.monotonic() + 150
+        peaks = [0]
         ids = sweep["run_ids"] + [failing["id"]]
-        while time.monotonic() < deadline:
-            scheduler.tick()
-            peak = max(peak, len(cluster.scheduler_info["workers"]))
-            states = [jobs.get_run(r)["state"] for r in ids]
-            if all(s in ("succeeded", "failed") for s in states):
-                break
-            time.sleep(0.2)
+
+        def ticked(done):
+            def condition() -> bool:
+                scheduler.tick()
+                peaks.append(len(cluster.scheduler_info["workers"]))
+                return done()
+            return condition
+
+        wait_until(ticked(lambda: all(jobs.get_run(r)["state"] in ("succeeded", "failed")
+                                      for r in ids)),
+                   "the sweep and the failing run to end", timeout=150, interval=0.2)
+        peak = max(peaks)
         scheduler.tick()
         df = jobs.sweep_results(sweep["id"])
         assert list(df["state"]) == ["succeeded"] * 3
@@ -42,20 +44,12 @@ def test_runs_execute_on_an_adaptive_dask_cluster(jobs, jobs_ws):
         assert all(jobs.get_run(r)["worker"].startswith("dask:") for r in ids)
         assert peak == 2                      # grew with the queue, up to its maximum
         # the last task may still be returning after it wrote its final state
-        deadline = time.monotonic() + 20
-        while executor.in_flight() and time.monotonic() < deadline:
-            scheduler.tick()
-            time.sleep(0.2)
-        assert executor.in_flight() == {}
+        wait_until(ticked(lambda: executor.in_flight() == {}),
+                   "the executor to have nothing in flight", timeout=20, interval=0.2)
         # Idle: the adaptive cluster hands its workers back (Adaptive waits wait_count=6
         # intervals of 0.5 s per worker; the deadline is generous for a loaded machine).
-        deadline = time.monotonic() + 60
-        while cluster.scheduler_info["workers"] and time.monotonic() < deadline:
-            scheduler.tick()
-            time.sleep(0.5)
-        assert cluster.scheduler_info["workers"] == {}, (
-            "the idle cluster did not shrink to 0 workers: "
-            f"{len(cluster.scheduler.tasks)} task(s) still held on the scheduler")
+        wait_until(ticked(lambda: cluster.scheduler_info["workers"] == {}),
+                   "the idle cluster to shrink to 0 workers", timeout=60, interval=0.5)
         scheduler.stop()
     finally:
         cluster.close()

@@ -6,7 +6,6 @@ One scheduler with two local workers serves the whole module (kernels stay warm)
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import nbformat
@@ -107,23 +106,20 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _pids_when_started(root: Path, jobs, run_id: str, timeout: float = 60) -> tuple[int, int]:
-    deadline = time.monotonic() + timeout
+def _pids_when_started(root: Path, jobs, run_id: str, wait_until) -> tuple[int, int]:
     pids = root / "pids.txt"
-    while time.monotonic() < deadline:
-        if pids.exists() and jobs.get_run(run_id)["progress"].get("executed", 0) >= 2:
-            kernel, child = map(int, pids.read_text().split())
-            return kernel, child
-        time.sleep(0.1)
-    raise AssertionError("the slow notebook never started")
+    wait_until(lambda: pids.exists() and jobs.get_run(run_id)["progress"].get("executed", 0)
+               >= 2, "the slow notebook to start")
+    kernel, child = map(int, pids.read_text().split())
+    return kernel, child
 
 
-def test_cancel_kills_the_kernel_and_its_children(env):
+def test_cancel_kills_the_kernel_and_its_children(env, wait_until):
     ws, root, _ = env
     jobs = ws.service("jobs")
     (root / "pids.txt").unlink(missing_ok=True)
     run = jobs.submit("slow.ipynb", parameters={"seconds": 120.0})
-    kernel, child = _pids_when_started(root, jobs, run["id"])
+    kernel, child = _pids_when_started(root, jobs, run["id"], wait_until)
     # the output notebook is readable while the run goes (uploaded after each cell, so the
     # kernel can be a step ahead of it)
     def started_in_output() -> bool:
@@ -131,20 +127,16 @@ def test_cancel_kills_the_kernel_and_its_children(env):
         return any("started" in o.get("text", "") for c in partial.cells
                    for o in c.get("outputs", []))
 
-    deadline = time.monotonic() + 15
-    while not started_in_output() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert started_in_output()
+    wait_until(started_in_output, "the first cell's output in the output notebook",
+               timeout=15)
     assert jobs.cancel_run(run["id"])["cancel_requested"] is True
     final = _wait(ws, run["id"], timeout=30)
     assert final["state"] == "cancelled"
-    deadline = time.monotonic() + 5
-    while (_alive(kernel) or _alive(child)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(kernel) and not _alive(child)
+    wait_until(lambda: not _alive(kernel) and not _alive(child),
+               "the kernel and its child to exit", timeout=5)
 
 
-def test_timeout_kills_and_marks_timed_out(env):
+def test_timeout_kills_and_marks_timed_out(env, wait_until):
     ws, root, _ = env
     jobs = ws.service("jobs")
     (root / "pids.txt").unlink(missing_ok=True)
@@ -153,8 +145,7 @@ def test_timeout_kills_and_marks_timed_out(env):
     assert final["state"] == "timed_out"
     assert "timeout of 8 s" in final["error"]["message"]
     kernel, child = map(int, (root / "pids.txt").read_text().split())
-    time.sleep(0.5)
-    assert not _alive(child)
+    wait_until(lambda: not _alive(child), "the timed-out kernel's child to exit", timeout=5)
 
 
 def test_retry_with_backoff_then_success(env):

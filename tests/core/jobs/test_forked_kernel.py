@@ -33,16 +33,11 @@ def _run(km, code: str) -> str:
     return kernel_control.run_coro(go())
 
 
-def _gone(pid: int, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.1)
-    return False
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 @pytest.fixture
@@ -54,7 +49,7 @@ def kernels(mlinfra_env):
     close_templates()
 
 
-def test_a_forked_kernel_is_like_a_new_one(kernels, tmp_path):
+def test_a_forked_kernel_is_like_a_new_one(kernels, tmp_path, wait_until):
     km = kernel_control.start_kernel("python3", cwd=str(tmp_path), fork=True)
     kernels.append(km)
     [template] = _TEMPLATES.values()
@@ -74,16 +69,18 @@ def test_a_forked_kernel_is_like_a_new_one(kernels, tmp_path):
     # cancellation kills the kernel's process group: the kernel and what it started
     child = int(_run(km, "import subprocess; print(subprocess.Popen(['sleep', '300']).pid)"))
     kernel_control.kill_kernel_processes(km)
-    assert _gone(int(pid)) and _gone(child)
+    wait_until(lambda: _gone(int(pid)) and _gone(child), "the kernel and its child to exit",
+               timeout=15)
 
 
-def test_a_dead_template_is_replaced_and_takes_its_kernels_down(kernels):
+def test_a_dead_template_is_replaced_and_takes_its_kernels_down(kernels, wait_until):
     km = kernel_control.start_kernel("python3", fork=True)
     kernels.append(km)
     [template] = _TEMPLATES.values()
     kernel_pid = km.provisioner.pid
     os.kill(template.process.pid, signal.SIGKILL)
-    assert _gone(kernel_pid)          # ipykernel's parent poller: no orphan kernel
+    # ipykernel's parent poller: no orphan kernel
+    wait_until(lambda: _gone(kernel_pid), "the template's kernel to exit", timeout=15)
     again = kernel_control.start_kernel("python3", fork=True)
     kernels.append(again)
     [new_template] = _TEMPLATES.values()

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -44,7 +43,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_sigkill_of_the_scheduler_then_restart_loses_no_run(jobs, jobs_ws, nb_root):
+def test_sigkill_of_the_scheduler_then_restart_loses_no_run(jobs, jobs_ws, nb_root,
+                                                            wait_until):
     env = {**os.environ, "MLINFRA_ROOT_DIR": str(nb_root),
            "MLINFRA_JOBS_RECORD_PROVENANCE": "false"}
     runs = [jobs.submit("slow.ipynb", parameters={"seconds": 3.0}, retries=1,
@@ -54,15 +54,12 @@ def test_sigkill_of_the_scheduler_then_restart_loses_no_run(jobs, jobs_ws, nb_ro
     runs.append(fragile)
     first = _start_scheduler(env)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            running = [r for r in runs if jobs.get_run(r)["state"] == "running"
-                       and jobs.get_run(r)["progress"].get("executed", 0) >= 2]
-            if len(running) == 2:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("two runs never got going")
+        def two_going() -> list[str]:
+            going = [r for r in runs if jobs.get_run(r)["state"] == "running"
+                     and jobs.get_run(r)["progress"].get("executed", 0) >= 2]
+            return going if len(going) == 2 else []
+
+        running = wait_until(two_going, "two runs to get going", timeout=90)
         descendants = _children(first.pid)
         assert descendants, "the scheduler has worker processes and kernels"
         first.send_signal(signal.SIGKILL)
@@ -72,10 +69,8 @@ def test_sigkill_of_the_scheduler_then_restart_loses_no_run(jobs, jobs_ws, nb_ro
             first.kill()
         first.stdout.close()
     # the workers notice and take their kernels (and the kernels' children) down
-    deadline = time.monotonic() + 15
-    while any(_alive(p) for p in descendants) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [p for p in descendants if _alive(p)]
+    wait_until(lambda: not any(_alive(p) for p in descendants),
+               "the dead scheduler's workers and kernels to exit", timeout=15)
     assert fragile in running
 
     second = _start_scheduler(env)
@@ -109,7 +104,8 @@ def _slow_starting_kernel(folder: Path) -> tuple[Path, Path]:
     return marker, pidfile
 
 
-def test_a_run_whose_kernel_never_started_a_cell_costs_no_attempt(jobs, nb_root, tmp_path):
+def test_a_run_whose_kernel_never_started_a_cell_costs_no_attempt(jobs, nb_root, tmp_path,
+                                                                   wait_until):
     from .notebooks import write
 
     marker, pidfile = _slow_starting_kernel(tmp_path / "jupyter-data")
@@ -120,11 +116,9 @@ def test_a_run_whose_kernel_never_started_a_cell_costs_no_attempt(jobs, nb_root,
     run_id = jobs.submit("slowstart.ipynb")["id"]      # the default policy: retries=0
     first = _start_scheduler(env)
     try:
-        deadline = time.monotonic() + 90
         # claimed, and its kernel is starting (it never gets ready): no cell has started
-        while not (pidfile.exists() and pidfile.read_text().strip()):
-            assert time.monotonic() < deadline, "the run's kernel never started"
-            time.sleep(0.1)
+        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(),
+                   "the run's kernel to start", timeout=90)
         claimed = jobs.get_run(run_id)
         assert claimed["state"] == "running" and claimed["attempt"] == 1
         first.send_signal(signal.SIGKILL)

@@ -320,13 +320,12 @@ def test_schedulers_record_heartbeats_and_are_gone_when_stopped_or_expired(jobs,
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
                                                             marks=pytest.mark.postgres)])
 def test_a_run_queued_by_another_process_rings_the_schedulers_doorbell(
-        backend, request, mlinfra_env, nb_root, monkeypatch):
+        backend, request, mlinfra_env, nb_root, monkeypatch, wait_until):
     """A scheduler polling every 2 minutes dispatches at once a run that another process (a
     kernel, the CLI) queued: that process rang its doorbell (a loopback datagram on SQLite,
     a NOTIFY on PostgreSQL)."""
     import subprocess
     import sys
-    import time
 
     from jupyter_mlinfra.core.workspace import Workspace
 
@@ -337,20 +336,18 @@ def test_a_run_queued_by_another_process_rings_the_schedulers_doorbell(
     jobs = ws.service("jobs")
     scheduler = Scheduler(ws, NoopExecutor(ws), poll_interval=120).start()
     try:
-        deadline = time.monotonic() + 30
-        while not jobs.schedulers() and time.monotonic() < deadline:
-            time.sleep(0.05)       # its first pass records it (and, on SQLite, its port)
-        [record] = jobs.schedulers()
+        # its first pass records it (and, on SQLite, its port)
+        [record] = wait_until(jobs.schedulers, "the scheduler's first pass", timeout=30)
         assert (record["doorbell_port"] is not None) == (backend == "sqlite")
         submitted = subprocess.run(
             [sys.executable, "-c", "from jupyter_mlinfra.core.workspace import Workspace\n"
              "print(Workspace.open().service('jobs').submit('ok.ipynb')['id'])"],
             capture_output=True, text=True, check=True, timeout=120)
         run_id = submitted.stdout.split()[-1]
-        deadline = time.monotonic() + 60
-        while jobs.get_run(run_id)["state"] == "queued" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert jobs.get_run(run_id)["state"] == "running", "still waiting for the next poll"
+        # the scheduler polls every 120 s: only the doorbell can start it within the wait
+        wait_until(lambda: jobs.get_run(run_id)["state"] != "queued",
+                   "the doorbell to start the run", timeout=60)
+        assert jobs.get_run(run_id)["state"] == "running"
     finally:
         scheduler.stop()
         ws.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import nbformat
 import pytest
@@ -74,17 +73,14 @@ def test_run_wait_executes_in_the_waiting_process_with_every_record(ws):
     assert not any(s["alive"] for s in jobs.schedulers())
 
 
-def _slow_started(ws, jobs, run_id, timeout=120):
-    deadline = time.monotonic() + timeout
+def _slow_started(ws, wait_until) -> list[int]:
     pids = ws.root / "pids.txt"
-    while time.monotonic() < deadline:
-        if pids.exists() and len(pids.read_text().split()) == 2:
-            return [int(p) for p in pids.read_text().split()]
-        time.sleep(0.1)
-    raise AssertionError(f"the run never started: {jobs.get_run(run_id)}")
+    wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2,
+               "the slow run to start", timeout=120)
+    return [int(p) for p in pids.read_text().split()]
 
 
-def test_cancel_kills_the_kernel_of_a_run_executing_in_the_waiting_process(ws):
+def test_cancel_kills_the_kernel_of_a_run_executing_in_the_waiting_process(ws, wait_until):
     from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
 
     jobs = ws.service("jobs")
@@ -93,17 +89,16 @@ def test_cancel_kills_the_kernel_of_a_run_executing_in_the_waiting_process(ws):
     waiter = threading.Thread(target=lambda: result.update(
         run=wait_with_local_scheduler(ws, [run["id"]], timeout=240)[0]))
     waiter.start()
-    kernel, child = _slow_started(ws, jobs, run["id"])
+    kernel, child = _slow_started(ws, wait_until)
     jobs.cancel_run(run["id"])
     waiter.join(120)
     assert result["run"]["state"] == "cancelled"
-    deadline = time.monotonic() + 10
-    while (_alive(kernel) or _alive(child)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(kernel) and not _alive(child)
+    wait_until(lambda: not _alive(kernel) and not _alive(child),
+               "the kernel and its child to exit", timeout=10)
 
 
-def test_a_wait_interrupted_puts_the_run_back_in_the_queue_and_kills_its_kernel(ws):
+def test_a_wait_interrupted_puts_the_run_back_in_the_queue_and_kills_its_kernel(ws,
+                                                                               wait_until):
     from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
 
     jobs = ws.service("jobs")
@@ -121,7 +116,5 @@ def test_a_wait_interrupted_puts_the_run_back_in_the_queue_and_kills_its_kernel(
     assert back["state"] == "queued" and back["attempt"] == 1 and not back.get("worker")
     log = "\n".join(line["text"] for line in jobs.run_log(run["id"])["lines"])
     assert "put back in the queue" in log
-    deadline = time.monotonic() + 10
-    while (_alive(kernel) or _alive(child)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(kernel) and not _alive(child)
+    wait_until(lambda: not _alive(kernel) and not _alive(child),
+               "the kernel and its child to exit", timeout=10)
