@@ -114,6 +114,7 @@ def test_the_service_never_unpickles_what_a_client_uploads(service, registered):
     data = pickle.dumps(Payload())
     meta = {"definition": {"module": "x", "class": "Y", "library": "python"},
             "parts": [{"name": "model.pkl", "kind": "parameters", "format": "cloudpickle",
+                       "loadable": True,
                        "sha256": hashlib.sha256(data).hexdigest()}]}
     answer = requests.post(service.url + "mlinfra/api/models/evil/captured-versions",
                            headers={"Authorization": f"token {service.token('bob')}"},
@@ -127,5 +128,5 @@ def test_the_service_never_unpickles_what_a_client_uploads(service, registered):
                         headers={"Authorization": f"token {service.token('bob')}"},
                         data={"version": json.dumps(meta)},
                         files=[("model.pkl", ("model.pkl", data + b"x"))], timeout=60)
-    assert bad.status_code == 400 and "sha256" in bad.json()["error"]["message"]
+    assert bad.status_code == 400 and "sha-256" in bad.json()["error"]["message"].lower()
     assert service.get("mlinfra/api/models/evil2", user="bob").status_code == 404

@@ -210,9 +210,7 @@ class RemoteModels:
         """Send a captured version (``CapturedVersion``) to the service to be stored."""
         import json
 
-        captured.check()
-        meta = {k: getattr(captured, k) for k in captured.FIELDS if k != "name"}
-        meta["parts"] = [p.describe() for p in captured.parts]
+        meta = captured.check().manifest()
         files = [(p.name, (p.name, p.data, "application/octet-stream")) for p in captured.parts]
         answer = self.client.call(
             "POST", f"models/{_q(captured.name)}/captured-versions",
