@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput
 from ..shared_writes import CaptureLog, record_write
+from ..times import utcnow
 from . import capture as steps
 from .capture import SerializedPart, SessionContext
 from .exporters import EXPORTERS

@@ -13,10 +13,9 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 
-from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound
 from ..identity import check_may_change
-from ..times import to_iso_z
+from ..times import to_iso_z, utcnow
 from .modes import ARCHIVED, READY
 from .tables import ModelAlias, ModelMetric, ModelVersionRecord, RegisteredModel
 from .versions import (

@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..process_env import workspace_environment
 from ..shared_writes import CAPTURE_ARTIFACT_PREFIX, REPRODUCE_TAG, public_entries
 from .modes import REGISTER_WRITE
 from .versions import ModelVersion
@@ -25,17 +26,6 @@ def _replay_notebook(script: str):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     return nb
-
-
-def _environment(store) -> dict[str, str]:
-    """The kernel must see the same catalog and artifact store as the caller."""
-    config = store.ws.config
-    env = {"MLINFRA_CATALOG_URL": config.catalog_url,
-           "MLINFRA_ARTIFACT_ROOT": config.artifact_root,
-           "MLINFRA_HOME": str(config.home), "MLINFRA_USER": store.ws.user}
-    if config.s3_endpoint_url:
-        env["MLINFRA_S3_ENDPOINT_URL"] = config.s3_endpoint_url
-    return env
 
 
 def compare_metrics(recorded: dict, reproduced: dict, tolerance: float,
@@ -151,7 +141,8 @@ def _run_directly(store, version, nb, parameters, timeout, kernel_name, result) 
     with tempfile.TemporaryDirectory(prefix="mlinfra-reproduce-") as tmp:
         capture_file = Path(tmp) / "captured.jsonl"
         capture_file.touch()
-        env = {**_environment(store), CAPTURE_FILE_ENV: str(capture_file)}
+        env = {**workspace_environment(store.ws.config, user=store.ws.user),
+               CAPTURE_FILE_ENV: str(capture_file)}
         folder = _notebook_folder(version)
         cwd = str(folder) if folder is not None else tmp
         try:

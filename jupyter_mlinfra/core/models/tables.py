@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..catalog.schema import Base, UTCDateTime, utcnow

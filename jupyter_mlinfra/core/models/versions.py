@@ -96,7 +96,7 @@ class ModelRef:
             object.__setattr__(self, "version", check_version(self.version))
 
     @classmethod
-    def parse(cls, text: str) -> "ModelRef":
+    def parse(cls, text: str) -> ModelRef:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a model reference looks like name, name:3 or name@alias")
         text = text.strip()
@@ -127,7 +127,7 @@ class MetricFilter:
     value: float
 
     @classmethod
-    def parse(cls, text: str) -> "MetricFilter":
+    def parse(cls, text: str) -> MetricFilter:
         match = METRIC_RE.match(text or "")
         if not match:
             raise InvalidInput(f"invalid metric filter {text!r}: use e.g. accuracy>=0.9")

@@ -109,3 +109,26 @@ def test_a_third_party_exporter_declared_by_entry_point_writes_the_native_part(
         assert ws.service("models").load("tables").predict([[1, 1]]) == [3]
     finally:
         EXPORTERS.unregister("table")
+
+
+def test_compare_is_a_function_of_two_versions_and_their_scripts():
+    from jupyter_mlinfra.core.models.compare import compare_versions
+    from jupyter_mlinfra.core.models.versions import ModelVersion
+
+    def version(number, C, auc, script_line):
+        return ModelVersion(
+            name="churn", version=number, id=str(number), owner="a", status="ready",
+            created_at=None, definition={"class": "LogisticRegression",
+                                         "module": "sklearn.linear_model",
+                                         "hyperparameters": {"C": C}},
+            metrics={"auc": auc}, dependencies={"python": "3.11", "packages": {"x": "1"}},
+            data=[{"role": "training", "kind": "dataframe", "rows": 10}]), script_line
+
+    (a, script_a), (b, script_b) = version(1, 1.0, 0.8, "C = 1.0\n"), \
+        version(2, 0.5, 0.9, "C = 0.5\n")
+    result = compare_versions(a, b, replay=(script_a, script_b))
+    assert result["hyperparameters"] == {"C": {"a": 1.0, "b": 0.5}}
+    assert result["metrics"]["auc"]["delta"] == pytest.approx(0.1)
+    assert result["data"]["training"]["same"] is True
+    assert "-C = 1.0" in result["code"]["diff"] and "+C = 0.5" in result["code"]["diff"]
+    assert result["code"]["functions_diff"] == "" and result["dependencies"] == {}

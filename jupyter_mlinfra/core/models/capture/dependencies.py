@@ -11,6 +11,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from ...distributions import installed_distributions
 from .definition import distribution_version, library_of
 from .serializers import SerializedPart
 
@@ -64,20 +65,11 @@ def _model_modules(model: Any) -> set[str]:
 
 
 _STDLIB = set(getattr(sys, "stdlib_module_names", ())) | {"__main__", "builtins"}
-_LOCK_CACHE: dict[str, str] | None = None
 
 
 def environment_lock() -> dict[str, str]:
-    """Every installed distribution with its exact version (cached per process)."""
-    global _LOCK_CACHE
-    if _LOCK_CACHE is None:
-        lock: dict[str, str] = {}
-        for dist in importlib_metadata.distributions():
-            name = dist.metadata.get("Name") if dist.metadata else None
-            if name:
-                lock.setdefault(name, dist.version)
-        _LOCK_CACHE = dict(sorted(lock.items(), key=lambda kv: kv[0].lower()))
-    return dict(_LOCK_CACHE)
+    """Every installed distribution with its exact version (read once per process)."""
+    return installed_distributions()
 
 
 def capture_dependencies(model: Any, functions: list[Callable],
