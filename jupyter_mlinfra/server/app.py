@@ -16,6 +16,13 @@ class MLInfraExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         workspace = Workspace.open(self.serverapp.config)
+        if workspace.remote is not None:
+            # remote mode: the central service holds the catalog and runs the scheduler;
+            # this server forwards the panel's requests to it (ServiceProxyHandler)
+            self.settings["mlinfra_workspace"] = workspace
+            self.log.info("jupyter_mlinfra: remote mode, the mlinfra service at %s",
+                          workspace.remote.url)
+            return
         workspace.catalog.ensure_schema()  # fail at start-up, not on the first request
         if not workspace.config.settings.root_dir:
             # job notebooks live under the server's root, as the file browser shows it
@@ -29,7 +36,12 @@ class MLInfraExtension(ExtensionApp):
     def initialize_handlers(self) -> None:
         base = "mlinfra/api"
         routes = ROUTES
-        if getattr(self.serverapp, "runs_user_code", True) is False:
+        workspace = self.settings.get("mlinfra_workspace")
+        if workspace is not None and workspace.remote is not None:
+            from .remote_handlers import PROXY_ROUTES
+
+            routes = PROXY_ROUTES
+        elif getattr(self.serverapp, "runs_user_code", True) is False:
             # the central service: no caller's code (pickles, transforms) in its process
             from .remote_handlers import without_user_code
 

@@ -91,6 +91,72 @@ def without_user_code(routes: list[tuple[str, type]]) -> list[tuple[str, type]]:
              else handler) for pattern, handler in routes]
 
 
+class ServiceProxyHandler(MLInfraHandler):
+    """Remote mode in a Jupyter server (a JupyterHub single-user server with service_url):
+    every ``/mlinfra/api/...`` request of the side panel goes to the central service with
+    this server's token (its owner's: ``MLINFRA_SERVICE_TOKEN`` or ``JUPYTERHUB_API_TOKEN``),
+    and the service's answer comes back as it is. The request is authenticated by this
+    server first, as every other."""
+
+    _FORWARDED = ("Content-Type", "Content-Disposition")
+
+    async def _forward(self, path: str) -> None:
+        from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+        from ..core.remote.client import ServiceUnavailable
+
+        remote = self.settings["mlinfra_workspace"].remote
+        url = remote.api + path + (f"?{self.request.query}" if self.request.query else "")
+        headers = {"Authorization": f"token {remote.token}"}
+        for name in ("Content-Type", "Accept"):
+            if name in self.request.headers:
+                headers[name] = self.request.headers[name]
+        method = self.request.method or "GET"
+        request = HTTPRequest(url, method=method, headers=headers,
+                              body=self.request.body if method in ("POST", "PUT", "PATCH")
+                              else None, allow_nonstandard_methods=True,
+                              request_timeout=600.0)
+        response = await AsyncHTTPClient().fetch(request, raise_error=False)
+        if response.code == 599:
+            raise ServiceUnavailable(f"cannot reach the mlinfra service at {remote.url}: "
+                                     f"{str(response.error)[:200]}")
+        self.set_status(response.code)
+        for name in self._FORWARDED:
+            if name in response.headers:
+                self.set_header(name, response.headers[name])
+        if response.code == 204:
+            self.finish()
+        else:
+            self.finish(response.body)
+
+    @web.authenticated
+    @authorized
+    async def get(self, path: str) -> None:
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def post(self, path: str) -> None:
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def put(self, path: str) -> None:
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def patch(self, path: str) -> None:
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, path: str) -> None:
+        await self._forward(path)
+
+
+PROXY_ROUTES: list[tuple[str, type]] = [(r"/(?P<path>.*)", ServiceProxyHandler)]
+
 REMOTE_ROUTES: list[tuple[str, type]] = [
     (rf"/models/{NAME}/captured-versions", CapturedVersionsHandler),
 ]
