@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -65,8 +64,6 @@ def ensure_proxy() -> Path:
 
 HUB_CONFIG = """\
 # JupyterHub for a team on jupyter_mlinfra (written by tests/hub/conftest.py)
-import sys
-
 c = get_config()  # noqa: F821
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = {port}
@@ -283,25 +280,27 @@ def _wait(condition, timeout: float, what: str, hub_process=None):
 
 
 def _stop(process: subprocess.Popen, others: list[int]) -> None:
-    """Stop the Hub (it stops its servers and the proxy), then anything it left, by PID."""
+    """Stop the Hub and what it started (proxy, servers, the service, their kernels), all
+    at once by PID (SIGTERM, then SIGKILL for whatever is left after 30 s)."""
     import psutil
 
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+    procs = []
+    for pid in [process.pid, *others]:
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    for pid in others:
-        try:
-            child = psutil.Process(pid)
-            child.terminate()
-            child.wait(timeout=15)
+            proc = psutil.Process(pid)
+            proc.terminate()
+            procs.append(proc)
         except psutil.NoSuchProcess:
             pass
-        except psutil.TimeoutExpired:
-            child.kill()
+    _, alive = psutil.wait_procs(procs, timeout=30)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=10)
+    if process.poll() is None:
+        process.wait(timeout=10)
 
 
 def _descendants(pid: int) -> list[int]:
