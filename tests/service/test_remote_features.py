@@ -68,3 +68,14 @@ def test_what_runs_a_transform_is_refused_in_remote_mode(service, remote, views)
                  lambda: bob.register_view("x", entities="customer")):
         with pytest.raises(InvalidInput, match="does not do for remote callers"):
             call()
+
+
+def test_feature_cli_in_remote_mode(service, cli, views, tmp_path):
+    listed = cli(service, "bob", "feature", "list")
+    assert listed.returncode == 0 and "spend" in listed.stdout, listed.stderr
+    assert "alice_secret" not in listed.stdout
+    described = cli(service, "bob", "feature", "describe", "spend")
+    assert described.returncode == 0 and "amount" in described.stdout, described.stderr
+    refused = cli(service, "bob", "feature", "materialize", "spend")
+    assert refused.returncode == 2 and "does not do for remote callers" in refused.stderr
+    assert not (tmp_path / "cli-home-bob" / "catalog.db").exists()

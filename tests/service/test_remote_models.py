@@ -130,3 +130,15 @@ def test_the_service_never_unpickles_what_a_client_uploads(service, registered):
                         files=[("model.pkl", ("model.pkl", data + b"x"))], timeout=60)
     assert bad.status_code == 400 and "sha-256" in bad.json()["error"]["message"].lower()
     assert service.get("mlinfra/api/models/evil2", user="bob").status_code == 404
+
+
+def test_model_cli_in_remote_mode(service, cli, registered, tmp_path):
+    listed = cli(service, "bob", "model", "list")
+    assert listed.returncode == 0 and "churn" in listed.stdout, listed.stderr
+    shown = cli(service, "bob", "model", "show", "churn:1")
+    assert shown.returncode == 0 and "alice" in shown.stdout, shown.stderr
+    refused = cli(service, "bob", "model", "alias", "churn", "production", "2")
+    assert refused.returncode == 5 and "Traceback" not in refused.stderr
+    compared = cli(service, "alice", "model", "compare", "churn:1", "churn:2")
+    assert compared.returncode == 0, compared.stderr
+    assert not (tmp_path / "cli-home-bob" / "catalog.db").exists()
