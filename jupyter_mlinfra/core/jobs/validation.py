@@ -190,15 +190,23 @@ def check_parameters(parameters: dict[str, Any] | None, declared: dict[str, dict
     for name, value in parameters.items():
         kind = (declared[name].get("inferred_type_name") or "None").lower()
         expected = _TYPE_CHECKS.get(kind)
-        if expected is not None and isinstance(value, str) and kind != "str":
+        if expected is None:   # None-typed or untyped (papermill: any value goes)
+            checked[name] = value
+            continue
+        if isinstance(value, str) and kind != "str" and value.strip():
             value = parse_cli_value(value)
-        if expected is not None and value is not None:
-            ok = isinstance(value, expected) and not (kind in ("int", "float")
-                                                      and isinstance(value, bool))
-            if not ok:
-                raise InvalidInput(
-                    f"parameter {name} of {notebook} expects {kind} (default "
-                    f"{declared[name].get('default')}), got {type(value).__name__} {value!r}")
+        ok = isinstance(value, expected) and not (kind in ("int", "float")
+                                                  and isinstance(value, bool))
+        if not ok:
+            # an empty field or null is not "no value": the notebook would get None (or ""),
+            # not its default; leave the parameter out to keep the default
+            got = ("an empty value" if value is None or (isinstance(value, str)
+                                                         and not value.strip())
+                   else f"{type(value).__name__} {quote(value)}")
+            raise InvalidInput(
+                f"parameter {name} of {notebook} expects {kind} (default "
+                f"{declared[name].get('default')}), got {got}",
+                details={"parameter": name, "expected": kind})
         checked[name] = value
     return checked
 
