@@ -245,7 +245,8 @@ def sweep(ws, notebook: str | None, combos: list[dict], *, job: str | None,
 
 
 def retry_run(ws, run_id: str) -> dict:
-    """A new run of the same snapshot and parameters (trigger "retry")."""
+    """A new run of the same snapshot and parameters (trigger "retry", ``retry_of`` the old
+    run): its own attempts count from 1, with the old run's ``retries`` all available."""
     with ws.catalog.session() as s:
         old = readable_run(ws, s, run_id)
         check_may_change(ws.identity, old.owner, f"run {old.id}")
@@ -255,7 +256,7 @@ def retry_run(ws, run_id: str) -> dict:
         new = new_run(ws, owner=old.owner, notebook=old.notebook, parameters=old.parameters,
                       trigger=Trigger.RETRY.value, state=RunState.QUEUED.value, now=utcnow(),
                       like=old, snapshot_key=old.snapshot_key, cwd=old.cwd,
-                      job_id=old.job_id, attempt=old.attempt + 1, retry_of=old.id,
+                      job_id=old.job_id, retry_of=old.id,
                       sweep_id=old.sweep_id)
         s.add(new)
         s.flush()
