@@ -10,7 +10,9 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..core.errors import InvalidInput
+from ..core.executed_notebooks import run_output_document
 from .base import MLInfraHandler
+from .notebooks_handlers import send_document
 
 log = logging.getLogger("jupyter_mlinfra.jobs")
 
@@ -178,11 +180,11 @@ class RunOutputHandler(JobsBase):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        data = await self.call(self.jobs.run_output, run_id)
-        if _bool(self.query("download")):
-            self.set_header("Content-Disposition",
-                            f'attachment; filename="run-{run_id[:12]}.ipynb"')
-        await self.send_bytes(data, "application/x-ipynb+json")
+        # ?format=ipynb (default: the notebook, as an attachment) or html (nbconvert, inline
+        # unless ?download=true; runs no script): see notebooks_handlers.send_document
+        document = await self.call(run_output_document, self.workspace, run_id,
+                                   self.query("format"))
+        await send_document(self, document, attachment=bool(_bool(self.query("download"))))
 
 
 class RunLogHandler(JobsBase):

@@ -34,6 +34,10 @@ from .features_handlers import FEATURE_ROUTES as _FEATURE_ROUTES  # noqa: E402
 
 ROUTES += _FEATURE_ROUTES
 
+from .notebooks_handlers import NOTEBOOK_ROUTES as _NOTEBOOK_ROUTES  # noqa: E402
+
+ROUTES += _NOTEBOOK_ROUTES
+
 from .audit_handlers import AUDIT_ROUTES as _AUDIT_ROUTES  # noqa: E402
 
 ROUTES += _AUDIT_ROUTES

@@ -82,8 +82,9 @@ def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = Non
               notebook: str | None = None, parameters: dict | None = None,
               q: str | None = None, since: str | datetime | None = None,
               until: str | datetime | None = None, limit: int = 50, offset: int = 0,
-              cursor: str | None = None) -> dict:
-    """One page of the runs this identity may read (see ``JobsService.list_runs``)."""
+              cursor: str | None = None, has_output: bool = False) -> dict:
+    """One page of the runs this identity may read (see ``JobsService.list_runs``);
+    ``has_output``: only runs that kept an output notebook (the notebook hub's)."""
     limit = page_int("limit", limit, 1, MAX_PAGE)
     offset = page_int("offset", offset, 0, None)
     after = _decode_cursor(cursor) if cursor else None
@@ -109,6 +110,8 @@ def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = Non
             stmt = stmt.where(Run.trigger == trigger)
         if owner:
             stmt = stmt.where(Run.owner == owner)
+        if has_output:
+            stmt = stmt.where(Run.output_key.is_not(None))
         if sweep:
             stmt = stmt.where(Run.sweep_id == sweep)
         if pipeline:
