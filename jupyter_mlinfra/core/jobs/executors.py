@@ -258,28 +258,13 @@ class InlineExecutor:
         return {"kind": self.kind, "workers": 1, "busy": len(self._busy)}
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        from sqlalchemy import update
-
-        from ..catalog.schema import utcnow
-        from .states import RunState
-        from .tables import Run, RunLogLine
+        from .states import put_back_held
 
         with self._lock:
             held = dict(self._busy)
-        if held:
-            # back in the queue first: the run's own writes are conditional on owning it,
-            # so its attempt ends as "lost" (not failed) when its kernel is killed below
-            with self.workspace.catalog.session() as s:
-                for slot, run_id in held.items():
-                    done = s.execute(update(Run).where(
-                        Run.id == run_id, Run.worker == slot,
-                        Run.state == RunState.RUNNING.value).values(
-                            state=RunState.QUEUED.value, worker=None, lease_expires_at=None,
-                            started_at=None, progress={}, queued_at=utcnow()))
-                    if done.rowcount == 1:
-                        s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
-                                         text="the waiting process stopped: run put back "
-                                              "in the queue"))
+        # back in the queue first: the run's own writes are conditional on owning it, so its
+        # attempt ends as "lost" (not failed) when its kernel is killed below
+        put_back_held(self.workspace.catalog, held, "the waiting process stopped")
         thread = self._thread
         if thread is not None and thread.is_alive():
             thread.join(timeout)

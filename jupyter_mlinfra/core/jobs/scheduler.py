@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
-from .states import RunState, Trigger, end_attempt, requeue_unstarted
+from .states import RunState, Trigger, end_attempt, put_back_held, requeue_unstarted
 from .doorbell import open_doorbell, ring_schedulers
 from .quotas import quota_for, quotas_in_force
 from .submission import create_pipeline
@@ -175,19 +175,7 @@ class Scheduler:
                 log.warning("jobs scheduler %s: cannot record its stop: %s", self.id, exc)
 
     def _requeue(self, held: dict[str, str]) -> None:
-        if not held:
-            return
-        with self.ws.catalog.session() as s:
-            for slot, run_id in held.items():
-                result = s.execute(update(Run).where(Run.id == run_id, Run.worker == slot,
-                                                     Run.state == RunState.RUNNING.value)
-                                   .values(state=RunState.QUEUED.value, worker=None,
-                                           lease_expires_at=None, started_at=None,
-                                           progress={}, queued_at=utcnow()))
-                if result.rowcount != 1:
-                    continue
-                s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
-                                 text=f"scheduler {self.id} stopped: run put back in the queue"))
+        put_back_held(self.ws.catalog, held, f"scheduler {self.id} stopped")
 
     def tick(self) -> dict[str, int]:
         """One pass; returns what it did. Errors are logged, never raised (the loop goes on)."""

@@ -7,7 +7,7 @@ from enum import Enum
 
 from ..catalog.schema import utcnow
 from ..times import to_iso_z
-from .tables import JobDefinition, Run
+from .tables import JobDefinition, Run, RunLogLine
 
 
 class RunState(str, Enum):
@@ -98,6 +98,27 @@ def _back_in_queue(run: Run, now: datetime, not_before: datetime | None) -> None
     run.lease_expires_at = None
     run.started_at = None
     run.progress = {}
+
+
+def put_back_held(catalog, held: dict[str, str], why: str) -> None:
+    """Put runs an executor still holds (``{slot: run id}``) back in the queue, on the same
+    attempt, each with a log line saying ``why``: when their scheduler or waiting process
+    stops. Only a run still running on that slot is touched; its own later writes are
+    conditional on owning it, so its attempt ends as "lost"."""
+    from sqlalchemy import update
+
+    if not held:
+        return
+    with catalog.session() as s:
+        for slot, run_id in held.items():
+            done = s.execute(update(Run).where(
+                Run.id == run_id, Run.worker == slot,
+                Run.state == RunState.RUNNING.value).values(
+                    state=RunState.QUEUED.value, worker=None, lease_expires_at=None,
+                    started_at=None, progress={}, queued_at=utcnow()))
+            if getattr(done, "rowcount", 0) == 1:
+                s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
+                                 text=f"{why}: run put back in the queue"))
 
 
 def end_attempt(run: Run, state: str, error: dict | None = None,
