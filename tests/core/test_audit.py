@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from jupyter_mlinfra.core import audit
 from jupyter_mlinfra.core.errors import InvalidInput, NotFound, PermissionDenied
-
 from tests.core.people import workspace_as
 
 ROLES = {"erin": "admin", "carol": "auditor"}

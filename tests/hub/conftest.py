@@ -161,7 +161,7 @@ class HubUser:
     """One user: their API token, REST on their own server through the proxy, and a kernel
     of that server."""
 
-    def __init__(self, hub: "Hub", name: str, token: str) -> None:
+    def __init__(self, hub: Hub, name: str, token: str) -> None:
         self.hub, self.name, self.token = hub, name, token
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
@@ -367,6 +367,13 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
                                                              "expires_in": 3600})
             assert r.status_code == 201, r.text
             hub.users[user] = HubUser(hub, user, r.json()["token"])
+            health = hub.users[user].rest("GET", "health")
+            if health.status_code != 200:   # e.g. the extension failed to load
+                log_text = (folder / "hub.log").read_text(errors="replace")
+                failed = [line for line in log_text.splitlines()
+                          if "jupyter_mlinfra | extension failed" in line]
+                pytest.fail(f"{user}'s server has no mlinfra API ({health.status_code}): "
+                            + (failed[0] if failed else health.text[:300]))
         started = _descendants(process.pid)   # the proxy and the single-user servers
         yield hub
     except BaseException:

@@ -153,8 +153,8 @@ def test_the_central_service_takes_identity_from_the_hub(hub):
     bob = hub.user("bob")
     out = bob.run(f"""
         import json, os
-        from jupyter_mlinfra import jobs
-        from jupyter_mlinfra.core.errors import PermissionDenied
+        from jupyter_mlinfra import features, jobs, models
+        from jupyter_mlinfra.core.errors import NotFound, PermissionDenied
         from jupyter_mlinfra.core.workspace import get_workspace
         os.environ["MLINFRA_SERVICE_URL"] = {hub.service_url!r}
         os.environ["MLINFRA_USER"] = "alice"
@@ -165,16 +165,28 @@ def test_the_central_service_takes_identity_from_the_hub(hub):
                 refused = None
             except PermissionDenied as exc:
                 refused = str(exc)
+            try:
+                models.set_alias("churn", "production", 1)
+                alias_refused = False
+            except PermissionDenied:
+                alias_refused = True
+            try:
+                features.describe("alice_private")
+                hidden = False
+            except NotFound:
+                hidden = True
         finally:
             del os.environ["MLINFRA_SERVICE_URL"]
             os.environ["MLINFRA_USER"] = "bob"
             get_workspace(refresh=True)
         print(json.dumps({{"user": health["user"], "teams": health["teams"],
-                          "refused": refused}}))
+                          "refused": refused, "alias_refused": alias_refused,
+                          "hidden": hidden}}))
     """)
     result = json.loads(out.strip().splitlines()[-1])
     assert (result["user"], result["teams"]) == ("bob", ["team-b"]), result
     assert result["refused"] and "belongs to alice" in result["refused"]
+    assert result["alias_refused"] and result["hidden"], result
     # the admin's CLI through the service: the Hub's group makes her an admin there
     out = hub.user("admin").cli("audit", "--json", "--user", "bob", "--action", "jobs",
                                 remote=True)
@@ -197,7 +209,8 @@ def test_the_audit_log_shows_who_did_what(hub):
         assert expected in lines, (expected, lines)
     assert lines.index(("bob", "models.alias", "denied")) \
         < lines.index(("admin", "models.alias", "ok"))
-    assert lines.count(("bob", "models.alias", "denied")) == 2   # over REST and his kernel
+    # over REST, from his kernel, and from his kernel through the service
+    assert lines.count(("bob", "models.alias", "denied")) == 3
     moved = [e for e in r.json()["items"] if e["user"] == "admin"
              and e["action"] == "models.alias"][0]
     assert moved["roles"] == ["admin"] and moved["target"] == "churn"
