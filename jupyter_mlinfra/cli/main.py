@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "jupyter_mlinfra.cli.features",
     "jupyter_mlinfra.cli.service",
     "jupyter_mlinfra.cli.audit",
+    "jupyter_mlinfra.cli.notebooks",
 ]
 
 
