@@ -268,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):  # quiet unless asked
-        if self.server.verbose:  # type: ignore[attr-defined]
+        if self.server.verbose:
             super().log_message(fmt, *args)
 
     def _send(self, status: int, payload: Any) -> None:
@@ -279,8 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self):  # noqa: N802
-        loaded = self.server.loaded  # type: ignore[attr-defined]
+    def do_GET(self):
+        loaded = self.server.loaded
         if self.path in ("/health", "/"):
             self._send(200, {"status": "ok", "model": loaded.name,
                              "version": loaded.version.version, "served": self.server.ref})
@@ -289,8 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": {"code": "not_found", "message": self.path}})
 
-    def do_POST(self):  # noqa: N802
-        loaded = self.server.loaded  # type: ignore[attr-defined]
+    def do_POST(self):
+        loaded = self.server.loaded
         valid = ("/predict", "/invocations", f"/mlinfra/api/models/{loaded.name}/predict")
         if self.path not in valid:
             self._send(404, {"error": {"code": "not_found", "message": self.path}})

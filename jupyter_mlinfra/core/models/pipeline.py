@@ -154,7 +154,7 @@ class CapturedVersion:
         for key in ("data", "dirty_reasons"):
             if not isinstance(manifest.get(key) or [], list):
                 raise InvalidInput(f"{key} must be a list")
-        captured = cls(name=manifest.get("name"), parts=parts,
+        captured = cls(name=str(manifest.get("name") or ""), parts=parts,
                        **{k: dict(manifest.get(k) or {}) for k in dict_fields},
                        data=list(manifest.get("data") or []),
                        description=str(manifest.get("description") or ""),

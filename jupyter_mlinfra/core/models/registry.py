@@ -107,7 +107,7 @@ class ModelRegistry:
         """Models matching the filters, each with the version that matched best (newest)."""
         hits = self.search(query, owner=owner, tags=tags, metrics=metrics,
                            include_archived=include_archived, limit=None)
-        seen: dict[str, dict] = {}
+        seen: dict[str, ModelVersion] = {}
         counts: dict[str, int] = {}
         for v in hits:
             counts[v.name] = counts.get(v.name, 0) + 1
@@ -121,7 +121,7 @@ class ModelRegistry:
         aliases: dict[str, dict] = {}
         for a in alias_rows:
             aliases.setdefault(a.model_name, {})[a.alias] = a.version
-        out = []
+        out: list[dict] = []
         for name, v in seen.items():
             row = rows.get(name)
             out.append({"name": name, "owner": row.owner if row else v.owner,
@@ -151,7 +151,7 @@ class ModelRegistry:
 
         return page_rows(self.search(query, **filters, limit=None),
                          key=lambda v: (-v.created_at.timestamp() if v.created_at else 0.0,
-                                        v.name, -v.version),
+                                        v.name, -(v.version or 0)),
                          limit=limit, offset=offset, cursor=cursor,
                          item=lambda v: v.to_dict(full=False))
 
@@ -221,10 +221,14 @@ class ModelRegistry:
         values = dict(name=name, owner=self.ws.user, description=description or "", tags={},
                       last_version=0, created_at=utcnow(), updated_at=utcnow())
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement: Any = pg_insert(RegisteredModel)
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        s.execute(insert(RegisteredModel).values(**values)
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(RegisteredModel)
+        s.execute(statement.values(**values)
                   .on_conflict_do_nothing(index_elements=["name"]))
         row = s.scalars(select(RegisteredModel).where(RegisteredModel.name == name)
                         .with_for_update()).one()

@@ -89,7 +89,7 @@ def reproduce_version(store, version: ModelVersion, *, tolerance: float,
     if not mine:
         result["error"] = result["error"] or (
             f"the re-run did not register {version.name} (it registered "
-            f"{sorted({c.get('name') for c in captured}) or 'nothing'})")
+            f"{sorted({str(c.get('name')) for c in captured}) or 'nothing'})")
         return result
     # a notebook may register several versions of the model: take the one built with the
     # same hyper-parameters (else the last one)

@@ -6,6 +6,7 @@ import importlib.metadata as importlib_metadata
 import inspect
 import sys
 import types
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -54,10 +55,10 @@ def distribution_version(top_level: str) -> tuple[str | None, str | None]:
     return (top_level if version else None), (str(version) if version else None)
 
 
-_PD_CACHE: dict[str, list[str]] | None = None
+_PD_CACHE: Mapping[str, list[str]] | None = None
 
 
-def _packages_distributions() -> dict[str, list[str]]:
+def _packages_distributions() -> Mapping[str, list[str]]:
     global _PD_CACHE
     if _PD_CACHE is None:
         _PD_CACHE = importlib_metadata.packages_distributions()
