@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote as url_quote
 
 from .errors import InvalidInput, NotFound, quote
+from .paging import page_int
 from .jobs.states import FINAL_STATES
 from .shared_writes import REPRODUCE_TAG
 
@@ -56,8 +57,9 @@ def list_notebooks(ws, *, q: str | None = None, notebook: str | None = None,
 
     page = list_runs(ws, job=job, state=sorted(FINAL_STATES), owner=owner, tag=tag,
                      notebook=notebook, parameters=parse_parameters(parameter), q=q,
-                     limit=50 if limit in (None, "") else limit,
-                     offset=0 if offset in (None, "") else offset, cursor=cursor,
+                     limit=page_int("limit", 50 if limit in (None, "") else limit, 1, None),
+                     offset=page_int("offset", 0 if offset in (None, "") else offset, 0, None),
+                     cursor=cursor,
                      has_output=True)
     page["items"] = [notebook_summary(run) for run in page["items"]]
     return page
