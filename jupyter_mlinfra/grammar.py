@@ -29,10 +29,12 @@ class Arg:
     flags: tuple[str, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
     doors: frozenset[str] = BOTH
+    exclusive: str | None = None  # arguments with the same name exclude each other
 
 
-def arg(*flags: str, doors: Iterable[str] = BOTH, **kwargs: Any) -> Arg:
-    return Arg(tuple(flags), kwargs, frozenset(doors))
+def arg(*flags: str, doors: Iterable[str] = BOTH, exclusive: str | None = None,
+        **kwargs: Any) -> Arg:
+    return Arg(tuple(flags), kwargs, frozenset(doors), exclusive)
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,16 @@ class Operation:
         return " ".join(self.words)
 
     def add_arguments(self, parser: argparse.ArgumentParser, door: str) -> None:
+        groups: dict[str, Any] = {}
         for a in self.args:
-            if door in a.doors:
-                parser.add_argument(*a.flags, **a.kwargs)
+            if door not in a.doors:
+                continue
+            target: Any = parser
+            if a.exclusive:
+                if a.exclusive not in groups:
+                    groups[a.exclusive] = parser.add_mutually_exclusive_group()
+                target = groups[a.exclusive]
+            target.add_argument(*a.flags, **a.kwargs)
 
 
 def op(*words: str, help: str, args: Iterable[Arg | Iterable[Arg]] = ()) -> Operation:
@@ -192,6 +201,38 @@ VERIFY = op("verify", help="re-run a notebook in a fresh kernel and compare outp
 
 PROVENANCE_OPERATIONS = (HISTORY, CHECK, REPLAY, VERIFY)
 
+# -- models ---------------------------------------------------------------------------------
+# (``model register`` and ``model load`` take notebook variables: magics only; ``batch-predict``,
+# ``dockerfile`` and ``serve`` work on files and ports: CLI only.)
+TAGS = arg("--tag", action="append", default=[], metavar="K=V", help="tag (repeatable)")
+MODEL_LIST = op("model", "list", help="list models (search by name, tag, owner, metric)", args=[
+    arg("query", nargs="?"), TAGS, arg("--owner"),
+    arg("--metric", action="append", default=[], metavar="EXPR",
+        help="threshold such as 'auc>=0.9' (repeatable)"),
+    arg("--archived", action="store_true", help="include archived versions"), JSON])
+MODEL_SHOW = op("model", "show", help="a model with its versions, or one version (NAME:3, "
+                                      "NAME@ALIAS)", args=[arg("ref"), JSON])
+MODEL_ALIAS = op("model", "alias", help="point NAME@ALIAS at a version", args=[
+    arg("name"), arg("alias"), arg("version"),
+    arg("--protect", action="store_true", default=None, exclusive="protection",
+        help="only the model's owner (or an admin) may move it"),
+    arg("--unprotect", action="store_true", exclusive="protection")])
+MODEL_UNALIAS = op("model", "unalias", help="remove an alias", args=[arg("name"), arg("alias")])
+MODEL_ARCHIVE = op("model", "archive", help="archive a version (or --restore it)",
+                   args=[arg("ref"), arg("--restore", action="store_true")])
+MODEL_UPDATE = op("model", "update", help="set the description or tags of a model or version",
+                  args=[arg("name"), arg("--version", type=int), arg("--description"), TAGS])
+MODEL_COMPARE = op("model", "compare", help="hyper-parameters, metrics, dependencies, data and "
+                                            "code diff of two versions",
+                   args=[arg("a"), arg("b"), JSON])
+MODEL_REPRODUCE = op("model", "reproduce", help="re-run a version's notebook in a fresh kernel "
+                                                "and compare its metrics", args=[
+    arg("ref"), arg("--tolerance", type=float, help="relative tolerance (default: setting)"),
+    JSON])
+
+MODEL_OPERATIONS = (MODEL_LIST, MODEL_SHOW, MODEL_ALIAS, MODEL_UNALIAS, MODEL_ARCHIVE,
+                    MODEL_UPDATE, MODEL_COMPARE, MODEL_REPRODUCE)
+
 
 def sanitizers(args: argparse.Namespace) -> list[tuple[str, str]]:
     """``--sanitize REGEX=REPLACEMENT`` pairs."""
@@ -236,6 +277,6 @@ def job_spec(args: argparse.Namespace) -> dict:
 
 
 __all__ = ["Arg", "Operation", "arg", "op", "CLI", "MAGIC", "JOBS_OPERATIONS",
-           "PROVENANCE_OPERATIONS", "HISTORY", "CHECK", "REPLAY", "VERIFY", "sanitizers",
+           "PROVENANCE_OPERATIONS", "MODEL_OPERATIONS", "HISTORY", "CHECK", "REPLAY", "VERIFY", "sanitizers",
            "MAGIC_ALIASES", "RUN", "JOB_CREATE", "JOB_LIST", "JOB_ACTIONS", "RUNS", "SWEEP",
            "CANCEL", "RETRY", "LOG", "run_options", "parameters", "job_spec"]

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 
+from .. import grammar
 from ..core.errors import InvalidInput
 from ..core.models.versions import parse_key_values
 from ..core.text_table import render_table
@@ -17,60 +18,13 @@ def register(subparsers) -> None:
                               "reproduce, batch-predict, dockerfile")
     sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
-    s = sub.add_parser("list", help="list models (search by name, tag, owner, metric)")
-    s.add_argument("query", nargs="?")
-    s.add_argument("--tag", action="append", default=[], metavar="K=V")
-    s.add_argument("--owner")
-    s.add_argument("--metric", action="append", default=[], metavar="EXPR",
-                   help="threshold such as 'auc>=0.9' (repeatable)")
-    s.add_argument("--archived", action="store_true", help="include archived versions")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(handler=list_models)
-
-    s = sub.add_parser("show", help="a model with its versions, or one version (NAME:3, NAME@A)")
-    s.add_argument("ref")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(handler=show)
-
-    s = sub.add_parser("alias", help="point NAME@ALIAS at a version")
-    s.add_argument("name")
-    s.add_argument("alias")
-    s.add_argument("version")
-    group = s.add_mutually_exclusive_group()
-    group.add_argument("--protect", action="store_true", default=None)
-    group.add_argument("--unprotect", action="store_true")
-    s.set_defaults(handler=alias)
-
-    s = sub.add_parser("unalias", help="remove an alias")
-    s.add_argument("name")
-    s.add_argument("alias")
-    s.set_defaults(handler=unalias)
-
-    s = sub.add_parser("archive", help="archive a version (or --restore it)")
-    s.add_argument("ref")
-    s.add_argument("--restore", action="store_true")
-    s.set_defaults(handler=archive)
-
-    s = sub.add_parser("update", help="set the description or tags of a model or version")
-    s.add_argument("name")
-    s.add_argument("--version", type=int)
-    s.add_argument("--description")
-    s.add_argument("--tag", action="append", default=[], metavar="K=V")
-    s.set_defaults(handler=update)
-
-    s = sub.add_parser("compare", help="hyper-parameters, metrics, dependencies, data and "
-                       "code diff of two versions")
-    s.add_argument("a")
-    s.add_argument("b")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(handler=compare)
-
-    s = sub.add_parser("reproduce", help="re-run a version's notebook in a fresh kernel and "
-                       "compare its metrics")
-    s.add_argument("ref")
-    s.add_argument("--tolerance", type=float, help="relative tolerance (default: setting)")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(handler=reproduce)
+    handlers = {"list": list_models, "show": show, "alias": alias, "unalias": unalias,
+                "archive": archive, "update": update, "compare": compare,
+                "reproduce": reproduce}
+    for operation in grammar.MODEL_OPERATIONS:
+        s = sub.add_parser(operation.words[-1], help=operation.help)
+        operation.add_arguments(s, grammar.CLI)
+        s.set_defaults(handler=handlers[operation.words[-1]])
 
     s = sub.add_parser("batch-predict", help="predict over a parquet/CSV file")
     s.add_argument("ref")

@@ -22,6 +22,7 @@ import json
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser, argument
 
+from .. import grammar
 from ..core.models.text import format_comparison, format_reproduction
 from ..core.models.versions import parse_key_values
 from ..core.text_table import render_table
@@ -30,6 +31,10 @@ from .magics import subcommand
 
 ACTIONS = ("register", "list", "show", "alias", "unalias", "archive", "update", "load",
            "compare", "reproduce")
+
+
+# the words every door shares (grammar.py); register and load are the magics' own
+_SHARED = {o.words[-1]: o for o in grammar.MODEL_OPERATIONS}
 
 
 def _parser(action: str) -> MagicArgumentParser:
@@ -51,40 +56,11 @@ def _parser(action: str) -> MagicArgumentParser:
         p.add_argument("--description", default="")
         p.add_argument("--file", action="append", default=[], metavar="PATH")
         p.add_argument("--require-clean", action="store_true", default=None)
-    elif action == "list":
-        p.add_argument("query", nargs="?")
-        p.add_argument("--tag", action="append", default=[], metavar="K=V")
-        p.add_argument("--owner")
-        p.add_argument("--metric", action="append", default=[], metavar="EXPR")
-        p.add_argument("--archived", action="store_true")
-    elif action in ("show", "reproduce"):
-        p.add_argument("ref")
-        if action == "reproduce":
-            p.add_argument("--tolerance", type=float)
-    elif action == "alias":
-        p.add_argument("name")
-        p.add_argument("alias")
-        p.add_argument("version")
-        group = p.add_mutually_exclusive_group()
-        group.add_argument("--protect", action="store_true", default=None)
-        group.add_argument("--unprotect", action="store_true")
-    elif action == "unalias":
-        p.add_argument("name")
-        p.add_argument("alias")
-    elif action == "archive":
-        p.add_argument("ref")
-        p.add_argument("--restore", action="store_true")
-    elif action == "update":
-        p.add_argument("name")
-        p.add_argument("--version", type=int)
-        p.add_argument("--description")
-        p.add_argument("--tag", action="append", default=[], metavar="K=V")
+    elif action in _SHARED:
+        _SHARED[action].add_arguments(p, grammar.MAGIC)
     elif action == "load":
         p.add_argument("ref")
         p.add_argument("--as", dest="target", metavar="VAR")
-    elif action == "compare":
-        p.add_argument("a")
-        p.add_argument("b")
     return p
 
 

@@ -32,6 +32,10 @@ def _magic_parser(words: tuple[str, ...]) -> argparse.ArgumentParser:
 
     if words[0] == "job":
         return jobs_magics._job_parser(jobs_magics.JOB_ACTIONS[words[1]][0])
+    if words[0] == "model":
+        from jupyter_mlinfra.kernel import models_magics
+
+        return models_magics._parser(words[1])
     return SUBCOMMANDS[words[0]].parser
 
 
@@ -39,8 +43,8 @@ def _dest(a: grammar.Arg) -> str:
     return a.kwargs.get("dest") or a.flags[-1].lstrip("-").replace("-", "_")
 
 
-@pytest.mark.parametrize("operation", grammar.JOBS_OPERATIONS + grammar.PROVENANCE_OPERATIONS,
-                         ids=lambda o: o.name)
+@pytest.mark.parametrize("operation", grammar.JOBS_OPERATIONS + grammar.PROVENANCE_OPERATIONS
+                         + grammar.MODEL_OPERATIONS, ids=lambda o: o.name)
 def test_cli_and_magic_spell_an_operation_the_same_way(operation):
     cli, magic = _options(_cli_parser(operation.words)), _options(_magic_parser(operation.words))
     one_door = {_dest(a) for a in operation.args if a.doors != grammar.BOTH}
@@ -73,3 +77,14 @@ def test_replay_takes_the_notebook_first_in_both_doors_and_the_old_magic_spellin
     assert (this_notebook.path, this_notebook.out) == (None, "out.ipynb")
     old = magic.parse_args(["out.ipynb", "--path", "nb.ipynb"])
     assert (old.path_option, old.out) == ("nb.ipynb", "out.ipynb")
+
+
+def test_alias_protection_is_one_or_the_other_in_both_doors():
+    from IPython.core.error import UsageError
+
+    words = ["churn", "production", "3", "--protect", "--unprotect"]
+    with pytest.raises(SystemExit):
+        _cli_parser(("model", "alias")).parse_args(words)
+    with pytest.raises(UsageError):
+        _magic_parser(("model", "alias")).parse_args(words)
+    assert _magic_parser(("model", "alias")).parse_args(words[:4]).protect is True
