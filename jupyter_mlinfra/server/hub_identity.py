@@ -177,7 +177,13 @@ class HubTokenIdentityProvider(_TokenOnly):
         if self.check_access_scopes and self.hub_auth.access_scopes:
             from jupyterhub.services.auth import check_scopes
 
-            if not check_scopes(self.hub_auth.access_scopes, set(model.get("scopes") or ())):
+            try:
+                allowed = check_scopes(self.hub_auth.access_scopes,
+                                       set(model.get("scopes") or ()))
+            except ValueError as exc:  # a scope the Hub's parser refuses: no access
+                self.log.warning("mlinfra service: unreadable scopes from the Hub: %s", exc)
+                allowed = False
+            if not allowed:
                 self.log.warning("mlinfra service: token of %s lacks the scopes %s",
                                  model.get("name"), sorted(self.hub_auth.access_scopes))
                 return None

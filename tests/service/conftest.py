@@ -73,7 +73,8 @@ class Service:
                             timeout=60, **kwargs)
 
 
-def start_service(tmp: Path, catalog_url: str | None = None) -> Service:
+def start_service(tmp: Path, catalog_url: str | None = None, *,
+                  extra_env: dict | None = None, base: str = "") -> Service:
     root, home = tmp / "service-root", tmp / "service-home"
     root.mkdir(parents=True)
     (root / "train.ipynb").write_text(json.dumps(NOTEBOOK))
@@ -92,12 +93,17 @@ def start_service(tmp: Path, catalog_url: str | None = None) -> Service:
                MLINFRA_JOBS_WORKERS="2", MLINFRA_SERVICE_RUN_TOKEN_SECRET=RUN_TOKEN_SECRET)
     if catalog_url:
         env["MLINFRA_CATALOG_URL"] = catalog_url
+    env.update(extra_env or {})
     log = tmp / "service.log"
-    process = subprocess.Popen(
-        [os.path.join(VENV_BIN, "jupyter-mlinfra"), "service", f"--port={port}",
-         f"--tokens-file={tokens}", "--allow-root", f"--ServerApp.root_dir={root}"],
-        env=env, cwd=tmp, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    service = Service(url=f"http://127.0.0.1:{port}/", root=root, home=home, log=log,
+    argv = [os.path.join(VENV_BIN, "jupyter-mlinfra"), "service", "--allow-root",
+            f"--ServerApp.root_dir={root}"]
+    if extra_env and "JUPYTERHUB_SERVICE_URL" in extra_env:  # the Hub says where to listen
+        port = int(extra_env["JUPYTERHUB_SERVICE_URL"].rsplit(":", 1)[1].strip("/"))
+    else:
+        argv += [f"--port={port}", f"--tokens-file={tokens}"]
+    process = subprocess.Popen(argv, env=env, cwd=tmp, stdout=log.open("wb"),
+                               stderr=subprocess.STDOUT)
+    service = Service(url=f"http://127.0.0.1:{port}/{base}", root=root, home=home, log=log,
                       process=process, catalog_url=catalog_url or f"sqlite:///{home}/catalog.db",
                       tmp=tmp)
     deadline = time.monotonic() + 180
@@ -176,3 +182,13 @@ def cli(tmp_path):
         return subprocess.run([os.path.join(VENV_BIN, "jupyter-mlinfra"), *args], env=env,
                               cwd=tmp_path, capture_output=True, text=True, timeout=600)
     return run
+
+
+@pytest.fixture(scope="session")
+def service_kit():
+    """What a test module needs to start a service of its own (``start``, ``stop``) and the
+    token table (``users``)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(start=start_service, stop=stop_service, users=USERS,
+                           free_port=_free_port)
