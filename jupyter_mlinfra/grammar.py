@@ -234,6 +234,41 @@ MODEL_OPERATIONS = (MODEL_LIST, MODEL_SHOW, MODEL_ALIAS, MODEL_UNALIAS, MODEL_AR
                     MODEL_UPDATE, MODEL_COMPARE, MODEL_REPRODUCE)
 
 
+# -- features -------------------------------------------------------------------------------
+# (``frame`` and ``push`` read files in a terminal and variables in a notebook, ``apply`` runs
+# a file: each door has its own words for those.)
+VIEW = arg("name", help="the feature view")
+FEATURE_LIST = op("feature", "list", help="search the feature views you may see", args=[
+    arg("text", nargs="*"), arg("--owner"), arg("--tag"), arg("--entity"), JSON])
+FEATURE_DESCRIBE = op("feature", "describe", help="schema, statistics, freshness, versions, "
+                                                  "used by",
+                      args=[VIEW, arg("--version", type=int), JSON])
+FEATURE_ENTITIES = op("feature", "entities", help="list entities", args=[JSON])
+FEATURE_ENTITY = op("feature", "entity", help="register an entity", args=[
+    arg("name"), arg("--join-key", action="append", dest="join_keys"),
+    arg("--description", default="")])
+FEATURE_MATERIALIZE = op("feature", "materialize", help="compute a view into the offline and "
+                                                        "online stores",
+                         args=[VIEW, arg("--start"), arg("--end")])
+FEATURE_ONLINE = op("feature", "online", help="look up the latest feature values", args=[
+    arg("features", nargs="+"),
+    arg("--key", action="append", required=True, metavar="COLUMN=VALUE",
+        help="one entity row; repeat for several, comma-separate composite keys"), JSON])
+FEATURE_COMPACT = op("feature", "compact", help="merge the small files pushes leave per "
+                                                "partition", args=[VIEW])
+FEATURE_SAMPLE = op("feature", "sample", help="the most recent rows of the offline store",
+                    args=[VIEW, arg("-n", type=int, default=10)])
+FEATURE_UPDATE = op("feature", "update", help="change description, tags, visibility or TTL",
+                    args=[VIEW, arg("--description"), arg("--tag", action="append"),
+                          arg("--visibility", choices=VISIBILITIES), arg("--ttl")])
+FEATURE_DELETE = op("feature", "delete", help="delete a view and its data (owner only)",
+                    args=[VIEW])
+
+FEATURE_OPERATIONS = (FEATURE_LIST, FEATURE_DESCRIBE, FEATURE_ENTITIES, FEATURE_ENTITY,
+                      FEATURE_MATERIALIZE, FEATURE_ONLINE, FEATURE_COMPACT, FEATURE_SAMPLE,
+                      FEATURE_UPDATE, FEATURE_DELETE)
+
+
 def sanitizers(args: argparse.Namespace) -> list[tuple[str, str]]:
     """``--sanitize REGEX=REPLACEMENT`` pairs."""
     from .core.errors import InvalidInput
@@ -277,6 +312,6 @@ def job_spec(args: argparse.Namespace) -> dict:
 
 
 __all__ = ["Arg", "Operation", "arg", "op", "CLI", "MAGIC", "JOBS_OPERATIONS",
-           "PROVENANCE_OPERATIONS", "MODEL_OPERATIONS", "HISTORY", "CHECK", "REPLAY", "VERIFY", "sanitizers",
+           "PROVENANCE_OPERATIONS", "MODEL_OPERATIONS", "FEATURE_OPERATIONS", "HISTORY", "CHECK", "REPLAY", "VERIFY", "sanitizers",
            "MAGIC_ALIASES", "RUN", "JOB_CREATE", "JOB_LIST", "JOB_ACTIONS", "RUNS", "SWEEP",
            "CANCEL", "RETRY", "LOG", "run_options", "parameters", "job_spec"]

@@ -21,6 +21,7 @@ import runpy
 import traceback
 from pathlib import Path
 
+from .. import grammar
 from ..core.errors import InvalidInput, MLInfraError
 from ..core.features.text import describe_text, materialize_text
 from ..core.text_table import render_table
@@ -35,35 +36,13 @@ def register(subparsers) -> None:
     a.add_argument("file")
     a.set_defaults(handler=apply)
 
-    a = sub.add_parser("list", help="search the feature views you may see")
-    a.add_argument("text", nargs="*")
-    a.add_argument("--owner")
-    a.add_argument("--tag")
-    a.add_argument("--entity")
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(handler=list_views)
-
-    a = sub.add_parser("describe", help="schema, statistics, freshness, versions, used by")
-    a.add_argument("name")
-    a.add_argument("--version", type=int)
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(handler=describe)
-
-    a = sub.add_parser("entities", help="list entities")
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(handler=entities)
-
-    a = sub.add_parser("entity", help="register an entity")
-    a.add_argument("name")
-    a.add_argument("--join-key", action="append", dest="join_keys")
-    a.add_argument("--description", default="")
-    a.set_defaults(handler=entity)
-
-    a = sub.add_parser("materialize", help="compute a view into the offline and online stores")
-    a.add_argument("name")
-    a.add_argument("--start")
-    a.add_argument("--end")
-    a.set_defaults(handler=materialize)
+    handlers = {"list": list_views, "describe": describe, "entities": entities,
+                "entity": entity, "materialize": materialize, "online": online,
+                "compact": compact, "sample": sample, "update": update, "delete": delete}
+    for operation in grammar.FEATURE_OPERATIONS:  # the words the magics share
+        a = sub.add_parser(operation.words[-1], help=operation.help)
+        operation.add_arguments(a, grammar.CLI)
+        a.set_defaults(handler=handlers[operation.words[-1]])
 
     a = sub.add_parser("frame", help="build a point-in-time training frame")
     a.add_argument("--entities", required=True, help="parquet or CSV file of entity rows")
@@ -72,37 +51,10 @@ def register(subparsers) -> None:
     a.add_argument("-o", "--output", required=True, help="parquet or CSV file to write")
     a.set_defaults(handler=frame)
 
-    a = sub.add_parser("online", help="look up the latest feature values")
-    a.add_argument("features", nargs="+")
-    a.add_argument("--key", action="append", required=True, metavar="COLUMN=VALUE")
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(handler=online)
-
     a = sub.add_parser("push", help="push new rows (CSV, parquet or JSON records)")
     a.add_argument("name")
     a.add_argument("file")
     a.set_defaults(handler=push)
-
-    a = sub.add_parser("compact", help="merge the small files pushes leave per partition")
-    a.add_argument("name")
-    a.set_defaults(handler=compact)
-
-    a = sub.add_parser("sample", help="the most recent rows of the offline store")
-    a.add_argument("name")
-    a.add_argument("-n", type=int, default=10)
-    a.set_defaults(handler=sample)
-
-    a = sub.add_parser("update", help="change description, tags, visibility or TTL")
-    a.add_argument("name")
-    a.add_argument("--description")
-    a.add_argument("--tag", action="append")
-    a.add_argument("--visibility", choices=("private", "team", "public"))
-    a.add_argument("--ttl")
-    a.set_defaults(handler=update)
-
-    a = sub.add_parser("delete", help="delete a view and its data (owner only)")
-    a.add_argument("name")
-    a.set_defaults(handler=delete)
 
 
 def _svc(workspace):

@@ -30,6 +30,7 @@ import textwrap
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser, argument
 
+from .. import grammar
 from ..core.features.text import describe_text, materialize_text
 from ..core.text_table import render_table
 from ..core.workspace import get_workspace
@@ -55,46 +56,22 @@ def _define_parser() -> MagicArgumentParser:
     return p
 
 
+# the words the CLI shares (grammar.py); frame and push take notebook variables here
+_SHARED = {o.words[-1]: o for o in grammar.FEATURE_OPERATIONS}
+
+
 def _parser(action: str) -> MagicArgumentParser:
     p = MagicArgumentParser(prog=f"%mlinfra feature {action}", add_help=False)
-    if action == "list":
-        p.add_argument("text", nargs="*")
-        p.add_argument("--owner")
-        p.add_argument("--tag")
-        p.add_argument("--entity")
-    elif action in ("describe", "delete", "compact"):
-        p.add_argument("name")
-        if action == "describe":
-            p.add_argument("--version", type=int)
-    elif action == "entity":
-        p.add_argument("name")
-        p.add_argument("--join-key", action="append", dest="join_keys")
-        p.add_argument("--description", default="")
-    elif action == "materialize":
-        p.add_argument("name")
-        p.add_argument("--start")
-        p.add_argument("--end")
+    if action in _SHARED:
+        _SHARED[action].add_arguments(p, grammar.MAGIC)
     elif action == "frame":
         p.add_argument("entity_df", help="variable holding the entity DataFrame")
         p.add_argument("features", nargs="+")
         p.add_argument("--as", dest="target", metavar="VAR")
         p.add_argument("--timestamp")
-    elif action == "online":
-        p.add_argument("features", nargs="+")
-        p.add_argument("--key", action="append", required=True, metavar="COLUMN=VALUE",
-                       help="one entity row; repeat for several, comma-separate composite keys")
     elif action == "push":
         p.add_argument("name")
         p.add_argument("rows", help="variable holding a DataFrame, a dict or a list of dicts")
-    elif action == "sample":
-        p.add_argument("name")
-        p.add_argument("-n", type=int, default=10)
-    elif action == "update":
-        p.add_argument("name")
-        p.add_argument("--description")
-        p.add_argument("--tag", action="append")
-        p.add_argument("--visibility", choices=("private", "team", "public"))
-        p.add_argument("--ttl")
     return p
 
 

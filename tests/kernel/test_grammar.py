@@ -36,6 +36,10 @@ def _magic_parser(words: tuple[str, ...]) -> argparse.ArgumentParser:
         from jupyter_mlinfra.kernel import models_magics
 
         return models_magics._parser(words[1])
+    if words[0] == "feature":
+        from jupyter_mlinfra.kernel import features_magics
+
+        return features_magics._parser(words[1])
     return SUBCOMMANDS[words[0]].parser
 
 
@@ -44,7 +48,8 @@ def _dest(a: grammar.Arg) -> str:
 
 
 @pytest.mark.parametrize("operation", grammar.JOBS_OPERATIONS + grammar.PROVENANCE_OPERATIONS
-                         + grammar.MODEL_OPERATIONS, ids=lambda o: o.name)
+                         + grammar.MODEL_OPERATIONS + grammar.FEATURE_OPERATIONS,
+                         ids=lambda o: o.name)
 def test_cli_and_magic_spell_an_operation_the_same_way(operation):
     cli, magic = _options(_cli_parser(operation.words)), _options(_magic_parser(operation.words))
     one_door = {_dest(a) for a in operation.args if a.doors != grammar.BOTH}
