@@ -54,6 +54,7 @@ class MLInfraServiceApp(ServerApp):
                    "(or configured) token.")
     aliases = aliases
     flags = flags
+    classes = [*ServerApp.classes, StaticTokenIdentityProvider, HubTokenIdentityProvider]
 
     # the mlinfra API only: no kernels, contents, files, sessions, terminals or lab pages
     default_services = ()

@@ -108,3 +108,14 @@ def test_run_tokens_act_as_the_runs_owner_only_while_valid(service):
     assert health(RunTokens(RUN_TOKEN_SECRET).issue("alice", "0" * 32,
                                                     lifetime=-1)).status_code == 403
     assert health(signed[:-2] + "xx").status_code == 403
+
+
+def test_service_help_lists_its_options():
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "jupyter-mlinfra"),
+                           "service", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--tokens-file" in done.stdout and "Traceback" not in done.stderr
