@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -95,16 +94,17 @@ async def test_quota_refusal_is_429_naming_the_quota(quota_of_one, jp_fetch, nb_
     assert code == 429 and "max_queued" in err["message"]
 
 
-async def test_run_executes_in_the_server_scheduler(jp_fetch, nb_root):
+async def test_run_executes_in_the_server_scheduler(jp_fetch, nb_root, await_until):
     r = await _post(jp_fetch, "runs", body={"notebook": "ok.ipynb", "parameters": {"x": 4},
                                             "tags": ["api"]})
     run = json.loads(r.body)
     assert r.code == 201 and run["state"] == "queued"
-    for _ in range(600):
-        run = json.loads((await jp_fetch("mlinfra", "api", "runs", run["id"])).body)
-        if run["state"] not in ("queued", "running"):
-            break
-        await asyncio.sleep(0.1)
+
+    async def ended() -> dict | None:
+        now = json.loads((await jp_fetch("mlinfra", "api", "runs", run["id"])).body)
+        return now if now["state"] not in ("queued", "running") else None
+
+    run = await await_until(ended, "the run to end", timeout=120, interval=0.1)
     assert run["state"] == "succeeded", run["error"]
     assert run["metrics"]["y"] == 8.0
     out = await jp_fetch("mlinfra", "api", "runs", run["id"], "output")
