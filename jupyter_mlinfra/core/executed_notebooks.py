@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import quote as url_quote
 
 from .errors import InvalidInput, NotFound, quote
-from .paging import page_int
 from .jobs.states import FINAL_STATES
+from .paging import page_int
 from .shared_writes import REPRODUCE_TAG
 
 FORMATS = ("ipynb", "html")
@@ -53,6 +53,11 @@ def list_notebooks(ws, *, q: str | None = None, notebook: str | None = None,
     ``q``: text in the cells and outputs (or the notebook path, or a run id); ``notebook``:
     text in the notebook path; ``job``: a job name or id; ``tag``: a run tag;
     ``parameter``: ``name=value`` (several: all must hold)."""
+    if ws.remote is not None:   # remote mode: the service answers the same query
+        wanted = parse_parameters(parameter) or {}
+        return ws.remote.get("notebooks", q=q, notebook=notebook, job=job, tag=tag,
+                             parameter=[f"{k}={v}" for k, v in wanted.items()] or None,
+                             owner=owner, limit=limit, offset=offset or None, cursor=cursor)
     from .jobs.runs import list_runs
 
     page = list_runs(ws, job=job, state=sorted(FINAL_STATES), owner=owner, tag=tag,
@@ -109,6 +114,8 @@ def get_notebook(ws, notebook_id: str) -> dict:
     readable, not finished or kept no output notebook."""
     import nbformat
 
+    if ws.remote is not None:
+        return ws.remote.get(f"notebooks/{_checked_id(notebook_id)}")
     data, run = _output(ws, notebook_id)
     out = notebook_summary(run)
     try:
@@ -143,8 +150,20 @@ def notebook_document(ws, notebook_id: str, fmt: str | None = "ipynb") -> dict:
     """``{"data": bytes, "media_type", "filename"}`` of the executed notebook as ``ipynb``
     (its bytes as kept) or ``html`` (rendered by nbconvert)."""
     fmt = check_format(fmt)
+    if ws.remote is not None:   # rendered by the service, as its REST door answers it
+        notebook_id = _checked_id(notebook_id)
+        meta = ws.remote.get(f"notebooks/{notebook_id}")
+        return {"data": ws.remote.content(f"notebooks/{notebook_id}", format=fmt),
+                "media_type": MEDIA_TYPES[fmt],
+                "filename": download_name(meta["notebook"], notebook_id, fmt)}
     data, run = _output(ws, notebook_id)
     return render(data, fmt, notebook=run["notebook"], run_id=run["id"])
+
+
+def _checked_id(notebook_id: str) -> str:
+    if not isinstance(notebook_id, str) or not re.fullmatch(r"[0-9a-f]{32}", notebook_id):
+        raise NotFound(f"no executed notebook {quote(notebook_id)}")
+    return notebook_id
 
 
 def run_output_document(ws, run_id: str, fmt: str | None = "ipynb") -> dict:
