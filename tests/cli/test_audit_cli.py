@@ -38,8 +38,9 @@ def test_audit_from_the_command_line(mlinfra_env):
 
     page = json.loads(mlinfra("audit", "--json", "--action", "models", "--outcome", "ok",
                               user="erin").stdout)
-    assert [(e["user"], e["action"]) for e in page["items"]] == [("alice", "models.alias")]
-    assert page["next_cursor"] is None and page["total"] == 1
+    assert [(e["user"], e["action"]) for e in page["items"]] == [
+        ("alice", "models.alias"), ("alice", "models.register")]
+    assert page["next_cursor"] is None and page["total"] == 2
     own = json.loads(mlinfra("audit", "--json", user="bob").stdout)
     assert [e["user"] for e in own["items"]] == ["bob"]
     other = mlinfra("audit", "--user", "alice", user="bob")

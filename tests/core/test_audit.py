@@ -55,13 +55,14 @@ def test_alias_moves_archives_and_deletes_are_recorded_with_who_and_what(people)
     store.delete_alias("churn", "production")
     page = audit.query(alice, action="models")
     assert [(e["action"], e["target"], e["outcome"]) for e in reversed(page["items"])] == [
+        ("models.register", "churn", "ok"), ("models.register", "churn", "ok"),
         ("models.alias", "churn", "ok"), ("models.alias", "churn", "ok"),
         ("models.archive", "churn:1", "ok"), ("models.archive", "churn:1", "ok"),
         ("models.delete_alias", "churn", "ok")]
-    first = page["items"][-1]
+    first = page["items"][-3]
     assert first["user"] == "alice" and first["roles"] == []
     assert first["detail"] == "move alias churn@production to version 1"
-    assert first["at"].endswith("Z") and page["total"] == 5
+    assert first["at"].endswith("Z") and page["total"] == 7
 
 
 def test_a_refused_change_is_recorded_as_denied_and_changes_nothing(people):
@@ -89,7 +90,7 @@ def test_a_change_that_fails_leaves_no_line_and_no_change_goes_without_one(peopl
     _model(alice)
     with pytest.raises(NotFound):
         store.set_alias("churn", "production", 7)        # no such version: nothing changed
-    assert _lines(alice) == []
+    assert _lines(alice, action="models.alias") == []
     # the audit table cannot be written: the change it would record is not made either
     with alice.catalog.engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE mlinfra_audit RENAME TO mlinfra_audit_away"))
@@ -101,7 +102,19 @@ def test_a_change_that_fails_leaves_no_line_and_no_change_goes_without_one(peopl
             conn.execute(sa.text("ALTER TABLE mlinfra_audit_away RENAME TO mlinfra_audit"))
     assert _aliases(alice) == {}
     store.set_alias("churn", "production", 1)
-    assert _lines(alice) == [("alice", "models.alias", "ok")]
+    assert _lines(alice, action="models.alias") == [("alice", "models.alias", "ok")]
+
+
+def test_registrations_and_refused_registrations_are_recorded(people):
+    alice, bob = people["alice"], people["bob"]
+    _model(alice, alias="production")
+    with pytest.raises(PermissionDenied):
+        _model(bob)                      # a version of alice's model
+    assert _lines(people["erin"], action="models.register") == [
+        ("alice", "models.register", "ok"), ("bob", "models.register", "denied")]
+    first = audit.query(alice)["items"][-1]
+    assert first["detail"] == ("register a new version of model churn and move alias "
+                               "@production to it")
 
 
 def test_job_changes_and_run_cancels_are_recorded(people, tmp_path):
@@ -158,8 +171,8 @@ def test_who_reads_what_filters_and_pages(people):
         audit.query(bob, user="alice")
     # admins and auditors read everybody's
     for reader in (erin, carol):
-        assert audit.query(reader)["total"] == 6
-    assert audit.query(carol, target="fraud")["total"] == 1
+        assert audit.query(reader)["total"] == 8   # 2 registrations, 6 alias moves
+    assert audit.query(carol, target="fraud")["total"] == 2
     assert audit.query(carol, outcome="denied")["total"] == 0
     # pages by cursor, newest first, no gaps or repeats
     seen, cursor = [], None
@@ -169,8 +182,8 @@ def test_who_reads_what_filters_and_pages(people):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == sorted(seen, reverse=True) and len(seen) == 6
-    assert audit.query(carol, limit=2, offset=4)["items"][-1]["id"] == seen[-1]
+    assert seen == sorted(seen, reverse=True) and len(seen) == 8
+    assert audit.query(carol, limit=2, offset=6)["items"][-1]["id"] == seen[-1]
     newest = audit.query(carol, limit=1)["items"][0]
     assert [e["id"] for e in audit.query(carol, since=newest["at"])["items"]][-1] >= newest["id"]
     assert audit.query(carol, since="2999-01-01T00:00:00Z")["items"] == []
@@ -195,6 +208,6 @@ def test_on_postgresql_a_refusal_and_a_change_are_recorded(pg_catalog_url, mlinf
         with pytest.raises(PermissionDenied):
             bob.service("models").delete_alias("churn", "production")
         assert _lines(workspace_as(ws, "erin", roles=ROLES)) == [
-            ("alice", "models.alias", "ok"), ("bob", "models.delete_alias", "denied")]
+            ("alice", "models.register", "ok"), ("alice", "models.alias", "ok"), ("bob", "models.delete_alias", "denied")]
     finally:
         ws.close()

@@ -202,7 +202,8 @@ def test_the_audit_log_shows_who_did_what(hub):
     r = admin.rest("GET", "audit", params={"limit": 200})
     assert r.status_code == 200, r.text
     lines = [(e["user"], e["action"], e["outcome"]) for e in reversed(r.json()["items"])]
-    for expected in [("alice", "models.alias", "ok"), ("alice", "features.define", "ok"),
+    for expected in [("alice", "models.register", "ok"), ("alice", "models.alias", "ok"),
+                     ("alice", "features.define", "ok"),
                      ("alice", "jobs.create", "ok"), ("bob", "models.alias", "denied"),
                      ("bob", "jobs.update", "denied"), ("bob", "jobs.cancel", "ok"),
                      ("admin", "models.alias", "ok"), ("admin", "jobs.update", "ok")]:
@@ -222,7 +223,7 @@ def test_the_audit_log_shows_who_did_what(hub):
     out = alice.cli("audit", "--json", "--action", "models")
     assert out.returncode == 0, out.stderr
     assert {(e["user"], e["action"]) for e in json.loads(out.stdout)["items"]} == {
-        ("alice", "models.alias")}
+        ("alice", "models.register"), ("alice", "models.alias")}
     denied = bob.cli("audit", "--outcome", "denied")
     assert denied.returncode == 0, denied.stderr
     assert "models.alias" in denied.stdout and "jobs.update" in denied.stdout

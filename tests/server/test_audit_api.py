@@ -50,19 +50,22 @@ async def test_alias_moves_and_refusals_over_rest(as_user, mlinfra_env):
 
     page = await _audit(admin)
     assert [(e["user"], e["action"], e["target"], e["outcome"]) for e in page["items"]] == [
-        ("bob", "models.alias", "churn", "denied"), ("alice", "models.alias", "churn", "ok")]
+        ("bob", "models.alias", "churn", "denied"), ("alice", "models.alias", "churn", "ok"),
+        ("alice", "models.register", "churn", "ok"), ("alice", "models.register", "churn", "ok")]
     assert set(page) == {"items", "total", "total_exact", "limit", "offset", "next_cursor"}
     assert "belongs to alice" in page["items"][0]["detail"]
     # an auditor reads everything, filtered; a user reads their own lines only
     assert (await _audit(carol, user="bob", outcome="denied"))["total"] == 1
     assert [e["user"] for e in (await _audit(bob))["items"]] == ["bob"]
-    assert [e["user"] for e in (await _audit(alice, action="models"))["items"]] == ["alice"]
+    assert [e["user"] for e in (await _audit(alice, action="models.alias"))["items"]] == [
+        "alice"]
     code, error = await _error(bob("mlinfra", "api", "audit", params={"user": "alice"}))
     assert (code, error["code"]) == (403, "permission_denied")
     # pages by cursor
-    first = await _audit(admin, limit=1)
-    second = await _audit(admin, limit=1, cursor=first["next_cursor"])
-    assert second["items"][0]["id"] < first["items"][0]["id"] and second["next_cursor"] is None
+    first = await _audit(admin, limit=3)
+    second = await _audit(admin, limit=3, cursor=first["next_cursor"])
+    assert second["items"][0]["id"] < first["items"][-1]["id"] and second["next_cursor"] is None
+    assert len(second["items"]) == 1
     # bad parameters are a 400 naming them, checked at the door
     for params, name in (({"limit": "0"}, "limit"), ({"since": "yesterday"}, "since"),
                          ({"outcome": "maybe"}, "outcome")):

@@ -15,6 +15,8 @@ commit access to the code that serves models.
 
 from __future__ import annotations
 
+import contextlib
+
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -65,17 +67,22 @@ class ModelStore:
         version becomes visible in one catalog transaction last: a failure or a crash at any
         point leaves no visible version (at most unreferenced artifact bytes).
         """
-        captured = self.capture(
-            name, model, featurize=featurize, predict=predict, input_example=input_example,
-            training_data=training_data, validation_data=validation_data, data=data,
-            metrics=metrics, figures=figures, files=files, tags=tags, task=task,
-            description=description, alias=alias, protect_alias=protect_alias,
-            context=context, notebook=notebook, run_id=run_id, parameters=parameters,
-            require_clean=require_clean)
-        if captured.dirty_reasons:
-            warnings.warn(f"model {name} is registered with clean: false: "
-                          + "; ".join(captured.dirty_reasons), DirtyModelWarning, stacklevel=3)
-        return self.store(captured)
+        # audited (a refusal at capture too) unless a reproduce re-run only records it
+        scope = _audited(self.ws, name, alias) if capture_log(self.ws) is None \
+            else contextlib.nullcontext()
+        with scope:
+            captured = self.capture(
+                name, model, featurize=featurize, predict=predict,
+                input_example=input_example, training_data=training_data,
+                validation_data=validation_data, data=data, metrics=metrics, figures=figures,
+                files=files, tags=tags, task=task, description=description, alias=alias,
+                protect_alias=protect_alias, context=context, notebook=notebook,
+                run_id=run_id, parameters=parameters, require_clean=require_clean)
+            if captured.dirty_reasons:
+                warnings.warn(f"model {name} is registered with clean: false: "
+                              + "; ".join(captured.dirty_reasons), DirtyModelWarning,
+                              stacklevel=3)
+            return self.store(captured)
 
     def capture(self, name: str, model: Any, *, require_clean: bool | None = None,
                 **options: Any) -> CapturedVersion:
@@ -96,7 +103,8 @@ class ModelStore:
         log = capture_log(self.ws)
         if log is not None:
             return pipeline.record_captured(self.ws, captured.check(), log)
-        return pipeline.store_version(self.ws, captured)
+        with _audited(self.ws, captured.name, captured.alias):  # its row commits with it
+            return pipeline.store_version(self.ws, captured)
 
     def _job_parameters(self, run_id: str) -> dict | None:
         """The parameters of a job run of this catalog (None when unknown)."""
@@ -257,3 +265,12 @@ class ModelStore:
 
 
 __all__ = ["ModelStore", "CapturedVersion", "EnvironmentMismatchWarning", "DirtyModelWarning"]
+
+
+def _audited(ws, name: str, alias: str | None):
+    """The audit scope of a registration (see core/audit.py): its line commits with the
+    version, a refusal is recorded as denied."""
+    from ..audit import action
+
+    return action(ws, "models.register", name, f"register a new version of model {name}"
+                  + (f" and move alias @{alias} to it" if alias else ""))
