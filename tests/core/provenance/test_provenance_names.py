@@ -71,3 +71,21 @@ def test_ipython_syntax():
     # shell escapes: redirections are file writes and reads
     assert analyze_source("%%bash\necho hi > out.txt").binds == {"<file:out.txt>"}
     assert analyze_source("!sort < in.txt > out.txt").reads == {"<file:in.txt>"}
+
+
+def test_public_names_stay_importable_from_the_names_module():
+    # the analysis lives in a package of small modules; callers (recording, analysis, the
+    # kernel recorder) import from core.provenance.names
+    from jupyter_mlinfra.core.provenance import names
+
+    for public in ("BUILTIN_NAMES", "CONVENTIONAL_MODULES", "MUTATING_FUNCTIONS",
+                   "MUTATING_METHODS", "PURE_FUNCTIONS", "PURE_METHODS", "RNG_LIBS",
+                   "CallEffects", "CellEffects", "analyze_source", "call_effects",
+                   "file_effects", "file_path", "is_pseudo_name", "module_level_binds",
+                   "pseudo_label", "python_source", "rng_name"):
+        assert hasattr(names, public), public
+    assert names.module_level_binds("import numpy as np\nx = np.zeros(3)") == {"np", "x"}
+    assert names.pseudo_label(names.rng_name("random")) == "Python's global random state"
+    # a shell escape's redirections and its file-writing commands
+    e = names.analyze_source("!curl -o data.csv https://x >> log.txt")
+    assert e.mutates == {"<file:log.txt>"} and e.unfollowed == ["!curl"]
