@@ -19,7 +19,7 @@ from typing import Any
 import nbformat
 
 from ..errors import NotFound
-from .model import METADATA_KEY, Execution
+from .model import METADATA_KEY, Execution, ExecutionLog
 
 
 def target_execution(executions: list[Execution], cell_id: str | None = None,
@@ -70,6 +70,25 @@ def replay_slice(executions: list[Execution], target: Execution,
 def replay_for_name(executions: list[Execution], name: str) -> list[Execution]:
     """The slice that reproduces the current value of a global ``name``."""
     return replay_slice(executions, target_execution(executions, name=name))
+
+
+def slice_for(executions: list[Execution], *, cell_id: str | None = None,
+              name: str | None = None) -> list[Execution]:
+    """The slice that reproduces a global ``name`` (when no cell is given), else the last run
+    of ``cell_id`` (neither given: the last execution)."""
+    if name is not None and cell_id is None:
+        return replay_for_name(executions, name)
+    return replay_slice(executions, target_execution(executions, cell_id))
+
+
+def replay_of(log: ExecutionLog, *, path: str | None = None, cell_id: str | None = None,
+              name: str | None = None, kernel_name: str = "python3",
+              ) -> tuple[list[Execution], nbformat.NotebookNode]:
+    """A log's replay slice (see :func:`slice_for`) and the notebook made of it; ``path``
+    names the notebook when the log does not."""
+    slice_ = slice_for(log.executions, cell_id=cell_id, name=name)
+    return slice_, replay_notebook(slice_, kernel_name=kernel_name,
+                                   notebook_path=log.notebook_path or (path or ""))
 
 
 def replay_notebook(slice_: list[Execution], *, kernel_name: str = "python3",

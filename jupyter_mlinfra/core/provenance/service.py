@@ -264,16 +264,11 @@ class ProvenanceService:
                ) -> tuple[list[Execution], nbformat.NotebookNode]:
         """The replay slice for a cell (default: the last execution) or a global name, and
         the notebook made of it."""
-        from .replay import replay_for_name, replay_notebook, replay_slice, target_execution
+        from .replay import replay_of
 
         log, _cells, _nb = self.resolve(path, notebook=notebook, session_id=session_id,
                                         log=log)
-        if name is not None and cell_id is None:
-            slice_ = replay_for_name(log.executions, name)
-        else:
-            slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
-        return slice_, replay_notebook(slice_, kernel_name=kernel_name,
-                                       notebook_path=log.notebook_path or (path or ""))
+        return replay_of(log, path=path, cell_id=cell_id, name=name, kernel_name=kernel_name)
 
     def export_replay(self, out_path: str | os.PathLike, path: str | None = None,
                       overwrite: bool = True, **kwargs: Any) -> dict:
@@ -302,7 +297,7 @@ class ProvenanceService:
         and compare outputs. The run's own provenance is recorded under
         ``<path>#verify`` so it never mixes with the notebook's interactive history.
         ``timeout``: seconds per cell (default: the ``verify_timeout_seconds`` setting)."""
-        from .replay import replay_notebook, replay_slice, target_execution
+        from .replay import replay_notebook, slice_for
         from .verify import run_and_compare
 
         if timeout is None:
@@ -316,7 +311,7 @@ class ProvenanceService:
                                    notebook_path=record_as, record_provenance=record_provenance,
                                    options=options, provenance_sink=self.record)
         log, _cells, _nb = self.resolve(path, notebook=nb, session_id=session_id)
-        slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
+        slice_ = slice_for(log.executions, cell_id=cell_id)
         rnb = replay_notebook(slice_, notebook_path=log.notebook_path or path)
         from ..notebook_execution import load_notebook
 
@@ -351,13 +346,10 @@ class ProvenanceService:
 
         ``clean`` is False when any execution of the replay belongs to a stale, changed or
         deleted cell, or reads hidden state: the model store's dirty-state guard."""
-        from .replay import replay_for_name, replay_notebook, replay_slice, target_execution
+        from .replay import replay_notebook, slice_for
 
         log, cells, _nb = self.resolve(path, notebook=notebook, session_id=session_id, log=log)
-        if name is not None and cell_id is None:
-            slice_ = replay_for_name(log.executions, name)
-        else:
-            slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
+        slice_ = slice_for(log.executions, cell_id=cell_id, name=name)
         report = analyze(log.executions, cells, live_names=live_names,
                          notebook_path=log.notebook_path, session_id=log.session_id,
                          before_recording=log.before_recording)
