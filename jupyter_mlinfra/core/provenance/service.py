@@ -19,17 +19,26 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..times import epoch, to_iso_z
 from .analysis import DIRTY_KINDS, Report, affecting, analyze
-from .model import (BeforeRecording, Execution, ExecutionLog, KernelSession, NotebookCell,
-                    attach_log, cells_from_notebook, log_from_notebook)
+from .model import (
+    BeforeRecording,
+    Execution,
+    ExecutionLog,
+    KernelSession,
+    NotebookCell,
+    attach_log,
+    cells_from_notebook,
+    log_from_notebook,
+)
 from .tables import ExecutionRow, SessionRow
 from .writer import effects_json
 
