@@ -14,11 +14,13 @@ cell several times. Failed executions that contributed partial effects stay, tag
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from ..errors import NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from .model import METADATA_KEY, Execution, ExecutionLog
 
 
@@ -89,6 +91,26 @@ def replay_of(log: ExecutionLog, *, path: str | None = None, cell_id: str | None
     slice_ = slice_for(log.executions, cell_id=cell_id, name=name)
     return slice_, replay_notebook(slice_, kernel_name=kernel_name,
                                    notebook_path=log.notebook_path or (path or ""))
+
+
+def replay_file(out_path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    """Where a replay notebook is written: ``out_path`` must end in .ipynb; with
+    ``overwrite=False`` an existing file is a Conflict and stays as it was."""
+    out = Path(out_path).expanduser()
+    if out.suffix != ".ipynb":
+        raise InvalidInput(f"the replay notebook must end in .ipynb, not {out.name!r}")
+    if not overwrite and out.exists():
+        raise Conflict(f"{out.name} already exists: pick another name (or overwrite)")
+    return out
+
+
+def write_replay(out: Path, slice_: list[Execution], nb: nbformat.NotebookNode) -> dict:
+    """Write a replay notebook (see :func:`replay_file`) and say what it holds."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return {"path": str(out), "cells": len(slice_),
+            "executions": [{"seq": e.seq, "cell_id": e.cell_id,
+                            "execution_count": e.execution_count} for e in slice_]}
 
 
 def replay_notebook(slice_: list[Execution], *, kernel_name: str = "python3",

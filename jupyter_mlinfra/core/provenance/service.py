@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
 from ..times import epoch, to_iso_z
 from .analysis import DIRTY_KINDS, Report, affecting, analyze
 from .model import (
@@ -283,19 +283,11 @@ class ProvenanceService:
                       overwrite: bool = True, **kwargs: Any) -> dict:
         """Write the replay notebook to ``out_path``; with ``overwrite=False`` an existing
         file is a Conflict and stays as it was."""
-        out = Path(out_path).expanduser()
-        if out.suffix != ".ipynb":
-            raise InvalidInput(f"the replay notebook must end in .ipynb, not {out.name!r}")
-        if not overwrite and out.exists():
-            raise Conflict(f"{out.name} already exists: pick another name (or overwrite)")
-        slice_, nb = self.replay(path, **kwargs)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        import nbformat
+        from .replay import replay_file, write_replay
 
-        nbformat.write(nb, out)
-        return {"path": str(out), "cells": len(slice_),
-                "executions": [{"seq": e.seq, "cell_id": e.cell_id,
-                                "execution_count": e.execution_count} for e in slice_]}
+        out = replay_file(out_path, overwrite=overwrite)
+        slice_, nb = self.replay(path, **kwargs)
+        return write_replay(out, slice_, nb)
 
     def verify(self, path: str | os.PathLike, *, replay: bool = False,
                options: VerifyOptions | None = None, cwd: str | None = None,
