@@ -197,7 +197,7 @@ def main() -> int:
     if "warm" not in args.skip:
         sched = start_scheduler(root, env)
         try:
-            for rnd in range(args.rounds):
+            for _ in range(args.rounds):
                 loads.append(os.getloadavg()[0])
                 record("warm", *timed(mlinfra_run, root, env, extra_pid=sched.pid)[:2])
                 record("pm_cli_w", *timed(pm_cli, root, env)[:2])

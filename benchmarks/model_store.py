@@ -39,12 +39,12 @@ def main() -> int:
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                       AWS_DEFAULT_REGION="us-east-1")
+    import logging
+
     import boto3
     import numpy as np
     from moto.server import ThreadedMotoServer
     from sklearn.neighbors import KNeighborsRegressor
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

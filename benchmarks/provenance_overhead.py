@@ -253,11 +253,10 @@ def main() -> int:
 def hook_cost(n: int = 400) -> None:
     """The recorder's own time on the kernel thread (pre_run_cell + post_run_cell), measured
     in-process around the hooks, for cells 1-50 and 350-400 of a 400-cell session."""
+    from IPython import get_ipython
     from IPython.testing.globalipapp import start_ipython
 
     from jupyter_mlinfra.kernel.provenance_recorder import ProvenanceRecorder
-
-    from IPython import get_ipython
 
     shell = start_ipython() or get_ipython()
     shell.reset(new_session=False)

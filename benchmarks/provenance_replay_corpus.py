@@ -175,7 +175,7 @@ class Kernel:
             try:
                 reply = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
-                raise TimeoutError(f"cell {cell_id} did not finish in {CELL_TIMEOUT} s")
+                raise TimeoutError(f"cell {cell_id} did not finish in {CELL_TIMEOUT} s") from None
             if reply["parent_header"].get("msg_id") != msg_id:
                 continue
             kind = reply["msg_type"]
@@ -205,8 +205,12 @@ class Outcome:
 
 
 def run_one(path: Path, seed: int, home: Path) -> Outcome:
-    from jupyter_mlinfra.core.provenance.verify import (VerifyOptions, outputs_text, run_notebook,
-                                                        texts_match)
+    from jupyter_mlinfra.core.provenance.verify import (
+        VerifyOptions,
+        outputs_text,
+        run_notebook,
+        texts_match,
+    )
 
     session = make_session(path, seed)
     out = Outcome(path.stem, "excluded", steps=session.steps)

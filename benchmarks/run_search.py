@@ -68,8 +68,7 @@ def generate(n: int, rng: random.Random, job_ids: list[str]):
 def populate(ws, n: int) -> dict:
     from sqlalchemy import insert
 
-    from jupyter_mlinfra.core.jobs.tables import (JobDefinition, Run, RunParam, RunTag,
-                                                  search_rows)
+    from jupyter_mlinfra.core.jobs.tables import JobDefinition, Run, RunParam, RunTag, search_rows
 
     rng = random.Random(SEED)
     now = datetime.now(timezone.utc)
@@ -164,7 +163,7 @@ def main() -> int:
               f"{'deep offset':>13}{'page kB':>9}")
     print(header)
     for name, filters in cases:
-        first_ms, page = median_ms(lambda: jobs.runs_page(limit=50, **filters), args.repeat)
+        first_ms, page = median_ms(lambda f=filters: jobs.runs_page(limit=50, **f), args.repeat)
         total = page["total"]
         # half-way through the matches (a count beyond the cap: try 25,000 deep, then less)
         depth = total // 2 // 50 * 50 if page["total_exact"] else 25_000
@@ -174,10 +173,10 @@ def main() -> int:
         deep_ms = offset_ms = float("nan")
         if depth >= 50:
             anchor = jobs.runs_page(limit=1, offset=depth - 1, **filters)["next_cursor"]
-            deep_ms, deep = median_ms(lambda: jobs.runs_page(limit=50, cursor=anchor, **filters),
+            deep_ms, deep = median_ms(lambda a=anchor, f=filters: jobs.runs_page(limit=50, cursor=a, **f),
                                       args.repeat)
             offset_ms, same = median_ms(
-                lambda: jobs.runs_page(limit=50, offset=depth, **filters), args.repeat)
+                lambda d=depth, f=filters: jobs.runs_page(limit=50, offset=d, **f), args.repeat)
             assert [r["id"] for r in deep["items"]] == [r["id"] for r in same["items"]]
         size_kb = len(json.dumps(page["items"])) / 1000
         shown = f"{total:,}" + ("" if page["total_exact"] else "+")

@@ -74,7 +74,7 @@ def step_provenance(ws) -> None:
     out_dir = demo_outputs(ws)
     replay = svc.export_replay(out_dir / "provenance_demo.replay.ipynb", str(demo),
                                cell_id="report")
-    print(f"\nreplay order of the report cell: executions "
+    print("\nreplay order of the report cell: executions "
           + ", ".join(f"#{e['seq']} ({e['cell_id']})" for e in replay["executions"])
           + f" -> {replay['path']}")
     # 2. Fixed: define `currency` in a cell, then restart and run all (here: papermill).

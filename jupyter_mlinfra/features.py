@@ -24,7 +24,8 @@ only by ``push``. Feature references are ``"view:feature"``, ``"view:*"`` or a p
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .core.features.service import LINEAGE_ATTR, FeatureService, OnlineFeatures
 from .core.workspace import get_workspace

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .core.models.capture import SessionContext
 from .core.models.service import DirtyModelWarning, EnvironmentMismatchWarning

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from traitlets import Bool, Dict, Float, Int, Unicode, TraitError
+from traitlets import Bool, Dict, Float, Int, TraitError, Unicode
 from traitlets.config import Config, Configurable
-from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader, ConfigFileNotFound
+from traitlets.config.loader import ConfigFileNotFound, JSONFileConfigLoader, PyFileConfigLoader
 
 from .errors import ConfigurationError
 

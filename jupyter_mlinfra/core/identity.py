@@ -21,8 +21,9 @@ The rule every capability applies (models, aliases, jobs, runs, feature views, e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import InvalidInput, PermissionDenied
 
@@ -51,7 +52,7 @@ class Identity:
         return any(permit in ROLES.get(role, ()) for role in self.roles)
 
     @classmethod
-    def resolve(cls, settings: Any, user: str, groups: Iterable[str] = ()) -> "Identity":
+    def resolve(cls, settings: Any, user: str, groups: Iterable[str] = ()) -> Identity:
         """``user`` with the authenticated ``groups`` (JupyterHub's), completed by the
         ``teams`` and ``roles`` mappings of ``settings`` (an :class:`MLInfra`)."""
         groups = sorted({str(g) for g in groups or () if g})

@@ -30,7 +30,8 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 CAPTURE_FILE_ENV = "MLINFRA_REPRODUCE_CAPTURE_FILE"
 REPRODUCE_TAG = "mlinfra-reproduce"

@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import importlib
 import threading
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from .config import ResolvedConfig, resolve_config
@@ -57,7 +58,7 @@ class Workspace:
             self.remote = ServiceClient(self.config.settings.service_url)
 
     @classmethod
-    def open(cls, server_config=None, *, user: str | None = None) -> "Workspace":
+    def open(cls, server_config=None, *, user: str | None = None) -> Workspace:
         return cls(resolve_config(server_config), user=user)
 
     # -- storage ----------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class Workspace:
         cls = getattr(importlib.import_module(module_name), cls_name)
         return cls(self)
 
-    def for_user(self, user: str, groups: Iterable[str] = ()) -> "Workspace":
+    def for_user(self, user: str, groups: Iterable[str] = ()) -> Workspace:
         """The same storage seen as another identity (the server's per-request user, with
         the groups its identity provider authenticated)."""
         clone = Workspace(self.config, user=user, groups=groups)

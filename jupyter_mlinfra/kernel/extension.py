@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 # Importing a magics module registers its %mlinfra subcommands.
-from . import commands  # noqa: F401  (info)
-from . import provenance_magics  # noqa: F401  (history, check, replay, verify)
-from . import jobs_magics  # noqa: F401  (run, schedule, jobs, runs, sweep, cancel)
-from . import models_magics  # noqa: F401  (model ...)
-from . import features_magics  # noqa: F401  (feature ...)
+from . import (
+    commands,  # noqa: F401  (info)
+    features_magics,  # noqa: F401  (feature ...)
+    jobs_magics,  # noqa: F401  (run, schedule, jobs, runs, sweep, cancel)
+    models_magics,  # noqa: F401  (model ...)
+    provenance_magics,  # noqa: F401  (history, check, replay, verify)
+)
 from .magics import MLInfraMagics, usage
 from .provenance_recorder import start_recording, stop_recording
 

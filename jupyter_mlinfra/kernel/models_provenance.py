@@ -66,10 +66,9 @@ def attach_provenance(context: SessionContext, shell) -> None:
 
 def _current_cell_dependencies(service, path, log, live, executions, context, shell) -> dict:
     """The replay of what the running cell reads, followed by the running cell itself."""
-    from ..core.provenance.names import analyze_source, python_source
-
     import os
 
+    from ..core.provenance.names import analyze_source, python_source
     from ..core.provenance.recording import resolve_files
 
     current = context.history[-1] if context.history else ""

@@ -32,9 +32,10 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from itertools import compress, islice, repeat
 from operator import is_not
-from typing import Any, Callable
+from typing import Any
 
 from ..core.provenance.model import BeforeRecording, Execution, ExecutionLog, KernelSession
 from ..core.provenance.recording import HistoryBuilder, Observation
@@ -131,7 +132,7 @@ class ProvenanceRecorder:
         self.write_interval = 0.3
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> "ProvenanceRecorder":
+    def start(self) -> ProvenanceRecorder:
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         self._thread = threading.Thread(target=self._worker, name="mlinfra-provenance",
@@ -297,7 +298,7 @@ class ProvenanceRecorder:
                         self._write_pending()
             except Exception:
                 log.exception("jupyter_mlinfra: provenance recorder error")
-            for kind, _write, done in requests:
+            for _kind, _write, done in requests:
                 if done is not None:
                     done.set()
             if stop:

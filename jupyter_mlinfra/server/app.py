@@ -61,7 +61,7 @@ class MLInfraExtension(ExtensionApp):
 STARTUP_HOOKS: list = []
 SHUTDOWN_HOOKS: list = []
 
-from .jobs_handlers import start_jobs_scheduler, stop_jobs_scheduler  # noqa: E402
+from .jobs_handlers import start_jobs_scheduler, stop_jobs_scheduler
 
 STARTUP_HOOKS.append(start_jobs_scheduler)
 SHUTDOWN_HOOKS.append(stop_jobs_scheduler)

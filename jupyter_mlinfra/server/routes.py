@@ -9,9 +9,14 @@ ROUTES: list[tuple[str, type]] = [
     (r"/openapi.json", OpenAPIHandler),
 ]
 
-from .provenance_handlers import (ProvenanceCheckHandler, ProvenanceHandler,  # noqa: E402
-                                  ProvenanceNotebooksHandler, ProvenanceRecordingHandler,
-                                  ProvenanceReplayHandler, ProvenanceVerifyHandler)
+from .provenance_handlers import (
+    ProvenanceCheckHandler,
+    ProvenanceHandler,
+    ProvenanceNotebooksHandler,
+    ProvenanceRecordingHandler,
+    ProvenanceReplayHandler,
+    ProvenanceVerifyHandler,
+)
 
 ROUTES += [
     (r"/provenance", ProvenanceHandler),
@@ -22,27 +27,27 @@ ROUTES += [
     (r"/provenance/recording", ProvenanceRecordingHandler),
 ]
 
-from .models_handlers import ROUTES as _MODEL_ROUTES  # noqa: E402
+from .models_handlers import ROUTES as _MODEL_ROUTES
 
 ROUTES += _MODEL_ROUTES
 
-from .jobs_handlers import JOBS_ROUTES as _JOBS_ROUTES  # noqa: E402
+from .jobs_handlers import JOBS_ROUTES as _JOBS_ROUTES
 
 ROUTES += _JOBS_ROUTES
 
-from .features_handlers import FEATURE_ROUTES as _FEATURE_ROUTES  # noqa: E402
+from .features_handlers import FEATURE_ROUTES as _FEATURE_ROUTES
 
 ROUTES += _FEATURE_ROUTES
 
-from .notebooks_handlers import NOTEBOOK_ROUTES as _NOTEBOOK_ROUTES  # noqa: E402
+from .notebooks_handlers import NOTEBOOK_ROUTES as _NOTEBOOK_ROUTES
 
 ROUTES += _NOTEBOOK_ROUTES
 
-from .audit_handlers import AUDIT_ROUTES as _AUDIT_ROUTES  # noqa: E402
+from .audit_handlers import AUDIT_ROUTES as _AUDIT_ROUTES
 
 ROUTES += _AUDIT_ROUTES
 
-from .remote_handlers import REMOTE_ROUTES as _REMOTE_ROUTES  # noqa: E402
+from .remote_handlers import REMOTE_ROUTES as _REMOTE_ROUTES
 
 ROUTES += _REMOTE_ROUTES
 

@@ -3,9 +3,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def _ipython_session():
-    from IPython.testing.globalipapp import start_ipython
-
     from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
 
     # start_ipython() returns None when another test module started the shell first
     return start_ipython() or get_ipython()

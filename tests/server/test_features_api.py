@@ -54,7 +54,7 @@ async def call(jp_fetch, *path, method="GET", body=None, **params):
 
 
 async def test_list_describe_materialize_sample(jp_fetch, mlinfra_env):
-    spend = await make_spend(jp_fetch)
+    await make_spend(jp_fetch)
     views = (await call(jp_fetch, q="amount"))["items"]
     assert [v["name"] for v in views] == ["spend"]
     done = await call(jp_fetch, "views", "spend", "materialize", method="POST",
@@ -69,7 +69,7 @@ async def test_list_describe_materialize_sample(jp_fetch, mlinfra_env):
 
 
 async def test_push_online_and_training_frame(jp_fetch, mlinfra_env):
-    spend = await make_spend(jp_fetch)
+    await make_spend(jp_fetch)
     now = pd.Timestamp.now(tz="UTC").isoformat()
     pushed = await call(jp_fetch, "views", "spend", "push", method="POST",
                         body={"rows": [{"customer_id": 5, "event_timestamp": now,
@@ -89,7 +89,7 @@ async def test_push_online_and_training_frame(jp_fetch, mlinfra_env):
 
 
 async def test_errors_and_ownership(jp_fetch, mlinfra_env):
-    spend = await make_spend(jp_fetch)
+    await make_spend(jp_fetch)
     with pytest.raises(HTTPClientError) as err:
         await jp_fetch("mlinfra", "api", "features", "views", "nope")
     assert err.value.code == 404

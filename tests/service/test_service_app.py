@@ -48,9 +48,9 @@ def test_remote_workspace_reports_the_service_and_opens_no_catalog(service, remo
     text = ws.info_text()
     assert f"service:     {service.url}" in text and "identity:    alice  teams fraud" in text
     with pytest.raises(ConfigurationError, match="mlinfra service at .*catalog"):
-        ws.catalog
+        _ = ws.catalog
     with pytest.raises(ConfigurationError, match="artifact store"):
-        ws.artifacts
+        _ = ws.artifacts
     assert not (ws.config.home / "catalog.db").exists()
 
 

@@ -20,9 +20,10 @@ import os
 import re
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..errors import IntegrityError, InvalidInput, NotFound
 

@@ -6,9 +6,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..errors import NotFound
 from .base import CHUNK, ArtifactInfo, ArtifactStore, _check_content

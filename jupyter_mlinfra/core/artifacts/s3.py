@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError, InvalidInput, NotFound

@@ -4,9 +4,10 @@ depend on whose job, and their schedules' next fire times."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session

@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger("jupyter_mlinfra.jobs.doorbell")
 

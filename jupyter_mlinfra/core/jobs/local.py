@@ -11,7 +11,8 @@ alive but busy or blocked by quotas). One run is executed on a thread of this pr
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .states import FINAL_STATES, PENDING_STATES
 

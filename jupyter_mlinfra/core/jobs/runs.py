@@ -16,8 +16,7 @@ from ..paging import decode_cursor, encode_cursor, page_int
 from ..times import parse as parse_time
 from ..times import to_iso_z
 from .definitions import find_job, job_names
-from .states import (ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState,
-                     run_to_dict)
+from .states import ALL_STATES, ALL_TRIGGERS, FINAL_STATES, PENDING_STATES, RunState, run_to_dict
 from .tables import Run, RunLogLine, RunMetric, RunParam, RunTag, Sweep, param_text
 
 # Run search pages: at most MAX_PAGE rows; totals counted exactly up to RUN_TOTAL_CAP (a

@@ -33,20 +33,21 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
-from .states import RunState, Trigger, end_attempt, put_back_held, requeue_unstarted
+from . import validation as v
 from .doorbell import open_doorbell, ring_schedulers
 from .quotas import quota_for, quotas_in_force
+from .states import RunState, Trigger, end_attempt, put_back_held, requeue_unstarted
 from .submission import create_pipeline
 from .tables import JobDefinition, Run, RunLogLine, SchedulerRecord
-from . import validation as v
 
 log = logging.getLogger("jupyter_mlinfra.jobs.scheduler")
 
@@ -54,7 +55,7 @@ HEARTBEAT_EVERY = 5.0   # seconds between two renewals of a scheduler's record
 HOUSEKEEPING_EVERY = 60.0   # seconds between two looks at whether housekeeping is due
 
 # the schedulers of this process, woken when this process queues a run
-_SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
+_SCHEDULERS: weakref.WeakSet[Scheduler] = weakref.WeakSet()
 
 
 def wake_schedulers(workspace=None) -> None:
@@ -110,7 +111,7 @@ class Scheduler:
         self.last_error: str | None = None
 
     # -- the loop ---------------------------------------------------------------------------
-    def start(self) -> "Scheduler":
+    def start(self) -> Scheduler:
         if self._thread is None:
             if self.only_runs is None:
                 # the deployment's quotas are this serving scheduler's configuration: every

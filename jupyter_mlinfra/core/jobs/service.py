@@ -45,7 +45,6 @@ from .states import ALL_STATES, Trigger
 from .tables import JobDefinition, Run, SchedulerRecord
 
 
-
 def _wakes_schedulers(method):
     """After the method's transaction committed a queued run, wake the schedulers of this
     process and of this host so they dispatch it now rather than at their next poll."""

@@ -82,7 +82,7 @@ class JobSpec:
 
     @classmethod
     def parse(cls, spec: dict, *, settings: Any, base: str | None,
-              depends_on: list[str] | None = None) -> "JobSpec":
+              depends_on: list[str] | None = None) -> JobSpec:
         """``spec`` (the JOB_FIELDS, plus ``resources`` and ``root_dir``) checked in order;
         the first bad field raises before anything is written."""
         root = spec.get("root_dir") or root_dir(settings)
@@ -114,7 +114,7 @@ class JobSpec:
         out["visibility"] = check_visibility(spec.get("visibility") or DEFAULT_VISIBILITY)
         return cls(**out, depends_on=list(depends_on or []))
 
-    def with_dependencies(self, depends_on: list[str]) -> "JobSpec":
+    def with_dependencies(self, depends_on: list[str]) -> JobSpec:
         return dataclasses.replace(self, depends_on=list(depends_on))
 
     def columns(self) -> dict[str, Any]:
@@ -137,7 +137,7 @@ class RunOptions:
     visibility: str | None = None
 
     @classmethod
-    def parse(cls, options: dict, settings: Any) -> "RunOptions":
+    def parse(cls, options: dict, settings: Any) -> RunOptions:
         out: dict[str, Any] = {}
         if options.get("priority") is not None:
             out["priority"] = v.check_number("priority", options["priority"],

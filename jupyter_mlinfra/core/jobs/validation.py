@@ -5,9 +5,10 @@ from __future__ import annotations
 import graphlib
 import os
 import re
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import Conflict, InvalidInput, NotFound, quote

@@ -39,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     from ..startup import lean_start
 
     lean_start()
+    import nbclient  # noqa: F401
+    import papermill  # noqa: F401  (once per worker, not per run)
+
     from ..workspace import Workspace
     from . import execution, kernels
-    import papermill  # noqa: F401  (once per worker, not per run)
-    import nbclient  # noqa: F401
 
     workspace = Workspace.open()
     current: dict[str, Any] = {"km": None}

@@ -77,7 +77,7 @@ def predict(workspace, name: str, records: list[dict], *, version: int | None = 
         predictions = loaded.predict_records(records)
     except MLInfraError:
         raise
-    except Exception as exc:  # noqa: BLE001  (the model refused these records: odd columns)
+    except Exception as exc:
         raise InvalidInput(f"{found.ref} cannot predict these records: "
                            f"{type(exc).__name__}: {quote(str(exc))[1:-1]}") from None
     return {"model": name, "version": found.version, "predictions": predictions}

@@ -25,8 +25,9 @@ of the source it ran, so the edit alone makes nothing stale.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .model import BeforeRecording, Execution, NotebookCell
 from .names import BUILTIN_NAMES, analyze_source, file_path, is_pseudo_name, pseudo_label

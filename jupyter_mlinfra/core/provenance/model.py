@@ -7,8 +7,9 @@ notebook's metadata (``metadata.jupyter_mlinfra.provenance``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import InvalidInput
 from ..times import epoch, from_epoch, to_iso_z, utcnow
@@ -90,7 +91,7 @@ class Execution:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Execution":
+    def from_dict(cls, data: dict[str, Any]) -> Execution:
         return cls(
             seq=int(data["seq"]),
             cell_id=str(data.get("cell_id") or ""),
@@ -162,7 +163,7 @@ class BeforeRecording:
         return {"executions": self.executions, "names": sorted(self.names)}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "BeforeRecording | None":
+    def from_dict(cls, data: Any) -> BeforeRecording | None:
         if not isinstance(data, dict) or not data.get("executions"):
             return None
         return cls(executions=int(data["executions"]),
@@ -199,7 +200,7 @@ class ExecutionLog:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ExecutionLog":
+    def from_dict(cls, data: dict[str, Any]) -> ExecutionLog:
         _require(isinstance(data, dict) and isinstance(data.get("executions"), list),
                  "an execution log needs an 'executions' list")
         executions = sorted((Execution.from_dict(e) for e in data["executions"]),

@@ -24,9 +24,10 @@ import os
 import re
 import types
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .model import Execution
 from .names import analyze_source, is_pseudo_name

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["collapse_carriage_returns", "progress_timings", "timeit_runs", "step_timings",
            "elapsed_durations", "warning_locations",

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .model import Execution, ExecutionLog, NotebookCell
 from .replay import replay_slice

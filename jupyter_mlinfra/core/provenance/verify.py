@@ -38,9 +38,10 @@ import math
 import re
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .model import METADATA_KEY
 from .sanitize import sanitize_outputs

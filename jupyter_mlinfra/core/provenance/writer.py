@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from ..catalog.revisions import HEAD_REVISIONS
 from .model import BeforeRecording, Execution, KernelSession
@@ -70,7 +71,7 @@ class SQLiteWriter:
         self.owner = owner
 
     @classmethod
-    def open(cls, url: str, owner: str) -> "SQLiteWriter | None":
+    def open(cls, url: str, owner: str) -> SQLiteWriter | None:
         """A writer for ``url``, or None when the catalog is not a SQLite file already at the
         package's migration heads (the service then writes, creating or upgrading it)."""
         path = sqlite_path(url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from feature_data import double_amount, spend_source
 
 

@@ -7,12 +7,11 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from feature_data import spend_source, workspace_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jupyter_mlinfra.core.errors import InvalidInput
-
-from feature_data import spend_source, workspace_for
 
 T0 = pd.Timestamp("2024-03-01", tz="UTC")
 

@@ -6,11 +6,10 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from feature_data import double_amount, spend_source, workspace_for
 
 from jupyter_mlinfra.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from jupyter_mlinfra.core.features.definitions import FeatureRef, format_ttl, parse_ttl
-
-from feature_data import double_amount, spend_source, workspace_for
 
 
 def test_ttl_accepts_the_usual_spellings():

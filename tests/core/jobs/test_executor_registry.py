@@ -8,8 +8,13 @@ import textwrap
 import pytest
 
 from jupyter_mlinfra.core.errors import ConfigurationError
-from jupyter_mlinfra.core.jobs.executors import (ENTRY_POINT_GROUP, LocalExecutor,
-                                                 NoopExecutor, build_executor, executor_kinds)
+from jupyter_mlinfra.core.jobs.executors import (
+    ENTRY_POINT_GROUP,
+    LocalExecutor,
+    NoopExecutor,
+    build_executor,
+    executor_kinds,
+)
 from jupyter_mlinfra.core.jobs.scheduler import Scheduler
 
 

@@ -4,6 +4,7 @@ scheduler), not from the submitting process's environment."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_quotas_are_the_catalogs_not_the_submitters_environment(jobs, jobs_ws, n
     jobs.submit("ok.ipynb")
     env = {**os.environ, "MLINFRA_ROOT_DIR": str(nb_root),
            "MLINFRA_JOBS_MAX_QUEUED_PER_USER": "1000",
-           "MLINFRA_JOBS_USER_QUOTAS": '{"%s": {"max_queued": 1000}}' % jobs_ws.user}
+           "MLINFRA_JOBS_USER_QUOTAS": json.dumps({jobs_ws.user: {"max_queued": 1000}})}
     cli = [sys.executable, "-m", "jupyter_mlinfra.cli.main", "run", "ok.ipynb"]
     first = subprocess.run(cli, env=env, cwd=nb_root, capture_output=True, text=True,
                            timeout=120)

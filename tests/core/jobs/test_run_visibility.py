@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from jupyter_mlinfra.core.errors import InvalidInput, NotFound, PermissionDenied
-
 from tests.core.people import workspace_as
 
 TEAMS = {"alice": "fraud", "carol": "fraud", "bob": "risk"}

@@ -208,20 +208,20 @@ def test_expired_lease_is_recovered_by_retry_policy(jobs, jobs_ws):
     _lose(jobs_ws, [kept["id"], lost["id"]], {"executed": 1, "code_cells": 3})
     sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws, slots=0))
     sched.tick()
-    k, l = jobs.get_run(kept["id"]), jobs.get_run(lost["id"])
+    k, lo = jobs.get_run(kept["id"]), jobs.get_run(lost["id"])
     assert k["state"] == "queued" and k["attempt"] == 2
     assert k["history"][0]["error"]["type"] == "WorkerLost"
     # the default policy (retries=0) still retries once after a lost worker, at once
-    assert l["state"] == "queued" and l["attempt"] == 2
-    assert "lease" in l["history"][0]["error"]["message"]
-    assert l["not_before"] <= utcnow().isoformat()
+    assert lo["state"] == "queued" and lo["attempt"] == 2
+    assert "lease" in lo["history"][0]["error"]["message"]
+    assert lo["not_before"] <= utcnow().isoformat()
     assert any("recovered" in line["text"] for line in jobs.run_log(lost["id"])["lines"])
     # lost again: that was its one retry
     _lose(jobs_ws, [lost["id"]], {"executed": 0, "code_cells": 3, "cell_started": True})
     sched.tick()
-    l = jobs.get_run(lost["id"])
-    assert l["state"] == "failed" and l["error"]["type"] == "WorkerLost"
-    assert "lease" in l["error"]["message"] and l["attempt"] == 2
+    lo = jobs.get_run(lost["id"])
+    assert lo["state"] == "failed" and lo["error"]["type"] == "WorkerLost"
+    assert "lease" in lo["error"]["message"] and lo["attempt"] == 2
 
 
 def test_a_run_lost_before_its_first_cell_is_queued_again_on_the_same_attempt(jobs, jobs_ws):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from model_data import featurize
 
 
@@ -34,7 +33,6 @@ def ws(workspace):
 
 @pytest.fixture(scope="session")
 def iris():
-    import pandas as pd
     from sklearn.datasets import load_iris
 
     data = load_iris(as_frame=True)

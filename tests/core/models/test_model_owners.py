@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from jupyter_mlinfra.core.errors import NotFound, PermissionDenied
-
 from tests.core.people import workspace_as
 
 

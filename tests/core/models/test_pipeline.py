@@ -8,13 +8,12 @@ import json
 import textwrap
 
 import pytest
+from model_data import featurize
 
 from jupyter_mlinfra.core.errors import InvalidInput, NotFound
 from jupyter_mlinfra.core.models import pipeline
 from jupyter_mlinfra.core.models.exporters import ENTRY_POINT_GROUP, EXPORTERS
 from jupyter_mlinfra.core.models.pipeline import CapturedVersion
-
-from model_data import featurize
 
 
 def _over_the_wire(captured: CapturedVersion) -> tuple[dict, dict[str, bytes]]:

@@ -9,16 +9,20 @@ import textwrap
 
 import pandas as pd
 import pytest
+from model_data import featurize, predict_labels
 
 from jupyter_mlinfra.core.artifacts import LocalArtifactStore
 from jupyter_mlinfra.core.artifacts.base import blob_path
-from jupyter_mlinfra.core.errors import (Conflict, IntegrityError, InvalidInput, NotFound,
-                                         PermissionDenied)
+from jupyter_mlinfra.core.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from jupyter_mlinfra.core.models.capture import SessionContext
 from jupyter_mlinfra.core.models.service import DirtyModelWarning, EnvironmentMismatchWarning
 from jupyter_mlinfra.core.models.tables import ModelVersionRecord
-
-from model_data import featurize, predict_labels
 
 
 def _git(cwd, *args):

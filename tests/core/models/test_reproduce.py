@@ -5,7 +5,6 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-
 TRAIN = """\
 import random
 from sklearn.datasets import load_iris

@@ -174,9 +174,8 @@ SCENARIOS = [
 @pytest.fixture(scope="module")
 def live_runs():
     """Run every scenario in a real IPython shell with the recorder on."""
-    from IPython.testing.globalipapp import start_ipython
-
     from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
 
     shell = start_ipython() or get_ipython()
     results = {}

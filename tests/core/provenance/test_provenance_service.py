@@ -12,10 +12,18 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from jupyter_mlinfra.core.errors import NotFound
-from jupyter_mlinfra.core.provenance.model import (Execution, ExecutionLog, attach_log,
-                                                   log_from_notebook)
-from jupyter_mlinfra.core.provenance.verify import (VerifyOptions, outputs_text, sanitize,
-                                                    texts_match)
+from jupyter_mlinfra.core.provenance.model import (
+    Execution,
+    ExecutionLog,
+    attach_log,
+    log_from_notebook,
+)
+from jupyter_mlinfra.core.provenance.verify import (
+    VerifyOptions,
+    outputs_text,
+    sanitize,
+    texts_match,
+)
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 

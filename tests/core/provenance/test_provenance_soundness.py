@@ -19,8 +19,12 @@ import pytest
 from jupyter_mlinfra.core.provenance.analysis import analyze
 from jupyter_mlinfra.core.provenance.model import NotebookCell
 from jupyter_mlinfra.core.provenance.names import analyze_source
-from jupyter_mlinfra.core.provenance.replay import (replay_for_name, replay_notebook,
-                                                    replay_slice, target_execution)
+from jupyter_mlinfra.core.provenance.replay import (
+    replay_for_name,
+    replay_notebook,
+    replay_slice,
+    target_execution,
+)
 from jupyter_mlinfra.core.provenance.service import ProvenanceService
 from tests.core.provenance.recorded import record_session
 
@@ -178,9 +182,8 @@ SESSIONS = [
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
-    from IPython.testing.globalipapp import start_ipython
-
     from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
 
     shell = start_ipython() or get_ipython()
     results = {}
@@ -322,9 +325,8 @@ def test_a_rewritten_file_is_named_in_the_explanation(sessions):
 
 
 def test_a_file_changed_outside_the_kernel_makes_its_readers_stale(tmp_path, monkeypatch):
-    from IPython.testing.globalipapp import start_ipython
-
     from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
 
     monkeypatch.chdir(tmp_path)
     shell = start_ipython() or get_ipython()

@@ -9,8 +9,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from jupyter_mlinfra.core.provenance.verify import (VerifyOptions, outputs_text, run_and_compare,
-                                                    texts_match)
+from jupyter_mlinfra.core.provenance.verify import (
+    VerifyOptions,
+    outputs_text,
+    run_and_compare,
+    texts_match,
+)
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 

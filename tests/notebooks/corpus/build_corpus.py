@@ -564,7 +564,7 @@ def _clean(nb: nbformat.NotebookNode, name: str) -> None:
     edits are applied."""
     nb.metadata.pop("papermill", None)
     kept = []
-    for i, cell in enumerate(nb.cells):
+    for cell in nb.cells:
         meta = cell.get("metadata", {})
         meta.pop("papermill", None)
         meta.pop("execution", None)
