@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Service:
     catalog_url: str
     tmp: Path = field(default=None)
     run_token_secret: str = RUN_TOKEN_SECRET
+    runtime: str = ""
 
     def token(self, user: str) -> str:
         return USERS[user]["token"]
@@ -82,13 +84,15 @@ def start_service(tmp: Path, catalog_url: str | None = None, *,
     tokens.write_text(json.dumps({u["token"]: {"name": name, "groups": u["groups"]}
                                   for name, u in USERS.items()}))
     port = _free_port()
+    runtime = tempfile.mkdtemp(prefix="mlsvc-")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MLINFRA_", "JUPYTERHUB_", "JPY_"))}
     env.update(PATH=VENV_BIN + os.pathsep + env.get("PATH", ""), MLINFRA_HOME=str(home),
                JUPYTER_CONFIG_DIR=str(tmp / "service-config"),
                JUPYTER_CONFIG_PATH=str(tmp / "service-config"),
                IPYTHONDIR=str(tmp / "service-ipython"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "service-runtime"),
+               # kernels bind IPC sockets there: a path short enough for sun_path (107)
+               JUPYTER_RUNTIME_DIR=runtime,
                MLINFRA_ROLES=json.dumps({"carol": ["admin"]}),
                MLINFRA_JOBS_WORKERS="2", MLINFRA_SERVICE_RUN_TOKEN_SECRET=RUN_TOKEN_SECRET)
     if catalog_url:
@@ -105,7 +109,7 @@ def start_service(tmp: Path, catalog_url: str | None = None, *,
                                stderr=subprocess.STDOUT)
     service = Service(url=f"http://127.0.0.1:{port}/{base}", root=root, home=home, log=log,
                       process=process, catalog_url=catalog_url or f"sqlite:///{home}/catalog.db",
-                      tmp=tmp)
+                      tmp=tmp, runtime=runtime)
     deadline = time.monotonic() + 180
     while True:  # wait for the service to answer (a start-up failure ends the process)
         if process.poll() is not None:
@@ -129,6 +133,9 @@ def stop_service(service: Service) -> None:
     except subprocess.TimeoutExpired:
         service.process.kill()
         service.process.wait()
+    import shutil
+
+    shutil.rmtree(service.runtime, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
