@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..times import utcnow  # the one clock (tables' defaults; re-exported for their modules)
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+__all__ = ["Base", "CatalogInfo", "UTCDateTime", "utcnow"]
 
 
 class UTCDateTime(TypeDecorator):

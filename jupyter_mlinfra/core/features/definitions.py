@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..identity import VISIBILITIES
-from ..times import to_iso_z
+from ..times import to_iso_z, utcnow
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 DTYPES = ("int64", "float64", "bool", "string", "datetime")
@@ -390,5 +390,4 @@ def definition_fingerprint(*, transform: str, entities: list[str], join_keys: di
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+utc_now = utcnow  # core.times' clock, under the name this package's modules use
