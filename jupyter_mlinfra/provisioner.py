@@ -26,7 +26,8 @@ class ForkProvisioner(LocalProvisioner):
             self.log.warning("jupyter_mlinfra: cannot fork the kernel (%s); starting it as "
                              "a new process", exc)
             return await super().launch_kernel(cmd, **kwargs)
-        self.process = ForkedProcess(pid)
+        # ForkedProcess has the part of Popen that LocalProvisioner uses (poll, wait, pid...)
+        self.process = ForkedProcess(pid)  # type: ignore[assignment]
         self.pid = self.pgid = pid          # the kernel leads its own process group
         self.cwd = cwd
         return self.connection_info

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from typing import cast
 
 from .. import grammar
 from ..core.errors import InvalidInput
@@ -179,8 +180,9 @@ def serve(workspace, args) -> int:
         raise InvalidInput("--refresh must be 0 (never) or a number of seconds")
     server = make_server(_store(workspace), args.ref, args.host, args.port, args.verbose,
                          refresh=args.refresh)
-    host, port = server.server_address[:2]
-    loaded = server.loaded  # type: ignore[attr-defined]
+    # an AF_INET server: getsockname() gives (host str, port), the stubs allow bytes too
+    host, port = cast(tuple[str, int], server.server_address[:2])
+    loaded = server.loaded
     print(f"serving {args.ref} ({loaded.ref}) on http://{host}:{port}  "
           f"POST /predict  GET /health  (pid {os.getpid()})", flush=True)
 

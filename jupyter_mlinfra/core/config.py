@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,7 @@ class ConfigSources:
         self._env_names = tuple(names) + _LOCATION_ENV
         data = getattr(os.environ, "_data", None)
         encode = getattr(os.environ, "encodekey", None)
+        self._raw: dict | None
         if isinstance(data, dict) and callable(encode):  # CPython: bytes (POSIX) or str keys
             self._raw, self._raw_keys = data, tuple(encode(n) for n in self._env_names)
         else:
@@ -406,9 +408,9 @@ def _coerce(trait: Any, raw: str) -> Any:
 
 
 def resolve_config(server_config: Config | None = None,
-                   environ: dict[str, str] | None = None) -> ResolvedConfig:
+                   environ: Mapping[str, str] | None = None) -> ResolvedConfig:
     """Build the effective configuration from files, the server's config and the environment."""
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     merged = Config()
     sources: dict[str, str] = {}
     files = _config_files()
@@ -428,9 +430,9 @@ def resolve_config(server_config: Config | None = None,
         raise ConfigurationError(f"invalid MLInfra setting: {exc}") from exc
     for name, trait in settings.traits(config=True).items():
         key = ENV_PREFIX + name.upper()
-        if key in environ and environ[key] != "":
+        if key in env and env[key] != "":
             try:
-                setattr(settings, name, _coerce(trait, environ[key]))
+                setattr(settings, name, _coerce(trait, env[key]))
             except (TraitError, ValueError) as exc:
                 raise ConfigurationError(f"invalid value in {key}: {exc}") from exc
             sources[name] = f"env {key}"

@@ -116,7 +116,7 @@ def page_rows(rows: Iterable[T], *, key: Callable[[T], tuple], limit: Any = None
         try:
             start = bisect_right(keys, tuple(after))
         except TypeError:  # a cursor of another list (its key has other types)
-            raise InvalidInput(f"cursor {quote(request.cursor[:80])} is not a next_cursor "
+            raise InvalidInput(f"cursor {quote((request.cursor or '')[:80])} is not a next_cursor "
                                f"of this list; start again without one") from None
     chosen = keyed[start:start + request.limit]
     more = start + request.limit < len(keyed)

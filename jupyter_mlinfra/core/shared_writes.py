@@ -197,6 +197,7 @@ def shared_write(kind: str, *, target: str | tuple[str, ...] = "name", summary: 
                     return method(self, *args, **kwargs)
             arguments, name, details, text = describe(self, args, kwargs)
             entry = record_write(self.ws, kind, name, text, details, log=log)
+            assert entry is not None  # a capture log was given: the write was recorded
             if stand_in is None:
                 return captured_result(entry)
             return stand_in(self, arguments, entry)

@@ -17,7 +17,8 @@ def skip_iri_grammar() -> None:
     """Make jsonschema's optional ``import rfc3987_syntax`` fail (it handles that: no IRI
     format checks). Only before jsonschema is imported; a no-op after."""
     if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)
+        # None in sys.modules is Python's documented "this import fails" marker
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 # papermill.iorw registers its remote-storage handlers at import by importing their client

@@ -16,7 +16,7 @@ import copy
 import importlib
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .._version import __version__
 from .config import ResolvedConfig, resolve_config
@@ -26,6 +26,11 @@ from .identity import Identity
 if TYPE_CHECKING:  # SQLAlchemy and the stores are imported on first use (kernel start-up cost)
     from .artifacts import ArtifactStore
     from .catalog import Catalog
+    from .features.service import FeatureService
+    from .jobs.service import JobsService
+    from .models.service import ModelStore
+    from .provenance.service import ProvenanceService
+    from .remote import ServiceClient
 
 CAPABILITIES = ("provenance", "jobs", "models", "features")
 
@@ -51,7 +56,7 @@ class Workspace:
         self._services: dict[str, Any] = {}
         self._parent: Workspace | None = None
         self._lock = threading.RLock()
-        self.remote = None  # remote mode: the ServiceClient of the central service
+        self.remote: ServiceClient | None = None  # remote mode: the central service's client
         if self.config.settings.service_url:
             from .remote import ServiceClient
 
@@ -89,6 +94,18 @@ class Workspace:
         return self._artifacts
 
     # -- services ---------------------------------------------------------------------------
+    # The remote clients (core/remote/*) have the same public methods as the core classes, so
+    # the core class is the declared type in both modes.
+    @overload
+    def service(self, name: Literal["jobs"]) -> JobsService: ...
+    @overload
+    def service(self, name: Literal["models"]) -> ModelStore: ...
+    @overload
+    def service(self, name: Literal["features"]) -> FeatureService: ...
+    @overload
+    def service(self, name: Literal["provenance"]) -> ProvenanceService: ...
+    @overload
+    def service(self, name: str) -> Any: ...
     def service(self, name: str) -> Any:
         if name not in self._services:
             with self._lock:
@@ -97,8 +114,9 @@ class Workspace:
         return self._services[name]
 
     def _remote_only(self, what: str) -> ConfigurationError:
+        url = self.remote.url if self.remote is not None else self.config.settings.service_url
         return ConfigurationError(
-            f"this workspace talks to the mlinfra service at {self.remote.url} (service_url): "
+            f"this workspace talks to the mlinfra service at {url} (service_url): "
             f"the {what} is the service's, not opened here")
 
     def _build_service(self, name: str) -> Any:

@@ -175,7 +175,7 @@ def _variable(shell, name: str, what: str):
 
 
 def _parse_key(text: str) -> dict:
-    row = {}
+    row: dict[str, int | str] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
         if not sep or not key.strip():

@@ -35,10 +35,13 @@ from collections import deque
 from collections.abc import Callable
 from itertools import compress, islice, repeat
 from operator import is_not
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.provenance.model import BeforeRecording, Execution, ExecutionLog, KernelSession
 from ..core.provenance.recording import HistoryBuilder, Observation
+
+if TYPE_CHECKING:
+    from IPython.core.inputtransformer2 import TransformerManager
 
 log = logging.getLogger("jupyter_mlinfra.provenance")
 
@@ -122,7 +125,7 @@ class ProvenanceRecorder:
         self._pending: list[Execution] = []
         self._last_write = time.monotonic()
         self._write_error: str | None = None
-        self._transformer = None
+        self._transformer: TransformerManager | None = None
         self._transformed: dict[str, str] = {}   # raw cell -> IPython's Python for it
         self._handed_off: list[dict] = []
         self.written = 0

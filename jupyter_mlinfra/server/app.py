@@ -15,6 +15,7 @@ class MLInfraExtension(ExtensionApp):
     load_other_extensions = True
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None  # ExtensionApp sets it before initialize_settings
         workspace = Workspace.open(self.serverapp.config)
         if workspace.remote is not None:
             # remote mode: the central service holds the catalog and runs the scheduler;

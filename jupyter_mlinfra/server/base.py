@@ -51,7 +51,9 @@ class MLInfraHandler(APIHandler):
     auth_resource = "mlinfra"
     _body: Any = None
 
-    async def prepare(self) -> None:
+    # jupyter_server's APIHandler.prepare drops _redirect_to_login the same way (API
+    # requests are refused, never redirected to a login page)
+    async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         if self._finished or not self.current_user:
             return  # jupyter_server answered, or @web.authenticated will (403)

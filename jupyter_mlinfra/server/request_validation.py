@@ -282,7 +282,7 @@ def describe(error, label: str) -> str:
     kind, expected = error.validator, error.validator_value
     if kind == "type":
         names = expected if isinstance(expected, list) else [expected]
-        return f"{where} must be {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}, " \
+        return f"{where} must be {' or '.join(_TYPE_NAMES.get(str(n), str(n)) for n in names)}, " \
                f"not {_json_type(error.instance)}"
     if kind == "required":
         missing = next((name for name in expected if isinstance(error.instance, dict)

@@ -169,6 +169,7 @@ class ArtifactStore(ABC):
         wrong digest cannot go unnoticed: every read verifies the bytes against it.
         """
         check_key(key)
+        source: BinaryIO
         if sha256 is not None and isinstance(data, bytes) and re.fullmatch(r"[0-9a-f]{64}",
                                                                            sha256):
             digest, size, source = sha256, len(data), io.BytesIO(data)

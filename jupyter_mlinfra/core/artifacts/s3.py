@@ -112,7 +112,7 @@ class S3ArtifactStore(ArtifactStore):
         sink = self._download(path, _HashingSink())
         return sink.getvalue(), sink.hash.hexdigest()
 
-    def _copy_hashed(self, path: str, out: BinaryIO) -> tuple[str, int]:
+    def _copy_hashed(self, path: str, out: BinaryIO | None) -> tuple[str, int]:
         sink = self._download(path, _HashingSink(out))
         return sink.hash.hexdigest(), sink.size
 

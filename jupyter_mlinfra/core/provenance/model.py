@@ -237,5 +237,4 @@ def attach_log(nb: Any, log: ExecutionLog) -> None:
     meta = nb.setdefault("metadata", {})
     section = meta.setdefault(METADATA_KEY, {})
     section["provenance"] = {**log.to_dict(), "machine": socket.gethostname(),
-                             "saved_at": to_iso_z(utcnow())
-                             .replace("+00:00", "Z")}
+                             "saved_at": to_iso_z(utcnow())}
