@@ -95,7 +95,7 @@ class FeatureSampleHandler(_FeaturesHandler):
     @authorized
     async def get(self, name: str) -> None:
         try:
-            n = int(self.query("n", "10"))
+            n = int(self.query("n") or "10")
         except ValueError:
             raise InvalidInput("n must be an integer") from None
         df = await self.call(self.features.sample, name, n)
