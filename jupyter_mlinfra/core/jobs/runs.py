@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import column, func, literal, literal_column, or_, select, table
 from sqlalchemy.orm import Session, aliased, defer
 
 from ..catalog.schema import utcnow
@@ -118,9 +118,7 @@ def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = Non
         if notebook:
             stmt = stmt.where(Run.notebook.icontains(notebook, autoescape=True))
         if q:
-            stmt = stmt.where(or_(Run.notebook.icontains(q, autoescape=True),
-                                  Run.output_text.icontains(q, autoescape=True),
-                                  Run.id == q))
+            stmt = stmt.where(text_filter(ws, q))
         # The order (creation time, id) is read from the table the search starts from: the
         # tag's or the first parameter's rows (they hold their run's time, so they come
         # newest first from their index), else the runs. Other parameters are checks.
@@ -168,6 +166,29 @@ def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = Non
             "total_exact": total <= RUN_TOTAL_CAP, "limit": limit,
             "offset": offset if after is None else 0,
             "next_cursor": _encode_cursor(rows[-1]) if more else None}
+
+
+# SQLite's run text index (migration 0013_run_text_index): a trigram FTS5 table over the
+# runs' notebook path and text lowered by SQLite's lower(), keyed by the rows of _TEXT_ROWS
+_TEXT_ROWS = table("mlinfra_run_text_rows", column("rid"), column("run_id"))
+_TEXT_INDEX = table("mlinfra_run_text", column("rowid"))
+_TRIGRAM = 3
+
+
+def text_filter(ws, q: str):
+    """Runs whose notebook path or text (cells and outputs) holds ``q``, case-insensitively
+    (ASCII letters, as SQL ``lower`` does on SQLite), with ``%`` and ``_`` literal; or whose id
+    is ``q``. On SQLite, terms of 3 characters or more are looked up in the trigram index (the
+    same runs as the scan: it indexes the same lowered text, case-sensitively); on PostgreSQL
+    the scan's expressions are what the pg_trgm indexes cover. Shorter terms scan."""
+    if ws.catalog.backend == "sqlite" and len(q) >= _TRIGRAM:
+        phrase = literal('"') + func.replace(func.lower(literal(q)), '"', '""') + literal('"')
+        matches = select(_TEXT_INDEX.c.rowid).where(
+            literal_column(_TEXT_INDEX.name).op("MATCH")(phrase))
+        found = select(_TEXT_ROWS.c.run_id).where(_TEXT_ROWS.c.rid.in_(matches))
+        return or_(Run.id.in_(found), Run.id == q)
+    return or_(Run.notebook.icontains(q, autoescape=True),
+               Run.output_text.icontains(q, autoescape=True), Run.id == q)
 
 
 def _encode_cursor(run: Run) -> str:

@@ -9,9 +9,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, or_, select, text
 
 from jupyter_mlinfra.core.errors import InvalidInput
+from jupyter_mlinfra.core.jobs.runs import text_filter
 from jupyter_mlinfra.core.jobs.states import ALL_STATES
 from jupyter_mlinfra.core.jobs.tables import Run
 
@@ -226,3 +227,89 @@ def test_runs_made_before_the_search_tables_are_found_by_tag_and_parameter(tmp_p
         assert tagged == {r["id"] for r in rows if "gpu" in r["tags"]}
         assert s.scalar(select(func.count()).select_from(RunParam)) == sum(
             len(r["parameters"]) for r in rows)
+
+
+TEXTS = ["Ünïcode ÄRGER in der Straße", "100% done", "a_b c", "50%_off now", "KELVIN \u212a sign",
+         "\u017fo long s", "İstanbul IST", "日本語のテキスト", 'she said "hi" twice',
+         "NEEDLE in the output", "back\\slash /etl/ path", ""]
+NOTEBOOKS = ["Über/plan.ipynb", "etl/load.ipynb", "train.ipynb", "50%/x_y.ipynb"]
+TERMS = ["ärger", "ÄRGER", "Ärger", "ärGER", "straße", "STRASSE", "100%", "0%", "%", "_", "a_b",
+         "a%b", "%_o", "0%_", "k", "\u212a", "kelvin \u212a", "kelvin k", "ſo", "so l", "İst",
+         "ist", "IST", "日本語", "本語の", '"hi"', 'said "', '"', "needle", "NEEDLE", "etl/",
+         "ETL/", "\\sla", "über", "ÜBER/", "x_y", "%/x", "zzz", "ab", "a", " "]
+
+
+def scan_ids(jobs, q: str) -> list[str]:
+    """The runs the text scan (``lower(...) LIKE``, the search before the index) finds."""
+    with jobs.ws.catalog.read_session() as s:
+        return list(s.scalars(select(Run.id).where(or_(
+            Run.notebook.icontains(q, autoescape=True),
+            Run.output_text.icontains(q, autoescape=True), Run.id == q))
+            .order_by(Run.created_at.desc(), Run.id.desc())))
+
+
+def test_text_search_through_the_index_finds_what_the_scan_finds(search_jobs):
+    """``q`` answered by the text index (trigram FTS5 on SQLite, pg_trgm on PostgreSQL) gives
+    exactly the runs the scan gives: non-ASCII text, LIKE wildcards kept literal, quotes,
+    short terms, run ids; and the index follows runs whose text is written when they end."""
+    jobs = search_jobs
+    rng = random.Random(11)
+    rows = []
+    for i in range(120):
+        row = run_row(rng, i)
+        row.update(output_text=rng.choice(TEXTS) + " " + rng.choice(TEXTS),
+                   notebook=rng.choice(NOTEBOOKS))
+        rows.append(row)
+    add_runs(jobs, rows)
+    # a run's text is written when it ends (an UPDATE): the index follows it
+    with jobs.ws.catalog.session() as s:
+        s.get(Run, rows[0]["id"]).output_text = "late words quokka"
+        s.get(Run, rows[1]["id"]).output_text = ""
+        s.delete(s.get(Run, rows[2]["id"]))
+    for q in [*TERMS, rows[3]["id"], rows[3]["id"][:8], "quokka", "LATE WORDS"]:
+        want = scan_ids(jobs, q)
+        assert walk(jobs, limit=25, q=q) == want, q
+        assert jobs.list_runs(q=q)["total"] == len(want), q
+    assert walk(jobs, q="quokka") == [rows[0]["id"]]
+    assert walk(jobs, q=rows[3]["id"]) == [rows[3]["id"]]
+    assert rows[2]["id"] not in scan_ids(jobs, "") and walk(jobs, q="needle")
+    # the index is there and the search can use it
+    with jobs.ws.catalog.read_session() as s:
+        if jobs.ws.catalog.backend == "sqlite":
+            stmt = select(Run.id).where(text_filter(jobs.ws, "needle"))
+            plan = " ".join(str(r) for r in s.execute(
+                text("EXPLAIN QUERY PLAN " + str(stmt.compile(
+                    compile_kwargs={"literal_binds": True})))))
+            assert "VIRTUAL TABLE INDEX" in plan and "mlinfra_run_text" in plan, plan
+        else:
+            s.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " ".join(r[0] for r in s.execute(text(
+                "EXPLAIN SELECT id FROM mlinfra_runs WHERE lower(output_text) "
+                "LIKE '%' || lower('needle') || '%'")))
+            assert "ix_mlinfra_runs_output_text_trgm" in plan, plan
+
+
+def test_runs_made_before_the_text_index_are_found_by_text(tmp_path):
+    """The 0013_run_text_index migration indexes the text of the runs a catalog has."""
+    from alembic import command
+
+    from jupyter_mlinfra.core.catalog import Catalog
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Catalog(url)
+    with old.engine.begin() as conn:
+        command.upgrade(old._alembic_config(conn), "0011_run_search")
+        rng = random.Random(3)
+        rows = [run_row(rng, i) for i in range(30)]
+        conn.execute(insert(Run.__table__), rows)
+    old.engine.dispose()
+
+    class _Ws:        # what the search reads of a workspace
+        catalog = Catalog(url)
+    _Ws.catalog.ensure_schema()
+    with _Ws.catalog.read_session() as s:
+        for q in ["needle", "LOAD.ipy", "accuracy 0.9"]:
+            found = set(s.scalars(select(Run.id).where(text_filter(_Ws, q))))
+            assert found == {r["id"] for r in rows if q.lower() in
+                             (r["notebook"] + "\n" + r["output_text"]).lower()}, q
+            assert found
