@@ -17,6 +17,7 @@ import requests
 
 SERVICE_TOKEN = "service-api-token"
 NO_ACCESS = "token-without-the-access-scope"
+ODD_SCOPES = "token-with-a-scope-the-parser-refuses"
 
 
 class StubHub(BaseHTTPRequestHandler):
@@ -43,6 +44,9 @@ class StubHub(BaseHTTPRequestHandler):
                     # a server token's model: name and scopes, no groups
                     return self._answer(200, {"kind": "user", "name": name, "scopes": [
                         "access:services!service=mlinfra", f"read:users:name!user={name}"]})
+            if token == ODD_SCOPES:
+                return self._answer(200, {"kind": "user", "name": "alice",
+                                          "scopes": ["read:users:name!user"]})
             if token == NO_ACCESS:
                 return self._answer(200, {"kind": "user", "name": "alice",
                                           "scopes": ["read:users:name!user=alice"]})
@@ -96,6 +100,7 @@ def test_tokens_the_hub_does_not_vouch_for_are_refused(hub_service):
 
     assert status("unknown-token") == 403
     assert status(NO_ACCESS) == 403  # a token without access:services!service=mlinfra
+    assert status(ODD_SCOPES) == 403  # not a 500
     # the service's prefix is the Hub's: nothing is served outside it
     root = hub_service.url.split("/services/")[0] + "/mlinfra/api/health"
     assert requests.get(root, timeout=30, headers={
