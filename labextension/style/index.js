@@ -3,3 +3,4 @@ import './provenance.css';
 import './features.css';
 import './models.css';
 import './jobs.css';
+import './pages.css';

@@ -95,6 +95,24 @@ def open_tab(page, name: str, *, timeout: float = 10_000):
     return body
 
 
+def main_page(page, kind: str, key: str | None = None, *, timeout: float = 20_000):
+    """The shown main-area page of ``kind`` (``run``, ``job``, ``model``, ``feature-view``),
+    optionally the one whose route key is ``key`` (a run id, a model name); waits for it."""
+    selector = f"#jp-main-dock-panel .jp-mlinfra-Page[data-mlinfra-page='{kind}']"
+    if key is not None:
+        selector += f"[data-mlinfra-key='{key}']"
+    locator = page.locator(f"{selector} >> visible=true")
+    locator.wait_for(state="visible", timeout=timeout)
+    return locator
+
+
+def list_items(payload, legacy_key: str) -> list:
+    """The rows of a REST list answer: the envelope's ``items`` (or the older key)."""
+    if isinstance(payload, dict):
+        return payload.get("items", payload.get(legacy_key, []))
+    return payload
+
+
 def screenshot(page, name: str, locator=None) -> Path:
     """Save a PNG under test-artifacts/ui/<name>.png (the whole page, or one element)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -107,9 +125,13 @@ def screenshot(page, name: str, locator=None) -> Path:
 def run_command(page, label: str, *, timeout: float = 10_000) -> None:
     """Run a command from the command palette by its label (Ctrl+Shift+C, type, Enter)."""
     search = page.locator("#modal-command-palette input.lm-CommandPalette-input")
-    for _ in range(3):  # the shortcut is lost while JupyterLab is still settling focus
-        page.locator("#jp-main-dock-panel").click(position={"x": 5, "y": 5})
-        page.keyboard.press("Control+Shift+C")
+    for attempt in range(4):  # the shortcut is lost while JupyterLab is still settling focus
+        if attempt < 3:
+            page.locator("#jp-main-dock-panel").click(position={"x": 5, "y": 5})
+            page.keyboard.press("Control+Shift+C")
+        else:  # last resort: View > Activate Command Palette
+            page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+            page.locator(".lm-Menu-item", has_text="Activate Command Palette").click()
         try:
             search.wait_for(state="visible", timeout=3_000)
             break
@@ -125,7 +147,7 @@ def run_command(page, label: str, *, timeout: float = 10_000) -> None:
 # Colour and opacity of a text element, and the first opaque background behind it.
 _COLORS_JS = """
 el => {
-  const parse = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const parse = c => { const n = (c.match(/[\\d.]+/g) || []).map(Number); return c.startsWith('color(') ? [n[0] * 255, n[1] * 255, n[2] * 255].concat(n.slice(3)) : n; };
   const fg = parse(getComputedStyle(el).color);
   let opacity = 1;
   for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
@@ -159,3 +181,72 @@ def contrast(locator) -> float:
 
     hi, lo = sorted((luminance(blended), luminance(bg)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+# Every text element under a root whose contrast is below `minimum` (WCAG AA: 4.5).
+_LOW_CONTRAST_JS = """
+([root, minimum]) => {
+  const parse = c => { const n = (c.match(/[\\d.]+/g) || []).map(Number); return c.startsWith('color(') ? [n[0] * 255, n[1] * 255, n[2] * 255].concat(n.slice(3)) : n; };
+  const lum = rgb => {
+    const ch = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * ch(rgb[0]) + 0.7152 * ch(rgb[1]) + 0.0722 * ch(rgb[2]);
+  };
+  const failures = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const el = t.parentElement;
+    if (!el || seen.has(el) || !t.textContent.trim()) continue;
+    seen.add(el);
+    if (el.closest('svg') || !el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
+    const fg = parse(getComputedStyle(el).color);
+    let opacity = 1;
+    for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
+      opacity *= Number(getComputedStyle(n).opacity);
+    }
+    let node = el, bg = null;
+    while (node && node.nodeType === 1) {
+      const c = parse(getComputedStyle(node).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0.99)) { bg = c; break; }
+      node = node.parentElement;
+    }
+    bg = bg || [255, 255, 255];
+    const alpha = (fg.length > 3 ? fg[3] : 1) * opacity;
+    const blended = [0, 1, 2].map(i => alpha * fg[i] + (1 - alpha) * bg[i]);
+    const [hi, lo] = [lum(blended), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < minimum) {
+      failures.push(`${ratio.toFixed(2)}: ${el.tagName.toLowerCase()}.${el.className} "${t.textContent.trim().slice(0, 40)}"`);
+    }
+  }
+  return failures;
+}
+"""
+
+
+def low_contrast_texts(locator, minimum: float = 4.5) -> list[str]:
+    """The visible texts under ``locator`` (SVG charts aside) whose WCAG contrast against
+    the background they are drawn on is below ``minimum``; [] when all are readable."""
+    return locator.evaluate(
+        "(root, minimum) => (" + _LOW_CONTRAST_JS + ")([root, minimum])", minimum)
+
+
+def words_broken_mid_word(locator) -> list[str]:
+    """Texts under ``locator`` that the layout breaks inside a word (a word wider than its
+    box, or CSS word-break/overflow-wrap splitting it): [] when none."""
+    return locator.evaluate("""root => {
+      const out = [];
+      for (const el of root.querySelectorAll('td, th, h1, h2, h3, h4, p, li, button, a')) {
+        if (!el.offsetParent) continue;
+        const range = document.createRange();
+        for (const t of el.childNodes) {
+          if (t.nodeType !== 3) continue;
+          for (const m of t.textContent.matchAll(/[A-Za-z0-9_]{4,}/g)) {
+            range.setStart(t, m.index);
+            range.setEnd(t, m.index + m[0].length);
+            if (range.getClientRects().length > 1) out.push(m[0]);
+          }
+        }
+      }
+      return out;
+    }""")

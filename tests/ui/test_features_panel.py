@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyterlab_page import contrast, open_lab, open_mlinfra_panel, open_tab, screenshot
+from jupyterlab_page import (contrast, main_page, open_lab, open_mlinfra_panel, open_tab,
+                             screenshot)
 
 pytestmark = pytest.mark.browser
 
@@ -80,8 +81,8 @@ def test_features_tab_search_and_details(page, feature_views, console_messages):
     search.fill("")
     spend_row.wait_for(state="visible")
 
-    spend_row.click()
-    details = body.locator("section[data-view='spend']")
+    spend_row.click()  # opens the view's page in the main area
+    details = main_page(page, "feature-view", "spend").locator("section[data-view='spend']")
     details.wait_for(state="visible")
     # the selected row's secondary text stays readable on the selection colour
     secondary = body.locator("tr.jp-mod-selected .jp-mlinfra-Muted").all()
@@ -96,18 +97,22 @@ def test_features_tab_search_and_details(page, feature_views, console_messages):
     assert "2 distinct" in schema_text  # is_large: True and False
     freshness = details.locator("table[aria-label='Freshness']").inner_text()
     assert "400 rows" in freshness and "50 entities" in freshness
-    assert "model:churn/1" in details.locator("[aria-label='Used by']").inner_text()
+    # used by: the model version, as a link to its page
+    used_by = details.locator("[aria-label='Used by']")
+    assert used_by.locator("[data-mlinfra-link='model']").inner_text() == "churn v1"
     definition = details.locator("table[aria-label='Definition']").inner_text()
     assert "alice (public)" in definition and "2d" in definition and "billing" in definition
     sample = details.locator("table[aria-label='Sample rows']")
     sample.wait_for(state="visible")
     assert sample.locator("tbody tr").count() == 5
     assert "amount_log" in sample.locator("thead").inner_text()
-    details.scroll_into_view_if_needed()
-    screenshot(page, "features-details", page.locator("#jp-left-stack"))
+    # the sample's columns: entity key first, then the features
+    headers = sample.locator("thead th").all_inner_texts()
+    assert headers[0].startswith("customer_id"), headers
+    screenshot(page, "features-details")
     sample.scroll_into_view_if_needed()
-    screenshot(page, "features-used-by-and-sample", page.locator("#jp-left-stack"))
-    spend_row.click()  # clicking the selected row again hides its details
+    screenshot(page, "features-used-by-and-sample")
+    details.get_by_label("Close details").click()  # closes the page
     details.wait_for(state="detached")
 
     errors = [m for m in console_messages

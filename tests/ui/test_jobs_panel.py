@@ -9,7 +9,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyterlab_page import contrast, open_lab, open_mlinfra_panel, open_tab, screenshot
+from jupyterlab_page import (contrast, list_items, main_page, open_lab, open_mlinfra_panel,
+                             open_tab, screenshot)
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +37,7 @@ def test_jobs_panel(page, lab_server, train_notebook):
     lr = form.locator("input[aria-label='Parameter lr']")
     lr.wait_for(state="visible", timeout=30_000)
     # pre-filled and typed from the parameters cell
-    assert lr.input_value() == "0.1" and lr.get_attribute("type") == "number"
+    assert lr.input_value() == "0.1" and lr.get_attribute("inputmode") == "decimal"
     assert form.locator("input[aria-label='Parameter epochs']").input_value() == "3"
     assert form.locator("input[aria-label='Parameter label']").input_value() == "baseline"
     assert form.locator("input[aria-label='Parameter shuffle']").is_checked()
@@ -51,7 +52,23 @@ def test_jobs_panel(page, lab_server, train_notebook):
     form.locator("input[aria-label='Cron schedule']").fill("0 25 * * *")
     form.locator(".jp-mlinfra-ErrorBanner", has_text="invalid cron").wait_for()
     form.get_by_role("button", name="weekdays 06:00").click()
+    assert "Monday through Friday" in form.get_by_label("Schedule in words").inner_text()
+    # validated as typed against the papermill type; what was typed stays as typed
+    epochs = form.locator("input[aria-label='Parameter epochs']")
+    epochs.fill("2500.7")
+    form.locator("[data-parameter='epochs'] [role='alert']", has_text="not an int").wait_for()
+    assert epochs.input_value() == "2500.7"
+    assert form.get_by_role("button", name="Create job").is_disabled()
+    assert form.get_by_role("button", name="Run now").is_disabled()
+    lr.fill("")
+    form.locator("[data-parameter='lr'] [role='alert']", has_text="a float is required").wait_for()
+    epochs.fill("3")
+    form.locator("input[aria-label='Time zone']").fill("Mars/Olympus")
+    form.get_by_text("unknown time zone").wait_for()
+    assert form.get_by_role("button", name="Create job").is_disabled()
+    form.locator("input[aria-label='Time zone']").fill("Europe/Paris")
     lr.fill("0.5")
+    assert form.get_by_role("button", name="Create job").is_enabled()
     fire.first.wait_for(state="visible")
     screenshot(page, "jobs-form")
 
@@ -60,13 +77,14 @@ def test_jobs_panel(page, lab_server, train_notebook):
     jobs_table = tab.locator("section[aria-label='Jobs']")
     jobs_table.get_by_text("train", exact=False).first.wait_for()
     # (the test's token requests are another Jupyter user than the browser: look it up by id)
-    job = next(j for j in lab_server.api("jobs")["jobs"] if j["name"] == "train")
+    job = next(j for j in list_items(lab_server.api("jobs"), "jobs") if j["name"] == "train")
     assert job["parameters"]["lr"] == 0.5 and job["schedule"] == "0 6 * * 1-5"
     assert job["parameters"]["epochs"] == 3 and job["parameters"]["shuffle"] is True
 
-    # run it now: the detail follows the run until it succeeds
+    # run it now: the run's page opens in the main area and follows the run until it succeeds
     form.get_by_role("button", name="Run now").click()
-    detail = tab.locator("section[aria-label='Run details']")
+    detail = main_page(page, "run")
+    first_id = detail.get_attribute("data-mlinfra-key")
     detail.locator("[data-state='succeeded']").wait_for(timeout=120_000)
     detail.locator("table[aria-label='Metrics']").get_by_text("loss").wait_for()
     detail.locator("pre[aria-label='Run log']", has_text="baseline: loss 0.4000").wait_for(
@@ -82,7 +100,6 @@ def test_jobs_panel(page, lab_server, train_notebook):
     assert len(cells) >= 4
     for cell in cells:
         assert contrast(cell) >= 4.5, cell.inner_text()
-    detail.scroll_into_view_if_needed()
     screenshot(page, "jobs-run-detail")
 
     # open the output notebook in JupyterLab
@@ -93,11 +110,13 @@ def test_jobs_panel(page, lab_server, train_notebook):
         timeout=20_000)
     screenshot(page, "jobs-output-notebook")
 
-    # retry makes a new run and shows it
-    first_title = detail.locator("h3").inner_text()
-    detail.get_by_role("button", name="Retry").click()
+    # "Run again" (not "Retry") on a finished run makes a new run and opens its page
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab",
+                 has_text=f"Run {first_id[:8]}").click()
+    detail = main_page(page, "run", first_id)
+    detail.get_by_role("button", name="Run again").click()
     page.wait_for_function(
-        "t => document.querySelector(\"section[aria-label='Run details'] h3\")"
-        "?.innerText !== t", arg=first_title)
+        "id => [...document.querySelectorAll(\".jp-mlinfra-Page[data-mlinfra-page='run']\")]"
+        ".some(p => p.dataset.mlinfraKey !== id && p.offsetParent !== null)", arg=first_id)
     runs = lab_server.api("runs?trigger=retry")
     assert runs["total"] == 1

@@ -10,7 +10,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, screenshot
+from jupyterlab_page import main_page, open_lab, open_mlinfra_panel, open_tab, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -82,7 +82,8 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     table = body.locator("table[aria-label='Models']")
     table.locator("tbody tr").first.wait_for(state="visible")
     names = table.locator("td[data-column='name'] .jp-mlinfra-Name").all_inner_texts()
-    assert sorted(names) == ["churn", "fraud"]
+    # (other browser tests of this session may have registered models of their own)
+    assert {"churn", "fraud"} <= set(names), names
     churn_row = table.locator("tr[data-row-key='churn']")
     assert "@production v2" in churn_row.inner_text()
     assert "v3" in churn_row.inner_text()
@@ -102,23 +103,43 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     body.get_by_label("Search models").fill("")
     churn_row.wait_for(state="visible")
 
+    # a click opens the model's page in the main area
     churn_row.click()
-    details = body.locator("section[data-model='churn']")
+    details = main_page(page, "model", "churn").locator("section[data-model='churn']")
     versions = details.locator("table[aria-label='Versions']")
     versions.locator("tbody tr").first.wait_for(state="visible")
     assert versions.locator("tbody tr").count() == 3
     assert "dirty" in versions.locator("tr[data-row-key='3']").inner_text()
     aliases = details.locator("table[aria-label='Aliases']").inner_text()
     assert "@production" in aliases and "protected" in aliases and "@staging" in aliases
-    chart = details.locator("svg[aria-label='auc across versions']")
+    # the metric chart: Vega-Lite (SVG) with the metric's name verbatim as the axis title,
+    # a y axis that stays inside [0, 1] for a [0, 1] metric, one point per version
+    chart = details.locator("figure[aria-label='auc across versions']")
     chart.wait_for(state="visible")
-    points = chart.locator("g[data-version]")
-    assert points.count() == 3
-    assert [points.nth(i).get_attribute("data-value") for i in range(3)] == ["0.81", "0.86",
-                                                                           "0.93"]
+    assert chart.get_attribute("data-values") == "0.81,0.86,0.93"
+    svg = chart.locator("svg.marks")
+    svg.wait_for(state="visible")
+    chart_text = svg.text_content()
+    assert "auc" in chart_text and "version" in chart_text and "1.05" not in chart_text
+    assert chart.locator("path.mark-symbol, g.mark-symbol path").count() == 3
     details.get_by_label("Plotted metric").select_option("logloss")
-    details.locator("svg[aria-label='logloss across versions']").wait_for(state="visible")
+    details.locator("figure[aria-label='logloss across versions'] svg.marks").wait_for(
+        state="visible")
     details.get_by_label("Plotted metric").select_option("auc")
+
+    # compare two versions (the store's compare): metrics with deltas, hyper-parameters
+    compare = details.locator("[aria-label='Compare versions']")
+    compare.get_by_label("Compare version A").select_option("1")
+    compare.get_by_label("Compare version B").select_option("3")
+    compare.get_by_role("button", name="Compare").click()
+    compared = compare.locator("table[aria-label='Compared metrics']")
+    compared.wait_for(state="visible")
+    auc_row = compared.locator("tr[data-row-key='auc']").inner_text()
+    assert "0.81" in auc_row and "0.93" in auc_row and "+0.12" in auc_row, auc_row
+    params = compare.locator("table[aria-label='Compared hyper-parameters']").inner_text()
+    assert "C" in params and "10" in params
+    compare.scroll_into_view_if_needed()
+    screenshot(page, "models-compare")
 
     # version 3 (the newest) is shown: lineage, hyper-parameters, dependencies, the figure
     version = details.locator("div[data-version='3']")
@@ -137,9 +158,9 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     artifacts = version.locator("table[aria-label='Artifacts']").inner_text()
     assert "model.joblib" in artifacts and "requirements.txt" in artifacts
     chart.scroll_into_view_if_needed()
-    screenshot(page, "models-details", page.locator("#jp-left-stack"))
+    screenshot(page, "models-details")
     image.scroll_into_view_if_needed()
-    screenshot(page, "models-version-lineage", page.locator("#jp-left-stack"))
+    screenshot(page, "models-version-lineage")
 
     # another version: click its row
     versions.locator("tr[data-row-key='1']").click()
@@ -151,6 +172,11 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     form.get_by_label("Alias name").fill("production")
     form.get_by_label("Alias target version").select_option("3")
     form.get_by_role("button", name="Move alias").click()
+    # a protected alias asks first (the server then refuses someone else)
+    confirm = page.locator(".jp-Dialog", has_text="Move protected alias @production?")
+    confirm.wait_for(state="visible")
+    screenshot(page, "models-protected-alias-confirm")
+    confirm.get_by_role("button", name="Move").click()
     details.get_by_text("is protected").wait_for(state="visible")
     form.get_by_label("Alias name").fill("staging")
     form.get_by_role("button", name="Move alias").click()
@@ -161,12 +187,13 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     assert {a["alias"]: a["version"] for a in described["aliases"]} == {"production": 2,
                                                                         "staging": 3}
     form.scroll_into_view_if_needed()
-    screenshot(page, "models-aliases", page.locator("#jp-left-stack"))
+    screenshot(page, "models-aliases")
 
     # reproduce fraud:1 from the panel: its cells re-run in a fresh kernel
     details.get_by_label("Close details").click()
     table.locator("tr[data-row-key='fraud']").click()
-    fraud = body.locator("section[data-model='fraud'] div[data-version='1']")
+    fraud = main_page(page, "model", "fraud").locator(
+        "section[data-model='fraud'] div[data-version='1']")
     fraud.locator("table[aria-label='Lineage']").wait_for(state="visible")
     fraud.get_by_role("button", name="reproduce").click()
     outcome = fraud.locator("[aria-label='Reproduction']")
@@ -177,7 +204,7 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     metrics = outcome.locator("table[aria-label='Reproduced metrics']").inner_text()
     assert "0.77 → 0.77" in metrics and "0.6667 → 0.6667" in metrics
     outcome.scroll_into_view_if_needed()
-    screenshot(page, "models-reproduce", page.locator("#jp-left-stack"))
+    screenshot(page, "models-reproduce")
 
     errors = [m for m in console_messages
               if m.kind in ("error", "pageerror") and m.mentions("mlinfra")

@@ -1,0 +1,581 @@
+/**
+ * The main-area pages of notebook jobs: a run (state, progress, parameters, metrics, live log,
+ * output, the error with its cell) and a job definition (schedule in words with the next fire
+ * times, dependencies, run history, run now, pause/resume, delete).
+ */
+
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import * as React from 'react';
+
+import {
+  DataTable,
+  DataTableColumn,
+  ErrorBanner,
+  JobLink,
+  askName,
+  KeyValueTable,
+  NotebookLink,
+  RunLink,
+  VegaLiteChart,
+  metricDomain,
+  formatDuration,
+  formatTimestamp,
+  formatTimestampTitle,
+  usePoll
+} from '../common';
+import { PageDefinition, PageProps } from '../shell/pages';
+import { CommandIDs } from '../tokens';
+import type { JSONValue, RunInfo, RunLogChunk } from '../types';
+import { formatFireTime } from './fireTimes';
+import { JobForm, cronInWords } from './jobForm';
+import { StateBadge, isFinal, isStartingKernel, progressText } from './runState';
+
+const RUN_POLL_MS = 1500;
+
+/** The page of one run: `mlinfra:open-run {id}`. */
+export function RunPage(props: PageProps): JSX.Element {
+  const { api, app, active } = props;
+  const id = String(props.args.id);
+  const run = usePoll(() => api.jobs.getRun(id), {
+    active,
+    intervalMs: RUN_POLL_MS,
+    deps: [id],
+    until: r => isFinal(r.state)
+  });
+  const [log, setLog] = React.useState<RunLogChunk['lines']>([]);
+  const offset = React.useRef(0);
+  usePoll(
+    async () => {
+      const chunk = await api.jobs.runLog(id, offset.current);
+      if (chunk.lines.length) {
+        offset.current = chunk.next_offset;
+        setLog(previous => [...previous, ...chunk.lines]);
+      }
+      return chunk;
+    },
+    { active, intervalMs: RUN_POLL_MS, deps: [id], until: chunk => isFinal(chunk.state) }
+  );
+  const [error, setError] = React.useState<Error | null>(null);
+  const info = run.data && run.data.id === id ? run.data : null;
+  const final = info ? isFinal(info.state) : false;
+
+  // The log follows its tail unless the user scrolled up.
+  const logRef = React.useRef<HTMLPreElement>(null);
+  const following = React.useRef(true);
+  React.useEffect(() => {
+    const node = logRef.current;
+    if (node && following.current) {
+      node.scrollTop = node.scrollHeight;
+    }
+  }, [log]);
+
+  const act = async (action: 'cancel' | 'retry') => {
+    setError(null);
+    try {
+      const result = await api.jobs.runAction(id, action);
+      if (action === 'retry') {
+        await app.commands.execute(CommandIDs.openRun, { id: result.id });
+      } else {
+        void run.refresh();
+      }
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+
+  const openOutput = async () => {
+    setError(null);
+    try {
+      const nb = await api.jobs.runOutput(id);
+      const contents = app.serviceManager.contents;
+      const folder = 'mlinfra-runs';
+      try {
+        await contents.get(folder, { content: false });
+      } catch {
+        await contents.save(folder, { type: 'directory' });
+      }
+      const path = `${folder}/${outputName(info, id)}`;
+      await contents.save(path, { type: 'notebook', format: 'json', content: nb });
+      await app.commands.execute('docmanager:open', { path });
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+
+  const progress = info?.progress ?? {};
+  return (
+    <div className="jp-mlinfra-PageBody" aria-label={`Run ${id}`} data-run={id}>
+      <header className="jp-mlinfra-PageHeader">
+        <h1>
+          Run <code>{id.slice(0, 8)}</code>
+          {info?.job_name && (
+            <>
+              {' '}
+              of <JobLink name={info.job_name} />
+            </>
+          )}
+        </h1>
+        {info && (
+          <div className="jp-mlinfra-Toolbar">
+            <StateBadge run={info} />
+            {progress.code_cells ? (
+              <progress
+                className="jp-mlinfra-Jobs-progress"
+                max={progress.code_cells}
+                value={progress.executed ?? 0}
+                aria-label="Cell progress"
+              />
+            ) : null}
+            <span className="jp-mlinfra-Muted">
+              {progressText(info) && `cell ${progressText(info)}`}
+            </span>
+            {!final && (
+              <button
+                className="jp-mlinfra-Button"
+                onClick={() => void act('cancel')}
+                disabled={info.cancel_requested}
+              >
+                {info.cancel_requested ? 'Cancelling…' : 'Cancel'}
+              </button>
+            )}
+            {final && (
+              <button
+                className="jp-mlinfra-Button"
+                onClick={() => void act('retry')}
+                title="Run the same notebook with the same parameters again"
+              >
+                Run again
+              </button>
+            )}
+            {info.state !== 'queued' && info.state !== 'waiting' && !isStartingKernel(info) && (
+              <>
+                <button className="jp-mlinfra-Button" onClick={() => void openOutput()}>
+                  Open output notebook
+                </button>
+                <a
+                  className="jp-mlinfra-Button"
+                  href={api.client.url('runs', id, 'output') + '?format=ipynb'}
+                  download={outputName(info, id)}
+                >
+                  Download .ipynb
+                </a>
+                <a
+                  className="jp-mlinfra-Button"
+                  href={api.client.url('runs', id, 'output') + '?format=html'}
+                  download={outputName(info, id).replace(/\.ipynb$/, '.html')}
+                >
+                  Download HTML
+                </a>
+              </>
+            )}
+          </div>
+        )}
+      </header>
+      <ErrorBanner error={run.error ?? error} context="Run" />
+      {!info ? (
+        !run.error && <p className="jp-mlinfra-Empty">Loading…</p>
+      ) : (
+        <>
+          {info.error && info.state !== 'cancelled' && (
+            <div className="jp-mlinfra-Jobs-error" role="alert">
+              <strong>{info.error.type}</strong>: {info.error.message}
+              {info.error.cell_index !== undefined && (
+                <span className="jp-mlinfra-Muted"> (cell {info.error.cell_index})</span>
+              )}
+              {info.error.cell_source && (
+                <pre className="jp-mlinfra-Jobs-cell">{info.error.cell_source}</pre>
+              )}
+            </div>
+          )}
+          {info.state === 'cancelled' && (
+            <p className="jp-mlinfra-Muted" role="status">
+              Cancelled{info.finished_at ? ` ${formatTimestamp(info.finished_at)}` : ''}.
+            </p>
+          )}
+          <div className="jp-mlinfra-PageGrid">
+            <section className="jp-mlinfra-Section" aria-label="Run facts">
+              <h2>Details</h2>
+              <KeyValueTable
+                label="Run"
+                entries={[
+                  ['notebook', <NotebookLink key="nb" path={info.notebook} />],
+                  ['job', info.job_name ? <JobLink key="job" name={info.job_name} /> : '—'],
+                  ['trigger', info.trigger],
+                  ['attempt', `${info.attempt} of ${info.max_attempts ?? info.retries + 1}`],
+                  ['owner', info.owner],
+                  ['worker', info.worker ?? '—'],
+                  ['created', formatTimestamp(info.created_at)],
+                  ['started', formatTimestamp(info.started_at)],
+                  ['duration', formatDuration(info.duration)],
+                  ['python', String(info.environment?.python ?? '—')]
+                ]}
+              />
+              <h2>Parameters</h2>
+              {Object.keys(info.parameters).length ? (
+                <KeyValueTable
+                  label="Parameters"
+
+                  entries={Object.entries(info.parameters).map(
+                    ([k, v]) => [k, v] as [string, JSONValue]
+                  )}
+                />
+              ) : (
+                <p className="jp-mlinfra-Empty">No parameters.</p>
+              )}
+              <h2>Metrics</h2>
+              <MetricCharts run={info} />
+              {Object.keys(info.metrics).length ? (
+                <KeyValueTable
+                  label="Metrics"
+
+                  entries={Object.entries(info.metrics).map(([k, v]) => [
+                    k,
+                    Number(v.toPrecision(6))
+                  ])}
+                />
+              ) : (
+                <p className="jp-mlinfra-Empty">No metrics logged (jupyter_mlinfra.log_metric).</p>
+              )}
+            </section>
+            <section className="jp-mlinfra-Section" aria-label="Log">
+              {(info.artifacts ?? []).length > 0 && (
+                <>
+                  <h2>Artifacts</h2>
+                  <DataTable
+                    label="Run artifacts"
+                    columns={[
+                      { id: 'name', label: 'Artifact', render: a => a.name },
+                      {
+                        id: 'size',
+                        label: 'Size',
+                        align: 'right',
+                        render: a => `${(a.size / 1024).toFixed(1)} KB`
+                      }
+                    ]}
+                    rows={info.artifacts ?? []}
+                    rowKey={a => a.key}
+                    emptyText="No artifacts."
+                  />
+                </>
+              )}
+              <h2>Log</h2>
+              <pre
+                ref={logRef}
+                className="jp-mlinfra-Jobs-log jp-mlinfra-Page-log"
+                aria-label="Run log"
+                tabIndex={0}
+                onScroll={event => {
+                  const node = event.currentTarget;
+                  following.current = node.scrollHeight - node.scrollTop - node.clientHeight < 24;
+                }}
+              >
+                {log.map(l => l.text).join('\n') ||
+                  (isStartingKernel(info) ? 'starting kernel…' : '…')}
+              </pre>
+            </section>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
+
+/** A chart per metric logged more than once, value over step (names verbatim). */
+function MetricCharts(p: { run: RunInfo }): JSX.Element | null {
+  const history = p.run.metric_history ?? [];
+  const byName = new Map<string, Array<{ step: number; value: number }>>();
+  for (const m of history) {
+    const points = byName.get(m.name) ?? [];
+    points.push({ step: m.step ?? points.length, value: m.value });
+    byName.set(m.name, points);
+  }
+  const series = [...byName.entries()].filter(([, points]) => points.length > 1);
+  if (!series.length) {
+    return null;
+  }
+  return (
+    <div className="jp-mlinfra-Run-charts">
+      {series.map(([name, points]) => (
+        <VegaLiteChart
+          key={name}
+          label={`${name} over steps`}
+          height={160}
+          data={{ values: points.map(pt => pt.value).join(',') }}
+          spec={{
+            data: { values: points },
+            layer: [{ mark: 'line' }, { mark: { type: 'point', tooltip: true } }],
+            encoding: {
+              x: { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1 } },
+              y: {
+                field: 'value',
+                type: 'quantitative',
+                title: name,
+                scale: { domain: metricDomain(points.map(pt => pt.value)), zero: false }
+              },
+              tooltip: [
+                { field: 'step', title: 'step' },
+                { field: 'value', title: name, format: '.4~g' }
+              ]
+            }
+          }}
+        />
+      ))}
+    </div>
+  );
+}
+
+function outputName(info: RunInfo | null, id: string): string {
+  const base = (
+    info?.job_name ??
+    info?.notebook
+      .split('/')
+      .pop()
+      ?.replace(/\.ipynb$/, '') ??
+    'run'
+  ).replace(/[^A-Za-z0-9_.-]/g, '_');
+  return `${base}-${id.slice(0, 8)}.ipynb`;
+}
+
+const historyColumns: DataTableColumn<RunInfo>[] = [
+  { id: 'state', label: 'State', render: r => <StateBadge run={r} />, sortValue: r => r.state },
+  { id: 'run', label: 'Run', render: r => <RunLink id={r.id} /> },
+  { id: 'trigger', label: 'Trigger', render: r => r.trigger },
+  { id: 'progress', label: 'Cells', render: progressText, align: 'right' },
+  {
+    id: 'created',
+    label: 'Created',
+    render: r => formatTimestamp(r.created_at),
+    title: r => formatTimestampTitle(r.created_at),
+    sortValue: r => r.created_at
+  },
+  {
+    id: 'duration',
+    label: 'Took',
+    render: r => formatDuration(r.duration),
+    align: 'right',
+    sortValue: r => r.duration
+  }
+];
+
+/** The page of one job definition: `mlinfra:open-job {name}`. */
+export function JobPage(props: PageProps): JSX.Element {
+  const { api, app, active } = props;
+  const name = String(props.args.name);
+  const job = usePoll(() => api.jobs.getJob(name), { active, deps: [name] });
+  const runs = usePoll(() => api.jobs.listRuns({ job: name, limit: 25 }), {
+    active,
+    intervalMs: 3000,
+    deps: [name]
+  });
+  const [error, setError] = React.useState<Error | null>(null);
+  const info = job.data;
+
+  const act = async (action: 'run' | 'pause' | 'resume') => {
+    setError(null);
+    try {
+      const result = await api.jobs.jobAction(name, action);
+      if (action === 'run') {
+        await app.commands.execute(CommandIDs.openRun, { id: (result as RunInfo).id });
+      }
+      void job.refresh();
+      void runs.refresh();
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+  const remove = async () => {
+    const answer = await showDialog({
+      title: `Delete job ${name}?`,
+      body: 'Its schedule stops; its past runs stay listed.',
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    try {
+      await api.jobs.deleteJob(name);
+      props.close();
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+
+  return (
+    <div className="jp-mlinfra-PageBody" aria-label={`Job ${name}`} data-job={name}>
+      <header className="jp-mlinfra-PageHeader">
+        <h1>
+          Job <span className="jp-mlinfra-Name">{name}</span>
+        </h1>
+        {info && (
+          <div className="jp-mlinfra-Toolbar">
+            <span
+              className={`jp-mlinfra-Badge ${info.active ? 'jp-mlinfra-Badge-ok' : 'jp-mlinfra-Badge-off'}`}
+            >
+              {info.active ? 'active' : 'paused'}
+            </span>
+            <button className="jp-mlinfra-Button jp-mod-accept" onClick={() => void act('run')}>
+              Run now
+            </button>
+            <button
+              className="jp-mlinfra-Button"
+              onClick={() => void act(info.active ? 'pause' : 'resume')}
+            >
+              {info.active ? 'Pause' : 'Resume'}
+            </button>
+            <button className="jp-mlinfra-Button" onClick={() => void remove()}>
+              Delete
+            </button>
+          </div>
+        )}
+      </header>
+      <ErrorBanner error={job.error ?? error} context="Job" />
+      {info && (
+        <div className="jp-mlinfra-PageGrid">
+          <section className="jp-mlinfra-Section" aria-label="Definition">
+            <h2>Definition</h2>
+            {info.description && <p className="jp-mlinfra-Description">{info.description}</p>}
+            <KeyValueTable
+              label="Job"
+              entries={[
+                ['notebook', <NotebookLink key="nb" path={info.notebook} />],
+                ['owner', info.owner],
+                ['retries', String(info.retries)],
+                ['timeout', info.timeout ? `${info.timeout} s` : '—'],
+                ['priority', String(info.priority)],
+                ['tags', info.tags.length ? info.tags.join(', ') : '—'],
+                ['created', formatTimestamp(info.created_at)]
+              ]}
+            />
+            <h2>Parameters</h2>
+            {Object.keys(info.parameters).length ? (
+              <KeyValueTable label="Parameters" entries={Object.entries(info.parameters)} />
+            ) : (
+              <p className="jp-mlinfra-Empty">No parameters.</p>
+            )}
+          </section>
+          <section className="jp-mlinfra-Section" aria-label="Schedule">
+            <h2>Schedule</h2>
+            {info.schedule ? (
+              <>
+                <p aria-label="Schedule in words">
+                  {cronInWords(info.schedule) ?? info.schedule} ({info.timezone}){' '}
+                  <code className="jp-mlinfra-Muted">{info.schedule}</code>
+                </p>
+                {info.active ? (
+                  <ol className="jp-mlinfra-Jobs-fireTimes" aria-label="Next fire times">
+                    {info.next_fire_times.map(t => (
+                      <li key={t}>{formatFireTime(t, info.timezone)}</li>
+                    ))}
+                  </ol>
+                ) : (
+                  <p className="jp-mlinfra-Empty">Paused: no run is scheduled.</p>
+                )}
+              </>
+            ) : (
+              <p className="jp-mlinfra-Empty">On demand (no schedule).</p>
+            )}
+            <h2>Runs after</h2>
+            {info.depends_on.length ? (
+              <ul aria-label="Depends on">
+                {info.depends_on.map(d => (
+                  <li key={d}>
+                    <JobLink name={d} />
+                  </li>
+                ))}
+              </ul>
+            ) : (
+              <p className="jp-mlinfra-Empty">No other job.</p>
+            )}
+          </section>
+        </div>
+      )}
+      <section className="jp-mlinfra-Section" aria-label="Run history">
+        <h2>
+          Runs
+          {runs.data ? ` (${runs.data.total}${runs.data.total_exact === false ? '+' : ''})` : ''}
+        </h2>
+        <ErrorBanner error={runs.error} context="Could not load runs" onRetry={runs.refresh} />
+        <DataTable<RunInfo>
+          label="Run history"
+          columns={historyColumns}
+          rows={runs.data?.items ?? []}
+          rowKey={r => r.id}
+          emptyText={runs.loading && !runs.data ? 'Loading…' : 'No runs yet.'}
+          onRowClick={r => void app.commands.execute(CommandIDs.openRun, { id: r.id })}
+        />
+      </section>
+    </div>
+  );
+}
+
+/** "Run / schedule as job": the job form for one notebook (`mlinfra:create-job {path}`). */
+export function NewJobPage(props: PageProps): JSX.Element {
+  const { api, app, active } = props;
+  const path = String(props.args.path);
+  const jobs = usePoll(() => api.jobs.listJobs(), { active, intervalMs: 0 });
+  return (
+    <div className="jp-mlinfra-PageBody jp-mlinfra-Jobs" aria-label={`New job from ${path}`}>
+      <header className="jp-mlinfra-PageHeader">
+        <h1>
+          Run / schedule <NotebookLink path={path} />
+        </h1>
+      </header>
+      <JobForm
+        api={api}
+        path={path}
+        notebookTracker={props.notebookTracker}
+        jobs={jobs.data ?? []}
+        heading="Parameters and schedule"
+        onChanged={() => void jobs.refresh()}
+        onRun={id => void app.commands.execute(CommandIDs.openRun, { id })}
+        onJob={name => void app.commands.execute(CommandIDs.openJob, { name })}
+      />
+    </div>
+  );
+}
+
+export const JOB_PAGES: PageDefinition[] = [
+  {
+    kind: 'run',
+    command: CommandIDs.openRun,
+    label: 'Open Run',
+    key: args => String(args.id),
+    title: args => `Run ${String(args.id).slice(0, 8)}`,
+    valid: args => typeof args.id === 'string' && /^[0-9a-f]{32}$/.test(args.id),
+    prompt: async api => {
+      const id = await askName('Open run (id)', async () =>
+        (await api.jobs.listRuns({ limit: 50 })).items.map(r => r.id)
+      );
+      return id ? { id } : null;
+    },
+    render: props => <RunPage {...props} />
+  },
+  {
+    kind: 'job',
+    command: CommandIDs.openJob,
+    label: 'Open Job',
+    key: args => String(args.name),
+    title: args => `Job ${String(args.name)}`,
+    valid: args => typeof args.name === 'string' && args.name !== '',
+    prompt: async api => {
+      const name = await askName('Open job', async () =>
+        (await api.jobs.listJobs()).map(j => j.name)
+      );
+      return name ? { name } : null;
+    },
+    render: props => <JobPage {...props} />
+  },
+  {
+    kind: 'new-job',
+    command: CommandIDs.createJob,
+    label: 'Run / schedule as job',
+    resolve: (args, context) =>
+      typeof args.path === 'string'
+        ? args
+        : { ...args, path: context.notebookTracker?.currentWidget?.context.path ?? '' },
+    key: args => String(args.path),
+    title: args => `Job from ${String(args.path).split('/').pop()}`,
+    valid: args => typeof args.path === 'string' && args.path.endsWith('.ipynb'),
+    render: props => <NewJobPage {...props} />
+  }
+];
