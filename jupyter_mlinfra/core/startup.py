@@ -11,6 +11,7 @@ check formats, and nothing else these processes do validates IRIs. So they leave
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 
 
 def skip_iri_grammar() -> None:
@@ -38,6 +39,7 @@ class _PapermillWithoutRemoteIO:
         if name != "papermill.iorw":
             return None
         sys.meta_path.remove(self)
+        import importlib.abc
         import importlib.util
 
         spec = importlib.util.find_spec(name)
@@ -45,14 +47,14 @@ class _PapermillWithoutRemoteIO:
             return spec
         real = spec.loader
 
-        class Loader:
+        class Loader(importlib.abc.Loader):
             def create_module(self, spec):
                 return real.create_module(spec)
 
-            def exec_module(self, module):
+            def exec_module(self, module: ModuleType) -> None:
                 blocked = [n for n in PAPERMILL_REMOTE_IO if n not in sys.modules]
                 for n in blocked:
-                    sys.modules[n] = None       # "import n" raises ImportError
+                    sys.modules[n] = None  # type: ignore[assignment]  # "import n" raises ImportError
                 try:
                     real.exec_module(module)
                 finally:

@@ -31,8 +31,8 @@ class Subcommand:
     cell: bool | None  # True: needs a cell body (%%mlinfra name); None: line or cell
 
     @property
-    def parser(self):
-        return self.func.parser
+    def parser(self) -> Any:
+        return self.func.parser  # type: ignore[attr-defined]  # set by magic_arguments
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {}

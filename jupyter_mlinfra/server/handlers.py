@@ -21,7 +21,9 @@ class HealthHandler(MLInfraHandler):
 class NotFoundHandler(MLInfraHandler):
     """Any path under /mlinfra/api that no route matches: a JSON 404, as the API's own."""
 
-    def prepare(self):  # no validation: there is no operation to check against
+    # no validation: there is no operation to check against (and, as for APIHandler, no
+    # _redirect_to_login: an API path is never redirected to a login page)
+    def prepare(self) -> None:  # type: ignore[override]
         raise web.HTTPError(404, "no such path in the mlinfra API")
 
 

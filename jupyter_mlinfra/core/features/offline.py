@@ -25,9 +25,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .definitions import CREATED_TS, EVENT_TS
+
+if TYPE_CHECKING:
+    import duckdb
 
 ENTITY_ROW = "_mlinfra_row"
 ENTITY_TS = "_mlinfra_entity_ts"
@@ -148,7 +151,7 @@ class DuckDBEngine:
     samples, compaction); each query runs on its own cursor (thread-safe)."""
 
     def __init__(self) -> None:
-        self._con = None
+        self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
 
     def cursor(self):

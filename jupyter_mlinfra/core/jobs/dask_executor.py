@@ -120,7 +120,8 @@ class DaskExecutor:
 
     def describe(self) -> dict:
         info = self.client.scheduler_info()
-        return {"kind": self.kind, "address": self.client.scheduler.address,
+        scheduler = self.client.scheduler  # None only before the client connects
+        return {"kind": self.kind, "address": scheduler.address if scheduler else None,
                 "workers": len(info.get("workers", {})), "busy": len(self._futures),
                 "adaptive_max": self.max_workers}
 

@@ -266,6 +266,7 @@ def records_from_body(body: Any) -> list[dict]:
 class _Handler(BaseHTTPRequestHandler):
     server_version = f"jupyter-mlinfra-serve/{__version__}"
     protocol_version = "HTTP/1.1"
+    server: ModelServer  # the server this handler answers for
 
     def log_message(self, fmt, *args):  # quiet unless asked
         if self.server.verbose:
