@@ -9,9 +9,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import event, insert, or_, select, text
 
 from jupyter_mlinfra.core.errors import InvalidInput
+from jupyter_mlinfra.core.jobs import runs as runs_module
 from jupyter_mlinfra.core.jobs.runs import text_filter
 from jupyter_mlinfra.core.jobs.states import ALL_STATES
 from jupyter_mlinfra.core.jobs.tables import Run
@@ -248,7 +249,7 @@ def scan_ids(jobs, q: str) -> list[str]:
             .order_by(Run.created_at.desc(), Run.id.desc())))
 
 
-def test_text_search_through_the_index_finds_what_the_scan_finds(search_jobs):
+def test_text_search_through_the_index_finds_what_the_scan_finds(search_jobs, monkeypatch):
     """``q`` answered by the text index (trigram FTS5 on SQLite, pg_trgm on PostgreSQL) gives
     exactly the runs the scan gives: non-ASCII text, LIKE wildcards kept literal, quotes,
     short terms, run ids; and the index follows runs whose text is written when they end."""
@@ -273,20 +274,36 @@ def test_text_search_through_the_index_finds_what_the_scan_finds(search_jobs):
     assert walk(jobs, q="quokka") == [rows[0]["id"]]
     assert walk(jobs, q=rows[3]["id"]) == [rows[3]["id"]]
     assert rows[2]["id"] not in scan_ids(jobs, "") and walk(jobs, q="needle")
-    # the index is there and the search can use it
-    with jobs.ws.catalog.read_session() as s:
-        if jobs.ws.catalog.backend == "sqlite":
-            stmt = select(Run.id).where(text_filter(jobs.ws, "needle"))
-            plan = " ".join(str(r) for r in s.execute(
-                text("EXPLAIN QUERY PLAN " + str(stmt.compile(
-                    compile_kwargs={"literal_binds": True})))))
-            assert "VIRTUAL TABLE INDEX" in plan and "mlinfra_run_text" in plan, plan
-        else:
+    # the index is there and the search uses it
+    if jobs.ws.catalog.backend == "sqlite":
+        sent = statements(jobs, q="needle")
+        assert any("MATCH" in st for st in sent) and not any("LIKE" in st for st in sent)
+        # a term in more than TEXT_INDEX_MAX runs is scanned: the same runs
+        monkeypatch.setattr(runs_module, "TEXT_INDEX_MAX", 3)
+        assert any("LIKE" in st for st in statements(jobs, q="needle"))
+        for q in ["needle", "ärger", "100%", "quokka"]:
+            assert walk(jobs, limit=25, q=q) == scan_ids(jobs, q), q
+    else:
+        with jobs.ws.catalog.read_session() as s:
             s.execute(text("SET LOCAL enable_seqscan = off"))
             plan = " ".join(r[0] for r in s.execute(text(
                 "EXPLAIN SELECT id FROM mlinfra_runs WHERE lower(output_text) "
                 "LIKE '%' || lower('needle') || '%'")))
-            assert "ix_mlinfra_runs_output_text_trgm" in plan, plan
+        assert "ix_mlinfra_runs_output_text_trgm" in plan, plan
+
+
+def statements(jobs, **filters) -> list[str]:
+    """The SQL statements one search sends."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+    event.listen(jobs.ws.catalog.engine, "before_cursor_execute", record)
+    try:
+        jobs.list_runs(**filters)
+    finally:
+        event.remove(jobs.ws.catalog.engine, "before_cursor_execute", record)
+    return sent
 
 
 def test_runs_made_before_the_text_index_are_found_by_text(tmp_path):
@@ -309,7 +326,7 @@ def test_runs_made_before_the_text_index_are_found_by_text(tmp_path):
     _Ws.catalog.ensure_schema()
     with _Ws.catalog.read_session() as s:
         for q in ["needle", "LOAD.ipy", "accuracy 0.9"]:
-            found = set(s.scalars(select(Run.id).where(text_filter(_Ws, q))))
+            found = set(s.scalars(select(Run.id).where(text_filter(_Ws, s, q))))
             assert found == {r["id"] for r in rows if q.lower() in
                              (r["notebook"] + "\n" + r["output_text"]).lower()}, q
             assert found
