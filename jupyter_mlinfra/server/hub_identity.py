@@ -92,7 +92,7 @@ class _TokenOnly(IdentityProvider):
             model = await self.user_model(token)
         if not model or not model.get("name"):
             return None
-        handler._token_authenticated = True
+        handler._token_authenticated = True  # type: ignore[attr-defined]  # jupyter_server reads it
         return ServiceUser({"name": str(model["name"]),
                             "groups": [str(g) for g in model.get("groups") or ()
                                        if isinstance(g, str)],

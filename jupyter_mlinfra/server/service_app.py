@@ -22,11 +22,13 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
+from jupyter_server.serverapp import ServerApp
+from jupyter_server.serverapp import aliases as server_aliases
+from jupyter_server.serverapp import flags as server_flags
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
-from jupyter_server.serverapp import ServerApp, aliases as server_aliases, flags as server_flags
 from traitlets import Dict, Unicode, default
 
-from .hub_identity import HubTokenIdentityProvider, StaticTokenIdentityProvider
+from .hub_identity import HubTokenIdentityProvider, StaticTokenIdentityProvider, _TokenOnly
 from .run_tokens import RunTokens
 
 aliases = dict(server_aliases)
@@ -57,7 +59,7 @@ class MLInfraServiceApp(ServerApp):
     classes = [*ServerApp.classes, StaticTokenIdentityProvider, HubTokenIdentityProvider]
 
     # the mlinfra API only: no kernels, contents, files, sessions, terminals or lab pages
-    default_services = ()
+    default_services = ()  # type: ignore[assignment]  # ServerApp's type lists its 13 names
     # and no caller's code in this process (see remote_handlers.UserCodeRefusedHandler)
     runs_user_code = False
 
@@ -125,7 +127,8 @@ class MLInfraServiceApp(ServerApp):
         super().init_webapp()
         # run tokens for the job kernels of this service (the scheduler issues them)
         tokens = RunTokens()
-        self.identity_provider.run_tokens = tokens
+        if isinstance(self.identity_provider, _TokenOnly):
+            self.identity_provider.run_tokens = tokens
         self.web_app.settings["mlinfra_run_tokens"] = tokens
         self.web_app.settings["mlinfra_service"] = True
 

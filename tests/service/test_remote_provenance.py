@@ -49,3 +49,30 @@ def test_paths_outside_the_service_root_are_refused(service, remote):
         assert "root:x:" not in caught.value.message  # no file content in the error
         with pytest.raises((InvalidInput, PermissionDenied)):
             prov.check(path)
+
+
+def test_history_check_and_replay_of_a_recorded_session(service, remote):
+    from jupyter_mlinfra.core.config import resolve_config
+    from jupyter_mlinfra.core.provenance.model import Execution, NotebookCell
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    path = service.root / "hist.ipynb"
+    path.write_text(json.dumps(_notebook([("a = 1", ""), ("b = a + 1", "")])))
+    ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
+    ws.service("provenance").record(
+        [Execution(seq=1, cell_id="c0", source="a = 1", session_id="s1",
+                   notebook_path=str(path), execution_count=1, started_at=1.0, ended_at=2.0,
+                   binds=frozenset({"a"})),
+         Execution(seq=2, cell_id="c1", source="b = a + 1", session_id="s1",
+                   notebook_path=str(path), execution_count=2, started_at=3.0, ended_at=4.0,
+                   reads=frozenset({"a"}), binds=frozenset({"b"}))], owner="alice")
+    ws.close()
+    prov = remote(service, "alice").service("provenance")
+    log = prov.history("hist.ipynb")
+    assert [e.cell_id for e in log.executions] == ["c0", "c1"] and log.session_id == "s1"
+    assert prov.check("hist.ipynb").clean
+    edited = prov.check("hist.ipynb", cells=[NotebookCell("c0", "a = 2"),
+                                             NotebookCell("c1", "b = a + 1")])
+    assert not edited.clean and "c0" in edited.code_changed
+    slice_, nb = prov.replay("hist.ipynb", cell_id="c1")
+    assert [e.seq for e in slice_] == [1, 2] and len(nb.cells) >= 2

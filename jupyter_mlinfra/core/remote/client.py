@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .. import errors as core_errors
 from ..errors import MLInfraError
@@ -120,19 +121,19 @@ class ServiceClient:
             raise core_errors.NotFound(message)
         raise ServiceError(code, message, response.status_code)
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def call(self, method: str, path: str, /, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
 
-    def get(self, path: str, **params: Any) -> Any:
+    def get(self, path: str, /, **params: Any) -> Any:
         return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
 
-    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+    def post(self, path: str, body: Any = None, /, **kwargs: Any) -> Any:
         return self.call("POST", path, json={} if body is None else body, **kwargs)
 
-    def content(self, path: str, **params: Any) -> bytes:
+    def content(self, path: str, /, **params: Any) -> bytes:
         return self.request("GET", path, params=params or None).content
 
     def download(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:

@@ -5,8 +5,9 @@ with a clear error (they run user code; see the README's trust model)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import InvalidInput

@@ -5,7 +5,8 @@ are relative to the service's root (``base``, the caller's folder, means nothing
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import InvalidInput

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import IntegrityError, InvalidInput, NotFound
@@ -223,7 +224,10 @@ class RemoteModels:
         if isinstance(version, str) and version.isdigit():
             version = int(version)
         if not isinstance(version, int) or isinstance(version, bool):
-            version = self.get(f"{name}@{version}").version  # another alias of the model
+            target = self.get(f"{name}@{version}").version  # another alias of the model
+            if target is None:
+                raise NotFound(f"model {name!r} has no version {version!r}")
+            version = target
         body: dict[str, Any] = {"version": version}
         if protected is not None:
             body["protected"] = protected

@@ -5,8 +5,8 @@ catalog."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..errors import InvalidInput
 from ..provenance.analysis import Finding, Report
@@ -44,7 +44,7 @@ def verify_result_from_dict(data: dict) -> VerifyResult:
 def _cells_json(cells: list[NotebookCell] | None) -> list[dict] | None:
     if cells is None:
         return None
-    return [{"id": c.cell_id, "source": c.source, "cell_type": "code"} for c in cells]
+    return [{"id": c.id, "source": c.source, "cell_type": c.cell_type} for c in cells]
 
 
 class RemoteProvenance:
@@ -110,34 +110,24 @@ class RemoteProvenance:
     def replay(self, path: str | None = None, *, cell_id: str | None = None,
                name: str | None = None, notebook: Any = None, session_id: str | None = None,
                log: ExecutionLog | None = None, kernel_name: str = "python3"):
-        from ..provenance.replay import (replay_for_name, replay_notebook, replay_slice,
-                                         target_execution)
+        """The replay slice and notebook, made here from the service's history (or the
+        caller's own log)."""
+        from ..provenance.replay import replay_of
 
         if log is None:
             log = self.history(path, session_id=session_id)
-        if name is not None and cell_id is None:
-            slice_ = replay_for_name(log.executions, name)
-        else:
-            slice_ = replay_slice(log.executions, target_execution(log.executions, cell_id))
-        return slice_, replay_notebook(slice_, kernel_name=kernel_name,
-                                       notebook_path=log.notebook_path or (path or ""))
+        return replay_of(log, path=path, cell_id=cell_id, name=name, kernel_name=kernel_name)
 
     def export_replay(self, out_path: str | os.PathLike, path: str | None = None,
                       overwrite: bool = True, **kwargs: Any) -> dict:
         """With the caller's own log, the replay notebook is written here; otherwise the
         service writes it under its root (``out_path`` relative to it)."""
         if kwargs.get("log") is not None:
-            import nbformat
+            from ..provenance.replay import replay_file, write_replay
 
-            out = Path(out_path).expanduser()
-            if out.suffix != ".ipynb":
-                raise InvalidInput(f"the replay notebook must end in .ipynb, not {out.name!r}")
+            out = replay_file(out_path, overwrite=overwrite)
             slice_, nb = self.replay(path, **kwargs)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, out)
-            return {"path": str(out), "cells": len(slice_),
-                    "executions": [{"seq": e.seq, "cell_id": e.cell_id,
-                                    "execution_count": e.execution_count} for e in slice_]}
+            return write_replay(out, slice_, nb)
         body = {"path": str(path), "out_path": str(out_path), "overwrite": bool(overwrite)}
         for key in ("cell_id", "name", "session_id"):
             if kwargs.get(key) is not None:
