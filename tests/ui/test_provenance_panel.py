@@ -112,6 +112,10 @@ def test_provenance_panel(page, lab_server):
     changed = page.locator(".jp-Notebook .jp-Cell.jp-mlinfra-prov-changed")
     assert changed.count() == 1 and "print(b + 2)" in changed.inner_text()
     assert "cell 3 is stale" in (stale.nth(0).get_attribute("title") or "")
+    # the status bar says it too, for the open notebook (the tab open or not)
+    status = page.locator("#jp-main-statusbar .jp-mlinfra-HazardsStatus-button")
+    status.wait_for(state="visible")
+    assert status.inner_text().strip().startswith("2 stale · 1 changed"), status.inner_text()
     screenshot(page, "provenance-panel")
 
     # export the replay notebook of the active cell (cell 4, as it ran)

@@ -186,8 +186,11 @@ export function NotebookHubPage(props: PageProps): JSX.Element {
       <ErrorBanner error={list.error ?? error} context="Executed notebooks" />
       <section className="jp-mlinfra-Section" aria-label="Executed notebooks list">
         <h2>
-          {list.data ? `${list.data.total}${list.data.total_exact === false ? '+' : ''} ` : ''}
-          executed notebooks
+          {list.data
+            ? `${list.data.total}${list.data.total_exact === false ? '+' : ''} executed ${
+                list.data.total === 1 ? 'notebook' : 'notebooks'
+              }`
+            : 'Executed notebooks'}
         </h2>
         <DataTable
           label="Executed notebooks"
