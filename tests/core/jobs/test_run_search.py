@@ -330,3 +330,40 @@ def test_runs_made_before_the_text_index_are_found_by_text(tmp_path):
             assert found == {r["id"] for r in rows if q.lower() in
                              (r["notebook"] + "\n" + r["output_text"]).lower()}, q
             assert found
+
+
+@pytest.mark.postgres
+def test_postgresql_without_pg_trgm_rights_still_upgrades_and_searches(postgres_url, jobs_ws,
+                                                                       monkeypatch):
+    """A catalog role that may not create the pg_trgm extension: the migration still
+    succeeds (no text index) and text search scans, with the same results."""
+    import sqlalchemy as sa
+
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    name, role = f"mlinfra_{uuid.uuid4().hex[:10]}", f"plain_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(f"{postgres_url}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN NOSUPERUSER"))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))     # owned by the admin
+    admin.dispose()
+    db = sa.create_engine(f"{postgres_url}/{name}", isolation_level="AUTOCOMMIT")
+    with db.connect() as conn:
+        conn.execute(sa.text(f"GRANT ALL ON SCHEMA public TO {role}"))
+    db.dispose()
+    url = sa.engine.make_url(f"{postgres_url}/{name}").set(username=role, password=None)
+    monkeypatch.setenv("MLINFRA_CATALOG_URL", url.render_as_string(hide_password=False))
+    ws = Workspace.open()
+    ws.config.settings.root_dir = jobs_ws.config.settings.root_dir
+    try:
+        jobs = ws.service("jobs")
+        rng = random.Random(5)
+        rows = [run_row(rng, i) for i in range(40)]
+        add_runs(jobs, rows)
+        with ws.catalog.read_session() as s:
+            assert s.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = "
+                                 "'ix_mlinfra_runs_output_text_trgm'")) == 0
+        for q in ["needle", "ETL/", "0.9"]:
+            assert walk(jobs, q=q) == scan_ids(jobs, q) == expected(rows, q=q), q
+    finally:
+        ws.close()
