@@ -19,7 +19,7 @@ def register(subparsers) -> None:
                        "(no %load_ext needed)"),
             ("disable", "undo enable-recording: kernels record only after %load_ext")):
         p = subparsers.add_parser(
-            f"{verb}-recording", help=helptext,
+            f"{verb}-recording", help=helptext.replace("%", "%%"),  # argparse %-formats help
             description=helptext[0].upper() + helptext[1:] + ". Writes (or removes) a marked "
             "block in ipython_kernel_config.py: of this environment (--sys-prefix, the "
             "default) or of your IPython profile (--user). Running kernels keep their state: "

@@ -33,6 +33,18 @@ def test_configuration_error_is_one_line_and_nonzero(mlinfra_env, monkeypatch):
     assert len(lines) == 1 and "error" in lines[0] and "catalog URL" in lines[0]
 
 
+def test_help_lists_every_subcommand_and_each_has_help():
+    result = run("--help")
+    assert result.returncode == 0, result.stderr
+    for word in ("info", "run", "job", "model", "feature", "verify", "enable-recording",
+                 "service", "audit", "notebooks"):
+        assert word in result.stdout
+    for word in ("enable-recording", "service", "job", "model", "feature", "notebooks"):
+        sub = run(word, "--help")
+        assert sub.returncode == 0, (word, sub.stderr[-500:])
+        assert word in sub.stdout or "usage:" in sub.stdout
+
+
 def test_unknown_command_fails():
     result = run("no-such-command")
     assert result.returncode != 0
