@@ -328,8 +328,9 @@ def _config_files() -> list[Path]:
     return [candidate for candidate in _candidate_files() if candidate.is_file()]
 
 
-# Environment variables that decide where config files are looked for, besides MLINFRA_*.
-_LOCATION_ENV = ("JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH", "JUPYTER_DATA_DIR",
+# Environment variables that decide where config files are looked for, besides MLINFRA_*
+# (and the service tokens: in remote mode, who the workspace acts as).
+_LOCATION_ENV = ("MLINFRA_SERVICE_TOKEN", "JUPYTERHUB_API_TOKEN", "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH", "JUPYTER_DATA_DIR",
                  "JUPYTER_PLATFORM_DIRS", "JUPYTER_PREFER_ENV_PATH", "JUPYTER_NO_CONFIG",
                  "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HOME", "USER", "LOGNAME", "VIRTUAL_ENV",
                  "CONDA_PREFIX")

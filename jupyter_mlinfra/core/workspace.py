@@ -245,7 +245,7 @@ def get_workspace(*, refresh: bool = False) -> Workspace:
 def _rebuild_default(sources_key: tuple) -> Workspace:
     global _default, _default_key, _default_sources_key
     config = resolve_config()
-    key = config.fingerprint()
+    key = (config.fingerprint(), _identity_key(config))
     with _default_lock:
         if _default is None or key != _default_key:
             if _default is not None:
@@ -254,3 +254,15 @@ def _rebuild_default(sources_key: tuple) -> Workspace:
             _default_key = key
         _default_sources_key = sources_key
         return _default
+
+
+def _identity_key(config: ResolvedConfig) -> str:
+    """In remote mode the token is who the workspace acts as (it is not a setting): another
+    token (``MLINFRA_SERVICE_TOKEN`` / ``JUPYTERHUB_API_TOKEN``) makes another workspace."""
+    if not config.settings.service_url:
+        return ""
+    import hashlib
+
+    from .remote.client import service_token
+
+    return hashlib.sha256(service_token().encode()).hexdigest()

@@ -54,6 +54,24 @@ def test_remote_workspace_reports_the_service_and_opens_no_catalog(service, remo
     assert not (ws.config.home / "catalog.db").exists()
 
 
+def test_the_process_workspace_follows_the_token(service, monkeypatch, tmp_path):
+    """A process whose token changes (another user's MLINFRA_SERVICE_TOKEN, or a Hub token
+    alone) acts as the new token's user at once: the token is the identity, not a setting."""
+    from jupyter_mlinfra.core.workspace import get_workspace
+
+    monkeypatch.setenv("MLINFRA_HOME", str(tmp_path / "client"))
+    monkeypatch.setenv("MLINFRA_SERVICE_URL", service.url)
+    monkeypatch.setenv("MLINFRA_SERVICE_TOKEN", service.token("alice"))
+    assert get_workspace().health()["user"] == "alice"
+    monkeypatch.setenv("MLINFRA_SERVICE_TOKEN", service.token("bob"))
+    assert get_workspace().health()["user"] == "bob"
+    monkeypatch.delenv("MLINFRA_SERVICE_TOKEN")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", service.token("carol"))
+    assert get_workspace().health()["user"] == "carol"
+    monkeypatch.delenv("MLINFRA_SERVICE_URL")
+    get_workspace(refresh=True)
+
+
 def test_cli_info_in_remote_mode(service, cli, tmp_path):
     done = cli(service, "bob", "info", "--json")
     assert done.returncode == 0, done.stderr
