@@ -124,11 +124,12 @@ def action(workspace: Any, action: str, target: Any, detail: Any = "") -> Iterat
     pending = _Pending(workspace.identity, action, _cut(target, "target"),
                        _cut(detail, "detail"), workspace)
     token = _pending.set(pending)
+    reset = False  # the context is restored once, by the branch that ran
     try:
         yield
     except PermissionDenied as exc:
         _pending.reset(token)
-        token = None
+        reset = True
         detail = f"{pending.detail}: refused: {exc.message}"
         if pending.entry_id is None:
             _record_apart(pending, detail, "denied")
@@ -137,18 +138,18 @@ def action(workspace: Any, action: str, target: Any, detail: Any = "") -> Iterat
         raise
     except BaseException as exc:
         _pending.reset(token)
-        token = None
+        reset = True
         if pending.entry_id is not None:  # committed with a first transaction, then failed
             reason = getattr(exc, "message", None) or type(exc).__name__
             _mark(pending, "failed", f"{pending.detail}: failed: {reason}")
         raise
     else:
         _pending.reset(token)
-        token = None
+        reset = True
         if pending.entry_id is None:  # the write touched no catalog table
             _record_apart(pending, pending.detail, "ok")
     finally:
-        if token is not None:
+        if not reset:
             _pending.reset(token)
 
 

@@ -16,7 +16,6 @@ commit access to the code that serves models.
 from __future__ import annotations
 
 import contextlib
-
 import warnings
 from collections.abc import Callable
 from typing import Any
