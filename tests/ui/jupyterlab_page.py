@@ -30,7 +30,7 @@ TAB_IDS = {"provenance": "Provenance", "jobs": "Jobs", "models": "Models",
            "features": "Features"}
 
 # page -> the LabServer it talks to (set by the `page` fixture).
-_SERVERS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_SERVERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def bind_page(page, server) -> None:
@@ -70,7 +70,7 @@ def open_mlinfra_panel(page, *, timeout: float = 20_000):
         sidebar_tab.click()
         try:
             panel.wait_for(state="visible", timeout=3_000)
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError; look again
+        except Exception:
             continue
     panel.wait_for(state="visible", timeout=timeout)
     panel.locator("[data-mlinfra-field='version'], .jp-mlinfra-ErrorBanner").first.wait_for(
@@ -135,7 +135,7 @@ def run_command(page, label: str, *, timeout: float = 10_000) -> None:
         try:
             search.wait_for(state="visible", timeout=3_000)
             break
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError; try the shortcut again
+        except Exception:
             continue
     search.fill(label)
     page.locator("#modal-command-palette .lm-CommandPalette-item.lm-mod-active",
@@ -231,12 +231,16 @@ def low_contrast_texts(locator, minimum: float = 4.5) -> list[str]:
         "(root, minimum) => (" + _LOW_CONTRAST_JS + ")([root, minimum])", minimum)
 
 
-def words_broken_mid_word(locator) -> list[str]:
+WORD_HOLDERS = "td, th, h1, h2, h3, h4, p, li, button, a"
+
+
+def words_broken_mid_word(locator, selector: str = WORD_HOLDERS) -> list[str]:
     """Texts under ``locator`` that the layout breaks inside a word (a word wider than its
-    box, or CSS word-break/overflow-wrap splitting it): [] when none."""
-    return locator.evaluate("""root => {
+    box, or CSS word-break/overflow-wrap splitting it over two lines): [] when none. ``selector``: the
+    elements whose own text nodes are looked at."""
+    return locator.evaluate("""(root, selector) => {
       const out = [];
-      for (const el of root.querySelectorAll('td, th, h1, h2, h3, h4, p, li, button, a')) {
+      for (const el of root.querySelectorAll(selector)) {
         if (!el.offsetParent) continue;
         const range = document.createRange();
         for (const t of el.childNodes) {
@@ -244,9 +248,11 @@ def words_broken_mid_word(locator) -> list[str]:
           for (const m of t.textContent.matchAll(/[A-Za-z0-9_]{4,}/g)) {
             range.setStart(t, m.index);
             range.setEnd(t, m.index + m[0].length);
-            if (range.getClientRects().length > 1) out.push(m[0]);
+            // on more than one line (pieces on one line: cut by an ellipsis, not broken)
+            const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            if (tops.size > 1) out.push(m[0]);
           }
         }
       }
       return out;
-    }""")
+    }""", selector)

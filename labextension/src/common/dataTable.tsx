@@ -13,6 +13,11 @@ export interface DataTableColumn<Row> {
   align?: 'left' | 'right' | 'center';
   /** CSS width, e.g. `4em` or `30%`. */
   width?: string;
+  /**
+   * Hidden when the list is narrow (the side panel at about 300 px): its content is also in
+   * another column's tooltip or on the row's page.
+   */
+  secondary?: boolean;
 }
 
 export interface DataTableProps<Row> {
@@ -85,6 +90,8 @@ export function DataTable<Row>(props: DataTableProps<Row>): JSX.Element {
                   key={column.id}
                   scope="col"
                   style={{ width: column.width, textAlign: column.align }}
+                  data-secondary={column.secondary ? '' : undefined}
+                  title={column.label || undefined}
                   className={column.sortValue ? 'jp-mlinfra-sortable' : undefined}
                   aria-sort={
                     sortedHere ? (sort?.descending ? 'descending' : 'ascending') : undefined
@@ -122,6 +129,7 @@ export function DataTable<Row>(props: DataTableProps<Row>): JSX.Element {
                   <td
                     key={column.id}
                     data-column={column.id}
+                    data-secondary={column.secondary ? '' : undefined}
                     style={{ textAlign: column.align }}
                     title={column.title?.(row)}
                   >

@@ -43,7 +43,14 @@ export function FeaturesTab(props: TabProps): JSX.Element {
       ),
       sortValue: v => v.name,
       title: v =>
-        [v.description, ...v.features.map(f => `${f.name}: ${f.dtype}`)].filter(Boolean).join('\n')
+        [
+          v.name,
+          v.description,
+          v.features.map(f => f.name).join(', '),
+          ...v.features.map(f => `${f.name}: ${f.dtype}`)
+        ]
+          .filter(Boolean)
+          .join('\n')
     },
     {
       id: 'owner',
@@ -60,9 +67,14 @@ export function FeaturesTab(props: TabProps): JSX.Element {
       ),
       sortValue: v => v.owner,
       title: v =>
-        v.last_updated_data
-          ? `data updated ${formatTimestampTitle(v.last_updated_data)}`
-          : 'no data yet'
+        [
+          v.owner,
+          v.visibility,
+          v.last_updated_data
+            ? `data updated ${formatTimestampTitle(v.last_updated_data)}`
+            : 'no data yet'
+        ].join('\n'),
+      width: '6.5em'
     }
   ];
 

@@ -118,32 +118,40 @@ export function JobsTab(props: TabProps): JSX.Element {
 }
 
 const runColumns: DataTableColumn<RunInfo>[] = [
-  { id: 'state', label: 'State', render: r => <StateBadge run={r} />, sortValue: r => r.state },
+  {
+    id: 'state',
+    label: 'State',
+    render: r => <StateBadge run={r} />,
+    sortValue: r => r.state,
+    width: '6.5em'
+  },
   {
     id: 'what',
     label: 'Job / notebook',
     render: r => (
-      <span className="jp-mlinfra-Jobs-line">
-        {r.job_name ?? r.notebook}
-        {r.job_name && <span className="jp-mlinfra-Jobs-muted"> {r.notebook}</span>}
-      </span>
+      <>
+        <span className="jp-mlinfra-Line">{r.job_name ?? r.notebook}</span>
+        {r.job_name && <span className="jp-mlinfra-Line jp-mlinfra-Jobs-muted">{r.notebook}</span>}
+      </>
     ),
-    title: r => `${r.id} (${r.trigger})`
+    title: r => [r.job_name, r.notebook, `${r.id} (${r.trigger})`].filter(Boolean).join('\n')
   },
-  { id: 'progress', label: 'Cells', render: progressText, align: 'right' },
+  { id: 'progress', label: 'Cells', render: progressText, align: 'right', secondary: true },
   {
     id: 'created',
     label: 'Created',
     render: r => formatTimestamp(r.created_at),
     title: r => formatTimestampTitle(r.created_at),
-    sortValue: r => r.created_at
+    sortValue: r => r.created_at,
+    width: '6.5em'
   },
   {
     id: 'duration',
     label: 'Took',
     render: r => formatDuration(r.duration),
     align: 'right',
-    sortValue: r => r.duration
+    sortValue: r => r.duration,
+    secondary: true
   }
 ];
 
@@ -162,12 +170,13 @@ function JobList(props: {
       id: 'name',
       label: 'Job',
       render: j => (
-        <span className="jp-mlinfra-Jobs-line">
-          <JobLink name={j.name} />
-          <span className="jp-mlinfra-Jobs-muted"> {j.notebook}</span>
+        <>
+          <span className="jp-mlinfra-Line">
+            <JobLink name={j.name} />
+          </span>
+          <span className="jp-mlinfra-Line jp-mlinfra-Jobs-muted">{j.notebook}</span>
           {j.depends_on.length > 0 && (
-            <span className="jp-mlinfra-Jobs-muted">
-              {' '}
+            <span className="jp-mlinfra-Line jp-mlinfra-Jobs-muted">
               after{' '}
               {j.depends_on.map((d, i) => (
                 <React.Fragment key={d}>
@@ -177,12 +186,17 @@ function JobList(props: {
               ))}
             </span>
           )}
-        </span>
-      )
+        </>
+      ),
+      title: j =>
+        [j.name, j.notebook, j.depends_on.length ? `after ${j.depends_on.join(', ')}` : '']
+          .filter(Boolean)
+          .join('\n')
     },
     {
       id: 'schedule',
       label: 'Next',
+      width: '6.5em',
       render: j =>
         j.schedule ? (
           <span title={`${j.schedule} (${j.timezone})`}>
@@ -195,6 +209,7 @@ function JobList(props: {
     {
       id: 'actions',
       label: '',
+      width: '7.5em',
       render: j => (
         <span className="jp-mlinfra-Jobs-actions">
           <button

@@ -55,7 +55,16 @@ export function ModelsTab(props: TabProps): JSX.Element {
       ),
       sortValue: m => m.name,
       title: m =>
-        [m.description, m.model_class, `owner ${m.owner}`, `metrics of v${m.version}`]
+        [
+          m.name,
+          m.description,
+          m.model_class,
+          `owner ${m.owner}`,
+          `metrics of v${m.version}:`,
+          ...Object.entries(m.metrics)
+            .sort()
+            .map(([k, v]) => `${k} ${formatNumber(v)}`)
+        ]
           .filter(Boolean)
           .join('\n')
     },
@@ -74,7 +83,15 @@ export function ModelsTab(props: TabProps): JSX.Element {
             ))}
         </>
       ),
-      sortValue: m => m.latest_version
+      sortValue: m => m.latest_version,
+      title: m =>
+        [
+          `latest v${m.latest_version}`,
+          ...Object.entries(m.aliases)
+            .sort()
+            .map(([alias, v]) => `@${alias} v${v}`)
+        ].join('\n'),
+      width: '7.5em'
     }
   ];
 

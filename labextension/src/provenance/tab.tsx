@@ -604,12 +604,14 @@ function Timeline(props: {
         {
           id: 'cell',
           label: 'cell [run]',
+          width: '5.5em',
           render: e => cellRef(props.positions.get(e.cell_id), e.execution_count),
           title: e => `cell id ${e.cell_id} · recorded execution #${e.seq}\n\n${e.source}`
         },
         {
           id: 'status',
           label: 'status',
+          width: '4em',
           render: e =>
             e.status === 'ok' ? (
               'ok'
@@ -621,12 +623,22 @@ function Timeline(props: {
           id: 'ms',
           label: 'ms',
           align: 'right',
+          width: '3.5em',
+          secondary: true,
           render: e => (e.duration_ms === null ? '—' : e.duration_ms.toFixed(1)),
           title: e => `${formatTimestamp(e.started_at)} · ${formatTimestampTitle(e.started_at)}`
         },
         {
           id: 'names',
           label: 'binds / reads / del',
+          title: e =>
+            [
+              e.binds.join(', '),
+              e.reads.length ? `← ${e.reads.join(', ')}` : '',
+              (e.deletes ?? []).length ? `del ${e.deletes.join(', ')}` : ''
+            ]
+              .filter(Boolean)
+              .join(' '),
           render: e => (
             <>
               {[e.binds.join(', '), e.reads.length ? `← ${e.reads.join(', ')}` : '']
