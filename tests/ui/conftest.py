@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from jupyterlab_page import ARTIFACTS, bind_page
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -4,13 +4,10 @@ stay hidden. Screenshots: test-artifacts/ui/features-*.png."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
-
-from jupyterlab_page import (contrast, main_page, open_lab, open_mlinfra_panel, open_tab,
-                             screenshot)
+from jupyterlab_page import contrast, main_page, open_lab, open_mlinfra_panel, open_tab, screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import nbformat
 import pytest
+from jupyterlab_page import (
+    contrast,
+    list_items,
+    main_page,
+    open_lab,
+    open_mlinfra_panel,
+    open_tab,
+    screenshot,
+)
 from nbformat.v4 import new_code_cell, new_notebook
-
-from jupyterlab_page import (contrast, list_items, main_page, open_lab, open_mlinfra_panel,
-                             open_tab, screenshot)
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,6 @@ import warnings
 
 import pandas as pd
 import pytest
-
 from jupyterlab_page import main_page, open_lab, open_mlinfra_panel, open_tab, screenshot
 
 pytestmark = pytest.mark.browser

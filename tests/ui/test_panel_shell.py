@@ -11,9 +11,15 @@ import json
 import re
 
 import pytest
-
-from jupyterlab_page import (TAB_IDS, contrast, open_lab, open_mlinfra_panel, open_tab,
-                             run_command, screenshot)
+from jupyterlab_page import (
+    TAB_IDS,
+    contrast,
+    open_lab,
+    open_mlinfra_panel,
+    open_tab,
+    run_command,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 

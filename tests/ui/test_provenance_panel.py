@@ -11,9 +11,8 @@ import json
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
-
 from jupyterlab_page import open_lab, open_mlinfra_panel, open_tab, run_command, screenshot
+from nbformat.v4 import new_code_cell, new_notebook
 
 pytestmark = pytest.mark.browser
 

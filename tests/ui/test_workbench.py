@@ -17,10 +17,17 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from jupyterlab_page import (
+    low_contrast_texts,
+    main_page,
+    open_lab,
+    open_mlinfra_panel,
+    open_tab,
+    run_command,
+    screenshot,
+    words_broken_mid_word,
+)
 from nbformat.v4 import new_code_cell, new_notebook
-
-from jupyterlab_page import (low_contrast_texts, main_page, open_lab, open_mlinfra_panel,
-                             open_tab, run_command, screenshot, words_broken_mid_word)
 
 pytestmark = pytest.mark.browser
 
