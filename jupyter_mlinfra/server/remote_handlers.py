@@ -67,6 +67,51 @@ class CapturedVersionsHandler(MLInfraHandler):
         self.send_json(version.to_dict(full=True), status=201)
 
 
+FEATURE_VIEW = r"(?P<name>[A-Za-z][A-Za-z0-9_]*)"
+
+
+class FeatureDefinitionHandler(MLInfraHandler):
+    """``POST /features/views/{name}/definition``: a view definition the client inferred in
+    its own process (schema, keys, timestamps, transform source text; never a pickle),
+    recorded as a local register_view would."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        from ..core.remote.feature_writes import define_view
+
+        body = self.json_body()
+        fs = self.workspace.service("features")
+        answer = await self.call(define_view, fs, name, body)
+        self.send_json(answer, status=201 if answer["created"] else 200)
+
+
+class FeatureRowsHandler(MLInfraHandler):
+    """``POST /features/views/{name}/rows`` (multipart/form-data): rows the client computed
+    with the view's transform in its own process (a ``rows`` parquet file) and a ``meta``
+    JSON field (mode materialize|push, version, start, end): checked against the view's
+    schema and stored offline and online; the service runs no caller code."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        from ..core.remote.feature_writes import store_rows
+
+        raw = self.request.body_arguments.get("meta")
+        if not raw or len(raw) != 1:
+            raise InvalidInput("send the upload's description as one 'meta' form field")
+        try:
+            meta = json.loads(raw[0])
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise InvalidInput("the 'meta' field is not valid JSON") from None
+        uploads = self.request.files.get("rows") or []
+        if len(uploads) != 1 or set(self.request.files) != {"rows"}:
+            raise InvalidInput("send the computed rows as one parquet file field 'rows'")
+        fs = self.workspace.service("features")
+        answer = await self.call(store_rows, fs, name, meta, uploads[0]["body"])
+        self.send_json(answer, status=200)
+
+
 class UserCodeRefusedHandler(MLInfraHandler):
     """On the central service, the operations that would run a caller's code in the
     service's own process (which holds the catalog and storage credentials): predicting
@@ -78,8 +123,9 @@ class UserCodeRefusedHandler(MLInfraHandler):
     def post(self, **_: str) -> None:
         raise PermissionDenied(
             "the central mlinfra service does not run stored models or feature transforms in "
-            "its own process: load the model (models.load) or materialize the view from a "
-            "workspace with direct catalog access, or in a job run")
+            "its own process: load the model (models.load); materialize or push to the view "
+            "in remote mode, where its transform runs in your process and the computed rows "
+            "are uploaded (POST .../rows); or use a job run")
 
 
 # route suffixes whose handlers unpickle or run stored user code in the server's process
@@ -159,4 +205,6 @@ PROXY_ROUTES: list[tuple[str, type]] = [(r"/(?P<path>.*)", ServiceProxyHandler)]
 
 REMOTE_ROUTES: list[tuple[str, type]] = [
     (rf"/models/{NAME}/captured-versions", CapturedVersionsHandler),
+    (rf"/features/views/{FEATURE_VIEW}/definition", FeatureDefinitionHandler),
+    (rf"/features/views/{FEATURE_VIEW}/rows", FeatureRowsHandler),
 ]

@@ -105,8 +105,15 @@ class Materializer:
         if frame.empty:
             raise InvalidInput("push needs at least one row")
         current = self.registry.resolve(name, version, owned=True)
-        now = utc_now()
         out = apply_transform(self.stores.transform_of(current), frame, name)
+        return self.store_pushed(current, out)
+
+    def store_pushed(self, current: ViewVersion, out) -> dict:
+        """Append already-transformed rows (``out``: the transform's output) to the offline
+        store and update the online store: the tail of :meth:`push`, also the entry point of
+        rows a remote client computed in its own process."""
+        name = current.view
+        now = utc_now()
         normalized, dropped = normalize(current, out, now)
         if dropped:
             raise InvalidInput(f"{dropped} pushed row(s) lack a join key or an event timestamp")
@@ -116,6 +123,42 @@ class Materializer:
         self.registry.add_files(name, current.version, written, "push", now)
         return {"view": name, "version": current.version, "rows": int(len(normalized)),
                 "files": len(written), "online_rows": online_rows}
+
+    def store_materialized(self, current: ViewVersion, out, start: Any, end: Any) -> dict:
+        """Store already-transformed rows (``out``) computed over event time [start, end):
+        the rows in the parts of the interval not materialized yet go offline and online and
+        those parts are recorded, as :meth:`materialize` does with its own transform's
+        output (the entry point of rows a remote client computed in its own process)."""
+        started = time.perf_counter()
+        name = current.view
+        start_dt, end_dt = parse_time(start, "start"), parse_time(end, "end")
+        if start_dt >= end_dt:
+            raise InvalidInput(f"nothing to materialize: start {start_dt.isoformat()} is not "
+                               f"before end {end_dt.isoformat()}")
+        now = utc_now()
+        rows, dropped = normalize(current, out, now)  # checked before anything is written
+        done = self.registry.materialized(name, current.version)
+        gaps = subtract([(start_dt, end_dt)], done)
+        rows = rows[in_intervals(rows[EVENT_TS], gaps)].reset_index(drop=True)
+        result = {"view": name, "version": current.version, "start": to_iso_z(start_dt),
+                  "end": to_iso_z(end_dt), "intervals": [[to_iso_z(a), to_iso_z(b)]
+                                                         for a, b in gaps],
+                  "rows": 0, "files": 0, "dropped_rows": dropped, "online_rows": 0}
+        if not gaps:
+            result["seconds"] = round(time.perf_counter() - started, 3)
+            result["up_to_date"] = True
+            return result
+        written = self.stores.offline.write(name, current.version, rows,
+                                            list(current.join_keys), "materialize") \
+            if len(rows) else []
+        online_rows = self.write_online(current, rows) if len(rows) else 0
+        covered = [(a, b, int(in_intervals(rows[EVENT_TS], [(a, b)]).sum()) if len(rows)
+                    else 0) for a, b in gaps]
+        self.registry.add_materialization(name, current.version, written, covered,
+                                          time.perf_counter() - started, now)
+        result.update(rows=int(len(rows)), files=len(written), online_rows=online_rows,
+                      seconds=round(time.perf_counter() - started, 3))
+        return result
 
     def compact(self, name: str, version: int | None = None) -> dict:
         """Merge each day partition's files into one, keeping the newest created row per

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from ..errors import InvalidInput
 from .asof import SortedRowsCache
 from .definitions import ViewVersion, load_transform
 from .offline import OfflineStore
@@ -47,6 +48,12 @@ class FeatureStores:
         key = (version.view, version.version)
         func = self.transforms.get(key)
         if func is None:
+            if not version.transform_key:
+                raise InvalidInput(
+                    f"feature view {version.view!r} version {version.version} was defined "
+                    f"through the mlinfra service: its transform runs only in the caller's "
+                    f"process (define it again with its transform here, or materialize and "
+                    f"push from remote mode)")
             func = load_transform(self._ws.artifacts.get(version.transform_key))
             self.transforms[key] = func
         return func
