@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test lab bench clean
+.PHONY: install system-deps demo test lint lint-check lab bench clean
 
 $(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -46,11 +46,26 @@ demo: install
 # PYTEST_ARGS="tests/core -x" runs just that selection.
 test: install system-deps
 ifeq ($(strip $(PYTEST_ARGS)),)
+	$(MAKE) --no-print-directory lint-check
 	$(PY) -m pytest --ignore=tests/ui
 	$(PY) -m pytest tests/ui
 else
 	$(PY) -m pytest $(PYTEST_ARGS)
 endif
+
+# The quality gates: `make test` fails on a lint, format or type violation; `make lint` fixes
+# what the tools can fix (imports, formatting, eslint --fix, prettier) and reports the rest.
+lint-check: install
+	$(VENV)/bin/ruff check jupyter_mlinfra tests benchmarks example_notebooks
+	$(VENV)/bin/ruff format --check jupyter_mlinfra tests benchmarks example_notebooks
+	$(VENV)/bin/mypy
+	cd labextension && jlpm lint:check
+
+lint: install
+	$(VENV)/bin/ruff check --fix jupyter_mlinfra tests benchmarks example_notebooks
+	$(VENV)/bin/ruff format jupyter_mlinfra tests benchmarks example_notebooks
+	$(VENV)/bin/mypy
+	cd labextension && jlpm lint
 
 lab: install
 	$(VENV)/bin/jupyter lab --allow-root

@@ -46,12 +46,15 @@ def make_data(n_entities: int, n_rows: int, n_entity_rows: int, days: int = 30):
     end = pd.Timestamp.now(tz="UTC").floor("D")
     start = end - pd.Timedelta(days=days)
     span_us = int(pd.Timedelta(days=days).total_seconds() * 1_000_000)
-    features = pd.DataFrame({
-        "customer_id": rng.integers(0, n_entities, n_rows, dtype="int64"),
-        "event_timestamp": start + pd.to_timedelta(rng.integers(0, span_us, n_rows), unit="us"),
-        "f1": rng.normal(size=n_rows), "f2": rng.normal(size=n_rows),
-        "f3": rng.normal(size=n_rows),
-    })
+    features = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, n_entities, n_rows, dtype="int64"),
+            "event_timestamp": start + pd.to_timedelta(rng.integers(0, span_us, n_rows), unit="us"),
+            "f1": rng.normal(size=n_rows),
+            "f2": rng.normal(size=n_rows),
+            "f3": rng.normal(size=n_rows),
+        }
+    )
     # Entity rows: mostly known customers, 5% unknown ones, times from 2 days before the
     # data starts to its end (so some rows must come back null).
     ids = rng.integers(0, n_entities, n_entity_rows, dtype="int64")
@@ -59,12 +62,14 @@ def make_data(n_entities: int, n_rows: int, n_entity_rows: int, days: int = 30):
     ids[unknown] = n_entities + rng.integers(0, 1000, unknown.sum())
     lo = start - pd.Timedelta(days=2)
     span2 = int((end - lo).total_seconds() * 1_000_000)
-    entity_df = pd.DataFrame({
-        "customer_id": ids,
-        "event_timestamp": lo + pd.to_timedelta(rng.integers(0, span2, n_entity_rows),
-                                                unit="us"),
-        "label": rng.integers(0, 2, n_entity_rows),
-    })
+    entity_df = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "event_timestamp": lo
+            + pd.to_timedelta(rng.integers(0, span2, n_entity_rows), unit="us"),
+            "label": rng.integers(0, 2, n_entity_rows),
+        }
+    )
     return features, entity_df
 
 
@@ -79,16 +84,25 @@ def prepare_merge_asof(features: pd.DataFrame) -> pd.DataFrame:
 
 def baseline_merge_asof(right_sorted: pd.DataFrame, entity_df: pd.DataFrame) -> pd.DataFrame:
     left = entity_df.assign(_row=np.arange(len(entity_df))).sort_values("event_timestamp")
-    merged = pd.merge_asof(left, right_sorted, on="event_timestamp", by="customer_id",
-                           tolerance=TTL, direction="backward", allow_exact_matches=True)
+    merged = pd.merge_asof(
+        left,
+        right_sorted,
+        on="event_timestamp",
+        by="customer_id",
+        tolerance=TTL,
+        direction="backward",
+        allow_exact_matches=True,
+    )
     return merged.sort_values("_row").reset_index(drop=True)[["f1", "f2", "f3"]]
 
 
 def prepare_duckdb(con, features: pd.DataFrame) -> None:
     """A native DuckDB table holding the feature rows, sorted once."""
     con.register("feat_df", features)
-    con.execute("CREATE OR REPLACE TABLE feat AS SELECT * FROM feat_df "
-                "ORDER BY customer_id, event_timestamp")
+    con.execute(
+        "CREATE OR REPLACE TABLE feat AS SELECT * FROM feat_df "
+        "ORDER BY customer_id, event_timestamp"
+    )
     con.unregister("feat_df")
 
 
@@ -140,8 +154,12 @@ print(json.dumps({"wall": wall, "cpu": cpu, "rss_mb": int(hwm) / 1024, "rows": l
 
 
 def first_frame(kind: str, entity_path: Path, files: list[str]) -> dict:
-    out = subprocess.run([sys.executable, "-c", FIRST_FRAME, kind, str(entity_path),
-                          json.dumps(files)], capture_output=True, text=True, env=os.environ)
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME, kind, str(entity_path), json.dumps(files)],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -158,8 +176,10 @@ def interleaved(fns, repeat: int):
             results[i] = fn()
             times[i].append(time.perf_counter() - t0)
             cpus[i].append(time.process_time() - c0)
-    return [(min(t), statistics.median(t), statistics.median(c), r)
-            for t, c, r in zip(times, cpus, results)]
+    return [
+        (min(t), statistics.median(t), statistics.median(c), r)
+        for t, c, r in zip(times, cpus, results)
+    ]
 
 
 def mismatches(a: pd.DataFrame, b: pd.DataFrame) -> int:
@@ -194,42 +214,55 @@ def main(argv=None) -> int:
         from jupyter_mlinfra import features as fs
         from jupyter_mlinfra.core.workspace import get_workspace
 
-        print(f"feature store benchmark: {n_rows:,} feature rows ({n_entities:,} entities, "
-              f"30 days, 3 float features), {n_entity_rows:,} entity rows, TTL 2 days; "
-              f"seed {SEED}; {os.cpu_count()} CPUs; load average "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(
+            f"feature store benchmark: {n_rows:,} feature rows ({n_entities:,} entities, "
+            f"30 days, 3 float features), {n_entity_rows:,} entity rows, TTL 2 days; "
+            f"seed {SEED}; {os.cpu_count()} CPUs; load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
         features, entity_df = make_data(n_entities, n_rows, n_entity_rows)
         source = work / "source.parquet"
         features.to_parquet(source, index=False)
         entity_path = work / "entity.parquet"
         entity_df.to_parquet(entity_path, index=False)
-        raw_mb = (features.memory_usage(deep=True).sum()
-                  + entity_df.memory_usage(deep=True).sum()) / 2 ** 20
+        raw_mb = (
+            features.memory_usage(deep=True).sum() + entity_df.memory_usage(deep=True).sum()
+        ) / 2**20
 
         fs.entity("customer", ["customer_id"])
-        fs.register("spend", entities="customer", source=str(source), transform=transform,
-                    ttl="2d")
+        fs.register("spend", entities="customer", source=str(source), transform=transform, ttl="2d")
         t0 = time.perf_counter()
         report = fs.materialize("spend")
         t_mat = time.perf_counter() - t0
-        print(f"\nmaterialization: {report['rows']:,} rows -> {report['files']} parquet "
-              f"partitions + {report['online_rows']:,} online rows in {t_mat:.2f} s "
-              f"({report['rows'] / t_mat:,.0f} rows/s)")
+        print(
+            f"\nmaterialization: {report['rows']:,} rows -> {report['files']} parquet "
+            f"partitions + {report['online_rows']:,} online rows in {t_mat:.2f} s "
+            f"({report['rows'] / t_mat:,.0f} rows/s)"
+        )
 
         refs = ["spend:f1", "spend:f2", "spend:f3"]
         ws = get_workspace()
-        files = [str(ws.artifacts.local_path(k))
-                 for k in ws.artifacts.list("features/offline/spend/v1")]
+        files = [
+            str(ws.artifacts.local_path(k)) for k in ws.artifacts.list("features/offline/spend/v1")
+        ]
         store_first = first_frame("store", entity_path, files)
         pandas_first = first_frame("merge_asof", entity_path, files)
-        print(f"\nfirst training frame from a new process (interpreter start and imports "
-              f"included; raw data {raw_mb:.0f} MB in memory):")
-        for label, r in (("jupyter_mlinfra features.get_training_frame", store_first),
-                         ("pandas read_parquet + merge_asof       ", pandas_first)):
-            print(f"  {label}  wall {r['wall']:6.2f} s  CPU {r['cpu']:6.2f} s  "
-                  f"peak RSS {r['rss_mb']:5.0f} MB")
-        print(f"  ratio (wall)                                  "
-              f"{store_first['wall'] / pandas_first['wall']:6.2f}x  (target <= 1.2x)")
+        print(
+            f"\nfirst training frame from a new process (interpreter start and imports "
+            f"included; raw data {raw_mb:.0f} MB in memory):"
+        )
+        for label, r in (
+            ("jupyter_mlinfra features.get_training_frame", store_first),
+            ("pandas read_parquet + merge_asof       ", pandas_first),
+        ):
+            print(
+                f"  {label}  wall {r['wall']:6.2f} s  CPU {r['cpu']:6.2f} s  "
+                f"peak RSS {r['rss_mb']:5.0f} MB"
+            )
+        print(
+            f"  ratio (wall)                                  "
+            f"{store_first['wall'] / pandas_first['wall']:6.2f}x  (target <= 1.2x)"
+        )
 
         fs.get_training_frame(entity_df, refs)  # this process's first frame builds its copy
         con = duckdb.connect()
@@ -237,26 +270,45 @@ def main(argv=None) -> int:
         prepare_duckdb(con, features)
         # Interleaved rounds (store, merge_asof, DuckDB, store, ...): the three see the same
         # machine load.
-        (s_min, s_med, s_cpu, store_frame), (m_min, m_med, m_cpu, pandas_frame), \
-            (d_min, d_med, d_cpu, duck_frame) = interleaved(
-                [lambda: fs.get_training_frame(entity_df, refs),
-                 lambda: baseline_merge_asof(right_sorted, entity_df),
-                 lambda: baseline_duckdb(con, entity_df)], args.repeat)
+        (
+            (s_min, s_med, s_cpu, store_frame),
+            (m_min, m_med, m_cpu, pandas_frame),
+            (d_min, d_med, d_cpu, duck_frame),
+        ) = interleaved(
+            [
+                lambda: fs.get_training_frame(entity_df, refs),
+                lambda: baseline_merge_asof(right_sorted, entity_df),
+                lambda: baseline_duckdb(con, entity_df),
+            ],
+            args.repeat,
+        )
         bad_pandas = mismatches(store_frame, pandas_frame)
         bad_duck = mismatches(store_frame, duck_frame)
         nulls = int(store_frame["f1"].isna().sum())
-        print(f"\ntraining frame, steady state ({n_entity_rows:,} entity rows; best of "
-              f"{args.repeat} wall, medians in brackets):")
-        print(f"  jupyter_mlinfra get_training_frame        {s_min:7.3f} s  "
-              f"(wall {s_med:.3f}, CPU {s_cpu:.3f})")
-        print(f"  pandas merge_asof, features sorted once   {m_min:7.3f} s  "
-              f"(wall {m_med:.3f}, CPU {m_cpu:.3f})")
-        print(f"  DuckDB ASOF join, native table sorted once {d_min:6.3f} s  "
-              f"(wall {d_med:.3f}, CPU {d_cpu:.3f})")
-        print(f"  ratio to merge_asof {s_min / m_min:5.2f}x, to DuckDB {s_min / d_min:5.2f}x "
-              f"(best wall; target <= 1.2x); CPU {s_cpu / m_cpu:.2f}x / {s_cpu / d_cpu:.2f}x")
-        print(f"  rows out {len(store_frame):,} (in {n_entity_rows:,}), input order kept: "
-              f"{bool((store_frame.index == entity_df.index).all())}, null rows {nulls:,}")
+        print(
+            f"\ntraining frame, steady state ({n_entity_rows:,} entity rows; best of "
+            f"{args.repeat} wall, medians in brackets):"
+        )
+        print(
+            f"  jupyter_mlinfra get_training_frame        {s_min:7.3f} s  "
+            f"(wall {s_med:.3f}, CPU {s_cpu:.3f})"
+        )
+        print(
+            f"  pandas merge_asof, features sorted once   {m_min:7.3f} s  "
+            f"(wall {m_med:.3f}, CPU {m_cpu:.3f})"
+        )
+        print(
+            f"  DuckDB ASOF join, native table sorted once {d_min:6.3f} s  "
+            f"(wall {d_med:.3f}, CPU {d_cpu:.3f})"
+        )
+        print(
+            f"  ratio to merge_asof {s_min / m_min:5.2f}x, to DuckDB {s_min / d_min:5.2f}x "
+            f"(best wall; target <= 1.2x); CPU {s_cpu / m_cpu:.2f}x / {s_cpu / d_cpu:.2f}x"
+        )
+        print(
+            f"  rows out {len(store_frame):,} (in {n_entity_rows:,}), input order kept: "
+            f"{bool((store_frame.index == entity_df.index).all())}, null rows {nulls:,}"
+        )
         print(f"  value mismatches vs merge_asof: {bad_pandas}, vs DuckDB: {bad_duck}")
 
         rng = np.random.default_rng(SEED + 1)
@@ -268,12 +320,14 @@ def main(argv=None) -> int:
                 result = fs.get_online_features(refs, rows)
                 times.append(time.perf_counter() - t0)
             present = sum(s["f1"] == "present" for s in result.status)
-            print(f"\nonline lookup through features.get_online_features, {batch:>3} "
-                  f"entit{'y' if batch == 1 else 'ies'} (SQLite, {args.lookups} lookups): "
-                  f"median {statistics.median(times) * 1e3:.3f} ms, "
-                  f"p99 {percentile(times, 99) * 1e3:.3f} ms  "
-                  f"(target <= {0.05 if batch == 1 else 0.5} ms; last: {present}/{batch} "
-                  "present)")
+            print(
+                f"\nonline lookup through features.get_online_features, {batch:>3} "
+                f"entit{'y' if batch == 1 else 'ies'} (SQLite, {args.lookups} lookups): "
+                f"median {statistics.median(times) * 1e3:.3f} ms, "
+                f"p99 {percentile(times, 99) * 1e3:.3f} ms  "
+                f"(target <= {0.05 if batch == 1 else 0.5} ms; last: {present}/{batch} "
+                "present)"
+            )
         ok = bad_pandas == 0 and bad_duck == 0 and len(store_frame) == n_entity_rows
         print(f"\nequality check: {'PASS' if ok else 'FAIL'}")
         ws.close()

@@ -64,8 +64,9 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def timed(cmd: list[str] | str, cwd: Path, env: dict, extra_pid: int | None = None,
-          shell: bool = False) -> tuple[float, float, str]:
+def timed(
+    cmd: list[str] | str, cwd: Path, env: dict, extra_pid: int | None = None, shell: bool = False
+) -> tuple[float, float, str]:
     """(wall, CPU of the process tree, stdout) of one command."""
     cpu0 = children_cpu()
     extra0 = tree_cpu(extra_pid) if extra_pid else 0.0
@@ -110,14 +111,22 @@ print(json.dumps(res))
 
 
 def start_scheduler(cwd: Path, env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([os.path.join(VENV_BIN, "jupyter"), "mlinfra", "scheduler",
-                             "--poll-interval", "1"], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [os.path.join(VENV_BIN, "jupyter"), "mlinfra", "scheduler", "--poll-interval", "1"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:   # serving once it is listed as alive
-        out = subprocess.run([os.path.join(VENV_BIN, "jupyter"), "mlinfra", "scheduler",
-                              "--status", "--json"], cwd=cwd, env=env, capture_output=True,
-                             text=True).stdout
+    while time.monotonic() < deadline:  # serving once it is listed as alive
+        out = subprocess.run(
+            [os.path.join(VENV_BIN, "jupyter"), "mlinfra", "scheduler", "--status", "--json"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
         try:
             if any(s.get("serving") for s in json.loads(out or "[]")):
                 return proc
@@ -133,9 +142,9 @@ def med(values: list[float]) -> float:
 
 
 def line(label: str, wall: list[float], cpu: list[float], per: int = 1) -> str:
-    return (f"  {label:<48} wall {med(wall):6.2f} s  CPU {med(cpu):6.2f} s"
-            + (f"  ({med(cpu) / per:.2f} s CPU/run, {med(wall) / per:.2f} s wall/run)"
-               if per > 1 else ""))
+    return f"  {label:<48} wall {med(wall):6.2f} s  CPU {med(cpu):6.2f} s" + (
+        f"  ({med(cpu) / per:.2f} s CPU/run, {med(wall) / per:.2f} s wall/run)" if per > 1 else ""
+    )
 
 
 def main() -> int:
@@ -143,8 +152,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=40, help="runs in a sweep")
     parser.add_argument("--calls", type=int, default=4, help="in-process calls per process")
-    parser.add_argument("--skip", action="append", default=[],
-                        choices=["oneoff", "warm", "inprocess", "sweep"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["oneoff", "warm", "inprocess", "sweep"]
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mlinfra-bench-oneoff-"))
     root, out = tmp / "root", tmp / "out"
@@ -152,12 +162,15 @@ def main() -> int:
     out.mkdir()
     nb = root / "nb.ipynb"
     write_notebook(nb)
-    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
-           "MLINFRA_HOME": str(tmp / "home"), "MLINFRA_ROOT_DIR": str(root)}
+    env = {
+        **os.environ,
+        "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
+        "MLINFRA_HOME": str(tmp / "home"),
+        "MLINFRA_ROOT_DIR": str(root),
+    }
     jupyter, papermill = os.path.join(VENV_BIN, "jupyter"), os.path.join(VENV_BIN, "papermill")
     mlinfra_run = [jupyter, "mlinfra", "run", "nb.ipynb", "-p", "x", "1", "--wait"]
-    pm_cli = [papermill, "nb.ipynb", str(out / "cli.ipynb"), "-p", "x", "1",
-              "--log-level", "ERROR"]
+    pm_cli = [papermill, "nb.ipynb", str(out / "cli.ipynb"), "-p", "x", "1", "--log-level", "ERROR"]
     loads: list[float] = []
     res: dict[str, tuple[list[float], list[float]]] = {}
 
@@ -165,10 +178,13 @@ def main() -> int:
         res.setdefault(key, ([], []))[0].append(wall)
         res[key][1].append(cpu)
 
-    timed(mlinfra_run, root, env)    # the catalog is created once, not in a round
-    print(f"jobs one-off and sweep benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} "
-          f"UTC, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; "
-          f"{args.rounds} interleaved rounds, medians", flush=True)
+    timed(mlinfra_run, root, env)  # the catalog is created once, not in a round
+    print(
+        f"jobs one-off and sweep benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} "
+        f"UTC, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; "
+        f"{args.rounds} interleaved rounds, medians",
+        flush=True,
+    )
     n = args.runs
     grid = ",".join(str(i) for i in range(n))
     for rnd in range(args.rounds):
@@ -178,22 +194,39 @@ def main() -> int:
             record("pm_cli", *timed(pm_cli, root, env)[:2])
         if "inprocess" not in args.skip:
             for kind in ("mlinfra", "papermill"):
-                _w, _c, text = timed([sys.executable, "-c", IN_PROCESS, str(args.calls), kind,
-                                      str(nb), str(out)], root, env)
+                _w, _c, text = timed(
+                    [sys.executable, "-c", IN_PROCESS, str(args.calls), kind, str(nb), str(out)],
+                    root,
+                    env,
+                )
                 calls = json.loads(text)
                 record(f"{kind}_first", *calls[0])
                 for w, c in calls[1:]:
                     record(f"{kind}_steady", w, c)
         if "sweep" not in args.skip:
-            record("sweep", *timed([jupyter, "mlinfra", "sweep", "nb.ipynb", "-g", "x", grid,
-                                    "--wait"], root, env)[:2])
-            record("pm_loop", *timed([sys.executable, "-c", IN_PROCESS, str(n), "papermill",
-                                      str(nb), str(out)], root, env)[:2])
-            xargs = (f"seq 0 {n - 1} | xargs -P 2 -I{{}} {papermill} nb.ipynb "
-                     f"{out}/x-{{}}.ipynb -p x {{}} --log-level ERROR")
+            record(
+                "sweep",
+                *timed(
+                    [jupyter, "mlinfra", "sweep", "nb.ipynb", "-g", "x", grid, "--wait"], root, env
+                )[:2],
+            )
+            record(
+                "pm_loop",
+                *timed(
+                    [sys.executable, "-c", IN_PROCESS, str(n), "papermill", str(nb), str(out)],
+                    root,
+                    env,
+                )[:2],
+            )
+            xargs = (
+                f"seq 0 {n - 1} | xargs -P 2 -I{{}} {papermill} nb.ipynb "
+                f"{out}/x-{{}}.ipynb -p x {{}} --log-level ERROR"
+            )
             record("pm_xargs", *timed(xargs, root, env, shell=True)[:2])
-        print(f"  round {rnd + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.1f}",
-              flush=True)
+        print(
+            f"  round {rnd + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
     if "warm" not in args.skip:
         sched = start_scheduler(root, env)
         try:
@@ -204,8 +237,10 @@ def main() -> int:
         finally:
             sched.terminate()
             sched.wait(30)
-    print(f"load average during the rounds: min {min(loads):.1f}, median {med(loads):.1f}, "
-          f"max {max(loads):.1f} ({os.cpu_count()} cores)")
+    print(
+        f"load average during the rounds: min {min(loads):.1f}, median {med(loads):.1f}, "
+        f"max {max(loads):.1f} ({os.cpu_count()} cores)"
+    )
 
     def ratio(a: str, b: str, i: int = 0) -> float:
         return med(res[a][i]) / med(res[b][i])
@@ -214,31 +249,39 @@ def main() -> int:
         print("one-off from a shell, no scheduler running:")
         print(line("jupyter mlinfra run NB -p x 1 --wait", *res["oneoff"]))
         print(line("papermill NB out.ipynb -p x 1", *res["pm_cli"]))
-        print(f"  ratio: {ratio('oneoff', 'pm_cli'):.2f}x papermill's wall (target <= 0.6x), "
-              f"{ratio('oneoff', 'pm_cli', 1):.2f}x its CPU")
+        print(
+            f"  ratio: {ratio('oneoff', 'pm_cli'):.2f}x papermill's wall (target <= 0.6x), "
+            f"{ratio('oneoff', 'pm_cli', 1):.2f}x its CPU"
+        )
     if "warm" in res:
         print("one-off from a shell, a warm scheduler alive (its CPU counted):")
         print(line("jupyter mlinfra run NB -p x 1 --wait", *res["warm"]))
         print(line("papermill NB out.ipynb -p x 1", *res["pm_cli_w"]))
-        print(f"  ratio: {ratio('warm', 'pm_cli_w'):.2f}x papermill's wall (target <= 0.3x), "
-              f"{ratio('warm', 'pm_cli_w', 1):.2f}x its CPU")
+        print(
+            f"  ratio: {ratio('warm', 'pm_cli_w'):.2f}x papermill's wall (target <= 0.3x), "
+            f"{ratio('warm', 'pm_cli_w', 1):.2f}x its CPU"
+        )
     if "mlinfra_first" in res:
         print("in-process, no scheduler running:")
         for when in ("first", "steady"):
             print(line(f"jobs.run(NB, wait=True), {when} call", *res[f"mlinfra_{when}"]))
             print(line(f"papermill.execute_notebook, {when} call", *res[f"papermill_{when}"]))
-            print(f"  ratio ({when}): {ratio(f'mlinfra_{when}', f'papermill_{when}'):.2f}x "
-                  f"papermill's wall (target <= 0.5x), "
-                  f"{ratio(f'mlinfra_{when}', f'papermill_{when}', 1):.2f}x its CPU")
+            print(
+                f"  ratio ({when}): {ratio(f'mlinfra_{when}', f'papermill_{when}'):.2f}x "
+                f"papermill's wall (target <= 0.5x), "
+                f"{ratio(f'mlinfra_{when}', f'papermill_{when}', 1):.2f}x its CPU"
+            )
     if "sweep" in res:
         print(f"sweep of {n} runs (2 cores):")
         print(line("jupyter mlinfra sweep NB -g x ... --wait", *res["sweep"], per=n))
         print(line("papermill API loop, one at a time", *res["pm_loop"], per=n))
         print(line("xargs -P 2 papermill", *res["pm_xargs"], per=n))
-        print(f"  speed-up: {1 / ratio('sweep', 'pm_loop'):.2f}x the API loop's wall (target "
-              f">= 4x), {1 / ratio('sweep', 'pm_xargs'):.2f}x xargs -P 2's; CPU per run "
-              f"{med(res['sweep'][1]) / n:.2f} s (target <= 0.35 s) against "
-              f"{med(res['pm_loop'][1]) / n:.2f} s and {med(res['pm_xargs'][1]) / n:.2f} s")
+        print(
+            f"  speed-up: {1 / ratio('sweep', 'pm_loop'):.2f}x the API loop's wall (target "
+            f">= 4x), {1 / ratio('sweep', 'pm_xargs'):.2f}x xargs -P 2's; CPU per run "
+            f"{med(res['sweep'][1]) / n:.2f} s (target <= 0.35 s) against "
+            f"{med(res['pm_loop'][1]) / n:.2f} s and {med(res['pm_xargs'][1]) / n:.2f} s"
+        )
     return 0
 
 

@@ -30,10 +30,17 @@ VENV_BIN = str(Path(sys.executable).parent)
 
 
 def write_notebook(path: Path) -> None:
-    nb = new_notebook(cells=[new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-                             new_code_cell("y = x * 2\nprint(y)")])
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
-                                 "display_name": "Python 3"}
+    nb = new_notebook(
+        cells=[
+            new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+            new_code_cell("y = x * 2\nprint(y)"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "language": "python",
+        "display_name": "Python 3",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, path)
 
@@ -41,9 +48,20 @@ def write_notebook(path: Path) -> None:
 def bench_cli(nb: Path, out: Path, runs: int) -> float:
     started = time.perf_counter()
     for i in range(runs):
-        subprocess.run([os.path.join(VENV_BIN, "papermill"), str(nb), str(out / f"cli-{i}.ipynb"),
-                        "-p", "x", str(i), "--log-level", "ERROR"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                os.path.join(VENV_BIN, "papermill"),
+                str(nb),
+                str(out / f"cli-{i}.ipynb"),
+                "-p",
+                "x",
+                str(i),
+                "--log-level",
+                "ERROR",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return time.perf_counter() - started
 
 
@@ -52,8 +70,13 @@ def bench_api(nb: Path, out: Path, runs: int) -> float:
 
     started = time.perf_counter()
     for i in range(runs):
-        papermill.execute_notebook(str(nb), str(out / f"api-{i}.ipynb"), parameters={"x": i},
-                                   progress_bar=False, log_output=False)
+        papermill.execute_notebook(
+            str(nb),
+            str(out / f"api-{i}.ipynb"),
+            parameters={"x": i},
+            progress_bar=False,
+            log_output=False,
+        )
     return time.perf_counter() - started
 
 
@@ -71,7 +94,7 @@ def bench_mlinfra(root: Path, runs: int) -> tuple[float, float]:
     scheduler = Scheduler(ws, LocalExecutor(ws, 2))
     try:
         times = []
-        for _ in range(2):   # cold (workers start), then warm
+        for _ in range(2):  # cold (workers start), then warm
             started = time.perf_counter()
             sweep = jobs.sweep("two_cells.ipynb", {"x": list(range(runs))})
             run_until_idle(scheduler, timeout=600, interval=scheduler.poll_interval)
@@ -97,27 +120,44 @@ def bench_dispatch(n_nodes: int = 1000, pipelines: int = 10) -> tuple[float, int
 
     ws = Workspace.open()
     rng = random.Random(4)
-    parents = {i: sorted(rng.sample(range(i), k=min(i, rng.randint(0, 3)))) for i in
-               range(n_nodes)}
+    parents = {i: sorted(rng.sample(range(i), k=min(i, rng.randint(0, 3)))) for i in range(n_nodes)}
     now = utcnow()
     rows = []
     for p in range(pipelines):
         ids = [f"{p:04d}{i:028d}" for i in range(n_nodes)]
         for i in range(n_nodes):
-            rows.append(dict(
-                id=ids[i], owner="bench", notebook="two_cells.ipynb", cwd="/tmp",
-                snapshot_key="bench/snapshot.ipynb", parameters={}, state="waiting"
-                if parents[i] else "queued", trigger="dependency" if parents[i] else "manual",
-                priority=0, cpus=1.0, memory_mb=0, retries=0, retry_backoff=0.0, tags=[],
-                attempt=1, pipeline_id=f"{p:032d}",
-                upstream_run_ids=[ids[j] for j in parents[i]],
-                created_at=now + timedelta(microseconds=p * n_nodes + i), progress={},
-                history=[], environment={}, output_text="", cancel_requested=False))
+            rows.append(
+                dict(
+                    id=ids[i],
+                    owner="bench",
+                    notebook="two_cells.ipynb",
+                    cwd="/tmp",
+                    snapshot_key="bench/snapshot.ipynb",
+                    parameters={},
+                    state="waiting" if parents[i] else "queued",
+                    trigger="dependency" if parents[i] else "manual",
+                    priority=0,
+                    cpus=1.0,
+                    memory_mb=0,
+                    retries=0,
+                    retry_backoff=0.0,
+                    tags=[],
+                    attempt=1,
+                    pipeline_id=f"{p:032d}",
+                    upstream_run_ids=[ids[j] for j in parents[i]],
+                    created_at=now + timedelta(microseconds=p * n_nodes + i),
+                    progress={},
+                    history=[],
+                    environment={},
+                    output_text="",
+                    cancel_requested=False,
+                )
+            )
     with ws.catalog.session() as s:
         for start in range(0, len(rows), 2000):
-            s.execute(insert(Run), rows[start:start + 2000])
+            s.execute(insert(Run), rows[start : start + 2000])
     scheduler = Scheduler(ws, NoopExecutor(ws), poll_interval=0)
-    scheduler.cpus = float("inf")   # no resource limit: measure the queue itself
+    scheduler.cpus = float("inf")  # no resource limit: measure the queue itself
     started = time.perf_counter()
     run_until_idle(scheduler, timeout=600, interval=0)
     elapsed = time.perf_counter() - started
@@ -174,20 +214,25 @@ def bench_cross_process_wait(root: Path, runs: int = 15) -> dict[str, list[float
         ws.config.settings.root_dir = str(root)
         ws.config.settings.jobs_doorbell = mode == "doorbell"
         scheduler = Scheduler(ws, NoopExecutor(ws), poll_interval=1.0)
-        scheduler.cpus = float("inf")   # no resource limit: measure the wake-up itself
+        scheduler.cpus = float("inf")  # no resource limit: measure the wake-up itself
         scheduler.start()
         try:
-            time.sleep(0.5)    # its first pass records it (and its doorbell) in the catalog
-            subprocess.run([sys.executable, "-c", SUBMITTER, str(root), str(runs), mode],
-                           check=True)
+            time.sleep(0.5)  # its first pass records it (and its doorbell) in the catalog
+            subprocess.run(
+                [sys.executable, "-c", SUBMITTER, str(root), str(runs), mode], check=True
+            )
             time.sleep(1.5)
         finally:
             scheduler.stop()
         runs_done = ws.service("jobs").list_runs(tag=mode, limit=1000)["runs"]
         ws.close()
-        waits[mode] = [(datetime.fromisoformat(r["started_at"])
-                        - datetime.fromisoformat(r["created_at"])).total_seconds()
-                       for r in runs_done if r["started_at"]]
+        waits[mode] = [
+            (
+                datetime.fromisoformat(r["started_at"]) - datetime.fromisoformat(r["created_at"])
+            ).total_seconds()
+            for r in runs_done
+            if r["started_at"]
+        ]
     return waits
 
 
@@ -195,8 +240,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--skip-cli", action="store_true")
-    parser.add_argument("--no-provenance", action="store_true",
-                        help="also time jupyter_mlinfra runs without provenance recording")
+    parser.add_argument(
+        "--no-provenance",
+        action="store_true",
+        help="also time jupyter_mlinfra runs without provenance recording",
+    )
     args = parser.parse_args()
     os.environ["PATH"] = VENV_BIN + os.pathsep + os.environ.get("PATH", "")
     tmp = Path(tempfile.mkdtemp(prefix="mlinfra-bench-jobs-"))
@@ -207,41 +255,52 @@ def main() -> int:
     out.mkdir()
     nb = root / "two_cells.ipynb"
     write_notebook(nb)
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-          "(other processes share them)")
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(other processes share them)"
+    )
 
     n = args.runs
     cold, warm = bench_mlinfra(root, n)
-    print(f"jupyter_mlinfra, local executor, 2 workers: {n} runs in {cold:.1f} s cold "
-          f"({cold / n:.2f} s/run, worker start-up included), {warm:.1f} s warm "
-          f"({warm / n:.2f} s/run)")
+    print(
+        f"jupyter_mlinfra, local executor, 2 workers: {n} runs in {cold:.1f} s cold "
+        f"({cold / n:.2f} s/run, worker start-up included), {warm:.1f} s warm "
+        f"({warm / n:.2f} s/run)"
+    )
     if args.no_provenance:
         os.environ["MLINFRA_JOBS_RECORD_PROVENANCE"] = "false"
         np_cold, np_warm = bench_mlinfra(root, n)
         del os.environ["MLINFRA_JOBS_RECORD_PROVENANCE"]
-        print(f"  same without provenance recording: {np_cold:.1f} s cold "
-              f"({np_cold / n:.2f} s/run), {np_warm:.1f} s warm ({np_warm / n:.2f} s/run)")
+        print(
+            f"  same without provenance recording: {np_cold:.1f} s cold "
+            f"({np_cold / n:.2f} s/run), {np_warm:.1f} s warm ({np_warm / n:.2f} s/run)"
+        )
     api = bench_api(nb, out, n)
     print(f"papermill API loop:  {n} runs in {api:.1f} s ({api / n:.2f} s/run)")
     if not args.skip_cli:
         cli = bench_cli(nb, out, n)
         print(f"papermill CLI loop:  {n} runs in {cli:.1f} s ({cli / n:.2f} s/run)")
-        print(f"ratio vs CLI loop:   {cli / cold:.1f}x cold, {cli / warm:.1f}x warm "
-              "(target >= 6x)")
+        print(f"ratio vs CLI loop:   {cli / cold:.1f}x cold, {cli / warm:.1f}x warm (target >= 6x)")
     print(f"ratio vs API loop:   {api / cold:.1f}x cold, {api / warm:.1f}x warm (target >= 2x)")
 
     per_run, ticks = bench_dispatch()
-    print(f"dispatch, no-op executor, 10,000 runs in a 1,000-node DAG: {per_run * 1000:.3f} ms "
-          f"per run ({ticks} scheduler passes) (target <= 1 ms)")
+    print(
+        f"dispatch, no-op executor, 10,000 runs in a 1,000-node DAG: {per_run * 1000:.3f} ms "
+        f"per run ({ticks} scheduler passes) (target <= 1 ms)"
+    )
     late = bench_cron_lateness(root)
-    print(f"cron lateness, every-second job, poll 0.1 s: {len(late)} ticks, median "
-          f"{statistics.median(late):.3f} s, max {max(late):.3f} s (target <= 1 s)")
+    print(
+        f"cron lateness, every-second job, poll 0.1 s: {len(late)} ticks, median "
+        f"{statistics.median(late):.3f} s, max {max(late):.3f} s (target <= 1 s)"
+    )
     waits = bench_cross_process_wait(root)
     bell, poll = waits["doorbell"], waits["poll"]
-    print(f"wait from another process's submission to dispatch, poll 1 s: doorbell median "
-          f"{statistics.median(bell) * 1000:.0f} ms (max {max(bell) * 1000:.0f} ms), polling "
-          f"only median {statistics.median(poll) * 1000:.0f} ms (max {max(poll) * 1000:.0f} "
-          f"ms): {statistics.median(poll) / statistics.median(bell):.0f}x less waiting")
+    print(
+        f"wait from another process's submission to dispatch, poll 1 s: doorbell median "
+        f"{statistics.median(bell) * 1000:.0f} ms (max {max(bell) * 1000:.0f} ms), polling "
+        f"only median {statistics.median(poll) * 1000:.0f} ms (max {max(poll) * 1000:.0f} "
+        f"ms): {statistics.median(poll) / statistics.median(bell):.0f}x less waiting"
+    )
     return 0
 
 

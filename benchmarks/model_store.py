@@ -37,8 +37,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_DEFAULT_REGION="us-east-1")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
     import logging
 
     import boto3
@@ -56,8 +57,11 @@ def main() -> int:
     client.create_bucket(Bucket=bucket)
 
     home = tempfile.mkdtemp(prefix="mlinfra-bench-models-")
-    os.environ.update(MLINFRA_HOME=home, MLINFRA_ARTIFACT_ROOT=f"s3://{bucket}/store",
-                      MLINFRA_S3_ENDPOINT_URL=endpoint)
+    os.environ.update(
+        MLINFRA_HOME=home,
+        MLINFRA_ARTIFACT_ROOT=f"s3://{bucket}/store",
+        MLINFRA_S3_ENDPOINT_URL=endpoint,
+    )
     os.environ.pop("MLINFRA_CATALOG_URL", None)
     from jupyter_mlinfra.core.workspace import Workspace
 
@@ -72,12 +76,12 @@ def main() -> int:
         return KNeighborsRegressor(n_neighbors=3, algorithm="brute").fit(X, X[:, 0])
 
     # warm-up: first catalog use (migrations), the environment lock, boto3 connections
-    store.register("warmup", KNeighborsRegressor().fit([[0.0], [1.0]], [0.0, 1.0]),
-                   figures=[])
+    store.register("warmup", KNeighborsRegressor().fit([[0.0], [1.0]], [0.0, 1.0]), figures=[])
     client.put_object(Bucket=bucket, Key="warmup", Body=b"x")
 
     reg, load, up, down = [], [], [], []
     size = 0
+
     def store_round(model):
         t0 = time.perf_counter()
         version = store.register("big", model, figures=[])
@@ -121,23 +125,36 @@ def main() -> int:
         up.append(u)
         down.append(d)
         del model, payload
-        print(f"  run {i + 1}: register {r:.3f} s, load {lo:.3f} s | boto3 upload {u:.3f} s, "
-              f"download {d:.3f} s | ratio {(r + lo) / (u + d):.2f}x", flush=True)
+        print(
+            f"  run {i + 1}: register {r:.3f} s, load {lo:.3f} s | boto3 upload {u:.3f} s, "
+            f"download {d:.3f} s | ratio {(r + lo) / (u + d):.2f}x",
+            flush=True,
+        )
 
     med = statistics.median
     store_total = med([r + lo for r, lo in zip(reg, load)])
     raw_total = med([u + d for u, d in zip(up, down)])
-    print(f"\nmodel_store: {size / 1e6:.1f} MB model (joblib), S3 endpoint {endpoint}, "
-          f"median of {args.repeat}")
-    print(f"  register      {med(reg):.3f} s   vs boto3 upload_fileobj   {med(up):.3f} s   "
-          f"ratio {med(reg) / med(up):.2f}x")
-    print(f"  load          {med(load):.3f} s   vs boto3 download_fileobj {med(down):.3f} s   "
-          f"ratio {med(load) / med(down):.2f}x")
-    print(f"  register+load {store_total:.3f} s   vs upload+download        {raw_total:.3f} s   "
-          f"ratio {store_total / raw_total:.2f}x   (target <= 1.30x)")
+    print(
+        f"\nmodel_store: {size / 1e6:.1f} MB model (joblib), S3 endpoint {endpoint}, "
+        f"median of {args.repeat}"
+    )
+    print(
+        f"  register      {med(reg):.3f} s   vs boto3 upload_fileobj   {med(up):.3f} s   "
+        f"ratio {med(reg) / med(up):.2f}x"
+    )
+    print(
+        f"  load          {med(load):.3f} s   vs boto3 download_fileobj {med(down):.3f} s   "
+        f"ratio {med(load) / med(down):.2f}x"
+    )
+    print(
+        f"  register+load {store_total:.3f} s   vs upload+download        {raw_total:.3f} s   "
+        f"ratio {store_total / raw_total:.2f}x   (target <= 1.30x)"
+    )
     per_run = [(r + lo) / (u + d) for r, lo, u, d in zip(reg, load, up, down)]
-    print(f"  per-run ratios: median {med(per_run):.2f}x, best {min(per_run):.2f}x, "
-          f"worst {max(per_run):.2f}x; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"  per-run ratios: median {med(per_run):.2f}x, best {min(per_run):.2f}x, "
+        f"worst {max(per_run):.2f}x; load average {os.getloadavg()[0]:.1f}"
+    )
     ws.close()
     server.stop()
     return 0

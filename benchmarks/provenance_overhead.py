@@ -76,8 +76,12 @@ def small_cells(n: int) -> list[str]:
 def build(n: int, record: bool) -> nbformat.NotebookNode:
     first = "%load_ext jupyter_mlinfra\nlst = []" if record else "import os\nlst = []"
     cells = [new_code_cell(first)] + [new_code_cell(src) for src in small_cells(n)]
-    return new_notebook(cells=cells, metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    return new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
 
 
 def _kernel_cpu(client: NotebookClient) -> float:
@@ -93,8 +97,10 @@ def _catalog_counts(home: str) -> tuple[int, int]:
         return 0, 0
     conn = sqlite3.connect(path, timeout=30)
     try:
-        return (conn.execute("select count(*) from mlinfra_provenance_sessions").fetchone()[0],
-                conn.execute("select count(*) from mlinfra_provenance_executions").fetchone()[0])
+        return (
+            conn.execute("select count(*) from mlinfra_provenance_sessions").fetchone()[0],
+            conn.execute("select count(*) from mlinfra_provenance_executions").fetchone()[0],
+        )
     except sqlite3.OperationalError:  # tables not there yet
         return 0, 0
     finally:
@@ -109,15 +115,18 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def run_pair(n: int, home: str) -> tuple[list[float], list[float], dict[bool, float],
-                                          dict[bool, float]]:
+def run_pair(
+    n: int, home: str
+) -> tuple[list[float], list[float], dict[bool, float], dict[bool, float]]:
     """Per-cell times in ms (cells 1..n; the set-up cell 0 excluded) of a plain kernel and a
     recording kernel, both started at once and fed the same cells alternately (cell i goes to
     one then the other, who goes first alternating), so load changes hit both alike; and each
     kernel's CPU seconds for the set-up cell (until the recorder's session is in the catalog)
     and for the n cells (until every one is in the catalog)."""
-    clients = {record: NotebookClient(build(n, record), timeout=60, kernel_name="python3")
-               for record in (False, True)}
+    clients = {
+        record: NotebookClient(build(n, record), timeout=60, kernel_name="python3")
+        for record in (False, True)
+    }
     times: dict[bool, list[float]] = {False: [], True: []}
     setup_cpu: dict[bool, float] = {}
     cells_cpu: dict[bool, float] = {}
@@ -126,7 +135,7 @@ def run_pair(n: int, home: str) -> tuple[list[float], list[float], dict[bool, fl
         # the kernels' own start-up is over before the first reading
         start = {r: _kernel_cpu(c) for r, c in clients.items()}
         for i in range(n + 1):
-            for record in ((False, True) if i % 2 == 0 else (True, False)):
+            for record in (False, True) if i % 2 == 0 else (True, False):
                 client = clients[record]
                 started = time.perf_counter()
                 client.execute_cell(client.nb.cells[i], i)
@@ -166,14 +175,20 @@ def first_write_cost(rounds: int = 5) -> None:
     costs = []
     for _ in range(rounds):
         # not run from the checkout (sys.path[0] = ''): PYTHONPATH chooses the package
-        out = subprocess.run([sys.executable, "-c", FIRST_WRITE], check=True,
-                             capture_output=True, text=True,
-                             cwd=os.environ["MLINFRA_HOME"]).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", FIRST_WRITE],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=os.environ["MLINFRA_HOME"],
+        ).stdout.split()
         costs.append(float(out[0]))
-    print(f"\nfirst write (fresh process, IPython loaded; open the writer, register a "
-          f"session, write one execution): median {statistics.median(costs) * 1000:.0f} ms "
-          f"CPU over {rounds} (writer {out[1]}, sqlalchemy.orm imported: {out[2]}; "
-          f"load average {_load()})")
+    print(
+        f"\nfirst write (fresh process, IPython loaded; open the writer, register a "
+        f"session, write one execution): median {statistics.median(costs) * 1000:.0f} ms "
+        f"CPU over {rounds} (writer {out[1]}, sqlalchemy.orm imported: {out[2]}; "
+        f"load average {_load()})"
+    )
 
 
 def _load() -> str:
@@ -205,44 +220,58 @@ def main() -> int:
             setup_added.append(setup_cpu[True] - setup_cpu[False])
             added = (cells_cpu[True] - cells_cpu[False]) * 1000.0 / n
             cpu_added.setdefault(n, []).append(added)
-            print(f"round {r + 1} n={n}: plain median {statistics.median(plain):.3f} ms/cell, "
-                  f"recording {statistics.median(rec):.3f} ms/cell; kernel CPU plain "
-                  f"{cells_cpu[False] * 1000 / n:.3f} ms/cell, recording "
-                  f"{cells_cpu[True] * 1000 / n:.3f} ms/cell ({added:+.3f}); set-up CPU "
-                  f"plain {setup_cpu[False] * 1000:.0f} ms, recording "
-                  f"{setup_cpu[True] * 1000:.0f} ms; load average {_load()}", flush=True)
+            print(
+                f"round {r + 1} n={n}: plain median {statistics.median(plain):.3f} ms/cell, "
+                f"recording {statistics.median(rec):.3f} ms/cell; kernel CPU plain "
+                f"{cells_cpu[False] * 1000 / n:.3f} ms/cell, recording "
+                f"{cells_cpu[True] * 1000 / n:.3f} ms/cell ({added:+.3f}); set-up CPU "
+                f"plain {setup_cpu[False] * 1000:.0f} ms, recording "
+                f"{setup_cpu[True] * 1000:.0f} ms; load average {_load()}",
+                flush=True,
+            )
 
-    print(f"\nprovenance overhead ({args.rounds} rounds, alternating; "
-          f"{time.perf_counter() - started:.0f} s; other processes share the CPU)")
+    print(
+        f"\nprovenance overhead ({args.rounds} rounds, alternating; "
+        f"{time.perf_counter() - started:.0f} s; other processes share the CPU)"
+    )
     print(f"{'cells':>6} {'plain ms/cell':>14} {'recording ms/cell':>18} {'added ms/cell':>14}")
     for n in (200, 400):
         plain = [statistics.median(t) for t in results[(n, False)]]
         rec = [statistics.median(t) for t in results[(n, True)]]
         added = statistics.median([b - a for a, b in zip(plain, rec)])
-        print(f"{n:>6} {statistics.median(plain):>14.3f} {statistics.median(rec):>18.3f} "
-              f"{added:>+14.3f}")
+        print(
+            f"{n:>6} {statistics.median(plain):>14.3f} {statistics.median(rec):>18.3f} "
+            f"{added:>+14.3f}"
+        )
 
-    print(f"\nkernel CPU added per cell (mean over the cells of a run; median over "
-          f"{args.rounds} runs): " + ", ".join(
-              f"{n} cells {statistics.median(v):+.3f} ms" for n, v in cpu_added.items())
-          + f"; set-up CPU added (%load_ext + first write): median "
-          f"{statistics.median(setup_added) * 1000:.0f} ms; load average {_load()}")
+    print(
+        f"\nkernel CPU added per cell (mean over the cells of a run; median over "
+        f"{args.rounds} runs): "
+        + ", ".join(f"{n} cells {statistics.median(v):+.3f} ms" for n, v in cpu_added.items())
+        + f"; set-up CPU added (%load_ext + first write): median "
+        f"{statistics.median(setup_added) * 1000:.0f} ms; load average {_load()}"
+    )
 
     def growth(record: bool) -> float:
         ratios = []
         for times in results[(400, record)]:
-            early = statistics.median(times[0:50])      # cells 1-50
-            late = statistics.median(times[349:400])    # cells 350-400
+            early = statistics.median(times[0:50])  # cells 1-50
+            late = statistics.median(times[349:400])  # cells 350-400
             ratios.append(late / early)
         return statistics.median(ratios)
 
     g_plain, g_rec = growth(False), growth(True)
-    print(f"\ngrowth, cells 350-400 vs 1-50 (400 cells): plain {g_plain:.3f}x, "
-          f"recording {g_rec:.3f}x (recording / plain: {g_rec / g_plain:.3f})")
+    print(
+        f"\ngrowth, cells 350-400 vs 1-50 (400 cells): plain {g_plain:.3f}x, "
+        f"recording {g_rec:.3f}x (recording / plain: {g_rec / g_plain:.3f})"
+    )
     catalog = Path(home) / "catalog.db"
     if catalog.exists():
-        rows = sqlite3.connect(catalog).execute(
-            "select count(*) from mlinfra_provenance_executions").fetchone()[0]
+        rows = (
+            sqlite3.connect(catalog)
+            .execute("select count(*) from mlinfra_provenance_executions")
+            .fetchone()[0]
+        )
         expected = args.rounds * (200 + 400)  # the %load_ext cell itself is not recorded
         print(f"recorded executions in the catalog: {rows} (expected {expected})")
     first_write_cost()
@@ -286,10 +315,12 @@ def hook_cost(n: int = 400) -> None:
         rec.stop()
     us = [s * 1e6 for s in spent[1:]]
     early, late = statistics.median(us[0:50]), statistics.median(us[349:400])
-    print(f"\nrecorder time on the kernel thread (in-process, {n} cells, "
-          f"{len(shell.user_ns)} names in the namespace at the end): median "
-          f"{statistics.median(us):.1f} us/cell; cells 1-50 {early:.1f} us, cells 350-400 "
-          f"{late:.1f} us ({late / early:.2f}x); records built: {len(rec.builder.executions)}")
+    print(
+        f"\nrecorder time on the kernel thread (in-process, {n} cells, "
+        f"{len(shell.user_ns)} names in the namespace at the end): median "
+        f"{statistics.median(us):.1f} us/cell; cells 1-50 {early:.1f} us, cells 350-400 "
+        f"{late:.1f} us ({late / early:.2f}x); records built: {len(rec.builder.executions)}"
+    )
 
 
 if __name__ == "__main__":

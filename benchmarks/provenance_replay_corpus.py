@@ -47,16 +47,18 @@ CORPUS = ROOT / "tests" / "notebooks" / "corpus"
 VENV_BIN = str(Path(sys.executable).parent)
 CELL_TIMEOUT = 60
 _NUMBER = re.compile(r"(?<![\w.'\"])(\d+)(?![\w.'\"])")
-_WRITES_FILE = re.compile(r"to_csv\(|write_text\(|open\([^)]*['\"]wb?['\"]|\.dump\(|savefig\(|"
-                          r"> *[\w.]+\.csv")
+_WRITES_FILE = re.compile(
+    r"to_csv\(|write_text\(|open\([^)]*['\"]wb?['\"]|\.dump\(|savefig\(|"
+    r"> *[\w.]+\.csv"
+)
 _FILE_NAME = re.compile(r"['\"]([\w./-]+\.(?:csv|json|pkl|joblib|txt))['\"]|> *([\w.]+\.csv)")
 
 
 @dataclass
 class Session:
     name: str
-    runs: list[tuple[str, str]] = field(default_factory=list)   # (cell id, source) in order
-    steps: list[str] = field(default_factory=list)              # what happened, for the report
+    runs: list[tuple[str, str]] = field(default_factory=list)  # (cell id, source) in order
+    steps: list[str] = field(default_factory=list)  # what happened, for the report
     notebook: list[tuple[str, str]] = field(default_factory=list)  # the cells at the end
     target: str | None = None
 
@@ -66,10 +68,11 @@ def _code_cells(nb) -> list[tuple[str, str]]:
 
 
 def _shows_value(cell) -> bool:
-    return any(o.get("output_type") == "execute_result"
-               or (o.get("output_type") == "stream" and o.get("name") == "stdout")
-               for o in cell.get("outputs", [])) and \
-        not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+    return any(
+        o.get("output_type") == "execute_result"
+        or (o.get("output_type") == "stream" and o.get("name") == "stdout")
+        for o in cell.get("outputs", [])
+    ) and not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
 
 def make_session(path: Path, seed: int) -> Session:
@@ -117,7 +120,7 @@ def make_session(path: Path, seed: int) -> Session:
             matches = list(_NUMBER.finditer(current[cid]))
             m = rng.choice(matches)
             new = str(int(m.group(1)) + 1)
-            current[cid] = current[cid][:m.start()] + new + current[cid][m.end():]
+            current[cid] = current[cid][: m.start()] + new + current[cid][m.end() :]
             run(cid)
             s.steps.append(f"edited cell {number[cid]} ({m.group(1)} -> {new}) and ran it")
         elif op == "delete":
@@ -128,16 +131,25 @@ def make_session(path: Path, seed: int) -> Session:
             s.steps.append(f"deleted cell {number[cid]} after it ran")
         elif op == "file":
             writers = [cid for cid in order if _WRITES_FILE.search(current[cid])]
-            names = [f for cid in order for m in _FILE_NAME.finditer(current[cid])
-                     for f in m.groups() if f]
+            names = [
+                f
+                for cid in order
+                for m in _FILE_NAME.finditer(current[cid])
+                for f in m.groups()
+                if f
+            ]
             target_file = rng.choice(names) if names else "scratch.txt"
             scratch = f"scratch-{len(s.runs)}"
-            current[scratch] = (f"with open({target_file!r}, 'a') as _f:\n"
-                                f"    _f.write('')\nprint('touched {target_file}')")
+            current[scratch] = (
+                f"with open({target_file!r}, 'a') as _f:\n"
+                f"    _f.write('')\nprint('touched {target_file}')"
+            )
             if target_file.endswith((".csv", ".txt")) and names:
-                current[scratch] = (f"with open({target_file!r}) as _f:\n    _text = _f.read()\n"
-                                    f"with open({target_file!r}, 'w') as _f:\n"
-                                    f"    _f.write(_text.replace('1', '7'))")
+                current[scratch] = (
+                    f"with open({target_file!r}) as _f:\n    _text = _f.read()\n"
+                    f"with open({target_file!r}, 'w') as _f:\n"
+                    f"    _f.write(_text.replace('1', '7'))"
+                )
             run(scratch)
             s.steps.append(f"a scratch cell rewrote {target_file}, then was deleted")
             if writers and rng.random() < 0.5:
@@ -163,10 +175,17 @@ class Kernel:
         self.kc.wait_for_ready(timeout=60)
 
     def execute(self, source: str, cell_id: str | None = None, silent: bool = False) -> dict:
-        content = {"code": source, "silent": silent, "store_history": not silent,
-                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": False}
-        msg = self.kc.session.msg("execute_request", content,
-                                  metadata={"cellId": cell_id} if cell_id else {})
+        content = {
+            "code": source,
+            "silent": silent,
+            "store_history": not silent,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        }
+        msg = self.kc.session.msg(
+            "execute_request", content, metadata={"cellId": cell_id} if cell_id else {}
+        )
         self.kc.shell_channel.send(msg)
         msg_id = msg["header"]["msg_id"]
         outputs: list = []
@@ -198,7 +217,7 @@ class Kernel:
 @dataclass
 class Outcome:
     name: str
-    status: str           # reproduced | differs | excluded
+    status: str  # reproduced | differs | excluded
     reason: str = ""
     steps: list[str] = field(default_factory=list)
     slice_cells: int = 0
@@ -224,23 +243,30 @@ def run_one(path: Path, seed: int, home: Path) -> Outcome:
         shutil.copytree(CORPUS / "data", empty / "data")  # the original inputs only
         nb_path = work / path.name
         shutil.copy(path, nb_path)
-        env = dict(os.environ, MLINFRA_HOME=str(home), JPY_SESSION_NAME=str(nb_path),
-                   PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+        env = dict(
+            os.environ,
+            MLINFRA_HOME=str(home),
+            JPY_SESSION_NAME=str(nb_path),
+            PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
+        )
         kernel = Kernel(work, env)
         try:
-            kernel.execute("import jupyter_mlinfra as _m\n_m.load_ipython_extension(get_ipython())"
-                           "\ndel _m", silent=True)
+            kernel.execute(
+                "import jupyter_mlinfra as _m\n_m.load_ipython_extension(get_ipython())\ndel _m",
+                silent=True,
+            )
             live = None
             for cid, source in session.runs:
                 live = kernel.execute(source, cid)
             replay_path = tmp / "replay.ipynb"
             got = kernel.execute(
                 "from jupyter_mlinfra import provenance as _p\n"
-                f"print(_p.replay({str(replay_path)!r})['cells'])\ndel _p", silent=False)
+                f"print(_p.replay({str(replay_path)!r})['cells'])\ndel _p",
+                silent=False,
+            )
         finally:
             kernel.close()
-        if live["status"] != "ok" or any(o.get("output_type") == "error"
-                                         for o in live["outputs"]):
+        if live["status"] != "ok" or any(o.get("output_type") == "error" for o in live["outputs"]):
             err = next((o for o in live["outputs"] if o.get("output_type") == "error"), {})
             out.reason = f"the target fails live: {err.get('ename')}: {err.get('evalue')}"[:160]
             return out
@@ -250,9 +276,14 @@ def run_one(path: Path, seed: int, home: Path) -> Outcome:
             return out
         replay_nb = nbformat.read(replay_path, as_version=4)
         out.slice_cells = sum(1 for c in replay_nb.cells if c.cell_type == "code")
-        executed, error, _cell = run_notebook(replay_nb, tmp / "replayed.ipynb", cwd=empty,
-                                              kernel_name="python3", record_provenance=False,
-                                              execution_timeout=CELL_TIMEOUT)
+        executed, error, _cell = run_notebook(
+            replay_nb,
+            tmp / "replayed.ipynb",
+            cwd=empty,
+            kernel_name="python3",
+            record_provenance=False,
+            execution_timeout=CELL_TIMEOUT,
+        )
     code = [c for c in executed.cells if c.cell_type == "code"]
     replayed = code[-1].get("outputs", []) if code else []
     opts = VerifyOptions()
@@ -281,21 +312,28 @@ def main(argv: list[str] | None = None) -> int:
         paths = [p for p in paths if p.stem in args.names]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="messy-home-") as home:
+
         def one(p: Path) -> Outcome:
             try:
                 return run_one(p, args.seed, Path(home))
             except Exception as exc:  # a crash of the harness or the tool: reported as such
-                return Outcome(p.stem, "differs", f"crash: {type(exc).__name__}: {exc}"[:200],
-                               make_session(p, args.seed).steps)
+                return Outcome(
+                    p.stem,
+                    "differs",
+                    f"crash: {type(exc).__name__}: {exc}"[:200],
+                    make_session(p, args.seed).steps,
+                )
 
         with ThreadPoolExecutor(args.workers) as pool:
             outcomes = list(pool.map(one, paths))
     counted = [o for o in outcomes if o.status != "excluded"]
     ok = [o for o in counted if o.status == "reproduced"]
     share = len(ok) / len(counted) if counted else 0.0
-    print(f"notebooks: {len(outcomes)}  sessions compared: {len(counted)}  "
-          f"excluded: {len(outcomes) - len(counted)}  reproduced: {len(ok)}  "
-          f"share: {share:.1%}  (seed {args.seed}, {time.perf_counter() - started:.0f} s)")
+    print(
+        f"notebooks: {len(outcomes)}  sessions compared: {len(counted)}  "
+        f"excluded: {len(outcomes) - len(counted)}  reproduced: {len(ok)}  "
+        f"share: {share:.1%}  (seed {args.seed}, {time.perf_counter() - started:.0f} s)"
+    )
     for o in outcomes:
         if o.status != "reproduced" or args.verbose:
             print(f"  {o.status:<10} {o.name}: {o.reason or f'{o.slice_cells} replay cells'}")

@@ -38,29 +38,51 @@ WORDS = "loss accuracy epoch batch train eval model data step rate value score".
 
 
 def generate(n: int, rng: random.Random, job_ids: list[str]):
-    env = {"python": "3.11.7", "packages": [f"package-{k:03d}==1.{k % 10}.{k % 7}"
-                                            for k in range(200)]}
+    env = {
+        "python": "3.11.7",
+        "packages": [f"package-{k:03d}==1.{k % 10}.{k % 7}" for k in range(200)],
+    }
     tags = [f"tag{k:02d}" for k in range(30)]
     span = 200 * 24 * 3600
     for i in range(n):
         run_id = uuid.uuid4().hex
         sweep = f"sweep{(i // 20):03d}" if i < 10_000 else None
-        params = {"lr": rng.choice([0.1, 0.03, 0.01, 0.003, 0.001]), "depth": rng.randint(1, 8),
-                  "seed": rng.randint(0, 999), "optimizer": rng.choice(["adam", "sgd"])}
+        params = {
+            "lr": rng.choice([0.1, 0.03, 0.01, 0.003, 0.001]),
+            "depth": rng.randint(1, 8),
+            "seed": rng.randint(0, 999),
+            "optimizer": rng.choice(["adam", "sgd"]),
+        }
         text = " ".join(rng.choice(WORDS) for _ in range(45))
         if rng.random() < 0.005:
             text += " needle"
         owner = f"user{rng.randrange(20):02d}"
         yield {
-            "id": run_id, "job_id": rng.choice(job_ids) if rng.random() < 0.6 else None,
-            "owner": owner, "notebook": f"projects/p{rng.randrange(40)}/train.ipynb", "cwd": "/",
-            "snapshot_key": f"runs/{run_id}/input.ipynb", "parameters": params,
-            "state": rng.choice(STATES), "trigger": "sweep" if sweep else "manual",
-            "priority": 0, "cpus": 1.0, "memory_mb": 0, "retries": 0, "retry_backoff": 30.0,
-            "tags": rng.sample(tags, rng.randint(0, 3)), "attempt": 1, "sweep_id": sweep,
-            "upstream_run_ids": [], "created_at": T0 + timedelta(seconds=rng.randrange(span)),
-            "cancel_requested": False, "progress": {}, "history": [], "environment": env,
-            "output_text": text, "visibility": "public" if rng.random() < 0.8 else "private",
+            "id": run_id,
+            "job_id": rng.choice(job_ids) if rng.random() < 0.6 else None,
+            "owner": owner,
+            "notebook": f"projects/p{rng.randrange(40)}/train.ipynb",
+            "cwd": "/",
+            "snapshot_key": f"runs/{run_id}/input.ipynb",
+            "parameters": params,
+            "state": rng.choice(STATES),
+            "trigger": "sweep" if sweep else "manual",
+            "priority": 0,
+            "cpus": 1.0,
+            "memory_mb": 0,
+            "retries": 0,
+            "retry_backoff": 30.0,
+            "tags": rng.sample(tags, rng.randint(0, 3)),
+            "attempt": 1,
+            "sweep_id": sweep,
+            "upstream_run_ids": [],
+            "created_at": T0 + timedelta(seconds=rng.randrange(span)),
+            "cancel_requested": False,
+            "progress": {},
+            "history": [],
+            "environment": env,
+            "output_text": text,
+            "visibility": "public" if rng.random() < 0.8 else "private",
             "team": "",
         }
 
@@ -72,9 +94,18 @@ def populate(ws, n: int) -> dict:
 
     rng = random.Random(SEED)
     now = datetime.now(timezone.utc)
-    jobs = [{"id": uuid.uuid4().hex, "owner": "user00", "name": f"job{k:02d}",
-             "notebook": "train.ipynb", "root_dir": "/", "created_at": now,
-             "updated_at": now} for k in range(50)]
+    jobs = [
+        {
+            "id": uuid.uuid4().hex,
+            "owner": "user00",
+            "name": f"job{k:02d}",
+            "notebook": "train.ipynb",
+            "root_dir": "/",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for k in range(50)
+    ]
     started = time.perf_counter()
     with ws.catalog.session() as s:
         conn = s.connection()
@@ -102,7 +133,7 @@ def _flush(conn, batch, insert, Run, RunTag, RunParam, search_rows) -> None:
 
 
 def median_ms(fn, repeat: int) -> tuple[float, object]:
-    fn()   # warm (statement cache, pages)
+    fn()  # warm (statement cache, pages)
     times, out = [], None
     for _ in range(repeat):
         t = time.perf_counter()
@@ -119,24 +150,29 @@ def main() -> int:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mlinfra-run-search-"))
     os.environ["MLINFRA_HOME"] = str(tmp / "home")
-    os.environ["LOGNAME"] = os.environ["USER"] = "user03"   # the reader (not an admin)
+    os.environ["LOGNAME"] = os.environ["USER"] = "user03"  # the reader (not an admin)
     if args.catalog:
         os.environ["MLINFRA_CATALOG_URL"] = args.catalog
     from jupyter_mlinfra import jobs
     from jupyter_mlinfra.core.workspace import get_workspace
 
     ws = get_workspace()
-    print(f"catalog {ws.catalog.backend}, reader {ws.identity.user}, "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    print(
+        f"catalog {ws.catalog.backend}, reader {ws.identity.user}, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        flush=True,
+    )
     info = populate(ws, args.runs)
     print(f"{args.runs:,} runs bulk-inserted in {info['seconds']:.1f} s", flush=True)
     if ws.catalog.backend == "postgresql":
         with ws.catalog.engine.begin() as conn:
             from sqlalchemy import text
+
             conn.execute(text("ANALYZE"))
     else:
         with ws.catalog.engine.begin() as conn:
             from sqlalchemy import text
+
             conn.execute(text("ANALYZE"))
     since = (T0 + timedelta(days=50)).isoformat().replace("+00:00", "Z")
     until = (T0 + timedelta(days=120)).isoformat().replace("+00:00", "Z")
@@ -152,15 +188,21 @@ def main() -> int:
         ("text q", {"q": "needle"}),
         ("time range", {"since": since, "until": until}),
         ("tag+state", {"tag": "tag07", "state": "succeeded"}),
-        ("tag+param+time", {"tag": "tag07", "parameters": {"optimizer": "adam"},
-                            "since": since, "until": until}),
-        ("job+state+param", {"job": f"user00/{info['job']}", "state": "succeeded",
-                             "parameters": {"depth": "5"}}),
+        (
+            "tag+param+time",
+            {"tag": "tag07", "parameters": {"optimizer": "adam"}, "since": since, "until": until},
+        ),
+        (
+            "job+state+param",
+            {"job": f"user00/{info['job']}", "state": "succeeded", "parameters": {"depth": "5"}},
+        ),
         ("owner+tag+q", {"owner": "user03", "tag": "tag01", "q": "needle"}),
     ]
     results = []
-    header = (f"{'filter':<18}{'matches':>9}{'first page':>12}{'deep cursor':>13}"
-              f"{'deep offset':>13}{'page kB':>9}")
+    header = (
+        f"{'filter':<18}{'matches':>9}{'first page':>12}{'deep cursor':>13}"
+        f"{'deep offset':>13}{'page kB':>9}"
+    )
     print(header)
     for name, filters in cases:
         first_ms, page = median_ms(lambda f=filters: jobs.runs_page(limit=50, **f), args.repeat)
@@ -173,22 +215,36 @@ def main() -> int:
         deep_ms = offset_ms = float("nan")
         if depth >= 50:
             anchor = jobs.runs_page(limit=1, offset=depth - 1, **filters)["next_cursor"]
-            deep_ms, deep = median_ms(lambda a=anchor, f=filters: jobs.runs_page(limit=50, cursor=a, **f),
-                                      args.repeat)
+            deep_ms, deep = median_ms(
+                lambda a=anchor, f=filters: jobs.runs_page(limit=50, cursor=a, **f), args.repeat
+            )
             offset_ms, same = median_ms(
-                lambda d=depth, f=filters: jobs.runs_page(limit=50, offset=d, **f), args.repeat)
+                lambda d=depth, f=filters: jobs.runs_page(limit=50, offset=d, **f), args.repeat
+            )
             assert [r["id"] for r in deep["items"]] == [r["id"] for r in same["items"]]
         size_kb = len(json.dumps(page["items"])) / 1000
         shown = f"{total:,}" + ("" if page["total_exact"] else "+")
-        print(f"{name:<18}{shown:>9}{first_ms:>10.1f}ms{deep_ms:>11.1f}ms"
-              f"{offset_ms:>11.1f}ms{size_kb:>9.1f}", flush=True)
-        results.append({"filter": name, "matches": total, "total_exact": page["total_exact"],
-                        "first_page_ms": round(first_ms, 2), "deep_depth": depth,
-                        "deep_cursor_ms": round(deep_ms, 2),
-                        "deep_offset_ms": round(offset_ms, 2), "page_kb": round(size_kb, 1)})
+        print(
+            f"{name:<18}{shown:>9}{first_ms:>10.1f}ms{deep_ms:>11.1f}ms"
+            f"{offset_ms:>11.1f}ms{size_kb:>9.1f}",
+            flush=True,
+        )
+        results.append(
+            {
+                "filter": name,
+                "matches": total,
+                "total_exact": page["total_exact"],
+                "first_page_ms": round(first_ms, 2),
+                "deep_depth": depth,
+                "deep_cursor_ms": round(deep_ms, 2),
+                "deep_offset_ms": round(offset_ms, 2),
+                "page_kb": round(size_kb, 1),
+            }
+        )
     out = tmp / "run_search.json"
-    out.write_text(json.dumps({"runs": args.runs, "backend": ws.catalog.backend,
-                               "results": results}, indent=1))
+    out.write_text(
+        json.dumps({"runs": args.runs, "backend": ws.catalog.backend, "results": results}, indent=1)
+    )
     print(f"results: {out}")
     return 0
 

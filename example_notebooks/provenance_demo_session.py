@@ -23,29 +23,48 @@ HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "provenance_demo.ipynb"
 
 CELLS = [
-    ("intro", "md", "# Provenance demo: hazards found and fixed\n\n"
-     "A small price analysis, as it looks after an interactive session: cells ran out of "
-     "order, one was edited and not re-run, a scratch cell was deleted, one never ran. "
-     "The kernel's state no longer matches the notebook. `%mlinfra check` (last cell) says "
-     "where and why; the *Fix* section at the end says what to do."),
+    (
+        "intro",
+        "md",
+        "# Provenance demo: hazards found and fixed\n\n"
+        "A small price analysis, as it looks after an interactive session: cells ran out of "
+        "order, one was edited and not re-run, a scratch cell was deleted, one never ran. "
+        "The kernel's state no longer matches the notebook. `%mlinfra check` (last cell) says "
+        "where and why; the *Fix* section at the end says what to do.",
+    ),
     ("setup", "code", "%load_ext jupyter_mlinfra"),
     ("load", "code", "prices = [10.0, 12.5, 11.0, 40.0]"),
     ("clean", "code", "prices = [p for p in prices if p < 30]  # drop the outlier"),
-    ("mean", "code", "import statistics\nmean_price = statistics.mean(prices)\n"
-                     "print(f\"mean price: {mean_price:.2f}\")"),
-    ("describe", "code", "print(len(prices), \"prices\")"),
-    ("report", "code", "summary = {\"n\": len(prices), \"mean\": round(mean_price, 2), "
-                       "\"currency\": currency}\nsummary"),
-    ("check-md", "md", "## Check\n\n`%mlinfra check` compares the kernel's execution history "
-     "with the notebook as it is now."),
+    (
+        "mean",
+        "code",
+        "import statistics\nmean_price = statistics.mean(prices)\n"
+        'print(f"mean price: {mean_price:.2f}")',
+    ),
+    ("describe", "code", 'print(len(prices), "prices")'),
+    (
+        "report",
+        "code",
+        'summary = {"n": len(prices), "mean": round(mean_price, 2), "currency": currency}\nsummary',
+    ),
+    (
+        "check-md",
+        "md",
+        "## Check\n\n`%mlinfra check` compares the kernel's execution history "
+        "with the notebook as it is now.",
+    ),
     ("check", "code", "%mlinfra check"),
-    ("fix-md", "md", "## Fix\n\n1. `currency` lives only in the kernel (its cell was deleted): "
-     "define it in a cell, e.g. `currency = \"EUR\"` above the report.\n"
-     "2. Restart the kernel and run all cells top to bottom: the stale `mean`, the "
-     "out-of-order runs and the edited cell are then all consistent.\n"
-     "3. `%mlinfra check` reports no hazard; `jupyter mlinfra verify provenance_demo.ipynb` "
-     "re-runs it in a fresh kernel and compares every output.\n\n"
-     "`make demo` does exactly this on a copy (see `run_demo.py`, `step_provenance`)."),
+    (
+        "fix-md",
+        "md",
+        "## Fix\n\n1. `currency` lives only in the kernel (its cell was deleted): "
+        'define it in a cell, e.g. `currency = "EUR"` above the report.\n'
+        "2. Restart the kernel and run all cells top to bottom: the stale `mean`, the "
+        "out-of-order runs and the edited cell are then all consistent.\n"
+        "3. `%mlinfra check` reports no hazard; `jupyter mlinfra verify provenance_demo.ipynb` "
+        "re-runs it in a fresh kernel and compares every output.\n\n"
+        "`make demo` does exactly this on a copy (see `run_demo.py`, `step_provenance`).",
+    ),
 ]
 
 # (cell id, source run) in the order the person ran them; "scratch" is later deleted.
@@ -53,7 +72,7 @@ SESSION = [
     ("setup", None),
     ("load", None),
     ("mean", "import statistics\nmean_price = statistics.mean(prices)"),  # edited later
-    ("scratch", "currency = \"EUR\""),
+    ("scratch", 'currency = "EUR"'),
     ("clean", None),
     ("report", None),
     ("check", None),
@@ -67,8 +86,12 @@ def build_notebook() -> nbformat.NotebookNode:
         if cid == "check":  # its output describes the session, not the computation
             cell.metadata["tags"] = ["mlinfra-ignore-output"]
         cells.append(cell)
-    return new_notebook(cells=cells, metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    return new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
 
 
 def run_session(nb: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
@@ -87,9 +110,18 @@ def run_session(nb: nbformat.NotebookNode, path: Path) -> nbformat.NotebookNode:
                 if msg["msg_type"] in ("stream", "execute_result", "display_data", "error"):
                     outputs.append(output_from_msg(msg))
 
-            msg = kc.session.msg("execute_request", {
-                "code": code, "silent": False, "store_history": True, "user_expressions": {},
-                "allow_stdin": False, "stop_on_error": True}, metadata={"cellId": cid})
+            msg = kc.session.msg(
+                "execute_request",
+                {
+                    "code": code,
+                    "silent": False,
+                    "store_history": True,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+                metadata={"cellId": cid},
+            )
             kc.shell_channel.send(msg)
             while True:
                 io = kc.get_iopub_msg(timeout=60)

@@ -27,8 +27,9 @@ def demo_outputs(ws) -> Path:
     return out_dir
 
 
-def run_example(ws, name: str, notebook_path: str, show: tuple[str, ...],
-                limit: int | None = None) -> tuple[Path, float]:
+def run_example(
+    ws, name: str, notebook_path: str, show: tuple[str, ...], limit: int | None = None
+) -> tuple[Path, float]:
     """Run example_notebooks/<name> with the shared runner into the demo's output folder and
     print the stream output of the cells whose source starts with one of ``show``; the output
     notebook's path and the seconds it took."""
@@ -36,8 +37,9 @@ def run_example(ws, name: str, notebook_path: str, show: tuple[str, ...],
 
     out = demo_outputs(ws) / name
     started = time.perf_counter()
-    nb = execute_notebook(HERE / name, out, kernel_name="python3", cwd=HERE,
-                          notebook_path=notebook_path)
+    nb = execute_notebook(
+        HERE / name, out, kernel_name="python3", cwd=HERE, notebook_path=notebook_path
+    )
     for cell in nb.cells:
         if cell.cell_type != "code" or not cell.source.lstrip().startswith(show):
             continue
@@ -54,8 +56,10 @@ def step_foundation(ws) -> None:
     info = ws.artifacts.put("demo/hello.txt", payload, metadata={"made_by": "make demo"})
     back = ws.artifacts.get("demo/hello.txt")
     assert back == payload, "artifact round trip returned different bytes"
-    print(f"\nartifact round trip: {info.key} sha256={info.sha256[:16]}... "
-          f"{info.size} bytes, read back and verified")
+    print(
+        f"\nartifact round trip: {info.key} sha256={info.sha256[:16]}... "
+        f"{info.size} bytes, read back and verified"
+    )
 
 
 def step_provenance(ws) -> None:
@@ -72,11 +76,14 @@ def step_provenance(ws) -> None:
     print(report.to_text())
     assert report.stale and report.out_of_order and report.hidden_state, "no hazard found"
     out_dir = demo_outputs(ws)
-    replay = svc.export_replay(out_dir / "provenance_demo.replay.ipynb", str(demo),
-                               cell_id="report")
-    print("\nreplay order of the report cell: executions "
-          + ", ".join(f"#{e['seq']} ({e['cell_id']})" for e in replay["executions"])
-          + f" -> {replay['path']}")
+    replay = svc.export_replay(
+        out_dir / "provenance_demo.replay.ipynb", str(demo), cell_id="report"
+    )
+    print(
+        "\nreplay order of the report cell: executions "
+        + ", ".join(f"#{e['seq']} ({e['cell_id']})" for e in replay["executions"])
+        + f" -> {replay['path']}"
+    )
     # 2. Fixed: define `currency` in a cell, then restart and run all (here: papermill).
     nb = nbformat.read(demo, as_version=4)
     nb.metadata.pop(METADATA_KEY, None)
@@ -93,33 +100,47 @@ def step_provenance(ws) -> None:
     assert result.ok, "the fixed notebook does not re-run to its outputs"
 
 
-
 def step_features(ws) -> None:
     banner("Feature store: define, materialize, point-in-time training frame, online, push")
-    out, seconds = run_example(ws, "features_demo.ipynb", "example_notebooks/features_demo.ipynb",
-                               ("%mlinfra feature list", "info = "))
+    out, seconds = run_example(
+        ws,
+        "features_demo.ipynb",
+        "example_notebooks/features_demo.ipynb",
+        ("%mlinfra feature list", "info = "),
+    )
     fs = ws.service("features")
     info = fs.describe("spend", statistics=False)
     assert info["freshness"]["offline_rows"] > 0, "the demo materialized nothing"
-    assert any(u["consumer"].startswith("model:churn_demo") for u in info["used_by"]), \
+    assert any(u["consumer"].startswith("model:churn_demo") for u in info["used_by"]), (
         "the demo model is not listed as a user of the spend features"
+    )
     print(f"\nfeatures_demo.ipynb ran in {seconds:.1f} s; output notebook: {out}")
 
 
 def step_models(ws) -> None:
     banner("Model store: register, alias, load, compare, reproduce")
-    out, seconds = run_example(ws, "models_demo.ipynb", str(HERE / "models_demo.ipynb"),
-                               ("%mlinfra model register", "%mlinfra model alias",
-                                "%mlinfra model compare", "if not models.is_reproducing"),
-                               limit=1500)
+    out, seconds = run_example(
+        ws,
+        "models_demo.ipynb",
+        str(HERE / "models_demo.ipynb"),
+        (
+            "%mlinfra model register",
+            "%mlinfra model alias",
+            "%mlinfra model compare",
+            "if not models.is_reproducing",
+        ),
+        limit=1500,
+    )
     store = ws.service("models")
     print("\n" + repr(store.card("cancer-clf")))
     production = store.get("cancer-clf@production")
     assert production.version == 2, "the production alias did not move to version 2"
     kinds = {a["kind"] for a in production.artifacts}
     assert {"parameters", "featurize", "source", "dependencies", "notebook", "figure"} <= kinds
-    print(f"\nmodels_demo.ipynb ran in {seconds:.1f} s (including a reproduction in a fresh "
-          f"kernel); output notebook: {out}")
+    print(
+        f"\nmodels_demo.ipynb ran in {seconds:.1f} s (including a reproduction in a fresh "
+        f"kernel); output notebook: {out}"
+    )
 
 
 def step_jobs(ws) -> None:
@@ -134,15 +155,32 @@ def step_jobs(ws) -> None:
     for name in ("demo-evaluate", "demo-train", "demo-prepare"):
         if name in existing:
             jobs.delete_job(name)
-    jobs.create_job("demo-prepare", "jobs_prepare.ipynb", parameters={"rows": 2000},
-                    schedule="0 6 * * 1-5", timezone="Europe/Paris", tags=["demo"])
-    jobs.create_job("demo-train", "jobs_train.ipynb", parameters={"alpha": 1.0},
-                    depends_on=["demo-prepare"], retries=1, timeout=300, tags=["demo"])
-    jobs.create_job("demo-evaluate", "jobs_evaluate.ipynb", depends_on=["demo-train"],
-                    tags=["demo"])
+    jobs.create_job(
+        "demo-prepare",
+        "jobs_prepare.ipynb",
+        parameters={"rows": 2000},
+        schedule="0 6 * * 1-5",
+        timezone="Europe/Paris",
+        tags=["demo"],
+    )
+    jobs.create_job(
+        "demo-train",
+        "jobs_train.ipynb",
+        parameters={"alpha": 1.0},
+        depends_on=["demo-prepare"],
+        retries=1,
+        timeout=300,
+        tags=["demo"],
+    )
+    jobs.create_job(
+        "demo-evaluate", "jobs_evaluate.ipynb", depends_on=["demo-train"], tags=["demo"]
+    )
     prepare = jobs.get_job("demo-prepare")
-    print(f"demo-prepare runs on '{prepare['schedule']}' ({prepare['timezone']}); next: "
-          + ", ".join(t[:16] for t in prepare["next_fire_times"][:3]) + " ...")
+    print(
+        f"demo-prepare runs on '{prepare['schedule']}' ({prepare['timezone']}); next: "
+        + ", ".join(t[:16] for t in prepare["next_fire_times"][:3])
+        + " ..."
+    )
     scheduler = Scheduler(ws, LocalExecutor(ws, 2), poll_interval=0.1)
     try:
         started = time.perf_counter()
@@ -183,8 +221,10 @@ def main() -> int:
     started = time.perf_counter()
     for step in STEPS:
         step(ws)
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; "
-          f"everything it made is under {ws.config.home}")
+    print(
+        f"\ndemo finished in {time.perf_counter() - started:.1f} s; "
+        f"everything it made is under {ws.config.home}"
+    )
     return 0
 
 

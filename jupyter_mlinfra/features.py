@@ -30,19 +30,37 @@ from typing import Any
 from .core.features.service import LINEAGE_ATTR, FeatureService, OnlineFeatures
 from .core.workspace import get_workspace
 
-__all__ = ["entity", "register", "feature_view", "list_views", "search", "describe",
-           "get_view", "update", "delete", "materialize", "push", "compact", "get_training_frame",
-           "get_online_features", "sample", "lineage", "record_usage", "list_entities",
-           "list_views_page", "list_entities_page",
-           "OnlineFeatures", "LINEAGE_ATTR"]
+__all__ = [
+    "entity",
+    "register",
+    "feature_view",
+    "list_views",
+    "search",
+    "describe",
+    "get_view",
+    "update",
+    "delete",
+    "materialize",
+    "push",
+    "compact",
+    "get_training_frame",
+    "get_online_features",
+    "sample",
+    "lineage",
+    "record_usage",
+    "list_entities",
+    "list_views_page",
+    "list_entities_page",
+    "OnlineFeatures",
+    "LINEAGE_ATTR",
+]
 
 
 def _svc() -> FeatureService:
     return get_workspace().service("features")
 
 
-def entity(name: str, join_keys: Iterable[str] | str | None = None,
-           description: str = "") -> dict:
+def entity(name: str, join_keys: Iterable[str] | str | None = None, description: str = "") -> dict:
     """Register an entity (idempotent). ``join_keys`` default to ``[name]``."""
     return _svc().register_entity(name, join_keys, description)
 
@@ -51,17 +69,35 @@ def list_entities() -> list[dict]:
     return _svc().list_entities()
 
 
-def register(name: str, *, entities: Iterable[str] | str, source: Any = None,
-             transform: Callable | None = None, event_timestamp: str = "event_timestamp",
-             created_timestamp: str | None = None, ttl: Any = None,
-             schema: dict[str, str] | None = None, description: str | None = None,
-             tags: Iterable[str] | None = None, visibility: str | None = None) -> dict:
+def register(
+    name: str,
+    *,
+    entities: Iterable[str] | str,
+    source: Any = None,
+    transform: Callable | None = None,
+    event_timestamp: str = "event_timestamp",
+    created_timestamp: str | None = None,
+    ttl: Any = None,
+    schema: dict[str, str] | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    visibility: str | None = None,
+) -> dict:
     """Register a feature view; a changed transform or schema makes a new version, an
     unchanged definition is a no-op. Returns ``{"view", "version", "created", ...}``."""
     return _svc().register_view(
-        name, entities=entities, source=source, transform=transform,
-        event_timestamp=event_timestamp, created_timestamp=created_timestamp, ttl=ttl,
-        schema=schema, description=description, tags=tags, visibility=visibility)
+        name,
+        entities=entities,
+        source=source,
+        transform=transform,
+        event_timestamp=event_timestamp,
+        created_timestamp=created_timestamp,
+        ttl=ttl,
+        schema=schema,
+        description=description,
+        tags=tags,
+        visibility=visibility,
+    )
 
 
 def feature_view(name: str, **options: Any) -> Callable[[Callable], Callable]:
@@ -74,8 +110,13 @@ def feature_view(name: str, **options: Any) -> Callable[[Callable], Callable]:
     return wrap
 
 
-def list_views(text: str | None = None, *, owner: str | None = None, tag: str | None = None,
-               entity: str | None = None) -> list[dict]:
+def list_views(
+    text: str | None = None,
+    *,
+    owner: str | None = None,
+    tag: str | None = None,
+    entity: str | None = None,
+) -> list[dict]:
     """The views you may see, filtered by text (name, description, features, tags), owner,
     tag or entity."""
     return _svc().list_views(text=text, owner=owner, tag=tag, entity=entity)
@@ -103,18 +144,24 @@ def get_view(name: str, version: int | None = None):
     return _svc().get_view(name, version)
 
 
-def update(name: str, *, description: str | None = None, tags: Iterable[str] | None = None,
-           visibility: str | None = None, ttl: Any = None) -> dict:
-    return _svc().update_view(name, description=description, tags=tags,
-                              visibility=visibility, ttl=ttl)
+def update(
+    name: str,
+    *,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    visibility: str | None = None,
+    ttl: Any = None,
+) -> dict:
+    return _svc().update_view(
+        name, description=description, tags=tags, visibility=visibility, ttl=ttl
+    )
 
 
 def delete(name: str) -> dict:
     return _svc().delete_view(name)
 
 
-def materialize(name: str, start: Any = None, end: Any = None,
-                version: int | None = None) -> dict:
+def materialize(name: str, start: Any = None, end: Any = None, version: int | None = None) -> dict:
     """Compute [start, end) (default: from the last materialized time to now) into the
     offline store (parquet by day) and the online store."""
     return _svc().materialize(name, start=start, end=end, version=version)
@@ -131,12 +178,21 @@ def compact(name: str) -> dict:
     return _svc().compact(name)
 
 
-def get_training_frame(entity_df, features: Any, *, timestamp_column: str | None = None,
-                       full_feature_names: bool = False):
+def get_training_frame(
+    entity_df,
+    features: Any,
+    *,
+    timestamp_column: str | None = None,
+    full_feature_names: bool = False,
+):
     """``entity_df`` plus point-in-time-correct feature columns (one row per input row, in
     input order). The lineage is in ``frame.attrs["mlinfra_lineage"]``."""
-    return _svc().get_training_frame(entity_df, features, timestamp_column=timestamp_column,
-                                     full_feature_names=full_feature_names)
+    return _svc().get_training_frame(
+        entity_df,
+        features,
+        timestamp_column=timestamp_column,
+        full_feature_names=full_feature_names,
+    )
 
 
 def get_online_features(features: Any, entity_rows: Any) -> OnlineFeatures:

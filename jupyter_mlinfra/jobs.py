@@ -59,9 +59,16 @@ def delete(name: str) -> None:
     _svc().delete_job(name)
 
 
-def run(notebook: str | None = None, *, job: str | None = None,
-        parameters: dict | None = None, wait: bool = False, timeout: float | None = None,
-        execute_here: bool | None = None, **options: Any) -> dict:
+def run(
+    notebook: str | None = None,
+    *,
+    job: str | None = None,
+    parameters: dict | None = None,
+    wait: bool = False,
+    timeout: float | None = None,
+    execute_here: bool | None = None,
+    **options: Any,
+) -> dict:
     """Submit a run of a notebook (or of a job); with ``wait`` return it once it ended.
 
     ``execute_here``: run it with a scheduler in this process while waiting (default: when
@@ -73,25 +80,35 @@ def run(notebook: str | None = None, *, job: str | None = None,
     return wait_for(result["id"], timeout=timeout, execute_here=execute_here)
 
 
-def wait_for(run_id: str, timeout: float | None = None, execute_here: bool | None = None,
-             on_update=None) -> dict:
+def wait_for(
+    run_id: str, timeout: float | None = None, execute_here: bool | None = None, on_update=None
+) -> dict:
     from .core.jobs.local import wait_with_local_scheduler
 
-    return wait_with_local_scheduler(get_workspace(), [run_id], timeout=timeout,
-                                     execute_here=execute_here, on_update=on_update)[0]
+    return wait_with_local_scheduler(
+        get_workspace(), [run_id], timeout=timeout, execute_here=execute_here, on_update=on_update
+    )[0]
 
 
-def sweep(notebook: str | None = None, grid: dict | list | None = None, *,
-          job: str | None = None, parameters: dict | None = None, wait: bool = False,
-          timeout: float | None = None, execute_here: bool | None = None,
-          **options: Any) -> dict:
+def sweep(
+    notebook: str | None = None,
+    grid: dict | list | None = None,
+    *,
+    job: str | None = None,
+    parameters: dict | None = None,
+    wait: bool = False,
+    timeout: float | None = None,
+    execute_here: bool | None = None,
+    **options: Any,
+) -> dict:
     svc = _svc()
     result = svc.sweep(notebook, grid, job=job, parameters=parameters, **options)
     if wait and not result.get("captured"):
         from .core.jobs.local import wait_with_local_scheduler
 
-        wait_with_local_scheduler(get_workspace(), result["run_ids"], timeout=timeout,
-                                  execute_here=execute_here)
+        wait_with_local_scheduler(
+            get_workspace(), result["run_ids"], timeout=timeout, execute_here=execute_here
+        )
     return result
 
 
@@ -145,6 +162,25 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     _log_metric(name, value, step)
 
 
-__all__ = ["create", "update", "get", "list_jobs", "pause", "resume", "delete", "run",
-           "wait_for", "sweep", "sweep_results", "runs", "runs_page", "list_jobs_page",
-           "get_run", "cancel", "retry", "output", "log", "log_metric"]
+__all__ = [
+    "create",
+    "update",
+    "get",
+    "list_jobs",
+    "pause",
+    "resume",
+    "delete",
+    "run",
+    "wait_for",
+    "sweep",
+    "sweep_results",
+    "runs",
+    "runs_page",
+    "list_jobs_page",
+    "get_run",
+    "cancel",
+    "retry",
+    "output",
+    "log",
+    "log_metric",
+]

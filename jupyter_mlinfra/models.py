@@ -62,14 +62,28 @@ def session_context(model: Any = None, variable: str | None = None) -> SessionCo
     return context
 
 
-def register(name: str, model: Any, *, featurize: Callable | None = None,
-             predict: Callable | None = None, input_example: Any = None,
-             training_data: Any = None, validation_data: Any = None,
-             data: dict | None = None, metrics: dict | None = None, figures: Any = None,
-             files: list | None = None, tags: dict | None = None, task: str | None = None,
-             description: str = "", alias: str | None = None, protect_alias: bool = False,
-             notebook: str | None = None, variable: str | None = None,
-             require_clean: bool | None = None):
+def register(
+    name: str,
+    model: Any,
+    *,
+    featurize: Callable | None = None,
+    predict: Callable | None = None,
+    input_example: Any = None,
+    training_data: Any = None,
+    validation_data: Any = None,
+    data: dict | None = None,
+    metrics: dict | None = None,
+    figures: Any = None,
+    files: list | None = None,
+    tags: dict | None = None,
+    task: str | None = None,
+    description: str = "",
+    alias: str | None = None,
+    protect_alias: bool = False,
+    notebook: str | None = None,
+    variable: str | None = None,
+    require_clean: bool | None = None,
+):
     """Register ``model`` as the next version of ``name``; returns the ModelVersion.
 
     - ``featurize(df) -> X`` and ``predict(model, X) -> y`` are stored as callables and source;
@@ -83,12 +97,26 @@ def register(name: str, model: Any, *, featurize: Callable | None = None,
       ``models_require_clean`` setting).
     """
     return _store().register(
-        name, model, featurize=featurize, predict=predict, input_example=input_example,
-        training_data=training_data, validation_data=validation_data, data=data,
-        metrics=metrics, figures=figures, files=files, tags=tags, task=task,
-        description=description, alias=alias, protect_alias=protect_alias,
-        context=session_context(model, variable), notebook=notebook,
-        require_clean=require_clean)
+        name,
+        model,
+        featurize=featurize,
+        predict=predict,
+        input_example=input_example,
+        training_data=training_data,
+        validation_data=validation_data,
+        data=data,
+        metrics=metrics,
+        figures=figures,
+        files=files,
+        tags=tags,
+        task=task,
+        description=description,
+        alias=alias,
+        protect_alias=protect_alias,
+        context=session_context(model, variable),
+        notebook=notebook,
+        require_clean=require_clean,
+    )
 
 
 def is_reproducing() -> bool:
@@ -133,10 +161,17 @@ def versions_page(name: str, **options) -> dict:
     return _store().versions_page(name, **options)
 
 
-def search(query: str | None = None, *, owner: str | None = None, tags: dict | None = None,
-           metrics: list[str] | None = None, include_archived: bool = False):
-    return _store().search(query, owner=owner, tags=tags, metrics=metrics,
-                           include_archived=include_archived)
+def search(
+    query: str | None = None,
+    *,
+    owner: str | None = None,
+    tags: dict | None = None,
+    metrics: list[str] | None = None,
+    include_archived: bool = False,
+):
+    return _store().search(
+        query, owner=owner, tags=tags, metrics=metrics, include_archived=include_archived
+    )
 
 
 def set_alias(name: str, alias: str, version: int | str, protected: bool | None = None) -> dict:
@@ -171,7 +206,26 @@ def dockerfile(ref: str, folder: str) -> dict:
     return _store().dockerfile(ref, folder)
 
 
-__all__ = ["register", "is_reproducing", "load", "get", "show", "list_models", "search", "list_models_page",
-           "search_page", "versions_page", "set_alias",
-           "delete_alias", "archive", "update", "compare", "reproduce", "batch_predict",
-           "dockerfile", "session_context", "DirtyModelWarning", "EnvironmentMismatchWarning"]
+__all__ = [
+    "register",
+    "is_reproducing",
+    "load",
+    "get",
+    "show",
+    "list_models",
+    "search",
+    "list_models_page",
+    "search_page",
+    "versions_page",
+    "set_alias",
+    "delete_alias",
+    "archive",
+    "update",
+    "compare",
+    "reproduce",
+    "batch_predict",
+    "dockerfile",
+    "session_context",
+    "DirtyModelWarning",
+    "EnvironmentMismatchWarning",
+]

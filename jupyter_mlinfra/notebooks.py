@@ -44,5 +44,6 @@ def read(notebook_id: str):
 
 def html(notebook_id: str) -> str:
     """The executed notebook rendered as an HTML page (nbconvert, sanitized)."""
-    return executed_notebooks.notebook_document(get_workspace(), notebook_id,
-                                                "html")["data"].decode("utf-8")
+    return executed_notebooks.notebook_document(get_workspace(), notebook_id, "html")[
+        "data"
+    ].decode("utf-8")

@@ -83,9 +83,12 @@ def _saved_cells(path: str) -> list[NotebookCell]:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        if isinstance(data, dict) and data.get("nbformat") == 4 and \
-                isinstance(data.get("cells"), list) and \
-                all(isinstance(c, dict) for c in data["cells"]):
+        if (
+            isinstance(data, dict)
+            and data.get("nbformat") == 4
+            and isinstance(data.get("cells"), list)
+            and all(isinstance(c, dict) for c in data["cells"])
+        ):
             return cells_from_notebook(data)
     except (OSError, ValueError):
         pass
@@ -94,8 +97,9 @@ def _saved_cells(path: str) -> list[NotebookCell]:
     return cells_from_notebook(read_notebook(path))
 
 
-def check(path: str | None = None, *, cells: list[dict] | None = None,
-          session_id: str | None = None) -> Report:
+def check(
+    path: str | None = None, *, cells: list[dict] | None = None, session_id: str | None = None
+) -> Report:
     """Stale / out-of-order / hidden-state / changed / unexecuted / reads-from-below report.
     ``cells`` ([{"id", "source"}], in notebook order) stands for the notebook's current cells
     (default: the saved notebook file, or the executed cells when there is no file)."""
@@ -110,46 +114,78 @@ def check(path: str | None = None, *, cells: list[dict] | None = None,
     return _service().check(_need(path), cells=current, session_id=session_id)
 
 
-def replay(out_path: str | os.PathLike | None = None, *, path: str | None = None,
-           cell_id: str | None = None, name: str | None = None,
-           session_id: str | None = None) -> Any:
+def replay(
+    out_path: str | os.PathLike | None = None,
+    *,
+    path: str | None = None,
+    cell_id: str | None = None,
+    name: str | None = None,
+    session_id: str | None = None,
+) -> Any:
     """The replay notebook for a cell (default: the last execution) or a global ``name``.
     Written to ``out_path`` when given (returns a summary dict), else returned (NotebookNode)."""
     path, log, _live = _context(path)
     svc = _service()
-    kwargs = {"cell_id": cell_id, "name": name, "session_id": session_id,
-              "log": log if session_id is None else None}
+    kwargs = {
+        "cell_id": cell_id,
+        "name": name,
+        "session_id": session_id,
+        "log": log if session_id is None else None,
+    }
     if out_path is not None:
         return svc.export_replay(out_path, path, **kwargs)
     _slice, nb = svc.replay(path, **kwargs)
     return nb
 
 
-def verify(path: str | os.PathLike, *, replay: bool = False, rtol: float = 1e-6,
-           atol: float = 1e-9, compare_stderr: bool = True,
-           sanitizers: list[tuple[str, str]] | None = None,
-           timeout: float | None = None, kernel_name: str | None = None,
-           cell_id: str | None = None, lax: bool = False) -> VerifyResult:
+def verify(
+    path: str | os.PathLike,
+    *,
+    replay: bool = False,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    compare_stderr: bool = True,
+    sanitizers: list[tuple[str, str]] | None = None,
+    timeout: float | None = None,
+    kernel_name: str | None = None,
+    cell_id: str | None = None,
+    lax: bool = False,
+) -> VerifyResult:
     """Re-run the saved notebook (or, with ``replay``, the replay of ``cell_id`` / the last
     execution) in a fresh kernel and compare outputs. ``timeout``: seconds per cell (default:
     the ``verify_timeout_seconds`` setting); ``lax``: compare only cells marked
     ``NBVAL_CHECK_OUTPUT``, as nbval's ``--nbval-lax``."""
-    opts = VerifyOptions(rtol=rtol, atol=atol, compare_stderr=compare_stderr,
-                         sanitizers=list(sanitizers or []), lax=lax)
-    return _service().verify(path, replay=replay, options=opts, timeout=timeout,
-                             kernel_name=kernel_name, cell_id=cell_id)
+    opts = VerifyOptions(
+        rtol=rtol,
+        atol=atol,
+        compare_stderr=compare_stderr,
+        sanitizers=list(sanitizers or []),
+        lax=lax,
+    )
+    return _service().verify(
+        path, replay=replay, options=opts, timeout=timeout, kernel_name=kernel_name, cell_id=cell_id
+    )
 
 
-def dependencies(path: str | None = None, *, name: str | None = None,
-                 cell_id: str | None = None, session_id: str | None = None) -> dict:
+def dependencies(
+    path: str | None = None,
+    *,
+    name: str | None = None,
+    cell_id: str | None = None,
+    session_id: str | None = None,
+) -> dict:
     """Replay order, replay notebook and hazards behind a global ``name`` or a cell."""
     path, log, live = _context(path)
     if log is not None and session_id is None:
-        return _service().dependencies(path, name=name, cell_id=cell_id, log=log,
-                                       live_names=live,
-                                       notebook=_notebook_if_file(path))
-    return _service().dependencies(_need(path), name=name, cell_id=cell_id,
-                                   session_id=session_id)
+        return _service().dependencies(
+            path,
+            name=name,
+            cell_id=cell_id,
+            log=log,
+            live_names=live,
+            notebook=_notebook_if_file(path),
+        )
+    return _service().dependencies(_need(path), name=name, cell_id=cell_id, session_id=session_id)
 
 
 def save_log(path: str, *, out_path: str | None = None, session_id: str | None = None) -> dict:

@@ -21,13 +21,14 @@ class ForkProvisioner(LocalProvisioner):
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         cwd = str(kwargs.get("cwd") or os.getcwd())
         try:
-            pid = template_for(cmd[:at - 1]).fork(cmd[at + 1:], cwd, env)
-        except Exception as exc:   # e.g. jupyter_mlinfra missing from the kernel's Python
-            self.log.warning("jupyter_mlinfra: cannot fork the kernel (%s); starting it as "
-                             "a new process", exc)
+            pid = template_for(cmd[: at - 1]).fork(cmd[at + 1 :], cwd, env)
+        except Exception as exc:  # e.g. jupyter_mlinfra missing from the kernel's Python
+            self.log.warning(
+                "jupyter_mlinfra: cannot fork the kernel (%s); starting it as a new process", exc
+            )
             return await super().launch_kernel(cmd, **kwargs)
         # ForkedProcess has the part of Popen that LocalProvisioner uses (poll, wait, pid...)
         self.process = ForkedProcess(pid)  # type: ignore[assignment]
-        self.pid = self.pgid = pid          # the kernel leads its own process group
+        self.pid = self.pgid = pid  # the kernel leads its own process group
         self.cwd = cwd
         return self.connection_info

@@ -133,10 +133,13 @@ def s3_endpoint():
     """URL of a real S3 endpoint (moto's server) on loopback, with dummy credentials set."""
     from moto.server import ThreadedMotoServer
 
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                            "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                      AWS_DEFAULT_REGION="us-east-1")
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -162,8 +165,9 @@ def s3_bucket(s3_endpoint):
 # -- PostgreSQL --------------------------------------------------------------------------------
 def _pg_bindir() -> Path | None:
     try:
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
-                             check=True).stdout.strip()
+        out = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         if (Path(out) / "initdb").exists():
             return Path(out)
     except (OSError, subprocess.CalledProcessError):
@@ -196,8 +200,10 @@ def postgres_url():
         shutil.chown(folder, "postgres", "postgres")
     data = folder / "data"
     run(f"{bindir}/initdb -D {data} -A trust -U postgres")
-    run(f"{bindir}/pg_ctl -D {data} -o \"-k {folder} -p {port} -c listen_addresses=127.0.0.1\" "
-        f"-l {folder}/log -w start")
+    run(
+        f'{bindir}/pg_ctl -D {data} -o "-k {folder} -p {port} -c listen_addresses=127.0.0.1" '
+        f"-l {folder}/log -w start"
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
     finally:

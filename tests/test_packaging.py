@@ -25,8 +25,13 @@ def _jupyter(*args: str, tmp_path: Path) -> str:
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")
     env.pop("JUPYTER_CONFIG_PATH", None)
     jupyter = VENV_BIN / "jupyter"
-    result = subprocess.run([str(jupyter) if jupyter.exists() else "jupyter", *args],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [str(jupyter) if jupyter.exists() else "jupyter", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return ANSI.sub("", result.stdout + result.stderr)
 
@@ -44,8 +49,10 @@ def _installed_labextension() -> Path | None:
 def labextension_dir() -> Path:
     folder = _installed_labextension()
     if folder is None and not os.environ.get("CI"):
-        pytest.skip("the front end was not built (an editable install with "
-                    "SKIP_JUPYTER_BUILDER=1?): run `pip install -e .` or `make install`")
+        pytest.skip(
+            "the front end was not built (an editable install with "
+            "SKIP_JUPYTER_BUILDER=1?): run `pip install -e .` or `make install`"
+        )
     assert folder is not None, "jupyter-mlinfra is not installed in any labextensions folder"
     return folder
 
@@ -54,8 +61,9 @@ def test_labextension_is_listed_enabled_and_ok(labextension_dir, tmp_path):
     output = _jupyter("labextension", "list", tmp_path=tmp_path)
     line = next((ln for ln in output.splitlines() if "jupyter-mlinfra" in ln), None)
     assert line is not None, output
-    assert re.search(rf"jupyter-mlinfra v{re.escape(jupyter_mlinfra.__version__)}\s+enabled\s+OK",
-                     line), line
+    assert re.search(
+        rf"jupyter-mlinfra v{re.escape(jupyter_mlinfra.__version__)}\s+enabled\s+OK", line
+    ), line
     # The bundle the listing points at is complete: its entry point and styles exist.
     package = json.loads((labextension_dir / "package.json").read_text())
     assert package["name"] == "jupyter-mlinfra"
@@ -66,5 +74,6 @@ def test_labextension_is_listed_enabled_and_ok(labextension_dir, tmp_path):
 def test_server_extension_is_listed_enabled_and_valid(tmp_path):
     output = _jupyter("server", "extension", "list", tmp_path=tmp_path)
     assert re.search(r"^\s*jupyter_mlinfra\s+enabled\s*$", output, re.M), output
-    assert re.search(rf"jupyter_mlinfra {re.escape(jupyter_mlinfra.__version__)} OK", output), \
+    assert re.search(rf"jupyter_mlinfra {re.escape(jupyter_mlinfra.__version__)} OK", output), (
         output
+    )

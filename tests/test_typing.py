@@ -29,16 +29,27 @@ ws.service("jobs").no_such_method()
 def test_workspace_service_returns_the_service_type(tmp_path):
     snippet = tmp_path / "use_services.py"
     snippet.write_text(USE)
-    stdout, stderr, _ = mypy_api.run(["--config-file", str(ROOT / "pyproject.toml"),
-                                      "--cache-dir", str(ROOT / ".mypy_cache"),
-                                      str(snippet)])
-    revealed = [line.split("Revealed type is ", 1)[1].strip('"')
-                for line in stdout.splitlines() if "Revealed type is" in line]
-    assert revealed == ["jupyter_mlinfra.core.jobs.service.JobsService",
-                        "jupyter_mlinfra.core.models.service.ModelStore",
-                        "jupyter_mlinfra.core.features.service.FeatureService",
-                        "jupyter_mlinfra.core.provenance.service.ProvenanceService",
-                        "Any"], stdout + stderr
+    stdout, stderr, _ = mypy_api.run(
+        [
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(ROOT / ".mypy_cache"),
+            str(snippet),
+        ]
+    )
+    revealed = [
+        line.split("Revealed type is ", 1)[1].strip('"')
+        for line in stdout.splitlines()
+        if "Revealed type is" in line
+    ]
+    assert revealed == [
+        "jupyter_mlinfra.core.jobs.service.JobsService",
+        "jupyter_mlinfra.core.models.service.ModelStore",
+        "jupyter_mlinfra.core.features.service.FeatureService",
+        "jupyter_mlinfra.core.provenance.service.ProvenanceService",
+        "Any",
+    ], stdout + stderr
     # a typo in a method name is caught before the notebook runs
     assert '"JobsService" has no attribute "no_such_method"' in stdout, stdout
 

@@ -10,11 +10,15 @@ from ..core.text_table import render_table
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "audit", help="the audit log: alias moves, archives, deletes, cancels, job changes "
-                      "and refused changes (admins and auditors: everyone's; others: their own)")
+        "audit",
+        help="the audit log: alias moves, archives, deletes, cancels, job changes "
+        "and refused changes (admins and auditors: everyone's; others: their own)",
+    )
     p.add_argument("--user", help="entries of this user")
-    p.add_argument("--action", help="an action (models.alias, jobs.cancel ...) or a "
-                                    "capability (models, jobs, features)")
+    p.add_argument(
+        "--action",
+        help="an action (models.alias, jobs.cancel ...) or a capability (models, jobs, features)",
+    )
     p.add_argument("--target", help="text in the target (model, job, run id, feature view)")
     p.add_argument("--outcome", choices=audit.OUTCOMES)
     p.add_argument("--since", help="at or after this time (ISO 8601, UTC when no offset)")
@@ -26,14 +30,31 @@ def register(subparsers) -> None:
 
 
 def show(workspace, args) -> int:
-    page = audit.query(workspace, user=args.user, action=args.action, target=args.target,
-                       outcome=args.outcome, since=args.since, until=args.until,
-                       limit=args.limit, cursor=args.cursor)
+    page = audit.query(
+        workspace,
+        user=args.user,
+        action=args.action,
+        target=args.target,
+        outcome=args.outcome,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+        cursor=args.cursor,
+    )
     if args.json:
         print(json.dumps(page, indent=2))
         return 0
-    rows = [{"at": e["at"], "user": e["user"], "action": e["action"], "target": e["target"],
-             "outcome": e["outcome"], "detail": e["detail"]} for e in page["items"]]
+    rows = [
+        {
+            "at": e["at"],
+            "user": e["user"],
+            "action": e["action"],
+            "target": e["target"],
+            "outcome": e["outcome"],
+            "detail": e["detail"],
+        }
+        for e in page["items"]
+    ]
     if not rows:
         print("no audit entries")
         return 0

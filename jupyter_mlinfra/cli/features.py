@@ -1,17 +1,17 @@
 """``jupyter mlinfra feature ...``: the feature store from the command line.
 
-    jupyter mlinfra feature apply definitions.py        # run a file of features.register(...)
-    jupyter mlinfra feature list [TEXT] [--owner U] [--tag T] [--entity E] [--json]
-    jupyter mlinfra feature describe NAME [--version N] [--json]
-    jupyter mlinfra feature entities | entity NAME --join-key K
-    jupyter mlinfra feature materialize NAME [--start T] [--end T]
-    jupyter mlinfra feature frame --entities rows.parquet --feature spend:amount -o frame.parquet
-    jupyter mlinfra feature online spend:amount --key customer_id=42
-    jupyter mlinfra feature push NAME rows.csv|rows.parquet|rows.json
-    jupyter mlinfra feature compact NAME
-    jupyter mlinfra feature sample NAME [-n 10]
-    jupyter mlinfra feature update NAME [--visibility team] [--ttl 3d] [--tag T] [--description D]
-    jupyter mlinfra feature delete NAME
+jupyter mlinfra feature apply definitions.py        # run a file of features.register(...)
+jupyter mlinfra feature list [TEXT] [--owner U] [--tag T] [--entity E] [--json]
+jupyter mlinfra feature describe NAME [--version N] [--json]
+jupyter mlinfra feature entities | entity NAME --join-key K
+jupyter mlinfra feature materialize NAME [--start T] [--end T]
+jupyter mlinfra feature frame --entities rows.parquet --feature spend:amount -o frame.parquet
+jupyter mlinfra feature online spend:amount --key customer_id=42
+jupyter mlinfra feature push NAME rows.csv|rows.parquet|rows.json
+jupyter mlinfra feature compact NAME
+jupyter mlinfra feature sample NAME [-n 10]
+jupyter mlinfra feature update NAME [--visibility team] [--ttl 3d] [--tag T] [--description D]
+jupyter mlinfra feature delete NAME
 """
 
 from __future__ import annotations
@@ -28,17 +28,28 @@ from ..core.text_table import render_table
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("feature", help="feature store: definitions, materialization, "
-                                              "training frames, online lookups")
+    p = subparsers.add_parser(
+        "feature",
+        help="feature store: definitions, materialization, training frames, online lookups",
+    )
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     a = sub.add_parser("apply", help="run a Python file that registers entities and views")
     a.add_argument("file")
     a.set_defaults(handler=apply)
 
-    handlers = {"list": list_views, "describe": describe, "entities": entities,
-                "entity": entity, "materialize": materialize, "online": online,
-                "compact": compact, "sample": sample, "update": update, "delete": delete}
+    handlers = {
+        "list": list_views,
+        "describe": describe,
+        "entities": entities,
+        "entity": entity,
+        "materialize": materialize,
+        "online": online,
+        "compact": compact,
+        "sample": sample,
+        "update": update,
+        "delete": delete,
+    }
     for operation in grammar.FEATURE_OPERATIONS:  # the words the magics share
         a = sub.add_parser(operation.words[-1], help=operation.help)
         operation.add_arguments(a, grammar.CLI)
@@ -71,8 +82,9 @@ def apply(workspace, args) -> int:
     after = svc.list_views()
     for v in after:
         old = before.get(v["name"])
-        state = "new" if old is None else ("new version" if old != v["latest_version"]
-                                           else "unchanged")
+        state = (
+            "new" if old is None else ("new version" if old != v["latest_version"] else "unchanged")
+        )
         print(f"{v['name']} v{v['latest_version']}: {state}")
     return 0
 
@@ -85,31 +97,45 @@ def _run_definitions(path: Path) -> None:
     except MLInfraError:
         raise
     except SyntaxError as exc:
-        raise InvalidInput(f"{path}, line {exc.lineno}: {type(exc).__name__}: "
-                           f"{exc.msg}") from None
+        raise InvalidInput(f"{path}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}") from None
     except Exception as exc:
-        own = [f for f in traceback.extract_tb(exc.__traceback__)
-               if Path(f.filename).resolve() == path.resolve()]
+        own = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if Path(f.filename).resolve() == path.resolve()
+        ]
         where = f", line {own[-1].lineno}" if own else ""
         message = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise InvalidInput(f"{path}{where}: {type(exc).__name__}"
-                           + (f": {message}" if message else "")) from None
+        raise InvalidInput(
+            f"{path}{where}: {type(exc).__name__}" + (f": {message}" if message else "")
+        ) from None
 
 
 def list_views(workspace, args) -> int:
-    rows = _svc(workspace).list_views(text=" ".join(args.text) or None, owner=args.owner,
-                                      tag=args.tag, entity=args.entity)
+    rows = _svc(workspace).list_views(
+        text=" ".join(args.text) or None, owner=args.owner, tag=args.tag, entity=args.entity
+    )
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     if not rows:
         print("no feature views match")
         return 0
-    print(render_table([{**r, "features": ", ".join(f["name"] for f in r["features"]),
-                         "entities": ", ".join(r["entities"]), "tags": ", ".join(r["tags"]),
-                         "version": r["latest_version"]} for r in rows],
-                       ["name", "version", "entities", "features", "ttl", "owner",
-                        "visibility", "tags"]))
+    print(
+        render_table(
+            [
+                {
+                    **r,
+                    "features": ", ".join(f["name"] for f in r["features"]),
+                    "entities": ", ".join(r["entities"]),
+                    "tags": ", ".join(r["tags"]),
+                    "version": r["latest_version"],
+                }
+                for r in rows
+            ],
+            ["name", "version", "entities", "features", "ttl", "owner", "visibility", "tags"],
+        )
+    )
     return 0
 
 
@@ -124,8 +150,12 @@ def entities(workspace, args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(render_table([{**r, "join_keys": ", ".join(r["join_keys"])} for r in rows],
-                           ["name", "join_keys", "owner", "description"]))
+        print(
+            render_table(
+                [{**r, "join_keys": ", ".join(r["join_keys"])} for r in rows],
+                ["name", "join_keys", "owner", "description"],
+            )
+        )
     return 0
 
 
@@ -136,8 +166,7 @@ def entity(workspace, args) -> int:
 
 
 def materialize(workspace, args) -> int:
-    print(materialize_text(_svc(workspace).materialize(args.name, start=args.start,
-                                                       end=args.end)))
+    print(materialize_text(_svc(workspace).materialize(args.name, start=args.start, end=args.end)))
     return 0
 
 
@@ -159,8 +188,9 @@ def _read_table(path: str):
 
 def frame(workspace, args) -> int:
     entity_df = _read_table(args.entities)
-    out = _svc(workspace).get_training_frame(entity_df, args.features,
-                                             timestamp_column=args.timestamp)
+    out = _svc(workspace).get_training_frame(
+        entity_df, args.features, timestamp_column=args.timestamp
+    )
     lineage = out.attrs["mlinfra_lineage"]
     target = Path(args.output)
     if target.suffix.lower() == ".csv":
@@ -170,8 +200,7 @@ def frame(workspace, args) -> int:
         out.to_parquet(target, index=False)
     lineage_path = target.with_name(target.name + ".lineage.json")
     lineage_path.write_text(json.dumps(lineage, indent=2, default=str))
-    print(f"wrote {len(out)} rows x {out.shape[1]} columns to {target} (lineage: "
-          f"{lineage_path})")
+    print(f"wrote {len(out)} rows x {out.shape[1]} columns to {target} (lineage: {lineage_path})")
     return 0
 
 
@@ -194,8 +223,7 @@ def online(workspace, args) -> int:
     else:
         table = result.to_dict()
         columns = list(table)
-        print(render_table([{c: table[c][i] for c in columns} for i in range(len(rows))],
-                           columns))
+        print(render_table([{c: table[c][i] for c in columns} for i in range(len(rows))], columns))
     return 0
 
 
@@ -207,8 +235,10 @@ def push(workspace, args) -> int:
 
 def compact(workspace, args) -> int:
     out = _svc(workspace).compact(args.name)
-    print(f"{out['view']} v{out['version']}: {out['files_before']} -> {out['files_after']} "
-          f"offline files ({out['partitions']} partition(s) merged)")
+    print(
+        f"{out['view']} v{out['version']}: {out['files_before']} -> {out['files_after']} "
+        f"offline files ({out['partitions']} partition(s) merged)"
+    )
     return 0
 
 
@@ -219,10 +249,17 @@ def sample(workspace, args) -> int:
 
 
 def update(workspace, args) -> int:
-    out = _svc(workspace).update_view(args.name, description=args.description, tags=args.tag,
-                                      visibility=args.visibility, ttl=args.ttl)
-    print(f"{out['name']}: visibility {out['visibility']}, ttl {out['ttl']}, tags "
-          f"{', '.join(out['tags']) or '-'}")
+    out = _svc(workspace).update_view(
+        args.name,
+        description=args.description,
+        tags=args.tag,
+        visibility=args.visibility,
+        ttl=args.ttl,
+    )
+    print(
+        f"{out['name']}: visibility {out['visibility']}, ttl {out['ttl']}, tags "
+        f"{', '.join(out['tags']) or '-'}"
+    )
     return 0
 
 

@@ -35,14 +35,20 @@ def register(subparsers) -> None:
     _parser(subparsers, grammar.LOG).set_defaults(handler=cmd_log)
 
     sc = subparsers.add_parser("scheduler", help="run the jobs scheduler (a daemon)")
-    sc.add_argument("--executor", help="local, dask, or a kind an installed package adds "
-                    "(entry point group jupyter_mlinfra.executors); default: jobs_executor")
+    sc.add_argument(
+        "--executor",
+        help="local, dask, or a kind an installed package adds "
+        "(entry point group jupyter_mlinfra.executors); default: jobs_executor",
+    )
     sc.add_argument("--workers", type=int, help="local worker processes")
     sc.add_argument("--dask-address", help="Dask scheduler address")
     sc.add_argument("--poll-interval", type=float)
     sc.add_argument("--lease-seconds", type=float)
-    sc.add_argument("--status", action="store_true",
-                    help="list the schedulers serving the catalog (alive ones), then exit")
+    sc.add_argument(
+        "--status",
+        action="store_true",
+        help="list the schedulers serving the catalog (alive ones), then exit",
+    )
     sc.add_argument("--all", action="store_true", help="with --status: stopped ones too")
     sc.add_argument("--json", action="store_true", help="with --status: as JSON")
     sc.set_defaults(handler=cmd_scheduler)
@@ -62,8 +68,10 @@ def _print_run(run: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(run, indent=2, default=str))
         return
-    print(f"run {run['id']}  {run['state']}  {run['notebook']}  attempt {run['attempt']}  "
-          f"trigger {run['trigger']}")
+    print(
+        f"run {run['id']}  {run['state']}  {run['notebook']}  attempt {run['attempt']}  "
+        f"trigger {run['trigger']}"
+    )
     if run.get("parameters"):
         print(f"  parameters: {json.dumps(run['parameters'])}")
     if run.get("metrics"):
@@ -72,8 +80,11 @@ def _print_run(run: dict, as_json: bool) -> None:
         print(f"  duration: {run['duration']:.2f} s  worker: {run.get('worker')}")
     if run.get("error"):
         e = run["error"]
-        where = f" (cell {e['cell_index']}" + (f", id {e['cell_id']}" if e.get("cell_id")
-                                                else "") + ")" if "cell_index" in e else ""
+        where = (
+            f" (cell {e['cell_index']}" + (f", id {e['cell_id']}" if e.get("cell_id") else "") + ")"
+            if "cell_index" in e
+            else ""
+        )
         print(f"  error: {e.get('type')}: {e.get('message')}{where}")
 
 
@@ -81,8 +92,13 @@ def cmd_run(workspace, args) -> int:
     from ..core.jobs.local import wait_with_local_scheduler
 
     svc = _svc(workspace)
-    run = svc.submit(args.notebook, job=args.job, parameters=grammar.parameters(args),
-                     base=os.getcwd(), **grammar.run_options(args))
+    run = svc.submit(
+        args.notebook,
+        job=args.job,
+        parameters=grammar.parameters(args),
+        base=os.getcwd(),
+        **grammar.run_options(args),
+    )
     if not args.wait:
         _print_run(run, args.json)
         return 0
@@ -94,8 +110,7 @@ def cmd_run(workspace, args) -> int:
             return
         p = r.get("progress") or {}
         if r["state"] == "running" and p.get("code_cells"):
-            print(f"  {r['state']}: cell {p.get('executed', 0)}/{p['code_cells']}",
-                  file=sys.stderr)
+            print(f"  {r['state']}: cell {p.get('executed', 0)}/{p['code_cells']}", file=sys.stderr)
 
     ids = run.get("pipeline_run_ids") or [run["id"]]
     try:
@@ -124,16 +139,18 @@ def _print_job(job: dict, as_json: bool) -> None:
             print(f"    next: {t}")
     if job["depends_on"]:
         print(f"  depends on: {', '.join(job['depends_on'])}")
-    print(f"  visibility {job['visibility']}" + (f" (team {job['team']})" if job["team"]
-                                                  else ""))
-    print(f"  priority {job['priority']}, cpus {job['resources']['cpus']:g}, memory "
-          f"{job['resources']['memory_mb']} MB, retries {job['retries']}, timeout "
-          f"{job['timeout'] or 'none'}, tags {', '.join(job['tags']) or '-'}")
+    print(f"  visibility {job['visibility']}" + (f" (team {job['team']})" if job["team"] else ""))
+    print(
+        f"  priority {job['priority']}, cpus {job['resources']['cpus']:g}, memory "
+        f"{job['resources']['memory_mb']} MB, retries {job['retries']}, timeout "
+        f"{job['timeout'] or 'none'}, tags {', '.join(job['tags']) or '-'}"
+    )
 
 
 def cmd_job_create(workspace, args) -> int:
-    job = _svc(workspace).create_job(args.name, args.notebook, base=os.getcwd(),
-                                     **grammar.job_spec(args))
+    job = _svc(workspace).create_job(
+        args.name, args.notebook, base=os.getcwd(), **grammar.job_spec(args)
+    )
     _print_job(job, args.json)
     return 0
 
@@ -143,13 +160,22 @@ def cmd_job_list(workspace, args) -> int:
     if args.json:
         print(json.dumps(jobs, indent=2, default=str))
         return 0
-    rows = [{"name": j["name"], "notebook": j["notebook"],
-             "schedule": f"{j['schedule']} {j['timezone']}" if j["schedule"] else "",
-             "next": (j["next_fire_times"] or [""])[0][:19],
-             "depends_on": ",".join(j["depends_on"]),
-             "state": "active" if j["active"] else "paused"} for j in jobs]
-    print(render_table(rows, ["name", "notebook", "schedule", "next", "depends_on", "state"])
-          if rows else "no jobs")
+    rows = [
+        {
+            "name": j["name"],
+            "notebook": j["notebook"],
+            "schedule": f"{j['schedule']} {j['timezone']}" if j["schedule"] else "",
+            "next": (j["next_fire_times"] or [""])[0][:19],
+            "depends_on": ",".join(j["depends_on"]),
+            "state": "active" if j["active"] else "paused",
+        }
+        for j in jobs
+    ]
+    print(
+        render_table(rows, ["name", "notebook", "schedule", "next", "depends_on", "state"])
+        if rows
+        else "no jobs"
+    )
     return 0
 
 
@@ -159,19 +185,28 @@ def cmd_job_action(workspace, args) -> int:
         svc.delete_job(args.name)
         print(f"deleted job {args.name}")
         return 0
-    job = {"show": svc.get_job, "pause": svc.pause_job, "resume": svc.resume_job}[
-        args.action](args.name)
+    job = {"show": svc.get_job, "pause": svc.pause_job, "resume": svc.resume_job}[args.action](
+        args.name
+    )
     _print_job(job, args.json)
     return 0
 
 
 def _run_rows(runs: list[dict]) -> list[dict]:
-    return [{"id": r["id"][:12], "job": r.get("job_name") or "", "notebook": r["notebook"],
-             "state": r["state"], "trigger": r["trigger"], "attempt": r["attempt"],
-             "created": (r["created_at"] or "")[:19],
-             "duration": f"{r['duration']:.1f}" if r.get("duration") is not None else "",
-             "metrics": ", ".join(f"{k}={v:.4g}" for k, v in (r.get("metrics") or {}).items())}
-            for r in runs]
+    return [
+        {
+            "id": r["id"][:12],
+            "job": r.get("job_name") or "",
+            "notebook": r["notebook"],
+            "state": r["state"],
+            "trigger": r["trigger"],
+            "attempt": r["attempt"],
+            "created": (r["created_at"] or "")[:19],
+            "duration": f"{r['duration']:.1f}" if r.get("duration") is not None else "",
+            "metrics": ", ".join(f"{k}={v:.4g}" for k, v in (r.get("metrics") or {}).items()),
+        }
+        for r in runs
+    ]
 
 
 def cmd_runs(workspace, args) -> int:
@@ -180,19 +215,42 @@ def cmd_runs(workspace, args) -> int:
         run = svc.get_run(_full_id(svc, args.run_id))
         _print_run(run, args.json)
         return 0
-    page = svc.list_runs(job=args.job, state=args.state, trigger=args.trigger, tag=args.tag,
-                         sweep=args.sweep, q=args.q,
-                         parameters=grammar.parameters(args) or None,
-                         since=args.since, until=args.until, limit=args.limit,
-                         offset=args.offset, cursor=args.cursor)
+    page = svc.list_runs(
+        job=args.job,
+        state=args.state,
+        trigger=args.trigger,
+        tag=args.tag,
+        sweep=args.sweep,
+        q=args.q,
+        parameters=grammar.parameters(args) or None,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+        offset=args.offset,
+        cursor=args.cursor,
+    )
     if args.json:
         print(json.dumps(page, indent=2, default=str))
         return 0
     if not page["items"]:
         print("no runs")
         return 0
-    print(render_table(_run_rows(page["items"]), ["id", "job", "notebook", "state", "trigger",
-                                                 "attempt", "created", "duration", "metrics"]))
+    print(
+        render_table(
+            _run_rows(page["items"]),
+            [
+                "id",
+                "job",
+                "notebook",
+                "state",
+                "trigger",
+                "attempt",
+                "created",
+                "duration",
+                "metrics",
+            ],
+        )
+    )
     more = "" if page["total_exact"] else "+"
     print(f"{len(page['items'])} of {page['total']}{more} run(s)")
     if page["next_cursor"]:
@@ -216,14 +274,23 @@ def cmd_sweep(workspace, args) -> int:
 
     grid = {name: [parse_cli_value(v) for v in values.split(",")] for name, values in args.grid}
     svc = _svc(workspace)
-    sweep = svc.sweep(args.notebook, grid, job=args.job, base=os.getcwd(),
-                      parameters=grammar.parameters(args), **grammar.run_options(args))
+    sweep = svc.sweep(
+        args.notebook,
+        grid,
+        job=args.job,
+        base=os.getcwd(),
+        parameters=grammar.parameters(args),
+        **grammar.run_options(args),
+    )
     if args.wait:
         wait_with_local_scheduler(workspace, sweep["run_ids"])
     df = svc.sweep_results(sweep["id"])
     if args.json:
-        print(json.dumps({"id": sweep["id"], "results": json.loads(df.to_json(orient="records"))},
-                         indent=2))
+        print(
+            json.dumps(
+                {"id": sweep["id"], "results": json.loads(df.to_json(orient="records"))}, indent=2
+            )
+        )
     else:
         print(f"sweep {sweep['id']}: {len(sweep['run_ids'])} run(s)")
         print(df.to_string(index=False))
@@ -253,8 +320,13 @@ def cmd_log(workspace, args) -> int:
         for line in chunk["lines"]:
             print(line["text"])
         offset = chunk["next_offset"]
-        if not args.follow or chunk["state"] in ("succeeded", "failed", "cancelled",
-                                                 "timed_out", "upstream_failed"):
+        if not args.follow or chunk["state"] in (
+            "succeeded",
+            "failed",
+            "cancelled",
+            "timed_out",
+            "upstream_failed",
+        ):
             if args.follow and chunk["lines"]:
                 continue
             return 0
@@ -281,15 +353,24 @@ def cmd_scheduler(workspace, args) -> int:
 
     # the executor's worker slots carry the scheduler's suffix, as in the server
     name = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    executor = build_executor(workspace, args.executor, lease_seconds=lease,
-                              scheduler_id=name.rsplit("-", 1)[-1], **kwargs)
-    scheduler = Scheduler(workspace, executor, poll_interval=args.poll_interval,
-                          lease_seconds=lease, name=name)
+    executor = build_executor(
+        workspace,
+        args.executor,
+        lease_seconds=lease,
+        scheduler_id=name.rsplit("-", 1)[-1],
+        **kwargs,
+    )
+    scheduler = Scheduler(
+        workspace, executor, poll_interval=args.poll_interval, lease_seconds=lease, name=name
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"jupyter mlinfra scheduler {scheduler.id}: {executor.describe()}, catalog "
-          f"{workspace.catalog.describe()['url']}", flush=True)
+    print(
+        f"jupyter mlinfra scheduler {scheduler.id}: {executor.describe()}, catalog "
+        f"{workspace.catalog.describe()['url']}",
+        flush=True,
+    )
     scheduler.start()
     try:
         while not stop.wait(0.5):
@@ -305,16 +386,29 @@ def _scheduler_status(workspace, args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
-        print("no scheduler serves this catalog: runs wait until one starts (the Jupyter "
-              "server's, or `jupyter mlinfra scheduler`); `run --wait` executes its own")
+        print(
+            "no scheduler serves this catalog: runs wait until one starts (the Jupyter "
+            "server's, or `jupyter mlinfra scheduler`); `run --wait` executes its own"
+        )
     else:
-        print(render_table([{"id": r["id"], "host": r["host"], "pid": r["pid"],
-                             "executor": r["executor"],
-                             "role": "serving" if r["serving"] else "run --wait",
-                             "alive": "yes" if r["alive"] else "no",
-                             "heartbeat": r["heartbeat_at"][:19]} for r in rows],
-                           ["id", "host", "pid", "executor", "role", "alive", "heartbeat"],
-                           max_width=None))
+        print(
+            render_table(
+                [
+                    {
+                        "id": r["id"],
+                        "host": r["host"],
+                        "pid": r["pid"],
+                        "executor": r["executor"],
+                        "role": "serving" if r["serving"] else "run --wait",
+                        "alive": "yes" if r["alive"] else "no",
+                        "heartbeat": r["heartbeat_at"][:19],
+                    }
+                    for r in rows
+                ],
+                ["id", "host", "pid", "executor", "role", "alive", "heartbeat"],
+                max_width=None,
+            )
+        )
     return 0
 
 
@@ -324,8 +418,9 @@ def cmd_test(workspace, args) -> int:
 
     started = time.perf_counter()
     passed = failed = 0
-    for result in run_notebook_tests(args.paths, kernel_name=args.kernel_name,
-                                     timeout=args.timeout):
+    for result in run_notebook_tests(
+        args.paths, kernel_name=args.kernel_name, timeout=args.timeout
+    ):
         print(result.line(), flush=True)
         passed, failed = passed + result.passed, failed + (not result.passed)
     print(f"{passed} passed, {failed} failed in {time.perf_counter() - started:.1f} s")

@@ -29,7 +29,8 @@ COMMAND_MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jupyter mlinfra",
-        description="jupyter_mlinfra: provenance, notebook jobs, model store, feature store.")
+        description="jupyter_mlinfra: provenance, notebook jobs, model store, feature store.",
+    )
     parser.add_argument("--version", action="version", version=f"jupyter_mlinfra {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

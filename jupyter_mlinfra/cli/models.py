@@ -15,13 +15,23 @@ from ..core.text_table import render_table
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("model", help="model store: list, show, alias, archive, compare, "
-                              "reproduce, batch-predict, dockerfile")
+    p = subparsers.add_parser(
+        "model",
+        help="model store: list, show, alias, archive, compare, "
+        "reproduce, batch-predict, dockerfile",
+    )
     sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
-    handlers = {"list": list_models, "show": show, "alias": alias, "unalias": unalias,
-                "archive": archive, "update": update, "compare": compare,
-                "reproduce": reproduce}
+    handlers = {
+        "list": list_models,
+        "show": show,
+        "alias": alias,
+        "unalias": unalias,
+        "archive": archive,
+        "update": update,
+        "compare": compare,
+        "reproduce": reproduce,
+    }
     for operation in grammar.MODEL_OPERATIONS:
         s = sub.add_parser(operation.words[-1], help=operation.help)
         operation.add_arguments(s, grammar.CLI)
@@ -32,8 +42,7 @@ def register(subparsers) -> None:
     s.add_argument("input")
     s.add_argument("output")
     s.add_argument("--column", default="prediction")
-    s.add_argument("--in-process", action="store_true",
-                   help="run here instead of as a job run")
+    s.add_argument("--in-process", action="store_true", help="run here instead of as a job run")
     s.add_argument("--no-wait", action="store_true", help="submit the job run and return")
     s.set_defaults(handler=batch_predict)
 
@@ -47,9 +56,14 @@ def register(subparsers) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--verbose", action="store_true", help="log every request")
-    s.add_argument("--refresh", type=float, default=10.0, metavar="SECONDS",
-                   help="re-resolve an alias (or the latest version) this often and serve the "
-                        "version it points at (0: never; a NAME:VERSION is never re-resolved)")
+    s.add_argument(
+        "--refresh",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="re-resolve an alias (or the latest version) this often and serve the "
+        "version it points at (0: never; a NAME:VERSION is never re-resolved)",
+    )
     s.set_defaults(handler=serve)
 
 
@@ -58,21 +72,32 @@ def _store(workspace):
 
 
 def list_models(workspace, args) -> int:
-    rows = _store(workspace).list_models(args.query, owner=args.owner,
-                                         tags=parse_key_values(args.tag, "--tag"),
-                                         metrics=args.metric, include_archived=args.archived)
+    rows = _store(workspace).list_models(
+        args.query,
+        owner=args.owner,
+        tags=parse_key_values(args.tag, "--tag"),
+        metrics=args.metric,
+        include_archived=args.archived,
+    )
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     if not rows:
         print("no models match")
         return 0
-    print(render_table([{**r, "aliases": ", ".join(f"{a}->{v}"
-                                                    for a, v in sorted(r["aliases"].items())),
-                         "metrics": ", ".join(f"{k}={v:.4g}"
-                                              for k, v in sorted(r["metrics"].items()))}
-                        for r in rows],
-                       ["name", "latest_version", "aliases", "metrics", "owner"]))
+    print(
+        render_table(
+            [
+                {
+                    **r,
+                    "aliases": ", ".join(f"{a}->{v}" for a, v in sorted(r["aliases"].items())),
+                    "metrics": ", ".join(f"{k}={v:.4g}" for k, v in sorted(r["metrics"].items())),
+                }
+                for r in rows
+            ],
+            ["name", "latest_version", "aliases", "metrics", "owner"],
+        )
+    )
     return 0
 
 
@@ -85,13 +110,16 @@ def show(workspace, args) -> int:
             print(json.dumps(body, indent=2, default=str))
         else:
             d = version.definition
-            print(f"{version.ref}  {d.get('module')}.{d.get('class')}  owner {version.owner}  "
-                  f"{version.status}  aliases {', '.join(version.aliases) or '-'}")
-            print("metrics: " + (", ".join(f"{k}={v}" for k, v in version.metrics.items())
-                                 or "-"))
+            print(
+                f"{version.ref}  {d.get('module')}.{d.get('class')}  owner {version.owner}  "
+                f"{version.status}  aliases {', '.join(version.aliases) or '-'}"
+            )
+            print("metrics: " + (", ".join(f"{k}={v}" for k, v in version.metrics.items()) or "-"))
             print("hyper-parameters: " + json.dumps(d.get("hyperparameters", {})))
-            print("clean: " + ("yes" if version.clean else
-                               "no (" + "; ".join(version.dirty_reasons) + ")"))
+            print(
+                "clean: "
+                + ("yes" if version.clean else "no (" + "; ".join(version.dirty_reasons) + ")")
+            )
             print(render_table(version.artifacts, ["name", "kind", "size", "sha256"]))
         return 0
     card = store.card(args.ref)
@@ -107,8 +135,10 @@ def show(workspace, args) -> int:
 def alias(workspace, args) -> int:
     protected = True if args.protect else (False if args.unprotect else None)
     moved = _store(workspace).set_alias(args.name, args.alias, args.version, protected=protected)
-    print(f"{args.name}@{args.alias} -> version {moved['version']}"
-          + (" (protected)" if moved["protected"] else ""))
+    print(
+        f"{args.name}@{args.alias} -> version {moved['version']}"
+        + (" (protected)" if moved["protected"] else "")
+    )
     return 0
 
 
@@ -125,9 +155,16 @@ def archive(workspace, args) -> int:
 
 
 def update(workspace, args) -> int:
-    print(json.dumps(_store(workspace).update(args.name, version=args.version,
-                                              description=args.description,
-                                              tags=parse_key_values(args.tag, "--tag"))))
+    print(
+        json.dumps(
+            _store(workspace).update(
+                args.name,
+                version=args.version,
+                description=args.description,
+                tags=parse_key_values(args.tag, "--tag"),
+            )
+        )
+    )
     return 0
 
 
@@ -154,22 +191,30 @@ def reproduce(workspace, args) -> int:
 
 
 def batch_predict(workspace, args) -> int:
-    result = _store(workspace).batch_predict(args.ref, args.input, args.output,
-                                             output_column=args.column,
-                                             as_job=False if args.in_process else None,
-                                             wait=not args.no_wait)
+    result = _store(workspace).batch_predict(
+        args.ref,
+        args.input,
+        args.output,
+        output_column=args.column,
+        as_job=False if args.in_process else None,
+        wait=not args.no_wait,
+    )
     if result.get("rows") is None:
         print(f"submitted {result['executed_by']}: {result['model']} over {result['input']}")
         return 0
-    print(f"{result['rows']} rows predicted with {result['model']} -> {result['output']} "
-          f"in {result['seconds']} s ({result['executed_by']})")
+    print(
+        f"{result['rows']} rows predicted with {result['model']} -> {result['output']} "
+        f"in {result['seconds']} s ({result['executed_by']})"
+    )
     return 0
 
 
 def dockerfile(workspace, args) -> int:
     result = _store(workspace).dockerfile(args.ref, args.output)
-    print(f"wrote {', '.join(result['files'])} ({result['pinned']} pinned requirements) "
-          f"serving {result['served']}")
+    print(
+        f"wrote {', '.join(result['files'])} ({result['pinned']} pinned requirements) "
+        f"serving {result['served']}"
+    )
     return 0
 
 
@@ -178,13 +223,17 @@ def serve(workspace, args) -> int:
 
     if args.refresh < 0:
         raise InvalidInput("--refresh must be 0 (never) or a number of seconds")
-    server = make_server(_store(workspace), args.ref, args.host, args.port, args.verbose,
-                         refresh=args.refresh)
+    server = make_server(
+        _store(workspace), args.ref, args.host, args.port, args.verbose, refresh=args.refresh
+    )
     # an AF_INET server: getsockname() gives (host str, port), the stubs allow bytes too
     host, port = cast(tuple[str, int], server.server_address[:2])
     loaded = server.loaded
-    print(f"serving {args.ref} ({loaded.ref}) on http://{host}:{port}  "
-          f"POST /predict  GET /health  (pid {os.getpid()})", flush=True)
+    print(
+        f"serving {args.ref} ({loaded.ref}) on http://{host}:{port}  "
+        f"POST /predict  GET /health  (pid {os.getpid()})",
+        flush=True,
+    )
 
     def stop(_signum, _frame):
         raise KeyboardInterrupt

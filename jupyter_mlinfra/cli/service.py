@@ -10,9 +10,11 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "service", add_help=False,
+        "service",
+        add_help=False,
         help="run the central mlinfra service (the REST API and the jobs scheduler, as a "
-             "JupyterHub service or with a static token table); --help-all for its options")
+        "JupyterHub service or with a static token table); --help-all for its options",
+    )
     p.set_defaults(handler=lambda workspace, args: main([]))
 
 

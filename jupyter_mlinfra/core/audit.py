@@ -56,28 +56,48 @@ class AuditEntry(Base):
 
 
 def entry_to_dict(row: AuditEntry) -> dict:
-    return {"id": row.id, "at": times.to_iso_z(row.at), "user": row.user,
-            "roles": [r for r in row.roles.split(",") if r], "action": row.action,
-            "target": row.target, "detail": row.detail, "outcome": row.outcome}
+    return {
+        "id": row.id,
+        "at": times.to_iso_z(row.at),
+        "user": row.user,
+        "roles": [r for r in row.roles.split(",") if r],
+        "action": row.action,
+        "target": row.target,
+        "detail": row.detail,
+        "outcome": row.outcome,
+    }
 
 
 def _cut(value: Any, field: str) -> str:
     text = "" if value is None else str(value)
     limit = _LIMITS[field]
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _row(identity: Identity, action: str, target: Any, detail: Any, outcome: str) -> AuditEntry:
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome must be one of {OUTCOMES}, got {outcome!r}")
-    return AuditEntry(at=utcnow(), user=_cut(identity.user, "user"),
-                      roles=_cut(",".join(sorted(identity.roles)), "roles"),
-                      action=_cut(action, "action"), target=_cut(target, "target"),
-                      detail=_cut(detail, "detail"), outcome=outcome)
+    return AuditEntry(
+        at=utcnow(),
+        user=_cut(identity.user, "user"),
+        roles=_cut(",".join(sorted(identity.roles)), "roles"),
+        action=_cut(action, "action"),
+        target=_cut(target, "target"),
+        detail=_cut(detail, "detail"),
+        outcome=outcome,
+    )
 
 
-def record(identity: Identity, action: str, target: Any, detail: Any = "",
-           outcome: str = "ok", *, session: Session | None = None, catalog: Any = None) -> int:
+def record(
+    identity: Identity,
+    action: str,
+    target: Any,
+    detail: Any = "",
+    outcome: str = "ok",
+    *,
+    session: Session | None = None,
+    catalog: Any = None,
+) -> int:
     """Add one audit entry: in ``session`` (the transaction of the change it records: it
     commits or rolls back with it), else in a transaction of its own on ``catalog``.
     Returns the entry's id."""
@@ -121,8 +141,9 @@ def action(workspace: Any, action: str, target: Any, detail: Any = "") -> Iterat
     if _pending.get() is not None:
         yield
         return
-    pending = _Pending(workspace.identity, action, _cut(target, "target"),
-                       _cut(detail, "detail"), workspace)
+    pending = _Pending(
+        workspace.identity, action, _cut(target, "target"), _cut(detail, "detail"), workspace
+    )
     token = _pending.set(pending)
     reset = False  # the context is restored once, by the branch that ran
     try:
@@ -160,37 +181,63 @@ def attach(session: Session, catalog: Any) -> None:
     if pending is None or pending.entry_id is not None:
         return
     workspace_catalog = getattr(pending.workspace, "_catalog", None)
-    if workspace_catalog is not None and workspace_catalog is not catalog \
-            and getattr(workspace_catalog, "url", None) != getattr(catalog, "url", None):
+    if (
+        workspace_catalog is not None
+        and workspace_catalog is not catalog
+        and getattr(workspace_catalog, "url", None) != getattr(catalog, "url", None)
+    ):
         return  # a write to some other catalog
-    pending.entry_id = record(pending.identity, pending.action, pending.target,
-                              pending.detail, "ok", session=session)
+    pending.entry_id = record(
+        pending.identity, pending.action, pending.target, pending.detail, "ok", session=session
+    )
 
 
 def _record_apart(pending: _Pending, detail: str, outcome: str) -> None:
     try:
-        record(pending.identity, pending.action, pending.target, detail, outcome,
-               catalog=pending.catalog)
+        record(
+            pending.identity,
+            pending.action,
+            pending.target,
+            detail,
+            outcome,
+            catalog=pending.catalog,
+        )
     except Exception:  # the refusal stands (or the file-only write is done) either way
-        log.warning("could not write the audit entry for %s %s by %s", pending.action,
-                    pending.target, pending.identity.user, exc_info=True)
+        log.warning(
+            "could not write the audit entry for %s %s by %s",
+            pending.action,
+            pending.target,
+            pending.identity.user,
+            exc_info=True,
+        )
 
 
 def _mark(pending: _Pending, outcome: str, detail: str) -> None:
     try:
         with pending.catalog.session() as s:
-            s.execute(update(AuditEntry).where(AuditEntry.id == pending.entry_id).values(
-                outcome=outcome, detail=_cut(detail, "detail")))
+            s.execute(
+                update(AuditEntry)
+                .where(AuditEntry.id == pending.entry_id)
+                .values(outcome=outcome, detail=_cut(detail, "detail"))
+            )
     except Exception:
-        log.warning("could not mark audit entry %s %s", pending.entry_id, outcome,
-                    exc_info=True)
+        log.warning("could not mark audit entry %s %s", pending.entry_id, outcome, exc_info=True)
 
 
 # -- reading ------------------------------------------------------------------------------------
-def query(workspace: Any, *, user: str | None = None, action: str | None = None,
-          target: str | None = None, outcome: str | None = None,
-          since: str | datetime | None = None, until: str | datetime | None = None,
-          limit: Any = None, offset: Any = None, cursor: str | None = None) -> dict:
+def query(
+    workspace: Any,
+    *,
+    user: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    outcome: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    limit: Any = None,
+    offset: Any = None,
+    cursor: str | None = None,
+) -> dict:
     """Audit entries, newest first, with filters: ``user`` (exact), ``action`` (exact, or a
     capability such as ``models`` for all its actions), ``target`` (contains), ``outcome``,
     ``since`` (included) / ``until`` (excluded) as ISO 8601 times (UTC when no offset).
@@ -200,10 +247,18 @@ def query(workspace: Any, *, user: str | None = None, action: str | None = None,
     user's entries; anyone else only their own (asking for another user's is refused)."""
     remote = getattr(workspace, "remote", None)
     if remote is not None:  # remote mode: the service answers, for the Hub's user
-        return remote.get("audit", user=user, action=action, target=target, outcome=outcome,
-                          since=times.to_iso_z(times.parse(since, "since")),
-                          until=times.to_iso_z(times.parse(until, "until")), limit=limit,
-                          offset=offset, cursor=cursor)
+        return remote.get(
+            "audit",
+            user=user,
+            action=action,
+            target=target,
+            outcome=outcome,
+            since=times.to_iso_z(times.parse(since, "since")),
+            until=times.to_iso_z(times.parse(until, "until")),
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
     identity: Identity = workspace.identity
     request = PageRequest.of(limit, offset, cursor)
     after = request.after(1)
@@ -211,16 +266,22 @@ def query(workspace: Any, *, user: str | None = None, action: str | None = None,
         raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}, got {quote(outcome)}")
     if not identity.allows("read"):
         if user and user != identity.user:
-            raise PermissionDenied(f"the audit log of {quote(user)} is for admins and "
-                                   f"auditors; you can read your own entries")
+            raise PermissionDenied(
+                f"the audit log of {quote(user)} is for admins and "
+                f"auditors; you can read your own entries"
+            )
         user = identity.user
     since_at, until_at = times.parse(since, "since"), times.parse(until, "until")
     stmt = select(AuditEntry)
     if user:
         stmt = stmt.where(AuditEntry.user == user)
     if action:
-        stmt = stmt.where(or_(AuditEntry.action == action,
-                              AuditEntry.action.startswith(action + ".", autoescape=True)))
+        stmt = stmt.where(
+            or_(
+                AuditEntry.action == action,
+                AuditEntry.action.startswith(action + ".", autoescape=True),
+            )
+        )
     if target:
         stmt = stmt.where(AuditEntry.target.contains(target, autoescape=True))
     if outcome:
@@ -230,16 +291,25 @@ def query(workspace: Any, *, user: str | None = None, action: str | None = None,
     if until_at is not None:
         stmt = stmt.where(AuditEntry.at < until_at)
     with workspace.catalog.read_session() as s:
-        total = s.scalar(select(func.count()).select_from(
-            stmt.with_only_columns(AuditEntry.id).subquery())) or 0
+        total = (
+            s.scalar(
+                select(func.count()).select_from(stmt.with_only_columns(AuditEntry.id).subquery())
+            )
+            or 0
+        )
         page = keyset(stmt, [AuditEntry.id], after, descending=True)
-        rows = list(s.scalars(page.limit(request.limit + 1)
-                              .offset(request.offset if after is None else 0)))
+        rows = list(
+            s.scalars(page.limit(request.limit + 1).offset(request.offset if after is None else 0))
+        )
     more = len(rows) > request.limit
-    rows = rows[:request.limit]
-    return envelope([entry_to_dict(r) for r in rows], total=total, limit=request.limit,
-                    offset=request.offset,
-                    next_cursor=encode_cursor([rows[-1].id]) if more and rows else None)
+    rows = rows[: request.limit]
+    return envelope(
+        [entry_to_dict(r) for r in rows],
+        total=total,
+        limit=request.limit,
+        offset=request.offset,
+        next_cursor=encode_cursor([rows[-1].id]) if more and rows else None,
+    )
 
 
 __all__ = ["AuditEntry", "OUTCOMES", "action", "attach", "entry_to_dict", "query", "record"]

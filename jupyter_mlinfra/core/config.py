@@ -96,99 +96,127 @@ class MLInfra(Configurable):
     ).tag(config=True)
 
     max_request_body_bytes = Int(
-        64 * 1024 * 1024, help="REST API: the largest request body accepted (bytes); a larger "
+        64 * 1024 * 1024,
+        help="REST API: the largest request body accepted (bytes); a larger "
         "one is answered 413 before it is parsed. 0: no limit of its own (jupyter_server's "
         "ServerApp.max_body_size, which bounds what is read, still applies).",
     ).tag(config=True)
 
     jobs_scheduler_in_server = Bool(
-        True, help="Run the jobs scheduler inside the Jupyter server (started and stopped "
+        True,
+        help="Run the jobs scheduler inside the Jupyter server (started and stopped "
         "with it). Turn off when a standalone `jupyter mlinfra scheduler` serves the catalog.",
     ).tag(config=True)
 
     jobs_executor = Unicode(
-        "local", help="Where job runs execute: 'local' (worker processes on this machine) or "
+        "local",
+        help="Where job runs execute: 'local' (worker processes on this machine) or "
         "'dask' (a distributed cluster at jobs_dask_address).",
     ).tag(config=True)
 
     jobs_workers = Int(2, help="Local executor: number of worker processes.").tag(config=True)
 
-    jobs_dask_address = Unicode(
-        "", help="Dask executor: scheduler address (tcp://host:8786).").tag(config=True)
+    jobs_dask_address = Unicode("", help="Dask executor: scheduler address (tcp://host:8786).").tag(
+        config=True
+    )
 
     jobs_dask_max_workers = Int(
-        0, help="Dask executor: adaptive scaling maximum when the cluster supports it "
-        "(0: leave the cluster's size alone).").tag(config=True)
+        0,
+        help="Dask executor: adaptive scaling maximum when the cluster supports it "
+        "(0: leave the cluster's size alone).",
+    ).tag(config=True)
 
-    jobs_poll_interval = Float(
-        1.0, help="Seconds between two passes of the scheduler loop.").tag(config=True)
+    jobs_poll_interval = Float(1.0, help="Seconds between two passes of the scheduler loop.").tag(
+        config=True
+    )
 
     jobs_fork_kernels = Bool(
-        True, help="Local job workers fork each run's IPython kernel from a template process "
-                   "that has already imported ipykernel (half a short run's CPU), instead of "
-                   "starting a new interpreter. Kernels of other kernelspecs start as usual."
+        True,
+        help="Local job workers fork each run's IPython kernel from a template process "
+        "that has already imported ipykernel (half a short run's CPU), instead of "
+        "starting a new interpreter. Kernels of other kernelspecs start as usual.",
     ).tag(config=True)
 
     jobs_doorbell = Bool(
-        True, help="Let processes of the scheduler's host wake it when they queue a run (a "
-                   "UDP socket on loopback), instead of waiting for its next poll."
+        True,
+        help="Let processes of the scheduler's host wake it when they queue a run (a "
+        "UDP socket on loopback), instead of waiting for its next poll.",
     ).tag(config=True)
 
     jobs_lease_seconds = Float(
-        30.0, help="A running run's worker renews its lease this often (x1/3); a run whose "
-        "lease expired is recovered by the scheduler.").tag(config=True)
+        30.0,
+        help="A running run's worker renews its lease this often (x1/3); a run whose "
+        "lease expired is recovered by the scheduler.",
+    ).tag(config=True)
 
     jobs_catchup = Unicode(
-        "latest", help="Default catch-up policy after downtime for scheduled jobs: 'none' "
+        "latest",
+        help="Default catch-up policy after downtime for scheduled jobs: 'none' "
         "(skip missed ticks), 'latest' (one run for the latest missed tick) or 'all'.",
     ).tag(config=True)
 
     jobs_max_running_per_user = Int(
-        0, help="Per-user quota: runs running at once (0: no limit).").tag(config=True)
+        0, help="Per-user quota: runs running at once (0: no limit)."
+    ).tag(config=True)
 
     jobs_max_queued_per_user = Int(
-        0, help="Per-user quota: runs queued or waiting at once; a submission beyond it is "
-        "refused (0: no limit).").tag(config=True)
+        0,
+        help="Per-user quota: runs queued or waiting at once; a submission beyond it is "
+        "refused (0: no limit).",
+    ).tag(config=True)
 
     jobs_user_quotas = Dict(
-        {}, help="Per-user overrides: {'alice': {'max_running': 4, 'max_queued': 100}}.",
+        {},
+        help="Per-user overrides: {'alice': {'max_running': 4, 'max_queued': 100}}.",
     ).tag(config=True)
 
     jobs_cpus = Float(
-        0.0, help="CPUs this scheduler's executor may hand out to runs (0: os.cpu_count()).",
+        0.0,
+        help="CPUs this scheduler's executor may hand out to runs (0: os.cpu_count()).",
     ).tag(config=True)
 
     jobs_memory_mb = Int(
-        0, help="Memory (MB) this scheduler's executor may hand out to runs (0: no limit).",
+        0,
+        help="Memory (MB) this scheduler's executor may hand out to runs (0: no limit).",
     ).tag(config=True)
 
     jobs_record_provenance = Bool(
-        True, help="Record provenance in every job run (loads the jupyter_mlinfra IPython "
+        True,
+        help="Record provenance in every job run (loads the jupyter_mlinfra IPython "
         "extension in the run's kernel; local workers do that in the kernel they keep warm).",
     ).tag(config=True)
 
     models_require_clean = Bool(
-        False, help="Model store: refuse to register a model whose provenance shows it depends "
+        False,
+        help="Model store: refuse to register a model whose provenance shows it depends "
         "on stale cells, hidden state or out-of-order execution (otherwise the version is "
-        "recorded with clean: false and the reasons, and a warning).").tag(config=True)
+        "recorded with clean: false and the reasons, and a warning).",
+    ).tag(config=True)
 
     models_reproduce_tolerance = Float(
-        1e-6, help="Model store: default relative tolerance when `reproduce` compares a "
-        "re-run's metrics with the recorded ones.").tag(config=True)
+        1e-6,
+        help="Model store: default relative tolerance when `reproduce` compares a "
+        "re-run's metrics with the recorded ones.",
+    ).tag(config=True)
 
     verify_timeout_seconds = Float(
-        600.0, help="Provenance verify: seconds one cell may run before verify stops the run "
+        600.0,
+        help="Provenance verify: seconds one cell may run before verify stops the run "
         "with a 'timed out' verdict naming the cell (0: no limit). `--timeout` overrides it "
-        "for one run.").tag(config=True)
+        "for one run.",
+    ).tag(config=True)
 
     provenance_saved_log_max_bytes = Int(
-        1_000_000, help="Provenance: the most bytes of execution log a notebook carries in its "
+        1_000_000,
+        help="Provenance: the most bytes of execution log a notebook carries in its "
         "metadata when saved from JupyterLab. The current kernel session is kept in full; "
         "earlier sessions keep only the executions the current cells' replays need, the oldest "
-        "dropped first; the log counts what was dropped.").tag(config=True)
+        "dropped first; the log counts what was dropped.",
+    ).tag(config=True)
 
     teams = Dict(
-        {}, help="Teams of users, {'alice': 'fraud', 'bob': ['risk', 'fraud']}: what a user "
+        {},
+        help="Teams of users, {'alice': 'fraud', 'bob': ['risk', 'fraud']}: what a user "
         "creates with visibility 'team' (runs by default, feature views on request) is visible "
         "to the members of the user's first team. Read from the configuration of the process "
         "that opens the catalog (the server's, for its users); a server whose users come from "
@@ -196,7 +224,8 @@ class MLInfra(Configurable):
     ).tag(config=True)
 
     roles = Dict(
-        {}, help="Roles of users or groups, {'carol': ['admin'], 'group:ml-leads': ['admin']}: "
+        {},
+        help="Roles of users or groups, {'carol': ['admin'], 'group:ml-leads': ['admin']}: "
         "'admin' may change and read what other users own (models, aliases, jobs, runs, "
         "feature views); 'auditor' may read everything.",
     ).tag(config=True)
@@ -275,8 +304,14 @@ class ResolvedConfig:
             source = self.sources.get(name, "default")
             if name in effective and name not in self.sources:
                 source = "default" if name != "user" else "default (OS user)"
-            rows.append({"name": name, "value": redact(str(value)), "source": source,
-                         "env": ENV_PREFIX + name.upper()})
+            rows.append(
+                {
+                    "name": name,
+                    "value": redact(str(value)),
+                    "source": source,
+                    "env": ENV_PREFIX + name.upper(),
+                }
+            )
         return rows
 
     def fingerprint(self) -> tuple:
@@ -319,8 +354,11 @@ def _candidate_files() -> list[Path]:
     from jupyter_core.paths import jupyter_config_path
 
     folders = list(dict.fromkeys(os.path.realpath(p) for p in jupyter_config_path()))
-    return [Path(folder) / f"{CONFIG_FILE_STEM}{suffix}"
-            for folder in reversed(folders) for suffix in (".json", ".py")]
+    return [
+        Path(folder) / f"{CONFIG_FILE_STEM}{suffix}"
+        for folder in reversed(folders)
+        for suffix in (".json", ".py")
+    ]
 
 
 def _config_files() -> list[Path]:
@@ -330,10 +368,23 @@ def _config_files() -> list[Path]:
 
 # Environment variables that decide where config files are looked for, besides MLINFRA_*
 # (and the service tokens: in remote mode, who the workspace acts as).
-_LOCATION_ENV = ("MLINFRA_SERVICE_TOKEN", "JUPYTERHUB_API_TOKEN", "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH", "JUPYTER_DATA_DIR",
-                 "JUPYTER_PLATFORM_DIRS", "JUPYTER_PREFER_ENV_PATH", "JUPYTER_NO_CONFIG",
-                 "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HOME", "USER", "LOGNAME", "VIRTUAL_ENV",
-                 "CONDA_PREFIX")
+_LOCATION_ENV = (
+    "MLINFRA_SERVICE_TOKEN",
+    "JUPYTERHUB_API_TOKEN",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_CONFIG_PATH",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_PLATFORM_DIRS",
+    "JUPYTER_PREFER_ENV_PATH",
+    "JUPYTER_NO_CONFIG",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+)
 
 
 class ConfigSources:
@@ -408,8 +459,9 @@ def _coerce(trait: Any, raw: str) -> Any:
     return raw
 
 
-def resolve_config(server_config: Config | None = None,
-                   environ: Mapping[str, str] | None = None) -> ResolvedConfig:
+def resolve_config(
+    server_config: Config | None = None, environ: Mapping[str, str] | None = None
+) -> ResolvedConfig:
     """Build the effective configuration from files, the server's config and the environment."""
     env: Mapping[str, str] = os.environ if environ is None else environ
     merged = Config()

@@ -21,7 +21,7 @@ def installed_distributions() -> dict[str, str]:
     global _INSTALLED
     if _INSTALLED is None:
         found: dict[str, str] = {}
-        for dist in metadata.distributions():     # in sys.path order: the first one imports
+        for dist in metadata.distributions():  # in sys.path order: the first one imports
             name = dist.metadata["Name"] if dist.metadata else None
             if name:
                 found.setdefault(name, dist.version)
@@ -34,8 +34,11 @@ def runtime() -> dict[str, str]:
     hostname."""
     global _RUNTIME
     if _RUNTIME is None:
-        _RUNTIME = {"python": platform.python_version(),
-                    "implementation": platform.python_implementation(),
-                    "platform": platform.platform(), "executable": sys.executable,
-                    "hostname": platform.node()}
+        _RUNTIME = {
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "executable": sys.executable,
+            "hostname": platform.node(),
+        }
     return dict(_RUNTIME)

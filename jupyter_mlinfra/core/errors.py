@@ -21,7 +21,7 @@ def quote(value: object) -> str:
     """``repr(value)`` for an error message, cut to about :data:`QUOTE_LIMIT` characters
     (a 300 MB name is quoted by its first and last characters, not echoed whole)."""
     try:
-        return _quoter.repr(value)[:QUOTE_LIMIT + 20]
+        return _quoter.repr(value)[: QUOTE_LIMIT + 20]
     except ValueError:  # an integer past Python's digit limit
         return f"<{type(value).__name__}>"
 

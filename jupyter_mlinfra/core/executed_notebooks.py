@@ -42,30 +42,55 @@ def parse_parameters(values: str | list[str] | dict | None) -> dict[str, str] | 
     return out
 
 
-def list_notebooks(ws, *, q: str | None = None, notebook: str | None = None,
-                   job: str | None = None, tag: str | None = None,
-                   parameter: str | list[str] | dict | None = None,
-                   owner: str | None = None, limit: int | str | None = 50,
-                   offset: int | str | None = 0, cursor: str | None = None) -> dict:
+def list_notebooks(
+    ws,
+    *,
+    q: str | None = None,
+    notebook: str | None = None,
+    job: str | None = None,
+    tag: str | None = None,
+    parameter: str | list[str] | dict | None = None,
+    owner: str | None = None,
+    limit: int | str | None = 50,
+    offset: int | str | None = 0,
+    cursor: str | None = None,
+) -> dict:
     """One page of the executed notebooks this identity may read, newest first, in the list
     envelope ``{items, total, total_exact, limit, offset, next_cursor}``.
 
     ``q``: text in the cells and outputs (or the notebook path, or a run id); ``notebook``:
     text in the notebook path; ``job``: a job name or id; ``tag``: a run tag;
     ``parameter``: ``name=value`` (several: all must hold)."""
-    if ws.remote is not None:   # remote mode: the service answers the same query
+    if ws.remote is not None:  # remote mode: the service answers the same query
         wanted = parse_parameters(parameter) or {}
-        return ws.remote.get("notebooks", q=q, notebook=notebook, job=job, tag=tag,
-                             parameter=[f"{k}={v}" for k, v in wanted.items()] or None,
-                             owner=owner, limit=limit, offset=offset or None, cursor=cursor)
+        return ws.remote.get(
+            "notebooks",
+            q=q,
+            notebook=notebook,
+            job=job,
+            tag=tag,
+            parameter=[f"{k}={v}" for k, v in wanted.items()] or None,
+            owner=owner,
+            limit=limit,
+            offset=offset or None,
+            cursor=cursor,
+        )
     from .jobs.runs import list_runs
 
-    page = list_runs(ws, job=job, state=sorted(FINAL_STATES), owner=owner, tag=tag,
-                     notebook=notebook, parameters=parse_parameters(parameter), q=q,
-                     limit=page_int("limit", 50 if limit in (None, "") else limit, 1, None),
-                     offset=page_int("offset", 0 if offset in (None, "") else offset, 0, None),
-                     cursor=cursor,
-                     has_output=True)
+    page = list_runs(
+        ws,
+        job=job,
+        state=sorted(FINAL_STATES),
+        owner=owner,
+        tag=tag,
+        notebook=notebook,
+        parameters=parse_parameters(parameter),
+        q=q,
+        limit=page_int("limit", 50 if limit in (None, "") else limit, 1, None),
+        offset=page_int("offset", 0 if offset in (None, "") else offset, 0, None),
+        cursor=cursor,
+        has_output=True,
+    )
     page["items"] = [notebook_summary(run) for run in page["items"]]
     return page
 
@@ -74,29 +99,39 @@ def notebook_summary(run: dict) -> dict:
     """An executed notebook as a list shows it, from its run's dict."""
     tags = list(run.get("tags") or [])
     model = None
-    for t in tags:   # a reproduce run is tagged model:<name>:<version>
+    for t in tags:  # a reproduce run is tagged model:<name>:<version>
         if t.startswith("model:") and t.count(":") >= 2:
-            name, _, version = t[len("model:"):].rpartition(":")
+            name, _, version = t[len("model:") :].rpartition(":")
             model = {"name": name, "version": int(version) if version.isdigit() else version}
     run_id = run["id"]
     base = "/mlinfra/api"
     return {
-        "id": run_id, "run_id": run_id,
+        "id": run_id,
+        "run_id": run_id,
         "kind": "reproduce" if REPRODUCE_TAG in tags else "job_run",
-        "notebook": run["notebook"], "name": PurePosixPath(run["notebook"]).name,
-        "job_id": run.get("job_id"), "job_name": run.get("job_name"),
-        "owner": run.get("owner"), "state": run["state"], "trigger": run.get("trigger"),
-        "parameters": run.get("parameters") or {}, "tags": tags, "model": model,
+        "notebook": run["notebook"],
+        "name": PurePosixPath(run["notebook"]).name,
+        "job_id": run.get("job_id"),
+        "job_name": run.get("job_name"),
+        "owner": run.get("owner"),
+        "state": run["state"],
+        "trigger": run.get("trigger"),
+        "parameters": run.get("parameters") or {},
+        "tags": tags,
+        "model": model,
         "metrics": run.get("metrics") or {},
-        "created_at": run.get("created_at"), "started_at": run.get("started_at"),
+        "created_at": run.get("created_at"),
+        "started_at": run.get("started_at"),
         "finished_at": run.get("finished_at"),
         "duration_seconds": run.get("duration_seconds"),
         "error": _error_line(run.get("error")),
         "visibility": run.get("visibility"),
-        "links": {"self": f"{base}/notebooks/{run_id}",
-                  "html": f"{base}/notebooks/{run_id}?format=html",
-                  "ipynb": f"{base}/notebooks/{run_id}?format=ipynb",
-                  "run": f"{base}/runs/{run_id}"},
+        "links": {
+            "self": f"{base}/notebooks/{run_id}",
+            "html": f"{base}/notebooks/{run_id}?format=html",
+            "ipynb": f"{base}/notebooks/{run_id}?format=ipynb",
+            "run": f"{base}/runs/{run_id}",
+        },
     }
 
 
@@ -123,7 +158,7 @@ def get_notebook(ws, notebook_id: str) -> dict:
         out["cells"] = len(nb.cells)
         out["code_cells"] = sum(1 for c in nb.cells if c.get("cell_type") == "code")
         out["kernel_name"] = (nb.metadata.get("kernelspec") or {}).get("name")
-    except Exception:   # a notebook nbformat cannot read is still downloadable
+    except Exception:  # a notebook nbformat cannot read is still downloadable
         out["cells"] = out["code_cells"] = None
         out["kernel_name"] = None
     out["size_bytes"] = len(data)
@@ -132,10 +167,12 @@ def get_notebook(ws, notebook_id: str) -> dict:
 
 def _output(ws, run_id: str) -> tuple[bytes, dict]:
     jobs = ws.service("jobs")
-    run = jobs.get_run(run_id)         # NotFound when this identity may not read it
+    run = jobs.get_run(run_id)  # NotFound when this identity may not read it
     if run["state"] not in FINAL_STATES or not run.get("output_key"):
-        raise NotFound(f"no executed notebook {run_id!r} (run state {run['state']}; "
-                       "a run's output notebook is listed here once it has ended)")
+        raise NotFound(
+            f"no executed notebook {run_id!r} (run state {run['state']}; "
+            "a run's output notebook is listed here once it has ended)"
+        )
     return jobs.run_output(run_id), run
 
 
@@ -150,12 +187,14 @@ def notebook_document(ws, notebook_id: str, fmt: str | None = "ipynb") -> dict:
     """``{"data": bytes, "media_type", "filename"}`` of the executed notebook as ``ipynb``
     (its bytes as kept) or ``html`` (rendered by nbconvert)."""
     fmt = check_format(fmt)
-    if ws.remote is not None:   # rendered by the service, as its REST door answers it
+    if ws.remote is not None:  # rendered by the service, as its REST door answers it
         notebook_id = _checked_id(notebook_id)
         meta = ws.remote.get(f"notebooks/{notebook_id}")
-        return {"data": ws.remote.content(f"notebooks/{notebook_id}", format=fmt),
-                "media_type": MEDIA_TYPES[fmt],
-                "filename": download_name(meta["notebook"], notebook_id, fmt)}
+        return {
+            "data": ws.remote.content(f"notebooks/{notebook_id}", format=fmt),
+            "media_type": MEDIA_TYPES[fmt],
+            "filename": download_name(meta["notebook"], notebook_id, fmt),
+        }
     data, run = _output(ws, notebook_id)
     return render(data, fmt, notebook=run["notebook"], run_id=run["id"])
 
@@ -181,8 +220,11 @@ def render(data: bytes, fmt: str, *, notebook: str, run_id: str) -> dict:
         body = notebook_html(data, title=f"{PurePosixPath(notebook).name} (run {run_id[:12]})")
     else:
         body = data
-    return {"data": body, "media_type": MEDIA_TYPES[fmt],
-            "filename": download_name(notebook, run_id, fmt)}
+    return {
+        "data": body,
+        "media_type": MEDIA_TYPES[fmt],
+        "filename": download_name(notebook, run_id, fmt),
+    }
 
 
 def notebook_html(data: bytes, *, title: str) -> bytes:
@@ -195,12 +237,14 @@ def notebook_html(data: bytes, *, title: str) -> bytes:
     try:
         nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as exc:
-        raise InvalidInput(f"the output notebook cannot be read ({type(exc).__name__})") \
-            from None
-    body, _resources = HTMLExporter(template_name="basic",
-                                    sanitize_html=True).from_notebook_node(nb)
-    page = ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+        raise InvalidInput(f"the output notebook cannot be read ({type(exc).__name__})") from None
+    body, _resources = HTMLExporter(template_name="basic", sanitize_html=True).from_notebook_node(
+        nb
+    )
+    page = (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
     return page.encode("utf-8")
 
 

@@ -35,13 +35,13 @@ ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset({"change", "read"}),
     "auditor": frozenset({"read"}),
 }
-GROUP_PREFIX = "group:"   # a key of the ``roles`` mapping that names a group, not a user
+GROUP_PREFIX = "group:"  # a key of the ``roles`` mapping that names a group, not a user
 
 
 @dataclass(frozen=True)
 class Identity:
     user: str
-    teams: tuple[str, ...] = ()      # the first one is recorded on what the user creates
+    teams: tuple[str, ...] = ()  # the first one is recorded on what the user creates
     roles: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -67,8 +67,11 @@ class Identity:
         teams = list(_as_list((getattr(settings, "teams", None) or {}).get(user)))
         # groups that only grant a role (e.g. "mlinfra-admins") are not teams
         teams += [g for g in groups if g not in role_groups]
-        return cls(user=user, teams=tuple(dict.fromkeys(t for t in teams if t)),
-                   roles=frozenset(r for r in roles if r))
+        return cls(
+            user=user,
+            teams=tuple(dict.fromkeys(t for t in teams if t)),
+            roles=frozenset(r for r in roles if r),
+        )
 
 
 def _as_list(value: Any) -> list[str]:
@@ -81,8 +84,9 @@ def _as_list(value: Any) -> list[str]:
 
 def check_visibility(visibility: str) -> str:
     if visibility not in VISIBILITIES:
-        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}, "
-                           f"got {str(visibility)[:50]!r}")
+        raise InvalidInput(
+            f"visibility must be one of {', '.join(VISIBILITIES)}, got {str(visibility)[:50]!r}"
+        )
     return visibility
 
 
@@ -91,8 +95,9 @@ def check_may_change(identity: Identity, owner: str, what: str, action: str = "c
     changing other users' things."""
     if owner == identity.user or identity.allows("change"):
         return
-    raise PermissionDenied(f"{what} belongs to {owner}; only its owner (or an admin) can "
-                           f"{action} it")
+    raise PermissionDenied(
+        f"{what} belongs to {owner}; only its owner (or an admin) can {action} it"
+    )
 
 
 def may_read(identity: Identity, owner: str, visibility: str | None, team: str | None) -> bool:

@@ -59,37 +59,52 @@ class RunStop:
 
     kind: str
     message: str
-    cell_index: int | None = None   # position in the notebook (all cells), when a cell was running
+    cell_index: int | None = None  # position in the notebook (all cells), when a cell was running
     cell_id: str | None = None
     ename: str | None = None
     evalue: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "message": self.message, "cell_index": self.cell_index,
-                "cell_id": self.cell_id, "ename": self.ename, "evalue": self.evalue}
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "cell_index": self.cell_index,
+            "cell_id": self.cell_id,
+            "ename": self.ename,
+            "evalue": self.evalue,
+        }
 
 
 @dataclass
 class RunOutcome:
     """Filled in by ``execute_notebook(..., outcome=...)``, whether the run raised or not."""
 
-    notebook: Any = None            # the executed notebook (partly executed when it stopped)
+    notebook: Any = None  # the executed notebook (partly executed when it stopped)
     stop: RunStop | None = None
 
 
 def _cell_stop(ename: str, evalue: str, index: int, cell_id: str | None) -> RunStop:
     kind = {"UsageError": "usage_error", "SystemExit": "sys_exit"}.get(ename, "error")
     if kind == "sys_exit":
-        message = f"the notebook called sys.exit({evalue})" if evalue else \
-            "the notebook called sys.exit()"
+        message = (
+            f"the notebook called sys.exit({evalue})"
+            if evalue
+            else "the notebook called sys.exit()"
+        )
     else:
         message = f"{ename}: {evalue}" if evalue else ename
-    return RunStop(kind=kind, message=message, cell_index=index, cell_id=cell_id, ename=ename,
-                   evalue=evalue)
+    return RunStop(
+        kind=kind, message=message, cell_index=index, cell_id=cell_id, ename=ename, evalue=evalue
+    )
 
 
-def _exception_stop(exc: BaseException, index: int | None, cell_id: str | None,
-                    timeout: float | None = None, kernel_name: str | None = None) -> RunStop:
+def _exception_stop(
+    exc: BaseException,
+    index: int | None,
+    cell_id: str | None,
+    timeout: float | None = None,
+    kernel_name: str | None = None,
+) -> RunStop:
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -108,8 +123,9 @@ def _exception_stop(exc: BaseException, index: int | None, cell_id: str | None,
             known = "?"
         return RunStop("no_such_kernel", f"no such kernel: {name!r} (installed: {known})")
     if index is None:
-        return RunStop("kernel_failed", f"the kernel could not start: {type(exc).__name__}: "
-                                        f"{exc}".strip())
+        return RunStop(
+            "kernel_failed", f"the kernel could not start: {type(exc).__name__}: {exc}".strip()
+        )
     return RunStop("error", f"{type(exc).__name__}: {exc}".rstrip(": "), index, cell_id)
 
 
@@ -117,17 +133,18 @@ def _exception_stop(exc: BaseException, index: int | None, cell_id: str | None,
 class CellProgress:
     """Reported after each code cell: ``status`` is "ok" or "error"."""
 
-    index: int            # position in the notebook (0-based, all cells)
-    total: int            # number of cells in the notebook
+    index: int  # position in the notebook (0-based, all cells)
+    total: int  # number of cells in the notebook
     cell_id: str
     status: str
-    executed: int         # code cells executed so far
-    code_cells: int       # code cells in the notebook
-    duration: float       # seconds
+    executed: int  # code cells executed so far
+    code_cells: int  # code cells in the notebook
+    duration: float  # seconds
 
 
-def _setup_code(env: dict[str, str], cwd: str | None, notebook_path: str | None,
-                record_provenance: bool) -> str:
+def _setup_code(
+    env: dict[str, str], cwd: str | None, notebook_path: str | None, record_provenance: bool
+) -> str:
     lines = ["import os as _mlinfra_os"]
     if env:
         lines.append(f"_mlinfra_os.environ.update({json.dumps(env)})")
@@ -155,10 +172,17 @@ def _client_class():
     from papermill.clientwrap import PapermillNotebookClient
 
     class MLInfraNotebookClient(PapermillNotebookClient):
-        def __init__(self, nb_man, km=None, *, mlinfra_setup: str = "",
-                     mlinfra_on_cell: Callable[[CellProgress], Any] | None = None,
-                     mlinfra_provenance_sink: Callable[[list], Any] | None = None,
-                     mlinfra_outcome: RunOutcome | None = None, **kw):
+        def __init__(
+            self,
+            nb_man,
+            km=None,
+            *,
+            mlinfra_setup: str = "",
+            mlinfra_on_cell: Callable[[CellProgress], Any] | None = None,
+            mlinfra_provenance_sink: Callable[[list], Any] | None = None,
+            mlinfra_outcome: RunOutcome | None = None,
+            **kw,
+        ):
             super().__init__(nb_man, km=km, **kw)
             self._setup = mlinfra_setup
             self._on_cell = mlinfra_on_cell
@@ -178,12 +202,22 @@ def _client_class():
                 return
             client = self
 
-            def execute(code, silent=False, store_history=True, user_expressions=None,
-                        allow_stdin=None, stop_on_error=True):
-                content = {"code": code, "silent": silent, "store_history": store_history,
-                           "user_expressions": user_expressions or {},
-                           "allow_stdin": kc.allow_stdin if allow_stdin is None else allow_stdin,
-                           "stop_on_error": stop_on_error}
+            def execute(
+                code,
+                silent=False,
+                store_history=True,
+                user_expressions=None,
+                allow_stdin=None,
+                stop_on_error=True,
+            ):
+                content = {
+                    "code": code,
+                    "silent": silent,
+                    "store_history": store_history,
+                    "user_expressions": user_expressions or {},
+                    "allow_stdin": kc.allow_stdin if allow_stdin is None else allow_stdin,
+                    "stop_on_error": stop_on_error,
+                }
                 metadata = {"cellId": client._cell_id} if client._cell_id and not silent else {}
                 msg = kc.session.msg("execute_request", content, metadata=metadata)
                 kc.shell_channel.send(msg)
@@ -200,8 +234,10 @@ def _client_class():
             reply = self.wait_for_reply(msg_id)
             content = (reply or {}).get("content", {})
             if content.get("status") != "ok":
-                raise RuntimeError("jupyter_mlinfra could not prepare the kernel: "
-                                   f"{content.get('ename')}: {content.get('evalue')}")
+                raise RuntimeError(
+                    "jupyter_mlinfra could not prepare the kernel: "
+                    f"{content.get('ename')}: {content.get('evalue')}"
+                )
 
         def _hand_off_provenance(self) -> None:
             if self._provenance_sink is None:
@@ -209,8 +245,12 @@ def _client_class():
             from .provenance.model import Execution
 
             try:
-                msg_id = self.kc.execute("pass", silent=True, store_history=False,
-                                         user_expressions={"records": _HAND_OFF})
+                msg_id = self.kc.execute(
+                    "pass",
+                    silent=True,
+                    store_history=False,
+                    user_expressions={"records": _HAND_OFF},
+                )
                 reply = self.wait_for_reply(msg_id) or {}
                 result = reply.get("content", {}).get("user_expressions", {}).get("records", {})
                 if result.get("status") != "ok":
@@ -235,29 +275,39 @@ def _client_class():
                     self.execute_cell(cell, index)
                 except CellExecutionError as ex:
                     status = "error"
-                    self.nb_man.cell_exception(self.nb.cells[index], cell_index=index,
-                                               exception=ex)
+                    self.nb_man.cell_exception(self.nb.cells[index], cell_index=index, exception=ex)
                     if self._outcome is not None:
                         self._outcome.stop = _cell_stop(
-                            getattr(ex, "ename", "") or "Error", getattr(ex, "evalue", ""),
-                            index, cell.get("id"))
+                            getattr(ex, "ename", "") or "Error",
+                            getattr(ex, "evalue", ""),
+                            index,
+                            cell.get("id"),
+                        )
                     break
                 except BaseException as ex:
                     # a dead kernel, a timeout, an interrupt: the cell did not complete
                     status = "error"
                     if self._outcome is not None:
-                        self._outcome.stop = _exception_stop(ex, index, cell.get("id"),
-                                                             self.timeout)
+                        self._outcome.stop = _exception_stop(
+                            ex, index, cell.get("id"), self.timeout
+                        )
                     raise
                 finally:
                     self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
                     if cell.cell_type == "code":
                         executed += 1
                         if self._on_cell is not None:
-                            self._on_cell(CellProgress(
-                                index=index, total=len(cells), cell_id=str(cell.get("id")),
-                                status=status, executed=executed, code_cells=code_cells,
-                                duration=time.perf_counter() - started))
+                            self._on_cell(
+                                CellProgress(
+                                    index=index,
+                                    total=len(cells),
+                                    cell_id=str(cell.get("id")),
+                                    status=status,
+                                    executed=executed,
+                                    code_cells=code_cells,
+                                    duration=time.perf_counter() - started,
+                                )
+                            )
             self._cell_id = None
             self._hand_off_provenance()
 
@@ -276,15 +326,28 @@ def _engine_class():
 
     class MLInfraEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
-                                     stdout_file=None, stderr_file=None, start_timeout=60,
-                                     execution_timeout=None, **kwargs):
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            **kwargs,
+        ):
             kwargs = remove_args(["input_path"], **kwargs)
             safe = remove_args(["timeout", "startup_timeout"], **kwargs)
-            final = merge_kwargs(safe, timeout=execution_timeout or kwargs.get("timeout"),
-                                 startup_timeout=start_timeout, kernel_name=kernel_name,
-                                 log_output=log_output, stdout_file=stdout_file,
-                                 stderr_file=stderr_file)
+            final = merge_kwargs(
+                safe,
+                timeout=execution_timeout or kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
             from papermill.log import logger
 
             final.setdefault("log", logger)
@@ -359,17 +422,25 @@ def execute_notebook(
 
     _ensure_engine()
     nb = load_notebook(input)
-    setup = _setup_code({k: str(v) for k, v in (env or {}).items()},
-                        str(Path(cwd).resolve()) if cwd else None, notebook_path,
-                        record_provenance)
+    setup = _setup_code(
+        {k: str(v) for k, v in (env or {}).items()},
+        str(Path(cwd).resolve()) if cwd else None,
+        notebook_path,
+        record_provenance,
+    )
     if record_provenance and provenance_sink is None:
+
         def provenance_sink(executions: list) -> None:
             from .workspace import get_workspace
 
             get_workspace().service("provenance").record(executions)
-    kwargs: dict[str, Any] = {"mlinfra_setup": setup, "mlinfra_on_cell": on_cell,
-                              "mlinfra_provenance_sink": provenance_sink if record_provenance
-                              else None, "mlinfra_outcome": outcome}
+
+    kwargs: dict[str, Any] = {
+        "mlinfra_setup": setup,
+        "mlinfra_on_cell": on_cell,
+        "mlinfra_provenance_sink": provenance_sink if record_provenance else None,
+        "mlinfra_outcome": outcome,
+    }
     if kernel_manager is not None:
         kwargs["km"] = kernel_manager
     try:
@@ -391,8 +462,13 @@ def execute_notebook(
         # ran past: those did not stop the run (a cell that did, the client has recorded)
         if outcome is not None and outcome.stop is None and not _is_cell_failure(exc):
             outcome.stop = _exception_stop(exc, None, None, execution_timeout, kernel_name)
-        if (not save_every_cell and output_path is not None and outcome is not None
-                and outcome.notebook is not None and not _is_cell_failure(exc)):
+        if (
+            not save_every_cell
+            and output_path is not None
+            and outcome is not None
+            and outcome.notebook is not None
+            and not _is_cell_failure(exc)
+        ):
             # papermill writes the notebook itself when a cell fails; after a dead kernel or a
             # timeout it does not, and without the per-cell save nothing else would have
             try:

@@ -35,8 +35,9 @@ def collect_notebooks(paths: Iterable[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*.ipynb")
-                                if ".ipynb_checkpoints" not in q.parts))
+            found.extend(
+                sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+            )
         elif p.suffix == ".ipynb" and p.is_file():
             found.append(p)
         else:
@@ -55,8 +56,9 @@ def notebook_kernel(path: Path) -> str:
         return "python3"
 
 
-def run_notebook_test(path: Path, *, kernel_name: str | None = None,
-                  timeout: float | None = None) -> NotebookTestResult:
+def run_notebook_test(
+    path: Path, *, kernel_name: str | None = None, timeout: float | None = None
+) -> NotebookTestResult:
     """Run one notebook in a fresh kernel, in its own folder (the output is thrown away)."""
     from .jobs.execution import describe_error, ensure_kernel_metadata
     from .notebook_execution import execute_notebook, load_notebook
@@ -68,22 +70,35 @@ def run_notebook_test(path: Path, *, kernel_name: str | None = None,
             kernel = kernel_name or notebook_kernel(path)
             nb = load_notebook(path)
             ensure_kernel_metadata(nb, kernel)
-            execute_notebook(nb, out, kernel_name=kernel, cwd=path.parent,
-                             execution_timeout=timeout, notebook_path=str(path),
-                             record_provenance=False)
+            execute_notebook(
+                nb,
+                out,
+                kernel_name=kernel,
+                cwd=path.parent,
+                execution_timeout=timeout,
+                notebook_path=str(path),
+                record_provenance=False,
+            )
         except Exception as exc:
-            return NotebookTestResult(path, False, time.perf_counter() - started,
-                                      describe_error(exc, out))
+            return NotebookTestResult(
+                path, False, time.perf_counter() - started, describe_error(exc, out)
+            )
     return NotebookTestResult(path, True, time.perf_counter() - started)
 
 
-def run_notebook_tests(paths: Iterable[str], *, kernel_name: str | None = None,
-                       timeout: float | None = None) -> Iterator[NotebookTestResult]:
+def run_notebook_tests(
+    paths: Iterable[str], *, kernel_name: str | None = None, timeout: float | None = None
+) -> Iterator[NotebookTestResult]:
     """Each notebook of ``paths`` (files or folders) as a test, one after the other (all
     paths are checked before the first runs)."""
     for path in collect_notebooks(paths):
         yield run_notebook_test(path, kernel_name=kernel_name, timeout=timeout)
 
 
-__all__ = ["NotebookTestResult", "collect_notebooks", "notebook_kernel", "run_notebook_test",
-           "run_notebook_tests"]
+__all__ = [
+    "NotebookTestResult",
+    "collect_notebooks",
+    "notebook_kernel",
+    "run_notebook_test",
+    "run_notebook_tests",
+]

@@ -62,14 +62,20 @@ def decode_cursor(cursor: str, size: int | None = None) -> list[Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
-        if not isinstance(position, list) or (size is not None and len(position) != size) \
-                or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                           for v in position):
+        if (
+            not isinstance(position, list)
+            or (size is not None and len(position) != size)
+            or not all(
+                isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in position
+            )
+        ):
             raise ValueError(cursor)
         return position
     except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
-        raise InvalidInput(f"cursor {quote(str(cursor)[:80])} is not a next_cursor this "
-                           f"server gave; start again without one") from None
+        raise InvalidInput(
+            f"cursor {quote(str(cursor)[:80])} is not a next_cursor this "
+            f"server gave; start again without one"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,7 @@ class PageRequest:
     cursor: str | None = None
 
     @classmethod
-    def of(cls, limit: Any = None, offset: Any = None, cursor: str | None = None
-           ) -> PageRequest:
+    def of(cls, limit: Any = None, offset: Any = None, cursor: str | None = None) -> PageRequest:
         limit = DEFAULT_LIMIT if limit in (None, "") else page_int("limit", limit, 1, MAX_LIMIT)
         offset = 0 if offset in (None, "") else page_int("offset", offset, 0, None)
         if cursor and offset:
@@ -94,21 +99,39 @@ class PageRequest:
         return decode_cursor(self.cursor, size) if self.cursor else None
 
 
-def envelope(items: list, *, total: int, limit: int, offset: int = 0,
-             next_cursor: str | None = None, total_exact: bool = True) -> dict:
-    return {"items": items, "total": total, "total_exact": total_exact, "limit": limit,
-            "offset": offset, "next_cursor": next_cursor}
+def envelope(
+    items: list,
+    *,
+    total: int,
+    limit: int,
+    offset: int = 0,
+    next_cursor: str | None = None,
+    total_exact: bool = True,
+) -> dict:
+    return {
+        "items": items,
+        "total": total,
+        "total_exact": total_exact,
+        "limit": limit,
+        "offset": offset,
+        "next_cursor": next_cursor,
+    }
 
 
-def page_rows(rows: Iterable[T], *, key: Callable[[T], tuple], limit: Any = None,
-              offset: Any = None, cursor: str | None = None,
-              item: Callable[[T], Any] | None = None) -> dict:
+def page_rows(
+    rows: Iterable[T],
+    *,
+    key: Callable[[T], tuple],
+    limit: Any = None,
+    offset: Any = None,
+    cursor: str | None = None,
+    item: Callable[[T], Any] | None = None,
+) -> dict:
     """One page of ``rows`` (any order: they are sorted by ``key``, ascending; the key must be
     unique per row and made of strings and numbers). ``item`` turns the page's rows into
     answers (only the page's: building an answer can cost a lookup)."""
     request = PageRequest.of(limit, offset, cursor)
-    keyed = sorted(((tuple(key(r)), i, r) for i, r in enumerate(rows)),
-                   key=lambda t: (t[0], t[1]))
+    keyed = sorted(((tuple(key(r)), i, r) for i, r in enumerate(rows)), key=lambda t: (t[0], t[1]))
     keys = [k for k, _, _ in keyed]
     start = request.offset
     after = request.after()
@@ -116,18 +139,23 @@ def page_rows(rows: Iterable[T], *, key: Callable[[T], tuple], limit: Any = None
         try:
             start = bisect_right(keys, tuple(after))
         except TypeError:  # a cursor of another list (its key has other types)
-            raise InvalidInput(f"cursor {quote((request.cursor or '')[:80])} is not a next_cursor "
-                               f"of this list; start again without one") from None
-    chosen = keyed[start:start + request.limit]
+            raise InvalidInput(
+                f"cursor {quote((request.cursor or '')[:80])} is not a next_cursor "
+                f"of this list; start again without one"
+            ) from None
+    chosen = keyed[start : start + request.limit]
     more = start + request.limit < len(keyed)
     convert = item or (lambda r: r)
-    return envelope([convert(r) for _, _, r in chosen], total=len(keyed),
-                    limit=request.limit, offset=request.offset,
-                    next_cursor=encode_cursor(chosen[-1][0]) if more and chosen else None)
+    return envelope(
+        [convert(r) for _, _, r in chosen],
+        total=len(keyed),
+        limit=request.limit,
+        offset=request.offset,
+        next_cursor=encode_cursor(chosen[-1][0]) if more and chosen else None,
+    )
 
 
-def keyset(stmt, columns: Sequence[Any], after: Sequence[Any] | None,
-           descending: bool = False):
+def keyset(stmt, columns: Sequence[Any], after: Sequence[Any] | None, descending: bool = False):
     """``stmt`` ordered by ``columns`` (all ascending or all descending) and, with ``after``
     (a decoded cursor), starting past that row: a row-value comparison written as ORs, which
     SQLite and PostgreSQL both answer from an index on the columns."""

@@ -8,8 +8,13 @@ from pathlib import Path
 from .errors import InvalidInput, quote
 
 
-def inside_root(path: str | os.PathLike, root_dir: str | os.PathLike,
-                base: str | os.PathLike | None = None, *, what: str = "path") -> tuple[Path, str]:
+def inside_root(
+    path: str | os.PathLike,
+    root_dir: str | os.PathLike,
+    base: str | os.PathLike | None = None,
+    *,
+    what: str = "path",
+) -> tuple[Path, str]:
     """The absolute path (symlinks resolved) and its path relative to ``root_dir``.
 
     A relative ``path`` is taken relative to ``base`` (the caller's directory) when it is
@@ -27,6 +32,8 @@ def inside_root(path: str | os.PathLike, root_dir: str | os.PathLike,
     try:
         relative = full.relative_to(root)
     except ValueError:
-        raise InvalidInput(f"{what} {quote(os.fspath(path))} is outside the server root; "
-                           "only files under it are served") from None
+        raise InvalidInput(
+            f"{what} {quote(os.fspath(path))} is outside the server root; "
+            "only files under it are served"
+        ) from None
     return full, relative.as_posix()

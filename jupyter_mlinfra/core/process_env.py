@@ -19,13 +19,17 @@ from typing import Any
 from .config import ENV_PREFIX, ResolvedConfig
 
 
-def workspace_environment(config: ResolvedConfig, *, user: str | None = None,
-                          settings: Iterable[str] = ()) -> dict[str, str]:
+def workspace_environment(
+    config: ResolvedConfig, *, user: str | None = None, settings: Iterable[str] = ()
+) -> dict[str, str]:
     """``MLINFRA_*`` variables for the same home, catalog, artifact store (and S3 endpoint);
     ``MLINFRA_USER`` when ``user`` is given; and each named setting that has a value (a
     boolean always: ``true`` or ``false``), written as the configuration reads it back."""
-    env = {"MLINFRA_HOME": str(config.home), "MLINFRA_CATALOG_URL": config.catalog_url,
-           "MLINFRA_ARTIFACT_ROOT": config.artifact_root}
+    env = {
+        "MLINFRA_HOME": str(config.home),
+        "MLINFRA_CATALOG_URL": config.catalog_url,
+        "MLINFRA_ARTIFACT_ROOT": config.artifact_root,
+    }
     if config.s3_endpoint_url:
         env["MLINFRA_S3_ENDPOINT_URL"] = config.s3_endpoint_url
     if user:

@@ -67,8 +67,11 @@ class RunCaptureLog(CaptureLog):
     def record(self, entry: dict) -> None:
         name = f"{CAPTURE_ARTIFACT_PREFIX}{entry['seq']:020d}-{entry['kind']}.json"
         self.ws.service("jobs").log_artifact(
-            self.run_id, name, json.dumps(entry, default=str).encode(),
-            metadata={"kind": entry["kind"], "target": entry["target"]})
+            self.run_id,
+            name,
+            json.dumps(entry, default=str).encode(),
+            metadata={"kind": entry["kind"], "target": entry["target"]},
+        )
 
 
 def _is_reproduce_run(workspace, run_id: str) -> bool:
@@ -128,33 +131,55 @@ def describe_value(value: Any, depth: int = 0) -> Any:
     return f"<{type(value).__name__}>"
 
 
-def record_write(workspace, kind: str, target: str, summary: str, details: dict | None = None,
-            payload: dict | None = None, log: CaptureLog | None = None) -> dict | None:
+def record_write(
+    workspace,
+    kind: str,
+    target: str,
+    summary: str,
+    details: dict | None = None,
+    payload: dict | None = None,
+    log: CaptureLog | None = None,
+) -> dict | None:
     """Record an intended write when capturing; returns the entry (None when not capturing:
     the caller applies the write). ``payload`` is for ``reproduce`` itself (e.g. a captured
     registration's metrics and data fingerprints), not shown to users."""
     log = log or capture_log(workspace)
     if log is None:
         return None
-    entry = {"seq": time.time_ns() + next(_counter), "kind": kind, "target": str(target),
-             "summary": summary, "details": describe_value(details or {}),
-             "user": workspace.user}
+    entry = {
+        "seq": time.time_ns() + next(_counter),
+        "kind": kind,
+        "target": str(target),
+        "summary": summary,
+        "details": describe_value(details or {}),
+        "user": workspace.user,
+    }
     if payload is not None:
         entry["payload"] = payload
     log.record(entry)
-    print(f"[jupyter_mlinfra] reproduce run: {summary} was captured, not applied",
-          file=sys.stderr)
+    print(f"[jupyter_mlinfra] reproduce run: {summary} was captured, not applied", file=sys.stderr)
     return entry
 
 
 def captured_result(entry: dict, **fields: Any) -> dict:
     """The stand-in a captured write returns: what it would have touched, not applied."""
-    return {**fields, "captured": True, "applied": False, "kind": entry["kind"],
-            "target": entry["target"], "summary": entry["summary"]}
+    return {
+        **fields,
+        "captured": True,
+        "applied": False,
+        "kind": entry["kind"],
+        "target": entry["target"],
+        "summary": entry["summary"],
+    }
 
 
-def shared_write(kind: str, *, target: str | tuple[str, ...] = "name", summary: str,
-                 stand_in: Callable[..., Any] | None = None) -> Callable:
+def shared_write(
+    kind: str,
+    *,
+    target: str | tuple[str, ...] = "name",
+    summary: str,
+    stand_in: Callable[..., Any] | None = None,
+) -> Callable:
     """Decorate a service method (``self.ws`` is its workspace) that writes shared state.
 
     ``target`` names the argument that says what is written (or several: the first given);
@@ -165,8 +190,14 @@ def shared_write(kind: str, *, target: str | tuple[str, ...] = "name", summary: 
 
     def decorate(method: Callable) -> Callable:
         signature = inspect.signature(method)
-        keywords = next((p.name for p in signature.parameters.values()
-                         if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+        keywords = next(
+            (
+                p.name
+                for p in signature.parameters.values()
+                if p.kind is inspect.Parameter.VAR_KEYWORD
+            ),
+            None,
+        )
 
         def describe(self, args: tuple, kwargs: dict) -> tuple[dict, Any, dict, str]:
             bound = signature.bind(self, *args, **kwargs)
@@ -178,8 +209,9 @@ def shared_write(kind: str, *, target: str | tuple[str, ...] = "name", summary: 
             names = (target,) if isinstance(target, str) else tuple(target)
             name = next((arguments[n] for n in names if arguments.get(n) is not None), "")
             details = {k: v for k, v in arguments.items() if k not in names and v is not None}
-            text = summary.format_map(_Blank({k: "" if v is None else v
-                                              for k, v in arguments.items()}))
+            text = summary.format_map(
+                _Blank({k: "" if v is None else v for k, v in arguments.items()})
+            )
             return arguments, name, details, text
 
         @functools.wraps(method)
@@ -215,10 +247,22 @@ class _Blank(dict):
 
 def public_entries(entries: list[dict]) -> list[dict]:
     """The captured writes as ``reproduce`` reports them (in order, without payloads)."""
-    return [{k: e.get(k) for k in ("kind", "target", "summary", "details")}
-            for e in sorted(entries, key=lambda e: e.get("seq", 0))]
+    return [
+        {k: e.get(k) for k in ("kind", "target", "summary", "details")}
+        for e in sorted(entries, key=lambda e: e.get("seq", 0))
+    ]
 
 
-__all__ = ["CAPTURE_FILE_ENV", "REPRODUCE_TAG", "CAPTURE_ARTIFACT_PREFIX", "CaptureLog",
-           "capture_log", "is_capturing", "record_write", "captured_result", "shared_write",
-           "public_entries", "describe_value"]
+__all__ = [
+    "CAPTURE_FILE_ENV",
+    "REPRODUCE_TAG",
+    "CAPTURE_ARTIFACT_PREFIX",
+    "CaptureLog",
+    "capture_log",
+    "is_capturing",
+    "record_write",
+    "captured_result",
+    "shared_write",
+    "public_entries",
+    "describe_value",
+]

@@ -28,8 +28,15 @@ def skip_iri_grammar() -> None:
 # papermill. These processes give papermill a notebook object and a local output file, never
 # a remote path, so they import papermill.iorw without them (nothing else changes: the
 # libraries import normally afterwards, e.g. boto3 for an S3 artifact store).
-PAPERMILL_REMOTE_IO = ("pyarrow", "boto3", "gcsfs", "github", "azure.datalake.store",
-                       "azure.storage.blob", "azure.identity")
+PAPERMILL_REMOTE_IO = (
+    "pyarrow",
+    "boto3",
+    "gcsfs",
+    "github",
+    "azure.datalake.store",
+    "azure.storage.blob",
+    "azure.identity",
+)
 
 
 class _PapermillWithoutRemoteIO:
@@ -70,5 +77,6 @@ def lean_start() -> None:
     """What ``jupyter mlinfra`` and the job workers do first (never in users' processes)."""
     skip_iri_grammar()
     if "papermill.iorw" not in sys.modules and not any(
-            isinstance(f, _PapermillWithoutRemoteIO) for f in sys.meta_path):
+        isinstance(f, _PapermillWithoutRemoteIO) for f in sys.meta_path
+    ):
         sys.meta_path.insert(0, _PapermillWithoutRemoteIO())

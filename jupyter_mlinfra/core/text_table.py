@@ -6,8 +6,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 
-def render_table(rows: Iterable[dict[str, Any]], columns: Sequence[str],
-                 headers: Sequence[str] | None = None, max_width: int | None = 80) -> str:
+def render_table(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[str],
+    headers: Sequence[str] | None = None,
+    max_width: int | None = 80,
+) -> str:
     rows = list(rows)
     headers = list(headers or [c.upper() for c in columns])
 

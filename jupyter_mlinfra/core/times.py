@@ -42,8 +42,11 @@ def to_iso_z(value: Any) -> str | None:
             raise TypeError(f"not a time: {type(value).__name__}")
     if value is None:
         return None
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None \
+    value = (
+        value.replace(tzinfo=timezone.utc)
+        if value.tzinfo is None
         else value.astimezone(timezone.utc)
+    )
     return value.replace(tzinfo=None).isoformat() + "Z"
 
 
@@ -59,13 +62,18 @@ def parse(value: Any, name: str = "time") -> datetime | None:
     else:
         text = str(value).strip()
         try:
-            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z")
-                                            else text)
+            parsed = datetime.fromisoformat(
+                text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+            )
         except ValueError:
-            raise InvalidInput(f"{name} must be an ISO 8601 time such as "
-                               f"2026-01-31T12:00:00Z, got {quote(text)}") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None \
+            raise InvalidInput(
+                f"{name} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {quote(text)}"
+            ) from None
+    return (
+        parsed.replace(tzinfo=timezone.utc)
+        if parsed.tzinfo is None
         else parsed.astimezone(timezone.utc)
+    )
 
 
 def epoch(value: Any) -> float | None:

@@ -44,8 +44,13 @@ SERVICES: dict[str, str] = {
 
 
 class Workspace:
-    def __init__(self, config: ResolvedConfig | None = None, *, user: str | None = None,
-                 groups: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        config: ResolvedConfig | None = None,
+        *,
+        user: str | None = None,
+        groups: Iterable[str] = (),
+    ) -> None:
         self.config = config or resolve_config()
         self.user = user or self.config.user
         # who acts: the user, their teams (authenticated groups + the configuration's
@@ -89,8 +94,9 @@ class Workspace:
                 if self._artifacts is None:
                     from .artifacts import open_artifact_store
 
-                    self._artifacts = open_artifact_store(self.config.artifact_root,
-                                                          self.config.s3_endpoint_url)
+                    self._artifacts = open_artifact_store(
+                        self.config.artifact_root, self.config.s3_endpoint_url
+                    )
         return self._artifacts
 
     # -- services ---------------------------------------------------------------------------
@@ -117,7 +123,8 @@ class Workspace:
         url = self.remote.url if self.remote is not None else self.config.settings.service_url
         return ConfigurationError(
             f"this workspace talks to the mlinfra service at {url} (service_url): "
-            f"the {what} is the service's, not opened here")
+            f"the {what} is the service's, not opened here"
+        )
 
     def _build_service(self, name: str) -> Any:
         if self.remote is not None:
@@ -125,8 +132,7 @@ class Workspace:
 
             spec = REMOTE_SERVICES.get(name)
             if spec is None:
-                raise NotFound(f"capability {name!r} is not available through the mlinfra "
-                               f"service")
+                raise NotFound(f"capability {name!r} is not available through the mlinfra service")
             module_name, _, cls_name = spec.partition(":")
             return getattr(importlib.import_module(module_name), cls_name)(self, self.remote)
         if self._parent is not None:
@@ -157,8 +163,7 @@ class Workspace:
         return clone
 
     def capability_status(self) -> dict[str, dict]:
-        return {name: {"available": True, **self.service(name).status()}
-                for name in CAPABILITIES}
+        return {name: {"available": True, **self.service(name).status()} for name in CAPABILITIES}
 
     def health(self) -> dict:
         """Version, backends and schema state; never a secret. In remote mode: the service's
@@ -171,9 +176,11 @@ class Workspace:
             "user": self.user,
             "teams": list(self.identity.teams),
             "roles": sorted(self.identity.roles),
-            "catalog": {**self.catalog.describe(),
-                        "schema_revisions": self.catalog.schema_revisions(),
-                        "catalog_id": self.catalog.info().get("catalog_id")},
+            "catalog": {
+                **self.catalog.describe(),
+                "schema_revisions": self.catalog.schema_revisions(),
+                "catalog_id": self.catalog.info().get("catalog_id"),
+            },
             "artifacts": self.artifacts.describe(),
             "capabilities": self.capability_status(),
         }
@@ -183,23 +190,31 @@ class Workspace:
         from .text_table import render_table
 
         health = self.health()
-        lines = [render_table(self.config.describe(), ["name", "value", "source"],
-                               max_width=None)]
+        lines = [render_table(self.config.describe(), ["name", "value", "source"], max_width=None)]
         if self.config.files:
             lines.append("\nconfig files: " + ", ".join(self.config.files))
         catalog = health["catalog"]
         if self.remote is not None:
-            lines.append(f"\nservice:     {self.remote.url} (remote mode: the service's "
-                         f"catalog and artifacts)")
-        lines.append(("" if self.remote is not None else "\n") +
-                     f"catalog:     {catalog['backend']}  schema "
-                     f"{', '.join(catalog['schema_revisions'])}  id {catalog['catalog_id']}")
-        lines.append(f"artifacts:   {health['artifacts']['backend']}  {health['artifacts']['root']}")
-        lines.append(f"identity:    {health['user']}  teams {', '.join(health['teams']) or '-'}  "
-                     f"roles {', '.join(health['roles']) or '-'}")
+            lines.append(
+                f"\nservice:     {self.remote.url} (remote mode: the service's "
+                f"catalog and artifacts)"
+            )
+        lines.append(
+            ("" if self.remote is not None else "\n")
+            + f"catalog:     {catalog['backend']}  schema "
+            f"{', '.join(catalog['schema_revisions'])}  id {catalog['catalog_id']}"
+        )
+        lines.append(
+            f"artifacts:   {health['artifacts']['backend']}  {health['artifacts']['root']}"
+        )
+        lines.append(
+            f"identity:    {health['user']}  teams {', '.join(health['teams']) or '-'}  "
+            f"roles {', '.join(health['roles']) or '-'}"
+        )
         for name, status in health["capabilities"].items():
-            lines.append(f"{name + ':':<13}"
-                         f"{'available' if status['available'] else status['message']}")
+            lines.append(
+                f"{name + ':':<13}{'available' if status['available'] else status['message']}"
+            )
         return "\n".join(lines)
 
     def close(self) -> None:

@@ -99,6 +99,7 @@ def disable(scope: str = "sys-prefix") -> dict:
 
 def status() -> dict:
     """Where recording from the first cell is switched on (each scope, and either)."""
-    scopes = {scope: {"enabled": is_enabled(scope), "path": str(config_path(scope))}
-              for scope in SCOPES}
+    scopes = {
+        scope: {"enabled": is_enabled(scope), "path": str(config_path(scope))} for scope in SCOPES
+    }
     return {"enabled": any(s["enabled"] for s in scopes.values()), "scopes": scopes}

@@ -36,8 +36,20 @@ from ..core.text_table import render_table
 from ..core.workspace import get_workspace
 from .magics import subcommand
 
-ACTIONS = ("list", "describe", "entity", "entities", "materialize", "frame", "online", "push",
-           "compact", "sample", "update", "delete")
+ACTIONS = (
+    "list",
+    "describe",
+    "entity",
+    "entities",
+    "materialize",
+    "frame",
+    "online",
+    "push",
+    "compact",
+    "sample",
+    "update",
+    "delete",
+)
 
 
 def _define_parser() -> MagicArgumentParser:
@@ -79,10 +91,17 @@ def _usage() -> str:
     return (__doc__ or "").strip()
 
 
-@subcommand("feature", help="feature store: define (%%), list, describe, materialize, frame, "
-                            "online, push", cell=None)
-@argument("rest", nargs=argparse.REMAINDER, help=" | ".join(ACTIONS) + " (or %%mlinfra "
-          "feature NAME --entity E --ttl 2d with the transform in the cell)")
+@subcommand(
+    "feature",
+    help="feature store: define (%%), list, describe, materialize, frame, online, push",
+    cell=None,
+)
+@argument(
+    "rest",
+    nargs=argparse.REMAINDER,
+    help=" | ".join(ACTIONS) + " (or %%mlinfra "
+    "feature NAME --entity E --ttl 2d with the transform in the cell)",
+)
 def feature(magics, args, cell=None):
     svc = get_workspace().service("features")
     shell = magics.shell
@@ -94,20 +113,33 @@ def feature(magics, args, cell=None):
         return None
     action, rest = words[0], words[1:]
     if action not in ACTIONS:
-        raise UsageError(f"%mlinfra feature: unknown action {action!r}; choose from "
-                         f"{', '.join(ACTIONS)} (define a view with %%mlinfra feature NAME)")
+        raise UsageError(
+            f"%mlinfra feature: unknown action {action!r}; choose from "
+            f"{', '.join(ACTIONS)} (define a view with %%mlinfra feature NAME)"
+        )
     opts = _parser(action).parse_args(rest)
     if action == "list":
-        rows = svc.list_views(text=" ".join(opts.text) or None, owner=opts.owner, tag=opts.tag,
-                              entity=opts.entity)
+        rows = svc.list_views(
+            text=" ".join(opts.text) or None, owner=opts.owner, tag=opts.tag, entity=opts.entity
+        )
         if not rows:
             print("no feature views match")
             return None
-        print(render_table([{**r, "features": ", ".join(f["name"] for f in r["features"]),
-                             "entities": ", ".join(r["entities"]), "tags": ", ".join(r["tags"]),
-                             "version": r["latest_version"]} for r in rows],
-                           ["name", "version", "entities", "features", "ttl", "owner",
-                            "visibility", "tags"]))
+        print(
+            render_table(
+                [
+                    {
+                        **r,
+                        "features": ", ".join(f["name"] for f in r["features"]),
+                        "entities": ", ".join(r["entities"]),
+                        "tags": ", ".join(r["tags"]),
+                        "version": r["latest_version"],
+                    }
+                    for r in rows
+                ],
+                ["name", "version", "entities", "features", "ttl", "owner", "visibility", "tags"],
+            )
+        )
         return None
     if action == "describe":
         print(describe_text(svc.describe(opts.name, opts.version)))
@@ -118,9 +150,14 @@ def feature(magics, args, cell=None):
         return None
     if action == "entities":
         rows = svc.list_entities()
-        print(render_table([{**r, "join_keys": ", ".join(r["join_keys"])} for r in rows],
-                           ["name", "join_keys", "owner", "description"]) if rows
-              else "no entities")
+        print(
+            render_table(
+                [{**r, "join_keys": ", ".join(r["join_keys"])} for r in rows],
+                ["name", "join_keys", "owner", "description"],
+            )
+            if rows
+            else "no entities"
+        )
         return None
     if action == "materialize":
         out = svc.materialize(opts.name, start=opts.start, end=opts.end)
@@ -128,12 +165,12 @@ def feature(magics, args, cell=None):
         return None
     if action == "frame":
         entity_df = _variable(shell, opts.entity_df, "the entity DataFrame")
-        frame = svc.get_training_frame(entity_df, opts.features,
-                                       timestamp_column=opts.timestamp)
+        frame = svc.get_training_frame(entity_df, opts.features, timestamp_column=opts.timestamp)
         if opts.target:
             shell.user_ns[opts.target] = frame
-            views = ", ".join(f"{v['name']} v{v['version']}"
-                              for v in frame.attrs["mlinfra_lineage"]["views"])
+            views = ", ".join(
+                f"{v['name']} v{v['version']}" for v in frame.attrs["mlinfra_lineage"]["views"]
+            )
             print(f"{opts.target}: {len(frame)} rows x {frame.shape[1]} columns from {views}")
             return None
         return frame
@@ -145,21 +182,32 @@ def feature(magics, args, cell=None):
         if out.get("captured"):
             print(f"captured: {out['summary']} (reproduce run: not applied)")
             return None
-        print(f"pushed {out['rows']} row(s) to {out['view']} v{out['version']} "
-              f"(offline files {out['files']}, online rows {out['online_rows']})")
+        print(
+            f"pushed {out['rows']} row(s) to {out['view']} v{out['version']} "
+            f"(offline files {out['files']}, online rows {out['online_rows']})"
+        )
         return None
     if action == "compact":
         out = svc.compact(opts.name)
-        print(f"{out['view']} v{out['version']}: {out['files_before']} -> {out['files_after']} "
-              f"offline files")
+        print(
+            f"{out['view']} v{out['version']}: {out['files_before']} -> {out['files_after']} "
+            f"offline files"
+        )
         return None
     if action == "sample":
         return svc.sample(opts.name, opts.n)
     if action == "update":
-        out = svc.update_view(opts.name, description=opts.description, tags=opts.tag,
-                              visibility=opts.visibility, ttl=opts.ttl)
-        print(f"{out['name']}: visibility {out['visibility']}, ttl {out['ttl']}, tags "
-              f"{', '.join(out['tags']) or '-'}")
+        out = svc.update_view(
+            opts.name,
+            description=opts.description,
+            tags=opts.tag,
+            visibility=opts.visibility,
+            ttl=opts.ttl,
+        )
+        print(
+            f"{out['name']}: visibility {out['visibility']}, ttl {out['ttl']}, tags "
+            f"{', '.join(out['tags']) or '-'}"
+        )
         return None
     if action == "delete":
         out = svc.delete_view(opts.name)
@@ -205,16 +253,25 @@ def _define(svc, shell, words: list[str], cell: str):
                 break
         else:
             if len(defined) != 1:
-                raise UsageError(f"%%mlinfra feature: the cell defines {defined}; name the "
-                                 f"transform 'transform' or {opts.name!r}")
+                raise UsageError(
+                    f"%%mlinfra feature: the cell defines {defined}; name the "
+                    f"transform 'transform' or {opts.name!r}"
+                )
             chosen = defined[0]
         func = shell.user_ns[chosen]
     else:
         # Statements on `df`: the body of transform(df), which returns df.
         body = textwrap.indent(cell.rstrip(), "    ")
         local: dict = {}
-        exec(compile(f"def transform(df):\n{body}\n    return df\n",
-                     f"<mlinfra feature {opts.name}>", "exec"), shell.user_ns, local)
+        exec(
+            compile(
+                f"def transform(df):\n{body}\n    return df\n",
+                f"<mlinfra feature {opts.name}>",
+                "exec",
+            ),
+            shell.user_ns,
+            local,
+        )
         func = local["transform"]
     source = opts.source
     if source is not None and source in shell.user_ns:
@@ -225,11 +282,20 @@ def _define(svc, shell, words: list[str], cell: str):
         if not sep:
             raise UsageError(f"--schema expects NAME=TYPE, got {item!r}")
         schema[key] = value
-    out = svc.register_view(opts.name, entities=opts.entity, source=source, transform=func,
-                            transform_source=cell, event_timestamp=opts.timestamp,
-                            created_timestamp=opts.created, ttl=opts.ttl,
-                            schema=schema or None, description=opts.description,
-                            tags=opts.tag, visibility=opts.visibility)
+    out = svc.register_view(
+        opts.name,
+        entities=opts.entity,
+        source=source,
+        transform=func,
+        transform_source=cell,
+        event_timestamp=opts.timestamp,
+        created_timestamp=opts.created,
+        ttl=opts.ttl,
+        schema=schema or None,
+        description=opts.description,
+        tags=opts.tag,
+        visibility=opts.visibility,
+    )
     features = ", ".join(f"{f['name']}:{f['dtype']}" for f in out["features"])
     state = "registered" if out["created"] else "unchanged"
     if out["changed"] and not out["created"]:

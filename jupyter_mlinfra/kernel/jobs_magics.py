@@ -35,8 +35,9 @@ class RunProgress:
         import ipywidgets as w
         from IPython.display import display
 
-        self.bar = w.IntProgress(value=0, min=0, max=1, description="cells",
-                                 layout=w.Layout(width="320px"))
+        self.bar = w.IntProgress(
+            value=0, min=0, max=1, description="cells", layout=w.Layout(width="320px")
+        )
         self.label = w.HTML(self._label(run))
         self.box = w.VBox([self.label, self.bar])
         display(self.box)
@@ -44,16 +45,23 @@ class RunProgress:
     @staticmethod
     def _label(run: dict) -> str:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in (run.get("metrics") or {}).items())
-        return (f"<b>run {run['id'][:12]}</b> {run['notebook']} &mdash; "
-                f"<code>{run['state']}</code>" + (f" &mdash; {metrics}" if metrics else ""))
+        return (
+            f"<b>run {run['id'][:12]}</b> {run['notebook']} &mdash; "
+            f"<code>{run['state']}</code>" + (f" &mdash; {metrics}" if metrics else "")
+        )
 
     def update(self, run: dict) -> None:
         progress = run.get("progress") or {}
         if progress.get("code_cells"):
             self.bar.max = progress["code_cells"]
             self.bar.value = progress.get("executed", 0)
-        style = {"succeeded": "success", "failed": "danger", "timed_out": "danger",
-                 "cancelled": "warning", "upstream_failed": "danger"}.get(run["state"], "info")
+        style = {
+            "succeeded": "success",
+            "failed": "danger",
+            "timed_out": "danger",
+            "cancelled": "warning",
+            "upstream_failed": "danger",
+        }.get(run["state"], "info")
         self.bar.bar_style = style
         self.label.value = self._label(run)
 
@@ -80,22 +88,27 @@ def _job_line(job: dict) -> str:
     return f"job {job['name']} -> {job['notebook']}{when}{after}  {state}"
 
 
-@operation("run", grammar.RUN, help="run a notebook as a job run: %mlinfra run NB -p name "
-                                    "value [--wait]")
+@operation(
+    "run", grammar.RUN, help="run a notebook as a job run: %mlinfra run NB -p name value [--wait]"
+)
 def run(magics, args):
     from ..core.jobs.local import wait_with_local_scheduler
 
     svc = _svc()
-    result = svc.submit(args.notebook, job=args.job, parameters=grammar.parameters(args),
-                        base=os.getcwd(), **grammar.run_options(args))
+    result = svc.submit(
+        args.notebook,
+        job=args.job,
+        parameters=grammar.parameters(args),
+        base=os.getcwd(),
+        **grammar.run_options(args),
+    )
     if result.get("captured"):  # a reproduce re-run: nothing was submitted
         print(f"captured: {result['summary']} (reproduce run: not applied)")
         return result
     if not args.wait:
         return Summary(result, f"run {result['id']} queued ({result['notebook']})")
     display = RunProgress(result)
-    final = wait_with_local_scheduler(get_workspace(), [result["id"]],
-                                      on_update=display.update)[0]
+    final = wait_with_local_scheduler(get_workspace(), [result["id"]], on_update=display.update)[0]
     display.update(final)
     return Summary(final, _summary(final))
 
@@ -120,12 +133,21 @@ def _frame(rows: list[dict], columns: list[str]):
 
 
 def _list_jobs(args):
-    rows = [{"name": j["name"], "notebook": j["notebook"], "schedule": j["schedule"],
-             "timezone": j["timezone"], "next": (j["next_fire_times"] or [None])[0],
-             "depends_on": ", ".join(j["depends_on"]), "active": j["active"]}
-            for j in _svc().list_jobs(tag=args.tag)]
-    return _frame(rows, ["name", "notebook", "schedule", "timezone", "next", "depends_on",
-                         "active"])
+    rows = [
+        {
+            "name": j["name"],
+            "notebook": j["notebook"],
+            "schedule": j["schedule"],
+            "timezone": j["timezone"],
+            "next": (j["next_fire_times"] or [None])[0],
+            "depends_on": ", ".join(j["depends_on"]),
+            "active": j["active"],
+        }
+        for j in _svc().list_jobs(tag=args.tag)
+    ]
+    return _frame(
+        rows, ["name", "notebook", "schedule", "timezone", "next", "depends_on", "active"]
+    )
 
 
 def _job_action(action: str):
@@ -135,22 +157,25 @@ def _job_action(action: str):
             svc.delete_job(args.name)
             print(f"deleted job {args.name}")
             return None
-        job = {"show": svc.get_job, "pause": svc.pause_job, "resume": svc.resume_job}[
-            action](args.name)
+        job = {"show": svc.get_job, "pause": svc.pause_job, "resume": svc.resume_job}[action](
+            args.name
+        )
         return Summary(job, _job_line(job))
+
     return act
 
 
 def _job_parser(op: grammar.Operation) -> MagicArgumentParser:
-    parser = MagicArgumentParser(prog=f"%mlinfra {op.name}", description=op.help,
-                                 add_help=False)
+    parser = MagicArgumentParser(prog=f"%mlinfra {op.name}", description=op.help, add_help=False)
     op.add_arguments(parser, grammar.MAGIC)
     return parser
 
 
-JOB_ACTIONS = {"create": (grammar.JOB_CREATE, _create_job),
-               "list": (grammar.JOB_LIST, _list_jobs),
-               **{a: (o, _job_action(a)) for a, o in grammar.JOB_ACTIONS.items()}}
+JOB_ACTIONS = {
+    "create": (grammar.JOB_CREATE, _create_job),
+    "list": (grammar.JOB_LIST, _list_jobs),
+    **{a: (o, _job_action(a)) for a, o in grammar.JOB_ACTIONS.items()},
+}
 
 
 @subcommand("job", help="define and manage jobs: create, list, show, pause, resume, delete")
@@ -158,15 +183,17 @@ JOB_ACTIONS = {"create": (grammar.JOB_CREATE, _create_job),
 @argument("rest", nargs=argparse.REMAINDER)
 def job(magics, args):
     if args.action not in JOB_ACTIONS:
-        raise UsageError(f"%mlinfra job: unknown action {args.action!r}; choose from "
-                         f"{', '.join(JOB_ACTIONS)}")
+        raise UsageError(
+            f"%mlinfra job: unknown action {args.action!r}; choose from {', '.join(JOB_ACTIONS)}"
+        )
     op, act = JOB_ACTIONS[args.action]
     return act(_job_parser(op).parse_args(list(args.rest)))
 
 
 job.parser.epilog = "actions:\n" + "\n".join(
     "  " + _job_parser(op).format_usage().strip().removeprefix("usage: ")
-    for op, _ in JOB_ACTIONS.values())
+    for op, _ in JOB_ACTIONS.values()
+)
 job.parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
@@ -187,23 +214,39 @@ def runs(magics, args):
     if args.run_id:
         found = svc.get_run(_full_id(svc, args.run_id))
         return Summary(found, _summary(found))
-    page = svc.list_runs(job=args.job, state=args.state, trigger=args.trigger, tag=args.tag,
-                         sweep=args.sweep, q=args.q,
-                         parameters=grammar.parameters(args) or None, since=args.since,
-                         until=args.until, limit=args.limit, offset=args.offset,
-                         cursor=args.cursor)
-    rows = [{"id": r["id"], "job": r["job_name"], "notebook": r["notebook"],
-             "state": r["state"], "trigger": r["trigger"], "attempt": r["attempt"],
-             "created_at": r["created_at"],
-             "duration": r.get("duration_seconds", r.get("duration")), **r["metrics"]}
-            for r in page["items"]]
-    columns = ["id", "job", "notebook", "state", "trigger", "attempt", "created_at",
-               "duration"]
+    page = svc.list_runs(
+        job=args.job,
+        state=args.state,
+        trigger=args.trigger,
+        tag=args.tag,
+        sweep=args.sweep,
+        q=args.q,
+        parameters=grammar.parameters(args) or None,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+        offset=args.offset,
+        cursor=args.cursor,
+    )
+    rows = [
+        {
+            "id": r["id"],
+            "job": r["job_name"],
+            "notebook": r["notebook"],
+            "state": r["state"],
+            "trigger": r["trigger"],
+            "attempt": r["attempt"],
+            "created_at": r["created_at"],
+            "duration": r.get("duration_seconds", r.get("duration")),
+            **r["metrics"],
+        }
+        for r in page["items"]
+    ]
+    columns = ["id", "job", "notebook", "state", "trigger", "attempt", "created_at", "duration"]
     for r in rows:
         columns += [k for k in r if k not in columns]
     if page.get("next_cursor"):
-        print(f"{len(rows)} of {page['total']} run(s); next page: --cursor "
-              f"{page['next_cursor']}")
+        print(f"{len(rows)} of {page['total']} run(s); next page: --cursor {page['next_cursor']}")
     return _frame(rows, columns)
 
 
@@ -214,16 +257,25 @@ def _full_id(svc, prefix: str) -> str:
     return matches[0] if len(matches) == 1 else prefix
 
 
-@operation("sweep", grammar.SWEEP, help="run a notebook over a grid: %mlinfra sweep NB "
-                                        "-g lr 0.1,0.2 --wait")
+@operation(
+    "sweep",
+    grammar.SWEEP,
+    help="run a notebook over a grid: %mlinfra sweep NB -g lr 0.1,0.2 --wait",
+)
 def sweep(magics, args):
     from ..core.jobs.local import wait_with_local_scheduler
     from ..core.jobs.validation import parse_cli_value
 
     grid = {n: [parse_cli_value(v) for v in values.split(",")] for n, values in args.grid}
     svc = _svc()
-    result = svc.sweep(args.notebook, grid, job=args.job, parameters=grammar.parameters(args),
-                       base=os.getcwd(), **grammar.run_options(args))
+    result = svc.sweep(
+        args.notebook,
+        grid,
+        job=args.job,
+        parameters=grammar.parameters(args),
+        base=os.getcwd(),
+        **grammar.run_options(args),
+    )
     if result.get("captured"):  # a reproduce re-run: nothing was submitted
         print(f"captured: {result['summary']} (reproduce run: not applied)")
         return result
@@ -237,8 +289,10 @@ def sweep(magics, args):
 def cancel(magics, args):
     svc = _svc()
     found = svc.cancel_run(_full_id(svc, args.run_id))
-    print(f"run {found['id']}: {found['state']}" + (" (cancellation requested)"
-                                                     if found["state"] == "running" else ""))
+    print(
+        f"run {found['id']}: {found['state']}"
+        + (" (cancellation requested)" if found["state"] == "running" else "")
+    )
     return None
 
 
@@ -260,9 +314,10 @@ def log(magics, args):
         for line in chunk["lines"]:
             print(line["text"])
         offset = chunk["next_offset"]
-        if not args.follow or (chunk["state"] in ("succeeded", "failed", "cancelled",
-                                                  "timed_out", "upstream_failed")
-                               and not chunk["lines"]):
+        if not args.follow or (
+            chunk["state"] in ("succeeded", "failed", "cancelled", "timed_out", "upstream_failed")
+            and not chunk["lines"]
+        ):
             return None
         time.sleep(0.5)
 

@@ -59,8 +59,7 @@ def operation(name: str, op: Operation, cell: bool | None = False, help: str | N
     operation (the CLI builds its parser from the same definition)."""
 
     def wrap(func):
-        parser = MagicArgumentParser(prog=f"%mlinfra {name}", description=op.help,
-                                     add_help=False)
+        parser = MagicArgumentParser(prog=f"%mlinfra {name}", description=op.help, add_help=False)
         op.add_arguments(parser, MAGIC)
         func.parser = parser
         SUBCOMMANDS[name] = Subcommand(name=name, func=func, help=help or op.help, cell=cell)
@@ -87,8 +86,11 @@ class Summary(dict):
 def usage(full: bool = False) -> str:
     """The subcommands, one line each (``full``: with every subcommand's options, for
     ``%mlinfra?``)."""
-    lines = ["%mlinfra SUBCOMMAND [options]    (%%mlinfra for cell subcommands)", "",
-             "Subcommands:"]
+    lines = [
+        "%mlinfra SUBCOMMAND [options]    (%%mlinfra for cell subcommands)",
+        "",
+        "Subcommands:",
+    ]
     for name in sorted(SUBCOMMANDS):
         lines.append(f"  {name:<10} {SUBCOMMANDS[name].help}")
     lines.append("")
@@ -114,8 +116,10 @@ class MLInfraMagics(Magics):
         name, rest = words[0], words[1:]
         sub = SUBCOMMANDS.get(name)
         if sub is None:
-            raise UsageError(f"%mlinfra: unknown subcommand {name!r}; "
-                             f"choose from {', '.join(sorted(SUBCOMMANDS))}")
+            raise UsageError(
+                f"%mlinfra: unknown subcommand {name!r}; "
+                f"choose from {', '.join(sorted(SUBCOMMANDS))}"
+            )
         if cell is not None and sub.cell is False:
             raise UsageError(f"%%mlinfra {name} does not take a cell body; use %mlinfra {name}")
         if cell is None and sub.cell is True:
@@ -123,10 +127,10 @@ class MLInfraMagics(Magics):
         if "-h" in rest or "--help" in rest:
             print(sub.parser.format_help())
             return None
-        args = sub.parser.parse_args(rest)  # the words as shlex split them; UsageError on bad options
+        args = sub.parser.parse_args(
+            rest
+        )  # the words as shlex split them; UsageError on bad options
         try:
             return sub.func(self, args) if sub.cell is False else sub.func(self, args, cell)
         except MLInfraError as exc:
             raise UsageError(f"%mlinfra {name}: {exc.message}") from None
-
-

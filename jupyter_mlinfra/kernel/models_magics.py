@@ -1,17 +1,17 @@
 """``%mlinfra model ...``: the model store from notebook cells.
 
-    %mlinfra model register clf --name churn --alias staging --tag team=growth --metric auc=0.91
-                                [--featurize FN] [--predict FN] [--example VAR] [--train VAR]
-                                [--valid VAR] [--task T] [--description D] [--file PATH]
-    %mlinfra model list [QUERY] [--tag k=v] [--owner U] [--metric "auc>=0.9"] [--archived]
-    %mlinfra model show churn | churn:3 | churn@production       (rich model card)
-    %mlinfra model alias churn production 3 [--protect | --unprotect]
-    %mlinfra model unalias churn staging
-    %mlinfra model archive churn:1 [--restore]
-    %mlinfra model update churn [--version 3] [--description D] [--tag k=v]
-    %mlinfra model load churn@production [--as model]
-    %mlinfra model compare churn:1 churn:2
-    %mlinfra model reproduce churn:2 [--tolerance 1e-6]
+%mlinfra model register clf --name churn --alias staging --tag team=growth --metric auc=0.91
+                            [--featurize FN] [--predict FN] [--example VAR] [--train VAR]
+                            [--valid VAR] [--task T] [--description D] [--file PATH]
+%mlinfra model list [QUERY] [--tag k=v] [--owner U] [--metric "auc>=0.9"] [--archived]
+%mlinfra model show churn | churn:3 | churn@production       (rich model card)
+%mlinfra model alias churn production 3 [--protect | --unprotect]
+%mlinfra model unalias churn staging
+%mlinfra model archive churn:1 [--restore]
+%mlinfra model update churn [--version 3] [--description D] [--tag k=v]
+%mlinfra model load churn@production [--as model]
+%mlinfra model compare churn:1 churn:2
+%mlinfra model reproduce churn:2 [--tolerance 1e-6]
 """
 
 from __future__ import annotations
@@ -29,8 +29,18 @@ from ..core.text_table import render_table
 from ..core.workspace import get_workspace
 from .magics import subcommand
 
-ACTIONS = ("register", "list", "show", "alias", "unalias", "archive", "update", "load",
-           "compare", "reproduce")
+ACTIONS = (
+    "register",
+    "list",
+    "show",
+    "alias",
+    "unalias",
+    "archive",
+    "update",
+    "load",
+    "compare",
+    "reproduce",
+)
 
 
 # the words every door shares (grammar.py); register and load are the magics' own
@@ -38,8 +48,9 @@ _SHARED = {o.words[-1]: o for o in grammar.MODEL_OPERATIONS}
 
 
 def _parser(action: str) -> MagicArgumentParser:
-    p = MagicArgumentParser(prog=f"%mlinfra model {action}", add_help=False,
-                            formatter_class=argparse.HelpFormatter)
+    p = MagicArgumentParser(
+        prog=f"%mlinfra model {action}", add_help=False, formatter_class=argparse.HelpFormatter
+    )
     if action == "register":
         p.add_argument("variable", help="the notebook variable holding the fitted model")
         p.add_argument("--name", required=True)
@@ -79,8 +90,9 @@ def _lookup(shell, name: str | None, what: str, allow_path: bool = False):
 @argument("rest", nargs=argparse.REMAINDER)
 def model(magics, args):
     if args.action not in ACTIONS:
-        raise UsageError(f"%mlinfra model: unknown action {args.action!r}; choose from "
-                         f"{', '.join(ACTIONS)}")
+        raise UsageError(
+            f"%mlinfra model: unknown action {args.action!r}; choose from {', '.join(ACTIONS)}"
+        )
     opts = _parser(args.action).parse_args(list(args.rest))  # words as %mlinfra split them
     shell = magics.shell
     store = get_workspace().service("models")
@@ -91,34 +103,58 @@ def model(magics, args):
         obj = _lookup(shell, opts.variable, "the model")
         metrics = parse_key_values(opts.metric, "--metric")
         version = api.register(
-            opts.name, obj, featurize=_lookup(shell, opts.featurize, "--featurize"),
+            opts.name,
+            obj,
+            featurize=_lookup(shell, opts.featurize, "--featurize"),
             predict=_lookup(shell, opts.predict, "--predict"),
             input_example=_lookup(shell, opts.example, "--example"),
             training_data=_lookup(shell, opts.train, "--train", allow_path=True),
             validation_data=_lookup(shell, opts.valid, "--valid", allow_path=True),
-            metrics=metrics, tags=parse_key_values(opts.tag, "--tag"), task=opts.task,
-            description=opts.description, alias=opts.alias, protect_alias=opts.protect,
-            files=opts.file, variable=opts.variable, require_clean=opts.require_clean)
+            metrics=metrics,
+            tags=parse_key_values(opts.tag, "--tag"),
+            task=opts.task,
+            description=opts.description,
+            alias=opts.alias,
+            protect_alias=opts.protect,
+            files=opts.file,
+            variable=opts.variable,
+            require_clean=opts.require_clean,
+        )
         if not version.registered:
             print(f"captured {opts.name} (reproduce run: nothing registered)")
             return None
         extra = f", alias @{opts.alias}" if opts.alias else ""
-        clean = "" if version.clean else "  [clean: false: " + "; ".join(version.dirty_reasons) + "]"
+        clean = (
+            "" if version.clean else "  [clean: false: " + "; ".join(version.dirty_reasons) + "]"
+        )
         print(f"registered {version.ref}{extra}: {len(version.artifacts)} artifacts{clean}")
         return None
     if action == "list":
-        rows = store.list_models(opts.query, owner=opts.owner,
-                                 tags=parse_key_values(opts.tag, "--tag"),
-                                 metrics=opts.metric, include_archived=opts.archived)
+        rows = store.list_models(
+            opts.query,
+            owner=opts.owner,
+            tags=parse_key_values(opts.tag, "--tag"),
+            metrics=opts.metric,
+            include_archived=opts.archived,
+        )
         if not rows:
             print("no models match")
             return None
-        print(render_table([{**r, "aliases": ", ".join(f"{a}->{v}" for a, v in
-                                                        sorted(r["aliases"].items())),
-                             "metrics": ", ".join(f"{k}={v:.4g}" for k, v in
-                                                  sorted(r["metrics"].items()))}
-                            for r in rows],
-                           ["name", "latest_version", "aliases", "metrics", "owner"]))
+        print(
+            render_table(
+                [
+                    {
+                        **r,
+                        "aliases": ", ".join(f"{a}->{v}" for a, v in sorted(r["aliases"].items())),
+                        "metrics": ", ".join(
+                            f"{k}={v:.4g}" for k, v in sorted(r["metrics"].items())
+                        ),
+                    }
+                    for r in rows
+                ],
+                ["name", "latest_version", "aliases", "metrics", "owner"],
+            )
+        )
         return None
     if action == "show":
         if "@" in opts.ref or ":" in opts.ref:
@@ -127,8 +163,10 @@ def model(magics, args):
     if action == "alias":
         protected = True if opts.protect else (False if opts.unprotect else None)
         moved = store.set_alias(opts.name, opts.alias, opts.version, protected=protected)
-        print(f"{opts.name}@{opts.alias} -> version {moved['version']}"
-              + (" (protected)" if moved["protected"] else ""))
+        print(
+            f"{opts.name}@{opts.alias} -> version {moved['version']}"
+            + (" (protected)" if moved["protected"] else "")
+        )
         return None
     if action == "unalias":
         store.delete_alias(opts.name, opts.alias)
@@ -139,8 +177,12 @@ def model(magics, args):
         print(f"{version.ref} is {version.status}")
         return None
     if action == "update":
-        result = store.update(opts.name, version=opts.version, description=opts.description,
-                              tags=parse_key_values(opts.tag, "--tag"))
+        result = store.update(
+            opts.name,
+            version=opts.version,
+            description=opts.description,
+            tags=parse_key_values(opts.tag, "--tag"),
+        )
         print(json.dumps(result))
         return None
     if action == "load":

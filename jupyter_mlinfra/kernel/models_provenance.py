@@ -19,8 +19,9 @@ def attach_provenance(context: SessionContext, shell) -> None:
 
     recorder = get_recorder()
     if recorder is None or recorder.shell is not shell:
-        context.replay_error = ("provenance is not recording in this kernel "
-                                "(%load_ext jupyter_mlinfra starts it)")
+        context.replay_error = (
+            "provenance is not recording in this kernel (%load_ext jupyter_mlinfra starts it)"
+        )
         return
     log = recorder.log()
     executions = list(log.executions)
@@ -32,24 +33,25 @@ def attach_provenance(context: SessionContext, shell) -> None:
         return None
 
     context.cell_source = cell_source
-    if log.notebook_path and not log.notebook_path.startswith("kernel:") \
-            and context.notebook_path is None:
+    if (
+        log.notebook_path
+        and not log.notebook_path.startswith("kernel:")
+        and context.notebook_path is None
+    ):
         context.notebook_path = log.notebook_path
     if not context.variable:
         context.replay_error = "the model is not bound to a global name: no replay order"
         return
     from ..core.workspace import get_workspace
 
-    path = log.notebook_path if log.notebook_path and Path(log.notebook_path).is_file() \
-        else None
+    path = log.notebook_path if log.notebook_path and Path(log.notebook_path).is_file() else None
     service = get_workspace().service("provenance")
     live = recorder.live_names()
     try:
         if any(context.variable in e.binds for e in executions):
             deps = service.dependencies(path, name=context.variable, log=log, live_names=live)
         else:  # bound by the cell running right now, which provenance records only after it
-            deps = _current_cell_dependencies(service, path, log, live, executions, context,
-                                              shell)
+            deps = _current_cell_dependencies(service, path, log, live, executions, context, shell)
     except MLInfraError as exc:
         context.replay_error = exc.message
         return
@@ -57,8 +59,14 @@ def attach_provenance(context: SessionContext, shell) -> None:
     if not deps.get("clean", True) and not hazards:
         hazards = list(deps.get("hazards", []))
     context.replay = {
-        "cells": [{"cell_id": e.get("cell_id"), "execution_count": e.get("execution_count"),
-                   "source": e.get("source", "")} for e in deps.get("replay", [])],
+        "cells": [
+            {
+                "cell_id": e.get("cell_id"),
+                "execution_count": e.get("execution_count"),
+                "source": e.get("source", ""),
+            }
+            for e in deps.get("replay", [])
+        ],
         "hazards": hazards if not deps.get("clean", True) or hazards else [],
         "clean": deps.get("clean", True),
     }
@@ -75,8 +83,7 @@ def _current_cell_dependencies(service, path, log, live, executions, context, sh
     effects = analyze_source(python_source(current))
     # the files it reads, as the recorder names them (absolute, paths held by names resolved)
     reads = resolve_files(effects.reads, shell.user_ns, os.getcwd())
-    bound_before = set().union(*(e.binds | e.mutates for e in executions)) if executions \
-        else set()
+    bound_before = set().union(*(e.binds | e.mutates for e in executions)) if executions else set()
     replay: dict[int, dict] = {}
     hazards: dict[str, dict] = {}
     clean = True
@@ -93,14 +100,19 @@ def _current_cell_dependencies(service, path, log, live, executions, context, sh
             before = log.before_recording
             if before is not None and name in before.names:
                 kind = "before_recording"
-                message = (f"the model's cell reads `{name}`, left by executions that ran "
-                           f"before recording started ({before.executions})")
+                message = (
+                    f"the model's cell reads `{name}`, left by executions that ran "
+                    f"before recording started ({before.executions})"
+                )
             else:
                 kind = "hidden_state"
-                message = (f"the model's cell reads `{name}`, which no recorded cell defines "
-                           "(hidden state)")
-            hazards.setdefault(message, {"kind": kind, "cell_id": None, "names": [name],
-                                         "message": message})
+                message = (
+                    f"the model's cell reads `{name}`, which no recorded cell defines "
+                    "(hidden state)"
+                )
+            hazards.setdefault(
+                message, {"kind": kind, "cell_id": None, "names": [name], "message": message}
+            )
     cells = [replay[seq] for seq in sorted(replay)]
     cells.append({"cell_id": None, "execution_count": None, "source": current})
     return {"replay": cells, "hazards": list(hazards.values()), "clean": clean}

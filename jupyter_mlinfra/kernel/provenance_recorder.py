@@ -45,8 +45,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jupyter_mlinfra.provenance")
 
-_IPYTHON_KEY = re.compile(r"^(_|__|___|_i|_ii|_iii|_i\d+|_\d+|_oh|_dh|_ih|In|Out|_mlinfra\w*"
-                          r"|open|exit|quit|get_ipython|__builtins?__|__session__)$")
+_IPYTHON_KEY = re.compile(
+    r"^(_|__|___|_i|_ii|_iii|_i\d+|_\d+|_oh|_dh|_ih|In|Out|_mlinfra\w*"
+    r"|open|exit|quit|get_ipython|__builtins?__|__session__)$"
+)
 _IMMUTABLE = (int, float, complex, str, bytes, bool, tuple, frozenset, type(None))
 # The background thread works only when the kernel has been quiet for _QUIET seconds (or the
 # backlog passes _MAX_BACKLOG cells, or an analysis asks): working while cells arrive back to back
@@ -84,10 +86,15 @@ def fallback_cell_id(source: str) -> str:
 
 
 class ProvenanceRecorder:
-    def __init__(self, shell, *, notebook_path: str | None = None,
-                 session_id: str | None = None,
-                 service_factory: Callable[[], Any] | None = None,
-                 write_to_catalog: bool = True) -> None:
+    def __init__(
+        self,
+        shell,
+        *,
+        notebook_path: str | None = None,
+        session_id: str | None = None,
+        service_factory: Callable[[], Any] | None = None,
+        write_to_catalog: bool = True,
+    ) -> None:
         self.shell = shell
         self.ns: dict = shell.user_ns
         self.session_id = session_id or new_session_id()
@@ -101,8 +108,9 @@ class ProvenanceRecorder:
         self._seq = 0
         # The user names the namespace diff watches (IPython's own _iN/_N/In/Out excluded).
         hidden = getattr(shell, "user_ns_hidden", {})
-        self._names: list[str] = [k for k in list(self.ns) if k not in hidden
-                                  and not _IPYTHON_KEY.match(k)]
+        self._names: list[str] = [
+            k for k in list(self.ns) if k not in hidden and not _IPYTHON_KEY.match(k)
+        ]
         self._tracked: set[str] = set(self._names)
         # Cells this kernel ran before the recorder started (``%load_ext`` in a later cell):
         # their count and the user names they left; reported once by the analyses.
@@ -113,9 +121,9 @@ class ProvenanceRecorder:
         self._armed = False
         self._t0 = 0.0
         self._cell_id: str | None = None
-        self._backlog: deque = deque()      # appended by the kernel thread, drained by the worker
+        self._backlog: deque = deque()  # appended by the kernel thread, drained by the worker
         self._last_put = 0.0
-        self._requests: deque = deque()     # ("flush", write, Event) / ("stop", None, None)
+        self._requests: deque = deque()  # ("flush", write, Event) / ("stop", None, None)
         self._wake = threading.Event()
         # Set by the worker when it has nothing left to do (all written): it then sleeps until
         # woken, not polling every _POLL seconds, so an idle kernel spends no CPU on it; the
@@ -126,7 +134,7 @@ class ProvenanceRecorder:
         self._last_write = time.monotonic()
         self._write_error: str | None = None
         self._transformer: TransformerManager | None = None
-        self._transformed: dict[str, str] = {}   # raw cell -> IPython's Python for it
+        self._transformed: dict[str, str] = {}  # raw cell -> IPython's Python for it
         self._handed_off: list[dict] = []
         self.written = 0
         # Seconds between two writes to the catalog once cells go quiet. A batch runner that
@@ -138,8 +146,7 @@ class ProvenanceRecorder:
     def start(self) -> ProvenanceRecorder:
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
-        self._thread = threading.Thread(target=self._worker, name="mlinfra-provenance",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._worker, name="mlinfra-provenance", daemon=True)
         self._thread.start()
         # A batch run's kernel exits right after its last cell: write what is still queued.
         atexit.register(self.stop)
@@ -147,8 +154,10 @@ class ProvenanceRecorder:
 
     def stop(self, timeout: float = 10.0) -> None:
         atexit.unregister(self.stop)
-        for name, fn in (("pre_run_cell", self.pre_run_cell),
-                         ("post_run_cell", self.post_run_cell)):
+        for name, fn in (
+            ("pre_run_cell", self.pre_run_cell),
+            ("post_run_cell", self.post_run_cell),
+        ):
             try:
                 self.shell.events.unregister(name, fn)
             except ValueError:
@@ -176,8 +185,9 @@ class ProvenanceRecorder:
         ns = self.ns
         names = self._names
         # Rebound or deleted user names: identity comparison, in C.
-        rebound = list(compress(names, map(is_not, map(ns.get, names, repeat(_MISSING)),
-                                           self._vals)))
+        rebound = list(
+            compress(names, map(is_not, map(ns.get, names, repeat(_MISSING)), self._vals))
+        )
         deleted = [k for k in rebound if k not in ns] if rebound else []
         # New keys: a dict keeps insertion order, so they are at its end (a few spare keys
         # are read to cover names deleted and re-added; known ones are filtered out).
@@ -196,8 +206,19 @@ class ProvenanceRecorder:
                 rebound.append(k)
         error = result.error_in_exec or result.error_before_exec
         self._seq += 1
-        self._backlog.append((self._seq, self._cell_id, result.info.raw_cell, self._t0, t1,
-                              result.execution_count, error, rebound, deleted))
+        self._backlog.append(
+            (
+                self._seq,
+                self._cell_id,
+                result.info.raw_cell,
+                self._t0,
+                t1,
+                result.execution_count,
+                error,
+                rebound,
+                deleted,
+            )
+        )
         self._last_put = time.monotonic()
         if self._idle:
             self._idle = False
@@ -238,8 +259,9 @@ class ProvenanceRecorder:
             if items is None:  # the user's names only, not IPython's growing _iN/_N
                 ns = self.ns
                 items = [(k, ns.get(k)) for k in list(self._names)]
-            same = frozenset(k for k, v in items if v is obj and k != name
-                             and not k.startswith("_"))
+            same = frozenset(
+                k for k, v in items if v is obj and k != name and not k.startswith("_")
+            )
             if same:
                 out[name] = same
         return out
@@ -248,15 +270,23 @@ class ProvenanceRecorder:
         seq, cell_id, raw, t0, t1, count, error, rebound, deleted = payload
         python = self._transform(raw)
         obs = Observation(
-            seq=seq, cell_id=cell_id or fallback_cell_id(raw), source=raw,
-            python_source=python, started_at=t0, ended_at=t1, execution_count=count,
+            seq=seq,
+            cell_id=cell_id or fallback_cell_id(raw),
+            source=raw,
+            python_source=python,
+            started_at=t0,
+            ended_at=t1,
+            execution_count=count,
             status="error" if error is not None else "ok",
             error_type=type(error).__name__ if error is not None else None,
-            rebound=frozenset(rebound), deleted=frozenset(deleted))
+            rebound=frozenset(rebound),
+            deleted=frozenset(deleted),
+        )
         path = self._notebook_path()
         self.builder.notebook_path = path
-        return self.builder.add(obs, notebook_path=path, alias_lookup=self._aliases,
-                                namespace=self._user_items)
+        return self.builder.add(
+            obs, notebook_path=path, alias_lookup=self._aliases, namespace=self._user_items
+        )
 
     def _user_items(self) -> list:
         """The user's (name, object) pairs (not IPython's growing _iN/_N), for the builder."""
@@ -297,7 +327,8 @@ class ProvenanceRecorder:
                     # run, whose interval is long, registers nothing before its end).
                     register = not self._registered and not stop and self._write
                     if (self._pending or register) and (
-                            want_write or due or len(self._pending) >= _BATCH_SIZE):
+                        want_write or due or len(self._pending) >= _BATCH_SIZE
+                    ):
                         self._write_pending()
             except Exception:
                 log.exception("jupyter_mlinfra: provenance recorder error")
@@ -315,9 +346,13 @@ class ProvenanceRecorder:
                     self._idle = False
 
     def session(self) -> KernelSession:
-        return KernelSession(session_id=self.session_id, notebook_path=self._notebook_path(),
-                             started_at=self.started_at, kernel_id=self.kernel_id,
-                             before_recording=self.before_recording)
+        return KernelSession(
+            session_id=self.session_id,
+            notebook_path=self._notebook_path(),
+            started_at=self.started_at,
+            kernel_id=self.kernel_id,
+            before_recording=self.before_recording,
+        )
 
     def _register(self) -> None:
         """Store this kernel session in the catalog as soon as recording starts, so the
@@ -341,15 +376,18 @@ class ProvenanceRecorder:
             if not batch:
                 return
             self.written += self._service.record(batch)
-            del self._pending[:len(batch)]
+            del self._pending[: len(batch)]
             self._write_error = None
         except Exception as exc:
             if self._write_error is None:
-                log.warning("jupyter_mlinfra: cannot write provenance to the catalog (%s); "
-                            "keeping it in memory and retrying", exc)
+                log.warning(
+                    "jupyter_mlinfra: cannot write provenance to the catalog (%s); "
+                    "keeping it in memory and retrying",
+                    exc,
+                )
             self._write_error = str(exc)
             if len(self._pending) > 10 * _BATCH_SIZE:
-                del self._pending[:len(self._pending) - 10 * _BATCH_SIZE]
+                del self._pending[: len(self._pending) - 10 * _BATCH_SIZE]
 
     # -- for the analyses -------------------------------------------------------------------------
     def flush(self, write: bool = False, timeout: float = 30.0) -> None:
@@ -377,19 +415,26 @@ class ProvenanceRecorder:
 
     def log(self) -> ExecutionLog:
         self.flush()
-        return ExecutionLog(executions=list(self.builder.executions),
-                            notebook_path=self._notebook_path(), session_id=self.session_id,
-                            before_recording=self.before_recording)
+        return ExecutionLog(
+            executions=list(self.builder.executions),
+            notebook_path=self._notebook_path(),
+            session_id=self.session_id,
+            before_recording=self.before_recording,
+        )
 
     def live_names(self) -> set[str]:
         hidden = getattr(self.shell, "user_ns_hidden", {})
         return {k for k in list(self.ns) if not k.startswith("_") and k not in hidden}
 
     def status(self) -> dict:
-        return {"session_id": self.session_id, "kernel_id": self.kernel_id,
-                "notebook_path": self._notebook_path(),
-                "executions": len(self.builder.executions), "written": self.written,
-                "write_error": self._write_error}
+        return {
+            "session_id": self.session_id,
+            "kernel_id": self.kernel_id,
+            "notebook_path": self._notebook_path(),
+            "executions": len(self.builder.executions),
+            "written": self.written,
+            "write_error": self._write_error,
+        }
 
 
 _MISSING = object()
@@ -429,8 +474,9 @@ def start_recording(shell, **kwargs: Any) -> ProvenanceRecorder:
     # before it ran unrecorded. (IPython counts the running cell already: N + 1 during cell N.)
     earlier = max(int(getattr(shell, "execution_count", 1) or 1) - 2, 0)
     if earlier:
-        _recorder.before_recording = BeforeRecording(executions=earlier,
-                                                     names=frozenset(_recorder._names))
+        _recorder.before_recording = BeforeRecording(
+            executions=earlier, names=frozenset(_recorder._names)
+        )
     return _recorder.start()
 
 

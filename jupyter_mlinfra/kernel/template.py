@@ -38,8 +38,11 @@ def _become_kernel(request: dict, template_pid: int) -> None:
         import importlib.util
 
         launcher = importlib.util.find_spec(LAUNCHER)
-        sys.argv = [launcher.origin if launcher and launcher.origin else LAUNCHER,
-                    *request["args"], f"--IPKernelApp.parent_handle={template_pid}"]
+        sys.argv = [
+            launcher.origin if launcher and launcher.origin else LAUNCHER,
+            *request["args"],
+            f"--IPKernelApp.parent_handle={template_pid}",
+        ]
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
@@ -75,11 +78,11 @@ def _template_main() -> int:
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)                                   # kernels print to the worker's stderr
+    os.dup2(2, 1)  # kernels print to the worker's stderr
     for name in PRELOAD:
         try:
             importlib.import_module(name)
-        except Exception as exc:   # e.g. jupyter_mlinfra not installed in the kernel's env
+        except Exception as exc:  # e.g. jupyter_mlinfra not installed in the kernel's env
             print(f"kernel template: cannot preload {name}: {exc}", file=sys.stderr)
     replies.write(json.dumps({"ready": os.getpid()}) + "\n")
     template_pid = os.getpid()

@@ -21,16 +21,20 @@ class MLInfraExtension(ExtensionApp):
             # remote mode: the central service holds the catalog and runs the scheduler;
             # this server forwards the panel's requests to it (ServiceProxyHandler)
             self.settings["mlinfra_workspace"] = workspace
-            self.log.info("jupyter_mlinfra: remote mode, the mlinfra service at %s",
-                          workspace.remote.url)
+            self.log.info(
+                "jupyter_mlinfra: remote mode, the mlinfra service at %s", workspace.remote.url
+            )
             return
         workspace.catalog.ensure_schema()  # fail at start-up, not on the first request
         if not workspace.config.settings.root_dir:
             # job notebooks live under the server's root, as the file browser shows it
             workspace.config.settings.root_dir = str(self.serverapp.root_dir)
         self.settings["mlinfra_workspace"] = workspace
-        self.log.info("jupyter_mlinfra: catalog %s, artifacts %s",
-                      workspace.catalog.describe()["url"], workspace.artifacts.describe()["root"])
+        self.log.info(
+            "jupyter_mlinfra: catalog %s, artifacts %s",
+            workspace.catalog.describe()["url"],
+            workspace.artifacts.describe()["root"],
+        )
         for hook in STARTUP_HOOKS:
             hook(self, workspace)
 

@@ -14,11 +14,21 @@ class AuditHandler(MLInfraHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.send_json(await self.call(
-            audit.query, self.workspace, user=self.query("user"), action=self.query("action"),
-            target=self.query("target"), outcome=self.query("outcome"),
-            since=self.query("since"), until=self.query("until"), limit=self.query("limit"),
-            offset=self.query("offset"), cursor=self.query("cursor")))
+        self.send_json(
+            await self.call(
+                audit.query,
+                self.workspace,
+                user=self.query("user"),
+                action=self.query("action"),
+                target=self.query("target"),
+                outcome=self.query("outcome"),
+                since=self.query("since"),
+                until=self.query("until"),
+                limit=self.query("limit"),
+                offset=self.query("offset"),
+                cursor=self.query("cursor"),
+            )
+        )
 
 
 AUDIT_ROUTES: list[tuple[str, type]] = [(r"/audit", AuditHandler)]

@@ -59,17 +59,21 @@ class MLInfraHandler(APIHandler):
             return  # jupyter_server answered, or @web.authenticated will (403)
         limit = self.settings["mlinfra_workspace"].config.settings.max_request_body_bytes
         if limit and len(self.request.body or b"") > limit:
-            raise RequestTooLarge(f"the request body has {len(self.request.body)} bytes; this "
-                                  f"server takes at most {limit} (max_request_body_bytes)")
+            raise RequestTooLarge(
+                f"the request body has {len(self.request.body)} bytes; this "
+                f"server takes at most {limit} (max_request_body_bytes)"
+            )
         validator = served_validator()
         prefix = url_path_join(self.base_url, API_BASE)
-        path = self.request.path[len(prefix):] if self.request.path.startswith(prefix) else ""
+        path = self.request.path[len(prefix) :] if self.request.path.startswith(prefix) else ""
         found = validator.operation(self.request.method or "", path)
         if found is None:
             return  # no such operation: tornado answers 405 (a test keeps routes and spec equal)
         operation, path_values = found
-        query = {name: [v.decode("utf-8", "replace") for v in values]
-                 for name, values in self.request.query_arguments.items()}
+        query = {
+            name: [v.decode("utf-8", "replace") for v in values]
+            for name, values in self.request.query_arguments.items()
+        }
         validator.check_parameters(operation, path_values, query)
         if operation.body_schema is not None:
             if len(self.request.body or b"") > INLINE_BODY_BYTES:
@@ -84,7 +88,8 @@ class MLInfraHandler(APIHandler):
         loop's context variables ride along (nbclient and papermill, run by verify and
         reproduce, start their own event loop there)."""
         return await asyncio.get_running_loop().run_in_executor(
-            DOOR_THREADS, functools.partial(fn, *args, **kwargs))
+            DOOR_THREADS, functools.partial(fn, *args, **kwargs)
+        )
 
     def _checked_body(self, validator, operation) -> Any:
         body = self._parse_body()
@@ -140,7 +145,7 @@ class MLInfraHandler(APIHandler):
         self.set_header("Content-Length", str(len(data)))
         view = memoryview(data)
         for start in range(0, len(data), STREAM_CHUNK_BYTES):
-            self.write(bytes(view[start:start + STREAM_CHUNK_BYTES]))
+            self.write(bytes(view[start : start + STREAM_CHUNK_BYTES]))
             await self.flush()
         self.finish(set_content_type=content_type)
 
@@ -155,15 +160,20 @@ class MLInfraHandler(APIHandler):
         # message; the server log gets one line, not tornado's "Uncaught exception" traceback.
         # Paths are quoted short: a caller's 300 MB name is not a 300 MB log line.
         if isinstance(value, MLInfraError) and value.http_status < 500:
-            self.log.warning("%s %s: %s: %s", self.request.method, quote(self.request.path),
-                             value.code, value)
+            self.log.warning(
+                "%s %s: %s: %s", self.request.method, quote(self.request.path), value.code, value
+            )
             return
         if not isinstance(value, (MLInfraError, web.HTTPError)):
             # the answer says "internal error" and this reference; the log has the traceback
             self._error_reference = uuid.uuid4().hex[:12]
-            self.log.error("internal error %s in %s %s", self._error_reference,
-                           self.request.method, quote(self.request.path),
-                           exc_info=(typ, value, tb))
+            self.log.error(
+                "internal error %s in %s %s",
+                self._error_reference,
+                self.request.method,
+                quote(self.request.path),
+                exc_info=(typ, value, tb),
+            )
             return
         super().log_exception(typ, value, tb)
 
@@ -173,14 +183,21 @@ class MLInfraHandler(APIHandler):
         if isinstance(exc, MLInfraError):
             body = exc.to_dict()
         elif isinstance(exc, web.HTTPError):
-            body = {"error": {"code": f"http_{status_code}",
-                              "message": (exc.log_message or self._reason)[:500]}}
+            body = {
+                "error": {
+                    "code": f"http_{status_code}",
+                    "message": (exc.log_message or self._reason)[:500],
+                }
+            }
         else:  # never internals (SQL, paths, values) in the answer: they are in the server log
             reference = getattr(self, "_error_reference", None)
-            body = {"error": {"code": "internal_error",
-                              "message": "internal server error" + (
-                                  f" (reference {reference} in the server log)"
-                                  if reference else "")}}
+            body = {
+                "error": {
+                    "code": "internal_error",
+                    "message": "internal server error"
+                    + (f" (reference {reference} in the server log)" if reference else ""),
+                }
+            }
         self.finish(json.dumps(body))
 
 

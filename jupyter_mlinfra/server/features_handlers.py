@@ -18,8 +18,9 @@ MAX_FRAME_ROWS = 100_000
 
 def frame_json(df) -> dict:
     """A DataFrame as ``{"columns", "rows"}`` with ISO timestamps and nulls."""
-    data = json.loads(df.to_json(orient="split", date_format="iso", index=False,
-                                 default_handler=str))
+    data = json.loads(
+        df.to_json(orient="split", date_format="iso", index=False, default_handler=str)
+    )
     return {"columns": data["columns"], "rows": data["data"]}
 
 
@@ -34,22 +35,34 @@ class FeatureViewsHandler(_FeaturesHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.send_json(await self.call(
-            self.features.list_views_page, text=self.query("q") or None,
-            owner=self.query("owner") or None,
-            tag=self.query("tag") or None, entity=self.query("entity") or None,
-            limit=self.query("limit"), offset=self.query("offset"),
-            cursor=self.query("cursor")))
+        self.send_json(
+            await self.call(
+                self.features.list_views_page,
+                text=self.query("q") or None,
+                owner=self.query("owner") or None,
+                tag=self.query("tag") or None,
+                entity=self.query("entity") or None,
+                limit=self.query("limit"),
+                offset=self.query("offset"),
+                cursor=self.query("cursor"),
+            )
+        )
 
 
 class FeatureEntitiesHandler(_FeaturesHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.send_json(await self.call(
-            self.features.list_entities_page, q=self.query("q") or None,
-            owner=self.query("owner") or None, limit=self.query("limit"),
-            offset=self.query("offset"), cursor=self.query("cursor")))
+        self.send_json(
+            await self.call(
+                self.features.list_entities_page,
+                q=self.query("q") or None,
+                owner=self.query("owner") or None,
+                limit=self.query("limit"),
+                offset=self.query("offset"),
+                cursor=self.query("cursor"),
+            )
+        )
 
     @web.authenticated
     @authorized
@@ -57,8 +70,12 @@ class FeatureEntitiesHandler(_FeaturesHandler):
         body = self.json_body()
         if not body.get("name"):
             raise InvalidInput("'name' is required")
-        out = await self.call(self.features.register_entity, body["name"],
-                              body.get("join_keys"), body.get("description", ""))
+        out = await self.call(
+            self.features.register_entity,
+            body["name"],
+            body.get("join_keys"),
+            body.get("description", ""),
+        )
         self.send_json(out, status=201)
 
 
@@ -68,8 +85,9 @@ class FeatureViewHandler(_FeaturesHandler):
     async def get(self, name: str) -> None:
         version = self.query("version")
         stats = self.query("statistics", "true") not in ("0", "false", "no")
-        info = await self.call(self.features.describe, name,
-                               int(version) if version else None, statistics=stats)
+        info = await self.call(
+            self.features.describe, name, int(version) if version else None, statistics=stats
+        )
         self.send_json(info)
 
     @web.authenticated
@@ -78,8 +96,10 @@ class FeatureViewHandler(_FeaturesHandler):
         body = self.json_body()
         unknown = set(body) - {"description", "tags", "visibility", "ttl"}
         if unknown:
-            raise InvalidInput(f"cannot change {sorted(unknown)} over REST: change the "
-                               "definition from Python (a new version)")
+            raise InvalidInput(
+                f"cannot change {sorted(unknown)} over REST: change the "
+                "definition from Python (a new version)"
+            )
         self.send_json(await self.call(self.features.update_view, name, **body))
 
     @web.authenticated
@@ -107,8 +127,9 @@ class FeatureMaterializeHandler(_FeaturesHandler):
     @authorized
     async def post(self, name: str) -> None:
         body = self.json_body()
-        out = await self.call(self.features.materialize, name, start=body.get("start"),
-                              end=body.get("end"))
+        out = await self.call(
+            self.features.materialize, name, start=body.get("start"), end=body.get("end")
+        )
         self.send_json(out)
 
 
@@ -143,8 +164,10 @@ class FeatureTrainingFrameHandler(_FeaturesHandler):
         if not isinstance(rows, list) or not rows:
             raise InvalidInput("'entity_rows' must be a non-empty list of objects")
         if len(rows) > MAX_FRAME_ROWS:
-            raise InvalidInput(f"at most {MAX_FRAME_ROWS} entity rows over REST; use the "
-                               "Python API or `jupyter mlinfra feature frame` for more")
+            raise InvalidInput(
+                f"at most {MAX_FRAME_ROWS} entity rows over REST; use the "
+                "Python API or `jupyter mlinfra feature frame` for more"
+            )
         self.send_json(await self.call(_training_frame, self.features, body, rows))
 
 
@@ -157,10 +180,15 @@ def _training_frame(features, body: dict, rows: list) -> dict:
         try:
             entity_df[ts] = pd.to_datetime(entity_df[ts], utc=True, format="ISO8601")
         except (TypeError, ValueError, OverflowError):
-            raise InvalidInput(f"entity_rows: every {quote(ts)} must be an ISO 8601 "
-                               "timestamp") from None
-    frame = features.get_training_frame(entity_df, body.get("features"), timestamp_column=ts,
-                                        full_feature_names=bool(body.get("full_feature_names")))
+            raise InvalidInput(
+                f"entity_rows: every {quote(ts)} must be an ISO 8601 timestamp"
+            ) from None
+    frame = features.get_training_frame(
+        entity_df,
+        body.get("features"),
+        timestamp_column=ts,
+        full_feature_names=bool(body.get("full_feature_names")),
+    )
     lineage = frame.attrs.pop("mlinfra_lineage")
     return {**frame_json(frame), "lineage": lineage}
 

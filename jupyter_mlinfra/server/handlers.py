@@ -54,11 +54,13 @@ def load_openapi() -> dict:
 # What the door itself may answer, for every operation: its checks against this description
 # (400), authentication, authorization and XSRF (403), an unknown resource or a path that no
 # route matches (404, JSON too) and a body past max_request_body_bytes (413).
-_DOOR_ERRORS = {"400": "invalid input: a parameter or a body field does not match this "
-                       "description (the message names it)",
-                "403": "not authenticated, not authorized, or the XSRF check failed",
-                "404": "no such resource (or no such path)",
-                "413": "the request body is larger than max_request_body_bytes"}
+_DOOR_ERRORS = {
+    "400": "invalid input: a parameter or a body field does not match this "
+    "description (the message names it)",
+    "403": "not authenticated, not authorized, or the XSRF check failed",
+    "404": "no such resource (or no such path)",
+    "413": "the request body is larger than max_request_body_bytes",
+}
 
 
 def _add_door_errors(doc: dict) -> None:
@@ -70,7 +72,12 @@ def _add_door_errors(doc: dict) -> None:
             for status, description in _DOOR_ERRORS.items():
                 if status == "413" and "requestBody" not in op:
                     continue
-                responses.setdefault(status, {
-                    "description": description,
-                    "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}}})
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
+                )

@@ -93,10 +93,13 @@ class _TokenOnly(IdentityProvider):
         if not model or not model.get("name"):
             return None
         handler._token_authenticated = True  # type: ignore[attr-defined]  # jupyter_server reads it
-        return ServiceUser({"name": str(model["name"]),
-                            "groups": [str(g) for g in model.get("groups") or ()
-                                       if isinstance(g, str)],
-                            "kind": model.get("kind", "user")})
+        return ServiceUser(
+            {
+                "name": str(model["name"]),
+                "groups": [str(g) for g in model.get("groups") or () if isinstance(g, str)],
+                "kind": model.get("kind", "user"),
+            }
+        )
 
     async def user_model(self, token: str) -> dict | None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -109,12 +112,14 @@ class StaticTokenIdentityProvider(_TokenOnly):
     """A fixed table of tokens (tests, a team without JupyterHub)."""
 
     tokens = Dict(
-        {}, help="{token: {'name': 'alice', 'groups': ['fraud']}} (or {token: 'alice'}).",
+        {},
+        help="{token: {'name': 'alice', 'groups': ['fraud']}} (or {token: 'alice'}).",
     ).tag(config=True)
 
     tokens_file = Unicode(
-        "", help="A JSON file with the same table as `tokens` (merged into it). Default: "
-                 "$MLINFRA_SERVICE_TOKENS_FILE.",
+        "",
+        help="A JSON file with the same table as `tokens` (merged into it). Default: "
+        "$MLINFRA_SERVICE_TOKENS_FILE.",
     ).tag(config=True)
 
     @default("tokens_file")
@@ -155,12 +160,14 @@ class HubTokenIdentityProvider(_TokenOnly):
     """Identity from JupyterHub: the Hub says whose token it is and which groups they are in."""
 
     cache_max_age = Int(
-        60, help="Seconds the Hub's answer for a token (and a user's groups) is reused.",
+        60,
+        help="Seconds the Hub's answer for a token (and a user's groups) is reused.",
     ).tag(config=True)
 
     check_access_scopes = Bool(
-        True, help="Refuse tokens that do not carry the scope to access this service "
-                   "(access:services!service=<name>, as HubAuth.access_scopes).",
+        True,
+        help="Refuse tokens that do not carry the scope to access this service "
+        "(access:services!service=<name>, as HubAuth.access_scopes).",
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -178,14 +185,16 @@ class HubTokenIdentityProvider(_TokenOnly):
             from jupyterhub.services.auth import check_scopes
 
             try:
-                allowed = check_scopes(self.hub_auth.access_scopes,
-                                       set(model.get("scopes") or ()))
+                allowed = check_scopes(self.hub_auth.access_scopes, set(model.get("scopes") or ()))
             except ValueError as exc:  # a scope the Hub's parser refuses: no access
                 self.log.warning("mlinfra service: unreadable scopes from the Hub: %s", exc)
                 allowed = False
             if not allowed:
-                self.log.warning("mlinfra service: token of %s lacks the scopes %s",
-                                 model.get("name"), sorted(self.hub_auth.access_scopes))
+                self.log.warning(
+                    "mlinfra service: token of %s lacks the scopes %s",
+                    model.get("name"),
+                    sorted(self.hub_auth.access_scopes),
+                )
                 return None
         if model.get("kind", "user") != "user":
             return model  # a service acting as itself: no groups
@@ -205,7 +214,8 @@ class HubTokenIdentityProvider(_TokenOnly):
         from jupyterhub.utils import url_path_join
 
         data = await self.hub_auth._api_request(
-            "GET", url_path_join(self.hub_auth.api_url, "users", quote(name, safe="")))
+            "GET", url_path_join(self.hub_auth.api_url, "users", quote(name, safe=""))
+        )
         groups = [str(g) for g in (data or {}).get("groups") or ()]
         self._groups[name] = (time.monotonic(), groups)
         return groups

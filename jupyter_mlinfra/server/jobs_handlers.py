@@ -16,8 +16,18 @@ from .notebooks_handlers import send_document
 
 log = logging.getLogger("jupyter_mlinfra.jobs")
 
-_RUN_OPTIONS = ("priority", "cpus", "memory", "resources", "retries", "retry_backoff",
-                "timeout", "tags", "kernel_name", "visibility")
+_RUN_OPTIONS = (
+    "priority",
+    "cpus",
+    "memory",
+    "resources",
+    "retries",
+    "retry_backoff",
+    "timeout",
+    "tags",
+    "kernel_name",
+    "visibility",
+)
 
 
 def _bool(value: str | None) -> bool | None:
@@ -45,11 +55,18 @@ class JobsHandler(JobsBase):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.send_json(await self.call(
-            self.jobs.list_jobs_page, tag=self.query("tag"),
-            active=_bool(self.query("active")), q=self.query("q"), owner=self.query("owner"),
-            limit=self.query("limit"), offset=self.query("offset"),
-            cursor=self.query("cursor")))
+        self.send_json(
+            await self.call(
+                self.jobs.list_jobs_page,
+                tag=self.query("tag"),
+                active=_bool(self.query("active")),
+                q=self.query("q"),
+                owner=self.query("owner"),
+                limit=self.query("limit"),
+                offset=self.query("offset"),
+                cursor=self.query("cursor"),
+            )
+        )
 
     @web.authenticated
     @authorized
@@ -58,8 +75,7 @@ class JobsHandler(JobsBase):
         name, notebook = body.pop("name", None), body.pop("notebook", None)
         if not name or not notebook:
             raise InvalidInput("a job needs a name and a notebook")
-        self.send_json(await self.call(self.jobs.create_job, name, notebook, **body),
-                       status=201)
+        self.send_json(await self.call(self.jobs.create_job, name, notebook, **body), status=201)
 
 
 class JobHandler(JobsBase):
@@ -92,9 +108,12 @@ class JobActionHandler(JobsBase):
         else:  # run
             body = self.json_body()
             options = {k: body[k] for k in _RUN_OPTIONS if k in body}
-            self.send_json(await self.call(self.jobs.run_job, ref,
-                                           parameters=body.get("parameters"), **options),
-                           status=201)
+            self.send_json(
+                await self.call(
+                    self.jobs.run_job, ref, parameters=body.get("parameters"), **options
+                ),
+                status=201,
+            )
 
 
 class SchedulePreviewHandler(JobsBase):
@@ -104,9 +123,14 @@ class SchedulePreviewHandler(JobsBase):
         schedule = self.query("schedule")
         if not schedule:
             raise InvalidInput("give ?schedule=<cron expression>")
-        self.send_json(await self.call(self.jobs.preview_schedule, schedule,
-                                       self.query("timezone") or "UTC",
-                                       _int(self.query("count"), "count", 5)))
+        self.send_json(
+            await self.call(
+                self.jobs.preview_schedule,
+                schedule,
+                self.query("timezone") or "UTC",
+                _int(self.query("count"), "count", 5),
+            )
+        )
 
 
 class NotebookParametersHandler(JobsBase):
@@ -124,26 +148,44 @@ class SchedulerStatusHandler(JobsBase):
     @authorized
     async def get(self) -> None:
         scheduler = self.settings.get("mlinfra_jobs_scheduler")
-        self.send_json({"in_server": scheduler is not None,
-                        "scheduler": await self.call(scheduler.status) if scheduler else None,
-                        "service": await self.call(self.jobs.status)})
+        self.send_json(
+            {
+                "in_server": scheduler is not None,
+                "scheduler": await self.call(scheduler.status) if scheduler else None,
+                "service": await self.call(self.jobs.status),
+            }
+        )
 
 
 class RunsHandler(JobsBase):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        params = {k[len("param."):]: v[-1].decode() for k, v in
-                  self.request.query_arguments.items() if k.startswith("param.")}
-        self.send_json(await self.call(
-            self.jobs.list_runs, job=self.query("job"), state=self.query("state"),
-            owner=self.query("owner"),
-            trigger=self.query("trigger"), tag=self.query("tag"), sweep=self.query("sweep"),
-            pipeline=self.query("pipeline"), notebook=self.query("notebook"),
-            parameters=params or None, q=self.query("q"),
-            since=self.query("since"), until=self.query("until"),
-            limit=_int(self.query("limit"), "limit", 50),
-            offset=_int(self.query("offset"), "offset", 0), cursor=self.query("cursor")))
+        params = {
+            k[len("param.") :]: v[-1].decode()
+            for k, v in self.request.query_arguments.items()
+            if k.startswith("param.")
+        }
+        self.send_json(
+            await self.call(
+                self.jobs.list_runs,
+                job=self.query("job"),
+                state=self.query("state"),
+                owner=self.query("owner"),
+                trigger=self.query("trigger"),
+                tag=self.query("tag"),
+                sweep=self.query("sweep"),
+                pipeline=self.query("pipeline"),
+                notebook=self.query("notebook"),
+                parameters=params or None,
+                q=self.query("q"),
+                since=self.query("since"),
+                until=self.query("until"),
+                limit=_int(self.query("limit"), "limit", 50),
+                offset=_int(self.query("offset"), "offset", 0),
+                cursor=self.query("cursor"),
+            )
+        )
 
     @web.authenticated
     @authorized
@@ -153,10 +195,16 @@ class RunsHandler(JobsBase):
         unknown = set(body) - set(_RUN_OPTIONS) - {"notebook", "job", "parameters"}
         if unknown:
             raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
-        self.send_json(await self.call(self.jobs.submit, body.get("notebook"),
-                                       job=body.get("job"),
-                                       parameters=body.get("parameters"), **options),
-                       status=201)
+        self.send_json(
+            await self.call(
+                self.jobs.submit,
+                body.get("notebook"),
+                job=body.get("job"),
+                parameters=body.get("parameters"),
+                **options,
+            ),
+            status=201,
+        )
 
 
 class RunHandler(JobsBase):
@@ -182,8 +230,9 @@ class RunOutputHandler(JobsBase):
     async def get(self, run_id: str) -> None:
         # ?format=ipynb (default: the notebook, as an attachment) or html (nbconvert, inline
         # unless ?download=true; runs no script): see notebooks_handlers.send_document
-        document = await self.call(run_output_document, self.workspace, run_id,
-                                   self.query("format"))
+        document = await self.call(
+            run_output_document, self.workspace, run_id, self.query("format")
+        )
         await send_document(self, document, attachment=bool(_bool(self.query("download"))))
 
 
@@ -191,8 +240,9 @@ class RunLogHandler(JobsBase):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        self.send_json(await self.call(self.jobs.run_log, run_id,
-                                       _int(self.query("offset"), "offset", 0)))
+        self.send_json(
+            await self.call(self.jobs.run_log, run_id, _int(self.query("offset"), "offset", 0))
+        )
 
 
 class SweepsHandler(JobsBase):
@@ -201,10 +251,17 @@ class SweepsHandler(JobsBase):
     async def post(self) -> None:
         body = self.json_body()
         options = {k: body[k] for k in _RUN_OPTIONS if k in body}
-        self.send_json(await self.call(self.jobs.sweep, body.get("notebook"), body.get("grid"),
-                                       job=body.get("job"),
-                                       parameters=body.get("parameters"), **options),
-                       status=201)
+        self.send_json(
+            await self.call(
+                self.jobs.sweep,
+                body.get("notebook"),
+                body.get("grid"),
+                job=body.get("job"),
+                parameters=body.get("parameters"),
+                **options,
+            ),
+            status=201,
+        )
 
 
 class SweepHandler(JobsBase):
@@ -218,8 +275,11 @@ def _sweep_table(jobs, sweep_id: str) -> dict:
     import json
 
     df = jobs.sweep_results(sweep_id)
-    return {"id": sweep_id, "columns": list(df.columns),
-            "results": json.loads(df.to_json(orient="records"))}
+    return {
+        "id": sweep_id,
+        "columns": list(df.columns),
+        "results": json.loads(df.to_json(orient="records")),
+    }
 
 
 _ID = r"(?P<run_id>[0-9a-f]{32})"
@@ -244,8 +304,10 @@ JOBS_ROUTES: list[tuple[str, type]] = [
 def start_jobs_scheduler(app, workspace) -> None:
     settings = workspace.config.settings
     if not settings.jobs_scheduler_in_server:
-        app.log.info("jupyter_mlinfra: jobs scheduler not started in the server "
-                     "(jobs_scheduler_in_server is off)")
+        app.log.info(
+            "jupyter_mlinfra: jobs scheduler not started in the server "
+            "(jobs_scheduler_in_server is off)"
+        )
         # the server's quotas are the ones its users' submissions are held to (a serving
         # scheduler publishes its own when it starts)
         try:
@@ -258,8 +320,11 @@ def start_jobs_scheduler(app, workspace) -> None:
     scheduler = Scheduler(workspace)
     scheduler.start()
     app.settings["mlinfra_jobs_scheduler"] = scheduler
-    app.log.info("jupyter_mlinfra: jobs scheduler %s started (%s executor)", scheduler.id,
-                 scheduler.executor.kind)
+    app.log.info(
+        "jupyter_mlinfra: jobs scheduler %s started (%s executor)",
+        scheduler.id,
+        scheduler.executor.kind,
+    )
 
 
 async def stop_jobs_scheduler(app, workspace) -> None:

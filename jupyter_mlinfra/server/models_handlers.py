@@ -22,30 +22,44 @@ class _ModelsHandler(MLInfraHandler):
         return self.workspace.service("models")
 
     def filters(self) -> dict:
-        return {"owner": self.query("owner") or None,
-                "tags": parse_key_values(self.get_query_arguments("tag"), "tag"),
-                "metrics": self.get_query_arguments("metric"),
-                "include_archived": query_bool(self.query("archived"), "archived", False)}
+        return {
+            "owner": self.query("owner") or None,
+            "tags": parse_key_values(self.get_query_arguments("tag"), "tag"),
+            "metrics": self.get_query_arguments("metric"),
+            "include_archived": query_bool(self.query("archived"), "archived", False),
+        }
 
 
 class ModelsHandler(_ModelsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.send_json(await self.call(self.store.list_models_page, self.query("q") or None,
-                                       **self.filters(), **self.page()))
+        self.send_json(
+            await self.call(
+                self.store.list_models_page,
+                self.query("q") or None,
+                **self.filters(),
+                **self.page(),
+            )
+        )
 
     def page(self) -> dict:
-        return {"limit": self.query("limit"), "offset": self.query("offset"),
-                "cursor": self.query("cursor")}
+        return {
+            "limit": self.query("limit"),
+            "offset": self.query("offset"),
+            "cursor": self.query("cursor"),
+        }
 
 
 class ModelVersionsSearchHandler(ModelsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.send_json(await self.call(self.store.search_page, self.query("q") or None,
-                                       **self.filters(), **self.page()))
+        self.send_json(
+            await self.call(
+                self.store.search_page, self.query("q") or None, **self.filters(), **self.page()
+            )
+        )
 
 
 class ModelVersionsHandler(ModelsHandler):
@@ -54,10 +68,14 @@ class ModelVersionsHandler(ModelsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.send_json(await self.call(
-            self.store.versions_page, name,
-            include_archived=query_bool(self.query("archived"), "archived", True),
-            **self.page()))
+        self.send_json(
+            await self.call(
+                self.store.versions_page,
+                name,
+                include_archived=query_bool(self.query("archived"), "archived", True),
+                **self.page(),
+            )
+        )
 
 
 class ModelHandler(_ModelsHandler):
@@ -72,10 +90,15 @@ class ModelHandler(_ModelsHandler):
     @authorized
     async def patch(self, name: str) -> None:
         body = self.json_body()
-        self.send_json(await self.call(self.store.update, name,
-                                       description=body.get("description"),
-                                       tags=body.get("tags"),
-                                       remove_tags=body.get("remove_tags")))
+        self.send_json(
+            await self.call(
+                self.store.update,
+                name,
+                description=body.get("description"),
+                tags=body.get("tags"),
+                remove_tags=body.get("remove_tags"),
+            )
+        )
 
 
 class ModelVersionHandler(_ModelsHandler):
@@ -106,8 +129,9 @@ class ModelArtifactHandler(_ModelsHandler):
         data = await self.call(store.read_artifact, v, artifact)
         entry = v.artifact(artifact)
         if entry.get("media_type", "").startswith(("application/octet", "application/x-ipynb")):
-            self.set_header("Content-Disposition",
-                            f'attachment; filename="{artifact.rsplit("/", 1)[-1]}"')
+            self.set_header(
+                "Content-Disposition", f'attachment; filename="{artifact.rsplit("/", 1)[-1]}"'
+            )
         await self.send_bytes(data, entry.get("media_type") or "application/octet-stream")
 
 
@@ -116,8 +140,9 @@ def _patch_version(store, name: str, version: int, body: dict) -> dict:
     if "archived" in body:
         store.archive(ref, archived=body["archived"])
     if "description" in body or "tags" in body:
-        store.update(name, version=version, description=body.get("description"),
-                     tags=body.get("tags"))
+        store.update(
+            name, version=version, description=body.get("description"), tags=body.get("tags")
+        )
     return store.get(ref).to_dict(full=True)
 
 
@@ -131,8 +156,11 @@ class ModelAliasHandler(_ModelsHandler):
         protected = body.get("protected")
         if protected is not None and not isinstance(protected, bool):
             raise InvalidInput("protected must be true or false")
-        self.send_json(await self.call(self.store.set_alias, name, alias, str(body["version"]),
-                                       protected=protected))
+        self.send_json(
+            await self.call(
+                self.store.set_alias, name, alias, str(body["version"]), protected=protected
+            )
+        )
 
     @web.authenticated
     @authorized
@@ -162,8 +190,11 @@ class ModelReproduceHandler(_ModelsHandler):
     async def post(self, name: str, version: str) -> None:
         body = self.json_body()
         # papermill in a worker thread (no event loop leaks into it)
-        self.send_json(await self.call(self.store.reproduce, f"{name}:{version}",
-                                       tolerance=body.get("tolerance")))
+        self.send_json(
+            await self.call(
+                self.store.reproduce, f"{name}:{version}", tolerance=body.get("tolerance")
+            )
+        )
 
 
 class ModelPredictHandler(_ModelsHandler):
@@ -176,9 +207,17 @@ class ModelPredictHandler(_ModelsHandler):
         body = self.json_body()
         records = records_from_body(body)
         version = int(body["version"]) if body.get("version") is not None else None
-        self.send_json(await self.call(predict, self.workspace, name, records, version=version,
-                                       alias=body.get("alias"),
-                                       features=body.get("features")))
+        self.send_json(
+            await self.call(
+                predict,
+                self.workspace,
+                name,
+                records,
+                version=version,
+                alias=body.get("alias"),
+                features=body.get("features"),
+            )
+        )
 
 
 ROUTES: list[tuple[str, type]] = [
@@ -187,8 +226,10 @@ ROUTES: list[tuple[str, type]] = [
     (rf"/models/{NAME}", ModelHandler),
     (rf"/models/{NAME}/versions", ModelVersionsHandler),
     (rf"/models/{NAME}/versions/{VERSION}", ModelVersionHandler),
-    (rf"/models/{NAME}/versions/{VERSION}/artifacts/(?P<artifact>[A-Za-z0-9_.\-/=@+]+)",
-     ModelArtifactHandler),
+    (
+        rf"/models/{NAME}/versions/{VERSION}/artifacts/(?P<artifact>[A-Za-z0-9_.\-/=@+]+)",
+        ModelArtifactHandler,
+    ),
     (rf"/models/{NAME}/versions/{VERSION}/reproduce", ModelReproduceHandler),
     (rf"/models/{NAME}/aliases/(?P<alias>[A-Za-z][A-Za-z0-9_\-]*)", ModelAliasHandler),
     (rf"/models/{NAME}/compare", ModelCompareHandler),

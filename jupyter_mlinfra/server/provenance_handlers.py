@@ -29,10 +29,12 @@ class ProvenanceBase(MLInfraHandler):
         refused, as job notebooks are."""
         if not path:
             raise InvalidInput(f"the notebook {what!r} is required")
-        root = os.path.normpath(os.path.expanduser(self.settings.get("server_root_dir")
-                                                  or os.getcwd()))
-        spelled = os.path.normpath(path if os.path.isabs(path)
-                                   else os.path.join(root, path.lstrip("/")))
+        root = os.path.normpath(
+            os.path.expanduser(self.settings.get("server_root_dir") or os.getcwd())
+        )
+        spelled = os.path.normpath(
+            path if os.path.isabs(path) else os.path.join(root, path.lstrip("/"))
+        )
         inside_root(spelled, root, what=what)  # the check, on the resolved path
         # the unresolved spelling: kernels record a notebook under the path Jupyter gave them
         return spelled
@@ -40,22 +42,29 @@ class ProvenanceBase(MLInfraHandler):
     def api_path(self, os_path: str) -> str:
         root = os.path.normpath(os.path.expanduser(self.settings.get("server_root_dir") or ""))
         if root and os_path.startswith(root + os.sep):
-            return os_path[len(root) + 1:].replace(os.sep, "/")
+            return os_path[len(root) + 1 :].replace(os.sep, "/")
         return os_path
 
     @property
     def provenance(self):
         return self.workspace.service("provenance")
 
-    async def view(self, path: str, *, session_id: str | None, kernel_id: str | None = None,
-                   cells=None) -> dict:
+    async def view(
+        self, path: str, *, session_id: str | None, kernel_id: str | None = None, cells=None
+    ) -> dict:
         """The provenance view of a notebook (``core.provenance.view``), off the loop."""
         svc, display_path = self.provenance, self.api_path(path)
 
         def assemble() -> dict:
-            return notebook_view(svc, path, display_path=display_path, session_id=session_id,
-                                 kernel_id=kernel_id, cells=cells,
-                                 recording_enabled=_recording_enabled())
+            return notebook_view(
+                svc,
+                path,
+                display_path=display_path,
+                session_id=session_id,
+                kernel_id=kernel_id,
+                cells=cells,
+                recording_enabled=_recording_enabled(),
+            )
 
         return await self.call(assemble)
 
@@ -76,8 +85,11 @@ class ProvenanceHandler(ProvenanceBase):
     async def get(self) -> None:
         """History and hazards of ``?path=`` (against the saved notebook)."""
         path = self.os_path(self.query("path"))
-        self.send_json(await self.view(path, session_id=self.query("session"),
-                                       kernel_id=self.query("kernel_id")))
+        self.send_json(
+            await self.view(
+                path, session_id=self.query("session"), kernel_id=self.query("kernel_id")
+            )
+        )
 
 
 class ProvenanceCheckHandler(ProvenanceBase):
@@ -91,17 +103,27 @@ class ProvenanceCheckHandler(ProvenanceBase):
         if cells is not None and not isinstance(cells, list):
             raise InvalidInput("'cells' must be a list of {id, source, cell_type}")
         parsed = cells_from_json(cells) if cells is not None else None
-        self.send_json(await self.view(path, session_id=body.get("session_id"),
-                                       kernel_id=body.get("kernel_id"), cells=parsed))
+        self.send_json(
+            await self.view(
+                path,
+                session_id=body.get("session_id"),
+                kernel_id=body.get("kernel_id"),
+                cells=parsed,
+            )
+        )
 
 
 class ProvenanceNotebooksHandler(ProvenanceBase):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        page = await self.call(self.provenance.notebooks_page, q=self.query("q") or None,
-                               limit=self.query("limit"), offset=self.query("offset"),
-                               cursor=self.query("cursor"))
+        page = await self.call(
+            self.provenance.notebooks_page,
+            q=self.query("q") or None,
+            limit=self.query("limit"),
+            offset=self.query("offset"),
+            cursor=self.query("cursor"),
+        )
         for item in page["items"]:
             item["path"] = self.api_path(item["notebook_path"])
         self.send_json(page)
@@ -116,8 +138,9 @@ class ProvenanceReplayHandler(ProvenanceBase):
         body = self.json_body()
         path = self.os_path(body.get("path"))
         out = body.get("out_path")
-        out_os = self.os_path(out, "out_path") if out else \
-            str(Path(path).with_suffix(".replay.ipynb"))
+        out_os = (
+            self.os_path(out, "out_path") if out else str(Path(path).with_suffix(".replay.ipynb"))
+        )
         overwrite = body.get("overwrite", False)
         if not isinstance(overwrite, bool):
             raise InvalidInput("'overwrite' must be true or false")
@@ -126,9 +149,15 @@ class ProvenanceReplayHandler(ProvenanceBase):
         if not session:
             kernel = await self.call(kernel_state, svc, path, body.get("kernel_id"))
             session = kernel["session_id"] if kernel else None
-        summary = await self.call(svc.export_replay, out_os, path, overwrite=overwrite,
-                                  cell_id=body.get("cell_id"), name=body.get("name"),
-                                  session_id=session)
+        summary = await self.call(
+            svc.export_replay,
+            out_os,
+            path,
+            overwrite=overwrite,
+            cell_id=body.get("cell_id"),
+            name=body.get("name"),
+            session_id=session,
+        )
         summary["path"] = self.api_path(summary["path"])
         self.send_json(summary, status=201)
 
@@ -142,18 +171,25 @@ class ProvenanceVerifyHandler(ProvenanceBase):
         path = self.os_path(body.get("path"))
         replay = bool(body.get("replay", False))
         try:
-            opts = VerifyOptions(rtol=float(body.get("rtol", 1e-6)),
-                                 atol=float(body.get("atol", 1e-9)),
-                                 compare_stderr=not body.get("ignore_stderr", False),
-                                 lax=bool(body.get("lax", False)))
+            opts = VerifyOptions(
+                rtol=float(body.get("rtol", 1e-6)),
+                atol=float(body.get("atol", 1e-9)),
+                compare_stderr=not body.get("ignore_stderr", False),
+                lax=bool(body.get("lax", False)),
+            )
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"bad tolerance: {exc}") from exc
         if not await self.call(Path(path).is_file):
             raise NotFound(f"no notebook at {self.api_path(path)}")
-        result = await self.call(self.provenance.verify, path, replay=replay, options=opts,
-                                 cell_id=body.get("cell_id"),
-                                 timeout=body.get("timeout_seconds"),
-                                 kernel_name=body.get("kernel_name"))
+        result = await self.call(
+            self.provenance.verify,
+            path,
+            replay=replay,
+            options=opts,
+            cell_id=body.get("cell_id"),
+            timeout=body.get("timeout_seconds"),
+            kernel_name=body.get("kernel_name"),
+        )
         payload = result.to_dict()
         payload["notebook"] = self.api_path(path)
         self.send_json(payload)

@@ -37,8 +37,9 @@ def captured_from_request(name: str, fields: dict[str, list[bytes]], files: dict
     if not isinstance(meta, dict):
         raise InvalidInput("the 'version' field must be a JSON object")
     if meta.get("name", name) != name:
-        raise InvalidInput(f"the manifest names model {quote(meta.get('name'))}, the path "
-                           f"{quote(name)}")
+        raise InvalidInput(
+            f"the manifest names model {quote(meta.get('name'))}, the path {quote(name)}"
+        )
     described = meta.get("parts")
     if not isinstance(described, list) or not described:
         raise InvalidInput("'parts' must list the uploaded files")
@@ -59,8 +60,10 @@ class CapturedVersionsHandler(MLInfraHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        files = {field: [{"body": f["body"]} for f in uploads]
-                 for field, uploads in self.request.files.items()}
+        files = {
+            field: [{"body": f["body"]} for f in uploads]
+            for field, uploads in self.request.files.items()
+        }
         captured = captured_from_request(name, self.request.body_arguments, files)
         store = self.workspace.service("models")
         version = await self.call(store.store, captured)
@@ -125,7 +128,8 @@ class UserCodeRefusedHandler(MLInfraHandler):
             "the central mlinfra service does not run stored models or feature transforms in "
             "its own process: load the model (models.load); materialize or push to the view "
             "in remote mode, where its transform runs in your process and the computed rows "
-            "are uploaded (POST .../rows); or use a job run")
+            "are uploaded (POST .../rows); or use a job run"
+        )
 
 
 # route suffixes whose handlers unpickle or run stored user code in the server's process
@@ -133,8 +137,10 @@ USER_CODE_SUFFIXES = ("/predict", "/materialize", "/push")
 
 
 def without_user_code(routes: list[tuple[str, type]]) -> list[tuple[str, type]]:
-    return [(pattern, UserCodeRefusedHandler if pattern.endswith(USER_CODE_SUFFIXES)
-             else handler) for pattern, handler in routes]
+    return [
+        (pattern, UserCodeRefusedHandler if pattern.endswith(USER_CODE_SUFFIXES) else handler)
+        for pattern, handler in routes
+    ]
 
 
 class ServiceProxyHandler(MLInfraHandler):
@@ -158,14 +164,19 @@ class ServiceProxyHandler(MLInfraHandler):
             if name in self.request.headers:
                 headers[name] = self.request.headers[name]
         method = self.request.method or "GET"
-        request = HTTPRequest(url, method=method, headers=headers,
-                              body=self.request.body if method in ("POST", "PUT", "PATCH")
-                              else None, allow_nonstandard_methods=True,
-                              request_timeout=600.0)
+        request = HTTPRequest(
+            url,
+            method=method,
+            headers=headers,
+            body=self.request.body if method in ("POST", "PUT", "PATCH") else None,
+            allow_nonstandard_methods=True,
+            request_timeout=600.0,
+        )
         response = await AsyncHTTPClient().fetch(request, raise_error=False)
         if response.code == 599:
-            raise ServiceUnavailable(f"cannot reach the mlinfra service at {remote.url}: "
-                                     f"{str(response.error)[:200]}")
+            raise ServiceUnavailable(
+                f"cannot reach the mlinfra service at {remote.url}: {str(response.error)[:200]}"
+            )
         self.set_status(response.code)
         for name in self._FORWARDED:
             if name in response.headers:

@@ -40,6 +40,8 @@ def query_bool(text: str | None, name: str, default: bool | None = None) -> bool
 def _cache_buster(name: str, values: list[str]) -> bool:
     """JupyterLab's ServerConnection appends ``?<epoch ms>`` (no value) to GET requests."""
     return name.isdigit() and not any(values)
+
+
 _INTEGER_RE = re.compile(r"[+-]?[0-9]{1,40}")
 
 
@@ -73,8 +75,11 @@ def _json_schema(node: Any) -> Any:
         return [_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _json_schema(value) for key, value in node.items()
-           if not (key == "additionalProperties" and value is True)}  # the default, and slow
+    out = {
+        key: _json_schema(value)
+        for key, value in node.items()
+        if not (key == "additionalProperties" and value is True)
+    }  # the default, and slow
     if out.pop("nullable", False):
         if "enum" in out:
             out["enum"] = [*out["enum"], None]
@@ -96,8 +101,10 @@ class RequestValidator:
         # The keywords whose jsonschema messages repeat the whole value (a 60 MB string, a
         # 100k-row list) are replaced by checks with short messages (describe() words them).
         self._validator_class = jsonschema.validators.extend(
-            jsonschema.Draft7Validator, _SHORT_KEYWORDS,
-            type_checker=jsonschema.Draft4Validator.TYPE_CHECKER)
+            jsonschema.Draft7Validator,
+            _SHORT_KEYWORDS,
+            type_checker=jsonschema.Draft4Validator.TYPE_CHECKER,
+        )
         self.operations: list[Operation] = []
         for template, item in document.get("paths", {}).items():
             shared = item.get("parameters", [])
@@ -105,15 +112,28 @@ class RequestValidator:
                 if method == "parameters" or not isinstance(op, dict):
                     continue
                 params = {(p["name"], p["in"]): p for p in [*shared, *op.get("parameters", [])]}
-                parameters = [Parameter(p["name"], p["in"], _json_schema(p.get("schema", {})),
-                                        bool(p.get("required")))
-                              for p in params.values() if p["in"] in ("path", "query")]
-                body = (op.get("requestBody") or {})
+                parameters = [
+                    Parameter(
+                        p["name"],
+                        p["in"],
+                        _json_schema(p.get("schema", {})),
+                        bool(p.get("required")),
+                    )
+                    for p in params.values()
+                    if p["in"] in ("path", "query")
+                ]
+                body = op.get("requestBody") or {}
                 schema = body.get("content", {}).get("application/json", {}).get("schema")
-                self.operations.append(Operation(
-                    method.upper(), template, _template_regex(template, parameters),
-                    parameters, _json_schema(schema) if schema else None,
-                    bool(body.get("required"))))
+                self.operations.append(
+                    Operation(
+                        method.upper(),
+                        template,
+                        _template_regex(template, parameters),
+                        parameters,
+                        _json_schema(schema) if schema else None,
+                        bool(body.get("required")),
+                    )
+                )
         # literal segments win over parameters (/jobs/scheduler before /jobs/{ref})
         self.operations.sort(key=lambda o: (o.template.count("{"), o.template))
         self._validators: dict[int, Any] = {}
@@ -130,17 +150,24 @@ class RequestValidator:
         return None
 
     # -- checks -------------------------------------------------------------------------
-    def check_parameters(self, op: Operation, path_values: dict[str, str],
-                         query: dict[str, list[str]]) -> None:
+    def check_parameters(
+        self, op: Operation, path_values: dict[str, str], query: dict[str, list[str]]
+    ) -> None:
         declared = {p.name for p in op.parameters if p.where == "query"}
         prefixes = tuple(p.prefix for p in op.parameters if p.where == "query" and p.prefix)
-        unknown = sorted(name for name in query if name not in declared
-                         and name not in SERVER_QUERY_PARAMETERS
-                         and not (prefixes and name.startswith(prefixes))
-                         and not _cache_buster(name, query[name]))
+        unknown = sorted(
+            name
+            for name in query
+            if name not in declared
+            and name not in SERVER_QUERY_PARAMETERS
+            and not (prefixes and name.startswith(prefixes))
+            and not _cache_buster(name, query[name])
+        )
         if unknown:
-            raise InvalidInput(f"unknown query parameter {quote(unknown[0])}; this operation "
-                               f"takes {', '.join(sorted(declared)) or 'none'}")
+            raise InvalidInput(
+                f"unknown query parameter {quote(unknown[0])}; this operation "
+                f"takes {', '.join(sorted(declared)) or 'none'}"
+            )
         for p in op.parameters:
             if p.prefix:
                 continue
@@ -181,6 +208,7 @@ def _short_keyword(name: str, failed):
             from jsonschema.exceptions import ValidationError
 
             yield ValidationError(f"{name} {expected!r}"[:200])
+
     return keyword
 
 
@@ -194,12 +222,13 @@ def _is(kind: str):
 
 _string, _array, _number = _is("string"), _is("array"), _is("number")
 _SHORT_KEYWORDS = {
-    "type": _short_keyword("type", lambda v, e, i: not any(
-        v.is_type(i, t) for t in (e if isinstance(e, list) else [e]))),
+    "type": _short_keyword(
+        "type",
+        lambda v, e, i: not any(v.is_type(i, t) for t in (e if isinstance(e, list) else [e])),
+    ),
     "maxLength": _short_keyword("maxLength", lambda v, e, i: _string(v, i) and len(i) > e),
     "minLength": _short_keyword("minLength", lambda v, e, i: _string(v, i) and len(i) < e),
-    "pattern": _short_keyword("pattern",
-                              lambda v, e, i: _string(v, i) and not re.search(e, i)),
+    "pattern": _short_keyword("pattern", lambda v, e, i: _string(v, i) and not re.search(e, i)),
     "enum": _short_keyword("enum", lambda v, e, i: not any(_same(x, i) for x in e)),
     "maximum": _short_keyword("maximum", lambda v, e, i: _number(v, i) and i > e),
     "minimum": _short_keyword("minimum", lambda v, e, i: _number(v, i) and i < e),
@@ -212,7 +241,7 @@ def _template_regex(template: str, parameters: list[Parameter]) -> re.Pattern:
     patterns = {p.name: p.schema.get("pattern") for p in parameters if p.where == "path"}
     out, pos = [], 0
     for match in re.finditer(r"\{([^}]+)\}", template):
-        out.append(re.escape(template[pos:match.start()]))
+        out.append(re.escape(template[pos : match.start()]))
         pattern = patterns.get(match.group(1))
         body = pattern.removeprefix("^").removesuffix("$") if pattern else "[^/]+"
         out.append(f"(?P<{match.group(1)}>{body})")
@@ -255,9 +284,15 @@ def _convert(raw: list[str], schema: dict, label: str) -> Any:
     return text
 
 
-_TYPE_NAMES = {"object": "an object", "array": "a list", "string": "a string",
-               "integer": "an integer", "number": "a number", "boolean": "true or false",
-               "null": "null"}
+_TYPE_NAMES = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def _dotted(path) -> str:
@@ -282,27 +317,43 @@ def describe(error, label: str) -> str:
     kind, expected = error.validator, error.validator_value
     if kind == "type":
         names = expected if isinstance(expected, list) else [expected]
-        return f"{where} must be {' or '.join(_TYPE_NAMES.get(str(n), str(n)) for n in names)}, " \
-               f"not {_json_type(error.instance)}"
+        return (
+            f"{where} must be {' or '.join(_TYPE_NAMES.get(str(n), str(n)) for n in names)}, "
+            f"not {_json_type(error.instance)}"
+        )
     if kind == "required":
-        missing = next((name for name in expected if isinstance(error.instance, dict)
-                        and name not in error.instance), expected[0])
+        missing = next(
+            (
+                name
+                for name in expected
+                if isinstance(error.instance, dict) and name not in error.instance
+            ),
+            expected[0],
+        )
         return f"{_where(label, [*error.absolute_path, missing])} is required"
     if kind == "additionalProperties":
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)[:1] or ["?"]
-        return (f"unknown field {quote(_dotted([*error.absolute_path, extra[0]]))} in "
-                f"{label}; known: {', '.join(sorted(allowed)) or 'none'}")
+        return (
+            f"unknown field {quote(_dotted([*error.absolute_path, extra[0]]))} in "
+            f"{label}; known: {', '.join(sorted(allowed)) or 'none'}"
+        )
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "above",
-                "exclusiveMaximum": "below"}[kind]
+        word = {
+            "minimum": "at least",
+            "maximum": "at most",
+            "exclusiveMinimum": "above",
+            "exclusiveMaximum": "below",
+        }[kind]
         return f"{where} must be {word} {expected}, got {quote(error.instance)}"
     if kind in ("maxLength", "minLength", "maxItems", "minItems", "maxProperties"):
         unit = "characters" if kind.endswith("Length") else "items"
         word = "at most" if kind.startswith("max") else "at least"
         return f"{where} must have {word} {expected} {unit}"
     if kind == "enum":
-        return f"{where} must be one of {', '.join(map(str, expected))}, got {quote(error.instance)}"
+        return (
+            f"{where} must be one of {', '.join(map(str, expected))}, got {quote(error.instance)}"
+        )
     if kind == "pattern":
         return f"{where} must match {expected}, got {quote(error.instance)}"
     if kind in ("oneOf", "anyOf"):

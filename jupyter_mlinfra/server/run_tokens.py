@@ -29,8 +29,9 @@ def _unb64(text: str) -> bytes:
 
 class RunTokens:
     def __init__(self, secret: str | bytes | None = None) -> None:
-        secret = secret or os.environ.get("MLINFRA_SERVICE_RUN_TOKEN_SECRET") or \
-            secrets.token_hex(32)
+        secret = (
+            secret or os.environ.get("MLINFRA_SERVICE_RUN_TOKEN_SECRET") or secrets.token_hex(32)
+        )
         self._key = secret.encode() if isinstance(secret, str) else secret
 
     @staticmethod
@@ -41,14 +42,15 @@ class RunTokens:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
     def issue(self, user: str, run_id: str, lifetime: float = 7 * 86400.0) -> str:
-        payload = _b64(json.dumps({"name": user, "run": run_id,
-                                   "exp": int(time.time() + lifetime)}).encode())
+        payload = _b64(
+            json.dumps({"name": user, "run": run_id, "exp": int(time.time() + lifetime)}).encode()
+        )
         return f"{PREFIX}{payload}.{self._sign(payload)}"
 
     def verify(self, token: str) -> dict | None:
         """The token's claims ({"name", "run"}) when its signature holds and it has not
         expired; None otherwise."""
-        body = token[len(PREFIX):]
+        body = token[len(PREFIX) :]
         payload, _, signature = body.partition(".")
         if not payload or not hmac.compare_digest(signature, self._sign(payload)):
             return None

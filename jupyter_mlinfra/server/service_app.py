@@ -51,9 +51,11 @@ def under_hub(environ=os.environ) -> bool:
 
 class MLInfraServiceApp(ServerApp):
     name = "jupyter-mlinfra-service"
-    description = ("The central mlinfra service: the mlinfra REST API and the jobs scheduler, "
-                   "holding the catalog and storage credentials; callers send a JupyterHub "
-                   "(or configured) token.")
+    description = (
+        "The central mlinfra service: the mlinfra REST API and the jobs scheduler, "
+        "holding the catalog and storage credentials; callers send a JupyterHub "
+        "(or configured) token."
+    )
     aliases = aliases
     flags = flags
     classes = [*ServerApp.classes, StaticTokenIdentityProvider, HubTokenIdentityProvider]
@@ -67,7 +69,8 @@ class MLInfraServiceApp(ServerApp):
 
     hub_service_url = Unicode(
         help="The URL JupyterHub gave this service (default $JUPYTERHUB_SERVICE_URL): its "
-             "port is the one the service listens on.").tag(config=True)
+        "port is the one the service listens on."
+    ).tag(config=True)
 
     @default("hub_service_url")
     def _hub_service_url_default(self) -> str:
@@ -119,8 +122,10 @@ class MLInfraServiceApp(ServerApp):
     def load_server_extensions(self) -> None:
         super().load_server_extensions()
         if "mlinfra_workspace" not in self.web_app.settings:  # jupyter_server only logged it
-            self.log.critical("jupyter mlinfra service: the mlinfra API did not load (the "
-                              "error is above); stopping")
+            self.log.critical(
+                "jupyter mlinfra service: the mlinfra API did not load (the "
+                "error is above); stopping"
+            )
             self.exit(1)
 
     def init_webapp(self) -> None:

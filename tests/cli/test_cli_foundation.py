@@ -36,8 +36,18 @@ def test_configuration_error_is_one_line_and_nonzero(mlinfra_env, monkeypatch):
 def test_help_lists_every_subcommand_and_each_has_help():
     result = run("--help")
     assert result.returncode == 0, result.stderr
-    for word in ("info", "run", "job", "model", "feature", "verify", "enable-recording",
-                 "service", "audit", "notebooks"):
+    for word in (
+        "info",
+        "run",
+        "job",
+        "model",
+        "feature",
+        "verify",
+        "enable-recording",
+        "service",
+        "audit",
+        "notebooks",
+    ):
         assert word in result.stdout
     for word in ("enable-recording", "service", "job", "model", "feature", "notebooks"):
         sub = run(word, "--help")
@@ -58,7 +68,7 @@ def test_gc_removes_only_old_unreferenced_blobs(mlinfra_env):
     ws.artifacts.put("dropped", b"named no more")
     ws.artifacts.delete("dropped")
     ws.close()
-    young = run("gc")     # the orphan is seconds old: it may be a write in progress
+    young = run("gc")  # the orphan is seconds old: it may be a write in progress
     assert young.returncode == 0, young.stderr
     assert young.stdout.startswith("removed 0 unreferenced blob(s)")
     old = run("gc", "--min-age", "0")
@@ -68,4 +78,5 @@ def test_gc_removes_only_old_unreferenced_blobs(mlinfra_env):
     ws.close()
     bad = run("gc", "--min-age", "-5")
     assert bad.returncode == 2 and bad.stderr.strip().endswith(
-        "--min-age must be a number of seconds >= 0")
+        "--min-age must be a number of seconds >= 0"
+    )

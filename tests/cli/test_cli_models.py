@@ -23,7 +23,7 @@ def toy(mlinfra_env):
 
     from jupyter_mlinfra.core.workspace import Workspace
 
-    frame = pd.DataFrame({"a": [0., 1., 2., 3., 4., 5.], "b": [1., 0., 1., 0., 1., 0.]})
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "b": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]})
 
     def featurize(df):  # a local function: stored by value, loadable in another process
         return df[["a", "b"]] * 2
@@ -31,8 +31,15 @@ def toy(mlinfra_env):
     ws = Workspace.open()
     store = ws.service("models")
     model = LogisticRegression().fit(featurize(frame), [0, 0, 0, 1, 1, 1])
-    store.register("toy", model, featurize=featurize, input_example=frame,
-                   metrics={"acc": 0.8}, alias="production", figures=[])
+    store.register(
+        "toy",
+        model,
+        featurize=featurize,
+        input_example=frame,
+        metrics={"acc": 0.8},
+        alias="production",
+        figures=[],
+    )
     store.register("toy", model, featurize=featurize, metrics={"acc": 0.9}, figures=[])
     yield {"frame": frame, "expected": model.predict(featurize(frame)).tolist()}
     ws.close()
@@ -72,8 +79,18 @@ def test_compare_batch_predict_and_dockerfile(toy, tmp_path, capsys, monkeypatch
     assert "acc: 0.8 -> 0.9 (+0.1)" in capsys.readouterr().out
     toy["frame"].to_csv(tmp_path / "in.csv", index=False)
     monkeypatch.chdir(tmp_path)
-    assert main(["model", "batch-predict", "toy@production", str(tmp_path / "in.csv"),
-                 str(tmp_path / "out.parquet")]) == 0
+    assert (
+        main(
+            [
+                "model",
+                "batch-predict",
+                "toy@production",
+                str(tmp_path / "in.csv"),
+                str(tmp_path / "out.parquet"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "6 rows predicted with toy:1" in out and "(jobs service (run " in out
     assert pd.read_parquet(tmp_path / "out.parquet")["prediction"].tolist() == toy["expected"]
@@ -89,8 +106,9 @@ def _free_port() -> int:
 
 
 def _post(url: str, payload) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -100,18 +118,30 @@ def _post(url: str, payload) -> tuple[int, dict]:
 
 def test_serve_answers_predictions_over_http(toy, wait_until):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlinfra.cli.main", "serve",
-                             "toy@production", "--port", str(port), "--refresh", "0.5"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_mlinfra.cli.main",
+            "serve",
+            "toy@production",
+            "--port",
+            str(port),
+            "--refresh",
+            "0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         line = proc.stdout.readline()
         assert f"on http://127.0.0.1:{port}" in line, proc.stderr.read() if not line else line
         base = f"http://127.0.0.1:{port}"
         with urllib.request.urlopen(base + "/health", timeout=10) as response:
             health = json.loads(response.read())
-        assert health == {"status": "ok", "model": "toy", "version": 1,
-                          "served": "toy@production"}
+        assert health == {"status": "ok", "model": "toy", "version": 1, "served": "toy@production"}
         records = toy["frame"].to_dict(orient="records")
         status, body = _post(base + "/predict", {"records": records})
         assert status == 200 and body["predictions"] == toy["expected"]
@@ -125,8 +155,12 @@ def test_serve_answers_predictions_over_http(toy, wait_until):
         assert main(["model", "alias", "toy", "production", "2"]) == 0
         status, body = wait_until(
             lambda: (lambda answer: answer if answer[1].get("version") == 2 else None)(
-                _post(base + "/predict", {"records": records})),
-            "the server to follow the alias to version 2", timeout=30, interval=0.2)
+                _post(base + "/predict", {"records": records})
+            ),
+            "the server to follow the alias to version 2",
+            timeout=30,
+            interval=0.2,
+        )
         assert status == 200 and body["version"] == 2
         assert body["predictions"] == toy["expected"]
     finally:

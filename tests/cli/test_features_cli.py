@@ -8,7 +8,7 @@ import subprocess
 
 import pandas as pd
 
-DEFINITIONS = '''
+DEFINITIONS = """
 import pandas as pd
 from jupyter_mlinfra import features
 
@@ -19,19 +19,26 @@ features.entity("customer", join_keys=["customer_id"])
 def spend(df):
     df["amount_x2"] = df["amount"] * 2
     return df
-'''
+"""
 
 
 def run(*args):
-    return subprocess.run(["jupyter", "mlinfra", "feature", *args], capture_output=True,
-                          text=True)
+    return subprocess.run(["jupyter", "mlinfra", "feature", *args], capture_output=True, text=True)
 
 
 def test_feature_commands_end_to_end(mlinfra_env, tmp_path):
     source = tmp_path / "txns.csv"
-    pd.DataFrame({"customer_id": [1, 1, 2], "event_timestamp": [
-        "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z"],
-        "amount": [10.0, 30.0, 5.0]}).to_csv(source, index=False)
+    pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "event_timestamp": [
+                "2024-01-01T00:00:00Z",
+                "2024-01-02T00:00:00Z",
+                "2024-01-02T00:00:00Z",
+            ],
+            "amount": [10.0, 30.0, 5.0],
+        }
+    ).to_csv(source, index=False)
     defs = tmp_path / "features_def.py"
     defs.write_text(DEFINITIONS.format(source=str(source)))
 
@@ -50,11 +57,13 @@ def test_feature_commands_end_to_end(mlinfra_env, tmp_path):
     assert "amount_x2" in described.stdout and "offline: 3 rows" in described.stdout
 
     entities = tmp_path / "entities.csv"
-    pd.DataFrame({"customer_id": [2, 1], "event_timestamp": [
-        "2024-01-03T00:00:00Z", "2024-01-05T00:00:00Z"]}).to_csv(entities, index=False)
+    pd.DataFrame(
+        {"customer_id": [2, 1], "event_timestamp": ["2024-01-03T00:00:00Z", "2024-01-05T00:00:00Z"]}
+    ).to_csv(entities, index=False)
     out = tmp_path / "frame.parquet"
-    framed = run("frame", "--entities", str(entities), "--feature", "spend:amount_x2",
-                 "-o", str(out))
+    framed = run(
+        "frame", "--entities", str(entities), "--feature", "spend:amount_x2", "-o", str(out)
+    )
     assert framed.returncode == 0, framed.stderr
     frame = pd.read_parquet(out)
     assert frame["amount_x2"].tolist()[0] == 10.0
@@ -62,8 +71,7 @@ def test_feature_commands_end_to_end(mlinfra_env, tmp_path):
     lineage = json.loads((tmp_path / "frame.parquet.lineage.json").read_text())
     assert lineage["views"][0]["name"] == "spend" and lineage["views"][0]["version"] == 1
 
-    online = json.loads(run("online", "spend:amount", "--key", "customer_id=1",
-                            "--json").stdout)
+    online = json.loads(run("online", "spend:amount", "--key", "customer_id=1", "--json").stdout)
     assert online["status"][0]["amount"] == "expired"  # 2024 data, TTL 2 days
 
     missing = run("describe", "nope")
@@ -73,10 +81,16 @@ def test_feature_commands_end_to_end(mlinfra_env, tmp_path):
 
 def test_apply_of_a_broken_definitions_file_is_one_error_line(mlinfra_env, tmp_path):
     cases = {
-        "syntax.py": ("from jupyter_mlinfra import features\nfeatures.entity('c', [\n",
-                      "line 2", "SyntaxError"),
-        "raises.py": ("from jupyter_mlinfra import features\n\nimport no_such_module_here\n",
-                      "line 3", "ModuleNotFoundError: No module named 'no_such_module_here'"),
+        "syntax.py": (
+            "from jupyter_mlinfra import features\nfeatures.entity('c', [\n",
+            "line 2",
+            "SyntaxError",
+        ),
+        "raises.py": (
+            "from jupyter_mlinfra import features\n\nimport no_such_module_here\n",
+            "line 3",
+            "ModuleNotFoundError: No module named 'no_such_module_here'",
+        ),
         "deep.py": ("import json\n\njson.loads('{not json')\n", "line 3", "JSONDecodeError"),
     }
     for name, (text, line, error) in cases.items():

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.slow
 
 
 def mlinfra(*args, cwd):
-    return subprocess.run(["jupyter", "mlinfra", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=180)
+    return subprocess.run(
+        ["jupyter", "mlinfra", *args], capture_output=True, text=True, cwd=cwd, timeout=180
+    )
 
 
 @pytest.fixture
@@ -43,12 +44,25 @@ def test_run_wait_exit_code_is_zero_only_on_success(root):
 
 
 def test_job_commands_and_cycle_refusal(root):
-    made = mlinfra("job", "create", "prepare", "ok.ipynb", "--schedule", "0 6 * * *",
-                   "--timezone", "America/New_York", cwd=root)
+    made = mlinfra(
+        "job",
+        "create",
+        "prepare",
+        "ok.ipynb",
+        "--schedule",
+        "0 6 * * *",
+        "--timezone",
+        "America/New_York",
+        cwd=root,
+    )
     assert made.returncode == 0, made.stderr
     assert made.stdout.count("next:") == 5
-    assert mlinfra("job", "create", "train", "ok.ipynb", "--depends-on", "prepare",
-                   cwd=root).returncode == 0
+    assert (
+        mlinfra(
+            "job", "create", "train", "ok.ipynb", "--depends-on", "prepare", cwd=root
+        ).returncode
+        == 0
+    )
     bad = mlinfra("job", "create", "later", "ok.ipynb", "--schedule", "0 25 * * *", cwd=root)
     assert bad.returncode == 2 and "invalid cron expression" in bad.stderr
     assert mlinfra("job", "pause", "prepare", cwd=root).returncode == 0
@@ -85,35 +99,50 @@ def test_scheduler_daemon_serves_run_wait_and_reports_its_status(root, wait_unti
     import sys
     from datetime import datetime
 
-    assert "no scheduler serves this catalog" in mlinfra("scheduler", "--status",
-                                                         cwd=root).stdout
+    assert "no scheduler serves this catalog" in mlinfra("scheduler", "--status", cwd=root).stdout
     # It polls every 2 minutes: a run from another process starts at once only because
     # that process rings the daemon's doorbell.
-    daemon = subprocess.Popen([sys.executable, "-m", "jupyter_mlinfra.cli.main", "scheduler",
-                               "--workers", "1", "--poll-interval", "120"], cwd=root, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_mlinfra.cli.main",
+            "scheduler",
+            "--workers",
+            "1",
+            "--poll-interval",
+            "120",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         scheduler_id = daemon.stdout.readline().split()[3].rstrip(":")
         alive = wait_until(
             lambda: json.loads(mlinfra("scheduler", "--status", "--json", cwd=root).stdout),
-            "the daemon to record itself", timeout=30, interval=0.2)
-        assert [(r["id"], r["serving"], r["alive"]) for r in alive] == [(scheduler_id, True,
-                                                                         True)]
+            "the daemon to record itself",
+            timeout=30,
+            interval=0.2,
+        )
+        assert [(r["id"], r["serving"], r["alive"]) for r in alive] == [(scheduler_id, True, True)]
         assert alive[0]["doorbell_port"] > 0
         # run --wait follows the daemon's run rather than starting its own scheduler
         ok = mlinfra("run", "ok.ipynb", "-p", "x", "2", "--wait", cwd=root)
         assert ok.returncode == 0, ok.stderr
         run = json.loads(mlinfra("runs", "--json", cwd=root).stdout)["items"][0]
         assert run["worker"].split(":")[1] == scheduler_id.rsplit("-", 1)[-1]
-        waited = (datetime.fromisoformat(run["started_at"])
-                  - datetime.fromisoformat(run["created_at"])).total_seconds()
+        waited = (
+            datetime.fromisoformat(run["started_at"]) - datetime.fromisoformat(run["created_at"])
+        ).total_seconds()
         assert waited < 60, f"the run waited {waited:.1f} s for the daemon's 120 s poll"
     finally:
         os.kill(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=30)
     assert "no scheduler serves" in mlinfra("scheduler", "--status", cwd=root).stdout
     gone = json.loads(mlinfra("scheduler", "--status", "--all", "--json", cwd=root).stdout)
-    assert [r["id"] for r in gone] == [scheduler_id]       # run --wait started none of its own
+    assert [r["id"] for r in gone] == [scheduler_id]  # run --wait started none of its own
     assert gone[0]["alive"] is False
     assert gone[0]["stopped_at"] is not None
 
@@ -124,20 +153,23 @@ def test_cli_leaves_out_jsonschemas_iri_grammar(root):
     the rest of the command. The CLI leaves it out; the run is queued all the same."""
     import sys
 
-    code = ("import sys\n"
-            "from jupyter_mlinfra.cli.main import main\n"
-            "code = main(['run', 'ok.ipynb', '-p', 'x', '4'])\n"
-            "print('grammar built:', sys.modules.get('rfc3987_syntax') is not None)\n"
-            "sys.exit(code)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=root, timeout=120)
+    code = (
+        "import sys\n"
+        "from jupyter_mlinfra.cli.main import main\n"
+        "code = main(['run', 'ok.ipynb', '-p', 'x', '4'])\n"
+        "print('grammar built:', sys.modules.get('rfc3987_syntax') is not None)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "grammar built: False" in result.stdout
     queued = json.loads(mlinfra("runs", "--json", cwd=root).stdout)["items"][0]
     assert queued["state"] == "queued" and queued["parameters"] == {"x": 4}
     import importlib.util
 
-    assert importlib.util.find_spec("rfc3987_syntax") is not None   # else this proves nothing
+    assert importlib.util.find_spec("rfc3987_syntax") is not None  # else this proves nothing
 
 
 def test_cli_run_wait_leaves_out_papermills_remote_storage_clients(root):
@@ -147,16 +179,19 @@ def test_cli_run_wait_leaves_out_papermills_remote_storage_clients(root):
     import importlib.util
     import sys
 
-    code = ("import sys\n"
-            "from jupyter_mlinfra.cli.main import main\n"
-            "code = main(['run', 'ok.ipynb', '-p', 'x', '4', '--wait'])\n"
-            "print('imported:', sorted(m for m in ('pyarrow', 'numpy', 'boto3') "
-            "if m in sys.modules))\n"
-            "import boto3, pyarrow.fs\n"
-            "print('importable later:', boto3.__name__, pyarrow.fs.__name__)\n"
-            "sys.exit(code)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=root, timeout=240)
+    code = (
+        "import sys\n"
+        "from jupyter_mlinfra.cli.main import main\n"
+        "code = main(['run', 'ok.ipynb', '-p', 'x', '4', '--wait'])\n"
+        "print('imported:', sorted(m for m in ('pyarrow', 'numpy', 'boto3') "
+        "if m in sys.modules))\n"
+        "import boto3, pyarrow.fs\n"
+        "print('importable later:', boto3.__name__, pyarrow.fs.__name__)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=240
+    )
     assert result.returncode == 0, result.stderr
     assert "succeeded" in result.stdout and "y=8" in result.stdout
     assert "imported: []" in result.stdout

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 def mlinfra(*args, cwd):
-    return subprocess.run(["jupyter", "mlinfra", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=180)
+    return subprocess.run(
+        ["jupyter", "mlinfra", *args], capture_output=True, text=True, cwd=cwd, timeout=180
+    )
 
 
 @pytest.fixture
@@ -29,8 +30,9 @@ def root(mlinfra_env, tmp_path, monkeypatch):
 def test_parameter_types_then_search_and_write_out_executed_notebooks(root):
     bad = mlinfra("run", "ok.ipynb", "-p", "x", "2500.7", cwd=root)
     assert bad.returncode == 2
-    assert bad.stderr.strip().endswith("parameter x of ok.ipynb expects int (default 1), "
-                                       "got float 2500.7")
+    assert bad.stderr.strip().endswith(
+        "parameter x of ok.ipynb expects int (default 1), got float 2500.7"
+    )
     empty = mlinfra("job", "create", "nightly", "ok.ipynb", "-p", "x", "", cwd=root)
     assert empty.returncode == 2 and "expects int (default 1), got an empty value" in empty.stderr
     assert json.loads(mlinfra("runs", "--json", cwd=root).stdout)["total"] == 0
@@ -50,11 +52,21 @@ def test_parameter_types_then_search_and_write_out_executed_notebooks(root):
     missing = mlinfra("notebooks", "0" * 32, cwd=root)
     assert missing.returncode == 3 and "no run" in missing.stderr
 
-    api = subprocess.run([sys.executable, "-c", (
-        "from jupyter_mlinfra import notebooks\n"
-        "found = notebooks.search(q='bad value')\n"
-        "print(len(found), found[0]['notebook'], len(notebooks.read(found[0]['id']).cells))")],
-        capture_output=True, text=True, cwd=root, timeout=120)
+    api = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "from jupyter_mlinfra import notebooks\n"
+                "found = notebooks.search(q='bad value')\n"
+                "print(len(found), found[0]['notebook'], len(notebooks.read(found[0]['id']).cells))"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
     assert api.returncode == 0, api.stderr
     count, name, cells = api.stdout.split()
     assert (count, name) == ("1", "fail.ipynb") and int(cells) >= 4

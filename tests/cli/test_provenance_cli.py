@@ -13,13 +13,27 @@ from jupyter_mlinfra.core.provenance.model import Execution
 
 def _record(workspace, path):
     def ex(seq, cid, src, reads=(), binds=()):
-        return Execution(seq=seq, cell_id=cid, source=src, session_id="s-cli",
-                         notebook_path=path, execution_count=seq, started_at=1.7e9 + seq,
-                         ended_at=1.7e9 + seq + 0.001, reads=frozenset(reads),
-                         binds=frozenset(binds))
-    workspace.service("provenance").record([
-        ex(1, "a", "n = 3", binds=["n"]), ex(2, "b", "m = n * 2", ["n"], ["m"]),
-        ex(3, "c", "unused = 1", binds=["unused"]), ex(4, "a", "n = 4", binds=["n"])])
+        return Execution(
+            seq=seq,
+            cell_id=cid,
+            source=src,
+            session_id="s-cli",
+            notebook_path=path,
+            execution_count=seq,
+            started_at=1.7e9 + seq,
+            ended_at=1.7e9 + seq + 0.001,
+            reads=frozenset(reads),
+            binds=frozenset(binds),
+        )
+
+    workspace.service("provenance").record(
+        [
+            ex(1, "a", "n = 3", binds=["n"]),
+            ex(2, "b", "m = n * 2", ["n"], ["m"]),
+            ex(3, "c", "unused = 1", binds=["unused"]),
+            ex(4, "a", "n = 4", binds=["n"]),
+        ]
+    )
 
 
 def test_history_check_replay(workspace, tmp_path, capsys):
@@ -55,7 +69,8 @@ _KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "pytho
 def _write(tmp_path, *sources, kernelspec=_KERNELSPEC, name="ci.ipynb"):
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(src, id=f"c{i + 1}") for i, src in enumerate(sources)],
-        metadata={"kernelspec": kernelspec} if kernelspec else {})
+        metadata={"kernelspec": kernelspec} if kernelspec else {},
+    )
     path = tmp_path / name
     nbformat.write(nb, path)
     return str(path)
@@ -69,8 +84,9 @@ def test_verify_fails_a_cell_that_raises_even_without_saved_output(workspace, tm
 
 
 def test_verify_names_a_missing_kernel_in_one_line(workspace, tmp_path, capsys):
-    path = _write(tmp_path, "1 + 1", kernelspec={"name": "nope", "display_name": "Nope",
-                                                 "language": "python"})
+    path = _write(
+        tmp_path, "1 + 1", kernelspec={"name": "nope", "display_name": "Nope", "language": "python"}
+    )
     assert main(["verify", path]) == 1
     out = capsys.readouterr().out.strip()
     assert "\n" not in out and "FAIL" in out and "no such kernel: 'nope'" in out
@@ -79,8 +95,9 @@ def test_verify_names_a_missing_kernel_in_one_line(workspace, tmp_path, capsys):
     assert body["verdict"] == "fail" and body["stop"]["kind"] == "no_such_kernel"
 
 
-def test_verify_without_kernelspec_uses_the_default_or_the_named_kernel(workspace, tmp_path,
-                                                                          capsys):
+def test_verify_without_kernelspec_uses_the_default_or_the_named_kernel(
+    workspace, tmp_path, capsys
+):
     path = _write(tmp_path, "x = 1", kernelspec=None)
     assert main(["verify", path]) == 0, capsys.readouterr().out
     assert "PASS" in capsys.readouterr().out
@@ -101,8 +118,11 @@ def test_verify_timeout_stops_a_hung_cell(workspace, tmp_path, capsys):
 
 
 def test_check_names_a_malformed_log_in_one_line(workspace, tmp_path, capsys):
-    for bad in ({"executions": [{"cell_id": "c1"}]}, {"executions": [{"seq": "x"}]},
-                {"executions": "all of them"}):
+    for bad in (
+        {"executions": [{"cell_id": "c1"}]},
+        {"executions": [{"seq": "x"}]},
+        {"executions": "all of them"},
+    ):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", id="c1")])
         nb.metadata["jupyter_mlinfra"] = {"provenance": bad}
         path = tmp_path / "malformed.ipynb"
@@ -111,5 +131,7 @@ def test_check_names_a_malformed_log_in_one_line(workspace, tmp_path, capsys):
         captured = capsys.readouterr()
         err = captured.err.strip()
         assert "\n" not in err and "Traceback" not in captured.err + captured.out
-        assert err.startswith("jupyter mlinfra check: error: the notebook's metadata "
-                              "jupyter_mlinfra.provenance is not a valid execution log")
+        assert err.startswith(
+            "jupyter mlinfra check: error: the notebook's metadata "
+            "jupyter_mlinfra.provenance is not a valid execution log"
+        )

@@ -10,19 +10,25 @@ from tests.core.jobs.notebooks import make_root
 
 
 def mlinfra(*args, cwd, user):
-    env = {**os.environ, "MLINFRA_USER": user, "MLINFRA_TEAMS": json.dumps(
-        {"alice": "fraud", "carol": "fraud"})}
-    return subprocess.run(["jupyter", "mlinfra", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=180)
+    env = {
+        **os.environ,
+        "MLINFRA_USER": user,
+        "MLINFRA_TEAMS": json.dumps({"alice": "fraud", "carol": "fraud"}),
+    }
+    return subprocess.run(
+        ["jupyter", "mlinfra", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=180
+    )
 
 
 def test_run_visibility_from_the_command_line(mlinfra_env, tmp_path):
     root = make_root(tmp_path / "root")
-    private = json.loads(mlinfra("run", "ok.ipynb", "--visibility", "private", "--json",
-                                 cwd=root, user="alice").stdout)
+    private = json.loads(
+        mlinfra(
+            "run", "ok.ipynb", "--visibility", "private", "--json", cwd=root, user="alice"
+        ).stdout
+    )
     team = json.loads(mlinfra("run", "ok.ipynb", "--json", cwd=root, user="alice").stdout)
-    assert (private["visibility"], team["visibility"], team["team"]) == ("private", "team",
-                                                                         "fraud")
+    assert (private["visibility"], team["visibility"], team["team"]) == ("private", "team", "fraud")
     seen = json.loads(mlinfra("runs", "--json", cwd=root, user="carol").stdout)
     assert [r["id"] for r in seen["items"]] == [team["id"]]
     assert json.loads(mlinfra("runs", "--json", cwd=root, user="bob").stdout)["total"] == 0

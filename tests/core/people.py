@@ -15,5 +15,5 @@ def workspace_as(ws, user: str, groups=(), **settings):
     for name, value in settings.items():
         setattr(config.settings, name, value)
     base = Workspace(config)
-    base._catalog, base._artifacts = ws.catalog, ws.artifacts   # the same storage
+    base._catalog, base._artifacts = ws.catalog, ws.artifacts  # the same storage
     return base.for_user(user, groups=groups)

@@ -36,8 +36,7 @@ def _corrupt(store, key: str) -> None:
         target.write_bytes(bytes(data))
     else:
         obj = store.client.get_object(Bucket=store.bucket, Key=store._key(path))["Body"].read()
-        store.client.put_object(Bucket=store.bucket, Key=store._key(path),
-                                Body=b"X" + obj[1:])
+        store.client.put_object(Bucket=store.bucket, Key=store._key(path), Body=b"X" + obj[1:])
 
 
 def test_round_trip_stream_list_delete(store):
@@ -117,7 +116,8 @@ def test_large_object_goes_multipart_through_s3(s3_bucket):
     data = os.urandom(40 * 1024 * 1024)
     info = store.put("big/blob.bin", io.BytesIO(data))
     head = boto3.client("s3", endpoint_url=endpoint).head_object(
-        Bucket=store.bucket, Key=store._key(blob_path(info.sha256)))
+        Bucket=store.bucket, Key=store._key(blob_path(info.sha256))
+    )
     assert "-" in head["ETag"]  # a multipart upload's ETag is "<md5>-<parts>"
     assert store.get("big/blob.bin") == data
 
@@ -149,11 +149,10 @@ def test_crash_mid_write_leaves_no_visible_object(tmp_path):
 
 @pytest.mark.parametrize("key", ["n" * 256, "a/" + "b" * 300, "/".join(["part"] * 200)])
 def test_over_long_keys_are_invalid_input(store, key):
-    for call in (lambda: store.put(key, b"x"), lambda: store.exists(key),
-                 lambda: store.stat(key)):
+    for call in (lambda: store.put(key, b"x"), lambda: store.exists(key), lambda: store.stat(key)):
         with pytest.raises(InvalidInput, match="too long") as err:
             call()
-        assert len(err.value.message) < 200   # the key is not echoed whole
+        assert len(err.value.message) < 200  # the key is not echoed whole
     assert store.list() == []
 
 

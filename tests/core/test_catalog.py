@@ -88,13 +88,15 @@ def test_bad_catalog_url_is_a_clear_error(tmp_path):
 
 
 def test_core_imports_no_adapter_packages():
-    code = ("import sys, pkgutil, importlib, jupyter_mlinfra.core as core\n"
-            "for m in pkgutil.walk_packages(core.__path__, 'jupyter_mlinfra.core.'):\n"
-            "    if '.migrations' in m.name: continue\n"
-            "    importlib.import_module(m.name)\n"
-            "bad = [n for n in sys.modules if n.split('.')[0] in "
-            "('jupyter_server', 'tornado', 'IPython', 'ipykernel')]\n"
-            "print(sorted(bad)); sys.exit(1 if bad else 0)\n")
+    code = (
+        "import sys, pkgutil, importlib, jupyter_mlinfra.core as core\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'jupyter_mlinfra.core.'):\n"
+        "    if '.migrations' in m.name: continue\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = [n for n in sys.modules if n.split('.')[0] in "
+        "('jupyter_server', 'tornado', 'IPython', 'ipykernel')]\n"
+        "print(sorted(bad)); sys.exit(1 if bad else 0)\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -107,28 +109,32 @@ def test_a_current_catalog_opens_without_alembic(tmp_path):
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     catalog = Catalog(url)
     assert HEAD_REVISIONS == catalog._head_revisions()
-    catalog.schema_revisions()          # creates and migrates it
+    catalog.schema_revisions()  # creates and migrates it
     catalog.dispose()
-    code = ("import sys\n"
-            "from jupyter_mlinfra.core.catalog import Catalog\n"
-            f"c = Catalog({url!r})\n"
-            "with c.read_session() as s:\n"
-            "    pass\n"
-            "print('alembic' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys\n"
+        "from jupyter_mlinfra.core.catalog import Catalog\n"
+        f"c = Catalog({url!r})\n"
+        "with c.read_session() as s:\n"
+        "    pass\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
-                                                            marks=pytest.mark.postgres)])
-def test_claim_turn_gives_one_turn_per_period_across_racing_callers(backend, request,
-                                                                     tmp_path):
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_claim_turn_gives_one_turn_per_period_across_racing_callers(backend, request, tmp_path):
     import threading
 
-    url = request.getfixturevalue("pg_catalog_url") if backend == "postgresql" \
+    url = (
+        request.getfixturevalue("pg_catalog_url")
+        if backend == "postgresql"
         else f"sqlite:///{tmp_path / 'catalog.db'}"
-    catalogs = [Catalog(url) for _ in range(4)]    # as four processes would
+    )
+    catalogs = [Catalog(url) for _ in range(4)]  # as four processes would
     catalogs[0].ensure_schema()
     results: list[bool] = []
     barrier = threading.Barrier(4)
@@ -144,6 +150,6 @@ def test_claim_turn_gives_one_turn_per_period_across_racing_callers(backend, req
         t.join()
     assert sorted(results) == [False, False, False, True]
     assert catalogs[1].claim_turn("housekeeping", every=3600) is False
-    assert catalogs[2].claim_turn("housekeeping", every=0) is True    # the period is over
+    assert catalogs[2].claim_turn("housekeeping", every=0) is True  # the period is over
     for c in catalogs:
         c.dispose()

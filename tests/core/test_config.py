@@ -28,11 +28,20 @@ def test_defaults_live_under_home(mlinfra_env):
 def test_file_then_server_then_environment(mlinfra_env, tmp_path, monkeypatch):
     config_dir = tmp_path / "jupyter-config"
     config_dir.mkdir(exist_ok=True)
-    (config_dir / "jupyter_mlinfra_config.json").write_text(json.dumps(
-        {"MLInfra": {"artifact_root": "/from/file", "s3_endpoint_url": "http://file:9000",
-                     "user": "file-user"}}))
+    (config_dir / "jupyter_mlinfra_config.json").write_text(
+        json.dumps(
+            {
+                "MLInfra": {
+                    "artifact_root": "/from/file",
+                    "s3_endpoint_url": "http://file:9000",
+                    "user": "file-user",
+                }
+            }
+        )
+    )
     (config_dir / "jupyter_mlinfra_config.py").write_text(
-        "c.MLInfra.s3_endpoint_url = 'http://pyfile:9000'\n")
+        "c.MLInfra.s3_endpoint_url = 'http://pyfile:9000'\n"
+    )
     server = Config()
     server.MLInfra.s3_endpoint_url = "http://server:9000"
     server.MLInfra.user = "server-user"

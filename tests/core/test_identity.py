@@ -13,18 +13,25 @@ from jupyter_mlinfra.core.workspace import Workspace
 
 
 def test_teams_and_roles_come_from_the_configuration_and_the_groups(mlinfra_env):
-    config = resolve_config(environ={
-        "MLINFRA_HOME": str(mlinfra_env), "MLINFRA_TEAM": "payments",   # the old setting
-        "MLINFRA_TEAMS": json.dumps({"alice": "fraud", "bob": ["risk", "fraud"]}),
-        "MLINFRA_ROLES": json.dumps({"carol": "auditor", "group:ml-admins": ["admin"]})})
+    config = resolve_config(
+        environ={
+            "MLINFRA_HOME": str(mlinfra_env),
+            "MLINFRA_TEAM": "payments",  # the old setting
+            "MLINFRA_TEAMS": json.dumps({"alice": "fraud", "bob": ["risk", "fraud"]}),
+            "MLINFRA_ROLES": json.dumps({"carol": "auditor", "group:ml-admins": ["admin"]}),
+        }
+    )
     ws = Workspace(config, user="alice")
     assert ws.identity == Identity("alice", ("fraud",))
     bob = ws.for_user("bob", groups=["ml", "ml-admins"]).identity
-    assert (bob.teams, bob.team, bob.roles) == (("risk", "fraud", "ml"), "risk",
-                                               frozenset({"admin"}))
+    assert (bob.teams, bob.team, bob.roles) == (
+        ("risk", "fraud", "ml"),
+        "risk",
+        frozenset({"admin"}),
+    )
     carol = ws.for_user("carol").identity
     assert carol.teams == () and carol.allows("read") and not carol.allows("change")
-    nobody = ws.for_user("mallory").identity       # MLINFRA_TEAM names no team
+    nobody = ws.for_user("mallory").identity  # MLINFRA_TEAM names no team
     assert nobody.teams == () and nobody.roles == frozenset()
 
 
@@ -39,5 +46,5 @@ def test_the_one_rule():
     assert not may_read(bob, "alice", "team", "fraud")
     assert may_read(Identity("carol", ("fraud",)), "alice", "team", "fraud")
     assert not may_read(Identity("carol", ("fraud",)), "alice", "private", "fraud")
-    assert not may_read(Identity("dan"), "alice", "team", "")   # no team is nobody's team
+    assert not may_read(Identity("dan"), "alice", "team", "")  # no team is nobody's team
     assert may_read(admin, "alice", "private", "fraud")

@@ -13,8 +13,12 @@ from jupyter_mlinfra.core.notebook_execution import execute_notebook
 
 def _python3(*cells) -> nbformat.NotebookNode:
     """A notebook of these cells for the python3 kernel."""
-    return new_notebook(cells=list(cells), metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    return new_notebook(
+        cells=list(cells),
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
 
 
 def _notebook() -> nbformat.NotebookNode:
@@ -23,15 +27,20 @@ def _notebook() -> nbformat.NotebookNode:
     return _python3(
         params,
         new_markdown_cell("# doubling", id="md"),
-        new_code_cell("import os\nprint(n * 2, os.environ['DEMO_FLAG'], os.getcwd())", id="c-double"),
-        new_code_cell("print(get_ipython().execution_count, _ci)", id="c-id"))
+        new_code_cell(
+            "import os\nprint(n * 2, os.environ['DEMO_FLAG'], os.getcwd())", id="c-double"
+        ),
+        new_code_cell("print(get_ipython().execution_count, _ci)", id="c-id"),
+    )
 
 
-CAPTURE_IDS = ("_ci = None\n"
-               "def _grab(info):\n"
-               "    global _ci\n"
-               "    _ci = info.cell_id\n"
-               "get_ipython().events.register('pre_run_cell', _grab)\n")
+CAPTURE_IDS = (
+    "_ci = None\n"
+    "def _grab(info):\n"
+    "    global _ci\n"
+    "    _ci = info.cell_id\n"
+    "get_ipython().events.register('pre_run_cell', _grab)\n"
+)
 
 
 def _stdout(cell) -> str:
@@ -42,9 +51,15 @@ def test_parameters_env_cwd_cell_ids_and_progress(tmp_path, mlinfra_env):
     nb = _notebook()
     nb.cells.insert(0, new_code_cell(CAPTURE_IDS, id="c-capture"))
     seen = []
-    out = execute_notebook(nb, tmp_path / "out.ipynb", parameters={"n": 21},
-                           env={"DEMO_FLAG": "on"}, cwd=tmp_path, record_provenance=False,
-                           on_cell=seen.append)
+    out = execute_notebook(
+        nb,
+        tmp_path / "out.ipynb",
+        parameters={"n": 21},
+        env={"DEMO_FLAG": "on"},
+        cwd=tmp_path,
+        record_provenance=False,
+        on_cell=seen.append,
+    )
     double = next(c for c in out.cells if c.get("id") == "c-double")
     assert _stdout(double).split() == ["42", "on", str(tmp_path)]
     # The kernel saw the notebook's own cell id for the cell it ran.
@@ -58,9 +73,11 @@ def test_parameters_env_cwd_cell_ids_and_progress(tmp_path, mlinfra_env):
 def test_failing_cell_raises_and_reports_error(tmp_path, mlinfra_env):
     import papermill
 
-    nb = _python3(new_code_cell("x = 1", id="a"),
-                  new_code_cell("raise ValueError('boom')", id="b"),
-                  new_code_cell("y = 2", id="c"))
+    nb = _python3(
+        new_code_cell("x = 1", id="a"),
+        new_code_cell("raise ValueError('boom')", id="b"),
+        new_code_cell("y = 2", id="c"),
+    )
     seen = []
     with pytest.raises(papermill.PapermillExecutionError) as err:
         execute_notebook(nb, tmp_path / "out.ipynb", record_provenance=False, on_cell=seen.append)
@@ -73,9 +90,11 @@ def test_failing_cell_raises_and_reports_error(tmp_path, mlinfra_env):
 def test_kernel_that_dies_mid_cell_reports_error(tmp_path, mlinfra_env):
     from nbclient.exceptions import DeadKernelError
 
-    nb = _python3(new_code_cell("x = 1", id="a"),
-                  new_code_cell("import os\nos._exit(3)", id="dies"),
-                  new_code_cell("y = 2", id="never"))
+    nb = _python3(
+        new_code_cell("x = 1", id="a"),
+        new_code_cell("import os\nos._exit(3)", id="dies"),
+        new_code_cell("y = 2", id="never"),
+    )
     seen = []
     with pytest.raises(DeadKernelError):
         execute_notebook(nb, tmp_path / "out.ipynb", record_provenance=False, on_cell=seen.append)
@@ -104,7 +123,8 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 
 
 def test_notebooks_own_load_ext_stays_quiet_when_recording(tmp_path, mlinfra_env):
-    nb = _python3(new_code_cell("%load_ext jupyter_mlinfra", id="load"),
-                  new_code_cell("x = 1", id="x"))
+    nb = _python3(
+        new_code_cell("%load_ext jupyter_mlinfra", id="load"), new_code_cell("x = 1", id="x")
+    )
     out = execute_notebook(nb, None, notebook_path="quiet.ipynb", record_provenance=True)
     assert out.cells[0].outputs == []  # no "extension is already loaded" banner

@@ -18,16 +18,30 @@ from jupyter_mlinfra.core.process_env import workspace_environment
 def test_the_environment_reopens_the_same_workspace_in_another_process(workspace, tmp_path):
     workspace.config.settings.root_dir = str(tmp_path)
     workspace.config.settings.jobs_record_provenance = False
-    env = workspace_environment(workspace.config, user="ada",
-                                settings=("root_dir", "jobs_record_provenance"))
-    code = ("from jupyter_mlinfra.core.config import resolve_config; c = resolve_config(); "
-            "print(c.catalog_url); print(c.artifact_root); print(c.home); "
-            "print(c.settings.root_dir); print(c.settings.jobs_record_provenance); "
-            "print(c.user)")
-    out = subprocess.run([sys.executable, "-c", code], env={**_base_env(), **env},
-                         capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[:6] == [workspace.config.catalog_url, workspace.config.artifact_root,
-                       str(workspace.config.home), str(tmp_path), "False", "ada"]
+    env = workspace_environment(
+        workspace.config, user="ada", settings=("root_dir", "jobs_record_provenance")
+    )
+    code = (
+        "from jupyter_mlinfra.core.config import resolve_config; c = resolve_config(); "
+        "print(c.catalog_url); print(c.artifact_root); print(c.home); "
+        "print(c.settings.root_dir); print(c.settings.jobs_record_provenance); "
+        "print(c.user)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**_base_env(), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    assert out[:6] == [
+        workspace.config.catalog_url,
+        workspace.config.artifact_root,
+        str(workspace.config.home),
+        str(tmp_path),
+        "False",
+        "ada",
+    ]
     # and the settings it names read back as they were, in this process too
     again = resolve_config(environ=env)
     assert again.settings.jobs_record_provenance is False
@@ -55,6 +69,9 @@ def test_a_run_and_a_model_list_the_same_distributions_under_the_same_names():
 
 
 def test_the_kernel_modules_core_names_exist():
-    for name in (kernel_protocol.EXTENSION_MODULE, kernel_protocol.RECORDER_MODULE,
-                 kernel_protocol.TEMPLATE_MODULE):
+    for name in (
+        kernel_protocol.EXTENSION_MODULE,
+        kernel_protocol.RECORDER_MODULE,
+        kernel_protocol.TEMPLATE_MODULE,
+    ):
         assert importlib.util.find_spec(name) is not None, name

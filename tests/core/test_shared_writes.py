@@ -16,10 +16,13 @@ from jupyter_mlinfra.core.shared_writes import CAPTURE_FILE_ENV
 
 
 def _source() -> pd.DataFrame:
-    return pd.DataFrame({
-        "customer_id": [1, 2, 1],
-        "event_timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True),
-        "amount": [10.0, 20.0, 30.0]})
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 2, 1],
+            "event_timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True),
+            "amount": [10.0, 20.0, 30.0],
+        }
+    )
 
 
 def _with_double(df: pd.DataFrame) -> pd.DataFrame:
@@ -44,8 +47,13 @@ def test_every_write_is_captured_and_reads_still_work(mlinfra_env, tmp_path, mon
     model = DummyClassifier().fit([[0], [1]], [0, 1])
     store.register("churn", model, metrics={"auc": 0.5}, figures=[], alias="production")
     jobs.create_job("nightly", str(tmp_path / "score.ipynb"))
-    before = (fs.describe("spend"), store.describe_model("churn")["aliases"],
-              jobs.list_jobs(), jobs.list_runs()["total"], fs.list_entities())
+    before = (
+        fs.describe("spend"),
+        store.describe_model("churn")["aliases"],
+        jobs.list_jobs(),
+        jobs.list_runs()["total"],
+        fs.list_entities(),
+    )
 
     log = tmp_path / "captured.jsonl"
     log.touch()
@@ -59,8 +67,9 @@ def test_every_write_is_captured_and_reads_still_work(mlinfra_env, tmp_path, mon
     assert out["captured"] and out["version"] == 1 and not out["created"]
     out = fs.materialize("spend")
     assert out["captured"] and out["rows"] == 0 and out["view"] == "spend"
-    out = fs.push("spend", [{"customer_id": 2, "event_timestamp": "2024-02-01T00:00:00Z",
-                             "amount": 99.0}] * 2)
+    out = fs.push(
+        "spend", [{"customer_id": 2, "event_timestamp": "2024-02-01T00:00:00Z", "amount": 99.0}] * 2
+    )
     assert out["captured"] and out["rows"] == 2
     fs.update_view("spend", description="changed")
     fs.compact("spend")
@@ -78,26 +87,44 @@ def test_every_write_is_captured_and_reads_still_work(mlinfra_env, tmp_path, mon
     fs.delete_view("spend")
     # reads still work in capture mode
     assert fs.get_online_features(["spend:amount_x2"], [{"customer_id": 1}]).to_dict()[
-        "amount_x2"] == [20.0]
+        "amount_x2"
+    ] == [20.0]
     assert store.load("churn@production").predict([[0]]) is not None
 
     monkeypatch.delenv(CAPTURE_FILE_ENV)
-    after = (fs.describe("spend"), store.describe_model("churn")["aliases"],
-             jobs.list_jobs(), jobs.list_runs()["total"], fs.list_entities())
-    strip = lambda d: {**d, "freshness": {k: v for k, v in d["freshness"].items()  # noqa: E731
-                                          if k != "age_seconds"}}
+    after = (
+        fs.describe("spend"),
+        store.describe_model("churn")["aliases"],
+        jobs.list_jobs(),
+        jobs.list_runs()["total"],
+        fs.list_entities(),
+    )
+
+    def strip(d):
+        return {**d, "freshness": {k: v for k, v in d["freshness"].items() if k != "age_seconds"}}
+
     assert (strip(after[0]), *after[1:]) == (strip(before[0]), *before[1:])
     assert store.get("churn").version == 1 and store.get("churn:1").status == "ready"
 
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["kind"], e["target"]) for e in entries] == [
-        ("features.entity", "account"), ("features.define", "spend"),
-        ("features.materialize", "spend"), ("features.push", "spend"),
-        ("features.update", "spend"), ("features.compact", "spend"),
-        ("models.register", "churn"), ("models.alias", "churn"), ("models.update", "churn"),
-        ("models.archive", "churn:1"), ("models.delete_alias", "churn"),
-        ("jobs.create", "weekly"), ("jobs.submit", str(tmp_path / "score.ipynb")),
-        ("jobs.pause", "nightly"), ("jobs.delete", "nightly"), ("features.delete", "spend")]
+        ("features.entity", "account"),
+        ("features.define", "spend"),
+        ("features.materialize", "spend"),
+        ("features.push", "spend"),
+        ("features.update", "spend"),
+        ("features.compact", "spend"),
+        ("models.register", "churn"),
+        ("models.alias", "churn"),
+        ("models.update", "churn"),
+        ("models.archive", "churn:1"),
+        ("models.delete_alias", "churn"),
+        ("jobs.create", "weekly"),
+        ("jobs.submit", str(tmp_path / "score.ipynb")),
+        ("jobs.pause", "nightly"),
+        ("jobs.delete", "nightly"),
+        ("features.delete", "spend"),
+    ]
     push = entries[3]
     assert push["summary"] == "push rows to feature view spend"
     assert push["details"]["rows"] == "<2 items>" or len(push["details"]["rows"]) == 2

@@ -20,11 +20,13 @@ def test_default_workspace_is_embedded(workspace, mlinfra_env):
 
 
 @pytest.mark.postgres
-def test_same_configuration_on_postgresql_and_s3(mlinfra_env, monkeypatch, pg_catalog_url,
-                                                 s3_bucket):
+def test_same_configuration_on_postgresql_and_s3(
+    mlinfra_env, monkeypatch, pg_catalog_url, s3_bucket
+):
     root, endpoint = s3_bucket
-    monkeypatch.setenv("MLINFRA_CATALOG_URL", pg_catalog_url.replace(
-        "postgres@", "postgres:topsecret@"))  # trust auth ignores the password
+    monkeypatch.setenv(
+        "MLINFRA_CATALOG_URL", pg_catalog_url.replace("postgres@", "postgres:topsecret@")
+    )  # trust auth ignores the password
     monkeypatch.setenv("MLINFRA_ARTIFACT_ROOT", root)
     monkeypatch.setenv("MLINFRA_S3_ENDPOINT_URL", endpoint)
     ws = Workspace.open()
@@ -64,6 +66,8 @@ def test_get_workspace_follows_config_file_edits(mlinfra_env, tmp_path, wait_unt
     assert get_workspace() is not first
 
     config_file.write_text(json.dumps({"MLInfra": {"user": "edited-later"}}))
-    wait_until(lambda: get_workspace().user == "edited-later",
-               "the edited config file to be picked up",
-               timeout=ConfigSources.file_check_interval + 5)
+    wait_until(
+        lambda: get_workspace().user == "edited-later",
+        "the edited config file to be picked up",
+        timeout=ConfigSources.file_check_interval + 5,
+    )

@@ -56,9 +56,20 @@ def ensure_proxy() -> Path:
         if npm is None:
             pytest.fail("npm is not installed: the JupyterHub test needs configurable-http-proxy")
         PROXY_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(PROXY_DIR), "--no-save",
-                        "--no-package-lock", "configurable-http-proxy@^4"],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(PROXY_DIR),
+                "--no-save",
+                "--no-package-lock",
+                "configurable-http-proxy@^4",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return PROXY_BIN
 
 
@@ -169,14 +180,14 @@ class HubUser:
         self._kernel: str | None = None
 
     def rest(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, f"{self.base}/mlinfra/api/{path}", timeout=120,
-                                    **kwargs)
+        return self.session.request(
+            method, f"{self.base}/mlinfra/api/{path}", timeout=120, **kwargs
+        )
 
     # -- a real kernel of the user's server ---------------------------------------------------
     def kernel_id(self) -> str:
         if self._kernel is None:
-            r = self.session.post(f"{self.base}/api/kernels", json={"name": "python3"},
-                                  timeout=120)
+            r = self.session.post(f"{self.base}/api/kernels", json={"name": "python3"}, timeout=120)
             r.raise_for_status()
             self._kernel = r.json()["id"]
         return self._kernel
@@ -186,14 +197,22 @@ class HubUser:
         import websocket
         from jupyter_client.session import Session
 
-        url = (self.base.replace("http://", "ws://")
-               + f"/api/kernels/{self.kernel_id()}/channels")
-        ws = websocket.create_connection(url, header=[f"Authorization: token {self.token}"],
-                                         timeout=timeout)
+        url = self.base.replace("http://", "ws://") + f"/api/kernels/{self.kernel_id()}/channels"
+        ws = websocket.create_connection(
+            url, header=[f"Authorization: token {self.token}"], timeout=timeout
+        )
         try:
-            msg = Session(username=self.name).msg("execute_request", content={
-                "code": textwrap.dedent(code), "silent": False, "store_history": False,
-                "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+            msg = Session(username=self.name).msg(
+                "execute_request",
+                content={
+                    "code": textwrap.dedent(code),
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+            )
             msg["channel"] = "shell"
             ws.send(json.dumps(msg, default=str))
             out, error, deadline = [], None, time.monotonic() + timeout
@@ -222,10 +241,10 @@ class HubUser:
         ``remote``: talking to the central service with the user's token."""
         env = self.hub.user_env(self.name)
         if remote:
-            env.update(MLINFRA_SERVICE_URL=self.hub.service_url,
-                       MLINFRA_SERVICE_TOKEN=self.token)
-        return subprocess.run(["jupyter", "mlinfra", *args], capture_output=True, text=True,
-                              env=env, timeout=180)
+            env.update(MLINFRA_SERVICE_URL=self.hub.service_url, MLINFRA_SERVICE_TOKEN=self.token)
+        return subprocess.run(
+            ["jupyter", "mlinfra", *args], capture_output=True, text=True, env=env, timeout=180
+        )
 
 
 class KernelError(Exception):
@@ -235,8 +254,9 @@ class KernelError(Exception):
 
 
 class Hub:
-    def __init__(self, folder: Path, port: int, process: subprocess.Popen,
-                 catalog_url: str) -> None:
+    def __init__(
+        self, folder: Path, port: int, process: subprocess.Popen, catalog_url: str
+    ) -> None:
         self.folder, self.port, self.process = folder, port, process
         self.url = f"http://127.0.0.1:{port}"
         self.service_url = f"{self.url}/services/mlinfra/"
@@ -244,19 +264,28 @@ class Hub:
         self.users: dict[str, HubUser] = {}
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, f"{self.url}/hub/api/{path}", timeout=60,
-                                headers={"Authorization": f"token {DRIVER_TOKEN}"}, **kwargs)
+        return requests.request(
+            method,
+            f"{self.url}/hub/api/{path}",
+            timeout=60,
+            headers={"Authorization": f"token {DRIVER_TOKEN}"},
+            **kwargs,
+        )
 
     def user(self, name: str) -> HubUser:
         return self.users[name]
 
     def user_env(self, name: str) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLINFRA_", "JUPYTER"))}
-        env.update(PATH=f"{VENV_BIN}:{env.get('PATH', '')}", MLINFRA_USER=name,
-                   HOME=str(self.folder / "home" / name),
-                   JUPYTER_CONFIG_PATH=str(self.folder / "mlinfra-config"),
-                   AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                   AWS_DEFAULT_REGION="us-east-1")
+        env.update(
+            PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
+            MLINFRA_USER=name,
+            HOME=str(self.folder / "home" / name),
+            JUPYTER_CONFIG_PATH=str(self.folder / "mlinfra-config"),
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
         return env
 
     def log(self) -> str:
@@ -332,49 +361,89 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
     (folder / "mlinfra-config").mkdir()
     (folder / "service-root").mkdir()
-    (folder / "mlinfra-config" / "jupyter_mlinfra_config.py").write_text(MLINFRA_CONFIG.format(
-        catalog_url=catalog_url, artifact_root=f"s3://{bucket}/artifacts",
-        s3_endpoint=s3_endpoint))
+    (folder / "mlinfra-config" / "jupyter_mlinfra_config.py").write_text(
+        MLINFRA_CONFIG.format(
+            catalog_url=catalog_url,
+            artifact_root=f"s3://{bucket}/artifacts",
+            s3_endpoint=s3_endpoint,
+        )
+    )
     port = _free_port()
-    (folder / "jupyterhub_config.py").write_text(HUB_CONFIG.format(
-        port=port, hub_port=_free_port(), proxy_api_port=_free_port(), folder=folder,
-        proxy=proxy, password=PASSWORD, users={"alice", "bob", "admin"},
-        groups={g: {"users": u} for g, u in GROUPS.items()}, venv_bin=VENV_BIN,
-        timeout=STARTUP_TIMEOUT, driver_token=DRIVER_TOKEN, service_port=_free_port()))
+    (folder / "jupyterhub_config.py").write_text(
+        HUB_CONFIG.format(
+            port=port,
+            hub_port=_free_port(),
+            proxy_api_port=_free_port(),
+            folder=folder,
+            proxy=proxy,
+            password=PASSWORD,
+            users={"alice", "bob", "admin"},
+            groups={g: {"users": u} for g, u in GROUPS.items()},
+            venv_bin=VENV_BIN,
+            timeout=STARTUP_TIMEOUT,
+            driver_token=DRIVER_TOKEN,
+            service_port=_free_port(),
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLINFRA_", "JUPYTER"))}
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
     log = open(folder / "hub.log", "w")
-    process = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f",
-                                str(folder / "jupyterhub_config.py")],
-                               cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(VENV_BIN / "jupyterhub"), "-f", str(folder / "jupyterhub_config.py")],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     hub = Hub(folder, port, process, catalog_url)
     started: list[int] = []
     try:
-        _wait(lambda: hub.api("GET", "").status_code == 200, STARTUP_TIMEOUT,
-              "waiting for the Hub to answer", process)
-        started = _descendants(process.pid)   # the proxy
+        _wait(
+            lambda: hub.api("GET", "").status_code == 200,
+            STARTUP_TIMEOUT,
+            "waiting for the Hub to answer",
+            process,
+        )
+        started = _descendants(process.pid)  # the proxy
         for user in ("alice", "bob", "admin"):
             r = hub.api("POST", f"users/{user}/server")
             assert r.status_code in (201, 202), r.text
-        _wait(lambda: requests.get(f"{hub.service_url}mlinfra/api/health", timeout=10
-                                   ).status_code in (200, 401, 403), STARTUP_TIMEOUT,
-              "waiting for the mlinfra service", process)
+        _wait(
+            lambda: (
+                requests.get(f"{hub.service_url}mlinfra/api/health", timeout=10).status_code
+                in (200, 401, 403)
+            ),
+            STARTUP_TIMEOUT,
+            "waiting for the mlinfra service",
+            process,
+        )
         for user in ("alice", "bob", "admin"):
-            _wait(lambda u=user: (hub.api("GET", f"users/{u}").json().get("servers", {})
-                                  .get("", {}).get("ready")), STARTUP_TIMEOUT,
-                  f"waiting for {user}'s server", process)
-            r = hub.api("POST", f"users/{user}/tokens", json={"note": "hub test",
-                                                             "expires_in": 3600})
+            _wait(
+                lambda u=user: (
+                    hub.api("GET", f"users/{u}").json().get("servers", {}).get("", {}).get("ready")
+                ),
+                STARTUP_TIMEOUT,
+                f"waiting for {user}'s server",
+                process,
+            )
+            r = hub.api(
+                "POST", f"users/{user}/tokens", json={"note": "hub test", "expires_in": 3600}
+            )
             assert r.status_code == 201, r.text
             hub.users[user] = HubUser(hub, user, r.json()["token"])
             health = hub.users[user].rest("GET", "health")
-            if health.status_code != 200:   # e.g. the extension failed to load
+            if health.status_code != 200:  # e.g. the extension failed to load
                 log_text = (folder / "hub.log").read_text(errors="replace")
-                failed = [line for line in log_text.splitlines()
-                          if "jupyter_mlinfra | extension failed" in line]
-                pytest.fail(f"{user}'s server has no mlinfra API ({health.status_code}): "
-                            + (failed[0] if failed else health.text[:300]))
-        started = _descendants(process.pid)   # the proxy and the single-user servers
+                failed = [
+                    line
+                    for line in log_text.splitlines()
+                    if "jupyter_mlinfra | extension failed" in line
+                ]
+                pytest.fail(
+                    f"{user}'s server has no mlinfra API ({health.status_code}): "
+                    + (failed[0] if failed else health.text[:300])
+                )
+        started = _descendants(process.pid)  # the proxy and the single-user servers
         yield hub
     except BaseException:
         print(hub.log(), file=sys.stderr)

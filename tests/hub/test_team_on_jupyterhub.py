@@ -23,17 +23,24 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 def _notebook(source: str) -> dict:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("seconds = 0", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell(source)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("seconds = 0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(source),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return json.loads(nbformat.writes(nb))
 
 
 def _put_notebook(user, path: str, source: str) -> None:
-    r = user.session.put(f"{user.base}/api/contents/{path}", timeout=60,
-                         json={"type": "notebook", "format": "json",
-                               "content": _notebook(source)})
+    r = user.session.put(
+        f"{user.base}/api/contents/{path}",
+        timeout=60,
+        json={"type": "notebook", "format": "json", "content": _notebook(source)},
+    )
     assert r.status_code in (200, 201), r.text
 
 
@@ -46,12 +53,16 @@ def test_identity_and_groups_come_from_the_hub(hub):
         seen[name] = (health["user"], health["teams"], health["roles"])
         assert health["catalog"]["backend"] == "postgresql"
         assert health["artifacts"]["backend"] == "s3"
-    assert seen == {"alice": ("alice", ["team-a"], []), "bob": ("bob", ["team-b"], []),
-                    "admin": ("admin", [], ["admin"])}
+    assert seen == {
+        "alice": ("alice", ["team-a"], []),
+        "bob": ("bob", ["team-b"], []),
+        "admin": ("admin", [], ["admin"]),
+    }
     # no token, or bob's token on alice's server: the Hub's proxy and the server refuse
     bob = hub.user("bob")
-    assert bob.session.get(f"{hub.url}/user/alice/mlinfra/api/health",
-                           allow_redirects=False, timeout=60).status_code in (302, 403)
+    assert bob.session.get(
+        f"{hub.url}/user/alice/mlinfra/api/health", allow_redirects=False, timeout=60
+    ).status_code in (302, 403)
 
 
 def test_alice_works_in_her_kernel(hub):
@@ -100,7 +111,7 @@ def test_bob_cannot_see_move_run_as_her_or_raise_his_quota(hub):
     # her protected alias does not move for him, over REST or from his kernel
     r = bob.rest("PUT", "models/churn/aliases/production", json={"version": 2})
     assert r.status_code == 403 and "belongs to alice" in r.json()["error"]["message"]
-    with pytest.raises(Exception) as refused:   # conftest's KernelError
+    with pytest.raises(Exception) as refused:  # conftest's KernelError
         bob.run("""
             from jupyter_mlinfra import models
             models.set_alias("churn", "production", 2)
@@ -188,11 +199,11 @@ def test_the_central_service_takes_identity_from_the_hub(hub):
     assert result["refused"] and "belongs to alice" in result["refused"]
     assert result["alias_refused"] and result["hidden"], result
     # the admin's CLI through the service: the Hub's group makes her an admin there
-    out = hub.user("admin").cli("audit", "--json", "--user", "bob", "--action", "jobs",
-                                remote=True)
+    out = hub.user("admin").cli("audit", "--json", "--user", "bob", "--action", "jobs", remote=True)
     assert out.returncode == 0, out.stderr
-    assert [(e["user"], e["action"], e["outcome"]) for e in json.loads(out.stdout)["items"]
-            ][:2] == [("bob", "jobs.update", "denied"), ("bob", "jobs.cancel", "ok")]
+    assert [(e["user"], e["action"], e["outcome"]) for e in json.loads(out.stdout)["items"]][
+        :2
+    ] == [("bob", "jobs.update", "denied"), ("bob", "jobs.cancel", "ok")]
     out = hub.user("alice").cli("audit", "--user", "bob", remote=True)
     assert out.returncode == 5 and "admins and auditors" in out.stderr
 
@@ -202,18 +213,26 @@ def test_the_audit_log_shows_who_did_what(hub):
     r = admin.rest("GET", "audit", params={"limit": 200})
     assert r.status_code == 200, r.text
     lines = [(e["user"], e["action"], e["outcome"]) for e in reversed(r.json()["items"])]
-    for expected in [("alice", "models.register", "ok"), ("alice", "models.alias", "ok"),
-                     ("alice", "features.define", "ok"),
-                     ("alice", "jobs.create", "ok"), ("bob", "models.alias", "denied"),
-                     ("bob", "jobs.update", "denied"), ("bob", "jobs.cancel", "ok"),
-                     ("admin", "models.alias", "ok"), ("admin", "jobs.update", "ok")]:
+    for expected in [
+        ("alice", "models.register", "ok"),
+        ("alice", "models.alias", "ok"),
+        ("alice", "features.define", "ok"),
+        ("alice", "jobs.create", "ok"),
+        ("bob", "models.alias", "denied"),
+        ("bob", "jobs.update", "denied"),
+        ("bob", "jobs.cancel", "ok"),
+        ("admin", "models.alias", "ok"),
+        ("admin", "jobs.update", "ok"),
+    ]:
         assert expected in lines, (expected, lines)
-    assert lines.index(("bob", "models.alias", "denied")) \
-        < lines.index(("admin", "models.alias", "ok"))
+    assert lines.index(("bob", "models.alias", "denied")) < lines.index(
+        ("admin", "models.alias", "ok")
+    )
     # over REST, from his kernel, and from his kernel through the service
     assert lines.count(("bob", "models.alias", "denied")) == 3
-    moved = [e for e in r.json()["items"] if e["user"] == "admin"
-             and e["action"] == "models.alias"][0]
+    moved = [
+        e for e in r.json()["items"] if e["user"] == "admin" and e["action"] == "models.alias"
+    ][0]
     assert moved["roles"] == ["admin"] and moved["target"] == "churn"
     # bob reads his own lines, not alice's
     mine = bob.rest("GET", "audit").json()["items"]
@@ -223,7 +242,9 @@ def test_the_audit_log_shows_who_did_what(hub):
     out = alice.cli("audit", "--json", "--action", "models")
     assert out.returncode == 0, out.stderr
     assert {(e["user"], e["action"]) for e in json.loads(out.stdout)["items"]} == {
-        ("alice", "models.register"), ("alice", "models.alias")}
+        ("alice", "models.register"),
+        ("alice", "models.alias"),
+    }
     denied = bob.cli("audit", "--outcome", "denied")
     assert denied.returncode == 0, denied.stderr
     assert "models.alias" in denied.stdout and "jobs.update" in denied.stdout

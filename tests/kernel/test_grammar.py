@@ -11,8 +11,11 @@ from jupyter_mlinfra import grammar
 
 def _options(parser: argparse.ArgumentParser) -> dict[str, tuple]:
     """dest -> (option strings, nargs, action type, choices) of every argument but help."""
-    return {a.dest: (tuple(a.option_strings), a.nargs, type(a).__name__, a.choices)
-            for a in parser._actions if not isinstance(a, argparse._HelpAction)}
+    return {
+        a.dest: (tuple(a.option_strings), a.nargs, type(a).__name__, a.choices)
+        for a in parser._actions
+        if not isinstance(a, argparse._HelpAction)
+    }
 
 
 def _cli_parser(words: tuple[str, ...]) -> argparse.ArgumentParser:
@@ -47,9 +50,14 @@ def _dest(a: grammar.Arg) -> str:
     return a.kwargs.get("dest") or a.flags[-1].lstrip("-").replace("-", "_")
 
 
-@pytest.mark.parametrize("operation", grammar.JOBS_OPERATIONS + grammar.PROVENANCE_OPERATIONS
-                         + grammar.MODEL_OPERATIONS + grammar.FEATURE_OPERATIONS,
-                         ids=lambda o: o.name)
+@pytest.mark.parametrize(
+    "operation",
+    grammar.JOBS_OPERATIONS
+    + grammar.PROVENANCE_OPERATIONS
+    + grammar.MODEL_OPERATIONS
+    + grammar.FEATURE_OPERATIONS,
+    ids=lambda o: o.name,
+)
 def test_cli_and_magic_spell_an_operation_the_same_way(operation):
     cli, magic = _options(_cli_parser(operation.words)), _options(_magic_parser(operation.words))
     one_door = {_dest(a) for a in operation.args if a.doors != grammar.BOTH}
@@ -58,7 +66,8 @@ def test_cli_and_magic_spell_an_operation_the_same_way(operation):
     # magic's old --path spelling of replay
     assert one_door <= {"json", "strict", "path", "path_option"}
     assert {k: v for k, v in cli.items() if k not in one_door} == {
-        k: v for k, v in magic.items() if k not in one_door}
+        k: v for k, v in magic.items() if k not in one_door
+    }
     assert set(cli) - one_door == set(magic) - one_door
 
 
@@ -70,14 +79,15 @@ def test_old_magic_spellings_are_aliases_of_the_cli_words():
     assert _options(SUBCOMMANDS["jobs"].parser) == _options(_magic_parser(("job", "list")))
     create = _cli_parser(("job", "create"))
     assert create.parse_args(["n", "nb.ipynb", "--cron", "0 6 * * *"]).schedule == "0 6 * * *"
-    assert create.parse_args(["n", "nb.ipynb", "--schedule", "0 6 * * *"]).schedule \
-        == "0 6 * * *"
+    assert create.parse_args(["n", "nb.ipynb", "--schedule", "0 6 * * *"]).schedule == "0 6 * * *"
 
 
 def test_replay_takes_the_notebook_first_in_both_doors_and_the_old_magic_spelling():
     magic, cli = _magic_parser(("replay",)), _cli_parser(("replay",))
-    assert (cli.parse_args(["nb.ipynb", "out.ipynb"]).path,
-            magic.parse_args(["nb.ipynb", "out.ipynb"]).path) == ("nb.ipynb", "nb.ipynb")
+    assert (
+        cli.parse_args(["nb.ipynb", "out.ipynb"]).path,
+        magic.parse_args(["nb.ipynb", "out.ipynb"]).path,
+    ) == ("nb.ipynb", "nb.ipynb")
     this_notebook = magic.parse_args(["out.ipynb"])
     assert (this_notebook.path, this_notebook.out) == (None, "out.ipynb")
     old = magic.parse_args(["out.ipynb", "--path", "nb.ipynb"])

@@ -13,13 +13,14 @@ def root(ip, tmp_path, monkeypatch):
     root = make_root(tmp_path / "root")
     monkeypatch.chdir(root)
     monkeypatch.setenv("MLINFRA_ROOT_DIR", str(root))
-    monkeypatch.setenv("MLINFRA_JOBS_RECORD_PROVENANCE", "false")   # covered in core tests
+    monkeypatch.setenv("MLINFRA_JOBS_RECORD_PROVENANCE", "false")  # covered in core tests
     return root
 
 
 def test_schedule_jobs_runs_cancel(ip, root, capsys):
-    job = ip.run_line_magic("mlinfra", "schedule nightly ok.ipynb --cron '0 2 * * *' "
-                                       "--timezone Europe/Berlin -p x 3")
+    job = ip.run_line_magic(
+        "mlinfra", "schedule nightly ok.ipynb --cron '0 2 * * *' --timezone Europe/Berlin -p x 3"
+    )
     assert job["parameters"] == {"x": 3}
     out = capsys.readouterr().out
     assert out.count("T0") + out.count("T01:") >= 1 and "next fire times" in out
@@ -46,10 +47,14 @@ def _shown(ip, value) -> str:
 
 
 def test_job_words_are_the_clis_and_results_show_as_one_line(ip, root, capsys):
-    job = ip.run_line_magic("mlinfra", "job create nightly ok.ipynb --schedule '0 2 * * *' "
-                                       "-p x 3 --cpus 0.5")
+    job = ip.run_line_magic(
+        "mlinfra", "job create nightly ok.ipynb --schedule '0 2 * * *' -p x 3 --cpus 0.5"
+    )
     assert (job["schedule"], job["parameters"], job["resources"]["cpus"]) == (
-        "0 2 * * *", {"x": 3}, 0.5)
+        "0 2 * * *",
+        {"x": 3},
+        0.5,
+    )
     assert _shown(ip, job) == "job nightly -> ok.ipynb  0 2 * * * (UTC)  active"
     assert "next fire times" in capsys.readouterr().out
     assert list(ip.run_line_magic("mlinfra", "job list")["name"]) == ["nightly"]

@@ -8,10 +8,16 @@ from jupyter_mlinfra.core.workspace import get_workspace
 
 CELLS = [
     ("m-imports", "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression"),
-    ("m-data", "df = pd.DataFrame({'a': [0., 1., 2., 3., 4., 5.], 'b': [1., 0., 1., 0., 1., 0.]})"
-               "\ny = [0, 0, 0, 1, 1, 1]"),
-    ("m-feat", "def featurize(frame):\n    # doubled, as in production\n"
-               "    return frame[['a', 'b']] * 2\n"),
+    (
+        "m-data",
+        "df = pd.DataFrame({'a': [0., 1., 2., 3., 4., 5.], 'b': [1., 0., 1., 0., 1., 0.]})"
+        "\ny = [0, 0, 0, 1, 1, 1]",
+    ),
+    (
+        "m-feat",
+        "def featurize(frame):\n    # doubled, as in production\n"
+        "    return frame[['a', 'b']] * 2\n",
+    ),
     ("m-fit", "clf = LogisticRegression(C=3.0).fit(featurize(df), y)"),
 ]
 
@@ -21,17 +27,23 @@ def _run(ip, source, cell_id):
     return result
 
 
-def test_register_from_a_cell_keeps_cell_source_and_replay_order(ip, tmp_path, monkeypatch,
-                                                                 capsys):
+def test_register_from_a_cell_keeps_cell_source_and_replay_order(ip, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for cell_id, source in CELLS:
         assert _run(ip, source, cell_id).success
-    assert _run(ip, "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-                    "plt.figure(); plt.plot([0, 1], [0, 1]); plt.title('roc')", "m-plot").success
-    result = _run(ip, "%mlinfra model register clf --name toy --alias staging --tag team=x "
-                      "--metric acc=0.83 --featurize featurize --example df --train df "
-                      "--description 'first toy'",
-                  "m-reg")
+    assert _run(
+        ip,
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "plt.figure(); plt.plot([0, 1], [0, 1]); plt.title('roc')",
+        "m-plot",
+    ).success
+    result = _run(
+        ip,
+        "%mlinfra model register clf --name toy --alias staging --tag team=x "
+        "--metric acc=0.83 --featurize featurize --example df --train df "
+        "--description 'first toy'",
+        "m-reg",
+    )
     assert result.success, result.error_in_exec
     assert "registered toy:1, alias @staging" in capsys.readouterr().out
     store = get_workspace().service("models")
@@ -51,8 +63,11 @@ def test_register_from_a_cell_keeps_cell_source_and_replay_order(ip, tmp_path, m
     _run(ip, "plt.close('all')", "m-close")
 
     # the data cell changes after the model was fitted: the model now depends on stale state
-    assert _run(ip, "df = pd.DataFrame({'a': [5., 4., 3., 2., 1., 0.], 'b': [0.] * 6})\n"
-                    "y = [1, 1, 1, 0, 0, 0]", "m-data").success
+    assert _run(
+        ip,
+        "df = pd.DataFrame({'a': [5., 4., 3., 2., 1., 0.], 'b': [0.] * 6})\ny = [1, 1, 1, 0, 0, 0]",
+        "m-data",
+    ).success
     with pytest.warns(UserWarning, match="clean: false"):
         assert _run(ip, "%mlinfra model register clf --name toy", "m-reg2").success
     v2 = store.get("toy:2")
@@ -68,7 +83,8 @@ def test_register_from_a_cell_keeps_cell_source_and_replay_order(ip, tmp_path, m
     ip.run_line_magic("mlinfra", "model load toy@staging --as served")
     served = ip.user_ns["served"]
     assert list(served.predict(ip.user_ns["df"])) == list(
-        ip.user_ns["clf"].predict(ip.user_ns["featurize"](ip.user_ns["df"])))
+        ip.user_ns["clf"].predict(ip.user_ns["featurize"](ip.user_ns["df"]))
+    )
     ip.run_line_magic("mlinfra", "model alias toy production 2 --protect")
     ip.run_line_magic("mlinfra", "model list --metric acc>=0.8")
     out = capsys.readouterr().out
@@ -98,8 +114,10 @@ def test_alias_to_version_0_is_a_usage_error_and_python_says_invalid_input(ip):
     from jupyter_mlinfra import models
     from jupyter_mlinfra.core.errors import InvalidInput
 
-    ip.run_cell("from sklearn.linear_model import LogisticRegression\n"
-                "clf = LogisticRegression().fit([[0.], [1.]], [0, 1])")
+    ip.run_cell(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "clf = LogisticRegression().fit([[0.], [1.]], [0, 1])"
+    )
     ip.run_line_magic("mlinfra", "model register clf --name tiny --alias prod")
     ip.run_line_magic("mlinfra", "model register clf --name tiny")
     for bad in ("0", "-1", str(2**64)):
@@ -111,20 +129,21 @@ def test_alias_to_version_0_is_a_usage_error_and_python_says_invalid_input(ip):
     assert get_workspace().service("models").get("tiny@prod").version == 1
 
 
-def test_register_in_the_cell_that_fits_uses_the_replay_of_what_it_reads(ip, tmp_path,
-                                                                         monkeypatch):
+def test_register_in_the_cell_that_fits_uses_the_replay_of_what_it_reads(ip, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for cell_id, source in CELLS[:3]:
         assert _run(ip, source, cell_id).success
     assert _run(ip, "hidden_weight = 3.0", "m-hidden").success
     ip.run_line_magic("unload_ext", "jupyter_mlinfra")  # forget the cell defining it...
-    ip.run_line_magic("load_ext", "jupyter_mlinfra")   # ...as after a deleted cell
+    ip.run_line_magic("load_ext", "jupyter_mlinfra")  # ...as after a deleted cell
     for cell_id, source in CELLS[:3]:
         assert _run(ip, source, cell_id).success
     assert _run(ip, "unused = 42", "m-unused").success
-    cell = ("from jupyter_mlinfra import models\n"
-            "clf2 = LogisticRegression(C=hidden_weight).fit(featurize(df), y)\n"
-            "v = models.register('toy2', clf2, featurize=featurize)")
+    cell = (
+        "from jupyter_mlinfra import models\n"
+        "clf2 = LogisticRegression(C=hidden_weight).fit(featurize(df), y)\n"
+        "v = models.register('toy2', clf2, featurize=featurize)"
+    )
     with pytest.warns(UserWarning, match="hidden_weight"):
         assert _run(ip, cell, "m-fit-and-register").success
     v = ip.user_ns["v"]

@@ -19,8 +19,11 @@ def root(ip, tmp_path, monkeypatch):
 
 
 def test_a_value_of_the_wrong_type_is_a_usage_error_naming_the_parameter(ip, root):
-    with pytest.raises(UsageError, match=r"parameter x of ok\.ipynb expects int .*got float "
-                                         r"2500\.7"):
+    with pytest.raises(
+        UsageError,
+        match=r"parameter x of ok\.ipynb expects int .*got float "
+        r"2500\.7",
+    ):
         ip.run_line_magic("mlinfra", "run ok.ipynb -p x 2500.7")
     with pytest.raises(UsageError, match="parameter x of ok.ipynb expects int .*got str 'abc'"):
         ip.run_line_magic("mlinfra", "job create nightly ok.ipynb -p x abc")

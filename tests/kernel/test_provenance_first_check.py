@@ -31,16 +31,23 @@ def _run(kc, code: str) -> list[str]:
 
 def test_first_check_does_not_import_nbformat(tmp_path, mlinfra_env):
     path = tmp_path / "analysis.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell("a = 1", id="c1"),
-                                       new_code_cell("b = a + 1", id="c2")]), path)
+    nbformat.write(
+        new_notebook(cells=[new_code_cell("a = 1", id="c1"), new_code_cell("b = a + 1", id="c2")]),
+        path,
+    )
     env = dict(os.environ, JPY_SESSION_NAME=str(path))
     km, kc = start_new_kernel(kernel_name="python3", env=env)
     try:
         _run(kc, "%load_ext jupyter_mlinfra")
         _run(kc, "a = 1")
         _run(kc, "b = a + 1")
-        out = "".join(_run(kc, "%mlinfra check\nimport sys\n"
-                               "print('nbformat imported:', 'nbformat' in sys.modules)"))
+        out = "".join(
+            _run(
+                kc,
+                "%mlinfra check\nimport sys\n"
+                "print('nbformat imported:', 'nbformat' in sys.modules)",
+            )
+        )
         assert f"provenance check of {path}" in out
         assert "No hazards" in out
         assert "nbformat imported: False" in out

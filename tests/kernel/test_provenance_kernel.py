@@ -12,16 +12,19 @@ from jupyter_mlinfra.core.provenance.model import log_from_notebook
 
 
 def test_runner_records_history_under_the_notebook_path(tmp_path, workspace):
-    nb = new_notebook(cells=[
-        new_markdown_cell("# a batch run", id="intro"),
-        new_code_cell("items = [1, 2]", id="load"),
-        new_code_cell("%time items.append(3)", id="grow"),
-        new_code_cell("total = sum(items)\nprint(total)", id="sum"),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                "language": "python"}})
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# a batch run", id="intro"),
+            new_code_cell("items = [1, 2]", id="load"),
+            new_code_cell("%time items.append(3)", id="grow"),
+            new_code_cell("total = sum(items)\nprint(total)", id="sum"),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
     logical = "/projects/demo/batch.ipynb"
-    execute_notebook(nb, tmp_path / "out.ipynb", notebook_path=logical,
-                     record_provenance=True)
+    execute_notebook(nb, tmp_path / "out.ipynb", notebook_path=logical, record_provenance=True)
     svc = workspace.service("provenance")
     log = svc.history(logical)
     assert [e.cell_id for e in log.executions] == ["load", "grow", "sum"]
@@ -85,8 +88,11 @@ class _Kernel:
 
         # named as Jupyter Server names it: kernel-<kernel id>.json
         kernel_id = str(uuid.uuid4())
-        self.km = KernelManager(kernel_name="python3", kernel_id=kernel_id,
-                                connection_file=os.path.join(cwd, f"kernel-{kernel_id}.json"))
+        self.km = KernelManager(
+            kernel_name="python3",
+            kernel_id=kernel_id,
+            connection_file=os.path.join(cwd, f"kernel-{kernel_id}.json"),
+        )
         self.km.start_kernel(env=env, cwd=cwd)
         self._connect()
 
@@ -97,11 +103,17 @@ class _Kernel:
 
     def run(self, code: str, cell_id: str | None = None, expressions: dict | None = None):
         """Execute like JupyterLab does (cell id in the metadata); the reply's content."""
-        content = {"code": code, "silent": False, "store_history": True,
-                   "user_expressions": expressions or {}, "allow_stdin": False,
-                   "stop_on_error": True}
-        msg = self.kc.session.msg("execute_request", content,
-                                  metadata={"cellId": cell_id} if cell_id else {})
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": expressions or {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        msg = self.kc.session.msg(
+            "execute_request", content, metadata={"cellId": cell_id} if cell_id else {}
+        )
         self.kc.shell_channel.send(msg)
         stdout = []
         while True:
@@ -133,14 +145,18 @@ def _kernel_env(tmp_path, home, notebook: str) -> dict[str, str]:
     from pathlib import Path
 
     env = dict(os.environ)
-    env.update(MLINFRA_HOME=str(home), JPY_SESSION_NAME=notebook,
-               IPYTHONDIR=str(tmp_path / "ipython"),
-               PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""))
+    env.update(
+        MLINFRA_HOME=str(home),
+        JPY_SESSION_NAME=notebook,
+        IPYTHONDIR=str(tmp_path / "ipython"),
+        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+    )
     return env
 
 
-def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspace,
-                                                                mlinfra_env, wait_until):
+def test_restart_starts_a_new_session_from_its_first_execution(
+    tmp_path, workspace, mlinfra_env, wait_until
+):
     notebook = str(tmp_path / "restart.ipynb")
     svc = workspace.service("provenance")
     kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
@@ -148,26 +164,34 @@ def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspa
         kernel.run("%load_ext jupyter_mlinfra", "load")
         kernel.run("a = 1", "c1")
         kernel.run("b = a + 1", "c2")
-        kernel.run("a = 5", "c1")          # c2 is now stale in this first lifetime
+        kernel.run("a = 5", "c1")  # c2 is now stale in this first lifetime
         kernel_id = kernel.km.kernel_id
         first = wait_until(lambda: [s for s in svc.kernel_sessions(kernel_id)], "a session")
         old_session = first[0]["session_id"]
-        wait_until(lambda: len(getattr(svc.stored_log(notebook, old_session), "executions",
-                                      ())) == 3, "the first lifetime's three executions")
+        wait_until(
+            lambda: len(getattr(svc.stored_log(notebook, old_session), "executions", ())) == 3,
+            "the first lifetime's three executions",
+        )
         assert svc.check(notebook, session_id=old_session).stale == ["c2"]
 
-        kernel.restart()                   # Kernel > Restart: same kernel id, new process
+        kernel.restart()  # Kernel > Restart: same kernel id, new process
         assert kernel.km.kernel_id == kernel_id
         # the restarted kernel registers its session as soon as recording starts, before
         # any of its cells has run
         kernel.run("%load_ext jupyter_mlinfra", "load")
-        sessions = wait_until(lambda: [s for s in svc.kernel_sessions(kernel_id)
-                                      if s["session_id"] != old_session], "the new session")
+        sessions = wait_until(
+            lambda: [s for s in svc.kernel_sessions(kernel_id) if s["session_id"] != old_session],
+            "the new session",
+        )
         new_session = sessions[0]["session_id"]
-        kernel.run("x = 1", "c3")          # the very first executions after the restart
+        kernel.run("x = 1", "c3")  # the very first executions after the restart
         kernel.run("y = x + 1", "c4")
-        log = wait_until(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
-            svc.stored_log(notebook, new_session)), "the new session's two executions")
+        log = wait_until(
+            lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+                svc.stored_log(notebook, new_session)
+            ),
+            "the new session's two executions",
+        )
         assert [(e.seq, e.cell_id) for e in log.executions] == [(1, "c3"), (2, "c4")]
         # nothing merged into (or lost from) the first lifetime
         old = svc.history(notebook, session_id=old_session)
@@ -187,7 +211,8 @@ def test_restart_starts_a_new_session_from_its_first_execution(tmp_path, workspa
 
 
 def test_enable_recording_records_from_the_first_cell_and_disable_undoes_it(
-        tmp_path, workspace, mlinfra_env, monkeypatch, capsys, wait_until):
+    tmp_path, workspace, mlinfra_env, monkeypatch, capsys, wait_until
+):
     from jupyter_mlinfra.cli.main import main
 
     ipython_dir = tmp_path / "ipython"
@@ -197,7 +222,7 @@ def test_enable_recording_records_from_the_first_cell_and_disable_undoes_it(
     mine = "c.InteractiveShell.ast_node_interactivity = 'last_expr'\n"
     config.write_text(mine)
     assert main(["enable-recording", "--user"]) == 0
-    assert main(["enable-recording", "--user"]) == 0          # idempotent: one block
+    assert main(["enable-recording", "--user"]) == 0  # idempotent: one block
     assert config.read_text().count("enable-recording >>>") == 1
     assert "already enabled" in capsys.readouterr().out
 
@@ -205,10 +230,14 @@ def test_enable_recording_records_from_the_first_cell_and_disable_undoes_it(
     svc = workspace.service("provenance")
     kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
     try:
-        kernel.run("a = 1", "first")                           # no %load_ext anywhere
+        kernel.run("a = 1", "first")  # no %load_ext anywhere
         kernel.run("b = a + 1", "second")
-        log = wait_until(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
-            svc.stored_log(notebook)), "the first two cells in the catalog")
+        log = wait_until(
+            lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+                svc.stored_log(notebook)
+            ),
+            "the first two cells in the catalog",
+        )
         assert [e.cell_id for e in log.executions] == ["first", "second"]
         assert log.before_recording is None
         assert svc.check(notebook).clean
@@ -216,24 +245,31 @@ def test_enable_recording_records_from_the_first_cell_and_disable_undoes_it(
         kernel.shutdown()
 
     assert main(["disable-recording", "--user"]) == 0
-    assert config.read_text() == mine                         # exactly what was there
+    assert config.read_text() == mine  # exactly what was there
     kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
     try:
-        out = kernel.run("import sys\nprint('jupyter_mlinfra.kernel.extension' in sys.modules)",
-                         "c")["stdout"]
-        assert out.strip() == "False"                          # not loaded: not recording
+        out = kernel.run(
+            "import sys\nprint('jupyter_mlinfra.kernel.extension' in sys.modules)", "c"
+        )["stdout"]
+        assert out.strip() == "False"  # not loaded: not recording
     finally:
         kernel.shutdown()
 
 
-def test_cells_run_before_load_ext_are_one_finding_not_hidden_state(tmp_path, workspace,
-                                                                     mlinfra_env, wait_until):
+def test_cells_run_before_load_ext_are_one_finding_not_hidden_state(
+    tmp_path, workspace, mlinfra_env, wait_until
+):
     notebook = str(tmp_path / "late.ipynb")
-    nbformat.write(new_notebook(cells=[
-        new_code_cell("rate = 0.1\nsteps = 3", id="params"),
-        new_code_cell("%load_ext jupyter_mlinfra", id="load"),
-        new_code_cell("total = rate * steps", id="use"),
-    ]), notebook)
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell("rate = 0.1\nsteps = 3", id="params"),
+                new_code_cell("%load_ext jupyter_mlinfra", id="load"),
+                new_code_cell("total = rate * steps", id="use"),
+            ]
+        ),
+        notebook,
+    )
     svc = workspace.service("provenance")
     kernel = _Kernel(_kernel_env(tmp_path, mlinfra_env, notebook), str(tmp_path))
     try:
@@ -261,23 +297,28 @@ def test_a_model_reading_a_name_set_before_recording_says_so(ip, tmp_path, monke
     ip.run_line_magic("unload_ext", "jupyter_mlinfra")
     ip.run_cell("pre_weight = 3.0", store_history=True, cell_id="p-param")
     ip.run_cell("%load_ext jupyter_mlinfra", store_history=True, cell_id="p-load")
-    cell = ("from jupyter_mlinfra import models\n"
-            "from sklearn.linear_model import LogisticRegression\n"
-            "clf = LogisticRegression(C=pre_weight).fit([[0.0], [1.0], [2.0], [3.0]], "
-            "[0, 0, 1, 1])\n"
-            "v = models.register('pre-rec', clf)")
+    cell = (
+        "from jupyter_mlinfra import models\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "clf = LogisticRegression(C=pre_weight).fit([[0.0], [1.0], [2.0], [3.0]], "
+        "[0, 0, 1, 1])\n"
+        "v = models.register('pre-rec', clf)"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert ip.run_cell(cell, store_history=True, cell_id="p-fit").success
     v = ip.user_ns["v"]
     assert v.clean is False
-    assert any("`pre_weight`, left by executions that ran before recording started" in r
-               for r in v.dirty_reasons), v.dirty_reasons
+    assert any(
+        "`pre_weight`, left by executions that ran before recording started" in r
+        for r in v.dirty_reasons
+    ), v.dirty_reasons
     assert not any("hidden state" in r for r in v.dirty_reasons), v.dirty_reasons
 
 
-def test_recording_kernel_writes_a_sqlite_catalog_without_sqlalchemy(tmp_path, workspace,
-                                                                    mlinfra_env, wait_until):
+def test_recording_kernel_writes_a_sqlite_catalog_without_sqlalchemy(
+    tmp_path, workspace, mlinfra_env, wait_until
+):
     """On a SQLite catalog created beforehand (by the server, the CLI, an earlier kernel), a
     recording kernel registers its session and writes every execution without importing
     SQLAlchemy (its import was most of a kernel's once-per-kernel recording CPU)."""
@@ -291,12 +332,21 @@ def test_recording_kernel_writes_a_sqlite_catalog_without_sqlalchemy(tmp_path, w
         kernel.run("a.append(2)\nb = len(a)", "c2")
         kernel_id = kernel.km.kernel_id
         session = wait_until(lambda: svc.kernel_sessions(kernel_id), "the session")[0]
-        log = wait_until(lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
-            svc.stored_log(notebook, session["session_id"])), "the two executions")
+        log = wait_until(
+            lambda: (lambda lg: lg if lg and len(lg.executions) == 2 else None)(
+                svc.stored_log(notebook, session["session_id"])
+            ),
+            "the two executions",
+        )
         assert [(e.cell_id, sorted(e.binds), sorted(e.mutates)) for e in log.executions] == [
-            ("c1", ["a"], []), ("c2", ["b"], ["a"])]
-        out = kernel.run("import sys\nprint(sorted(m for m in sys.modules"
-                         " if m.split('.')[0] in ('sqlalchemy', 'alembic')))", "mods")
+            ("c1", ["a"], []),
+            ("c2", ["b"], ["a"]),
+        ]
+        out = kernel.run(
+            "import sys\nprint(sorted(m for m in sys.modules"
+            " if m.split('.')[0] in ('sqlalchemy', 'alembic')))",
+            "mods",
+        )
         assert out["stdout"].strip() == "[]"
     finally:
         kernel.shutdown()
@@ -317,4 +367,7 @@ def test_an_idle_recorder_still_records_the_next_cell(ip, workspace, wait_until)
     wait_until(lambda: rec.written == 3, "the cell after the idle time written")
     log = workspace.service("provenance").stored_log("/idle/nb.ipynb")
     assert [(e.cell_id, sorted(e.reads)) for e in log.executions] == [
-        ("i1", []), ("i2", ["a"]), ("i3", ["b"])]
+        ("i1", []),
+        ("i2", ["a"]),
+        ("i3", ["b"]),
+    ]

@@ -35,29 +35,29 @@ CORPUS_TIMEOUT = pytest.mark.timeout(900)
 # (status, words the reason must contain)}. Every other code cell must match (or be skipped).
 EXPECTED: dict[str, str | dict[int, tuple[str, str]]] = {
     "capture_magic": "pass",
-    "dates_and_times": "pass",                 # now(), today(): timestamps sanitized
-    "dicts_and_sets": "pass",                  # a printed set of strings: order sanitized
-    "exception_handled": "pass",               # traceback.print_exc: tmp paths sanitized
-    "exception_mid_notebook": "pass",          # saved with a KeyError: it fails the same way
+    "dates_and_times": "pass",  # now(), today(): timestamps sanitized
+    "dicts_and_sets": "pass",  # a printed set of strings: order sanitized
+    "exception_handled": "pass",  # traceback.print_exc: tmp paths sanitized
+    "exception_mid_notebook": "pass",  # saved with a KeyError: it fails the same way
     "feature_engineering": "pass",
     "file_roundtrip": "pass",
     "gradient_descent_numpy": "pass",
-    "images_pil": "pass",                      # image bytes: compared by MIME type
-    "ipywidgets_dashboard": "pass",            # widget model ids
+    "images_pil": "pass",  # image bytes: compared by MIME type
+    "ipywidgets_dashboard": "pass",  # widget model ids
     "ipywidgets_slider": "pass",
     "kmeans_clustering": "pass",
-    "logging_output": "pass",                  # asctime with milliseconds
+    "logging_output": "pass",  # asctime with milliseconds
     "long_dataframe_display": "pass",
     "matplotlib_line_plot": "pass",
     "matplotlib_subplots_hist": "pass",
     "numpy_arrays": "pass",
     "numpy_float_formatting": "pass",
     "numpy_linear_algebra": "pass",
-    "object_reprs": "pass",                    # <__main__.Model at 0x...>
+    "object_reprs": "pass",  # <__main__.Model at 0x...>
     "pandas_basics": "pass",
     "pandas_merge_join": "pass",
     "pandas_missing_values": "pass",
-    "pandas_read_csv_sales": "pass",           # data/sales.csv is in the corpus
+    "pandas_read_csv_sales": "pass",  # data/sales.csv is in the corpus
     "pandas_styling_html": "pass",
     "pandas_timeseries": "pass",
     "pathlib_glob_reports": "pass",
@@ -65,23 +65,26 @@ EXPECTED: dict[str, str | dict[int, tuple[str, str]]] = {
     "random_forest_importances": "pass",
     "rich_display_objects": "pass",
     "shell_escapes": "pass",
-    "sklearn_convergence_warning": "pass",     # a library warning: file:line sanitized
+    "sklearn_convergence_warning": "pass",  # a library warning: file:line sanitized
     "sklearn_grid_search": "pass",
     "sklearn_iris_classifier": "pass",
     "sklearn_regression_pipeline": "pass",
-    "sys_exit_in_cell": "pass",                # saved with SystemExit: stops the same way
+    "sys_exit_in_cell": "pass",  # saved with SystemExit: stops the same way
     "text_processing": "pass",
-    "timeit_magics": "pass",                   # %timeit, %time, %%time
-    "tqdm_auto_widget": "pass",                # tqdm.auto / tqdm.notebook widgets
-    "tqdm_training_loop": "pass",              # tqdm on stderr with \r redraws and postfix
+    "timeit_magics": "pass",  # %timeit, %time, %%time
+    "tqdm_auto_widget": "pass",  # tqdm.auto / tqdm.notebook widgets
+    "tqdm_training_loop": "pass",  # tqdm on stderr with \r redraws and postfix
     "train_test_eval_plots": "pass",
     "unicode_output": "pass",
-    "warnings_custom": "pass",                 # warnings from the notebook's own code
+    "warnings_custom": "pass",  # warnings from the notebook's own code
     # -- real differences and missing inputs --
     "missing_data_file": {4: ("error", "data/train.csv")},
     "network_download": {3: ("error", "Connection refused")},
-    "unseeded_random": {3: ("mismatch", "outputs differ"), 4: ("mismatch", "outputs differ"),
-                        5: ("mismatch", "outputs differ")},
+    "unseeded_random": {
+        3: ("mismatch", "outputs differ"),
+        4: ("mismatch", "outputs differ"),
+        5: ("mismatch", "outputs differ"),
+    },
     "deleted_cell_hidden_state": {3: ("error", "name 'threshold' is not defined")},
     "edited_after_run": {3: ("mismatch", "outputs differ"), 4: ("mismatch", "outputs differ")},
 }
@@ -121,8 +124,9 @@ def verdicts(corpus_home):
     from jupyter_mlinfra import provenance
 
     with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", NETWORK_PORT)) != 0, \
+        assert probe.connect_ex(("127.0.0.1", NETWORK_PORT)) != 0, (
             f"something listens on 127.0.0.1:{NETWORK_PORT}: network_download would not fail"
+        )
 
     def run(path: Path):
         try:
@@ -165,8 +169,9 @@ def test_verify_gives_the_expected_verdict(name, verdicts):
         cell = by_number[number]
         assert cell.status == status, result.to_text()
         assert words in (cell.reason + cell.diff), result.to_text()
-    unexpected = [c for n, c in by_number.items() if n not in expected
-                  and c.status in ("mismatch", "error")]
+    unexpected = [
+        c for n, c in by_number.items() if n not in expected and c.status in ("mismatch", "error")
+    ]
     assert not unexpected, result.to_text()
 
 
@@ -176,7 +181,7 @@ def test_missing_inputs_get_a_clear_verdict_not_a_traceback(verdicts):
     for name, where in (("missing_data_file", "cell 4"), ("network_download", "cell 3")):
         text = verdicts[name].to_text()
         assert f"{where}" in text and "error" in text
-        assert "Traceback" not in text and "File \"" not in text, text
+        assert "Traceback" not in text and 'File "' not in text, text
     text = verdicts["missing_data_file"].to_text()
     assert "No such file or directory: 'data/train.csv'" in text
     assert "needs data/train.csv" in text, text
@@ -201,9 +206,12 @@ def test_check_runs_on_every_notebook(corpus_home, verdicts):
             assert got == expected, (path.stem, key, report["explanations"])
         if EXPECTED.get(path.stem) == "pass" and path.stem != "exception_mid_notebook":
             # a notebook saved after one clean top-to-bottom run has nothing to report
-            assert not report["stale"] and not report["hidden_state"] \
-                and not report["code_changed"] and not report["out_of_order"], \
-                (path.stem, report["explanations"])
+            assert (
+                not report["stale"]
+                and not report["hidden_state"]
+                and not report["code_changed"]
+                and not report["out_of_order"]
+            ), (path.stem, report["explanations"])
 
 
 def _code_cell_numbers(path: Path) -> dict[str, int]:

@@ -15,11 +15,21 @@ def test_features_demo_notebook_runs(mlinfra_env, tmp_path):
     from jupyter_mlinfra.core.notebook_execution import execute_notebook
     from jupyter_mlinfra.core.workspace import Workspace
 
-    nb = execute_notebook(EXAMPLES / "features_demo.ipynb", tmp_path / "out.ipynb",
-                          parameters={"n_customers": 100, "days": 10}, kernel_name="python3",
-                          cwd=EXAMPLES, execution_timeout=120)
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                     for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    nb = execute_notebook(
+        EXAMPLES / "features_demo.ipynb",
+        tmp_path / "out.ipynb",
+        parameters={"n_customers": 100, "days": 10},
+        kernel_name="python3",
+        cwd=EXAMPLES,
+        execution_timeout=120,
+    )
+    text = "\n".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
     assert "feature view spend v1 registered" in text
     assert "registered churn_demo:1" in text
     ws = Workspace.open()

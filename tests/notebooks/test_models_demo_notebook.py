@@ -19,9 +19,15 @@ def test_models_demo_run_all_registers_clean_versions(mlinfra_env, tmp_path):
 
     notebook = tmp_path / "models_demo.ipynb"
     shutil.copy(EXAMPLES / "models_demo.ipynb", notebook)
-    execute_notebook(notebook, tmp_path / "out.ipynb", kernel_name="python3", cwd=tmp_path,
-                     execution_timeout=300, notebook_path=str(notebook),
-                     record_provenance=False)  # as in JupyterLab: the notebook loads it
+    execute_notebook(
+        notebook,
+        tmp_path / "out.ipynb",
+        kernel_name="python3",
+        cwd=tmp_path,
+        execution_timeout=300,
+        notebook_path=str(notebook),
+        record_provenance=False,
+    )  # as in JupyterLab: the notebook loads it
     ws = Workspace.open()
     try:
         store = ws.service("models")

@@ -23,18 +23,24 @@ class NamedUsers(IdentityProvider):
     def generate_anonymous_user(self, handler):
         headers = handler.request.headers
         groups = [g for g in headers.get("X-Test-Groups", "").split(",") if g]
-        return HubUser({"name": headers.get("X-Test-User", "alice"), "groups": groups,
-                        "admin": False})
+        return HubUser(
+            {"name": headers.get("X-Test-User", "alice"), "groups": groups, "admin": False}
+        )
 
 
 @pytest.fixture
 def as_user(jp_fetch):
     """``await as_user("bob", "fraud")("mlinfra", "api", ...)``: jp_fetch as a named user
     with groups (needs ``identity_provider_class: NamedUsers`` in jp_server_config)."""
+
     def acting(user: str, *groups: str):
         async def fetch(*parts, headers=None, **kwargs):
-            return await jp_fetch(*parts, headers={"X-Test-User": user,
-                                                   "X-Test-Groups": ",".join(groups),
-                                                   **(headers or {})}, **kwargs)
+            return await jp_fetch(
+                *parts,
+                headers={"X-Test-User": user, "X-Test-Groups": ",".join(groups), **(headers or {})},
+                **kwargs,
+            )
+
         return fetch
+
     return acting

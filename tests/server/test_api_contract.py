@@ -25,15 +25,26 @@ from tests.core.jobs.notebooks import make_root
 ENVELOPE = ["items", "total", "total_exact", "limit", "offset", "next_cursor"]
 # The lists the seed below fills with three rows or more (the walk test checks every list
 # the description has; these must be among them and be walked page by page).
-SEEDED = ["/jobs", "/runs", "/models", "/model-versions", "/models/{name}/versions",
-          "/features", "/features/entities", "/provenance/notebooks", "/audit"]
+SEEDED = [
+    "/jobs",
+    "/runs",
+    "/models",
+    "/model-versions",
+    "/models/{name}/versions",
+    "/features",
+    "/features/entities",
+    "/provenance/notebooks",
+    "/audit",
+]
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 
 
 @pytest.fixture
 def jp_server_config(mlinfra_env):
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_mlinfra": True}},
-            "MLInfra": {"jobs_scheduler_in_server": False}}
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_mlinfra": True}},
+        "MLInfra": {"jobs_scheduler_in_server": False},
+    }
 
 
 @pytest.fixture
@@ -55,34 +66,54 @@ def seeded(jp_root_dir, mlinfra_env):
         rng = np.random.default_rng(0)
         X, y = rng.normal(size=(30, 3)), rng.integers(0, 2, 30)
         models = ws.service("models")
-        for name, c in (("fraud", 0.5), ("fraud", 1.0), ("churn", 1.0), ("fraud", 2.0),
-                        ("ltv", 1.0)):
+        for name, c in (
+            ("fraud", 0.5),
+            ("fraud", 1.0),
+            ("churn", 1.0),
+            ("fraud", 2.0),
+            ("ltv", 1.0),
+        ):
             models.register(name, LogisticRegression(C=c).fit(X, y), tags={"team": "risk"})
         features = ws.service("features")
         for entity in ("store", "customer", "driver"):
             features.register_entity(entity, [f"{entity}_id"])
-        source = pd.DataFrame({"customer_id": [1, 2], "amount": [1.0, 2.0],
-                               "event_timestamp": pd.to_datetime(
-                                   ["2026-11-01", "2026-11-02"], utc=True)})
+        source = pd.DataFrame(
+            {
+                "customer_id": [1, 2],
+                "amount": [1.0, 2.0],
+                "event_timestamp": pd.to_datetime(["2026-11-01", "2026-11-02"], utc=True),
+            }
+        )
         for view in ("spend", "clicks", "visits"):
             features.register_view(view, entities="customer", source=source, ttl="30d")
         features.materialize("spend")
         provenance = ws.service("provenance")
         for i, nb in enumerate(("a.ipynb", "b.ipynb", "c.ipynb")):
             path = str(jp_root_dir / nb)
-            provenance.record([Execution(seq=1, cell_id="c1", source="x = 1",
-                                         session_id=f"s{i}", notebook_path=path,
-                                         execution_count=1, started_at=1.7e9 + i,
-                                         ended_at=1.7e9 + i + 0.01,
-                                         binds=frozenset({"x"}))])
+            provenance.record(
+                [
+                    Execution(
+                        seq=1,
+                        cell_id="c1",
+                        source="x = 1",
+                        session_id=f"s{i}",
+                        notebook_path=path,
+                        execution_count=1,
+                        started_at=1.7e9 + i,
+                        ended_at=1.7e9 + i + 0.01,
+                        binds=frozenset({"x"}),
+                    )
+                ]
+            )
     finally:
         ws.close()
     return jp_root_dir
 
 
 async def _get(jp_fetch, parts, **params):
-    response = await jp_fetch("mlinfra", "api", *parts,
-                              params={k: str(v) for k, v in params.items()})
+    response = await jp_fetch(
+        "mlinfra", "api", *parts, params={k: str(v) for k, v in params.items()}
+    )
     return json.loads(response.body)
 
 
@@ -126,18 +157,23 @@ def test_the_openapi_description_is_valid_and_complete():
             assert status in op["responses"], f"{where} does not describe its {status}"
         for status, answer in op["responses"].items():
             if status.startswith("4"):
-                answer = doc["components"]["responses"][answer["$ref"].rsplit("/", 1)[-1]] \
-                    if "$ref" in answer else answer
-                assert answer["content"]["application/json"]["schema"] == error, \
+                answer = (
+                    doc["components"]["responses"][answer["$ref"].rsplit("/", 1)[-1]]
+                    if "$ref" in answer
+                    else answer
+                )
+                assert answer["content"]["application/json"]["schema"] == error, (
                     f"{where} {status} is not the error schema"
+                )
         if method == "delete":
             assert set(op["responses"]) & {"200", "201"} == set(), where
             assert "content" not in op["responses"]["204"], where
         body = (op.get("requestBody") or {}).get("content", {}).get("application/json")
         if body:
             schema = _resolve(doc, body["schema"])
-            assert schema.get("additionalProperties") is False, \
+            assert schema.get("additionalProperties") is False, (
                 f"{where}: its body must refuse unknown fields"
+            )
 
 
 def _list_paths(doc) -> list[str]:
@@ -239,10 +275,12 @@ async def test_filters_have_the_same_names_and_booleans_parse_one_way(jp_fetch, 
     assert [j["name"] for j in (await _get(jp_fetch, ("jobs",), q="alp"))["items"]] == ["alpha"]
     assert (await _get(jp_fetch, ("jobs",), tag="nightly"))["total"] == 3
     assert (await _get(jp_fetch, ("jobs",), tag="nightly", limit=1))["next_cursor"]
-    assert [e["name"] for e in (await _get(jp_fetch, ("features", "entities"),
-                                           q="driv"))["items"]] == ["driver"]
-    assert [n["path"] for n in (await _get(jp_fetch, ("provenance", "notebooks"),
-                                           q="b.ipynb"))["items"]] == ["b.ipynb"]
+    assert [
+        e["name"] for e in (await _get(jp_fetch, ("features", "entities"), q="driv"))["items"]
+    ] == ["driver"]
+    assert [
+        n["path"] for n in (await _get(jp_fetch, ("provenance", "notebooks"), q="b.ipynb"))["items"]
+    ] == ["b.ipynb"]
     for value, total in (("on", 3), ("YES", 3), ("off", 0), ("0", 0)):
         assert (await _get(jp_fetch, ("jobs",), active=value))["total"] == total, value
     code, message = await _refused(jp_fetch, ("jobs",), active="maybe")
@@ -256,22 +294,34 @@ async def test_deletes_answer_204_without_a_body(jp_fetch, seeded):
     for parts in (("features", "views", "visits"), ("jobs", "bravo")):
         response = await jp_fetch("mlinfra", "api", *parts, method="DELETE")
         assert (response.code, response.body) == (204, b""), parts
-    await jp_fetch("mlinfra", "api", "models", "fraud", "aliases", "prod", method="PUT",
-                   body=json.dumps({"version": 1}))
-    response = await jp_fetch("mlinfra", "api", "models", "fraud", "aliases", "prod",
-                              method="DELETE")
+    await jp_fetch(
+        "mlinfra",
+        "api",
+        "models",
+        "fraud",
+        "aliases",
+        "prod",
+        method="PUT",
+        body=json.dumps({"version": 1}),
+    )
+    response = await jp_fetch(
+        "mlinfra", "api", "models", "fraud", "aliases", "prod", method="DELETE"
+    )
     assert (response.code, response.body) == (204, b"")
 
 
 async def test_unknown_body_fields_are_refused_by_name(jp_fetch, seeded):
     for method, parts, body in (
-            ("POST", ("jobs",), {"name": "j", "notebook": "ok.ipynb", "colour": 1}),
-            ("PATCH", ("models", "fraud"), {"description": "x", "colour": 1}),
-            ("PATCH", ("features", "views", "spend"), {"colour": 1}),
-            ("POST", ("features", "online"), {"features": ["spend:amount"],
-                                              "entity_rows": [{"customer_id": 1}],
-                                              "colour": 1}),
-            ("POST", ("provenance", "check"), {"path": "a.ipynb", "colour": 1})):
+        ("POST", ("jobs",), {"name": "j", "notebook": "ok.ipynb", "colour": 1}),
+        ("PATCH", ("models", "fraud"), {"description": "x", "colour": 1}),
+        ("PATCH", ("features", "views", "spend"), {"colour": 1}),
+        (
+            "POST",
+            ("features", "online"),
+            {"features": ["spend:amount"], "entity_rows": [{"customer_id": 1}], "colour": 1},
+        ),
+        ("POST", ("provenance", "check"), {"path": "a.ipynb", "colour": 1}),
+    ):
         code, message = await _refused(jp_fetch, parts, method=method, body=body)
         assert code == 400 and "colour" in message, (parts, message)
 
@@ -286,25 +336,40 @@ def _times(value, where="") -> list[tuple[str, str]]:
 
 
 async def test_times_are_iso_utc_with_z_everywhere(jp_fetch, seeded):
-    answers = {path: await _get(jp_fetch, path.strip("/").replace("{name}", "fraud").split("/"))
-               for path in SEEDED}
+    answers = {
+        path: await _get(jp_fetch, path.strip("/").replace("{name}", "fraud").split("/"))
+        for path in SEEDED
+    }
     run_id = answers["/runs"]["items"][0]["id"]
-    for parts in (("jobs", "alpha"), ("runs", run_id), ("models", "fraud"),
-                  ("models", "fraud", "versions", "1"), ("features", "views", "spend"),
-                  ("jobs", "scheduler")):
+    for parts in (
+        ("jobs", "alpha"),
+        ("runs", run_id),
+        ("models", "fraud"),
+        ("models", "fraud", "versions", "1"),
+        ("features", "views", "spend"),
+        ("jobs", "scheduler"),
+    ):
         answers["/".join(parts)] = await _get(jp_fetch, parts)
-    answers["schedule-preview"] = await _get(jp_fetch, ("jobs", "schedule-preview"),
-                                             schedule="0 6 * * *")
-    online = await jp_fetch("mlinfra", "api", "features", "online", method="POST",
-                            body=json.dumps({"features": ["spend:amount"],
-                                             "entity_rows": [{"customer_id": 1}]}))
+    answers["schedule-preview"] = await _get(
+        jp_fetch, ("jobs", "schedule-preview"), schedule="0 6 * * *"
+    )
+    online = await jp_fetch(
+        "mlinfra",
+        "api",
+        "features",
+        "online",
+        method="POST",
+        body=json.dumps({"features": ["spend:amount"], "entity_rows": [{"customer_id": 1}]}),
+    )
     answers["online"] = json.loads(online.body)
-    found = [(name + where, text) for name, answer in answers.items()
-             for where, text in _times(answer)]
+    found = [
+        (name + where, text) for name, answer in answers.items() for where, text in _times(answer)
+    ]
     assert any(name.startswith("online") for name, _ in found), "no time in the lookup"
     assert len(found) > 20
-    wrong = [(where, text) for where, text in found if not text.endswith("Z")
-             and "_local" not in where]
+    wrong = [
+        (where, text) for where, text in found if not text.endswith("Z") and "_local" not in where
+    ]
     assert not wrong, wrong[:10]
     runs = answers["/runs"]["items"]
     assert all("duration_seconds" in r and "timeout_seconds" in r for r in runs)
@@ -320,8 +385,9 @@ def test_python_lists_page_through_and_pages_are_the_envelope(seeded):
         assert [j["name"] for j in jobs.list_jobs()] == ["alpha", "bravo", "charlie"]
         page = jobs.list_jobs_page(limit=2)
         assert list(page) == ENVELOPE and page["total"] == 3 and page["next_cursor"]
-        assert [j["name"] for j in jobs.list_jobs_page(cursor=page["next_cursor"])["items"]] \
-            == ["charlie"]
+        assert [j["name"] for j in jobs.list_jobs_page(cursor=page["next_cursor"])["items"]] == [
+            "charlie"
+        ]
         assert len(jobs.runs()) == 3 and len(jobs.runs(limit=2)) == 2
         assert jobs.runs(offset=1) == jobs.runs()[1:]
         assert [m["name"] for m in models.list_models()] == ["churn", "fraud", "ltv"]

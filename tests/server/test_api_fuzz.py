@@ -57,25 +57,51 @@ def _seed(home: Path, root: Path) -> None:
         X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
         models = ws.service("models")
         for c in (0.5, 1.0):
-            models.register("fraud", LogisticRegression(C=c).fit(X, y),
-                            metrics={"auc": 0.7 + c / 10}, tags={"team": "risk"})
+            models.register(
+                "fraud",
+                LogisticRegression(C=c).fit(X, y),
+                metrics={"auc": 0.7 + c / 10},
+                tags={"team": "risk"},
+            )
         models.set_alias("fraud", "champion", 1)
-        frame = pd.DataFrame({"customer_id": np.arange(20),
-                              "event_timestamp": pd.Timestamp("2026-11-01", tz="UTC"),
-                              "amount": rng.random(20)})
+        frame = pd.DataFrame(
+            {
+                "customer_id": np.arange(20),
+                "event_timestamp": pd.Timestamp("2026-11-01", tz="UTC"),
+                "amount": rng.random(20),
+            }
+        )
         source = root / "txns.parquet"
         frame.to_parquet(source, index=False)
         features = ws.service("features")
         features.register_entity("customer", ["customer_id"])
         features.register_view("spend", entities="customer", source=str(source), ttl="30d")
         features.materialize("spend")
-        nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]},
-                         "source": "x = 1", "outputs": [], "execution_count": None, "id": "p"},
-                        {"cell_type": "code", "metadata": {}, "source": "print(x)",
-                         "outputs": [], "execution_count": None, "id": "c"}],
-              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                          "language": "python"}},
-              "nbformat": 4, "nbformat_minor": 5}
+        nb = {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "metadata": {"tags": ["parameters"]},
+                    "source": "x = 1",
+                    "outputs": [],
+                    "execution_count": None,
+                    "id": "p",
+                },
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "source": "print(x)",
+                    "outputs": [],
+                    "execution_count": None,
+                    "id": "c",
+                },
+            ],
+            "metadata": {
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
         (root / "job.ipynb").write_text(json.dumps(nb))
         jobs = ws.service("jobs")
         jobs.create_job("nightly", "job.ipynb", root_dir=str(root), parameters={"x": 2})
@@ -88,16 +114,22 @@ def _seed(home: Path, root: Path) -> None:
 def _write_config(folder: Path, seeded: dict) -> Path:
     """schemathesis.toml: path parameters of the objects seeded above, so the cases of those
     operations reach past the 404 into the handlers (the token pass fuzzes the paths too)."""
-    fixed = [(r"^/jobs/\\{ref\\}", {"ref": "nightly"}),
-             (r"^/features/views/\\{name\\}", {"name": "spend"}),
-             (r"^/models/\\{name\\}/versions/", {"name": "fraud", "version": 1}),
-             (r"^/models/\\{name\\}", {"name": "fraud"}),
-             (r"^/runs/\\{run_id\\}", {"run_id": seeded["run_id"]})]
+    fixed = [
+        (r"^/jobs/\\{ref\\}", {"ref": "nightly"}),
+        (r"^/features/views/\\{name\\}", {"name": "spend"}),
+        (r"^/models/\\{name\\}/versions/", {"name": "fraud", "version": 1}),
+        (r"^/models/\\{name\\}", {"name": "fraud"}),
+        (r"^/runs/\\{run_id\\}", {"run_id": seeded["run_id"]}),
+    ]
     lines = []
     for regex, params in fixed:
         values = ", ".join(f"{k} = {json.dumps(v)}" for k, v in params.items())
-        lines += ["[[operations]]", f'include-path-regex = "{regex}"',
-                  f"parameters = {{ {values} }}", ""]
+        lines += [
+            "[[operations]]",
+            f'include-path-regex = "{regex}"',
+            f"parameters = {{ {values} }}",
+            "",
+        ]
     path = folder / "schemathesis.toml"
     path.write_text("\n".join(lines))
     return path
@@ -114,17 +146,32 @@ def live_server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLINFRA_")}
     # Config and IPython profile in temporary folders: the fuzzer calls every endpoint,
     # the recording switch (which writes kernel configuration) included.
-    env.update(MLINFRA_HOME=str(home), JUPYTER_CONFIG_DIR=str(config),
-               JUPYTER_CONFIG_PATH=str(config), IPYTHONDIR=str(base / "ipython"),
-               PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        MLINFRA_HOME=str(home),
+        JUPYTER_CONFIG_DIR=str(config),
+        JUPYTER_CONFIG_PATH=str(config),
+        IPYTHONDIR=str(base / "ipython"),
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
     log_path = base / "server.log"
     log = log_path.open("w")
     process = subprocess.Popen(
-        [str(VENV_BIN / "jupyter"), "server", "--allow-root", "--no-browser",
-         "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--MLInfra.jobs_workers=1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(VENV_BIN / "jupyter"),
+            "server",
+            "--allow-root",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--MLInfra.jobs_workers=1",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while True:
@@ -161,20 +208,42 @@ def _browser_session(url: str, token: str) -> list[str]:
     return ["-H", f"Cookie: {header}", "-H", f"X-XSRFToken: {cookies['_xsrf']}"]
 
 
-def _run_schemathesis(server: dict, headers: list[str], name: str,
-                      config: Path | None = None) -> subprocess.CompletedProcess:
+def _run_schemathesis(
+    server: dict, headers: list[str], name: str, config: Path | None = None
+) -> subprocess.CompletedProcess:
     report = server["base"] / f"{name}-report"
-    command = [str(VENV_BIN / "st"), *(["--config-file", str(config)] if config else []), "run", server["url"] + "mlinfra/api/openapi.json",
-               "--url", server["url"] + "mlinfra/api",
-               "--checks", "not_a_server_error,response_schema_conformance,"
-                           "status_code_conformance,content_type_conformance",
-               "--max-examples", str(EXAMPLES), "--seed", "20261201",
-               "--exclude-path-regex", SLOW_OPERATIONS,
-               "--request-timeout", "60", "--workers", "1", "--no-color",
-               "--generation-database", "none", "--suppress-health-check", "all",
-               "--report", "ndjson", "--report-dir", str(report), *headers]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900,
-                          cwd=server["base"])
+    command = [
+        str(VENV_BIN / "st"),
+        *(["--config-file", str(config)] if config else []),
+        "run",
+        server["url"] + "mlinfra/api/openapi.json",
+        "--url",
+        server["url"] + "mlinfra/api",
+        "--checks",
+        "not_a_server_error,response_schema_conformance,"
+        "status_code_conformance,content_type_conformance",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        "20261201",
+        "--exclude-path-regex",
+        SLOW_OPERATIONS,
+        "--request-timeout",
+        "60",
+        "--workers",
+        "1",
+        "--no-color",
+        "--generation-database",
+        "none",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "ndjson",
+        "--report-dir",
+        str(report),
+        *headers,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=server["base"])
 
 
 @pytest.mark.parametrize("session", ["token", "cookie+xsrf"])
@@ -186,7 +255,7 @@ def test_rest_api_holds_under_property_based_testing(live_server, session):
         headers = _browser_session(live_server["url"], live_server["token"])
         config = _write_config(live_server["base"], live_server["seeded"])
     result = _run_schemathesis(live_server, headers, session.replace("+", "-"), config)
-    summary = (result.stdout[-6000:] + result.stderr[-2000:])
+    summary = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0, f"schemathesis found failures ({session}):\n{summary}"
     assert "API operations" in result.stdout or "operations" in result.stdout, summary
     log = live_server["log"].read_text(errors="replace")

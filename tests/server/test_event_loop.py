@@ -45,14 +45,16 @@ def _a_thread_waits_for_the_catalog_write_lock() -> bool:
     return False
 
 
-async def test_health_answers_while_a_catalog_write_waits_for_a_lock(jp_fetch, mlinfra_env,
-                                                                     await_until):
+async def test_health_answers_while_a_catalog_write_waits_for_a_lock(
+    jp_fetch, mlinfra_env, await_until
+):
     """A request stuck in the catalog (here: waiting for a write lock another process holds)
     does not hold up the server: health is answered while it waits, and it completes once
     the lock is released. On the loop, health would wait behind it."""
     await _health(jp_fetch)  # the catalog exists and every service is built
-    locker = sqlite3.connect(mlinfra_env / "catalog.db", isolation_level=None,
-                             check_same_thread=False)
+    locker = sqlite3.connect(
+        mlinfra_env / "catalog.db", isolation_level=None, check_same_thread=False
+    )
     locker.execute("BEGIN IMMEDIATE")  # the catalog's write lock, held by "another process"
     released = threading.Event()
 
@@ -65,16 +67,27 @@ async def test_health_answers_while_a_catalog_write_waits_for_a_lock(jp_fetch, m
     safety = threading.Timer(20, release)
     safety.start()
     try:
-        write = asyncio.ensure_future(jp_fetch(
-            "mlinfra", "api", "features", "entities", method="POST",
-            body=json.dumps({"name": "customer", "join_keys": ["customer_id"]})))
+        write = asyncio.ensure_future(
+            jp_fetch(
+                "mlinfra",
+                "api",
+                "features",
+                "entities",
+                method="POST",
+                body=json.dumps({"name": "customer", "join_keys": ["customer_id"]}),
+            )
+        )
         # the write is in the catalog, waiting for the lock (on the loop, this test could not
         # even look: the loop would be stuck in that wait until the safety release)
-        await await_until(_a_thread_waits_for_the_catalog_write_lock,
-                          "the write to wait for the catalog's lock", timeout=30)
+        await await_until(
+            _a_thread_waits_for_the_catalog_write_lock,
+            "the write to wait for the catalog's lock",
+            timeout=30,
+        )
         health = await _health(jp_fetch)
         assert not write.done() and not released.is_set(), (
-            "health was answered only after the catalog write: the write blocked the loop")
+            "health was answered only after the catalog write: the write blocked the loop"
+        )
         release()
         response = await write
         assert response.code == 201 and json.loads(response.body)["name"] == "customer"
@@ -88,11 +101,22 @@ async def test_health_answers_while_a_catalog_write_waits_for_a_lock(jp_fetch, m
 def _big_notebook(path, megabytes: int) -> None:
     """A notebook of ``megabytes`` MB: a parameters cell and a cell with a large saved output."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print(x)", outputs=[nbformat.v4.new_output(
-                    "stream", name="stdout", text="0123456789abcdef" * (megabytes << 16))])]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "print(x)",
+            outputs=[
+                nbformat.v4.new_output(
+                    "stream", name="stdout", text="0123456789abcdef" * (megabytes << 16)
+                )
+            ],
+        ),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 
@@ -112,9 +136,9 @@ def big_model(mlinfra_env):
     ws.close()
 
 
-async def test_health_stays_responsive_while_50_mb_move(jp_fetch, jp_root_dir, big_model,
-                                                        jp_http_port, jp_base_url,
-                                                        jp_auth_header):
+async def test_health_stays_responsive_while_50_mb_move(
+    jp_fetch, jp_root_dir, big_model, jp_http_port, jp_base_url, jp_auth_header
+):
     """GET /health probed over and over while a 50 MB model artifact is downloaded (twice)
     and a run of a 50 MB notebook is submitted (its snapshot written to the artifact store).
 
@@ -133,34 +157,41 @@ async def test_health_stays_responsive_while_50_mb_move(jp_fetch, jp_root_dir, b
 
     def download() -> tuple[int, str]:
         url = f"{api}/models/big/versions/1/artifacts/{big_model['name']}"
-        with urllib.request.urlopen(urllib.request.Request(url, headers=jp_auth_header),
-                                    timeout=300) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=jp_auth_header), timeout=300
+        ) as response:
             return len(response.read()), response.headers["Content-Type"]
 
     def submit() -> dict:
-        request = urllib.request.Request(f"{api}/runs", method="POST",
-                                         data=json.dumps({"notebook": "big.ipynb"}).encode(),
-                                         headers=jp_auth_header)
+        request = urllib.request.Request(
+            f"{api}/runs",
+            method="POST",
+            data=json.dumps({"notebook": "big.ipynb"}).encode(),
+            headers=jp_auth_header,
+        )
         with urllib.request.urlopen(request, timeout=300) as response:
             return json.loads(response.read())
 
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(3) as pool:
-        load = asyncio.gather(*(loop.run_in_executor(pool, f)
-                                for f in (download, submit, download)))
+        load = asyncio.gather(
+            *(loop.run_in_executor(pool, f) for f in (download, submit, download))
+        )
         walls: list[float] = []
         cpus: list[float] = []
         while not load.done():
-            cpu = time.thread_time()   # this thread is the server's event loop
+            cpu = time.thread_time()  # this thread is the server's event loop
             walls.append(await _health(jp_fetch))
             cpus.append(time.thread_time() - cpu)
         first, run, second = await load
     assert first == second == (big_model["size"], "application/octet-stream")
     assert run["state"] == "queued"
-    print(f"health during the 50 MB load: {len(walls)} probes; wall median "
-          f"{statistics.median(walls) * 1000:.1f} ms, max {max(walls) * 1000:.1f} ms; loop CPU "
-          f"per probe median {statistics.median(cpus) * 1000:.1f} ms, max "
-          f"{max(cpus) * 1000:.1f} ms")
+    print(
+        f"health during the 50 MB load: {len(walls)} probes; wall median "
+        f"{statistics.median(walls) * 1000:.1f} ms, max {max(walls) * 1000:.1f} ms; loop CPU "
+        f"per probe median {statistics.median(cpus) * 1000:.1f} ms, max "
+        f"{max(cpus) * 1000:.1f} ms"
+    )
     assert len(cpus) >= 3
     assert statistics.median(cpus) < 0.1 and max(cpus) < 0.25, cpus
 
@@ -179,11 +210,16 @@ def _service_calls_on_the_loop(tree) -> list[str]:
             continue
         owner = node.func.value
         while isinstance(owner, ast.Attribute) and not (
-                isinstance(owner.value, ast.Name) and owner.value.id == "self"):
+            isinstance(owner.value, ast.Name) and owner.value.id == "self"
+        ):
             owner = owner.value
-        if (isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name)
-                and owner.value.id == "self" and owner.attr in SERVICES
-                and node.func.attr != "service"):
+        if (
+            isinstance(owner, ast.Attribute)
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id == "self"
+            and owner.attr in SERVICES
+            and node.func.attr != "service"
+        ):
             found.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
     return found
 
@@ -206,4 +242,5 @@ def test_every_handler_calls_services_off_the_loop():
             if method is None or handler.__name__ == "NotFoundHandler":
                 continue
             assert inspect.iscoroutinefunction(inspect.unwrap(method)), (
-                f"{handler.__name__}.{verb} runs on the event loop")
+                f"{handler.__name__}.{verb} runs on the event loop"
+            )

@@ -20,8 +20,12 @@ class AliceIdentity(IdentityProvider):
 
 @pytest.fixture
 def jp_server_config(mlinfra_env):
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_mlinfra": True},
-                          "identity_provider_class": AliceIdentity}}
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_mlinfra": True},
+            "identity_provider_class": AliceIdentity,
+        }
+    }
 
 
 async def make_spend(jp_fetch):
@@ -33,13 +37,22 @@ async def make_spend(jp_fetch):
     ws = Workspace(resolve_config(), user=user)
     fs = ws.service("features")
     fs.register_entity("customer", ["customer_id"])
-    fs.register_view("spend", entities="customer", ttl="2d", tags=["billing"],
-                     source=pd.DataFrame({
-                         "customer_id": [1, 1, 2],
-                         "event_timestamp": pd.to_datetime(
-                             ["2024-01-01", "2024-01-02", "2024-01-02"], utc=True),
-                         "amount": [10.0, 30.0, 5.0]}),
-                     visibility="public")
+    fs.register_view(
+        "spend",
+        entities="customer",
+        ttl="2d",
+        tags=["billing"],
+        source=pd.DataFrame(
+            {
+                "customer_id": [1, 1, 2],
+                "event_timestamp": pd.to_datetime(
+                    ["2024-01-01", "2024-01-02", "2024-01-02"], utc=True
+                ),
+                "amount": [10.0, 30.0, 5.0],
+            }
+        ),
+        visibility="public",
+    )
     return fs
 
 
@@ -57,8 +70,14 @@ async def test_list_describe_materialize_sample(jp_fetch, mlinfra_env):
     await make_spend(jp_fetch)
     views = (await call(jp_fetch, q="amount"))["items"]
     assert [v["name"] for v in views] == ["spend"]
-    done = await call(jp_fetch, "views", "spend", "materialize", method="POST",
-                      body={"end": "2024-02-01T00:00:00Z"})
+    done = await call(
+        jp_fetch,
+        "views",
+        "spend",
+        "materialize",
+        method="POST",
+        body={"end": "2024-02-01T00:00:00Z"},
+    )
     assert done["rows"] == 3 and done["files"] == 2
     info = await call(jp_fetch, "views", "spend")
     assert info["statistics"]["features"]["amount"]["max"] == 30.0
@@ -71,18 +90,38 @@ async def test_list_describe_materialize_sample(jp_fetch, mlinfra_env):
 async def test_push_online_and_training_frame(jp_fetch, mlinfra_env):
     await make_spend(jp_fetch)
     now = pd.Timestamp.now(tz="UTC").isoformat()
-    pushed = await call(jp_fetch, "views", "spend", "push", method="POST",
-                        body={"rows": [{"customer_id": 5, "event_timestamp": now,
-                                        "amount": 2.5}]})
+    pushed = await call(
+        jp_fetch,
+        "views",
+        "spend",
+        "push",
+        method="POST",
+        body={"rows": [{"customer_id": 5, "event_timestamp": now, "amount": 2.5}]},
+    )
     assert pushed["rows"] == 1
-    online = await call(jp_fetch, "online", method="POST", body={
-        "features": ["spend:amount"], "entity_rows": [{"customer_id": 5}, {"customer_id": 6}]})
+    online = await call(
+        jp_fetch,
+        "online",
+        method="POST",
+        body={
+            "features": ["spend:amount"],
+            "entity_rows": [{"customer_id": 5}, {"customer_id": 6}],
+        },
+    )
     assert online["rows"][0]["amount"] == 2.5
     assert [s["amount"] for s in online["status"]] == ["present", "not_found"]
-    frame = await call(jp_fetch, "training-frame", method="POST", body={
-        "features": ["spend:amount"],
-        "entity_rows": [{"customer_id": 5, "event_timestamp": now},
-                        {"customer_id": 1, "event_timestamp": now}]})
+    frame = await call(
+        jp_fetch,
+        "training-frame",
+        method="POST",
+        body={
+            "features": ["spend:amount"],
+            "entity_rows": [
+                {"customer_id": 5, "event_timestamp": now},
+                {"customer_id": 1, "event_timestamp": now},
+            ],
+        },
+    )
     assert frame["columns"] == ["customer_id", "event_timestamp", "amount"]
     assert [r[2] for r in frame["rows"]] == [2.5, None]
     assert frame["lineage"]["views"][0]["name"] == "spend"
@@ -95,8 +134,12 @@ async def test_errors_and_ownership(jp_fetch, mlinfra_env):
     assert err.value.code == 404
     assert json.loads(err.value.response.body)["error"]["code"] == "not_found"
     with pytest.raises(HTTPClientError) as err:
-        await call(jp_fetch, "online", method="POST", body={"features": ["spend:nope"],
-                                                             "entity_rows": [{}]})
+        await call(
+            jp_fetch,
+            "online",
+            method="POST",
+            body={"features": ["spend:nope"], "entity_rows": [{}]},
+        )
     assert err.value.code == 404
     with pytest.raises(HTTPClientError) as err:
         await call(jp_fetch, "views", "spend", method="PATCH", body={"transform": "x"})
@@ -107,8 +150,9 @@ async def test_errors_and_ownership(jp_fetch, mlinfra_env):
 
     other = Workspace(resolve_config(), user="someone-else").service("features")
     assert [v["name"] for v in other.list_views()] == ["spend"]
-    other.register_view("mine", entities="customer", schema={"customer_id": "int64",
-                                                            "x": "float64"})
+    other.register_view(
+        "mine", entities="customer", schema={"customer_id": "int64", "x": "float64"}
+    )
     with pytest.raises(HTTPClientError) as err:
         await call(jp_fetch, "views", "mine", method="DELETE")
     assert err.value.code == 404  # private to someone-else: invisible here
@@ -123,7 +167,12 @@ async def test_errors_and_ownership(jp_fetch, mlinfra_env):
 
 async def test_openapi_describes_the_feature_routes(jp_fetch):
     doc = json.loads((await jp_fetch("mlinfra", "api", "openapi.json")).body)
-    for path in ("/features", "/features/views/{name}", "/features/online",
-                 "/features/training-frame", "/features/views/{name}/materialize"):
+    for path in (
+        "/features",
+        "/features/views/{name}",
+        "/features/online",
+        "/features/training-frame",
+        "/features/views/{name}/materialize",
+    ):
         assert path in doc["paths"], path
     assert "TrainingFrameLineage" in doc["components"]["schemas"]

@@ -51,11 +51,13 @@ async def test_bad_input_is_one_warning_line_in_the_server_log(jp_fetch, caplog)
     # A user's typo in the schedule field is answered 400 with a message; the server log
     # says so in one line instead of an "Uncaught exception" traceback an admin would chase.
     with pytest.raises(HTTPClientError) as err:
-        await jp_fetch("mlinfra", "api", "jobs", "schedule-preview",
-                       params={"schedule": "0 25 * * *"})
+        await jp_fetch(
+            "mlinfra", "api", "jobs", "schedule-preview", params={"schedule": "0 25 * * *"}
+        )
     assert err.value.code == 400
     assert "invalid cron expression" in json.loads(err.value.response.body)["error"]["message"]
     logged = [r for r in caplog.records if "schedule-preview" in r.getMessage()]
-    assert any(r.levelname == "WARNING" and "invalid_input" in r.getMessage()
-               for r in logged), [r.getMessage() for r in logged]
+    assert any(r.levelname == "WARNING" and "invalid_input" in r.getMessage() for r in logged), [
+        r.getMessage() for r in logged
+    ]
     assert not any("Uncaught exception" in r.getMessage() or r.exc_info for r in logged)

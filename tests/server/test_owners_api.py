@@ -20,9 +20,13 @@ def jp_server_config(mlinfra_env, monkeypatch):
     monkeypatch.setenv("MLINFRA_JOBS_RECORD_PROVENANCE", "false")
     # a team set in the environment (the old `team` setting) grants nothing
     monkeypatch.setenv("MLINFRA_TEAM", "fraud")
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_mlinfra": True},
-                          "identity_provider_class": NamedUsers},
-            "MLInfra": {"roles": {"group:ml-admins": ["admin"]}}}
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_mlinfra": True},
+            "identity_provider_class": NamedUsers,
+        },
+        "MLInfra": {"roles": {"group:ml-admins": ["admin"]}},
+    }
 
 
 async def _status(request) -> int:
@@ -42,33 +46,40 @@ async def test_bob_cannot_change_alices_model_an_admin_can(as_user, mlinfra_env)
     from jupyter_mlinfra.core.workspace import Workspace
 
     ws = Workspace.open(user="alice")
-    ws.service("models").register("churn", DummyClassifier().fit([[0], [1]], [0, 1]),
-                                  description="alice's", figures=[])
+    ws.service("models").register(
+        "churn", DummyClassifier().fit([[0], [1]], [0, 1]), description="alice's", figures=[]
+    )
     ws.close()
     alice, bob = as_user("alice", "fraud"), as_user("bob", "fraud")
     admin = as_user("erin", "ml-admins")
-    for body in ({"description": "bob's"}, {"tags": {"stage": "prod"}},
-                 {"remove_tags": ["owner"]}):
+    for body in ({"description": "bob's"}, {"tags": {"stage": "prod"}}, {"remove_tags": ["owner"]}):
         assert await _status(_patch(bob, "models", "churn", body=body)) == 403
     for body in ({"archived": True}, {"description": "bob's"}):
         assert await _status(_patch(bob, "models", "churn", "versions", "1", body=body)) == 403
     card = json.loads((await bob("mlinfra", "api", "models", "churn")).body)
     assert card["description"] == "alice's" and card["versions"][0]["status"] == "ready"
 
-    assert await _status(_patch(admin, "models", "churn", "versions", "1",
-                                body={"archived": True})) == 200
-    assert await _status(_patch(alice, "models", "churn", "versions", "1",
-                                body={"archived": False})) == 200
-    assert await _status(_patch(admin, "models", "churn",
-                                body={"description": "curated"})) == 200
+    assert (
+        await _status(_patch(admin, "models", "churn", "versions", "1", body={"archived": True}))
+        == 200
+    )
+    assert (
+        await _status(_patch(alice, "models", "churn", "versions", "1", body={"archived": False}))
+        == 200
+    )
+    assert await _status(_patch(admin, "models", "churn", body={"description": "curated"})) == 200
 
 
 async def test_another_team_cannot_read_a_team_run(as_user, jp_root_dir, await_until):
     make_root(jp_root_dir)
-    alice, carol, bob = as_user("alice", "fraud"), as_user("carol", "fraud"), \
-        as_user("bob", "risk")
-    r = await alice("mlinfra", "api", "runs", method="POST",
-                    body=json.dumps({"notebook": "ok.ipynb", "parameters": {"x": 4}}))
+    alice, carol, bob = as_user("alice", "fraud"), as_user("carol", "fraud"), as_user("bob", "risk")
+    r = await alice(
+        "mlinfra",
+        "api",
+        "runs",
+        method="POST",
+        body=json.dumps({"notebook": "ok.ipynb", "parameters": {"x": 4}}),
+    )
     run_id = json.loads(r.body)["id"]
 
     async def ended() -> dict | None:
@@ -83,8 +94,12 @@ async def test_another_team_cannot_read_a_team_run(as_user, jp_root_dir, await_u
         assert await _status(carol("mlinfra", "api", "runs", run["id"], *path)) == 200
         assert await _status(bob("mlinfra", "api", "runs", run["id"], *path)) == 404
     for action in ("cancel", "retry"):
-        assert await _status(bob("mlinfra", "api", "runs", run["id"], action,
-                                 method="POST", body="{}")) == 404
+        assert (
+            await _status(
+                bob("mlinfra", "api", "runs", run["id"], action, method="POST", body="{}")
+            )
+            == 404
+        )
     listed = json.loads((await carol("mlinfra", "api", "runs")).body)
     assert [r["id"] for r in listed["items"]] == [run["id"]]
     assert json.loads((await bob("mlinfra", "api", "runs")).body)["total"] == 0
@@ -94,18 +109,32 @@ async def test_another_team_cannot_read_a_team_run(as_user, jp_root_dir, await_u
     assert json.loads(err.value.response.body)["error"]["code"] == "not_found"
 
 
-async def test_a_run_submitted_private_is_its_owners_and_q_matches_literally(as_user,
-                                                                            jp_root_dir):
+async def test_a_run_submitted_private_is_its_owners_and_q_matches_literally(as_user, jp_root_dir):
     make_root(jp_root_dir)
     alice, carol = as_user("alice", "fraud"), as_user("carol", "fraud")
-    r = await alice("mlinfra", "api", "runs", method="POST",
-                    body=json.dumps({"notebook": "ok.ipynb", "visibility": "private"}))
+    r = await alice(
+        "mlinfra",
+        "api",
+        "runs",
+        method="POST",
+        body=json.dumps({"notebook": "ok.ipynb", "visibility": "private"}),
+    )
     run = json.loads(r.body)
     assert run["visibility"] == "private"
     assert await _status(carol("mlinfra", "api", "runs", run["id"])) == 404
     assert await _status(alice("mlinfra", "api", "runs", run["id"])) == 200
-    assert await _status(alice("mlinfra", "api", "runs", method="POST", body=json.dumps(
-        {"notebook": "ok.ipynb", "visibility": "everyone"}))) == 400
+    assert (
+        await _status(
+            alice(
+                "mlinfra",
+                "api",
+                "runs",
+                method="POST",
+                body=json.dumps({"notebook": "ok.ipynb", "visibility": "everyone"}),
+            )
+        )
+        == 400
+    )
     for q, total in (("ok", 1), ("%", 0), ("_", 0), ("o_", 0)):
         page = json.loads((await alice("mlinfra", "api", "runs", params={"q": q})).body)
         assert page["total"] == total, q

@@ -20,8 +20,12 @@ from tests.server.conftest import NamedUsers
 
 @pytest.fixture
 def jp_server_config(mlinfra_env):
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_mlinfra": True},
-                          "identity_provider_class": NamedUsers}}
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_mlinfra": True},
+            "identity_provider_class": NamedUsers,
+        }
+    }
 
 
 @pytest.fixture
@@ -30,9 +34,11 @@ def nb_root(jp_root_dir, monkeypatch):
     monkeypatch.setenv("MLINFRA_JOBS_WORKERS", "1")
     monkeypatch.setenv("MLINFRA_JOBS_RECORD_PROVENANCE", "false")
     root = make_root(jp_root_dir)
-    write(root / "typed.ipynb", "epochs = 10\nlr = 0.1\nflag = True\nname = 'a'\n"
-                                "layers = [1, 2]\nanything = None",
-          "print('epochs', epochs, 'lr', lr)")
+    write(
+        root / "typed.ipynb",
+        "epochs = 10\nlr = 0.1\nflag = True\nname = 'a'\nlayers = [1, 2]\nanything = None",
+        "print('epochs', epochs, 'lr', lr)",
+    )
     return root
 
 
@@ -64,23 +70,28 @@ def _finished(run: dict) -> bool:
 
 
 # -- 1. parameter types -------------------------------------------------------------------------
-@pytest.mark.parametrize("parameters, named, expected", [
-    ({"epochs": 2500.7}, "epochs", "int"),
-    ({"epochs": "abc"}, "epochs", "int"),
-    ({"epochs": True}, "epochs", "int"),
-    ({"lr": ""}, "lr", "float"),
-    ({"lr": None}, "lr", "float"),
-    ({"lr": "fast"}, "lr", "float"),
-    ({"flag": "yes"}, "flag", "bool"),
-    ({"name": 3}, "name", "str"),
-    ({"layers": {"a": 1}}, "layers", "list"),
-])
+@pytest.mark.parametrize(
+    "parameters, named, expected",
+    [
+        ({"epochs": 2500.7}, "epochs", "int"),
+        ({"epochs": "abc"}, "epochs", "int"),
+        ({"epochs": True}, "epochs", "int"),
+        ({"lr": ""}, "lr", "float"),
+        ({"lr": None}, "lr", "float"),
+        ({"lr": "fast"}, "lr", "float"),
+        ({"flag": "yes"}, "flag", "bool"),
+        ({"name": 3}, "name", "str"),
+        ({"layers": {"a": 1}}, "layers", "list"),
+    ],
+)
 async def test_a_value_of_the_wrong_type_is_a_400_naming_the_parameter(
-        jp_fetch, nb_root, parameters, named, expected):
-    for path, body in (("jobs", {"name": "train", "notebook": "typed.ipynb"}),
-                       ("runs", {"notebook": "typed.ipynb"})):
-        code, err = await _error(_post(jp_fetch, path, body={**body,
-                                                             "parameters": parameters}))
+    jp_fetch, nb_root, parameters, named, expected
+):
+    for path, body in (
+        ("jobs", {"name": "train", "notebook": "typed.ipynb"}),
+        ("runs", {"notebook": "typed.ipynb"}),
+    ):
+        code, err = await _error(_post(jp_fetch, path, body={**body, "parameters": parameters}))
         assert code == 400, err
         assert f"parameter {named} of typed.ipynb expects {expected}" in err["message"]
         assert err["details"] == {"parameter": named, "expected": expected}
@@ -92,73 +103,101 @@ async def test_a_value_of_the_wrong_type_is_a_400_naming_the_parameter(
 
 
 async def test_right_types_untyped_parameters_and_unknown_names(jp_fetch, nb_root):
-    r = await _post(jp_fetch, "jobs", body={
-        "name": "train", "notebook": "typed.ipynb",
-        "parameters": {"epochs": 5, "lr": 1, "flag": False, "name": "", "layers": [3],
-                       "anything": {"free": ["form"]}}})
+    r = await _post(
+        jp_fetch,
+        "jobs",
+        body={
+            "name": "train",
+            "notebook": "typed.ipynb",
+            "parameters": {
+                "epochs": 5,
+                "lr": 1,
+                "flag": False,
+                "name": "",
+                "layers": [3],
+                "anything": {"free": ["form"]},
+            },
+        },
+    )
     assert r.code == 201
     assert json.loads(r.body)["parameters"]["lr"] == 1
     # unknown names: refused, as before
-    code, err = await _error(_post(jp_fetch, "jobs", "train", "run",
-                                   body={"parameters": {"epoch": 3}}))
+    code, err = await _error(
+        _post(jp_fetch, "jobs", "train", "run", body={"parameters": {"epoch": 3}})
+    )
     assert code == 400 and "unknown parameter epoch" in err["message"]
     # running the job with a bad override is refused the same way
-    code, err = await _error(_post(jp_fetch, "jobs", "train", "run",
-                                   body={"parameters": {"epochs": 2.5}}))
+    code, err = await _error(
+        _post(jp_fetch, "jobs", "train", "run", body={"parameters": {"epochs": 2.5}})
+    )
     assert code == 400 and err["details"] == {"parameter": "epochs", "expected": "int"}
 
 
 # -- 2 and 3. output downloads, the notebook hub --------------------------------------------------
 async def test_run_output_as_ipynb_attachment_or_html(jp_fetch, nb_root):
-    run = json.loads((await _post(jp_fetch, "runs", body={
-        "notebook": "ok.ipynb", "parameters": {"x": 4}})).body)
+    run = json.loads(
+        (await _post(jp_fetch, "runs", body={"notebook": "ok.ipynb", "parameters": {"x": 4}})).body
+    )
     run = await _until(jp_fetch, run["id"], _finished)
     assert run["state"] == "succeeded", run["error"]
     default = await jp_fetch("mlinfra", "api", "runs", run["id"], "output")
     assert default.headers["Content-Type"] == "application/x-ipynb+json"
     assert default.headers["Content-Disposition"].startswith(
-        f'attachment; filename="ok-{run["id"][:12]}.ipynb"')
+        f'attachment; filename="ok-{run["id"][:12]}.ipynb"'
+    )
     assert json.loads(default.body)["nbformat"] == 4
-    page = await jp_fetch("mlinfra", "api", "runs", run["id"], "output",
-                          params={"format": "html"})
+    page = await jp_fetch("mlinfra", "api", "runs", run["id"], "output", params={"format": "html"})
     assert page.headers["Content-Type"].startswith("text/html")
     assert "Content-Disposition" not in page.headers
     assert page.headers["Content-Security-Policy"].startswith("sandbox")
     text = page.body.decode()
     assert text.startswith("<!DOCTYPE html>") and "y is 8" in text
-    saved = await jp_fetch("mlinfra", "api", "runs", run["id"], "output",
-                           params={"format": "html", "download": "true"})
+    saved = await jp_fetch(
+        "mlinfra", "api", "runs", run["id"], "output", params={"format": "html", "download": "true"}
+    )
     assert f'filename="ok-{run["id"][:12]}.html"' in saved.headers["Content-Disposition"]
-    code, err = await _error(jp_fetch("mlinfra", "api", "runs", run["id"], "output",
-                                      params={"format": "pdf"}))
+    code, err = await _error(
+        jp_fetch("mlinfra", "api", "runs", run["id"], "output", params={"format": "pdf"})
+    )
     assert code == 400 and "format" in err["message"]
 
 
 async def test_html_rendering_runs_no_script_of_the_outputs(jp_fetch, nb_root):
-    write(nb_root / "shows.ipynb", "x = 1",
-          "from IPython.display import HTML, display\n"
-          "display(HTML('<b>bold</b><script>window.stolen = 1</script>'))")
+    write(
+        nb_root / "shows.ipynb",
+        "x = 1",
+        "from IPython.display import HTML, display\n"
+        "display(HTML('<b>bold</b><script>window.stolen = 1</script>'))",
+    )
     run = json.loads((await _post(jp_fetch, "runs", body={"notebook": "shows.ipynb"})).body)
     run = await _until(jp_fetch, run["id"], _finished)
     assert run["state"] == "succeeded", run["error"]
-    html = (await jp_fetch("mlinfra", "api", "notebooks", run["id"],
-                           params={"format": "html"})).body.decode()
+    html = (
+        await jp_fetch("mlinfra", "api", "notebooks", run["id"], params={"format": "html"})
+    ).body.decode()
     assert "<b>bold</b>" in html and "<script>window.stolen" not in html
 
 
 async def test_notebook_hub_lists_searches_and_renders_executed_notebooks(
-        jp_fetch, as_user, jp_serverapp, nb_root):
+    jp_fetch, as_user, jp_serverapp, nb_root
+):
     alice, bob = as_user("alice", "fraud"), as_user("bob", "risk")
-    await _post(alice, "jobs", body={"name": "nightly", "notebook": "ok.ipynb",
-                                     "parameters": {"x": 7}})
+    await _post(
+        alice, "jobs", body={"name": "nightly", "notebook": "ok.ipynb", "parameters": {"x": 7}}
+    )
     ids = {}
     for key, (path, body) in {
-            "four": ("runs", {"notebook": "ok.ipynb", "parameters": {"x": 4, "label": "b"},
-                              "tags": ["api"]}),
-            "fail": ("runs", {"notebook": "fail.ipynb", "parameters": {"x": 3}}),
-            "job": ("jobs/nightly/run", {}),
-            "private": ("runs", {"notebook": "ok.ipynb", "parameters": {"x": 5},
-                                 "visibility": "private"})}.items():
+        "four": (
+            "runs",
+            {"notebook": "ok.ipynb", "parameters": {"x": 4, "label": "b"}, "tags": ["api"]},
+        ),
+        "fail": ("runs", {"notebook": "fail.ipynb", "parameters": {"x": 3}}),
+        "job": ("jobs/nightly/run", {}),
+        "private": (
+            "runs",
+            {"notebook": "ok.ipynb", "parameters": {"x": 5}, "visibility": "private"},
+        ),
+    }.items():
         ids[key] = json.loads((await _post(alice, *path.split("/"), body=body)).body)["id"]
     for run_id in ids.values():
         await _until(alice, run_id, _finished)
@@ -167,10 +206,14 @@ async def test_notebook_hub_lists_searches_and_renders_executed_notebooks(
     assert set(page) == {"items", "total", "total_exact", "limit", "offset", "next_cursor"}
     assert page["total"] == 4 and page["next_cursor"] is None
     created = [i["created_at"] for i in page["items"]]
-    assert created == sorted(created, reverse=True)          # newest first
+    assert created == sorted(created, reverse=True)  # newest first
     item = next(i for i in page["items"] if i["id"] == ids["job"])
     assert (item["kind"], item["job_name"], item["name"], item["parameters"]) == (
-        "job_run", "nightly", "ok.ipynb", {"x": 7})
+        "job_run",
+        "nightly",
+        "ok.ipynb",
+        {"x": 7},
+    )
     assert item["links"]["html"] == f"/mlinfra/api/notebooks/{ids['job']}?format=html"
 
     async def found(**params):
@@ -181,21 +224,28 @@ async def test_notebook_hub_lists_searches_and_renders_executed_notebooks(
     artifacts = jp_serverapp.web_app.settings["mlinfra_workspace"].artifacts
     for run_id in ids.values():
         artifacts.delete(f"runs/{run_id}/output.ipynb")
-    assert await found(q="y is 8") == [ids["four"]]              # text of an output
-    assert await found(q="bad value 3") == [ids["fail"]]         # text of an error
-    assert await found(q="log_metric('half'") != []               # text of a cell
+    assert await found(q="y is 8") == [ids["four"]]  # text of an output
+    assert await found(q="bad value 3") == [ids["fail"]]  # text of an error
+    assert await found(q="log_metric('half'") != []  # text of a cell
     assert await found(notebook="fail") == [ids["fail"]]
     assert await found(job="nightly") == [ids["job"]]
     assert await found(tag="api") == [ids["four"]]
     assert await found(parameter="x=7") == [ids["job"]]
     assert await found(parameter="x=4", q="y is") == [ids["four"]]
-    both = json.loads((await alice("mlinfra", "api", "notebooks", params=[
-        ("parameter", "x=4"), ("parameter", "label=b")])).body)["items"]
+    both = json.loads(
+        (
+            await alice(
+                "mlinfra",
+                "api",
+                "notebooks",
+                params=[("parameter", "x=4"), ("parameter", "label=b")],
+            )
+        ).body
+    )["items"]
     assert [i["id"] for i in both] == [ids["four"]]
     assert await found(parameter="label=a") == []
     assert await found(q="no such text anywhere") == []
-    code, err = await _error(alice("mlinfra", "api", "notebooks",
-                                   params={"parameter": "x"}))
+    code, err = await _error(alice("mlinfra", "api", "notebooks", params={"parameter": "x"}))
     assert code == 400 and "parameter" in err["message"]
     first = await _get(alice, "notebooks", limit=3)
     rest = await _get(alice, "notebooks", limit=3, cursor=first["next_cursor"])
@@ -212,8 +262,11 @@ async def test_notebook_hub_lists_searches_and_renders_executed_notebooks(
 
 
 async def test_an_executed_notebook_metadata_and_renderings(jp_fetch, nb_root):
-    run = json.loads((await _post(jp_fetch, "runs", body={
-        "notebook": "fail.ipynb", "parameters": {"x": 9}})).body)
+    run = json.loads(
+        (
+            await _post(jp_fetch, "runs", body={"notebook": "fail.ipynb", "parameters": {"x": 9}})
+        ).body
+    )
     run = await _until(jp_fetch, run["id"], _finished)
     meta = await _get(jp_fetch, "notebooks", run["id"])
     # its 4 code cells and the one papermill injected (with its parameters)
@@ -234,20 +287,34 @@ def gated_kernel(tmp_path, monkeypatch):
     gate = tmp_path / "kernel-gate"
     spec_dir = tmp_path / "jupyter-data" / "kernels" / "gated"
     spec_dir.mkdir(parents=True)
-    script = f"while [ ! -e '{gate}' ]; do sleep 0.05; done; " \
-             f"exec '{sys.executable}' -m ipykernel_launcher -f \"$0\""
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": ["/bin/sh", "-c", script, "{connection_file}"],
-        "display_name": "gated", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join(
-        [str(tmp_path / "jupyter-data"), os.environ.get("JUPYTER_PATH", "")]).strip(os.pathsep))
+    script = (
+        f"while [ ! -e '{gate}' ]; do sleep 0.05; done; "
+        f"exec '{sys.executable}' -m ipykernel_launcher -f \"$0\""
+    )
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": ["/bin/sh", "-c", script, "{connection_file}"],
+                "display_name": "gated",
+                "language": "python",
+            }
+        )
+    )
+    monkeypatch.setenv(
+        "JUPYTER_PATH",
+        os.pathsep.join([str(tmp_path / "jupyter-data"), os.environ.get("JUPYTER_PATH", "")]).strip(
+            os.pathsep
+        ),
+    )
     return gate
 
 
-async def test_a_run_waiting_for_its_kernel_says_starting_kernel(jp_fetch, nb_root,
-                                                                 gated_kernel: Path):
-    run = json.loads((await _post(jp_fetch, "runs", body={
-        "notebook": "ok.ipynb", "kernel_name": "gated"})).body)
+async def test_a_run_waiting_for_its_kernel_says_starting_kernel(
+    jp_fetch, nb_root, gated_kernel: Path
+):
+    run = json.loads(
+        (await _post(jp_fetch, "runs", body={"notebook": "ok.ipynb", "kernel_name": "gated"})).body
+    )
     assert run["phase"] == "queued"
     run = await _until(jp_fetch, run["id"], lambda r: r["state"] != "queued")
     assert (run["state"], run["phase"]) == ("running", "starting kernel")
@@ -259,8 +326,13 @@ async def test_a_run_waiting_for_its_kernel_says_starting_kernel(jp_fetch, nb_ro
 
 
 async def test_attempts_of_a_retried_run_and_a_cancelled_run(jp_fetch, nb_root):
-    run = json.loads((await _post(jp_fetch, "runs", body={
-        "notebook": "flaky.ipynb", "retries": 1, "retry_backoff": 0})).body)
+    run = json.loads(
+        (
+            await _post(
+                jp_fetch, "runs", body={"notebook": "flaky.ipynb", "retries": 1, "retry_backoff": 0}
+            )
+        ).body
+    )
     assert (run["attempt"], run["max_attempts"]) == (1, 2)
     run = await _until(jp_fetch, run["id"], _finished)
     assert (run["state"], run["attempt"], run["max_attempts"]) == ("succeeded", 2, 2)

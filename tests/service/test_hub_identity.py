@@ -42,20 +42,32 @@ class StubHub(BaseHTTPRequestHandler):
             for name, user in StubHub.users.items():
                 if token == user["token"]:
                     # a server token's model: name and scopes, no groups
-                    return self._answer(200, {"kind": "user", "name": name, "scopes": [
-                        "access:services!service=mlinfra", f"read:users:name!user={name}"]})
+                    return self._answer(
+                        200,
+                        {
+                            "kind": "user",
+                            "name": name,
+                            "scopes": [
+                                "access:services!service=mlinfra",
+                                f"read:users:name!user={name}",
+                            ],
+                        },
+                    )
             if token == ODD_SCOPES:
-                return self._answer(200, {"kind": "user", "name": "alice",
-                                          "scopes": ["read:users:name!user"]})
+                return self._answer(
+                    200, {"kind": "user", "name": "alice", "scopes": ["read:users:name!user"]}
+                )
             if token == NO_ACCESS:
-                return self._answer(200, {"kind": "user", "name": "alice",
-                                          "scopes": ["read:users:name!user=alice"]})
+                return self._answer(
+                    200, {"kind": "user", "name": "alice", "scopes": ["read:users:name!user=alice"]}
+                )
             return self._answer(403, {"status": 403, "message": "no such token"})
         if self.path.startswith("/hub/api/users/") and token == SERVICE_TOKEN:
             name = self.path.rsplit("/", 1)[1]
             if name in StubHub.users:
-                return self._answer(200, {"kind": "user", "name": name,
-                                          "groups": StubHub.users[name]["groups"]})
+                return self._answer(
+                    200, {"kind": "user", "name": name, "groups": StubHub.users[name]["groups"]}
+                )
         return self._answer(404, {"status": 404, "message": "not found"})
 
 
@@ -65,13 +77,16 @@ def hub_service(tmp_path_factory, service_kit):
     hub = ThreadingHTTPServer(("127.0.0.1", 0), StubHub)
     threading.Thread(target=hub.serve_forever, daemon=True).start()
     port = service_kit.free_port()
-    env = {"JUPYTERHUB_API_TOKEN": SERVICE_TOKEN,
-           "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub.server_address[1]}/hub/api",
-           "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-           "JUPYTERHUB_SERVICE_PREFIX": "/services/mlinfra/",
-           "JUPYTERHUB_SERVICE_NAME": "mlinfra"}
-    svc = service_kit.start(tmp_path_factory.mktemp("hub-service"), extra_env=env,
-                        base="services/mlinfra/")
+    env = {
+        "JUPYTERHUB_API_TOKEN": SERVICE_TOKEN,
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub.server_address[1]}/hub/api",
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/mlinfra/",
+        "JUPYTERHUB_SERVICE_NAME": "mlinfra",
+    }
+    svc = service_kit.start(
+        tmp_path_factory.mktemp("hub-service"), extra_env=env, base="services/mlinfra/"
+    )
     yield svc
     service_kit.stop(svc)
     hub.shutdown()
@@ -81,8 +96,9 @@ def test_identity_and_groups_come_from_the_hub(hub_service):
     StubHub.calls.clear()
     alice = hub_service.get("mlinfra/api/health").json()
     assert (alice["user"], alice["teams"]) == ("alice", ["fraud"])
-    bob = hub_service.get("mlinfra/api/health", user="bob",
-                          headers={"X-Forwarded-User": "alice"}).json()
+    bob = hub_service.get(
+        "mlinfra/api/health", user="bob", headers={"X-Forwarded-User": "alice"}
+    ).json()
     assert (bob["user"], bob["teams"]) == ("bob", ["risk"])
     # the groups were asked with the service's own token, never the caller's
     lookups = [(path, token) for path, token in StubHub.calls if path.startswith("/hub/api/users/")]
@@ -95,13 +111,20 @@ def test_identity_and_groups_come_from_the_hub(hub_service):
 
 def test_tokens_the_hub_does_not_vouch_for_are_refused(hub_service):
     def status(token: str) -> int:
-        return requests.get(hub_service.url + "mlinfra/api/health", timeout=30,
-                            headers={"Authorization": f"token {token}"}).status_code
+        return requests.get(
+            hub_service.url + "mlinfra/api/health",
+            timeout=30,
+            headers={"Authorization": f"token {token}"},
+        ).status_code
 
     assert status("unknown-token") == 403
     assert status(NO_ACCESS) == 403  # a token without access:services!service=mlinfra
     assert status(ODD_SCOPES) == 403  # not a 500
     # the service's prefix is the Hub's: nothing is served outside it
     root = hub_service.url.split("/services/")[0] + "/mlinfra/api/health"
-    assert requests.get(root, timeout=30, headers={
-        "Authorization": f"token {hub_service.token('alice')}"}).status_code == 404
+    assert (
+        requests.get(
+            root, timeout=30, headers={"Authorization": f"token {hub_service.token('alice')}"}
+        ).status_code
+        == 404
+    )

@@ -20,13 +20,15 @@ def views(service):
     ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
     fs = ws.service("features")
     fs.register_entity("customer", ["customer_id"])
-    source = pd.DataFrame({"customer_id": [1, 1, 2],
-                           "event_timestamp": pd.to_datetime(
-                               ["2024-01-01", "2024-01-02", "2024-01-02"], utc=True),
-                           "amount": [10.0, 30.0, 5.0]})
+    source = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "event_timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"], utc=True),
+            "amount": [10.0, 30.0, 5.0],
+        }
+    )
     fs.register_view("spend", entities="customer", source=source, visibility="public")
-    fs.register_view("alice_secret", entities="customer", source=source,
-                     visibility="private")
+    fs.register_view("alice_secret", entities="customer", source=source, visibility="private")
     for name in ("spend", "alice_secret"):
         fs.materialize(name)
     ws.close()
@@ -47,15 +49,19 @@ def test_list_describe_sample(service, remote, views):
 
 def test_online_lookups_and_training_frames(service, remote, views):
     bob = remote(service, "bob").service("features")
-    found = bob.get_online_features(["spend:amount"], [{"customer_id": 1},
-                                                        {"customer_id": 3}])
+    found = bob.get_online_features(["spend:amount"], [{"customer_id": 1}, {"customer_id": 3}])
     assert [r[found.feature_names[0]] for r in found.rows] == [30.0, None]
     assert [s[found.feature_names[0]] for s in found.status] == ["present", "not_found"]
     assert isinstance(found.event_times[0]["spend"], float)
-    entity_df = pd.DataFrame({"customer_id": [1, 1, 2],
-                              "event_timestamp": pd.to_datetime(
-                                  ["2024-01-01T12:00", "2024-01-03T00:00", "2024-01-01T00:00"], utc=True)},
-                             index=[10, 11, 12])
+    entity_df = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "event_timestamp": pd.to_datetime(
+                ["2024-01-01T12:00", "2024-01-03T00:00", "2024-01-01T00:00"], utc=True
+            ),
+        },
+        index=[10, 11, 12],
+    )
     frame = bob.get_training_frame(entity_df, ["spend:amount"])
     assert list(frame.index) == [10, 11, 12]
     assert frame["amount"].tolist()[:2] == [10.0, 30.0] and pd.isna(frame["amount"].iloc[2])
@@ -76,17 +82,26 @@ def _tripled(df):
     return df[["shop_id", "event_timestamp", "amount2"]]
 
 
-SHOP_SOURCE = pd.DataFrame({"shop_id": [1, 1, 2],
-                            "event_timestamp": pd.to_datetime(
-                                ["2024-01-01", "2024-01-02", "2024-01-02"], utc=True),
-                            "amount": [10.0, 30.0, 5.0]})
+SHOP_SOURCE = pd.DataFrame(
+    {
+        "shop_id": [1, 1, 2],
+        "event_timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"], utc=True),
+        "amount": [10.0, 30.0, 5.0],
+    }
+)
 
 
 def test_remote_define_materialize_push_run_the_transform_in_the_client(service, remote):
     alice = remote(service, "alice").service("features")
     alice.register_entity("shop", ["shop_id"])
-    define = dict(entities="shop", source=SHOP_SOURCE, transform=_doubled,
-                  visibility="public", description="doubled spend", tags=["remote"])
+    define = dict(
+        entities="shop",
+        source=SHOP_SOURCE,
+        transform=_doubled,
+        visibility="public",
+        description="doubled spend",
+        tags=["remote"],
+    )
     defined = alice.register_view("shop_spend", **define)
     assert defined["version"] == 1 and defined["created"]
     assert {f["name"]: f["dtype"] for f in defined["features"]} == {"amount2": "float64"}
@@ -97,16 +112,23 @@ def test_remote_define_materialize_push_run_the_transform_in_the_client(service,
     done = alice.materialize("shop_spend", end="2024-01-03")
     assert done["rows"] == 3 and done["files"] >= 1 and done["online_rows"] == 2
     assert alice.materialize("shop_spend", end="2024-01-03")["up_to_date"]
-    pushed = alice.push("shop_spend", [{"shop_id": 2, "amount": 50.0,
-                                        "event_timestamp": pd.Timestamp("2024-01-05", tz="UTC")}])
+    pushed = alice.push(
+        "shop_spend",
+        [{"shop_id": 2, "amount": 50.0, "event_timestamp": pd.Timestamp("2024-01-05", tz="UTC")}],
+    )
     assert pushed["rows"] == 1 and pushed["online_rows"] == 1
 
     bob = remote(service, "bob").service("features")
     found = bob.get_online_features(["shop_spend:amount2"], [{"shop_id": 1}, {"shop_id": 2}])
     assert [r[found.feature_names[0]] for r in found.rows] == [60.0, 100.0]
-    entity_df = pd.DataFrame({"shop_id": [1, 2, 2],
-                              "event_timestamp": pd.to_datetime(
-                                  ["2024-01-01T12:00", "2024-01-03T00:00", "2024-01-06T00:00"], utc=True)})
+    entity_df = pd.DataFrame(
+        {
+            "shop_id": [1, 2, 2],
+            "event_timestamp": pd.to_datetime(
+                ["2024-01-01T12:00", "2024-01-03T00:00", "2024-01-06T00:00"], utc=True
+            ),
+        }
+    )
     frame = bob.get_training_frame(entity_df, ["shop_spend:amount2"])
     assert frame["amount2"].tolist() == [20.0, 10.0, 100.0]
     info = bob.describe("shop_spend")
@@ -135,13 +157,23 @@ def test_remote_define_materialize_push_run_the_transform_in_the_client(service,
         alice._upload("shop_spend", extra, {"mode": "push", "version": 1})
     wrong_type = _doubled(SHOP_SOURCE).assign(amount2=["x", "y", "z"])
     with pytest.raises(InvalidInput, match="amount2"):
-        alice._upload("shop_spend", wrong_type, {"mode": "materialize", "version": 1,
-                                                 "start": "2024-01-01T00:00:00Z",
-                                                 "end": "2024-02-01T00:00:00Z"})
+        alice._upload(
+            "shop_spend",
+            wrong_type,
+            {
+                "mode": "materialize",
+                "version": 1,
+                "start": "2024-01-01T00:00:00Z",
+                "end": "2024-02-01T00:00:00Z",
+            },
+        )
     with pytest.raises(InvalidInput, match="parquet"):
-        alice.client.call("POST", "features/views/shop_spend/rows",
-                          data={"meta": '{"mode": "push"}'},
-                          files=[("rows", ("rows.parquet", b"not parquet", "text/plain"))])
+        alice.client.call(
+            "POST",
+            "features/views/shop_spend/rows",
+            data={"meta": '{"mode": "push"}'},
+            files=[("rows", ("rows.parquet", b"not parquet", "text/plain"))],
+        )
     assert len(alice.sample("shop_spend", 100)) == 4
     found = bob.get_online_features(["shop_spend:amount2"], [{"shop_id": 1}, {"shop_id": 2}])
     assert [r[found.feature_names[0]] for r in found.rows] == [60.0, 100.0]
@@ -166,8 +198,9 @@ def test_remote_define_materialize_push_run_the_transform_in_the_client(service,
         from jupyter_mlinfra.core import audit
 
         lines = audit.query(ws, action="features", target="shop_spend", limit=100)["items"]
-        assert {"features.define", "features.materialize", "features.push"} <= \
-            {line["action"] for line in lines if line["outcome"] == "ok"}
+        assert {"features.define", "features.materialize", "features.push"} <= {
+            line["action"] for line in lines if line["outcome"] == "ok"
+        }
     finally:
         ws.close()
 

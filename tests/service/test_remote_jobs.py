@@ -31,8 +31,9 @@ def test_run_wait_list_get_log_output_through_the_public_api(service, as_alice):
     assert run["metrics"]["score"] == 42
     assert "x is 21" in jobs.log(run["id"])
     output = jobs.output(run["id"])
-    assert any("x is 21" in "".join(o.get("text", "")) for c in output.cells
-               for o in c.get("outputs", []))
+    assert any(
+        "x is 21" in "".join(o.get("text", "")) for c in output.cells for o in c.get("outputs", [])
+    )
     assert jobs.get_run(run["id"])["parameters"] == {"x": 21}
     assert run["id"] in [r["id"] for r in jobs.runs(notebook="train.ipynb")]
     page = jobs.runs_page(limit=1)
@@ -42,8 +43,9 @@ def test_run_wait_list_get_log_output_through_the_public_api(service, as_alice):
 def test_jobs_create_run_pause_delete_and_errors_keep_their_class(service, as_alice):
     from jupyter_mlinfra import jobs
 
-    job = jobs.create("nightly", "train.ipynb", parameters={"x": 2}, schedule="0 2 * * *",
-                      timezone="Europe/Paris")
+    job = jobs.create(
+        "nightly", "train.ipynb", parameters={"x": 2}, schedule="0 2 * * *", timezone="Europe/Paris"
+    )
     assert job["owner"] == "alice" and job["next_fire_times"]
     assert "nightly" in [j["name"] for j in jobs.list_jobs()]
     assert jobs.pause("nightly")["active"] is False

@@ -28,8 +28,9 @@ def test_magics_talk_to_the_service(ip, service, mlinfra_env, capsys):
     from jupyter_mlinfra import jobs
 
     runs = jobs.runs(notebook="train.ipynb")
-    assert [(r["state"], r["owner"], r["parameters"]) for r in runs] == \
-        [("succeeded", "alice", {"x": 8})]
+    assert [(r["state"], r["owner"], r["parameters"]) for r in runs] == [
+        ("succeeded", "alice", {"x": 8})
+    ]
     listed = ip.run_line_magic("mlinfra", "runs")
     assert runs[0]["id"][:12] in str(listed) + capsys.readouterr().out
     with pytest.raises(UsageError, match="no run"):  # a core error, as in direct mode

@@ -22,8 +22,13 @@ def registered(service):
     y = np.array([0, 1, 0, 1] * 5)
     store = ws.service("models")
     for c in (1.0, 0.1):
-        store.register("churn", LogisticRegression(C=c).fit(X, y), metrics={"auc": c},
-                       input_example=X[:2], tags={"team": "fraud"})
+        store.register(
+            "churn",
+            LogisticRegression(C=c).fit(X, y),
+            metrics={"auc": c},
+            input_example=X[:2],
+            tags={"team": "fraud"},
+        )
     store.set_alias("churn", "production", 1, protected=True)
     ws.close()
     return X
@@ -84,8 +89,15 @@ def test_register_in_the_client_and_load_back(service, remote, registered):
     alice = remote(service, "alice").service("models")
     frame = pd.DataFrame({"a": [0.0, 1.0, 0.1, 0.9], "b": [1.0, 0.0, 0.8, 0.2]})
     model = DecisionTreeClassifier().fit(frame.to_numpy(), [0, 1, 0, 1])
-    version = alice.register("fraud-tree", model, featurize=_featurize, input_example=frame,
-                             metrics={"acc": 1.0}, tags={"owner": "mallory"}, alias="staging")
+    version = alice.register(
+        "fraud-tree",
+        model,
+        featurize=_featurize,
+        input_example=frame,
+        metrics={"acc": 1.0},
+        tags={"owner": "mallory"},
+        alias="staging",
+    )
     assert version.owner == "alice" and version.version == 1
     assert version.tags.get("owner") == "alice"  # the token's user, not the client's claim
     assert version.aliases == ["staging"] and version.signature
@@ -112,22 +124,36 @@ def test_the_service_never_unpickles_what_a_client_uploads(service, registered):
             return (os.makedirs, (str(marker),))
 
     data = pickle.dumps(Payload())
-    meta = {"definition": {"module": "x", "class": "Y", "library": "python"},
-            "parts": [{"name": "model.pkl", "kind": "parameters", "format": "cloudpickle",
-                       "loadable": True,
-                       "sha256": hashlib.sha256(data).hexdigest()}]}
-    answer = requests.post(service.url + "mlinfra/api/models/evil/captured-versions",
-                           headers={"Authorization": f"token {service.token('bob')}"},
-                           data={"version": json.dumps(meta)},
-                           files=[("model.pkl", ("model.pkl", data))], timeout=60)
+    meta = {
+        "definition": {"module": "x", "class": "Y", "library": "python"},
+        "parts": [
+            {
+                "name": "model.pkl",
+                "kind": "parameters",
+                "format": "cloudpickle",
+                "loadable": True,
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        ],
+    }
+    answer = requests.post(
+        service.url + "mlinfra/api/models/evil/captured-versions",
+        headers={"Authorization": f"token {service.token('bob')}"},
+        data={"version": json.dumps(meta)},
+        files=[("model.pkl", ("model.pkl", data))],
+        timeout=60,
+    )
     assert answer.status_code == 201, answer.text
     assert answer.json()["owner"] == "bob"
     assert not marker.exists()
     # a part whose bytes are not the ones described is refused, and nothing is stored
-    bad = requests.post(service.url + "mlinfra/api/models/evil2/captured-versions",
-                        headers={"Authorization": f"token {service.token('bob')}"},
-                        data={"version": json.dumps(meta)},
-                        files=[("model.pkl", ("model.pkl", data + b"x"))], timeout=60)
+    bad = requests.post(
+        service.url + "mlinfra/api/models/evil2/captured-versions",
+        headers={"Authorization": f"token {service.token('bob')}"},
+        data={"version": json.dumps(meta)},
+        files=[("model.pkl", ("model.pkl", data + b"x"))],
+        timeout=60,
+    )
     assert bad.status_code == 400 and "sha-256" in bad.json()["error"]["message"].lower()
     assert service.get("mlinfra/api/models/evil2", user="bob").status_code == 404
 

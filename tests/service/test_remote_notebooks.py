@@ -21,8 +21,7 @@ def as_alice(service, monkeypatch):
     ws.remote.close()
 
 
-def test_search_read_and_render_executed_notebooks_through_the_service(service, as_alice,
-                                                                        remote):
+def test_search_read_and_render_executed_notebooks_through_the_service(service, as_alice, remote):
     from jupyter_mlinfra import jobs, notebooks
 
     run = jobs.run("train.ipynb", parameters={"x": 33}, wait=True, visibility="private")
@@ -31,8 +30,11 @@ def test_search_read_and_render_executed_notebooks_through_the_service(service, 
     assert [n["id"] for n in found] == [run["id"]]
     assert notebooks.search(parameter="x=33")[0]["parameters"] == {"x": 33}
     assert notebooks.get(run["id"])["code_cells"] >= 1
-    assert any("x is 33" in "".join(o.get("text", "")) for c in notebooks.read(run["id"]).cells
-               for o in c.get("outputs", []))
+    assert any(
+        "x is 33" in "".join(o.get("text", ""))
+        for c in notebooks.read(run["id"]).cells
+        for o in c.get("outputs", [])
+    )
     assert "x is 33" in notebooks.html(run["id"])
     # bob (another team) through his own token: neither listed nor readable
     from jupyter_mlinfra.core import executed_notebooks

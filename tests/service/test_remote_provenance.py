@@ -10,21 +10,42 @@ from jupyter_mlinfra.core.errors import InvalidInput, NotFound, PermissionDenied
 
 
 def _notebook(cells: list[tuple[str, str]]) -> dict:
-    return {"cells": [{"cell_type": "code", "execution_count": i + 1, "id": f"c{i}",
-                       "metadata": {}, "source": src,
-                       "outputs": [{"output_type": "execute_result", "execution_count": i + 1,
-                                    "data": {"text/plain": out}, "metadata": {}}]
-                       if out else []} for i, (src, out) in enumerate(cells)],
-            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                        "name": "python3"}},
-            "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": i + 1,
+                "id": f"c{i}",
+                "metadata": {},
+                "source": src,
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": i + 1,
+                        "data": {"text/plain": out},
+                        "metadata": {},
+                    }
+                ]
+                if out
+                else [],
+            }
+            for i, (src, out) in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 def test_verify_and_check_on_the_service(service, remote, cli):
-    (service.root / "good.ipynb").write_text(json.dumps(_notebook([("a = 20", ""),
-                                                                   ("a + 1", "21")])))
-    (service.root / "bad.ipynb").write_text(json.dumps(_notebook([("a = 20", ""),
-                                                                  ("a + 2", "21")])))
+    (service.root / "good.ipynb").write_text(
+        json.dumps(_notebook([("a = 20", ""), ("a + 1", "21")]))
+    )
+    (service.root / "bad.ipynb").write_text(
+        json.dumps(_notebook([("a = 20", ""), ("a + 2", "21")]))
+    )
     prov = remote(service, "alice").service("provenance")
     good = prov.verify("good.ipynb")
     assert good.ok and good.counts["mismatch"] == 0 and good.notebook == "good.ipynb"
@@ -60,19 +81,41 @@ def test_history_check_and_replay_of_a_recorded_session(service, remote):
     path.write_text(json.dumps(_notebook([("a = 1", ""), ("b = a + 1", "")])))
     ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
     ws.service("provenance").record(
-        [Execution(seq=1, cell_id="c0", source="a = 1", session_id="s1",
-                   notebook_path=str(path), execution_count=1, started_at=1.0, ended_at=2.0,
-                   binds=frozenset({"a"})),
-         Execution(seq=2, cell_id="c1", source="b = a + 1", session_id="s1",
-                   notebook_path=str(path), execution_count=2, started_at=3.0, ended_at=4.0,
-                   reads=frozenset({"a"}), binds=frozenset({"b"}))], owner="alice")
+        [
+            Execution(
+                seq=1,
+                cell_id="c0",
+                source="a = 1",
+                session_id="s1",
+                notebook_path=str(path),
+                execution_count=1,
+                started_at=1.0,
+                ended_at=2.0,
+                binds=frozenset({"a"}),
+            ),
+            Execution(
+                seq=2,
+                cell_id="c1",
+                source="b = a + 1",
+                session_id="s1",
+                notebook_path=str(path),
+                execution_count=2,
+                started_at=3.0,
+                ended_at=4.0,
+                reads=frozenset({"a"}),
+                binds=frozenset({"b"}),
+            ),
+        ],
+        owner="alice",
+    )
     ws.close()
     prov = remote(service, "alice").service("provenance")
     log = prov.history("hist.ipynb")
     assert [e.cell_id for e in log.executions] == ["c0", "c1"] and log.session_id == "s1"
     assert prov.check("hist.ipynb").clean
-    edited = prov.check("hist.ipynb", cells=[NotebookCell("c0", "a = 2"),
-                                             NotebookCell("c1", "b = a + 1")])
+    edited = prov.check(
+        "hist.ipynb", cells=[NotebookCell("c0", "a = 2"), NotebookCell("c1", "b = a + 1")]
+    )
     assert not edited.clean and "c0" in edited.code_changed
     slice_, nb = prov.replay("hist.ipynb", cell_id="c1")
     assert [e.seq for e in slice_] == [1, 2] and len(nb.cells) >= 2

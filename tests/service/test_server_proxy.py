@@ -21,15 +21,25 @@ async def test_panel_requests_go_to_the_service(jp_fetch, service, mlinfra_env):
     health = json.loads((await jp_fetch("mlinfra", "api", "health")).body)
     assert health["user"] == "bob" and health["teams"] == ["risk"]
     assert health["catalog"]["url"].endswith(str(service.home / "catalog.db"))
-    run = json.loads((await jp_fetch("mlinfra", "api", "runs", method="POST",
-                                     body=json.dumps({"notebook": "train.ipynb",
-                                                      "parameters": {"x": 4}}))).body)
+    run = json.loads(
+        (
+            await jp_fetch(
+                "mlinfra",
+                "api",
+                "runs",
+                method="POST",
+                body=json.dumps({"notebook": "train.ipynb", "parameters": {"x": 4}}),
+            )
+        ).body
+    )
     assert run["owner"] == "bob"
-    listed = json.loads((await jp_fetch("mlinfra", "api", "runs",
-                                        params={"limit": "5"})).body)
+    listed = json.loads((await jp_fetch("mlinfra", "api", "runs", params={"limit": "5"})).body)
     assert run["id"] in [r["id"] for r in listed["items"]]
-    cancelled = json.loads((await jp_fetch("mlinfra", "api", "runs", run["id"], "cancel",
-                                           method="POST", body="{}")).body)
+    cancelled = json.loads(
+        (
+            await jp_fetch("mlinfra", "api", "runs", run["id"], "cancel", method="POST", body="{}")
+        ).body
+    )
     assert cancelled["id"] == run["id"]
     with pytest.raises(HTTPClientError) as missing:  # the service's own error, as it is
         await jp_fetch("mlinfra", "api", "jobs", "no-such-job")

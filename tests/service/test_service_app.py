@@ -11,8 +11,15 @@ import pytest
 def test_service_serves_the_mlinfra_api_and_nothing_else(service):
     assert service.get("mlinfra/api/health").status_code == 200
     assert service.get("mlinfra/api/openapi.json").json()["paths"]
-    for path in ("api/kernels", "api/contents", "api/sessions", "api/terminals", "lab",
-                 "files/train.ipynb", "tree"):
+    for path in (
+        "api/kernels",
+        "api/contents",
+        "api/sessions",
+        "api/terminals",
+        "lab",
+        "files/train.ipynb",
+        "tree",
+    ):
         assert service.get(path).status_code == 404, path
 
 
@@ -20,9 +27,15 @@ def test_identity_comes_from_the_token_never_from_the_client(service):
     alice = service.get("mlinfra/api/health").json()
     assert (alice["user"], alice["teams"]) == ("alice", ["fraud"])
     # what a client may claim about itself changes nothing
-    claimed = service.get("mlinfra/api/health", user="bob",
-                          headers={"X-Test-User": "alice", "X-Forwarded-User": "alice",
-                                   "Cookie": "username-127-0-0-1=alice"}).json()
+    claimed = service.get(
+        "mlinfra/api/health",
+        user="bob",
+        headers={
+            "X-Test-User": "alice",
+            "X-Forwarded-User": "alice",
+            "Cookie": "username-127-0-0-1=alice",
+        },
+    ).json()
     assert (claimed["user"], claimed["teams"]) == ("bob", ["risk"])
     assert service.get("mlinfra/api/health", user="carol").json()["roles"] == ["admin"]
 
@@ -32,8 +45,9 @@ def test_requests_without_a_known_token_are_refused(service):
 
     assert service.get("mlinfra/api/health", user=None).status_code == 403
     for header in ("token nope", "bearer nope", "Basic YWxpY2U6eA==", service.token("alice")):
-        answer = requests.get(service.url + "mlinfra/api/health",
-                              headers={"Authorization": header}, timeout=30)
+        answer = requests.get(
+            service.url + "mlinfra/api/health", headers={"Authorization": header}, timeout=30
+        )
         assert answer.status_code == 403, header
         assert answer.json()["error"]["code"] == "http_403"
 
@@ -96,14 +110,21 @@ def test_service_unreachable_is_one_clear_error(remote, service):
 def test_the_service_runs_no_callers_code_in_its_process(service):
     import requests
 
-    for path, body in (("mlinfra/api/models/churn/predict", {"records": [{"a": 1}]}),
-                       ("mlinfra/api/features/views/spend/materialize", {}),
-                       ("mlinfra/api/features/views/spend/push", {"rows": [{"a": 1}]})):
-        answer = requests.post(service.url + path, json=body, timeout=30,
-                               headers={"Authorization": f"token {service.token('carol')}"})
+    for path, body in (
+        ("mlinfra/api/models/churn/predict", {"records": [{"a": 1}]}),
+        ("mlinfra/api/features/views/spend/materialize", {}),
+        ("mlinfra/api/features/views/spend/push", {"rows": [{"a": 1}]}),
+    ):
+        answer = requests.post(
+            service.url + path,
+            json=body,
+            timeout=30,
+            headers={"Authorization": f"token {service.token('carol')}"},
+        )
         assert answer.status_code == 403, path
-        assert "does not run stored models or feature transforms" in \
-            answer.json()["error"]["message"]
+        assert (
+            "does not run stored models or feature transforms" in answer.json()["error"]["message"]
+        )
 
 
 def test_run_tokens_act_as_the_runs_owner_only_while_valid(service):
@@ -116,15 +137,19 @@ def test_run_tokens_act_as_the_runs_owner_only_while_valid(service):
     RUN_TOKEN_SECRET = service.run_token_secret
 
     def health(token: str):
-        return requests.get(service.url + "mlinfra/api/health", timeout=30,
-                            headers={"Authorization": f"token {token}"})
+        return requests.get(
+            service.url + "mlinfra/api/health",
+            timeout=30,
+            headers={"Authorization": f"token {token}"},
+        )
 
     signed = RunTokens(RUN_TOKEN_SECRET).issue("alice", "0" * 32)
     answer = health(signed).json()
     assert (answer["user"], answer["teams"]) == ("alice", ["fraud"])
     assert health(RunTokens("another key").issue("alice", "0" * 32)).status_code == 403
-    assert health(RunTokens(RUN_TOKEN_SECRET).issue("alice", "0" * 32,
-                                                    lifetime=-1)).status_code == 403
+    assert (
+        health(RunTokens(RUN_TOKEN_SECRET).issue("alice", "0" * 32, lifetime=-1)).status_code == 403
+    )
     assert health(signed[:-2] + "xx").status_code == 403
 
 
@@ -133,7 +158,11 @@ def test_service_help_lists_its_options():
     import subprocess
     import sys
 
-    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "jupyter-mlinfra"),
-                           "service", "--help"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "jupyter-mlinfra"), "service", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "--tokens-file" in done.stdout and "Traceback" not in done.stderr

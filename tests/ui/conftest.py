@@ -35,9 +35,14 @@ import pytest
 from jupyterlab_page import ARTIFACTS, bind_page
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT = 90.0
 
@@ -71,8 +76,10 @@ def _built_labextension() -> Path:
 
     built = Path(jupyter_mlinfra.__file__).parent / "labextension"
     if not (built / "package.json").exists():
-        _missing(f"the front end is not built: {built} is missing",
-                 "build it with `cd labextension && jlpm build` or `pip install -e .`")
+        _missing(
+            f"the front end is not built: {built} is missing",
+            "build it with `cd labextension && jlpm build` or `pip install -e .`",
+        )
     return built
 
 
@@ -85,23 +92,27 @@ class APIError(Exception):
 
 @dataclass
 class LabServer:
-    url: str                  # http://127.0.0.1:<port>/ (ends with a slash)
+    url: str  # http://127.0.0.1:<port>/ (ends with a slash)
     token: str
-    root_dir: Path            # the server's root: notebooks the tests create go here
-    home: Path                # MLINFRA_HOME of the server (its catalog and artifacts)
-    env: dict[str, str]       # the server's environment (for subprocesses that share it)
+    root_dir: Path  # the server's root: notebooks the tests create go here
+    home: Path  # MLINFRA_HOME of the server (its catalog and artifacts)
+    env: dict[str, str]  # the server's environment (for subprocesses that share it)
     process: subprocess.Popen
     log_path: Path
     _log: Any = field(default=None, repr=False)
 
-    def request(self, method: str, path: str, body: Any = None,
-                timeout: float = 30) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float = 30
+    ) -> tuple[int, Any]:
         """Call the server with the token; ``path`` is relative to the base URL
         (``mlinfra/api/health``, ``api/contents``). Returns (status, parsed JSON or text)."""
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path.lstrip("/"), data=data, method=method,
-                                     headers={"Authorization": f"token {self.token}",
-                                              "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path.lstrip("/"),
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 status, raw = resp.status, resp.read()
@@ -173,13 +184,17 @@ def lab_server():
     for folder in (root_dir, home, config_dir / "labconfig", extensions_dir):
         folder.mkdir(parents=True)
     # No "Jupyter news" toast over the UI.
-    (config_dir / "labconfig" / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    (config_dir / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
     # The front end in the source tree wins over any copy installed earlier.
     (extensions_dir / "jupyter-mlinfra").symlink_to(built, target_is_directory=True)
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MLINFRA_") and k not in ("JUPYTER_CONFIG_PATH", "JUPYTER_PATH")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MLINFRA_") and k not in ("JUPYTER_CONFIG_PATH", "JUPYTER_PATH")
+    }
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         MLINFRA_HOME=str(home),
@@ -190,25 +205,44 @@ def lab_server():
     )
     token, port = secrets.token_hex(16), _free_port()
     jupyter = VENV_BIN / "jupyter"
-    command = [str(jupyter) if jupyter.exists() else "jupyter", "lab",
-               "--allow-root", "--no-browser",
-               "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={root_dir}",
-               f"--LabApp.extra_labextensions_path={extensions_dir}",
-               "--ServerApp.terminals_enabled=False"]
+    command = [
+        str(jupyter) if jupyter.exists() else "jupyter",
+        "lab",
+        "--allow-root",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--LabApp.extra_labextensions_path={extensions_dir}",
+        "--ServerApp.terminals_enabled=False",
+    ]
     log_path = base / "jupyter-lab.log"
     log = log_path.open("w")
-    process = subprocess.Popen(command, cwd=root_dir, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = LabServer(url=f"http://127.0.0.1:{port}/", token=token, root_dir=root_dir,
-                       home=home, env=env, process=process, log_path=log_path, _log=log)
+    process = subprocess.Popen(
+        command,
+        cwd=root_dir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    server = LabServer(
+        url=f"http://127.0.0.1:{port}/",
+        token=token,
+        root_dir=root_dir,
+        home=home,
+        env=env,
+        process=process,
+        log_path=log_path,
+        _log=log,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if process.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {process.returncode}:\n"
-                            f"{server.log_text()}")
+                pytest.fail(f"jupyter lab exited with {process.returncode}:\n{server.log_text()}")
             try:
                 status, _ = server.request("GET", "mlinfra/api/health", timeout=5)
                 if status == 200:
@@ -216,8 +250,9 @@ def lab_server():
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not answer within {START_TIMEOUT:.0f} s:\n"
-                            f"{server.log_text()}")
+                pytest.fail(
+                    f"jupyter lab did not answer within {START_TIMEOUT:.0f} s:\n{server.log_text()}"
+                )
             time.sleep(0.25)
         yield server
     finally:
@@ -245,9 +280,9 @@ def browser():
 
 @dataclass
 class ConsoleMessage:
-    kind: str        # "error", "warning", "pageerror"
+    kind: str  # "error", "warning", "pageerror"
     text: str
-    url: str         # the script that logged it, when known
+    url: str  # the script that logged it, when known
 
     def mentions(self, word: str) -> bool:
         return word in self.text or word in self.url
@@ -266,12 +301,12 @@ def page(browser, lab_server, console_messages):
 
     def on_console(message):
         if message.type in ("error", "warning"):
-            console_messages.append(ConsoleMessage(message.type, message.text,
-                                                   (message.location or {}).get("url", "")))
+            console_messages.append(
+                ConsoleMessage(message.type, message.text, (message.location or {}).get("url", ""))
+            )
 
     def on_page_error(error):
-        console_messages.append(ConsoleMessage("pageerror", f"{error.message}\n{error.stack}",
-                                               ""))
+        console_messages.append(ConsoleMessage("pageerror", f"{error.message}\n{error.stack}", ""))
 
     # The panel's API traffic, for the report of a failing test: which request was slow,
     # failed or never answered.
@@ -285,9 +320,11 @@ def page(browser, lab_server, console_messages):
     def on_done(request, outcome: str):
         if request in started:
             elapsed = time.monotonic() - started.pop(request)
-            traffic.append(f"{time.strftime('%H:%M:%S')} {request.method} "
-                           f"{request.url.split('/mlinfra/api/', 1)[1][:120]} -> {outcome} "
-                           f"({elapsed:.2f} s)")
+            traffic.append(
+                f"{time.strftime('%H:%M:%S')} {request.method} "
+                f"{request.url.split('/mlinfra/api/', 1)[1][:120]} -> {outcome} "
+                f"({elapsed:.2f} s)"
+            )
 
     def on_finished(request):
         response = request.response()
@@ -321,9 +358,11 @@ def pytest_runtest_makereport(item, call):
     if page is not None and not page.is_closed():
         traffic = list(getattr(page, "mlinfra_traffic", []))[-40:]
         now = time.monotonic()
-        traffic += [f"still waiting: {r.method} {r.url.split('/mlinfra/api/', 1)[1][:120]} "
-                    f"({now - t:.1f} s)"
-                    for r, t in getattr(page, "mlinfra_pending", {}).items()]
+        traffic += [
+            f"still waiting: {r.method} {r.url.split('/mlinfra/api/', 1)[1][:120]} "
+            f"({now - t:.1f} s)"
+            for r, t in getattr(page, "mlinfra_pending", {}).items()
+        ]
         report.sections.append(("panel API requests (last 40)", "\n".join(traffic)))
         try:
             panel = page.locator("#jp-left-stack")
@@ -332,7 +371,7 @@ def pytest_runtest_makereport(item, call):
             shot = ARTIFACTS / f"FAILED-{item.name}.png"
             page.screenshot(path=str(shot), timeout=5000)
             report.sections.append(("screenshot", str(shot)))
-        except Exception as exc:   # the report must not hide the test's own failure
+        except Exception as exc:  # the report must not hide the test's own failure
             report.sections.append(("panel state", f"not available: {exc}"))
     server = funcargs.get("lab_server")
     if server is not None:

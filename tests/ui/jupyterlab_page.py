@@ -26,8 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
 
 PANEL_ID = "mlinfra-panel"
-TAB_IDS = {"provenance": "Provenance", "jobs": "Jobs", "models": "Models",
-           "features": "Features"}
+TAB_IDS = {"provenance": "Provenance", "jobs": "Jobs", "models": "Models", "features": "Features"}
 
 # page -> the LabServer it talks to (set by the `page` fixture).
 _SERVERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -41,8 +40,10 @@ def server_of(page):
     try:
         return _SERVERS[page]
     except KeyError:
-        raise RuntimeError("this page is not bound to a JupyterLab server: use the `page` "
-                           "fixture of tests/ui/conftest.py") from None
+        raise RuntimeError(
+            "this page is not bound to a JupyterLab server: use the `page` "
+            "fixture of tests/ui/conftest.py"
+        ) from None
 
 
 def open_lab(page, path: str | None = None, *, timeout: float = 60_000):
@@ -74,7 +75,8 @@ def open_mlinfra_panel(page, *, timeout: float = 20_000):
             continue
     panel.wait_for(state="visible", timeout=timeout)
     panel.locator("[data-mlinfra-field='version'], .jp-mlinfra-ErrorBanner").first.wait_for(
-        state="visible", timeout=timeout)
+        state="visible", timeout=timeout
+    )
     return panel
 
 
@@ -89,7 +91,9 @@ def open_tab(page, name: str, *, timeout: float = 10_000):
     tab.click()
     page.wait_for_function(
         "sel => document.querySelector(sel)?.getAttribute('aria-selected') === 'true'",
-        arg=f"#{PANEL_ID} [role='tab'][data-tab='{key}']", timeout=timeout)
+        arg=f"#{PANEL_ID} [role='tab'][data-tab='{key}']",
+        timeout=timeout,
+    )
     body = panel.locator(f"[role='tabpanel'][data-mlinfra-tab='{key}']")
     body.wait_for(state="visible", timeout=timeout)
     return body
@@ -138,8 +142,9 @@ def run_command(page, label: str, *, timeout: float = 10_000) -> None:
         except Exception:
             continue
     search.fill(label)
-    page.locator("#modal-command-palette .lm-CommandPalette-item.lm-mod-active",
-                 has_text=label).wait_for(state="visible", timeout=timeout)
+    page.locator(
+        "#modal-command-palette .lm-CommandPalette-item.lm-mod-active", has_text=label
+    ).wait_for(state="visible", timeout=timeout)
     search.press("Enter")
     search.wait_for(state="hidden", timeout=timeout)
 
@@ -176,6 +181,7 @@ def contrast(locator) -> float:
         def channel(v):
             v /= 255
             return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
         r, g, b = (channel(v) for v in rgb)
         return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -228,7 +234,8 @@ def low_contrast_texts(locator, minimum: float = 4.5) -> list[str]:
     """The visible texts under ``locator`` (SVG charts aside) whose WCAG contrast against
     the background they are drawn on is below ``minimum``; [] when all are readable."""
     return locator.evaluate(
-        "(root, minimum) => (" + _LOW_CONTRAST_JS + ")([root, minimum])", minimum)
+        "(root, minimum) => (" + _LOW_CONTRAST_JS + ")([root, minimum])", minimum
+    )
 
 
 WORD_HOLDERS = "td, th, h1, h2, h3, h4, p, li, button, a"
@@ -238,7 +245,8 @@ def words_broken_mid_word(locator, selector: str = WORD_HOLDERS) -> list[str]:
     """Texts under ``locator`` that the layout breaks inside a word (a word wider than its
     box, or CSS word-break/overflow-wrap splitting it over two lines): [] when none. ``selector``: the
     elements whose own text nodes are looked at."""
-    return locator.evaluate("""(root, selector) => {
+    return locator.evaluate(
+        """(root, selector) => {
       const out = [];
       for (const el of root.querySelectorAll(selector)) {
         if (!el.offsetParent) continue;
@@ -255,4 +263,6 @@ def words_broken_mid_word(locator, selector: str = WORD_HOLDERS) -> list[str]:
         }
       }
       return out;
-    }""", selector)
+    }""",
+        selector,
+    )

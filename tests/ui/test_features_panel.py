@@ -21,31 +21,58 @@ def feature_views(lab_server):
     alice.register_entity("customer", ["customer_id"], "a paying customer")
     rng = np.random.default_rng(3)
     now = pd.Timestamp.now(tz="UTC").floor("min")
-    txns = pd.DataFrame({
-        "customer_id": rng.integers(0, 50, 400),
-        "event_timestamp": now - pd.to_timedelta(rng.integers(60, 5 * 86400, 400), unit="s"),
-        "amount": rng.gamma(2.0, 30.0, 400).round(2)})
+    txns = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 50, 400),
+            "event_timestamp": now - pd.to_timedelta(rng.integers(60, 5 * 86400, 400), unit="s"),
+            "amount": rng.gamma(2.0, 30.0, 400).round(2),
+        }
+    )
 
     def spend(df):
         df["amount_log"] = np.log1p(df["amount"])
         df["is_large"] = df["amount"] > 100
         return df
 
-    alice.register_view("spend", entities="customer", source=txns, transform=spend, ttl="2d",
-                        tags=["billing"], description="per-transaction spend features",
-                        visibility="public")
+    alice.register_view(
+        "spend",
+        entities="customer",
+        source=txns,
+        transform=spend,
+        ttl="2d",
+        tags=["billing"],
+        description="per-transaction spend features",
+        visibility="public",
+    )
     alice.materialize("spend")
-    profiles = pd.DataFrame({"customer_id": np.arange(50), "event_timestamp": now,
-                             "plan": rng.choice(["free", "pro"], 50)})
-    alice.register_view("profile", entities="customer", source=profiles, ttl="60d",
-                        tags=["crm"], description="customer profile", visibility="public")
+    profiles = pd.DataFrame(
+        {
+            "customer_id": np.arange(50),
+            "event_timestamp": now,
+            "plan": rng.choice(["free", "pro"], 50),
+        }
+    )
+    alice.register_view(
+        "profile",
+        entities="customer",
+        source=profiles,
+        ttl="60d",
+        tags=["crm"],
+        description="customer profile",
+        visibility="public",
+    )
     alice.materialize("profile")
     frame = alice.get_training_frame(
         pd.DataFrame({"customer_id": [1, 2], "event_timestamp": [now, now]}),
-        ["spend:amount", "spend:is_large"])
+        ["spend:amount", "spend:is_large"],
+    )
     alice.record_usage(frame.attrs["mlinfra_lineage"], "model:churn/1")
-    bob.register_view("secret_scores", entities="customer", visibility="private",
-                      schema={"customer_id": "int64", "score": "float64"})
+    bob.register_view(
+        "secret_scores",
+        entities="customer",
+        visibility="private",
+        schema={"customer_id": "int64", "score": "float64"},
+    )
     yield
     for ws in (alice_ws, bob_ws):
         ws.service("features").close()
@@ -72,7 +99,8 @@ def test_features_tab_search_and_details(page, feature_views, console_messages):
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"table[aria-label='Feature views'] "
         "td[data-column='name'] .jp-mlinfra-Name\")].map(e => e.textContent)"
-        ".join(',') === 'profile'")
+        ".join(',') === 'profile'"
+    )
     search.fill("nothing-like-this")
     body.get_by_text("No feature view matches").wait_for(state="visible")
     search.fill("")
@@ -112,6 +140,7 @@ def test_features_tab_search_and_details(page, feature_views, console_messages):
     details.get_by_label("Close details").click()  # closes the page
     details.wait_for(state="detached")
 
-    errors = [m for m in console_messages
-              if m.kind in ("error", "pageerror") and m.mentions("mlinfra")]
+    errors = [
+        m for m in console_messages if m.kind in ("error", "pageerror") and m.mentions("mlinfra")
+    ]
     assert not errors, errors

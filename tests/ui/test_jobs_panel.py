@@ -23,14 +23,24 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def train_notebook(lab_server):
-    nb = new_notebook(cells=[
-        new_code_cell("lr = 0.1\nepochs = 3\nlabel = 'baseline'\nshuffle = True",
-                      metadata={"tags": ["parameters"]}),
-        new_code_cell("import jupyter_mlinfra\nloss = 1.0 / (1 + lr * epochs)\n"
-                      "print(f'{label}: loss {loss:.4f}')"),
-        new_code_cell("jupyter_mlinfra.log_metric('loss', loss)")])
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
-                                 "display_name": "Python 3"}
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "lr = 0.1\nepochs = 3\nlabel = 'baseline'\nshuffle = True",
+                metadata={"tags": ["parameters"]},
+            ),
+            new_code_cell(
+                "import jupyter_mlinfra\nloss = 1.0 / (1 + lr * epochs)\n"
+                "print(f'{label}: loss {loss:.4f}')"
+            ),
+            new_code_cell("jupyter_mlinfra.log_metric('loss', loss)"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "language": "python",
+        "display_name": "Python 3",
+    }
     nbformat.write(nb, lab_server.root_dir / "train.ipynb")
     return "train.ipynb"
 
@@ -94,7 +104,8 @@ def test_jobs_panel(page, lab_server, train_notebook):
     detail.locator("[data-state='succeeded']").wait_for(timeout=120_000)
     detail.locator("table[aria-label='Metrics']").get_by_text("loss").wait_for()
     detail.locator("pre[aria-label='Run log']", has_text="baseline: loss 0.4000").wait_for(
-        timeout=15_000)
+        timeout=15_000
+    )
     # three cells plus the parameters cell papermill injects
     assert detail.locator("progress").get_attribute("value") == "4"
     # the runs list refreshed by itself; the run shown is its selected row, and the text
@@ -110,19 +121,22 @@ def test_jobs_panel(page, lab_server, train_notebook):
 
     # open the output notebook in JupyterLab
     detail.get_by_role("button", name="Open output notebook").click()
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel",
-                 has_text="train-").first.wait_for(timeout=20_000)
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel", has_text="train-").first.wait_for(
+        timeout=20_000
+    )
     page.locator(".jp-OutputArea-output", has_text="baseline: loss 0.4000").first.wait_for(
-        timeout=20_000)
+        timeout=20_000
+    )
     screenshot(page, "jobs-output-notebook")
 
     # "Run again" (not "Retry") on a finished run makes a new run and opens its page
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab",
-                 has_text=f"Run {first_id[:8]}").click()
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=f"Run {first_id[:8]}").click()
     detail = main_page(page, "run", first_id)
     detail.get_by_role("button", name="Run again").click()
     page.wait_for_function(
         "id => [...document.querySelectorAll(\".jp-mlinfra-Page[data-mlinfra-page='run']\")]"
-        ".some(p => p.dataset.mlinfraKey !== id && p.offsetParent !== null)", arg=first_id)
+        ".some(p => p.dataset.mlinfraKey !== id && p.offsetParent !== null)",
+        arg=first_id,
+    )
     runs = lab_server.api("runs?trigger=retry")
     assert runs["total"] == 1

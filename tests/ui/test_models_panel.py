@@ -29,9 +29,13 @@ def registered(lab_server):
 
     alice_ws, bob_ws = lab_server.workspace("alice"), lab_server.workspace("bob")
     alice, bob = alice_ws.service("models"), bob_ws.service("models")
-    frame = pd.DataFrame({"tenure": [1., 5., 9., 2., 7., 3.], "spend": [9., 3., 1., 8., 2., 7.]})
-    frame.attrs["mlinfra_lineage"] = {"features": ["spend@1:amount", "spend@1:amount_log"],
-                                      "views": [{"name": "spend", "version": 1}]}
+    frame = pd.DataFrame(
+        {"tenure": [1.0, 5.0, 9.0, 2.0, 7.0, 3.0], "spend": [9.0, 3.0, 1.0, 8.0, 2.0, 7.0]}
+    )
+    frame.attrs["mlinfra_lineage"] = {
+        "features": ["spend@1:amount", "spend@1:amount_log"],
+        "views": [{"name": "spend", "version": 1}],
+    }
     y = [1, 0, 0, 1, 0, 1]
     history = ["import pandas as pd", "frame = load()", "model = fit(frame)"]
     for i, (C, auc) in enumerate([(0.1, 0.81), (1.0, 0.86), (10.0, 0.93)], start=1):
@@ -40,41 +44,53 @@ def registered(lab_server):
         ax.set_title(f"learning curve {i}")
         context = SessionContext(history=history, notebook_path="notebooks/churn.ipynb")
         if i == 3:
-            context.replay = {"cells": [{"cell_id": "fit", "execution_count": 9,
-                                         "source": "model = fit(frame)"}],
-                              "hazards": [{"kind": "stale_direct",
-                                           "message": "cell fit read `frame`, changed after"}]}
+            context.replay = {
+                "cells": [{"cell_id": "fit", "execution_count": 9, "source": "model = fit(frame)"}],
+                "hazards": [
+                    {"kind": "stale_direct", "message": "cell fit read `frame`, changed after"}
+                ],
+            }
         # v3 is registered from a stale notebook state: the store must say so. (Other
         # warnings, e.g. a feature view missing from the shared lab catalog, may come too.)
         expect = pytest.warns(DirtyModelWarning) if i == 3 else warnings.catch_warnings()
         with expect:
             if i != 3:
                 warnings.simplefilter("ignore")
-            alice.register("churn", LogisticRegression(C=C).fit(frame, y), training_data=frame,
-                           metrics={"auc": auc, "logloss": 0.5 / i}, figures=[fig],
-                           tags={"team": "growth"}, context=context,
-                           description="who is about to leave")
+            alice.register(
+                "churn",
+                LogisticRegression(C=C).fit(frame, y),
+                training_data=frame,
+                metrics={"auc": auc, "logloss": 0.5 / i},
+                figures=[fig],
+                tags={"team": "growth"},
+                context=context,
+                description="who is about to leave",
+            )
         plt.close(fig)
     alice.set_alias("churn", "staging", 1)
     alice.set_alias("churn", "production", 2, protected=True)
     # fraud: its cells re-run anywhere (the panel reproduces it)
-    cells = ["from sklearn.dummy import DummyClassifier\nfrom jupyter_mlinfra import models",
-             "m = DummyClassifier(strategy='most_frequent').fit([[0], [1], [2]], [0, 1, 1])\n"
-             "score = float(m.score([[0], [1], [2]], [0, 1, 1]))",
-             "models.register('fraud', m, metrics={'auc': 0.77, 'score': score}, figures=[])"]
+    cells = [
+        "from sklearn.dummy import DummyClassifier\nfrom jupyter_mlinfra import models",
+        "m = DummyClassifier(strategy='most_frequent').fit([[0], [1], [2]], [0, 1, 1])\n"
+        "score = float(m.score([[0], [1], [2]], [0, 1, 1]))",
+        "models.register('fraud', m, metrics={'auc': 0.77, 'score': score}, figures=[])",
+    ]
     from sklearn.dummy import DummyClassifier
 
-    bob.register("fraud", DummyClassifier(strategy="most_frequent").fit([[0], [1], [2]],
-                                                                         [0, 1, 1]),
-                 metrics={"auc": 0.77, "score": 2 / 3}, figures=[],
-                 context=SessionContext(history=cells))
+    bob.register(
+        "fraud",
+        DummyClassifier(strategy="most_frequent").fit([[0], [1], [2]], [0, 1, 1]),
+        metrics={"auc": 0.77, "score": 2 / 3},
+        figures=[],
+        context=SessionContext(history=cells),
+    )
     yield
     alice_ws.close()
     bob_ws.close()
 
 
-def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered,
-                                                    console_messages):
+def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered, console_messages):
     open_lab(page)
     open_mlinfra_panel(page)
     body = open_tab(page, "models")
@@ -92,13 +108,15 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"table[aria-label='Models'] "
         "td[data-column='name'] .jp-mlinfra-Name\")].map(e => e.textContent)"
-        ".join(',') === 'churn'")
+        ".join(',') === 'churn'"
+    )
     body.get_by_label("Metric threshold").fill("")
     body.get_by_label("Search models").fill("fra")
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"table[aria-label='Models'] "
         "td[data-column='name'] .jp-mlinfra-Name\")].map(e => e.textContent)"
-        ".join(',') === 'fraud'")
+        ".join(',') === 'fraud'"
+    )
     body.get_by_label("Search models").fill("")
     churn_row.wait_for(state="visible")
 
@@ -123,7 +141,8 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     assert chart.locator("path.mark-symbol, g.mark-symbol path").count() == 3
     details.get_by_label("Plotted metric").select_option("logloss")
     details.locator("figure[aria-label='logloss across versions'] svg.marks").wait_for(
-        state="visible")
+        state="visible"
+    )
     details.get_by_label("Plotted metric").select_option("auc")
 
     # compare two versions (the store's compare): metrics with deltas, hyper-parameters
@@ -153,7 +172,8 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     image.wait_for(state="visible")
     page.wait_for_function(
         "() => { const i = document.querySelector(\"div[data-version='3'] figure img\");"
-        " return i && i.complete && i.naturalWidth > 100; }")
+        " return i && i.complete && i.naturalWidth > 100; }"
+    )
     artifacts = version.locator("table[aria-label='Artifacts']").inner_text()
     assert "model.joblib" in artifacts and "requirements.txt" in artifacts
     chart.scroll_into_view_if_needed()
@@ -163,8 +183,7 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
 
     # another version: click its row
     versions.locator("tr[data-row-key='1']").click()
-    details.locator("div[data-version='1'] table[aria-label='Lineage']").wait_for(
-        state="visible")
+    details.locator("div[data-version='1'] table[aria-label='Lineage']").wait_for(state="visible")
 
     # a protected alias does not move for someone else; an unprotected one does
     form = details.locator("form[aria-label='Move an alias']")
@@ -181,10 +200,13 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     form.get_by_role("button", name="Move alias").click()
     page.wait_for_function(
         "() => document.querySelector(\"section[data-model='churn'] table[aria-label='Versions']"
-        " tr[data-row-key='3']\")?.textContent.includes('@staging')")
+        " tr[data-row-key='3']\")?.textContent.includes('@staging')"
+    )
     described = lab_server.api("models/churn")
-    assert {a["alias"]: a["version"] for a in described["aliases"]} == {"production": 2,
-                                                                        "staging": 3}
+    assert {a["alias"]: a["version"] for a in described["aliases"]} == {
+        "production": 2,
+        "staging": 3,
+    }
     form.scroll_into_view_if_needed()
     screenshot(page, "models-aliases")
 
@@ -192,7 +214,8 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     details.get_by_label("Close details").click()
     table.locator("tr[data-row-key='fraud']").click()
     fraud = main_page(page, "model", "fraud").locator(
-        "section[data-model='fraud'] div[data-version='1']")
+        "section[data-model='fraud'] div[data-version='1']"
+    )
     fraud.locator("table[aria-label='Lineage']").wait_for(state="visible")
     fraud.get_by_role("button", name="reproduce").click()
     outcome = fraud.locator("[aria-label='Reproduction']")
@@ -205,7 +228,11 @@ def test_models_tab_search_details_plot_and_aliases(page, lab_server, registered
     outcome.scroll_into_view_if_needed()
     screenshot(page, "models-reproduce")
 
-    errors = [m for m in console_messages
-              if m.kind in ("error", "pageerror") and m.mentions("mlinfra")
-              and "aliases/production" not in (m.url or "")]  # the refused move: expected
+    errors = [
+        m
+        for m in console_messages
+        if m.kind in ("error", "pageerror")
+        and m.mentions("mlinfra")
+        and "aliases/production" not in (m.url or "")
+    ]  # the refused move: expected
     assert not errors, errors

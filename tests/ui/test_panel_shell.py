@@ -23,9 +23,11 @@ from jupyterlab_page import (
 
 pytestmark = pytest.mark.browser
 
+
 def _extension_errors(console_messages):
-    return [m for m in console_messages
-            if m.kind in ("error", "pageerror") and m.mentions("mlinfra")]
+    return [
+        m for m in console_messages if m.kind in ("error", "pageerror") and m.mentions("mlinfra")
+    ]
 
 
 def _check_tab_shows_status(body, name: str, status: dict, version: str) -> None:
@@ -50,8 +52,7 @@ def _check_tab_shows_status(body, name: str, status: dict, version: str) -> None
         assert version in status["message"]
 
 
-def test_panel_shows_server_status_in_header_and_every_tab(page, lab_server,
-                                                           console_messages):
+def test_panel_shows_server_status_in_header_and_every_tab(page, lab_server, console_messages):
     health = lab_server.api("health")
     assert (health["catalog"]["backend"], health["artifacts"]["backend"]) == ("sqlite", "local")
 
@@ -82,17 +83,22 @@ def test_panel_shows_server_status_in_header_and_every_tab(page, lab_server,
         screenshot(page, f"panel-shell-{name}", locator=panel)
 
     # Readable text in the light theme (WCAG AA: 4.5:1).
-    for locator in (header.locator("[data-mlinfra-field='version']"),
-                    panel.locator("[role='tab'][aria-selected='true']"),
-                    panel.locator("[role='tab'][aria-selected='false']").first,
-                    panel.locator("[data-mlinfra-tab='features'] .jp-mlinfra-Tab-intro")):
+    for locator in (
+        header.locator("[data-mlinfra-field='version']"),
+        panel.locator("[role='tab'][aria-selected='true']"),
+        panel.locator("[role='tab'][aria-selected='false']").first,
+        panel.locator("[data-mlinfra-tab='features'] .jp-mlinfra-Tab-intro"),
+    ):
         assert contrast(locator) >= 4.5, locator
 
     # Nothing clipped: the four tabs fit (or wrap) inside the default side panel width.
     box = panel.bounding_box()
     for tab in panel.locator("[role='tab']").all():
         tab_box = tab.bounding_box()
-        assert tab_box["x"] >= box["x"] and tab_box["x"] + tab_box["width"] <= box["x"] + box["width"] + 0.5
+        assert (
+            tab_box["x"] >= box["x"]
+            and tab_box["x"] + tab_box["width"] <= box["x"] + box["width"] + 0.5
+        )
         assert tab.evaluate("el => el.scrollWidth <= el.clientWidth")
 
     assert not _extension_errors(console_messages), _extension_errors(console_messages)
@@ -115,8 +121,10 @@ def test_panel_refetches_when_shown_and_every_ten_seconds(page, lab_server):
         sidebar_tab.click()  # show again: health is fetched at once
     # The next tick is scheduled once that answer is in (the refresh button is enabled again).
     page.get_by_role("button", name="Refresh status").wait_for(state="visible")
-    page.wait_for_function("() => !document.querySelector("
-                           "'#mlinfra-panel button[aria-label=\"Refresh status\"]').disabled")
+    page.wait_for_function(
+        "() => !document.querySelector("
+        "'#mlinfra-panel button[aria-label=\"Refresh status\"]').disabled"
+    )
     with page.expect_request(re.compile(r"/mlinfra/api/health")):
         page.clock.run_for(10_500)
 
@@ -128,9 +136,14 @@ def test_error_line_when_server_fails_or_is_unreachable(page, lab_server):
     refresh = panel.get_by_role("button", name="Refresh status")
 
     # The server's own {"error": {"code", "message"}} body becomes the message.
-    page.route(re.compile(r"/mlinfra/api/health"), lambda route: route.fulfill(
-        status=503, content_type="application/json",
-        body='{"error": {"code": "catalog_unavailable", "message": "the catalog is locked"}}'))
+    page.route(
+        re.compile(r"/mlinfra/api/health"),
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"error": {"code": "catalog_unavailable", "message": "the catalog is locked"}}',
+        ),
+    )
     refresh.click()
     banner.wait_for(state="visible")
     assert "the catalog is locked" in banner.inner_text()
@@ -143,7 +156,8 @@ def test_error_line_when_server_fails_or_is_unreachable(page, lab_server):
     refresh.click()
     page.wait_for_function(
         "() => document.querySelector('#mlinfra-panel .jp-mlinfra-ErrorBanner')"
-        "?.textContent.includes('Server unreachable')")
+        "?.textContent.includes('Server unreachable')"
+    )
     screenshot(page, "panel-shell-unreachable", locator=panel)
 
     page.unroute(re.compile(r"/mlinfra/api/health"))
@@ -153,8 +167,10 @@ def test_error_line_when_server_fails_or_is_unreachable(page, lab_server):
 
 def _set_theme(lab_server, theme: str) -> None:
     status, body = lab_server.request(
-        "PUT", "lab/api/settings/@jupyterlab/apputils-extension:themes",
-        {"raw": json.dumps({"theme": theme})})
+        "PUT",
+        "lab/api/settings/@jupyterlab/apputils-extension:themes",
+        {"raw": json.dumps({"theme": theme})},
+    )
     assert status == 204, body
 
 
@@ -164,14 +180,17 @@ def test_panel_is_readable_in_the_dark_theme(page, lab_server, console_messages)
         open_lab(page)
         page.wait_for_function(
             "() => document.body.dataset.jpThemeName === 'JupyterLab Dark'"
-            " && document.body.dataset.jpThemeLight === 'false'")
+            " && document.body.dataset.jpThemeLight === 'false'"
+        )
         panel = open_mlinfra_panel(page)
         open_tab(page, "Jobs")
         screenshot(page, "panel-shell-dark", locator=panel)
-        for locator in (panel.locator("[data-mlinfra-field='version']"),
-                        panel.locator("[role='tab'][aria-selected='true']"),
-                        panel.locator("[role='tab'][aria-selected='false']").first,
-                        panel.locator("[data-mlinfra-tab='jobs'] .jp-mlinfra-Tab-intro")):
+        for locator in (
+            panel.locator("[data-mlinfra-field='version']"),
+            panel.locator("[role='tab'][aria-selected='true']"),
+            panel.locator("[role='tab'][aria-selected='false']").first,
+            panel.locator("[data-mlinfra-tab='jobs'] .jp-mlinfra-Tab-intro"),
+        ):
             assert contrast(locator) >= 4.5, locator
         for name in ("models", "features"):  # the shared searchable list, in the dark
             heading = open_tab(page, name).locator("section h3", has_text="(").first

@@ -20,13 +20,17 @@ NOTEBOOK = "prov_panel.ipynb"
 
 
 def _write_notebook(root) -> None:
-    nb = new_notebook(cells=[
-        new_code_cell("%load_ext jupyter_mlinfra", id="setup"),
-        new_code_cell("a = 1", id="cell-a"),
-        new_code_cell("b = a * 10\nb", id="cell-b"),
-        new_code_cell("print(b + 1)", id="cell-c"),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                "language": "python"}})
+    nb = new_notebook(
+        cells=[
+            new_code_cell("%load_ext jupyter_mlinfra", id="setup"),
+            new_code_cell("a = 1", id="cell-a"),
+            new_code_cell("b = a * 10\nb", id="cell-b"),
+            new_code_cell("print(b + 1)", id="cell-c"),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
     nbformat.write(nb, root / NOTEBOOK)
 
 
@@ -37,14 +41,17 @@ def _cell(page, index: int):
 def _run_cell(page, index: int) -> None:
     cell = _cell(page, index)
     cell.locator(".jp-InputArea-prompt").click()
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar "
-                 "[data-command='notebook:run-cell-and-select-next']").click()
+    page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar "
+        "[data-command='notebook:run-cell-and-select-next']"
+    ).click()
     # wait for this run to finish: the prompt shows a number, not "[*]"
     try:
         _wait_prompt(page, index)
     except Exception:
         screenshot(page, "provenance-debug")
         from jupyterlab_page import server_of
+
         print(server_of(page).log_text(80))
         raise
 
@@ -56,7 +63,10 @@ def _wait_prompt(page, index: int) -> None:
             '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
           const p = cells[i] && cells[i].querySelector('.jp-InputArea-prompt');
           return p && /\\[\\d+\\]/.test(p.textContent);
-        }""", arg=[index], timeout=60_000)
+        }""",
+        arg=[index],
+        timeout=60_000,
+    )
 
 
 def _set_source(page, index: int, text: str) -> None:
@@ -74,7 +84,9 @@ def test_provenance_panel(page, lab_server):
     # the kernel is connected and idle (status bar: "Python 3 (...) | Idle")
     page.wait_for_function(
         "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, .jp-StatusBar-Widget')"
-        "?.innerText || '')", timeout=60_000)
+        "?.innerText || '')",
+        timeout=60_000,
+    )
     page.wait_for_timeout(1000)
 
     # An interactive session: run all, then re-run cell 2 with a new value (cell 3 is now
@@ -91,10 +103,12 @@ def test_provenance_panel(page, lab_server):
     findings.first.wait_for(state="visible", timeout=30_000)
     page.wait_for_function(
         "() => document.querySelectorAll('.jp-mlinfra-Provenance-finding').length >= 3",
-        timeout=20_000)
+        timeout=20_000,
+    )
     texts = findings.all_inner_texts()
-    assert any("cell 3 is stale: it read `a`, which cell 2 rebound after cell 3 ran" in t
-               for t in texts), texts
+    assert any(
+        "cell 3 is stale: it read `a`, which cell 2 rebound after cell 3 ran" in t for t in texts
+    ), texts
     assert any("cell 4 is stale: it read `b`, produced by cell 3" in t for t in texts), texts
     assert any("cell 4 was edited after it last ran" in t for t in texts), texts
     assert body.locator("[data-hazard='stale']").inner_text() == "stale: 2"
@@ -127,8 +141,10 @@ def test_provenance_panel(page, lab_server):
     assert code == ["a = 1", "b = a * 10\nb", "print(b + 1)"]
 
     # save: the execution log goes into the notebook's metadata
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar "
-                 "[data-command='docmanager:save']").click()
+    page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar "
+        "[data-command='docmanager:save']"
+    ).click()
 
     def saved_log():
         meta = json.loads((lab_server.root_dir / NOTEBOOK).read_text())["metadata"]
@@ -140,9 +156,8 @@ def test_provenance_panel(page, lab_server):
             break
         page.wait_for_timeout(500)
     assert log is not None, "the execution log was not saved into the notebook"
-    assert log["saved_at"] and log["machine"]       # shown when the log travels
-    assert [e["cell_id"] for e in log["executions"]] == ["cell-a", "cell-b", "cell-c",
-                                                         "cell-a"]
+    assert log["saved_at"] and log["machine"]  # shown when the log travels
+    assert [e["cell_id"] for e in log["executions"]] == ["cell-a", "cell-b", "cell-c", "cell-a"]
     # ... so the notebook file alone is enough for the analyses (no catalog)
     from jupyter_mlinfra.core.provenance.analysis import analyze
     from jupyter_mlinfra.core.provenance.model import cells_from_notebook, log_from_notebook
@@ -171,23 +186,29 @@ def test_kernel_restart_switches_to_the_new_session(page, lab_server):
     that ended go away at once, the panel says the kernel restarted, every execution after
     the restart (from the very first) is recorded in a session of its own, and the session
     before stays browsable in the timeline."""
-    nb = new_notebook(cells=[
-        new_code_cell("%load_ext jupyter_mlinfra", id="setup"),
-        new_code_cell("a = 1", id="cell-a"),
-        new_code_cell("b = a * 10\nb", id="cell-b"),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                "language": "python"}})
+    nb = new_notebook(
+        cells=[
+            new_code_cell("%load_ext jupyter_mlinfra", id="setup"),
+            new_code_cell("a = 1", id="cell-a"),
+            new_code_cell("b = a * 10\nb", id="cell-b"),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
     nbformat.write(nb, lab_server.root_dir / RESTART_NOTEBOOK)
     open_lab(page, RESTART_NOTEBOOK)
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=30_000)
     page.wait_for_function(
         "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, .jp-StatusBar-Widget')"
-        "?.innerText || '')", timeout=60_000)
+        "?.innerText || '')",
+        timeout=60_000,
+    )
     page.wait_for_timeout(1000)
     for i in range(3):
         _run_cell(page, i)
     _set_source(page, 1, "a = 2")
-    _run_cell(page, 1)                       # cell 3 is now stale
+    _run_cell(page, 1)  # cell 3 is now stale
 
     open_mlinfra_panel(page)
     body = open_tab(page, "Provenance")
@@ -204,7 +225,9 @@ def test_kernel_restart_switches_to_the_new_session(page, lab_server):
     assert body.locator(".jp-mlinfra-Provenance-finding").count() == 0
     page.wait_for_function(
         "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, .jp-StatusBar-Widget')"
-        "?.innerText || '')", timeout=60_000)
+        "?.innerText || '')",
+        timeout=60_000,
+    )
     screenshot(page, "provenance-restarted")
 
     # the new kernel lifetime: its first executions are recorded, in a session of its own
@@ -213,12 +236,13 @@ def test_kernel_restart_switches_to_the_new_session(page, lab_server):
     rows = body.locator("[data-provenance-section='timeline'] tbody tr")
     page.wait_for_function(
         """() => document.querySelectorAll(
-             "[data-provenance-section='timeline'] tbody tr").length === 2""", timeout=30_000)
+             "[data-provenance-section='timeline'] tbody tr").length === 2""",
+        timeout=30_000,
+    )
     assert body.locator("[data-provenance-clean='true']").count() == 1
     assert stale.count() == 0 and "its new session only (2 executions)" in notice.inner_text()
     view = lab_server.api(f"provenance?path={RESTART_NOTEBOOK}")
-    assert [(e["seq"], e["cell_id"]) for e in view["executions"]] == [(1, "cell-a"),
-                                                                       (2, "cell-b")]
+    assert [(e["seq"], e["cell_id"]) for e in view["executions"]] == [(1, "cell-a"), (2, "cell-b")]
     assert len(view["sessions"]) == 2
     old = view["sessions"][1]
     assert old["executions"] == 3 and old["kernel_id"] == view["sessions"][0]["kernel_id"]
@@ -228,7 +252,9 @@ def test_kernel_restart_switches_to_the_new_session(page, lab_server):
     body.locator("[data-provenance-sessions]").select_option(old["session_id"])
     page.wait_for_function(
         """() => document.querySelectorAll(
-             "[data-provenance-section='timeline'] tbody tr").length === 3""", timeout=15_000)
+             "[data-provenance-section='timeline'] tbody tr").length === 3""",
+        timeout=15_000,
+    )
     assert rows.first.inner_text().startswith("cell 2 [4]"), rows.first.inner_text()
     screenshot(page, "provenance-earlier-session")
 
@@ -239,17 +265,24 @@ def test_a_kernel_that_does_not_record_offers_recording_from_the_first_cell(page
     from pathlib import Path
 
     name = "prov_no_ext.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell("x = 1", id="only")], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
-        lab_server.root_dir / name)
-    config = Path(lab_server.env["IPYTHONDIR"]) / "profile_default" / \
-        "ipython_kernel_config.py"
+    nbformat.write(
+        new_notebook(
+            cells=[new_code_cell("x = 1", id="only")],
+            metadata={
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+            },
+        ),
+        lab_server.root_dir / name,
+    )
+    config = Path(lab_server.env["IPYTHONDIR"]) / "profile_default" / "ipython_kernel_config.py"
     try:
         open_lab(page, name)
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=30_000)
         page.wait_for_function(
             "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, "
-            ".jp-StatusBar-Widget')?.innerText || '')", timeout=60_000)
+            ".jp-StatusBar-Widget')?.innerText || '')",
+            timeout=60_000,
+        )
         page.wait_for_timeout(1000)
         _run_cell(page, 0)
         open_mlinfra_panel(page)
@@ -267,13 +300,16 @@ def test_a_kernel_that_does_not_record_offers_recording_from_the_first_cell(page
         page.locator(".jp-Dialog .jp-mod-accept").click()
         page.wait_for_function(
             "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, "
-            ".jp-StatusBar-Widget')?.innerText || '')", timeout=60_000)
+            ".jp-StatusBar-Widget')?.innerText || '')",
+            timeout=60_000,
+        )
         page.wait_for_timeout(1000)
-        _run_cell(page, 0)                   # no %load_ext: recorded all the same
+        _run_cell(page, 0)  # no %load_ext: recorded all the same
         page.wait_for_function(
             """() => document.querySelectorAll(
                  "[data-provenance-section='timeline'] tbody tr").length === 1""",
-            timeout=30_000)
+            timeout=30_000,
+        )
         view = lab_server.api(f"provenance?path={name}")
         assert [e["cell_id"] for e in view["executions"]] == ["only"]
         screenshot(page, "provenance-recording-from-first-cell")
@@ -285,33 +321,52 @@ def test_a_kernel_that_does_not_record_offers_recording_from_the_first_cell(page
 SAVED_NOTEBOOK = "prov_saved.ipynb"
 
 
-def test_a_notebook_carrying_a_saved_log_and_replay_export_that_never_overwrites(
-        page, lab_server):
+def test_a_notebook_carrying_a_saved_log_and_replay_export_that_never_overwrites(page, lab_server):
     """A notebook saved elsewhere with its execution log, opened in a kernel that has
     recorded nothing: the tab shows the saved log (its date and machine), its findings and
     markers numbered as JupyterLab shows cells ("cell 3 [3]"), and the timeline shows a
     deletion. Export replay follows the active cell (cell 2) and writes a new file each time."""
     from jupyter_mlinfra.core.provenance.model import Execution, ExecutionLog, attach_log
 
-    nb = new_notebook(cells=[
-        new_code_cell("a = 1\ntmp = 0", id="cell-a", execution_count=4),
-        new_code_cell("b = a * 10\ndel tmp", id="cell-b", execution_count=2),
-        new_code_cell("print(b + 1)", id="cell-c", execution_count=3),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                "language": "python"}})
+    nb = new_notebook(
+        cells=[
+            new_code_cell("a = 1\ntmp = 0", id="cell-a", execution_count=4),
+            new_code_cell("b = a * 10\ndel tmp", id="cell-b", execution_count=2),
+            new_code_cell("print(b + 1)", id="cell-c", execution_count=3),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
 
     def ex(seq, cid, src, reads=(), binds=(), deletes=()):
-        return Execution(seq=seq, cell_id=cid, source=src, session_id="saved-elsewhere",
-                         notebook_path="/home/someone/prov_saved.ipynb", execution_count=seq,
-                         started_at=1.76e9 + seq, ended_at=1.76e9 + seq + 0.01,
-                         reads=frozenset(reads), binds=frozenset(binds),
-                         deletes=frozenset(deletes))
-    attach_log(nb, ExecutionLog([
-        ex(1, "cell-a", "a = 1\ntmp = 0", binds=["a", "tmp"]),
-        ex(2, "cell-b", "b = a * 10\ndel tmp", ["a"], ["b"], ["tmp"]),
-        ex(3, "cell-c", "print(b + 1)", ["b"]),
-        ex(4, "cell-a", "a = 1\ntmp = 0", binds=["a", "tmp"])],
-        notebook_path="/home/someone/prov_saved.ipynb", session_id="saved-elsewhere"))
+        return Execution(
+            seq=seq,
+            cell_id=cid,
+            source=src,
+            session_id="saved-elsewhere",
+            notebook_path="/home/someone/prov_saved.ipynb",
+            execution_count=seq,
+            started_at=1.76e9 + seq,
+            ended_at=1.76e9 + seq + 0.01,
+            reads=frozenset(reads),
+            binds=frozenset(binds),
+            deletes=frozenset(deletes),
+        )
+
+    attach_log(
+        nb,
+        ExecutionLog(
+            [
+                ex(1, "cell-a", "a = 1\ntmp = 0", binds=["a", "tmp"]),
+                ex(2, "cell-b", "b = a * 10\ndel tmp", ["a"], ["b"], ["tmp"]),
+                ex(3, "cell-c", "print(b + 1)", ["b"]),
+                ex(4, "cell-a", "a = 1\ntmp = 0", binds=["a", "tmp"]),
+            ],
+            notebook_path="/home/someone/prov_saved.ipynb",
+            session_id="saved-elsewhere",
+        ),
+    )
     nb.metadata["jupyter_mlinfra"]["provenance"]["machine"] = "laptop-7"
     nbformat.write(nb, lab_server.root_dir / SAVED_NOTEBOOK)
 
@@ -319,7 +374,9 @@ def test_a_notebook_carrying_a_saved_log_and_replay_export_that_never_overwrites
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=30_000)
     page.wait_for_function(
         "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, .jp-StatusBar-Widget')"
-        "?.innerText || '')", timeout=60_000)
+        "?.innerText || '')",
+        timeout=60_000,
+    )
     open_mlinfra_panel(page)
     body = open_tab(page, "Provenance")
     notice = body.locator("[data-provenance-source='saved']")
@@ -348,13 +405,14 @@ def test_a_notebook_carrying_a_saved_log_and_replay_export_that_never_overwrites
     first = lab_server.root_dir / "prov_saved-replay-cell2.ipynb"
     assert "prov_saved-replay-cell2.ipynb" in result.inner_text() and first.is_file()
     before = first.read_bytes()
-    code = [c.source for c in nbformat.read(first, as_version=4).cells
-            if c.cell_type == "code"]
+    code = [c.source for c in nbformat.read(first, as_version=4).cells if c.cell_type == "code"]
     assert code == ["a = 1\ntmp = 0", "b = a * 10\ndel tmp"]
     button.click()
     page.wait_for_function(
         """() => /prov_saved-replay-cell2-1\\.ipynb/.test(document.querySelector(
-             "[data-provenance-result='replay']")?.innerText || '')""", timeout=20_000)
+             "[data-provenance-result='replay']")?.innerText || '')""",
+        timeout=20_000,
+    )
     assert (lab_server.root_dir / "prov_saved-replay-cell2-1.ipynb").is_file()
-    assert first.read_bytes() == before          # not overwritten
+    assert first.read_bytes() == before  # not overwritten
     screenshot(page, "provenance-replay-export")

@@ -34,8 +34,10 @@ SIDEBAR_TEXT = "td, th, h1, h2, h3, h4, p, li, button, a, span, div, label, dd, 
 
 # Per tab: the list's table and the columns that must be fully visible at 300 px.
 KEY_COLUMNS = {
-    "Jobs": [("table[aria-label='Runs']", ["state", "what", "created"]),
-             ("table[aria-label='Jobs']", ["name", "actions"])],
+    "Jobs": [
+        ("table[aria-label='Runs']", ["state", "what", "created"]),
+        ("table[aria-label='Jobs']", ["name", "actions"]),
+    ],
     "Models": [("table[aria-label='Models']", ["name", "version"])],
     "Features": [("table[aria-label='Feature views']", ["name", "owner"])],
     "Provenance": [("table[aria-label='Execution timeline']", ["cell", "status", "names"])],
@@ -47,17 +49,30 @@ def long_names(lab_server):
     """A job with a run, a model and a feature view, all with long snake_case names."""
     from sklearn.linear_model import LogisticRegression
 
-    nb = new_notebook(cells=[
-        new_code_cell("%load_ext jupyter_mlinfra"),
-        new_code_cell("monthly_active_minutes_per_account = 1234\nregion = 'eu'",
-                      metadata={"tags": ["parameters"]}),
-        new_code_cell("rolling_average_of_minutes = monthly_active_minutes_per_account / 30\n"
-                      "print(rolling_average_of_minutes)")])
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
-                                 "display_name": "Python 3"}
+    nb = new_notebook(
+        cells=[
+            new_code_cell("%load_ext jupyter_mlinfra"),
+            new_code_cell(
+                "monthly_active_minutes_per_account = 1234\nregion = 'eu'",
+                metadata={"tags": ["parameters"]},
+            ),
+            new_code_cell(
+                "rolling_average_of_minutes = monthly_active_minutes_per_account / 30\n"
+                "print(rolling_average_of_minutes)"
+            ),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "language": "python",
+        "display_name": "Python 3",
+    }
     nbformat.write(nb, lab_server.root_dir / NOTEBOOK)
-    lab_server.api("jobs", "POST", {"name": JOB, "notebook": NOTEBOOK,
-                                    "schedule": "30 7 * * 1-5", "timezone": "Europe/Paris"})
+    lab_server.api(
+        "jobs",
+        "POST",
+        {"name": JOB, "notebook": NOTEBOOK, "schedule": "30 7 * * 1-5", "timezone": "Europe/Paris"},
+    )
     lab_server.api(f"jobs/{JOB}/run", "POST", {})
 
     ws = lab_server.workspace("alice")
@@ -65,18 +80,30 @@ def long_names(lab_server):
     features.register_entity("customer_account", ["customer_account_id"], "an account")
     rng = np.random.default_rng(3)
     now = pd.Timestamp.now(tz="UTC").floor("min")
-    events = pd.DataFrame({
-        "customer_account_id": rng.integers(0, 20, 100),
-        "event_timestamp": now - pd.to_timedelta(rng.integers(60, 86400, 100), unit="s"),
-        "rolling_minutes_of_use": rng.gamma(2.0, 10.0, 100).round(1),
-        "rolling_sessions_per_week": rng.integers(0, 30, 100)})
-    features.register_view(VIEW, entities="customer_account", source=events, ttl="7d",
-                           description="rolling usage per account", visibility="public")
+    events = pd.DataFrame(
+        {
+            "customer_account_id": rng.integers(0, 20, 100),
+            "event_timestamp": now - pd.to_timedelta(rng.integers(60, 86400, 100), unit="s"),
+            "rolling_minutes_of_use": rng.gamma(2.0, 10.0, 100).round(1),
+            "rolling_sessions_per_week": rng.integers(0, 30, 100),
+        }
+    )
+    features.register_view(
+        VIEW,
+        entities="customer_account",
+        source=events,
+        ttl="7d",
+        description="rolling usage per account",
+        visibility="public",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         x = pd.DataFrame({"rolling_minutes_of_use": [1.0, 2.0, 3.0, 4.0]})
-        models.register(MODEL, LogisticRegression().fit(x, [0, 1, 0, 1]),
-                        metrics={"validation_mean_absolute_error": 0.4242, "auc": 0.7})
+        models.register(
+            MODEL,
+            LogisticRegression().fit(x, [0, 1, 0, 1]),
+            metrics={"validation_mean_absolute_error": 0.4242, "auc": 0.7},
+        )
     models.set_alias(MODEL, "production_candidate", 1)
     yield
     features.close()
@@ -104,7 +131,8 @@ def _set_left_panel_width(page, width: int) -> None:
 def _columns_outside(page, table: str, columns: list[str]) -> list[str]:
     """Key columns whose cells (or header) reach past the panel's right edge, or are
     hidden; plus "scroll" when the table is wider than its box."""
-    return page.locator(f"#{PANEL_ID} {table}").evaluate("""(table, columns) => {
+    return page.locator(f"#{PANEL_ID} {table}").evaluate(
+        """(table, columns) => {
       const panel = document.getElementById('mlinfra-panel').getBoundingClientRect();
       const out = [];
       const scroller = table.parentElement;
@@ -122,7 +150,9 @@ def _columns_outside(page, table: str, columns: list[str]) -> list[str]:
         }
       }
       return out;
-    }""", columns)
+    }""",
+        columns,
+    )
 
 
 def _truncated_without_tooltip(locator) -> list[str]:
@@ -152,9 +182,13 @@ def _check(page, name: str, body) -> list[str]:
     for table, columns in KEY_COLUMNS[name]:
         page.locator(f"#{PANEL_ID} {table} tbody tr").first.wait_for()
         label = table.split("'")[1]
-        screenshot(page, f"sidebar-300-{name}-{label}",
-                   page.locator(f"#{PANEL_ID} section:has(> * {table}), "
-                                f"#{PANEL_ID} section:has({table})").last)
+        screenshot(
+            page,
+            f"sidebar-300-{name}-{label}",
+            page.locator(
+                f"#{PANEL_ID} section:has(> * {table}), #{PANEL_ID} section:has({table})"
+            ).last,
+        )
         outside = _columns_outside(page, table, columns)
         if outside:
             problems.append(f"{name}, {table}: key columns cut off or scrolled: {outside}")
@@ -169,18 +203,25 @@ def _run_all_cells(page) -> None:
     cells.first.wait_for(state="visible", timeout=30_000)
     page.wait_for_function(
         "() => /\\| Idle/.test(document.querySelector('#jp-bottom-panel, .jp-StatusBar-Widget')"
-        "?.innerText || '')", timeout=60_000)
+        "?.innerText || '')",
+        timeout=60_000,
+    )
     for index in range(cells.count()):
         cells.nth(index).locator(".jp-InputArea-prompt").click()
-        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar "
-                     "[data-command='notebook:run-cell-and-select-next']").click()
+        page.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar "
+            "[data-command='notebook:run-cell-and-select-next']"
+        ).click()
         page.wait_for_function(
             """i => {
               const c = document.querySelectorAll(
                 '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[i];
               const p = c && c.querySelector('.jp-InputArea-prompt');
               return p && /\\[\\d+\\]/.test(p.textContent);
-            }""", arg=index, timeout=60_000)
+            }""",
+            arg=index,
+            timeout=60_000,
+        )
 
 
 def test_every_sidebar_list_is_readable_at_300px(page, lab_server, long_names):
@@ -191,12 +232,14 @@ def test_every_sidebar_list_is_readable_at_300px(page, lab_server, long_names):
 
     provenance = open_tab(page, "Provenance")
     provenance.locator("[data-provenance-section='timeline'] tbody tr").nth(1).wait_for(
-        timeout=30_000)
+        timeout=30_000
+    )
     problems = _check(page, "Provenance", provenance)
 
     jobs = open_tab(page, "Jobs")
     jobs.locator("section[aria-label='Runs'] [data-state='succeeded']").first.wait_for(
-        timeout=120_000)
+        timeout=120_000
+    )
     jobs.locator("section[aria-label='Jobs'] tbody tr").first.wait_for()
     problems += _check(page, "Jobs", jobs)
 

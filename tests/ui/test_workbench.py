@@ -42,15 +42,26 @@ def wide(page):
 
 @pytest.fixture(scope="module")
 def etl_notebook(lab_server):
-    nb = new_notebook(cells=[
-        new_code_cell("rows = 100\nrate = 0.5\nregion = 'eu'", metadata={"tags": ["parameters"]}),
-        new_code_cell("import jupyter_mlinfra\ntotal = rows * rate\n"
-                      "print(f'{region}: total {total}')"),
-        new_code_cell("jupyter_mlinfra.log_metric('train_rmse', total / 1000)\n"
-                      "for step, loss in enumerate([0.9, 0.6, 0.45, 0.4]):\n"
-                      "    jupyter_mlinfra.log_metric('val_loss', loss, step=step)")])
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
-                                 "display_name": "Python 3"}
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "rows = 100\nrate = 0.5\nregion = 'eu'", metadata={"tags": ["parameters"]}
+            ),
+            new_code_cell(
+                "import jupyter_mlinfra\ntotal = rows * rate\nprint(f'{region}: total {total}')"
+            ),
+            new_code_cell(
+                "jupyter_mlinfra.log_metric('train_rmse', total / 1000)\n"
+                "for step, loss in enumerate([0.9, 0.6, 0.45, 0.4]):\n"
+                "    jupyter_mlinfra.log_metric('val_loss', loss, step=step)"
+            ),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "language": "python",
+        "display_name": "Python 3",
+    }
     nbformat.write(nb, lab_server.root_dir / "etl.ipynb")
     return "etl.ipynb"
 
@@ -68,24 +79,39 @@ def lineage(lab_server):
     features.register_entity("account", ["account_id"], "a customer account")
     rng = np.random.default_rng(7)
     now = pd.Timestamp.now(tz="UTC").floor("min")
-    events = pd.DataFrame({
-        "account_id": rng.integers(0, 20, 200),
-        "event_timestamp": now - pd.to_timedelta(rng.integers(60, 3 * 86400, 200), unit="s"),
-        "minutes": rng.gamma(2.0, 10.0, 200).round(1)})
-    features.register_view("usage", entities="account", source=events, ttl="7d",
-                           description="minutes of use per event", visibility="public")
+    events = pd.DataFrame(
+        {
+            "account_id": rng.integers(0, 20, 200),
+            "event_timestamp": now - pd.to_timedelta(rng.integers(60, 3 * 86400, 200), unit="s"),
+            "minutes": rng.gamma(2.0, 10.0, 200).round(1),
+        }
+    )
+    features.register_view(
+        "usage",
+        entities="account",
+        source=events,
+        ttl="7d",
+        description="minutes of use per event",
+        visibility="public",
+    )
     features.materialize("usage")
     frame = features.get_training_frame(
         pd.DataFrame({"account_id": list(range(10)), "event_timestamp": [now] * 10}),
-        ["usage:minutes"])
+        ["usage:minutes"],
+    )
     frame["minutes"] = frame["minutes"].fillna(0.0)
     y = [0, 1] * 5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        models.register("upsell", LogisticRegression(C=0.5).fit(frame[["minutes"]], y),
-                        training_data=frame, metrics={"train_rmse": 0.42, "auc": 0.7},
-                        context=SessionContext(history=["frame = load()", "fit(frame)"],
-                                               notebook_path="etl.ipynb"))
+        models.register(
+            "upsell",
+            LogisticRegression(C=0.5).fit(frame[["minutes"]], y),
+            training_data=frame,
+            metrics={"train_rmse": 0.42, "auc": 0.7},
+            context=SessionContext(
+                history=["frame = load()", "fit(frame)"], notebook_path="etl.ipynb"
+            ),
+        )
     yield
     features.close()
     ws.close()
@@ -99,12 +125,14 @@ def _readable(locator, name: str) -> None:
 
 
 def _errors(console_messages):
-    return [m for m in console_messages
-            if m.kind in ("error", "pageerror") and m.mentions("mlinfra")]
+    return [
+        m for m in console_messages if m.kind in ("error", "pageerror") and m.mentions("mlinfra")
+    ]
 
 
-def test_run_and_schedule_from_the_notebook_toolbar(wide, lab_server, etl_notebook,
-                                                    console_messages):
+def test_run_and_schedule_from_the_notebook_toolbar(
+    wide, lab_server, etl_notebook, console_messages
+):
     page = wide
     open_lab(page, etl_notebook)
     button = page.locator(".jp-NotebookPanel-toolbar [data-jp-item-name='mlinfra-run-as-job']")
@@ -141,8 +169,10 @@ def test_run_and_schedule_from_the_notebook_toolbar(wide, lab_server, etl_notebo
     first = fire.first.inner_text()
     assert "07:30" in first and " (in " in first, first
     assert any(day in first for day in ("Mon", "Tue", "Wed", "Thu", "Fri")), first
-    assert job.locator("table[aria-label='Parameters'] tr[data-key='rows']").inner_text() \
-        .split()[-1] == "200"
+    assert (
+        job.locator("table[aria-label='Parameters'] tr[data-key='rows']").inner_text().split()[-1]
+        == "200"
+    )
     screenshot(page, "workbench-job-page")
     _readable(job, "job page")
 
@@ -152,8 +182,10 @@ def test_run_and_schedule_from_the_notebook_toolbar(wide, lab_server, etl_notebo
     run.locator("[data-state='succeeded']").wait_for(timeout=120_000)
     run.locator("pre[aria-label='Run log']", has_text="eu: total 100.0").wait_for(timeout=15_000)
     # names verbatim (no `_` turned into spaces)
-    assert run.locator("table[aria-label='Metrics'] tr[data-key='train_rmse'] th") \
-        .inner_text() == "train_rmse"
+    assert (
+        run.locator("table[aria-label='Metrics'] tr[data-key='train_rmse'] th").inner_text()
+        == "train_rmse"
+    )
     # a metric logged at several steps gets a chart (Vega-Lite) with its name as the axis
     loss_chart = run.locator("figure[aria-label='val_loss over steps']")
     loss_chart.locator("svg.marks").wait_for()
@@ -173,13 +205,13 @@ def test_run_and_schedule_from_the_notebook_toolbar(wide, lab_server, etl_notebo
 
     # the run's job name links back to the job page
     run.locator("h1 [data-mlinfra-link='job']").click()
-    main_page(page, "job", "etl").locator("table[aria-label='Run history'] [data-state]") \
-        .first.wait_for()
+    main_page(page, "job", "etl").locator(
+        "table[aria-label='Run history'] [data-state]"
+    ).first.wait_for()
     assert not _errors(console_messages), _errors(console_messages)
 
 
-def test_lineage_links_model_to_feature_view_and_back(wide, lab_server, lineage,
-                                                      console_messages):
+def test_lineage_links_model_to_feature_view_and_back(wide, lab_server, lineage, console_messages):
     page = wide
     open_lab(page)
     open_mlinfra_panel(page)
@@ -251,8 +283,14 @@ def test_entry_points(wide, lab_server, etl_notebook, lineage, console_messages)
     menu = page.locator("#jp-mlinfra-mainmenu")
     menu.wait_for(state="visible")
     items = menu.locator(".lm-Menu-itemLabel").all_inner_texts()
-    for label in ("Run / schedule as job", "Open Model", "Open Run", "Verify notebook in a "
-                  "fresh kernel", "Export replay notebook", "ML Infra tour"):
+    for label in (
+        "Run / schedule as job",
+        "Open Model",
+        "Open Run",
+        "Verify notebook in a fresh kernel",
+        "Export replay notebook",
+        "ML Infra tour",
+    ):
         assert label in items, items
     page.keyboard.press("Escape")
 
@@ -273,8 +311,9 @@ def test_entry_points(wide, lab_server, etl_notebook, lineage, console_messages)
     entry.wait_for(state="visible")
     screenshot(page, "workbench-file-browser-menu")
     entry.click()
-    main_page(page, "new-job", etl_notebook).locator(
-        "input[aria-label='Parameter rows']").wait_for(timeout=30_000)
+    main_page(page, "new-job", etl_notebook).locator("input[aria-label='Parameter rows']").wait_for(
+        timeout=30_000
+    )
     assert not _errors(console_messages), _errors(console_messages)
 
 
@@ -303,8 +342,10 @@ def test_notebook_hub(wide, lab_server, etl_notebook, console_messages):
 
 def _set_theme(lab_server, theme: str) -> None:
     status, body = lab_server.request(
-        "PUT", "lab/api/settings/@jupyterlab/apputils-extension:themes",
-        {"raw": json.dumps({"theme": theme})})
+        "PUT",
+        "lab/api/settings/@jupyterlab/apputils-extension:themes",
+        {"raw": json.dumps({"theme": theme})},
+    )
     assert status == 204, body
 
 
@@ -316,8 +357,10 @@ def test_pages_in_the_dark_theme(wide, lab_server, etl_notebook, lineage, consol
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
         jobs = lab_server.api("jobs")
         runs = lab_server.api("runs?limit=1")
-        opened = [("model", {"name": "upsell"}, "mlinfra:open-model"),
-                  ("feature-view", {"name": "usage"}, "mlinfra:open-feature-view")]
+        opened = [
+            ("model", {"name": "upsell"}, "mlinfra:open-model"),
+            ("feature-view", {"name": "usage"}, "mlinfra:open-feature-view"),
+        ]
         if runs["items"]:
             opened.append(("run", {"id": runs["items"][0]["id"]}, "mlinfra:open-run"))
         names = [j["name"] for j in jobs.get("items", jobs.get("jobs", []))]
@@ -339,17 +382,20 @@ def _execute(page, command: str, args: dict) -> None:
     if command == "mlinfra:open-model":
         open_mlinfra_panel(page)
         open_tab(page, "models").locator(
-            f"table[aria-label='Models'] tr[data-row-key='{args['name']}']").click()
+            f"table[aria-label='Models'] tr[data-row-key='{args['name']}']"
+        ).click()
     elif command == "mlinfra:open-feature-view":
         open_mlinfra_panel(page)
         open_tab(page, "features").locator(
-            f"table[aria-label='Feature views'] tr[data-row-key='{args['name']}']").click()
+            f"table[aria-label='Feature views'] tr[data-row-key='{args['name']}']"
+        ).click()
     elif command == "mlinfra:open-run":
         open_mlinfra_panel(page)
         open_tab(page, "jobs").locator(
-            f"section[aria-label='Runs'] tr[data-row-key='{args['id']}']").click()
+            f"section[aria-label='Runs'] tr[data-row-key='{args['id']}']"
+        ).click()
     elif command == "mlinfra:open-job":
         open_mlinfra_panel(page)
         open_tab(page, "jobs").locator(
-            "section[aria-label='Jobs'] [data-mlinfra-link='job']",
-            has_text=args["name"]).first.click()
+            "section[aria-label='Jobs'] [data-mlinfra-link='job']", has_text=args["name"]
+        ).first.click()

@@ -15,5 +15,10 @@ def open_artifact_store(root: str, s3_endpoint_url: str | None = None) -> Artifa
     return LocalArtifactStore(root)
 
 
-__all__ = ["ArtifactInfo", "ArtifactStore", "LocalArtifactStore", "check_key",
-           "open_artifact_store"]
+__all__ = [
+    "ArtifactInfo",
+    "ArtifactStore",
+    "LocalArtifactStore",
+    "check_key",
+    "open_artifact_store",
+]

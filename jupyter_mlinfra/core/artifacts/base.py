@@ -53,16 +53,23 @@ class ArtifactInfo:
 def check_key(key: str) -> str:
     """Keys are relative slash-separated names of safe characters; no '..', no leading '/';
     at most MAX_KEY_LENGTH characters, MAX_KEY_PART_LENGTH between two slashes."""
-    if isinstance(key, str) and (len(key) > MAX_KEY_LENGTH or any(
-            len(part) > MAX_KEY_PART_LENGTH for part in key.split("/"))):
-        raise InvalidInput(f"artifact key {key[:60]!r}... is too long ({len(key)} characters): "
-                           f"at most {MAX_KEY_LENGTH}, and {MAX_KEY_PART_LENGTH} between two "
-                           "'/'")
-    if not isinstance(key, str) or not _KEY_RE.match(key) or any(
-        part in (".", "..") for part in key.split("/")
+    if isinstance(key, str) and (
+        len(key) > MAX_KEY_LENGTH or any(len(part) > MAX_KEY_PART_LENGTH for part in key.split("/"))
     ):
-        raise InvalidInput(f"invalid artifact key {str(key)[:100]!r}: use letters, digits and "
-                           "_.=@+- separated by '/'")
+        raise InvalidInput(
+            f"artifact key {key[:60]!r}... is too long ({len(key)} characters): "
+            f"at most {MAX_KEY_LENGTH}, and {MAX_KEY_PART_LENGTH} between two "
+            "'/'"
+        )
+    if (
+        not isinstance(key, str)
+        or not _KEY_RE.match(key)
+        or any(part in (".", "..") for part in key.split("/"))
+    ):
+        raise InvalidInput(
+            f"invalid artifact key {str(key)[:100]!r}: use letters, digits and "
+            "_.=@+- separated by '/'"
+        )
     return key
 
 
@@ -105,7 +112,8 @@ class VerifyingReader(io.RawIOBase):
         if self._seen != self._size or self._hash.hexdigest() != self._expected:
             raise IntegrityError(
                 f"artifact {self._label} is corrupted: expected sha256 {self._expected} "
-                f"({self._size} bytes), read {self._hash.hexdigest()} ({self._seen} bytes)")
+                f"({self._size} bytes), read {self._hash.hexdigest()} ({self._seen} bytes)"
+            )
 
     def close(self) -> None:
         try:
@@ -118,7 +126,8 @@ def _check_content(info: ArtifactInfo, digest: str, size: int) -> None:
     if digest != info.sha256 or size != info.size:
         raise IntegrityError(
             f"artifact {info.key} is corrupted: expected sha256 {info.sha256} ({info.size} "
-            f"bytes), read {digest} ({size} bytes)")
+            f"bytes), read {digest} ({size} bytes)"
+        )
 
 
 def _unlink(path: str) -> None:
@@ -160,8 +169,14 @@ class ArtifactStore(ABC):
     def describe(self) -> dict: ...
 
     # -- public API -------------------------------------------------------------------------
-    def put(self, key: str, data: bytes | BinaryIO, metadata: dict | None = None, *,
-            sha256: str | None = None) -> ArtifactInfo:
+    def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        metadata: dict | None = None,
+        *,
+        sha256: str | None = None,
+    ) -> ArtifactInfo:
         """Store ``data`` (bytes or a readable binary file) under ``key``; return its info.
 
         ``sha256``: the digest of ``data`` (bytes only) when the caller computed it while
@@ -170,8 +185,7 @@ class ArtifactStore(ABC):
         """
         check_key(key)
         source: BinaryIO
-        if sha256 is not None and isinstance(data, bytes) and re.fullmatch(r"[0-9a-f]{64}",
-                                                                           sha256):
+        if sha256 is not None and isinstance(data, bytes) and re.fullmatch(r"[0-9a-f]{64}", sha256):
             digest, size, source = sha256, len(data), io.BytesIO(data)
         else:
             digest, size, source = self._hash_source(data)
@@ -207,8 +221,9 @@ class ArtifactStore(ABC):
         return data
 
     @contextmanager
-    def verified_file(self, key: str, *, expected_sha256: str | None = None,
-                      dir: str | os.PathLike | None = None) -> Iterator[str]:
+    def verified_file(
+        self, key: str, *, expected_sha256: str | None = None, dir: str | os.PathLike | None = None
+    ) -> Iterator[str]:
         """A local file holding the artifact's bytes, verified before it is handed out: for
         readers that map files rather than copy bytes (joblib's ``mmap_mode``). Remote bytes
         go to a private temporary file in ``dir``, removed when the context exits (a mapping
@@ -218,8 +233,9 @@ class ArtifactStore(ABC):
             yield path
 
     @contextmanager
-    def _verified_blob_file(self, path: str, info: ArtifactInfo,
-                            dir: str | os.PathLike | None) -> Iterator[str]:
+    def _verified_blob_file(
+        self, path: str, info: ArtifactInfo, dir: str | os.PathLike | None
+    ) -> Iterator[str]:
         """Default: copy the object into a private temporary file, hashing as it goes."""
         fd, tmp = tempfile.mkstemp(dir=dir, prefix="mlinfra-", suffix=".blob")
         try:
@@ -246,7 +262,8 @@ class ArtifactStore(ABC):
         if expected_sha256 is not None and info.sha256 != expected_sha256:
             raise IntegrityError(
                 f"artifact {key} was replaced: expected sha256 {expected_sha256}, the store "
-                f"has {info.sha256}")
+                f"has {info.sha256}"
+            )
         return info
 
     def _read_object(self, path: str) -> bytes:
@@ -268,7 +285,7 @@ class ArtifactStore(ABC):
         if prefix:
             check_key(prefix)
         base = "refs/" + (prefix + "/" if prefix else "")
-        return sorted(p[len("refs/"):] for p in self._list_objects(base))
+        return sorted(p[len("refs/") :] for p in self._list_objects(base))
 
     def delete(self, key: str) -> None:
         """Remove the key. Its blob stays while other keys may share it; ``gc()`` frees it."""
@@ -286,7 +303,7 @@ class ArtifactStore(ABC):
         for key in self.list():
             try:
                 live.add(self.stat(key).sha256)
-            except NotFound:      # deleted meanwhile
+            except NotFound:  # deleted meanwhile
                 continue
         removed = 0
         for path in list(self._list_objects("blobs/sha256/")):
@@ -294,7 +311,7 @@ class ArtifactStore(ABC):
                 continue
             try:
                 old_enough = self._object_age(path) >= min_age
-            except NotFound:   # another gc removed it meanwhile
+            except NotFound:  # another gc removed it meanwhile
                 continue
             if old_enough:
                 self._delete_object(path)

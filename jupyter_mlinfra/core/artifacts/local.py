@@ -82,8 +82,9 @@ class LocalArtifactStore(ArtifactStore):
         return {"backend": self.backend, "root": str(self.root)}
 
     @contextmanager
-    def _verified_blob_file(self, path: str, info: ArtifactInfo,
-                            dir: str | os.PathLike | None) -> Iterator[str]:
+    def _verified_blob_file(
+        self, path: str, info: ArtifactInfo, dir: str | os.PathLike | None
+    ) -> Iterator[str]:
         """The blob itself (immutable, content-addressed), after hashing it."""
         _check_content(info, *self._copy_hashed(path, None))
         yield str(self._path(path))

@@ -66,14 +66,21 @@ class S3ArtifactStore(ArtifactStore):
             from botocore.config import Config
 
             client = boto3.client(
-                "s3", endpoint_url=endpoint_url,
-                config=Config(max_pool_connections=32, retries={"max_attempts": 5,
-                                                                "mode": "standard"}))
+                "s3",
+                endpoint_url=endpoint_url,
+                config=Config(
+                    max_pool_connections=32, retries={"max_attempts": 5, "mode": "standard"}
+                ),
+            )
         self.client = client
         from boto3.s3.transfer import TransferConfig
 
-        self.transfer = TransferConfig(multipart_threshold=16 * _MB, multipart_chunksize=16 * _MB,
-                                       max_concurrency=8, use_threads=True)
+        self.transfer = TransferConfig(
+            multipart_threshold=16 * _MB,
+            multipart_chunksize=16 * _MB,
+            max_concurrency=8,
+            use_threads=True,
+        )
 
     def _key(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
@@ -120,8 +127,7 @@ class S3ArtifactStore(ArtifactStore):
         """The object into ``sink`` (a file) through the transfer manager's parallel ranged
         GETs; returns the sink."""
         with self._not_found_as_error(path):
-            self.client.download_fileobj(self.bucket, self._key(path), sink,
-                                         Config=self.transfer)
+            self.client.download_fileobj(self.bucket, self._key(path), sink, Config=self.transfer)
         return sink
 
     def _object_exists(self, path: str) -> bool:
@@ -154,8 +160,11 @@ class S3ArtifactStore(ArtifactStore):
                 yield obj["Key"][strip:]
 
     def describe(self) -> dict:
-        return {"backend": self.backend, "root": self.url,
-                "endpoint_url": self.endpoint_url or "AWS default"}
+        return {
+            "backend": self.backend,
+            "root": self.url,
+            "endpoint_url": self.endpoint_url or "AWS default",
+        }
 
 
 def check_bucket(store: S3ArtifactStore) -> None:

@@ -131,7 +131,8 @@ class Catalog:
                     conn.rollback()
             except OperationalError as exc:
                 raise ConfigurationError(
-                    f"cannot open catalog {redact(self.url)}: {exc.orig}") from exc
+                    f"cannot open catalog {redact(self.url)}: {exc.orig}"
+                ) from exc
             if current != heads:
                 self._upgrade(heads)
             self._migrated = True
@@ -160,10 +161,14 @@ class Catalog:
                 command.upgrade(self._alembic_config(conn), "heads")
                 session = Session(bind=conn)
                 if session.get(CatalogInfo, "catalog_id") is None:
-                    session.add(CatalogInfo(key="catalog_id", value=uuid.uuid4().hex,
-                                            updated_at=utcnow()))
-                    session.add(CatalogInfo(key="created_at", value=utcnow().isoformat(),
-                                            updated_at=utcnow()))
+                    session.add(
+                        CatalogInfo(key="catalog_id", value=uuid.uuid4().hex, updated_at=utcnow())
+                    )
+                    session.add(
+                        CatalogInfo(
+                            key="created_at", value=utcnow().isoformat(), updated_at=utcnow()
+                        )
+                    )
                 session.flush()
 
     def schema_revisions(self) -> list[str]:
@@ -190,7 +195,7 @@ class Catalog:
                     return False
                 else:
                     row.value, row.updated_at = now.isoformat(), now
-        except SQLIntegrityError:   # another process inserted the first turn meanwhile
+        except SQLIntegrityError:  # another process inserted the first turn meanwhile
             return False
         return True
 

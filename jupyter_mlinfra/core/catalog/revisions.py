@@ -5,5 +5,12 @@ importing alembic, and the kernel's provenance recorder writes to a SQLite catal
 heads with the standard ``sqlite3`` module (see ``core/provenance/writer.py``).
 """
 
-HEAD_REVISIONS = frozenset({"0010_provenance_sessions", "0013_run_text_index", "0004_models",
-                            "0005_features", "0012_audit"})
+HEAD_REVISIONS = frozenset(
+    {
+        "0010_provenance_sessions",
+        "0013_run_text_index",
+        "0004_models",
+        "0005_features",
+        "0012_audit",
+    }
+)

@@ -43,12 +43,18 @@ class SortedRows:
         else:
             index = pd.MultiIndex.from_arrays([frame[k] for k in self.keys])
             codes, uniques = index.factorize()
-            self._uniques = uniques if isinstance(uniques, pd.MultiIndex) else \
-                pd.MultiIndex.from_tuples(list(uniques), names=self.keys)
+            self._uniques = (
+                uniques
+                if isinstance(uniques, pd.MultiIndex)
+                else pd.MultiIndex.from_tuples(list(uniques), names=self.keys)
+            )
             codes = np.where(_any_null([frame[k] for k in self.keys]), -1, codes)
         event = _ns(frame[EVENT_TS])
-        created = _ns(frame[CREATED_TS]) if CREATED_TS in frame.columns else \
-            np.zeros(len(frame), dtype="int64")
+        created = (
+            _ns(frame[CREATED_TS])
+            if CREATED_TS in frame.columns
+            else np.zeros(len(frame), dtype="int64")
+        )
         keep = (codes >= 0) & (event != _NAT)
         if not keep.all():
             codes, event, created = codes[keep], event[keep], created[keep]
@@ -58,7 +64,7 @@ class SortedRows:
         micros = event // 1000
         self._tmin = int(micros.min()) if len(micros) else 0
         span = (int(micros.max()) - self._tmin + 1) if len(micros) else 1
-        if (self._codes_n + 1) * span < 2 ** 62:
+        if (self._codes_n + 1) * span < 2**62:
             # (entity, time) as one int64: code * span + microseconds since the first event.
             self._span, self.times = span, None
             composite = codes * span + (micros - self._tmin)
@@ -79,12 +85,18 @@ class SortedRows:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self._composite, self._codes, self._event,
-                  *([] if self.times is None else [self.times]), *self.columns.values()]
+        arrays = [
+            self._composite,
+            self._codes,
+            self._event,
+            *([] if self.times is None else [self.times]),
+            *self.columns.values(),
+        ]
         return int(sum(getattr(a, "nbytes", 0) for a in arrays))
 
-    def positions(self, entity_keys: Sequence[Any], entity_ts: Any,
-                  ttl_seconds: float | None) -> Any:
+    def positions(
+        self, entity_keys: Sequence[Any], entity_ts: Any, ttl_seconds: float | None
+    ) -> Any:
         """For each entity row, the position of its point-in-time feature row, or -1."""
         import numpy as np
         import pandas as pd
@@ -106,8 +118,7 @@ class SortedRows:
         # walks the sorted rows mostly forward (several times faster than random needles).
         needle_order = np.argsort(query)
         pos = np.empty(len(query), dtype="int64")
-        pos[needle_order] = np.searchsorted(self._composite, query[needle_order],
-                                            side="right") - 1
+        pos[needle_order] = np.searchsorted(self._composite, query[needle_order], side="right") - 1
         found = (codes >= 0) & (offset >= 0) & (ts != _NAT) & (pos >= 0)
         safe = np.where(found, pos, 0)
         found &= self._codes[safe] == codes
@@ -123,8 +134,11 @@ class SortedRows:
 
         values = self.columns[feature]
         missing = positions < 0
-        taken = values.take(np.where(missing, 0, positions)) if len(values) else \
-            pd.array([None] * len(positions), dtype=values.dtype if len(values) else object)
+        taken = (
+            values.take(np.where(missing, 0, positions))
+            if len(values)
+            else pd.array([None] * len(positions), dtype=values.dtype if len(values) else object)
+        )
         series = pd.Series(taken)
         if missing.any():
             series = series.mask(missing)
@@ -163,7 +177,7 @@ class SortedRowsCache:
             return rows
 
 
-_NAT = -(2 ** 63)
+_NAT = -(2**63)
 
 
 def _ns(values: Any):

@@ -36,15 +36,19 @@ _TTL_UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms
 
 def check_name(name: str, what: str) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise InvalidInput(f"invalid {what} name {name!r}: use a letter then letters, digits "
-                           "or '_' (at most 128 characters)")
+        raise InvalidInput(
+            f"invalid {what} name {name!r}: use a letter then letters, digits "
+            "or '_' (at most 128 characters)"
+        )
     return name
 
 
 def check_visibility(visibility: str | None, got: bool = True) -> None:
     if visibility is not None and visibility not in VISIBILITIES:
-        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}"
-                           + (f", got {visibility!r}" if got else ""))
+        raise InvalidInput(
+            f"visibility must be one of {', '.join(VISIBILITIES)}"
+            + (f", got {visibility!r}" if got else "")
+        )
 
 
 def parse_tags(tags: Iterable[str] | str) -> list[str]:
@@ -79,13 +83,14 @@ def parse_ttl(ttl: Any) -> float | None:
             pass
         pos, seconds = 0, 0.0
         for match in _TTL_RE.finditer(text):
-            if text[pos:match.start()].strip():
+            if text[pos : match.start()].strip():
                 break
             seconds += float(match.group(1)) * _TTL_UNITS[match.group(2)]
             pos = match.end()
         if pos == 0 or text[pos:].strip():
-            raise InvalidInput(f"invalid TTL {ttl!r}: use e.g. '2d', '12h', '1d12h', '30m' or "
-                               "a number of seconds")
+            raise InvalidInput(
+                f"invalid TTL {ttl!r}: use e.g. '2d', '12h', '1d12h', '30m' or a number of seconds"
+            )
     else:
         raise InvalidInput(f"invalid TTL {ttl!r}")
     if seconds == 0:
@@ -151,14 +156,26 @@ def infer_dtype(series) -> str:
             return "bool"
         if all(isinstance(v, (pd.Timestamp, datetime)) for v in values):
             return "datetime"
-    raise InvalidInput(f"column {series.name!r} has type {series.dtype}, which a feature "
-                       f"cannot have: use numbers, booleans, strings or timestamps")
+    raise InvalidInput(
+        f"column {series.name!r} has type {series.dtype}, which a feature "
+        f"cannot have: use numbers, booleans, strings or timestamps"
+    )
 
 
 def normalize_dtype(name: str) -> str:
-    aliases = {"int": "int64", "integer": "int64", "int32": "int64", "float": "float64",
-               "double": "float64", "float32": "float64", "str": "string", "object": "string",
-               "boolean": "bool", "timestamp": "datetime", "datetime64": "datetime"}
+    aliases = {
+        "int": "int64",
+        "integer": "int64",
+        "int32": "int64",
+        "float": "float64",
+        "double": "float64",
+        "float32": "float64",
+        "str": "string",
+        "object": "string",
+        "boolean": "bool",
+        "timestamp": "datetime",
+        "datetime64": "datetime",
+    }
     dtype = aliases.get(str(name).lower(), str(name).lower())
     if dtype not in DTYPES:
         raise InvalidInput(f"unknown feature type {name!r}: choose from {', '.join(DTYPES)}")
@@ -239,8 +256,10 @@ class TransformCode:
         if func is None:
             func = identity
         if not callable(func):
-            raise InvalidInput(f"transform must be a function taking and returning a pandas "
-                               f"DataFrame, got {type(func).__name__}")
+            raise InvalidInput(
+                f"transform must be a function taking and returning a pandas "
+                f"DataFrame, got {type(func).__name__}"
+            )
         name = getattr(func, "__qualname__", getattr(func, "__name__", "transform"))
         if source is None:
             try:
@@ -284,8 +303,10 @@ class FeatureRef:
     @classmethod
     def parse(cls, text: str) -> FeatureRef:
         if not isinstance(text, str) or ":" not in text:
-            raise InvalidInput(f"invalid feature reference {text!r}: use 'view:feature', "
-                               "'view:*' or 'view@VERSION:feature'")
+            raise InvalidInput(
+                f"invalid feature reference {text!r}: use 'view:feature', "
+                "'view:*' or 'view@VERSION:feature'"
+            )
         view_part, _, feature = text.partition(":")
         view, _, version = view_part.partition("@")
         version_number = None
@@ -354,8 +375,11 @@ class ViewVersion:
 
     def to_dict(self) -> dict:
         return {
-            "view": self.view, "version": self.version, "fingerprint": self.fingerprint,
-            "entities": self.entities, "join_keys": self.join_keys,
+            "view": self.view,
+            "version": self.version,
+            "fingerprint": self.fingerprint,
+            "entities": self.entities,
+            "join_keys": self.join_keys,
             "features": [f.to_dict() for f in self.features],
             "event_timestamp_column": self.event_timestamp_column,
             "created_timestamp_column": self.created_timestamp_column or None,
@@ -367,26 +391,51 @@ class ViewVersion:
 
     @classmethod
     def from_record(cls, rec) -> ViewVersion:
-        return cls(view=rec.view_name, version=rec.version, fingerprint=rec.fingerprint,
-                   entities=json.loads(rec.entities), join_keys=json.loads(rec.join_keys),
-                   features=[FeatureSpec(**f) for f in json.loads(rec.features)],
-                   event_timestamp_column=rec.event_timestamp_column,
-                   created_timestamp_column=rec.created_timestamp_column,
-                   source_kind=rec.source_kind, source_ref=rec.source_ref,
-                   transform_name=rec.transform_name, transform_source=rec.transform_source,
-                   transform_key=rec.transform_key, created_by=rec.created_by,
-                   created_at=rec.created_at)
+        return cls(
+            view=rec.view_name,
+            version=rec.version,
+            fingerprint=rec.fingerprint,
+            entities=json.loads(rec.entities),
+            join_keys=json.loads(rec.join_keys),
+            features=[FeatureSpec(**f) for f in json.loads(rec.features)],
+            event_timestamp_column=rec.event_timestamp_column,
+            created_timestamp_column=rec.created_timestamp_column,
+            source_kind=rec.source_kind,
+            source_ref=rec.source_ref,
+            transform_name=rec.transform_name,
+            transform_source=rec.transform_source,
+            transform_key=rec.transform_key,
+            created_by=rec.created_by,
+            created_at=rec.created_at,
+        )
 
 
-def definition_fingerprint(*, transform: str, entities: list[str], join_keys: dict[str, str],
-                           features: list[FeatureSpec], event_ts: str, created_ts: str,
-                           source_kind: str, source_ref: str) -> str:
+def definition_fingerprint(
+    *,
+    transform: str,
+    entities: list[str],
+    join_keys: dict[str, str],
+    features: list[FeatureSpec],
+    event_ts: str,
+    created_ts: str,
+    source_kind: str,
+    source_ref: str,
+) -> str:
     """What makes a new version: the transform, the schema, the keys, the timestamps, the
     source. Description, tags, visibility and TTL are updated in place."""
-    payload = json.dumps({"transform": transform, "entities": entities, "join_keys": join_keys,
-                          "features": [f.to_dict() for f in features], "event_ts": event_ts,
-                          "created_ts": created_ts, "source_kind": source_kind,
-                          "source_ref": source_ref}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "transform": transform,
+            "entities": entities,
+            "join_keys": join_keys,
+            "features": [f.to_dict() for f in features],
+            "event_ts": event_ts,
+            "created_ts": created_ts,
+            "source_kind": source_kind,
+            "source_ref": source_ref,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

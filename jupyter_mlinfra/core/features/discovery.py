@@ -33,12 +33,19 @@ class FeatureDiscovery:
 
     def list_entities(self) -> list[dict]:
         with self.registry.catalog.read_session() as s:
-            return [entity_dict(r) for r in
-                    s.scalars(select(EntityRecord).order_by(EntityRecord.name))]
+            return [
+                entity_dict(r) for r in s.scalars(select(EntityRecord).order_by(EntityRecord.name))
+            ]
 
-    def list_entities_page(self, *, q: str | None = None, owner: str | None = None,
-                           limit: Any = None, offset: Any = None,
-                           cursor: str | None = None) -> dict:
+    def list_entities_page(
+        self,
+        *,
+        q: str | None = None,
+        owner: str | None = None,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+    ) -> dict:
         """One page of the entities (by name; ``q``: text in the name, description or join
         keys), paged by the database: the envelope of :mod:`..paging`."""
         request = PageRequest.of(limit, offset, cursor)
@@ -47,28 +54,51 @@ class FeatureDiscovery:
             if owner:
                 stmt = stmt.where(EntityRecord.owner == owner)
             if q:
-                stmt = stmt.where(or_(EntityRecord.name.icontains(q, autoescape=True),
-                                      EntityRecord.description.icontains(q, autoescape=True),
-                                      EntityRecord.join_keys.icontains(q, autoescape=True)))
+                stmt = stmt.where(
+                    or_(
+                        EntityRecord.name.icontains(q, autoescape=True),
+                        EntityRecord.description.icontains(q, autoescape=True),
+                        EntityRecord.join_keys.icontains(q, autoescape=True),
+                    )
+                )
             total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-            rows = list(s.scalars(keyset(stmt, [EntityRecord.name], request.after(1))
-                                  .limit(request.limit + 1).offset(request.offset)))
+            rows = list(
+                s.scalars(
+                    keyset(stmt, [EntityRecord.name], request.after(1))
+                    .limit(request.limit + 1)
+                    .offset(request.offset)
+                )
+            )
             more = len(rows) > request.limit
-            rows = rows[:request.limit]
-            return envelope([entity_dict(r) for r in rows], total=total,
-                            limit=request.limit, offset=request.offset,
-                            next_cursor=encode_cursor([rows[-1].name]) if more else None)
+            rows = rows[: request.limit]
+            return envelope(
+                [entity_dict(r) for r in rows],
+                total=total,
+                limit=request.limit,
+                offset=request.offset,
+                next_cursor=encode_cursor([rows[-1].name]) if more else None,
+            )
 
-    def list_views(self, text: str | None = None, owner: str | None = None,
-                   tag: str | None = None, entity: str | None = None) -> list[dict]:
+    def list_views(
+        self,
+        text: str | None = None,
+        owner: str | None = None,
+        tag: str | None = None,
+        entity: str | None = None,
+    ) -> list[dict]:
         """Views this user may see, filtered by free text (name, description, feature names,
         tags), owner, tag and entity."""
         needle = (text or "").strip().lower()
         with self.registry.catalog.read_session() as s:
-            views = [v for v in s.scalars(select(FeatureViewRecord).order_by(
-                FeatureViewRecord.name)) if self.registry.visible(v)]
-            latest = {(r.view_name, r.version): ViewVersion.from_record(r) for r in s.scalars(
-                select(FeatureViewVersionRecord))}
+            views = [
+                v
+                for v in s.scalars(select(FeatureViewRecord).order_by(FeatureViewRecord.name))
+                if self.registry.visible(v)
+            ]
+            latest = {
+                (r.view_name, r.version): ViewVersion.from_record(r)
+                for r in s.scalars(select(FeatureViewVersionRecord))
+            }
             fresh: dict[str, datetime] = {}
             for m in s.scalars(select(MaterializationRecord)):
                 fresh[m.view_name] = max(fresh.get(m.view_name, m.created_at), m.created_at)
@@ -85,42 +115,67 @@ class FeatureDiscovery:
             if entity and (version is None or entity not in version.entities):
                 continue
             if needle:
-                haystack = " ".join([rec.name, rec.description, " ".join(tags),
-                                     " ".join(version.feature_names if version else []),
-                                     " ".join(version.entities if version else [])]).lower()
+                haystack = " ".join(
+                    [
+                        rec.name,
+                        rec.description,
+                        " ".join(tags),
+                        " ".join(version.feature_names if version else []),
+                        " ".join(version.entities if version else []),
+                    ]
+                ).lower()
                 if not all(word in haystack for word in needle.split()):
                     continue
             summary = view_summary(rec, version)
-            summary["last_updated_data"] = to_iso_z(fresh[rec.name]) if rec.name in fresh \
-                else None
+            summary["last_updated_data"] = to_iso_z(fresh[rec.name]) if rec.name in fresh else None
             out.append(summary)
         return out
 
-    def describe(self, name: str, version: int | None = None
-                 ) -> tuple[dict, ViewVersion, list[OfflineFile]]:
+    def describe(
+        self, name: str, version: int | None = None
+    ) -> tuple[dict, ViewVersion, list[OfflineFile]]:
         """What the catalog knows of a view: schema, versions, freshness, materializations,
         used-by (``freshness["online_entities"]`` is left ``None`` for the online store to
         fill), the version described and its offline files."""
         with self.registry.catalog.read_session() as s:
             rec = self.registry.view_record(s, name)
             current = self.registry.version_of(s, rec, version)
-            versions = [ViewVersion.from_record(r) for r in s.scalars(
-                select(FeatureViewVersionRecord).where(
-                    FeatureViewVersionRecord.view_name == name).order_by(
-                    FeatureViewVersionRecord.version))]
+            versions = [
+                ViewVersion.from_record(r)
+                for r in s.scalars(
+                    select(FeatureViewVersionRecord)
+                    .where(FeatureViewVersionRecord.view_name == name)
+                    .order_by(FeatureViewVersionRecord.version)
+                )
+            ]
             files = self.registry.files_in(s, name, current.version)
-            mats = list(s.scalars(select(MaterializationRecord).where(
-                MaterializationRecord.view_name == name).order_by(
-                MaterializationRecord.created_at.desc())))
-            usages = list(s.scalars(select(FeatureUsageRecord).where(
-                FeatureUsageRecord.view_name == name).order_by(FeatureUsageRecord.created_at)))
+            mats = list(
+                s.scalars(
+                    select(MaterializationRecord)
+                    .where(MaterializationRecord.view_name == name)
+                    .order_by(MaterializationRecord.created_at.desc())
+                )
+            )
+            usages = list(
+                s.scalars(
+                    select(FeatureUsageRecord)
+                    .where(FeatureUsageRecord.view_name == name)
+                    .order_by(FeatureUsageRecord.created_at)
+                )
+            )
         out = view_summary(rec, current)
         out["version"] = current.version
         out["definition"] = current.to_dict()
-        out["versions"] = [{"version": v.version, "fingerprint": v.fingerprint[:12],
-                            "created_by": v.created_by,
-                            "created_at": to_iso_z(v.created_at),
-                            "features": v.feature_names} for v in versions]
+        out["versions"] = [
+            {
+                "version": v.version,
+                "fingerprint": v.fingerprint[:12],
+                "created_by": v.created_by,
+                "created_at": to_iso_z(v.created_at),
+                "features": v.feature_names,
+            }
+            for v in versions
+        ]
         pushes = [f for f in files if f.kind == "push"]
         mats_current = [m for m in mats if m.version == current.version]
         max_event = max((f.max_event_ts for f in files), default=None)
@@ -130,41 +185,70 @@ class FeatureDiscovery:
             "last_push_at": max((f.created_at for f in pushes), default=None),
             "latest_event_time": max_event,
             "age_seconds": (utc_now() - max_event).total_seconds() if max_event else None,
-            "offline_files": len(files), "offline_rows": sum(f.rows for f in files),
+            "offline_files": len(files),
+            "offline_rows": sum(f.rows for f in files),
             "online_entities": None,
         }
-        out["freshness"] = {k: to_iso_z(v) if isinstance(v, datetime) else v
-                            for k, v in freshness.items()}
+        out["freshness"] = {
+            k: to_iso_z(v) if isinstance(v, datetime) else v for k, v in freshness.items()
+        }
         out["materializations"] = [
-            {"version": m.version, "start": to_iso_z(m.start), "end": to_iso_z(m.end),
-             "rows": m.rows, "seconds": round(m.seconds, 3), "by": m.created_by,
-             "at": to_iso_z(m.created_at)} for m in mats[:20]]
+            {
+                "version": m.version,
+                "start": to_iso_z(m.start),
+                "end": to_iso_z(m.end),
+                "rows": m.rows,
+                "seconds": round(m.seconds, 3),
+                "by": m.created_by,
+                "at": to_iso_z(m.created_at),
+            }
+            for m in mats[:20]
+        ]
         out["materializations_total"] = len(mats)  # the newest 20 are listed
-        out["used_by"] = [{"consumer": u.consumer, "version": u.version,
-                           "features": json.loads(u.features), "recorded_by": u.recorded_by,
-                           "at": to_iso_z(u.created_at)} for u in usages]
+        out["used_by"] = [
+            {
+                "consumer": u.consumer,
+                "version": u.version,
+                "features": json.loads(u.features),
+                "recorded_by": u.recorded_by,
+                "at": to_iso_z(u.created_at),
+            }
+            for u in usages
+        ]
         return out, current, files
 
     def record_usage(self, lineage: dict, consumer: str) -> list[dict]:
         """Record that ``consumer`` uses the views of a training frame's lineage."""
         if not isinstance(lineage, dict) or "views" not in lineage:
-            raise InvalidInput("record_usage needs a training-frame lineage dict (the frame's "
-                               "attrs['mlinfra_lineage'])")
+            raise InvalidInput(
+                "record_usage needs a training-frame lineage dict (the frame's "
+                "attrs['mlinfra_lineage'])"
+            )
         if not consumer or not isinstance(consumer, str) or len(consumer) > 256:
             raise InvalidInput("consumer must be a short text such as 'model:churn/3'")
         out = []
         with self.registry.catalog.session() as s:
             for view in lineage["views"]:
                 self.registry.view_record(s, view["name"])
-                existing = s.scalars(select(FeatureUsageRecord).where(
-                    FeatureUsageRecord.view_name == view["name"],
-                    FeatureUsageRecord.version == int(view["version"]),
-                    FeatureUsageRecord.consumer == consumer)).first()
+                existing = s.scalars(
+                    select(FeatureUsageRecord).where(
+                        FeatureUsageRecord.view_name == view["name"],
+                        FeatureUsageRecord.version == int(view["version"]),
+                        FeatureUsageRecord.consumer == consumer,
+                    )
+                ).first()
                 if existing is None:
-                    s.add(FeatureUsageRecord(
-                        view_name=view["name"], version=int(view["version"]), consumer=consumer,
-                        features=json.dumps(view.get("features", [])), recorded_by=self.registry.ws.user,
-                        created_at=utc_now()))
-                out.append({"view": view["name"], "version": int(view["version"]),
-                            "consumer": consumer})
+                    s.add(
+                        FeatureUsageRecord(
+                            view_name=view["name"],
+                            version=int(view["version"]),
+                            consumer=consumer,
+                            features=json.dumps(view.get("features", [])),
+                            recorded_by=self.registry.ws.user,
+                            created_at=utc_now(),
+                        )
+                    )
+                out.append(
+                    {"view": view["name"], "version": int(view["version"]), "consumer": consumer}
+                )
         return out

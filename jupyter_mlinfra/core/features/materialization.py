@@ -31,15 +31,17 @@ _COERCED_KEY_TYPES = ("int64", "float64", "bool", "string")
 class Materializer:
     """Writes of feature rows for the registry's identity."""
 
-    def __init__(self, workspace, registry: FeatureRegistry, sources: SourceReader,
-                 stores: FeatureStores) -> None:
+    def __init__(
+        self, workspace, registry: FeatureRegistry, sources: SourceReader, stores: FeatureStores
+    ) -> None:
         self.ws = workspace
         self.registry = registry
         self.sources = sources
         self.stores = stores
 
-    def materialize(self, name: str, start: Any = None, end: Any = None,
-                    version: int | None = None) -> dict:
+    def materialize(
+        self, name: str, start: Any = None, end: Any = None, version: int | None = None
+    ) -> dict:
         """Compute the view over event time [start, end) and store it offline and online;
         intervals already materialized for this version are skipped."""
         import pandas as pd
@@ -60,13 +62,22 @@ class Materializer:
             else:
                 start_dt = datetime(1970, 1, 1, tzinfo=end_dt.tzinfo)
         if start_dt >= end_dt and start is not None:
-            raise InvalidInput(f"nothing to materialize: start {start_dt.isoformat()} is not "
-                               f"before end {end_dt.isoformat()}")
+            raise InvalidInput(
+                f"nothing to materialize: start {start_dt.isoformat()} is not "
+                f"before end {end_dt.isoformat()}"
+            )
         gaps = subtract([(start_dt, end_dt)], done) if start_dt < end_dt else []
-        result = {"view": name, "version": current.version, "start": to_iso_z(start_dt),
-                  "end": to_iso_z(end_dt), "intervals": [[to_iso_z(a), to_iso_z(b)]
-                                                         for a, b in gaps],
-                  "rows": 0, "files": 0, "dropped_rows": 0, "online_rows": 0}
+        result = {
+            "view": name,
+            "version": current.version,
+            "start": to_iso_z(start_dt),
+            "end": to_iso_z(end_dt),
+            "intervals": [[to_iso_z(a), to_iso_z(b)] for a, b in gaps],
+            "rows": 0,
+            "files": 0,
+            "dropped_rows": 0,
+            "online_rows": 0,
+        }
         if not gaps:
             result["seconds"] = round(time.perf_counter() - started, 3)
             result["up_to_date"] = True
@@ -74,24 +85,37 @@ class Materializer:
         if pre_filter:
             source = source[in_intervals(to_utc_naive(source[ts_col], ts_col), gaps)]
         now = utc_now()
-        out = apply_transform(self.stores.transform_of(current), source, name) \
-            if len(source) else source
+        out = (
+            apply_transform(self.stores.transform_of(current), source, name)
+            if len(source)
+            else source
+        )
         if len(out):
             rows, dropped = normalize(current, out, now)
             rows = rows[in_intervals(rows[EVENT_TS], gaps)].reset_index(drop=True)
         else:
             rows, dropped = pd.DataFrame(), 0
-        written = self.stores.offline.write(name, current.version, rows,
-                                            list(current.join_keys), "materialize") \
-            if len(rows) else []
+        written = (
+            self.stores.offline.write(
+                name, current.version, rows, list(current.join_keys), "materialize"
+            )
+            if len(rows)
+            else []
+        )
         online_rows = self.write_online(current, rows) if len(rows) else 0
         seconds = time.perf_counter() - started
-        covered = [(a, b, int(in_intervals(rows[EVENT_TS], [(a, b)]).sum()) if len(rows)
-                    else 0) for a, b in gaps]
-        self.registry.add_materialization(name, current.version, written, covered, seconds,
-                                          now)
-        result.update(rows=int(len(rows)), files=len(written), dropped_rows=dropped,
-                      online_rows=online_rows, seconds=round(time.perf_counter() - started, 3))
+        covered = [
+            (a, b, int(in_intervals(rows[EVENT_TS], [(a, b)]).sum()) if len(rows) else 0)
+            for a, b in gaps
+        ]
+        self.registry.add_materialization(name, current.version, written, covered, seconds, now)
+        result.update(
+            rows=int(len(rows)),
+            files=len(written),
+            dropped_rows=dropped,
+            online_rows=online_rows,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return result
 
     def push(self, name: str, rows: Any, version: int | None = None) -> dict:
@@ -117,12 +141,18 @@ class Materializer:
         normalized, dropped = normalize(current, out, now)
         if dropped:
             raise InvalidInput(f"{dropped} pushed row(s) lack a join key or an event timestamp")
-        written = self.stores.offline.write(name, current.version, normalized,
-                                            list(current.join_keys), "push")
+        written = self.stores.offline.write(
+            name, current.version, normalized, list(current.join_keys), "push"
+        )
         online_rows = self.write_online(current, normalized)
         self.registry.add_files(name, current.version, written, "push", now)
-        return {"view": name, "version": current.version, "rows": int(len(normalized)),
-                "files": len(written), "online_rows": online_rows}
+        return {
+            "view": name,
+            "version": current.version,
+            "rows": int(len(normalized)),
+            "files": len(written),
+            "online_rows": online_rows,
+        }
 
     def store_materialized(self, current: ViewVersion, out, start: Any, end: Any) -> dict:
         """Store already-transformed rows (``out``) computed over event time [start, end):
@@ -133,31 +163,51 @@ class Materializer:
         name = current.view
         start_dt, end_dt = parse_time(start, "start"), parse_time(end, "end")
         if start_dt >= end_dt:
-            raise InvalidInput(f"nothing to materialize: start {start_dt.isoformat()} is not "
-                               f"before end {end_dt.isoformat()}")
+            raise InvalidInput(
+                f"nothing to materialize: start {start_dt.isoformat()} is not "
+                f"before end {end_dt.isoformat()}"
+            )
         now = utc_now()
         rows, dropped = normalize(current, out, now)  # checked before anything is written
         done = self.registry.materialized(name, current.version)
         gaps = subtract([(start_dt, end_dt)], done)
         rows = rows[in_intervals(rows[EVENT_TS], gaps)].reset_index(drop=True)
-        result = {"view": name, "version": current.version, "start": to_iso_z(start_dt),
-                  "end": to_iso_z(end_dt), "intervals": [[to_iso_z(a), to_iso_z(b)]
-                                                         for a, b in gaps],
-                  "rows": 0, "files": 0, "dropped_rows": dropped, "online_rows": 0}
+        result = {
+            "view": name,
+            "version": current.version,
+            "start": to_iso_z(start_dt),
+            "end": to_iso_z(end_dt),
+            "intervals": [[to_iso_z(a), to_iso_z(b)] for a, b in gaps],
+            "rows": 0,
+            "files": 0,
+            "dropped_rows": dropped,
+            "online_rows": 0,
+        }
         if not gaps:
             result["seconds"] = round(time.perf_counter() - started, 3)
             result["up_to_date"] = True
             return result
-        written = self.stores.offline.write(name, current.version, rows,
-                                            list(current.join_keys), "materialize") \
-            if len(rows) else []
+        written = (
+            self.stores.offline.write(
+                name, current.version, rows, list(current.join_keys), "materialize"
+            )
+            if len(rows)
+            else []
+        )
         online_rows = self.write_online(current, rows) if len(rows) else 0
-        covered = [(a, b, int(in_intervals(rows[EVENT_TS], [(a, b)]).sum()) if len(rows)
-                    else 0) for a, b in gaps]
-        self.registry.add_materialization(name, current.version, written, covered,
-                                          time.perf_counter() - started, now)
-        result.update(rows=int(len(rows)), files=len(written), online_rows=online_rows,
-                      seconds=round(time.perf_counter() - started, 3))
+        covered = [
+            (a, b, int(in_intervals(rows[EVENT_TS], [(a, b)]).sum()) if len(rows) else 0)
+            for a, b in gaps
+        ]
+        self.registry.add_materialization(
+            name, current.version, written, covered, time.perf_counter() - started, now
+        )
+        result.update(
+            rows=int(len(rows)),
+            files=len(written),
+            online_rows=online_rows,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return result
 
     def compact(self, name: str, version: int | None = None) -> dict:
@@ -175,8 +225,7 @@ class Materializer:
         replaced = []
         for _partition, group in sorted(merges.items()):
             rows = offline.merged([f.artifact_key for f in group], keys)
-            replaced.append((group, offline.write(name, current.version, rows, keys,
-                                                  "compact")))
+            replaced.append((group, offline.write(name, current.version, rows, keys, "compact")))
         if replaced:
             self.registry.replace_files(name, current.version, replaced, now)
             for group, _ in replaced:
@@ -187,21 +236,34 @@ class Materializer:
                         pass
         before = sum(len(g) for g, _ in replaced)
         after = sum(len(w) for _, w in replaced)
-        return {"view": name, "version": current.version, "partitions": len(replaced),
-                "files_before": len(files), "files_after": len(files) - before + after}
+        return {
+            "view": name,
+            "version": current.version,
+            "partitions": len(replaced),
+            "files_before": len(files),
+            "files_after": len(files) - before + after,
+        }
 
     def write_online(self, version: ViewVersion, rows) -> int:
         """Upsert the latest row per entity of ``rows`` into the online store."""
         keys = list(version.join_keys)
         latest = rows.sort_values([EVENT_TS, CREATED_TS], kind="stable").drop_duplicates(
-            subset=keys, keep="last")
+            subset=keys, keep="last"
+        )
         event = latest[EVENT_TS].to_numpy().astype("datetime64[us]").astype("int64") / 1e6
         created = latest[CREATED_TS].to_numpy().astype("datetime64[us]").astype("int64") / 1e6
         key_values = [latest[k].tolist() for k in keys]
         features = [json_values(latest[f.name], f.dtype) for f in version.features]
         payload = [encode_values(vals) for vals in zip(*features)]
-        entries = ((entity_key([kv[i] for kv in key_values]), float(event[i]),
-                    float(created[i]), payload[i]) for i in range(len(latest)))
+        entries = (
+            (
+                entity_key([kv[i] for kv in key_values]),
+                float(event[i]),
+                float(created[i]),
+                payload[i],
+            )
+            for i in range(len(latest))
+        )
         return self.stores.online.write(version.view, version.version, entries)
 
 
@@ -222,16 +284,18 @@ def normalize(version: ViewVersion, out, now: datetime):
         column = out[key]
         if dtype in _COERCED_KEY_TYPES:
             column = coerce_column(column, dtype, f"join key {key!r} of {label}")
-        data[key] = column.to_numpy() if dtype == "int64" and column.dtype == "int64" \
-            else column
-    data[EVENT_TS] = to_utc_naive(out[version.event_timestamp_column],
-                                  f"event timestamp of {label}")
+        data[key] = column.to_numpy() if dtype == "int64" and column.dtype == "int64" else column
+    data[EVENT_TS] = to_utc_naive(
+        out[version.event_timestamp_column], f"event timestamp of {label}"
+    )
     if version.created_timestamp_column:
-        data[CREATED_TS] = to_utc_naive(out[version.created_timestamp_column],
-                                        f"created timestamp of {label}")
+        data[CREATED_TS] = to_utc_naive(
+            out[version.created_timestamp_column], f"created timestamp of {label}"
+        )
     else:
-        data[CREATED_TS] = pd.Series(pd.Timestamp(now).tz_localize(None), index=out.index
-                                     ).astype("datetime64[us]")
+        data[CREATED_TS] = pd.Series(pd.Timestamp(now).tz_localize(None), index=out.index).astype(
+            "datetime64[us]"
+        )
     for f in version.features:
         data[f.name] = coerce_column(out[f.name], f.dtype, f"feature {f.name!r} of {label}")
     frame = pd.DataFrame(data, index=out.index)
@@ -241,8 +305,9 @@ def normalize(version: ViewVersion, out, now: datetime):
     return frame[valid].reset_index(drop=True), int((~valid).sum())
 
 
-def subtract(wanted: list[tuple[datetime, datetime]],
-             done: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+def subtract(
+    wanted: list[tuple[datetime, datetime]], done: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
     """``wanted`` minus the union of ``done`` intervals (all half-open [start, end))."""
     result = list(wanted)
     for d0, d1 in sorted(done):
@@ -277,8 +342,9 @@ def json_values(series, dtype: str) -> list:
     if dtype == "datetime":
         import pandas as pd
 
-        return [None if pd.isna(v) else pd.Timestamp(v).tz_localize("UTC").isoformat()
-                for v in series]
+        return [
+            None if pd.isna(v) else pd.Timestamp(v).tz_localize("UTC").isoformat() for v in series
+        ]
     if dtype == "float64":
         return series.tolist()
     return series.astype(object).where(series.notna(), None).tolist()

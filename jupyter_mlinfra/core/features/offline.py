@@ -58,8 +58,9 @@ def dedupe_latest(df, keys: list[str]):
     return ordered.drop_duplicates(subset=subset, keep="last")
 
 
-def write_partitions(artifacts, view: str, version: int, df, keys: list[str],
-                     kind: str) -> list[WrittenFile]:
+def write_partitions(
+    artifacts, view: str, version: int, df, keys: list[str], kind: str
+) -> list[WrittenFile]:
     """Write ``df`` (normalized rows) as one parquet file per event date."""
     import numpy as np
     import pyarrow as pa
@@ -82,11 +83,20 @@ def write_partitions(artifacts, view: str, version: int, df, keys: list[str],
         buffer = io.BytesIO()
         pq.write_table(chunk, buffer, compression="zstd", row_group_size=256 * 1024)
         key = f"{offline_prefix(view, version)}/date={day}/{kind}-{run}.parquet"
-        artifacts.put(key, buffer.getvalue(), metadata={"view": view, "version": version,
-                                                        "rows": int(end - start)})
-        written.append(WrittenFile(
-            partition=f"date={day}", key=key, rows=int(end - start),
-            min_ts=_aware(ts[start]), max_ts=_aware(ts[end - 1])))
+        artifacts.put(
+            key,
+            buffer.getvalue(),
+            metadata={"view": view, "version": version, "rows": int(end - start)},
+        )
+        written.append(
+            WrittenFile(
+                partition=f"date={day}",
+                key=key,
+                rows=int(end - start),
+                min_ts=_aware(ts[start]),
+                max_ts=_aware(ts[end - 1]),
+            )
+        )
     return written
 
 
@@ -141,8 +151,9 @@ def read_offline_files(paths: list[str], columns: list[str]):
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         import pyarrow.parquet as pq
 
-        table = pa.concat_tables([pq.read_table(p, columns=columns) for p in paths],
-                                 promote_options="permissive")
+        table = pa.concat_tables(
+            [pq.read_table(p, columns=columns) for p in paths], promote_options="permissive"
+        )
     return table.to_pandas()
 
 
@@ -185,8 +196,7 @@ class OfflineStore:
         self.files = LocalFiles(artifacts, cache_dir)
         self.engine = DuckDBEngine()
 
-    def write(self, view: str, version: int, df, keys: list[str],
-              kind: str) -> list[WrittenFile]:
+    def write(self, view: str, version: int, df, keys: list[str], kind: str) -> list[WrittenFile]:
         """Normalized rows as one parquet file per event date (see :func:`write_partitions`)."""
         return write_partitions(self.artifacts, view, version, df, keys, kind)
 
@@ -197,20 +207,25 @@ class OfflineStore:
     def statistics(self, keys: list[str], join_keys: list[str], features) -> dict:
         """Rows, distinct entities and per-feature statistics (``features``: objects with
         ``name`` and ``dtype``): nulls, and min/max/mean/std for numbers or distinct values."""
-        parts = ["count(*) AS n",
-                 f"count(DISTINCT ({', '.join(_quote(k) for k in join_keys)})) AS entities"]
+        parts = [
+            "count(*) AS n",
+            f"count(DISTINCT ({', '.join(_quote(k) for k in join_keys)})) AS entities",
+        ]
         for f in features:
             q = _quote(f.name)
             parts.append(f"count({q}) AS {_quote('c_' + f.name)}")
             if f.dtype in ("int64", "float64"):
-                parts += [f"min({q}) AS {_quote('min_' + f.name)}",
-                          f"max({q}) AS {_quote('max_' + f.name)}",
-                          f"avg({q}) AS {_quote('mean_' + f.name)}",
-                          f"stddev_samp({q}) AS {_quote('std_' + f.name)}"]
+                parts += [
+                    f"min({q}) AS {_quote('min_' + f.name)}",
+                    f"max({q}) AS {_quote('max_' + f.name)}",
+                    f"avg({q}) AS {_quote('mean_' + f.name)}",
+                    f"stddev_samp({q}) AS {_quote('std_' + f.name)}",
+                ]
             else:
                 parts.append(f"count(DISTINCT {q}) AS {_quote('distinct_' + f.name)}")
-        row = self.engine.query_df(f"SELECT {', '.join(parts)} FROM "
-                                   f"read_parquet({self._sql_files(keys)})").iloc[0]
+        row = self.engine.query_df(
+            f"SELECT {', '.join(parts)} FROM read_parquet({self._sql_files(keys)})"
+        ).iloc[0]
         n = int(row["n"])
         stats: dict[str, Any] = {"rows": n, "entities": int(row["entities"]), "features": {}}
         for f in features:
@@ -224,23 +239,35 @@ class OfflineStore:
             stats["features"][f.name] = entry
         return stats
 
-    def newest_rows(self, keys: list[str], n: int, join_keys: list[str], event_column: str,
-                    feature_names: list[str]):
+    def newest_rows(
+        self,
+        keys: list[str],
+        n: int,
+        join_keys: list[str],
+        event_column: str,
+        feature_names: list[str],
+    ):
         """The ``n`` newest rows (by event time, then created time) of the files, the event
         time renamed ``event_column`` (naive UTC)."""
-        cols = ", ".join([*(_quote(k) for k in join_keys),
-                          f"{_quote(EVENT_TS)} AS {_quote(event_column)}",
-                          *(_quote(f) for f in feature_names)])
+        cols = ", ".join(
+            [
+                *(_quote(k) for k in join_keys),
+                f"{_quote(EVENT_TS)} AS {_quote(event_column)}",
+                *(_quote(f) for f in feature_names),
+            ]
+        )
         return self.engine.query_df(
             f"SELECT {cols} FROM read_parquet({self._sql_files(keys)}) ORDER BY "
-            f"{_quote(EVENT_TS)} DESC, {_quote(CREATED_TS)} DESC LIMIT {int(n)}")
+            f"{_quote(EVENT_TS)} DESC, {_quote(CREATED_TS)} DESC LIMIT {int(n)}"
+        )
 
     def merged(self, keys: list[str], join_keys: list[str]):
         """Every row of the files, keeping the newest created one per (entity, event time)."""
         part = ", ".join(_quote(k) for k in [*join_keys, EVENT_TS])
         return self.engine.query_df(
             f"SELECT * FROM read_parquet({self._sql_files(keys)}) QUALIFY row_number() OVER "
-            f"(PARTITION BY {part} ORDER BY {_quote(CREATED_TS)} DESC) = 1")
+            f"(PARTITION BY {part} ORDER BY {_quote(CREATED_TS)} DESC) = 1"
+        )
 
     def _sql_files(self, keys: list[str]) -> str:
         return _paths_sql(self.files.paths(keys))

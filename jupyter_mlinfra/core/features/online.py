@@ -90,8 +90,7 @@ class OnlineStore:
         """``{entity_key: (event_ts, created_ts, payload_json)}`` for the keys present."""
         raise NotImplementedError
 
-    def write(self, view: str, version: int,
-              rows: Iterable[tuple[str, float, float, str]]) -> int:
+    def write(self, view: str, version: int, rows: Iterable[tuple[str, float, float, str]]) -> int:
         """Upsert ``(entity_key, event_ts, created_ts, payload)``; newer rows win."""
         raise NotImplementedError
 
@@ -122,8 +121,7 @@ class DBAPIOnlineStore(OnlineStore):
     def _upsert(self, data: list[tuple]) -> None:
         raise NotImplementedError
 
-    def write(self, view: str, version: int,
-              rows: Iterable[tuple[str, float, float, str]]) -> int:
+    def write(self, view: str, version: int, rows: Iterable[tuple[str, float, float, str]]) -> int:
         data = [(view, version, k, e, c, p) for k, e, c, p in rows]
         if data:
             self._upsert(data)
@@ -136,8 +134,9 @@ class DBAPIOnlineStore(OnlineStore):
     def count(self, view: str, version: int) -> int:
         p = self._param
         with self._lock:
-            return self._conn.execute(f"SELECT count(*) FROM {TABLE} WHERE view = {p} AND "
-                                      f"version = {p}", (view, version)).fetchone()[0]
+            return self._conn.execute(
+                f"SELECT count(*) FROM {TABLE} WHERE view = {p} AND version = {p}", (view, version)
+            ).fetchone()[0]
 
     def close(self) -> None:
         with self._lock:
@@ -153,26 +152,34 @@ class SQLiteOnlineStore(DBAPIOnlineStore):
             return cls(home / "online_features.db")
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if not path:
-            raise ConfigurationError(f"invalid SQLite online store URL {url!r}: "
-                                     "use sqlite:////absolute/path.db")
+            raise ConfigurationError(
+                f"invalid SQLite online store URL {url!r}: use sqlite:////absolute/path.db"
+            )
         return cls(path)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), check_same_thread=False,
-                                     isolation_level=None, timeout=30,
-                                     cached_statements=512)
+        self._conn = sqlite3.connect(
+            str(self.path),
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=30,
+            cached_statements=512,
+        )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._conn.execute(
             f"CREATE TABLE IF NOT EXISTS {TABLE} (view TEXT NOT NULL, version INTEGER NOT NULL, "
             "entity_key TEXT NOT NULL, event_ts REAL NOT NULL, created_ts REAL NOT NULL, "
-            "payload TEXT NOT NULL, PRIMARY KEY (view, version, entity_key)) WITHOUT ROWID")
+            "payload TEXT NOT NULL, PRIMARY KEY (view, version, entity_key)) WITHOUT ROWID"
+        )
         self._lock = threading.Lock()
-        self._sql_one = (f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
-                         "WHERE view = ? AND version = ? AND entity_key = ?")
+        self._sql_one = (
+            f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
+            "WHERE view = ? AND version = ? AND entity_key = ?"
+        )
         self._sql_many: dict[int, str] = {}
 
     def read(self, view: str, version: int, keys: Sequence[str]) -> dict[str, tuple]:
@@ -183,18 +190,22 @@ class SQLiteOnlineStore(DBAPIOnlineStore):
         return {r[0]: r[1:] for r in rows}
 
     def _sql_in(self, n: int) -> str:
-        sql = (f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
-               f"WHERE view = ? AND version = ? AND entity_key IN ({','.join('?' * n)})")
+        sql = (
+            f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
+            f"WHERE view = ? AND version = ? AND entity_key IN ({','.join('?' * n)})"
+        )
         self._sql_many[n] = sql
         return sql
 
     def _upsert(self, data: list[tuple]) -> None:
-        sql = (f"INSERT INTO {TABLE} (view, version, entity_key, event_ts, created_ts, payload) "
-               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, version, entity_key) DO UPDATE SET "
-               "event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
-               "payload = excluded.payload WHERE excluded.event_ts > "
-               f"{TABLE}.event_ts OR (excluded.event_ts = {TABLE}.event_ts AND "
-               f"excluded.created_ts >= {TABLE}.created_ts)")
+        sql = (
+            f"INSERT INTO {TABLE} (view, version, entity_key, event_ts, created_ts, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, version, entity_key) DO UPDATE SET "
+            "event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
+            "payload = excluded.payload WHERE excluded.event_ts > "
+            f"{TABLE}.event_ts OR (excluded.event_ts = {TABLE}.event_ts AND "
+            f"excluded.created_ts >= {TABLE}.created_ts)"
+        )
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -216,8 +227,9 @@ class PostgresOnlineStore(DBAPIOnlineStore):
         try:
             import psycopg
         except ImportError as exc:  # pragma: no cover - the [postgres] extra
-            raise ConfigurationError("the PostgreSQL online store needs psycopg: "
-                                     "pip install 'jupyter_mlinfra[postgres]'") from exc
+            raise ConfigurationError(
+                "the PostgreSQL online store needs psycopg: pip install 'jupyter_mlinfra[postgres]'"
+            ) from exc
         self.url = url
         parts = urlsplit(url)
         dsn = parts._replace(scheme="postgresql").geturl()
@@ -231,23 +243,27 @@ class PostgresOnlineStore(DBAPIOnlineStore):
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (view TEXT NOT NULL, version INTEGER NOT NULL,"
                 " entity_key TEXT NOT NULL, event_ts DOUBLE PRECISION NOT NULL, "
                 "created_ts DOUBLE PRECISION NOT NULL, payload TEXT NOT NULL, "
-                "PRIMARY KEY (view, version, entity_key))")
+                "PRIMARY KEY (view, version, entity_key))"
+            )
 
     def read(self, view: str, version: int, keys: Sequence[str]) -> dict[str, tuple]:
         with self._lock:
             cur = self._conn.execute(
                 f"SELECT entity_key, event_ts, created_ts, payload FROM {TABLE} "
                 "WHERE view = %s AND version = %s AND entity_key = ANY(%s)",
-                (view, version, list(keys)))
+                (view, version, list(keys)),
+            )
             rows = cur.fetchall()
         return {r[0]: r[1:] for r in rows}
 
     def _upsert(self, data: list[tuple]) -> None:
-        sql = (f"INSERT INTO {TABLE} AS t (view, version, entity_key, event_ts, created_ts, "
-               "payload) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (view, version, entity_key) "
-               "DO UPDATE SET event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
-               "payload = excluded.payload WHERE excluded.event_ts > t.event_ts OR "
-               "(excluded.event_ts = t.event_ts AND excluded.created_ts >= t.created_ts)")
+        sql = (
+            f"INSERT INTO {TABLE} AS t (view, version, entity_key, event_ts, created_ts, "
+            "payload) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (view, version, entity_key) "
+            "DO UPDATE SET event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
+            "payload = excluded.payload WHERE excluded.event_ts > t.event_ts OR "
+            "(excluded.event_ts = t.event_ts AND excluded.created_ts >= t.created_ts)"
+        )
         with self._lock:
             with self._conn.transaction():
                 with self._conn.cursor() as cur:
@@ -287,11 +303,13 @@ class OnlineStoreRegistry:
             try:
                 store = ep.load()
             except Exception as exc:
-                raise ConfigurationError(f"online store {name!r} (entry point {ep.value}) "
-                                         f"cannot be loaded: {exc}") from exc
+                raise ConfigurationError(
+                    f"online store {name!r} (entry point {ep.value}) cannot be loaded: {exc}"
+                ) from exc
             if not (isinstance(store, type) and issubclass(store, OnlineStore)):
-                raise ConfigurationError(f"online store entry point {name!r} ({ep.value}) "
-                                         "is not an OnlineStore subclass")
+                raise ConfigurationError(
+                    f"online store entry point {name!r} ({ep.value}) is not an OnlineStore subclass"
+                )
             self.register(name, store)
             return store
         return None
@@ -300,14 +318,20 @@ class OnlineStoreRegistry:
         """The store for an ``online_store_url`` setting (empty: SQLite in ``home``)."""
         store = self.get(urlsplit(url).scheme) if url else SQLiteOnlineStore
         if store is None:
-            raise ConfigurationError(f"unsupported online store URL {redact(url)!r}: use "
-                                     "sqlite:///PATH or postgresql://user@host/db")
+            raise ConfigurationError(
+                f"unsupported online store URL {redact(url)!r}: use "
+                "sqlite:///PATH or postgresql://user@host/db"
+            )
         return store.from_url(url, home)
 
 
 online_stores = OnlineStoreRegistry()
-for _scheme, _store in (("sqlite", SQLiteOnlineStore), ("sqlite3", SQLiteOnlineStore),
-                        ("postgresql", PostgresOnlineStore), ("postgres", PostgresOnlineStore)):
+for _scheme, _store in (
+    ("sqlite", SQLiteOnlineStore),
+    ("sqlite3", SQLiteOnlineStore),
+    ("postgresql", PostgresOnlineStore),
+    ("postgres", PostgresOnlineStore),
+):
     online_stores.register(_scheme, _store)
 
 

@@ -55,9 +55,16 @@ class OfflineFile:
 
     @classmethod
     def from_record(cls, rec: OfflineFileRecord) -> OfflineFile:
-        return cls(id=rec.id, partition=rec.partition, artifact_key=rec.artifact_key,
-                   rows=rec.rows, min_event_ts=rec.min_event_ts, max_event_ts=rec.max_event_ts,
-                   kind=rec.kind, created_at=rec.created_at)
+        return cls(
+            id=rec.id,
+            partition=rec.partition,
+            artifact_key=rec.artifact_key,
+            rows=rec.rows,
+            min_event_ts=rec.min_event_ts,
+            max_event_ts=rec.max_event_ts,
+            kind=rec.kind,
+            created_at=rec.created_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -87,20 +94,35 @@ class NewVersion:
 
 
 def entity_dict(rec: EntityRecord) -> dict:
-    return {"name": rec.name, "join_keys": json.loads(rec.join_keys),
-            "description": rec.description, "owner": rec.owner,
-            "created_at": to_iso_z(rec.created_at)}
+    return {
+        "name": rec.name,
+        "join_keys": json.loads(rec.join_keys),
+        "description": rec.description,
+        "owner": rec.owner,
+        "created_at": to_iso_z(rec.created_at),
+    }
 
 
 def view_summary(rec: FeatureViewRecord, version: ViewVersion | None = None) -> dict:
-    out = {"name": rec.name, "owner": rec.owner, "team": rec.team,
-           "visibility": rec.visibility, "description": rec.description,
-           "tags": json.loads(rec.tags), "ttl_seconds": rec.ttl_seconds,
-           "ttl": format_ttl(rec.ttl_seconds), "latest_version": rec.latest_version,
-           "created_at": to_iso_z(rec.created_at), "updated_at": to_iso_z(rec.updated_at)}
+    out = {
+        "name": rec.name,
+        "owner": rec.owner,
+        "team": rec.team,
+        "visibility": rec.visibility,
+        "description": rec.description,
+        "tags": json.loads(rec.tags),
+        "ttl_seconds": rec.ttl_seconds,
+        "ttl": format_ttl(rec.ttl_seconds),
+        "latest_version": rec.latest_version,
+        "created_at": to_iso_z(rec.created_at),
+        "updated_at": to_iso_z(rec.updated_at),
+    }
     if version is not None:
-        out.update(entities=version.entities, join_keys=list(version.join_keys),
-                   features=[f.to_dict() for f in version.features])
+        out.update(
+            entities=version.entities,
+            join_keys=list(version.join_keys),
+            features=[f.to_dict() for f in version.features],
+        )
     return out
 
 
@@ -136,15 +158,17 @@ class FeatureRegistry:
     @staticmethod
     def version_of(s, rec: FeatureViewRecord, version: int | None) -> ViewVersion:
         number = rec.latest_version if version is None else int(version)
-        row = s.scalars(select(FeatureViewVersionRecord).where(
-            FeatureViewVersionRecord.view_name == rec.name,
-            FeatureViewVersionRecord.version == number)).first()
+        row = s.scalars(
+            select(FeatureViewVersionRecord).where(
+                FeatureViewVersionRecord.view_name == rec.name,
+                FeatureViewVersionRecord.version == number,
+            )
+        ).first()
         if row is None:
             raise NotFound(f"feature view {rec.name!r} has no version {number}")
         return ViewVersion.from_record(row)
 
-    def resolve(self, name: str, version: int | None = None, *,
-                owned: bool = False) -> ViewVersion:
+    def resolve(self, name: str, version: int | None = None, *, owned: bool = False) -> ViewVersion:
         """A version of a view this user may read (``owned``: may change)."""
         with self.catalog.read_session() as s:
             rec = self.owned_record(s, name) if owned else self.view_record(s, name)
@@ -156,8 +180,9 @@ class FeatureRegistry:
         with self.catalog.read_session() as s:
             for name, number in wanted:
                 rec = self.view_record(s, name)
-                out.append(ResolvedView(self.version_of(s, rec, number), rec.ttl_seconds,
-                                        rec.owner))
+                out.append(
+                    ResolvedView(self.version_of(s, rec, number), rec.ttl_seconds, rec.owner)
+                )
         return out
 
     def latest_version(self, name: str) -> int | None:
@@ -173,8 +198,9 @@ class FeatureRegistry:
         return {"entities": entities, "views": len([v for v in views if self.visible(v)])}
 
     # -- entities ---------------------------------------------------------------------------
-    def register_entity(self, name: str, join_keys: Iterable[str] | str | None = None,
-                        description: str = "") -> dict:
+    def register_entity(
+        self, name: str, join_keys: Iterable[str] | str | None = None, description: str = ""
+    ) -> dict:
         check_name(name, "entity")
         keys = [join_keys] if isinstance(join_keys, str) else list(join_keys or [name])
         if not keys:
@@ -185,14 +211,21 @@ class FeatureRegistry:
             rec = s.get(EntityRecord, name)
             if rec is not None:
                 if json.loads(rec.join_keys) != keys:
-                    raise Conflict(f"entity {name!r} exists with join keys "
-                                   f"{json.loads(rec.join_keys)}; it cannot change to {keys}")
+                    raise Conflict(
+                        f"entity {name!r} exists with join keys "
+                        f"{json.loads(rec.join_keys)}; it cannot change to {keys}"
+                    )
                 if description and description != rec.description:
                     check_may_change(self.identity, rec.owner, f"entity {name!r}")
                     rec.description = description
                 return entity_dict(rec)
-            rec = EntityRecord(name=name, join_keys=json.dumps(keys), description=description,
-                               owner=self.ws.user, created_at=utc_now())
+            rec = EntityRecord(
+                name=name,
+                join_keys=json.dumps(keys),
+                description=description,
+                owner=self.ws.user,
+                created_at=utc_now(),
+            )
             s.add(rec)
             return entity_dict(rec)
 
@@ -202,16 +235,19 @@ class FeatureRegistry:
             if rec is None:
                 raise NotFound(f"no entity {name!r}")
             check_may_change(self.identity, rec.owner, f"entity {name!r}", "delete")
-            users = [v.view_name for v in s.scalars(select(FeatureViewVersionRecord))
-                     if name in json.loads(v.entities)]
+            users = [
+                v.view_name
+                for v in s.scalars(select(FeatureViewVersionRecord))
+                if name in json.loads(v.entities)
+            ]
             if users:
-                raise Conflict(f"entity {name!r} is used by feature views "
-                               f"{sorted(set(users))}")
+                raise Conflict(f"entity {name!r} is used by feature views {sorted(set(users))}")
             s.delete(rec)
 
     # -- views ------------------------------------------------------------------------------
-    def prepare_view(self, name: str, entity_names: list[str]
-                     ) -> tuple[list[str], ViewVersion | None]:
+    def prepare_view(
+        self, name: str, entity_names: list[str]
+    ) -> tuple[list[str], ViewVersion | None]:
         """Before (re-)defining view ``name``: the join keys of its entities and its latest
         version (``None`` for a new view); refuses a view this user may not change."""
         with self.catalog.read_session() as s:
@@ -219,8 +255,10 @@ class FeatureRegistry:
             for ename in entity_names:
                 erec = s.get(EntityRecord, ename)
                 if erec is None:
-                    raise NotFound(f"no entity {ename!r}: register it first "
-                                   f"(features.entity({ename!r}, join_keys=[...]))")
+                    raise NotFound(
+                        f"no entity {ename!r}: register it first "
+                        f"(features.entity({ename!r}, join_keys=[...]))"
+                    )
                 join_keys += [k for k in json.loads(erec.join_keys) if k not in join_keys]
             existing = s.get(FeatureViewRecord, name)
             if existing is not None and existing.owner != self.ws.user:
@@ -230,9 +268,17 @@ class FeatureRegistry:
             latest = self.version_of(s, existing, None) if existing is not None else None
         return join_keys, latest
 
-    def save_view(self, name: str, new: NewVersion | None, *, visibility: str | None,
-                  description: str | None, tags: list[str] | None, ttl: Any,
-                  ttl_seconds: float | None) -> tuple[int, list[str]]:
+    def save_view(
+        self,
+        name: str,
+        new: NewVersion | None,
+        *,
+        visibility: str | None,
+        description: str | None,
+        tags: list[str] | None,
+        ttl: Any,
+        ttl_seconds: float | None,
+    ) -> tuple[int, list[str]]:
         """Create or update view ``name`` (``new``: also add a version): ``(its latest
         version, what changed)``."""
         now = utc_now()
@@ -241,10 +287,17 @@ class FeatureRegistry:
             changed: list[str] = []
             if rec is None:
                 rec = FeatureViewRecord(
-                    name=name, owner=self.ws.user, team=self.identity.team,
-                    visibility=visibility or "private", description=description or "",
-                    tags=json.dumps(tags or []), ttl_seconds=ttl_seconds, latest_version=0,
-                    created_at=now, updated_at=now)
+                    name=name,
+                    owner=self.ws.user,
+                    team=self.identity.team,
+                    visibility=visibility or "private",
+                    description=description or "",
+                    tags=json.dumps(tags or []),
+                    ttl_seconds=ttl_seconds,
+                    latest_version=0,
+                    created_at=now,
+                    updated_at=now,
+                )
                 s.add(rec)
                 s.flush()
             else:
@@ -262,23 +315,39 @@ class FeatureRegistry:
                     changed.append("ttl")
             if new is not None:
                 rec.latest_version += 1
-                s.add(FeatureViewVersionRecord(
-                    view_name=name, version=rec.latest_version, fingerprint=new.fingerprint,
-                    entities=json.dumps(new.entities), join_keys=json.dumps(new.join_keys),
-                    features=json.dumps([f.to_dict() for f in new.features]),
-                    event_timestamp_column=new.event_timestamp,
-                    created_timestamp_column=new.created_timestamp,
-                    source_kind=new.source_kind, source_ref=new.source_ref,
-                    transform_name=new.transform_name, transform_source=new.transform_source,
-                    transform_key=new.transform_key, created_by=self.ws.user, created_at=now))
+                s.add(
+                    FeatureViewVersionRecord(
+                        view_name=name,
+                        version=rec.latest_version,
+                        fingerprint=new.fingerprint,
+                        entities=json.dumps(new.entities),
+                        join_keys=json.dumps(new.join_keys),
+                        features=json.dumps([f.to_dict() for f in new.features]),
+                        event_timestamp_column=new.event_timestamp,
+                        created_timestamp_column=new.created_timestamp,
+                        source_kind=new.source_kind,
+                        source_ref=new.source_ref,
+                        transform_name=new.transform_name,
+                        transform_source=new.transform_source,
+                        transform_key=new.transform_key,
+                        created_by=self.ws.user,
+                        created_at=now,
+                    )
+                )
                 changed.append("version")
             if changed:
                 rec.updated_at = now
             return rec.latest_version, changed
 
-    def update_view(self, name: str, *, description: str | None = None,
-                    tags: Iterable[str] | None = None, visibility: str | None = None,
-                    ttl: Any = None) -> dict:
+    def update_view(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        visibility: str | None = None,
+        ttl: Any = None,
+    ) -> dict:
         check_visibility(visibility, got=False)
         ttl_seconds = parse_ttl(ttl) if ttl is not None else None
         with self.catalog.session() as s:
@@ -298,10 +367,18 @@ class FeatureRegistry:
         """Delete a view's catalog rows (owner only): the artifact keys of its offline files."""
         with self.catalog.session() as s:
             rec = self.owned_record(s, name)
-            keys = [f.artifact_key for f in s.scalars(
-                select(OfflineFileRecord).where(OfflineFileRecord.view_name == name))]
-            for table in (FeatureUsageRecord, MaterializationRecord, OfflineFileRecord,
-                          FeatureViewVersionRecord):
+            keys = [
+                f.artifact_key
+                for f in s.scalars(
+                    select(OfflineFileRecord).where(OfflineFileRecord.view_name == name)
+                )
+            ]
+            for table in (
+                FeatureUsageRecord,
+                MaterializationRecord,
+                OfflineFileRecord,
+                FeatureViewVersionRecord,
+            ):
                 s.execute(delete(table).where(table.view_name == name))
             s.delete(rec)
         return keys
@@ -309,8 +386,14 @@ class FeatureRegistry:
     # -- offline files and materialized intervals ---------------------------------------------
     @staticmethod
     def files_in(s, name: str, version: int) -> list[OfflineFile]:
-        return [OfflineFile.from_record(r) for r in s.scalars(select(OfflineFileRecord).where(
-            OfflineFileRecord.view_name == name, OfflineFileRecord.version == version))]
+        return [
+            OfflineFile.from_record(r)
+            for r in s.scalars(
+                select(OfflineFileRecord).where(
+                    OfflineFileRecord.view_name == name, OfflineFileRecord.version == version
+                )
+            )
+        ]
 
     def offline_files(self, name: str, version: int) -> list[OfflineFile]:
         with self.catalog.read_session() as s:
@@ -319,43 +402,82 @@ class FeatureRegistry:
     def materialized(self, name: str, version: int) -> list[tuple[datetime, datetime]]:
         """The event-time intervals [start, end) already materialized for a version."""
         with self.catalog.read_session() as s:
-            return [(m.start, m.end) for m in s.scalars(select(MaterializationRecord).where(
-                MaterializationRecord.view_name == name, MaterializationRecord.version == version))]
+            return [
+                (m.start, m.end)
+                for m in s.scalars(
+                    select(MaterializationRecord).where(
+                        MaterializationRecord.view_name == name,
+                        MaterializationRecord.version == version,
+                    )
+                )
+            ]
 
     @staticmethod
-    def _add_files(s, name: str, version: int, written: list[WrittenFile], kind: str,
-                   now: datetime) -> None:
+    def _add_files(
+        s, name: str, version: int, written: list[WrittenFile], kind: str, now: datetime
+    ) -> None:
         for w in written:
-            s.add(OfflineFileRecord(view_name=name, version=version, partition=w.partition,
-                                    artifact_key=w.key, rows=w.rows, min_event_ts=w.min_ts,
-                                    max_event_ts=w.max_ts, kind=kind, created_at=now))
+            s.add(
+                OfflineFileRecord(
+                    view_name=name,
+                    version=version,
+                    partition=w.partition,
+                    artifact_key=w.key,
+                    rows=w.rows,
+                    min_event_ts=w.min_ts,
+                    max_event_ts=w.max_ts,
+                    kind=kind,
+                    created_at=now,
+                )
+            )
 
-    def add_materialization(self, name: str, version: int, written: list[WrittenFile],
-                            intervals: list[tuple[datetime, datetime, int]], seconds: float,
-                            now: datetime) -> None:
+    def add_materialization(
+        self,
+        name: str,
+        version: int,
+        written: list[WrittenFile],
+        intervals: list[tuple[datetime, datetime, int]],
+        seconds: float,
+        now: datetime,
+    ) -> None:
         """List the files a materialization wrote and the ``(start, end, rows)`` intervals it
         covered, in one transaction (re-checking that this user may change the view)."""
         with self.catalog.session() as s:
             self.owned_record(s, name)
             self._add_files(s, name, version, written, "materialize", now)
             for a, b, count in intervals:
-                s.add(MaterializationRecord(view_name=name, version=version, start=a, end=b,
-                                            rows=count, seconds=seconds,
-                                            created_by=self.ws.user, created_at=now))
+                s.add(
+                    MaterializationRecord(
+                        view_name=name,
+                        version=version,
+                        start=a,
+                        end=b,
+                        rows=count,
+                        seconds=seconds,
+                        created_by=self.ws.user,
+                        created_at=now,
+                    )
+                )
 
-    def add_files(self, name: str, version: int, written: list[WrittenFile], kind: str,
-                  now: datetime) -> None:
+    def add_files(
+        self, name: str, version: int, written: list[WrittenFile], kind: str, now: datetime
+    ) -> None:
         with self.catalog.session() as s:
             self._add_files(s, name, version, written, kind, now)
 
-    def replace_files(self, name: str, version: int,
-                      replaced: list[tuple[list[OfflineFile], list[WrittenFile]]],
-                      now: datetime) -> None:
+    def replace_files(
+        self,
+        name: str,
+        version: int,
+        replaced: list[tuple[list[OfflineFile], list[WrittenFile]]],
+        now: datetime,
+    ) -> None:
         """Swap each group of files for the files written in its place (compaction), in one
         transaction: readers see the old files or the new ones, never both."""
         with self.catalog.session() as s:
             self.owned_record(s, name)
             for group, written in replaced:
-                s.execute(delete(OfflineFileRecord).where(
-                    OfflineFileRecord.id.in_([f.id for f in group])))
+                s.execute(
+                    delete(OfflineFileRecord).where(OfflineFileRecord.id.in_([f.id for f in group]))
+                )
                 self._add_files(s, name, version, written, "compact", now)

@@ -41,22 +41,27 @@ class PlannedView:
     owner: str
 
     def lineage(self) -> dict:
-        return {"name": self.version.view, "version": self.version.version,
-                "fingerprint": self.version.fingerprint, "features": self.features,
-                "ttl_seconds": self.ttl_seconds, "owner": self.owner}
+        return {
+            "name": self.version.view,
+            "version": self.version.version,
+            "fingerprint": self.version.fingerprint,
+            "features": self.features,
+            "ttl_seconds": self.ttl_seconds,
+            "owner": self.owner,
+        }
 
 
 def lineage_of(frame) -> dict:
     """The lineage a training frame carries in ``attrs``."""
     lineage = getattr(frame, "attrs", {}).get(LINEAGE_ATTR)
     if lineage is None:
-        raise InvalidInput("this DataFrame is not a training frame (no "
-                           f"attrs[{LINEAGE_ATTR!r}])")
+        raise InvalidInput(f"this DataFrame is not a training frame (no attrs[{LINEAGE_ATTR!r}])")
     return lineage
 
 
-def plan_features(registry: FeatureRegistry, refs: list[FeatureRef], full_names: bool,
-                  taken: Iterable[Any]) -> list[PlannedView]:
+def plan_features(
+    registry: FeatureRegistry, refs: list[FeatureRef], full_names: bool, taken: Iterable[Any]
+) -> list[PlannedView]:
     """The view versions and features ``refs`` name, with output column names: the bare
     feature name unless ``full_names``, the name is requested from two views or ``taken``
     (the entity frame's columns) has it, then ``<view>__<feature>``."""
@@ -68,11 +73,13 @@ def plan_features(registry: FeatureRegistry, refs: list[FeatureRef], full_names:
         version = view.version
         names: list[str] = []
         for w in wanted:
-            for n in (version.feature_names if w == "*" else [w]):
+            for n in version.feature_names if w == "*" else [w]:
                 if n not in version.feature_names:
-                    raise NotFound(f"feature view {version.view!r} (version "
-                                   f"{version.version}) has no feature {n!r}; it has "
-                                   f"{version.feature_names}")
+                    raise NotFound(
+                        f"feature view {version.view!r} (version "
+                        f"{version.version}) has no feature {n!r}; it has "
+                        f"{version.feature_names}"
+                    )
                 if n not in names:
                     names.append(n)
         resolved.append((view, names))
@@ -84,11 +91,12 @@ def plan_features(registry: FeatureRegistry, refs: list[FeatureRef], full_names:
     for view, names in resolved:
         columns = {}
         for n in names:
-            out = f"{view.version.view}__{n}" if full_names or counts[n] > 1 or n in used \
-                else n
+            out = f"{view.version.view}__{n}" if full_names or counts[n] > 1 or n in used else n
             if out in used:
-                raise Conflict(f"output column {out!r} already exists in entity_df; "
-                               "rename it or pass full_feature_names=True")
+                raise Conflict(
+                    f"output column {out!r} already exists in entity_df; "
+                    "rename it or pass full_feature_names=True"
+                )
             used.add(out)
             columns[out] = n
         plan.append(PlannedView(view.version, names, columns, view.ttl_seconds, view.owner))
@@ -103,8 +111,13 @@ class TrainingFrames:
         self.registry = registry
         self.stores = stores
 
-    def get_training_frame(self, entity_df, features: Any, timestamp_column: str | None = None,
-                           full_feature_names: bool = False):
+    def get_training_frame(
+        self,
+        entity_df,
+        features: Any,
+        timestamp_column: str | None = None,
+        full_feature_names: bool = False,
+    ):
         """``entity_df`` (same rows, order and index) plus one column per requested feature:
         per row and view, the latest feature row of that entity with event time <= the row's
         timestamp and >= the timestamp minus the view's TTL, ties broken by created time."""
@@ -112,8 +125,7 @@ class TrainingFrames:
         import pandas as pd
 
         if not isinstance(entity_df, pd.DataFrame):
-            raise InvalidInput("entity_df must be a pandas DataFrame of entity keys and "
-                               "timestamps")
+            raise InvalidInput("entity_df must be a pandas DataFrame of entity keys and timestamps")
         refs = parse_refs(features)
         ts_col = timestamp_column or guess_timestamp_column(entity_df)
         if ts_col not in entity_df.columns:
@@ -122,13 +134,17 @@ class TrainingFrames:
         lineage_views = [p.lineage() for p in plan]
         entity_ts = to_utc_naive(entity_df[ts_col], f"entity_df column {ts_col!r}")
 
-        frame = {ENTITY_ROW: np.arange(len(entity_df), dtype="int64"),
-                 ENTITY_TS: entity_ts.to_numpy()}
+        frame = {
+            ENTITY_ROW: np.arange(len(entity_df), dtype="int64"),
+            ENTITY_TS: entity_ts.to_numpy(),
+        }
         for p in plan:
             for key, dtype in p.version.join_keys.items():
                 if key not in entity_df.columns:
-                    raise InvalidInput(f"entity_df has no join key column {key!r} (needed by "
-                                       f"view {p.version.view!r})")
+                    raise InvalidInput(
+                        f"entity_df has no join key column {key!r} (needed by "
+                        f"view {p.version.view!r})"
+                    )
                 if key not in frame:
                     frame[key] = entity_keys(entity_df[key], dtype, key)
         entity = pd.DataFrame(frame)
@@ -138,12 +154,15 @@ class TrainingFrames:
         for p, info in zip(plan, lineage_views):
             files = self.registry.offline_files(p.version.view, p.version.version)
             if not files:
-                raise InvalidInput(f"feature view {p.version.view!r} version "
-                                   f"{p.version.version} has no data yet: materialize() or "
-                                   "push() first")
+                raise InvalidInput(
+                    f"feature view {p.version.view!r} version "
+                    f"{p.version.version} has no data yet: materialize() or "
+                    "push() first"
+                )
             info["offline_files"] = len(files)
             info["offline_fingerprint"] = hashlib.sha256(
-                "\n".join(sorted(f.artifact_key for f in files)).encode()).hexdigest()
+                "\n".join(sorted(f.artifact_key for f in files)).encode()
+            ).hexdigest()
             file_sets.append(sorted(files, key=lambda f: f.artifact_key))
         result: dict[str, Any] = {}
         for files, p in zip(file_sets, plan):
@@ -151,8 +170,9 @@ class TrainingFrames:
                 result.update({c: pd.Series([None] * len(entity)) for c in p.columns})
                 continue
             rows = self.sorted_rows(p.version, files)
-            positions = rows.positions([entity[k] for k in p.version.join_keys],
-                                       entity[ENTITY_TS], p.ttl_seconds)
+            positions = rows.positions(
+                [entity[k] for k in p.version.join_keys], entity[ENTITY_TS], p.ttl_seconds
+            )
             for out_name, feature in p.columns.items():
                 result[out_name] = rows.take(feature, positions)
         out = entity_df.copy()
@@ -160,18 +180,25 @@ class TrainingFrames:
             for out_name, feature in p.columns.items():
                 out[out_name] = typed(result[out_name], p.version.dtype_of(feature), out.index)
         out.attrs[LINEAGE_ATTR] = {
-            "kind": "mlinfra.training_frame", "format": 1,
-            "features": [f"{v['name']}@{v['version']}:{f}" for v in lineage_views
-                         for f in v["features"]],
+            "kind": "mlinfra.training_frame",
+            "format": 1,
+            "features": [
+                f"{v['name']}@{v['version']}:{f}" for v in lineage_views for f in v["features"]
+            ],
             "columns": [c for p in plan for c in p.columns],
             "views": lineage_views,
-            "entity_df": {"rows": int(len(entity_df)), "columns": [str(c) for c in
-                                                                   entity_df.columns],
-                          "timestamp_column": ts_col, "fingerprint": frame_fingerprint(
-                              entity_df),
-                          "time_range": [None if pd.isna(lo) else _iso(lo),
-                                         None if pd.isna(hi) else _iso(hi)]},
-            "created_by": self.ws.user, "created_at": to_iso_z(utc_now()),
+            "entity_df": {
+                "rows": int(len(entity_df)),
+                "columns": [str(c) for c in entity_df.columns],
+                "timestamp_column": ts_col,
+                "fingerprint": frame_fingerprint(entity_df),
+                "time_range": [
+                    None if pd.isna(lo) else _iso(lo),
+                    None if pd.isna(hi) else _iso(hi),
+                ],
+            },
+            "created_by": self.ws.user,
+            "created_at": to_iso_z(utc_now()),
         }
         return out
 
@@ -197,8 +224,11 @@ def prune(files: list[OfflineFile], lo, hi, ttl: float | None) -> list[OfflineFi
     hi_aware = pd.Timestamp(hi).tz_localize("UTC")
     lo_aware = pd.Timestamp(lo).tz_localize("UTC")
     floor = None if ttl is None else lo_aware - timedelta(seconds=ttl)
-    return [f for f in files if f.min_event_ts <= hi_aware
-            and (floor is None or f.max_event_ts >= floor)]
+    return [
+        f
+        for f in files
+        if f.min_event_ts <= hi_aware and (floor is None or f.max_event_ts >= floor)
+    ]
 
 
 def guess_timestamp_column(df) -> str:
@@ -209,8 +239,9 @@ def guess_timestamp_column(df) -> str:
     candidates = [c for c in df.columns if pdt.is_datetime64_any_dtype(df[c].dtype)]
     if len(candidates) == 1:
         return candidates[0]
-    raise InvalidInput("cannot tell which column of entity_df holds the timestamps: pass "
-                       "timestamp_column=...")
+    raise InvalidInput(
+        "cannot tell which column of entity_df holds the timestamps: pass timestamp_column=..."
+    )
 
 
 def entity_keys(column, dtype: str, name: str):

@@ -75,12 +75,18 @@ class OnlineFeatures:
         alike, as ISO 8601 UTC with ``Z``."""
         from ..times import from_epoch, to_iso_z
 
-        return {"features": self.feature_names,
-                "rows": [{k: to_iso_z(v) if isinstance(v, datetime) else v
-                          for k, v in row.items()} for row in self.rows],
-                "status": self.status,
-                "event_times": [{view: to_iso_z(from_epoch(t)) for view, t in times.items()}
-                                for times in self.event_times]}
+        return {
+            "features": self.feature_names,
+            "rows": [
+                {k: to_iso_z(v) if isinstance(v, datetime) else v for k, v in row.items()}
+                for row in self.rows
+            ],
+            "status": self.status,
+            "event_times": [
+                {view: to_iso_z(from_epoch(t)) for view, t in times.items()}
+                for times in self.event_times
+            ],
+        }
 
 
 class OnlineServing:
@@ -104,13 +110,19 @@ class OnlineServing:
         views, names = [], []
         for p in plan_features(self.registry, parse_refs(list(features)), False, []):
             version = p.version
-            views.append(OnlinePlanView(
-                view=version.view, version=version.version, keys=list(version.join_keys),
-                ttl_seconds=p.ttl_seconds,
-                positions=[version.feature_names.index(f) for f in p.columns.values()],
-                names=list(p.columns),
-                timestamps=[out for out, f in p.columns.items()
-                            if version.dtype_of(f) == "datetime"]))
+            views.append(
+                OnlinePlanView(
+                    view=version.view,
+                    version=version.version,
+                    keys=list(version.join_keys),
+                    ttl_seconds=p.ttl_seconds,
+                    positions=[version.feature_names.index(f) for f in p.columns.values()],
+                    names=list(p.columns),
+                    timestamps=[
+                        out for out, f in p.columns.items() if version.dtype_of(f) == "datetime"
+                    ],
+                )
+            )
             names += list(p.columns)
         self._plans[key] = (now + RESOLVE_TTL, views, names)
         return views, names
@@ -136,15 +148,17 @@ class OnlineServing:
             try:
                 if len(pv.keys) == 1:
                     k0 = pv.keys[0]
-                    keys = [v if type(v) is str else str(v) if type(v) is int
-                            else entity_key((v,)) for v in [r[k0] for r in rows]]
+                    keys = [
+                        v if type(v) is str else str(v) if type(v) is int else entity_key((v,))
+                        for v in [r[k0] for r in rows]
+                    ]
                 else:
                     keys = [entity_key([r[k] for k in pv.keys]) for r in rows]
             except KeyError as exc:
-                raise InvalidInput(f"entity row lacks join key {exc.args[0]!r} (needed by view "
-                                   f"{pv.view!r})") from None
-            found = store.read(pv.view, pv.version,
-                               keys if n == 1 else list(dict.fromkeys(keys)))
+                raise InvalidInput(
+                    f"entity row lacks join key {exc.args[0]!r} (needed by view {pv.view!r})"
+                ) from None
+            found = store.read(pv.view, pv.version, keys if n == 1 else list(dict.fromkeys(keys)))
             limit = None if pv.ttl_seconds is None else now - pv.ttl_seconds
             hits = [found.get(k) for k in keys]
             live = [h[2] for h in hits if h is not None and (limit is None or h[0] >= limit)]

@@ -39,8 +39,9 @@ class FeatureStores:
         if self._offline is None:
             with self._lock:
                 if self._offline is None:
-                    self._offline = OfflineStore(self._ws.artifacts,
-                                                 self.config.home / "feature-cache")
+                    self._offline = OfflineStore(
+                        self._ws.artifacts, self.config.home / "feature-cache"
+                    )
         return self._offline
 
     def transform_of(self, version: ViewVersion) -> Callable:
@@ -53,7 +54,8 @@ class FeatureStores:
                     f"feature view {version.view!r} version {version.version} was defined "
                     f"through the mlinfra service: its transform runs only in the caller's "
                     f"process (define it again with its transform here, or materialize and "
-                    f"push from remote mode)")
+                    f"push from remote mode)"
+                )
             func = load_transform(self._ws.artifacts.get(version.transform_key))
             self.transforms[key] = func
         return func

@@ -47,7 +47,8 @@ class FeatureViewVersionRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     view_name: Mapped[str] = mapped_column(
-        String(128), ForeignKey("mlinfra_feature_views.name", ondelete="CASCADE"), index=True)
+        String(128), ForeignKey("mlinfra_feature_views.name", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     fingerprint: Mapped[str] = mapped_column(String(64))
     entities: Mapped[str] = mapped_column(Text)  # JSON list of entity names
@@ -71,7 +72,8 @@ class OfflineFileRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     view_name: Mapped[str] = mapped_column(
-        String(128), ForeignKey("mlinfra_feature_views.name", ondelete="CASCADE"), index=True)
+        String(128), ForeignKey("mlinfra_feature_views.name", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     partition: Mapped[str] = mapped_column(String(32))  # date=YYYY-MM-DD
     artifact_key: Mapped[str] = mapped_column(Text)
@@ -89,7 +91,8 @@ class MaterializationRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     view_name: Mapped[str] = mapped_column(
-        String(128), ForeignKey("mlinfra_feature_views.name", ondelete="CASCADE"), index=True)
+        String(128), ForeignKey("mlinfra_feature_views.name", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -107,7 +110,8 @@ class FeatureUsageRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     view_name: Mapped[str] = mapped_column(
-        String(128), ForeignKey("mlinfra_feature_views.name", ondelete="CASCADE"), index=True)
+        String(128), ForeignKey("mlinfra_feature_views.name", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     consumer: Mapped[str] = mapped_column(String(256))  # e.g. "model:churn/3"
     features: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of feature names

@@ -35,9 +35,17 @@ class DaskExecutor:
 
     kind = "dask"
 
-    def __init__(self, workspace, address: str | None = None, *, cluster: Any = None,
-                 max_workers: int = 0, min_workers: int = 0, lease_seconds: float = 30.0,
-                 scheduler_id: str | None = None) -> None:
+    def __init__(
+        self,
+        workspace,
+        address: str | None = None,
+        *,
+        cluster: Any = None,
+        max_workers: int = 0,
+        min_workers: int = 0,
+        lease_seconds: float = 30.0,
+        scheduler_id: str | None = None,
+    ) -> None:
         from distributed import Client
 
         self.workspace = workspace
@@ -47,34 +55,42 @@ class DaskExecutor:
         if cluster is None and address in ("local", "", None):
             from distributed import LocalCluster
 
-            cluster = LocalCluster(n_workers=min_workers or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
+            cluster = LocalCluster(
+                n_workers=min_workers or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            )
             self._own_cluster = True
         self.cluster = cluster
-        self.client = Client(cluster if cluster is not None else address,
-                             set_as_default=False)
+        self.client = Client(cluster if cluster is not None else address, set_as_default=False)
         self.max_workers = int(max_workers or 0)
         if cluster is not None and self.max_workers:
             # A notebook run takes seconds, not Dask's default half-second guess: one worker
             # per queued run, and idle workers handed back after a few seconds.
             import dask
 
-            dask.config.set({"distributed.scheduler.default-task-durations":
-                             {"mlinfra-run": "30s"}})
-            cluster.adapt(minimum=min_workers, maximum=self.max_workers,
-                          target_duration="1s", interval="500ms", wait_count=6)
-        self._futures: dict[str, Any] = {}     # slot -> future
-        self._runs: dict[str, str] = {}        # slot -> run id
+            dask.config.set(
+                {"distributed.scheduler.default-task-durations": {"mlinfra-run": "30s"}}
+            )
+            cluster.adapt(
+                minimum=min_workers,
+                maximum=self.max_workers,
+                target_duration="1s",
+                interval="500ms",
+                wait_count=6,
+            )
+        self._futures: dict[str, Any] = {}  # slot -> future
+        self._runs: dict[str, str] = {}  # slot -> run id
         self._lock = threading.Lock()
-        self.on_event: Callable[[], None] | None = None   # set by the scheduler: a run ended
+        self.on_event: Callable[[], None] | None = None  # set by the scheduler: a run ended
         self._env = config_environment(workspace)
 
     def capacity(self) -> int:
         info = self.client.scheduler_info()
         threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
         if self.max_workers:
-            per = max((w.get("nthreads", 1) for w in info.get("workers", {}).values()),
-                      default=1)
+            per = max((w.get("nthreads", 1) for w in info.get("workers", {}).values()), default=1)
             threads = max(threads, self.max_workers * per)
         return max(threads, 1)
 
@@ -84,9 +100,15 @@ class DaskExecutor:
         return [f"dask:{self.id}:{uuid.uuid4().hex[:8]}" for _ in range(max(0, free))]
 
     def submit(self, slot: str, run_id: str) -> None:
-        future = self.client.submit(_dask_task, self._env, run_id, slot, self.lease_seconds,
-                                    key=f"mlinfra-run-{run_id}-{slot.rsplit(':', 1)[-1]}",
-                                    pure=False)
+        future = self.client.submit(
+            _dask_task,
+            self._env,
+            run_id,
+            slot,
+            self.lease_seconds,
+            key=f"mlinfra-run-{run_id}-{slot.rsplit(':', 1)[-1]}",
+            pure=False,
+        )
         with self._lock:
             self._futures[slot] = future
             self._runs[slot] = run_id
@@ -109,21 +131,32 @@ class DaskExecutor:
                 # "lost: TimeoutError") and, when the timeout cancels the gather midway, the
                 # exception's traceback keeps the future alive: the result is never released,
                 # the worker holding it is never retired and the cluster never shrinks to 0.
-                if future.status == "finished":   # the run wrote its final state itself
+                if future.status == "finished":  # the run wrote its final state itself
                     out.append(Outcome(run_id, slot, "finished"))
-                else:                             # the task raised or was cancelled
+                else:  # the task raised or was cancelled
                     exc = future.exception() if future.status == "error" else None
-                    out.append(Outcome(run_id, slot, "lost",
-                                       f"{type(exc).__name__}: {exc}" if exc is not None
-                                       else f"the Dask task was {future.status}"))
+                    out.append(
+                        Outcome(
+                            run_id,
+                            slot,
+                            "lost",
+                            f"{type(exc).__name__}: {exc}"
+                            if exc is not None
+                            else f"the Dask task was {future.status}",
+                        )
+                    )
         return out
 
     def describe(self) -> dict:
         info = self.client.scheduler_info()
         scheduler = self.client.scheduler  # None only before the client connects
-        return {"kind": self.kind, "address": scheduler.address if scheduler else None,
-                "workers": len(info.get("workers", {})), "busy": len(self._futures),
-                "adaptive_max": self.max_workers}
+        return {
+            "kind": self.kind,
+            "address": scheduler.address if scheduler else None,
+            "workers": len(info.get("workers", {})),
+            "busy": len(self._futures),
+            "adaptive_max": self.max_workers,
+        }
 
     def shutdown(self, timeout: float = 10.0) -> None:
         with self._lock:

@@ -27,8 +27,11 @@ def find_job(ws, s: Session, ref: str, owner: str | None = None) -> JobDefinitio
     job = s.get(JobDefinition, ref)
     if job is None:
         owner_name, _, name = ref.rpartition("/") if "/" in ref else (owner or ws.user, "", ref)
-        job = s.scalar(select(JobDefinition).where(JobDefinition.owner == owner_name,
-                                                   JobDefinition.name == name))
+        job = s.scalar(
+            select(JobDefinition).where(
+                JobDefinition.owner == owner_name, JobDefinition.name == name
+            )
+        )
     if job is None:
         raise NotFound(f"no job {quote(ref)}")
     return job
@@ -39,14 +42,18 @@ def job_names(ws, s: Session, ids: Iterable[str]) -> dict[str, str]:
     ids = list(set(ids))
     if not ids:
         return {}
-    rows = s.execute(select(JobDefinition.id, JobDefinition.name, JobDefinition.owner)
-                     .where(JobDefinition.id.in_(ids))).all()
+    rows = s.execute(
+        select(JobDefinition.id, JobDefinition.name, JobDefinition.owner).where(
+            JobDefinition.id.in_(ids)
+        )
+    ).all()
     return {i: (n if o == ws.user else f"{o}/{n}") for i, n, o in rows}
 
 
 def job_dict(ws, s: Session, job: JobDefinition) -> dict:
-    return job_to_dict(job, names=job_names(ws, s, job.depends_on or []),
-                       next_fire_times=upcoming(job))
+    return job_to_dict(
+        job, names=job_names(ws, s, job.depends_on or []), next_fire_times=upcoming(job)
+    )
 
 
 def next_fire(job: JobDefinition, after: datetime) -> datetime | None:
@@ -65,11 +72,14 @@ def may_depend_on(identity: Identity, upstream: JobDefinition, owner: str) -> bo
     """Whether ``owner``'s job (created or changed by ``identity``) may depend on
     ``upstream``: its own jobs, a public job, a team job of one of the identity's teams, or
     any job for a role that may change other users' things (admin)."""
-    if upstream.owner == owner or upstream.visibility == "public" \
-            or identity.allows("change"):
+    if upstream.owner == owner or upstream.visibility == "public" or identity.allows("change"):
         return True
-    return (upstream.visibility == "team" and bool(upstream.team)
-            and owner == identity.user and upstream.team in identity.teams)
+    return (
+        upstream.visibility == "team"
+        and bool(upstream.team)
+        and owner == identity.user
+        and upstream.team in identity.teams
+    )
 
 
 def still_allowed(settings: Any, upstream: JobDefinition, downstream: JobDefinition) -> bool:
@@ -85,8 +95,16 @@ def still_allowed(settings: Any, upstream: JobDefinition, downstream: JobDefinit
     return upstream.team in Identity.resolve(settings, downstream.owner).teams
 
 
-def _checked(ws, s: Session, fields: dict, job_id: str, name: str, owner: str,
-             base: str | None, existing_deps: Iterable[str] = ()) -> JobSpec:
+def _checked(
+    ws,
+    s: Session,
+    fields: dict,
+    job_id: str,
+    name: str,
+    owner: str,
+    base: str | None,
+    existing_deps: Iterable[str] = (),
+) -> JobSpec:
     """Every field checked and normalised; raises before anything is written. A new
     dependency on another user's job needs that job's leave (see ``may_depend_on``);
     ``existing_deps`` (an update's current ones) are kept as they are."""
@@ -99,11 +117,13 @@ def _checked(ws, s: Session, fields: dict, job_id: str, name: str, owner: str,
         if dep.id not in kept and not may_depend_on(ws.identity, dep, owner):
             raise PermissionDenied(
                 f"job {dep.owner}/{dep.name} is {dep.visibility}: {owner}'s jobs cannot "
-                f"depend on it (its owner can make it team or public)")
+                f"depend on it (its owner can make it team or public)"
+            )
         if dep.id not in deps:
             deps.append(dep.id)
     edges: dict[str, Iterable[str]] = {
-        j.id: list(j.depends_on or []) for j in s.scalars(select(JobDefinition))}
+        j.id: list(j.depends_on or []) for j in s.scalars(select(JobDefinition))
+    }
     edges[job_id] = deps
     names = {i: n for i, n in s.execute(select(JobDefinition.id, JobDefinition.name))}
     names[job_id] = name
@@ -117,21 +137,28 @@ def _refuse_unknown(fields: dict, also: set[str]) -> None:
         raise InvalidInput(f"unknown job field(s): {', '.join(sorted(unknown))}")
 
 
-def create_job(ws, name: str, notebook: str, *, base: str | None = None,
-               **fields: Any) -> dict:
+def create_job(ws, name: str, notebook: str, *, base: str | None = None, **fields: Any) -> dict:
     _refuse_unknown(fields, {"resources", "root_dir"})
     v.check_name(name)
     owner = ws.user
     job_id = new_id()
     with ws.catalog.session() as s:
-        if s.scalar(select(JobDefinition.id).where(JobDefinition.owner == owner,
-                                                   JobDefinition.name == name)):
+        if s.scalar(
+            select(JobDefinition.id).where(JobDefinition.owner == owner, JobDefinition.name == name)
+        ):
             raise Conflict(f"job {name!r} already exists for {owner}")
         spec = _checked(ws, s, {**fields, "notebook": notebook}, job_id, name, owner, base)
         now = utcnow()
-        job = JobDefinition(id=job_id, owner=owner, name=name, created_at=now,
-                            updated_at=now, last_tick_at=now, team=ws.identity.team,
-                            **spec.columns())
+        job = JobDefinition(
+            id=job_id,
+            owner=owner,
+            name=name,
+            created_at=now,
+            updated_at=now,
+            last_tick_at=now,
+            team=ws.identity.team,
+            **spec.columns(),
+        )
         job.next_fire_at = next_fire(job, now)
         s.add(job)
         s.flush()
@@ -144,14 +171,25 @@ def update_job(ws, ref: str, *, base: str | None = None, **changes: Any) -> dict
         job = find_job(ws, s, ref)
         check_may_change(ws.identity, job.owner, f"job {job.name}")
         current = {
-            "notebook": str(Path(job.root_dir) / job.notebook), "root_dir": job.root_dir,
-            "parameters": job.parameters, "kernel_name": job.kernel_name,
-            "schedule": job.schedule, "timezone": job.timezone, "catchup": job.catchup,
-            "depends_on": job.depends_on, "priority": job.priority, "cpus": job.cpus,
-            "memory": job.memory_mb, "retries": job.retries,
-            "retry_backoff": job.retry_backoff, "timeout": job.timeout, "tags": job.tags,
-            "active": job.active, "description": job.description,
-            "visibility": job.visibility}
+            "notebook": str(Path(job.root_dir) / job.notebook),
+            "root_dir": job.root_dir,
+            "parameters": job.parameters,
+            "kernel_name": job.kernel_name,
+            "schedule": job.schedule,
+            "timezone": job.timezone,
+            "catchup": job.catchup,
+            "depends_on": job.depends_on,
+            "priority": job.priority,
+            "cpus": job.cpus,
+            "memory": job.memory_mb,
+            "retries": job.retries,
+            "retry_backoff": job.retry_backoff,
+            "timeout": job.timeout,
+            "tags": job.tags,
+            "active": job.active,
+            "description": job.description,
+            "visibility": job.visibility,
+        }
         if "resources" in changes:
             res = changes.pop("resources") or {}
             if "cpus" in res:
@@ -161,14 +199,14 @@ def update_job(ws, ref: str, *, base: str | None = None, **changes: Any) -> dict
         current.update(changes)
         if "notebook" not in changes:
             base = None
-        spec = _checked(ws, s, current, job.id, job.name, job.owner, base,
-                        existing_deps=job.depends_on or [])
+        spec = _checked(
+            ws, s, current, job.id, job.name, job.owner, base, existing_deps=job.depends_on or []
+        )
         schedule_changed = (spec.schedule, spec.timezone) != (job.schedule, job.timezone)
         reactivated = spec.active and not job.active
         if spec.visibility != job.visibility:
             # a job's runs are read as the job is: earlier runs follow
-            s.execute(update(Run).where(Run.job_id == job.id)
-                      .values(visibility=spec.visibility))
+            s.execute(update(Run).where(Run.job_id == job.id).values(visibility=spec.visibility))
         for key, value in spec.columns().items():
             setattr(job, key, value)
         now = utcnow()
@@ -185,16 +223,23 @@ def delete_job(ws, ref: str) -> None:
     with ws.catalog.session() as s:
         job = find_job(ws, s, ref)
         check_may_change(ws.identity, job.owner, f"job {job.name}")
-        dependents = [j.name for j in s.scalars(select(JobDefinition))
-                      if job.id in (j.depends_on or [])]
+        dependents = [
+            j.name for j in s.scalars(select(JobDefinition)) if job.id in (j.depends_on or [])
+        ]
         if dependents:
-            raise Conflict(f"job {job.name!r} is a dependency of {', '.join(dependents)}; "
-                           "remove the dependency first")
-        s.execute(update(Run).where(Run.job_id == job.id,
-                                    Run.state.in_(list(PENDING_STATES)))
-                  .values(state=RunState.CANCELLED.value, finished_at=utcnow(),
-                          error={"type": "JobDeleted",
-                                 "message": f"job {job.name} was deleted"}))
+            raise Conflict(
+                f"job {job.name!r} is a dependency of {', '.join(dependents)}; "
+                "remove the dependency first"
+            )
+        s.execute(
+            update(Run)
+            .where(Run.job_id == job.id, Run.state.in_(list(PENDING_STATES)))
+            .values(
+                state=RunState.CANCELLED.value,
+                finished_at=utcnow(),
+                error={"type": "JobDeleted", "message": f"job {job.name} was deleted"},
+            )
+        )
         s.delete(job)
 
 
@@ -203,8 +248,14 @@ def get_job(ws, ref: str) -> dict:
         return job_dict(ws, s, find_job(ws, s, ref))
 
 
-def list_jobs(ws, *, owner: str | None = None, tag: str | None = None,
-              active: bool | None = None, q: str | None = None) -> list[dict]:
+def list_jobs(
+    ws,
+    *,
+    owner: str | None = None,
+    tag: str | None = None,
+    active: bool | None = None,
+    q: str | None = None,
+) -> list[dict]:
     with ws.catalog.read_session() as s:
         stmt = select(JobDefinition).order_by(JobDefinition.name)
         if owner:
@@ -212,18 +263,29 @@ def list_jobs(ws, *, owner: str | None = None, tag: str | None = None,
         if active is not None:
             stmt = stmt.where(JobDefinition.active.is_(active))
         if q:
-            stmt = stmt.where(or_(JobDefinition.name.icontains(q, autoescape=True),
-                                  JobDefinition.notebook.icontains(q, autoescape=True),
-                                  JobDefinition.description.icontains(q, autoescape=True)))
+            stmt = stmt.where(
+                or_(
+                    JobDefinition.name.icontains(q, autoescape=True),
+                    JobDefinition.notebook.icontains(q, autoescape=True),
+                    JobDefinition.description.icontains(q, autoescape=True),
+                )
+            )
         jobs = [j for j in s.scalars(stmt) if not tag or tag in (j.tags or [])]
-        names = job_names(ws, s, itertools.chain.from_iterable(j.depends_on or []
-                                                               for j in jobs))
+        names = job_names(ws, s, itertools.chain.from_iterable(j.depends_on or [] for j in jobs))
         return [job_to_dict(j, names=names, next_fire_times=upcoming(j)) for j in jobs]
 
 
-def list_jobs_page(ws, *, owner: str | None = None, tag: str | None = None,
-                   active: bool | None = None, q: str | None = None, limit: Any = None,
-                   offset: Any = None, cursor: str | None = None) -> dict:
+def list_jobs_page(
+    ws,
+    *,
+    owner: str | None = None,
+    tag: str | None = None,
+    active: bool | None = None,
+    q: str | None = None,
+    limit: Any = None,
+    offset: Any = None,
+    cursor: str | None = None,
+) -> dict:
     """One page of ``list_jobs`` (by name): the envelope of :mod:`..paging`, paged by the
     database (a tag filter is checked per job, then paged in memory)."""
     from ..paging import PageRequest, encode_cursor, envelope, keyset, page_rows
@@ -236,29 +298,48 @@ def list_jobs_page(ws, *, owner: str | None = None, tag: str | None = None,
         if active is not None:
             stmt = stmt.where(JobDefinition.active.is_(active))
         if q:
-            stmt = stmt.where(or_(JobDefinition.name.icontains(q, autoescape=True),
-                                  JobDefinition.notebook.icontains(q, autoescape=True),
-                                  JobDefinition.description.icontains(q, autoescape=True)))
+            stmt = stmt.where(
+                or_(
+                    JobDefinition.name.icontains(q, autoescape=True),
+                    JobDefinition.notebook.icontains(q, autoescape=True),
+                    JobDefinition.description.icontains(q, autoescape=True),
+                )
+            )
 
         def as_dicts(jobs: list) -> list[dict]:
-            names = job_names(ws, s, itertools.chain.from_iterable(j.depends_on or []
-                                                                   for j in jobs))
+            names = job_names(
+                ws, s, itertools.chain.from_iterable(j.depends_on or [] for j in jobs)
+            )
             return [job_to_dict(j, names=names, next_fire_times=upcoming(j)) for j in jobs]
 
         if tag:
             found = [j for j in s.scalars(stmt) if tag in (j.tags or [])]
-            page = page_rows(found, key=lambda j: (j.name,), limit=request.limit,
-                             offset=request.offset, cursor=request.cursor)
+            page = page_rows(
+                found,
+                key=lambda j: (j.name,),
+                limit=request.limit,
+                offset=request.offset,
+                cursor=request.cursor,
+            )
             page["items"] = as_dicts(page["items"])
             return page
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = list(s.scalars(keyset(stmt, [JobDefinition.name], request.after(1))
-                              .limit(request.limit + 1).offset(request.offset)))
+        rows = list(
+            s.scalars(
+                keyset(stmt, [JobDefinition.name], request.after(1))
+                .limit(request.limit + 1)
+                .offset(request.offset)
+            )
+        )
         more = len(rows) > request.limit
-        rows = rows[:request.limit]
-        return envelope(as_dicts(rows), total=total, limit=request.limit,
-                        offset=request.offset,
-                        next_cursor=encode_cursor([rows[-1].name]) if more else None)
+        rows = rows[: request.limit]
+        return envelope(
+            as_dicts(rows),
+            total=total,
+            limit=request.limit,
+            offset=request.offset,
+            next_cursor=encode_cursor([rows[-1].name]) if more else None,
+        )
 
 
 def preview_schedule(schedule: str, timezone_name: str = "UTC", count: int = 5) -> dict:
@@ -268,14 +349,20 @@ def preview_schedule(schedule: str, timezone_name: str = "UTC", count: int = 5) 
     expression = v.check_cron(schedule, timezone_name)
     zone = ZoneInfo(timezone_name or "UTC")
     times = v.next_fire_times(expression, timezone_name or "UTC", count=count)
-    return {"schedule": expression, "timezone": timezone_name or "UTC",
-            "next_fire_times": [to_iso_z(t) for t in times],
-            "next_fire_times_local": [t.astimezone(zone).isoformat() for t in times]}
+    return {
+        "schedule": expression,
+        "timezone": timezone_name or "UTC",
+        "next_fire_times": [to_iso_z(t) for t in times],
+        "next_fire_times_local": [t.astimezone(zone).isoformat() for t in times],
+    }
 
 
 def notebook_parameters(ws, notebook: str, base: str | None = None) -> dict:
     """The parameters cell of a notebook under the root, typed as papermill infers it."""
     full, relative = v.resolve_notebook(notebook, root_dir(ws.config.settings), base)
     declared = v.notebook_parameters(full)
-    return {"notebook": relative, "has_parameters_cell": declared is not None,
-            "parameters": list((declared or {}).values())}
+    return {
+        "notebook": relative,
+        "has_parameters_cell": declared is not None,
+        "parameters": list((declared or {}).values()),
+    }

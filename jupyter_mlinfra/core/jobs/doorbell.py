@@ -38,8 +38,7 @@ class Doorbell:
         self._socket.bind((LOOPBACK, 0))
         self.port: int = self._socket.getsockname()[1]
         self._closed = False
-        self._thread = threading.Thread(target=self._listen, name="mlinfra-doorbell",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._listen, name="mlinfra-doorbell", daemon=True)
         self._thread.start()
 
     def _listen(self) -> None:
@@ -50,7 +49,7 @@ class Doorbell:
                 return
             if self._closed:
                 return
-            if data == RING:    # anything else sent to this port is not ours: ignored
+            if data == RING:  # anything else sent to this port is not ours: ignored
                 self._on_ring()
 
     def close(self) -> None:
@@ -81,19 +80,19 @@ class PostgresDoorbell:
     """``LISTEN`` on the catalog's PostgreSQL database, on a connection of its own; calls
     ``on_ring`` for each notification (and reconnects if the server restarts)."""
 
-    port = None      # nothing to record: notifications reach every listener
+    port = None  # nothing to record: notifications reach every listener
 
     def __init__(self, url: str, on_ring: Callable[[], None]) -> None:
         from sqlalchemy.engine import make_url
 
         # psycopg takes the libpq URI; SQLAlchemy's names the driver ("postgresql+psycopg").
-        self._conninfo = make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False)
+        self._conninfo = (
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
         self._on_ring = on_ring
         self._closed = False
-        self._connection = self._listen_connection()   # fails here: a bad URL is told at once
-        self._thread = threading.Thread(target=self._listen, name="mlinfra-doorbell",
-                                        daemon=True)
+        self._connection = self._listen_connection()  # fails here: a bad URL is told at once
+        self._thread = threading.Thread(target=self._listen, name="mlinfra-doorbell", daemon=True)
         self._thread.start()
 
     def _listen_connection(self):
@@ -118,8 +117,11 @@ class PostgresDoorbell:
             except psycopg.Error as exc:
                 if self._closed:
                     return
-                log.warning("scheduler doorbell: PostgreSQL connection lost (%s); the "
-                            "scheduler polls until it is back", exc)
+                log.warning(
+                    "scheduler doorbell: PostgreSQL connection lost (%s); the "
+                    "scheduler polls until it is back",
+                    exc,
+                )
                 self._drop_connection()
                 time.sleep(2.0)
 
@@ -163,10 +165,17 @@ def _loopback_ports(catalog) -> list[int]:
     from .tables import SchedulerRecord
 
     with catalog.read_session() as s:
-        return list(s.scalars(select(SchedulerRecord.doorbell_port).where(
-            SchedulerRecord.host == os.uname().nodename, SchedulerRecord.pid != os.getpid(),
-            SchedulerRecord.doorbell_port.is_not(None), SchedulerRecord.expires_at > utcnow(),
-            SchedulerRecord.stopped_at.is_(None))))
+        return list(
+            s.scalars(
+                select(SchedulerRecord.doorbell_port).where(
+                    SchedulerRecord.host == os.uname().nodename,
+                    SchedulerRecord.pid != os.getpid(),
+                    SchedulerRecord.doorbell_port.is_not(None),
+                    SchedulerRecord.expires_at > utcnow(),
+                    SchedulerRecord.stopped_at.is_(None),
+                )
+            )
+        )
 
 
 def open_doorbell(catalog, on_ring: Callable[[], None]):

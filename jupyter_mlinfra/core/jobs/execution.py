@@ -13,6 +13,8 @@ lost its lease (and whose run was recovered elsewhere) cannot overwrite the newe
 5. ``on_cell``: per-cell progress, ``publish``-ed with the partial output at most every
    PUBLISH_EVERY seconds;
 6. ``finish``: the outcome recorded (retried, or final) by :func:`.states.end_attempt`.
+
+Length (over ~500 lines): one class, RunAttempt, whose named steps (claim, start kernel, execute, monitor, publish, finish) share the attempt's state.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from .states import RunState, end_attempt
 from .tables import Run, RunLogLine
 
 log = logging.getLogger(__name__)
-PUBLISH_EVERY = 0.5   # seconds between two publications of a run's progress and output
-LOST = "lost"         # what an attempt that is no longer its worker's ends in
+PUBLISH_EVERY = 0.5  # seconds between two publications of a run's progress and output
+LOST = "lost"  # what an attempt that is no longer its worker's ends in
 
 
 def capture_environment() -> dict:
@@ -63,20 +65,27 @@ def run_env(workspace, run: Run) -> dict[str, str]:
 
 
 def kernel_name_for(run: Run, nb) -> str:
-    return (run.kernel_name or nb.metadata.get("kernelspec", {}).get("name")
-            or DEFAULT_KERNEL)
+    return run.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
 
 
 def ensure_kernel_metadata(nb, kernel_name: str) -> None:
     """papermill needs a kernelspec and a language in the notebook's metadata."""
     meta = nb.metadata
-    meta.setdefault("kernelspec", {"name": kernel_name, "display_name": kernel_name,
-                                   "language": "python"})
+    meta.setdefault(
+        "kernelspec", {"name": kernel_name, "display_name": kernel_name, "language": "python"}
+    )
     meta.setdefault("language_info", {"name": meta["kernelspec"].get("language", "python")})
 
 
-_NOISE = ("Executing notebook with kernel", "Input Notebook:", "Output Notebook:",
-          "Executing Cell", "Ending Cell", "Executing:", "Kernel is running over TCP")
+_NOISE = (
+    "Executing notebook with kernel",
+    "Input Notebook:",
+    "Output Notebook:",
+    "Executing Cell",
+    "Ending Cell",
+    "Executing:",
+    "Kernel is running over TCP",
+)
 
 
 class _LogCapture(logging.Handler):
@@ -89,15 +98,18 @@ class _LogCapture(logging.Handler):
         self.lines: list[tuple[str, str]] = []
         self._buf_lock = threading.Lock()
         self._on_first_cell = on_first_cell
-        self._thread = threading.get_ident()    # the one that executes the notebook
+        self._thread = threading.get_ident()  # the one that executes the notebook
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = record.getMessage()
         except Exception:
             return
-        if self._on_first_cell is not None and text.startswith("Executing Cell") and \
-                record.thread == self._thread:
+        if (
+            self._on_first_cell is not None
+            and text.startswith("Executing Cell")
+            and record.thread == self._thread
+        ):
             first, self._on_first_cell = self._on_first_cell, None
             try:
                 first()
@@ -120,27 +132,40 @@ class _LogCapture(logging.Handler):
 
 
 def _owned(stmt, run_id: str, worker: str, attempt: int):
-    return stmt.where(Run.id == run_id, Run.worker == worker, Run.attempt == attempt,
-                      Run.state == RunState.RUNNING.value)
+    return stmt.where(
+        Run.id == run_id,
+        Run.worker == worker,
+        Run.attempt == attempt,
+        Run.state == RunState.RUNNING.value,
+    )
 
 
-def execute_run(workspace, run_id: str, worker: str, kernel_manager: Any = None,
-                lease_seconds: float = 30.0) -> str:
+def execute_run(
+    workspace, run_id: str, worker: str, kernel_manager: Any = None, lease_seconds: float = 30.0
+) -> str:
     """Execute the current attempt of ``run_id`` claimed by ``worker``; returns the state it
     ended in (or "lost" when the run is no longer this worker's)."""
-    return RunAttempt(workspace, run_id, worker, kernel_manager=kernel_manager,
-                      lease_seconds=lease_seconds).execute()
+    return RunAttempt(
+        workspace, run_id, worker, kernel_manager=kernel_manager, lease_seconds=lease_seconds
+    ).execute()
 
 
 class RunAttempt:
     """The current attempt of one run, claimed by ``worker`` (see the module's steps)."""
 
-    def __init__(self, workspace, run_id: str, worker: str, *, kernel_manager: Any = None,
-                 lease_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        workspace,
+        run_id: str,
+        worker: str,
+        *,
+        kernel_manager: Any = None,
+        lease_seconds: float = 30.0,
+    ) -> None:
         self.ws = workspace
         self.run_id = run_id
         self.worker = worker
-        self.km = kernel_manager          # killed by the monitor thread: read it there only
+        self.km = kernel_manager  # killed by the monitor thread: read it there only
         self.lease_seconds = lease_seconds
         # set by claim()
         self.attempt = 0
@@ -158,8 +183,8 @@ class RunAttempt:
         self.started = 0.0
         self.stop = threading.Event()
         self.lost = threading.Event()
-        self.stopped_because: str | None = None   # cancelled, timed_out or lost
-        self._pending: dict | None = None          # progress not yet published
+        self.stopped_because: str | None = None  # cancelled, timed_out or lost
+        self._pending: dict | None = None  # progress not yet published
         self._published_at = 0.0
         self._publish_lock = threading.Lock()
 
@@ -178,27 +203,27 @@ class RunAttempt:
             self.parameters = dict(run.parameters or {})
             self.env = run_env(self.ws, run)
             self.notebook, self.owner = run.notebook, run.owner
-            self.nb = nbformat.reads(self.ws.artifacts.get(run.snapshot_key).decode(),
-                                     as_version=4)
+            self.nb = nbformat.reads(self.ws.artifacts.get(run.snapshot_key).decode(), as_version=4)
             self.kernel_name = kernel_name_for(run, self.nb)
         ensure_kernel_metadata(self.nb, self.kernel_name)
         self.code_cells = sum(1 for c in self.nb.cells if c.cell_type == "code")
-        self._write(environment={**capture_environment(), "kernel_name": self.kernel_name},
-                    output_key=self.output_key, started_at=utcnow(),
-                    progress={"executed": 0, "code_cells": self.code_cells})
+        self._write(
+            environment={**capture_environment(), "kernel_name": self.kernel_name},
+            output_key=self.output_key,
+            started_at=utcnow(),
+            progress={"executed": 0, "code_cells": self.code_cells},
+        )
         return True
 
     def _write(self, **values: Any) -> None:
         """Update the run, if this attempt is still its own."""
         with self.ws.catalog.session() as s:
-            s.execute(_owned(update(Run), self.run_id, self.worker, self.attempt)
-                      .values(**values))
+            s.execute(_owned(update(Run), self.run_id, self.worker, self.attempt).values(**values))
 
     def mark_first_cell(self) -> None:
         # From here on a lost worker costs the attempt (see states.cells_started): the
         # notebook's code may have run. Before it, a lost run is put back as it was.
-        self._write(progress={"executed": 0, "code_cells": self.code_cells,
-                              "cell_started": True})
+        self._write(progress={"executed": 0, "code_cells": self.code_cells, "cell_started": True})
 
     # -- 2. start kernel --------------------------------------------------------------------
     def start_kernel(self) -> None:
@@ -214,8 +239,11 @@ class RunAttempt:
             kill_kernel(self.km)
             return LOST
         self.capture = capture = _LogCapture(on_first_cell=self.mark_first_cell)
-        capture.add("log", f"attempt {self.attempt} on {self.worker}: {self.notebook} with "
-                           f"{self.parameters or 'no parameters'}")
+        capture.add(
+            "log",
+            f"attempt {self.attempt} on {self.worker}: {self.notebook} with "
+            f"{self.parameters or 'no parameters'}",
+        )
         pm_logger = logging.getLogger("papermill")
         pm_logger.addHandler(capture)
         if pm_logger.level == logging.NOTSET or pm_logger.level > logging.INFO:
@@ -231,25 +259,33 @@ class RunAttempt:
             _cleanup(tmp)
 
     # -- 3. execute -------------------------------------------------------------------------
-    def _run_notebook(self, pm_logger: logging.Logger,
-                      capture: logging.Handler) -> tuple[str, dict | None, Any]:
+    def _run_notebook(
+        self, pm_logger: logging.Logger, capture: logging.Handler
+    ) -> tuple[str, dict | None, Any]:
         from ..notebook_execution import execute_notebook
 
-        thread = threading.Thread(target=self.monitor, name=f"mlinfra-run-{self.run_id[:8]}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self.monitor, name=f"mlinfra-run-{self.run_id[:8]}", daemon=True
+        )
         try:
             self.start_kernel()
             thread.start()
             result_nb = execute_notebook(
-                self.nb, self.output_path, parameters=self.parameters or None,
+                self.nb,
+                self.output_path,
+                parameters=self.parameters or None,
                 kernel_name=self.kernel_name,
-                cwd=self.cwd if Path(self.cwd).is_dir() else None, env=self.env,
+                cwd=self.cwd if Path(self.cwd).is_dir() else None,
+                env=self.env,
                 notebook_path=self.notebook,
                 record_provenance=bool(self.ws.config.settings.jobs_record_provenance),
-                on_cell=self.on_cell, kernel_manager=self.km,
+                on_cell=self.on_cell,
+                kernel_manager=self.km,
                 provenance_sink=lambda executions: self.ws.service("provenance").record(
-                    executions, owner=self.owner),
-                log_output=True)
+                    executions, owner=self.owner
+                ),
+                log_output=True,
+            )
             return RunState.SUCCEEDED.value, None, result_nb
         except Exception as exc:
             return RunState.FAILED.value, describe_error(exc, self.output_path), None
@@ -271,8 +307,7 @@ class RunAttempt:
                     return
                 now_m = time.monotonic()
                 if now_m - last_renew > self.lease_seconds / 3:
-                    self._write(lease_expires_at=utcnow()
-                                + timedelta(seconds=self.lease_seconds))
+                    self._write(lease_expires_at=utcnow() + timedelta(seconds=self.lease_seconds))
                     last_renew = now_m
             except Exception as exc:  # a catalog hiccup must not kill the monitor
                 log.warning("run %s monitor: %s", self.run_id, exc)
@@ -281,19 +316,28 @@ class RunAttempt:
         """One look; False when the attempt is no longer this worker's."""
         assert self.capture is not None
         self.flush_log()
-        if self._pending is not None and \
-                time.monotonic() - self._published_at >= PUBLISH_EVERY:
+        if self._pending is not None and time.monotonic() - self._published_at >= PUBLISH_EVERY:
             self.publish()
-        if self.timeout and time.monotonic() - self.started > self.timeout and \
-                self.stopped_because is None:
+        if (
+            self.timeout
+            and time.monotonic() - self.started > self.timeout
+            and self.stopped_because is None
+        ):
             self.stopped_because = RunState.TIMED_OUT.value
             self.capture.add("log", f"timed out after {self.timeout:g} s: killing the kernel")
             kill_kernel_processes(self.km)
         with self.ws.catalog.read_session() as s:
-            row = s.execute(select(Run.cancel_requested, Run.state, Run.worker, Run.attempt)
-                            .where(Run.id == self.run_id)).first()
-        if row is None or row.worker != self.worker or row.attempt != self.attempt or \
-                row.state != RunState.RUNNING.value:
+            row = s.execute(
+                select(Run.cancel_requested, Run.state, Run.worker, Run.attempt).where(
+                    Run.id == self.run_id
+                )
+            ).first()
+        if (
+            row is None
+            or row.worker != self.worker
+            or row.attempt != self.attempt
+            or row.state != RunState.RUNNING.value
+        ):
             if self.stopped_because is None:
                 self.stopped_because = LOST
             self.lost.set()
@@ -312,8 +356,12 @@ class RunAttempt:
             return
         now = utcnow()
         with self.ws.catalog.session() as s:
-            s.add_all([RunLogLine(run_id=self.run_id, at=now, stream=stream, text=text)
-                       for stream, text in lines])
+            s.add_all(
+                [
+                    RunLogLine(run_id=self.run_id, at=now, stream=stream, text=text)
+                    for stream, text in lines
+                ]
+            )
 
     # -- 5. per-cell progress, publication ---------------------------------------------------
     def on_cell(self, progress) -> None:
@@ -322,13 +370,19 @@ class RunAttempt:
         publishes what a quick cell left pending, and the end publishes the rest."""
         assert self.capture is not None
         status = "ok" if progress.status == "ok" else "error"
-        self.capture.add("log", f"cell {progress.executed}/{progress.code_cells} "
-                                f"[{progress.cell_id}] {status} in {progress.duration:.2f} s")
+        self.capture.add(
+            "log",
+            f"cell {progress.executed}/{progress.code_cells} "
+            f"[{progress.cell_id}] {status} in {progress.duration:.2f} s",
+        )
         with self._publish_lock:
             self._pending = {
-                "executed": progress.executed, "code_cells": progress.code_cells,
-                "cell_index": progress.index, "cell_id": progress.cell_id,
-                "cell_status": progress.status}
+                "executed": progress.executed,
+                "code_cells": progress.code_cells,
+                "cell_index": progress.index,
+                "cell_id": progress.cell_id,
+                "cell_status": progress.status,
+            }
         if time.monotonic() - self._published_at >= PUBLISH_EVERY:
             self.publish()
 
@@ -355,8 +409,9 @@ class RunAttempt:
                 json.loads(data)
             except ValueError:
                 return False
-        self.ws.artifacts.put(self.output_key, data, metadata={"run_id": self.run_id,
-                                                               "attempt": self.attempt})
+        self.ws.artifacts.put(
+            self.output_key, data, metadata={"run_id": self.run_id, "attempt": self.attempt}
+        )
         return True
 
     # -- 6. finish --------------------------------------------------------------------------
@@ -369,18 +424,33 @@ class RunAttempt:
         assert self.capture is not None
         why = self.stopped_because
         if why == RunState.CANCELLED.value:
-            state, error = why, {"type": "Cancelled", "message": "cancelled while running; "
-                                 "the kernel and its children were killed", **_cell(error)}
+            state, error = (
+                why,
+                {
+                    "type": "Cancelled",
+                    "message": "cancelled while running; the kernel and its children were killed",
+                    **_cell(error),
+                },
+            )
         elif why == RunState.TIMED_OUT.value:
-            state, error = why, {"type": "TimeoutError", "message": f"run exceeded its "
-                                 f"timeout of {self.timeout:g} s; the kernel and its children "
-                                 f"were killed", **_cell(error)}
+            state, error = (
+                why,
+                {
+                    "type": "TimeoutError",
+                    "message": f"run exceeded its "
+                    f"timeout of {self.timeout:g} s; the kernel and its children "
+                    f"were killed",
+                    **_cell(error),
+                },
+            )
         if error:
             self.capture.add("stderr", f"{error.get('type')}: {error.get('message')}")
-        self.capture.add("log", f"attempt {self.attempt} ended: {state} after "
-                                f"{time.monotonic() - self.started:.2f} s")
+        self.capture.add(
+            "log",
+            f"attempt {self.attempt} ended: {state} after {time.monotonic() - self.started:.2f} s",
+        )
         try:
-            self.publish(upload=False)     # the last cell's progress; the output follows
+            self.publish(upload=False)  # the last cell's progress; the output follows
         except Exception as exc:
             log.warning("run %s progress: %s", self.run_id, exc)
         self.upload_output()
@@ -396,16 +466,23 @@ class RunAttempt:
         if self.lost.is_set() or why == LOST:
             return LOST
         with self.ws.catalog.session() as s:
-            run = s.execute(_owned(select(Run), self.run_id, self.worker, self.attempt)
-                            .with_for_update()).scalar_one_or_none()
+            run = s.execute(
+                _owned(select(Run), self.run_id, self.worker, self.attempt).with_for_update()
+            ).scalar_one_or_none()
             if run is None:
                 return LOST
             run.output_text = text
             final = end_attempt(run, state, error)
             if final == RunState.QUEUED.value:
-                s.add(RunLogLine(run_id=self.run_id, at=utcnow(), stream="log",
-                                 text=f"retrying: attempt {run.attempt} of {run.retries + 1} "
-                                      f"not before {run.not_before.isoformat()}"))
+                s.add(
+                    RunLogLine(
+                        run_id=self.run_id,
+                        at=utcnow(),
+                        stream="log",
+                        text=f"retrying: attempt {run.attempt} of {run.retries + 1} "
+                        f"not before {run.not_before.isoformat()}",
+                    )
+                )
         return final
 
 
@@ -435,9 +512,13 @@ def describe_error(exc: BaseException, output_path: Path) -> dict:
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        err = {"type": exc.ename, "message": exc.evalue, "cell_index": exc.cell_index,
-               "execution_count": exc.exec_count,
-               "traceback": _strip_ansi("\n".join(exc.traceback or []))[-8000:]}
+        err = {
+            "type": exc.ename,
+            "message": exc.evalue,
+            "cell_index": exc.cell_index,
+            "execution_count": exc.exec_count,
+            "traceback": _strip_ansi("\n".join(exc.traceback or []))[-8000:],
+        }
         try:
             import nbformat
 

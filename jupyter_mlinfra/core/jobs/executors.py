@@ -37,14 +37,13 @@ log = logging.getLogger(__name__)
 class Outcome:
     run_id: str
     slot: str
-    state: str          # the state the worker reported ("finished" from Dask), or "lost"
+    state: str  # the state the worker reported ("finished" from Dask), or "lost"
     detail: str = ""
 
 
 def config_environment(workspace) -> dict[str, str]:
     """The MLINFRA_* variables that make a worker process or task open the same workspace."""
-    return workspace_environment(workspace.config,
-                                 settings=("root_dir", "jobs_record_provenance"))
+    return workspace_environment(workspace.config, settings=("root_dir", "jobs_record_provenance"))
 
 
 # -- local worker processes -------------------------------------------------------------------
@@ -55,9 +54,16 @@ class LocalExecutor:
 
     kind = "local"
 
-    def __init__(self, workspace, workers: int = 2, *, lease_seconds: float = 30.0,
-                 kernel_name: str = "python3", prestart: bool = True,
-                 scheduler_id: str | None = None) -> None:
+    def __init__(
+        self,
+        workspace,
+        workers: int = 2,
+        *,
+        lease_seconds: float = 30.0,
+        kernel_name: str = "python3",
+        prestart: bool = True,
+        scheduler_id: str | None = None,
+    ) -> None:
         self.workspace = workspace
         self.workers = max(1, int(workers))
         self.lease_seconds = lease_seconds
@@ -66,9 +72,9 @@ class LocalExecutor:
         self.id = scheduler_id or uuid.uuid4().hex[:8]
         self._procs: dict[str, Any] = {}
         self._results: queue.Queue = queue.Queue()
-        self._busy: dict[str, str] = {}     # slot -> run id
+        self._busy: dict[str, str] = {}  # slot -> run id
         self._lock = threading.Lock()
-        self.on_event: Callable[[], None] | None = None   # set by the scheduler: a run ended
+        self.on_event: Callable[[], None] | None = None  # set by the scheduler: a run ended
 
     def _slot_name(self, i: int) -> str:
         return f"{os.uname().nodename}:{self.id}:local-{i}"
@@ -79,10 +85,26 @@ class LocalExecutor:
 
         env = {**os.environ, **config_environment(self.workspace)}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_mlinfra.core.jobs.worker", "--slot", slot,
-             "--parent", str(os.getpid()), "--lease", str(self.lease_seconds),
-             "--kernel", self.kernel_name] + ([] if self.prestart else ["--no-prestart"]),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+            [
+                sys.executable,
+                "-m",
+                "jupyter_mlinfra.core.jobs.worker",
+                "--slot",
+                slot,
+                "--parent",
+                str(os.getpid()),
+                "--lease",
+                str(self.lease_seconds),
+                "--kernel",
+                self.kernel_name,
+            ]
+            + ([] if self.prestart else ["--no-prestart"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
 
         def read() -> None:
             assert proc.stdout is not None
@@ -93,7 +115,7 @@ class LocalExecutor:
                     continue
                 self._results.put((slot, msg))
                 _notify(self)
-            _notify(self)    # the worker process exited
+            _notify(self)  # the worker process exited
 
         threading.Thread(target=read, name=f"mlinfra-{slot}-reader", daemon=True).start()
         return proc
@@ -107,8 +129,11 @@ class LocalExecutor:
     def free_slots(self) -> list[str]:
         # a worker that died is started again on its next run
         with self._lock:
-            return [self._slot_name(i) for i in range(self.workers)
-                    if self._slot_name(i) not in self._busy]
+            return [
+                self._slot_name(i)
+                for i in range(self.workers)
+                if self._slot_name(i) not in self._busy
+            ]
 
     def submit(self, slot: str, run_id: str) -> None:
         with self._lock:
@@ -132,15 +157,22 @@ class LocalExecutor:
             if msg.get("event") == "done":
                 with self._lock:
                     self._busy.pop(slot, None)
-                out.append(Outcome(msg["run_id"], slot, msg.get("state", "lost"),
-                                   msg.get("detail", "")))
+                out.append(
+                    Outcome(msg["run_id"], slot, msg.get("state", "lost"), msg.get("detail", ""))
+                )
         with self._lock:
             for slot, proc in list(self._procs.items()):
                 if proc.poll() is not None:
                     run_id = self._busy.pop(slot, None)
                     if run_id:
-                        out.append(Outcome(run_id, slot, "lost",
-                                           f"worker process exited with {proc.returncode}"))
+                        out.append(
+                            Outcome(
+                                run_id,
+                                slot,
+                                "lost",
+                                f"worker process exited with {proc.returncode}",
+                            )
+                        )
                     del self._procs[slot]
         return out
 
@@ -148,9 +180,12 @@ class LocalExecutor:
         return [p.pid for p in self._procs.values()]
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "workers": self.workers,
-                "alive": sum(1 for p in self._procs.values() if p.poll() is None),
-                "busy": len(self._busy)}
+        return {
+            "kind": self.kind,
+            "workers": self.workers,
+            "alive": sum(1 for p in self._procs.values() if p.poll() is None),
+            "busy": len(self._busy),
+        }
 
     def shutdown(self, timeout: float = 10.0) -> None:
         with self._lock:
@@ -182,8 +217,14 @@ class InlineExecutor:
 
     kind = "inline"
 
-    def __init__(self, workspace, *, lease_seconds: float = 30.0,
-                 kernel_name: str | None = "python3", scheduler_id: str | None = None) -> None:
+    def __init__(
+        self,
+        workspace,
+        *,
+        lease_seconds: float = 30.0,
+        kernel_name: str | None = "python3",
+        scheduler_id: str | None = None,
+    ) -> None:
         self.workspace = workspace
         self.lease_seconds = lease_seconds
         self.id = scheduler_id or uuid.uuid4().hex[:8]
@@ -197,8 +238,11 @@ class InlineExecutor:
         self.on_event: Callable[[], None] | None = None
         if kernel_name:
             self._kernel_thread = threading.Thread(
-                target=self._start_kernel, args=(kernel_name,), name="mlinfra-inline-kernel",
-                daemon=True)
+                target=self._start_kernel,
+                args=(kernel_name,),
+                name="mlinfra-inline-kernel",
+                daemon=True,
+            )
             self._kernel_thread.start()
 
     def _start_kernel(self, kernel_name: str) -> None:
@@ -208,7 +252,7 @@ class InlineExecutor:
 
         try:
             self._km = start_run_kernel(self.workspace, kernel_name)
-        except Exception as exc:   # e.g. no such kernel: the run starts (and reports) it
+        except Exception as exc:  # e.g. no such kernel: the run starts (and reports) it
             log.debug("inline executor: cannot pre-start kernel %s: %s", kernel_name, exc)
             self._km = None
 
@@ -226,8 +270,9 @@ class InlineExecutor:
     def submit(self, slot: str, run_id: str) -> None:
         with self._lock:
             self._busy[slot] = run_id
-        self._thread = threading.Thread(target=self._execute, args=(slot, run_id),
-                                        name=f"mlinfra-run-{run_id[:8]}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._execute, args=(slot, run_id), name=f"mlinfra-run-{run_id[:8]}", daemon=True
+        )
         self._thread.start()
 
     def _execute(self, slot: str, run_id: str) -> None:
@@ -235,10 +280,17 @@ class InlineExecutor:
 
         try:
             km = self._take_kernel()
-            state, detail = execution.execute_run(self.workspace, run_id, slot,
-                                                  kernel_manager=km,
-                                                  lease_seconds=self.lease_seconds), ""
-        except Exception as exc:   # never lose the run silently
+            state, detail = (
+                execution.execute_run(
+                    self.workspace,
+                    run_id,
+                    slot,
+                    kernel_manager=km,
+                    lease_seconds=self.lease_seconds,
+                ),
+                "",
+            )
+        except Exception as exc:  # never lose the run silently
             log.exception("run %s", run_id)
             state, detail = "lost", f"{type(exc).__name__}: {exc}"
         with self._lock:
@@ -286,8 +338,14 @@ class NoopExecutor:
 
     kind = "noop"
 
-    def __init__(self, workspace, slots: int = 1_000_000, *, lease_seconds: float = 0.0,
-                 scheduler_id: str | None = None) -> None:
+    def __init__(
+        self,
+        workspace,
+        slots: int = 1_000_000,
+        *,
+        lease_seconds: float = 0.0,
+        scheduler_id: str | None = None,
+    ) -> None:
         self.workspace = workspace
         self.slots = slots
         self._pending: list[tuple[str, str]] = []
@@ -314,10 +372,11 @@ class NoopExecutor:
         ids = [r for _, r in done]
         with self.workspace.catalog.session() as s:
             for start in range(0, len(ids), 500):
-                s.execute(update(Run).where(Run.id.in_(ids[start:start + 500]),
-                                            Run.state == "running")
-                          .values(state="succeeded", finished_at=utcnow(),
-                                  lease_expires_at=None))
+                s.execute(
+                    update(Run)
+                    .where(Run.id.in_(ids[start : start + 500]), Run.state == "running")
+                    .values(state="succeeded", finished_at=utcnow(), lease_expires_at=None)
+                )
         return [Outcome(r, slot, "succeeded") for slot, r in done]
 
     def describe(self) -> dict:
@@ -369,9 +428,12 @@ def _dask(workspace, **options: Any):
     from .dask_executor import DaskExecutor
 
     settings = workspace.config.settings
-    return DaskExecutor(workspace, options.pop("address", settings.jobs_dask_address),
-                        max_workers=options.pop("max_workers", settings.jobs_dask_max_workers),
-                        **options)
+    return DaskExecutor(
+        workspace,
+        options.pop("address", settings.jobs_dask_address),
+        max_workers=options.pop("max_workers", settings.jobs_dask_max_workers),
+        **options,
+    )
 
 
 register_executor("local", _local)
@@ -384,8 +446,9 @@ def executor_kinds() -> list[str]:
     """The kinds registered here and those installed packages declare by entry point."""
     from importlib.metadata import entry_points
 
-    return sorted(set(EXECUTORS) | {ep.name.lower()
-                                    for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(
+        set(EXECUTORS) | {ep.name.lower() for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    )
 
 
 def executor_factory(kind: str) -> Callable[..., Any]:
@@ -402,14 +465,17 @@ def executor_factory(kind: str) -> Callable[..., Any]:
             try:
                 factory = ep.load()
             except Exception as exc:
-                raise ConfigurationError(f"jobs executor {kind!r} ({ep.value}) cannot be "
-                                         f"loaded: {type(exc).__name__}: {exc}") from exc
+                raise ConfigurationError(
+                    f"jobs executor {kind!r} ({ep.value}) cannot be "
+                    f"loaded: {type(exc).__name__}: {exc}"
+                ) from exc
             EXECUTORS[kind] = factory
             return factory
     from ..errors import ConfigurationError
 
-    raise ConfigurationError(f"unknown jobs executor {kind!r}: choose from "
-                             f"{', '.join(executor_kinds())}")
+    raise ConfigurationError(
+        f"unknown jobs executor {kind!r}: choose from {', '.join(executor_kinds())}"
+    )
 
 
 def build_executor(workspace, kind: str | None = None, **kwargs: Any):

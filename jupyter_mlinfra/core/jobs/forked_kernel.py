@@ -34,13 +34,12 @@ from ..kernel_protocol import TEMPLATE_MODULE
 
 PROVISIONER_NAME = "mlinfra-fork-provisioner"
 LAUNCHER = "ipykernel_launcher"
-TEMPLATE_START_TIMEOUT = 60.0   # seconds
+TEMPLATE_START_TIMEOUT = 60.0  # seconds
 
 
 def forkable(argv: list[str]) -> bool:
     """True for a kernel command ``<python> [flags] -m ipykernel_launcher -f {...}``."""
-    return LAUNCHER in argv and argv.index(LAUNCHER) >= 2 and \
-        argv[argv.index(LAUNCHER) - 1] == "-m"
+    return LAUNCHER in argv and argv.index(LAUNCHER) >= 2 and argv[argv.index(LAUNCHER) - 1] == "-m"
 
 
 # -- the worker's side ---------------------------------------------------------------------------
@@ -51,13 +50,22 @@ class Template:
         self.interpreter = interpreter
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
-            [*interpreter, "-m", TEMPLATE_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=None, text=True, bufsize=1, start_new_session=True)
+            [*interpreter, "-m", TEMPLATE_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
         assert self.process.stdin is not None and self.process.stdout is not None
         self._stdin, self._stdout = self.process.stdin, self.process.stdout
         # a template stuck in its imports must not hold up the run: it falls back
-        ready = self._stdout.readline() if select.select(
-            [self._stdout], [], [], TEMPLATE_START_TIMEOUT)[0] else ""
+        ready = (
+            self._stdout.readline()
+            if select.select([self._stdout], [], [], TEMPLATE_START_TIMEOUT)[0]
+            else ""
+        )
         if not ready.startswith("{"):
             self.process.kill()
             raise RuntimeError(f"kernel template did not start: {ready!r}")
@@ -118,7 +126,7 @@ class ForkedProcess:
             try:
                 os.kill(self.pid, 0)
             except ProcessLookupError:
-                self.returncode = -signal.SIGKILL    # the exit status went to the template
+                self.returncode = -signal.SIGKILL  # the exit status went to the template
             except PermissionError:
                 pass
         return self.returncode

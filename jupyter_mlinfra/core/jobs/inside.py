@@ -47,11 +47,14 @@ def _to_bytes(name: str, obj: Any) -> tuple[str, bytes, dict]:
                 buf = io.BytesIO()
                 obj.to_parquet(buf)
                 return name, buf.getvalue(), {"kind": "table", "rows": len(obj)}
-            return name, obj.to_csv(index=False).encode(), {"kind": "table", "rows": len(obj),
-                                                            "content_type": "text/csv"}
+            return (
+                name,
+                obj.to_csv(index=False).encode(),
+                {"kind": "table", "rows": len(obj), "content_type": "text/csv"},
+            )
     except ImportError:
         pass
-    if hasattr(obj, "savefig"):   # a matplotlib figure
+    if hasattr(obj, "savefig"):  # a matplotlib figure
         if not name.endswith(".png"):
             name += ".png"
         buf = io.BytesIO()

@@ -27,8 +27,7 @@ def run_coro(value):
     return value
 
 
-def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *,
-                 fork: bool = False):
+def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *, fork: bool = False):
     """A started kernel in an AsyncKernelManager: nbclient then polls it without blocking
     its loop, so a killed kernel ends the run at once (DeadKernelError). With ``fork``, an
     ipykernel kernel is forked from a template process that has already imported it (see
@@ -43,15 +42,18 @@ def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *,
     runtime = Path(jupyter_runtime_dir())
     runtime.mkdir(parents=True, exist_ok=True)
     connection_file = str(runtime / f"mlinfra-kernel-{uuid.uuid4().hex[:12]}.json")
-    km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc",
-                            connection_file=connection_file)
+    km = AsyncKernelManager(
+        kernel_name=kernel_name, transport="ipc", connection_file=connection_file
+    )
     if fork:
         from .forked_kernel import PROVISIONER_NAME, forkable
 
         spec = km.kernel_spec
         if spec is not None and forkable(spec.argv):
-            spec.metadata = {**spec.metadata,
-                             "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}}
+            spec.metadata = {
+                **spec.metadata,
+                "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME},
+            }
     run_coro(km.start_kernel(**({"cwd": cwd} if cwd else {})))
     return km
 
@@ -74,8 +76,9 @@ def warm_up_kernel(km, code: str = WARM_UP_CODE, timeout: float = 120.0) -> bool
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=timeout)
-            reply = await kc.execute_interactive(code, silent=True, store_history=False,
-                                                 timeout=timeout)
+            reply = await kc.execute_interactive(
+                code, silent=True, store_history=False, timeout=timeout
+            )
             return reply.get("content", {}).get("status") == "ok"
         finally:
             kc.stop_channels()

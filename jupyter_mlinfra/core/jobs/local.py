@@ -16,15 +16,21 @@ from typing import Any
 
 from .states import FINAL_STATES, PENDING_STATES
 
-TICK_EVERY = 1.0    # seconds between two scheduler passes when nothing happened
-LOOK_EVERY = 0.1    # seconds between two looks at the runs' states
+TICK_EVERY = 1.0  # seconds between two scheduler passes when nothing happened
+LOOK_EVERY = 0.1  # seconds between two looks at the runs' states
 
 
-def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float | None = None,
-                              execute_here: bool | None = None, grace: float = 2.0,
-                              on_update: Callable[[dict], None] | None = None,
-                              workers: int | None = None,
-                              poll: float = 0.2) -> list[dict]:
+def wait_with_local_scheduler(
+    workspace,
+    run_ids: list[str],
+    *,
+    timeout: float | None = None,
+    execute_here: bool | None = None,
+    grace: float = 2.0,
+    on_update: Callable[[dict], None] | None = None,
+    workers: int | None = None,
+    poll: float = 0.2,
+) -> list[dict]:
     """Follow the runs until they end; returns them (with their metrics). ``execute_here``:
     True runs them in this process, False only follows them, None (default) runs them here
     when no scheduler serves the catalog (checked now and every ``grace`` seconds while they
@@ -47,7 +53,7 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
     # artifacts, access checks) is read first, when one changed and ``on_update`` wants it,
     # and at the end. The scheduler passes when a run ended (its executor wakes it) or every
     # TICK_EVERY seconds (leases, recovery), not at every look at the runs.
-    runs = [svc.get_run(r) for r in run_ids]     # NotFound / PermissionDenied first
+    runs = [svc.get_run(r) for r in run_ids]  # NotFound / PermissionDenied first
     states = {r["id"]: (r["state"], r["progress"]) for r in runs}
     ticked_at = 0.0
     woken = False
@@ -62,18 +68,29 @@ def wait_with_local_scheduler(workspace, run_ids: list[str], *, timeout: float |
                     last[run_id] = marker
             if all(states[r][0] in FINAL_STATES for r in run_ids):
                 return [svc.get_run(r) for r in run_ids]
-            if scheduler is None and (execute_here or (
+            if scheduler is None and (
+                execute_here
+                or (
                     execute_here is None
                     and all(states[r][0] in PENDING_STATES for r in run_ids)
-                    and (checked_at is None or time.monotonic() - checked_at > grace))):
+                    and (checked_at is None or time.monotonic() - checked_at > grace)
+                )
+            ):
                 checked_at = time.monotonic()
                 if execute_here or nobody_serves():
-                    scheduler = _start(workspace, workers, run_ids,
-                                       runs[0].get("kernel_name") if len(runs) == 1 else None)
+                    scheduler = _start(
+                        workspace,
+                        workers,
+                        run_ids,
+                        runs[0].get("kernel_name") if len(runs) == 1 else None,
+                    )
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"runs still going after {timeout} s: " + ", ".join(
-                    f"{r} ({states[r][0]})" for r in run_ids
-                    if states[r][0] not in FINAL_STATES))
+                raise TimeoutError(
+                    f"runs still going after {timeout} s: "
+                    + ", ".join(
+                        f"{r} ({states[r][0]})" for r in run_ids if states[r][0] not in FINAL_STATES
+                    )
+                )
             if scheduler is not None:
                 if woken or time.monotonic() - ticked_at >= TICK_EVERY:
                     ticked_at = time.monotonic()
@@ -96,8 +113,11 @@ def _start(workspace, workers: int | None, run_ids: list[str], kernel_name: str 
     count = workers or max(1, min(int(settings.jobs_workers or 1), len(run_ids)))
     if count == 1 and not workers:
         # one run at a time: on a thread of this process, its kernel starting right now
-        executor = InlineExecutor(workspace, lease_seconds=settings.jobs_lease_seconds,
-                                  kernel_name=kernel_name or "python3")
+        executor = InlineExecutor(
+            workspace,
+            lease_seconds=settings.jobs_lease_seconds,
+            kernel_name=kernel_name or "python3",
+        )
     else:
         executor = LocalExecutor(workspace, count, lease_seconds=settings.jobs_lease_seconds)
     return Scheduler(workspace, executor, poll_interval=0.1, only_runs=set(run_ids))
@@ -113,7 +133,7 @@ def _states(workspace, run_ids: list[str]) -> dict:
     with workspace.catalog.read_session() as s:
         for i in range(0, len(run_ids), 500):
             for run_id, state, progress in s.execute(
-                    select(Run.id, Run.state, Run.progress)
-                    .where(Run.id.in_(run_ids[i:i + 500]))):
+                select(Run.id, Run.state, Run.progress).where(Run.id.in_(run_ids[i : i + 500]))
+            ):
                 out[run_id] = (state, progress or {})
     return out

@@ -52,10 +52,12 @@ def metrics_of(s: Session, run_ids: list[str]) -> dict[str, dict[str, float]]:
     """{run id: {metric: its last value}}."""
     out: dict[str, dict[str, float]] = {}
     for chunk_start in range(0, len(run_ids), 500):
-        chunk = run_ids[chunk_start:chunk_start + 500]
+        chunk = run_ids[chunk_start : chunk_start + 500]
         for run_id, name, value in s.execute(
-                select(RunMetric.run_id, RunMetric.name, RunMetric.value)
-                .where(RunMetric.run_id.in_(chunk)).order_by(RunMetric.id)):
+            select(RunMetric.run_id, RunMetric.name, RunMetric.value)
+            .where(RunMetric.run_id.in_(chunk))
+            .order_by(RunMetric.id)
+        ):
             out.setdefault(run_id, {})[name] = value
     return out
 
@@ -64,24 +66,41 @@ def get_run(ws, run_id: str) -> dict:
     with ws.catalog.read_session() as s:
         run = readable_run(ws, s, run_id)
         names = job_names(ws, s, [run.job_id] if run.job_id else [])
-        out = run_to_dict(run, job_name=names.get(run.job_id) if run.job_id else None,
-                          metrics=metrics_of(s, [run.id]).get(run.id, {}))
+        out = run_to_dict(
+            run,
+            job_name=names.get(run.job_id) if run.job_id else None,
+            metrics=metrics_of(s, [run.id]).get(run.id, {}),
+        )
         out["metric_history"] = [
-            {"name": m.name, "value": m.value, "step": m.step,
-             "logged_at": to_iso_z(m.logged_at)}
-            for m in s.scalars(select(RunMetric).where(RunMetric.run_id == run.id)
-                               .order_by(RunMetric.id))]
+            {"name": m.name, "value": m.value, "step": m.step, "logged_at": to_iso_z(m.logged_at)}
+            for m in s.scalars(
+                select(RunMetric).where(RunMetric.run_id == run.id).order_by(RunMetric.id)
+            )
+        ]
     out["artifacts"] = run_artifacts(ws, run_id)
     return out
 
 
-def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = None,
-              owner: str | None = None, trigger: str | None = None, tag: str | None = None,
-              sweep: str | None = None, pipeline: str | None = None,
-              notebook: str | None = None, parameters: dict | None = None,
-              q: str | None = None, since: str | datetime | None = None,
-              until: str | datetime | None = None, limit: int = 50, offset: int = 0,
-              cursor: str | None = None, has_output: bool = False) -> dict:
+def list_runs(
+    ws,
+    *,
+    job: str | None = None,
+    state: str | list[str] | None = None,
+    owner: str | None = None,
+    trigger: str | None = None,
+    tag: str | None = None,
+    sweep: str | None = None,
+    pipeline: str | None = None,
+    notebook: str | None = None,
+    parameters: dict | None = None,
+    q: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
+    has_output: bool = False,
+) -> dict:
     """One page of the runs this identity may read (see ``JobsService.list_runs``);
     ``has_output``: only runs that kept an output notebook (the notebook hub's)."""
     limit = page_int("limit", limit, 1, MAX_PAGE)
@@ -99,13 +118,13 @@ def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = Non
             states = [x for st in states for x in st.split(",") if x]
             bad = [x for x in states if x not in ALL_STATES]
             if bad:
-                raise InvalidInput(f"unknown state {bad[0]!r}: choose from "
-                                   f"{', '.join(ALL_STATES)}")
+                raise InvalidInput(f"unknown state {bad[0]!r}: choose from {', '.join(ALL_STATES)}")
             stmt = stmt.where(Run.state.in_(states))
         if trigger:
             if trigger not in ALL_TRIGGERS:
-                raise InvalidInput(f"unknown trigger {trigger!r}: choose from "
-                                   f"{', '.join(ALL_TRIGGERS)}")
+                raise InvalidInput(
+                    f"unknown trigger {trigger!r}: choose from {', '.join(ALL_TRIGGERS)}"
+                )
             stmt = stmt.where(Run.trigger == trigger)
         if owner:
             stmt = stmt.where(Run.owner == owner)
@@ -128,15 +147,24 @@ def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = Non
             at_col, id_col = RunTag.created_at, RunTag.run_id
         for i, (name, value) in enumerate((parameters or {}).items()):
             if i == 0 and not tag:
-                stmt = stmt.join(RunParam, (RunParam.run_id == Run.id)
-                                 & (RunParam.name == name)
-                                 & (RunParam.value_text == param_text(value)))
+                stmt = stmt.join(
+                    RunParam,
+                    (RunParam.run_id == Run.id)
+                    & (RunParam.name == name)
+                    & (RunParam.value_text == param_text(value)),
+                )
                 at_col, id_col = RunParam.created_at, RunParam.run_id
-            else:   # checked per run found (EXISTS): never where the search starts
+            else:  # checked per run found (EXISTS): never where the search starts
                 other = aliased(RunParam)
-                stmt = stmt.where(select(other.run_id).where(
-                    other.run_id == Run.id, other.name == name,
-                    other.value_text == param_text(value)).exists())
+                stmt = stmt.where(
+                    select(other.run_id)
+                    .where(
+                        other.run_id == Run.id,
+                        other.name == name,
+                        other.value_text == param_text(value),
+                    )
+                    .exists()
+                )
         if since_at is not None:
             stmt = stmt.where(at_col >= since_at)
         if until_at is not None:
@@ -149,23 +177,41 @@ def list_runs(ws, *, job: str | None = None, state: str | list[str] | None = Non
             # "created_at <= at" is an index range; the OR only sorts out the ties
             stmt = stmt.where(at_col <= at, or_(at_col < at, id_col < last_id))
         # the page's ids first (from indexes alone), then those rows (wide: read only 50)
-        ids = list(s.scalars(stmt.with_only_columns(id_col)
-                             .order_by(at_col.desc(), id_col.desc())
-                             .limit(limit + 1).offset(offset if after is None else 0)))
+        ids = list(
+            s.scalars(
+                stmt.with_only_columns(id_col)
+                .order_by(at_col.desc(), id_col.desc())
+                .limit(limit + 1)
+                .offset(offset if after is None else 0)
+            )
+        )
         more = len(ids) > limit
         ids = ids[:limit]
-        found = {r.id: r for r in s.scalars(
-            select(Run).where(Run.id.in_(ids)).options(
-                defer(Run.environment), defer(Run.output_text), defer(Run.history)))}
+        found = {
+            r.id: r
+            for r in s.scalars(
+                select(Run)
+                .where(Run.id.in_(ids))
+                .options(defer(Run.environment), defer(Run.output_text), defer(Run.history))
+            )
+        }
         rows = [found[i] for i in ids]
         names = job_names(ws, s, [r.job_id for r in rows if r.job_id])
         metrics = metrics_of(s, [r.id for r in rows])
-        items = [run_to_dict(r, job_name=names.get(r.job_id), metrics=metrics.get(r.id, {}),
-                             summary=True) for r in rows]
-    return {"items": items, "total": min(total, RUN_TOTAL_CAP),
-            "total_exact": total <= RUN_TOTAL_CAP, "limit": limit,
-            "offset": offset if after is None else 0,
-            "next_cursor": _encode_cursor(rows[-1]) if more else None}
+        items = [
+            run_to_dict(
+                r, job_name=names.get(r.job_id), metrics=metrics.get(r.id, {}), summary=True
+            )
+            for r in rows
+        ]
+    return {
+        "items": items,
+        "total": min(total, RUN_TOTAL_CAP),
+        "total_exact": total <= RUN_TOTAL_CAP,
+        "limit": limit,
+        "offset": offset if after is None else 0,
+        "next_cursor": _encode_cursor(rows[-1]) if more else None,
+    }
 
 
 # SQLite's run text index (migration 0013_run_text_index): a trigram FTS5 table over the
@@ -190,15 +236,20 @@ def text_filter(ws, s: Session, q: str):
     indexes cover. Shorter or very common terms scan."""
     if ws.catalog.backend == "sqlite" and len(q) >= _TRIGRAM:
         phrase = literal('"') + func.replace(func.lower(literal(q)), '"', '""') + literal('"')
-        matches = select(_TEXT_INDEX.c.rowid).where(
-            literal_column(_TEXT_INDEX.name).op("MATCH")(phrase)).limit(TEXT_INDEX_MAX + 1)
+        matches = (
+            select(_TEXT_INDEX.c.rowid)
+            .where(literal_column(_TEXT_INDEX.name).op("MATCH")(phrase))
+            .limit(TEXT_INDEX_MAX + 1)
+        )
         # read once (the page and its total both use them)
-        found = list(s.scalars(select(_TEXT_ROWS.c.run_id).where(
-            _TEXT_ROWS.c.rid.in_(matches))))
+        found = list(s.scalars(select(_TEXT_ROWS.c.run_id).where(_TEXT_ROWS.c.rid.in_(matches))))
         if len(found) <= TEXT_INDEX_MAX:
             return Run.id.in_([*found, q])
-    return or_(Run.notebook.icontains(q, autoescape=True),
-               Run.output_text.icontains(q, autoescape=True), Run.id == q)
+    return or_(
+        Run.notebook.icontains(q, autoescape=True),
+        Run.output_text.icontains(q, autoescape=True),
+        Run.id == q,
+    )
 
 
 def _encode_cursor(run: Run) -> str:
@@ -213,8 +264,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     except ValueError:
         when = None
     if when is None or when.tzinfo is None or not isinstance(run_id, str):
-        raise InvalidInput(f"cursor {quote(cursor[:80])} is not a next_cursor this server "
-                           f"gave; start again without one")
+        raise InvalidInput(
+            f"cursor {quote(cursor[:80])} is not a next_cursor this server "
+            f"gave; start again without one"
+        )
     return when, run_id
 
 
@@ -236,13 +289,22 @@ def run_input(ws, run_id: str) -> bytes:
 def run_log(ws, run_id: str, offset: int = 0, limit: int = 10_000) -> dict:
     with ws.catalog.read_session() as s:
         run = readable_run(ws, s, run_id)
-        rows = list(s.scalars(select(RunLogLine).where(
-            RunLogLine.run_id == run_id, RunLogLine.id > int(offset))
-            .order_by(RunLogLine.id).limit(limit)))
-    return {"run_id": run_id, "state": run.state,
-            "lines": [{"offset": r.id, "at": to_iso_z(r.at), "stream": r.stream,
-                       "text": r.text} for r in rows],
-            "next_offset": rows[-1].id if rows else int(offset)}
+        rows = list(
+            s.scalars(
+                select(RunLogLine)
+                .where(RunLogLine.run_id == run_id, RunLogLine.id > int(offset))
+                .order_by(RunLogLine.id)
+                .limit(limit)
+            )
+        )
+    return {
+        "run_id": run_id,
+        "state": run.state,
+        "lines": [
+            {"offset": r.id, "at": to_iso_z(r.at), "stream": r.stream, "text": r.text} for r in rows
+        ],
+        "next_offset": rows[-1].id if rows else int(offset),
+    }
 
 
 def run_artifacts(ws, run_id: str) -> list[dict]:
@@ -252,8 +314,14 @@ def run_artifacts(ws, run_id: str) -> list[dict]:
     out = []
     for key in ws.artifacts.list(prefix):
         info = ws.artifacts.stat(key)
-        out.append({"name": key[len(prefix) + 1:], "key": key, "size": info.size,
-                    "metadata": info.metadata})
+        out.append(
+            {
+                "name": key[len(prefix) + 1 :],
+                "key": key,
+                "size": info.size,
+                "metadata": info.metadata,
+            }
+        )
     return out
 
 
@@ -265,8 +333,13 @@ def sweep_results(ws, sweep_id: str):
     with ws.catalog.read_session() as s:
         if s.get(Sweep, sweep_id) is None:
             raise NotFound(f"no sweep {sweep_id!r}")
-        runs = list(s.scalars(readable_runs(ws, select(Run)).where(
-            Run.sweep_id == sweep_id).order_by(Run.created_at, Run.id)))
+        runs = list(
+            s.scalars(
+                readable_runs(ws, select(Run))
+                .where(Run.sweep_id == sweep_id)
+                .order_by(Run.created_at, Run.id)
+            )
+        )
         metrics = metrics_of(s, [r.id for r in runs])
     param_names: list[str] = []
     metric_names: list[str] = []
@@ -285,8 +358,7 @@ def sweep_results(ws, sweep_id: str):
         row["duration"] = d["duration"] if r.state in FINAL_STATES else None
         row.update({k: metrics.get(r.id, {}).get(k) for k in metric_names})
         rows.append(row)
-    return pd.DataFrame(rows, columns=["run_id", "state", *param_names, "duration",
-                                       *metric_names])
+    return pd.DataFrame(rows, columns=["run_id", "state", *param_names, "duration", *metric_names])
 
 
 def cancel_run(ws, run_id: str) -> dict:
@@ -313,12 +385,18 @@ def log_metric(ws, run_id: str, name: str, value: float, step: int | None = None
         raise InvalidInput("metric name must be 1 to 200 characters")
     with ws.catalog.session() as s:
         find_run(s, run_id)
-        s.add(RunMetric(run_id=run_id, name=str(name), value=number,
-                        step=None if step is None else int(step), logged_at=utcnow()))
+        s.add(
+            RunMetric(
+                run_id=run_id,
+                name=str(name),
+                value=number,
+                step=None if step is None else int(step),
+                logged_at=utcnow(),
+            )
+        )
 
 
-def log_artifact(ws, run_id: str, name: str, data: bytes,
-                 metadata: dict | None = None) -> dict:
+def log_artifact(ws, run_id: str, name: str, data: bytes, metadata: dict | None = None) -> dict:
     key = f"runs/{run_id}/artifacts/{name}"
     with ws.catalog.read_session() as s:
         find_run(s, run_id)

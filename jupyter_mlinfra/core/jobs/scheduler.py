@@ -23,6 +23,8 @@ A pass runs every ``jobs_poll_interval`` seconds, and at once when something hap
 should act on: the executor reports a run's end, or a run is queued (the jobs service wakes the
 schedulers of its process and rings the doorbells of the others, see ``doorbell.py``: a
 loopback datagram to those of its host on SQLite, a NOTIFY on PostgreSQL).
+
+Length (over ~500 lines): the scheduler loop's passes (ticks, dispatch, leases, recovery, heartbeats) share its state and locking.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ from .tables import JobDefinition, Run, RunLogLine, SchedulerRecord
 
 log = logging.getLogger("jupyter_mlinfra.jobs.scheduler")
 
-HEARTBEAT_EVERY = 5.0   # seconds between two renewals of a scheduler's record
-HOUSEKEEPING_EVERY = 60.0   # seconds between two looks at whether housekeeping is due
+HEARTBEAT_EVERY = 5.0  # seconds between two renewals of a scheduler's record
+HOUSEKEEPING_EVERY = 60.0  # seconds between two looks at whether housekeeping is due
 
 # the schedulers of this process, woken when this process queues a run
 _SCHEDULERS: weakref.WeakSet[Scheduler] = weakref.WeakSet()
@@ -68,15 +70,28 @@ def wake_schedulers(workspace=None) -> None:
         ring_schedulers(workspace.catalog)
 
 
-_FAILED_UPSTREAM = frozenset({RunState.FAILED.value, RunState.UPSTREAM_FAILED.value,
-                              RunState.CANCELLED.value, RunState.TIMED_OUT.value})
+_FAILED_UPSTREAM = frozenset(
+    {
+        RunState.FAILED.value,
+        RunState.UPSTREAM_FAILED.value,
+        RunState.CANCELLED.value,
+        RunState.TIMED_OUT.value,
+    }
+)
 
 
 class Scheduler:
-    def __init__(self, workspace, executor: Any = None, *,
-                 clock: Callable[[], datetime] | None = None,
-                 poll_interval: float | None = None, lease_seconds: float | None = None,
-                 name: str | None = None, only_runs: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        workspace,
+        executor: Any = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        poll_interval: float | None = None,
+        lease_seconds: float | None = None,
+        name: str | None = None,
+        only_runs: set[str] | None = None,
+    ) -> None:
         settings = workspace.config.settings
         self.ws = workspace
         self.id = name or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -84,8 +99,9 @@ class Scheduler:
         if executor is None:
             from .executors import build_executor
 
-            executor = build_executor(workspace, lease_seconds=self.lease_seconds,
-                                      scheduler_id=self.id.rsplit("-", 1)[-1])
+            executor = build_executor(
+                workspace, lease_seconds=self.lease_seconds, scheduler_id=self.id.rsplit("-", 1)[-1]
+            )
         self.executor = executor
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.poll_interval = float(poll_interval or settings.jobs_poll_interval)
@@ -100,14 +116,22 @@ class Scheduler:
         self._doorbell: Any = None
         self._use_doorbell = bool(settings.jobs_doorbell) and self.only_runs is None
         if hasattr(self.executor, "on_event"):
-            self.executor.on_event = self.wake     # a run ended: collect and dispatch now
+            self.executor.on_event = self.wake  # a run ended: collect and dispatch now
         _SCHEDULERS.add(self)
         self._run_resources: dict[str, tuple[float, int]] = {}
         self._heartbeat_at = 0.0
         self._housekeeping_at = 0.0
         self._gc_thread: threading.Thread | None = None
-        self.stats = {"ticks": 0, "dispatched": 0, "scheduled": 0, "duplicate_ticks": 0,
-                      "recovered": 0, "released": 0, "upstream_failed": 0, "errors": 0}
+        self.stats = {
+            "ticks": 0,
+            "dispatched": 0,
+            "scheduled": 0,
+            "duplicate_ticks": 0,
+            "recovered": 0,
+            "released": 0,
+            "upstream_failed": 0,
+            "errors": 0,
+        }
         self.last_error: str | None = None
 
     # -- the loop ---------------------------------------------------------------------------
@@ -119,22 +143,27 @@ class Scheduler:
                 try:
                     self.ws.service("jobs").publish_quotas(by=f"scheduler {self.id}")
                 except Exception as exc:
-                    log.warning("jobs scheduler %s: cannot publish its quotas: %s",
-                                self.id, exc)
+                    log.warning("jobs scheduler %s: cannot publish its quotas: %s", self.id, exc)
             if self._use_doorbell and self._doorbell is None:
                 try:
                     self._doorbell = open_doorbell(self.ws.catalog, self.wake)
-                except Exception as exc:   # it still polls
-                    log.warning("jobs scheduler %s: no doorbell (%s); other processes' runs "
-                                "wait for its next poll", self.id, exc)
-            self._thread = threading.Thread(target=self.run_forever, name="mlinfra-scheduler",
-                                            daemon=True)
+                except Exception as exc:  # it still polls
+                    log.warning(
+                        "jobs scheduler %s: no doorbell (%s); other processes' runs "
+                        "wait for its next poll",
+                        self.id,
+                        exc,
+                    )
+            self._thread = threading.Thread(
+                target=self.run_forever, name="mlinfra-scheduler", daemon=True
+            )
             self._thread.start()
         return self
 
     def run_forever(self) -> None:
-        log.info("jobs scheduler %s started (%s executor)", self.id,
-                 getattr(self.executor, "kind", "?"))
+        log.info(
+            "jobs scheduler %s started (%s executor)", self.id, getattr(self.executor, "kind", "?")
+        )
         while not self._stop.is_set():
             self._wake.clear()
             self.tick()
@@ -163,7 +192,7 @@ class Scheduler:
         if self._doorbell is not None:
             self._doorbell.close()
         if self._gc_thread is not None:
-            self._gc_thread.join(5)      # a long S3 gc goes on as a daemon thread
+            self._gc_thread.join(5)  # a long S3 gc goes on as a daemon thread
         self._collect()
         held = self.executor.in_flight()
         try:
@@ -181,8 +210,15 @@ class Scheduler:
     def tick(self) -> dict[str, int]:
         """One pass; returns what it did. Errors are logged, never raised (the loop goes on)."""
         done: dict[str, int] = {}
-        for step in (self._heartbeat, self._collect, self._renew_and_recover, self._cron,
-                     self._release, self._dispatch, self._housekeeping):
+        for step in (
+            self._heartbeat,
+            self._collect,
+            self._renew_and_recover,
+            self._cron,
+            self._release,
+            self._dispatch,
+            self._housekeeping,
+        ):
             try:
                 done[step.__name__.strip("_")] = step() or 0
             except Exception as exc:
@@ -193,10 +229,14 @@ class Scheduler:
         return done
 
     def status(self) -> dict:
-        return {"id": self.id, "running": self._thread is not None and
-                self._thread.is_alive(), "executor": self.executor.describe(),
-                "stats": dict(self.stats), "last_error": self.last_error,
-                "poll_interval": self.poll_interval}
+        return {
+            "id": self.id,
+            "running": self._thread is not None and self._thread.is_alive(),
+            "executor": self.executor.describe(),
+            "stats": dict(self.stats),
+            "last_error": self.last_error,
+            "poll_interval": self.poll_interval,
+        }
 
     # -- 1. outcomes ------------------------------------------------------------------------
     def _collect(self) -> int:
@@ -213,20 +253,32 @@ class Scheduler:
             stmt = select(Run).where(Run.id == run_id, Run.state == RunState.RUNNING.value)
             if slot is not None:
                 stmt = stmt.where(Run.worker == slot)
-            run = s.scalar(stmt.with_for_update())   # one scheduler recovers it
+            run = s.scalar(stmt.with_for_update())  # one scheduler recovers it
             if run is None:
                 return 0
             if requeue_unstarted(run, why):
                 # claimed, but no cell of it ran: back in the queue, the attempt not spent
-                s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
-                                 text=f"recovered by scheduler {self.id}: {why} before its "
-                                      f"first cell -> queued again (attempt {run.attempt})"))
+                s.add(
+                    RunLogLine(
+                        run_id=run_id,
+                        at=utcnow(),
+                        stream="log",
+                        text=f"recovered by scheduler {self.id}: {why} before its "
+                        f"first cell -> queued again (attempt {run.attempt})",
+                    )
+                )
                 self.stats["recovered"] += 1
                 return 1
             error = {"type": "WorkerLost", "message": why}
             state = end_attempt(run, RunState.FAILED.value, error)
-            s.add(RunLogLine(run_id=run_id, at=utcnow(), stream="log",
-                             text=f"recovered by scheduler {self.id}: {why} -> {state}"))
+            s.add(
+                RunLogLine(
+                    run_id=run_id,
+                    at=utcnow(),
+                    stream="log",
+                    text=f"recovered by scheduler {self.id}: {why} -> {state}",
+                )
+            )
         self.stats["recovered"] += 1
         return 1
 
@@ -235,7 +287,7 @@ class Scheduler:
         """Say in the catalog that this scheduler is alive (every HEARTBEAT_EVERY seconds),
         or that it stopped: ``run --wait`` and the health endpoint read it."""
         if stopping and not self._heartbeat_at:
-            return 0      # it never ran a pass: nothing to record
+            return 0  # it never ran a pass: nothing to record
         if not stopping and time.monotonic() - self._heartbeat_at < HEARTBEAT_EVERY:
             return 0
         self._heartbeat_at = time.monotonic()
@@ -245,13 +297,18 @@ class Scheduler:
             record = s.get(SchedulerRecord, self.id)
             if record is None:
                 record = SchedulerRecord(
-                    id=self.id, host=os.uname().nodename, pid=os.getpid(),
+                    id=self.id,
+                    host=os.uname().nodename,
+                    pid=os.getpid(),
                     executor=str(getattr(self.executor, "kind", "?")),
-                    serving=self.only_runs is None, started_at=now)
+                    serving=self.only_runs is None,
+                    started_at=now,
+                )
                 s.add(record)
             record.heartbeat_at = now
-            record.doorbell_port = None if stopping or self._doorbell is None \
-                else self._doorbell.port
+            record.doorbell_port = (
+                None if stopping or self._doorbell is None else self._doorbell.port
+            )
             record.expires_at = now if stopping else expires
             record.stopped_at = now if stopping else None
         return 1
@@ -262,24 +319,30 @@ class Scheduler:
         the artifact blobs nothing refers to, on a thread of its own (a listing of an S3
         bucket must not hold up dispatch)."""
         every = float(self.ws.config.settings.artifacts_gc_every or 0)
-        if (self.only_runs is not None or every <= 0
-                or time.monotonic() - self._housekeeping_at < HOUSEKEEPING_EVERY
-                or (self._gc_thread is not None and self._gc_thread.is_alive())):
+        if (
+            self.only_runs is not None
+            or every <= 0
+            or time.monotonic() - self._housekeeping_at < HOUSEKEEPING_EVERY
+            or (self._gc_thread is not None and self._gc_thread.is_alive())
+        ):
             return 0
         self._housekeeping_at = time.monotonic()
         if not self.ws.catalog.claim_turn("artifacts_gc_at", every):
             return 0
-        self._gc_thread = threading.Thread(target=self._collect_garbage, daemon=True,
-                                           name="mlinfra-artifacts-gc")
+        self._gc_thread = threading.Thread(
+            target=self._collect_garbage, daemon=True, name="mlinfra-artifacts-gc"
+        )
         self._gc_thread.start()
         return 1
 
     def _collect_garbage(self) -> None:
         try:
             removed = self.ws.artifacts.gc(
-                min_age=float(self.ws.config.settings.artifacts_gc_min_age))
-            log.info("jobs scheduler %s: artifact gc removed %d unreferenced blob(s)",
-                     self.id, removed)
+                min_age=float(self.ws.config.settings.artifacts_gc_min_age)
+            )
+            log.info(
+                "jobs scheduler %s: artifact gc removed %d unreferenced blob(s)", self.id, removed
+            )
         except Exception as exc:
             log.warning("jobs scheduler %s: artifact gc failed: %s", self.id, exc)
 
@@ -292,19 +355,30 @@ class Scheduler:
             ids = list(held.values())
             with self.ws.catalog.session() as s:
                 for start in range(0, len(ids), 500):
-                    s.execute(update(Run).where(Run.id.in_(ids[start:start + 500]),
-                                                Run.state == RunState.RUNNING.value)
-                              .values(lease_expires_at=expires))
+                    s.execute(
+                        update(Run)
+                        .where(
+                            Run.id.in_(ids[start : start + 500]),
+                            Run.state == RunState.RUNNING.value,
+                        )
+                        .values(lease_expires_at=expires)
+                    )
         with self.ws.catalog.read_session() as s:
-            expired = s.execute(select(Run.id, Run.worker).where(
-                Run.state == RunState.RUNNING.value, Run.lease_expires_at < now)).all()
+            expired = s.execute(
+                select(Run.id, Run.worker).where(
+                    Run.state == RunState.RUNNING.value, Run.lease_expires_at < now
+                )
+            ).all()
         mine = set(held.values())
         n = 0
         for run_id, worker in expired:
             if run_id in mine:
                 continue
-            n += self._recover_one(run_id, worker, f"the lease of worker {worker} expired "
-                                                   "(its scheduler or worker stopped)")
+            n += self._recover_one(
+                run_id,
+                worker,
+                f"the lease of worker {worker} expired (its scheduler or worker stopped)",
+            )
         return n
 
     # -- 3. cron ----------------------------------------------------------------------------
@@ -313,14 +387,21 @@ class Scheduler:
             return 0
         now = self.clock()
         with self.ws.catalog.read_session() as s:
-            due = list(s.scalars(select(JobDefinition).where(
-                JobDefinition.active.is_(True), JobDefinition.schedule.is_not(None),
-                JobDefinition.next_fire_at <= now)))
+            due = list(
+                s.scalars(
+                    select(JobDefinition).where(
+                        JobDefinition.active.is_(True),
+                        JobDefinition.schedule.is_not(None),
+                        JobDefinition.next_fire_at <= now,
+                    )
+                )
+            )
         created = 0
         grace = timedelta(seconds=max(5.0, 3 * self.poll_interval))
         for job in due:
-            ticks = v.fire_times_between(job.schedule, job.timezone,
-                                         job.next_fire_at - timedelta(microseconds=1), now)
+            ticks = v.fire_times_between(
+                job.schedule, job.timezone, job.next_fire_at - timedelta(microseconds=1), now
+            )
             if job.catchup == "none":
                 chosen = [t for t in ticks if now - t <= grace][-1:]
             elif job.catchup == "all":
@@ -331,10 +412,13 @@ class Scheduler:
                 created += self._create_tick(job, tick)
             nxt = v.next_fire_times(job.schedule, job.timezone, after=now, count=1)[0]
             with self.ws.catalog.session() as s:
-                s.execute(update(JobDefinition).where(
-                    JobDefinition.id == job.id,
-                    JobDefinition.next_fire_at == job.next_fire_at).values(
-                    next_fire_at=nxt, last_tick_at=now))
+                s.execute(
+                    update(JobDefinition)
+                    .where(
+                        JobDefinition.id == job.id, JobDefinition.next_fire_at == job.next_fire_at
+                    )
+                    .values(next_fire_at=nxt, last_tick_at=now)
+                )
         return created
 
     def _create_tick(self, job: JobDefinition, tick: datetime) -> int:
@@ -348,10 +432,11 @@ class Scheduler:
                 fresh = s.get(JobDefinition, job.id)
                 if fresh is None or not fresh.active:
                     return 0
-                create_pipeline(self.ws, s, fresh, now=utcnow(),
-                                trigger=Trigger.SCHEDULE.value, tick_key=key)
+                create_pipeline(
+                    self.ws, s, fresh, now=utcnow(), trigger=Trigger.SCHEDULE.value, tick_key=key
+                )
         except SQLIntegrityError:
-            self.stats["duplicate_ticks"] += 1   # another scheduler created this tick's run
+            self.stats["duplicate_ticks"] += 1  # another scheduler created this tick's run
             return 0
         except MLInfraError as exc:
             log.warning("job %s: tick %s skipped: %s", job.name, key, exc.message)
@@ -363,37 +448,56 @@ class Scheduler:
     # -- 4. DAG release ---------------------------------------------------------------------
     def _release(self) -> int:
         with self.ws.catalog.read_session() as s:
-            waiting = s.execute(select(Run.id, Run.upstream_run_ids).where(
-                Run.state == RunState.WAITING.value)).all()
+            waiting = s.execute(
+                select(Run.id, Run.upstream_run_ids).where(Run.state == RunState.WAITING.value)
+            ).all()
             if not waiting:
                 return 0
             upstream = sorted({u for _, ups in waiting for u in (ups or [])})
             states: dict[str, str] = {}
             for start in range(0, len(upstream), 900):
-                states.update(s.execute(select(Run.id, Run.state).where(
-                    Run.id.in_(upstream[start:start + 900]))).all())
+                states.update(
+                    s.execute(
+                        select(Run.id, Run.state).where(Run.id.in_(upstream[start : start + 900]))
+                    ).all()
+                )
         release, failed = [], []
         for run_id, ups in waiting:
             ups = ups or []
             if any(states.get(u) in _FAILED_UPSTREAM for u in ups):
                 failed.append(run_id)
-            elif all(states.get(u, RunState.SUCCEEDED.value) == RunState.SUCCEEDED.value
-                     for u in ups):
+            elif all(
+                states.get(u, RunState.SUCCEEDED.value) == RunState.SUCCEEDED.value for u in ups
+            ):
                 release.append(run_id)
         if not release and not failed:
             return 0
         now = utcnow()
         with self.ws.catalog.session() as s:
             for start in range(0, len(release), 500):
-                s.execute(update(Run).where(Run.id.in_(release[start:start + 500]),
-                                            Run.state == RunState.WAITING.value)
-                          .values(state=RunState.QUEUED.value, queued_at=now))
+                s.execute(
+                    update(Run)
+                    .where(
+                        Run.id.in_(release[start : start + 500]),
+                        Run.state == RunState.WAITING.value,
+                    )
+                    .values(state=RunState.QUEUED.value, queued_at=now)
+                )
             for start in range(0, len(failed), 500):
-                s.execute(update(Run).where(Run.id.in_(failed[start:start + 500]),
-                                            Run.state == RunState.WAITING.value)
-                          .values(state=RunState.UPSTREAM_FAILED.value, finished_at=now,
-                                  error={"type": "UpstreamFailed",
-                                         "message": "an upstream run did not succeed"}))
+                s.execute(
+                    update(Run)
+                    .where(
+                        Run.id.in_(failed[start : start + 500]), Run.state == RunState.WAITING.value
+                    )
+                    .values(
+                        state=RunState.UPSTREAM_FAILED.value,
+                        finished_at=now,
+                        error={
+                            "type": "UpstreamFailed",
+                            "message": "an upstream run did not succeed",
+                        },
+                    )
+                )
         self.stats["released"] += len(release)
         self.stats["upstream_failed"] += len(failed)
         return len(release) + len(failed)
@@ -415,21 +519,29 @@ class Scheduler:
         # write lock from BEGIN IMMEDIATE; PostgreSQL locks the rows it reads, skipping rows
         # another scheduler is claiming), so no run is ever given to two workers.
         with self.ws.catalog.session() as s:
-            running = dict(s.execute(select(Run.owner, func.count()).where(
-                Run.state == RunState.RUNNING.value).group_by(Run.owner)).all())
+            running = dict(
+                s.execute(
+                    select(Run.owner, func.count())
+                    .where(Run.state == RunState.RUNNING.value)
+                    .group_by(Run.owner)
+                ).all()
+            )
             offset, page = 0, max(200, min(n_free * 2, 20_000))
             quotas: dict[str, int] = {}
             published = quotas_in_force(self.ws, s)
             while len(chosen) < n_free:
                 stmt = select(Run.id, Run.owner, Run.cpus, Run.memory_mb).where(
                     Run.state == RunState.QUEUED.value,
-                    (Run.not_before.is_(None)) | (Run.not_before <= now))
+                    (Run.not_before.is_(None)) | (Run.not_before <= now),
+                )
                 if self.only_runs is not None:
                     stmt = stmt.where(Run.id.in_(sorted(self.only_runs)))
-                rows = s.execute(stmt
-                    .order_by(Run.priority.desc(), Run.created_at, Run.id)
-                    .limit(page).offset(offset)
-                    .with_for_update(skip_locked=True)).all()
+                rows = s.execute(
+                    stmt.order_by(Run.priority.desc(), Run.created_at, Run.id)
+                    .limit(page)
+                    .offset(offset)
+                    .with_for_update(skip_locked=True)
+                ).all()
                 if not rows:
                     break
                 offset += page
@@ -456,11 +568,17 @@ class Scheduler:
             if chosen:
                 t = cast(Table, Run.__table__)
                 s.connection().execute(
-                    update(t).where(t.c.id == bindparam("rid"),
-                                    t.c.state == RunState.QUEUED.value)
-                    .values(state=RunState.RUNNING.value, worker=bindparam("slot"),
-                            started_at=now, lease_expires_at=expires, not_before=None),
-                    [{"rid": r, "slot": sl} for r, sl, _, _ in chosen])
+                    update(t)
+                    .where(t.c.id == bindparam("rid"), t.c.state == RunState.QUEUED.value)
+                    .values(
+                        state=RunState.RUNNING.value,
+                        worker=bindparam("slot"),
+                        started_at=now,
+                        lease_expires_at=expires,
+                        not_before=None,
+                    ),
+                    [{"rid": r, "slot": sl} for r, sl, _, _ in chosen],
+                )
         if not chosen:
             return 0
         claimed = chosen
@@ -472,17 +590,26 @@ class Scheduler:
                 log.exception("executor refused run %s", run_id)
                 self._run_resources.pop(run_id, None)
                 with self.ws.catalog.session() as s:
-                    s.execute(update(Run).where(Run.id == run_id, Run.worker == slot,
-                                                Run.state == RunState.RUNNING.value)
-                              .values(state=RunState.QUEUED.value, worker=None,
-                                      lease_expires_at=None, started_at=None))
+                    s.execute(
+                        update(Run)
+                        .where(
+                            Run.id == run_id,
+                            Run.worker == slot,
+                            Run.state == RunState.RUNNING.value,
+                        )
+                        .values(
+                            state=RunState.QUEUED.value,
+                            worker=None,
+                            lease_expires_at=None,
+                            started_at=None,
+                        )
+                    )
                 self.last_error = f"executor: {type(exc).__name__}: {exc}"
         self.stats["dispatched"] += len(claimed)
         return len(claimed)
 
 
-def run_until_idle(scheduler: Scheduler, timeout: float = 120.0,
-                   interval: float = 0.05) -> None:
+def run_until_idle(scheduler: Scheduler, timeout: float = 120.0, interval: float = 0.05) -> None:
     """Tick until no run is queued, waiting or running (tests, benchmarks, the demo)."""
     deadline = time.monotonic() + timeout
     active = (RunState.QUEUED.value, RunState.WAITING.value, RunState.RUNNING.value)

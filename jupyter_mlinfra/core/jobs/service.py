@@ -22,6 +22,8 @@ This class is the facade every door calls; the work is done by the modules besid
 - :mod:`.local`: waiting for runs (executing them here when no scheduler serves);
 - :mod:`.scheduler`, :mod:`.executors` (a registry: local, dask, inline, noop, and entry
   points), :mod:`.execution` (one attempt of one run), :mod:`.kernels`: executing runs.
+
+Length (over ~500 lines): the facade: one short method per public operation of jobs (its length is the API's breadth; the work is in definitions, submission, quotas and runs).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from .tables import JobDefinition, Run, SchedulerRecord
 def _wakes_schedulers(method):
     """After the method's transaction committed a queued run, wake the schedulers of this
     process and of this host so they dispatch it now rather than at their next poll."""
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         result = method(self, *args, **kwargs)
@@ -61,10 +64,18 @@ def _wakes_schedulers(method):
 
 def _captured_run(entry: dict, args: dict) -> dict:
     """The stand-in of a captured run submission: no run exists (its id is empty)."""
-    return captured_result(entry, id="", state="captured",
-                           notebook=args.get("notebook") or args.get("name")
-                           or args.get("job") or args.get("ref") or "",
-                           parameters=args.get("parameters") or {}, run_ids=[])
+    return captured_result(
+        entry,
+        id="",
+        state="captured",
+        notebook=args.get("notebook")
+        or args.get("name")
+        or args.get("job")
+        or args.get("ref")
+        or "",
+        parameters=args.get("parameters") or {},
+        run_ids=[],
+    )
 
 
 def _one_of(notebook: str | None, job: str | None) -> None:
@@ -98,8 +109,9 @@ class JobsService:
         configuration (``source: local``)."""
         return quota_rules.quotas_in_force(self.ws, s)
 
-    def quota_for(self, user: str, s: Session | None = None, *,
-                  quotas: dict | None = None) -> dict[str, int]:
+    def quota_for(
+        self, user: str, s: Session | None = None, *, quotas: dict | None = None
+    ) -> dict[str, int]:
         """``user``'s max_running and max_queued (0: no limit) under the quotas in force."""
         return quota_rules.quota_for(user, quotas if quotas is not None else self.quotas(s))
 
@@ -107,12 +119,22 @@ class JobsService:
         with self.ws.catalog.read_session() as s:
             counts = dict(s.execute(select(Run.state, func.count()).group_by(Run.state)).all())
             jobs = s.scalar(select(func.count()).select_from(JobDefinition)) or 0
-            scheduled = s.scalar(select(func.count()).select_from(JobDefinition).where(
-                JobDefinition.schedule.is_not(None), JobDefinition.active.is_(True))) or 0
-        return {"jobs": jobs, "scheduled_jobs": scheduled,
-                "runs": {state: int(counts.get(state, 0)) for state in ALL_STATES},
-                "executor": self.settings.jobs_executor, "root_dir": str(self.root_dir),
-                "schedulers_alive": sum(1 for r in self.schedulers() if r["serving"])}
+            scheduled = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(JobDefinition)
+                    .where(JobDefinition.schedule.is_not(None), JobDefinition.active.is_(True))
+                )
+                or 0
+            )
+        return {
+            "jobs": jobs,
+            "scheduled_jobs": scheduled,
+            "runs": {state: int(counts.get(state, 0)) for state in ALL_STATES},
+            "executor": self.settings.jobs_executor,
+            "root_dir": str(self.root_dir),
+            "schedulers_alive": sum(1 for r in self.schedulers() if r["serving"]),
+        }
 
     def schedulers(self, *, include_gone: bool = False) -> list[dict]:
         """The schedulers serving this catalog (in servers and ``jupyter mlinfra scheduler``
@@ -123,66 +145,119 @@ class JobsService:
         with self.ws.catalog.read_session() as s:
             stmt = select(SchedulerRecord).order_by(SchedulerRecord.heartbeat_at.desc())
             if not include_gone:
-                stmt = stmt.where(SchedulerRecord.expires_at > now,
-                                  SchedulerRecord.stopped_at.is_(None))
+                stmt = stmt.where(
+                    SchedulerRecord.expires_at > now, SchedulerRecord.stopped_at.is_(None)
+                )
             rows = list(s.scalars(stmt.limit(200)))
-        return [{"id": r.id, "host": r.host, "pid": r.pid, "executor": r.executor,
-                 "serving": r.serving, "alive": r.stopped_at is None and r.expires_at > now,
-                 "doorbell_port": r.doorbell_port,
-                 "started_at": to_iso_z(r.started_at),
-                 "heartbeat_at": to_iso_z(r.heartbeat_at),
-                 "stopped_at": to_iso_z(r.stopped_at)}
-                for r in rows]
+        return [
+            {
+                "id": r.id,
+                "host": r.host,
+                "pid": r.pid,
+                "executor": r.executor,
+                "serving": r.serving,
+                "alive": r.stopped_at is None and r.expires_at > now,
+                "doorbell_port": r.doorbell_port,
+                "started_at": to_iso_z(r.started_at),
+                "heartbeat_at": to_iso_z(r.heartbeat_at),
+                "stopped_at": to_iso_z(r.stopped_at),
+            }
+            for r in rows
+        ]
 
     # -- job definitions --------------------------------------------------------------------
-    @shared_write("jobs.create", summary="create job {name} ({notebook})",
-                  stand_in=lambda self, args, entry: captured_result(
-                      entry, id="", name=args["name"], notebook=args["notebook"],
-                      schedule=args.get("schedule"), timezone=args.get("timezone") or "UTC",
-                      next_fire_times=[]))
-    def create_job(self, name: str, notebook: str, *, base: str | None = None,
-                   **spec: Any) -> dict:
+    @shared_write(
+        "jobs.create",
+        summary="create job {name} ({notebook})",
+        stand_in=lambda self, args, entry: captured_result(
+            entry,
+            id="",
+            name=args["name"],
+            notebook=args["notebook"],
+            schedule=args.get("schedule"),
+            timezone=args.get("timezone") or "UTC",
+            next_fire_times=[],
+        ),
+    )
+    def create_job(self, name: str, notebook: str, *, base: str | None = None, **spec: Any) -> dict:
         """A new job of this identity: ``spec`` holds the JOB_FIELDS (and ``resources``,
         ``root_dir``); every field is checked before anything is written."""
         return definitions.create_job(self.ws, name, notebook, base=base, **spec)
 
-    @shared_write("jobs.update", target="ref", summary="update job {ref}",
-                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
+    @shared_write(
+        "jobs.update",
+        target="ref",
+        summary="update job {ref}",
+        stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]),
+    )
     def update_job(self, ref: str, *, base: str | None = None, **changes: Any) -> dict:
         return definitions.update_job(self.ws, ref, base=base, **changes)
 
-    @shared_write("jobs.pause", target="ref", summary="pause job {ref}",
-                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
+    @shared_write(
+        "jobs.pause",
+        target="ref",
+        summary="pause job {ref}",
+        stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]),
+    )
     def pause_job(self, ref: str) -> dict:
         return self.update_job(ref, active=False)
 
-    @shared_write("jobs.resume", target="ref", summary="resume job {ref}",
-                  stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]))
+    @shared_write(
+        "jobs.resume",
+        target="ref",
+        summary="resume job {ref}",
+        stand_in=lambda self, args, entry: captured_result(entry, name=args["ref"]),
+    )
     def resume_job(self, ref: str) -> dict:
         return self.update_job(ref, active=True)
 
-    @shared_write("jobs.delete", target="ref", summary="delete job {ref}",
-                  stand_in=lambda self, args, entry: None)
+    @shared_write(
+        "jobs.delete",
+        target="ref",
+        summary="delete job {ref}",
+        stand_in=lambda self, args, entry: None,
+    )
     def delete_job(self, ref: str) -> None:
         definitions.delete_job(self.ws, ref)
 
     def get_job(self, ref: str) -> dict:
         return definitions.get_job(self.ws, ref)
 
-    def list_jobs(self, *, owner: str | None = None, tag: str | None = None,
-                  active: bool | None = None, q: str | None = None) -> list[dict]:
+    def list_jobs(
+        self,
+        *,
+        owner: str | None = None,
+        tag: str | None = None,
+        active: bool | None = None,
+        q: str | None = None,
+    ) -> list[dict]:
         return definitions.list_jobs(self.ws, owner=owner, tag=tag, active=active, q=q)
 
-    def list_jobs_page(self, *, owner: str | None = None, tag: str | None = None,
-                       active: bool | None = None, q: str | None = None, limit: Any = None,
-                       offset: Any = None, cursor: str | None = None) -> dict:
+    def list_jobs_page(
+        self,
+        *,
+        owner: str | None = None,
+        tag: str | None = None,
+        active: bool | None = None,
+        q: str | None = None,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+    ) -> dict:
         """One page of ``list_jobs`` (by name): the envelope of :mod:`..paging`, paged by
         the database (a tag filter is checked per job, then paged in memory)."""
-        return definitions.list_jobs_page(self.ws, owner=owner, tag=tag, active=active,
-                                          q=q, limit=limit, offset=offset, cursor=cursor)
+        return definitions.list_jobs_page(
+            self.ws,
+            owner=owner,
+            tag=tag,
+            active=active,
+            q=q,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
 
-    def preview_schedule(self, schedule: str, timezone_name: str = "UTC",
-                         count: int = 5) -> dict:
+    def preview_schedule(self, schedule: str, timezone_name: str = "UTC", count: int = 5) -> dict:
         """What a schedule picker shows: the expression checked and its next fire times."""
         return definitions.preview_schedule(schedule, timezone_name, count)
 
@@ -191,13 +266,23 @@ class JobsService:
         return definitions.notebook_parameters(self.ws, notebook, base)
 
     # -- submitting runs --------------------------------------------------------------------
-    @shared_write("jobs.submit", target=("notebook", "job"),
-                  summary="submit a run of {notebook}{job}",
-                  stand_in=lambda self, args, entry: _captured_run(entry, args))
+    @shared_write(
+        "jobs.submit",
+        target=("notebook", "job"),
+        summary="submit a run of {notebook}{job}",
+        stand_in=lambda self, args, entry: _captured_run(entry, args),
+    )
     @_wakes_schedulers
-    def submit(self, notebook: str | None = None, *, job: str | None = None,
-               parameters: dict | None = None, base: str | None = None,
-               trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
+    def submit(
+        self,
+        notebook: str | None = None,
+        *,
+        job: str | None = None,
+        parameters: dict | None = None,
+        base: str | None = None,
+        trigger: str = Trigger.MANUAL.value,
+        **options: Any,
+    ) -> dict:
         """Queue one run of a notebook (or of a job, with its downstream pipeline).
 
         ``parameters`` are checked against the notebook's parameters cell; options:
@@ -207,23 +292,45 @@ class JobsService:
         if job is not None:
             return self.run_job(job, parameters=parameters, trigger=trigger, **options)
         assert notebook is not None
-        return submission.submit_notebook(self.ws, notebook, parameters=parameters,
-                                          base=base, trigger=trigger,
-                                          options=RunOptions.parse(options, self.settings))
+        return submission.submit_notebook(
+            self.ws,
+            notebook,
+            parameters=parameters,
+            base=base,
+            trigger=trigger,
+            options=RunOptions.parse(options, self.settings),
+        )
 
-    @shared_write("jobs.submit", target="name", summary="submit a run of {name}",
-                  stand_in=lambda self, args, entry: _captured_run(entry, args))
+    @shared_write(
+        "jobs.submit",
+        target="name",
+        summary="submit a run of {name}",
+        stand_in=lambda self, args, entry: _captured_run(entry, args),
+    )
     @_wakes_schedulers
-    def submit_content(self, content: bytes | str | Any, *, name: str = "snapshot.ipynb",
-                       parameters: dict | None = None, cwd: str | None = None,
-                       trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
+    def submit_content(
+        self,
+        content: bytes | str | Any,
+        *,
+        name: str = "snapshot.ipynb",
+        parameters: dict | None = None,
+        cwd: str | None = None,
+        trigger: str = Trigger.MANUAL.value,
+        **options: Any,
+    ) -> dict:
         """Queue a run of notebook *content* (bytes, JSON text or an nbformat node) rather
         than of a file: how the model store re-runs a registered notebook snapshot. Its
         parameters are checked against the content's parameters cell; ``cwd`` defaults to
         the root."""
-        return submission.submit_content(self.ws, content, name=name, parameters=parameters,
-                                          cwd=cwd, trigger=trigger,
-                                          options=RunOptions.parse(options, self.settings))
+        return submission.submit_content(
+            self.ws,
+            content,
+            name=name,
+            parameters=parameters,
+            cwd=cwd,
+            trigger=trigger,
+            options=RunOptions.parse(options, self.settings),
+        )
 
     def run_and_wait(self, run_id: str, timeout: float | None = None) -> dict:
         """Wait for a run (executing it in this process when no scheduler takes it); the
@@ -232,58 +339,105 @@ class JobsService:
 
         return wait_with_local_scheduler(self.ws, [run_id], timeout=timeout)[0]
 
-    @shared_write("jobs.run", target="ref", summary="run job {ref}",
-                  stand_in=lambda self, args, entry: _captured_run(entry, args))
+    @shared_write(
+        "jobs.run",
+        target="ref",
+        summary="run job {ref}",
+        stand_in=lambda self, args, entry: _captured_run(entry, args),
+    )
     @_wakes_schedulers
-    def run_job(self, ref: str, *, parameters: dict | None = None,
-                trigger: str = Trigger.MANUAL.value, **options: Any) -> dict:
+    def run_job(
+        self,
+        ref: str,
+        *,
+        parameters: dict | None = None,
+        trigger: str = Trigger.MANUAL.value,
+        **options: Any,
+    ) -> dict:
         """Run a job now: its run is queued and every downstream job gets a waiting run in
         the same pipeline. Returns the job's run (with ``pipeline_run_ids``).
 
         Each run is its own job's owner's (its kernel acts as that user), whoever triggered
         it, so running another user's job takes a role that may change it (admin); others
         are refused rather than run their notebook as them."""
-        return submission.run_job(self.ws, ref, parameters=parameters, trigger=trigger,
-                                  options=RunOptions.parse(options, self.settings))
+        return submission.run_job(
+            self.ws,
+            ref,
+            parameters=parameters,
+            trigger=trigger,
+            options=RunOptions.parse(options, self.settings),
+        )
 
-    @shared_write("jobs.sweep", target=("notebook", "job"), summary="sweep {notebook}{job}",
-                  stand_in=lambda self, args, entry: captured_result(
-                      entry, id="", notebook=args["notebook"] or args["job"], run_ids=[],
-                      runs=[], grid=args["grid"]))
+    @shared_write(
+        "jobs.sweep",
+        target=("notebook", "job"),
+        summary="sweep {notebook}{job}",
+        stand_in=lambda self, args, entry: captured_result(
+            entry,
+            id="",
+            notebook=args["notebook"] or args["job"],
+            run_ids=[],
+            runs=[],
+            grid=args["grid"],
+        ),
+    )
     @_wakes_schedulers
-    def sweep(self, notebook: str | None = None, grid: dict | list | None = None, *,
-              job: str | None = None, parameters: dict | None = None, base: str | None = None,
-              **options: Any) -> dict:
+    def sweep(
+        self,
+        notebook: str | None = None,
+        grid: dict | list | None = None,
+        *,
+        job: str | None = None,
+        parameters: dict | None = None,
+        base: str | None = None,
+        **options: Any,
+    ) -> dict:
         """One run per parameter combination: ``grid`` is {name: [values]} (the product) or a
         list of parameter dicts; ``parameters`` are fixed ones added to every run."""
         _one_of(notebook, job)
         combos = submission.expand_grid(grid)
-        return submission.sweep(self.ws, notebook, combos, job=job, parameters=parameters,
-                                base=base, options=RunOptions.parse(options, self.settings))
+        return submission.sweep(
+            self.ws,
+            notebook,
+            combos,
+            job=job,
+            parameters=parameters,
+            base=base,
+            options=RunOptions.parse(options, self.settings),
+        )
 
-    @shared_write("jobs.retry", target="run_id", summary="retry run {run_id}",
-                  stand_in=lambda self, args, entry: _captured_run(entry, args))
+    @shared_write(
+        "jobs.retry",
+        target="run_id",
+        summary="retry run {run_id}",
+        stand_in=lambda self, args, entry: _captured_run(entry, args),
+    )
     @_wakes_schedulers
     def retry_run(self, run_id: str) -> dict:
         """A new run of the same snapshot and parameters (trigger "retry")."""
         return submission.retry_run(self.ws, run_id)
 
-    @shared_write("jobs.cancel", target="run_id", summary="cancel run {run_id}",
-                  stand_in=lambda self, args, entry: _captured_run(entry, args))
+    @shared_write(
+        "jobs.cancel",
+        target="run_id",
+        summary="cancel run {run_id}",
+        stand_in=lambda self, args, entry: _captured_run(entry, args),
+    )
     def cancel_run(self, run_id: str) -> dict:
         """Cancel a pending run at once; ask a running one's worker to kill its kernel."""
         return runs.cancel_run(self.ws, run_id)
 
-    def wait(self, run_id: str, timeout: float | None = None, poll: float = 0.2,
-             on_update=None) -> dict:
+    def wait(
+        self, run_id: str, timeout: float | None = None, poll: float = 0.2, on_update=None
+    ) -> dict:
         """Block until the run ends (executed by whichever scheduler takes it); returns it
         (with its metrics). ``on_update(run)`` is called whenever its state or progress
         changes. ``run_and_wait`` also executes it here when no scheduler serves."""
         from .local import wait_with_local_scheduler
 
-        return wait_with_local_scheduler(self.ws, [run_id], timeout=timeout,
-                                         execute_here=False, on_update=on_update,
-                                         poll=poll)[0]
+        return wait_with_local_scheduler(
+            self.ws, [run_id], timeout=timeout, execute_here=False, on_update=on_update, poll=poll
+        )[0]
 
     # -- reading runs -----------------------------------------------------------------------
     def sweep_results(self, sweep_id: str):
@@ -294,13 +448,25 @@ class JobsService:
     def get_run(self, run_id: str) -> dict:
         return runs.get_run(self.ws, run_id)
 
-    def list_runs(self, *, job: str | None = None, state: str | list[str] | None = None,
-                  owner: str | None = None, trigger: str | None = None,
-                  tag: str | None = None, sweep: str | None = None,
-                  pipeline: str | None = None, notebook: str | None = None,
-                  parameters: dict | None = None, q: str | None = None,
-                  since: str | datetime | None = None, until: str | datetime | None = None,
-                  limit: int = 50, offset: int = 0, cursor: str | None = None) -> dict:
+    def list_runs(
+        self,
+        *,
+        job: str | None = None,
+        state: str | list[str] | None = None,
+        owner: str | None = None,
+        trigger: str | None = None,
+        tag: str | None = None,
+        sweep: str | None = None,
+        pipeline: str | None = None,
+        notebook: str | None = None,
+        parameters: dict | None = None,
+        q: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> dict:
         """Runs, newest first (by creation time, then id), with filters, every one answered
         by the database; ``q`` searches the run id, the notebook path and the text of cells
         and outputs; ``since``/``until`` bound the creation time (ISO 8601, UTC when no
@@ -312,10 +478,24 @@ class JobsService:
         summaries (no environment nor attempt history; ``get_run`` has them); ``total``
         counts the matching runs exactly up to RUN_TOTAL_CAP, beyond which it is
         RUN_TOTAL_CAP with ``total_exact`` false."""
-        return runs.list_runs(self.ws, job=job, state=state, owner=owner, trigger=trigger,
-                              tag=tag, sweep=sweep, pipeline=pipeline, notebook=notebook,
-                              parameters=parameters, q=q, since=since, until=until,
-                              limit=limit, offset=offset, cursor=cursor)
+        return runs.list_runs(
+            self.ws,
+            job=job,
+            state=state,
+            owner=owner,
+            trigger=trigger,
+            tag=tag,
+            sweep=sweep,
+            pipeline=pipeline,
+            notebook=notebook,
+            parameters=parameters,
+            q=q,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
 
     def run_output(self, run_id: str) -> bytes:
         """The output notebook (.ipynb bytes); while the run goes, as of its last cell."""
@@ -336,6 +516,7 @@ class JobsService:
     def log_metric(self, run_id: str, name: str, value: float, step: int | None = None) -> None:
         runs.log_metric(self.ws, run_id, name, value, step)
 
-    def log_artifact(self, run_id: str, name: str, data: bytes,
-                     metadata: dict | None = None) -> dict:
+    def log_artifact(
+        self, run_id: str, name: str, data: bytes, metadata: dict | None = None
+    ) -> dict:
         return runs.log_artifact(self.ws, run_id, name, data, metadata)

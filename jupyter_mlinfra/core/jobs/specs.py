@@ -16,12 +16,38 @@ from ..identity import DEFAULT_VISIBILITY, check_visibility
 from . import validation as v
 
 # The fields of a job definition (create_job / update_job keyword arguments).
-JOB_FIELDS = ("notebook", "parameters", "kernel_name", "schedule", "timezone", "catchup",
-              "depends_on", "priority", "cpus", "memory", "retries", "retry_backoff",
-              "timeout", "tags", "active", "description", "visibility")
+JOB_FIELDS = (
+    "notebook",
+    "parameters",
+    "kernel_name",
+    "schedule",
+    "timezone",
+    "catchup",
+    "depends_on",
+    "priority",
+    "cpus",
+    "memory",
+    "retries",
+    "retry_backoff",
+    "timeout",
+    "tags",
+    "active",
+    "description",
+    "visibility",
+)
 # The options of one run (submit / run_job / sweep / submit_content keyword arguments).
-RUN_OPTIONS = ("priority", "resources", "cpus", "memory", "retries", "retry_backoff",
-               "timeout", "tags", "kernel_name", "visibility")
+RUN_OPTIONS = (
+    "priority",
+    "resources",
+    "cpus",
+    "memory",
+    "retries",
+    "retry_backoff",
+    "timeout",
+    "tags",
+    "kernel_name",
+    "visibility",
+)
 
 
 def new_id() -> str:
@@ -40,13 +66,17 @@ def check_fits(settings: Any, cpus: float, memory_mb: int) -> None:
     executor ``jobs_cpus`` defaults to this machine's CPU count. A Dask cluster's size is
     not known here, so only configured limits apply to it."""
     limit = settings.jobs_cpus or (
-        (os.cpu_count() or 1) if settings.jobs_executor == "local" else 0)
+        (os.cpu_count() or 1) if settings.jobs_executor == "local" else 0
+    )
     if limit and cpus > limit + 1e-9:
-        raise InvalidInput(f"the run asks for {cpus:g} CPUs but the executor has at most "
-                           f"{limit:g} (jobs_cpus)")
+        raise InvalidInput(
+            f"the run asks for {cpus:g} CPUs but the executor has at most {limit:g} (jobs_cpus)"
+        )
     if settings.jobs_memory_mb and memory_mb > settings.jobs_memory_mb:
-        raise InvalidInput(f"the run asks for {memory_mb} MB of memory but the executor has "
-                           f"at most {settings.jobs_memory_mb} MB (jobs_memory_mb)")
+        raise InvalidInput(
+            f"the run asks for {memory_mb} MB of memory but the executor has "
+            f"at most {settings.jobs_memory_mb} MB (jobs_memory_mb)"
+        )
 
 
 def _timeout(value: Any) -> float | None:
@@ -61,7 +91,7 @@ class JobSpec:
     """Every field of a job definition, checked and normalised (the JobDefinition columns
     a create or an update writes). ``depends_on`` holds job ids."""
 
-    notebook: str                 # relative to root_dir
+    notebook: str  # relative to root_dir
     root_dir: str
     parameters: dict
     kernel_name: str | None
@@ -81,8 +111,9 @@ class JobSpec:
     depends_on: list[str] = field(default_factory=list)
 
     @classmethod
-    def parse(cls, spec: dict, *, settings: Any, base: str | None,
-              depends_on: list[str] | None = None) -> JobSpec:
+    def parse(
+        cls, spec: dict, *, settings: Any, base: str | None, depends_on: list[str] | None = None
+    ) -> JobSpec:
         """``spec`` (the JOB_FIELDS, plus ``resources`` and ``root_dir``) checked in order;
         the first bad field raises before anything is written."""
         root = spec.get("root_dir") or root_dir(settings)
@@ -95,18 +126,21 @@ class JobSpec:
         schedule = spec.get("schedule") or None
         out["schedule"] = v.check_cron(schedule, out["timezone"]) if schedule else None
         out["catchup"] = v.check_catchup(spec.get("catchup") or settings.jobs_catchup)
-        out["priority"] = v.check_number("priority", spec.get("priority") or 0,
-                                         minimum=-1_000_000, integer=True)
+        out["priority"] = v.check_number(
+            "priority", spec.get("priority") or 0, minimum=-1_000_000, integer=True
+        )
         resources = spec.get("resources") or {}
-        out["cpus"] = v.check_number("cpus", spec.get("cpus", resources.get("cpus", 1)) or 1,
-                                     minimum=0)
-        out["memory_mb"] = v.parse_memory(spec.get("memory", resources.get(
-            "memory_mb", resources.get("memory"))))
+        out["cpus"] = v.check_number(
+            "cpus", spec.get("cpus", resources.get("cpus", 1)) or 1, minimum=0
+        )
+        out["memory_mb"] = v.parse_memory(
+            spec.get("memory", resources.get("memory_mb", resources.get("memory")))
+        )
         check_fits(settings, out["cpus"], out["memory_mb"])
         out["retries"] = v.check_number("retries", spec.get("retries") or 0, integer=True)
-        out["retry_backoff"] = v.check_number("retry_backoff",
-                                              30 if spec.get("retry_backoff") is None
-                                              else spec["retry_backoff"])
+        out["retry_backoff"] = v.check_number(
+            "retry_backoff", 30 if spec.get("retry_backoff") is None else spec["retry_backoff"]
+        )
         out["timeout"] = _timeout(spec.get("timeout"))
         out["tags"] = v.check_tags(spec.get("tags"))
         out["active"] = bool(spec.get("active", True))
@@ -140,8 +174,9 @@ class RunOptions:
     def parse(cls, options: dict, settings: Any) -> RunOptions:
         out: dict[str, Any] = {}
         if options.get("priority") is not None:
-            out["priority"] = v.check_number("priority", options["priority"],
-                                             minimum=-1_000_000, integer=True)
+            out["priority"] = v.check_number(
+                "priority", options["priority"], minimum=-1_000_000, integer=True
+            )
         res = options.get("resources") or {}
         cpus = options.get("cpus", res.get("cpus"))
         if cpus is not None:

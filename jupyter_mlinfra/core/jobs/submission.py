@@ -40,17 +40,32 @@ def prepare_notebook_bytes(path: Path) -> bytes:
 
 def _snapshot(ws, run_id: str, full: Path) -> str:
     key = f"runs/{run_id}/input.ipynb"
-    ws.artifacts.put(key, prepare_notebook_bytes(full),
-                     metadata={"run_id": run_id, "source": str(full)})
+    ws.artifacts.put(
+        key, prepare_notebook_bytes(full), metadata={"run_id": run_id, "source": str(full)}
+    )
     return key
 
 
-def new_run(ws, *, owner: str, notebook: str, parameters: dict, trigger: str, state: str,
-            now: datetime, job: JobDefinition | None = None, like: Run | None = None,
-            options: RunOptions | None = None, full: Path | None = None,
-            snapshot_key: str | None = None, cwd: str | None = None,
-            run_id: str | None = None, job_id: str | None = None, attempt: int = 1,
-            **extra: Any) -> Run:
+def new_run(
+    ws,
+    *,
+    owner: str,
+    notebook: str,
+    parameters: dict,
+    trigger: str,
+    state: str,
+    now: datetime,
+    job: JobDefinition | None = None,
+    like: Run | None = None,
+    options: RunOptions | None = None,
+    full: Path | None = None,
+    snapshot_key: str | None = None,
+    cwd: str | None = None,
+    run_id: str | None = None,
+    job_id: str | None = None,
+    attempt: int = 1,
+    **extra: Any,
+) -> Run:
     """A new run. Its options come from ``options``, else from ``like`` (the run retried)
     or the job, else the defaults; its snapshot is taken from the file ``full`` unless an
     existing ``snapshot_key`` (and ``cwd``) is given."""
@@ -67,51 +82,95 @@ def new_run(ws, *, owner: str, notebook: str, parameters: dict, trigger: str, st
     # who may read it: its job's visibility, else (a run of a notebook) the default, for
     # the team of its owner
     if job is not None and options.visibility not in (None, job.visibility):
-        raise InvalidInput(f"a run of job {job.name} has the job's visibility "
-                           f"({job.visibility}); change the job's instead")
+        raise InvalidInput(
+            f"a run of job {job.name} has the job's visibility "
+            f"({job.visibility}); change the job's instead"
+        )
     if snapshot_key is None:
         assert full is not None
         snapshot_key, cwd = _snapshot(ws, run_id, full), str(full.parent)
     extra.setdefault("visibility", pick("visibility", DEFAULT_VISIBILITY))
     extra.setdefault("team", src.team if src is not None else ws.identity.team)
     return Run(
-        id=run_id, job_id=job.id if job is not None else job_id, owner=owner,
-        notebook=notebook, cwd=cwd, snapshot_key=snapshot_key,
-        parameters=parameters, kernel_name=pick("kernel_name", None), state=state,
-        trigger=trigger, priority=int(pick("priority", 0)), cpus=float(pick("cpus", 1.0)),
-        memory_mb=int(pick("memory_mb", 0)), retries=int(pick("retries", 0)),
-        retry_backoff=float(pick("retry_backoff", 30.0)), timeout=pick("timeout", None),
-        tags=list(pick("tags", [])), attempt=attempt, created_at=now,
+        id=run_id,
+        job_id=job.id if job is not None else job_id,
+        owner=owner,
+        notebook=notebook,
+        cwd=cwd,
+        snapshot_key=snapshot_key,
+        parameters=parameters,
+        kernel_name=pick("kernel_name", None),
+        state=state,
+        trigger=trigger,
+        priority=int(pick("priority", 0)),
+        cpus=float(pick("cpus", 1.0)),
+        memory_mb=int(pick("memory_mb", 0)),
+        retries=int(pick("retries", 0)),
+        retry_backoff=float(pick("retry_backoff", 30.0)),
+        timeout=pick("timeout", None),
+        tags=list(pick("tags", [])),
+        attempt=attempt,
+        created_at=now,
         queued_at=now if state == RunState.QUEUED.value else None,
-        upstream_run_ids=[], progress={}, history=[], environment={}, output_text="",
-        cancel_requested=False, **extra)
+        upstream_run_ids=[],
+        progress={},
+        history=[],
+        environment={},
+        output_text="",
+        cancel_requested=False,
+        **extra,
+    )
 
 
-def submit_notebook(ws, notebook: str, *, parameters: dict | None, base: str | None,
-                    trigger: str, options: RunOptions) -> dict:
+def submit_notebook(
+    ws,
+    notebook: str,
+    *,
+    parameters: dict | None,
+    base: str | None,
+    trigger: str,
+    options: RunOptions,
+) -> dict:
     owner = ws.user
     full, relative = v.resolve_notebook(notebook, root_dir(ws.config.settings), base)
     params = v.check_parameters(parameters, v.notebook_parameters(full), relative)
     with ws.catalog.session() as s:
         check_queue_quota(ws, s, {owner: 1})
-        run = new_run(ws, owner=owner, notebook=relative, full=full, parameters=params,
-                      trigger=trigger, state=RunState.QUEUED.value, options=options,
-                      now=utcnow())
+        run = new_run(
+            ws,
+            owner=owner,
+            notebook=relative,
+            full=full,
+            parameters=params,
+            trigger=trigger,
+            state=RunState.QUEUED.value,
+            options=options,
+            now=utcnow(),
+        )
         s.add(run)
         s.flush()
         return run_to_dict(run)
 
 
-def submit_content(ws, content: Any, *, name: str, parameters: dict | None,
-                   cwd: str | None, trigger: str, options: RunOptions) -> dict:
+def submit_content(
+    ws,
+    content: Any,
+    *,
+    name: str,
+    parameters: dict | None,
+    cwd: str | None,
+    trigger: str,
+    options: RunOptions,
+) -> dict:
     import nbformat
 
     from ..notebook_execution import load_notebook
 
     try:
         if isinstance(content, (bytes, str)):
-            node = nbformat.reads(content.decode() if isinstance(content, bytes)
-                                  else content, as_version=4)
+            node = nbformat.reads(
+                content.decode() if isinstance(content, bytes) else content, as_version=4
+            )
         else:
             node = content
         nb = load_notebook(node)
@@ -128,32 +187,49 @@ def submit_content(ws, content: Any, *, name: str, parameters: dict | None,
     with ws.catalog.session() as s:
         check_queue_quota(ws, s, {owner: 1})
         ws.artifacts.put(key, data, metadata={"run_id": run_id, "source": name})
-        run = new_run(ws, owner=owner, notebook=name, parameters=params, trigger=trigger,
-                      state=RunState.QUEUED.value, now=utcnow(), options=options,
-                      run_id=run_id, snapshot_key=key,
-                      cwd=str(Path(cwd).resolve()) if cwd else str(
-                          root_dir(ws.config.settings)))
+        run = new_run(
+            ws,
+            owner=owner,
+            notebook=name,
+            parameters=params,
+            trigger=trigger,
+            state=RunState.QUEUED.value,
+            now=utcnow(),
+            options=options,
+            run_id=run_id,
+            snapshot_key=key,
+            cwd=str(Path(cwd).resolve()) if cwd else str(root_dir(ws.config.settings)),
+        )
         s.add(run)
         s.flush()
         return run_to_dict(run)
 
 
-def run_job(ws, ref: str, *, parameters: dict | None, trigger: str,
-            options: RunOptions) -> dict:
+def run_job(ws, ref: str, *, parameters: dict | None, trigger: str, options: RunOptions) -> dict:
     with ws.catalog.session() as s:
         job = find_job(ws, s, ref)
         check_may_change(ws.identity, job.owner, f"job {job.name}", "run")
-        runs = create_pipeline(ws, s, job, now=utcnow(), trigger=trigger,
-                               parameters=parameters, options=options)
+        runs = create_pipeline(
+            ws, s, job, now=utcnow(), trigger=trigger, parameters=parameters, options=options
+        )
         s.flush()
         out = run_to_dict(runs[0], job_name=job.name)
         out["pipeline_run_ids"] = [r.id for r in runs]
         return out
 
 
-def create_pipeline(ws, s: Session, job: JobDefinition, *, now: datetime, trigger: str,
-                    parameters: dict | None = None, options: RunOptions | None = None,
-                    tick_key: str | None = None, check_quota: bool = True) -> list[Run]:
+def create_pipeline(
+    ws,
+    s: Session,
+    job: JobDefinition,
+    *,
+    now: datetime,
+    trigger: str,
+    parameters: dict | None = None,
+    options: RunOptions | None = None,
+    tick_key: str | None = None,
+    check_quota: bool = True,
+) -> list[Run]:
     """The job's run (queued) and a waiting run of every active job downstream of it, in
     one pipeline; the job's run first, then the others in dependency order."""
     all_jobs = {j.id: j for j in s.scalars(select(JobDefinition))}
@@ -167,13 +243,18 @@ def create_pipeline(ws, s: Session, job: JobDefinition, *, now: datetime, trigge
     seen = {job.id}
     for jid in members:
         for child in sorted(downstream.get(jid, [])):
-            if child not in seen and all_jobs[child].active and \
-                    still_allowed(ws.config.settings, all_jobs[jid], all_jobs[child]):
+            if (
+                child not in seen
+                and all_jobs[child].active
+                and still_allowed(ws.config.settings, all_jobs[jid], all_jobs[child])
+            ):
                 seen.add(child)
                 members.append(child)
-    order = list(graphlib.TopologicalSorter(
-        {m: [d for d in all_jobs[m].depends_on or [] if d in seen] for m in members}
-    ).static_order())
+    order = list(
+        graphlib.TopologicalSorter(
+            {m: [d for d in all_jobs[m].depends_on or [] if d in seen] for m in members}
+        ).static_order()
+    )
     # every run is owned by its own job's owner (and its kernel acts as that user)
     if check_quota:
         check_queue_quota(ws, s, dict(collections.Counter(all_jobs[m].owner for m in order)))
@@ -183,30 +264,58 @@ def create_pipeline(ws, s: Session, job: JobDefinition, *, now: datetime, trigge
         j = all_jobs[jid]
         full = Path(j.root_dir) / j.notebook
         if not full.is_file():
-            raise NotFound(f"job {j.name}: notebook {j.notebook} no longer exists "
-                           f"under {j.root_dir}")
+            raise NotFound(
+                f"job {j.name}: notebook {j.notebook} no longer exists under {j.root_dir}"
+            )
         if jid == job.id:
             params = dict(j.parameters or {})
             if parameters:
-                params.update(v.check_parameters(parameters, v.notebook_parameters(full),
-                                                 j.notebook))
-            run = new_run(ws, owner=j.owner, notebook=j.notebook, full=full,
-                          parameters=params, trigger=trigger, state=RunState.QUEUED.value,
-                          job=j, options=options, now=now, pipeline_id=pipeline_id,
-                          tick_key=tick_key)
+                params.update(
+                    v.check_parameters(parameters, v.notebook_parameters(full), j.notebook)
+                )
+            run = new_run(
+                ws,
+                owner=j.owner,
+                notebook=j.notebook,
+                full=full,
+                parameters=params,
+                trigger=trigger,
+                state=RunState.QUEUED.value,
+                job=j,
+                options=options,
+                now=now,
+                pipeline_id=pipeline_id,
+                tick_key=tick_key,
+            )
         else:
-            run = new_run(ws, owner=j.owner, notebook=j.notebook, full=full,
-                          parameters=dict(j.parameters or {}),
-                          trigger=Trigger.DEPENDENCY.value, state=RunState.WAITING.value,
-                          job=j, now=now, pipeline_id=pipeline_id)
+            run = new_run(
+                ws,
+                owner=j.owner,
+                notebook=j.notebook,
+                full=full,
+                parameters=dict(j.parameters or {}),
+                trigger=Trigger.DEPENDENCY.value,
+                state=RunState.WAITING.value,
+                job=j,
+                now=now,
+                pipeline_id=pipeline_id,
+            )
             run.upstream_run_ids = [runs[d].id for d in j.depends_on or [] if d in runs]
         runs[jid] = run
         s.add(run)
     return [runs[job.id]] + [runs[m] for m in order if m != job.id]
 
 
-def sweep(ws, notebook: str | None, combos: list[dict], *, job: str | None,
-          parameters: dict | None, base: str | None, options: RunOptions) -> dict:
+def sweep(
+    ws,
+    notebook: str | None,
+    combos: list[dict],
+    *,
+    job: str | None,
+    parameters: dict | None,
+    base: str | None,
+    options: RunOptions,
+) -> dict:
     """One run per parameter combination (``combos``: from :func:`expand_grid`), each with
     the fixed ``parameters`` (and, for a job, the job's) under it."""
     owner = ws.user
@@ -227,21 +336,43 @@ def sweep(ws, notebook: str | None, combos: list[dict], *, job: str | None,
         checked = [v.check_parameters({**fixed, **c}, declared, relative) for c in combos]
         check_queue_quota(ws, s, {owner: len(checked)})
         sweep_id = new_id()
-        s.add(Sweep(id=sweep_id, owner=owner, notebook=relative,
-                    job_id=j.id if j else None, grid=combos, created_at=utcnow()))
+        s.add(
+            Sweep(
+                id=sweep_id,
+                owner=owner,
+                notebook=relative,
+                job_id=j.id if j else None,
+                grid=combos,
+                created_at=utcnow(),
+            )
+        )
         now = utcnow()
         runs = []
         for i, params in enumerate(checked):
             # one microsecond apart: the grid's order is the queue's and the table's
-            run = new_run(ws, owner=owner, notebook=relative, full=full, parameters=params,
-                          trigger=Trigger.SWEEP.value, state=RunState.QUEUED.value, job=j,
-                          options=options, now=now + timedelta(microseconds=i),
-                          sweep_id=sweep_id)
+            run = new_run(
+                ws,
+                owner=owner,
+                notebook=relative,
+                full=full,
+                parameters=params,
+                trigger=Trigger.SWEEP.value,
+                state=RunState.QUEUED.value,
+                job=j,
+                options=options,
+                now=now + timedelta(microseconds=i),
+                sweep_id=sweep_id,
+            )
             s.add(run)
             runs.append(run)
         s.flush()
-        return {"id": sweep_id, "notebook": relative, "grid": combos,
-                "run_ids": [r.id for r in runs], "runs": [run_to_dict(r) for r in runs]}
+        return {
+            "id": sweep_id,
+            "notebook": relative,
+            "grid": combos,
+            "run_ids": [r.id for r in runs],
+            "runs": [run_to_dict(r) for r in runs],
+        }
 
 
 def retry_run(ws, run_id: str) -> dict:
@@ -253,11 +384,21 @@ def retry_run(ws, run_id: str) -> dict:
         if old.state not in FINAL_STATES:
             raise Conflict(f"run {run_id} has not ended ({old.state}); cancel it first")
         check_queue_quota(ws, s, {old.owner: 1})
-        new = new_run(ws, owner=old.owner, notebook=old.notebook, parameters=old.parameters,
-                      trigger=Trigger.RETRY.value, state=RunState.QUEUED.value, now=utcnow(),
-                      like=old, snapshot_key=old.snapshot_key, cwd=old.cwd,
-                      job_id=old.job_id, retry_of=old.id,
-                      sweep_id=old.sweep_id)
+        new = new_run(
+            ws,
+            owner=old.owner,
+            notebook=old.notebook,
+            parameters=old.parameters,
+            trigger=Trigger.RETRY.value,
+            state=RunState.QUEUED.value,
+            now=utcnow(),
+            like=old,
+            snapshot_key=old.snapshot_key,
+            cwd=old.cwd,
+            job_id=old.job_id,
+            retry_of=old.id,
+            sweep_id=old.sweep_id,
+        )
         s.add(new)
         s.flush()
         return run_to_dict(new)

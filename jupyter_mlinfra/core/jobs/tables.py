@@ -36,14 +36,14 @@ class JobDefinition(Base):
     owner: Mapped[str] = mapped_column(String(128), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    notebook: Mapped[str] = mapped_column(String(1000))       # relative to root_dir
+    notebook: Mapped[str] = mapped_column(String(1000))  # relative to root_dir
     root_dir: Mapped[str] = mapped_column(String(1000))
     parameters: Mapped[dict] = mapped_column(JSON, default=dict)
     kernel_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     schedule: Mapped[str | None] = mapped_column(String(200), nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     catchup: Mapped[str] = mapped_column(String(16), default="latest")
-    depends_on: Mapped[list] = mapped_column(JSON, default=list)   # job ids
+    depends_on: Mapped[list] = mapped_column(JSON, default=list)  # job ids
     priority: Mapped[int] = mapped_column(Integer, default=0)
     cpus: Mapped[float] = mapped_column(Float, default=1.0)
     memory_mb: Mapped[int] = mapped_column(Integer, default=0)
@@ -71,7 +71,7 @@ class Sweep(Base):
     owner: Mapped[str] = mapped_column(String(128), index=True)
     notebook: Mapped[str] = mapped_column(String(1000))
     job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    grid: Mapped[list] = mapped_column(JSON, default=list)   # the list of parameter dicts
+    grid: Mapped[list] = mapped_column(JSON, default=list)  # the list of parameter dicts
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -85,23 +85,52 @@ class Run(Base):
         # index also holds who may read the run, so neither the page nor the total reads a
         # run's row (wide: its environment) to apply the reader's visibility
         Index("ix_mlinfra_runs_created", "created_at", "id", "owner", "visibility", "team"),
-        Index("ix_mlinfra_runs_state_created", "state", "created_at", "id", "owner",
-              "visibility", "team"),
-        Index("ix_mlinfra_runs_job_created", "job_id", "created_at", "id", "owner",
-              "visibility", "team"),
-        Index("ix_mlinfra_runs_sweep_created", "sweep_id", "created_at", "id", "owner",
-              "visibility", "team"),
-        Index("ix_mlinfra_runs_owner_created", "owner", "created_at", "id", "visibility",
-              "team"),
+        Index(
+            "ix_mlinfra_runs_state_created",
+            "state",
+            "created_at",
+            "id",
+            "owner",
+            "visibility",
+            "team",
+        ),
+        Index(
+            "ix_mlinfra_runs_job_created",
+            "job_id",
+            "created_at",
+            "id",
+            "owner",
+            "visibility",
+            "team",
+        ),
+        Index(
+            "ix_mlinfra_runs_sweep_created",
+            "sweep_id",
+            "created_at",
+            "id",
+            "owner",
+            "visibility",
+            "team",
+        ),
+        Index("ix_mlinfra_runs_owner_created", "owner", "created_at", "id", "visibility", "team"),
         # runs found through their tags or parameters, by id: the same, without the row
-        Index("ix_mlinfra_runs_id_search", "id", "created_at", "owner", "visibility", "team",
-              "state", "job_id", "sweep_id"),
+        Index(
+            "ix_mlinfra_runs_id_search",
+            "id",
+            "created_at",
+            "owner",
+            "visibility",
+            "team",
+            "state",
+            "job_id",
+            "sweep_id",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     job_id: Mapped[str | None] = mapped_column(
-        String(32), ForeignKey("mlinfra_jobs.id", ondelete="SET NULL"), nullable=True,
-        index=True)
+        String(32), ForeignKey("mlinfra_jobs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     owner: Mapped[str] = mapped_column(String(128), index=True)
     notebook: Mapped[str] = mapped_column(String(1000))
     cwd: Mapped[str] = mapped_column(String(1000))
@@ -136,9 +165,9 @@ class Run(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     progress: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    history: Mapped[list] = mapped_column(JSON, default=list)   # earlier attempts
+    history: Mapped[list] = mapped_column(JSON, default=list)  # earlier attempts
     environment: Mapped[dict] = mapped_column(JSON, default=dict)
-    output_text: Mapped[str] = mapped_column(Text, default="")   # cells + outputs, for search
+    output_text: Mapped[str] = mapped_column(Text, default="")  # cells + outputs, for search
     # who may read a run without a job (a run of a job follows its job's): "private",
     # "team" (users of ``team``, its owner's team when it was created) or "public"
     visibility: Mapped[str] = mapped_column(String(16), default="team")
@@ -153,7 +182,8 @@ class RunTag(Base):
     __table_args__ = (Index("ix_mlinfra_run_tags_tag", "tag", "created_at", "run_id"),)
 
     run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), primary_key=True)
+        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), primary_key=True
+    )
     tag: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -162,14 +192,16 @@ class RunParam(Base):
     """One parameter of a run as text (``str(value)``, what ``param.<name>=`` compares)."""
 
     __tablename__ = "mlinfra_run_params"
-    __table_args__ = (Index("ix_mlinfra_run_params_value", "name", "value_text", "created_at",
-                            "run_id"),)
+    __table_args__ = (
+        Index("ix_mlinfra_run_params_value", "name", "value_text", "created_at", "run_id"),
+    )
 
     run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), primary_key=True)
+        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), primary_key=True
+    )
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     value_text: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)   # the run's
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the run's
 
 
 # Longer values are searched by their first PARAM_TEXT_MAX characters.
@@ -180,13 +212,23 @@ def param_text(value) -> str:
     return str(value)[:PARAM_TEXT_MAX]
 
 
-def search_rows(run_id: str, created_at: datetime, tags,
-                parameters) -> tuple[list[dict], list[dict]]:
+def search_rows(
+    run_id: str, created_at: datetime, tags, parameters
+) -> tuple[list[dict], list[dict]]:
     """The side-table rows of one run: (tag rows, parameter rows)."""
-    tag_rows = [{"run_id": run_id, "tag": str(t)[:200], "created_at": created_at}
-                for t in dict.fromkeys(tags or [])]
-    param_rows = [{"run_id": run_id, "name": str(k)[:200], "value_text": param_text(val),
-                   "created_at": created_at} for k, val in (parameters or {}).items()]
+    tag_rows = [
+        {"run_id": run_id, "tag": str(t)[:200], "created_at": created_at}
+        for t in dict.fromkeys(tags or [])
+    ]
+    param_rows = [
+        {
+            "run_id": run_id,
+            "name": str(k)[:200],
+            "value_text": param_text(val),
+            "created_at": created_at,
+        }
+        for k, val in (parameters or {}).items()
+    ]
     return tag_rows, param_rows
 
 
@@ -206,7 +248,8 @@ class RunMetric(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), index=True)
+        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)
     step: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -220,7 +263,8 @@ class RunLogLine(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), index=True)
+        String(32), ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     stream: Mapped[str] = mapped_column(String(16), default="log")
     text: Mapped[str] = mapped_column(Text)
@@ -236,7 +280,7 @@ class SchedulerRecord(Base):
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int] = mapped_column(Integer)
     executor: Mapped[str] = mapped_column(String(32))
-    serving: Mapped[bool] = mapped_column(Boolean, default=True)   # False: a `--wait` helper
+    serving: Mapped[bool] = mapped_column(Boolean, default=True)  # False: a `--wait` helper
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -253,6 +297,8 @@ def _run_inserted(_mapper, connection, run) -> None:
 @event.listens_for(Run, "after_update")
 def _run_updated(_mapper, connection, run) -> None:
     state = sa_inspect(run)
-    if any(getattr(state.attrs, name).history.has_changes()
-           for name in ("tags", "parameters", "created_at")):
+    if any(
+        getattr(state.attrs, name).history.has_changes()
+        for name in ("tags", "parameters", "created_at")
+    ):
         _write_search_rows(connection, run, replace=True)

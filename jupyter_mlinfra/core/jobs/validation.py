@@ -21,13 +21,16 @@ _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNOREC
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidInput(f"invalid job name {quote(name)}: use letters, digits and _.- "
-                           "(at most 200 characters, starting with a letter or digit)")
+        raise InvalidInput(
+            f"invalid job name {quote(name)}: use letters, digits and _.- "
+            "(at most 200 characters, starting with a letter or digit)"
+        )
     return name
 
 
-def resolve_notebook(path: str | os.PathLike, root_dir: str | os.PathLike,
-                     base: str | os.PathLike | None = None) -> tuple[Path, str]:
+def resolve_notebook(
+    path: str | os.PathLike, root_dir: str | os.PathLike, base: str | os.PathLike | None = None
+) -> tuple[Path, str]:
     """The absolute notebook path and its path relative to ``root_dir``.
 
     A relative ``path`` is taken relative to ``base`` (the caller's directory) when it is
@@ -50,16 +53,19 @@ def notebook_parameters(path: str | os.PathLike) -> dict[str, dict] | None:
         nb = nbformat.read(os.fspath(path), as_version=4)
     except Exception as exc:
         # not the parser's message: it may quote the file's content
-        raise InvalidInput(f"{quote(os.fspath(path))} is not a valid notebook "
-                           f"({type(exc).__name__})") from None
+        raise InvalidInput(
+            f"{quote(os.fspath(path))} is not a valid notebook ({type(exc).__name__})"
+        ) from None
     if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
         return None
     for cell in nb.cells:  # papermill expects every cell to have a tags list
         cell.setdefault("metadata", {}).setdefault("tags", [])
-    nb.metadata.setdefault("kernelspec", {"name": "python3", "language": "python",
-                                          "display_name": "Python 3"})
-    nb.metadata.setdefault("language_info", {"name": nb.metadata["kernelspec"].get(
-        "language", "python")})
+    nb.metadata.setdefault(
+        "kernelspec", {"name": "python3", "language": "python", "display_name": "Python 3"}
+    )
+    nb.metadata.setdefault(
+        "language_info", {"name": nb.metadata["kernelspec"].get("language", "python")}
+    )
     import logging
     import threading
 
@@ -69,7 +75,7 @@ def notebook_parameters(path: str | os.PathLike) -> dict[str, dict] | None:
 
     thread = threading.get_ident()
 
-    class _Warnings(logging.Handler):   # papermill logs what it cannot parse, and goes on
+    class _Warnings(logging.Handler):  # papermill logs what it cannot parse, and goes on
         def emit(self, record: logging.LogRecord) -> None:
             if record.thread == thread:
                 unparsed.append(record.getMessage()[:200])
@@ -117,14 +123,22 @@ def _skipped_assignments(source: str, declared: dict) -> list[str]:
     lines = source.splitlines()
     out = []
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
-        names = sorted({n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-                       - set(declared))
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AnnAssign, ast.AugAssign))
+            else []
+        )
+        names = sorted(
+            {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)} - set(declared)
+        )
         if names:
             text = lines[node.lineno - 1].strip()[:80] if node.lineno <= len(lines) else ""
-            out.append(f"line {node.lineno} {text!r} assigns {', '.join(names)} in a way "
-                       "papermill does not parse")
+            out.append(
+                f"line {node.lineno} {text!r} assigns {', '.join(names)} in a way "
+                "papermill does not parse"
+            )
     return out
 
 
@@ -162,8 +176,9 @@ def parse_cli_value(raw: str) -> Any:
     return _resolve_type(raw)
 
 
-def check_parameters(parameters: dict[str, Any] | None, declared: dict[str, dict] | None,
-                     notebook: str) -> dict[str, Any]:
+def check_parameters(
+    parameters: dict[str, Any] | None, declared: dict[str, dict] | None, notebook: str
+) -> dict[str, Any]:
     """Refuse names the parameters cell does not define and values of the wrong type.
 
     Values given as strings for a typed parameter (``-p lr 0.1`` from a command line) are
@@ -173,41 +188,49 @@ def check_parameters(parameters: dict[str, Any] | None, declared: dict[str, dict
     if not parameters:
         return {}
     if declared is None:
-        raise InvalidInput(f"{notebook} has no cell tagged 'parameters', so it takes no "
-                           f"parameters (given: {', '.join(sorted(parameters))})")
+        raise InvalidInput(
+            f"{notebook} has no cell tagged 'parameters', so it takes no "
+            f"parameters (given: {', '.join(sorted(parameters))})"
+        )
     unknown = sorted(set(parameters) - set(declared))
     unparsed = getattr(declared, "unparsed", None)
     if unknown and unparsed:
         raise InvalidInput(
             f"cannot check parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-            f"for {notebook}: papermill cannot parse its parameters cell: "
-            + "; ".join(unparsed), details={"unknown": unknown, "unparsed": unparsed})
+            f"for {notebook}: papermill cannot parse its parameters cell: " + "; ".join(unparsed),
+            details={"unknown": unknown, "unparsed": unparsed},
+        )
     if unknown:
         raise InvalidInput(
             f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
             f"{notebook}; its parameters cell defines: {', '.join(sorted(declared)) or 'none'}",
-            details={"unknown": unknown, "declared": sorted(declared)})
+            details={"unknown": unknown, "declared": sorted(declared)},
+        )
     checked: dict[str, Any] = {}
     for name, value in parameters.items():
         kind = (declared[name].get("inferred_type_name") or "None").lower()
         expected = _TYPE_CHECKS.get(kind)
-        if expected is None:   # None-typed or untyped (papermill: any value goes)
+        if expected is None:  # None-typed or untyped (papermill: any value goes)
             checked[name] = value
             continue
         if isinstance(value, str) and kind != "str" and value.strip():
             value = parse_cli_value(value)
-        ok = isinstance(value, expected) and not (kind in ("int", "float")
-                                                  and isinstance(value, bool))
+        ok = isinstance(value, expected) and not (
+            kind in ("int", "float") and isinstance(value, bool)
+        )
         if not ok:
             # an empty field or null is not "no value": the notebook would get None (or ""),
             # not its default; leave the parameter out to keep the default
-            got = ("an empty value" if value is None or (isinstance(value, str)
-                                                         and not value.strip())
-                   else f"{type(value).__name__} {quote(value)}")
+            got = (
+                "an empty value"
+                if value is None or (isinstance(value, str) and not value.strip())
+                else f"{type(value).__name__} {quote(value)}"
+            )
             raise InvalidInput(
                 f"parameter {name} of {notebook} expects {kind} (default "
                 f"{declared[name].get('default')}), got {got}",
-                details={"parameter": name, "expected": kind})
+                details={"parameter": name, "expected": kind},
+            )
         checked[name] = value
     return checked
 
@@ -217,8 +240,9 @@ def check_timezone(tz: str | None) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {tz!r}: use an IANA name such as "
-                           "'Europe/Paris' or 'UTC'") from None
+        raise InvalidInput(
+            f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Paris' or 'UTC'"
+        ) from None
     return tz
 
 
@@ -229,15 +253,18 @@ def check_cron(expression: str, tz: str = "UTC") -> str:
     expression = " ".join(str(expression).split())
     fields = expression.split(" ")
     if len(fields) not in (5, 6) or not croniter.is_valid(expression):
-        raise InvalidInput(f"invalid cron expression {expression!r}: expected 5 fields "
-                           "'minute hour day-of-month month day-of-week' (e.g. '0 6 * * 1-5'), "
-                           "or 6 with seconds last")
+        raise InvalidInput(
+            f"invalid cron expression {expression!r}: expected 5 fields "
+            "'minute hour day-of-month month day-of-week' (e.g. '0 6 * * 1-5'), "
+            "or 6 with seconds last"
+        )
     check_timezone(tz)
     return expression
 
 
-def next_fire_times(expression: str, tz: str = "UTC", *, after: datetime | None = None,
-                    count: int = 5) -> list[datetime]:
+def next_fire_times(
+    expression: str, tz: str = "UTC", *, after: datetime | None = None, count: int = 5
+) -> list[datetime]:
     """The next ``count`` ticks after ``after`` (default now), as aware UTC datetimes."""
     from croniter import croniter
 
@@ -247,8 +274,9 @@ def next_fire_times(expression: str, tz: str = "UTC", *, after: datetime | None 
     return [it.get_next(datetime).astimezone(timezone.utc) for _ in range(count)]
 
 
-def fire_times_between(expression: str, tz: str, start: datetime, end: datetime,
-                       limit: int = 1000) -> list[datetime]:
+def fire_times_between(
+    expression: str, tz: str, start: datetime, end: datetime, limit: int = 1000
+) -> list[datetime]:
     """Ticks t with start < t <= end (UTC), at most ``limit`` of the latest ones."""
     from croniter import croniter
 
@@ -302,13 +330,16 @@ def refuse_cycle(edges: dict[str, Iterable[str]], names: dict[str, str]) -> None
     cycle = find_cycle(edges)
     if cycle:
         path = " -> ".join(names.get(n, n) for n in cycle)
-        raise Conflict(f"dependency cycle: {path} (each job runs after the one before it; "
-                       "a job cannot depend on itself, directly or through other jobs)", details={"cycle": [names.get(n, n)
-                                                                    for n in cycle]})
+        raise Conflict(
+            f"dependency cycle: {path} (each job runs after the one before it; "
+            "a job cannot depend on itself, directly or through other jobs)",
+            details={"cycle": [names.get(n, n) for n in cycle]},
+        )
 
 
-def check_number(name: str, value: Any, *, minimum: float = 0, integer: bool = False,
-                 allow_none: bool = False) -> Any:
+def check_number(
+    name: str, value: Any, *, minimum: float = 0, integer: bool = False, allow_none: bool = False
+) -> Any:
     if value is None and allow_none:
         return None
     try:

@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)                       # anything else printing goes to stderr
+    os.dup2(2, 1)  # anything else printing goes to stderr
     sys.stdout = sys.stderr
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the scheduler decides when we stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler decides when we stop
 
     def send(**msg: Any) -> None:
         proto.write(json.dumps(msg) + "\n")
@@ -101,17 +101,17 @@ def main(argv: list[str] | None = None) -> int:
             break
         km = take_warm()
         current["km"] = km
-        prestart_next()   # the next kernel starts while this run executes
+        prestart_next()  # the next kernel starts while this run executes
         try:
-            state = execution.execute_run(workspace, run_id, args.slot, kernel_manager=km,
-                                          lease_seconds=args.lease)
+            state = execution.execute_run(
+                workspace, run_id, args.slot, kernel_manager=km, lease_seconds=args.lease
+            )
             send(event="done", run_id=run_id, state=state)
         except Exception as exc:  # never lose the worker over one run
             import traceback
 
             traceback.print_exc()
-            send(event="done", run_id=run_id, state="lost",
-                 detail=f"{type(exc).__name__}: {exc}")
+            send(event="done", run_id=run_id, state="lost", detail=f"{type(exc).__name__}: {exc}")
         current["km"] = None
     t = warm["thread"]
     if t is not None:

@@ -13,13 +13,23 @@ def _diff_dicts(x: dict, y: dict) -> dict:
 
 
 def _unified(a: str, b: str, from_name: str, to_name: str) -> str:
-    return "".join(difflib.unified_diff(a.splitlines(keepends=True),
-                                        b.splitlines(keepends=True),
-                                        fromfile=from_name, tofile=to_name))
+    return "".join(
+        difflib.unified_diff(
+            a.splitlines(keepends=True),
+            b.splitlines(keepends=True),
+            fromfile=from_name,
+            tofile=to_name,
+        )
+    )
 
 
-def compare_versions(a: ModelVersion, b: ModelVersion, *, replay: tuple[str, str] = ("", ""),
-                     functions: tuple[str, str] = ("", "")) -> dict:
+def compare_versions(
+    a: ModelVersion,
+    b: ModelVersion,
+    *,
+    replay: tuple[str, str] = ("", ""),
+    functions: tuple[str, str] = ("", ""),
+) -> dict:
     """What differs from ``a`` to ``b``: class, hyper-parameters, metrics (with deltas),
     dependencies, data, and code (the diffs of their ``replay.py`` and ``functions.py``,
     passed as ``replay`` and ``functions``; "" for a version without one), notebook, git and
@@ -27,8 +37,11 @@ def compare_versions(a: ModelVersion, b: ModelVersion, *, replay: tuple[str, str
     metrics = {}
     for key in sorted(set(a.metrics) | set(b.metrics)):
         va, vb = a.metrics.get(key), b.metrics.get(key)
-        metrics[key] = {"a": va, "b": vb,
-                        "delta": (vb - va) if va is not None and vb is not None else None}
+        metrics[key] = {
+            "a": va,
+            "b": vb,
+            "delta": (vb - va) if va is not None and vb is not None else None,
+        }
     deps = _diff_dicts(a.dependencies.get("packages", {}), b.dependencies.get("packages", {}))
     for key in ("python", "platform"):
         if a.dependencies.get(key) != b.dependencies.get(key):
@@ -45,22 +58,30 @@ def compare_versions(a: ModelVersion, b: ModelVersion, *, replay: tuple[str, str
                 fields[key] = {"a": va, "b": vb}
         data[role] = {"same": not fields, "differences": fields}
     return {
-        "a": a.ref, "b": b.ref,
-        "model_class": {"a": a.to_dict(False)["model_class"],
-                        "b": b.to_dict(False)["model_class"]},
-        "hyperparameters": _diff_dicts(a.definition.get("hyperparameters", {}),
-                                       b.definition.get("hyperparameters", {})),
-        "metrics": metrics, "dependencies": deps, "data": data,
-        "code": {"diff": _unified(*replay, f"{a.ref}/replay.py", f"{b.ref}/replay.py"),
-                 "functions_diff": _unified(*functions, f"{a.ref}/functions.py",
-                                            f"{b.ref}/functions.py"),
-                 "notebook": {"a": a.code.get("notebook_path"),
-                              "b": b.code.get("notebook_path"),
-                              "same_snapshot": a.code.get("notebook_sha256")
-                              == b.code.get("notebook_sha256")},
-                 "git": {"a": a.code.get("git"), "b": b.code.get("git")},
-                 "parameters": _diff_dicts(a.code.get("parameters") or {},
-                                           b.code.get("parameters") or {})},
+        "a": a.ref,
+        "b": b.ref,
+        "model_class": {"a": a.to_dict(False)["model_class"], "b": b.to_dict(False)["model_class"]},
+        "hyperparameters": _diff_dicts(
+            a.definition.get("hyperparameters", {}), b.definition.get("hyperparameters", {})
+        ),
+        "metrics": metrics,
+        "dependencies": deps,
+        "data": data,
+        "code": {
+            "diff": _unified(*replay, f"{a.ref}/replay.py", f"{b.ref}/replay.py"),
+            "functions_diff": _unified(
+                *functions, f"{a.ref}/functions.py", f"{b.ref}/functions.py"
+            ),
+            "notebook": {
+                "a": a.code.get("notebook_path"),
+                "b": b.code.get("notebook_path"),
+                "same_snapshot": a.code.get("notebook_sha256") == b.code.get("notebook_sha256"),
+            },
+            "git": {"a": a.code.get("git"), "b": b.code.get("git")},
+            "parameters": _diff_dicts(
+                a.code.get("parameters") or {}, b.code.get("parameters") or {}
+            ),
+        },
     }
 
 

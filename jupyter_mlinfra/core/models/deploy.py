@@ -31,7 +31,7 @@ def _s3_client(store):
 
 
 def _split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket or not key:
         raise InvalidInput(f"invalid S3 URL {uri!r}: use s3://bucket/key")
     return bucket, key
@@ -58,8 +58,9 @@ def _chunks(path: Path, fmt: str):
         yield from pd.read_csv(path, chunksize=BATCH_ROWS)
 
 
-def batch_predict(store, ref: str, input: str, output: str, *, output_column: str,
-                  keep_columns: bool) -> dict:
+def batch_predict(
+    store, ref: str, input: str, output: str, *, output_column: str, keep_columns: bool
+) -> dict:
     in_fmt, out_fmt = _format_of(input), _format_of(output)
     loaded = store.load(ref)
     started = time.perf_counter()
@@ -73,8 +74,11 @@ def batch_predict(store, ref: str, input: str, output: str, *, output_column: st
             local_in = Path(input.removeprefix("file://")).expanduser()
             if not local_in.is_file():
                 raise InvalidInput(f"no input file {input}")
-        local_out = Path(tmp) / ("output." + out_fmt) if output.startswith("s3://") \
+        local_out = (
+            Path(tmp) / ("output." + out_fmt)
+            if output.startswith("s3://")
             else Path(output.removeprefix("file://")).expanduser()
+        )
         local_out.parent.mkdir(parents=True, exist_ok=True)
         partial = local_out.with_name(local_out.name + ".part")
         writer = None
@@ -89,8 +93,11 @@ def batch_predict(store, ref: str, input: str, output: str, *, output_column: st
                     extra = pd.DataFrame.from_records(values, index=frame.index)
                     result = pd.concat([result, extra.add_prefix(output_column + "_")], axis=1)
                 else:
-                    result[output_column] = list(predictions) if not hasattr(
-                        predictions, "tolist") else predictions.tolist()
+                    result[output_column] = (
+                        list(predictions)
+                        if not hasattr(predictions, "tolist")
+                        else predictions.tolist()
+                    )
                 rows += len(result)
                 if out_fmt == "parquet":
                     import pyarrow as pa
@@ -101,8 +108,7 @@ def batch_predict(store, ref: str, input: str, output: str, *, output_column: st
                         writer = pq.ParquetWriter(partial, table.schema)
                     writer.write_table(table)
                 else:
-                    result.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0,
-                                  index=False)
+                    result.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0, index=False)
             if writer is not None:
                 writer.close()
                 writer = None
@@ -116,20 +122,30 @@ def batch_predict(store, ref: str, input: str, output: str, *, output_column: st
         if output.startswith("s3://"):
             bucket, key = _split_s3(output)
             _s3_client(store).upload_file(str(local_out), bucket, key)
-    return {"model": loaded.ref, "input": input, "output": output, "rows": rows,
-            "seconds": round(time.perf_counter() - started, 3), "executed_by": "in-process"}
+    return {
+        "model": loaded.ref,
+        "input": input,
+        "output": output,
+        "rows": rows,
+        "seconds": round(time.perf_counter() - started, 3),
+        "executed_by": "in-process",
+    }
 
 
 BATCH_TAG = "mlinfra-batch-predict"
 _BATCH_NOTEBOOK = {
-    "parameters": ('model_ref = ""\ninput_uri = ""\noutput_uri = ""\n'
-                   'output_column = "prediction"\nkeep_columns = True'),
-    "body": ("import jupyter_mlinfra\nfrom jupyter_mlinfra import models\n\n"
-             "result = models.batch_predict(model_ref, input_uri, output_uri,\n"
-             "                              output_column=output_column,\n"
-             "                              keep_columns=keep_columns, as_job=False)\n"
-             "jupyter_mlinfra.log_metric(\"rows\", result[\"rows\"])\n"
-             "jupyter_mlinfra.log_metric(\"seconds\", result[\"seconds\"])\nresult"),
+    "parameters": (
+        'model_ref = ""\ninput_uri = ""\noutput_uri = ""\n'
+        'output_column = "prediction"\nkeep_columns = True'
+    ),
+    "body": (
+        "import jupyter_mlinfra\nfrom jupyter_mlinfra import models\n\n"
+        "result = models.batch_predict(model_ref, input_uri, output_uri,\n"
+        "                              output_column=output_column,\n"
+        "                              keep_columns=keep_columns, as_job=False)\n"
+        'jupyter_mlinfra.log_metric("rows", result["rows"])\n'
+        'jupyter_mlinfra.log_metric("seconds", result["seconds"])\nresult'
+    ),
 }
 
 
@@ -139,8 +155,18 @@ def _absolute(uri: str) -> str:
     return str(Path(uri.removeprefix("file://")).expanduser().resolve())
 
 
-def batch_predict_job(store, jobs, ref: str, input: str, output: str, *, output_column: str,
-                      keep_columns: bool, wait: bool, timeout: float | None) -> dict:
+def batch_predict_job(
+    store,
+    jobs,
+    ref: str,
+    input: str,
+    output: str,
+    *,
+    output_column: str,
+    keep_columns: bool,
+    wait: bool,
+    timeout: float | None,
+) -> dict:
     """Batch prediction as a job run: a small generated notebook calls ``batch_predict`` in
     a fresh kernel (submitted as content, run in this process's folder); its rows and
     duration are the run's metrics. The version is resolved now, so a moving alias cannot
@@ -153,27 +179,49 @@ def batch_predict_job(store, jobs, ref: str, input: str, output: str, *, output_
     params = nbformat.v4.new_code_cell(_BATCH_NOTEBOOK["parameters"])
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(_BATCH_NOTEBOOK["body"])]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     run = jobs.submit_content(
-        nb, name=f"batch-predict-{version.name}-{version.version}.ipynb", cwd=os.getcwd(),
-        parameters={"model_ref": version.ref, "input_uri": _absolute(input),
-                    "output_uri": _absolute(output), "output_column": output_column,
-                    "keep_columns": bool(keep_columns)},
+        nb,
+        name=f"batch-predict-{version.name}-{version.version}.ipynb",
+        cwd=os.getcwd(),
+        parameters={
+            "model_ref": version.ref,
+            "input_uri": _absolute(input),
+            "output_uri": _absolute(output),
+            "output_column": output_column,
+            "keep_columns": bool(keep_columns),
+        },
         tags=[BATCH_TAG, f"model:{version.name}:{version.version}"],
-        **({"timeout": timeout} if timeout else {}))
-    result = {"model": version.ref, "input": input, "output": output, "run_id": run["id"],
-              "executed_by": f"jobs service (run {run['id']})", "state": run["state"],
-              "rows": None, "seconds": None}
+        **({"timeout": timeout} if timeout else {}),
+    )
+    result = {
+        "model": version.ref,
+        "input": input,
+        "output": output,
+        "run_id": run["id"],
+        "executed_by": f"jobs service (run {run['id']})",
+        "state": run["state"],
+        "rows": None,
+        "seconds": None,
+    }
     if not wait:
         return result
     final = jobs.run_and_wait(run["id"], timeout=timeout)
-    result.update(state=final["state"], rows=final["metrics"].get("rows"),
-                  seconds=final["metrics"].get("seconds"))
+    result.update(
+        state=final["state"],
+        rows=final["metrics"].get("rows"),
+        seconds=final["metrics"].get("seconds"),
+    )
     if final["state"] != "succeeded":
         error = final.get("error") or {}
-        raise InvalidInput(f"batch prediction run {run['id']} ended {final['state']}: "
-                           f"{error.get('type', '')} {error.get('message', '')}".strip())
+        raise InvalidInput(
+            f"batch prediction run {run['id']} ended {final['state']}: "
+            f"{error.get('type', '')} {error.get('message', '')}".strip()
+        )
     if result["rows"] is not None:
         result["rows"] = int(result["rows"])
     return result
@@ -181,8 +229,18 @@ def batch_predict_job(store, jobs, ref: str, input: str, output: str, *, output_
 
 # -- dockerfile -------------------------------------------------------------------------------
 
-_SERVING_PACKAGES = ("pandas", "numpy", "pyarrow", "joblib", "cloudpickle", "SQLAlchemy",
-                     "alembic", "boto3", "psycopg", "psycopg-binary")
+_SERVING_PACKAGES = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "joblib",
+    "cloudpickle",
+    "SQLAlchemy",
+    "alembic",
+    "boto3",
+    "psycopg",
+    "psycopg-binary",
+)
 
 
 def write_dockerfile(store, ref: str, folder: str) -> dict:
@@ -204,15 +262,15 @@ def write_dockerfile(store, ref: str, folder: str) -> dict:
             pins[name] = ver
     pins.pop("jupyter_mlinfra", None)
     pins.pop("jupyter-mlinfra", None)
-    requirements = ["# pinned from the dependencies captured when "
-                    f"{version.ref} was registered"]
-    requirements += [f"{name}=={ver}" for name, ver in sorted(pins.items(),
-                                                               key=lambda kv: kv[0].lower())]
+    requirements = [f"# pinned from the dependencies captured when {version.ref} was registered"]
+    requirements += [
+        f"{name}=={ver}" for name, ver in sorted(pins.items(), key=lambda kv: kv[0].lower())
+    ]
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
     python = ".".join((recorded.get("python") or platform.python_version()).split(".")[:2])
     served = ref if "@" in ref else version.ref  # an alias stays an alias in the image
     dockerfile = f"""\
-# Serves {served} ({version.definition.get('module')}.{version.definition.get('class')})
+# Serves {served} ({version.definition.get("module")}.{version.definition.get("class")})
 # with `jupyter mlinfra serve`. Generated by jupyter_mlinfra {__version__}.
 # The model is fetched from the catalog and artifact store at start-up and every artifact is
 # verified against the checksum recorded at registration: pass their locations at run time,
@@ -236,9 +294,13 @@ HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http:/
 CMD ["jupyter-mlinfra", "serve", "{served}", "--host", "0.0.0.0", "--port", "8080"]
 """
     (out / "Dockerfile").write_text(dockerfile)
-    return {"model": version.ref, "served": served, "folder": str(out),
-            "files": [str(out / "Dockerfile"), str(out / "requirements.txt")],
-            "pinned": len(pins)}
+    return {
+        "model": version.ref,
+        "served": served,
+        "folder": str(out),
+        "files": [str(out / "Dockerfile"), str(out / "requirements.txt")],
+        "pinned": len(pins),
+    }
 
 
 # -- HTTP server ------------------------------------------------------------------------------
@@ -283,8 +345,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         loaded = self.server.loaded
         if self.path in ("/health", "/"):
-            self._send(200, {"status": "ok", "model": loaded.name,
-                             "version": loaded.version.version, "served": self.server.ref})
+            self._send(
+                200,
+                {
+                    "status": "ok",
+                    "model": loaded.name,
+                    "version": loaded.version.version,
+                    "served": self.server.ref,
+                },
+            )
         elif self.path == "/metadata":
             self._send(200, loaded.version.to_dict(full=True))
         else:
@@ -303,13 +372,21 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError as exc:
                 raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
             predictions = loaded.predict_records(records_from_body(body))
-            self._send(200, {"model": loaded.name, "version": loaded.version.version,
-                             "predictions": predictions})
+            self._send(
+                200,
+                {
+                    "model": loaded.name,
+                    "version": loaded.version.version,
+                    "predictions": predictions,
+                },
+            )
         except MLInfraError as exc:
             self._send(exc.http_status, exc.to_dict())
         except Exception as exc:  # the model's own code failed on these records
-            self._send(422, {"error": {"code": "prediction_failed",
-                                       "message": f"{type(exc).__name__}: {exc}"}})
+            self._send(
+                422,
+                {"error": {"code": "prediction_failed", "message": f"{type(exc).__name__}: {exc}"}},
+            )
 
 
 class ModelServer(ThreadingHTTPServer):
@@ -320,8 +397,15 @@ class ModelServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, store, ref: str, address: tuple[str, int], *, refresh: float = 10.0,
-                 verbose: bool = False) -> None:
+    def __init__(
+        self,
+        store,
+        ref: str,
+        address: tuple[str, int],
+        *,
+        refresh: float = 10.0,
+        verbose: bool = False,
+    ) -> None:
         self.store = store
         self.ref = ref
         self.verbose = verbose
@@ -331,8 +415,9 @@ class ModelServer(ThreadingHTTPServer):
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
         if self.refresh > 0:
-            self._follower = threading.Thread(target=self._follow, daemon=True,
-                                              name="mlinfra-serve-follow")
+            self._follower = threading.Thread(
+                target=self._follow, daemon=True, name="mlinfra-serve-follow"
+            )
             self._follower.start()
 
     def check_for_new_version(self) -> bool:
@@ -341,7 +426,7 @@ class ModelServer(ThreadingHTTPServer):
         if current.id == self.loaded.version.id:
             return False
         previous = self.loaded.ref
-        self.loaded = self.store.load(current.ref)     # one attribute swap: atomic
+        self.loaded = self.store.load(current.ref)  # one attribute swap: atomic
         log.warning("%s now points at %s (was %s): serving it", self.ref, current.ref, previous)
         return True
 
@@ -357,11 +442,16 @@ class ModelServer(ThreadingHTTPServer):
         super().server_close()
 
 
-def make_server(store, ref: str, host: str = "127.0.0.1", port: int = 8080,
-                verbose: bool = False, refresh: float = 10.0) -> ModelServer:
+def make_server(
+    store,
+    ref: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    verbose: bool = False,
+    refresh: float = 10.0,
+) -> ModelServer:
     """An HTTP server predicting with ``ref``; see :class:`ModelServer`."""
     return ModelServer(store, ref, (host, port), refresh=refresh, verbose=verbose)
 
 
-__all__ = ["batch_predict", "write_dockerfile", "make_server", "ModelServer",
-           "records_from_body"]
+__all__ = ["batch_predict", "write_dockerfile", "make_server", "ModelServer", "records_from_body"]

@@ -62,9 +62,13 @@ class XGBoostExporter(ModelExporter):
     def export(self, model: Any) -> SerializedPart | None:
         if not hasattr(model, "save_model"):
             return None
-        return SerializedPart("model.xgb.ubj", "native", _saved_file(model.save_model,
-                                                                     "model.ubj"),
-                              "xgboost-ubj", loadable=False)
+        return SerializedPart(
+            "model.xgb.ubj",
+            "native",
+            _saved_file(model.save_model, "model.ubj"),
+            "xgboost-ubj",
+            loadable=False,
+        )
 
 
 class LightGBMExporter(ModelExporter):
@@ -74,8 +78,14 @@ class LightGBMExporter(ModelExporter):
         booster = getattr(model, "booster_", model)
         if not hasattr(booster, "model_to_string"):
             return None
-        return SerializedPart("model.lgb.txt", "native", booster.model_to_string().encode(),
-                              "lightgbm-text", "text/plain", loadable=False)
+        return SerializedPart(
+            "model.lgb.txt",
+            "native",
+            booster.model_to_string().encode(),
+            "lightgbm-text",
+            "text/plain",
+            loadable=False,
+        )
 
 
 class TorchExporter(ModelExporter):
@@ -88,8 +98,9 @@ class TorchExporter(ModelExporter):
 
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
-        return SerializedPart("model.state_dict.pt", "native", buffer.getvalue(),
-                              "torch-state-dict", loadable=False)
+        return SerializedPart(
+            "model.state_dict.pt", "native", buffer.getvalue(), "torch-state-dict", loadable=False
+        )
 
 
 class CatBoostExporter(ModelExporter):
@@ -98,8 +109,13 @@ class CatBoostExporter(ModelExporter):
     def export(self, model: Any) -> SerializedPart | None:
         if not hasattr(model, "save_model"):
             return None
-        return SerializedPart("model.cbm", "native", _saved_file(model.save_model, "model.cbm"),
-                              "catboost-cbm", loadable=False)
+        return SerializedPart(
+            "model.cbm",
+            "native",
+            _saved_file(model.save_model, "model.cbm"),
+            "catboost-cbm",
+            loadable=False,
+        )
 
 
 class KerasExporter(ModelExporter):
@@ -108,8 +124,9 @@ class KerasExporter(ModelExporter):
     def export(self, model: Any) -> SerializedPart | None:
         if not hasattr(model, "save"):
             return None
-        return SerializedPart("model.keras", "native", _saved_file(model.save, "model.keras"),
-                              "keras", loadable=False)
+        return SerializedPart(
+            "model.keras", "native", _saved_file(model.save, "model.keras"), "keras", loadable=False
+        )
 
 
 class ModelExporters:
@@ -170,9 +187,13 @@ class ModelExporters:
 
 
 EXPORTERS = ModelExporters()
-for _name, _exporter in (("xgboost", XGBoostExporter), ("lightgbm", LightGBMExporter),
-                         ("torch", TorchExporter), ("catboost", CatBoostExporter),
-                         ("keras", KerasExporter)):
+for _name, _exporter in (
+    ("xgboost", XGBoostExporter),
+    ("lightgbm", LightGBMExporter),
+    ("torch", TorchExporter),
+    ("catboost", CatBoostExporter),
+    ("keras", KerasExporter),
+):
     EXPORTERS.register(_name, _exporter)
 
 __all__ = ["ENTRY_POINT_GROUP", "EXPORTERS", "ModelExporter", "ModelExporters"]

@@ -43,8 +43,9 @@ class LoadedModel:
                 arity = len(inspect.signature(self.predict_fn).parameters)
             except (TypeError, ValueError):
                 arity = 2
-            return self.predict_fn(self.model, features) if arity >= 2 \
-                else self.predict_fn(features)
+            return (
+                self.predict_fn(self.model, features) if arity >= 2 else self.predict_fn(features)
+            )
 
     @contextmanager
     def _explained(self, data: Any):
@@ -59,7 +60,8 @@ class LoadedModel:
                 raise InvalidInput(
                     f"{self.ref} failed on this input, which lacks column(s) "
                     f"{', '.join(missing)} of the registered input example: "
-                    f"{type(exc).__name__}: {exc}") from exc
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             raise
 
     def predict_records(self, records: list[dict]) -> list:
@@ -70,8 +72,10 @@ class LoadedModel:
         return to_jsonable(self.predict(frame))
 
     def __repr__(self) -> str:
-        return (f"<LoadedModel {self.ref} {self.version.definition.get('class', '?')} "
-                f"aliases={self.version.aliases}>")
+        return (
+            f"<LoadedModel {self.ref} {self.version.definition.get('class', '?')} "
+            f"aliases={self.version.aliases}>"
+        )
 
     def _repr_html_(self) -> str:
         return self.version._repr_html_()

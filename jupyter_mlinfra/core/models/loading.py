@@ -27,8 +27,10 @@ def _catalog_checksum(version: ModelVersion, artifact_name: str) -> Iterator[Non
     try:
         yield
     except IntegrityError as exc:
-        raise IntegrityError(f"artifact {artifact_name} of {version.ref} does not match the "
-                             f"checksum the catalog recorded: {exc.message}") from None
+        raise IntegrityError(
+            f"artifact {artifact_name} of {version.ref} does not match the "
+            f"checksum the catalog recorded: {exc.message}"
+        ) from None
 
 
 def read_artifact(workspace, version: ModelVersion, artifact_name: str) -> bytes:
@@ -66,20 +68,26 @@ def load_parameters(workspace, version: ModelVersion, entry: dict) -> Any:
     A joblib file is mapped copy-on-write (its arrays are paged in from the verified file
     rather than copied: a large model loads in the time of its download)."""
     if entry["format"] != "joblib":
-        return capture.deserialize(entry["format"],
-                                   read_artifact(workspace, version, entry["name"]))
+        return capture.deserialize(
+            entry["format"], read_artifact(workspace, version, entry["name"])
+        )
     spool = spool_folder(workspace)
-    with _catalog_checksum(version, entry["name"]), \
-            workspace.artifacts.verified_file(entry["key"], expected_sha256=entry["sha256"],
-                                              dir=spool) as path:
+    with (
+        _catalog_checksum(version, entry["name"]),
+        workspace.artifacts.verified_file(
+            entry["key"], expected_sha256=entry["sha256"], dir=spool
+        ) as path,
+    ):
         return capture.deserialize_file(entry["format"], path)
 
 
 def load_version(workspace, version: ModelVersion, *, warn: bool = True) -> LoadedModel:
     """The model with its featurize and predict functions, ready to predict; warns
     (:class:`EnvironmentMismatchWarning`) when this environment differs from the recorded one."""
-    parameters = next((a for a in version.artifacts
-                       if a["kind"] == "parameters" and a.get("loadable", True)), None)
+    parameters = next(
+        (a for a in version.artifacts if a["kind"] == "parameters" and a.get("loadable", True)),
+        None,
+    )
     if parameters is None:
         raise IntegrityError(f"{version.ref} has no parameters artifact")
     model = load_parameters(workspace, version, parameters)
@@ -88,14 +96,29 @@ def load_version(workspace, version: ModelVersion, *, warn: bool = True) -> Load
         entry = version.artifact(f"{label}.pkl")
         if entry is not None:
             functions[label] = capture.deserialize(
-                "cloudpickle", read_artifact(workspace, version, entry["name"]))
+                "cloudpickle", read_artifact(workspace, version, entry["name"])
+            )
     diffs = capture.environment_differences(version.dependencies)
     if diffs and warn:
-        warnings.warn(f"{version.ref} was registered in a different environment: "
-                      + "; ".join(diffs), EnvironmentMismatchWarning, stacklevel=4)
-    return LoadedModel(version=version, model=model, featurize=functions.get("featurize"),
-                       predict_fn=functions.get("predict"), environment_differences=diffs)
+        warnings.warn(
+            f"{version.ref} was registered in a different environment: " + "; ".join(diffs),
+            EnvironmentMismatchWarning,
+            stacklevel=4,
+        )
+    return LoadedModel(
+        version=version,
+        model=model,
+        featurize=functions.get("featurize"),
+        predict_fn=functions.get("predict"),
+        environment_differences=diffs,
+    )
 
 
-__all__ = ["EnvironmentMismatchWarning", "read_artifact", "read_text", "load_version",
-           "load_parameters", "spool_folder"]
+__all__ = [
+    "EnvironmentMismatchWarning",
+    "read_artifact",
+    "read_text",
+    "load_version",
+    "load_parameters",
+    "spool_folder",
+]

@@ -19,8 +19,7 @@ def lineage_features(version) -> list[str]:
     return []
 
 
-def fill_features(workspace, version, records: list[dict], requested: Any = None
-                  ) -> list[dict]:
+def fill_features(workspace, version, records: list[dict], requested: Any = None) -> list[dict]:
     features = list(requested) if requested else lineage_features(version)
     if not features or not records:
         return records

@@ -58,9 +58,16 @@ class LoadedModels:
 LOADED_MODELS = LoadedModels()
 
 
-def predict(workspace, name: str, records: list[dict], *, version: int | None = None,
-            alias: str | None = None, features: Any = None,
-            cache: LoadedModels | None = None) -> dict:
+def predict(
+    workspace,
+    name: str,
+    records: list[dict],
+    *,
+    version: int | None = None,
+    alias: str | None = None,
+    features: Any = None,
+    cache: LoadedModels | None = None,
+) -> dict:
     """``{"model", "version", "predictions"}`` for ``records`` (JSON objects) with ``name``
     at ``version``, at ``@alias``, or its latest version."""
     store = workspace.service("models")
@@ -78,8 +85,10 @@ def predict(workspace, name: str, records: list[dict], *, version: int | None = 
     except MLInfraError:
         raise
     except Exception as exc:
-        raise InvalidInput(f"{found.ref} cannot predict these records: "
-                           f"{type(exc).__name__}: {quote(str(exc))[1:-1]}") from None
+        raise InvalidInput(
+            f"{found.ref} cannot predict these records: "
+            f"{type(exc).__name__}: {quote(str(exc))[1:-1]}"
+        ) from None
     return {"model": name, "version": found.version, "predictions": predictions}
 
 

@@ -4,6 +4,8 @@ Only catalog rows here: no artifact bytes, no user code. The registration pipeli
 (``pipeline``) hands it a stored version's fields to commit in one transaction
 (:meth:`ModelRegistry.add_version`); the facade (``service.ModelStore``) guards its writes
 for reproduce re-runs.
+
+Length (over ~500 lines): every catalog query of the model registry (models, versions, aliases, tags, search, pages), one transaction style, no engine work.
 """
 
 from __future__ import annotations
@@ -61,13 +63,18 @@ class ModelRegistry:
         elif ref.version:
             number = ref.version
         else:
-            number = s.scalar(select(func.max(ModelVersionRecord.version)).where(
-                ModelVersionRecord.model_name == ref.name, ModelVersionRecord.status == READY))
+            number = s.scalar(
+                select(func.max(ModelVersionRecord.version)).where(
+                    ModelVersionRecord.model_name == ref.name, ModelVersionRecord.status == READY
+                )
+            )
             if number is None:
                 raise NotFound(f"model {ref.name} has no version that is not archived")
-        record = s.scalars(select(ModelVersionRecord).where(
-            ModelVersionRecord.model_name == ref.name,
-            ModelVersionRecord.version == number)).one_or_none()
+        record = s.scalars(
+            select(ModelVersionRecord).where(
+                ModelVersionRecord.model_name == ref.name, ModelVersionRecord.version == number
+            )
+        ).one_or_none()
         if record is None:
             raise NotFound(f"model {ref.name} has no version {number}")
         return record
@@ -87,26 +94,59 @@ class ModelRegistry:
             if row is None:
                 raise NotFound(f"no model {name!r}")
             by_version = self.aliases_by_version(s, name)
-            versions = [as_version(r, by_version.get(r.version, [])) for r in s.scalars(
-                select(ModelVersionRecord).where(ModelVersionRecord.model_name == name)
-                .order_by(ModelVersionRecord.version.desc()))]
-            aliases = [{"alias": a.alias, "version": a.version, "protected": a.protected,
-                        "owner": a.owner, "updated_by": a.updated_by,
-                        "updated_at": to_iso_z(a.updated_at)}
-                       for a in s.scalars(select(ModelAlias).where(ModelAlias.model_name == name)
-                                          .order_by(ModelAlias.alias))]
-            return {"name": row.name, "owner": row.owner, "description": row.description,
-                    "tags": row.tags or {}, "created_at": to_iso_z(row.created_at),
-                    "updated_at": to_iso_z(row.updated_at),
-                    "latest_version": row.last_version, "aliases": aliases,
-                    "versions": versions}
+            versions = [
+                as_version(r, by_version.get(r.version, []))
+                for r in s.scalars(
+                    select(ModelVersionRecord)
+                    .where(ModelVersionRecord.model_name == name)
+                    .order_by(ModelVersionRecord.version.desc())
+                )
+            ]
+            aliases = [
+                {
+                    "alias": a.alias,
+                    "version": a.version,
+                    "protected": a.protected,
+                    "owner": a.owner,
+                    "updated_by": a.updated_by,
+                    "updated_at": to_iso_z(a.updated_at),
+                }
+                for a in s.scalars(
+                    select(ModelAlias)
+                    .where(ModelAlias.model_name == name)
+                    .order_by(ModelAlias.alias)
+                )
+            ]
+            return {
+                "name": row.name,
+                "owner": row.owner,
+                "description": row.description,
+                "tags": row.tags or {},
+                "created_at": to_iso_z(row.created_at),
+                "updated_at": to_iso_z(row.updated_at),
+                "latest_version": row.last_version,
+                "aliases": aliases,
+                "versions": versions,
+            }
 
-    def list_models(self, query: str | None = None, *, owner: str | None = None,
-                    tags: dict | None = None, metrics: list[str] | None = None,
-                    include_archived: bool = False) -> list[dict]:
+    def list_models(
+        self,
+        query: str | None = None,
+        *,
+        owner: str | None = None,
+        tags: dict | None = None,
+        metrics: list[str] | None = None,
+        include_archived: bool = False,
+    ) -> list[dict]:
         """Models matching the filters, each with the version that matched best (newest)."""
-        hits = self.search(query, owner=owner, tags=tags, metrics=metrics,
-                           include_archived=include_archived, limit=None)
+        hits = self.search(
+            query,
+            owner=owner,
+            tags=tags,
+            metrics=metrics,
+            include_archived=include_archived,
+            limit=None,
+        )
         seen: dict[str, ModelVersion] = {}
         counts: dict[str, int] = {}
         for v in hits:
@@ -114,62 +154,125 @@ class ModelRegistry:
             if v.name not in seen:
                 seen[v.name] = v
         with self.ws.catalog.read_session() as s:
-            rows = {r.name: r for r in s.scalars(select(RegisteredModel).where(
-                RegisteredModel.name.in_(list(seen))))} if seen else {}
-            alias_rows = s.scalars(select(ModelAlias).where(
-                ModelAlias.model_name.in_(list(seen)))).all() if seen else []
+            rows = (
+                {
+                    r.name: r
+                    for r in s.scalars(
+                        select(RegisteredModel).where(RegisteredModel.name.in_(list(seen)))
+                    )
+                }
+                if seen
+                else {}
+            )
+            alias_rows = (
+                s.scalars(select(ModelAlias).where(ModelAlias.model_name.in_(list(seen)))).all()
+                if seen
+                else []
+            )
         aliases: dict[str, dict] = {}
         for a in alias_rows:
             aliases.setdefault(a.model_name, {})[a.alias] = a.version
         out: list[dict] = []
         for name, v in seen.items():
             row = rows.get(name)
-            out.append({"name": name, "owner": row.owner if row else v.owner,
-                        "description": (row.description if row else "") or v.description,
-                        "tags": {**(row.tags if row else {}), **v.tags},
-                        "latest_version": row.last_version if row else v.version,
-                        "matching_versions": counts[name], "version": v.version,
-                        "metrics": v.metrics, "aliases": aliases.get(name, {}),
-                        "updated_at": (to_iso_z(row.updated_at) if row else None),
-                        "model_class": v.to_dict(full=False)["model_class"]})
+            out.append(
+                {
+                    "name": name,
+                    "owner": row.owner if row else v.owner,
+                    "description": (row.description if row else "") or v.description,
+                    "tags": {**(row.tags if row else {}), **v.tags},
+                    "latest_version": row.last_version if row else v.version,
+                    "matching_versions": counts[name],
+                    "version": v.version,
+                    "metrics": v.metrics,
+                    "aliases": aliases.get(name, {}),
+                    "updated_at": (to_iso_z(row.updated_at) if row else None),
+                    "model_class": v.to_dict(full=False)["model_class"],
+                }
+            )
         return sorted(out, key=lambda m: m["name"])
 
     # -- pages (the envelope of ..paging; REST lists answer these) ---------------------------
-    def list_models_page(self, query: str | None = None, *, limit: Any = None,
-                         offset: Any = None, cursor: str | None = None, **filters) -> dict:
+    def list_models_page(
+        self,
+        query: str | None = None,
+        *,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+        **filters,
+    ) -> dict:
         """One page of ``list_models`` (by name)."""
         from ..paging import page_rows
 
-        return page_rows(self.list_models(query, **filters), key=lambda m: (m["name"],),
-                         limit=limit, offset=offset, cursor=cursor)
+        return page_rows(
+            self.list_models(query, **filters),
+            key=lambda m: (m["name"],),
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
 
-    def search_page(self, query: str | None = None, *, limit: Any = None, offset: Any = None,
-                    cursor: str | None = None, **filters) -> dict:
+    def search_page(
+        self,
+        query: str | None = None,
+        *,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+        **filters,
+    ) -> dict:
         """One page of ``search`` (newest first: creation time, then name and version), the
         versions as summaries (``to_dict(full=False)``)."""
         from ..paging import page_rows
 
-        return page_rows(self.search(query, **filters, limit=None),
-                         key=lambda v: (-v.created_at.timestamp() if v.created_at else 0.0,
-                                        v.name, -(v.version or 0)),
-                         limit=limit, offset=offset, cursor=cursor,
-                         item=lambda v: v.to_dict(full=False))
+        return page_rows(
+            self.search(query, **filters, limit=None),
+            key=lambda v: (
+                -v.created_at.timestamp() if v.created_at else 0.0,
+                v.name,
+                -(v.version or 0),
+            ),
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+            item=lambda v: v.to_dict(full=False),
+        )
 
-    def versions_page(self, name: str, *, include_archived: bool = True, limit: Any = None,
-                      offset: Any = None, cursor: str | None = None) -> dict:
+    def versions_page(
+        self,
+        name: str,
+        *,
+        include_archived: bool = True,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+    ) -> dict:
         """One page of a model's versions (newest version first), as summaries."""
         from ..paging import page_rows
 
         versions = self.describe_model(name)["versions"]
         if not include_archived:
             versions = [v for v in versions if v.status == READY]
-        return page_rows(versions, key=lambda v: (-v.version,), limit=limit, offset=offset,
-                         cursor=cursor, item=lambda v: v.to_dict(full=False))
+        return page_rows(
+            versions,
+            key=lambda v: (-v.version,),
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+            item=lambda v: v.to_dict(full=False),
+        )
 
-    def search(self, query: str | None = None, *, owner: str | None = None,
-               tags: dict | None = None, metrics: list[str] | None = None,
-               include_archived: bool = False, limit: int | None = None
-               ) -> list[ModelVersion]:
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        owner: str | None = None,
+        tags: dict | None = None,
+        metrics: list[str] | None = None,
+        include_archived: bool = False,
+        limit: int | None = None,
+    ) -> list[ModelVersion]:
         """Versions whose model name contains ``query``, owned by ``owner``, carrying every
         tag in ``tags`` (on the version or the model) and meeting every metric threshold
         (``["accuracy>=0.9", "rmse<3"]``); newest first."""
@@ -182,25 +285,39 @@ class ModelRegistry:
             stmt = stmt.where(ModelVersionRecord.owner == owner)
         if not include_archived:
             stmt = stmt.where(ModelVersionRecord.status == READY)
-        ops = {">=": lambda c, v: c >= v, "<=": lambda c, v: c <= v, ">": lambda c, v: c > v,
-               "<": lambda c, v: c < v, "==": lambda c, v: c == v}
+        ops = {
+            ">=": lambda c, v: c >= v,
+            "<=": lambda c, v: c <= v,
+            ">": lambda c, v: c > v,
+            "<": lambda c, v: c < v,
+            "==": lambda c, v: c == v,
+        }
         for flt in filters:
-            stmt = stmt.where(exists().where(and_(
-                ModelMetric.version_id == ModelVersionRecord.id, ModelMetric.key == flt.key,
-                ops[flt.op](ModelMetric.value, flt.value))))
-        stmt = stmt.order_by(ModelVersionRecord.created_at.desc(),
-                             ModelVersionRecord.version.desc())
+            stmt = stmt.where(
+                exists().where(
+                    and_(
+                        ModelMetric.version_id == ModelVersionRecord.id,
+                        ModelMetric.key == flt.key,
+                        ops[flt.op](ModelMetric.value, flt.value),
+                    )
+                )
+            )
+        stmt = stmt.order_by(
+            ModelVersionRecord.created_at.desc(), ModelVersionRecord.version.desc()
+        )
         with self.ws.catalog.read_session() as s:
-            model_tags = {r.name: r.tags or {} for r in s.scalars(select(RegisteredModel))} \
-                if tags else {}
+            model_tags = (
+                {r.name: r.tags or {} for r in s.scalars(select(RegisteredModel))} if tags else {}
+            )
             out = []
             for record in s.scalars(stmt):
                 if tags:
                     merged = {**model_tags.get(record.model_name, {}), **(record.tags or {})}
                     if any(merged.get(k) != v for k, v in tags.items()):
                         continue
-                if filters and not all(metric_matches(record.metrics.get(f.key), f)
-                                       for f in filters):
+                if filters and not all(
+                    metric_matches(record.metrics.get(f.key), f) for f in filters
+                ):
                     continue
                 out.append(record)
                 if limit is not None and len(out) >= limit:
@@ -210,16 +327,24 @@ class ModelRegistry:
             for record in out:
                 if record.model_name not in aliases:
                     aliases[record.model_name] = self.aliases_by_version(s, record.model_name)
-                result.append(as_version(record,
-                                         aliases[record.model_name].get(record.version, [])))
+                result.append(
+                    as_version(record, aliases[record.model_name].get(record.version, []))
+                )
         return result
 
     # -- writing ----------------------------------------------------------------------
     def lock_model(self, s, name: str, description: str = "") -> RegisteredModel:
         """The model row, created if needed, locked until the transaction ends."""
         dialect = s.bind.dialect.name
-        values = dict(name=name, owner=self.ws.user, description=description or "", tags={},
-                      last_version=0, created_at=utcnow(), updated_at=utcnow())
+        values = dict(
+            name=name,
+            owner=self.ws.user,
+            description=description or "",
+            tags={},
+            last_version=0,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -228,36 +353,66 @@ class ModelRegistry:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
             statement = sqlite_insert(RegisteredModel)
-        s.execute(statement.values(**values)
-                  .on_conflict_do_nothing(index_elements=["name"]))
-        row = s.scalars(select(RegisteredModel).where(RegisteredModel.name == name)
-                        .with_for_update()).one()
+        s.execute(statement.values(**values).on_conflict_do_nothing(index_elements=["name"]))
+        row = s.scalars(
+            select(RegisteredModel).where(RegisteredModel.name == name).with_for_update()
+        ).one()
         s.refresh(row)
         return row
 
-    def add_version(self, version_id: str, name: str, *, description: str, tags: dict,
-                    flavor: str, definition: dict, signature: dict, dependencies: dict,
-                    data: list[dict], code: dict, metrics: dict, artifacts: list[dict],
-                    dirty_reasons: list[str], run_id: str | None, alias: str | None = None,
-                    protect_alias: bool = False) -> ModelVersion:
+    def add_version(
+        self,
+        version_id: str,
+        name: str,
+        *,
+        description: str,
+        tags: dict,
+        flavor: str,
+        definition: dict,
+        signature: dict,
+        dependencies: dict,
+        data: list[dict],
+        code: dict,
+        metrics: dict,
+        artifacts: list[dict],
+        dirty_reasons: list[str],
+        run_id: str | None,
+        alias: str | None = None,
+        protect_alias: bool = False,
+    ) -> ModelVersion:
         """Commit the next version of ``name`` (its artifacts already written) with its
         metrics, and move ``alias`` to it, in one transaction: readers see all of it or
         nothing, and version numbers have no gaps."""
         with self.ws.catalog.session() as s:
             model_row = self.lock_model(s, name, description)
             # re-checked with the model row locked (it may have been created meanwhile)
-            check_may_change(self.ws.identity, model_row.owner, f"model {name}",
-                             "register a version of")
+            check_may_change(
+                self.ws.identity, model_row.owner, f"model {name}", "register a version of"
+            )
             number = model_row.last_version + 1
             model_row.last_version = number
             model_row.updated_at = utcnow()
             record = ModelVersionRecord(
-                id=version_id, model_name=name, version=number, owner=self.ws.user,
-                status=READY, description=description, tags=tags, flavor=flavor,
-                definition=definition, signature=signature, dependencies=dependencies,
-                data=data, code=code, metrics=metrics, artifacts=artifacts,
-                clean=not dirty_reasons, dirty_reasons=dirty_reasons, run_id=run_id,
-                created_at=utcnow())
+                id=version_id,
+                model_name=name,
+                version=number,
+                owner=self.ws.user,
+                status=READY,
+                description=description,
+                tags=tags,
+                flavor=flavor,
+                definition=definition,
+                signature=signature,
+                dependencies=dependencies,
+                data=data,
+                code=code,
+                metrics=metrics,
+                artifacts=artifacts,
+                clean=not dirty_reasons,
+                dirty_reasons=dirty_reasons,
+                run_id=run_id,
+                created_at=utcnow(),
+            )
             s.add(record)
             s.flush()
             for key, value in metrics.items():
@@ -275,33 +430,45 @@ class ModelRegistry:
         with self.ws.catalog.read_session() as s:
             model = s.get(RegisteredModel, name)
             if model is not None:
-                check_may_change(self.ws.identity, model.owner, f"model {name}",
-                                 "register a version of")
+                check_may_change(
+                    self.ws.identity, model.owner, f"model {name}", "register a version of"
+                )
             row = s.get(ModelAlias, (name, alias)) if alias is not None else None
             if row is not None and row.protected:
-                check_may_change(self.ws.identity, row.owner,
-                                 f"alias {name}@{alias} is protected and", "move")
+                check_may_change(
+                    self.ws.identity, row.owner, f"alias {name}@{alias} is protected and", "move"
+                )
 
     def check_model_owner(self, s, name: str, action: str) -> None:
         model = s.get(RegisteredModel, name)
         if model is not None:
             check_may_change(self.ws.identity, model.owner, f"model {name}", action)
 
-    def move_alias(self, s, name: str, alias: str, version: int,
-                    protected: bool | None) -> ModelAlias:
-        row = s.scalars(select(ModelAlias).where(ModelAlias.model_name == name,
-                                                 ModelAlias.alias == alias)
-                        .with_for_update()).one_or_none()
+    def move_alias(
+        self, s, name: str, alias: str, version: int, protected: bool | None
+    ) -> ModelAlias:
+        row = s.scalars(
+            select(ModelAlias)
+            .where(ModelAlias.model_name == name, ModelAlias.alias == alias)
+            .with_for_update()
+        ).one_or_none()
         now = utcnow()
         if row is None:
-            row = ModelAlias(model_name=name, alias=alias, version=version,
-                             protected=bool(protected), owner=self.ws.user,
-                             updated_by=self.ws.user, updated_at=now)
+            row = ModelAlias(
+                model_name=name,
+                alias=alias,
+                version=version,
+                protected=bool(protected),
+                owner=self.ws.user,
+                updated_by=self.ws.user,
+                updated_at=now,
+            )
             s.add(row)
             return row
         if row.protected:
-            check_may_change(self.ws.identity, row.owner,
-                             f"alias {name}@{alias} is protected and", "move")
+            check_may_change(
+                self.ws.identity, row.owner, f"alias {name}@{alias} is protected and", "move"
+            )
         row.version = version
         row.updated_by = self.ws.user
         row.updated_at = now
@@ -309,8 +476,9 @@ class ModelRegistry:
             row.protected = protected
         return row
 
-    def set_alias(self, name: str, alias: str, version: int | str,
-                  protected: bool | None = None) -> dict:
+    def set_alias(
+        self, name: str, alias: str, version: int | str, protected: bool | None = None
+    ) -> dict:
         """Point ``name@alias`` at ``version`` (an int, ``"3"`` or another ref of the same
         model such as ``"staging"``) in one transaction; readers see the old or the new
         target, never neither."""
@@ -318,8 +486,9 @@ class ModelRegistry:
         check_alias(alias)
         with self.ws.catalog.session() as s:
             if isinstance(version, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", version):
-                ref = ModelRef.parse(version if ("@" in version or ":" in version)
-                                     else f"{name}@{version}")
+                ref = ModelRef.parse(
+                    version if ("@" in version or ":" in version) else f"{name}@{version}"
+                )
                 target = self.record(s, ref)
             else:
                 # a number: ModelRef refuses 0 (not "latest") and numbers past the catalog's
@@ -329,8 +498,13 @@ class ModelRegistry:
             if target.status == ARCHIVED:
                 raise Conflict(f"version {target.version} of {name} is archived")
             row = self.move_alias(s, name, alias, target.version, protected)
-            return {"model": name, "alias": alias, "version": row.version,
-                    "protected": row.protected, "owner": row.owner}
+            return {
+                "model": name,
+                "alias": alias,
+                "version": row.version,
+                "protected": row.protected,
+                "owner": row.owner,
+            }
 
     def delete_alias(self, name: str, alias: str) -> None:
         check_model_name(name)
@@ -340,8 +514,9 @@ class ModelRegistry:
             if row is None:
                 raise NotFound(f"model {name} has no alias {alias!r}")
             if row.protected:
-                check_may_change(self.ws.identity, row.owner,
-                                 f"alias {name}@{alias} is protected and", "remove")
+                check_may_change(
+                    self.ws.identity, row.owner, f"alias {name}@{alias} is protected and", "remove"
+                )
             s.delete(row)
 
     def archive(self, ref: str, archived: bool = True) -> ModelVersion:
@@ -350,21 +525,34 @@ class ModelRegistry:
         parsed = ModelRef.parse(ref)
         with self.ws.catalog.session() as s:
             record = self.record(s, parsed)
-            self.check_model_owner(s, record.model_name,
-                                    "archive versions of" if archived else "unarchive versions of")
+            self.check_model_owner(
+                s, record.model_name, "archive versions of" if archived else "unarchive versions of"
+            )
             if archived:
-                pointing = s.scalars(select(ModelAlias.alias).where(
-                    ModelAlias.model_name == record.model_name,
-                    ModelAlias.version == record.version)).all()
+                pointing = s.scalars(
+                    select(ModelAlias.alias).where(
+                        ModelAlias.model_name == record.model_name,
+                        ModelAlias.version == record.version,
+                    )
+                ).all()
                 if pointing:
-                    raise Conflict(f"{record.model_name}:{record.version} is the target of "
-                                   f"alias(es) {', '.join(pointing)}: move them first")
+                    raise Conflict(
+                        f"{record.model_name}:{record.version} is the target of "
+                        f"alias(es) {', '.join(pointing)}: move them first"
+                    )
             record.status = ARCHIVED if archived else READY
             s.flush()
             return as_version(record, [])
 
-    def update(self, name: str, *, description: str | None = None, tags: dict | None = None,
-               version: int | None = None, remove_tags: list[str] | None = None) -> dict:
+    def update(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: dict | None = None,
+        version: int | None = None,
+        remove_tags: list[str] | None = None,
+    ) -> dict:
         """Set the description and/or tags of a model (or of one version)."""
         check_model_name(name)
         tags = check_tags(tags)
@@ -385,8 +573,12 @@ class ModelRegistry:
             target.tags = merged
             if version is None:
                 target.updated_at = utcnow()
-            return {"name": name, "version": version, "description": target.description,
-                    "tags": merged}
+            return {
+                "name": name,
+                "version": version,
+                "description": target.description,
+                "tags": merged,
+            }
 
 
 __all__ = ["ModelRegistry"]

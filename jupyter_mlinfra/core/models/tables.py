@@ -32,12 +32,14 @@ class RegisteredModel(Base):
 
 class ModelVersionRecord(Base):
     __tablename__ = "mlinfra_model_versions"
-    __table_args__ = (UniqueConstraint("model_name", "version",
-                                       name="uq_mlinfra_model_versions_name_version"),)
+    __table_args__ = (
+        UniqueConstraint("model_name", "version", name="uq_mlinfra_model_versions_name_version"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     model_name: Mapped[str] = mapped_column(
-        String(200), ForeignKey("mlinfra_models.name", ondelete="CASCADE"), index=True)
+        String(200), ForeignKey("mlinfra_models.name", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     owner: Mapped[str] = mapped_column(String(128), index=True)
     status: Mapped[str] = mapped_column(String(16), default="ready")  # ready | archived
@@ -61,7 +63,8 @@ class ModelAlias(Base):
     __tablename__ = "mlinfra_model_aliases"
 
     model_name: Mapped[str] = mapped_column(
-        String(200), ForeignKey("mlinfra_models.name", ondelete="CASCADE"), primary_key=True)
+        String(200), ForeignKey("mlinfra_models.name", ondelete="CASCADE"), primary_key=True
+    )
     alias: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -74,7 +77,7 @@ class ModelMetric(Base):
     __tablename__ = "mlinfra_model_metrics"
 
     version_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("mlinfra_model_versions.id", ondelete="CASCADE"),
-        primary_key=True)
+        String(32), ForeignKey("mlinfra_model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
     key: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
     value: Mapped[float] = mapped_column(Float)

@@ -19,8 +19,10 @@ METRIC_RE = re.compile(r"^\s*([A-Za-z0-9_.:/-]+)\s*(>=|<=|==|=|>|<)\s*(-?[0-9.eE
 
 def check_model_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise InvalidInput(f"invalid model name {name!r}: start with a letter or digit, then "
-                           "letters, digits, '_', '.' or '-' (no '@' or ':')")
+        raise InvalidInput(
+            f"invalid model name {name!r}: start with a letter or digit, then "
+            "letters, digits, '_', '.' or '-' (no '@' or ':')"
+        )
     return name
 
 
@@ -41,8 +43,9 @@ def check_version(version: Any) -> int:
     elif isinstance(version, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", version):
         number = int(version)
     if number is None or not 1 <= number <= MAX_VERSION:
-        raise InvalidInput(f"invalid version {quote(version)}: versions are integers from 1 "
-                           f"to {MAX_VERSION}")
+        raise InvalidInput(
+            f"invalid version {quote(version)}: versions are integers from 1 to {MAX_VERSION}"
+        )
     return number
 
 
@@ -174,19 +177,32 @@ class ModelVersion:
 
     def to_dict(self, full: bool = True) -> dict:
         body = {
-            "name": self.name, "version": self.version, "id": self.id, "owner": self.owner,
+            "name": self.name,
+            "version": self.version,
+            "id": self.id,
+            "owner": self.owner,
             "status": self.status,
             "created_at": to_iso_z(self.created_at),
-            "description": self.description, "tags": self.tags, "flavor": self.flavor,
-            "metrics": self.metrics, "clean": self.clean, "dirty_reasons": self.dirty_reasons,
-            "run_id": self.run_id, "aliases": self.aliases,
+            "description": self.description,
+            "tags": self.tags,
+            "flavor": self.flavor,
+            "metrics": self.metrics,
+            "clean": self.clean,
+            "dirty_reasons": self.dirty_reasons,
+            "run_id": self.run_id,
+            "aliases": self.aliases,
             "model_class": f"{self.definition.get('module', '')}.{self.definition.get('class', '')}",
         }
         if full:
             deps = dict(self.dependencies)
-            body.update(definition=self.definition, signature=self.signature,
-                        dependencies=deps, data=self.data, code=self.code,
-                        artifacts=self.artifacts)
+            body.update(
+                definition=self.definition,
+                signature=self.signature,
+                dependencies=deps,
+                data=self.data,
+                code=self.code,
+                artifacts=self.artifacts,
+            )
         return body
 
     def _repr_html_(self) -> str:
@@ -198,17 +214,35 @@ class ModelVersion:
 def metric_matches(value: float | None, flt: MetricFilter) -> bool:
     if value is None:
         return False
-    return {">=": value >= flt.value, "<=": value <= flt.value, ">": value > flt.value,
-            "<": value < flt.value, "==": value == flt.value}[flt.op]
+    return {
+        ">=": value >= flt.value,
+        "<=": value <= flt.value,
+        ">": value > flt.value,
+        "<": value < flt.value,
+        "==": value == flt.value,
+    }[flt.op]
 
 
 def as_version(record: Any, aliases: list[str] | None = None) -> ModelVersion:
     return ModelVersion(
-        name=record.model_name, version=record.version, id=record.id, owner=record.owner,
-        status=record.status, created_at=record.created_at, description=record.description,
-        tags=dict(record.tags or {}), flavor=record.flavor, definition=record.definition or {},
-        signature=record.signature or {}, dependencies=record.dependencies or {},
-        data=list(record.data or []), code=record.code or {}, metrics=dict(record.metrics or {}),
-        artifacts=list(record.artifacts or []), clean=record.clean,
-        dirty_reasons=list(record.dirty_reasons or []), run_id=record.run_id,
-        aliases=sorted(aliases or []))
+        name=record.model_name,
+        version=record.version,
+        id=record.id,
+        owner=record.owner,
+        status=record.status,
+        created_at=record.created_at,
+        description=record.description,
+        tags=dict(record.tags or {}),
+        flavor=record.flavor,
+        definition=record.definition or {},
+        signature=record.signature or {},
+        dependencies=record.dependencies or {},
+        data=list(record.data or []),
+        code=record.code or {},
+        metrics=dict(record.metrics or {}),
+        artifacts=list(record.artifacts or []),
+        clean=record.clean,
+        dirty_reasons=list(record.dirty_reasons or []),
+        run_id=record.run_id,
+        aliases=sorted(aliases or []),
+    )

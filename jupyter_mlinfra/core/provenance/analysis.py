@@ -21,6 +21,8 @@ execution is the last execution of a stale cell.
 
 An edited-but-not-rerun cell is reported as ``code_changed`` only: its stored effects are those
 of the source it ran, so the edit alone makes nothing stale.
+
+Length (over ~500 lines): one analysis pass over an execution history (stale, out of order, hidden state, before-recording findings share its state and are read together).
 """
 
 from __future__ import annotations
@@ -66,15 +68,29 @@ class Finding:
     names: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "cell_id": self.cell_id, "names": self.names,
-                "message": self.message}
+        return {
+            "kind": self.kind,
+            "cell_id": self.cell_id,
+            "names": self.names,
+            "message": self.message,
+        }
 
 
 # The finding kinds that make a result's generating state non-reproducible: the ``clean``
 # flag of ``dependencies()`` and the model store's dirty-state guard both use this set.
-DIRTY_KINDS = frozenset({"stale_direct", "stale_transitive", "out_of_order", "code_changed",
-                         "hidden_state", "deleted_cell", "reads_from_below", "unfollowed",
-                         "before_recording"})
+DIRTY_KINDS = frozenset(
+    {
+        "stale_direct",
+        "stale_transitive",
+        "out_of_order",
+        "code_changed",
+        "hidden_state",
+        "deleted_cell",
+        "reads_from_below",
+        "unfollowed",
+        "before_recording",
+    }
+)
 
 
 @dataclass
@@ -104,13 +120,23 @@ class Report:
 
     @property
     def clean(self) -> bool:
-        return not (self.stale or self.out_of_order or self.hidden_state
-                    or self.hidden_state_cells or self.code_changed or self.unexecuted
-                    or self.reads_from_below or self.unfollowed or self.before_recording)
+        return not (
+            self.stale
+            or self.out_of_order
+            or self.hidden_state
+            or self.hidden_state_cells
+            or self.code_changed
+            or self.unexecuted
+            or self.reads_from_below
+            or self.unfollowed
+            or self.before_recording
+        )
 
     def to_text(self) -> str:
-        head = (f"provenance check of {self.notebook_path or 'the notebook'}: "
-                f"{self.executions} executions")
+        head = (
+            f"provenance check of {self.notebook_path or 'the notebook'}: "
+            f"{self.executions} executions"
+        )
         if self.clean:
             return head + "\nNo hazards: the kernel state matches the notebook run top to bottom."
         lines = [head]
@@ -171,10 +197,16 @@ class History:
         return [w for w in self.writers.get(name, ()) if w.seq > seq]
 
 
-def analyze(executions: list[Execution], cells: list[NotebookCell], *,
-            live_names: Iterable[str] | None = None, notebook_path: str = "",
-            check_files: bool = True,
-            session_id: str = "", before_recording: BeforeRecording | None = None) -> Report:
+def analyze(
+    executions: list[Execution],
+    cells: list[NotebookCell],
+    *,
+    live_names: Iterable[str] | None = None,
+    notebook_path: str = "",
+    check_files: bool = True,
+    session_id: str = "",
+    before_recording: BeforeRecording | None = None,
+) -> Report:
     """The hazard report for a notebook (``cells``) given a session's ``executions``.
 
     ``live_names``: the user's global names in the kernel right now, when the kernel is at hand;
@@ -187,8 +219,9 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
     code_cells = [c for c in cells if c.cell_type == "code"]
     pos = {c.id: i for i, c in enumerate(cells)}
     label = {c.id: f"cell {i + 1}" for i, c in enumerate(cells)}
-    report = Report(notebook_path=notebook_path, session_id=session_id,
-                    executions=len(history.executions))
+    report = Report(
+        notebook_path=notebook_path, session_id=session_id, executions=len(history.executions)
+    )
     report._order = [c.id for c in cells]
 
     def who(e: Execution) -> str:
@@ -202,10 +235,14 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
     for c in executed:
         if _norm(c.source) != _norm(history.last[c.id].source):
             report.code_changed.append(c.id)
-            report.explanations.append(Finding(
-                "code_changed", f"{label[c.id]} was edited after it last ran (execution "
-                f"{_num(history.last[c.id])}); the kernel holds the effects of the old source.",
-                c.id))
+            report.explanations.append(
+                Finding(
+                    "code_changed",
+                    f"{label[c.id]} was edited after it last ran (execution "
+                    f"{_num(history.last[c.id])}); the kernel holds the effects of the old source.",
+                    c.id,
+                )
+            )
 
     # stale (direct) ---------------------------------------------------------------------------
     # files whose content on disk is not what the last recorded execution touching them saw:
@@ -216,8 +253,9 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         seen: dict[str, list[int]] = {}
         for e in history.executions:
             seen.update(e.files)
-        on_disk_changed = {p for p, fp in seen.items()
-                           if (now := fingerprint(p)) is not None and now != list(fp)}
+        on_disk_changed = {
+            p for p, fp in seen.items() if (now := fingerprint(p)) is not None and now != list(fp)
+        }
     stale: set[str] = set()
     for c in executed:
         last = history.last[c.id]
@@ -226,29 +264,48 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             for w in history.writes_after(name, last.seq):
                 if w.cell_id not in pos or pos[w.cell_id] < pos[c.id]:
                     culprits.setdefault(name, []).append(w)
-        outside = sorted(n for n in last.reads
-                         if file_path(n) in on_disk_changed and n not in culprits)
+        outside = sorted(
+            n for n in last.reads if file_path(n) in on_disk_changed and n not in culprits
+        )
         if not culprits and not outside:
             continue
         stale.add(c.id)
         report.stale_direct.append(c.id)
         parts = []
         for name in outside:
-            parts.append(f"{_name(name)}, which changed on disk after {label[c.id]} ran "
-                         f"(written outside the notebook's recorded cells)")
+            parts.append(
+                f"{_name(name)}, which changed on disk after {label[c.id]} ran "
+                f"(written outside the notebook's recorded cells)"
+            )
         for name, writers in culprits.items():
             w = writers[-1]
-            verb = ("deleted" if name in w.deletes else
-                    "may have changed" if name in w.assumed else
-                    "wrote" if file_path(name) and name in w.binds else
-                    "appended to" if file_path(name) else
-                    "rebound" if name in w.binds and name not in w.mutates else
-                    "mutated" if name in w.mutates and name not in w.binds else "changed")
-            parts.append(f"{_name(name)}, which {who(w)} {verb} after {label[c.id]} ran "
-                         f"(execution {_num(w)} > {_num(last)})")
-        report.explanations.append(Finding(
-            "stale_direct", f"{label[c.id]} is stale: it read " + "; and ".join(parts) + ".",
-            c.id, sorted(set(culprits) | set(outside))))
+            verb = (
+                "deleted"
+                if name in w.deletes
+                else "may have changed"
+                if name in w.assumed
+                else "wrote"
+                if file_path(name) and name in w.binds
+                else "appended to"
+                if file_path(name)
+                else "rebound"
+                if name in w.binds and name not in w.mutates
+                else "mutated"
+                if name in w.mutates and name not in w.binds
+                else "changed"
+            )
+            parts.append(
+                f"{_name(name)}, which {who(w)} {verb} after {label[c.id]} ran "
+                f"(execution {_num(w)} > {_num(last)})"
+            )
+        report.explanations.append(
+            Finding(
+                "stale_direct",
+                f"{label[c.id]} is stale: it read " + "; and ".join(parts) + ".",
+                c.id,
+                sorted(set(culprits) | set(outside)),
+            )
+        )
 
     # stale (transitive), in order of last execution -------------------------------------------
     for c in sorted(executed, key=lambda c: history.last[c.id].seq):
@@ -256,16 +313,23 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             continue
         last = history.last[c.id]
         for name in sorted(last.reads):
-            sources = [p for p in history.producers[last.seq].get(name, ())
-                       if history.last.get(p.cell_id) is p and p.cell_id in stale
-                       and p.cell_id != c.id]
+            sources = [
+                p
+                for p in history.producers[last.seq].get(name, ())
+                if history.last.get(p.cell_id) is p and p.cell_id in stale and p.cell_id != c.id
+            ]
             if sources:
                 stale.add(c.id)
                 report.stale_transitive.append(c.id)
-                report.explanations.append(Finding(
-                    "stale_transitive",
-                    f"{label[c.id]} is stale: it read {_name(name)}, produced by "
-                    f"{who(sources[-1])}, which is itself stale.", c.id, [name]))
+                report.explanations.append(
+                    Finding(
+                        "stale_transitive",
+                        f"{label[c.id]} is stale: it read {_name(name)}, produced by "
+                        f"{who(sources[-1])}, which is itself stale.",
+                        c.id,
+                        [name],
+                    )
+                )
                 break
     report.stale_transitive.sort(key=lambda cid: pos[cid])
 
@@ -276,11 +340,15 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         report.out_of_order = True
         a, b = inversions[0]
         more = f" ({len(inversions)} such pairs)" if len(inversions) > 1 else ""
-        report.explanations.append(Finding(
-            "out_of_order",
-            f"Cells ran out of order: {label[b.id]} last ran as execution "
-            f"{_num(history.last[b.id])}, before {label[a.id]} above it "
-            f"({_num(history.last[a.id])}){more}.", b.id))
+        report.explanations.append(
+            Finding(
+                "out_of_order",
+                f"Cells ran out of order: {label[b.id]} last ran as execution "
+                f"{_num(history.last[b.id])}, before {label[a.id]} above it "
+                f"({_num(history.last[a.id])}){more}.",
+                b.id,
+            )
+        )
 
     # unexecuted -----------------------------------------------------------------------------
     if executed:
@@ -288,9 +356,13 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         for c in code_cells:
             if first < pos[c.id] < last_pos and c.id not in history.last and c.source.strip():
                 report.unexecuted.append(c.id)
-                report.explanations.append(Finding(
-                    "unexecuted", f"{label[c.id]} was never run, but cells above and below "
-                    f"it were.", c.id))
+                report.explanations.append(
+                    Finding(
+                        "unexecuted",
+                        f"{label[c.id]} was never run, but cells above and below it were.",
+                        c.id,
+                    )
+                )
 
     # reads_from_below -----------------------------------------------------------------------
     for c in executed:
@@ -305,32 +377,54 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             name, p = sorted(below.items())[0]
             others = sorted(set(below) - {name})
             extra = f" (also {_fmt_names(others)})" if others else ""
-            report.explanations.append(Finding(
-                "reads_from_below",
-                f"{label[c.id]} read {_name(name)}, produced by {label[p.cell_id]} below it"
-                f"{extra}; run top to bottom, it would not exist yet or hold another value.",
-                c.id, sorted(below)))
+            report.explanations.append(
+                Finding(
+                    "reads_from_below",
+                    f"{label[c.id]} read {_name(name)}, produced by {label[p.cell_id]} below it"
+                    f"{extra}; run top to bottom, it would not exist yet or hold another value.",
+                    c.id,
+                    sorted(below),
+                )
+            )
 
     # hidden state ---------------------------------------------------------------------------
-    live = set(live_names) if live_names is not None else \
-        live_names_from_history(history.executions)
-    live = {n for n in live if not n.startswith("_") and n not in BUILTIN_NAMES
-            and n not in _KERNEL_NAMES and not is_ipython_name(n) and not is_pseudo_name(n)}
+    live = (
+        set(live_names) if live_names is not None else live_names_from_history(history.executions)
+    )
+    live = {
+        n
+        for n in live
+        if not n.startswith("_")
+        and n not in BUILTIN_NAMES
+        and n not in _KERNEL_NAMES
+        and not is_ipython_name(n)
+        and not is_pseudo_name(n)
+    }
     if before_recording is not None and before_recording.executions:
         earlier = before_recording.names
-        rebound = set().union(*(e.writes for e in history.executions)) \
-            if history.executions else set()
+        rebound = (
+            set().union(*(e.writes for e in history.executions)) if history.executions else set()
+        )
         left = sorted(earlier - rebound)  # names still holding what those executions made
         live -= set(left)  # reported by the finding below, not as hidden state
         report.before_recording = before_recording.executions
         count = before_recording.executions
-        report.explanations.append(Finding(
-            "before_recording",
-            f"{count} execution{'s' if count != 1 else ''} ran before recording started (the "
-            f"extension was loaded after them): results may depend on them"
-            + (f"; they left {_fmt_names(left[:8])}" + (" and more" if len(left) > 8 else "")
-               if left else "") + ". Restart the kernel and run the notebook to record "
-            "everything.", None, left))
+        report.explanations.append(
+            Finding(
+                "before_recording",
+                f"{count} execution{'s' if count != 1 else ''} ran before recording started (the "
+                f"extension was loaded after them): results may depend on them"
+                + (
+                    f"; they left {_fmt_names(left[:8])}" + (" and more" if len(left) > 8 else "")
+                    if left
+                    else ""
+                )
+                + ". Restart the kernel and run the notebook to record "
+                "everything.",
+                None,
+                left,
+            )
+        )
     bound_by_cells: set[str] = set()
     for c in code_cells:
         effects_now = analyze_source(c.source)
@@ -353,12 +447,18 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
             if ws:
                 makers[hidden_name] = ws[-1]
         detail = "; ".join(f"`{h}` came from {who(makers[h])}" for h in hidden if h in makers)
-        report.explanations.append(Finding(
-            "hidden_state",
-            f"{_fmt_names(hidden)} live{'s' if len(hidden) == 1 else ''} in the kernel but no "
-            f"cell of the notebook defines {'it' if len(hidden) == 1 else 'them'}"
-            + (f" ({detail})" if detail else "") + "; a fresh run would not have "
-            + ("it." if len(hidden) == 1 else "them."), None, hidden))
+        report.explanations.append(
+            Finding(
+                "hidden_state",
+                f"{_fmt_names(hidden)} live{'s' if len(hidden) == 1 else ''} in the kernel but no "
+                f"cell of the notebook defines {'it' if len(hidden) == 1 else 'them'}"
+                + (f" ({detail})" if detail else "")
+                + "; a fresh run would not have "
+                + ("it." if len(hidden) == 1 else "them."),
+                None,
+                hidden,
+            )
+        )
     hidden_set = set(hidden)
     for c in executed:
         last = history.last[c.id]
@@ -366,16 +466,24 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         for name in last.reads:
             producers = history.producers[last.seq].get(name, [])
             if name in hidden_set or any(p.cell_id not in pos for p in producers):
-                if before_recording is not None and name in before_recording.names \
-                        and not producers:
+                if (
+                    before_recording is not None
+                    and name in before_recording.names
+                    and not producers
+                ):
                     continue  # bound before recording started: the finding above
                 names.add(name)
         if names:
             report.hidden_state_cells.append(c.id)
-            report.explanations.append(Finding(
-                "hidden_state",
-                f"{label[c.id]} read {_fmt_names(names)}, which no cell of the notebook "
-                f"produces now (hidden state or a deleted cell).", c.id, sorted(names)))
+            report.explanations.append(
+                Finding(
+                    "hidden_state",
+                    f"{label[c.id]} read {_fmt_names(names)}, which no cell of the notebook "
+                    f"produces now (hidden state or a deleted cell).",
+                    c.id,
+                    sorted(names),
+                )
+            )
 
     # unfollowed -------------------------------------------------------------------------------
     for c in executed:
@@ -383,22 +491,36 @@ def analyze(executions: list[Execution], cells: list[NotebookCell], *,
         if last.unfollowed:
             report.unfollowed.append(c.id)
             what = ", ".join(f"`{u}`" for u in last.unfollowed)
-            report.explanations.append(Finding(
-                "unfollowed",
-                f"{label[c.id]} runs {what}, whose effects provenance cannot follow: results "
-                f"that depend on it may not replay exactly (a replay keeps it and every "
-                f"execution before it).", c.id))
+            report.explanations.append(
+                Finding(
+                    "unfollowed",
+                    f"{label[c.id]} runs {what}, whose effects provenance cannot follow: results "
+                    f"that depend on it may not replay exactly (a replay keeps it and every "
+                    f"execution before it).",
+                    c.id,
+                )
+            )
 
-    order = {"unfollowed": 8, "code_changed": 3, "stale_direct": 0, "stale_transitive": 1, "out_of_order": 2,
-             "hidden_state": 4, "reads_from_below": 5, "unexecuted": 6,
-             "before_recording": 7}
-    report.explanations.sort(key=lambda f: (order.get(f.kind, 9),
-                                            pos.get(f.cell_id or "", -1)))
+    order = {
+        "unfollowed": 8,
+        "code_changed": 3,
+        "stale_direct": 0,
+        "stale_transitive": 1,
+        "out_of_order": 2,
+        "hidden_state": 4,
+        "reads_from_below": 5,
+        "unexecuted": 6,
+        "before_recording": 7,
+    }
+    report.explanations.sort(key=lambda f: (order.get(f.kind, 9), pos.get(f.cell_id or "", -1)))
     return report
 
 
 def affecting(report: Report, cell_ids: Iterable[str]) -> list[Finding]:
     """The findings about the given cells, plus notebook-wide ones (out of order, hidden names)."""
     wanted = set(cell_ids)
-    return [f for f in report.explanations if f.cell_id is None or f.cell_id in wanted
-            or f.kind == "out_of_order"]
+    return [
+        f
+        for f in report.explanations
+        if f.cell_id is None or f.cell_id in wanted or f.kind == "out_of_order"
+    ]

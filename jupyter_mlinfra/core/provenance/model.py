@@ -34,16 +34,16 @@ _epoch = epoch
 class Execution:
     """One execution of one cell in one kernel session."""
 
-    seq: int                        # 1, 2, 3... within the kernel session
-    cell_id: str                    # the front end's cell id (or a stable fallback)
-    source: str                     # the source as executed
-    session_id: str = ""            # the kernel session
+    seq: int  # 1, 2, 3... within the kernel session
+    cell_id: str  # the front end's cell id (or a stable fallback)
+    source: str  # the source as executed
+    session_id: str = ""  # the kernel session
     notebook_path: str = ""
     execution_count: int | None = None
     started_at: float | None = None  # epoch seconds (UTC)
     ended_at: float | None = None
-    status: str = "ok"              # "ok" or "error"
-    error_type: str | None = None   # exception class name when status == "error"
+    status: str = "ok"  # "ok" or "error"
+    error_type: str | None = None  # exception class name when status == "error"
     reads: frozenset[str] = frozenset()
     binds: frozenset[str] = frozenset()
     mutates: frozenset[str] = frozenset()
@@ -110,8 +110,11 @@ class Execution:
             deferred={k: list(v) for k, v in (data.get("deferred") or {}).items()},
             assumed=frozenset(data.get("assumed") or ()),
             unfollowed=tuple(data.get("unfollowed") or ()),
-            files={str(k): [int(x) for x in v][:2]
-                   for k, v in (data.get("files") or {}).items() if isinstance(v, list)},
+            files={
+                str(k): [int(x) for x in v][:2]
+                for k, v in (data.get("files") or {}).items()
+                if isinstance(v, list)
+            },
         )
 
 
@@ -131,8 +134,13 @@ def cells_from_notebook(nb: Any) -> list[NotebookCell]:
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(source)
-        cells.append(NotebookCell(id=str(cell.get("id") or f"cell-{index}"), source=source,
-                                  cell_type=cell.get("cell_type", "code")))
+        cells.append(
+            NotebookCell(
+                id=str(cell.get("id") or f"cell-{index}"),
+                source=source,
+                cell_type=cell.get("cell_type", "code"),
+            )
+        )
     return cells
 
 
@@ -140,14 +148,19 @@ def cells_from_json(items: Iterable[dict[str, Any]]) -> list[NotebookCell]:
     """Cells sent by a front end: ``[{"id", "source", "cell_type"?}, ...]``."""
     cells = []
     for i, item in enumerate(items):
-        _require(isinstance(item, dict) and "id" in item,
-                f"cells[{i}] must be an object with an 'id' and a 'source'")
+        _require(
+            isinstance(item, dict) and "id" in item,
+            f"cells[{i}] must be an object with an 'id' and a 'source'",
+        )
         source = item.get("source", "")
         if isinstance(source, list):
             source = "".join(source)
         _require(isinstance(source, str), f"cells[{i}].source must be a string")
-        cells.append(NotebookCell(id=str(item["id"]), source=source,
-                                  cell_type=str(item.get("cell_type", "code"))))
+        cells.append(
+            NotebookCell(
+                id=str(item["id"]), source=source, cell_type=str(item.get("cell_type", "code"))
+            )
+        )
     return cells
 
 
@@ -166,8 +179,10 @@ class BeforeRecording:
     def from_dict(cls, data: Any) -> BeforeRecording | None:
         if not isinstance(data, dict) or not data.get("executions"):
             return None
-        return cls(executions=int(data["executions"]),
-                   names=frozenset(str(n) for n in data.get("names") or ()))
+        return cls(
+            executions=int(data["executions"]),
+            names=frozenset(str(n) for n in data.get("names") or ()),
+        )
 
 
 @dataclass
@@ -176,8 +191,8 @@ class KernelSession:
 
     session_id: str
     notebook_path: str
-    started_at: float                   # epoch seconds (UTC)
-    kernel_id: str | None = None        # Jupyter's kernel id: the same across restarts
+    started_at: float  # epoch seconds (UTC)
+    kernel_id: str | None = None  # Jupyter's kernel id: the same across restarts
     before_recording: BeforeRecording | None = None
 
 
@@ -192,22 +207,31 @@ class ExecutionLog:
     before_recording: BeforeRecording | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"version": LOG_VERSION, "notebook_path": self.notebook_path,
-               "session_id": self.session_id,
-               "executions": [e.to_dict() for e in self.executions]}
+        out = {
+            "version": LOG_VERSION,
+            "notebook_path": self.notebook_path,
+            "session_id": self.session_id,
+            "executions": [e.to_dict() for e in self.executions],
+        }
         if self.before_recording is not None:
             out["before_recording"] = self.before_recording.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExecutionLog:
-        _require(isinstance(data, dict) and isinstance(data.get("executions"), list),
-                 "an execution log needs an 'executions' list")
-        executions = sorted((Execution.from_dict(e) for e in data["executions"]),
-                            key=lambda e: e.seq)
-        return cls(executions=executions, notebook_path=data.get("notebook_path") or "",
-                   session_id=data.get("session_id") or "",
-                   before_recording=BeforeRecording.from_dict(data.get("before_recording")))
+        _require(
+            isinstance(data, dict) and isinstance(data.get("executions"), list),
+            "an execution log needs an 'executions' list",
+        )
+        executions = sorted(
+            (Execution.from_dict(e) for e in data["executions"]), key=lambda e: e.seq
+        )
+        return cls(
+            executions=executions,
+            notebook_path=data.get("notebook_path") or "",
+            session_id=data.get("session_id") or "",
+            before_recording=BeforeRecording.from_dict(data.get("before_recording")),
+        )
 
 
 def log_from_notebook(nb: Any) -> ExecutionLog | None:
@@ -216,8 +240,7 @@ def log_from_notebook(nb: Any) -> ExecutionLog | None:
     saying where it is, never a traceback."""
     where = f"the notebook's metadata {METADATA_KEY}.provenance"
     section = (nb.get("metadata") or {}).get(METADATA_KEY) or {}
-    _require(isinstance(section, dict), f"the notebook's metadata {METADATA_KEY} is not an "
-                                        f"object")
+    _require(isinstance(section, dict), f"the notebook's metadata {METADATA_KEY} is not an object")
     data = section.get("provenance")
     if not data:
         return None
@@ -236,5 +259,8 @@ def attach_log(nb: Any, log: ExecutionLog) -> None:
 
     meta = nb.setdefault("metadata", {})
     section = meta.setdefault(METADATA_KEY, {})
-    section["provenance"] = {**log.to_dict(), "machine": socket.gethostname(),
-                             "saved_at": to_iso_z(utcnow())}
+    section["provenance"] = {
+        **log.to_dict(),
+        "machine": socket.gethostname(),
+        "saved_at": to_iso_z(utcnow()),
+    }

@@ -46,14 +46,14 @@ class Observation:
 
     seq: int
     cell_id: str
-    source: str              # as typed (raw cell)
-    python_source: str       # after IPython's input transformation (magics -> calls)
+    source: str  # as typed (raw cell)
+    python_source: str  # after IPython's input transformation (magics -> calls)
     started_at: float
     ended_at: float
     execution_count: int | None = None
     status: str = "ok"
     error_type: str | None = None
-    rebound: frozenset[str] = frozenset()   # names added or bound to another object
+    rebound: frozenset[str] = frozenset()  # names added or bound to another object
     deleted: frozenset[str] = frozenset()
     aliases: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> same-object names
 
@@ -66,9 +66,22 @@ class _Deferred:
     unfollowed: tuple[str, ...] = ()
 
 
-_IMMUTABLE = (int, float, complex, str, bytes, bool, range, type(None), frozenset,
-              types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
-              types.MethodType)
+_IMMUTABLE = (
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bool,
+    range,
+    type(None),
+    frozenset,
+    types.ModuleType,
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+)
 _MAX_CHILDREN = 1000
 _MISSING = object()
 
@@ -198,8 +211,9 @@ class HistoryBuilder:
         self._learned = False
         self._relearn: set[str] = set()
 
-    def _expand(self, names: set[str], calls: set[str]
-                ) -> tuple[set[str], set[str], set[str], list[str]]:
+    def _expand(
+        self, names: set[str], calls: set[str]
+    ) -> tuple[set[str], set[str], set[str], list[str]]:
         """Globals read / mutated / bound through functions defined earlier, and the code
         they run that the analysis cannot follow."""
         reads: set[str] = set()
@@ -229,16 +243,18 @@ class HistoryBuilder:
                 continue
             if isinstance(obj, types.ModuleType):
                 self.modules[name] = obj.__name__
-            elif isinstance(obj, (types.FunctionType, types.BuiltinFunctionType,
-                                  types.MethodType)):
+            elif isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
                 module = getattr(obj, "__module__", None)
                 if module and module not in ("__main__", "builtins"):
                     self.modules[name] = f"{module}.{getattr(obj, '__name__', name)}"
 
-    def add(self, obs: Observation, notebook_path: str | None = None,
-            alias_lookup: Callable[[set[str]], dict[str, frozenset[str]]] | None = None,
-            namespace: Callable[[], list[tuple[str, Any]]] | None = None,
-            ) -> Execution:
+    def add(
+        self,
+        obs: Observation,
+        notebook_path: str | None = None,
+        alias_lookup: Callable[[set[str]], dict[str, frozenset[str]]] | None = None,
+        namespace: Callable[[], list[tuple[str, Any]]] | None = None,
+    ) -> Execution:
         """Build, keep and return the record of one observed execution. ``alias_lookup`` maps
         mutated names to the other global names bound to the same object; ``namespace`` (the
         user's names and objects, when the kernel is at hand) refines the static effects."""
@@ -259,11 +275,13 @@ class HistoryBuilder:
         self._relearn = effects.binds | deleted
         for name in self._relearn:
             self.modules.pop(name, None)
-        self.modules.update(effects.imports if ok else
-                            {k: v for k, v in effects.imports.items() if k in rebound})
+        self.modules.update(
+            effects.imports if ok else {k: v for k, v in effects.imports.items() if k in rebound}
+        )
 
         via_reads, via_mutates, via_binds, via_unfollowed = self._expand(
-            effects.reads | effects.calls, effects.calls)
+            effects.reads | effects.calls, effects.calls
+        )
         reads = effects.reads | (via_reads - effects.binds)
         static_binds = effects.binds | via_binds
         binds = rebound | (static_binds if ok else static_binds & rebound)
@@ -281,8 +299,9 @@ class HistoryBuilder:
                 if name in objs and hasattr(type(objs[name]), "__next__"):
                     mutates.add(name)
             if mutates:
-                related = _related({n for n in mutates if not is_pseudo_name(n)},
-                                   effects.deep | via_mutates, items)
+                related = _related(
+                    {n for n in mutates if not is_pseudo_name(n)}, effects.deep | via_mutates, items
+                )
                 mutates |= related
                 if not (effects.mutates - effects.assumed):  # only possible mutations
                     assumed |= related
@@ -294,8 +313,8 @@ class HistoryBuilder:
         assumed &= mutates
         cwd = os.getcwd() if items is not None else None
         reads, binds, mutates, deletes_static = (
-            resolve_files(set(x), objs, cwd)
-            for x in (reads, binds, mutates, effects.deletes))
+            resolve_files(set(x), objs, cwd) for x in (reads, binds, mutates, effects.deletes)
+        )
         files: dict[str, list[int]] = {}
         if cwd is not None:
             for name in reads | binds | mutates:
@@ -309,25 +328,37 @@ class HistoryBuilder:
         deferred: dict[str, list[str]] = {}
         for name in binds | deletes:
             if name in effects.deferred_reads and name in binds:
-                d = _Deferred(frozenset(effects.deferred_reads[name]),
-                              frozenset(effects.deferred_mutates.get(name, ())),
-                              frozenset(effects.deferred_binds.get(name, ())),
-                              tuple(effects.deferred_unfollowed.get(name, ())))
+                d = _Deferred(
+                    frozenset(effects.deferred_reads[name]),
+                    frozenset(effects.deferred_mutates.get(name, ())),
+                    frozenset(effects.deferred_binds.get(name, ())),
+                    tuple(effects.deferred_unfollowed.get(name, ())),
+                )
                 self._deferred[name] = d
                 deferred[name] = sorted(d.reads | d.mutates)
             else:
                 self._deferred.pop(name, None)
 
         execution = Execution(
-            seq=obs.seq, cell_id=obs.cell_id, source=obs.source,
+            seq=obs.seq,
+            cell_id=obs.cell_id,
+            source=obs.source,
             session_id=self.session_id,
             notebook_path=notebook_path if notebook_path is not None else self.notebook_path,
-            execution_count=obs.execution_count, started_at=obs.started_at,
-            ended_at=obs.ended_at, status=obs.status, error_type=obs.error_type,
-            reads=frozenset(reads), binds=frozenset(binds), mutates=frozenset(mutates),
-            deletes=frozenset(deletes), deferred=deferred, assumed=frozenset(assumed),
+            execution_count=obs.execution_count,
+            started_at=obs.started_at,
+            ended_at=obs.ended_at,
+            status=obs.status,
+            error_type=obs.error_type,
+            reads=frozenset(reads),
+            binds=frozenset(binds),
+            mutates=frozenset(mutates),
+            deletes=frozenset(deletes),
+            deferred=deferred,
+            assumed=frozenset(assumed),
             files=files,
-            unfollowed=tuple(dict.fromkeys(effects.unfollowed + via_unfollowed)))
+            unfollowed=tuple(dict.fromkeys(effects.unfollowed + via_unfollowed)),
+        )
         self.executions.append(execution)
         return execution
 

@@ -24,8 +24,9 @@ from ..errors import Conflict, InvalidInput, NotFound
 from .model import METADATA_KEY, Execution, ExecutionLog
 
 
-def target_execution(executions: list[Execution], cell_id: str | None = None,
-                     name: str | None = None) -> Execution:
+def target_execution(
+    executions: list[Execution], cell_id: str | None = None, name: str | None = None
+) -> Execution:
     """The execution a replay ends with: the last run of ``cell_id``, the last execution that
     bound ``name``, or (neither given) the last execution."""
     if not executions:
@@ -47,12 +48,12 @@ def target_execution(executions: list[Execution], cell_id: str | None = None,
     return ordered[-1]
 
 
-def replay_slice(executions: list[Execution], target: Execution,
-                 extra_names: set[str] | None = None) -> list[Execution]:
+def replay_slice(
+    executions: list[Execution], target: Execution, extra_names: set[str] | None = None
+) -> list[Execution]:
     """The executions (in execution order) that reproduce ``target``'s result."""
     ordered = [e for e in sorted(executions, key=lambda e: e.seq) if e.seq <= target.seq]
-    needed = set(target.reads) | set(target.mutates) | set(target.deletes) \
-        | set(extra_names or ())
+    needed = set(target.reads) | set(target.mutates) | set(target.deletes) | set(extra_names or ())
     keep_all = bool(target.unfollowed)
     kept = [target]
     for e in reversed(ordered[:-1] if ordered and ordered[-1] is target else ordered):
@@ -74,8 +75,9 @@ def replay_for_name(executions: list[Execution], name: str) -> list[Execution]:
     return replay_slice(executions, target_execution(executions, name=name))
 
 
-def slice_for(executions: list[Execution], *, cell_id: str | None = None,
-              name: str | None = None) -> list[Execution]:
+def slice_for(
+    executions: list[Execution], *, cell_id: str | None = None, name: str | None = None
+) -> list[Execution]:
     """The slice that reproduces a global ``name`` (when no cell is given), else the last run
     of ``cell_id`` (neither given: the last execution)."""
     if name is not None and cell_id is None:
@@ -83,14 +85,20 @@ def slice_for(executions: list[Execution], *, cell_id: str | None = None,
     return replay_slice(executions, target_execution(executions, cell_id))
 
 
-def replay_of(log: ExecutionLog, *, path: str | None = None, cell_id: str | None = None,
-              name: str | None = None, kernel_name: str = "python3",
-              ) -> tuple[list[Execution], nbformat.NotebookNode]:
+def replay_of(
+    log: ExecutionLog,
+    *,
+    path: str | None = None,
+    cell_id: str | None = None,
+    name: str | None = None,
+    kernel_name: str = "python3",
+) -> tuple[list[Execution], nbformat.NotebookNode]:
     """A log's replay slice (see :func:`slice_for`) and the notebook made of it; ``path``
     names the notebook when the log does not."""
     slice_ = slice_for(log.executions, cell_id=cell_id, name=name)
-    return slice_, replay_notebook(slice_, kernel_name=kernel_name,
-                                   notebook_path=log.notebook_path or (path or ""))
+    return slice_, replay_notebook(
+        slice_, kernel_name=kernel_name, notebook_path=log.notebook_path or (path or "")
+    )
 
 
 def replay_file(out_path: str | os.PathLike, *, overwrite: bool = True) -> Path:
@@ -108,34 +116,59 @@ def write_replay(out: Path, slice_: list[Execution], nb: nbformat.NotebookNode) 
     """Write a replay notebook (see :func:`replay_file`) and say what it holds."""
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
-    return {"path": str(out), "cells": len(slice_),
-            "executions": [{"seq": e.seq, "cell_id": e.cell_id,
-                            "execution_count": e.execution_count} for e in slice_]}
+    return {
+        "path": str(out),
+        "cells": len(slice_),
+        "executions": [
+            {"seq": e.seq, "cell_id": e.cell_id, "execution_count": e.execution_count}
+            for e in slice_
+        ],
+    }
 
 
-def replay_notebook(slice_: list[Execution], *, kernel_name: str = "python3",
-                    notebook_path: str = "", title: str | None = None) -> nbformat.NotebookNode:
+def replay_notebook(
+    slice_: list[Execution],
+    *,
+    kernel_name: str = "python3",
+    notebook_path: str = "",
+    title: str | None = None,
+) -> nbformat.NotebookNode:
     """A new notebook with one cell per execution of the slice; each cell's metadata records
     its origin (cell id, sequence number, execution count, session)."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": kernel_name,
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": kernel_name,
+        "display_name": kernel_name,
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     origin_note = f" of `{notebook_path}`" if notebook_path else ""
-    nb.cells.append(nbformat.v4.new_markdown_cell(
-        title or f"# Replay{origin_note}\n\nThe {len(slice_)} executions that reproduce the "
-        f"result of execution #{slice_[-1].seq if slice_ else '-'}, in the order they ran, "
-        f"with the source each one ran. Generated by jupyter_mlinfra."))
-    nb.metadata[METADATA_KEY] = {"replay": {
-        "notebook_path": notebook_path,
-        "session_id": slice_[-1].session_id if slice_ else "",
-        "target": {"cell_id": slice_[-1].cell_id, "seq": slice_[-1].seq} if slice_ else None,
-    }}
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell(
+            title
+            or f"# Replay{origin_note}\n\nThe {len(slice_)} executions that reproduce the "
+            f"result of execution #{slice_[-1].seq if slice_ else '-'}, in the order they ran, "
+            f"with the source each one ran. Generated by jupyter_mlinfra."
+        )
+    )
+    nb.metadata[METADATA_KEY] = {
+        "replay": {
+            "notebook_path": notebook_path,
+            "session_id": slice_[-1].session_id if slice_ else "",
+            "target": {"cell_id": slice_[-1].cell_id, "seq": slice_[-1].seq} if slice_ else None,
+        }
+    }
     for e in slice_:
         cell = nbformat.v4.new_code_cell(e.source)
-        cell.metadata[METADATA_KEY] = {"origin": {
-            "cell_id": e.cell_id, "seq": e.seq, "execution_count": e.execution_count,
-            "session_id": e.session_id, "status": e.status}}
+        cell.metadata[METADATA_KEY] = {
+            "origin": {
+                "cell_id": e.cell_id,
+                "seq": e.seq,
+                "execution_count": e.execution_count,
+                "session_id": e.session_id,
+                "status": e.status,
+            }
+        }
         if e.status == "error":
             cell.metadata["tags"] = ["raises-exception"]
         nb.cells.append(cell)

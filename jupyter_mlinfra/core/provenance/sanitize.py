@@ -29,9 +29,19 @@ import ast
 import re
 from collections.abc import Callable
 
-__all__ = ["collapse_carriage_returns", "progress_timings", "timeit_runs", "step_timings",
-           "elapsed_durations", "warning_locations",
-           "widget_model_ids", "logging_milliseconds", "set_orders", "OUTPUT_SANITIZERS", "sanitize_outputs"]
+__all__ = [
+    "collapse_carriage_returns",
+    "progress_timings",
+    "timeit_runs",
+    "step_timings",
+    "elapsed_durations",
+    "warning_locations",
+    "widget_model_ids",
+    "logging_milliseconds",
+    "set_orders",
+    "OUTPUT_SANITIZERS",
+    "sanitize_outputs",
+]
 
 
 def collapse_carriage_returns(text: str) -> str:
@@ -52,7 +62,8 @@ def collapse_carriage_returns(text: str) -> str:
 # tqdm: "[00:01<00:02,  3.45it/s]", "[00:00<?, ?it/s]", "[01:02:03<00:00, 1.2s/it, loss=0.3]"
 _PROGRESS_TIMING = re.compile(
     r"\[(?:\d+:)?\d{1,2}:\d{2}<(?:(?:\d+:)?\d{1,2}:\d{2}|\?),\s*"
-    r"(?:\?|[\d.]+)\s*(?:[kMG]?(?:it|B|s)/s|s/(?:it|B)|[a-zA-Z]+/s)(?P<postfix>,[^\]\n]*)?\]")
+    r"(?:\?|[\d.]+)\s*(?:[kMG]?(?:it|B|s)/s|s/(?:it|B)|[a-zA-Z]+/s)(?P<postfix>,[^\]\n]*)?\]"
+)
 
 
 def progress_timings(text: str) -> str:
@@ -63,8 +74,10 @@ def progress_timings(text: str) -> str:
 
 # "1.23 µs ± 45.6 ns per loop (mean ± std. dev. of 7 runs, 1,000,000 loops each)"
 _UNIT = r"\s?(?:ns|µs|μs|us|ms|s|min|h)"
-_TIMEIT = re.compile(rf"(?:[\d.]+{_UNIT}\s±\s[\d.]+{_UNIT}|[\d.]+{_UNIT})\s+per loop "
-                     r"\(mean ± std\. dev\. of [\d,]+ runs?, [\d,]+ loops? each\)")
+_TIMEIT = re.compile(
+    rf"(?:[\d.]+{_UNIT}\s±\s[\d.]+{_UNIT}|[\d.]+{_UNIT})\s+per loop "
+    r"\(mean ± std\. dev\. of [\d,]+ runs?, [\d,]+ loops? each\)"
+)
 _TIMEIT_BEST = re.compile(rf"[\d,]+ loops?, best of \d+: [\d.]+{_UNIT} per loop")
 
 
@@ -85,8 +98,10 @@ def step_timings(text: str) -> str:
     return _ETA.sub("ETA: <eta>", _STEP_TIMING.sub("<step timing>", text))
 
 
-_ELAPSED = re.compile(r"(?<![\w.])\d+\.\d+\s?(?:s|sec|secs|seconds|ms|milliseconds|min|mins|"
-                      r"minutes)\b")
+_ELAPSED = re.compile(
+    r"(?<![\w.])\d+\.\d+\s?(?:s|sec|secs|seconds|ms|milliseconds|min|mins|"
+    r"minutes)\b"
+)
 
 
 def elapsed_durations(text: str) -> str:
@@ -99,7 +114,9 @@ def elapsed_durations(text: str) -> str:
 # "<ipython-input-3-abc>:2: UserWarning: ..." , "/tmp/ipykernel_41/2351.py:3: FutureWarning: ..."
 _WARNING_HEADER = re.compile(
     r"^(?P<file>(?:[A-Za-z]:)?[^\s:][^:\n]*?|<[^>\n]+>):(?P<line>\d+): "
-    r"(?P<category>\w*(?:Warning|Error)\w*): ", re.MULTILINE)
+    r"(?P<category>\w*(?:Warning|Error)\w*): ",
+    re.MULTILINE,
+)
 
 
 def warning_locations(text: str) -> str:
@@ -117,7 +134,7 @@ def warning_locations(text: str) -> str:
                 continue
         match = _WARNING_HEADER.match(line)
         if match:
-            line = f"<file>:<line>: {match.group('category')}: " + line[match.end():]
+            line = f"<file>:<line>: {match.group('category')}: " + line[match.end() :]
             drop_source = True
         out.append(line)
     return "\n".join(out)

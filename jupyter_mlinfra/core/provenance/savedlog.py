@@ -41,10 +41,15 @@ def _needed(executions: list[Execution], cell_ids: set[str]) -> list[Execution]:
     return [e for e in ordered if e.seq in keep]
 
 
-def compact_log(current: ExecutionLog, earlier: Iterable[ExecutionLog] = (),
-                cells: Iterable[NotebookCell] | None = None, *,
-                max_bytes: int = DEFAULT_MAX_BYTES, machine: str | None = None,
-                saved_at: str | None = None) -> dict[str, Any]:
+def compact_log(
+    current: ExecutionLog,
+    earlier: Iterable[ExecutionLog] = (),
+    cells: Iterable[NotebookCell] | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    machine: str | None = None,
+    saved_at: str | None = None,
+) -> dict[str, Any]:
     """The log to store in the notebook: ``current`` in full, plus ``earlier_sessions`` (most
     recent first) reduced to what the current cells' replays need, the oldest dropped while
     the whole is over ``max_bytes``; ``dropped: {executions, sessions}`` counts what was left
@@ -56,9 +61,14 @@ def compact_log(current: ExecutionLog, earlier: Iterable[ExecutionLog] = (),
     dropped_exec = 0
     dropped_sessions = 0
     earlier = [log for log in earlier if log.session_id != current.session_id]
-    earlier.sort(key=lambda log: max((e.ended_at or e.started_at or 0.0)
-                                     for e in log.executions) if log.executions else 0.0,
-                 reverse=True)
+    earlier.sort(
+        key=lambda log: (
+            max((e.ended_at or e.started_at or 0.0) for e in log.executions)
+            if log.executions
+            else 0.0
+        ),
+        reverse=True,
+    )
     ids = None if cells is None else {c.id for c in cells}
     kept: list[dict[str, Any]] = []
     for log in earlier:
@@ -68,9 +78,14 @@ def compact_log(current: ExecutionLog, earlier: Iterable[ExecutionLog] = (),
         if not needed:
             dropped_sessions += 1
             continue
-        kept.append(ExecutionLog(executions=needed, notebook_path=log.notebook_path,
-                                 session_id=log.session_id,
-                                 before_recording=log.before_recording).to_dict())
+        kept.append(
+            ExecutionLog(
+                executions=needed,
+                notebook_path=log.notebook_path,
+                session_id=log.session_id,
+                before_recording=log.before_recording,
+            ).to_dict()
+        )
     out["earlier_sessions"] = kept
     out["dropped"] = {"executions": dropped_exec, "sessions": dropped_sessions}
     while kept and _size(out) > max_bytes:

@@ -28,6 +28,8 @@ Cell markers, as nbclient and nbval read them (tags, or nbval's comment lines su
   ``nbval-raises-exception``; comment ``NBVAL_RAISES_EXCEPTION``. A cell whose stored outputs
   contain an error is run this way too, so a notebook saved with a failing cell can still be
   verified to fail the same way.
+
+Length (over ~500 lines): verify's comparison rules (markers, sanitizers, tolerances, verdicts) are read together with the run they judge.
 """
 
 from __future__ import annotations
@@ -58,13 +60,19 @@ IGNORE_OUTPUT_TAGS = frozenset({"mlinfra-ignore-output", "nbval-ignore-output"})
 CHECK_OUTPUT_TAGS = frozenset({"mlinfra-check-output", "nbval-check-output"})
 RAISES_TAGS = frozenset({"raises-exception", "nbval-raises-exception"})
 # nbval's comment markers: a line of the cell that is only ``# MARKER``
-NBVAL_COMMENT_MARKERS = {"NBVAL_SKIP": "skip", "NBVAL_IGNORE_OUTPUT": "ignore_output",
-                         "PYTEST_VALIDATE_IGNORE_OUTPUT": "ignore_output",
-                         "NBVAL_CHECK_OUTPUT": "check_output",
-                         "NBVAL_RAISES_EXCEPTION": "raises"}
+NBVAL_COMMENT_MARKERS = {
+    "NBVAL_SKIP": "skip",
+    "NBVAL_IGNORE_OUTPUT": "ignore_output",
+    "PYTEST_VALIDATE_IGNORE_OUTPUT": "ignore_output",
+    "NBVAL_CHECK_OUTPUT": "check_output",
+    "NBVAL_RAISES_EXCEPTION": "raises",
+}
 
-_TMP_ROOTS = sorted({tempfile.gettempdir(), "/tmp", "/var/tmp", "/var/folders",
-                     "/private/var/folders"}, key=len, reverse=True)
+_TMP_ROOTS = sorted(
+    {tempfile.gettempdir(), "/tmp", "/var/tmp", "/var/folders", "/private/var/folders"},
+    key=len,
+    reverse=True,
+)
 
 DEFAULT_SANITIZERS: list[tuple[str, str]] = [
     (r"0x[0-9a-fA-F]{4,}", "0x<address>"),
@@ -76,8 +84,10 @@ DEFAULT_SANITIZERS: list[tuple[str, str]] = [
     (r"(Wall time|CPU times)[^\n]*", r"\1: <timing>"),
 ]
 
-_ALREADY_LOADED = re.compile(r"The jupyter_mlinfra extension is already loaded\. To reload it, "
-                             r"use:\n\s*%reload_ext jupyter_mlinfra\n?")
+_ALREADY_LOADED = re.compile(
+    r"The jupyter_mlinfra extension is already loaded\. To reload it, "
+    r"use:\n\s*%reload_ext jupyter_mlinfra\n?"
+)
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 
 
@@ -126,8 +136,10 @@ def texts_match(expected: str, actual: str, opts: VerifyOptions) -> bool:
         return True
     if _skeleton(expected) != _skeleton(actual):
         return False
-    return all(_numbers_close(a, b, opts)
-               for a, b in zip(_NUMBER.findall(expected), _NUMBER.findall(actual)))
+    return all(
+        _numbers_close(a, b, opts)
+        for a, b in zip(_NUMBER.findall(expected), _NUMBER.findall(actual))
+    )
 
 
 def _is_figure(data: dict[str, Any]) -> bool:
@@ -166,16 +178,21 @@ def outputs_text(outputs: list[dict[str, Any]], opts: VerifyOptions | None = Non
 
 @dataclass
 class CellVerdict:
-    index: int                 # position in the notebook
+    index: int  # position in the notebook
     cell_id: str
-    status: str                # match | mismatch | error | skipped | not_run
+    status: str  # match | mismatch | error | skipped | not_run
     reason: str = ""
     diff: str = ""
     origin: dict | None = None  # replay cells: the execution they reproduce
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"index": self.index, "cell_id": self.cell_id, "status": self.status,
-                "reason": self.reason, "diff": self.diff}
+        data = {
+            "index": self.index,
+            "cell_id": self.cell_id,
+            "status": self.status,
+            "reason": self.reason,
+            "diff": self.diff,
+        }
         if self.origin is not None:
             data["origin"] = self.origin
         return data
@@ -187,8 +204,8 @@ class VerifyResult:
     cells: list[CellVerdict]
     replay: bool = False
     duration_s: float = 0.0
-    run_error: str | None = None      # why the run stopped, in one line (None: it did not)
-    stop: dict | None = None          # the same as data: RunStop.to_dict()
+    run_error: str | None = None  # why the run stopped, in one line (None: it did not)
+    stop: dict | None = None  # the same as data: RunStop.to_dict()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -200,28 +217,44 @@ class VerifyResult:
     @property
     def ok(self) -> bool:
         counts = self.counts
-        return (counts["mismatch"] == 0 and counts["error"] == 0 and counts["not_run"] == 0
-                and self.run_error is None)
+        return (
+            counts["mismatch"] == 0
+            and counts["error"] == 0
+            and counts["not_run"] == 0
+            and self.run_error is None
+        )
 
     @property
     def verdict(self) -> str:
         return "pass" if self.ok else "fail"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"notebook": self.notebook, "replay": self.replay, "verdict": self.verdict,
-                "ok": self.ok, "counts": self.counts, "duration_s": round(self.duration_s, 3),
-                "duration_seconds": round(self.duration_s, 3),
-                "run_error": self.run_error, "stop": self.stop,
-                "cells": [c.to_dict() for c in self.cells]}
+        return {
+            "notebook": self.notebook,
+            "replay": self.replay,
+            "verdict": self.verdict,
+            "ok": self.ok,
+            "counts": self.counts,
+            "duration_s": round(self.duration_s, 3),
+            "duration_seconds": round(self.duration_s, 3),
+            "run_error": self.run_error,
+            "stop": self.stop,
+            "cells": [c.to_dict() for c in self.cells],
+        }
 
     def to_text(self) -> str:
-        head = (f"verify {'replay of ' if self.replay else ''}{self.notebook}: "
-                f"{self.verdict.upper()}")
+        head = (
+            f"verify {'replay of ' if self.replay else ''}{self.notebook}: {self.verdict.upper()}"
+        )
         if self.stop and self.stop.get("cell_index") is None:
             # nothing ran (no such kernel...): one line says it all
             return f"{head}  the run did not start: {self.run_error}"
-        lines = [head + "  " + "  ".join(f"{k}={v}" for k, v in self.counts.items() if v)
-                 + f"  ({self.duration_s:.1f} s)"]
+        lines = [
+            head
+            + "  "
+            + "  ".join(f"{k}={v}" for k, v in self.counts.items() if v)
+            + f"  ({self.duration_s:.1f} s)"
+        ]
         cells = list(self.cells)
         i = 0
         while i < len(cells):
@@ -230,8 +263,9 @@ class VerifyResult:
                 j = i
                 while j + 1 < len(cells) and cells[j + 1].status == "not_run":
                     j += 1
-                where = (f"cell {c.index + 1}" if j == i
-                         else f"cells {c.index + 1}-{cells[j].index + 1}")
+                where = (
+                    f"cell {c.index + 1}" if j == i else f"cells {c.index + 1}-{cells[j].index + 1}"
+                )
                 lines.append(f"  {where:<16} not_run: {c.reason}")
                 i = j + 1
                 continue
@@ -257,10 +291,10 @@ def _tags(cell: Any) -> set[str]:
 class CellMarkers:
     """What a cell's tags and nbval comment markers ask of verify."""
 
-    skip: bool = False            # not run, not compared
-    raises: bool = False          # an error is expected
-    check: bool | None = None     # compare (True) / do not (False) / the default (None)
-    why: str = ""                 # the marker that decided ``skip`` or ``check``
+    skip: bool = False  # not run, not compared
+    raises: bool = False  # an error is expected
+    check: bool | None = None  # compare (True) / do not (False) / the default (None)
+    why: str = ""  # the marker that decided ``skip`` or ``check``
 
 
 def cell_markers(cell: Any) -> CellMarkers:
@@ -313,8 +347,9 @@ def prepare_for_run(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
-        if (markers.raises or _has_error(cell.get("outputs"))) and \
-                "raises-exception" not in _tags(cell):
+        if (markers.raises or _has_error(cell.get("outputs"))) and "raises-exception" not in _tags(
+            cell
+        ):
             meta = cell.setdefault("metadata", {})
             meta["tags"] = [*_tags(cell), "raises-exception"]
         cell.outputs = []
@@ -322,9 +357,19 @@ def prepare_for_run(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return run
 
 
-_NETWORK_ERRORS = ("URLError", "ConnectionError", "ConnectionRefusedError", "gaierror",
-                   "ConnectTimeout", "ConnectTimeoutError", "MaxRetryError", "HTTPError",
-                   "NewConnectionError", "socket.timeout", "TimeoutError")
+_NETWORK_ERRORS = (
+    "URLError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "gaierror",
+    "ConnectTimeout",
+    "ConnectTimeoutError",
+    "MaxRetryError",
+    "HTTPError",
+    "NewConnectionError",
+    "socket.timeout",
+    "TimeoutError",
+)
 
 
 def _error_text(outputs: list[dict[str, Any]]) -> str:
@@ -347,15 +392,23 @@ def _needs(outputs: list[dict[str, Any]]) -> str | None:
     if ename == "ModuleNotFoundError":
         match = re.search(r"No module named '([^']+)'", evalue)
         return f"the package {match.group(1)}" if match else "a package that is not installed"
-    if ename in _NETWORK_ERRORS or "Connection refused" in evalue or \
-            "Name or service not known" in evalue:
+    if (
+        ename in _NETWORK_ERRORS
+        or "Connection refused" in evalue
+        or "Name or service not known" in evalue
+    ):
         return "the network"
     return None
 
 
-def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None = None,
-                  expected_outputs: dict[str, list] | None = None,
-                  failed_cell_id: str | None = None, stop: Any = None) -> list[CellVerdict]:
+def compare_cells(
+    expected_nb: Any,
+    executed_nb: Any,
+    opts: VerifyOptions | None = None,
+    expected_outputs: dict[str, list] | None = None,
+    failed_cell_id: str | None = None,
+    stop: Any = None,
+) -> list[CellVerdict]:
     """Per-cell verdicts. Cells are matched by id. ``expected_outputs`` (cell id -> outputs)
     overrides the outputs stored in ``expected_nb`` (used for replays). ``stop`` (a
     ``RunStop``) or ``failed_cell_id``: where the run stopped; that cell is an error and the
@@ -387,8 +440,9 @@ def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None
         if cid == stop_cell:
             reached_stop = True
             verdict.status = "error"
-            verdict.reason = (getattr(stop, "message", None) or _error_text(new_outputs)
-                              or "the cell failed")
+            verdict.reason = (
+                getattr(stop, "message", None) or _error_text(new_outputs) or "the cell failed"
+            )
             need = _needs(new_outputs)
             if need and not verdict.reason.startswith("needs "):
                 verdict.reason = f"needs {need}: {verdict.reason}"
@@ -408,27 +462,41 @@ def compare_cells(expected_nb: Any, executed_nb: Any, opts: VerifyOptions | None
             continue
         if old_outputs is None:
             verdict.status = "skipped"
-            verdict.reason = ("no recorded output to compare" if expected_outputs is not None
-                              else "never run in the saved notebook")
+            verdict.reason = (
+                "no recorded output to compare"
+                if expected_outputs is not None
+                else "never run in the saved notebook"
+            )
             continue
         compare = markers.check if markers.check is not None else not opts.lax
         if not compare:
             verdict.status = "skipped"
-            verdict.reason = (f"output not compared ({markers.why})" if markers.why
-                              else "output not compared (lax)")
+            verdict.reason = (
+                f"output not compared ({markers.why})"
+                if markers.why
+                else "output not compared (lax)"
+            )
             continue
         old_text, new_text = outputs_text(old_outputs, opts), outputs_text(new_outputs, opts)
         if not texts_match(old_text, new_text, opts):
             verdict.status = "mismatch"
             verdict.reason = "outputs differ"
-            verdict.diff = "\n".join(difflib.unified_diff(
-                old_text.splitlines(), new_text.splitlines(), "stored", "re-run", lineterm="",
-                n=1))
+            verdict.diff = "\n".join(
+                difflib.unified_diff(
+                    old_text.splitlines(),
+                    new_text.splitlines(),
+                    "stored",
+                    "re-run",
+                    lineterm="",
+                    n=1,
+                )
+            )
     return verdicts
 
 
-def run_until_stop(nb: nbformat.NotebookNode, output_path: str | Path | None = None,
-                   **kwargs: Any) -> tuple[nbformat.NotebookNode, Any]:
+def run_until_stop(
+    nb: nbformat.NotebookNode, output_path: str | Path | None = None, **kwargs: Any
+) -> tuple[nbformat.NotebookNode, Any]:
     """Run ``nb`` with the shared runner, writing ``output_path`` (if any) once at the end.
     Cells tagged ``raises-exception`` may fail; anything else that stops the run (a cell's
     error, a dead kernel, a timeout, no such kernel) comes back as a ``RunStop``. Returns the
@@ -439,13 +507,14 @@ def run_until_stop(nb: nbformat.NotebookNode, output_path: str | Path | None = N
     try:
         execute_notebook(nb, output_path, save_every_cell=False, outcome=outcome, **kwargs)
     except Exception:  # papermill's PapermillExecutionError, DeadKernelError, NoSuchKernel...
-        pass            # ...all described by outcome.stop
+        pass  # ...all described by outcome.stop
     executed = outcome.notebook if outcome.notebook is not None else nb
     return executed, outcome.stop
 
 
-def run_notebook(nb: nbformat.NotebookNode, output_path: str | Path | None = None,
-                 **kwargs: Any) -> tuple[nbformat.NotebookNode, str | None, str | None]:
+def run_notebook(
+    nb: nbformat.NotebookNode, output_path: str | Path | None = None, **kwargs: Any
+) -> tuple[nbformat.NotebookNode, str | None, str | None]:
     """``run_until_stop`` with the stop as a message and a cell id (or None, None)."""
     executed, stop = run_until_stop(nb, output_path, **kwargs)
     if stop is None:
@@ -466,13 +535,22 @@ def default_kernel_name(nb: Any, kernel_name: str | None = None) -> str:
     return NATIVE_KERNEL_NAME
 
 
-def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = None,
-                    expected_outputs: dict[str, list] | None = None, cwd: str | None = None,
-                    kernel_name: str | None = None, timeout: float | None = None,
-                    notebook_path: str | None = None, record_provenance: bool = True,
-                    options: VerifyOptions | None = None, replay: bool = False,
-                    output_path: str | Path | None = None,
-                    provenance_sink: Any = None) -> VerifyResult:
+def run_and_compare(
+    nb: nbformat.NotebookNode,
+    *,
+    name: str,
+    expected_nb: Any = None,
+    expected_outputs: dict[str, list] | None = None,
+    cwd: str | None = None,
+    kernel_name: str | None = None,
+    timeout: float | None = None,
+    notebook_path: str | None = None,
+    record_provenance: bool = True,
+    options: VerifyOptions | None = None,
+    replay: bool = False,
+    output_path: str | Path | None = None,
+    provenance_sink: Any = None,
+) -> VerifyResult:
     """Execute ``nb`` with the shared runner and compare with ``expected_nb`` (default: ``nb``).
     ``timeout``: seconds per cell; ``provenance_sink``: where the run's provenance records go
     (see ``execute_notebook``). The output notebook is written (once) only if
@@ -485,11 +563,21 @@ def run_and_compare(nb: nbformat.NotebookNode, *, name: str, expected_nb: Any = 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mlinfra-verify-") as tmp:
         executed, stop = run_until_stop(
-            to_run, output_path, kernel_name=default_kernel_name(nb, kernel_name),
-            cwd=cwd or tmp, execution_timeout=timeout, notebook_path=notebook_path,
-            record_provenance=record_provenance, provenance_sink=provenance_sink)
+            to_run,
+            output_path,
+            kernel_name=default_kernel_name(nb, kernel_name),
+            cwd=cwd or tmp,
+            execution_timeout=timeout,
+            notebook_path=notebook_path,
+            record_provenance=record_provenance,
+            provenance_sink=provenance_sink,
+        )
     verdicts = compare_cells(expected_nb, executed, options, expected_outputs, stop=stop)
-    return VerifyResult(notebook=name, cells=verdicts, replay=replay,
-                        duration_s=time.perf_counter() - started,
-                        run_error=stop.message if stop else None,
-                        stop=stop.to_dict() if stop else None)
+    return VerifyResult(
+        notebook=name,
+        cells=verdicts,
+        replay=replay,
+        duration_s=time.perf_counter() - started,
+        run_error=stop.message if stop else None,
+        stop=stop.to_dict() if stop else None,
+    )

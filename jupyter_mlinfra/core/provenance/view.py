@@ -22,9 +22,14 @@ def kernel_state(svc, path: str, kernel_id: str | None) -> dict | None:
     if not kernel_id:
         return None
     sessions = svc.kernel_sessions(kernel_id)
-    state = {"kernel_id": kernel_id, "recording": bool(sessions), "session_id": None,
-             "started_at": None, "restarted": len(sessions) > 1,
-             "previous_session_id": sessions[1]["session_id"] if len(sessions) > 1 else None}
+    state = {
+        "kernel_id": kernel_id,
+        "recording": bool(sessions),
+        "session_id": None,
+        "started_at": None,
+        "restarted": len(sessions) > 1,
+        "previous_session_id": sessions[1]["session_id"] if len(sessions) > 1 else None,
+    }
     if sessions:
         state.update(session_id=sessions[0]["session_id"], started_at=sessions[0]["started_at"])
     elif kernel_id in {s["session_id"] for s in svc.sessions(path)}:
@@ -32,17 +37,32 @@ def kernel_state(svc, path: str, kernel_id: str | None) -> dict | None:
     return state
 
 
-def notebook_view(svc, path: str, *, display_path: str, session_id: str | None,
-                  kernel_id: str | None = None, cells: Any = None,
-                  recording_enabled: bool = False) -> dict:
+def notebook_view(
+    svc,
+    path: str,
+    *,
+    display_path: str,
+    session_id: str | None,
+    kernel_id: str | None = None,
+    cells: Any = None,
+    recording_enabled: bool = False,
+) -> dict:
     """The view of the notebook at ``path`` (``display_path``: as the caller names it)."""
     kernel = None if session_id else kernel_state(svc, path, kernel_id)
     if kernel is not None:
         session_id = kernel["session_id"]
-    empty = {"notebook_path": path, "path": display_path, "session_id": session_id,
-             "sessions": svc.sessions(path), "executions": [], "report": None,
-             "log": None, "kernel": kernel, "recording_enabled": recording_enabled,
-             "source": "recorded"}
+    empty = {
+        "notebook_path": path,
+        "path": display_path,
+        "session_id": session_id,
+        "sessions": svc.sessions(path),
+        "executions": [],
+        "report": None,
+        "log": None,
+        "kernel": kernel,
+        "recording_enabled": recording_enabled,
+        "source": "recorded",
+    }
     if kernel is not None and session_id is None:
         # the kernel records nothing (yet): the log the notebook carries, if any
         return saved_view(svc, path, empty, kernel_id, cells) or empty
@@ -51,12 +71,18 @@ def notebook_view(svc, path: str, *, display_path: str, session_id: str | None,
     except NotFound:
         if kernel is None and cells is None and not Path(path).is_file():
             raise
-        return (saved_view(svc, path, empty, kernel_id, cells) if kernel is not None
-                else None) or empty
+        return (
+            saved_view(svc, path, empty, kernel_id, cells) if kernel is not None else None
+        ) or empty
     report = svc.check(path, log=log, cells=current)
-    return {**empty, "notebook_path": log.notebook_path or path, "session_id": log.session_id,
-            "executions": [e.to_dict() for e in log.executions],
-            "report": report.to_dict(), "log": svc.saved_log(log, current, path)}
+    return {
+        **empty,
+        "notebook_path": log.notebook_path or path,
+        "session_id": log.session_id,
+        "executions": [e.to_dict() for e in log.executions],
+        "report": report.to_dict(),
+        "log": svc.saved_log(log, current, path),
+    }
 
 
 def saved_view(svc, path: str, empty: dict, kernel_id: str | None, cells) -> dict | None:
@@ -79,12 +105,17 @@ def saved_view(svc, path: str, empty: dict, kernel_id: str | None, cells) -> dic
     data = ((nb.get("metadata") or {}).get(METADATA_KEY) or {}).get("provenance") or {}
     current = cells if cells is not None else cells_from_notebook(nb)
     report = svc.check(path, log=saved, cells=current)
-    return {**empty, "notebook_path": saved.notebook_path or path,
-            "session_id": saved.session_id,
-            "executions": [e.to_dict() for e in saved.executions],
-            "report": report.to_dict(), "log": dict(data), "source": "saved",
-            "saved_at": data.get("saved_at") if isinstance(data.get("saved_at"), str) else None,
-            "machine": data.get("machine") if isinstance(data.get("machine"), str) else None}
+    return {
+        **empty,
+        "notebook_path": saved.notebook_path or path,
+        "session_id": saved.session_id,
+        "executions": [e.to_dict() for e in saved.executions],
+        "report": report.to_dict(),
+        "log": dict(data),
+        "source": "saved",
+        "saved_at": data.get("saved_at") if isinstance(data.get("saved_at"), str) else None,
+        "machine": data.get("machine") if isinstance(data.get("machine"), str) else None,
+    }
 
 
 __all__ = ["kernel_state", "notebook_view", "saved_view"]

@@ -28,19 +28,29 @@ _SESSIONS = "mlinfra_provenance_sessions"
 _INSERT_EXECUTION = (
     f"INSERT INTO {_EXECUTIONS} (notebook_path, session_id, seq, cell_id, execution_count, "
     "source, started_at, ended_at, duration_ms, status, error_type, effects, owner) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING")
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING"
+)
 _INSERT_SESSION = (
     f"INSERT INTO {_SESSIONS} (session_id, kernel_id, notebook_path, started_at, "
     "executions_before, names_before, owner) VALUES (?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (session_id) DO NOTHING")
+    "ON CONFLICT (session_id) DO NOTHING"
+)
 
 
 def effects_json(e: Execution) -> str:
     """The ``effects`` column of one execution (what the service stores and reads back)."""
-    return json.dumps({"reads": sorted(e.reads), "binds": sorted(e.binds),
-                       "mutates": sorted(e.mutates), "deletes": sorted(e.deletes),
-                       "deferred": e.deferred, "assumed": sorted(e.assumed),
-                       "unfollowed": list(e.unfollowed), "files": e.files})
+    return json.dumps(
+        {
+            "reads": sorted(e.reads),
+            "binds": sorted(e.binds),
+            "mutates": sorted(e.mutates),
+            "deletes": sorted(e.deletes),
+            "deferred": e.deferred,
+            "assumed": sorted(e.assumed),
+            "unfollowed": list(e.unfollowed),
+            "files": e.files,
+        }
+    )
 
 
 def sqlite_datetime(ts: float | None) -> str | None:
@@ -48,8 +58,10 @@ def sqlite_datetime(ts: float | None) -> str | None:
     if ts is None:
         return None
     d = datetime.fromtimestamp(ts, timezone.utc)
-    return (f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
-            f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}")
+    return (
+        f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
+        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}"
+    )
 
 
 def sqlite_path(url: str) -> str | None:
@@ -57,7 +69,7 @@ def sqlite_path(url: str) -> str | None:
     backend, an in-memory database, a URL with options)."""
     for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
         if url.startswith(prefix):
-            path = url[len(prefix):]
+            path = url[len(prefix) :]
             return path if path and path != ":memory:" and "?" not in path else None
     return None
 
@@ -81,8 +93,13 @@ class SQLiteWriter:
             # mode=rw: never create an empty database file where no catalog is yet
             from urllib.parse import quote
 
-            conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=30,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                f"file:{quote(path)}?mode=rw",
+                uri=True,
+                timeout=30,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         except sqlite3.Error:
             return None
         try:
@@ -116,16 +133,44 @@ class SQLiteWriter:
 
     def register_session(self, session: KernelSession, owner: str | None = None) -> bool:
         before = session.before_recording or BeforeRecording()
-        return self._write(_INSERT_SESSION, [(
-            session.session_id, session.kernel_id, session.notebook_path,
-            sqlite_datetime(session.started_at), before.executions,
-            json.dumps(sorted(before.names)), owner or self.owner)]) == 1
+        return (
+            self._write(
+                _INSERT_SESSION,
+                [
+                    (
+                        session.session_id,
+                        session.kernel_id,
+                        session.notebook_path,
+                        sqlite_datetime(session.started_at),
+                        before.executions,
+                        json.dumps(sorted(before.names)),
+                        owner or self.owner,
+                    )
+                ],
+            )
+            == 1
+        )
 
     def record(self, executions: Iterable[Execution], owner: str | None = None) -> int:
         owner = owner or self.owner
-        rows = [(e.notebook_path, e.session_id, e.seq, e.cell_id, e.execution_count, e.source,
-                 sqlite_datetime(e.started_at), sqlite_datetime(e.ended_at), e.duration_ms,
-                 e.status, e.error_type, effects_json(e), owner) for e in executions]
+        rows = [
+            (
+                e.notebook_path,
+                e.session_id,
+                e.seq,
+                e.cell_id,
+                e.execution_count,
+                e.source,
+                sqlite_datetime(e.started_at),
+                sqlite_datetime(e.ended_at),
+                e.duration_ms,
+                e.status,
+                e.error_type,
+                effects_json(e),
+                owner,
+            )
+            for e in executions
+        ]
         return self._write(_INSERT_EXECUTION, rows) if rows else 0
 
 

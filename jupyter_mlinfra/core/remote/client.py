@@ -77,23 +77,42 @@ class ServiceClient:
     def describe(self) -> str:
         return self.url
 
-    def request(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                data: Any = None, files: Any = None, headers: dict | None = None,
-                stream: bool = False):
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        files: Any = None,
+        headers: dict | None = None,
+        stream: bool = False,
+    ):
         import requests
 
         if not self.token:
             raise core_errors.ConfigurationError(
                 f"no token for the mlinfra service at {self.url}: set MLINFRA_SERVICE_TOKEN "
-                f"(JupyterHub sets JUPYTERHUB_API_TOKEN in single-user servers and kernels)")
+                f"(JupyterHub sets JUPYTERHUB_API_TOKEN in single-user servers and kernels)"
+            )
         try:
-            response = self.session.request(method, self.api + path, params=params, json=json,
-                                            data=data, files=files, headers=headers,
-                                            stream=stream,
-                                            timeout=TIMEOUT)
+            response = self.session.request(
+                method,
+                self.api + path,
+                params=params,
+                json=json,
+                data=data,
+                files=files,
+                headers=headers,
+                stream=stream,
+                timeout=TIMEOUT,
+            )
         except requests.RequestException as exc:
-            raise ServiceUnavailable(f"cannot reach the mlinfra service at {self.url}: "
-                                     f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            raise ServiceUnavailable(
+                f"cannot reach the mlinfra service at {self.url}: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
         if response.status_code >= 400:
             self._raise(response)
         return response
@@ -106,7 +125,8 @@ class ServiceClient:
         except Exception:
             raise ServiceUnavailable(
                 f"the mlinfra service at {self.url} answered {response.status_code} "
-                f"{response.reason} (not an mlinfra API error): is service_url right?") from None
+                f"{response.reason} (not an mlinfra API error): is service_url right?"
+            ) from None
         cls = self._classes.get(code)
         if cls is not None and cls is not MLInfraError and not issubclass(cls, ServiceError):
             try:
@@ -116,7 +136,8 @@ class ServiceClient:
             raise exc
         if response.status_code == 403 and code.startswith("http_"):
             raise core_errors.PermissionDenied(
-                f"the mlinfra service at {self.url} refused the token ({message})")
+                f"the mlinfra service at {self.url} refused the token ({message})"
+            )
         if response.status_code == 404 and code.startswith("http_"):
             raise core_errors.NotFound(message)
         raise ServiceError(code, message, response.status_code)

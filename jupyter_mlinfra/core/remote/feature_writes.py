@@ -55,8 +55,11 @@ def _define_view(fs, name: str, body: dict) -> dict:
     entities = body.get("entities")
     if isinstance(entities, str):
         entities = [entities]
-    if not isinstance(entities, list) or not entities or \
-            not all(isinstance(e, str) for e in entities):
+    if (
+        not isinstance(entities, list)
+        or not entities
+        or not all(isinstance(e, str) for e in entities)
+    ):
         raise InvalidInput(f"feature view {name!r} needs at least one entity")
     visibility = _text(body, "visibility")
     check_visibility(visibility)
@@ -76,45 +79,80 @@ def _define_view(fs, name: str, body: dict) -> dict:
     else:
         transform_fp = _text(body, "transform_fingerprint", "") or ""
         if not _SHA256.match(transform_fp):
-            raise InvalidInput("a transform without source text needs its "
-                               "'transform_fingerprint' (64 hex digits)")
+            raise InvalidInput(
+                "a transform without source text needs its 'transform_fingerprint' (64 hex digits)"
+            )
     kind, ref = _text(body, "source_kind", "push") or "push", _text(body, "source_ref", "") or ""
     if kind not in SOURCE_KINDS:
         raise InvalidInput(f"source_kind must be one of {list(SOURCE_KINDS)}, got {kind!r}")
     raw_keys, raw_features = body.get("join_keys"), body.get("features")
     if not isinstance(raw_keys, dict) or not isinstance(raw_features, list) or not raw_features:
-        raise InvalidInput("send the inferred schema: 'join_keys' ({key: dtype}) and "
-                           "'features' ([{name, dtype}], at least one)")
+        raise InvalidInput(
+            "send the inferred schema: 'join_keys' ({key: dtype}) and "
+            "'features' ([{name, dtype}], at least one)"
+        )
     features = []
     for f in raw_features:
-        if not isinstance(f, dict) or not isinstance(f.get("name"), str) or \
-                not isinstance(f.get("dtype"), str):
+        if (
+            not isinstance(f, dict)
+            or not isinstance(f.get("name"), str)
+            or not isinstance(f.get("dtype"), str)
+        ):
             raise InvalidInput("each feature must be {'name': str, 'dtype': str}")
         check_name(f["name"], "feature")
         features.append(FeatureSpec(f["name"], normalize_dtype(f["dtype"])))
     join_keys, latest = fs.registry.prepare_view(name, entities)
     if sorted(raw_keys) != sorted(join_keys):
-        raise InvalidInput(f"feature view {name!r}: the join keys of its entities are "
-                           f"{join_keys}, the definition gives {sorted(raw_keys)}")
+        raise InvalidInput(
+            f"feature view {name!r}: the join keys of its entities are "
+            f"{join_keys}, the definition gives {sorted(raw_keys)}"
+        )
     key_types = {k: normalize_dtype(str(raw_keys[k])) for k in join_keys}
     fingerprint = definition_fingerprint(
-        transform=transform_fp, entities=entities, join_keys=key_types, features=features,
-        event_ts=event_ts, created_ts=created_ts, source_kind=kind, source_ref=ref)
+        transform=transform_fp,
+        entities=entities,
+        join_keys=key_types,
+        features=features,
+        event_ts=event_ts,
+        created_ts=created_ts,
+        source_kind=kind,
+        source_ref=ref,
+    )
     new = None
     if latest is None or latest.fingerprint != fingerprint:
         # no transform artifact: the transform runs only in the client's process
-        new = NewVersion(fingerprint=fingerprint, entities=entities, join_keys=key_types,
-                         features=features, event_timestamp=event_ts,
-                         created_timestamp=created_ts, source_kind=kind, source_ref=ref,
-                         transform_name=transform_name, transform_source=source,
-                         transform_key="")
+        new = NewVersion(
+            fingerprint=fingerprint,
+            entities=entities,
+            join_keys=key_types,
+            features=features,
+            event_timestamp=event_ts,
+            created_timestamp=created_ts,
+            source_kind=kind,
+            source_ref=ref,
+            transform_name=transform_name,
+            transform_source=source,
+            transform_key="",
+        )
     version, changed = fs.registry.save_view(
-        name, new, visibility=visibility, description=_text(body, "description"),
-        tags=tag_list, ttl=ttl, ttl_seconds=ttl_seconds)
+        name,
+        new,
+        visibility=visibility,
+        description=_text(body, "description"),
+        tags=tag_list,
+        ttl=ttl,
+        ttl_seconds=ttl_seconds,
+    )
     fs._changed()
-    return {"view": name, "version": version, "created": new is not None,
-            "changed": changed, "features": [f.to_dict() for f in features],
-            "join_keys": key_types, "source": {"kind": kind, "ref": ref}}
+    return {
+        "view": name,
+        "version": version,
+        "created": new is not None,
+        "changed": changed,
+        "features": [f.to_dict() for f in features],
+        "join_keys": key_types,
+        "source": {"kind": kind, "ref": ref},
+    }
 
 
 def read_rows(data: bytes):
@@ -124,8 +162,9 @@ def read_rows(data: bytes):
     try:
         return pd.read_parquet(io.BytesIO(data))
     except Exception as exc:
-        raise InvalidInput(f"the 'rows' file is not a parquet table: "
-                           f"{type(exc).__name__}") from None
+        raise InvalidInput(
+            f"the 'rows' file is not a parquet table: {type(exc).__name__}"
+        ) from None
 
 
 def check_columns(current, frame) -> None:
@@ -139,8 +178,9 @@ def check_columns(current, frame) -> None:
             raise InvalidInput(f"the uploaded rows lack column {quote(column)} of {label}")
     for column in frame.columns:
         if column not in expected:
-            raise InvalidInput(f"column {quote(str(column))} of the uploaded rows is not in "
-                               f"the schema of {label}")
+            raise InvalidInput(
+                f"column {quote(str(column))} of the uploaded rows is not in the schema of {label}"
+            )
 
 
 def store_rows(fs, name: str, meta: dict, data: bytes) -> dict:
@@ -154,8 +194,11 @@ def store_rows(fs, name: str, meta: dict, data: bytes) -> dict:
     mode = meta.get("mode")
     if mode not in ("materialize", "push"):
         raise InvalidInput("'mode' must be 'materialize' or 'push'")
-    text = f"materialize feature view {name}" if mode == "materialize" \
+    text = (
+        f"materialize feature view {name}"
+        if mode == "materialize"
         else f"push rows to feature view {name}"
+    )
     with audit.action(fs.ws, f"features.{mode}", name, text):
         return _store_rows(fs, name, meta, data, mode)
 

@@ -51,8 +51,9 @@ class RemoteFeatures:
         return self.client.get("health")["capabilities"]["features"]
 
     # -- entities and views ----------------------------------------------------------------
-    def register_entity(self, name: str, join_keys: Iterable[str] | str | None = None,
-                        description: str = "") -> dict:
+    def register_entity(
+        self, name: str, join_keys: Iterable[str] | str | None = None, description: str = ""
+    ) -> dict:
         body: dict[str, Any] = {"name": name, "description": description}
         if join_keys is not None:
             body["join_keys"] = [join_keys] if isinstance(join_keys, str) else list(join_keys)
@@ -61,33 +62,57 @@ class RemoteFeatures:
     def list_entities(self) -> list[dict]:
         return walk(self.client, "features/entities", "entities", {})
 
-    def list_views(self, text: str | None = None, owner: str | None = None,
-                   tag: str | None = None, entity: str | None = None) -> list[dict]:
-        return walk(self.client, "features", "views",
-                    {"q": text, "owner": owner, "tag": tag, "entity": entity})
+    def list_views(
+        self,
+        text: str | None = None,
+        owner: str | None = None,
+        tag: str | None = None,
+        entity: str | None = None,
+    ) -> list[dict]:
+        return walk(
+            self.client,
+            "features",
+            "views",
+            {"q": text, "owner": owner, "tag": tag, "entity": entity},
+        )
 
-    def describe(self, name: str, version: int | None = None,
-                 statistics: bool = True) -> dict:
-        return self.client.get(f"features/views/{_q(name)}", version=version,
-                               statistics=None if statistics else "false")
+    def describe(self, name: str, version: int | None = None, statistics: bool = True) -> dict:
+        return self.client.get(
+            f"features/views/{_q(name)}",
+            version=version,
+            statistics=None if statistics else "false",
+        )
 
     def update_view(self, name: str, **changes: Any) -> dict:
-        changes = {k: (list(v) if k == "tags" and v is not None else v)
-                   for k, v in changes.items() if v is not None}
+        changes = {
+            k: (list(v) if k == "tags" and v is not None else v)
+            for k, v in changes.items()
+            if v is not None
+        }
         return self.client.call("PATCH", f"features/views/{_q(name)}", json=changes)
 
     def delete_view(self, name: str) -> dict:
-        return self.client.call("DELETE", f"features/views/{_q(name)}") or {"view": name,
-                                                                           "deleted": True}
+        return self.client.call("DELETE", f"features/views/{_q(name)}") or {
+            "view": name,
+            "deleted": True,
+        }
 
-    def register_view(self, name: str, *, entities: Iterable[str] | str,
-                      source: Any = None, transform: Callable | None = None,
-                      transform_source: str | None = None,
-                      event_timestamp: str = "event_timestamp",
-                      created_timestamp: str | None = None, ttl: Any = None,
-                      schema: dict[str, str] | None = None, description: str | None = None,
-                      tags: Iterable[str] | None = None,
-                      visibility: str | None = None) -> dict:
+    def register_view(
+        self,
+        name: str,
+        *,
+        entities: Iterable[str] | str,
+        source: Any = None,
+        transform: Callable | None = None,
+        transform_source: str | None = None,
+        event_timestamp: str = "event_timestamp",
+        created_timestamp: str | None = None,
+        ttl: Any = None,
+        schema: dict[str, str] | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        visibility: str | None = None,
+    ) -> dict:
         """As ``FeatureService.register_view``; the transform runs in this process only."""
         from ..features.definitions import TransformCode, check_name, normalize_dtype
         from ..features.sources import SourceReader, infer_schema
@@ -100,22 +125,30 @@ class RemoteFeatures:
         join_keys: list[str] = []
         for ename in entity_names:
             if ename not in known:
-                raise NotFound(f"no entity {ename!r}: register it first "
-                               f"(features.entity({ename!r}, join_keys=[...]))")
+                raise NotFound(
+                    f"no entity {ename!r}: register it first "
+                    f"(features.entity({ename!r}, join_keys=[...]))"
+                )
             join_keys += [k for k in known[ename]["join_keys"] if k not in join_keys]
         code = TransformCode.capture(transform, transform_source)
         declared = {k: normalize_dtype(v) for k, v in (schema or {}).items()}
         data = SourceReader(self.ws).describe(source)
-        key_types, features = infer_schema(name, code, data.frame, join_keys, event_timestamp,
-                                           created_timestamp, declared)
+        key_types, features = infer_schema(
+            name, code, data.frame, join_keys, event_timestamp, created_timestamp, declared
+        )
         body: dict[str, Any] = {
-            "entities": entity_names, "event_timestamp": event_timestamp,
-            "created_timestamp": created_timestamp or "", "join_keys": key_types,
-            "features": [f.to_dict() for f in features], "transform_name": code.name,
-            "transform_source": code.source, "transform_fingerprint": code.fingerprint,
-            "source_kind": data.kind, "source_ref": data.ref}
-        for key, value in (("ttl", ttl), ("description", description),
-                           ("visibility", visibility)):
+            "entities": entity_names,
+            "event_timestamp": event_timestamp,
+            "created_timestamp": created_timestamp or "",
+            "join_keys": key_types,
+            "features": [f.to_dict() for f in features],
+            "transform_name": code.name,
+            "transform_source": code.source,
+            "transform_fingerprint": code.fingerprint,
+            "source_kind": data.kind,
+            "source_ref": data.ref,
+        }
+        for key, value in (("ttl", ttl), ("description", description), ("visibility", visibility)):
             if value is not None:
                 body[key] = value
         if tags is not None:
@@ -132,7 +165,8 @@ class RemoteFeatures:
                 f"{name!r}{'' if version is None else f' version {version}'} was not defined "
                 f"in it: the mlinfra service at {self.client.url} runs no caller code; run "
                 f"its register_view(...) here first (an unchanged definition makes no new "
-                f"version)")
+                f"version)"
+            )
         return held
 
     def _upload(self, name: str, frame, meta: dict) -> dict:
@@ -142,11 +176,15 @@ class RemoteFeatures:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
         return self.client.call(
-            "POST", f"features/views/{_q(name)}/rows", data={"meta": json.dumps(meta)},
-            files=[("rows", ("rows.parquet", buffer.getvalue(), "application/octet-stream"))])
+            "POST",
+            f"features/views/{_q(name)}/rows",
+            data={"meta": json.dumps(meta)},
+            files=[("rows", ("rows.parquet", buffer.getvalue(), "application/octet-stream"))],
+        )
 
-    def materialize(self, name: str, start: Any = None, end: Any = None,
-                    version: int | None = None) -> dict:
+    def materialize(
+        self, name: str, start: Any = None, end: Any = None, version: int | None = None
+    ) -> dict:
         """Read the source and apply the transform here over [start, end) (default: from the
         source's first row to now); the service stores the rows of the parts of the interval
         not materialized yet, offline and online."""
@@ -155,11 +193,11 @@ class RemoteFeatures:
         from ..features.sources import apply_transform
         from ..times import to_iso_z
 
-        held_version, code, data, ts_col = self._definition(name, version,
-                                                            f"materializing {name!r}")
+        held_version, code, data, ts_col = self._definition(
+            name, version, f"materializing {name!r}"
+        )
         if data.frame is None:
-            raise InvalidInput(f"feature view {name!r} has no batch source; feed it with "
-                               "push()")
+            raise InvalidInput(f"feature view {name!r} has no batch source; feed it with push()")
         source = data.frame
         end_dt = parse_time(end, "end") if end is not None else utc_now()
         if start is not None:
@@ -169,14 +207,25 @@ class RemoteFeatures:
         else:
             start_dt = datetime(1970, 1, 1, tzinfo=end_dt.tzinfo)
         if start_dt >= end_dt:
-            raise InvalidInput(f"nothing to materialize: start {start_dt.isoformat()} is not "
-                               f"before end {end_dt.isoformat()}")
+            raise InvalidInput(
+                f"nothing to materialize: start {start_dt.isoformat()} is not "
+                f"before end {end_dt.isoformat()}"
+            )
         if ts_col in source.columns:
-            source = source[in_intervals(to_utc_naive(source[ts_col], ts_col),
-                                         [(start_dt, end_dt)])]
+            source = source[
+                in_intervals(to_utc_naive(source[ts_col], ts_col), [(start_dt, end_dt)])
+            ]
         out = apply_transform(code.func, source, name)
-        return self._upload(name, out, {"mode": "materialize", "version": held_version,
-                                        "start": to_iso_z(start_dt), "end": to_iso_z(end_dt)})
+        return self._upload(
+            name,
+            out,
+            {
+                "mode": "materialize",
+                "version": held_version,
+                "start": to_iso_z(start_dt),
+                "end": to_iso_z(end_dt),
+            },
+        )
 
     def push(self, name: str, rows: Any, version: int | None = None) -> dict:
         """Apply the view's transform to ``rows`` here; the service appends the result."""
@@ -205,24 +254,38 @@ class RemoteFeatures:
 
         if hasattr(entity_rows, "to_dict"):
             entity_rows = entity_rows.to_dict(orient="records")
-        answer = self.client.post("features/online", {"features": _feature_refs(features),
-                                                      "entity_rows": list(entity_rows)})
+        answer = self.client.post(
+            "features/online",
+            {"features": _feature_refs(features), "entity_rows": list(entity_rows)},
+        )
         return OnlineFeatures(
-            feature_names=answer["features"], rows=answer["rows"], status=answer["status"],
-            event_times=[{view: _epoch(t) for view, t in times.items()}
-                         for times in answer.get("event_times") or []])
+            feature_names=answer["features"],
+            rows=answer["rows"],
+            status=answer["status"],
+            event_times=[
+                {view: _epoch(t) for view, t in times.items()}
+                for times in answer.get("event_times") or []
+            ],
+        )
 
-    def get_training_frame(self, entity_df, features: Any, timestamp_column: str | None = None,
-                           full_feature_names: bool = False):
+    def get_training_frame(
+        self,
+        entity_df,
+        features: Any,
+        timestamp_column: str | None = None,
+        full_feature_names: bool = False,
+    ):
         import json
 
         import pandas as pd
 
         ts = timestamp_column or "event_timestamp"
-        rows = json.loads(entity_df.to_json(orient="records", date_format="iso",
-                                            date_unit="us"))
-        body: dict[str, Any] = {"entity_rows": rows, "features": _feature_refs(features),
-                                "full_feature_names": bool(full_feature_names)}
+        rows = json.loads(entity_df.to_json(orient="records", date_format="iso", date_unit="us"))
+        body: dict[str, Any] = {
+            "entity_rows": rows,
+            "features": _feature_refs(features),
+            "full_feature_names": bool(full_feature_names),
+        }
         if timestamp_column:
             body["timestamp_column"] = timestamp_column
         answer = self.client.post("features/training-frame", body)
@@ -240,5 +303,7 @@ class RemoteFeatures:
         return FeatureService.lineage_of(frame)
 
     def record_usage(self, lineage: dict, consumer: str) -> list[dict]:
-        raise InvalidInput(f"recording feature usage is not available through the mlinfra "
-                           f"service at {self.client.url}")
+        raise InvalidInput(
+            f"recording feature usage is not available through the mlinfra "
+            f"service at {self.client.url}"
+        )

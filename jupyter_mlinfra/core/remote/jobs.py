@@ -42,8 +42,7 @@ class RemoteJobs:
         return [{**scheduler, "serving": True, "alive": True}]
 
     # -- jobs ----------------------------------------------------------------------------
-    def create_job(self, name: str, notebook: str, *, base: str | None = None,
-                   **spec: Any) -> dict:
+    def create_job(self, name: str, notebook: str, *, base: str | None = None, **spec: Any) -> dict:
         return self.client.post("jobs", {"name": name, "notebook": notebook, **_clean(spec)})
 
     def update_job(self, ref: str, *, base: str | None = None, **changes: Any) -> dict:
@@ -61,51 +60,96 @@ class RemoteJobs:
     def get_job(self, ref: str) -> dict:
         return self.client.get(f"jobs/{_q(ref)}")
 
-    def list_jobs(self, *, owner: str | None = None, tag: str | None = None,
-                  active: bool | None = None, q: str | None = None, **more: Any) -> list[dict]:
-        params = _clean({"owner": owner, "tag": tag, "q": q,
-                         "active": None if active is None else str(bool(active)).lower(),
-                         **more})
+    def list_jobs(
+        self,
+        *,
+        owner: str | None = None,
+        tag: str | None = None,
+        active: bool | None = None,
+        q: str | None = None,
+        **more: Any,
+    ) -> list[dict]:
+        params = _clean(
+            {
+                "owner": owner,
+                "tag": tag,
+                "q": q,
+                "active": None if active is None else str(bool(active)).lower(),
+                **more,
+            }
+        )
         from .client import walk
 
         return walk(self.client, "jobs", "jobs", params)
 
-    def preview_schedule(self, schedule: str, timezone_name: str = "UTC",
-                         count: int = 5) -> Any:
-        return self.client.get("jobs/schedule-preview", schedule=schedule,
-                               timezone=timezone_name, count=count)
+    def preview_schedule(self, schedule: str, timezone_name: str = "UTC", count: int = 5) -> Any:
+        return self.client.get(
+            "jobs/schedule-preview", schedule=schedule, timezone=timezone_name, count=count
+        )
 
     def notebook_parameters(self, notebook: str, base: str | None = None) -> dict:
         return self.client.get("jobs/notebook-parameters", notebook=notebook)
 
     # -- runs ----------------------------------------------------------------------------
-    def submit(self, notebook: str | None = None, *, job: str | None = None,
-               parameters: dict | None = None, base: str | None = None,
-               **options: Any) -> dict:
-        body = _clean({"notebook": notebook, "job": job, "parameters": parameters or None,
-                       **options})
+    def submit(
+        self,
+        notebook: str | None = None,
+        *,
+        job: str | None = None,
+        parameters: dict | None = None,
+        base: str | None = None,
+        **options: Any,
+    ) -> dict:
+        body = _clean(
+            {"notebook": notebook, "job": job, "parameters": parameters or None, **options}
+        )
         return self.client.post("runs", body)
 
     def submit_content(self, *args: Any, **kwargs: Any) -> dict:
-        raise InvalidInput("running a notebook's content is not available through the "
-                           f"mlinfra service at {self.client.url}: save it under the "
-                           "service's root and run it by path")
+        raise InvalidInput(
+            "running a notebook's content is not available through the "
+            f"mlinfra service at {self.client.url}: save it under the "
+            "service's root and run it by path"
+        )
 
-    def run_job(self, ref: str, *, parameters: dict | None = None, wait: bool = False,
-                timeout: float | None = None, **options: Any) -> dict:
-        run = self.client.post(f"jobs/{_q(ref)}/run",
-                               _clean({"parameters": parameters or None, **options}))
+    def run_job(
+        self,
+        ref: str,
+        *,
+        parameters: dict | None = None,
+        wait: bool = False,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> dict:
+        run = self.client.post(
+            f"jobs/{_q(ref)}/run", _clean({"parameters": parameters or None, **options})
+        )
         if wait:
             return self.wait(run["id"], timeout=timeout)
         return run
 
-    def sweep(self, notebook: str | None = None, grid: dict | list | None = None, *,
-              job: str | None = None, parameters: dict | None = None,
-              base: str | None = None, **options: Any) -> dict:
-        return self.client.post("sweeps", _clean({"notebook": notebook, "grid": grid,
-                                                  "job": job,
-                                                  "parameters": parameters or None,
-                                                  **options}))
+    def sweep(
+        self,
+        notebook: str | None = None,
+        grid: dict | list | None = None,
+        *,
+        job: str | None = None,
+        parameters: dict | None = None,
+        base: str | None = None,
+        **options: Any,
+    ) -> dict:
+        return self.client.post(
+            "sweeps",
+            _clean(
+                {
+                    "notebook": notebook,
+                    "grid": grid,
+                    "job": job,
+                    "parameters": parameters or None,
+                    **options,
+                }
+            ),
+        )
 
     def sweep_results(self, sweep_id: str):
         import pandas as pd
@@ -116,8 +160,9 @@ class RemoteJobs:
     def get_run(self, run_id: str) -> dict:
         return self.client.get(f"runs/{_q(run_id)}")
 
-    def list_runs(self, *, parameters: dict | None = None, state: Any = None,
-                  **filters: Any) -> dict:
+    def list_runs(
+        self, *, parameters: dict | None = None, state: Any = None, **filters: Any
+    ) -> dict:
         params = _clean(filters)
         if state is not None:
             params["state"] = state if isinstance(state, str) else ",".join(state)
@@ -127,9 +172,14 @@ class RemoteJobs:
         if isinstance(answer, dict) and "items" in answer:
             return answer
         runs = items(answer, "runs")
-        return {"items": runs, "total": len(runs), "total_exact": True,
-                "limit": params.get("limit"), "offset": params.get("offset", 0),
-                "next_cursor": None}
+        return {
+            "items": runs,
+            "total": len(runs),
+            "total_exact": True,
+            "limit": params.get("limit"),
+            "offset": params.get("offset", 0),
+            "next_cursor": None,
+        }
 
     def run_output(self, run_id: str) -> bytes:
         return self.client.content(f"runs/{_q(run_id)}/output")
@@ -144,16 +194,20 @@ class RemoteJobs:
         return self.client.post(f"runs/{_q(run_id)}/retry")
 
     # -- waiting -------------------------------------------------------------------------
-    def wait(self, run_id: str, timeout: float | None = None, poll: float = 0.2,
-             **_: Any) -> dict:
+    def wait(self, run_id: str, timeout: float | None = None, poll: float = 0.2, **_: Any) -> dict:
         return self.wait_for_runs([run_id], timeout=timeout, poll=poll)[0]
 
     def run_and_wait(self, run_id: str, timeout: float | None = None) -> dict:
         return self.wait(run_id, timeout=timeout)
 
-    def wait_for_runs(self, run_ids: list[str], *, timeout: float | None = None,
-                      on_update: Callable[[dict], None] | None = None,
-                      poll: float = 0.2) -> list[dict]:
+    def wait_for_runs(
+        self,
+        run_ids: list[str],
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[dict], None] | None = None,
+        poll: float = 0.2,
+    ) -> list[dict]:
         """Follow the runs on the service until they end (its scheduler executes them)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last: dict[str, tuple] = {}
@@ -167,8 +221,12 @@ class RemoteJobs:
             if all(r["state"] in FINAL_STATES for r in runs):
                 return runs
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"runs still going after {timeout} s: " + ", ".join(
-                    f"{r['id']} ({r['state']})" for r in runs if r["state"] not in FINAL_STATES))
+                raise TimeoutError(
+                    f"runs still going after {timeout} s: "
+                    + ", ".join(
+                        f"{r['id']} ({r['state']})" for r in runs if r["state"] not in FINAL_STATES
+                    )
+                )
             time.sleep(poll)
 
 

@@ -59,13 +59,16 @@ class RemoteArtifacts:
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in self.client.download(
-                        f"models/{_q(self.version.name)}/versions/{self.version.version}/"
-                        f"artifacts/{quote(entry['name'], safe='/')}"):
+                    f"models/{_q(self.version.name)}/versions/{self.version.version}/"
+                    f"artifacts/{quote(entry['name'], safe='/')}"
+                ):
                     digest.update(chunk)
                     out.write(chunk)
             if digest.hexdigest() != expected_sha256:
-                raise IntegrityError(f"artifact {entry['name']} of {self.version.ref} does not "
-                                     f"match the checksum the catalog recorded")
+                raise IntegrityError(
+                    f"artifact {entry['name']} of {self.version.ref} does not "
+                    f"match the checksum the catalog recorded"
+                )
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
@@ -109,8 +112,14 @@ class RemoteModels:
         if version is None:
             model = self.client.get(f"models/{_q(parsed.name)}")
             if parsed.alias:
-                target = next((a["version"] for a in model.get("aliases") or ()
-                               if a["alias"] == parsed.alias), None)
+                target = next(
+                    (
+                        a["version"]
+                        for a in model.get("aliases") or ()
+                        if a["alias"] == parsed.alias
+                    ),
+                    None,
+                )
                 if target is None:
                     raise NotFound(f"model {parsed.name!r} has no alias {parsed.alias!r}")
                 version = target
@@ -132,29 +141,52 @@ class RemoteModels:
         return ModelCard(self.describe_model(name))
 
     def _filters(self, owner, tags, metrics, include_archived) -> dict:
-        return {"owner": owner, "tag": [f"{k}={v}" for k, v in (tags or {}).items()] or None,
-                "metric": list(metrics or []) or None,
-                "archived": "true" if include_archived else None}
+        return {
+            "owner": owner,
+            "tag": [f"{k}={v}" for k, v in (tags or {}).items()] or None,
+            "metric": list(metrics or []) or None,
+            "archived": "true" if include_archived else None,
+        }
 
-    def list_models(self, query: str | None = None, *, owner: str | None = None,
-                    tags: dict | None = None, metrics: list[str] | None = None,
-                    include_archived: bool = False) -> list[dict]:
-        return walk(self.client, "models", "models",
-                    {"q": query, **self._filters(owner, tags, metrics, include_archived)})
+    def list_models(
+        self,
+        query: str | None = None,
+        *,
+        owner: str | None = None,
+        tags: dict | None = None,
+        metrics: list[str] | None = None,
+        include_archived: bool = False,
+    ) -> list[dict]:
+        return walk(
+            self.client,
+            "models",
+            "models",
+            {"q": query, **self._filters(owner, tags, metrics, include_archived)},
+        )
 
-    def search(self, query: str | None = None, *, owner: str | None = None,
-               tags: dict | None = None, metrics: list[str] | None = None,
-               include_archived: bool = False, **_: Any) -> list[ModelVersion]:
-        found = walk(self.client, "model-versions", "versions",
-                     {"q": query, **self._filters(owner, tags, metrics, include_archived)})
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        owner: str | None = None,
+        tags: dict | None = None,
+        metrics: list[str] | None = None,
+        include_archived: bool = False,
+        **_: Any,
+    ) -> list[ModelVersion]:
+        found = walk(
+            self.client,
+            "model-versions",
+            "versions",
+            {"q": query, **self._filters(owner, tags, metrics, include_archived)},
+        )
         return [version_from_dict(v) for v in found]
 
     def read_artifact(self, version: ModelVersion, artifact_name: str) -> bytes:
         entry = version.artifact(artifact_name)
         if entry is None:
             raise NotFound(f"{version.ref} has no artifact {artifact_name!r}")
-        return RemoteArtifacts(self.client, version, self.cache).get(entry["key"],
-                                                                     entry["sha256"])
+        return RemoteArtifacts(self.client, version, self.cache).get(entry["key"], entry["sha256"])
 
     def load(self, ref: str, *, warn: bool = True):
         from ..models.loading import load_version
@@ -176,8 +208,9 @@ class RemoteModels:
         return self.client.get(f"models/{_q(a.name)}/compare", a=spelled(a), b=spelled(b))
 
     # -- registering: captured here, stored by the service ---------------------------------
-    def register(self, name: str, model: Any, *, require_clean: bool | None = None,
-                 **options: Any) -> ModelVersion:
+    def register(
+        self, name: str, model: Any, *, require_clean: bool | None = None, **options: Any
+    ) -> ModelVersion:
         """Capture the version in this process (as in direct mode: the model, functions,
         dependencies, data fingerprints, generating code...) and send it to the service,
         which stores the bytes as artifacts and the version in its catalog."""
@@ -187,18 +220,21 @@ class RemoteModels:
 
         captured = self.capture(name, model, require_clean=require_clean, **options)
         if captured.dirty_reasons:
-            warnings.warn(f"model {name} is registered with clean: false: "
-                          + "; ".join(captured.dirty_reasons), DirtyModelWarning, stacklevel=3)
+            warnings.warn(
+                f"model {name} is registered with clean: false: "
+                + "; ".join(captured.dirty_reasons),
+                DirtyModelWarning,
+                stacklevel=3,
+            )
         return self.store(captured)
 
-    def capture(self, name: str, model: Any, *, require_clean: bool | None = None,
-                **options: Any):
+    def capture(self, name: str, model: Any, *, require_clean: bool | None = None, **options: Any):
         from ..models import pipeline
 
-        strict = self.ws.config.settings.models_require_clean if require_clean is None \
-            else require_clean
-        registration = pipeline.prepare_registration(name, model, require_clean=strict,
-                                                     **options)
+        strict = (
+            self.ws.config.settings.models_require_clean if require_clean is None else require_clean
+        )
+        registration = pipeline.prepare_registration(name, model, require_clean=strict, **options)
         return pipeline.capture_version(registration, job_parameters=self._job_parameters)
 
     def _job_parameters(self, run_id: str) -> dict | None:
@@ -214,13 +250,17 @@ class RemoteModels:
         meta = captured.check().manifest()
         files = [(p.name, (p.name, p.data, "application/octet-stream")) for p in captured.parts]
         answer = self.client.call(
-            "POST", f"models/{_q(captured.name)}/captured-versions",
-            data={"version": json.dumps(meta, default=str)}, files=files)
+            "POST",
+            f"models/{_q(captured.name)}/captured-versions",
+            data={"version": json.dumps(meta, default=str)},
+            files=files,
+        )
         return version_from_dict(answer)
 
     # -- changing --------------------------------------------------------------------------
-    def set_alias(self, name: str, alias: str, version: int | str,
-                  protected: bool | None = None) -> dict:
+    def set_alias(
+        self, name: str, alias: str, version: int | str, protected: bool | None = None
+    ) -> dict:
         if isinstance(version, str) and version.isdigit():
             version = int(version)
         if not isinstance(version, int) or isinstance(version, bool):
@@ -238,26 +278,46 @@ class RemoteModels:
 
     def archive(self, ref: str, archived: bool = True) -> ModelVersion:
         version = self.get(ref)
-        return version_from_dict(self.client.call(
-            "PATCH", f"models/{_q(version.name)}/versions/{version.version}",
-            json={"archived": bool(archived)}))
+        return version_from_dict(
+            self.client.call(
+                "PATCH",
+                f"models/{_q(version.name)}/versions/{version.version}",
+                json={"archived": bool(archived)},
+            )
+        )
 
-    def update(self, name: str, *, description: str | None = None, tags: dict | None = None,
-               version: int | None = None, remove_tags: list[str] | None = None) -> dict:
-        body = {k: v for k, v in {"description": description, "tags": tags,
-                                  "remove_tags": remove_tags}.items() if v is not None}
+    def update(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: dict | None = None,
+        version: int | None = None,
+        remove_tags: list[str] | None = None,
+    ) -> dict:
+        body = {
+            k: v
+            for k, v in {
+                "description": description,
+                "tags": tags,
+                "remove_tags": remove_tags,
+            }.items()
+            if v is not None
+        }
         if version is not None:
             if remove_tags:
                 raise InvalidInput("remove_tags applies to a model, not to one version")
-            return self.client.call("PATCH", f"models/{_q(name)}/versions/{int(version)}",
-                                    json=body)
+            return self.client.call(
+                "PATCH", f"models/{_q(name)}/versions/{int(version)}", json=body
+            )
         return self.client.call("PATCH", f"models/{_q(name)}", json=body)
 
     def reproduce(self, ref: str, *, tolerance: float | None = None, **_: Any) -> dict:
         version = self.get(ref)
         body = {} if tolerance is None else {"tolerance": float(tolerance)}
-        return self.client.post(f"models/{_q(version.name)}/versions/{version.version}/"
-                                "reproduce", body)
+        return self.client.post(
+            f"models/{_q(version.name)}/versions/{version.version}/reproduce", body
+        )
 
 
 def _versions(model: dict) -> list[dict]:

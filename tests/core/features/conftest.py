@@ -16,7 +16,13 @@ def fs(workspace):
 @pytest.fixture
 def spend_view(fs):
     fs.register_entity("customer", ["customer_id"], "a paying customer")
-    fs.register_view("spend", entities="customer", source=spend_source(),
-                     transform=double_amount, ttl="2d", tags=["billing"],
-                     description="what customers spend")
+    fs.register_view(
+        "spend",
+        entities="customer",
+        source=spend_source(),
+        transform=double_amount,
+        ttl="2d",
+        tags=["billing"],
+        description="what customers spend",
+    )
     return fs

@@ -43,17 +43,21 @@ def test_sorted_rows_match_the_definition(seed, ttl):
     n = 400
     # Few distinct times so ties on event time (and exact TTL edges) are common.
     event = base + pd.to_timedelta(rng.integers(0, 12, n) * 1800, unit="s")
-    features = pd.DataFrame({
-        "customer_id": rng.integers(0, 15, n),
-        EVENT_TS: event,
-        CREATED_TS: event + pd.to_timedelta(rng.integers(0, 5, n), unit="s"),
-        "value": rng.random(n),
-    })
-    entity = pd.DataFrame({
-        "customer_id": pd.array(list(rng.integers(0, 18, 150)) + [None], dtype="Int64"),
-        "ts": list(base + pd.to_timedelta(rng.integers(-2, 14, 150) * 1800, unit="s"))
-              + [base + pd.Timedelta(hours=3)],
-    })
+    features = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 15, n),
+            EVENT_TS: event,
+            CREATED_TS: event + pd.to_timedelta(rng.integers(0, 5, n), unit="s"),
+            "value": rng.random(n),
+        }
+    )
+    entity = pd.DataFrame(
+        {
+            "customer_id": pd.array(list(rng.integers(0, 18, 150)) + [None], dtype="Int64"),
+            "ts": list(base + pd.to_timedelta(rng.integers(-2, 14, 150) * 1800, unit="s"))
+            + [base + pd.Timedelta(hours=3)],
+        }
+    )
     entity.loc[5, "ts"] = pd.NaT
     rows = SortedRows(features, ["customer_id"], ["value"])
     pos = rows.positions([entity["customer_id"]], entity["ts"], ttl)
@@ -68,18 +72,30 @@ def test_sorted_rows_match_the_definition(seed, ttl):
 
 def test_two_join_keys_strings_and_nullable_values():
     base = pd.Timestamp("2026-01-01", tz="UTC")
-    features = pd.DataFrame({
-        "shop": ["a", "a", "b", "b", None],
-        "item": [1, 1, 1, 2, 1],
-        EVENT_TS: [base, base + pd.Timedelta("1h"), base, base, base],
-        CREATED_TS: [base] * 5,
-        "value": pd.array([1, 2, None, 4, 5], dtype="Int64"),
-        "label": pd.array(["x", "y", "z", None, "w"], dtype="string"),
-    })
-    entity = pd.DataFrame({"shop": ["a", "a", "b", "b", "c", None],
-                           "item": [1, 1, 1, 2, 1, 1],
-                           "ts": [base + pd.Timedelta("30min"), base + pd.Timedelta("2h"),
-                                  base, base - pd.Timedelta("1s"), base, base]})
+    features = pd.DataFrame(
+        {
+            "shop": ["a", "a", "b", "b", None],
+            "item": [1, 1, 1, 2, 1],
+            EVENT_TS: [base, base + pd.Timedelta("1h"), base, base, base],
+            CREATED_TS: [base] * 5,
+            "value": pd.array([1, 2, None, 4, 5], dtype="Int64"),
+            "label": pd.array(["x", "y", "z", None, "w"], dtype="string"),
+        }
+    )
+    entity = pd.DataFrame(
+        {
+            "shop": ["a", "a", "b", "b", "c", None],
+            "item": [1, 1, 1, 2, 1, 1],
+            "ts": [
+                base + pd.Timedelta("30min"),
+                base + pd.Timedelta("2h"),
+                base,
+                base - pd.Timedelta("1s"),
+                base,
+                base,
+            ],
+        }
+    )
     rows = SortedRows(features, ["shop", "item"], ["value", "label"])
     pos = rows.positions([entity["shop"], entity["item"]], entity["ts"], None)
     assert rows.take("value", pos).tolist()[:3] == [1, 2, pd.NA]

@@ -38,11 +38,15 @@ def test_register_infers_schema_and_reregistering_is_a_noop(spend_view):
     assert view.version == 1
     assert view.join_keys == {"customer_id": "int64"}
     assert [(f.name, f.dtype) for f in view.features] == [
-        ("amount", "float64"), ("country", "string"), ("amount_x2", "float64")]
-    again = fs.register_view("spend", entities="customer", source=spend_source(),
-                             transform=double_amount, ttl="2d")
+        ("amount", "float64"),
+        ("country", "string"),
+        ("amount_x2", "float64"),
+    ]
+    again = fs.register_view(
+        "spend", entities="customer", source=spend_source(), transform=double_amount, ttl="2d"
+    )
     assert again["version"] == 1 and again["created"] is False and again["changed"] == []
-    assert "df[\"amount_x2\"] = df[\"amount\"] * 2" in view.transform_source
+    assert 'df["amount_x2"] = df["amount"] * 2' in view.transform_source
 
 
 def test_changed_transform_or_schema_makes_a_new_version(spend_view):
@@ -52,8 +56,9 @@ def test_changed_transform_or_schema_makes_a_new_version(spend_view):
         df["amount_x2"] = df["amount"] * 3
         return df
 
-    second = fs.register_view("spend", entities="customer", source=spend_source(),
-                              transform=triple, ttl="2d")
+    second = fs.register_view(
+        "spend", entities="customer", source=spend_source(), transform=triple, ttl="2d"
+    )
     assert second["version"] == 2 and second["created"]
 
     def with_flag(df):
@@ -61,13 +66,20 @@ def test_changed_transform_or_schema_makes_a_new_version(spend_view):
         df["big"] = df["amount"] > 6
         return df
 
-    third = fs.register_view("spend", entities="customer", source=spend_source(),
-                             transform=with_flag, ttl="2d")
+    third = fs.register_view(
+        "spend", entities="customer", source=spend_source(), transform=with_flag, ttl="2d"
+    )
     assert third["version"] == 3
     assert {"name": "big", "dtype": "bool"} in third["features"]
     # Metadata changes stay on the same version.
-    meta = fs.register_view("spend", entities="customer", source=spend_source(),
-                            transform=with_flag, ttl="3d", description="new text")
+    meta = fs.register_view(
+        "spend",
+        entities="customer",
+        source=spend_source(),
+        transform=with_flag,
+        ttl="3d",
+        description="new text",
+    )
     assert meta["version"] == 3 and set(meta["changed"]) == {"ttl", "description"}
     described = fs.describe("spend", statistics=False)
     assert [v["version"] for v in described["versions"]] == [1, 2, 3]
@@ -78,14 +90,17 @@ def test_changed_transform_or_schema_makes_a_new_version(spend_view):
 def test_declared_types_are_checked(fs):
     fs.register_entity("customer", ["customer_id"])
     with pytest.raises(InvalidInput, match="expected int64"):
-        fs.register_view("bad", entities="customer", source=spend_source(),
-                         schema={"country": "int64"})
+        fs.register_view(
+            "bad", entities="customer", source=spend_source(), schema={"country": "int64"}
+        )
     with pytest.raises(InvalidInput, match="not in the transform's output"):
-        fs.register_view("bad", entities="customer", source=spend_source(),
-                         schema={"nope": "float64"})
+        fs.register_view(
+            "bad", entities="customer", source=spend_source(), schema={"nope": "float64"}
+        )
     with pytest.raises(InvalidInput, match="failed: KeyError"):
-        fs.register_view("bad", entities="customer", source=spend_source(),
-                         transform=lambda df: df["missing"])
+        fs.register_view(
+            "bad", entities="customer", source=spend_source(), transform=lambda df: df["missing"]
+        )
     # None of the failures left anything behind.
     assert fs.list_views() == []
     with pytest.raises(NotFound):
@@ -100,8 +115,9 @@ def test_sources_from_paths_and_artifacts(fs, tmp_path, workspace):
     assert out["source"] == {"kind": "csv", "ref": str(csv)}
     buffer = spend_source().to_parquet(index=False)
     workspace.artifacts.put("jobs/run-1/spend.parquet", buffer)
-    out = fs.register_view("from_job", entities="customer",
-                           source="artifact:jobs/run-1/spend.parquet")
+    out = fs.register_view(
+        "from_job", entities="customer", source="artifact:jobs/run-1/spend.parquet"
+    )
     assert out["source"]["kind"] == "artifact"
     assert fs.materialize("from_job", end="2024-02-01")["rows"] == 5
     with pytest.raises(InvalidInput, match="does not exist"):
@@ -111,10 +127,16 @@ def test_sources_from_paths_and_artifacts(fs, tmp_path, workspace):
 def test_search_by_text_owner_tag_and_entity(spend_view):
     fs = spend_view
     fs.register_entity("store", ["store_id"])
-    stores = pd.DataFrame({"store_id": [1], "event_timestamp": [pd.Timestamp("2024-01-01")],
-                           "footfall": [100]})
-    fs.register_view("store_traffic", entities="store", source=stores, tags=["retail"],
-                     description="people walking in")
+    stores = pd.DataFrame(
+        {"store_id": [1], "event_timestamp": [pd.Timestamp("2024-01-01")], "footfall": [100]}
+    )
+    fs.register_view(
+        "store_traffic",
+        entities="store",
+        source=stores,
+        tags=["retail"],
+        description="people walking in",
+    )
     assert [v["name"] for v in fs.list_views(text="walking")] == ["store_traffic"]
     assert [v["name"] for v in fs.list_views(text="amount_x2")] == ["spend"]
     assert [v["name"] for v in fs.list_views(tag="billing")] == ["spend"]
@@ -130,8 +152,9 @@ def test_visibility_and_ownership(workspace, mlinfra_env):
     alice.register_entity("customer", ["customer_id"])
     alice.register_view("spend", entities="customer", source=spend_source())
     alice.materialize("spend", end="2024-02-01")
-    entity_df = pd.DataFrame({"customer_id": [1], "event_timestamp": [
-        pd.Timestamp("2024-01-04", tz="UTC")]})
+    entity_df = pd.DataFrame(
+        {"customer_id": [1], "event_timestamp": [pd.Timestamp("2024-01-04", tz="UTC")]}
+    )
 
     # private: only alice sees it, reads it, finds it.
     for other in (bob, carol):
@@ -187,9 +210,12 @@ def test_entity_join_keys_cannot_change(fs):
 def test_describe_has_statistics_freshness_and_used_by(spend_view):
     fs = spend_view
     fs.materialize("spend", end="2024-02-01")
-    frame = fs.get_training_frame(pd.DataFrame({
-        "customer_id": [1], "event_timestamp": [pd.Timestamp("2024-01-02", tz="UTC")]}),
-        ["spend:amount"])
+    frame = fs.get_training_frame(
+        pd.DataFrame(
+            {"customer_id": [1], "event_timestamp": [pd.Timestamp("2024-01-02", tz="UTC")]}
+        ),
+        ["spend:amount"],
+    )
     fs.record_usage(frame.attrs["mlinfra_lineage"], "model:churn/1")
     info = fs.describe("spend")
     assert info["statistics"]["rows"] == 5

@@ -61,12 +61,15 @@ def memory_store_package(tmp_path, monkeypatch):
     (root / "mlinfra_memory_store.py").write_text(STORE_MODULE)
     info = root / "mlinfra_memory_store-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mlinfra-memory-store\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent(f"""\
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mlinfra-memory-store\nVersion: 0.1\n"
+    )
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent(f"""\
         [{ENTRY_POINT_GROUP}]
         memory = mlinfra_memory_store:MemoryOnlineStore
-        """))
+        """)
+    )
     monkeypatch.syspath_prepend(str(root))
     importlib.invalidate_caches()
     yield
@@ -74,8 +77,7 @@ def memory_store_package(tmp_path, monkeypatch):
     sys.modules.pop("mlinfra_memory_store", None)
 
 
-def test_an_online_store_from_an_entry_point_serves_lookups(memory_store_package,
-                                                            mlinfra_env):
+def test_an_online_store_from_an_entry_point_serves_lookups(memory_store_package, mlinfra_env):
     ws = workspace_for("alice", online_store_url="memory://features")
     fs = ws.service("features")
     assert fs.status()["online_store"] == "memory"

@@ -20,9 +20,19 @@ def _count(ws, table) -> int:
 
 
 def test_job_with_schedule_shows_next_five_fire_times_in_its_time_zone(jobs):
-    job = jobs.create_job("daily", "ok.ipynb", parameters={"x": 3}, schedule="30 6 * * 1-5",
-                          timezone="Europe/Paris", tags=["nightly", "demo"], priority=5,
-                          cpus=2, memory="1G", retries=2, timeout=60)
+    job = jobs.create_job(
+        "daily",
+        "ok.ipynb",
+        parameters={"x": 3},
+        schedule="30 6 * * 1-5",
+        timezone="Europe/Paris",
+        tags=["nightly", "demo"],
+        priority=5,
+        cpus=2,
+        memory="1G",
+        retries=2,
+        timeout=60,
+    )
     assert job["notebook"] == "ok.ipynb"
     assert job["parameters"] == {"x": 3}
     assert len(job["next_fire_times"]) == 5
@@ -43,24 +53,33 @@ def test_daylight_saving_change_keeps_local_wall_clock_time():
     assert [(t.day, t.hour) for t in times] == [(28, 8), (29, 7), (30, 7)]
 
 
-@pytest.mark.parametrize("spec, error, words", [
-    (dict(notebook="../outside.ipynb"), InvalidInput, "outside the server root"),
-    (dict(notebook="/etc/passwd"), InvalidInput, "outside the server root"),
-    (dict(notebook="missing.ipynb"), NotFound, "unknown notebook"),
-    (dict(notebook="ok.ipynb", parameters={"lr": 0.1}), InvalidInput, "unknown parameter lr"),
-    (dict(notebook="ok.ipynb", parameters={"x": "not a number"}), InvalidInput, "expects int"),
-    (dict(notebook="sub/noparams.ipynb", parameters={"x": 1}), InvalidInput,
-     "no cell tagged 'parameters'"),
-    (dict(notebook="ok.ipynb", schedule="61 * * * *"), InvalidInput, "invalid cron"),
-    (dict(notebook="ok.ipynb", schedule="* * *"), InvalidInput, "invalid cron"),
-    (dict(notebook="ok.ipynb", schedule="0 6 * * *", timezone="Mars/Olympus"), InvalidInput,
-     "unknown time zone"),
-    (dict(notebook="ok.ipynb", catchup="sometimes"), InvalidInput, "catch-up"),
-    (dict(notebook="ok.ipynb", timeout=-1), InvalidInput, "timeout"),
-    (dict(notebook="ok.ipynb", memory="lots"), InvalidInput, "memory"),
-    (dict(notebook="ok.ipynb", depends_on=["nope"]), NotFound, "no job 'nope'"),
-    (dict(notebook="broken.ipynb"), InvalidInput, "not a valid notebook"),
-])
+@pytest.mark.parametrize(
+    "spec, error, words",
+    [
+        (dict(notebook="../outside.ipynb"), InvalidInput, "outside the server root"),
+        (dict(notebook="/etc/passwd"), InvalidInput, "outside the server root"),
+        (dict(notebook="missing.ipynb"), NotFound, "unknown notebook"),
+        (dict(notebook="ok.ipynb", parameters={"lr": 0.1}), InvalidInput, "unknown parameter lr"),
+        (dict(notebook="ok.ipynb", parameters={"x": "not a number"}), InvalidInput, "expects int"),
+        (
+            dict(notebook="sub/noparams.ipynb", parameters={"x": 1}),
+            InvalidInput,
+            "no cell tagged 'parameters'",
+        ),
+        (dict(notebook="ok.ipynb", schedule="61 * * * *"), InvalidInput, "invalid cron"),
+        (dict(notebook="ok.ipynb", schedule="* * *"), InvalidInput, "invalid cron"),
+        (
+            dict(notebook="ok.ipynb", schedule="0 6 * * *", timezone="Mars/Olympus"),
+            InvalidInput,
+            "unknown time zone",
+        ),
+        (dict(notebook="ok.ipynb", catchup="sometimes"), InvalidInput, "catch-up"),
+        (dict(notebook="ok.ipynb", timeout=-1), InvalidInput, "timeout"),
+        (dict(notebook="ok.ipynb", memory="lots"), InvalidInput, "memory"),
+        (dict(notebook="ok.ipynb", depends_on=["nope"]), NotFound, "no job 'nope'"),
+        (dict(notebook="broken.ipynb"), InvalidInput, "not a valid notebook"),
+    ],
+)
 def test_invalid_definitions_are_refused_and_leave_nothing(jobs, jobs_ws, spec, error, words):
     notebook = spec.pop("notebook")
     with pytest.raises(error, match=words):
@@ -126,12 +145,14 @@ def test_sweep_grid_and_list_filters(jobs):
     sweep = jobs.sweep("ok.ipynb", {"x": [1, 2], "label": ["a", "b"]}, tags=["grid"])
     assert len(sweep["run_ids"]) == 4
     assert {tuple(sorted(r["parameters"].items())) for r in sweep["runs"]} == {
-        (("label", a), ("x", b)) for a in "ab" for b in (1, 2)}
+        (("label", a), ("x", b)) for a in "ab" for b in (1, 2)
+    }
     other = jobs.submit("fail.ipynb", parameters={"x": 9})
     page = jobs.list_runs(sweep=sweep["id"], limit=3)
     assert page["total"] == 4 and len(page["items"]) == 3
     assert jobs.list_runs(sweep=sweep["id"], limit=3, offset=3)["items"][0]["id"] not in {
-        r["id"] for r in page["items"]}
+        r["id"] for r in page["items"]
+    }
     assert [r["id"] for r in jobs.list_runs(parameters={"x": 9})["items"]] == [other["id"]]
     assert jobs.list_runs(tag="grid")["total"] == 4
     assert jobs.list_runs(notebook="fail")["total"] == 1
@@ -170,5 +191,4 @@ def test_job_run_creates_a_pipeline_of_waiting_downstream_runs(jobs):
     assert runs["prepare"]["state"] == "queued"
     assert runs["train"]["state"] == "waiting" and runs["train"]["trigger"] == "dependency"
     assert runs["train"]["parameters"] == {"x": 5}
-    assert set(runs["evaluate"]["upstream_run_ids"]) == {runs["train"]["id"],
-                                                         runs["prepare"]["id"]}
+    assert set(runs["evaluate"]["upstream_run_ids"]) == {runs["train"]["id"], runs["prepare"]["id"]}

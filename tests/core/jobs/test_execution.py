@@ -60,7 +60,7 @@ def test_run_succeeds_with_metrics_output_log_environment(env):
     assert run["environment"]["python"] and "papermill" in run["environment"]["packages"]
     out = nbformat.reads(jobs.run_output(run["id"]).decode(), as_version=4)
     printed = "".join(o.get("text", "") for c in out.cells for o in c.get("outputs", []))
-    assert f"y is 42 run {run['id']}" in printed       # MLINFRA_RUN_ID is set in the kernel
+    assert f"y is 42 run {run['id']}" in printed  # MLINFRA_RUN_ID is set in the kernel
     log = "\n".join(line["text"] for line in jobs.run_log(run["id"])["lines"])
     assert "y is 42" in log and "cell 4/4" in log and "ended: succeeded" in log
     assert [a["name"] for a in run["artifacts"]] == ["summary.txt"]
@@ -99,7 +99,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    try:   # a zombie is dead for our purposes
+    try:  # a zombie is dead for our purposes
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().split()[2] != "Z"
     except OSError:
@@ -108,8 +108,10 @@ def _alive(pid: int) -> bool:
 
 def _pids_when_started(root: Path, jobs, run_id: str, wait_until) -> tuple[int, int]:
     pids = root / "pids.txt"
-    wait_until(lambda: pids.exists() and jobs.get_run(run_id)["progress"].get("executed", 0)
-               >= 2, "the slow notebook to start")
+    wait_until(
+        lambda: pids.exists() and jobs.get_run(run_id)["progress"].get("executed", 0) >= 2,
+        "the slow notebook to start",
+    )
     kernel, child = map(int, pids.read_text().split())
     return kernel, child
 
@@ -120,20 +122,24 @@ def test_cancel_kills_the_kernel_and_its_children(env, wait_until):
     (root / "pids.txt").unlink(missing_ok=True)
     run = jobs.submit("slow.ipynb", parameters={"seconds": 120.0})
     kernel, child = _pids_when_started(root, jobs, run["id"], wait_until)
+
     # the output notebook is readable while the run goes (uploaded after each cell, so the
     # kernel can be a step ahead of it)
     def started_in_output() -> bool:
         partial = nbformat.reads(jobs.run_output(run["id"]).decode(), as_version=4)
-        return any("started" in o.get("text", "") for c in partial.cells
-                   for o in c.get("outputs", []))
+        return any(
+            "started" in o.get("text", "") for c in partial.cells for o in c.get("outputs", [])
+        )
 
-    wait_until(started_in_output, "the first cell's output in the output notebook",
-               timeout=15)
+    wait_until(started_in_output, "the first cell's output in the output notebook", timeout=15)
     assert jobs.cancel_run(run["id"])["cancel_requested"] is True
     final = _wait(ws, run["id"], timeout=30)
     assert final["state"] == "cancelled"
-    wait_until(lambda: not _alive(kernel) and not _alive(child),
-               "the kernel and its child to exit", timeout=5)
+    wait_until(
+        lambda: not _alive(kernel) and not _alive(child),
+        "the kernel and its child to exit",
+        timeout=5,
+    )
 
 
 def test_timeout_kills_and_marks_timed_out(env, wait_until):
@@ -159,8 +165,9 @@ def test_retry_with_backoff_then_success(env):
     first_end = final["history"][0]["finished_at"]
     from datetime import datetime
 
-    assert (datetime.fromisoformat(final["started_at"]) -
-            datetime.fromisoformat(first_end)).total_seconds() >= 1.0   # the backoff
+    assert (
+        datetime.fromisoformat(final["started_at"]) - datetime.fromisoformat(first_end)
+    ).total_seconds() >= 1.0  # the backoff
     assert final["metrics"] == {"attempt_seen": 2.0}
 
 
@@ -193,8 +200,7 @@ def test_sweep_results_table_and_dag_pipeline(env):
     jobs.create_job("p-report", "ok.ipynb", depends_on=["p-eval"])
     first = jobs.run_job("p-prepare")
     runs = [_wait(ws, r) for r in first["pipeline_run_ids"]]
-    assert [r["state"] for r in runs] == ["succeeded", "succeeded", "failed",
-                                          "upstream_failed"]
+    assert [r["state"] for r in runs] == ["succeeded", "succeeded", "failed", "upstream_failed"]
     assert runs[1]["started_at"] >= runs[0]["finished_at"]
 
 
@@ -203,10 +209,13 @@ def test_runs_kernels_are_forked_yet_each_draws_its_own_random_numbers(env):
     (jobs_fork_kernels, on by default): a sweep's runs still get kernels of their own, each
     with its own random numbers, as new interpreters would."""
     ws, root, _ = env
-    write(root / "draw.ipynb", "i = 0",
-          "import os, random, psutil, jupyter_mlinfra\n"
-          "parent = ' '.join(psutil.Process(os.getppid()).cmdline())\n"
-          "print('pid', os.getpid(), 'draw', random.random(), 'parent', parent)")
+    write(
+        root / "draw.ipynb",
+        "i = 0",
+        "import os, random, psutil, jupyter_mlinfra\n"
+        "parent = ' '.join(psutil.Process(os.getppid()).cmdline())\n"
+        "print('pid', os.getpid(), 'draw', random.random(), 'parent', parent)",
+    )
     jobs = ws.service("jobs")
     sweep = jobs.sweep("draw.ipynb", {"i": [1, 2, 3, 4]})
     seen = []

@@ -23,7 +23,8 @@ def installed_plugin(tmp_path, monkeypatch):
     """A real installed distribution (a .dist-info on sys.path) declaring an executor."""
     site = tmp_path / "site"
     (site / "mlinfra_counting").mkdir(parents=True)
-    (site / "mlinfra_counting" / "__init__.py").write_text(textwrap.dedent("""
+    (site / "mlinfra_counting" / "__init__.py").write_text(
+        textwrap.dedent("""
         from jupyter_mlinfra.core.jobs.executors import NoopExecutor
 
         class CountingExecutor(NoopExecutor):
@@ -33,13 +34,14 @@ def installed_plugin(tmp_path, monkeypatch):
             def submit(self, slot, run_id):
                 CountingExecutor.submitted.append(run_id)
                 super().submit(slot, run_id)
-    """))
+    """)
+    )
     info = site / "mlinfra_counting-1.0.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mlinfra-counting\n"
-                                   "Version: 1.0\n")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mlinfra-counting\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        f"[{ENTRY_POINT_GROUP}]\ncounting = mlinfra_counting:CountingExecutor\n")
+        f"[{ENTRY_POINT_GROUP}]\ncounting = mlinfra_counting:CountingExecutor\n"
+    )
     monkeypatch.syspath_prepend(str(site))
     yield
     import sys
@@ -47,11 +49,12 @@ def installed_plugin(tmp_path, monkeypatch):
     sys.modules.pop("mlinfra_counting", None)
 
 
-def test_the_configured_kind_of_an_installed_package_runs_the_queue(jobs, jobs_ws,
-                                                                     installed_plugin):
+def test_the_configured_kind_of_an_installed_package_runs_the_queue(
+    jobs, jobs_ws, installed_plugin
+):
     jobs_ws.config.settings.jobs_executor = "counting"
     assert "counting" in executor_kinds()
-    scheduler = Scheduler(jobs_ws)          # the executor the configuration names
+    scheduler = Scheduler(jobs_ws)  # the executor the configuration names
     try:
         assert scheduler.executor.kind == "counting"
         run = jobs.submit("ok.ipynb")

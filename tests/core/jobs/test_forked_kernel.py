@@ -24,7 +24,8 @@ def _run(km, code: str) -> str:
         try:
             await kc.wait_for_ready(timeout=60)
             reply = await kc.execute_interactive(
-                code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text", "")))
+                code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text", ""))
+            )
             assert reply["content"]["status"] == "ok", reply["content"]
         finally:
             kc.stop_channels()
@@ -53,12 +54,15 @@ def test_a_forked_kernel_is_like_a_new_one(kernels, tmp_path, wait_until):
     km = kernel_control.start_kernel("python3", cwd=str(tmp_path), fork=True)
     kernels.append(km)
     [template] = _TEMPLATES.values()
-    shown = _run(km, "import os, sys\n"
-                     "print(os.getpid(), os.getppid(), os.getpgid(0), os.getcwd())\n"
-                     "print(sys.argv[0].endswith('ipykernel_launcher.py'), "
-                     "os.environ['JPY_PARENT_PID'])")
+    shown = _run(
+        km,
+        "import os, sys\n"
+        "print(os.getpid(), os.getppid(), os.getpgid(0), os.getcwd())\n"
+        "print(sys.argv[0].endswith('ipykernel_launcher.py'), "
+        "os.environ['JPY_PARENT_PID'])",
+    )
     pid, ppid, pgid, cwd, launcher, parent_env = shown.split()
-    assert int(pid) == km.provisioner.pid == int(pgid)     # its own process group
+    assert int(pid) == km.provisioner.pid == int(pgid)  # its own process group
     assert int(ppid) == template.process.pid == int(parent_env)
     assert cwd == str(tmp_path) and launcher == "True"
     # a second kernel from the same template draws other random numbers
@@ -69,8 +73,9 @@ def test_a_forked_kernel_is_like_a_new_one(kernels, tmp_path, wait_until):
     # cancellation kills the kernel's process group: the kernel and what it started
     child = int(_run(km, "import subprocess; print(subprocess.Popen(['sleep', '300']).pid)"))
     kernel_control.kill_kernel_processes(km)
-    wait_until(lambda: _gone(int(pid)) and _gone(child), "the kernel and its child to exit",
-               timeout=15)
+    wait_until(
+        lambda: _gone(int(pid)) and _gone(child), "the kernel and its child to exit", timeout=15
+    )
 
 
 def test_a_dead_template_is_replaced_and_takes_its_kernels_down(kernels, wait_until):
@@ -136,9 +141,14 @@ def test_a_forked_kernels_cpu_time_counts_in_the_process_tree_of_its_starter():
     before = children_cpu()
     km = kernel_control.start_kernel("python3", fork=True)
     try:
-        used = float(_run(km, "import time\nt = time.process_time()\n"
-                              "while time.process_time() - t < 2.0:\n    pass\n"
-                              "print(time.process_time())"))
+        used = float(
+            _run(
+                km,
+                "import time\nt = time.process_time()\n"
+                "while time.process_time() - t < 2.0:\n    pass\n"
+                "print(time.process_time())",
+            )
+        )
     finally:
         kernel_control.kill_kernel(km)
     close_templates()

@@ -10,15 +10,18 @@ from jupyter_mlinfra.core.errors import InvalidInput
 from .notebooks import write
 
 
-@pytest.mark.parametrize("cell, reason", [
-    ("a, b = 1, 2", "line 1 'a, b = 1, 2' assigns a, b in a way papermill does not parse"),
-    ("x = 1\na = b = 2", "Unable to parse line 2 'a = b = 2'"),
-    ("x = 1\n%time y = 2", "line 2 is not valid Python"),
-])
+@pytest.mark.parametrize(
+    "cell, reason",
+    [
+        ("a, b = 1, 2", "line 1 'a, b = 1, 2' assigns a, b in a way papermill does not parse"),
+        ("x = 1\na = b = 2", "Unable to parse line 2 'a = b = 2'"),
+        ("x = 1\n%time y = 2", "line 2 is not valid Python"),
+    ],
+)
 def test_values_for_an_unparsed_cell_are_refused_with_the_reason(jobs, nb_root, cell, reason):
     write(nb_root / "odd.ipynb", cell, "print(a)")
     with pytest.raises(InvalidInput, match="papermill cannot parse its parameters cell") as err:
-        jobs.submit("odd.ipynb", parameters={"a": "5"})    # as `-p a 5` gives it
+        jobs.submit("odd.ipynb", parameters={"a": "5"})  # as `-p a 5` gives it
     assert reason in err.value.message
     assert jobs.list_runs()["total"] == 0
 

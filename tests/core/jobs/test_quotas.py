@@ -41,7 +41,7 @@ def test_queue_quota_holds_under_concurrent_submissions(any_catalog_ws):
     ws.config.settings.jobs_max_queued_per_user = 2
     ws.config.settings.jobs_doorbell = False
     jobs = ws.service("jobs")
-    jobs.status()                                   # the schema exists before the race
+    jobs.status()  # the schema exists before the race
     n = 12
     barrier = threading.Barrier(n)
     accepted, refused, other = [], [], []
@@ -52,7 +52,7 @@ def test_queue_quota_holds_under_concurrent_submissions(any_catalog_ws):
             accepted.append(jobs.submit("ok.ipynb")["id"])
         except QuotaExceeded:
             refused.append(1)
-        except Exception as exc:          # pragma: no cover - reported below
+        except Exception as exc:  # pragma: no cover - reported below
             other.append(repr(exc))
 
     threads = [threading.Thread(target=submit) for _ in range(n)]
@@ -75,15 +75,16 @@ def test_quotas_are_the_catalogs_not_the_submitters_environment(jobs, jobs_ws, n
     jobs_ws.config.settings.jobs_max_queued_per_user = 1000
     jobs_ws.config.settings.jobs_user_quotas = {jobs_ws.user: {"max_queued": 1000}}
     jobs.submit("ok.ipynb")
-    env = {**os.environ, "MLINFRA_ROOT_DIR": str(nb_root),
-           "MLINFRA_JOBS_MAX_QUEUED_PER_USER": "1000",
-           "MLINFRA_JOBS_USER_QUOTAS": json.dumps({jobs_ws.user: {"max_queued": 1000}})}
+    env = {
+        **os.environ,
+        "MLINFRA_ROOT_DIR": str(nb_root),
+        "MLINFRA_JOBS_MAX_QUEUED_PER_USER": "1000",
+        "MLINFRA_JOBS_USER_QUOTAS": json.dumps({jobs_ws.user: {"max_queued": 1000}}),
+    }
     cli = [sys.executable, "-m", "jupyter_mlinfra.cli.main", "run", "ok.ipynb"]
-    first = subprocess.run(cli, env=env, cwd=nb_root, capture_output=True, text=True,
-                           timeout=120)
+    first = subprocess.run(cli, env=env, cwd=nb_root, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    second = subprocess.run(cli, env=env, cwd=nb_root, capture_output=True, text=True,
-                            timeout=120)
+    second = subprocess.run(cli, env=env, cwd=nb_root, capture_output=True, text=True, timeout=120)
     assert second.returncode == QuotaExceeded.exit_code, second.stdout + second.stderr
     assert "max_queued" in second.stderr and "limit of 2" in second.stderr
     with pytest.raises(QuotaExceeded, match="limit of 2"):

@@ -17,9 +17,23 @@ pytestmark = pytest.mark.slow
 
 def _start_scheduler(env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "jupyter_mlinfra.cli.main", "scheduler", "--workers", "2",
-         "--poll-interval", "0.2", "--lease-seconds", "3"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_mlinfra.cli.main",
+            "scheduler",
+            "--workers",
+            "2",
+            "--poll-interval",
+            "0.2",
+            "--lease-seconds",
+            "3",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _children(pid: int) -> list[int]:
@@ -43,20 +57,29 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_sigkill_of_the_scheduler_then_restart_loses_no_run(jobs, jobs_ws, nb_root,
-                                                            wait_until):
-    env = {**os.environ, "MLINFRA_ROOT_DIR": str(nb_root),
-           "MLINFRA_JOBS_RECORD_PROVENANCE": "false"}
-    runs = [jobs.submit("slow.ipynb", parameters={"seconds": 3.0}, retries=1,
-                        retry_backoff=0)["id"] for _ in range(3)]
+def test_sigkill_of_the_scheduler_then_restart_loses_no_run(jobs, jobs_ws, nb_root, wait_until):
+    env = {
+        **os.environ,
+        "MLINFRA_ROOT_DIR": str(nb_root),
+        "MLINFRA_JOBS_RECORD_PROVENANCE": "false",
+    }
+    runs = [
+        jobs.submit("slow.ipynb", parameters={"seconds": 3.0}, retries=1, retry_backoff=0)["id"]
+        for _ in range(3)
+    ]
     # the default policy (retries=0): still retried once after a lost worker
     fragile = jobs.submit("slow.ipynb", parameters={"seconds": 3.0}, priority=10)["id"]
     runs.append(fragile)
     first = _start_scheduler(env)
     try:
+
         def two_going() -> list[str]:
-            going = [r for r in runs if jobs.get_run(r)["state"] == "running"
-                     and jobs.get_run(r)["progress"].get("executed", 0) >= 2]
+            going = [
+                r
+                for r in runs
+                if jobs.get_run(r)["state"] == "running"
+                and jobs.get_run(r)["progress"].get("executed", 0) >= 2
+            ]
             return going if len(going) == 2 else []
 
         running = wait_until(two_going, "two runs to get going", timeout=90)
@@ -69,8 +92,11 @@ def test_sigkill_of_the_scheduler_then_restart_loses_no_run(jobs, jobs_ws, nb_ro
             first.kill()
         first.stdout.close()
     # the workers notice and take their kernels (and the kernels' children) down
-    wait_until(lambda: not any(_alive(p) for p in descendants),
-               "the dead scheduler's workers and kernels to exit", timeout=15)
+    wait_until(
+        lambda: not any(_alive(p) for p in descendants),
+        "the dead scheduler's workers and kernels to exit",
+        timeout=15,
+    )
     assert fragile in running
 
     second = _start_scheduler(env)
@@ -94,31 +120,46 @@ def _slow_starting_kernel(folder: Path) -> tuple[Path, Path]:
     """A kernelspec whose first kernel never gets ready (it sleeps; its pid in a file);
     the next ones are ordinary ipykernels."""
     marker, pidfile = folder / "first-start", folder / "sleeper.pid"
-    script = (f'if [ -e "{marker}" ]; then exec "{sys.executable}" -m ipykernel_launcher '
-              f'-f "$0"; else touch "{marker}"; echo $$ > "{pidfile}"; exec sleep 300; fi')
+    script = (
+        f'if [ -e "{marker}" ]; then exec "{sys.executable}" -m ipykernel_launcher '
+        f'-f "$0"; else touch "{marker}"; echo $$ > "{pidfile}"; exec sleep 300; fi'
+    )
     spec = folder / "kernels" / "slowstart"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": ["bash", "-c", script, "{connection_file}"], "display_name": "slowstart",
-        "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": ["bash", "-c", script, "{connection_file}"],
+                "display_name": "slowstart",
+                "language": "python",
+            }
+        )
+    )
     return marker, pidfile
 
 
-def test_a_run_whose_kernel_never_started_a_cell_costs_no_attempt(jobs, nb_root, tmp_path,
-                                                                   wait_until):
+def test_a_run_whose_kernel_never_started_a_cell_costs_no_attempt(
+    jobs, nb_root, tmp_path, wait_until
+):
     from .notebooks import write
 
     marker, pidfile = _slow_starting_kernel(tmp_path / "jupyter-data")
     write(nb_root / "slowstart.ipynb", "x = 1", "print('ran', x)", kernel="slowstart")
-    env = {**os.environ, "MLINFRA_ROOT_DIR": str(nb_root),
-           "MLINFRA_JOBS_RECORD_PROVENANCE": "false",
-           "JUPYTER_PATH": str(tmp_path / "jupyter-data")}
-    run_id = jobs.submit("slowstart.ipynb")["id"]      # the default policy: retries=0
+    env = {
+        **os.environ,
+        "MLINFRA_ROOT_DIR": str(nb_root),
+        "MLINFRA_JOBS_RECORD_PROVENANCE": "false",
+        "JUPYTER_PATH": str(tmp_path / "jupyter-data"),
+    }
+    run_id = jobs.submit("slowstart.ipynb")["id"]  # the default policy: retries=0
     first = _start_scheduler(env)
     try:
         # claimed, and its kernel is starting (it never gets ready): no cell has started
-        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(),
-                   "the run's kernel to start", timeout=90)
+        wait_until(
+            lambda: pidfile.exists() and pidfile.read_text().strip(),
+            "the run's kernel to start",
+            timeout=90,
+        )
         claimed = jobs.get_run(run_id)
         assert claimed["state"] == "running" and claimed["attempt"] == 1
         first.send_signal(signal.SIGKILL)

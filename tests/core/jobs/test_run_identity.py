@@ -32,17 +32,22 @@ def _owners(ws, run_ids):
 
 def test_a_downstream_run_belongs_to_its_own_jobs_owner(team_ws):
     alice, bob = _jobs(team_ws, "alice"), _jobs(team_ws, "bob")
-    alice.create_job("prepare", "ok.ipynb")                      # team visibility (default)
+    alice.create_job("prepare", "ok.ipynb")  # team visibility (default)
     bob.create_job("train", "ok.ipynb", depends_on=["alice/prepare"])
     alice.create_job("report", "ok.ipynb", depends_on=["prepare"])
     run = alice.run_job("prepare")
     ids = run["pipeline_run_ids"]
     assert len(ids) == 3
-    names = {alice.get_job("prepare")["id"]: "prepare",
-             alice.get_job("report")["id"]: "report", bob.get_job("train")["id"]: "train"}
+    names = {
+        alice.get_job("prepare")["id"]: "prepare",
+        alice.get_job("report")["id"]: "report",
+        bob.get_job("train")["id"]: "train",
+    }
     with team_ws.catalog.read_session() as s:
-        owner_of = {names[j]: o for j, o in s.execute(
-            select(Run.job_id, Run.owner).where(Run.id.in_(ids))).all()}
+        owner_of = {
+            names[j]: o
+            for j, o in s.execute(select(Run.job_id, Run.owner).where(Run.id.in_(ids))).all()
+        }
     # Bob's notebook runs as Bob (its kernel's MLINFRA_USER is the run's owner), not as Alice
     assert owner_of == {"prepare": "alice", "report": "alice", "train": "bob"}
 
@@ -92,7 +97,7 @@ def test_running_another_users_job_is_refused_or_runs_as_its_owner(team_ws):
     with pytest.raises(PermissionDenied):
         bob.sweep(job="alice/train", grid={"x": [1, 2]})
     with team_ws.catalog.read_session() as s:
-        assert s.scalar(select(Run.id)) is None          # nothing was queued
+        assert s.scalar(select(Run.id)) is None  # nothing was queued
     # an admin may run it: the runs are Alice's (her notebook acts as her), never Dave's
     run = dave.run_job("alice/train")
     sweep = dave.sweep(job="alice/train", grid={"x": [1, 2]})
@@ -106,4 +111,4 @@ def test_downstream_runs_count_against_their_owners_queue_quota(team_ws):
     bob.create_job("train", "ok.ipynb", depends_on=["alice/prepare"])
     alice.run_job("prepare")
     with pytest.raises(QuotaExceeded, match="bob"):
-        alice.run_job("prepare")      # Bob already has a run waiting: his limit of 1
+        alice.run_job("prepare")  # Bob already has a run waiting: his limit of 1

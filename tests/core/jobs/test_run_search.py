@@ -36,33 +36,56 @@ def search_jobs(request, jobs_ws, monkeypatch):
     ws.close()
 
 
-def run_row(rng: random.Random, i: int, *, job_id=None, sweep_id=None,
-            at: datetime | None = None) -> dict:
+def run_row(
+    rng: random.Random, i: int, *, job_id=None, sweep_id=None, at: datetime | None = None
+) -> dict:
     params = {"lr": rng.choice([0.1, 0.01, 0.001]), "depth": rng.randint(1, 4)}
     if rng.random() < 0.3:
         params["label"] = rng.choice(["a", "b"])
     return dict(
-        id=uuid.uuid4().hex, job_id=job_id, owner=rng.choice(OWNERS),
-        notebook=rng.choice(["train.ipynb", "etl/load.ipynb", "report.ipynb"]), cwd="/",
-        snapshot_key=f"runs/{i}/input.ipynb", parameters=params, state=rng.choice(ALL_STATES),
-        trigger=rng.choice(["manual", "schedule", "sweep"]), tags=rng.sample(TAGS,
-                                                                                rng.randint(0, 3)),
-        sweep_id=sweep_id, upstream_run_ids=[], progress={}, history=[{"attempt": 1}],
+        id=uuid.uuid4().hex,
+        job_id=job_id,
+        owner=rng.choice(OWNERS),
+        notebook=rng.choice(["train.ipynb", "etl/load.ipynb", "report.ipynb"]),
+        cwd="/",
+        snapshot_key=f"runs/{i}/input.ipynb",
+        parameters=params,
+        state=rng.choice(ALL_STATES),
+        trigger=rng.choice(["manual", "schedule", "sweep"]),
+        tags=rng.sample(TAGS, rng.randint(0, 3)),
+        sweep_id=sweep_id,
+        upstream_run_ids=[],
+        progress={},
+        history=[{"attempt": 1}],
         # every third run shares its time with the one before: ties are ordered by id
         created_at=at or (T0 + timedelta(minutes=i - (i % 3 == 2))),
         environment={"packages": [f"pkg{k}==1.0" for k in range(50)]},
         output_text=rng.choice(["loss is 0.5", "accuracy 0.91", "needle in the output", ""]),
-        visibility="public", team="",
+        visibility="public",
+        team="",
     )
 
 
 def add_runs(jobs, rows: list[dict]) -> None:
     with jobs.ws.catalog.session() as s:
-        s.add_all([Run(**row) for row in rows])   # through the ORM: its events index them
+        s.add_all([Run(**row) for row in rows])  # through the ORM: its events index them
 
 
-def expected(rows, *, state=None, job_id=None, owner=None, tag=None, sweep=None,
-             parameters=None, q=None, since=None, until=None, trigger=None, notebook=None):
+def expected(
+    rows,
+    *,
+    state=None,
+    job_id=None,
+    owner=None,
+    tag=None,
+    sweep=None,
+    parameters=None,
+    q=None,
+    since=None,
+    until=None,
+    trigger=None,
+    notebook=None,
+):
     out = []
     for r in rows:
         if state and r["state"] not in state.split(","):
@@ -73,19 +96,18 @@ def expected(rows, *, state=None, job_id=None, owner=None, tag=None, sweep=None,
             continue
         if tag and tag not in r["tags"] or sweep and r["sweep_id"] != sweep:
             continue
-        if any(str(r["parameters"].get(k, object())) != str(v)
-               for k, v in (parameters or {}).items()):
+        if any(
+            str(r["parameters"].get(k, object())) != str(v) for k, v in (parameters or {}).items()
+        ):
             continue
-        if q and q.lower() not in (r["notebook"] + " " + r["output_text"]).lower() \
-                and q != r["id"]:
+        if q and q.lower() not in (r["notebook"] + " " + r["output_text"]).lower() and q != r["id"]:
             continue
         if notebook and notebook.lower() not in r["notebook"].lower():
             continue
         if since and r["created_at"] < since or until and r["created_at"] >= until:
             continue
         out.append(r)
-    return [r["id"] for r in sorted(out, key=lambda r: (r["created_at"], r["id"]),
-                                     reverse=True)]
+    return [r["id"] for r in sorted(out, key=lambda r: (r["created_at"], r["id"]), reverse=True)]
 
 
 def walk(jobs, limit=7, between=None, **filters) -> list[str]:
@@ -107,16 +129,35 @@ def test_every_filter_alone_and_combined_matches_a_python_filter(search_jobs):
     jobs = search_jobs
     rng = random.Random(7)
     job = jobs.create_job("nightly", "ok.ipynb")
-    rows = [run_row(rng, i, job_id=job["id"] if i % 4 == 0 else None,
-                    sweep_id="sweep1" if i % 5 == 0 else None) for i in range(300)]
+    rows = [
+        run_row(
+            rng,
+            i,
+            job_id=job["id"] if i % 4 == 0 else None,
+            sweep_id="sweep1" if i % 5 == 0 else None,
+        )
+        for i in range(300)
+    ]
     add_runs(jobs, rows)
     since, until = T0 + timedelta(minutes=40), T0 + timedelta(minutes=200)
     cases = [
-        {}, {"state": "succeeded"}, {"state": "failed,running"}, {"owner": "bob"},
-        {"tag": "gpu"}, {"tag": "nope"}, {"sweep": "sweep1"}, {"trigger": "schedule"},
-        {"parameters": {"lr": 0.01}}, {"parameters": {"lr": "0.01", "depth": "2"}},
-        {"parameters": {"label": "a"}}, {"q": "needle"}, {"q": "ETL/"}, {"notebook": "train"},
-        {"since": since}, {"until": until}, {"since": since, "until": until},
+        {},
+        {"state": "succeeded"},
+        {"state": "failed,running"},
+        {"owner": "bob"},
+        {"tag": "gpu"},
+        {"tag": "nope"},
+        {"sweep": "sweep1"},
+        {"trigger": "schedule"},
+        {"parameters": {"lr": 0.01}},
+        {"parameters": {"lr": "0.01", "depth": "2"}},
+        {"parameters": {"label": "a"}},
+        {"q": "needle"},
+        {"q": "ETL/"},
+        {"notebook": "train"},
+        {"since": since},
+        {"until": until},
+        {"since": since, "until": until},
         {"tag": "night", "state": "succeeded,failed", "parameters": {"depth": 3}},
         {"owner": "ann", "tag": "baseline", "since": since},
         {"sweep": "sweep1", "q": "accuracy", "until": until},
@@ -130,11 +171,12 @@ def test_every_filter_alone_and_combined_matches_a_python_filter(search_jobs):
     by_job = expected(rows, job_id=job["id"])
     assert walk(jobs, job="nightly") == by_job
     assert walk(jobs, job="nightly", tag="gpu", state="queued,succeeded") == expected(
-        rows, job_id=job["id"], tag="gpu", state="queued,succeeded")
+        rows, job_id=job["id"], tag="gpu", state="queued,succeeded"
+    )
     # the REST layer's text forms of times
     iso = since.isoformat().replace("+00:00", "Z")
     assert walk(jobs, since=iso) == expected(rows, since=since)
-    assert walk(jobs, since=iso[:-1]) == expected(rows, since=since)   # no offset: UTC
+    assert walk(jobs, since=iso[:-1]) == expected(rows, since=since)  # no offset: UTC
     # offset paging still gives the same order
     page = jobs.list_runs(offset=20, limit=10)
     assert [r["id"] for r in page["items"]] == expected(rows)[20:30]
@@ -183,16 +225,23 @@ def test_totals_are_capped_and_say_so(jobs, monkeypatch):
     add_runs(jobs, [run_row(random.Random(5), i) for i in range(8)])
     page = jobs.list_runs(limit=3)
     assert page["total"] == 5 and page["total_exact"] is False
-    assert len(walk(jobs, limit=3)) == 8          # the cap bounds the count, not the pages
+    assert len(walk(jobs, limit=3)) == 8  # the cap bounds the count, not the pages
     assert jobs.list_runs(state=ALL_STATES[0], limit=3)["total"] <= 5
 
 
-@pytest.mark.parametrize("args, name", [
-    ({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"limit": "ten"}, "limit"),
-    ({"offset": -1}, "offset"), ({"cursor": "not-a-cursor"}, "cursor"),
-    ({"cursor": "WzEsMl0"}, "cursor"), ({"since": "yesterday"}, "since"),
-    ({"until": "2026-13-01"}, "until"),
-])
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "WzEsMl0"}, "cursor"),
+        ({"since": "yesterday"}, "since"),
+        ({"until": "2026-13-01"}, "until"),
+    ],
+)
 def test_bad_paging_input_names_the_parameter(jobs, args, name):
     with pytest.raises(InvalidInput, match=f"^{name}"):
         jobs.list_runs(**args)
@@ -216,37 +265,98 @@ def test_runs_made_before_the_search_tables_are_found_by_tag_and_parameter(tmp_p
     with old.engine.begin() as conn:
         command.upgrade(old._alembic_config(conn), "0009_runs_visibility")
         rows = [run_row(random.Random(2), i) for i in range(20)]
-        conn.execute(insert(Run.__table__), rows)     # plain SQL: no ORM event
+        conn.execute(insert(Run.__table__), rows)  # plain SQL: no ORM event
     old.engine.dispose()
     catalog = Catalog(url)
     catalog.ensure_schema()
     from sqlalchemy import func, select
 
     from jupyter_mlinfra.core.jobs.tables import RunParam, RunTag
+
     with catalog.read_session() as s:
         tagged = set(s.scalars(select(RunTag.run_id).where(RunTag.tag == "gpu")))
         assert tagged == {r["id"] for r in rows if "gpu" in r["tags"]}
         assert s.scalar(select(func.count()).select_from(RunParam)) == sum(
-            len(r["parameters"]) for r in rows)
+            len(r["parameters"]) for r in rows
+        )
 
 
-TEXTS = ["Ünïcode ÄRGER in der Straße", "100% done", "a_b c", "50%_off now", "KELVIN \u212a sign",
-         "\u017fo long s", "İstanbul IST", "日本語のテキスト", 'she said "hi" twice',
-         "NEEDLE in the output", "back\\slash /etl/ path", ""]
+TEXTS = [
+    "Ünïcode ÄRGER in der Straße",
+    "100% done",
+    "a_b c",
+    "50%_off now",
+    "KELVIN \u212a sign",
+    "\u017fo long s",
+    "İstanbul IST",
+    "日本語のテキスト",
+    'she said "hi" twice',
+    "NEEDLE in the output",
+    "back\\slash /etl/ path",
+    "",
+]
 NOTEBOOKS = ["Über/plan.ipynb", "etl/load.ipynb", "train.ipynb", "50%/x_y.ipynb"]
-TERMS = ["ärger", "ÄRGER", "Ärger", "ärGER", "straße", "STRASSE", "100%", "0%", "%", "_", "a_b",
-         "a%b", "%_o", "0%_", "k", "\u212a", "kelvin \u212a", "kelvin k", "ſo", "so l", "İst",
-         "ist", "IST", "日本語", "本語の", '"hi"', 'said "', '"', "needle", "NEEDLE", "etl/",
-         "ETL/", "\\sla", "über", "ÜBER/", "x_y", "%/x", "zzz", "ab", "a", " "]
+TERMS = [
+    "ärger",
+    "ÄRGER",
+    "Ärger",
+    "ärGER",
+    "straße",
+    "STRASSE",
+    "100%",
+    "0%",
+    "%",
+    "_",
+    "a_b",
+    "a%b",
+    "%_o",
+    "0%_",
+    "k",
+    "\u212a",
+    "kelvin \u212a",
+    "kelvin k",
+    "ſo",
+    "so l",
+    "İst",
+    "ist",
+    "IST",
+    "日本語",
+    "本語の",
+    '"hi"',
+    'said "',
+    '"',
+    "needle",
+    "NEEDLE",
+    "etl/",
+    "ETL/",
+    "\\sla",
+    "über",
+    "ÜBER/",
+    "x_y",
+    "%/x",
+    "zzz",
+    "ab",
+    "a",
+    " ",
+]
 
 
 def scan_ids(jobs, q: str) -> list[str]:
     """The runs the text scan (``lower(...) LIKE``, the search before the index) finds."""
     with jobs.ws.catalog.read_session() as s:
-        return list(s.scalars(select(Run.id).where(or_(
-            Run.notebook.icontains(q, autoescape=True),
-            Run.output_text.icontains(q, autoescape=True), Run.id == q))
-            .order_by(Run.created_at.desc(), Run.id.desc())))
+        return list(
+            s.scalars(
+                select(Run.id)
+                .where(
+                    or_(
+                        Run.notebook.icontains(q, autoescape=True),
+                        Run.output_text.icontains(q, autoescape=True),
+                        Run.id == q,
+                    )
+                )
+                .order_by(Run.created_at.desc(), Run.id.desc())
+            )
+        )
 
 
 def test_text_search_through_the_index_finds_what_the_scan_finds(search_jobs, monkeypatch):
@@ -258,8 +368,9 @@ def test_text_search_through_the_index_finds_what_the_scan_finds(search_jobs, mo
     rows = []
     for i in range(120):
         row = run_row(rng, i)
-        row.update(output_text=rng.choice(TEXTS) + " " + rng.choice(TEXTS),
-                   notebook=rng.choice(NOTEBOOKS))
+        row.update(
+            output_text=rng.choice(TEXTS) + " " + rng.choice(TEXTS), notebook=rng.choice(NOTEBOOKS)
+        )
         rows.append(row)
     add_runs(jobs, rows)
     # a run's text is written when it ends (an UPDATE): the index follows it
@@ -286,9 +397,15 @@ def test_text_search_through_the_index_finds_what_the_scan_finds(search_jobs, mo
     else:
         with jobs.ws.catalog.read_session() as s:
             s.execute(text("SET LOCAL enable_seqscan = off"))
-            plan = " ".join(r[0] for r in s.execute(text(
-                "EXPLAIN SELECT id FROM mlinfra_runs WHERE lower(output_text) "
-                "LIKE '%' || lower('needle') || '%'")))
+            plan = " ".join(
+                r[0]
+                for r in s.execute(
+                    text(
+                        "EXPLAIN SELECT id FROM mlinfra_runs WHERE lower(output_text) "
+                        "LIKE '%' || lower('needle') || '%'"
+                    )
+                )
+            )
         assert "ix_mlinfra_runs_output_text_trgm" in plan, plan
 
 
@@ -298,6 +415,7 @@ def statements(jobs, **filters) -> list[str]:
 
     def record(conn, cursor, statement, *args):
         sent.append(statement)
+
     event.listen(jobs.ws.catalog.engine, "before_cursor_execute", record)
     try:
         jobs.list_runs(**filters)
@@ -321,20 +439,25 @@ def test_runs_made_before_the_text_index_are_found_by_text(tmp_path):
         conn.execute(insert(Run.__table__), rows)
     old.engine.dispose()
 
-    class _Ws:        # what the search reads of a workspace
+    class _Ws:  # what the search reads of a workspace
         catalog = Catalog(url)
+
     _Ws.catalog.ensure_schema()
     with _Ws.catalog.read_session() as s:
         for q in ["needle", "LOAD.ipy", "accuracy 0.9"]:
             found = set(s.scalars(select(Run.id).where(text_filter(_Ws, s, q))))
-            assert found == {r["id"] for r in rows if q.lower() in
-                             (r["notebook"] + "\n" + r["output_text"]).lower()}, q
+            assert found == {
+                r["id"]
+                for r in rows
+                if q.lower() in (r["notebook"] + "\n" + r["output_text"]).lower()
+            }, q
             assert found
 
 
 @pytest.mark.postgres
-def test_postgresql_without_pg_trgm_rights_still_upgrades_and_searches(postgres_url, jobs_ws,
-                                                                       monkeypatch):
+def test_postgresql_without_pg_trgm_rights_still_upgrades_and_searches(
+    postgres_url, jobs_ws, monkeypatch
+):
     """A catalog role that may not create the pg_trgm extension: the migration still
     succeeds (no text index) and text search scans, with the same results."""
     import sqlalchemy as sa
@@ -345,7 +468,7 @@ def test_postgresql_without_pg_trgm_rights_still_upgrades_and_searches(postgres_
     admin = sa.create_engine(f"{postgres_url}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE ROLE {role} LOGIN NOSUPERUSER"))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))     # owned by the admin
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))  # owned by the admin
     admin.dispose()
     db = sa.create_engine(f"{postgres_url}/{name}", isolation_level="AUTOCOMMIT")
     with db.connect() as conn:
@@ -361,8 +484,15 @@ def test_postgresql_without_pg_trgm_rights_still_upgrades_and_searches(postgres_
         rows = [run_row(rng, i) for i in range(40)]
         add_runs(jobs, rows)
         with ws.catalog.read_session() as s:
-            assert s.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = "
-                                 "'ix_mlinfra_runs_output_text_trgm'")) == 0
+            assert (
+                s.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_indexes WHERE indexname = "
+                        "'ix_mlinfra_runs_output_text_trgm'"
+                    )
+                )
+                == 0
+            )
         for q in ["needle", "ETL/", "0.9"]:
             assert walk(jobs, q=q) == scan_ids(jobs, q) == expected(rows, q=q), q
     finally:

@@ -35,8 +35,11 @@ T0 = datetime(2030, 1, 1, 0, 0, 0, tzinfo=timezone.utc)
 def _scheduled_job(jobs, ws, name="tick", catchup="latest", schedule="* * * * *"):
     job = jobs.create_job(name, "ok.ipynb", schedule=schedule, catchup=catchup)
     with ws.catalog.session() as s:
-        s.execute(update(JobDefinition).where(JobDefinition.id == job["id"])
-                  .values(next_fire_at=T0 + timedelta(minutes=1), last_tick_at=T0))
+        s.execute(
+            update(JobDefinition)
+            .where(JobDefinition.id == job["id"])
+            .values(next_fire_at=T0 + timedelta(minutes=1), last_tick_at=T0)
+        )
     return job
 
 
@@ -60,14 +63,15 @@ def test_cron_tick_creates_one_scheduled_run_per_tick(jobs, jobs_ws):
         sched.tick()
     runs = _runs(jobs_ws, job_id=job["id"])
     assert [r.tick_key.split("@")[1] for r in runs] == [
-        (T0 + timedelta(minutes=m)).isoformat() for m in (1, 2, 3)]
+        (T0 + timedelta(minutes=m)).isoformat() for m in (1, 2, 3)
+    ]
     assert all(r.trigger == "schedule" for r in runs)
 
 
 @pytest.mark.parametrize("policy, expected", [("none", 0), ("latest", 1), ("all", 5)])
 def test_catch_up_policy_after_downtime(jobs, jobs_ws, policy, expected):
     _scheduled_job(jobs, jobs_ws, catchup=policy)
-    clock = FakeClock(T0 + timedelta(minutes=5, seconds=30))   # down for five ticks
+    clock = FakeClock(T0 + timedelta(minutes=5, seconds=30))  # down for five ticks
     Scheduler(jobs_ws, NoopExecutor(jobs_ws), clock=clock).tick()
     runs = _runs(jobs_ws)
     assert len(runs) == expected
@@ -84,8 +88,9 @@ def _three_schedulers_tick_once(ws, url_env):
 
     clock = FakeClock(T0)
     workspaces = [Workspace(ws.config) for _ in range(3)]
-    schedulers = [Scheduler(w, NoopExecutor(w), clock=clock, name=f"s{i}")
-                  for i, w in enumerate(workspaces)]
+    schedulers = [
+        Scheduler(w, NoopExecutor(w), clock=clock, name=f"s{i}") for i, w in enumerate(workspaces)
+    ]
     barrier = threading.Barrier(3)
     errors = []
 
@@ -128,8 +133,9 @@ def test_three_schedulers_on_one_catalog_run_every_tick_exactly_once(jobs, jobs_
 
 
 @pytest.mark.postgres
-def test_three_schedulers_exactly_once_on_postgresql(pg_catalog_url, mlinfra_env, nb_root,
-                                                     monkeypatch):
+def test_three_schedulers_exactly_once_on_postgresql(
+    pg_catalog_url, mlinfra_env, nb_root, monkeypatch
+):
     from jupyter_mlinfra.core.workspace import Workspace
 
     monkeypatch.setenv("MLINFRA_CATALOG_URL", pg_catalog_url)
@@ -150,14 +156,16 @@ def test_dag_release_and_upstream_failed(jobs, jobs_ws):
     first = jobs.run_job("prepare")
     for _ in range(8):
         sched.tick()
-    states = {jobs.get_run(i)["job_name"]: jobs.get_run(i)["state"]
-              for i in first["pipeline_run_ids"]}
+    states = {
+        jobs.get_run(i)["job_name"]: jobs.get_run(i)["state"] for i in first["pipeline_run_ids"]
+    }
     assert states == {"prepare": "succeeded", "train": "succeeded", "evaluate": "succeeded"}
     # a failing upstream: its downstream runs are marked upstream_failed, never run
     second = jobs.run_job("prepare")
     with jobs_ws.catalog.session() as s:
-        s.execute(update(Run).where(Run.id == second["id"]).values(state="failed",
-                                                                   finished_at=utcnow()))
+        s.execute(
+            update(Run).where(Run.id == second["id"]).values(state="failed", finished_at=utcnow())
+        )
     for _ in range(3):
         sched.tick()
     states = [jobs.get_run(i)["state"] for i in second["pipeline_run_ids"]]
@@ -186,8 +194,8 @@ def test_per_user_running_quota_and_resources(jobs, jobs_ws):
     sched._dispatch()
     assert [jobs.get_run(r["id"])["state"] for r in (a, b)] == ["running", "queued"]
     sched._dispatch()
-    assert jobs.get_run(b["id"])["state"] == "queued"     # quota holds it back
-    sched.tick()                                           # a finishes, b may go
+    assert jobs.get_run(b["id"])["state"] == "queued"  # quota holds it back
+    sched.tick()  # a finishes, b may go
     sched._dispatch()
     assert jobs.get_run(b["id"])["state"] == "running"
 
@@ -196,9 +204,17 @@ def _lose(ws, run_ids, progress) -> None:
     """The runs were claimed by a worker whose scheduler died: their leases expired."""
     past = utcnow() - timedelta(minutes=5)
     with ws.catalog.session() as s:
-        s.execute(update(Run).where(Run.id.in_(run_ids))
-                  .values(state="running", worker="ghost:dead-1", started_at=past,
-                          lease_expires_at=past, progress=progress))
+        s.execute(
+            update(Run)
+            .where(Run.id.in_(run_ids))
+            .values(
+                state="running",
+                worker="ghost:dead-1",
+                started_at=past,
+                lease_expires_at=past,
+                progress=progress,
+            )
+        )
 
 
 def test_expired_lease_is_recovered_by_retry_policy(jobs, jobs_ws):
@@ -228,13 +244,12 @@ def test_a_run_lost_before_its_first_cell_is_queued_again_on_the_same_attempt(jo
     run = jobs.submit("ok.ipynb")
     sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws, slots=0))
     for progress in ({}, {"executed": 0, "code_cells": 3}, {}):
-        _lose(jobs_ws, [run["id"]], progress)     # claimed, kernel starting: no cell ran
+        _lose(jobs_ws, [run["id"]], progress)  # claimed, kernel starting: no cell ran
         sched.tick()
         r = jobs.get_run(run["id"])
         assert (r["state"], r["attempt"], r["worker"], r["progress"]) == ("queued", 1, None, {})
     assert [h["state"] for h in r["history"]] == ["requeued"] * 3
-    assert any("before its first cell" in line["text"]
-               for line in jobs.run_log(run["id"])["lines"])
+    assert any("before its first cell" in line["text"] for line in jobs.run_log(run["id"])["lines"])
     # a run that keeps losing its worker before starting ends up spending its attempts
     _lose(jobs_ws, [run["id"]], {})
     sched.tick()
@@ -248,7 +263,7 @@ def test_a_broken_job_does_not_stop_the_scheduler(jobs, jobs_ws, nb_root):
     (nb_root / "ok.ipynb").rename(nb_root / "gone.ipynb")
     clock = FakeClock(T0 + timedelta(minutes=1, seconds=1))
     sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws), clock=clock)
-    sched.tick()                       # both ticks fail: the notebook is gone
+    sched.tick()  # both ticks fail: the notebook is gone
     assert "no longer exists" in (sched.last_error or "")
     (nb_root / "gone.ipynb").rename(nb_root / "ok.ipynb")
     clock.advance(minutes=1)
@@ -283,14 +298,14 @@ def test_requested_resources_fit_within_the_executor(jobs, jobs_ws):
     jobs_ws.config.settings.jobs_cpus = 3
     jobs_ws.config.settings.jobs_memory_mb = 4096
     big = jobs.submit("ok.ipynb", cpus=2, memory="3G", priority=3)
-    second = jobs.submit("ok.ipynb", cpus=2, priority=2)      # 2 + 2 CPUs > 3
-    small = jobs.submit("ok.ipynb", cpus=1, memory="2G", priority=1)   # 3 + 2 GB > 4 GB
+    second = jobs.submit("ok.ipynb", cpus=2, priority=2)  # 2 + 2 CPUs > 3
+    small = jobs.submit("ok.ipynb", cpus=1, memory="2G", priority=1)  # 3 + 2 GB > 4 GB
     tiny = jobs.submit("ok.ipynb", cpus=1, memory=512)
     sched = Scheduler(jobs_ws, NoopExecutor(jobs_ws))
     sched._dispatch()
     states = [jobs.get_run(r["id"])["state"] for r in (big, second, small, tiny)]
     assert states == ["running", "queued", "queued", "running"]
-    sched.tick()          # the no-op runs end; the others fit now
+    sched.tick()  # the no-op runs end; the others fit now
     sched._dispatch()
     assert jobs.get_run(second["id"])["state"] in ("running", "succeeded")
 
@@ -307,8 +322,11 @@ def test_schedulers_record_heartbeats_and_are_gone_when_stopped_or_expired(jobs,
     assert jobs.status()["schedulers_alive"] == 1
     # a scheduler killed without stopping: its record expires
     with jobs_ws.catalog.session() as s:
-        s.execute(update(SchedulerRecord).where(SchedulerRecord.id == "daemon-1")
-                  .values(expires_at=utcnow() - timedelta(seconds=1)))
+        s.execute(
+            update(SchedulerRecord)
+            .where(SchedulerRecord.id == "daemon-1")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert [r["id"] for r in jobs.schedulers()] == ["wait-1"]
     helper.stop()
     assert jobs.schedulers() == [] and jobs.status()["schedulers_alive"] == 0
@@ -317,10 +335,12 @@ def test_schedulers_record_heartbeats_and_are_gone_when_stopped_or_expired(jobs,
     assert gone["daemon-1"]["stopped_at"] is None
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
-                                                            marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_a_run_queued_by_another_process_rings_the_schedulers_doorbell(
-        backend, request, mlinfra_env, nb_root, monkeypatch, wait_until):
+    backend, request, mlinfra_env, nb_root, monkeypatch, wait_until
+):
     """A scheduler polling every 2 minutes dispatches at once a run that another process (a
     kernel, the CLI) queued: that process rang its doorbell (a loopback datagram on SQLite,
     a NOTIFY on PostgreSQL)."""
@@ -340,13 +360,24 @@ def test_a_run_queued_by_another_process_rings_the_schedulers_doorbell(
         [record] = wait_until(jobs.schedulers, "the scheduler's first pass", timeout=30)
         assert (record["doorbell_port"] is not None) == (backend == "sqlite")
         submitted = subprocess.run(
-            [sys.executable, "-c", "from jupyter_mlinfra.core.workspace import Workspace\n"
-             "print(Workspace.open().service('jobs').submit('ok.ipynb')['id'])"],
-            capture_output=True, text=True, check=True, timeout=120)
+            [
+                sys.executable,
+                "-c",
+                "from jupyter_mlinfra.core.workspace import Workspace\n"
+                "print(Workspace.open().service('jobs').submit('ok.ipynb')['id'])",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         run_id = submitted.stdout.split()[-1]
         # the scheduler polls every 120 s: only the doorbell can start it within the wait
-        wait_until(lambda: jobs.get_run(run_id)["state"] != "queued",
-                   "the doorbell to start the run", timeout=60)
+        wait_until(
+            lambda: jobs.get_run(run_id)["state"] != "queued",
+            "the doorbell to start the run",
+            timeout=60,
+        )
         assert jobs.get_run(run_id)["state"] == "running"
     finally:
         scheduler.stop()
@@ -357,11 +388,11 @@ def test_one_serving_scheduler_a_day_collects_the_orphan_blobs(jobs_ws):
     store = jobs_ws.artifacts
     jobs_ws.config.settings.artifacts_gc_min_age = 0
     store.put("kept", b"still named")
-    store.put("dropped", b"named no more")     # a deleted feature materialization, say
+    store.put("dropped", b"named no more")  # a deleted feature materialization, say
     store.delete("dropped")
     first, second = (Scheduler(jobs_ws, NoopExecutor(jobs_ws)) for _ in range(2))
     assert first.tick()["housekeeping"] == 1
     first._gc_thread.join(30)
-    assert second.tick()["housekeeping"] == 0     # the turn is taken for a day
+    assert second.tick()["housekeeping"] == 0  # the turn is taken for a day
     assert len(list(store._list_objects("blobs/"))) == 1
     assert store.get("kept") == b"still named"

@@ -20,10 +20,13 @@ def ws(tmp_path, monkeypatch):
     from jupyter_mlinfra.core.workspace import Workspace
 
     root = make_root(tmp_path / "root")
-    write(root / "parent.ipynb", "x = 1",
-          "import os, jupyter_mlinfra\n"
-          "open('parent.txt', 'w').write(str(os.getppid()))\n"
-          "jupyter_mlinfra.log_metric('double', x * 2)")
+    write(
+        root / "parent.ipynb",
+        "x = 1",
+        "import os, jupyter_mlinfra\n"
+        "open('parent.txt', 'w').write(str(os.getppid()))\n"
+        "jupyter_mlinfra.log_metric('double', x * 2)",
+    )
     monkeypatch.setenv("MLINFRA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MLINFRA_ROOT_DIR", str(root))
     for name in ("MLINFRA_CATALOG_URL", "MLINFRA_ARTIFACT_ROOT", "MLINFRA_S3_ENDPOINT_URL"):
@@ -41,7 +44,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    try:   # a zombie is dead
+    try:  # a zombie is dead
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
@@ -75,8 +78,11 @@ def test_run_wait_executes_in_the_waiting_process_with_every_record(ws):
 
 def _slow_started(ws, wait_until) -> list[int]:
     pids = ws.root / "pids.txt"
-    wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2,
-               "the slow run to start", timeout=120)
+    wait_until(
+        lambda: pids.exists() and len(pids.read_text().split()) == 2,
+        "the slow run to start",
+        timeout=120,
+    )
     return [int(p) for p in pids.read_text().split()]
 
 
@@ -86,26 +92,29 @@ def test_cancel_kills_the_kernel_of_a_run_executing_in_the_waiting_process(ws, w
     jobs = ws.service("jobs")
     run = jobs.submit("slow.ipynb", parameters={"seconds": 300.0})
     result: dict = {}
-    waiter = threading.Thread(target=lambda: result.update(
-        run=wait_with_local_scheduler(ws, [run["id"]], timeout=240)[0]))
+    waiter = threading.Thread(
+        target=lambda: result.update(run=wait_with_local_scheduler(ws, [run["id"]], timeout=240)[0])
+    )
     waiter.start()
     kernel, child = _slow_started(ws, wait_until)
     jobs.cancel_run(run["id"])
     waiter.join(120)
     assert result["run"]["state"] == "cancelled"
-    wait_until(lambda: not _alive(kernel) and not _alive(child),
-               "the kernel and its child to exit", timeout=10)
+    wait_until(
+        lambda: not _alive(kernel) and not _alive(child),
+        "the kernel and its child to exit",
+        timeout=10,
+    )
 
 
-def test_a_wait_interrupted_puts_the_run_back_in_the_queue_and_kills_its_kernel(ws,
-                                                                               wait_until):
+def test_a_wait_interrupted_puts_the_run_back_in_the_queue_and_kills_its_kernel(ws, wait_until):
     from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
 
     jobs = ws.service("jobs")
     run = jobs.submit("slow.ipynb", parameters={"seconds": 300.0})
     pids = ws.root / "pids.txt"
 
-    def on_update(r: dict) -> None:   # Ctrl-C once the notebook's first cell has run
+    def on_update(r: dict) -> None:  # Ctrl-C once the notebook's first cell has run
         if r["state"] == "running" and pids.exists() and len(pids.read_text().split()) == 2:
             raise KeyboardInterrupt
 
@@ -116,5 +125,8 @@ def test_a_wait_interrupted_puts_the_run_back_in_the_queue_and_kills_its_kernel(
     assert back["state"] == "queued" and back["attempt"] == 1 and not back.get("worker")
     log = "\n".join(line["text"] for line in jobs.run_log(run["id"])["lines"])
     assert "put back in the queue" in log
-    wait_until(lambda: not _alive(kernel) and not _alive(child),
-               "the kernel and its child to exit", timeout=10)
+    wait_until(
+        lambda: not _alive(kernel) and not _alive(child),
+        "the kernel and its child to exit",
+        timeout=10,
+    )

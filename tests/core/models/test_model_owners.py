@@ -46,8 +46,9 @@ def test_bob_cannot_change_alices_model_an_admin_can(ws, dummy):
     admin.update("churn", description="curated by carol", tags={"stage": "prod"})
     assert admin.register("churn", dummy, figures=[]).version == 3
     # a role can also come from a group the identity provider authenticated
-    lead = workspace_as(ws, "dave", groups=["ml-leads"],
-                        roles={"group:ml-leads": ["admin"]}).service("models")
+    lead = workspace_as(
+        ws, "dave", groups=["ml-leads"], roles={"group:ml-leads": ["admin"]}
+    ).service("models")
     lead.update("churn", tags={"reviewed": "yes"})
     assert alice.get("churn:1").status == "ready"
 

@@ -23,16 +23,26 @@ def _over_the_wire(captured: CapturedVersion) -> tuple[dict, dict[str, bytes]]:
 
 
 def test_a_version_captured_here_is_stored_from_its_manifest_and_loads(ws, iris, fitted):
-    captured = pipeline.capture("wired", fitted, featurize=featurize,
-                                input_example=iris.head(3), training_data=iris,
-                                metrics={"accuracy": 0.9}, tags={"team": "a"}, alias="staging",
-                                figures=[])
+    captured = pipeline.capture(
+        "wired",
+        fitted,
+        featurize=featurize,
+        input_example=iris.head(3),
+        training_data=iris,
+        metrics={"accuracy": 0.9},
+        tags={"team": "a"},
+        alias="staging",
+        figures=[],
+    )
     store = ws.service("models")
     with pytest.raises(NotFound):  # capturing wrote nothing
         store.get("wired")
     manifest, blobs = _over_the_wire(captured)
-    assert {p["name"] for p in manifest["parts"]} >= {"model.joblib", "featurize.pkl",
-                                                      "requirements.txt"}
+    assert {p["name"] for p in manifest["parts"]} >= {
+        "model.joblib",
+        "featurize.pkl",
+        "requirements.txt",
+    }
     version = store.store(CapturedVersion.from_manifest(manifest, blobs))
     assert version.ref == "wired:1" and version.aliases == ["staging"]
     assert version.metrics == {"accuracy": 0.9} and version.tags["team"] == "a"
@@ -49,8 +59,10 @@ def test_a_manifest_that_does_not_match_its_bytes_stores_nothing(ws, fitted):
         CapturedVersion.from_manifest(manifest, {**blobs, "model.joblib": b"not the model"})
     with pytest.raises(InvalidInput, match="unknown field"):
         CapturedVersion.from_manifest({**manifest, "owner": "mallory"}, blobs)
-    bad = {**manifest, "parts": [*manifest["parts"],
-                                 {"name": "../escape", "kind": "file", "format": "file"}]}
+    bad = {
+        **manifest,
+        "parts": [*manifest["parts"], {"name": "../escape", "kind": "file", "format": "file"}],
+    }
     with pytest.raises(InvalidInput, match="invalid artifact name"):
         CapturedVersion.from_manifest(bad, {**blobs, "../escape": b"x"})
     with pytest.raises(NotFound):
@@ -84,23 +96,25 @@ EXPORTER_MODULE = textwrap.dedent('''
 
 
 def test_a_third_party_exporter_declared_by_entry_point_writes_the_native_part(
-        ws, tmp_path, monkeypatch):
+    ws, tmp_path, monkeypatch
+):
     # a distribution on the path declaring an exporter, as `pip install` would leave it
     (tmp_path / "table_models.py").write_text(EXPORTER_MODULE)
     dist_info = tmp_path / "table_models-1.0.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: table-models\n"
-                                        "Version: 1.0\n")
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: table-models\nVersion: 1.0\n")
     (dist_info / "entry_points.txt").write_text(
-        f"[{ENTRY_POINT_GROUP}]\ntable = table_models:TableExporter\n")
+        f"[{ENTRY_POINT_GROUP}]\ntable = table_models:TableExporter\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import table_models
 
     EXPORTERS.register_entry_points()
     try:
         assert "table" in EXPORTERS.names()
-        version = ws.service("models").register("tables", table_models.TableModel([1, 2]),
-                                                figures=[])
+        version = ws.service("models").register(
+            "tables", table_models.TableModel([1, 2]), figures=[]
+        )
         native = version.artifact("model.weights.csv")
         assert native["kind"] == "native" and native["format"] == "weights-csv"
         assert ws.service("models").read_artifact(version, "model.weights.csv") == b"1,2\n"
@@ -116,15 +130,26 @@ def test_compare_is_a_function_of_two_versions_and_their_scripts():
 
     def version(number, C, auc, script_line):
         return ModelVersion(
-            name="churn", version=number, id=str(number), owner="a", status="ready",
-            created_at=None, definition={"class": "LogisticRegression",
-                                         "module": "sklearn.linear_model",
-                                         "hyperparameters": {"C": C}},
-            metrics={"auc": auc}, dependencies={"python": "3.11", "packages": {"x": "1"}},
-            data=[{"role": "training", "kind": "dataframe", "rows": 10}]), script_line
+            name="churn",
+            version=number,
+            id=str(number),
+            owner="a",
+            status="ready",
+            created_at=None,
+            definition={
+                "class": "LogisticRegression",
+                "module": "sklearn.linear_model",
+                "hyperparameters": {"C": C},
+            },
+            metrics={"auc": auc},
+            dependencies={"python": "3.11", "packages": {"x": "1"}},
+            data=[{"role": "training", "kind": "dataframe", "rows": 10}],
+        ), script_line
 
-    (a, script_a), (b, script_b) = version(1, 1.0, 0.8, "C = 1.0\n"), \
-        version(2, 0.5, 0.9, "C = 0.5\n")
+    (a, script_a), (b, script_b) = (
+        version(1, 1.0, 0.8, "C = 1.0\n"),
+        version(2, 0.5, 0.9, "C = 0.5\n"),
+    )
     result = compare_versions(a, b, replay=(script_a, script_b))
     assert result["hyperparameters"] == {"C": {"a": 1.0, "b": 0.5}}
     assert result["metrics"]["auc"]["delta"] == pytest.approx(0.1)

@@ -26,9 +26,19 @@ from jupyter_mlinfra.core.models.tables import ModelVersionRecord
 
 
 def _git(cwd, *args):
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"})
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@x",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@x",
+        },
+    )
 
 
 def test_register_keeps_the_eight_kinds_of_artifact(ws, iris, fitted, tmp_path, monkeypatch):
@@ -40,36 +50,52 @@ def test_register_keeps_the_eight_kinds_of_artifact(ws, iris, fitted, tmp_path, 
     # a git repository holding the "notebook", with an uncommitted change
     repo = tmp_path / "project"
     repo.mkdir()
-    (repo / "train.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, '
-                                      '"nbformat_minor": 5}')
+    (repo / "train.ipynb").write_text(
+        '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    )
     _git(repo, "init", "-q")
     _git(repo, "add", "train.ipynb")
     _git(repo, "commit", "-q", "-m", "first")
-    (repo / "train.ipynb").write_text('{"cells": [], "metadata": {"x": 1}, "nbformat": 4, '
-                                      '"nbformat_minor": 5}')
+    (repo / "train.ipynb").write_text(
+        '{"cells": [], "metadata": {"x": 1}, "nbformat": 4, "nbformat_minor": 5}'
+    )
     monkeypatch.chdir(repo)
     monkeypatch.setenv("MLINFRA_RUN_ID", "run-123")
     valid_csv = repo / "valid.csv"
     iris.tail(30).to_csv(valid_csv, index=False)
     train = iris.copy()
-    train.attrs["mlinfra_lineage"] = {"features": ["flowers@2:petal_area"],
-                                      "views": [{"name": "flowers", "version": 2}]}
+    train.attrs["mlinfra_lineage"] = {
+        "features": ["flowers@2:petal_area"],
+        "views": [{"name": "flowers", "version": 2}],
+    }
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3])
     ax.set_title("loss")
     notes = repo / "notes.md"
     notes.write_text("trained on iris\n")
-    history = ["import pandas as pd",
-               "# Parameters\nC = 0.7\nmax_iter = 500\n",
-               "def featurize(df):\n    return df\n"]
+    history = [
+        "import pandas as pd",
+        "# Parameters\nC = 0.7\nmax_iter = 500\n",
+        "def featurize(df):\n    return df\n",
+    ]
 
     with pytest.warns(UserWarning, match="feature usage"):  # no view 'flowers' here
         v = ws.service("models").register(
-            "iris", fitted, featurize=featurize, predict=predict_labels,
-            input_example=iris.head(3), training_data=train, validation_data=str(valid_csv),
-            metrics={"accuracy": 0.97}, figures=[fig], files=[str(notes)],
-            tags={"team": "botany"}, task="classification", description="first try",
-            context=SessionContext(history=history, notebook_path="train.ipynb"))
+            "iris",
+            fitted,
+            featurize=featurize,
+            predict=predict_labels,
+            input_example=iris.head(3),
+            training_data=train,
+            validation_data=str(valid_csv),
+            metrics={"accuracy": 0.97},
+            figures=[fig],
+            files=[str(notes)],
+            tags={"team": "botany"},
+            task="classification",
+            description="first try",
+            context=SessionContext(history=history, notebook_path="train.ipynb"),
+        )
     plt.close(fig)
     assert (v.name, v.version) == ("iris", 1)
     by_name = {a["name"]: a for a in v.artifacts}
@@ -112,8 +138,10 @@ def test_register_keeps_the_eight_kinds_of_artifact(ws, iris, fitted, tmp_path, 
     # 8. tags
     assert v.tags == {"team": "botany", "task": "classification", "owner": ws.user}
     # signature
-    assert [c["name"] for c in v.signature["inputs"]["columns"]][:2] == ["sepal_length",
-                                                                         "sepal_width"]
+    assert [c["name"] for c in v.signature["inputs"]["columns"]][:2] == [
+        "sepal_length",
+        "sepal_width",
+    ]
     assert v.signature["outputs"]["type"] == "ndarray"
     assert len(v.signature["input_example"]) == 3
 
@@ -133,14 +161,20 @@ def test_bad_input_leaves_nothing(ws, fitted, iris):
 
 def test_round_trip_and_checksums_on_both_backends(backend_ws, fitted, iris):
     store = backend_ws.service("models")
-    v = store.register("iris", fitted, featurize=featurize, input_example=iris.head(),
-                       metrics={"accuracy": 0.97}, alias="production")
+    v = store.register(
+        "iris",
+        fitted,
+        featurize=featurize,
+        input_example=iris.head(),
+        metrics={"accuracy": 0.97},
+        alias="production",
+    )
     loaded = store.load("iris@production")
     assert loaded.ref == "iris:1"
     import numpy as np
 
-    assert isinstance(loaded.model.coef_, np.memmap)   # mapped from the verified file
-    assert loaded.model.coef_.flags.writeable             # copy-on-write, not read-only
+    assert isinstance(loaded.model.coef_, np.memmap)  # mapped from the verified file
+    assert loaded.model.coef_.flags.writeable  # copy-on-write, not read-only
     expected = fitted.predict(featurize(iris))
     assert (loaded.predict(iris) == expected).all()
     assert (store.load("iris").predict(iris.head(10)) == expected[:10]).all()
@@ -157,8 +191,13 @@ def test_round_trip_and_checksums_on_both_backends(backend_ws, fitted, iris):
         iris.to_parquet(buffer)
         client.put_object(Bucket=bucket, Key="in/iris.parquet", Body=buffer.getvalue())
         # as a job run: a fresh kernel reads and writes the bucket through the same endpoint
-        result = store.batch_predict("iris@production", f"s3://{bucket}/in/iris.parquet",
-                                     f"s3://{bucket}/out/pred.csv", as_job=True, timeout=120)
+        result = store.batch_predict(
+            "iris@production",
+            f"s3://{bucket}/in/iris.parquet",
+            f"s3://{bucket}/out/pred.csv",
+            as_job=True,
+            timeout=120,
+        )
         assert result["rows"] == 150 and "run" in result["executed_by"]
         body = client.get_object(Bucket=bucket, Key="out/pred.csv")["Body"].read()
         assert pd.read_csv(io.BytesIO(body))["prediction"].tolist() == expected.tolist()
@@ -172,10 +211,12 @@ def test_round_trip_and_checksums_on_both_backends(backend_ws, fitted, iris):
         data[100] ^= 0xFF
         target.write_bytes(bytes(data))
     else:
-        body = artifacts.client.get_object(Bucket=artifacts.bucket,
-                                           Key=artifacts._key(path))["Body"].read()
-        artifacts.client.put_object(Bucket=artifacts.bucket, Key=artifacts._key(path),
-                                    Body=body[:100] + b"X" + body[101:])
+        body = artifacts.client.get_object(Bucket=artifacts.bucket, Key=artifacts._key(path))[
+            "Body"
+        ].read()
+        artifacts.client.put_object(
+            Bucket=artifacts.bucket, Key=artifacts._key(path), Body=body[:100] + b"X" + body[101:]
+        )
     with pytest.raises(IntegrityError):
         store.load("iris:1")
     # a key re-pointed at other (valid) bytes is refused too: the catalog's checksum rules
@@ -199,9 +240,16 @@ CONCURRENT = textwrap.dedent("""
 
 def test_concurrent_registrations_get_unique_gapless_versions(backend_ws):
     env = {k: v for k, v in os.environ.items()}
-    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(i), "4"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, str(i), "4"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
     numbers = []
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -287,18 +335,20 @@ def test_latest_skips_archived_and_search_filters(ws):
     store.register("churn", dummy, metrics={"auc": 0.81}, tags={"team": "growth"}, figures=[])
     store.register("churn", dummy, metrics={"auc": 0.93}, tags={"team": "growth"}, figures=[])
     store.register("fraud", dummy, metrics={"auc": 0.88}, tags={"team": "risk"}, figures=[])
-    ws.for_user("carol").service("models").register("churn-eu", dummy, metrics={"auc": 0.95},
-                                              figures=[])
+    ws.for_user("carol").service("models").register(
+        "churn-eu", dummy, metrics={"auc": 0.95}, figures=[]
+    )
     assert store.get("churn").version == 2
     store.archive("churn:2")
     assert store.get("churn").version == 1
     assert [v.ref for v in store.search("churn", metrics=["auc>=0.9"])] == ["churn-eu:1"]
-    assert [v.ref for v in store.search("churn", metrics=["auc>=0.9"],
-                                        include_archived=True)] == ["churn-eu:1", "churn:2"]
+    assert [v.ref for v in store.search("churn", metrics=["auc>=0.9"], include_archived=True)] == [
+        "churn-eu:1",
+        "churn:2",
+    ]
     assert [v.ref for v in store.search(tags={"team": "risk"})] == ["fraud:1"]
     assert [v.ref for v in store.search(owner="carol")] == ["churn-eu:1"]
-    assert [v.ref for v in store.search(metrics=["auc>0.8", "auc<0.9"])] == ["fraud:1",
-                                                                            "churn:1"]
+    assert [v.ref for v in store.search(metrics=["auc>0.8", "auc<0.9"])] == ["fraud:1", "churn:1"]
     names = [m["name"] for m in store.list_models(metrics=["auc>=0.85"])]
     assert names == ["churn-eu", "fraud"]
     with pytest.raises(InvalidInput):
@@ -316,8 +366,7 @@ def test_load_warns_about_environment_differences(ws, fitted):
     with ws.catalog.session() as s:
         record = s.get(ModelVersionRecord, v.id)
         deps = dict(record.dependencies)
-        deps["packages"] = {**deps["packages"], "scikit-learn": "0.1.0",
-                            "no-such-dist": "1.0"}
+        deps["packages"] = {**deps["packages"], "scikit-learn": "0.1.0", "no-such-dist": "1.0"}
         deps["python"] = "2.7.18"
         record.dependencies = deps
     with pytest.warns(EnvironmentMismatchWarning) as caught:
@@ -331,10 +380,17 @@ def test_load_warns_about_environment_differences(ws, fitted):
 
 def test_dirty_state_is_recorded_and_require_clean_refuses(ws, fitted, monkeypatch):
     store = ws.service("models")
-    context = SessionContext(replay={
-        "cells": [{"cell_id": "a", "execution_count": 3, "source": "model = fit(X)"}],
-        "hazards": [{"kind": "stale_direct", "message": "cell a reads X, changed by cell b "
-                                                        "after it ran"}]})
+    context = SessionContext(
+        replay={
+            "cells": [{"cell_id": "a", "execution_count": 3, "source": "model = fit(X)"}],
+            "hazards": [
+                {
+                    "kind": "stale_direct",
+                    "message": "cell a reads X, changed by cell b after it ran",
+                }
+            ],
+        }
+    )
     with pytest.warns(DirtyModelWarning, match="stale_direct"):
         v = store.register("iris", fitted, context=context, figures=[])
     assert v.clean is False and "stale_direct" in v.dirty_reasons[0]
@@ -361,10 +417,22 @@ def test_compare_two_versions(ws, iris):
     X = featurize(iris)
     a = LogisticRegression(C=0.5, max_iter=400).fit(X, iris["target"])
     b = LogisticRegression(C=2.0, max_iter=400).fit(X, iris["target"])
-    store.register("iris", a, training_data=iris.head(100), metrics={"accuracy": 0.9},
-                   context=SessionContext(history=["C = 0.5", "model = fit(C)"]), figures=[])
-    store.register("iris", b, training_data=iris, metrics={"accuracy": 0.96},
-                   context=SessionContext(history=["C = 2.0", "model = fit(C)"]), figures=[])
+    store.register(
+        "iris",
+        a,
+        training_data=iris.head(100),
+        metrics={"accuracy": 0.9},
+        context=SessionContext(history=["C = 0.5", "model = fit(C)"]),
+        figures=[],
+    )
+    store.register(
+        "iris",
+        b,
+        training_data=iris,
+        metrics={"accuracy": 0.96},
+        context=SessionContext(history=["C = 2.0", "model = fit(C)"]),
+        figures=[],
+    )
     diff = store.compare("iris:1", "iris:2")
     assert diff["hyperparameters"] == {"C": {"a": 0.5, "b": 2.0}}
     assert diff["metrics"]["accuracy"]["delta"] == pytest.approx(0.06)
@@ -375,24 +443,32 @@ def test_compare_two_versions(ws, iris):
 
 def test_batch_predict_and_dockerfile(ws, fitted, iris, tmp_path):
     store = ws.service("models")
-    store.register("iris", fitted, featurize=featurize,
-                   input_example=iris.drop(columns=["target"]).head(), alias="production",
-                   figures=[])
+    store.register(
+        "iris",
+        fitted,
+        featurize=featurize,
+        input_example=iris.drop(columns=["target"]).head(),
+        alias="production",
+        figures=[],
+    )
     src = tmp_path / "in.parquet"
     iris.drop(columns=["target"]).to_parquet(src)
-    result = store.batch_predict("iris@production", str(src), str(tmp_path / "out.csv"),
-                                 as_job=False)
+    result = store.batch_predict(
+        "iris@production", str(src), str(tmp_path / "out.csv"), as_job=False
+    )
     assert result["rows"] == 150 and result["executed_by"] == "in-process"
     out = pd.read_csv(tmp_path / "out.csv")
     assert (out["prediction"].to_numpy() == fitted.predict(featurize(iris))).all()
     assert list(out.columns[:2]) == ["sepal_length", "sepal_width"]
     iris.drop(columns=["target"]).to_csv(tmp_path / "in.csv", index=False)
-    store.batch_predict("iris:1", str(tmp_path / "in.csv"), str(tmp_path / "out.parquet"),
-                        as_job=False)
+    store.batch_predict(
+        "iris:1", str(tmp_path / "in.csv"), str(tmp_path / "out.parquet"), as_job=False
+    )
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 150
     with pytest.raises(InvalidInput):
-        store.batch_predict("iris:1", str(tmp_path / "in.csv"), str(tmp_path / "out.xlsx"),
-                            as_job=False)
+        store.batch_predict(
+            "iris:1", str(tmp_path / "in.csv"), str(tmp_path / "out.xlsx"), as_job=False
+        )
     info = store.dockerfile("iris@production", str(tmp_path / "image"))
     dockerfile = (tmp_path / "image" / "Dockerfile").read_text()
     requirements = (tmp_path / "image" / "requirements.txt").read_text().splitlines()
@@ -427,12 +503,13 @@ def test_model_card_names_the_feature_views_it_was_trained_on(ws, fitted, iris):
     import warnings
 
     frame = iris.copy()
-    frame.attrs["mlinfra_lineage"] = {"views": [{"name": "petals", "version": 2}],
-                                      "features": ["petals@2:width"]}
+    frame.attrs["mlinfra_lineage"] = {
+        "views": [{"name": "petals", "version": 2}],
+        "features": ["petals@2:width"],
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the view is not in this catalog: no back-link
-        version = ws.service("models").register("iris-fs", fitted, training_data=frame,
-                                                figures=[])
+        version = ws.service("models").register("iris-fs", fitted, training_data=frame, figures=[])
     assert "feature views petals@2" in version._repr_html_()
 
 
@@ -468,15 +545,23 @@ def _xgboost_native(model, raw: bytes, X):
 
 
 NATIVE_CASES = {
-    "lightgbm": ("lightgbm-text", "model.lgb.txt", "lightgbm",
-                 lambda: __import__("lightgbm").LGBMClassifier(n_estimators=20, num_leaves=7,
-                                                               verbose=-1),
-                 _lightgbm_native, 1e-12),
+    "lightgbm": (
+        "lightgbm-text",
+        "model.lgb.txt",
+        "lightgbm",
+        lambda: __import__("lightgbm").LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1),
+        _lightgbm_native,
+        1e-12,
+    ),
     # float32 trees: XGBoost's own predictions agree to float32 precision
-    "xgboost": ("xgboost-ubj", "model.xgb.ubj", "xgboost-cpu",
-                lambda: __import__("xgboost").XGBClassifier(n_estimators=20, max_depth=3,
-                                                            n_jobs=1),
-                _xgboost_native, 1e-6),
+    "xgboost": (
+        "xgboost-ubj",
+        "model.xgb.ubj",
+        "xgboost-cpu",
+        lambda: __import__("xgboost").XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1),
+        _xgboost_native,
+        1e-6,
+    ),
 }
 
 
@@ -489,8 +574,7 @@ def test_native_format_is_kept_beside_the_pickle(ws, iris, library):
     X = featurize(iris)
     model = make().fit(X, iris["target"])
     store = ws.service("models")
-    v = store.register(f"iris-{library}", model, featurize=featurize,
-                       input_example=iris.head())
+    v = store.register(f"iris-{library}", model, featurize=featurize, input_example=iris.head())
     assert v.definition["library"] == library
     native = v.artifact(name)
     assert native["kind"] == "native" and native["format"] == fmt

@@ -26,15 +26,19 @@ def notebook(tmp_path):
     params = nbformat.v4.new_code_cell("C = 1.0")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(TRAIN)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = tmp_path / "train.ipynb"
     nbformat.write(nb, path)
     return path
 
 
-def test_a_job_trained_version_is_reproduced_with_its_parameters(mlinfra_env, notebook,
-                                                                 tmp_path, monkeypatch):
+def test_a_job_trained_version_is_reproduced_with_its_parameters(
+    mlinfra_env, notebook, tmp_path, monkeypatch
+):
     from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
     from jupyter_mlinfra.core.workspace import Workspace
 

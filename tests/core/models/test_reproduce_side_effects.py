@@ -49,8 +49,11 @@ jobs.create(f"fraud_refresh_{time.time_ns()}", "score.ipynb")
 def _notebook(path, *cells):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 
@@ -59,8 +62,9 @@ def _shared_state(ws) -> dict:
     """What other people see: feature rows and values, definitions, models, aliases, jobs."""
     fs = ws.service("features")
     view = fs.describe("fraud_view")
-    online = fs.get_online_features(["fraud_view:amount_x2"],
-                                    [{"customer_id": 1}, {"customer_id": 2}]).to_dict()
+    online = fs.get_online_features(
+        ["fraud_view:amount_x2"], [{"customer_id": 1}, {"customer_id": 2}]
+    ).to_dict()
     model = ws.service("models").describe_model("fraud_model")
     return {
         "view_version": view["latest_version"],
@@ -94,8 +98,15 @@ def test_reproduce_captures_every_write_to_shared_state(mlinfra_env, tmp_path, m
     assert before["freshness"]["offline_rows"] == 7  # six materialized rows, one pushed
 
     store = ws.service("models")
-    expected = ["features.entity", "features.define", "features.materialize", "features.push",
-                "models.register", "models.alias", "jobs.create"]
+    expected = [
+        "features.entity",
+        "features.define",
+        "features.materialize",
+        "features.push",
+        "models.register",
+        "models.alias",
+        "jobs.create",
+    ]
     runs = before.pop("runs")
     for via_jobs in (None, False):  # as a job run (the default), then through the runner
         result = store.reproduce("fraud_model:1", via_jobs=via_jobs)

@@ -9,8 +9,9 @@ def record_session(shell, name: str, runs):
     """Run ``runs`` ((cell id, source) in execution order) in a reset ``shell`` with a
     recorder that keeps everything in memory; returns (the execution log, the live names)."""
     shell.reset(new_session=False)
-    rec = ProvenanceRecorder(shell, notebook_path=f"/nb/{name}.ipynb",
-                             write_to_catalog=False).start()
+    rec = ProvenanceRecorder(
+        shell, notebook_path=f"/nb/{name}.ipynb", write_to_catalog=False
+    ).start()
     try:
         for cell_id, source in runs:
             shell.run_cell(source, cell_id=cell_id, store_history=True)

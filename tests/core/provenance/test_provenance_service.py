@@ -30,12 +30,24 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 
 def _log(path: str, session: str = "s1") -> list[Execution]:
     def ex(seq, cid, src, reads=(), binds=(), t=0.0):
-        return Execution(seq=seq, cell_id=cid, source=src, session_id=session,
-                         notebook_path=path, execution_count=seq, started_at=1.7e9 + seq + t,
-                         ended_at=1.7e9 + seq + t + 0.01, reads=frozenset(reads),
-                         binds=frozenset(binds))
-    return [ex(1, "c1", "a = 1", binds=["a"]), ex(2, "c2", "b = a + 1", ["a"], ["b"]),
-            ex(3, "c1", "a = 5", binds=["a"])]
+        return Execution(
+            seq=seq,
+            cell_id=cid,
+            source=src,
+            session_id=session,
+            notebook_path=path,
+            execution_count=seq,
+            started_at=1.7e9 + seq + t,
+            ended_at=1.7e9 + seq + t + 0.01,
+            reads=frozenset(reads),
+            binds=frozenset(binds),
+        )
+
+    return [
+        ex(1, "c1", "a = 1", binds=["a"]),
+        ex(2, "c2", "b = a + 1", ["a"], ["b"]),
+        ex(3, "c1", "a = 5", binds=["a"]),
+    ]
 
 
 def _roundtrip(ws):
@@ -63,17 +75,34 @@ def _kernel_sessions(svc, path):
     ran before recording started."""
     from jupyter_mlinfra.core.provenance.model import BeforeRecording, KernelSession
 
-    first = KernelSession("s3", path, 1.7e9 + 100, kernel_id="k-9",
-                          before_recording=BeforeRecording(2, frozenset({"a", "seed"})))
+    first = KernelSession(
+        "s3",
+        path,
+        1.7e9 + 100,
+        kernel_id="k-9",
+        before_recording=BeforeRecording(2, frozenset({"a", "seed"})),
+    )
     assert svc.register_session(first) is True
-    assert svc.register_session(first) is False       # once
+    assert svc.register_session(first) is False  # once
     svc.register_session(KernelSession("s4", path, 1.7e9 + 200, kernel_id="k-9"))
     assert [s["session_id"] for s in svc.kernel_sessions("k-9")] == ["s4", "s3"]
     listed = {s["session_id"]: s for s in svc.sessions(path)}
     assert listed["s4"]["executions"] == 0 and listed["s4"]["kernel_id"] == "k-9"
-    svc.record([Execution(seq=1, cell_id="c2", source="b = a + 1", session_id="s3",
-                          notebook_path=path, started_at=1.7e9 + 101, ended_at=1.7e9 + 102,
-                          reads=frozenset({"a"}), binds=frozenset({"b"}))])
+    svc.record(
+        [
+            Execution(
+                seq=1,
+                cell_id="c2",
+                source="b = a + 1",
+                session_id="s3",
+                notebook_path=path,
+                started_at=1.7e9 + 101,
+                ended_at=1.7e9 + 102,
+                reads=frozenset({"a"}),
+                binds=frozenset({"b"}),
+            )
+        ]
+    )
     log = svc.stored_log(path, "s3")
     assert log.before_recording == BeforeRecording(2, frozenset({"a", "seed"}))
     assert ExecutionLog.from_dict(log.to_dict()).before_recording == log.before_recording
@@ -106,8 +135,10 @@ def test_unknown_notebook_is_not_found(workspace):
 def test_log_travels_in_notebook_metadata(tmp_path, workspace):
     """A notebook carrying its own log is analysed without any catalog history."""
     path = tmp_path / "travel.ipynb"
-    nb = new_notebook(cells=[new_code_cell("a = 5", id="c1"), new_code_cell("b = a + 1", id="c2")],
-                      metadata={"kernelspec": KERNELSPEC})
+    nb = new_notebook(
+        cells=[new_code_cell("a = 5", id="c1"), new_code_cell("b = a + 1", id="c2")],
+        metadata={"kernelspec": KERNELSPEC},
+    )
     attach_log(nb, ExecutionLog(_log("/elsewhere/travel.ipynb"), "/elsewhere/travel.ipynb", "s1"))
     nbformat.write(nb, path)
     again = log_from_notebook(nbformat.read(path, as_version=4))
@@ -119,8 +150,19 @@ def test_log_travels_in_notebook_metadata(tmp_path, workspace):
     slice_, replay = svc.replay(str(path), cell_id="c2")
     assert [e.seq for e in slice_] == [1, 2]
     # the CLI reads it the same way
-    out = subprocess.run([sys.executable, "-m", "jupyter_mlinfra.cli.main", "check", str(path),
-                          "--json", "--strict"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_mlinfra.cli.main",
+            "check",
+            str(path),
+            "--json",
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 1, out.stderr
     assert json.loads(out.stdout)["stale"] == ["c2"]
 
@@ -133,13 +175,26 @@ def test_sanitizers_and_tolerance():
     assert texts_match("loss 0.30000000000000004", "loss 0.3000000000001", opts)
     assert not texts_match("loss 0.31", "loss 0.3", opts)
     assert not texts_match("count 42", "count 43", opts)  # integers compare exactly
-    assert outputs_text([{"output_type": "stream", "name": "stdout", "text": "a\n"},
-                         {"output_type": "stream", "name": "stdout", "text": "b\n"}]) == \
-        "[stdout]\na\nb"
+    assert (
+        outputs_text(
+            [
+                {"output_type": "stream", "name": "stdout", "text": "a\n"},
+                {"output_type": "stream", "name": "stdout", "text": "b\n"},
+            ]
+        )
+        == "[stdout]\na\nb"
+    )
     # a run that loaded the extension before the notebook's own %load_ext: not a difference
-    assert outputs_text([{"output_type": "stream", "name": "stdout", "text":
-                          "The jupyter_mlinfra extension is already loaded. To reload it, use:\n"
-                          "  %reload_ext jupyter_mlinfra\n"}]) == outputs_text([])
+    assert outputs_text(
+        [
+            {
+                "output_type": "stream",
+                "name": "stdout",
+                "text": "The jupyter_mlinfra extension is already loaded. To reload it, use:\n"
+                "  %reload_ext jupyter_mlinfra\n",
+            }
+        ]
+    ) == outputs_text([])
 
 
 def _stream(text):
@@ -152,23 +207,47 @@ def _result(text, count):
 
 def _verify_notebook(tamper: bool) -> nbformat.NotebookNode:
     cells = [
-        new_code_cell("print(object())", id="addr", execution_count=1,
-                      outputs=[_stream("<object object at 0x7f00deadbeef>\n")]),
-        new_code_cell("import datetime, tempfile\nprint(datetime.datetime.now().isoformat())\n"
-                      "print(tempfile.mkdtemp())", id="when", execution_count=2,
-                      outputs=[_stream("2020-01-01T00:00:00.000001\n/tmp/tmpq1w2e3\n")]),
-        new_code_cell("0.1 + 0.2", id="float", execution_count=3,
-                      outputs=[_result("0.3000000000001" if tamper else "0.30000000000000004",
-                                       3)]),
-        new_code_cell("print(41 + 1)", id="answer", execution_count=4,
-                      outputs=[_stream("43\n" if tamper else "42\n")]),
-        new_code_cell("raise RuntimeError('not in CI')", id="skipme",
-                      metadata={"tags": ["mlinfra-skip"]}),
-        new_code_cell("1 / 0", id="fails", execution_count=5,
-                      outputs=[new_output("error", ename="ZeroDivisionError",
-                                          evalue="division by zero", traceback=[])]),
-        new_code_cell("print('after')", id="after", execution_count=6,
-                      outputs=[_stream("after\n")]),
+        new_code_cell(
+            "print(object())",
+            id="addr",
+            execution_count=1,
+            outputs=[_stream("<object object at 0x7f00deadbeef>\n")],
+        ),
+        new_code_cell(
+            "import datetime, tempfile\nprint(datetime.datetime.now().isoformat())\n"
+            "print(tempfile.mkdtemp())",
+            id="when",
+            execution_count=2,
+            outputs=[_stream("2020-01-01T00:00:00.000001\n/tmp/tmpq1w2e3\n")],
+        ),
+        new_code_cell(
+            "0.1 + 0.2",
+            id="float",
+            execution_count=3,
+            outputs=[_result("0.3000000000001" if tamper else "0.30000000000000004", 3)],
+        ),
+        new_code_cell(
+            "print(41 + 1)",
+            id="answer",
+            execution_count=4,
+            outputs=[_stream("43\n" if tamper else "42\n")],
+        ),
+        new_code_cell(
+            "raise RuntimeError('not in CI')", id="skipme", metadata={"tags": ["mlinfra-skip"]}
+        ),
+        new_code_cell(
+            "1 / 0",
+            id="fails",
+            execution_count=5,
+            outputs=[
+                new_output(
+                    "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[]
+                )
+            ],
+        ),
+        new_code_cell(
+            "print('after')", id="after", execution_count=6, outputs=[_stream("after\n")]
+        ),
     ]
     return new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
 
@@ -178,8 +257,15 @@ def test_verify_passes_a_reproducible_notebook(tmp_path, workspace):
     nbformat.write(_verify_notebook(tamper=False), path)
     result = workspace.service("provenance").verify(str(path))
     statuses = {c.cell_id: c.status for c in result.cells}
-    assert statuses == {"addr": "match", "when": "match", "float": "match", "answer": "match",
-                        "skipme": "skipped", "fails": "match", "after": "match"}, result.to_text()
+    assert statuses == {
+        "addr": "match",
+        "when": "match",
+        "float": "match",
+        "answer": "match",
+        "skipme": "skipped",
+        "fails": "match",
+        "after": "match",
+    }, result.to_text()
     assert result.ok and result.verdict == "pass"
     # the re-run's own provenance is kept apart, under <path>#verify, every cell of it
     log = workspace.service("provenance").stored_log(f"{path}#verify")
@@ -190,8 +276,12 @@ def test_verify_passes_a_reproducible_notebook(tmp_path, workspace):
 def test_cli_verify_exits_non_zero_on_a_mismatch(tmp_path, mlinfra_env):
     path = tmp_path / "tampered.ipynb"
     nbformat.write(_verify_notebook(tamper=True), path)
-    out = subprocess.run([sys.executable, "-m", "jupyter_mlinfra.cli.main", "verify",
-                          str(path), "--json"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlinfra.cli.main", "verify", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1, out.stderr
     body = json.loads(out.stdout)
     statuses = {c["cell_id"]: c["status"] for c in body["cells"]}

@@ -20,16 +20,22 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 
 
 def _nb(*cells, kernelspec=True):
-    return new_notebook(cells=list(cells), metadata={"kernelspec": KERNELSPEC} if kernelspec
-                        else {})
+    return new_notebook(
+        cells=list(cells), metadata={"kernelspec": KERNELSPEC} if kernelspec else {}
+    )
 
 
 def _cell(source, cid, *outputs, count=None, tags=None):
     """A code cell as saved: with outputs it was run (execution count 1 unless given)."""
     if outputs and count is None:
         count = 1
-    return new_code_cell(source, id=cid, execution_count=count, outputs=list(outputs),
-                         metadata={"tags": tags} if tags else {})
+    return new_code_cell(
+        source,
+        id=cid,
+        execution_count=count,
+        outputs=list(outputs),
+        metadata={"tags": tags} if tags else {},
+    )
 
 
 def _out(text, name="stdout"):
@@ -57,9 +63,11 @@ def test_a_failing_cell_with_no_saved_output_fails(workspace, tmp_path):
 
 
 def test_a_last_cell_that_kills_the_kernel_fails_as_kernel_died(workspace, tmp_path):
-    result = _verify(workspace, tmp_path, _nb(
-        _cell("print('hi')", "first", _out("hi\n")),
-        _cell("import os\nos._exit(1)", "killer")))
+    result = _verify(
+        workspace,
+        tmp_path,
+        _nb(_cell("print('hi')", "first", _out("hi\n")), _cell("import os\nos._exit(1)", "killer")),
+    )
     assert not result.ok, result.to_text()
     assert result.stop["kind"] == "kernel_died" and result.stop["cell_id"] == "killer"
     assert _statuses(result) == {"first": "match", "killer": "error"}
@@ -67,8 +75,11 @@ def test_a_last_cell_that_kills_the_kernel_fails_as_kernel_died(workspace, tmp_p
 
 
 def test_sys_exit_and_a_usage_error_are_reported_with_their_cell(workspace, tmp_path):
-    result = _verify(workspace, tmp_path, _nb(_cell("import sys\nsys.exit(3)", "leaves"),
-                                              _cell("print('never')", "after")))
+    result = _verify(
+        workspace,
+        tmp_path,
+        _nb(_cell("import sys\nsys.exit(3)", "leaves"), _cell("print('never')", "after")),
+    )
     assert not result.ok
     assert result.stop["kind"] == "sys_exit" and result.stop["cell_id"] == "leaves"
     assert "sys.exit(3)" in result.run_error
@@ -82,10 +93,16 @@ def test_sys_exit_and_a_usage_error_are_reported_with_their_cell(workspace, tmp_
 
 
 def test_a_hung_cell_times_out_and_the_run_ends(workspace, tmp_path):
-    result = _verify(workspace, tmp_path, _nb(
-        _cell("print('a')", "a", _out("a\n")),
-        _cell("import time\ntime.sleep(1000)", "hung"),
-        _cell("print('b')", "b", _out("b\n"))), timeout=3)
+    result = _verify(
+        workspace,
+        tmp_path,
+        _nb(
+            _cell("print('a')", "a", _out("a\n")),
+            _cell("import time\ntime.sleep(1000)", "hung"),
+            _cell("print('b')", "b", _out("b\n")),
+        ),
+        timeout=3,
+    )
     assert not result.ok
     assert result.stop["kind"] == "timeout" and result.stop["cell_id"] == "hung"
     assert _statuses(result) == {"a": "match", "hung": "error", "b": "not_run"}
@@ -120,23 +137,33 @@ def test_skip_execution_and_nbval_markers(workspace, tmp_path):
     nb = _nb(
         _cell("raise RuntimeError('not in CI')", "nbclient-skip", tags=["skip-execution"]),
         _cell("# NBVAL_SKIP\nraise RuntimeError('not in CI')", "nbval-skip"),
-        _cell("# NBVAL_IGNORE_OUTPUT\nimport random\nprint(random.random())", "ignored",
-              _out("0.123\n")),
+        _cell(
+            "# NBVAL_IGNORE_OUTPUT\nimport random\nprint(random.random())",
+            "ignored",
+            _out("0.123\n"),
+        ),
         _cell("# NBVAL_RAISES_EXCEPTION\nraise ValueError('expected')", "raises"),
         _cell("print('after')", "after", _out("after\n")),
     )
     result = _verify(workspace, tmp_path, nb)
     assert result.ok, result.to_text()
-    assert _statuses(result) == {"nbclient-skip": "skipped", "nbval-skip": "skipped",
-                                 "ignored": "skipped", "raises": "skipped", "after": "match"}
+    assert _statuses(result) == {
+        "nbclient-skip": "skipped",
+        "nbval-skip": "skipped",
+        "ignored": "skipped",
+        "raises": "skipped",
+        "after": "match",
+    }
     reasons = {c.cell_id: c.reason for c in result.cells}
     assert "skip-execution" in reasons["nbclient-skip"]
     assert "NBVAL_IGNORE_OUTPUT" in reasons["ignored"]
 
 
 def test_nbval_check_output_in_lax_and_strict_mode(workspace, tmp_path):
-    cells = [_cell("print(2)", "unmarked", _out("3\n")),
-             _cell("# NBVAL_CHECK_OUTPUT\nprint('checked')", "checked", _out("checked\n"))]
+    cells = [
+        _cell("print(2)", "unmarked", _out("3\n")),
+        _cell("# NBVAL_CHECK_OUTPUT\nprint('checked')", "checked", _out("checked\n")),
+    ]
     lax = VerifyOptions(lax=True)
     result = _verify(workspace, tmp_path, _nb(*cells), options=lax)
     assert result.ok, result.to_text()  # lax: only the marked cell is compared
@@ -145,39 +172,75 @@ def test_nbval_check_output_in_lax_and_strict_mode(workspace, tmp_path):
     result = _verify(workspace, tmp_path, _nb(*cells), options=lax)
     assert _statuses(result)["checked"] == "mismatch"
     # strict: a marked cell saved without output is compared too (it now prints something)
-    result = _verify(workspace, tmp_path, _nb(
-        _cell("# NBVAL_CHECK_OUTPUT\nprint('new')", "never-saved")))
+    result = _verify(
+        workspace, tmp_path, _nb(_cell("# NBVAL_CHECK_OUTPUT\nprint('new')", "never-saved"))
+    )
     assert _statuses(result) == {"never-saved": "mismatch"}
 
 
 # -- comparison -------------------------------------------------------------------------------
 def test_numpy_padding_figures_and_streams(workspace, tmp_path):
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
-    figure = new_output("display_data", data={"image/png": png,
-                                              "text/plain": "<Figure size 100x100 with 1 Axes>"})
+    figure = new_output(
+        "display_data", data={"image/png": png, "text/plain": "<Figure size 100x100 with 1 Axes>"}
+    )
     nb = _nb(
-        _cell("import numpy as np\nnp.array([1.0000001, 2.5])", "array",
-              new_output("execute_result", data={"text/plain": "array([1. , 2.5])"},
-                         execution_count=1)),
-        _cell("import numpy as np\nprint(np.array([[1.0000001, 2.5], [10, 3]]))", "matrix",
-              _out("[[ 1.   2.5]\n [10.   3. ]]\n")),
-        _cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2])\n"
-              "plt.show()", "figure", figure),
-        _cell("import sys\nprint('a', flush=True)\nsys.stderr.write('e\\n')\nprint('b')",
-              "streams", _out("a\n"), _out("e\n", "stderr"), _out("b\n")),
-        _cell("import sys\nprint('a', flush=True)\nsys.stderr.write('e\\n')\nprint('b')",
-              "changed-line", _out("a\n"), _out("e\n", "stderr"), _out("c\n")),
+        _cell(
+            "import numpy as np\nnp.array([1.0000001, 2.5])",
+            "array",
+            new_output(
+                "execute_result", data={"text/plain": "array([1. , 2.5])"}, execution_count=1
+            ),
+        ),
+        _cell(
+            "import numpy as np\nprint(np.array([[1.0000001, 2.5], [10, 3]]))",
+            "matrix",
+            _out("[[ 1.   2.5]\n [10.   3. ]]\n"),
+        ),
+        _cell(
+            "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2])\n"
+            "plt.show()",
+            "figure",
+            figure,
+        ),
+        _cell(
+            "import sys\nprint('a', flush=True)\nsys.stderr.write('e\\n')\nprint('b')",
+            "streams",
+            _out("a\n"),
+            _out("e\n", "stderr"),
+            _out("b\n"),
+        ),
+        _cell(
+            "import sys\nprint('a', flush=True)\nsys.stderr.write('e\\n')\nprint('b')",
+            "changed-line",
+            _out("a\n"),
+            _out("e\n", "stderr"),
+            _out("c\n"),
+        ),
     )
     result = _verify(workspace, tmp_path, nb)
-    assert _statuses(result) == {"array": "match", "matrix": "match", "figure": "match",
-                                 "streams": "match", "changed-line": "mismatch"}, \
-        result.to_text()
+    assert _statuses(result) == {
+        "array": "match",
+        "matrix": "match",
+        "figure": "match",
+        "streams": "match",
+        "changed-line": "mismatch",
+    }, result.to_text()
     changed = next(c for c in result.cells if c.cell_id == "changed-line")
     assert "-c" in changed.diff and "+b" in changed.diff
     # a figure that now comes out as text only (no inline backend): not the same output
-    result = _verify(workspace, tmp_path, _nb(_cell(
-        "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
-        "fig, ax = plt.subplots()\nax.plot([1, 2])\nfig", "became-text", figure)))
+    result = _verify(
+        workspace,
+        tmp_path,
+        _nb(
+            _cell(
+                "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+                "fig, ax = plt.subplots()\nax.plot([1, 2])\nfig",
+                "became-text",
+                figure,
+            )
+        ),
+    )
     assert _statuses(result) == {"became-text": "mismatch"}, result.to_text()
 
 
@@ -194,8 +257,9 @@ def test_comparison_rules_without_a_kernel():
 
 
 # -- cost ---------------------------------------------------------------------------------------
-def test_the_output_notebook_is_written_once_not_after_every_cell(tmp_path, mlinfra_env,
-                                                                   monkeypatch):
+def test_the_output_notebook_is_written_once_not_after_every_cell(
+    tmp_path, mlinfra_env, monkeypatch
+):
     """papermill's per-cell save re-serialises the whole notebook after each cell (quadratic:
     63 s for 400 cells); verify writes it once, at the end."""
     writes = []
@@ -212,8 +276,9 @@ def test_the_output_notebook_is_written_once_not_after_every_cell(tmp_path, mlin
     assert result.ok, result.to_text()
     assert len(writes) <= 2, f"{len(writes)} writes of the notebook for 30 cells"
     executed = nbformat.read(out, as_version=4)
-    assert ["".join(o["text"] for o in c.outputs) for c in executed.cells] == \
-        [f"{i}\n" for i in range(30)]
+    assert ["".join(o["text"] for o in c.outputs) for c in executed.cells] == [
+        f"{i}\n" for i in range(30)
+    ]
 
 
 @pytest.mark.parametrize("stopper", ["import os\nos._exit(1)", "1 / 0"])

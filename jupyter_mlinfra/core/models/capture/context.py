@@ -28,8 +28,6 @@ class SessionContext:
     replay_error: str | None = None
     cell_source: Callable[[str], str | None] | None = None
 
-
-
     def dirty_reasons(self) -> list[str]:
         """Why the notebook state may not reproduce the model: provenance's hazards for it."""
         reasons: list[str] = []

@@ -33,9 +33,12 @@ def fingerprint_data(role: str, obj: Any) -> dict:
         hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
         h = hashlib.sha256(hashed.tobytes())
         h.update(json.dumps([str(c) for c in frame.columns]).encode())
-        entry.update(kind="dataframe", rows=int(len(frame)),
-                     schema={str(c): str(t) for c, t in frame.dtypes.items()},
-                     content_sha256=h.hexdigest())
+        entry.update(
+            kind="dataframe",
+            rows=int(len(frame)),
+            schema={str(c): str(t) for c, t in frame.dtypes.items()},
+            content_sha256=h.hexdigest(),
+        )
         lineage = getattr(obj, "attrs", {}).get("mlinfra_lineage")
         if lineage is not None:
             entry["lineage"] = json.loads(json.dumps(lineage, default=str))
@@ -45,11 +48,15 @@ def fingerprint_data(role: str, obj: Any) -> dict:
 
         if isinstance(obj, np.ndarray):
             data = np.ascontiguousarray(obj)
-            h = hashlib.sha256(data.tobytes() if data.dtype != object
-                               else repr(data.tolist()).encode())
-            entry.update(kind="array", rows=int(obj.shape[0]) if obj.ndim else 1,
-                         schema={"dtype": str(obj.dtype), "shape": list(obj.shape)},
-                         content_sha256=h.hexdigest())
+            h = hashlib.sha256(
+                data.tobytes() if data.dtype != object else repr(data.tolist()).encode()
+            )
+            entry.update(
+                kind="array",
+                rows=int(obj.shape[0]) if obj.ndim else 1,
+                schema={"dtype": str(obj.dtype), "shape": list(obj.shape)},
+                content_sha256=h.hexdigest(),
+            )
             return entry
     except ImportError:  # pragma: no cover
         pass
@@ -59,20 +66,24 @@ def fingerprint_data(role: str, obj: Any) -> dict:
         if "://" not in text or text.startswith("file://"):
             path = Path(text.removeprefix("file://")).expanduser()
             if path.is_file():
-                entry.update(uri=path.resolve().as_uri(), size=path.stat().st_size,
-                             content_sha256=_file_digest(path))
+                entry.update(
+                    uri=path.resolve().as_uri(),
+                    size=path.stat().st_size,
+                    content_sha256=_file_digest(path),
+                )
         return entry
     if isinstance(obj, dict) and ("uri" in obj or "feature_view" in obj):
         entry.update(kind="reference", **json.loads(json.dumps(obj, default=str)))
         return entry
-    raise InvalidInput(f"cannot fingerprint {role} data of type {type(obj).__name__}: pass a "
-                       "DataFrame, an array, a path/URI or a dict with 'uri'")
+    raise InvalidInput(
+        f"cannot fingerprint {role} data of type {type(obj).__name__}: pass a "
+        "DataFrame, an array, a path/URI or a dict with 'uri'"
+    )
 
 
-
-
-def fingerprint_datasets(training_data: Any = None, validation_data: Any = None,
-                         data: dict[str, Any] | None = None) -> list[dict]:
+def fingerprint_datasets(
+    training_data: Any = None, validation_data: Any = None, data: dict[str, Any] | None = None
+) -> list[dict]:
     """The fingerprints of every dataset passed, training and validation first."""
     datasets: list[dict] = []
     for role, obj in (("training", training_data), ("validation", validation_data)):

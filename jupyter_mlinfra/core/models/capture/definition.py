@@ -15,15 +15,18 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) \
-            else str(value)
+        return (
+            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        )
     if depth < 3 and isinstance(value, (list, tuple)):
         return [_jsonable(v, depth + 1) for v in value]
     if depth < 3 and isinstance(value, dict):
         return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
     if hasattr(value, "get_params") and depth < 3:
-        return {"class": f"{type(value).__module__}.{type(value).__qualname__}",
-                "params": _jsonable(value.get_params(deep=False), depth + 1)}
+        return {
+            "class": f"{type(value).__module__}.{type(value).__qualname__}",
+            "params": _jsonable(value.get_params(deep=False), depth + 1),
+        }
     try:
         import numpy as np
 
@@ -76,21 +79,31 @@ def describe_definition(model: Any) -> dict:
             # nested estimators (pipelines, meta-estimators): their scalar parameters too,
             # as scikit-learn names them ("logisticregression__C"), so versions compare
             for key, value in model.get_params(deep=True).items():
-                if "__" in key and (value is None or isinstance(value, (bool, int, float,
-                                                                        str))):
+                if "__" in key and (value is None or isinstance(value, (bool, int, float, str))):
                     params[key] = _jsonable(value)
         except Exception:  # a half-implemented estimator API
             params = {}
     elif not isinstance(model, (types.FunctionType, types.BuiltinFunctionType)):
-        public = {k: v for k, v in vars(model).items() if not k.startswith("_")} \
-            if hasattr(model, "__dict__") else {}
-        params = {k: _jsonable(v) for k, v in public.items()
-                  if v is None or isinstance(v, (bool, int, float, str))}
-    fitted = sorted(k for k in getattr(model, "__dict__", {}) if k.endswith("_")
-                    and not k.startswith("_"))
-    return {"class": cls.__qualname__, "module": cls.__module__,
-            "library": library, "distribution": dist, "library_version": version,
-            "hyperparameters": params, "fitted_attributes": fitted[:50],
-            "doc": (inspect.getdoc(cls) or "").split("\n", 1)[0][:200]}
-
-
+        public = (
+            {k: v for k, v in vars(model).items() if not k.startswith("_")}
+            if hasattr(model, "__dict__")
+            else {}
+        )
+        params = {
+            k: _jsonable(v)
+            for k, v in public.items()
+            if v is None or isinstance(v, (bool, int, float, str))
+        }
+    fitted = sorted(
+        k for k in getattr(model, "__dict__", {}) if k.endswith("_") and not k.startswith("_")
+    )
+    return {
+        "class": cls.__qualname__,
+        "module": cls.__module__,
+        "library": library,
+        "distribution": dist,
+        "library_version": version,
+        "hyperparameters": params,
+        "fitted_attributes": fitted[:50],
+        "doc": (inspect.getdoc(cls) or "").split("\n", 1)[0][:200],
+    }

@@ -72,8 +72,9 @@ def environment_lock() -> dict[str, str]:
     return installed_distributions()
 
 
-def capture_dependencies(model: Any, functions: list[Callable],
-                         inputs: list[Any] | None = None) -> dict:
+def capture_dependencies(
+    model: Any, functions: list[Callable], inputs: list[Any] | None = None
+) -> dict:
     """Python, platform, the exact versions of the distributions the model, its functions and
     its input types (a DataFrame needs pandas) come from, and the full environment lock."""
     modules = _model_modules(model)
@@ -87,10 +88,14 @@ def capture_dependencies(model: Any, functions: list[Callable],
         dist, version = distribution_version(top)
         if dist and version:
             packages[dist] = version
-    return {"python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(), "machine": platform.machine(),
-            "packages": packages, "lock": environment_lock()}
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "packages": packages,
+        "lock": environment_lock(),
+    }
 
 
 def environment_differences(recorded: dict) -> list[str]:
@@ -112,18 +117,29 @@ def environment_differences(recorded: dict) -> list[str]:
     return diffs
 
 
-
-
 def dependency_parts(dependencies: dict) -> list[SerializedPart]:
     """``dependencies`` without its lock (replaced by ``lock_size``), as two files:
     ``requirements.txt`` (the model's own packages) and ``environment-lock.txt``."""
     lock = dependencies.pop("lock")
     dependencies["lock_size"] = len(lock)
     return [
-        SerializedPart("requirements.txt", "dependencies",
-                       "".join(f"{d}=={v}\n" for d, v in dependencies["packages"].items())
-                       .encode(), "requirements", "text/plain", loadable=False),
-        SerializedPart("environment-lock.txt", "dependencies",
-                       (f"# python {dependencies['python']} on {dependencies['platform']}\n"
-                        + "".join(f"{d}=={v}\n" for d, v in lock.items())).encode(),
-                       "requirements", "text/plain", loadable=False)]
+        SerializedPart(
+            "requirements.txt",
+            "dependencies",
+            "".join(f"{d}=={v}\n" for d, v in dependencies["packages"].items()).encode(),
+            "requirements",
+            "text/plain",
+            loadable=False,
+        ),
+        SerializedPart(
+            "environment-lock.txt",
+            "dependencies",
+            (
+                f"# python {dependencies['python']} on {dependencies['platform']}\n"
+                + "".join(f"{d}=={v}\n" for d, v in lock.items())
+            ).encode(),
+            "requirements",
+            "text/plain",
+            loadable=False,
+        ),
+    ]

@@ -37,16 +37,17 @@ def render_figures(figures: Any) -> list[tuple[str, bytes]]:
     return rendered
 
 
-
-
 def experiment_parts(figures: Any = None, files: list | None = None) -> list[SerializedPart]:
     """The figures (PNG) and the attached files (``files/<name>``)."""
-    parts = [SerializedPart(filename, "figure", png, "png", "image/png", loadable=False)
-             for filename, png in render_figures(figures)]
+    parts = [
+        SerializedPart(filename, "figure", png, "png", "image/png", loadable=False)
+        for filename, png in render_figures(figures)
+    ]
     for item in files or []:
         path = Path(item).expanduser()
         if not path.is_file():
             raise InvalidInput(f"cannot attach {item}: no such file")
-        parts.append(SerializedPart(f"files/{path.name}", "file", path.read_bytes(), "file",
-                                    loadable=False))
+        parts.append(
+            SerializedPart(f"files/{path.name}", "file", path.read_bytes(), "file", loadable=False)
+        )
     return parts

@@ -29,13 +29,15 @@ def _definition_from_text(text: str, name: str) -> str | None:
     lines = textwrap.dedent(text).splitlines()
     found = None
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                and node.name == name:
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.name == name
+        ):
             found = node  # the last definition in the cell wins, as at run time
     if found is None:
         return None
     start = min([found.lineno] + [d.lineno for d in getattr(found, "decorator_list", [])])
-    return "\n".join(lines[start - 1: found.end_lineno]) + "\n"
+    return "\n".join(lines[start - 1 : found.end_lineno]) + "\n"
 
 
 def function_source(fn: Callable, context: SessionContext | None = None) -> dict:
@@ -78,8 +80,7 @@ def function_source(fn: Callable, context: SessionContext | None = None) -> dict
         info.update(source=None, origin="unavailable")
         return info
     try:
-        info.update(source=textwrap.dedent(inspect.getsource(fn)),
-                    origin=f"module {module}")
+        info.update(source=textwrap.dedent(inspect.getsource(fn)), origin=f"module {module}")
     except (OSError, TypeError):
         info.update(source=None, origin="unavailable")
     return info
@@ -112,15 +113,19 @@ def _user_module(fn: Callable) -> types.ModuleType | None:
     if module is None or not filename:
         return None
     real = os.path.realpath(filename)
-    roots = {os.path.realpath(p) for p in (sysconfig.get_paths().get(k) for k in
-                                           ("stdlib", "platstdlib", "purelib", "platlib")) if p}
+    roots = {
+        os.path.realpath(p)
+        for p in (
+            sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")
+        )
+        if p
+    }
     return None if any(real.startswith(root + os.sep) for root in roots) else module
 
 
-
-
-def capture_functions(featurize: Callable | None, predict: Callable | None,
-                      context: SessionContext) -> tuple[dict, list[SerializedPart]]:
+def capture_functions(
+    featurize: Callable | None, predict: Callable | None, context: SessionContext
+) -> tuple[dict, list[SerializedPart]]:
     """What the version keeps of its featurize and predict functions: their description
     (``code["functions"]``), each pickled, and their sources in one ``functions.py``."""
     functions: dict[str, dict] = {}
@@ -132,11 +137,20 @@ def capture_functions(featurize: Callable | None, predict: Callable | None,
         src = function_source(fn, context)
         functions[label] = {k: v for k, v in src.items() if k != "source"}
         functions[label]["has_source"] = bool(src.get("source"))
-        parts.append(SerializedPart(f"{label}.pkl", label, serialize_function(fn),
-                                    "cloudpickle"))
-        sources.append(f"# {label}: {src['qualname']} (source from {src['origin']})\n"
-                       + (src.get("source") or "# source unavailable\n"))
+        parts.append(SerializedPart(f"{label}.pkl", label, serialize_function(fn), "cloudpickle"))
+        sources.append(
+            f"# {label}: {src['qualname']} (source from {src['origin']})\n"
+            + (src.get("source") or "# source unavailable\n")
+        )
     if sources:
-        parts.append(SerializedPart("functions.py", "source", "\n\n".join(sources).encode(),
-                                    "python", "text/x-python", loadable=False))
+        parts.append(
+            SerializedPart(
+                "functions.py",
+                "source",
+                "\n\n".join(sources).encode(),
+                "python",
+                "text/x-python",
+                loadable=False,
+            )
+        )
     return functions, parts

@@ -19,10 +19,10 @@ from .definition import library_of
 
 @dataclass
 class SerializedPart:
-    name: str              # file name inside the version ("model.joblib")
-    kind: str              # parameters | native | featurize | predict | source | ...
+    name: str  # file name inside the version ("model.joblib")
+    kind: str  # parameters | native | featurize | predict | source | ...
     data: bytes
-    format: str            # joblib | cloudpickle | xgboost-json | torch-state-dict | ...
+    format: str  # joblib | cloudpickle | xgboost-json | torch-state-dict | ...
     media_type: str = "application/octet-stream"
     loadable: bool = True  # the file the loader deserializes (vs. a companion for other tools)
     sha256: str | None = None  # computed while serializing (saves a pass over large models)
@@ -35,9 +35,15 @@ class SerializedPart:
 
     def describe(self) -> dict:
         """Everything but the bytes (JSON-able)."""
-        return {"name": self.name, "kind": self.kind, "format": self.format,
-                "media_type": self.media_type, "loadable": self.loadable,
-                "sha256": self.digest(), "size": len(self.data)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "format": self.format,
+            "media_type": self.media_type,
+            "loadable": self.loadable,
+            "sha256": self.digest(),
+            "size": len(self.data),
+        }
 
 
 class HashingWriter(io.RawIOBase):
@@ -65,8 +71,9 @@ class HashingWriter(io.RawIOBase):
         self.size += len(chunk)
         self._queue.put(chunk)
         if self._thread is None:
-            self._thread = threading.Thread(target=self._hash_chunks, daemon=True,
-                                            name="mlinfra-hash")
+            self._thread = threading.Thread(
+                target=self._hash_chunks, daemon=True, name="mlinfra-hash"
+            )
             self._thread.start()
         return len(chunk)
 
@@ -88,8 +95,9 @@ class HashingWriter(io.RawIOBase):
 
 
 def _is_sklearn_like(model: Any) -> bool:
-    return library_of(model) == "sklearn" or (hasattr(model, "get_params")
-                                              and hasattr(model, "fit"))
+    return library_of(model) == "sklearn" or (
+        hasattr(model, "get_params") and hasattr(model, "fit")
+    )
 
 
 def serialize_model(model: Any) -> list[SerializedPart]:
@@ -106,8 +114,7 @@ def serialize_model(model: Any) -> list[SerializedPart]:
 
         cloudpickle.dump(model, writer, protocol=5)
         name, fmt = "model.pkl", "cloudpickle"
-    return [SerializedPart(name, "parameters", writer.getvalue(), fmt,
-                           sha256=writer.hexdigest())]
+    return [SerializedPart(name, "parameters", writer.getvalue(), fmt, sha256=writer.hexdigest())]
 
 
 def deserialize_file(part_format: str, path: str) -> Any:
@@ -139,5 +146,3 @@ def deserialize(part_format: str, data: bytes) -> Any:
 
         return cloudpickle.loads(data)
     raise InvalidInput(f"cannot load an artifact in format {part_format!r}")
-
-

@@ -17,11 +17,16 @@ def _column_spec(obj: Any) -> dict:
     except ImportError:  # pragma: no cover
         return {"type": type(obj).__name__}
     if isinstance(obj, pd.DataFrame):
-        return {"type": "dataframe",
-                "columns": [{"name": str(c), "dtype": str(t)} for c, t in obj.dtypes.items()]}
+        return {
+            "type": "dataframe",
+            "columns": [{"name": str(c), "dtype": str(t)} for c, t in obj.dtypes.items()],
+        }
     if isinstance(obj, pd.Series):
-        return {"type": "series", "name": str(obj.name) if obj.name is not None else None,
-                "dtype": str(obj.dtype)}
+        return {
+            "type": "series",
+            "name": str(obj.name) if obj.name is not None else None,
+            "dtype": str(obj.dtype),
+        }
     if isinstance(obj, np.ndarray):
         return {"type": "ndarray", "dtype": str(obj.dtype), "shape": [None, *obj.shape[1:]]}
     if isinstance(obj, (list, tuple)):
@@ -36,8 +41,9 @@ def infer_signature(example: Any, output: Any) -> dict:
 
         if isinstance(example, pd.DataFrame):
             head = example.head(5)
-            signature["input_example"] = json.loads(head.to_json(orient="records",
-                                                                 date_format="iso"))
+            signature["input_example"] = json.loads(
+                head.to_json(orient="records", date_format="iso")
+            )
     except ImportError:  # pragma: no cover
         pass
     return signature
@@ -58,8 +64,9 @@ def missing_columns(signature: dict, frame: Any) -> list[str]:
     return [c["name"] for c in inputs.get("columns", []) if c["name"] not in frame.columns]
 
 
-def signature_of(model: Any, example: Any, featurize: Callable | None = None,
-                 predict: Callable | None = None) -> dict:
+def signature_of(
+    model: Any, example: Any, featurize: Callable | None = None, predict: Callable | None = None
+) -> dict:
     """The signature from running ``example`` through featurize and predict (empty without
     an example); an example that does not go through the model is InvalidInput."""
     if example is None:
@@ -68,6 +75,7 @@ def signature_of(model: Any, example: Any, featurize: Callable | None = None,
         X = featurize(example) if featurize else example
         output = predict(model, X) if predict else model.predict(X)
     except Exception as exc:
-        raise InvalidInput(f"the input example does not go through the model: "
-                           f"{type(exc).__name__}: {exc}") from exc
+        raise InvalidInput(
+            f"the input example does not go through the model: {type(exc).__name__}: {exc}"
+        ) from exc
     return infer_signature(example, output)

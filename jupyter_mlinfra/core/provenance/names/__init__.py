@@ -60,17 +60,36 @@ from .vocabulary import (
 )
 
 __all__ = [
-    "BUILTIN_NAMES", "CONVENTIONAL_MODULES", "MUTATING_FUNCTIONS", "MUTATING_METHODS",
-    "PURE_FUNCTIONS", "PURE_METHODS", "RNG_LIBS", "CallEffects", "CellEffects", "analyze_source",
-    "call_effects", "file_effects", "file_path", "is_pseudo_name", "module_level_binds",
-    "pseudo_label", "python_source", "rng_name",
+    "BUILTIN_NAMES",
+    "CONVENTIONAL_MODULES",
+    "MUTATING_FUNCTIONS",
+    "MUTATING_METHODS",
+    "PURE_FUNCTIONS",
+    "PURE_METHODS",
+    "RNG_LIBS",
+    "CallEffects",
+    "CellEffects",
+    "analyze_source",
+    "call_effects",
+    "file_effects",
+    "file_path",
+    "is_pseudo_name",
+    "module_level_binds",
+    "pseudo_label",
+    "python_source",
+    "rng_name",
 ]
 
 
 def _parse(source: str) -> ast.Module:
     # top-level ``await`` is valid in a notebook cell
-    return compile(source, "<cell>", "exec",
-                   flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    return compile(
+        source,
+        "<cell>",
+        "exec",
+        flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+        dont_inherit=True,
+    )
 
 
 def analyze_source(source: str, modules: dict[str, str] | None = None) -> CellEffects:

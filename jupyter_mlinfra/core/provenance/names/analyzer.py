@@ -45,16 +45,20 @@ class CellEffects:
     # call: what their objects hold may have changed too
     deep: set[str] = field(default_factory=set)
     imports: dict[str, str] = field(default_factory=dict)  # name -> dotted module path
-    star_imports: set[str] = field(default_factory=set)    # modules of ``from m import *``
-    unfollowed: list[str] = field(default_factory=list)    # code whose effects are unknown
+    star_imports: set[str] = field(default_factory=set)  # modules of ``from m import *``
+    unfollowed: list[str] = field(default_factory=list)  # code whose effects are unknown
     syntax_error: bool = False
-
 
 
 def _ns_call(node: ast.AST) -> bool:
     """``globals()`` / ``vars()`` / ``locals()`` (the module namespace at module level)."""
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id in _NS_FUNCS and not node.args and not node.keywords)
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _NS_FUNCS
+        and not node.args
+        and not node.keywords
+    )
 
 
 def _literal_key(node: ast.Subscript) -> str | None:
@@ -114,8 +118,7 @@ class ModuleAnalyzer(ast.NodeVisitor):
                 self._target(elt)
         elif isinstance(target, ast.Starred):
             self._target(target.value)
-        elif isinstance(target, ast.Subscript) and _ns_call(target.value) \
-                and _literal_key(target):
+        elif isinstance(target, ast.Subscript) and _ns_call(target.value) and _literal_key(target):
             self._bind(cast(str, _literal_key(target)))  # globals()["name"] = value
         elif isinstance(target, (ast.Subscript, ast.Attribute)):
             if isinstance(target, ast.Subscript):
@@ -135,8 +138,9 @@ class ModuleAnalyzer(ast.NodeVisitor):
 
     # -- statements ------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
-        self._pending = scope_info(node.value, self.modules) \
-            if isinstance(node.value, ast.Lambda) else None
+        self._pending = (
+            scope_info(node.value, self.modules) if isinstance(node.value, ast.Lambda) else None
+        )
         self.visit(node.value)
         for target in node.targets:
             self._target(target)
@@ -298,8 +302,12 @@ class ModuleAnalyzer(ast.NodeVisitor):
         return True
 
     def _shell(self, command: str) -> None:
-        apply: dict[str, Callable[[str], None]] = {"bind": self._bind, "mutate": self._mutate, "read": self._read,
-                 "unfollowed": self.effects.unfollowed.append}
+        apply: dict[str, Callable[[str], None]] = {
+            "bind": self._bind,
+            "mutate": self._mutate,
+            "read": self._read,
+            "unfollowed": self.effects.unfollowed.append,
+        }
         for kind, name in shell_effects(command):
             apply[kind](name)
 
@@ -339,9 +347,13 @@ class ModuleAnalyzer(ast.NodeVisitor):
 
     def visit_Compare(self, node: ast.Compare) -> None:
         # "name" in globals(): a read of the name, not code the analysis cannot follow
-        if (len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn))
-                and _ns_call(node.comparators[0]) and isinstance(node.left, ast.Constant)
-                and isinstance(node.left.value, str)):
+        if (
+            len(node.ops) == 1
+            and isinstance(node.ops[0], (ast.In, ast.NotIn))
+            and _ns_call(node.comparators[0])
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
+        ):
             self._read(node.left.value)
             return
         self.generic_visit(node)

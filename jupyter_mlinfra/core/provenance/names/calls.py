@@ -17,21 +17,52 @@ from .vocabulary import (
 )
 
 _SEEDERS = {
-    "random.seed": ("random",), "random.setstate": ("random",),
-    "numpy.random.seed": ("numpy",), "numpy.random.set_state": ("numpy",),
-    "torch.manual_seed": ("torch",), "torch.random.manual_seed": ("torch",),
-    "torch.cuda.manual_seed": ("torch",), "torch.cuda.manual_seed_all": ("torch",),
-    "torch.set_rng_state": ("torch",), "tensorflow.random.set_seed": ("tensorflow",),
+    "random.seed": ("random",),
+    "random.setstate": ("random",),
+    "numpy.random.seed": ("numpy",),
+    "numpy.random.set_state": ("numpy",),
+    "torch.manual_seed": ("torch",),
+    "torch.random.manual_seed": ("torch",),
+    "torch.cuda.manual_seed": ("torch",),
+    "torch.cuda.manual_seed_all": ("torch",),
+    "torch.set_rng_state": ("torch",),
+    "tensorflow.random.set_seed": ("tensorflow",),
     "tensorflow.set_random_seed": ("tensorflow",),
 }
 # Helpers that seed every library at once (transformers, lightning, keras, accelerate...).
 _SEED_ALL = frozenset({"set_seed", "seed_everything", "set_random_seed"})
-_NUMPY_RNG_OBJECTS = frozenset({"default_rng", "Generator", "RandomState", "SeedSequence",
-                                "PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64",
-                                "BitGenerator", "get_state"})
-_TORCH_DRAWS = frozenset({"rand", "randn", "randint", "randperm", "rand_like", "randn_like",
-                          "randint_like", "normal", "bernoulli", "multinomial", "poisson",
-                          "dropout", "random_split"})
+_NUMPY_RNG_OBJECTS = frozenset(
+    {
+        "default_rng",
+        "Generator",
+        "RandomState",
+        "SeedSequence",
+        "PCG64",
+        "PCG64DXSM",
+        "MT19937",
+        "Philox",
+        "SFC64",
+        "BitGenerator",
+        "get_state",
+    }
+)
+_TORCH_DRAWS = frozenset(
+    {
+        "rand",
+        "randn",
+        "randint",
+        "randperm",
+        "rand_like",
+        "randn_like",
+        "randint_like",
+        "normal",
+        "bernoulli",
+        "multinomial",
+        "poisson",
+        "dropout",
+        "random_split",
+    }
+)
 _FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit"})
 
 
@@ -39,17 +70,18 @@ _FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit"})
 class CallEffects:
     """What one call may do to the names it receives and to global random state."""
 
-    mutates: set[str] = field(default_factory=set)    # known mutations
-    assumed: set[str] = field(default_factory=set)    # possible mutations (unknown callee)
-    consumed: set[str] = field(default_factory=set)   # mutated only if they hold an iterator
-    deep: set[str] = field(default_factory=set)       # mutated through a path (d["a"].append)
-    seeds: tuple[str, ...] = ()                       # libraries whose global RNG it seeds
-    draws: tuple[str, ...] = ()                       # libraries whose global RNG it draws from
+    mutates: set[str] = field(default_factory=set)  # known mutations
+    assumed: set[str] = field(default_factory=set)  # possible mutations (unknown callee)
+    consumed: set[str] = field(default_factory=set)  # mutated only if they hold an iterator
+    deep: set[str] = field(default_factory=set)  # mutated through a path (d["a"].append)
+    seeds: tuple[str, ...] = ()  # libraries whose global RNG it seeds
+    draws: tuple[str, ...] = ()  # libraries whose global RNG it draws from
     unfollowed: str | None = None
 
 
-def _rng_effect(qual: str | None, last: str, call: ast.Call,
-                modules: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _rng_effect(
+    qual: str | None, last: str, call: ast.Call, modules: dict[str, str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(libraries whose global random state the call seeds, libraries it draws from)."""
     if qual is not None:
         if qual in _SEEDERS:
@@ -64,8 +96,11 @@ def _rng_effect(qual: str | None, last: str, call: ast.Call,
             return (), ("torch",)
         if qual.startswith(("tensorflow.random.", "tensorflow.keras.", "keras.")):
             return (), ("tensorflow",)
-        if qual.startswith("sklearn.") and not last[:1].isupper() and \
-                not any(k.arg == "random_state" for k in call.keywords):
+        if (
+            qual.startswith("sklearn.")
+            and not last[:1].isupper()
+            and not any(k.arg == "random_state" for k in call.keywords)
+        ):
             return (), ("numpy",)  # random_state=None draws from numpy's global generator
         return (), ()
     if last in _SEED_ALL:
@@ -97,8 +132,9 @@ def _is_pure(name: str) -> bool:
     return name in PURE_FUNCTIONS or name[:1].isupper()  # constructors keep their arguments
 
 
-def _method_effects(fx: CallEffects, root: str | None, last: str, call: ast.Call,
-                    passed: list[str], inplace: bool) -> None:
+def _method_effects(
+    fx: CallEffects, root: str | None, last: str, call: ast.Call, passed: list[str], inplace: bool
+) -> None:
     """A method called on an object (``root`` is the name it is reached from, if any)."""
     if last in MUTATING_METHODS or inplace:
         if root:
@@ -126,7 +162,7 @@ def call_effects(call: ast.Call, modules: dict[str, str]) -> CallEffects:
     inplace = False
     for k in call.keywords:
         if k.arg == "out":
-            for v in (k.value.elts if isinstance(k.value, ast.Tuple) else [k.value]):
+            for v in k.value.elts if isinstance(k.value, ast.Tuple) else [k.value]:
                 root = root_name(v)
                 if root:
                     fx.mutates.add(root)

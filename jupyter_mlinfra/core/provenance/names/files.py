@@ -14,11 +14,39 @@ from typing import cast
 
 from .nodes import argument, chain, qualified
 
-_READ_FUNCS = frozenset({"read_csv", "read_parquet", "read_json", "read_excel", "read_pickle",
-                         "read_feather", "read_table", "read_fwf", "read_hdf", "read_orc",
-                         "read_stata", "read_sas", "read_spss", "read_xml"})
-_WRITE_METHODS = frozenset({"to_csv", "to_parquet", "to_json", "to_excel", "to_pickle",
-                            "to_feather", "to_hdf", "to_orc", "to_stata", "to_xml", "tofile"})
+_READ_FUNCS = frozenset(
+    {
+        "read_csv",
+        "read_parquet",
+        "read_json",
+        "read_excel",
+        "read_pickle",
+        "read_feather",
+        "read_table",
+        "read_fwf",
+        "read_hdf",
+        "read_orc",
+        "read_stata",
+        "read_sas",
+        "read_spss",
+        "read_xml",
+    }
+)
+_WRITE_METHODS = frozenset(
+    {
+        "to_csv",
+        "to_parquet",
+        "to_json",
+        "to_excel",
+        "to_pickle",
+        "to_feather",
+        "to_hdf",
+        "to_orc",
+        "to_stata",
+        "to_xml",
+        "tofile",
+    }
+)
 _NUMPY_WRITES = {"save": ".npy", "savez": ".npz", "savez_compressed": ".npz", "savetxt": ""}
 _NUMPY_READS = frozenset({"load", "loadtxt", "genfromtxt", "fromfile"})
 _PATH_CALLS = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
@@ -38,15 +66,17 @@ def file_of(node: ast.AST | None, suffix: str = "") -> str | None:
         parts = chain(node.func)
         if parts and parts[-1] in _PATH_CALLS and len(node.args) == 1:
             return file_of(node.args[0], suffix)
-        if parts and parts[-2:] == ["path", "join"] and all(
-                isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args):
+        if (
+            parts
+            and parts[-2:] == ["path", "join"]
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+        ):
             pieces = [cast(str, cast(ast.Constant, a).value) for a in node.args]
             return file_of(ast.Constant(os.path.join(*pieces)), suffix)
     return None
 
 
-def file_effects(call: ast.Call, modules: dict[str, str]
-                 ) -> tuple[list[str], list[str], list[str]]:
+def file_effects(call: ast.Call, modules: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
     """(files read, files written, files appended to) by a call, as pseudo-names."""
     reads: list[str] = []
     writes: list[str] = []
@@ -64,10 +94,19 @@ def file_effects(call: ast.Call, modules: dict[str, str]
             bucket.append(name)
 
     def by_mode(target: ast.AST | None, mode_node: ast.AST | None) -> None:
-        mode = mode_node.value if isinstance(mode_node, ast.Constant) and \
-            isinstance(mode_node.value, str) else "r"
-        add(writes if ("w" in mode or "x" in mode) else
-            appends if ("a" in mode or "+" in mode) else reads, target)
+        mode = (
+            mode_node.value
+            if isinstance(mode_node, ast.Constant) and isinstance(mode_node.value, str)
+            else "r"
+        )
+        add(
+            writes
+            if ("w" in mode or "x" in mode)
+            else appends
+            if ("a" in mode or "+" in mode)
+            else reads,
+            target,
+        )
 
     if parts == ["open"] or qual in ("io.open", "builtins.open", "codecs.open"):
         by_mode(argument(call, 0, "file", "filename"), argument(call, 1, "mode"))

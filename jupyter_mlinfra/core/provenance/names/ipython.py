@@ -25,7 +25,8 @@ _SHELL_READ = re.compile(r"(?:^|[^<])<\s*([^\s;|&<>()]+)")
 _SHELL_TEE = re.compile(r"\btee\s+(-a\s+)?([^\s;|&<>()-][^\s;|&<>()]*)")
 _SHELL_WRITERS = re.compile(
     r"(?:^|[;&|(]\s*|\s)(cp|mv|rm|ln|wget|curl|tar|unzip|gunzip|gzip|bunzip2|touch|sed\s+-i|"
-    r"python3?|bash|sh|make|jupyter|papermill|git|kaggle|dvc|aws|gsutil|rsync|scp|dd|split)\b")
+    r"python3?|bash|sh|make|jupyter|papermill|git|kaggle|dvc|aws|gsutil|rsync|scp|dd|split)\b"
+)
 
 _CELL_MAGIC_BODY_IS_PYTHON = {"time", "timeit", "capture", "prun", "debug"}
 _LINE_MAGIC = re.compile(r"^(\s*)([%!].*)$")
@@ -48,8 +49,9 @@ def python_source(source: str) -> str:
         m = _ASSIGN_MAGIC.match(line)
         if m:
             command = line.split("=", 1)[1].strip()
-            value = (f"get_ipython().getoutput({command[1:]!r})" if command.startswith("!")
-                     else "None")
+            value = (
+                f"get_ipython().getoutput({command[1:]!r})" if command.startswith("!") else "None"
+            )
             out.append(f"{m.group(1)}{m.group(2).strip()} = {value}")
             continue
         m = _LINE_MAGIC.match(line)
@@ -71,15 +73,19 @@ def python_source(source: str) -> str:
 class InlineMagic:
     """What an IPython call found in a cell runs."""
 
-    unfollowed: str | None = None   # a magic whose effects cannot be followed (``%run``)
-    shell: str | None = None        # a shell command
-    python: str | None = None       # Python code the magic runs in the namespace (``%time``)
+    unfollowed: str | None = None  # a magic whose effects cannot be followed (``%run``)
+    shell: str | None = None  # a shell command
+    python: str | None = None  # Python code the magic runs in the namespace (``%time``)
 
 
 def _on_ipython(func: ast.AST) -> bool:
     """``get_ipython().<something>``."""
-    return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)
-            and isinstance(func.value.func, ast.Name) and func.value.func.id == "get_ipython")
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "get_ipython"
+    )
 
 
 def inline_magic(node: ast.Call) -> InlineMagic | None:
@@ -90,12 +96,18 @@ def inline_magic(node: ast.Call) -> InlineMagic | None:
     if not _on_ipython(func):
         return None
     attr = cast(ast.Attribute, func).attr
-    if (attr in ("system", "getoutput") and len(node.args) == 1
-            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+    if (
+        attr in ("system", "getoutput")
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
         return InlineMagic(shell=node.args[0].value)
-    if not (attr in ("run_line_magic", "run_cell_magic") and node.args
-            and all(isinstance(a, ast.Constant) and isinstance(a.value, str)
-                    for a in node.args)):
+    if not (
+        attr in ("run_line_magic", "run_cell_magic")
+        and node.args
+        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+    ):
         return None
     args = [cast(str, cast(ast.Constant, a).value) for a in node.args]  # checked above
     name = args[0]
@@ -113,6 +125,7 @@ def shell_effects(command: str) -> list[tuple[str, str]]:
     "mutate", "read" (file pseudo-names) or "unfollowed": ``> out`` / ``tee out`` write,
     ``>> out`` / ``tee -a out`` append, ``< in`` reads; a path with shell expansion, or a
     command that may write files it does not name that way, is unfollowed."""
+
     def literal(path: str) -> bool:
         return not any(c in path for c in "{}$`*?~")
 

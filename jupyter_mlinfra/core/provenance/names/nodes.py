@@ -33,8 +33,9 @@ def qualified(parts: list[str], modules: dict[str, str]) -> str | None:
 
 def argument(call: ast.Call, index: int, *names: str) -> ast.AST | None:
     """A call's argument by position (unless a ``*args`` comes first) or by keyword."""
-    if len(call.args) > index and not any(isinstance(a, ast.Starred)
-                                          for a in call.args[:index + 1]):
+    if len(call.args) > index and not any(
+        isinstance(a, ast.Starred) for a in call.args[: index + 1]
+    ):
         return call.args[index]
     for k in call.keywords:
         if k.arg in names:

@@ -39,6 +39,5 @@ def pseudo_label(name: str) -> str:
         return f"the file `{shown}`"
     if name.startswith("<rng:"):
         lib = name[5:-1]
-        return "Python's global random state" if lib == "random" else \
-            f"{lib}'s global random state"
+        return "Python's global random state" if lib == "random" else f"{lib}'s global random state"
     return name

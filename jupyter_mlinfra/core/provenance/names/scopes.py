@@ -17,16 +17,24 @@ from .nodes import root_name
 from .pseudo import rng_name
 from .vocabulary import BUILTIN_NAMES
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
-           ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 @dataclass
 class ScopeInfo:
-    free: set[str]            # names read that are not local to the scope
-    mutated: set[str]         # free names mutated in place inside the scope
-    global_writes: set[str]   # names declared ``global`` and assigned
+    free: set[str]  # names read that are not local to the scope
+    mutated: set[str]  # free names mutated in place inside the scope
+    global_writes: set[str]  # names declared ``global`` and assigned
     unfollowed: list[str] = field(default_factory=list)
 
 
@@ -77,8 +85,9 @@ def scope_info(node: ast.AST, modules: dict[str, str] | None = None) -> ScopeInf
     return free_in(body, params, modules)
 
 
-def free_in(body: Sequence[ast.AST], params: set[str],
-            modules: dict[str, str] | None = None) -> ScopeInfo:
+def free_in(
+    body: Sequence[ast.AST], params: set[str], modules: dict[str, str] | None = None
+) -> ScopeInfo:
     modules = modules or {}
     local = set(params)
     declared_global: set[str] = set()
@@ -150,5 +159,9 @@ def free_in(body: Sequence[ast.AST], params: set[str],
         mutated |= {n for n in info.mutated if n not in local}
         global_writes |= info.global_writes
         unfollowed += info.unfollowed
-    return ScopeInfo(free=free - BUILTIN_NAMES | (free & declared_global),
-                     mutated=mutated, global_writes=global_writes, unfollowed=unfollowed)
+    return ScopeInfo(
+        free=free - BUILTIN_NAMES | (free & declared_global),
+        mutated=mutated,
+        global_writes=global_writes,
+        unfollowed=unfollowed,
+    )

@@ -12,26 +12,31 @@ BUILTIN_NAMES = frozenset(dir(builtins))
 
 # Method names that change their receiver in place (lists, dicts, sets, files, pandas,
 # scikit-learn estimators, torch modules...). Calls of other methods are treated as reads.
-MUTATING_METHODS = frozenset("""
+MUTATING_METHODS = frozenset(
+    """
 append extend insert remove pop clear sort reverse update setdefault popitem add discard
 difference_update intersection_update symmetric_difference_update appendleft extendleft
 popleft rotate fit partial_fit fit_transform set_params set_output train step zero_grad
 load_state_dict register_buffer write writelines seek truncate close flush put put_nowait
 send set_index_inplace fillna_ dropna_ rename_axis_ setflags resize itemset fill put_along_axis
 sort_values_ __setitem__ __delitem__ __iadd__ setattr add_ sub_ mul_ div_ copy_ requires_grad_
-""".split())
+""".split()
+)
 
 # Functions that mutate their first argument: ``random.shuffle(x)``, ``heapq.heappush(h, 1)``.
-MUTATING_FUNCTIONS = frozenset("""
+MUTATING_FUNCTIONS = frozenset(
+    """
 shuffle heappush heappop heapify heapreplace heappushpop insort insort_left insort_right
 setattr delattr copyto place putmask put put_along_axis fill_diagonal at
 setitem delitem iadd iand iconcat ifloordiv ilshift imod imul imatmul ior ipow irshift isub
 itruediv ixor
-""".split())
+""".split()
+)
 
 # Callees known not to change what they receive (builtins, and functions of common modules called
 # as ``module.func``). A name passed to any other call may be mutated by it.
-PURE_FUNCTIONS = frozenset("""
+PURE_FUNCTIONS = frozenset(
+    """
 len print repr str int float bool complex bytes bytearray isinstance issubclass type id hash abs
 round min max sum sorted reversed enumerate zip map filter list tuple set frozenset dict range
 any all divmod pow format chr ord hex bin oct callable getattr hasattr dir iter display ascii
@@ -81,9 +86,11 @@ chain product permutations combinations combinations_with_replacement islice gro
 cycle accumulate starmap tee zip_longest itemgetter attrgetter methodcaller
 dataclass field asdict astuple fields replace warn filterwarnings simplefilter
 tqdm trange pformat pprint dedent indent wrap fill shorten
-""".split())
+""".split()
+)
 
-PURE_METHODS = frozenset("""
+PURE_METHODS = frozenset(
+    """
 copy get keys values items count index find rfind startswith endswith split rsplit splitlines
 join strip lstrip rstrip lower upper title capitalize casefold replace format format_map
 encode decode isdigit isalpha isalnum isspace islower isupper zfill center ljust rjust
@@ -107,14 +114,27 @@ union intersection difference symmetric_difference conjugate real imag
 all_equal nonzero searchsorted trace diagonal view swapaxes squeeze repeat take compress
 get_loc get_level_values to_period to_timestamp tz_localize tz_convert
 sample_weight keys_ get_figure get_xlim get_ylim get_legend savefig show
-""".split())
+""".split()
+)
 
 # Without the session's imports at hand, the usual aliases are taken for the usual modules.
-CONVENTIONAL_MODULES = {"np": "numpy", "pd": "pandas", "plt": "matplotlib.pyplot",
-                        "sns": "seaborn", "random": "random", "math": "math", "os": "os",
-                        "torch": "torch", "tf": "tensorflow", "operator": "operator",
-                        "heapq": "heapq", "json": "json", "pickle": "pickle", "re": "re",
-                        "joblib": "joblib"}
+CONVENTIONAL_MODULES = {
+    "np": "numpy",
+    "pd": "pandas",
+    "plt": "matplotlib.pyplot",
+    "sns": "seaborn",
+    "random": "random",
+    "math": "math",
+    "os": "os",
+    "torch": "torch",
+    "tf": "tensorflow",
+    "operator": "operator",
+    "heapq": "heapq",
+    "json": "json",
+    "pickle": "pickle",
+    "re": "re",
+    "joblib": "joblib",
+}
 
 
 # Calls whose effects cannot be followed statically: the cell runs code the analysis never sees.

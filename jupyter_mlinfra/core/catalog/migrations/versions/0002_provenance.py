@@ -3,6 +3,7 @@
 Revision ID: 0002_provenance
 Revises: 0001_foundation
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -31,8 +32,11 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(256), nullable=False),
         sa.UniqueConstraint("session_id", "seq", name="uq_mlinfra_prov_session_seq"),
     )
-    op.create_index("ix_mlinfra_prov_path_session", "mlinfra_provenance_executions",
-                    ["notebook_path", "session_id", "seq"])
+    op.create_index(
+        "ix_mlinfra_prov_path_session",
+        "mlinfra_provenance_executions",
+        ["notebook_path", "session_id", "seq"],
+    )
 
 
 def downgrade() -> None:

@@ -3,6 +3,7 @@
 Revision ID: 0003_jobs
 Revises: 0001_foundation
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -53,9 +54,13 @@ def upgrade() -> None:
     op.create_table(
         "mlinfra_runs",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("job_id", sa.String(32),
-                  sa.ForeignKey("mlinfra_jobs.id", ondelete="SET NULL"), nullable=True,
-                  index=True),
+        sa.Column(
+            "job_id",
+            sa.String(32),
+            sa.ForeignKey("mlinfra_jobs.id", ondelete="SET NULL"),
+            nullable=True,
+            index=True,
+        ),
         sa.Column("owner", sa.String(128), nullable=False, index=True),
         sa.Column("notebook", sa.String(1000), nullable=False),
         sa.Column("cwd", sa.String(1000), nullable=False),
@@ -92,14 +97,17 @@ def upgrade() -> None:
         sa.Column("environment", sa.JSON(), nullable=False),
         sa.Column("output_text", sa.Text(), nullable=False),
     )
-    op.create_index("ix_mlinfra_runs_dispatch", "mlinfra_runs",
-                    ["state", "priority", "created_at"])
+    op.create_index("ix_mlinfra_runs_dispatch", "mlinfra_runs", ["state", "priority", "created_at"])
     op.create_table(
         "mlinfra_run_metrics",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(32),
-                  sa.ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), nullable=False,
-                  index=True),
+        sa.Column(
+            "run_id",
+            sa.String(32),
+            sa.ForeignKey("mlinfra_runs.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
         sa.Column("step", sa.Integer(), nullable=True),
@@ -108,9 +116,13 @@ def upgrade() -> None:
     op.create_table(
         "mlinfra_run_logs",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(32),
-                  sa.ForeignKey("mlinfra_runs.id", ondelete="CASCADE"), nullable=False,
-                  index=True),
+        sa.Column(
+            "run_id",
+            sa.String(32),
+            sa.ForeignKey("mlinfra_runs.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("stream", sa.String(16), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),

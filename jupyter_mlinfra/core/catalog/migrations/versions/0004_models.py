@@ -3,6 +3,7 @@
 Revision ID: 0004_models
 Revises: 0001_foundation
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,9 +27,13 @@ def upgrade() -> None:
     op.create_table(
         "mlinfra_model_versions",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("model_name", sa.String(200),
-                  sa.ForeignKey("mlinfra_models.name", ondelete="CASCADE"), nullable=False,
-                  index=True),
+        sa.Column(
+            "model_name",
+            sa.String(200),
+            sa.ForeignKey("mlinfra_models.name", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("owner", sa.String(128), nullable=False, index=True),
         sa.Column("status", sa.String(16), nullable=False),
@@ -50,8 +55,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "mlinfra_model_aliases",
-        sa.Column("model_name", sa.String(200),
-                  sa.ForeignKey("mlinfra_models.name", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "model_name",
+            sa.String(200),
+            sa.ForeignKey("mlinfra_models.name", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("alias", sa.String(64), primary_key=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("protected", sa.Boolean(), nullable=False),
@@ -61,9 +70,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "mlinfra_model_metrics",
-        sa.Column("version_id", sa.String(32),
-                  sa.ForeignKey("mlinfra_model_versions.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "version_id",
+            sa.String(32),
+            sa.ForeignKey("mlinfra_model_versions.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("key", sa.String(128), primary_key=True, index=True),
         sa.Column("value", sa.Float(), nullable=False),
     )

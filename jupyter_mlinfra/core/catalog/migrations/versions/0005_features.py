@@ -4,6 +4,7 @@ materializations, usages.
 Revision ID: 0005_features
 Revises: 0001_foundation
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -39,8 +40,13 @@ def upgrade() -> None:
     op.create_table(
         "mlinfra_feature_view_versions",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("view_name", sa.String(128),
-                  sa.ForeignKey("mlinfra_feature_views.name", **fk), nullable=False, index=True),
+        sa.Column(
+            "view_name",
+            sa.String(128),
+            sa.ForeignKey("mlinfra_feature_views.name", **fk),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("entities", sa.Text(), nullable=False),
@@ -60,8 +66,13 @@ def upgrade() -> None:
     op.create_table(
         "mlinfra_feature_offline_files",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("view_name", sa.String(128),
-                  sa.ForeignKey("mlinfra_feature_views.name", **fk), nullable=False, index=True),
+        sa.Column(
+            "view_name",
+            sa.String(128),
+            sa.ForeignKey("mlinfra_feature_views.name", **fk),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("partition", sa.String(32), nullable=False),
         sa.Column("artifact_key", sa.Text(), nullable=False),
@@ -74,8 +85,13 @@ def upgrade() -> None:
     op.create_table(
         "mlinfra_feature_materializations",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("view_name", sa.String(128),
-                  sa.ForeignKey("mlinfra_feature_views.name", **fk), nullable=False, index=True),
+        sa.Column(
+            "view_name",
+            sa.String(128),
+            sa.ForeignKey("mlinfra_feature_views.name", **fk),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("start", sa.DateTime(), nullable=False),
         sa.Column("end", sa.DateTime(), nullable=False),
@@ -87,8 +103,13 @@ def upgrade() -> None:
     op.create_table(
         "mlinfra_feature_usages",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("view_name", sa.String(128),
-                  sa.ForeignKey("mlinfra_feature_views.name", **fk), nullable=False, index=True),
+        sa.Column(
+            "view_name",
+            sa.String(128),
+            sa.ForeignKey("mlinfra_feature_views.name", **fk),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("consumer", sa.String(256), nullable=False),
         sa.Column("features", sa.Text(), nullable=False),
@@ -99,7 +120,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("mlinfra_feature_usages", "mlinfra_feature_materializations",
-                  "mlinfra_feature_offline_files", "mlinfra_feature_view_versions",
-                  "mlinfra_feature_views", "mlinfra_feature_entities"):
+    for table in (
+        "mlinfra_feature_usages",
+        "mlinfra_feature_materializations",
+        "mlinfra_feature_offline_files",
+        "mlinfra_feature_view_versions",
+        "mlinfra_feature_views",
+        "mlinfra_feature_entities",
+    ):
         op.drop_table(table)

@@ -3,6 +3,7 @@
 Revision ID: 0006_job_schedulers
 Revises: 0003_jobs
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ wake it when they queue a run.
 Revision ID: 0007_scheduler_doorbell
 Revises: 0006_job_schedulers
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -3,6 +3,7 @@
 Revision ID: 0008_jobs_visibility
 Revises: 0007_scheduler_doorbell
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,8 +15,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("mlinfra_jobs") as batch:
-        batch.add_column(sa.Column("visibility", sa.String(16), nullable=False,
-                                   server_default="team"))
+        batch.add_column(
+            sa.Column("visibility", sa.String(16), nullable=False, server_default="team")
+        )
         batch.add_column(sa.Column("team", sa.String(128), nullable=False, server_default=""))
 
 

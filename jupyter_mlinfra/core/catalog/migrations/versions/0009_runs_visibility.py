@@ -4,6 +4,7 @@ run of a job follows its job's. Earlier runs become "team" runs of no team: thei
 Revision ID: 0009_runs_visibility
 Revises: 0008_jobs_visibility
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,8 +16,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("mlinfra_runs") as batch:
-        batch.add_column(sa.Column("visibility", sa.String(16), nullable=False,
-                                   server_default="team"))
+        batch.add_column(
+            sa.Column("visibility", sa.String(16), nullable=False, server_default="team")
+        )
         batch.add_column(sa.Column("team", sa.String(128), nullable=False, server_default=""))
 
 

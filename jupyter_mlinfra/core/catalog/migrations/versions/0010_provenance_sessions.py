@@ -4,6 +4,7 @@ with what ran before recording started.
 Revision ID: 0010_provenance_sessions
 Revises: 0002_provenance
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -24,8 +25,11 @@ def upgrade() -> None:
         sa.Column("names_before", sa.Text(), nullable=False, server_default="[]"),
         sa.Column("owner", sa.String(256), nullable=False),
     )
-    op.create_index("ix_mlinfra_prov_sessions_kernel", "mlinfra_provenance_sessions",
-                    ["kernel_id", "started_at"])
+    op.create_index(
+        "ix_mlinfra_prov_sessions_kernel",
+        "mlinfra_provenance_sessions",
+        ["kernel_id", "started_at"],
+    )
 
 
 def downgrade() -> None:

@@ -5,6 +5,7 @@ the change it records.
 Revision ID: 0012_audit
 Revises: 0001_foundation
 """
+
 import sqlalchemy as sa
 from alembic import op
 

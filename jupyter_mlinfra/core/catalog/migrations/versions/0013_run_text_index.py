@@ -16,6 +16,7 @@ scans as before.
 Revision ID: 0013_run_text_index
 Revises: 0011_run_search
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -51,23 +52,31 @@ _SQLITE_TRIGGERS = {
             DELETE FROM {ROWS} WHERE run_id = old.id;
         END""",
 }
-_PG_INDEXES = {"ix_mlinfra_runs_notebook_trgm": "notebook",
-               "ix_mlinfra_runs_output_text_trgm": "output_text"}
+_PG_INDEXES = {
+    "ix_mlinfra_runs_notebook_trgm": "notebook",
+    "ix_mlinfra_runs_output_text_trgm": "output_text",
+}
 
 
 def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "sqlite":
-        op.execute(f"CREATE TABLE {ROWS} (rid INTEGER PRIMARY KEY, "
-                   f"run_id VARCHAR(32) NOT NULL UNIQUE)")
-        op.execute(f"CREATE VIRTUAL TABLE {FTS} USING fts5(notebook, output_text, "
-                   f"content='', tokenize='trigram case_sensitive 1')")
+        op.execute(
+            f"CREATE TABLE {ROWS} (rid INTEGER PRIMARY KEY, run_id VARCHAR(32) NOT NULL UNIQUE)"
+        )
+        op.execute(
+            f"CREATE VIRTUAL TABLE {FTS} USING fts5(notebook, output_text, "
+            f"content='', tokenize='trigram case_sensitive 1')"
+        )
         # existing runs (oldest first), then the triggers for every later change
-        op.execute(f"INSERT INTO {ROWS} (run_id) SELECT id FROM mlinfra_runs "
-                   f"ORDER BY created_at, id")
-        op.execute(f"INSERT INTO {FTS} (rowid, notebook, output_text) "
-                   f"SELECT t.rid, {_VALUES.format('r')} FROM {ROWS} t "
-                   f"JOIN mlinfra_runs r ON r.id = t.run_id")
+        op.execute(
+            f"INSERT INTO {ROWS} (run_id) SELECT id FROM mlinfra_runs ORDER BY created_at, id"
+        )
+        op.execute(
+            f"INSERT INTO {FTS} (rowid, notebook, output_text) "
+            f"SELECT t.rid, {_VALUES.format('r')} FROM {ROWS} t "
+            f"JOIN mlinfra_runs r ON r.id = t.run_id"
+        )
         for ddl in _SQLITE_TRIGGERS.values():
             op.execute(ddl)
     elif conn.dialect.name == "postgresql":
@@ -76,10 +85,13 @@ def upgrade() -> None:
         try:
             conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
             for name, col in _PG_INDEXES.items():
-                conn.execute(sa.text(f"CREATE INDEX {name} ON mlinfra_runs "
-                                     f"USING gin (lower({col}) gin_trgm_ops)"))
+                conn.execute(
+                    sa.text(
+                        f"CREATE INDEX {name} ON mlinfra_runs USING gin (lower({col}) gin_trgm_ops)"
+                    )
+                )
         except sa.exc.DBAPIError:
-            savepoint.rollback()     # no index: the search scans, as before
+            savepoint.rollback()  # no index: the search scans, as before
         else:
             savepoint.commit()
 
