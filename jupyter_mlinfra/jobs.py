@@ -25,11 +25,14 @@ def _svc():
 
 def create(name: str, notebook: str, **spec: Any) -> dict:
     """Define a job: parameters, kernel_name, schedule, timezone, catchup, depends_on,
-    priority, cpus, memory, retries, retry_backoff, timeout, tags, active, description."""
+    priority, cpus, memory, retries, retry_backoff_seconds, timeout_seconds, tags, active,
+    description (``retry_backoff`` and ``timeout`` are deprecated aliases of the two
+    durations)."""
     return _svc().create_job(name, notebook, **spec)
 
 
 def update(name: str, **changes: Any) -> dict:
+    """Change a job's fields (the names :func:`create` takes)."""
     return _svc().update_job(name, **changes)
 
 
@@ -71,6 +74,8 @@ def run(
 ) -> dict:
     """Submit a run of a notebook (or of a job); with ``wait`` return it once it ended.
 
+    ``options``: priority, cpus, memory, retries, retry_backoff_seconds, timeout_seconds
+    (the run's limit), tags, kernel_name, visibility. ``timeout`` here is how long to wait.
     ``execute_here``: run it with a scheduler in this process while waiting (default: when
     no scheduler has been seen recently... i.e. always when waiting outside a server)."""
     svc = _svc()

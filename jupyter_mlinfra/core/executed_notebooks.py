@@ -48,7 +48,7 @@ def list_notebooks(
     q: str | None = None,
     notebook: str | None = None,
     job: str | None = None,
-    tag: str | None = None,
+    tag: str | list[str] | None = None,
     parameter: str | list[str] | dict | None = None,
     owner: str | None = None,
     limit: int | str | None = 50,
@@ -59,7 +59,7 @@ def list_notebooks(
     envelope ``{items, total, total_exact, limit, offset, next_cursor}``.
 
     ``q``: text in the cells and outputs (or the notebook path, or a run id); ``notebook``:
-    text in the notebook path; ``job``: a job name or id; ``tag``: a run tag;
+    text in the notebook path; ``job``: a job name or id; ``tag``: run tags (all held);
     ``parameter``: ``name=value`` (several: all must hold)."""
     if ws.remote is not None:  # remote mode: the service answers the same query
         wanted = parse_parameters(parameter) or {}

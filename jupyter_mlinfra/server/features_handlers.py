@@ -40,7 +40,7 @@ class FeatureViewsHandler(_FeaturesHandler):
                 self.features.list_views_page,
                 text=self.query("q") or None,
                 owner=self.query("owner") or None,
-                tag=self.query("tag") or None,
+                tag=self.get_query_arguments("tag") or None,
                 entity=self.query("entity") or None,
                 limit=self.query("limit"),
                 offset=self.query("offset"),

@@ -24,6 +24,8 @@ _RUN_OPTIONS = (
     "retries",
     "retry_backoff",
     "timeout",
+    "retry_backoff_seconds",
+    "timeout_seconds",
     "tags",
     "kernel_name",
     "visibility",
@@ -58,7 +60,7 @@ class JobsHandler(JobsBase):
         self.send_json(
             await self.call(
                 self.jobs.list_jobs_page,
-                tag=self.query("tag"),
+                tag=self.get_query_arguments("tag") or None,
                 active=_bool(self.query("active")),
                 q=self.query("q"),
                 owner=self.query("owner"),
@@ -173,7 +175,7 @@ class RunsHandler(JobsBase):
                 state=self.query("state"),
                 owner=self.query("owner"),
                 trigger=self.query("trigger"),
-                tag=self.query("tag"),
+                tag=self.get_query_arguments("tag") or None,
                 sweep=self.query("sweep"),
                 pipeline=self.query("pipeline"),
                 notebook=self.query("notebook"),

@@ -8,7 +8,7 @@ from tornado import web
 from ..core.errors import InvalidInput
 from ..core.models.deploy import records_from_body
 from ..core.models.predictions import predict
-from ..core.models.versions import ModelRef, parse_key_values
+from ..core.models.versions import ModelRef
 from .base import MLInfraHandler
 from .request_validation import query_bool
 
@@ -24,7 +24,7 @@ class _ModelsHandler(MLInfraHandler):
     def filters(self) -> dict:
         return {
             "owner": self.query("owner") or None,
-            "tags": parse_key_values(self.get_query_arguments("tag"), "tag"),
+            "tags": self.get_query_arguments("tag"),
             "metrics": self.get_query_arguments("metric"),
             "include_archived": query_bool(self.query("archived"), "archived", False),
         }

@@ -45,7 +45,7 @@ class NotebooksHandler(MLInfraHandler):
                 q=self.query("q"),
                 notebook=self.query("notebook"),
                 job=self.query("job"),
-                tag=self.query("tag"),
+                tag=self.get_query_arguments("tag") or None,
                 parameter=self.get_query_arguments("parameter") or None,
                 owner=self.query("owner"),
                 limit=self.query("limit"),

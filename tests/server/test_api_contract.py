@@ -326,6 +326,176 @@ async def test_unknown_body_fields_are_refused_by_name(jp_fetch, seeded):
         assert code == 400 and "colour" in message, (parts, message)
 
 
+async def test_durations_in_bodies_take_the_seconds_names(jp_fetch, seeded):
+    """Request bodies take the names answers use (timeout_seconds, retry_backoff_seconds);
+    the old names stay accepted; a name and its alias that disagree are a 400 naming both."""
+
+    async def send(method, parts, body):
+        response = await jp_fetch("mlinfra", "api", *parts, method=method, body=json.dumps(body))
+        return json.loads(response.body)
+
+    job = await send(
+        "POST",
+        ("jobs",),
+        {
+            "name": "timed",
+            "notebook": "ok.ipynb",
+            "timeout_seconds": 120,
+            "retry_backoff_seconds": 5,
+        },
+    )
+    assert (job["timeout_seconds"], job["retry_backoff_seconds"]) == (120, 5)
+    job = await send("PATCH", ("jobs", "timed"), {"timeout_seconds": 60})
+    assert (job["timeout_seconds"], job["retry_backoff_seconds"]) == (60, 5)
+    job = await send("PATCH", ("jobs", "timed"), {"timeout": 90, "retry_backoff": 7})
+    assert (job["timeout_seconds"], job["retry_backoff_seconds"]) == (90, 7)
+    run = await send("POST", ("jobs", "timed", "run"), {"timeout_seconds": 30})
+    assert run["timeout_seconds"] == 30
+    run = await send("POST", ("runs",), {"notebook": "ok.ipynb", "timeout_seconds": 40})
+    assert run["timeout_seconds"] == 40
+    sweep = await send(
+        "POST",
+        ("sweeps",),
+        {"notebook": "ok.ipynb", "grid": {"x": [1, 2]}, "timeout_seconds": 50},
+    )
+    for run_id in sweep["run_ids"]:
+        assert (await _get(jp_fetch, ("runs", run_id)))["timeout_seconds"] == 50
+    same = await send("PATCH", ("jobs", "timed"), {"timeout_seconds": 10, "timeout": 10})
+    assert same["timeout_seconds"] == 10
+    for method, parts, body in (
+        (
+            "POST",
+            ("jobs",),
+            {"name": "t2", "notebook": "ok.ipynb", "timeout_seconds": 1, "timeout": 2},
+        ),
+        ("PATCH", ("jobs", "timed"), {"retry_backoff_seconds": 1, "retry_backoff": 2}),
+        ("POST", ("jobs", "timed", "run"), {"timeout_seconds": 1, "timeout": 2}),
+        ("POST", ("runs",), {"notebook": "ok.ipynb", "timeout_seconds": 1, "timeout": 2}),
+        (
+            "POST",
+            ("sweeps",),
+            {"notebook": "ok.ipynb", "grid": {"x": [1]}, "timeout_seconds": 1, "timeout": 2},
+        ),
+    ):
+        code, message = await _refused(jp_fetch, parts, method=method, body=body)
+        name = "timeout" if "timeout" in body else "retry_backoff"
+        assert code == 400 and f"{name}_seconds" in message and f"alias {name} " in message, (
+            parts,
+            message,
+        )
+    assert (await _get(jp_fetch, ("jobs", "timed")))["timeout_seconds"] == 10  # nothing written
+
+    from jupyter_mlinfra import jobs
+
+    created = jobs.create(
+        "py-timed", "ok.ipynb", root_dir=str(seeded), timeout_seconds=15, retry_backoff_seconds=3
+    )
+    assert (created["timeout_seconds"], created["retry_backoff_seconds"]) == (15, 3)
+
+
+def _matches(tags, terms) -> bool:
+    """The tag rule of docs/api.md, on an answer's ``tags`` (labels or key=value)."""
+    if isinstance(tags, dict):
+        return all(
+            term.partition("=")[0] in tags
+            and ("=" not in term or str(tags[term.partition("=")[0]]) == term.partition("=")[2])
+            for term in terms
+        )
+    return all(term in tags for term in terms)
+
+
+async def test_the_tag_filter_means_the_same_on_every_list(jp_fetch, seeded):
+    """tag=NAME: a label NAME or a key NAME (any value); tag=NAME=VALUE: that pair (a label
+    "NAME=VALUE" on labelled things); repeated: all hold. Checked on every list with tag."""
+    import asyncio
+
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    async def send(method, parts, body):
+        response = await jp_fetch("mlinfra", "api", *parts, method=method, body=json.dumps(body))
+        return json.loads(response.body)
+
+    await send(
+        "POST",
+        ("jobs",),
+        {"name": "delta", "notebook": "ok.ipynb", "tags": ["nightly", "team=risk"]},
+    )
+    await send("PATCH", ("features", "views", "spend"), {"tags": ["nightly", "team=risk"]})
+    await send("PATCH", ("features", "views", "clicks"), {"tags": ["team"]})
+    await send("PATCH", ("models", "churn"), {"tags": {"nightly": "yes"}})
+    await send("PATCH", ("models", "ltv"), {"tags": {"stage": "prod"}})
+    run = await send("POST", ("runs",), {"notebook": "ok.ipynb", "tags": ["nightly", "team=risk"]})
+    ws = Workspace.open()
+    try:  # one executed notebook for /notebooks
+        done = await asyncio.to_thread(ws.service("jobs").run_and_wait, run["id"], 300)
+    finally:
+        ws.close()
+    assert done["state"] == "succeeded", done.get("error")
+
+    lists = {
+        "/jobs": ("jobs",),
+        "/runs": ("runs",),
+        "/models": ("models",),
+        "/model-versions": ("model-versions",),
+        "/features": ("features",),
+        "/notebooks": ("notebooks",),
+    }
+    key = {"/jobs": "name", "/models": "name", "/features": "name"}
+    filters = (
+        ["nightly"],
+        ["team"],
+        ["team=risk"],
+        ["stage=prod"],
+        ["nightly", "team=risk"],
+        ["nightly", "team"],
+        ["absent"],
+    )
+
+    def ident(path, item):
+        if path == "/model-versions":
+            return (item["name"], item["version"])
+        return item[key.get(path, "id")]
+
+    # a model version holds its model's tags and its own (its own win)
+    version_tags = {}
+    for model in (await _get(jp_fetch, ("models",), limit=200))["items"]:
+        detail = await _get(jp_fetch, ("models", model["name"]))
+        for version in detail["versions"]:
+            version_tags[(model["name"], version["version"])] = {
+                **detail["tags"],
+                **version["tags"],
+            }
+
+    def want_of(path, everything, terms):
+        if path == "/model-versions":
+            return sorted(k for k, tags in version_tags.items() if _matches(tags, terms))
+        if path == "/models":
+            return sorted({k[0] for k, tags in version_tags.items() if _matches(tags, terms)})
+        return sorted(ident(path, i) for i in everything if _matches(i["tags"], terms))
+
+    matched: dict[str, set] = {}
+    for path, parts in lists.items():
+        everything = (await _get(jp_fetch, parts, limit=200))["items"]
+        assert everything, path
+        for terms in filters:
+            response = await jp_fetch(
+                "mlinfra", "api", *parts, params=[*(("tag", t) for t in terms), ("limit", "200")]
+            )
+            got = sorted(ident(path, i) for i in json.loads(response.body)["items"])
+            want = want_of(path, everything, terms)
+            assert got == want, (path, terms, got, want)
+            if got:
+                matched.setdefault(path, set()).add(tuple(terms))
+    # not vacuous: every list found something under a name, a pair and repeated terms
+    for path in lists:
+        assert {("nightly",), ("team=risk",), ("nightly", "team=risk")} <= matched[path], (
+            path,
+            matched.get(path),
+        )
+    assert {("team",), ("stage=prod",)} <= matched["/models"]  # a key, any value; a pair
+    assert ("team",) in matched["/features"]  # the label "team" alone
+
+
 def _times(value, where="") -> list[tuple[str, str]]:
     """Every (where, text) in an answer that is a time."""
     if isinstance(value, dict):

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from ..errors import InvalidInput
 from ..paging import PageRequest, encode_cursor, envelope, keyset
+from ..tags import labels_match, tag_terms
 from ..times import to_iso_z
 from .definitions import ViewVersion, utc_now
 from .registry import FeatureRegistry, OfflineFile, entity_dict, view_summary
@@ -83,12 +84,13 @@ class FeatureDiscovery:
         self,
         text: str | None = None,
         owner: str | None = None,
-        tag: str | None = None,
+        tag: str | list[str] | None = None,
         entity: str | None = None,
     ) -> list[dict]:
         """Views this user may see, filtered by free text (name, description, feature names,
-        tags), owner, tag and entity."""
+        tags), owner, tag (one or several labels, all held: core/tags.py) and entity."""
         needle = (text or "").strip().lower()
+        terms = tag_terms(tag)
         with self.registry.catalog.read_session() as s:
             views = [
                 v
@@ -110,7 +112,7 @@ class FeatureDiscovery:
             if owner and rec.owner != owner:
                 continue
             tags = json.loads(rec.tags)
-            if tag and tag not in tags:
+            if terms and not labels_match(tags, terms):
                 continue
             if entity and (version is None or entity not in version.entities):
                 continue

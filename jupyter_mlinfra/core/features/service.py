@@ -282,7 +282,7 @@ class FeatureService:
         self,
         text: str | None = None,
         owner: str | None = None,
-        tag: str | None = None,
+        tag: str | list[str] | None = None,
         entity: str | None = None,
     ) -> list[dict]:
         """Views this user may see, filtered by free text (name, description, feature names,
@@ -293,7 +293,7 @@ class FeatureService:
         self,
         text: str | None = None,
         owner: str | None = None,
-        tag: str | None = None,
+        tag: str | list[str] | None = None,
         entity: str | None = None,
         *,
         limit: Any = None,

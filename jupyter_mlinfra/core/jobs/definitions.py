@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, quote
 from ..identity import Identity, check_may_change
+from ..tags import labels_match, tag_terms
 from ..times import to_iso_z
 from . import validation as v
-from .specs import JOB_FIELDS, JobSpec, new_id, root_dir
+from .specs import JOB_FIELDS, JobSpec, new_id, root_dir, seconds_aliases
 from .states import PENDING_STATES, RunState, job_to_dict
 from .tables import JobDefinition, Run
 
@@ -139,6 +140,7 @@ def _refuse_unknown(fields: dict, also: set[str]) -> None:
 
 def create_job(ws, name: str, notebook: str, *, base: str | None = None, **fields: Any) -> dict:
     _refuse_unknown(fields, {"resources", "root_dir"})
+    fields = seconds_aliases(fields)
     v.check_name(name)
     owner = ws.user
     job_id = new_id()
@@ -167,6 +169,7 @@ def create_job(ws, name: str, notebook: str, *, base: str | None = None, **field
 
 def update_job(ws, ref: str, *, base: str | None = None, **changes: Any) -> dict:
     _refuse_unknown(changes, {"resources"})
+    changes = seconds_aliases(changes)
     with ws.catalog.session() as s:
         job = find_job(ws, s, ref)
         check_may_change(ws.identity, job.owner, f"job {job.name}")
@@ -252,7 +255,7 @@ def list_jobs(
     ws,
     *,
     owner: str | None = None,
-    tag: str | None = None,
+    tag: str | list[str] | None = None,
     active: bool | None = None,
     q: str | None = None,
 ) -> list[dict]:
@@ -270,7 +273,8 @@ def list_jobs(
                     JobDefinition.description.icontains(q, autoescape=True),
                 )
             )
-        jobs = [j for j in s.scalars(stmt) if not tag or tag in (j.tags or [])]
+        terms = tag_terms(tag)
+        jobs = [j for j in s.scalars(stmt) if labels_match(j.tags, terms)]
         names = job_names(ws, s, itertools.chain.from_iterable(j.depends_on or [] for j in jobs))
         return [job_to_dict(j, names=names, next_fire_times=upcoming(j)) for j in jobs]
 
@@ -279,7 +283,7 @@ def list_jobs_page(
     ws,
     *,
     owner: str | None = None,
-    tag: str | None = None,
+    tag: str | list[str] | None = None,
     active: bool | None = None,
     q: str | None = None,
     limit: Any = None,
@@ -312,8 +316,9 @@ def list_jobs_page(
             )
             return [job_to_dict(j, names=names, next_fire_times=upcoming(j)) for j in jobs]
 
-        if tag:
-            found = [j for j in s.scalars(stmt) if tag in (j.tags or [])]
+        terms = tag_terms(tag)
+        if terms:
+            found = [j for j in s.scalars(stmt) if labels_match(j.tags, terms)]
             page = page_rows(
                 found,
                 key=lambda j: (j.name,),

@@ -13,6 +13,7 @@ from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, quote
 from ..identity import check_may_change, may_read, readable_clause
 from ..paging import decode_cursor, encode_cursor, page_int
+from ..tags import tag_terms
 from ..times import parse as parse_time
 from ..times import to_iso_z
 from .definitions import find_job, job_names
@@ -88,7 +89,7 @@ def list_runs(
     state: str | list[str] | None = None,
     owner: str | None = None,
     trigger: str | None = None,
-    tag: str | None = None,
+    tag: str | list[str] | None = None,
     sweep: str | None = None,
     pipeline: str | None = None,
     notebook: str | None = None,
@@ -142,11 +143,19 @@ def list_runs(
         # tag's or the first parameter's rows (they hold their run's time, so they come
         # newest first from their index), else the runs. Other parameters are checks.
         at_col, id_col = Run.created_at, Run.id
-        if tag:
-            stmt = stmt.join(RunTag, (RunTag.run_id == Run.id) & (RunTag.tag == tag))
+        tags = tag_terms(tag)  # several: every one held (the first is where the search starts)
+        if tags:
+            stmt = stmt.join(RunTag, (RunTag.run_id == Run.id) & (RunTag.tag == tags[0]))
             at_col, id_col = RunTag.created_at, RunTag.run_id
+        for also in tags[1:]:
+            other_tag = aliased(RunTag)
+            stmt = stmt.where(
+                select(other_tag.run_id)
+                .where(other_tag.run_id == Run.id, other_tag.tag == also)
+                .exists()
+            )
         for i, (name, value) in enumerate((parameters or {}).items()):
-            if i == 0 and not tag:
+            if i == 0 and not tags:
                 stmt = stmt.join(
                     RunParam,
                     (RunParam.run_id == Run.id)

@@ -30,6 +30,8 @@ JOB_FIELDS = (
     "retries",
     "retry_backoff",
     "timeout",
+    "retry_backoff_seconds",
+    "timeout_seconds",
     "tags",
     "active",
     "description",
@@ -44,10 +46,14 @@ RUN_OPTIONS = (
     "retries",
     "retry_backoff",
     "timeout",
+    "retry_backoff_seconds",
+    "timeout_seconds",
     "tags",
     "kernel_name",
     "visibility",
 )
+# The documented duration names (as answers spell them) and their deprecated aliases.
+DURATION_ALIASES = {"timeout_seconds": "timeout", "retry_backoff_seconds": "retry_backoff"}
 
 
 def new_id() -> str:
@@ -77,6 +83,24 @@ def check_fits(settings: Any, cpus: float, memory_mb: int) -> None:
             f"the run asks for {memory_mb} MB of memory but the executor has "
             f"at most {settings.jobs_memory_mb} MB (jobs_memory_mb)"
         )
+
+
+def seconds_aliases(fields: dict) -> dict:
+    """``fields`` with the documented ``timeout_seconds`` / ``retry_backoff_seconds`` read
+    into the names the modules use (``timeout`` / ``retry_backoff``, still accepted as
+    deprecated aliases); both given with different values is refused naming them."""
+    out = dict(fields)
+    for documented, alias in DURATION_ALIASES.items():
+        if documented not in out:
+            continue
+        value = out.pop(documented)
+        if alias in out and out[alias] != value:
+            raise InvalidInput(
+                f"{documented} and its deprecated alias {alias} disagree "
+                f"({value!r} vs {out[alias]!r}): give only {documented}"
+            )
+        out[alias] = value
+    return out
 
 
 def _timeout(value: Any) -> float | None:
@@ -172,6 +196,7 @@ class RunOptions:
 
     @classmethod
     def parse(cls, options: dict, settings: Any) -> RunOptions:
+        options = seconds_aliases(options)
         out: dict[str, Any] = {}
         if options.get("priority") is not None:
             out["priority"] = v.check_number(

@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, select
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..identity import check_may_change
+from ..tags import key_values_match, tag_terms
 from ..times import to_iso_z, utcnow
 from .modes import ARCHIVED, READY
 from .tables import ModelAlias, ModelMetric, ModelVersionRecord, RegisteredModel
@@ -134,7 +135,7 @@ class ModelRegistry:
         query: str | None = None,
         *,
         owner: str | None = None,
-        tags: dict | None = None,
+        tags: dict | list[str] | None = None,
         metrics: list[str] | None = None,
         include_archived: bool = False,
     ) -> list[dict]:
@@ -268,16 +269,17 @@ class ModelRegistry:
         query: str | None = None,
         *,
         owner: str | None = None,
-        tags: dict | None = None,
+        tags: dict | list[str] | None = None,
         metrics: list[str] | None = None,
         include_archived: bool = False,
         limit: int | None = None,
     ) -> list[ModelVersion]:
         """Versions whose model name contains ``query``, owned by ``owner``, carrying every
         tag in ``tags`` (on the version or the model) and meeting every metric threshold
-        (``["accuracy>=0.9", "rmse<3"]``); newest first."""
+        (``["accuracy>=0.9", "rmse<3"]``); newest first. ``tags``: {key: value}, or the
+        ``tag`` filter's terms (``key`` any value, ``key=value`` that pair; core/tags.py)."""
         filters = [MetricFilter.parse(m) for m in metrics or []]
-        tags = check_tags(tags)
+        terms = tag_terms(check_tags(tags) if isinstance(tags, dict) else tags)
         stmt = select(ModelVersionRecord)
         if query:
             stmt = stmt.where(ModelVersionRecord.model_name.icontains(query, autoescape=True))
@@ -307,13 +309,13 @@ class ModelRegistry:
         )
         with self.ws.catalog.read_session() as s:
             model_tags = (
-                {r.name: r.tags or {} for r in s.scalars(select(RegisteredModel))} if tags else {}
+                {r.name: r.tags or {} for r in s.scalars(select(RegisteredModel))} if terms else {}
             )
             out = []
             for record in s.scalars(stmt):
-                if tags:
+                if terms:
                     merged = {**model_tags.get(record.model_name, {}), **(record.tags or {})}
-                    if any(merged.get(k) != v for k, v in tags.items()):
+                    if not key_values_match(merged, terms):
                         continue
                 if filters and not all(
                     metric_matches(record.metrics.get(f.key), f) for f in filters

@@ -172,7 +172,7 @@ class ModelStore:
         query: str | None = None,
         *,
         owner: str | None = None,
-        tags: dict | None = None,
+        tags: dict | list[str] | None = None,
         metrics: list[str] | None = None,
         include_archived: bool = False,
     ) -> list[dict]:
@@ -228,7 +228,7 @@ class ModelStore:
         query: str | None = None,
         *,
         owner: str | None = None,
-        tags: dict | None = None,
+        tags: dict | list[str] | None = None,
         metrics: list[str] | None = None,
         include_archived: bool = False,
         limit: int | None = None,
