@@ -20,6 +20,7 @@ import json
 import math
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -75,9 +76,10 @@ except ImportError:  # pragma: no cover
     _NA = object()
 
 
-class OnlineStore:
+class OnlineStore(ABC):
     """What an online store does; see :class:`SQLiteOnlineStore`, :class:`PostgresOnlineStore`
-    and the registry :data:`online_stores` for plugging in another."""
+    and the registry :data:`online_stores` for plugging in another. A plug-in that leaves a
+    method out fails when it is opened (TypeError naming it), not at its first lookup."""
 
     backend = "abstract"
 
@@ -86,27 +88,29 @@ class OnlineStore:
         """The store an ``online_store_url`` names (``home``: the workspace's folder)."""
         return cls(url)  # type: ignore[call-arg]
 
+    @abstractmethod
     def read(self, view: str, version: int, keys: Sequence[str]) -> dict[str, tuple]:
         """``{entity_key: (event_ts, created_ts, payload_json)}`` for the keys present."""
-        raise NotImplementedError
 
+    @abstractmethod
     def write(self, view: str, version: int, rows: Iterable[tuple[str, float, float, str]]) -> int:
         """Upsert ``(entity_key, event_ts, created_ts, payload)``; newer rows win."""
-        raise NotImplementedError
 
+    @abstractmethod
     def delete_view(self, view: str) -> None:
-        raise NotImplementedError
+        """Remove every row of ``view`` (all versions)."""
 
+    @abstractmethod
     def count(self, view: str, version: int) -> int:
         """How many entities a view version has rows for."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self) -> dict:
         """``{"backend": ..., "url": ...}`` (no secret)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the connection."""
 
 
 class DBAPIOnlineStore(OnlineStore):
@@ -118,8 +122,10 @@ class DBAPIOnlineStore(OnlineStore):
     _lock: threading.Lock
     _param = "?"
 
+    @abstractmethod
     def _upsert(self, data: list[tuple]) -> None:
-        raise NotImplementedError
+        """Write ``(view, version, entity_key, event_ts, created_ts, payload)`` rows, newer
+        rows winning, in one transaction."""
 
     def write(self, view: str, version: int, rows: Iterable[tuple[str, float, float, str]]) -> int:
         data = [(view, version, k, e, c, p) for k, e, c, p in rows]
@@ -321,6 +327,12 @@ class OnlineStoreRegistry:
             raise ConfigurationError(
                 f"unsupported online store URL {redact(url)!r}: use "
                 "sqlite:///PATH or postgresql://user@host/db"
+            )
+        missing = sorted(getattr(store, "__abstractmethods__", ()))
+        if missing:
+            raise ConfigurationError(
+                f"online store {store.__name__} for {redact(url)!r} does not implement "
+                f"{', '.join(missing)}"
             )
         return store.from_url(url, home)
 

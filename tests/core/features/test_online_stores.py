@@ -10,7 +10,7 @@ import pytest
 from feature_data import spend_source, workspace_for
 
 from jupyter_mlinfra.core.errors import ConfigurationError
-from jupyter_mlinfra.core.features.online import ENTRY_POINT_GROUP, online_stores
+from jupyter_mlinfra.core.features.online import ENTRY_POINT_GROUP, OnlineStore, online_stores
 
 STORE_MODULE = '''
 from jupyter_mlinfra.core.features.online import OnlineStore
@@ -101,3 +101,22 @@ def test_an_unknown_online_store_scheme_is_a_configuration_error(mlinfra_env):
     with pytest.raises(ConfigurationError, match="unsupported online store URL"):
         ws.service("features").status()
     ws.close()
+
+
+def test_a_store_that_leaves_a_method_out_is_refused_when_opened(tmp_path):
+    class HalfStore(OnlineStore):  # read/write only: no count, delete_view, describe, close
+        def __init__(self, url):
+            self.url = url
+
+        def read(self, view, version, keys):
+            return {}
+
+        def write(self, view, version, rows):
+            return 0
+
+    online_stores.register("half", HalfStore)
+    try:
+        with pytest.raises(ConfigurationError, match="does not implement close, count"):
+            online_stores.open("half://x", tmp_path)
+    finally:
+        online_stores._stores.pop("half", None)
