@@ -10,7 +10,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..core.errors import InvalidInput
-from ..core.executed_notebooks import run_output_document
+from ..core.executed_notebooks import content_disposition, run_output_document
 from .base import MLInfraHandler
 from .notebooks_handlers import send_document
 
@@ -238,6 +238,56 @@ class RunOutputHandler(JobsBase):
         await send_document(self, document, attachment=bool(_bool(self.query("download"))))
 
 
+# Artifacts a run's page previews inline (each served as its own type); every other type
+# is served as an attachment, and every answer with a sandboxing policy, so that a file a
+# notebook wrote (an .html, an .svg with a script) never runs with the user's credentials.
+_PREVIEW_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+    ".csv": "text/csv; charset=utf-8",
+    ".tsv": "text/tab-separated-values; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".log": "text/plain; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+    ".yaml": "text/plain; charset=utf-8",
+    ".yml": "text/plain; charset=utf-8",
+}
+ARTIFACT_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def artifact_media_type(name: str) -> str | None:
+    """The type a previewable artifact is served as, by its name's extension; None: others."""
+    suffix = name.rsplit("/", 1)[-1]
+    dot = suffix.rfind(".")
+    return _PREVIEW_TYPES.get(suffix[dot:].lower()) if dot > 0 else None
+
+
+class RunArtifactHandler(JobsBase):
+    """The bytes of one artifact a run saved (``?limit=N``: the first N bytes, for a
+    preview), read by who may read the run; ``X-Artifact-Size`` holds its whole size."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, name: str) -> None:
+        limit = self.query("limit")
+        artifact = await self.call(
+            self.jobs.run_artifact, run_id, name, None if limit is None else int(limit)
+        )
+        media_type = artifact_media_type(name)
+        if media_type is None or _bool(self.query("download")):
+            self.set_header("Content-Disposition", content_disposition(name.rsplit("/", 1)[-1]))
+        self.set_header("Content-Security-Policy", ARTIFACT_POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Artifact-Size", str(artifact["size"]))
+        self.set_header("Cache-Control", "no-store")
+        await self.send_bytes(artifact["data"], media_type or "application/octet-stream")
+
+
 class RunLogHandler(JobsBase):
     @web.authenticated
     @authorized
@@ -297,6 +347,7 @@ JOBS_ROUTES: list[tuple[str, type]] = [
     (rf"/runs/{_ID}/(?P<action>cancel|retry)", RunActionHandler),
     (rf"/runs/{_ID}/output", RunOutputHandler),
     (rf"/runs/{_ID}/log", RunLogHandler),
+    (rf"/runs/{_ID}/artifacts/(?P<name>[A-Za-z0-9_.\-/=@+]+)", RunArtifactHandler),
     (r"/sweeps", SweepsHandler),
     (r"/sweeps/(?P<sweep_id>[0-9a-f]{32})", SweepHandler),
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased, defer
 from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, quote
 from ..identity import check_may_change, may_read, readable_clause
-from ..paging import decode_cursor, encode_cursor, page_int
+from ..paging import decode_cursor, encode_cursor, filter_scope, page_int
 from ..tags import tag_terms
 from ..times import parse as parse_time
 from ..times import to_iso_z
@@ -106,10 +106,29 @@ def list_runs(
     ``has_output``: only runs that kept an output notebook (the notebook hub's)."""
     limit = page_int("limit", limit, 1, MAX_PAGE)
     offset = page_int("offset", offset, 0, None)
-    after = _decode_cursor(cursor) if cursor else None
-    if after is not None and offset:
+    if cursor and offset:
         raise InvalidInput("offset and cursor: give one or the other, not both")
     since_at, until_at = parse_time(since, "since"), parse_time(until, "until")
+    # a cursor continues the search it came from: these filters, normalised
+    scope = filter_scope(
+        "runs",
+        job=job,
+        state=sorted(
+            x for st in ([state] if isinstance(state, str) else state or []) for x in st.split(",")
+        ),
+        owner=owner,
+        trigger=trigger,
+        tag=sorted(tag_terms(tag)),
+        sweep=sweep,
+        pipeline=pipeline,
+        notebook=notebook,
+        parameters={str(k): param_text(v) for k, v in (parameters or {}).items()},
+        q=q,
+        since=since_at and since_at.isoformat(),
+        until=until_at and until_at.isoformat(),
+        has_output=has_output,
+    )
+    after = _decode_cursor(cursor, scope) if cursor else None
     with ws.catalog.read_session() as s:
         stmt = readable_runs(ws, select(Run))
         if job:
@@ -219,7 +238,7 @@ def list_runs(
         "total_exact": total <= RUN_TOTAL_CAP,
         "limit": limit,
         "offset": offset if after is None else 0,
-        "next_cursor": _encode_cursor(rows[-1]) if more else None,
+        "next_cursor": _encode_cursor(rows[-1], scope) if more else None,
     }
 
 
@@ -261,13 +280,14 @@ def text_filter(ws, s: Session, q: str):
     )
 
 
-def _encode_cursor(run: Run) -> str:
-    return encode_cursor([run.created_at.isoformat(), run.id])
+def _encode_cursor(run: Run, scope: str) -> str:
+    return encode_cursor([run.created_at.isoformat(), run.id], scope)
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (created_at, id) of the last row of a page, from its ``next_cursor``."""
-    at, run_id = decode_cursor(cursor, 2)
+def _decode_cursor(cursor: str, scope: str) -> tuple[datetime, str]:
+    """The (created_at, id) of the last row of a page, from its ``next_cursor`` (a cursor of
+    a search with other filters is refused)."""
+    at, run_id = decode_cursor(cursor, 2, scope)
     try:
         when = datetime.fromisoformat(str(at))
     except ValueError:
@@ -314,6 +334,26 @@ def run_log(ws, run_id: str, offset: int = 0, limit: int = 10_000) -> dict:
         ],
         "next_offset": rows[-1].id if rows else int(offset),
     }
+
+
+def run_artifact(ws, run_id: str, name: str, limit: int | None = None) -> dict:
+    """One artifact a run saved, for its page's preview and download: {"name", "size",
+    "data" (its bytes, the first ``limit`` of them when a limit is given), "truncated"}.
+    Read only by who may read the run (else not found, like the run itself)."""
+    with ws.catalog.read_session() as s:
+        readable_run(ws, s, run_id)
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"limit must be at least 1, got {limit}")
+    key = f"runs/{run_id}/artifacts/{name}"
+    if not name or not ws.artifacts.exists(key):
+        raise NotFound(f"run {run_id} has no artifact {name[:200]!r}")
+    size = ws.artifacts.stat(key).size
+    if limit is None or limit >= size:
+        data = ws.artifacts.get(key)
+    else:
+        with ws.artifacts.open(key) as fh:
+            data = fh.read(limit)
+    return {"name": name, "size": size, "data": data, "truncated": len(data) < size}
 
 
 def run_artifacts(ws, run_id: str) -> list[dict]:

@@ -512,6 +512,10 @@ class JobsService:
     def run_artifacts(self, run_id: str) -> list[dict]:
         return runs.run_artifacts(self.ws, run_id)
 
+    def run_artifact(self, run_id: str, name: str, limit: int | None = None) -> dict:
+        """An artifact's bytes (the first ``limit``): {"name", "size", "data", "truncated"}."""
+        return runs.run_artifact(self.ws, run_id, name, limit)
+
     # -- inside a run ----------------------------------------------------------------------
     def log_metric(self, run_id: str, name: str, value: float, step: int | None = None) -> None:
         runs.log_metric(self.ws, run_id, name, value, step)
