@@ -319,6 +319,47 @@ class RemoteModels:
             f"models/{_q(version.name)}/versions/{version.version}/reproduce", body
         )
 
+    # -- deploying: in this process, over the model loaded (and cached) here ---------------
+    def batch_predict(
+        self,
+        ref: str,
+        input: str,
+        output: str,
+        *,
+        output_column: str = "prediction",
+        keep_columns: bool = True,
+        as_job: bool | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> dict:
+        """As ``ModelStore.batch_predict``, in this process: the version is loaded here
+        through the local artifact cache (the service never unpickles a caller's model) and
+        the input and output are this process's files (or s3:// URLs with this process's
+        credentials). ``as_job=True`` is refused: a job run's kernel is the service's, which
+        cannot read this process's files."""
+        from ..models.deploy import batch_predict
+
+        if as_job:
+            raise InvalidInput(
+                f"in remote mode batch prediction runs in this process (the mlinfra service "
+                f"at {self.client.url} does not load callers' models, and its job kernels "
+                f"cannot read this process's files): leave as_job unset or False"
+            )
+        result = batch_predict(
+            self, ref, input, output, output_column=output_column, keep_columns=keep_columns
+        )
+        result["executed_by"] = "in-process (remote mode: the model loaded here)"
+        return result
+
+    def dockerfile(self, ref: str, folder: str) -> dict:
+        """A Dockerfile and pinned requirements.txt written here from the version's metadata
+        and its environment lock fetched from the service; the image serves the model from
+        the service (``MLINFRA_SERVICE_URL`` set, ``MLINFRA_SERVICE_TOKEN`` given at run
+        time)."""
+        from ..models.deploy import write_dockerfile
+
+        return write_dockerfile(self, ref, folder, service_url=self.client.url)
+
 
 def _versions(model: dict) -> list[dict]:
     versions = model.get("versions")
