@@ -112,6 +112,13 @@ class OnlineStore(ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    def change_token(self) -> Any:
+        """A cheap value that differs whenever the store's content may have changed since it
+        was last read (a write by this or any other process), or None when the store cannot
+        tell. Lookups cache what they read from a store only while its token stays the same;
+        a store that returns None (the default, and PostgreSQL) is read every time."""
+        return None
+
 
 class DBAPIOnlineStore(OnlineStore):
     """The SQL backends: a DB-API connection ``_conn`` whose ``execute`` returns a cursor, a
@@ -121,6 +128,7 @@ class DBAPIOnlineStore(OnlineStore):
     _conn: Any
     _lock: threading.Lock
     _param = "?"
+    _writes = 0  # writes through this connection (bumped under _lock, after they commit)
 
     @abstractmethod
     def _upsert(self, data: list[tuple]) -> None:
@@ -136,6 +144,7 @@ class DBAPIOnlineStore(OnlineStore):
     def delete_view(self, view: str) -> None:
         with self._lock:
             self._conn.execute(f"DELETE FROM {TABLE} WHERE view = {self._param}", (view,))
+            self._writes += 1
 
     def count(self, view: str, version: int) -> int:
         p = self._param
@@ -220,6 +229,14 @@ class SQLiteOnlineStore(DBAPIOnlineStore):
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._writes += 1
+
+    def change_token(self) -> tuple[int, int]:
+        """SQLite's ``data_version`` (changes when another connection, in any process,
+        commits to the file) with this connection's own write count: about 3 µs."""
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0], self._writes
 
     def describe(self) -> dict:
         return {"backend": self.backend, "url": f"sqlite:///{self.path}"}
@@ -271,9 +288,12 @@ class PostgresOnlineStore(DBAPIOnlineStore):
             "(excluded.event_ts = t.event_ts AND excluded.created_ts >= t.created_ts)"
         )
         with self._lock:
-            with self._conn.transaction():
-                with self._conn.cursor() as cur:
-                    cur.executemany(sql, data)
+            try:
+                with self._conn.transaction():
+                    with self._conn.cursor() as cur:
+                        cur.executemany(sql, data)
+            finally:
+                self._writes += 1
 
     def describe(self) -> dict:
         return {"backend": self.backend, "url": redact(self.url)}

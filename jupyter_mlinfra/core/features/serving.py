@@ -2,12 +2,14 @@
 
 A request's plan (which view versions, where each feature sits in the stored payload) is
 resolved against the registry once and reused for a few seconds, so the hot path is one
-prepared read per view and a JSON decode.
+prepared read per view and a JSON decode, and no read at all for entities already read while
+the store has not changed (see :class:`OnlineServing`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,17 +91,40 @@ class OnlineFeatures:
         }
 
 
+class _ReadCache:
+    """Decoded rows read from the online store while its change token stays ``token``:
+    ``views[(view, version)][entity_key]`` is ``(event_ts, values)`` or None (no row)."""
+
+    __slots__ = ("token", "views", "size")
+
+    def __init__(self, token: Any) -> None:
+        self.token = token
+        self.views: dict[tuple[str, int], dict[str, tuple[float, list] | None]] = {}
+        self.size = 0
+
+
 class OnlineServing:
-    """Online lookups for the registry's identity."""
+    """Online lookups for the registry's identity.
+
+    What a lookup reads from the online store is kept (decoded) while the store's
+    :meth:`~.online.OnlineStore.change_token` stays the same: any write, by this process or
+    another, changes the token and the next lookup reads the store again. So repeated lookups
+    of the same entities cost a dictionary lookup each and never return a value older than
+    the store's. At most :attr:`CACHE_ENTRIES` entities are kept (then the cache starts over).
+    """
+
+    CACHE_ENTRIES = 100_000
 
     def __init__(self, registry: FeatureRegistry, online: Callable[[], OnlineStore]) -> None:
         self.registry = registry
         self._online = online  # gives the online store (opened on first use)
         self._plans: dict[tuple, tuple[float, list[OnlinePlanView], list[str]]] = {}
+        self._cache: _ReadCache | None = None
 
     def forget_plans(self) -> None:
         """Drop the resolved plans (after a definition changed)."""
         self._plans.clear()
+        self._cache = None
 
     def plan(self, features: tuple) -> tuple[list[OnlinePlanView], list[str]]:
         key = (self.registry.identity, features)
@@ -127,6 +152,49 @@ class OnlineServing:
         self._plans[key] = (now + RESOLVE_TTL, views, names)
         return views, names
 
+    def _entries(
+        self,
+        store: OnlineStore,
+        cache: _ReadCache | None,
+        pv: OnlinePlanView,
+        keys: list[str],
+        limit: float,
+    ) -> dict[str, tuple[float, Any] | None]:
+        """``{entity_key: (event_ts, values) or None}`` covering ``keys``, from the cache,
+        reading (in one query) only the keys it lacks. ``values`` is the decoded payload for
+        rows not older than ``limit``, the payload's JSON text for the others (decoded if a
+        later lookup needs them)."""
+        if cache is None:
+            entries: dict[str, tuple[float, Any] | None] = {}
+            wanted = keys if len(keys) == 1 else list(dict.fromkeys(keys))
+        else:
+            vk = (pv.view, pv.version)
+            entries = cache.views.get(vk)  # type: ignore[assignment]
+            if entries is None:
+                entries = cache.views[vk] = {}
+            wanted = [k for k in dict.fromkeys(keys) if k not in entries]
+            if not wanted:
+                return entries
+            if cache.size + len(wanted) > self.CACHE_ENTRIES:
+                # Full: start over (this lookup fills a cache of its own).
+                self._cache = cache = _ReadCache(cache.token)
+                entries = cache.views[vk] = {}
+                wanted = list(dict.fromkeys(keys))
+            cache.size += len(wanted)
+        found = store.read(pv.view, pv.version, wanted)
+        if len(found) < len(wanted):
+            for k in wanted:
+                if k not in found:
+                    entries[k] = None
+        live = [k for k, f in found.items() if f[0] >= limit]
+        for k, f in found.items():
+            entries[k] = (f[0], f[2])
+        if live:
+            decoded = json.loads("[" + ",".join([found[k][2] for k in live]) + "]")
+            for k, values in zip(live, decoded):
+                entries[k] = (found[k][0], values)
+        return entries
+
     def get_online_features(self, features: Any, entity_rows: Any) -> OnlineFeatures:
         """The latest values of ``features`` for each entity row (dicts of join keys).
         Values older than the view's TTL come back as ``None`` with status ``"expired"``."""
@@ -139,11 +207,18 @@ class OnlineServing:
             entity_rows = entity_rows.to_dict("records")
         n = len(entity_rows)
         rows = [dict(r) for r in entity_rows]
-        status: list[dict[str, str]] = [{} for _ in range(n)]
+        states: list[list[dict[str, str]]] = [[] for _ in range(n)]  # per view, in order
         times: list[dict[str, float | None]] = [{} for _ in range(n)]
         now = time.time()
-        loads = json.loads
         store = self._online()
+        token = store.change_token()
+        cache = self._cache
+        if token is None:
+            cache = None
+        elif cache is None or cache.token != token:
+            # Something was written since: read the store again. A lookup still running
+            # with the old cache fills that one, no longer reachable from here.
+            cache = self._cache = _ReadCache(token)
         for pv in views:
             try:
                 if len(pv.keys) == 1:
@@ -158,31 +233,39 @@ class OnlineServing:
                 raise InvalidInput(
                     f"entity row lacks join key {exc.args[0]!r} (needed by view {pv.view!r})"
                 ) from None
-            found = store.read(pv.view, pv.version, keys if n == 1 else list(dict.fromkeys(keys)))
-            limit = None if pv.ttl_seconds is None else now - pv.ttl_seconds
-            hits = [found.get(k) for k in keys]
-            live = [h[2] for h in hits if h is not None and (limit is None or h[0] >= limit)]
-            decoded = iter(loads("[" + ",".join(live) + "]")) if live else iter(())
-            pairs = list(zip(pv.names, pv.positions))
-            for i, hit in enumerate(hits):
-                row, st = rows[i], status[i]
+            limit = -math.inf if pv.ttl_seconds is None else now - pv.ttl_seconds
+            entries = self._entries(store, cache, pv, keys, limit)
+            view, names_ = pv.view, pv.names
+            pairs = list(zip(names_, pv.positions))
+            present = dict.fromkeys(names_, "present")
+            missing = dict.fromkeys(names_)
+            not_found = dict.fromkeys(names_, "not_found")
+            expired = dict.fromkeys(names_, "expired")
+            stamps = pv.timestamps
+            for row, st, tm, k in zip(rows, states, times, keys):
+                hit = entries[k]
                 if hit is None:
-                    for name in pv.names:
-                        row[name] = None
-                        st[name] = "not_found"
-                    times[i][pv.view] = None
+                    row.update(missing)
+                    st.append(not_found)
+                    tm[view] = None
                     continue
-                times[i][pv.view] = hit[0]
-                if limit is not None and hit[0] < limit:
-                    for name in pv.names:
-                        row[name] = None
-                        st[name] = "expired"
+                event_ts, values = hit
+                tm[view] = event_ts
+                if event_ts < limit:
+                    row.update(missing)
+                    st.append(expired)
                     continue
-                values = next(decoded)
+                if type(values) is str:  # read while expired under an older TTL
+                    values = json.loads(values)
+                    entries[k] = (event_ts, values)
                 for name, pos in pairs:
                     row[name] = values[pos]
-                    st[name] = "present"
-                for name in pv.timestamps:  # stored as ISO text: back to aware datetimes
+                st.append(present)
+                for name in stamps:  # stored as ISO text: back to aware datetimes
                     if row[name] is not None:
                         row[name] = datetime.fromisoformat(row[name])
+        if len(views) == 1:
+            status = [st[0].copy() for st in states]
+        else:
+            status = [{k: v for d in st for k, v in d.items()} for st in states]
         return OnlineFeatures(feature_names=names, rows=rows, status=status, event_times=times)
