@@ -32,10 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _venvs
 
 SEED = 20240101
 TTL = pd.Timedelta(days=2)
@@ -195,11 +199,116 @@ def percentile(values, q):
     return float(np.percentile(np.asarray(values), q))
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def compare_feast(work, source, entity_path, n_entities, args, store, online) -> None:
+    """Feast, in its own venv, on the same parquet files: offline (file and DuckDB stores)
+    and online (SQLite after ``materialize``); its frame compared value by value with ours."""
+    print(f"\nFeast, same data and TTL, in its own venv ({_now()}; load average {_load()}):")
+    missing = _venvs.unavailable("feast")
+    if missing:
+        print(f"  {missing}")
+        return
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [
+            str(_venvs.python("feast")),
+            str(Path(__file__).resolve().parent / "_feast_side.py"),
+            "--source",
+            str(source),
+            "--entity",
+            str(entity_path),
+            "--out-dir",
+            str(work),
+            "--repeat",
+            str(args.feast_repeat),
+            "--lookups",
+            str(args.lookups),
+            "--n-entities",
+            str(n_entities),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+    )
+    if proc.returncode != 0:
+        print(f"  feast: failed: {proc.stderr.strip().splitlines()[-3:]}")
+        return
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    s_min, s_med, s_cpu, store_frame = store
+    print(
+        f"  Feast {r['version']}; registry applied and data in parquet once, untimed; "
+        f"{args.feast_repeat} calls each (whole Feast run {time.perf_counter() - t0:.0f} s; "
+        f"load average now {_load()})"
+    )
+    print(
+        f"  {'training frame (seconds)':52} {'best wall':>9} {'median':>7} {'CPU':>6}  "
+        f"{'store/this wall':>15} {'CPU':>6}  mismatches"
+    )
+    print(
+        f"  {'jupyter_mlinfra features.get_training_frame':52} {s_min:9.3f} {s_med:7.3f} "
+        f"{s_cpu:6.3f}"
+    )
+    for kind, label in (("file", "file offline store"), ("duckdb", "DuckDB offline store")):
+        o = r["offline"].get(kind, {"error": "not run"})
+        name = f"Feast get_historical_features, {label}"
+        if "error" in o:
+            print(f"  {name:52} failed: {o['error']}")
+            continue
+        # aligned on the input row: a row Feast leaves out counts as 3 mismatched values
+        frame = pd.read_parquet(o["frame"]).set_index("_row").reindex(range(len(store_frame)))
+        bad = mismatches(store_frame, frame)
+        lost = len(store_frame) - o["rows"]
+        missing_rows = frame.index.difference(pd.read_parquet(o["frame"])["_row"])
+        null_in_ours = int(store_frame["f1"].iloc[missing_rows].isna().sum())
+        best, medw, cpu = (
+            min(o["walls"]),
+            statistics.median(o["walls"]),
+            statistics.median(o["cpus"]),
+        )
+        print(
+            f"  {name:52} {best:9.3f} {medw:7.3f} {cpu:6.3f}  {s_min / best:14.3f}x "
+            f"{s_cpu / cpu:5.3f}x  {bad}"
+            + (
+                f" ({lost:,} input rows missing from Feast's frame; ours has {null_in_ours:,} "
+                "of them null)"
+                if lost
+                else ""
+            )
+        )
+    m = r["materialize"]
+    print(f"  Feast materialize into SQLite: wall {m['wall']:.2f} s, CPU {m['cpu']:.2f} s")
+    print(
+        f"  {'online lookup (ms)':52} {'median':>9} {'p99':>7} {'mean CPU':>8}  "
+        f"{'store/this median':>17} {'CPU':>6}"
+    )
+    for batch in (1, 100):
+        med, p99, cpu = online[batch]
+        f = r["online"][str(batch)]
+        print(
+            f"  {f'jupyter_mlinfra get_online_features, {batch} entit' + ('y' if batch == 1 else 'ies'):52} "
+            f"{med * 1e3:9.3f} {p99 * 1e3:7.3f} {cpu * 1e3:8.3f}"
+        )
+        print(
+            f"  {f'Feast get_online_features (SQLite), {batch} entit' + ('y' if batch == 1 else 'ies'):52} "
+            f"{f['median'] * 1e3:9.3f} {f['p99'] * 1e3:7.3f} {f['cpu'] * 1e3:8.3f}  "
+            f"{med / f['median']:16.3f}x {cpu / f['cpu']:5.3f}x  (last: {f['present']}/{batch} "
+            "present)"
+        )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--lookups", type=int, default=3000)
+    parser.add_argument("--feast-repeat", type=int, default=3)
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     n_entities, n_rows, n_entity_rows = 10_000 // scale, 1_000_000 // scale, 100_000 // scale
@@ -217,8 +326,7 @@ def main(argv=None) -> int:
         print(
             f"feature store benchmark: {n_rows:,} feature rows ({n_entities:,} entities, "
             f"30 days, 3 float features), {n_entity_rows:,} entity rows, TTL 2 days; "
-            f"seed {SEED}; {os.cpu_count()} CPUs; load average "
-            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+            f"seed {SEED}; {os.cpu_count()} CPUs; {_now()}; load average {_load()}"
         )
         features, entity_df = make_data(n_entities, n_rows, n_entity_rows)
         source = work / "source.parquet"
@@ -287,7 +395,7 @@ def main(argv=None) -> int:
         nulls = int(store_frame["f1"].isna().sum())
         print(
             f"\ntraining frame, steady state ({n_entity_rows:,} entity rows; best of "
-            f"{args.repeat} wall, medians in brackets):"
+            f"{args.repeat} wall, medians in brackets; load average {_load()}):"
         )
         print(
             f"  jupyter_mlinfra get_training_frame        {s_min:7.3f} s  "
@@ -312,22 +420,35 @@ def main(argv=None) -> int:
         print(f"  value mismatches vs merge_asof: {bad_pandas}, vs DuckDB: {bad_duck}")
 
         rng = np.random.default_rng(SEED + 1)
+        ours_online = {}
         for batch in (1, 100):
-            times = []
+            times, cpu = [], 0.0
             for _ in range(args.lookups):
                 rows = [{"customer_id": int(i)} for i in rng.integers(0, n_entities, batch)]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 result = fs.get_online_features(refs, rows)
                 times.append(time.perf_counter() - t0)
+                cpu += time.process_time() - c0
+            cpu /= args.lookups
+            ours_online[batch] = (statistics.median(times), percentile(times, 99), cpu)
             present = sum(s["f1"] == "present" for s in result.status)
             print(
                 f"\nonline lookup through features.get_online_features, {batch:>3} "
                 f"entit{'y' if batch == 1 else 'ies'} (SQLite, {args.lookups} lookups): "
                 f"median {statistics.median(times) * 1e3:.3f} ms, "
-                f"p99 {percentile(times, 99) * 1e3:.3f} ms  "
+                f"p99 {percentile(times, 99) * 1e3:.3f} ms, mean CPU {cpu * 1e3:.3f} ms  "
                 f"(target <= {0.05 if batch == 1 else 0.5} ms; last: {present}/{batch} "
                 "present)"
             )
+        compare_feast(
+            work,
+            source,
+            entity_path,
+            n_entities,
+            args,
+            store=(s_min, s_med, s_cpu, store_frame),
+            online=ours_online,
+        )
         ok = bad_pandas == 0 and bad_duck == 0 and len(store_frame) == n_entity_rows
         print(f"\nequality check: {'PASS' if ok else 'FAIL'}")
         ws.close()
