@@ -14,7 +14,14 @@ through the public API a user calls (``jupyter_mlinfra.features``). In the same 
   ``merge_asof``; wall, CPU and peak RSS of each process beside the raw data's size;
 - online lookups through ``features.get_online_features`` (SQLite online store) for 1 and 100
   entities: median and p99;
-- materialization of the 1,000,000 rows (transform, parquet partitions by day, online store).
+- materialization of the 1,000,000 rows (transform, parquet partitions by day, online store);
+- Feast, the tool a user would pick instead, in its own venv (``make bench-venvs``), driven by
+  ``benchmarks/_feast_side.py`` as a subprocess on the same parquet files: prepared as well as
+  ours (registry applied once, data in parquet once, both untimed), its offline
+  ``get_historical_features`` with the file (Dask) and the DuckDB offline stores (same TTL,
+  same entity rows; mismatches counted value by value against our frame) and its online
+  ``get_online_features`` on SQLite after ``materialize`` (1 and 100 entities); wall, CPU and
+  the ratios. Not interleaved with ours (another process), but in the same run.
 
 Run: ``python benchmarks/feature_store.py [--quick]`` (``--quick``: a tenth of the sizes).
 Event times are laid out backwards from the start of the current UTC day, so the online values
