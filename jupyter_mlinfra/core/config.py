@@ -102,6 +102,14 @@ class MLInfra(Configurable):
         "ServerApp.max_body_size, which bounds what is read, still applies).",
     ).tag(config=True)
 
+    features_source_max_bytes = Int(
+        256 * 1024 * 1024,
+        help="Central service: the largest DataFrame source a remote client may upload for a "
+        "feature view (parquet bytes, POST /features/sources, streamed to disk); a larger "
+        "one is answered 413 and nothing is kept. 0: no limit of its own (jupyter_server's "
+        "ServerApp.max_body_size still applies).",
+    ).tag(config=True)
+
     jobs_scheduler_in_server = Bool(
         True,
         help="Run the jobs scheduler inside the Jupyter server (started and stopped "

@@ -203,3 +203,8 @@ FEATURE_ROUTES: list[tuple[str, type]] = [
     (rf"/features/views/{NAME}/materialize", FeatureMaterializeHandler),
     (rf"/features/views/{NAME}/push", FeaturePushHandler),
 ]
+
+# remote mode's feature doors (sources, transforms, compaction, usage): their own module
+from .remote_features_handlers import REMOTE_FEATURE_ROUTES  # noqa: E402
+
+FEATURE_ROUTES += REMOTE_FEATURE_ROUTES

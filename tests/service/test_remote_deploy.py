@@ -178,3 +178,13 @@ def test_cli_batch_predict_dockerfile_and_serve_in_remote_mode(
         process.terminate()
         process.wait(30)
     assert not (tmp_path / "cli-home-bob" / "catalog.db").exists()
+
+
+def test_model_pages_in_remote_mode(service, remote, deployed):
+    models = remote(service, "bob").service("models")
+    page = models.list_models_page(limit=1)
+    assert [m["name"] for m in page["items"]] == ["spender"] and page["total"] == 1
+    found = models.search_page(owner="alice", limit=5)
+    assert found["items"][0]["name"] == "spender" and found["total"] == 1
+    versions = models.versions_page("spender", limit=5)
+    assert [v["version"] for v in versions["items"]] == [1]

@@ -144,8 +144,8 @@ def test_remote_define_materialize_push_run_the_transform_in_the_client(service,
         bob.register_view("shop_spend", **{**define, "transform": _tripled})
     with pytest.raises(PermissionDenied):
         bob._upload("shop_spend", _doubled(SHOP_SOURCE), {"mode": "push", "version": 1})
-    # a process that did not define the view cannot run its transform
-    with pytest.raises(InvalidInput, match="runs no caller code"):
+    # nor run its transform (fetched only by who may change the view) to push to it
+    with pytest.raises(PermissionDenied):
         bob.push("shop_spend", SHOP_SOURCE)
 
     # malformed uploads: 400 naming what is wrong, nothing stored
@@ -186,14 +186,13 @@ def test_remote_define_materialize_push_run_the_transform_in_the_client(service,
     found = bob.get_online_features(["shop_spend:amount2"], [{"shop_id": 1}])
     assert found.rows[0][found.feature_names[0]] == 90.0
 
-    # a direct-mode process has no pickle of a remotely defined transform to run
+    # a direct-mode process runs the transform the defining client stored as bytes
     from jupyter_mlinfra.core.config import resolve_config
     from jupyter_mlinfra.core.workspace import Workspace
 
     ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
     try:
-        with pytest.raises(InvalidInput, match="defined through the mlinfra service"):
-            ws.service("features").push("shop_spend", SHOP_SOURCE)
+        assert ws.service("features").push("shop_spend", SHOP_SOURCE)["rows"] == 3
         # the remote writes are in the audit log, as local ones (bob's refusals as denied)
         from jupyter_mlinfra.core import audit
 
@@ -212,5 +211,10 @@ def test_feature_cli_in_remote_mode(service, cli, views, tmp_path):
     described = cli(service, "bob", "feature", "describe", "spend")
     assert described.returncode == 0 and "amount" in described.stdout, described.stderr
     refused = cli(service, "bob", "feature", "materialize", "spend")
-    assert refused.returncode == 2 and "runs no caller code" in refused.stderr
+    assert refused.returncode == 5 and "belongs to alice" in refused.stderr
+    # its owner materializes from a CLI process that never defined it: the transform and the
+    # DataFrame source the service keeps are fetched, the transform runs in the CLI
+    done = cli(service, "alice", "feature", "materialize", "spend")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "cli-home-alice" / "catalog.db").exists()
     assert not (tmp_path / "cli-home-bob" / "catalog.db").exists()

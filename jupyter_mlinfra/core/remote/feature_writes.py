@@ -1,9 +1,11 @@
 """The service side of feature writes in remote mode, which runs no caller code.
 
 - :func:`define_view`: a view definition the client inferred in its own process (schema,
-  keys, timestamps, the transform's source text and fingerprint; never a pickle) recorded
+  keys, timestamps, the transform's source text and fingerprint; its pickle only as bytes) recorded
   as the registry records a local ``register_view``: a changed transform or schema makes a
-  new version, an unchanged one updates description, tags, visibility and TTL in place.
+  new version, an unchanged one updates description, tags, visibility and TTL in place. The
+  transform's pickle, when the client sends it, is stored as bytes (never loaded here) for
+  clients that materialize or push from another process.
 - :func:`store_rows`: rows the client computed with the view's transform in its own process
   (parquet bytes), checked against the view version's schema and stored offline and online
   as a local materialize (over [start, end), skipping what is done) or push would.
@@ -118,9 +120,16 @@ def _define_view(fs, name: str, body: dict) -> dict:
         source_kind=kind,
         source_ref=ref,
     )
+    pickled = _transform_pickle(body)
     new = None
     if latest is None or latest.fingerprint != fingerprint:
-        # no transform artifact: the transform runs only in the client's process
+        # the transform runs only in clients: its pickle (when sent) is stored as bytes,
+        # never loaded here, for a client materializing from another process
+        transform_key = ""
+        if pickled is not None:
+            transform_key = f"features/transforms/{transform_fp}.pkl"
+            if not fs.ws.artifacts.exists(transform_key):
+                fs.ws.artifacts.put(transform_key, pickled, metadata={"name": transform_name})
         new = NewVersion(
             fingerprint=fingerprint,
             entities=entities,
@@ -132,7 +141,7 @@ def _define_view(fs, name: str, body: dict) -> dict:
             source_ref=ref,
             transform_name=transform_name,
             transform_source=source,
-            transform_key="",
+            transform_key=transform_key,
         )
     version, changed = fs.registry.save_view(
         name,
@@ -153,6 +162,25 @@ def _define_view(fs, name: str, body: dict) -> dict:
         "join_keys": key_types,
         "source": {"kind": kind, "ref": ref},
     }
+
+
+def _transform_pickle(body: dict) -> bytes | None:
+    """The transform's cloudpickle bytes (base64 in ``transform_pickle``), not loaded."""
+    import base64
+    import binascii
+
+    raw = body.get("transform_pickle")
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise InvalidInput("'transform_pickle' must be a base64 string")
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("'transform_pickle' is not valid base64") from None
+    if not data:
+        raise InvalidInput("'transform_pickle' is empty")
+    return data
 
 
 def read_rows(data: bytes):

@@ -5,9 +5,15 @@ of the source, to infer the schema; the definition (keys, timestamps, schema, th
 source text and fingerprint, never a pickle) goes to ``POST features/views/{name}/definition``.
 Materializing and pushing: the source is read and the transform applied here; the computed
 rows go to ``POST features/views/{name}/rows`` as parquet with the interval [start, end), and
-the service checks them against the view's schema and stores them offline and online. So a
-view can be materialized or pushed to only from a process that defined it (that holds its
-transform): another process defines it again (unchanged: no new version) first.
+the service checks them against the view's schema and stores them offline and online.
+
+A DataFrame source is uploaded (``POST features/sources``, parquet, content-addressed) and the
+view names it; ``artifact:`` and ``job:`` sources are read through the service
+(``GET features/sources?ref=``). The transform's cloudpickle travels with the definition and
+is stored as bytes (the service never loads it), so another process of a caller who may change
+the view materializes or pushes without defining it again: it fetches the transform
+(``GET features/views/{name}/transform``) and the source rows
+(``GET features/views/{name}/source``) and runs the transform itself.
 """
 
 from __future__ import annotations
@@ -115,7 +121,7 @@ class RemoteFeatures:
     ) -> dict:
         """As ``FeatureService.register_view``; the transform runs in this process only."""
         from ..features.definitions import TransformCode, check_name, normalize_dtype
-        from ..features.sources import SourceReader, infer_schema
+        from ..features.sources import infer_schema
 
         check_name(name, "feature view")
         entity_names = [entities] if isinstance(entities, str) else list(entities or [])
@@ -132,7 +138,7 @@ class RemoteFeatures:
             join_keys += [k for k in known[ename]["join_keys"] if k not in join_keys]
         code = TransformCode.capture(transform, transform_source)
         declared = {k: normalize_dtype(v) for k, v in (schema or {}).items()}
-        data = SourceReader(self.ws).describe(source)
+        data = self._describe_source(source)
         key_types, features = infer_schema(
             name, code, data.frame, join_keys, event_timestamp, created_timestamp, declared
         )
@@ -153,20 +159,98 @@ class RemoteFeatures:
                 body[key] = value
         if tags is not None:
             body["tags"] = [tags] if isinstance(tags, str) else list(tags)
+        pickled = _pickled(code)
+        if pickled is not None:
+            body["transform_pickle"] = pickled
+        if data.snapshot is not None:  # the DataFrame's rows, kept by the service
+            self._upload_source(data)
         answer = self.client.post(f"features/views/{_q(name)}/definition", body)
         self._defined[name] = (answer["version"], code, data, event_timestamp)
         return answer
 
+    # -- sources -----------------------------------------------------------------------------
+    def _describe_source(self, source: Any):
+        """As ``SourceReader.describe``, with ``artifact:`` and ``job:`` sources read through
+        the service (the artifact store is the service's)."""
+        from ..features.sources import SourceData, SourceReader
+
+        if isinstance(source, str) and source.startswith(("artifact:", "job:")):
+            return SourceData(
+                source.split(":", 1)[0],
+                source,
+                self._table("features/sources", {"ref": source}, source),
+            )
+        return SourceReader(self.ws).describe(source)
+
+    def _upload_source(self, data) -> dict:
+        """Send a DataFrame source's parquet snapshot (the service keeps it under the same
+        content-addressed key the definition names)."""
+        answer = self.client.call(
+            "POST",
+            "features/sources",
+            data=data.snapshot,
+            headers={"Content-Type": "application/vnd.apache.parquet"},
+        )
+        if answer.get("ref") != data.ref:
+            raise InvalidInput(
+                f"the mlinfra service stored the source as {answer.get('ref')!r}, not {data.ref!r}"
+            )
+        return answer
+
+    def _table(self, path: str, params: dict, label: str):
+        """A source table the service sends (parquet, or CSV as stored)."""
+        import io
+
+        import pandas as pd
+
+        response = self.client.request(
+            "GET", path, params={k: v for k, v in params.items() if v is not None}
+        )
+        raw = response.content
+        try:
+            if "csv" in response.headers.get("Content-Type", ""):
+                return pd.read_csv(io.BytesIO(raw))
+            return pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:
+            raise InvalidInput(
+                f"source {label!r} is not a readable table: {type(exc).__name__}"
+            ) from None
+
+    def _fetch_definition(self, name: str, version: int | None, what: str):
+        """A view version's transform and source, from the service, for a process that did
+        not define it (the transform is loaded here: only for callers who may change the
+        view, as a direct-mode process loads it from the artifact store)."""
+        from ..features.definitions import load_transform
+        from ..features.sources import SourceData
+
+        try:
+            response = self.client.request(
+                "GET",
+                f"features/views/{_q(name)}/transform",
+                params={"version": version} if version is not None else None,
+            )
+        except NotFound as exc:
+            raise InvalidInput(
+                f"{what} runs the view's transform in this process, and {exc.message}"
+            ) from None
+        held_version = int(response.headers.get("X-Mlinfra-View-Version") or 0) or version
+        code = _Transform(load_transform(response.content))
+        info = self.client.get(f"features/views/{_q(name)}", version=held_version)
+        definition = info.get("definition") or {}
+        kind = (definition.get("source") or {}).get("kind", "push")
+        frame = None
+        if kind != "push":
+            frame = self._table(
+                f"features/views/{_q(name)}/source", {"version": held_version}, name
+            )
+        ts_col = definition.get("event_timestamp_column") or "event_timestamp"
+        return held_version, code, SourceData(kind, "", frame), ts_col
+
     def _definition(self, name: str, version: int | None, what: str):
         held = self._defined.get(name)
         if held is None or (version is not None and version != held[0]):
-            raise InvalidInput(
-                f"{what} runs the view's transform in this process, and feature view "
-                f"{name!r}{'' if version is None else f' version {version}'} was not defined "
-                f"in it: the mlinfra service at {self.client.url} runs no caller code; run "
-                f"its register_view(...) here first (an unchanged definition makes no new "
-                f"version)"
-            )
+            # defined in another process: its stored transform and source, if any
+            return self._fetch_definition(name, version, what)
         return held
 
     def _upload(self, name: str, frame, meta: dict) -> dict:
@@ -303,7 +387,94 @@ class RemoteFeatures:
         return FeatureService.lineage_of(frame)
 
     def record_usage(self, lineage: dict, consumer: str) -> list[dict]:
-        raise InvalidInput(
-            f"recording feature usage is not available through the mlinfra "
-            f"service at {self.client.url}"
+        """``POST features/usage``: the "used by" lineage, recorded as the caller."""
+        answer = self.client.post("features/usage", {"lineage": lineage, "consumer": consumer})
+        return list(answer.get("items") or [])
+
+    def compact(self, name: str, version: int | None = None) -> dict:
+        """``POST features/views/{name}/compact``: the service merges the files (no caller
+        code runs)."""
+        return self.client.post(
+            f"features/views/{_q(name)}/compact", {} if version is None else {"version": version}
         )
+
+    # -- pages and versions ------------------------------------------------------------------
+    def list_views_page(
+        self,
+        text: str | None = None,
+        owner: str | None = None,
+        tag: str | list[str] | None = None,
+        entity: str | None = None,
+        *,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+    ) -> dict:
+        return self.client.get(
+            "features",
+            q=text,
+            owner=owner,
+            tag=tag,
+            entity=entity,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+
+    def list_entities_page(
+        self,
+        *,
+        q: str | None = None,
+        owner: str | None = None,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+    ) -> dict:
+        return self.client.get(
+            "features/entities", q=q, owner=owner, limit=limit, offset=offset, cursor=cursor
+        )
+
+    def get_view(self, name: str, version: int | None = None):
+        """The view version (``ViewVersion``) as the service describes it."""
+        from ..features.definitions import FeatureSpec, ViewVersion
+
+        info = self.client.get(f"features/views/{_q(name)}", version=version, statistics="false")
+        d = info["definition"]
+        created = d.get("created_at")
+        return ViewVersion(
+            view=d["view"],
+            version=d["version"],
+            fingerprint=d["fingerprint"],
+            entities=list(d["entities"]),
+            join_keys=dict(d["join_keys"]),
+            features=[FeatureSpec(f["name"], f["dtype"]) for f in d["features"]],
+            event_timestamp_column=d["event_timestamp_column"],
+            created_timestamp_column=d.get("created_timestamp_column") or "",
+            source_kind=d["source"]["kind"],
+            source_ref=d["source"]["ref"],
+            transform_name=d["transform"]["name"],
+            transform_source=d["transform"]["source"],
+            transform_key="",
+            created_by=d.get("created_by") or "",
+            created_at=(
+                datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
+            ),
+        )
+
+
+class _Transform:
+    """What materialize and push use of a ``TransformCode``: the function."""
+
+    def __init__(self, func: Callable) -> None:
+        self.func = func
+
+
+def _pickled(code) -> str | None:
+    """The transform's cloudpickle as base64 (None when it cannot be pickled: then only
+    the defining process can run it)."""
+    import base64
+
+    try:
+        return base64.b64encode(code.dumps()).decode("ascii")
+    except Exception:
+        return None

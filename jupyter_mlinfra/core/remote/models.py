@@ -182,6 +182,66 @@ class RemoteModels:
         )
         return [version_from_dict(v) for v in found]
 
+    # one page of a list: the service's envelope (items, total, limit, offset, next_cursor)
+    def list_models_page(
+        self,
+        query: str | None = None,
+        *,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+        owner: str | None = None,
+        tags: dict | None = None,
+        metrics: list[str] | None = None,
+        include_archived: bool = False,
+    ) -> dict:
+        return self.client.get(
+            "models",
+            q=query,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+            **self._filters(owner, tags, metrics, include_archived),
+        )
+
+    def search_page(
+        self,
+        query: str | None = None,
+        *,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+        owner: str | None = None,
+        tags: dict | None = None,
+        metrics: list[str] | None = None,
+        include_archived: bool = False,
+    ) -> dict:
+        return self.client.get(
+            "model-versions",
+            q=query,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+            **self._filters(owner, tags, metrics, include_archived),
+        )
+
+    def versions_page(
+        self,
+        name: str,
+        *,
+        include_archived: bool = True,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+    ) -> dict:
+        return self.client.get(
+            f"models/{_q(name)}/versions",
+            archived=None if include_archived else "false",
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+
     def read_artifact(self, version: ModelVersion, artifact_name: str) -> bytes:
         entry = version.artifact(artifact_name)
         if entry is None:
