@@ -188,3 +188,9 @@ def test_model_pages_in_remote_mode(service, remote, deployed):
     assert found["items"][0]["name"] == "spender" and found["total"] == 1
     versions = models.versions_page("spender", limit=5)
     assert [v["version"] for v in versions["items"]] == [1]
+
+
+def test_reproduce_options_the_service_does_not_take_are_refused(service, remote, deployed):
+    models = remote(service, "bob").service("models")
+    with pytest.raises(InvalidInput, match="takes only tolerance"):
+        models.reproduce("spender:1", timeout=5, kernel_name="python3")

@@ -372,7 +372,21 @@ class RemoteModels:
             )
         return self.client.call("PATCH", f"models/{_q(name)}", json=body)
 
-    def reproduce(self, ref: str, *, tolerance: float | None = None, **_: Any) -> dict:
+    def reproduce(self, ref: str, *, tolerance: float | None = None, **options: Any) -> dict:
+        """The service re-runs the version as a job run of its own scheduler, with its
+        kernels and timeout: only ``tolerance`` travels (other options are refused, not
+        dropped)."""
+        given = sorted(
+            k
+            for k, v in options.items()
+            if v is not None and not (k == "absolute_tolerance" and v == 0.0)
+        )
+        if given:
+            raise InvalidInput(
+                f"reproduce through the mlinfra service at {self.client.url} takes only "
+                f"tolerance: the service runs it in its own kernels with its own timeout "
+                f"({', '.join(given)} cannot be chosen by the caller)"
+            )
         version = self.get(ref)
         body = {} if tolerance is None else {"tolerance": float(tolerance)}
         return self.client.post(
