@@ -25,10 +25,15 @@ only by ``push``. Feature references are ``"view:feature"``, ``"view:*"`` or a p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .core.features.service import LINEAGE_ATTR, FeatureService, OnlineFeatures
+from .core.features import reading
+from .core.features.retrieval import LINEAGE_ATTR, lineage_of
+from .core.features.serving import OnlineFeatures
 from .core.workspace import get_workspace
+
+if TYPE_CHECKING:  # imported with the catalog layer, when a call needs it
+    from .core.features.service import FeatureService
 
 __all__ = [
     "entity",
@@ -187,11 +192,8 @@ def get_training_frame(
 ):
     """``entity_df`` plus point-in-time-correct feature columns (one row per input row, in
     input order). The lineage is in ``frame.attrs["mlinfra_lineage"]``."""
-    return _svc().get_training_frame(
-        entity_df,
-        features,
-        timestamp_column=timestamp_column,
-        full_feature_names=full_feature_names,
+    return reading.get_training_frame(
+        get_workspace(), entity_df, features, timestamp_column, full_feature_names
     )
 
 
@@ -207,7 +209,7 @@ def sample(name: str, n: int = 10):
 
 def lineage(frame) -> dict:
     """The lineage record of a training frame (views, versions, features, fingerprints)."""
-    return FeatureService.lineage_of(frame)
+    return lineage_of(frame)
 
 
 def record_usage(frame_or_lineage: Any, consumer: str) -> list[dict]:

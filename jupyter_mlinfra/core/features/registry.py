@@ -30,6 +30,7 @@ from .definitions import (
     utc_now,
 )
 from .offline import WrittenFile
+from .reading import OfflineFile, ResolvedView
 from .tables import (
     EntityRecord,
     FeatureUsageRecord,
@@ -38,42 +39,6 @@ from .tables import (
     MaterializationRecord,
     OfflineFileRecord,
 )
-
-
-@dataclass(frozen=True)
-class OfflineFile:
-    """One parquet file of a view version's offline store, as the catalog lists it."""
-
-    id: int
-    partition: str
-    artifact_key: str
-    rows: int
-    min_event_ts: datetime
-    max_event_ts: datetime
-    kind: str
-    created_at: datetime
-
-    @classmethod
-    def from_record(cls, rec: OfflineFileRecord) -> OfflineFile:
-        return cls(
-            id=rec.id,
-            partition=rec.partition,
-            artifact_key=rec.artifact_key,
-            rows=rec.rows,
-            min_event_ts=rec.min_event_ts,
-            max_event_ts=rec.max_event_ts,
-            kind=rec.kind,
-            created_at=rec.created_at,
-        )
-
-
-@dataclass(frozen=True)
-class ResolvedView:
-    """A readable view version with what its view (all versions) says about reading it."""
-
-    version: ViewVersion
-    ttl_seconds: float | None
-    owner: str
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..times import to_iso_z
@@ -24,8 +24,12 @@ from .definitions import (
     utc_now,
 )
 from .offline import ENTITY_ROW, ENTITY_TS
-from .registry import FeatureRegistry, OfflineFile
-from .stores import FeatureStores
+from .reading import OfflineFile
+
+if TYPE_CHECKING:
+    from .reading import SQLiteViewReader
+    from .registry import FeatureRegistry
+    from .stores import FeatureStores
 
 LINEAGE_ATTR = "mlinfra_lineage"
 
@@ -60,7 +64,10 @@ def lineage_of(frame) -> dict:
 
 
 def plan_features(
-    registry: FeatureRegistry, refs: list[FeatureRef], full_names: bool, taken: Iterable[Any]
+    registry: FeatureRegistry | SQLiteViewReader,
+    refs: list[FeatureRef],
+    full_names: bool,
+    taken: Iterable[Any],
 ) -> list[PlannedView]:
     """The view versions and features ``refs`` name, with output column names: the bare
     feature name unless ``full_names``, the name is requested from two views or ``taken``
@@ -106,7 +113,9 @@ def plan_features(
 class TrainingFrames:
     """Builds training frames for the registry's identity from the offline store."""
 
-    def __init__(self, workspace, registry: FeatureRegistry, stores: FeatureStores) -> None:
+    def __init__(
+        self, workspace, registry: FeatureRegistry | SQLiteViewReader, stores: FeatureStores
+    ) -> None:
         self.ws = workspace
         self.registry = registry
         self.stores = stores

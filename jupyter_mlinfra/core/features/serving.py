@@ -14,13 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
 from .definitions import parse_refs
 from .online import OnlineStore, entity_key
-from .registry import FeatureRegistry
 from .retrieval import plan_features
+
+if TYPE_CHECKING:
+    from .registry import FeatureRegistry
 
 RESOLVE_TTL = 5.0  # seconds a resolved online plan is reused without asking the catalog
 
