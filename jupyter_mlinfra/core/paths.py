@@ -24,6 +24,12 @@ def inside_root(
     """
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         raise InvalidInput(f"{what} must be a non-empty path")
+    if "\x00" in str(os.fspath(path)):  # no file system takes it (os calls raise ValueError)
+        raise InvalidInput(f"{what} {quote(os.fspath(path))} contains a NUL character")
+    try:  # a lone surrogate (valid in JSON) names no file either
+        os.fsencode(path)
+    except UnicodeError:
+        raise InvalidInput(f"{what} {quote(os.fspath(path))} is not a valid file name") from None
     root = Path(root_dir).expanduser().resolve()
     raw = Path(os.fspath(path)).expanduser()
     if not raw.is_absolute():

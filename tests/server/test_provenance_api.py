@@ -486,3 +486,13 @@ async def test_the_log_to_save_carries_earlier_sessions_compacted(jp_fetch, note
     (old,) = log["earlier_sessions"]
     assert [e["cell_id"] for e in old["executions"]] == ["c1", "c2"]  # what replays need
     assert log["dropped"] == {"executions": 1, "sessions": 0} and log["machine"]
+
+
+async def test_paths_no_file_system_takes_are_a_400(jp_fetch):
+    # JSON carries NUL characters and lone surrogates; no file system names a file with them
+    for path in ("a\x00b.ipynb", "a\ud800b.ipynb"):
+        for action in ("check", "replay", "verify"):
+            code, message = await _refused(
+                jp_fetch, action, method="POST", body=json.dumps({"path": path})
+            )
+            assert code == 400 and ("NUL" in message or "not a valid file name" in message)
