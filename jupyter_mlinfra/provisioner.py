@@ -21,7 +21,7 @@ class ForkProvisioner(LocalProvisioner):
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         cwd = str(kwargs.get("cwd") or os.getcwd())
         try:
-            pid = template_for(cmd[: at - 1]).fork(cmd[at + 1 :], cwd, env)
+            pid = template_for(cmd[: at - 1], env).fork(cmd[at + 1 :], cwd, env)
         except Exception as exc:  # e.g. jupyter_mlinfra missing from the kernel's Python
             self.log.warning(
                 "jupyter_mlinfra: cannot fork the kernel (%s); starting it as a new process", exc

@@ -194,6 +194,15 @@ class MLInfra(Configurable):
         "extension in the run's kernel; local workers do that in the kernel they keep warm).",
     ).tag(config=True)
 
+    jobs_service_url = Unicode(
+        "",
+        help="URL of the central mlinfra service as this scheduler's job kernels reach it. "
+        "When set, a run's kernel holds no catalog URL, artifact root or storage credentials: "
+        "only this URL, a run token for its owner (MLINFRA_SERVICE_TOKEN), MLINFRA_RUN_ID and "
+        "MLINFRA_USER, and works in remote mode. `jupyter mlinfra service` sets it to its own "
+        "URL; a scheduler outside it also needs the service's MLINFRA_SERVICE_RUN_TOKEN_SECRET.",
+    ).tag(config=True)
+
     models_require_clean = Bool(
         False,
         help="Model store: refuse to register a model whose provenance shows it depends "

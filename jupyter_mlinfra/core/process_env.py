@@ -59,3 +59,61 @@ def open_workspace(env: dict[str, str]):
     from .workspace import Workspace
 
     return Workspace(resolve_config())
+
+
+# -- the kernels of a central service's job runs -------------------------------------------
+# What a job kernel of the central service never inherits from the process that starts it
+# (the service's own settings, its Hub token, database and cloud credentials): a user's
+# notebook could read them and bypass every permission.
+CREDENTIAL_PREFIXES = (
+    "MLINFRA_",
+    "AWS_",
+    "JUPYTERHUB_",
+    "PG",
+    "AZURE_",
+    "GOOGLE_",
+    "GCS_",
+    "MINIO_",
+    "BOTO_",
+)
+CREDENTIAL_NAMES = frozenset({"DATABASE_URL", "JPY_API_TOKEN"})
+RUN_TOKEN_MARGIN = 600.0  # seconds a run token outlives its run's timeout
+RUN_TOKEN_LIFETIME = 7 * 86400.0  # of a run without a timeout (refused anyway once it ended)
+
+
+def is_credential(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith(CREDENTIAL_PREFIXES) or upper in CREDENTIAL_NAMES
+
+
+def without_credentials(environ: dict[str, str] | os._Environ) -> dict[str, str]:
+    """``environ`` without the mlinfra settings and the credentials a job kernel of the
+    central service must not hold (see CREDENTIAL_PREFIXES)."""
+    return {k: v for k, v in environ.items() if not is_credential(k)}
+
+
+def remote_run_environment(
+    config: ResolvedConfig, *, run_id: str, owner: str, timeout: float | None = None
+) -> dict[str, str]:
+    """What a run's kernel gets when its scheduler has a ``jobs_service_url``: the service's
+    URL, a run token signed for this run and its owner (expiring ``RUN_TOKEN_MARGIN`` after
+    the run's timeout), the run id and the owner's name (display only: the service takes
+    identity from the token), and a home of its own (the remote artifacts cache). Nothing
+    that opens the catalog or the artifact store."""
+    from .errors import ConfigurationError
+    from .jobs.run_tokens import SECRET_VARIABLE, RunTokens
+
+    secret = os.environ.get(SECRET_VARIABLE)
+    if not secret:
+        raise ConfigurationError(
+            f"jobs_service_url is set but {SECRET_VARIABLE} is not: the run's kernel needs a "
+            "token the service accepts (use the service's secret)"
+        )
+    lifetime = float(timeout) + RUN_TOKEN_MARGIN if timeout else RUN_TOKEN_LIFETIME
+    return {
+        "MLINFRA_SERVICE_URL": config.settings.jobs_service_url,
+        "MLINFRA_SERVICE_TOKEN": RunTokens(secret).issue(owner, run_id, lifetime=lifetime),
+        "MLINFRA_RUN_ID": run_id,
+        "MLINFRA_USER": owner,
+        "MLINFRA_HOME": str(config.home / "job-kernels"),
+    }

@@ -12,7 +12,7 @@ come from whoever issued the token, never from the client:
   or a JSON file (``tokens_file``, env ``MLINFRA_SERVICE_TOKENS_FILE``).
 
 Both also accept the run tokens the service signs for its job kernels (:mod:`.run_tokens`):
-a run's kernel acts as the run's owner and no one else.
+a run's kernel acts as the run's owner and no one else, while its run is running.
 
 No cookies, no login page: the service is an API for programs holding a token.
 """
@@ -86,6 +86,8 @@ class _TokenOnly(IdentityProvider):
         model = None
         if RunTokens.looks_like(token):
             model = self.run_tokens.verify(token) if self.run_tokens is not None else None
+            if model and not await self._run_active(handler, model):
+                model = None  # its run ended (or is not the owner's): the token is spent
             if model and model["name"]:  # the owner's groups as the issuer knows them now
                 model["groups"] = await self.groups_for(model["name"])
         else:
@@ -98,8 +100,26 @@ class _TokenOnly(IdentityProvider):
                 "name": str(model["name"]),
                 "groups": [str(g) for g in model.get("groups") or () if isinstance(g, str)],
                 "kind": model.get("kind", "user"),
+                **({"run": model["run"]} if model.get("kind") == "run" else {}),
             }
         )
+
+    async def _run_active(self, handler: web.RequestHandler, claims: dict) -> bool:
+        """A run token acts only while its run is running (checked in a worker thread)."""
+        import asyncio
+
+        from ..core.jobs.run_tokens import run_is_active
+
+        workspace = handler.settings.get("mlinfra_workspace")
+        if workspace is None:
+            return False
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                None, run_is_active, workspace, str(claims.get("run") or ""), claims["name"]
+            )
+        except Exception as exc:  # a catalog hiccup: refuse rather than trust
+            self.log.warning("mlinfra service: cannot check a run token's run: %s", exc)
+            return False
 
     async def user_model(self, token: str) -> dict | None:  # pragma: no cover - abstract
         raise NotImplementedError

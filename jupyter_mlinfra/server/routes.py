@@ -51,5 +51,9 @@ from .remote_handlers import REMOTE_ROUTES as _REMOTE_ROUTES
 
 ROUTES += _REMOTE_ROUTES
 
+from .run_inside_handlers import RUN_INSIDE_ROUTES as _RUN_INSIDE_ROUTES
+
+ROUTES += _RUN_INSIDE_ROUTES
+
 # last: any other path under the API is a JSON 404 (not jupyter_server's HTML page)
 ROUTES += [(r"/.*", NotFoundHandler)]

@@ -20,6 +20,7 @@ It alone holds the catalog URL and the storage credentials (its own configuratio
 from __future__ import annotations
 
 import os
+import secrets
 from urllib.parse import urlsplit
 
 from jupyter_server.serverapp import ServerApp
@@ -28,8 +29,8 @@ from jupyter_server.serverapp import flags as server_flags
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from traitlets import Dict, Unicode, default
 
+from ..core.jobs.run_tokens import SECRET_VARIABLE, RunTokens
 from .hub_identity import HubTokenIdentityProvider, StaticTokenIdentityProvider, _TokenOnly
-from .run_tokens import RunTokens
 
 aliases = dict(server_aliases)
 aliases.update({"tokens-file": "StaticTokenIdentityProvider.tokens_file"})
@@ -102,6 +103,10 @@ class MLInfraServiceApp(ServerApp):
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "") if under_hub() else ""
         return prefix or "/"
 
+    @default("port_retries")
+    def _port_retries_default(self) -> int:
+        return 0  # its job kernels are told this port: fail rather than listen on another
+
     @default("open_browser")
     def _open_browser_default(self) -> bool:
         return False
@@ -120,6 +125,14 @@ class MLInfraServiceApp(ServerApp):
         super().init_server_extensions()
 
     def load_server_extensions(self) -> None:
+        # Before the scheduler starts (with the extension): the job kernels of this
+        # service's scheduler work in remote mode against it, with a run token, and hold no
+        # catalog URL or storage credentials (execution.run_env). Its workers read it from
+        # their environment.
+        from ..core.config import resolve_config
+
+        if not resolve_config(self.config).settings.jobs_service_url:
+            os.environ["MLINFRA_JOBS_SERVICE_URL"] = self.own_url()
         super().load_server_extensions()
         if "mlinfra_workspace" not in self.web_app.settings:  # jupyter_server only logged it
             self.log.critical(
@@ -130,12 +143,24 @@ class MLInfraServiceApp(ServerApp):
 
     def init_webapp(self) -> None:
         super().init_webapp()
-        # run tokens for the job kernels of this service (the scheduler issues them)
-        tokens = RunTokens()
+        # run tokens for the job kernels of this service: the scheduler's workers (started
+        # from this process's environment) sign them with this key, the identity providers
+        # check them
+        if not os.environ.get(SECRET_VARIABLE):
+            os.environ[SECRET_VARIABLE] = secrets.token_hex(32)
+        tokens = RunTokens(os.environ[SECRET_VARIABLE])
         if isinstance(self.identity_provider, _TokenOnly):
             self.identity_provider.run_tokens = tokens
         self.web_app.settings["mlinfra_run_tokens"] = tokens
         self.web_app.settings["mlinfra_service"] = True
+
+    def own_url(self) -> str:
+        """This service's URL as its job kernels on this machine reach it."""
+        host = self.ip if self.ip not in ("", "0.0.0.0", "::", "*") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        scheme = "https" if self.certfile else "http"
+        return f"{scheme}://{host}:{self.port}{self.base_url}"
 
 
 main = launch_new_instance = MLInfraServiceApp.launch_instance

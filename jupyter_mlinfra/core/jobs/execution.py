@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from ..catalog.schema import utcnow
 from ..distributions import installed_distributions, runtime
 from ..identity import Identity
-from ..process_env import workspace_environment
+from ..process_env import remote_run_environment, workspace_environment
 from .kernels import DEFAULT_KERNEL, kill_kernel, kill_kernel_processes, start_run_kernel
 from .states import RunState, end_attempt
 from .tables import Run, RunLogLine
@@ -49,8 +49,15 @@ def capture_environment() -> dict:
 
 
 def run_env(workspace, run: Run) -> dict[str, str]:
-    """Variables set in the run's kernel: its id, and the same catalog and artifact store."""
+    """Variables set in the run's kernel: its id, and the same catalog and artifact store;
+    with a ``jobs_service_url`` (the central service's scheduler), the service's URL and a
+    run token instead (remote mode: no catalog, no storage credentials)."""
     cfg = workspace.config
+    if cfg.settings.jobs_service_url:
+        env = remote_run_environment(cfg, run_id=run.id, owner=run.owner, timeout=run.timeout)
+        if run.job_id:
+            env["MLINFRA_JOB_ID"] = run.job_id
+        return env
     env = {"MLINFRA_RUN_ID": run.id, **workspace_environment(cfg, user=run.owner)}
     if run.job_id:
         env["MLINFRA_JOB_ID"] = run.job_id

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..process_env import workspace_environment
+from .run_tokens import SECRET_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,13 @@ class Outcome:
 
 def config_environment(workspace) -> dict[str, str]:
     """The MLINFRA_* variables that make a worker process or task open the same workspace."""
-    return workspace_environment(workspace.config, settings=("root_dir", "jobs_record_provenance"))
+    env = workspace_environment(
+        workspace.config, settings=("root_dir", "jobs_record_provenance", "jobs_service_url")
+    )
+    # a worker of the central service's scheduler signs its runs' tokens with the service's key
+    if workspace.config.settings.jobs_service_url and os.environ.get(SECRET_VARIABLE):
+        env[SECRET_VARIABLE] = os.environ[SECRET_VARIABLE]
+    return env
 
 
 # -- local worker processes -------------------------------------------------------------------

@@ -46,11 +46,12 @@ def forkable(argv: list[str]) -> bool:
 class Template:
     """A running template process for one interpreter command (``[python, flags...]``)."""
 
-    def __init__(self, interpreter: list[str]) -> None:
+    def __init__(self, interpreter: list[str], env: dict[str, str] | None = None) -> None:
         self.interpreter = interpreter
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
             [*interpreter, "-m", TEMPLATE_MODULE],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,
@@ -95,12 +96,18 @@ _TEMPLATES: dict[tuple[str, ...], Template] = {}
 _TEMPLATES_LOCK = threading.Lock()
 
 
-def template_for(interpreter: list[str]) -> Template:
-    key = tuple(interpreter)
+def template_for(interpreter: list[str], env: dict[str, str] | None = None) -> Template:
+    """The template for this interpreter. Kernels whose environment holds no mlinfra setting
+    or credential (the central service's job kernels) get a template started with that
+    environment: a forked kernel's ``/proc/self/environ`` is its template's."""
+    from ..process_env import is_credential
+
+    clean = env is not None and not any(is_credential(k) for k in env)
+    key = (*interpreter, "clean" if clean else "inherited")
     with _TEMPLATES_LOCK:
         template = _TEMPLATES.get(key)
         if template is None or not template.alive():
-            template = _TEMPLATES[key] = Template(interpreter)
+            template = _TEMPLATES[key] = Template(interpreter, env if clean else None)
         return template
 
 

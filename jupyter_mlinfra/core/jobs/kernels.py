@@ -27,11 +27,18 @@ def run_coro(value):
     return value
 
 
-def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *, fork: bool = False):
+def start_kernel(
+    kernel_name: str = DEFAULT_KERNEL,
+    cwd: str | None = None,
+    *,
+    fork: bool = False,
+    env: dict[str, str] | None = None,
+):
     """A started kernel in an AsyncKernelManager: nbclient then polls it without blocking
     its loop, so a killed kernel ends the run at once (DeadKernelError). With ``fork``, an
     ipykernel kernel is forked from a template process that has already imported it (see
-    ``forked_kernel.py``) instead of starting a new interpreter."""
+    ``forked_kernel.py``) instead of starting a new interpreter. ``env``: the kernel's
+    whole environment (default: this process's)."""
     import uuid
 
     from jupyter_client import AsyncKernelManager
@@ -54,13 +61,31 @@ def start_kernel(kernel_name: str = DEFAULT_KERNEL, cwd: str | None = None, *, f
                 **spec.metadata,
                 "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME},
             }
-    run_coro(km.start_kernel(**({"cwd": cwd} if cwd else {})))
+    options: dict = {"cwd": cwd} if cwd else {}
+    if env is not None:
+        options["env"] = env
+    run_coro(km.start_kernel(**options))
     return km
+
+
+def run_kernel_environment(workspace) -> dict[str, str] | None:
+    """The environment a job run's kernel starts with: this process's, except that a
+    scheduler with a ``jobs_service_url`` (the central service's) passes on no mlinfra
+    setting and no credential (the run's own variables come with its set-up: a run token)."""
+    if workspace.config.settings.jobs_service_url:
+        from ..process_env import without_credentials
+
+        return without_credentials(os.environ)
+    return None
 
 
 def start_run_kernel(workspace, kernel_name: str):
     """A job run's kernel: forked from a template unless ``jobs_fork_kernels`` is off."""
-    return start_kernel(kernel_name, fork=bool(workspace.config.settings.jobs_fork_kernels))
+    return start_kernel(
+        kernel_name,
+        fork=bool(workspace.config.settings.jobs_fork_kernels),
+        env=run_kernel_environment(workspace),
+    )
 
 
 WARM_UP_CODE = f"import {EXTENSION_MODULE}"

@@ -194,6 +194,29 @@ class RemoteJobs:
         return self.client.post(f"runs/{_q(run_id)}/retry")
 
     # -- waiting -------------------------------------------------------------------------
+    # -- inside a run (its kernel holds the run's token) ---------------------------------
+    def log_metric(self, run_id: str, name: str, value: float, step: int | None = None) -> None:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"metric {name} must be a number, got {value!r}") from None
+        self.client.post(
+            f"runs/{_q(run_id)}/metrics", _clean({"name": name, "value": number, "step": step})
+        )
+
+    def log_artifact(
+        self, run_id: str, name: str, data: bytes, metadata: dict | None = None
+    ) -> dict:
+        import json
+
+        meta = json.dumps({"name": name, "metadata": metadata or {}}, default=str)
+        return self.client.call(
+            "POST",
+            f"runs/{_q(run_id)}/artifacts",
+            data={"meta": meta},
+            files={"data": ("data", bytes(data), "application/octet-stream")},
+        )
+
     def wait(self, run_id: str, timeout: float | None = None, poll: float = 0.2, **_: Any) -> dict:
         return self.wait_for_runs([run_id], timeout=timeout, poll=poll)[0]
 

@@ -104,7 +104,7 @@ def test_a_template_that_cannot_start_falls_back_to_a_new_interpreter(kernels, m
     """E.g. a kernelspec whose Python lacks jupyter_mlinfra: the kernel still starts."""
     import jupyter_mlinfra.provisioner as provisioner
 
-    def broken(interpreter):
+    def broken(interpreter, env=None):
         raise RuntimeError("kernel template did not start: ''")
 
     monkeypatch.setattr(provisioner, "template_for", broken)

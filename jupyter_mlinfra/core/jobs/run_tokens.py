@@ -1,0 +1,79 @@
+"""Tokens the central service signs for its job kernels: ``mlinfra-run.<payload>.<signature>``.
+
+A run's kernel talks to the service with a token that names the run and its owner and
+expires (the run's timeout plus a margin); the service's identity providers accept it as
+that user (and only that user) while the run is running (:func:`run_is_active`). The
+scheduler's workers issue them (:func:`..process_env.remote_run_environment`) with the
+service's key (``MLINFRA_SERVICE_RUN_TOKEN_SECRET``; `jupyter mlinfra service` draws one at
+start when it is not set and hands it to its workers), so a kernel never holds the catalog
+URL, the storage credentials or anyone's Hub token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+
+PREFIX = "mlinfra-run."
+SECRET_VARIABLE = "MLINFRA_SERVICE_RUN_TOKEN_SECRET"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class RunTokens:
+    def __init__(self, secret: str | bytes | None = None) -> None:
+        secret = secret or os.environ.get(SECRET_VARIABLE) or secrets.token_hex(32)
+        self._key = secret.encode() if isinstance(secret, str) else secret
+
+    @staticmethod
+    def looks_like(token: str) -> bool:
+        return token.startswith(PREFIX)
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+    def issue(self, user: str, run_id: str, lifetime: float = 7 * 86400.0) -> str:
+        payload = _b64(
+            json.dumps({"name": user, "run": run_id, "exp": int(time.time() + lifetime)}).encode()
+        )
+        return f"{PREFIX}{payload}.{self._sign(payload)}"
+
+    def verify(self, token: str) -> dict | None:
+        """The token's claims ({"name", "run"}) when its signature holds and it has not
+        expired; None otherwise."""
+        body = token[len(PREFIX) :]
+        payload, _, signature = body.partition(".")
+        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
+            return None
+        try:
+            claims = json.loads(_unb64(payload))
+        except ValueError:
+            return None
+        if not isinstance(claims, dict) or claims.get("exp", 0) < time.time():
+            return None
+        return {"name": str(claims.get("name") or ""), "run": claims.get("run"), "kind": "run"}
+
+
+def run_is_active(ws, run_id: str, owner: str) -> bool:
+    """Whether a run token for ``run_id`` and ``owner`` may still act: the run exists, is
+    owned by ``owner`` and is running (a finished, cancelled or re-queued run's token is
+    refused)."""
+    from .states import RunState
+    from .tables import Run
+
+    if not isinstance(run_id, str) or not run_id:
+        return False
+    with ws.catalog.read_session() as s:
+        run = s.get(Run, run_id)
+        return run is not None and run.owner == owner and run.state == RunState.RUNNING.value
