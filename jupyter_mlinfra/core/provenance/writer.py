@@ -176,6 +176,8 @@ class SQLiteWriter:
 
 def open_writer(workspace: Any) -> Any:
     """What the recorder writes through: a :class:`SQLiteWriter` when the workspace's catalog
-    allows it, else the provenance service."""
+    allows it, else the provenance service (over HTTP in remote mode)."""
+    if getattr(workspace, "remote", None) is not None:
+        return workspace.service("provenance")
     writer = SQLiteWriter.open(workspace.config.catalog_url, workspace.user)
     return writer if writer is not None else workspace.service("provenance")

@@ -1,6 +1,6 @@
 """Provenance over HTTP. Notebook paths are the service's (relative to its root); an analysis
 of a log the caller already holds (the kernel's live recording) runs here, as it needs no
-catalog."""
+catalog. A kernel's recorder sends its session and executions to the service."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from ..provenance.analysis import Finding, Report
 from ..provenance.model import ExecutionLog, NotebookCell
 from ..provenance.verify import CellVerdict, VerifyOptions, VerifyResult
 from .client import ServiceClient, items
+
+RECORD_BATCH = 1000  # executions per POST provenance/executions (the service takes 5000)
 
 
 def report_from_dict(data: dict) -> Report:
@@ -206,7 +208,12 @@ class RemoteProvenance:
     ) -> VerifyResult:
         options = options or VerifyOptions()
         if options.sanitizers:
-            raise self._unsupported("verify with --sanitize")
+            raise InvalidInput(
+                f"verify with --sanitize is not available through the mlinfra service at "
+                f"{self.client.url}: its sanitizers are regular expressions the service would "
+                f"run on its kernels' outputs, and its verify takes none; verify without them "
+                f"(the built-in sanitizers apply) or in direct mode"
+            )
         body: dict[str, Any] = {
             "path": str(path),
             "replay": bool(replay),
@@ -223,18 +230,67 @@ class RemoteProvenance:
             body["kernel_name"] = kernel_name
         return verify_result_from_dict(self.client.post("provenance/verify", body))
 
-    # what needs the catalog itself
-    def record(self, *args: Any, **kwargs: Any) -> int:
-        raise self._unsupported("recording executions into the catalog")
+    # a kernel's recorder in remote mode: its background thread sends these (and keeps the
+    # executions in memory, retrying, while the service cannot be reached)
+    def record(self, executions: Iterable[Any], owner: str | None = None) -> int:
+        """Send executions to the service (``POST provenance/executions``, in batches); the
+        owner is the token's user, whatever ``owner`` says. Returns how many were new."""
+        items = [e.to_dict() for e in executions]
+        written = 0
+        for start in range(0, len(items), RECORD_BATCH):
+            answer = self.client.post(
+                "provenance/executions", {"executions": items[start : start + RECORD_BATCH]}
+            )
+            written += int((answer or {}).get("written") or 0)
+        return written
 
-    def register_session(self, *args: Any, **kwargs: Any) -> bool:
-        raise self._unsupported("recording kernel sessions into the catalog")
+    def register_session(self, session: Any, owner: str | None = None) -> bool:
+        """Register a kernel session with the service (``POST provenance/sessions``)."""
+        before = session.before_recording
+        body: dict[str, Any] = {
+            "session_id": session.session_id,
+            "notebook_path": session.notebook_path,
+            "started_at": float(session.started_at),
+            "kernel_id": session.kernel_id,
+        }
+        if before is not None and before.executions:
+            body["before_recording"] = before.to_dict()
+        return bool((self.client.post("provenance/sessions", body) or {}).get("created"))
 
-    def dependencies(self, *args: Any, **kwargs: Any) -> dict:
-        raise self._unsupported("provenance dependencies")
+    def resolve(
+        self,
+        path: str | None = None,
+        *,
+        notebook: Any = None,
+        session_id: str | None = None,
+        log: ExecutionLog | None = None,
+        cells: list[NotebookCell] | None = None,
+    ) -> tuple[ExecutionLog, list[NotebookCell], Any]:
+        """(log, cells, notebook) as ``ProvenanceService.resolve``: the caller's own log or
+        the service's history; the cells of the caller's notebook, else those of the log
+        (the service's notebook file is not read here)."""
+        from ..provenance.service import _cells_from_log, cells_from_notebook
+
+        if log is None:
+            log = self.history(path, session_id=session_id)
+        if cells is None:
+            cells = cells_from_notebook(notebook) if notebook is not None else _cells_from_log(log)
+        return log, cells, notebook
+
+    def dependencies(self, path: str | None = None, **kwargs: Any) -> dict:
+        """As ``ProvenanceService.dependencies``, analysed here over the service's history
+        (or the caller's own log): it needs no catalog."""
+        from ..provenance.service import ProvenanceService
+
+        return ProvenanceService.dependencies(self, path, **kwargs)  # type: ignore[arg-type]
 
     def embed_log(self, *args: Any, **kwargs: Any) -> dict:
-        raise self._unsupported("saving the log into a notebook")
+        raise InvalidInput(
+            f"saving the log into a notebook writes that notebook's file, which is the "
+            f"mlinfra service's (under its root at {self.client.url}), not this process's: "
+            f"the service keeps the log in its catalog, where history, check, replay and "
+            f"dependencies read it"
+        )
 
 
 __all__ = ["RemoteProvenance", "report_from_dict", "verify_result_from_dict", "items"]
