@@ -119,3 +119,63 @@ def test_history_check_and_replay_of_a_recorded_session(service, remote):
     assert not edited.clean and "c0" in edited.code_changed
     slice_, nb = prov.replay("hist.ipynb", cell_id="c1")
     assert [e.seq for e in slice_] == [1, 2] and len(nb.cells) >= 2
+
+
+def test_dependencies_are_analysed_over_the_services_history(service, remote):
+    from jupyter_mlinfra.core.config import resolve_config
+    from jupyter_mlinfra.core.provenance.model import Execution
+    from jupyter_mlinfra.core.provenance.verify import VerifyOptions
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    path = service.root / "deps.ipynb"
+    path.write_text(json.dumps(_notebook([("a = 1", ""), ("z = 5", ""), ("b = a + 1", "")])))
+    ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
+    common = dict(session_id="s-deps", notebook_path=str(path))
+    ws.service("provenance").record(
+        [
+            Execution(
+                seq=1,
+                cell_id="c0",
+                source="a = 1",
+                execution_count=1,
+                started_at=1.0,
+                ended_at=2.0,
+                binds=frozenset({"a"}),
+                **common,
+            ),
+            Execution(
+                seq=2,
+                cell_id="c1",
+                source="z = 5",
+                execution_count=2,
+                started_at=3.0,
+                ended_at=4.0,
+                binds=frozenset({"z"}),
+                **common,
+            ),
+            Execution(
+                seq=3,
+                cell_id="c2",
+                source="b = a + 1",
+                execution_count=3,
+                started_at=5.0,
+                ended_at=6.0,
+                reads=frozenset({"a"}),
+                binds=frozenset({"b"}),
+                **common,
+            ),
+        ],
+        owner="alice",
+    )
+    ws.close()
+    prov = remote(service, "alice").service("provenance")
+    deps = prov.dependencies("deps.ipynb", name="b")
+    assert [e["cell_id"] for e in deps["replay"]] == ["c0", "c2"] and deps["clean"]
+    assert deps["target"]["cell_id"] == "c2" and deps["session_id"] == "s-deps"
+    with pytest.raises(NotFound, match="no execution history"):
+        prov.dependencies("good_nothing.ipynb", name="b")
+    # what cannot be done through the service says why
+    with pytest.raises(InvalidInput, match="the mlinfra service's"):
+        prov.embed_log("deps.ipynb")
+    with pytest.raises(InvalidInput, match="regular expressions"):
+        prov.verify("deps.ipynb", options=VerifyOptions(sanitizers=[("x", "y")]))
