@@ -8,6 +8,9 @@ A page is the envelope::
 Rows come in a stable, total order (each list names its sort key, unique per row); a
 cursor is the sort key of the last row of a page (opaque to callers: base64url of a JSON
 list), so the next page starts right after it whatever rows were added or removed meanwhile.
+A list that gives its filters (``filter_scope``) binds its cursors to them: a cursor given
+back with other filters, or to another list, is refused (``InvalidInput``, a 400) instead of
+silently starting a page of one search from a row of another.
 ``offset`` pages work too (``offset`` and ``cursor`` together are refused). ``limit`` is
 1..MAX_LIMIT: anything else is an ``InvalidInput`` naming the parameter, never clamped.
 
@@ -19,6 +22,7 @@ function to a plain list (what the Python API's list functions return).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -51,31 +55,54 @@ def page_int(name: str, value: Any, minimum: int, maximum: int | None) -> int:
     return number
 
 
-def encode_cursor(position: Sequence[Any]) -> str:
-    """The cursor of a row: its sort key (JSON-able values) as base64url without padding."""
-    raw = json.dumps(list(position), separators=(",", ":"), default=str)
+def filter_scope(list_name: str, **filters: Any) -> str:
+    """A short fingerprint of a list and the filters of a search over it, which its cursors
+    carry (empty filters - None, "", [], {}, False - are left out: absent and empty agree)."""
+    given = {k: v for k, v in filters.items() if v not in (None, "", [], {}, (), False)}
+    raw = json.dumps([list_name, given], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(raw.encode(), digest_size=6).hexdigest()
+
+
+def encode_cursor(position: Sequence[Any], scope: str | None = None) -> str:
+    """The cursor of a row: its sort key (JSON-able values) as base64url without padding;
+    with ``scope`` (``filter_scope``), bound to that list and those filters."""
+    data: Any = list(position) if scope is None else {"k": list(position), "f": scope}
+    raw = json.dumps(data, separators=(",", ":"), default=str)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, size: int | None = None) -> list[Any]:
-    """The sort key a cursor holds; a cursor this server did not give is a 400 naming it."""
+def _not_ours(cursor: str) -> InvalidInput:
+    return InvalidInput(
+        f"cursor {quote(str(cursor)[:80])} is not a next_cursor this server gave; "
+        f"start again without one"
+    )
+
+
+def decode_cursor(cursor: str, size: int | None = None, scope: str | None = None) -> list[Any]:
+    """The sort key a cursor holds; a cursor this server did not give is a 400 naming it, and
+    so is (with ``scope``) a cursor of another list or of the same list with other filters."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)
-        if (
-            not isinstance(position, list)
-            or (size is not None and len(position) != size)
-            or not all(
-                isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in position
-            )
-        ):
-            raise ValueError(cursor)
-        return position
+        data = json.loads(raw)
     except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
-        raise InvalidInput(
-            f"cursor {quote(str(cursor)[:80])} is not a next_cursor this "
-            f"server gave; start again without one"
-        ) from None
+        raise _not_ours(cursor) from None
+    if scope is not None:
+        if not isinstance(data, dict) or set(data) != {"k", "f"}:
+            raise _not_ours(cursor)
+        if data["f"] != scope:
+            raise InvalidInput(
+                f"cursor {quote(str(cursor)[:80])} continues another search (other "
+                f"filters, or another list): give a cursor back with the filters of the "
+                f"page it came from, or start again without one"
+            )
+        data = data["k"]
+    if (
+        not isinstance(data, list)
+        or (size is not None and len(data) != size)
+        or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in data)
+    ):
+        raise _not_ours(cursor)
+    return data
 
 
 @dataclass(frozen=True)
@@ -85,18 +112,29 @@ class PageRequest:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     cursor: str | None = None
+    scope: str | None = None  # filter_scope of the list and its filters
 
     @classmethod
-    def of(cls, limit: Any = None, offset: Any = None, cursor: str | None = None) -> PageRequest:
+    def of(
+        cls,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+        scope: str | None = None,
+    ) -> PageRequest:
         limit = DEFAULT_LIMIT if limit in (None, "") else page_int("limit", limit, 1, MAX_LIMIT)
         offset = 0 if offset in (None, "") else page_int("offset", offset, 0, None)
         if cursor and offset:
             raise InvalidInput("offset and cursor: give one or the other, not both")
-        return cls(limit, offset, cursor or None)
+        return cls(limit, offset, cursor or None, scope)
 
     def after(self, size: int | None = None) -> list[Any] | None:
         """The sort key of the row the page starts after (None: from the first row)."""
-        return decode_cursor(self.cursor, size) if self.cursor else None
+        return decode_cursor(self.cursor, size, self.scope) if self.cursor else None
+
+    def cursor_of(self, position: Sequence[Any]) -> str:
+        """The next_cursor of a page whose last row has this sort key."""
+        return encode_cursor(position, self.scope)
 
 
 def envelope(
@@ -126,11 +164,12 @@ def page_rows(
     offset: Any = None,
     cursor: str | None = None,
     item: Callable[[T], Any] | None = None,
+    scope: str | None = None,
 ) -> dict:
     """One page of ``rows`` (any order: they are sorted by ``key``, ascending; the key must be
     unique per row and made of strings and numbers). ``item`` turns the page's rows into
     answers (only the page's: building an answer can cost a lookup)."""
-    request = PageRequest.of(limit, offset, cursor)
+    request = PageRequest.of(limit, offset, cursor, scope)
     keyed = sorted(((tuple(key(r)), i, r) for i, r in enumerate(rows)), key=lambda t: (t[0], t[1]))
     keys = [k for k, _, _ in keyed]
     start = request.offset
@@ -151,17 +190,28 @@ def page_rows(
         total=len(keyed),
         limit=request.limit,
         offset=request.offset,
-        next_cursor=encode_cursor(chosen[-1][0]) if more and chosen else None,
+        next_cursor=request.cursor_of(chosen[-1][0]) if more and chosen else None,
     )
 
 
-def keyset(stmt, columns: Sequence[Any], after: Sequence[Any] | None, descending: bool = False):
-    """``stmt`` ordered by ``columns`` (all ascending or all descending) and, with ``after``
-    (a decoded cursor), starting past that row: a row-value comparison written as ORs, which
-    SQLite and PostgreSQL both answer from an index on the columns."""
+def keyset(
+    stmt,
+    columns: Sequence[Any],
+    after: Sequence[Any] | None,
+    descending: bool | Sequence[bool] = False,
+):
+    """``stmt`` ordered by ``columns`` (all ascending, all descending, or one direction per
+    column) and, with ``after`` (a decoded cursor), starting past that row: a row-value
+    comparison written as ORs, which SQLite and PostgreSQL both answer from an index on the
+    columns."""
     from sqlalchemy import and_, or_
 
-    order = [c.desc() if descending else c.asc() for c in columns]
+    downs = (
+        [bool(descending)] * len(columns)
+        if isinstance(descending, bool)
+        else [bool(d) for d in descending]
+    )
+    order = [c.desc() if down else c.asc() for c, down in zip(columns, downs)]
     stmt = stmt.order_by(*order)
     if after is None:
         return stmt
@@ -169,7 +219,7 @@ def keyset(stmt, columns: Sequence[Any], after: Sequence[Any] | None, descending
         raise InvalidInput("cursor is not a next_cursor of this list; start again without one")
     terms = []
     for i, column in enumerate(columns):
-        past = column < after[i] if descending else column > after[i]
+        past = column < after[i] if downs[i] else column > after[i]
         terms.append(and_(*[columns[j] == after[j] for j in range(i)], past))
     return stmt.where(or_(*terms))
 

@@ -240,3 +240,35 @@ async def test_run_search_pages_by_cursor_with_filters_and_names_bad_parameters(
     ]:
         code, err = await _error(jp_fetch("mlinfra", "api", "runs", params={name: value}))
         assert code == 400 and name in err["message"], (name, err)
+
+
+async def test_a_cursor_given_back_with_other_filters_is_a_400(jp_fetch, nb_root):
+    import random
+
+    from jupyter_mlinfra.core.workspace import Workspace
+    from tests.core.jobs.test_run_search import add_runs, run_row
+
+    ws = Workspace.open()  # the server's catalog (same MLINFRA_HOME)
+    add_runs(ws.service("jobs"), [run_row(random.Random(9), i) for i in range(30)])
+    ws.close()
+    first = json.loads(
+        (await jp_fetch("mlinfra", "api", "runs", params={"limit": "2", "tag": "gpu"})).body
+    )
+    cursor = first["next_cursor"]
+    page = json.loads(
+        (
+            await jp_fetch(
+                "mlinfra", "api", "runs", params={"limit": "2", "tag": "gpu", "cursor": cursor}
+            )
+        ).body
+    )
+    assert page["items"] and page["items"][0]["id"] not in {r["id"] for r in first["items"]}
+    for other in [{"tag": "night"}, {}, {"tag": "gpu", "state": "failed"}]:
+        code, err = await _error(
+            jp_fetch("mlinfra", "api", "runs", params={"limit": "2", "cursor": cursor, **other})
+        )
+        assert code == 400 and err["message"].startswith("cursor"), (other, err)
+    code, err = await _error(
+        jp_fetch("mlinfra", "api", "features", params={"limit": "2", "cursor": cursor})
+    )
+    assert code == 400 and "cursor" in err["message"]

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 
 from ..errors import InvalidInput
 from ..paging import PageRequest, encode_cursor, envelope, keyset
-from ..tags import labels_match, tag_terms
+from ..tags import any_element_contains, labels_clause, labels_match, tag_terms
 from ..times import to_iso_z
 from .definitions import ViewVersion, utc_now
 from .registry import FeatureRegistry, OfflineFile, entity_dict, view_summary
@@ -132,6 +132,92 @@ class FeatureDiscovery:
             summary["last_updated_data"] = to_iso_z(fresh[rec.name]) if rec.name in fresh else None
             out.append(summary)
         return out
+
+    def list_views_page(
+        self,
+        text: str | None = None,
+        owner: str | None = None,
+        tag: str | list[str] | None = None,
+        entity: str | None = None,
+        *,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+    ) -> dict:
+        """One page of ``list_views`` (by name): the same views, every filter answered by the
+        database (visibility, owner, tag and entity through JSON operators, each word of
+        ``text`` in the name, description, a tag, a feature name or an entity), keyset-paged;
+        the freshness is read for the page's views only."""
+        from ..identity import readable_clause
+        from ..paging import filter_scope
+
+        words = (text or "").strip().lower().split()
+        terms = tag_terms(tag)
+        scope = filter_scope(
+            "feature-views", text=words, owner=owner, tag=sorted(terms), entity=entity
+        )
+        request = PageRequest.of(limit, offset, cursor, scope)
+        backend = self.registry.catalog.backend
+        view, version = FeatureViewRecord, FeatureViewVersionRecord
+        stmt = select(view, version).outerjoin(
+            version, (version.view_name == view.name) & (version.version == view.latest_version)
+        )
+        clause = readable_clause(self.registry.identity, view.owner, view.visibility, view.team)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        if owner:
+            stmt = stmt.where(view.owner == owner)
+        if terms:
+            stmt = stmt.where(labels_clause(view.tags, terms, backend))
+        if entity:
+            stmt = stmt.where(labels_clause(version.entities, [entity], backend))
+        for word in words:
+            stmt = stmt.where(
+                or_(
+                    view.name.icontains(word, autoescape=True),
+                    view.description.icontains(word, autoescape=True),
+                    any_element_contains(view.tags, word, backend),
+                    any_element_contains(version.features, word, backend, key="name"),
+                    any_element_contains(version.entities, word, backend),
+                )
+            )
+        with self.registry.catalog.read_session() as s:
+            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            rows = list(
+                s.execute(
+                    keyset(stmt, [view.name], request.after(1))
+                    .limit(request.limit + 1)
+                    .offset(request.offset)
+                )
+            )
+            more = len(rows) > request.limit
+            rows = rows[: request.limit]
+            names = [rec.name for rec, _ in rows]
+            fresh: dict[str, datetime] = {}
+            if names:
+                for table in (MaterializationRecord, OfflineFileRecord):
+                    query = select(table.view_name, func.max(table.created_at)).where(
+                        table.view_name.in_(names)
+                    )
+                    if table is OfflineFileRecord:
+                        query = query.where(OfflineFileRecord.kind == "push")
+                    for name, at in s.execute(query.group_by(table.view_name)):
+                        if at is not None:
+                            fresh[name] = max(fresh.get(name, at), at)
+            items = []
+            for rec, ver in rows:
+                summary = view_summary(rec, ViewVersion.from_record(ver) if ver else None)
+                summary["last_updated_data"] = (
+                    to_iso_z(fresh[rec.name]) if rec.name in fresh else None
+                )
+                items.append(summary)
+        return envelope(
+            items,
+            total=total,
+            limit=request.limit,
+            offset=request.offset,
+            next_cursor=request.cursor_of([names[-1]]) if more else None,
+        )
 
     def describe(
         self, name: str, version: int | None = None

@@ -300,15 +300,10 @@ class FeatureService:
         offset: Any = None,
         cursor: str | None = None,
     ) -> dict:
-        """One page of ``list_views`` (by name): the envelope of :mod:`..paging`."""
-        from ..paging import page_rows
-
-        return page_rows(
-            self.list_views(text, owner=owner, tag=tag, entity=entity),
-            key=lambda v: (v["name"],),
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
+        """One page of ``list_views`` (by name): the envelope of :mod:`..paging`, filtered
+        and paged by the database."""
+        return self.discovery.list_views_page(
+            text, owner, tag, entity, limit=limit, offset=offset, cursor=cursor
         )
 
     def get_view(self, name: str, version: int | None = None) -> ViewVersion:

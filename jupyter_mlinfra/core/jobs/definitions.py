@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, quote
 from ..identity import Identity, check_may_change
-from ..tags import labels_match, tag_terms
+from ..tags import labels_clause, tag_terms
 from ..times import to_iso_z
 from . import validation as v
 from .specs import JOB_FIELDS, JobSpec, new_id, root_dir, seconds_aliases
@@ -251,6 +251,33 @@ def get_job(ws, ref: str) -> dict:
         return job_dict(ws, s, find_job(ws, s, ref))
 
 
+def _jobs_query(ws, owner, tag, active, q):
+    """The jobs matching the filters, every one answered by the database (the tag filter by
+    the catalog's JSON operators: core/tags.py)."""
+    stmt = select(JobDefinition)
+    if owner:
+        stmt = stmt.where(JobDefinition.owner == owner)
+    if active is not None:
+        stmt = stmt.where(JobDefinition.active.is_(active))
+    if q:
+        stmt = stmt.where(
+            or_(
+                JobDefinition.name.icontains(q, autoescape=True),
+                JobDefinition.notebook.icontains(q, autoescape=True),
+                JobDefinition.description.icontains(q, autoescape=True),
+            )
+        )
+    terms = tag_terms(tag)
+    if terms:
+        stmt = stmt.where(labels_clause(JobDefinition.tags, terms, ws.catalog.backend))
+    return stmt
+
+
+def _jobs_as_dicts(ws, s: Session, jobs: list) -> list[dict]:
+    names = job_names(ws, s, itertools.chain.from_iterable(j.depends_on or [] for j in jobs))
+    return [job_to_dict(j, names=names, next_fire_times=upcoming(j)) for j in jobs]
+
+
 def list_jobs(
     ws,
     *,
@@ -260,23 +287,8 @@ def list_jobs(
     q: str | None = None,
 ) -> list[dict]:
     with ws.catalog.read_session() as s:
-        stmt = select(JobDefinition).order_by(JobDefinition.name)
-        if owner:
-            stmt = stmt.where(JobDefinition.owner == owner)
-        if active is not None:
-            stmt = stmt.where(JobDefinition.active.is_(active))
-        if q:
-            stmt = stmt.where(
-                or_(
-                    JobDefinition.name.icontains(q, autoescape=True),
-                    JobDefinition.notebook.icontains(q, autoescape=True),
-                    JobDefinition.description.icontains(q, autoescape=True),
-                )
-            )
-        terms = tag_terms(tag)
-        jobs = [j for j in s.scalars(stmt) if labels_match(j.tags, terms)]
-        names = job_names(ws, s, itertools.chain.from_iterable(j.depends_on or [] for j in jobs))
-        return [job_to_dict(j, names=names, next_fire_times=upcoming(j)) for j in jobs]
+        stmt = _jobs_query(ws, owner, tag, active, q).order_by(JobDefinition.name, JobDefinition.id)
+        return _jobs_as_dicts(ws, s, list(s.scalars(stmt)))
 
 
 def list_jobs_page(
@@ -290,48 +302,25 @@ def list_jobs_page(
     offset: Any = None,
     cursor: str | None = None,
 ) -> dict:
-    """One page of ``list_jobs`` (by name): the envelope of :mod:`..paging`, paged by the
-    database (a tag filter is checked per job, then paged in memory)."""
-    from ..paging import PageRequest, encode_cursor, envelope, keyset, page_rows
+    """One page of ``list_jobs`` (by name, then id: two owners may name a job alike): the
+    envelope of :mod:`..paging`, filtered and paged by the database (keyset on the name
+    index); its cursor continues only a search with the same filters."""
+    from ..paging import PageRequest, envelope, filter_scope, keyset
 
-    request = PageRequest.of(limit, offset, cursor)
+    scope = filter_scope(
+        "jobs",
+        owner=owner,
+        tag=sorted(tag_terms(tag)),
+        active=None if active is None else str(active),
+        q=q,
+    )
+    request = PageRequest.of(limit, offset, cursor, scope)
     with ws.catalog.read_session() as s:
-        stmt = select(JobDefinition)
-        if owner:
-            stmt = stmt.where(JobDefinition.owner == owner)
-        if active is not None:
-            stmt = stmt.where(JobDefinition.active.is_(active))
-        if q:
-            stmt = stmt.where(
-                or_(
-                    JobDefinition.name.icontains(q, autoescape=True),
-                    JobDefinition.notebook.icontains(q, autoescape=True),
-                    JobDefinition.description.icontains(q, autoescape=True),
-                )
-            )
-
-        def as_dicts(jobs: list) -> list[dict]:
-            names = job_names(
-                ws, s, itertools.chain.from_iterable(j.depends_on or [] for j in jobs)
-            )
-            return [job_to_dict(j, names=names, next_fire_times=upcoming(j)) for j in jobs]
-
-        terms = tag_terms(tag)
-        if terms:
-            found = [j for j in s.scalars(stmt) if labels_match(j.tags, terms)]
-            page = page_rows(
-                found,
-                key=lambda j: (j.name,),
-                limit=request.limit,
-                offset=request.offset,
-                cursor=request.cursor,
-            )
-            page["items"] = as_dicts(page["items"])
-            return page
+        stmt = _jobs_query(ws, owner, tag, active, q)
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = list(
             s.scalars(
-                keyset(stmt, [JobDefinition.name], request.after(1))
+                keyset(stmt, [JobDefinition.name, JobDefinition.id], request.after(2))
                 .limit(request.limit + 1)
                 .offset(request.offset)
             )
@@ -339,11 +328,11 @@ def list_jobs_page(
         more = len(rows) > request.limit
         rows = rows[: request.limit]
         return envelope(
-            as_dicts(rows),
+            _jobs_as_dicts(ws, s, rows),
             total=total,
             limit=request.limit,
             offset=request.offset,
-            next_cursor=encode_cursor([rows[-1].name]) if more else None,
+            next_cursor=request.cursor_of([rows[-1].name, rows[-1].id]) if more else None,
         )
 
 

@@ -130,76 +130,84 @@ def list_runs(
     )
     after = _decode_cursor(cursor, scope) if cursor else None
     with ws.catalog.read_session() as s:
-        stmt = readable_runs(ws, select(Run))
+        conditions = []  # on the run's own columns
+        drivers: list[_Driver] = []  # filters that can be where the search starts
+        clause = readable_clause(ws.identity, Run.owner, Run.visibility, Run.team)
+        if clause is not None:
+            conditions.append(clause)
         if job:
-            stmt = stmt.where(Run.job_id == find_job(ws, s, job).id)
+            job_id = find_job(ws, s, job).id
+            conditions.append(Run.job_id == job_id)
+            drivers.append(_Driver.of_runs(Run.job_id == job_id))
+        if sweep:
+            conditions.append(Run.sweep_id == sweep)
+            drivers.append(_Driver.of_runs(Run.sweep_id == sweep))
         if state:
             states = [state] if isinstance(state, str) else list(state)
             states = [x for st in states for x in st.split(",") if x]
             bad = [x for x in states if x not in ALL_STATES]
             if bad:
                 raise InvalidInput(f"unknown state {bad[0]!r}: choose from {', '.join(ALL_STATES)}")
-            stmt = stmt.where(Run.state.in_(states))
+            conditions.append(Run.state.in_(states))
+            if len(set(states)) == 1:
+                drivers.append(_Driver.of_runs(Run.state == states[0]))
+        if owner:
+            conditions.append(Run.owner == owner)
+            drivers.append(_Driver.of_runs(Run.owner == owner))
         if trigger:
             if trigger not in ALL_TRIGGERS:
                 raise InvalidInput(
                     f"unknown trigger {trigger!r}: choose from {', '.join(ALL_TRIGGERS)}"
                 )
-            stmt = stmt.where(Run.trigger == trigger)
-        if owner:
-            stmt = stmt.where(Run.owner == owner)
+            conditions.append(Run.trigger == trigger)
         if has_output:
-            stmt = stmt.where(Run.output_key.is_not(None))
-        if sweep:
-            stmt = stmt.where(Run.sweep_id == sweep)
+            conditions.append(Run.output_key.is_not(None))
         if pipeline:
-            stmt = stmt.where(Run.pipeline_id == pipeline)
+            conditions.append(Run.pipeline_id == pipeline)
         if notebook:
-            stmt = stmt.where(Run.notebook.icontains(notebook, autoescape=True))
+            conditions.append(Run.notebook.icontains(notebook, autoescape=True))
+        text_ids = None
         if q:
-            stmt = stmt.where(text_filter(ws, s, q))
-        # The order (creation time, id) is read from the table the search starts from: the
-        # tag's or the first parameter's rows (they hold their run's time, so they come
-        # newest first from their index), else the runs. Other parameters are checks.
-        at_col, id_col = Run.created_at, Run.id
-        tags = tag_terms(tag)  # several: every one held (the first is where the search starts)
-        if tags:
-            stmt = stmt.join(RunTag, (RunTag.run_id == Run.id) & (RunTag.tag == tags[0]))
-            at_col, id_col = RunTag.created_at, RunTag.run_id
-        for also in tags[1:]:
-            other_tag = aliased(RunTag)
-            stmt = stmt.where(
-                select(other_tag.run_id)
-                .where(other_tag.run_id == Run.id, other_tag.tag == also)
-                .exists()
-            )
-        for i, (name, value) in enumerate((parameters or {}).items()):
-            if i == 0 and not tags:
-                stmt = stmt.join(
-                    RunParam,
-                    (RunParam.run_id == Run.id)
-                    & (RunParam.name == name)
-                    & (RunParam.value_text == param_text(value)),
+            text_ids = text_index_ids(ws, s, q)
+            if text_ids is None:
+                conditions.append(_text_scan(q, ws.catalog.backend))
+            else:
+                conditions.append(Run.id.in_(text_ids))
+                drivers.append(_Driver.of_runs(Run.id.in_(text_ids), size=len(text_ids)))
+        for term in tag_terms(tag):  # several: every one held
+            drivers.append(_Driver.of_side(RunTag, lambda t, term=term: t.tag == term))
+        for name, value in (parameters or {}).items():
+            value_text = param_text(value)
+            drivers.append(
+                _Driver.of_side(
+                    RunParam, lambda t, n=name, v=value_text: (t.name == n) & (t.value_text == v)
                 )
-                at_col, id_col = RunParam.created_at, RunParam.run_id
-            else:  # checked per run found (EXISTS): never where the search starts
-                other = aliased(RunParam)
+            )
+        driver = _choose(s, drivers, ws.catalog.backend)
+        # the search starts from the driver's index, newest first; every other filter is a
+        # check per run met there (a run's own columns, or an EXISTS on the side tables,
+        # whose primary keys start with the run id)
+        stmt = driver.select()
+        if driver.table is not Run:
+            stmt = stmt.join(Run, Run.id == driver.id_col)
+        stmt = stmt.where(*conditions)
+        for other in drivers:
+            if other is not driver and other.table is not Run:
+                side = aliased(other.table)
                 stmt = stmt.where(
-                    select(other.run_id)
-                    .where(
-                        other.run_id == Run.id,
-                        other.name == name,
-                        other.value_text == param_text(value),
-                    )
+                    select(side.run_id)
+                    .where(side.run_id == Run.id, other.condition_on(side))
                     .exists()
                 )
+        at_col, id_col = driver.at_col, driver.id_col
         if since_at is not None:
             stmt = stmt.where(at_col >= since_at)
         if until_at is not None:
             stmt = stmt.where(at_col < until_at)
-        # the total, counted up to the cap (a count of 100,000 rows costs more than a page)
-        capped = stmt.with_only_columns(Run.id).limit(RUN_TOTAL_CAP + 1).subquery()
-        total = s.scalar(select(func.count()).select_from(capped)) or 0
+        # PostgreSQL answers a text search from its trigram indexes (not in page order): its
+        # count is left to the planner, capped but not bounded by the driver's runs
+        bounded = not (q and text_ids is None and ws.catalog.backend == "postgresql")
+        total, total_exact = _count(s, stmt, driver, since_at, until_at, bounded)
         if after is not None:
             at, last_id = after
             # "created_at <= at" is an index range; the OR only sorts out the ties
@@ -234,12 +242,104 @@ def list_runs(
         ]
     return {
         "items": items,
-        "total": min(total, RUN_TOTAL_CAP),
-        "total_exact": total <= RUN_TOTAL_CAP,
+        "total": total,
+        "total_exact": total_exact,
         "limit": limit,
         "offset": offset if after is None else 0,
         "next_cursor": _encode_cursor(rows[-1], scope) if more else None,
     }
+
+
+class _Driver:
+    """Where a run search starts: an index whose rows are one filter's runs in (creation
+    time, id) order - the runs table's indexes by job, sweep, state or owner
+    (``ix_mlinfra_runs_*_created``), the tag or parameter side tables' indexes, or the runs
+    a text search found - so a page reads its rows newest first from that index and checks
+    the other filters per run met."""
+
+    def __init__(self, table, condition, size: int | None = None, make=None):
+        self.table, self.condition, self.size, self.make = table, condition, size, make
+        if table is Run:
+            self.at_col, self.id_col = Run.created_at, Run.id
+        else:
+            self.at_col, self.id_col = table.created_at, table.run_id
+
+    @classmethod
+    def of_runs(cls, condition, size: int | None = None) -> _Driver:
+        return cls(Run, condition, size)
+
+    @classmethod
+    def of_side(cls, table, make) -> _Driver:
+        """A tag or parameter filter: ``make(table or alias)`` is its condition."""
+        return cls(table, make(table), make=make)
+
+    def condition_on(self, alias):
+        """This (side-table) driver's condition on an alias of its table."""
+        return self.make(alias)
+
+    def select(self):
+        return select(self.id_col).select_from(self.table).where(self.condition)
+
+    def estimate(self, s: Session) -> int:
+        """How many rows this driver reads for the whole search, up to DRIVER_PROBE."""
+        if self.size is not None:
+            return self.size
+        probe = select(literal(1)).select_from(self.table).where(self.condition)
+        return s.scalar(select(func.count()).select_from(probe.limit(DRIVER_PROBE).subquery())) or 0
+
+
+# The driver of a search is the filter with the fewest runs, each counted from its index up
+# to DRIVER_PROBE (an index-only count: about a millisecond for 10,000 entries); a
+# search that meets no filter with an index starts from the runs' creation-time index.
+DRIVER_PROBE = 10_000
+# The total counts the matching runs exactly when that costs at most RUN_COUNT_BUDGET runs
+# read from the driver's index (each checked against the other filters); beyond, it is the
+# count among the newest RUN_COUNT_BUDGET runs of the driver: a lower bound, total_exact
+# false. And at most RUN_TOTAL_CAP matches are counted (total_exact false past it). (A run
+# met costs a few microseconds: an index entry, the run's search index entry by id, one
+# primary-key lookup per other tag or parameter; 2,000 keep the count near 10 ms.)
+RUN_COUNT_BUDGET = 2000
+
+
+def _choose(s: Session, drivers: list[_Driver], backend: str) -> _Driver:
+    if not drivers:
+        return _Driver.of_runs(literal(True))
+    if len(drivers) == 1:
+        return drivers[0]
+    sized = [(d.estimate(s), i, d) for i, d in enumerate(drivers)]
+    return min(sized, key=lambda t: (t[0], t[1]))[2]
+
+
+def _count(
+    s: Session, stmt, driver: _Driver, since_at, until_at, bounded: bool = True
+) -> tuple[int, bool]:
+    """The search's total (see RUN_COUNT_BUDGET and RUN_TOTAL_CAP) and whether it is
+    exact: the count reads at most RUN_COUNT_BUDGET runs from the driver's index."""
+    window = driver.select().with_only_columns(driver.at_col)
+    if since_at is not None:
+        window = window.where(driver.at_col >= since_at)
+    if until_at is not None:
+        window = window.where(driver.at_col < until_at)
+    # the creation time of the driver's run just past the budget (None: within it)
+    floor = (
+        s.scalar(
+            window.order_by(driver.at_col.desc(), driver.id_col.desc())
+            .offset(RUN_COUNT_BUDGET)
+            .limit(1)
+        )
+        if bounded
+        else None
+    )
+    if floor is not None:  # count among the newer runs only
+        stmt = stmt.where(driver.at_col > floor)
+    capped = stmt.with_only_columns(driver.id_col)
+    if bounded:  # in the driver's order: its index range past the floor, nothing else
+        capped = capped.order_by(driver.at_col.desc(), driver.id_col.desc())
+    capped = capped.limit(RUN_TOTAL_CAP + 1).subquery()
+    total = s.scalar(select(func.count()).select_from(capped)) or 0
+    if total > RUN_TOTAL_CAP:
+        return RUN_TOTAL_CAP, False
+    return total, floor is None
 
 
 # SQLite's run text index (migration 0013_run_text_index): a trigram FTS5 table over the
@@ -262,6 +362,34 @@ def text_filter(ws, s: Session, q: str):
     runs are looked up in the trigram index (the same runs as the scan: it indexes the same
     lowered text, case-sensitively); on PostgreSQL the scan's expressions are what the pg_trgm
     indexes cover. Shorter or very common terms scan."""
+    ids = text_index_ids(ws, s, q)
+    if ids is not None:
+        return Run.id.in_(ids)
+    return _text_scan(q, ws.catalog.backend)
+
+
+def _text_scan(q: str, backend: str = "sqlite"):
+    if backend == "postgresql":
+        # lower(column) LIKE lower(pattern): the expressions of the pg_trgm GIN indexes of
+        # migration 0013 (SQLAlchemy's icontains is ILIKE there, which they do not serve)
+        pattern = "%" + q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        needle = func.lower(literal(pattern))
+        return or_(
+            func.lower(Run.notebook).like(needle, escape="/"),
+            func.lower(Run.output_text).like(needle, escape="/"),
+            Run.id == q,
+        )
+    return or_(
+        Run.notebook.icontains(q, autoescape=True),
+        Run.output_text.icontains(q, autoescape=True),
+        Run.id == q,
+    )
+
+
+def text_index_ids(ws, s: Session, q: str) -> list[str] | None:
+    """The ids of the runs ``text_filter`` matches, when the trigram index answers (SQLite,
+    a term of 3 characters or more in at most TEXT_INDEX_MAX runs; ``q`` itself is in the
+    list, for a search by run id); None when the term is to be scanned for."""
     if ws.catalog.backend == "sqlite" and len(q) >= _TRIGRAM:
         phrase = literal('"') + func.replace(func.lower(literal(q)), '"', '""') + literal('"')
         matches = (
@@ -272,12 +400,8 @@ def text_filter(ws, s: Session, q: str):
         # read once (the page and its total both use them)
         found = list(s.scalars(select(_TEXT_ROWS.c.run_id).where(_TEXT_ROWS.c.rid.in_(matches))))
         if len(found) <= TEXT_INDEX_MAX:
-            return Run.id.in_([*found, q])
-    return or_(
-        Run.notebook.icontains(q, autoescape=True),
-        Run.output_text.icontains(q, autoescape=True),
-        Run.id == q,
-    )
+            return [*found, q]
+    return None
 
 
 def _encode_cursor(run: Run, scope: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import and_, exists, func, select
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..identity import check_may_change
-from ..tags import key_values_match, tag_terms
+from ..tags import key_values_clause, tag_terms
 from ..times import to_iso_z, utcnow
 from .modes import ARCHIVED, READY
 from .tables import ModelAlias, ModelMetric, ModelVersionRecord, RegisteredModel
@@ -194,6 +194,8 @@ class ModelRegistry:
         return sorted(out, key=lambda m: m["name"])
 
     # -- pages (the envelope of ..paging; REST lists answer these) ---------------------------
+    # Filtered and paged by the database (keyset), 50 rows read for a page of 50; a cursor
+    # continues only the search it came from (the same filters).
     def list_models_page(
         self,
         query: str | None = None,
@@ -203,15 +205,76 @@ class ModelRegistry:
         cursor: str | None = None,
         **filters,
     ) -> dict:
-        """One page of ``list_models`` (by name)."""
-        from ..paging import page_rows
+        """One page of ``list_models`` (by name): the models with a version matching the
+        filters, each with its newest matching version and how many match."""
+        from ..paging import PageRequest, envelope, filter_scope, keyset
 
-        return page_rows(
-            self.list_models(query, **filters),
-            key=lambda m: (m["name"],),
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
+        versions = self._versions_query(query, **filters)
+        request = PageRequest.of(
+            limit, offset, cursor, filter_scope("models", **self._scope_filters(query, filters))
+        )
+        matching = versions.order_by(None).where(
+            ModelVersionRecord.model_name == RegisteredModel.name
+        )
+        stmt = select(RegisteredModel).where(matching.exists())
+        with self.ws.catalog.read_session() as s:
+            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            rows = list(
+                s.scalars(
+                    keyset(stmt, [RegisteredModel.name], request.after(1))
+                    .limit(request.limit + 1)
+                    .offset(request.offset)
+                )
+            )
+            more = len(rows) > request.limit
+            rows = rows[: request.limit]
+            names = [r.name for r in rows]
+            newest: dict[str, str] = {}
+            counts: dict[str, int] = {}
+            if names:
+                for name, version_id in s.execute(
+                    versions.with_only_columns(
+                        ModelVersionRecord.model_name, ModelVersionRecord.id
+                    ).where(ModelVersionRecord.model_name.in_(names))
+                ):
+                    counts[name] = counts.get(name, 0) + 1
+                    newest.setdefault(name, version_id)  # newest first
+            chosen = {
+                r.id: r
+                for r in s.scalars(
+                    _summary_columns(select(ModelVersionRecord)).where(
+                        ModelVersionRecord.id.in_(list(newest.values()))
+                    )
+                )
+            }
+            aliases: dict[str, dict] = {}
+            if names:
+                for a in s.scalars(select(ModelAlias).where(ModelAlias.model_name.in_(names))):
+                    aliases.setdefault(a.model_name, {})[a.alias] = a.version
+            items = []
+            for row in rows:
+                v = chosen[newest[row.name]]
+                items.append(
+                    {
+                        "name": row.name,
+                        "owner": row.owner,
+                        "description": row.description or v.description,
+                        "tags": {**(row.tags or {}), **(v.tags or {})},
+                        "latest_version": row.last_version,
+                        "matching_versions": counts[row.name],
+                        "version": v.version,
+                        "metrics": v.metrics or {},
+                        "aliases": aliases.get(row.name, {}),
+                        "updated_at": to_iso_z(row.updated_at),
+                        "model_class": _model_class(v.definition),
+                    }
+                )
+        return envelope(
+            items,
+            total=total,
+            limit=request.limit,
+            offset=request.offset,
+            next_cursor=request.cursor_of([rows[-1].name]) if more else None,
         )
 
     def search_page(
@@ -225,20 +288,16 @@ class ModelRegistry:
     ) -> dict:
         """One page of ``search`` (newest first: creation time, then name and version), the
         versions as summaries (``to_dict(full=False)``)."""
-        from ..paging import page_rows
+        from ..paging import PageRequest, filter_scope
 
-        return page_rows(
-            self.search(query, **filters, limit=None),
-            key=lambda v: (
-                -v.created_at.timestamp() if v.created_at else 0.0,
-                v.name,
-                -(v.version or 0),
-            ),
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
-            item=lambda v: v.to_dict(full=False),
+        stmt = self._versions_query(query, **filters)
+        request = PageRequest.of(
+            limit,
+            offset,
+            cursor,
+            filter_scope("model-versions", **self._scope_filters(query, filters)),
         )
+        return self._versions_page(stmt, request, newest_first=True)
 
     def versions_page(
         self,
@@ -250,18 +309,137 @@ class ModelRegistry:
         cursor: str | None = None,
     ) -> dict:
         """One page of a model's versions (newest version first), as summaries."""
-        from ..paging import page_rows
+        from ..paging import PageRequest, filter_scope
 
-        versions = self.describe_model(name)["versions"]
+        check_model_name(name)
+        with self.ws.catalog.read_session() as s:
+            if s.get(RegisteredModel, name) is None:
+                raise NotFound(f"no model {name!r}")
+        stmt = select(ModelVersionRecord).where(ModelVersionRecord.model_name == name)
         if not include_archived:
-            versions = [v for v in versions if v.status == READY]
-        return page_rows(
-            versions,
-            key=lambda v: (-v.version,),
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
-            item=lambda v: v.to_dict(full=False),
+            stmt = stmt.where(ModelVersionRecord.status == READY)
+        request = PageRequest.of(
+            limit,
+            offset,
+            cursor,
+            filter_scope("model-versions-of", name=name, archived=str(include_archived)),
+        )
+        return self._versions_page(stmt, request, newest_first=False)
+
+    def _versions_page(self, stmt, request, *, newest_first: bool) -> dict:
+        from datetime import datetime
+
+        from ..paging import envelope, keyset
+
+        record = ModelVersionRecord
+        if newest_first:  # (created_at desc, name, version desc)
+            columns = [record.created_at, record.model_name, record.version]
+            directions = [True, False, True]
+        else:  # a model's versions: version desc
+            columns, directions = [record.version], [True]
+        after = request.after(len(columns))
+        if after is not None and newest_first:
+            try:
+                at = datetime.fromisoformat(str(after[0]))
+            except ValueError:
+                at = None
+            if at is None or at.tzinfo is None:
+                raise InvalidInput(
+                    "cursor is not a next_cursor of this list; start again without one"
+                )
+            after = [at, *after[1:]]
+        with self.ws.catalog.read_session() as s:
+            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            page_stmt = (
+                keyset(stmt.order_by(None), columns, after, directions)
+                .limit(request.limit + 1)
+                .offset(request.offset)
+            )
+            rows = list(s.scalars(_summary_columns(page_stmt)))
+            more = len(rows) > request.limit
+            rows = rows[: request.limit]
+            names = sorted({r.model_name for r in rows})
+            by_version: dict[tuple[str, int], list[str]] = {}
+            if names:
+                for a in s.scalars(select(ModelAlias).where(ModelAlias.model_name.in_(names))):
+                    by_version.setdefault((a.model_name, a.version), []).append(a.alias)
+            items = [_summary(r, by_version.get((r.model_name, r.version), [])) for r in rows]
+        last = rows[-1] if rows else None
+        position: list[Any] = (
+            [last.created_at.isoformat(), last.model_name, last.version]
+            if newest_first and last is not None
+            else [last.version if last is not None else 0]
+        )
+        return envelope(
+            items,
+            total=total,
+            limit=request.limit,
+            offset=request.offset,
+            next_cursor=request.cursor_of(position) if more and last is not None else None,
+        )
+
+    @staticmethod
+    def _scope_filters(query: str | None, filters: dict) -> dict:
+        tags = filters.get("tags")
+        return {
+            "q": query,
+            "owner": filters.get("owner"),
+            "tags": sorted(tag_terms(check_tags(tags) if isinstance(tags, dict) else tags)),
+            "metrics": sorted(filters.get("metrics") or []),
+            "archived": str(bool(filters.get("include_archived"))),
+        }
+
+    def _versions_query(
+        self,
+        query: str | None = None,
+        *,
+        owner: str | None = None,
+        tags: dict | list[str] | None = None,
+        metrics: list[str] | None = None,
+        include_archived: bool = False,
+    ):
+        """The versions matching ``search``'s filters, newest first, as one statement: the
+        tags (on the version, else on its model) through the catalog's JSON operators, the
+        metric thresholds through the metrics table."""
+        metric_filters = [MetricFilter.parse(m) for m in metrics or []]
+        terms = tag_terms(check_tags(tags) if isinstance(tags, dict) else tags)
+        stmt = select(ModelVersionRecord)
+        if query:
+            stmt = stmt.where(ModelVersionRecord.model_name.icontains(query, autoescape=True))
+        if owner:
+            stmt = stmt.where(ModelVersionRecord.owner == owner)
+        if not include_archived:
+            stmt = stmt.where(ModelVersionRecord.status == READY)
+        ops = {
+            ">=": lambda c, v: c >= v,
+            "<=": lambda c, v: c <= v,
+            ">": lambda c, v: c > v,
+            "<": lambda c, v: c < v,
+            "==": lambda c, v: c == v,
+        }
+        for flt in metric_filters:
+            stmt = stmt.where(
+                exists().where(
+                    and_(
+                        ModelMetric.version_id == ModelVersionRecord.id,
+                        ModelMetric.key == flt.key,
+                        ops[flt.op](ModelMetric.value, flt.value),
+                    )
+                )
+            )
+        if terms:
+            model_tags = (
+                select(RegisteredModel.tags)
+                .where(RegisteredModel.name == ModelVersionRecord.model_name)
+                .scalar_subquery()
+            )
+            stmt = stmt.where(
+                key_values_clause(
+                    [model_tags, ModelVersionRecord.tags], terms, self.ws.catalog.backend
+                )
+            )
+        return stmt.order_by(
+            ModelVersionRecord.created_at.desc(), ModelVersionRecord.version.desc()
         )
 
     def search(
@@ -279,51 +457,17 @@ class ModelRegistry:
         (``["accuracy>=0.9", "rmse<3"]``); newest first. ``tags``: {key: value}, or the
         ``tag`` filter's terms (``key`` any value, ``key=value`` that pair; core/tags.py)."""
         filters = [MetricFilter.parse(m) for m in metrics or []]
-        terms = tag_terms(check_tags(tags) if isinstance(tags, dict) else tags)
-        stmt = select(ModelVersionRecord)
-        if query:
-            stmt = stmt.where(ModelVersionRecord.model_name.icontains(query, autoescape=True))
-        if owner:
-            stmt = stmt.where(ModelVersionRecord.owner == owner)
-        if not include_archived:
-            stmt = stmt.where(ModelVersionRecord.status == READY)
-        ops = {
-            ">=": lambda c, v: c >= v,
-            "<=": lambda c, v: c <= v,
-            ">": lambda c, v: c > v,
-            "<": lambda c, v: c < v,
-            "==": lambda c, v: c == v,
-        }
-        for flt in filters:
-            stmt = stmt.where(
-                exists().where(
-                    and_(
-                        ModelMetric.version_id == ModelVersionRecord.id,
-                        ModelMetric.key == flt.key,
-                        ops[flt.op](ModelMetric.value, flt.value),
-                    )
-                )
-            )
-        stmt = stmt.order_by(
-            ModelVersionRecord.created_at.desc(), ModelVersionRecord.version.desc()
+        stmt = self._versions_query(
+            query, owner=owner, tags=tags, metrics=metrics, include_archived=include_archived
         )
+        if limit is not None:
+            stmt = stmt.limit(limit)
         with self.ws.catalog.read_session() as s:
-            model_tags = (
-                {r.name: r.tags or {} for r in s.scalars(select(RegisteredModel))} if terms else {}
-            )
-            out = []
-            for record in s.scalars(stmt):
-                if terms:
-                    merged = {**model_tags.get(record.model_name, {}), **(record.tags or {})}
-                    if not key_values_match(merged, terms):
-                        continue
-                if filters and not all(
-                    metric_matches(record.metrics.get(f.key), f) for f in filters
-                ):
-                    continue
-                out.append(record)
-                if limit is not None and len(out) >= limit:
-                    break
+            out = [
+                record
+                for record in s.scalars(stmt)
+                if not filters or all(metric_matches(record.metrics.get(f.key), f) for f in filters)
+            ]
             aliases: dict[str, dict[int, list[str]]] = {}
             result = []
             for record in out:
@@ -584,3 +728,44 @@ class ModelRegistry:
 
 
 __all__ = ["ModelRegistry"]
+
+
+def _summary_columns(stmt):
+    """``stmt`` (a select of versions) without the big JSON of a version (what a list row
+    does not show)."""
+    from sqlalchemy.orm import defer
+
+    record = ModelVersionRecord
+    return stmt.options(
+        defer(record.signature),
+        defer(record.dependencies),
+        defer(record.data),
+        defer(record.code),
+        defer(record.artifacts),
+    )
+
+
+def _model_class(definition: dict | None) -> str:
+    definition = definition or {}
+    return f"{definition.get('module', '')}.{definition.get('class', '')}"
+
+
+def _summary(record: ModelVersionRecord, aliases: list[str]) -> dict:
+    """A version as ``ModelVersion.to_dict(full=False)`` gives it, from a summary row."""
+    return {
+        "name": record.model_name,
+        "version": record.version,
+        "id": record.id,
+        "owner": record.owner,
+        "status": record.status,
+        "created_at": to_iso_z(record.created_at),
+        "description": record.description,
+        "tags": dict(record.tags or {}),
+        "flavor": record.flavor,
+        "metrics": record.metrics or {},
+        "clean": record.clean,
+        "dirty_reasons": record.dirty_reasons or [],
+        "run_id": record.run_id,
+        "aliases": aliases,
+        "model_class": _model_class(record.definition),
+    }

@@ -94,7 +94,8 @@ def expected(
             continue
         if owner and r["owner"] != owner or trigger and r["trigger"] != trigger:
             continue
-        if tag and tag not in r["tags"] or sweep and r["sweep_id"] != sweep:
+        tags = [tag] if isinstance(tag, str) else tag or []
+        if any(t not in r["tags"] for t in tags) or sweep and r["sweep_id"] != sweep:
             continue
         if any(
             str(r["parameters"].get(k, object())) != str(v) for k, v in (parameters or {}).items()
@@ -181,6 +182,95 @@ def test_every_filter_alone_and_combined_matches_a_python_filter(search_jobs):
     page = jobs.list_runs(offset=20, limit=10)
     assert [r["id"] for r in page["items"]] == expected(rows)[20:30]
     assert page["next_cursor"] is not None
+
+
+def test_combined_filters_match_a_python_filter_whichever_filter_the_search_starts_from(
+    search_jobs,
+):
+    """The search starts from the index of its most selective filter (a job, a sweep, a
+    state, an owner, a tag, a parameter, text matches): each choice gives the same runs."""
+    jobs = search_jobs
+    rng = random.Random(19)
+    job = jobs.create_job("nightly", "ok.ipynb")
+    rows = [
+        run_row(
+            rng,
+            i,
+            job_id=job["id"] if i % 3 == 0 else None,
+            sweep_id="sweep1" if i % 7 == 0 else None,
+        )
+        for i in range(400)
+    ]
+    add_runs(jobs, rows)
+    since, until = T0 + timedelta(minutes=30), T0 + timedelta(minutes=330)
+    cases = [
+        {"tag": ["gpu", "night"]},
+        {"tag": ["gpu", "night", "baseline"], "owner": "ann"},
+        {"state": "succeeded", "tag": "gpu", "parameters": {"depth": 2}, "since": since},
+        {"state": "failed", "tag": "night", "parameters": {"lr": 0.1}, "until": until},
+        {"state": "succeeded", "tag": ["gpu", "ablation"], "since": since, "until": until},
+        {"q": "needle", "sweep": "sweep1"},
+        {"q": "loss", "owner": "bob", "parameters": {"lr": 0.001, "depth": 1}},
+        {"parameters": {"lr": 0.01, "depth": 3}, "state": "queued,succeeded,failed"},
+        {"owner": "cyd", "state": "running", "trigger": "manual"},
+        {"sweep": "sweep1", "tag": "gpu", "state": "succeeded"},
+    ]
+    for case in cases:
+        want = expected(rows, **case)
+        assert walk(jobs, limit=6, **case) == want, case
+        page = jobs.list_runs(**case)
+        assert page["total"] == len(want) and page["total_exact"], case
+    for case in [
+        {"q": "needle"},
+        {"tag": "gpu", "state": "succeeded", "parameters": {"depth": 4}},
+        {"q": "accuracy", "tag": "night"},
+    ]:
+        want = expected(rows, job_id=job["id"], **case)
+        assert walk(jobs, limit=5, job="nightly", **case) == want, case
+        assert jobs.list_runs(job="nightly", **case)["total"] == len(want), case
+
+
+def test_totals_past_the_count_budget_are_lower_bounds_and_say_so(search_jobs, monkeypatch):
+    """The count reads at most RUN_COUNT_BUDGET runs of the search's starting index: past
+    that, total is what those held (a lower bound) with total_exact false; pages still
+    reach every match."""
+    from jupyter_mlinfra.core.jobs import runs
+
+    monkeypatch.setattr(runs, "RUN_COUNT_BUDGET", 30)
+    jobs = search_jobs
+    rng = random.Random(23)
+    rows = [run_row(rng, i, sweep_id="small" if i % 20 == 0 else None) for i in range(300)]
+    add_runs(jobs, rows)
+    case = {"tag": "gpu", "parameters": {"depth": 2}}
+    want = expected(rows, **case)
+    page = jobs.list_runs(**case)
+    assert page["total_exact"] is False
+    assert 0 < page["total"] < len(want)
+    assert walk(jobs, limit=8, **case) == want
+    # a search whose starting index holds fewer runs than the budget counts exactly
+    small = {"sweep": "small", "state": "succeeded,failed,queued,running"}
+    page = jobs.list_runs(**small)
+    assert page["total"] == len(expected(rows, **small)) and page["total_exact"] is True
+
+
+def test_a_cursor_continues_only_the_search_it_came_from(search_jobs):
+    jobs = search_jobs
+    rng = random.Random(29)
+    add_runs(jobs, [run_row(rng, i) for i in range(60)])
+    cursor = jobs.list_runs(limit=3, tag="gpu", state="failed,succeeded")["next_cursor"]
+    assert cursor
+    # the same search, however its filters are spelled, goes on
+    same = jobs.list_runs(limit=3, tag=["gpu"], state=["succeeded", "failed"], cursor=cursor)
+    assert same["items"]
+    for other in [{"tag": "night"}, {}, {"tag": "gpu"}, {"tag": "gpu", "state": "failed"}]:
+        with pytest.raises(InvalidInput, match="^cursor .* another search"):
+            jobs.list_runs(limit=3, cursor=cursor, **other)
+    # a cursor of another list
+    jobs.create_job("a", "ok.ipynb")
+    jobs.create_job("b", "ok.ipynb")
+    job_cursor = jobs.list_jobs_page(limit=1)["next_cursor"]
+    with pytest.raises(InvalidInput, match="^cursor"):
+        jobs.list_runs(cursor=job_cursor)
 
 
 def test_keyset_pages_walk_every_run_once_while_runs_are_added(search_jobs):
