@@ -100,3 +100,19 @@ def test_cli_run_wait_runs_log_cancel_in_remote_mode(service, cli, tmp_path):
     assert missing.returncode == 3 and "Traceback" not in missing.stderr
     # the CLI opened nothing of its own
     assert not (tmp_path / "cli-home-bob" / "catalog.db").exists()
+
+
+def test_list_jobs_page_through_the_public_api(service, as_alice):
+    from jupyter_mlinfra import jobs
+
+    for name in ("paged-a", "paged-b"):
+        jobs.create(name, "train.ipynb", schedule="0 3 * * *")
+    try:
+        page = jobs.list_jobs_page(owner="alice", q="paged", limit=1)
+        assert [j["name"] for j in page["items"]] == ["paged-a"]
+        assert page["total"] == 2 and page["next_cursor"]
+        rest = jobs.list_jobs_page(owner="alice", q="paged", cursor=page["next_cursor"])
+        assert [j["name"] for j in rest["items"]] == ["paged-b"]
+    finally:
+        for name in ("paged-a", "paged-b"):
+            jobs.delete(name)

@@ -82,6 +82,29 @@ class RemoteJobs:
 
         return walk(self.client, "jobs", "jobs", params)
 
+    def list_jobs_page(
+        self,
+        *,
+        owner: str | None = None,
+        tag: str | list[str] | None = None,
+        active: bool | None = None,
+        q: str | None = None,
+        limit: Any = None,
+        offset: Any = None,
+        cursor: str | None = None,
+    ) -> dict:
+        """One page of ``list_jobs``: the service's envelope."""
+        return self.client.get(
+            "jobs",
+            owner=owner,
+            tag=tag,
+            q=q,
+            active=None if active is None else str(bool(active)).lower(),
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+
     def preview_schedule(self, schedule: str, timezone_name: str = "UTC", count: int = 5) -> Any:
         return self.client.get(
             "jobs/schedule-preview", schedule=schedule, timezone=timezone_name, count=count
