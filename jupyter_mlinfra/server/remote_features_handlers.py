@@ -21,7 +21,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..core.errors import InvalidInput
-from .base import MLInfraHandler, RequestTooLarge
+from .base import STREAM_CHUNK_BYTES, MLInfraHandler, RequestTooLarge
 
 VIEW = r"(?P<name>[A-Za-z][A-Za-z0-9_]*)"
 
@@ -41,11 +41,22 @@ def _version(handler: MLInfraHandler) -> int | None:
 
 class _ArtifactSender(MLInfraHandler):
     async def send_artifact(self, key: str, media_type: str, headers: dict | None = None) -> None:
-        ws = self.workspace
-        data = await self.call(ws.artifacts.get, key)
-        for name, value in (headers or {}).items():
-            self.set_header(name, value)
-        await self.send_bytes(data, media_type)
+        """The artifact's bytes streamed from the store in chunks (never whole in memory),
+        verified against their checksum as they are read."""
+        artifacts = self.workspace.artifacts
+        info = await self.call(artifacts.stat, key)
+        stream = await self.call(artifacts.open, key)
+        try:
+            self.set_header("Content-Type", media_type)
+            self.set_header("Content-Length", str(info.size))
+            for name, value in (headers or {}).items():
+                self.set_header(name, value)
+            while chunk := await self.call(stream.read, STREAM_CHUNK_BYTES):
+                self.write(chunk)
+                await self.flush()
+        finally:
+            stream.close()
+        self.finish()
 
 
 @web.stream_request_body
