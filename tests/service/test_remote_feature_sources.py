@@ -171,11 +171,30 @@ def test_artifact_and_job_sources_resolve_through_the_service(service, remote):
         alice.describe("not_a_source")
 
 
+def _kept_sources(service) -> dict:
+    """{key: size} of the source data the service's artifact store holds."""
+    from jupyter_mlinfra.core.config import resolve_config
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
+    try:
+        return {k: ws.artifacts.stat(k).size for k in ws.artifacts.list("features/sources")}
+    finally:
+        ws.close()
+
+
 def test_uploads_past_the_limit_or_broken_leave_nothing(service, remote):
     import numpy as np
 
     alice = remote(service, "alice").service("features")
     alice.register_entity("store", ["store_id"])
+    _define(alice, "alices_view")
+    before = _kept_sources(service)
+    # bob may not redefine alice's view: refused before his DataFrame is uploaded
+    bob = remote(service, "bob").service("features")
+    with pytest.raises(PermissionDenied):
+        _define(bob, "alices_view", source=SALES.assign(gross=[1.0, 2.0, 3.0]))
+    assert _kept_sources(service) == before
     rng = np.random.default_rng(0)
     big = pd.DataFrame(
         {
@@ -199,15 +218,7 @@ def test_uploads_past_the_limit_or_broken_leave_nothing(service, remote):
         )
     uploads = Path(service.home) / "uploads"
     assert not uploads.exists() or not list(uploads.iterdir())
-    from jupyter_mlinfra.core.config import resolve_config
-    from jupyter_mlinfra.core.workspace import Workspace
-
-    ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
-    try:
-        kept = [ws.artifacts.stat(k).size for k in ws.artifacts.list("features/sources")]
-    finally:
-        ws.close()
-    assert all(size <= LIMIT for size in kept)
+    assert _kept_sources(service) == before
 
 
 def test_compact_usage_and_pages_are_remote(service, remote):

@@ -24,7 +24,7 @@ from ..errors import InvalidInput, NotFound, PermissionDenied, quote
 
 SOURCE_PREFIX = "features/sources/"
 _RUN_ARTIFACT = re.compile(r"^runs/[A-Za-z0-9_\-]+/artifacts/.+$")
-_SOURCE_KEY = re.compile(r"^features/sources/[0-9a-f]{64}\.parquet$")
+SOURCE_KEY = re.compile(r"^features/sources/[0-9a-f]{64}\.parquet$")
 
 PARQUET = "application/vnd.apache.parquet"
 CSV = "text/csv"
@@ -68,7 +68,7 @@ def _readable_key(ws, ref: str) -> str:
         key = ref[len("artifact:") :]
         if _RUN_ARTIFACT.match(key):
             ws.service("jobs").get_run(key.split("/")[1])  # NotFound when not readable
-        elif not _SOURCE_KEY.match(key):
+        elif not SOURCE_KEY.match(key):
             raise PermissionDenied(
                 f"artifact {quote(key)} is not source data: through the mlinfra service an "
                 f"'artifact:' source is an uploaded DataFrame (features/sources/...) or a job "

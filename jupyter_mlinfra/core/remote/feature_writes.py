@@ -110,6 +110,8 @@ def _define_view(fs, name: str, body: dict) -> dict:
             f"{join_keys}, the definition gives {sorted(raw_keys)}"
         )
     key_types = {k: normalize_dtype(str(raw_keys[k])) for k in join_keys}
+    if kind == "dataframe":
+        _check_uploaded(fs, ref)
     fingerprint = definition_fingerprint(
         transform=transform_fp,
         entities=entities,
@@ -162,6 +164,26 @@ def _define_view(fs, name: str, body: dict) -> dict:
         "join_keys": key_types,
         "source": {"kind": kind, "ref": ref},
     }
+
+
+def _check_uploaded(fs, ref: str) -> None:
+    """A DataFrame source names data the service holds (``POST /features/sources``). The
+    client defines first and uploads only when told the data is missing, so a refused
+    definition uploads nothing."""
+    from .feature_sources import SOURCE_KEY
+
+    key = ref[len("artifact:") :] if ref.startswith("artifact:") else ""
+    if not SOURCE_KEY.match(key):
+        raise InvalidInput(
+            "a DataFrame source is named by the ref POST /features/sources answered "
+            "(artifact:features/sources/<sha256>.parquet)"
+        )
+    if not fs.ws.artifacts.exists(key):
+        raise InvalidInput(
+            f"the DataFrame source {quote(ref)} has not been uploaded: send its parquet "
+            f"bytes to POST /features/sources, then the definition again",
+            details={"missing_source": ref},
+        )
 
 
 def _transform_pickle(body: dict) -> bytes | None:

@@ -162,9 +162,16 @@ class RemoteFeatures:
         pickled = _pickled(code)
         if pickled is not None:
             body["transform_pickle"] = pickled
-        if data.snapshot is not None:  # the DataFrame's rows, kept by the service
+        path = f"features/views/{_q(name)}/definition"
+        try:
+            answer = self.client.post(path, body)
+        except InvalidInput as exc:
+            # a DataFrame the service does not hold yet: upload it, then define again (a
+            # definition refused for any other reason uploads nothing)
+            if data.snapshot is None or exc.details.get("missing_source") != data.ref:
+                raise
             self._upload_source(data)
-        answer = self.client.post(f"features/views/{_q(name)}/definition", body)
+            answer = self.client.post(path, body)
         self._defined[name] = (answer["version"], code, data, event_timestamp)
         return answer
 
