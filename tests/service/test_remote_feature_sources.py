@@ -261,3 +261,43 @@ def test_compact_usage_and_pages_are_remote(service, remote):
     assert "store" in [e["name"] for e in bob.list_entities_page(limit=50)["items"]]
     view = bob.get_view("sales_stream")
     assert view.version == 1 and view.feature_names == ["net"] and view.source_kind == "push"
+
+
+@pytest.fixture(scope="module")
+def small_bodies(service_kit, tmp_path_factory):
+    """A service that takes request bodies of at most 12,000 bytes."""
+    svc = service_kit.start(
+        tmp_path_factory.mktemp("small-bodies"),
+        extra_env={"MLINFRA_MAX_REQUEST_BODY_BYTES": "12000"},
+    )
+    yield svc
+    service_kit.stop(svc)
+
+
+def test_computed_rows_larger_than_a_request_go_up_in_parts(small_bodies, remote):
+    import numpy as np
+
+    alice = remote(small_bodies, "alice").service("features")
+    alice.register_entity("store", ["store_id"])
+    n = 2000
+    big = pd.DataFrame(
+        {
+            "store_id": np.arange(n),
+            "event_timestamp": pd.Timestamp("2024-01-01", tz="UTC")
+            + pd.to_timedelta(np.arange(n), unit="min"),
+            "gross": np.random.default_rng(1).random(n),
+        }
+    )
+    _define(alice, "many", source=big)
+    done = alice.materialize("many", end="2024-02-01")
+    assert done["rows"] == n and done["files"] >= 2
+    assert alice.materialize("many", end="2024-02-01")["rows"] == 0  # every part recorded
+    entity_df = pd.DataFrame(
+        {"store_id": [0, n - 1], "event_timestamp": pd.to_datetime(["2024-01-05"] * 2, utc=True)}
+    )
+    frame = alice.get_training_frame(entity_df, ["many:net"])
+    expected = [big["gross"].iloc[0] * 0.8, big["gross"].iloc[n - 1] * 0.8]
+    assert frame["net"].tolist() == pytest.approx(expected)
+    pushed = alice.push("many", big.assign(event_timestamp=pd.Timestamp("2024-01-10", tz="UTC")))
+    assert pushed["rows"] == n
+    assert "413" in small_bodies.log.read_text()  # the service did refuse the whole

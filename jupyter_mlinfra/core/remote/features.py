@@ -282,7 +282,6 @@ class RemoteFeatures:
         from ..features.definitions import parse_time, to_utc_naive, utc_now
         from ..features.materialization import in_intervals
         from ..features.sources import apply_transform
-        from ..times import to_iso_z
 
         held_version, code, data, ts_col = self._definition(
             name, version, f"materializing {name!r}"
@@ -307,16 +306,36 @@ class RemoteFeatures:
                 in_intervals(to_utc_naive(source[ts_col], ts_col), [(start_dt, end_dt)])
             ]
         out = apply_transform(code.func, source, name)
-        return self._upload(
-            name,
-            out,
-            {
-                "mode": "materialize",
-                "version": held_version,
-                "start": to_iso_z(start_dt),
-                "end": to_iso_z(end_dt),
-            },
-        )
+        return self._upload_interval(name, out, held_version, ts_col, start_dt, end_dt)
+
+    def _upload_interval(self, name: str, out, version: int, ts_col: str, start, end) -> dict:
+        """Upload the rows of [start, end); when the service finds the body too large (413),
+        split the interval at the middle row's event time and upload each part (each part's
+        interval is recorded as done: a failure later leaves a resumable materialize)."""
+        from ..features.definitions import to_utc_naive
+        from ..times import to_iso_z
+
+        meta = {
+            "mode": "materialize",
+            "version": version,
+            "start": to_iso_z(start),
+            "end": to_iso_z(end),
+        }
+        try:
+            return self._upload(name, out, meta)
+        except Exception as exc:
+            if getattr(exc, "http_status", None) != 413 or ts_col not in out.columns:
+                raise
+            times = to_utc_naive(out[ts_col], ts_col).sort_values()
+            middle = times.iloc[len(times) // 2]
+            tz = getattr(start, "tzinfo", None)
+            cut = middle.tz_localize("UTC").to_pydatetime() if tz is not None else middle
+            if len(out) < 2 or not (start < cut < end):
+                raise  # one event time's rows are larger than the service takes
+            early = (to_utc_naive(out[ts_col], ts_col) < middle).to_numpy()
+            first = self._upload_interval(name, out[early], version, ts_col, start, cut)
+            second = self._upload_interval(name, out[~early], version, ts_col, cut, end)
+            return _combined(first, second)
 
     def push(self, name: str, rows: Any, version: int | None = None) -> dict:
         """Apply the view's transform to ``rows`` here; the service appends the result."""
@@ -331,7 +350,18 @@ class RemoteFeatures:
         if frame.empty:
             raise InvalidInput("push needs at least one row")
         out = apply_transform(code.func, frame, name)
-        return self._upload(name, out, {"mode": "push", "version": held_version})
+        return self._upload_rows(name, out, held_version)
+
+    def _upload_rows(self, name: str, out, version: int) -> dict:
+        """Push ``out``; when the service finds the body too large (413), in two halves."""
+        try:
+            return self._upload(name, out, {"mode": "push", "version": version})
+        except Exception as exc:
+            if getattr(exc, "http_status", None) != 413 or len(out) < 2:
+                raise
+            half = len(out) // 2
+            first = self._upload_rows(name, out.iloc[:half], version)
+            return _combined(first, self._upload_rows(name, out.iloc[half:], version))
 
     # -- data --------------------------------------------------------------------------------
     def sample(self, name: str, n: int = 10, version: int | None = None):
@@ -467,6 +497,22 @@ class RemoteFeatures:
                 datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
             ),
         )
+
+
+def _combined(first: dict, second: dict) -> dict:
+    """The answer of two uploads of one materialize or push: counts added, intervals
+    joined, up to date when both were."""
+    out = {**first, **second}
+    for key in ("rows", "files", "dropped_rows", "online_rows", "seconds"):
+        if key in first or key in second:
+            out[key] = first.get(key, 0) + second.get(key, 0)
+    if "intervals" in first or "intervals" in second:
+        out["intervals"] = list(first.get("intervals") or []) + list(second.get("intervals") or [])
+    if "start" in first:
+        out["start"] = first["start"]
+    if "up_to_date" in first or "up_to_date" in second:
+        out["up_to_date"] = bool(first.get("up_to_date")) and bool(second.get("up_to_date"))
+    return out
 
 
 class _Transform:
