@@ -1,9 +1,12 @@
 /** Notebook jobs API calls: /mlinfra/api/jobs*, /runs*. */
 
-import { APIClient, listItems } from '../client';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { APIClient, MLInfraAPIError, listItems } from '../client';
 import type {
   JobCreate,
   JobInfo,
+  JobUpdate,
   NotebookParameters,
   RunInfo,
   RunLogChunk,
@@ -35,6 +38,12 @@ export class JobsAPI {
   /** GET /jobs/{name}: the definition and its next fire times. */
   getJob(name: string): Promise<JobInfo> {
     return this.client.request<JobInfo>(['jobs', name]);
+  }
+
+  /** PATCH /jobs/{name}: change fields, validated as a new job (400 naming the field, 409 a
+   * dependency cycle, 403 not the owner). */
+  updateJob(name: string, changes: JobUpdate): Promise<JobInfo> {
+    return this.client.request<JobInfo>(['jobs', name], { method: 'PATCH', body: changes });
   }
 
   /** DELETE /jobs/{name} */
@@ -81,6 +90,46 @@ export class JobsAPI {
   /** GET /runs/{id}/log?offset= */
   runLog(id: string, offset = 0): Promise<RunLogChunk> {
     return this.client.request<RunLogChunk>(['runs', id, 'log'], {}, { offset });
+  }
+
+  /** GET /runs/{id}/artifacts/{name}: its URL (`download`: as an attachment). */
+  runArtifactUrl(id: string, name: string, download = false): string {
+    // the name's `/` stay path separators (the route and the description expect them)
+    const path = name
+      .split('/')
+      .map(part => encodeURIComponent(part))
+      .join('/');
+    return `${this.client.url('runs', id, 'artifacts')}/${path}${download ? '?download=1' : ''}`;
+  }
+
+  /** The first `limit` bytes of an artifact as text, and its whole size. */
+  async runArtifactText(
+    id: string,
+    name: string,
+    limit: number
+  ): Promise<{ text: string; size: number; truncated: boolean }> {
+    const url = `${this.runArtifactUrl(id, name)}?limit=${limit}`;
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, {}, this.client.serverSettings);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new MLInfraAPIError(`cannot reach the Jupyter server: ${reason}`, 'network_error', 0);
+    }
+    if (!response.ok) {
+      let message = `HTTP ${response.status}`;
+      try {
+        message = (await response.json()).error.message ?? message;
+      } catch {
+        /* not ours: keep the status */
+      }
+      throw new MLInfraAPIError(message, `http_${response.status}`, response.status);
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const size = Number(response.headers.get('X-Artifact-Size') ?? bytes.length);
+    // a cut in the middle of a UTF-8 sequence is not an error (stream: true keeps it back)
+    const text = new TextDecoder('utf-8').decode(bytes, { stream: bytes.length < size });
+    return { text, size, truncated: bytes.length < size };
   }
 
   /** GET /runs/{id}/output: the output notebook (nbformat JSON). */

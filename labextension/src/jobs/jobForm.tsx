@@ -111,6 +111,225 @@ export function cronInWords(expression: string): string | null {
   }
 }
 
+/** The fields of a job as typed in a form (the Jobs form, the job page's edit form). */
+export interface JobFieldsText {
+  params: NotebookParameter[] | null;
+  values: { [name: string]: string };
+  /** undefined: the form has no name field (a job's name does not change) */
+  name?: string;
+  timezone: string;
+  schedule: string;
+  previewError: Error | null;
+  retries: string;
+  timeout: string;
+  /** undefined: the form has no priority field */
+  priority?: string;
+}
+
+export interface JobFieldsCheck {
+  /** per parameter: why its text is not a value of its type, or null */
+  errors: { [name: string]: string | null };
+  invalidParams: number;
+  zoneOk: boolean;
+  /** the cron expression in words, null when empty or invalid */
+  words: string | null;
+  scheduleOk: boolean;
+  retriesOk: boolean;
+  timeoutOk: boolean;
+  priorityOk: boolean;
+  /** what still has to be fixed, in words ("a known time zone") */
+  blockers: string[];
+  ok: boolean;
+}
+
+/**
+ * The as-you-type validation of a job's fields, one piece shared by every form that makes or
+ * changes a job: parameters against their papermill types, the cron expression (in words and
+ * through the server's preview), the IANA time zone, retries, timeout and priority.
+ */
+export function checkJobFields(f: JobFieldsText): JobFieldsCheck {
+  const errors: { [name: string]: string | null } = Object.fromEntries(
+    (f.params ?? []).map(p => [p.name, parameterError(p, f.values[p.name] ?? '')])
+  );
+  const invalidParams = Object.values(errors).filter(Boolean).length;
+  const zoneOk = isTimeZone(f.timezone);
+  const schedule = f.schedule.trim();
+  const words = schedule ? cronInWords(schedule) : null;
+  const scheduleOk = !schedule || (f.previewError === null && words !== null);
+  const retriesOk = /^\d+$/.test(f.retries.trim());
+  const timeoutOk = !f.timeout.trim() || Number(f.timeout) > 0;
+  const priorityOk = f.priority === undefined || /^[+-]?\d+$/.test(f.priority.trim());
+  const nameOk = f.name === undefined || f.name.trim() !== '';
+  const blockers = [
+    invalidParams ? `${invalidParams} parameter(s) to fix` : '',
+    nameOk ? '' : 'a name',
+    zoneOk ? '' : 'a known time zone',
+    scheduleOk ? '' : 'a valid cron schedule',
+    retriesOk ? '' : 'retries: a whole number',
+    timeoutOk ? '' : 'timeout: seconds > 0',
+    priorityOk ? '' : 'priority: a whole number'
+  ].filter(Boolean);
+  return {
+    errors,
+    invalidParams,
+    zoneOk,
+    words,
+    scheduleOk,
+    retriesOk,
+    timeoutOk,
+    priorityOk,
+    blockers,
+    ok: blockers.length === 0
+  };
+}
+
+/** The server's next fire times of a cron expression, fetched as the user types (debounced). */
+export function useSchedulePreview(
+  api: MLInfraAPI,
+  schedule: string,
+  timezone: string
+): { preview: SchedulePreview | null; previewError: Error | null } {
+  const [preview, setPreview] = React.useState<SchedulePreview | null>(null);
+  const [previewError, setPreviewError] = React.useState<Error | null>(null);
+  React.useEffect(() => {
+    setPreview(null);
+    setPreviewError(null);
+    if (!schedule.trim()) {
+      return;
+    }
+    const timer = window.setTimeout(() => {
+      api.jobs.schedulePreview(schedule.trim(), timezone).then(setPreview).catch(setPreviewError);
+    }, 350);
+    return () => window.clearTimeout(timer);
+  }, [schedule, timezone]);
+  return { preview, previewError };
+}
+
+/** One parameter's field, validated against its papermill type as the user types. */
+export function ParameterField(p: {
+  parameter: NotebookParameter;
+  value: string;
+  error: string | null;
+  onChange: (text: string) => void;
+}): JSX.Element {
+  const q = p.parameter;
+  return (
+    <label className="jp-mlinfra-Field" data-parameter={q.name}>
+      <span>
+        {q.name} <span className="jp-mlinfra-Jobs-muted">{q.inferred_type_name}</span>
+      </span>
+      {q.inferred_type_name === 'bool' ? (
+        <input
+          type="checkbox"
+          checked={p.value === 'True' || p.value === 'true'}
+          onChange={e => p.onChange(e.target.checked ? 'True' : 'False')}
+          aria-label={`Parameter ${q.name}`}
+        />
+      ) : (
+        <input
+          type="text"
+          inputMode={
+            q.inferred_type_name === 'int'
+              ? 'numeric'
+              : q.inferred_type_name === 'float'
+                ? 'decimal'
+                : 'text'
+          }
+          value={p.value ?? ''}
+          title={q.help || `default ${q.default}`}
+          onChange={e => p.onChange(e.target.value)}
+          aria-label={`Parameter ${q.name}`}
+          aria-invalid={p.error ? true : undefined}
+          aria-describedby={p.error ? `mlinfra-param-error-${q.name}` : undefined}
+        />
+      )}
+      {p.error && (
+        <span className="jp-mlinfra-FieldError" id={`mlinfra-param-error-${q.name}`} role="alert">
+          {p.error}
+        </span>
+      )}
+    </label>
+  );
+}
+
+/** The cron field (in words, with the next fire times) and the IANA time zone field. */
+export function ScheduleFields(p: {
+  schedule: string;
+  timezone: string;
+  onSchedule: (text: string) => void;
+  onTimezone: (text: string) => void;
+  check: JobFieldsCheck;
+  preview: SchedulePreview | null;
+  previewError: Error | null;
+}): JSX.Element {
+  const zones = React.useMemo(timeZoneNames, []);
+  return (
+    <fieldset className="jp-mlinfra-Jobs-schedule">
+      <legend>Schedule</legend>
+      <label className="jp-mlinfra-Field">
+        <span>Cron</span>
+        <input
+          placeholder="e.g. 0 6 * * 1-5 (empty: on demand)"
+          value={p.schedule}
+          onChange={e => p.onSchedule(e.target.value)}
+          aria-label="Cron schedule"
+        />
+      </label>
+      <label className="jp-mlinfra-Field">
+        <span>Time zone</span>
+        <input
+          value={p.timezone}
+          onChange={e => p.onTimezone(e.target.value)}
+          aria-label="Time zone"
+          aria-invalid={p.check.zoneOk ? undefined : true}
+          list="jp-mlinfra-timezones"
+        />
+        <datalist id="jp-mlinfra-timezones">
+          {zones.map(z => (
+            <option key={z} value={z} />
+          ))}
+        </datalist>
+        {!p.check.zoneOk && (
+          <span className="jp-mlinfra-FieldError" role="alert">
+            unknown time zone (an IANA name, e.g. Europe/Paris)
+          </span>
+        )}
+      </label>
+      <div className="jp-mlinfra-Jobs-presets">
+        {[
+          ['hourly', '0 * * * *'],
+          ['daily 06:00', '0 6 * * *'],
+          ['weekdays 06:00', '0 6 * * 1-5'],
+          ['weekly', '0 6 * * 1']
+        ].map(([label, cron]) => (
+          <button
+            type="button"
+            key={label}
+            className="jp-mlinfra-LinkButton"
+            onClick={() => p.onSchedule(cron)}
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+      {p.check.words && (
+        <p className="jp-mlinfra-Jobs-cronWords" aria-label="Schedule in words">
+          {p.check.words}
+          {p.timezone.trim() ? ` (${p.timezone.trim()})` : ''}
+        </p>
+      )}
+      {p.previewError && <ErrorBanner error={p.previewError} context="Schedule" />}
+      {p.preview && (
+        <ol className="jp-mlinfra-Jobs-fireTimes" aria-label="Next fire times">
+          {p.preview.next_fire_times.map(t => (
+            <li key={t}>{formatFireTime(t, p.timezone.trim())}</li>
+          ))}
+        </ol>
+      )}
+    </fieldset>
+  );
+}
+
 export interface JobFormProps {
   api: MLInfraAPI;
   /** The notebook: fixed, or (when null) the one open in the notebook tracker. */
@@ -137,8 +356,6 @@ export function JobForm(props: JobFormProps): JSX.Element {
   const [name, setName] = React.useState('');
   const [schedule, setSchedule] = React.useState('');
   const [timezone, setTimezone] = React.useState(localTimezone());
-  const [preview, setPreview] = React.useState<SchedulePreview | null>(null);
-  const [previewError, setPreviewError] = React.useState<Error | null>(null);
   const [dependsOn, setDependsOn] = React.useState<string[]>([]);
   const [retries, setRetries] = React.useState('0');
   const [timeout, setTimeoutText] = React.useState('');
@@ -183,38 +400,22 @@ export function JobForm(props: JobFormProps): JSX.Element {
       .catch(setError);
   }, [path]);
 
-  React.useEffect(() => {
-    setPreview(null);
-    setPreviewError(null);
-    if (!schedule.trim()) {
-      return;
-    }
-    const timer = window.setTimeout(() => {
-      api.jobs.schedulePreview(schedule.trim(), timezone).then(setPreview).catch(setPreviewError);
-    }, 350);
-    return () => window.clearTimeout(timer);
-  }, [schedule, timezone]);
+  const { preview, previewError } = useSchedulePreview(api, schedule, timezone);
 
-  const errors: { [name: string]: string | null } = Object.fromEntries(
-    (params ?? []).map(p => [p.name, parameterError(p, values[p.name] ?? '')])
-  );
-  const invalidParams = Object.values(errors).filter(Boolean).length;
-  const zoneOk = isTimeZone(timezone);
-  const words = schedule.trim() ? cronInWords(schedule.trim()) : null;
-  const scheduleOk = !schedule.trim() || (previewError === null && words !== null);
-  const retriesOk = /^\d+$/.test(retries.trim());
-  const timeoutOk = !timeout.trim() || Number(timeout) > 0;
-  const runnable = !!path && params !== null && invalidParams === 0;
-  const creatable =
-    runnable && name.trim() !== '' && zoneOk && scheduleOk && retriesOk && timeoutOk;
-  const blockers = [
-    invalidParams ? `${invalidParams} parameter(s) to fix` : '',
-    name.trim() ? '' : 'a name',
-    zoneOk ? '' : 'a known time zone',
-    scheduleOk ? '' : 'a valid cron schedule',
-    retriesOk ? '' : 'retries: a whole number',
-    timeoutOk ? '' : 'timeout: seconds > 0'
-  ].filter(Boolean);
+  const check = checkJobFields({
+    params,
+    values,
+    name,
+    timezone,
+    schedule,
+    previewError,
+    retries,
+    timeout
+  });
+  const { errors } = check;
+  const runnable = !!path && params !== null && check.invalidParams === 0;
+  const creatable = runnable && check.ok;
+  const blockers = check.blockers;
 
   const parameters = () =>
     Object.fromEntries((params ?? []).map(p => [p.name, typedValue(p, values[p.name] ?? '')]));
@@ -256,8 +457,6 @@ export function JobForm(props: JobFormProps): JSX.Element {
     }
   };
 
-  const zones = React.useMemo(timeZoneNames, []);
-
   return (
     <section className="jp-mlinfra-Section jp-mlinfra-Jobs-form" aria-label="New job">
       <h3>{props.heading ?? 'New job from the open notebook'}</h3>
@@ -286,112 +485,24 @@ export function JobForm(props: JobFormProps): JSX.Element {
               <p className="jp-mlinfra-Empty">This notebook has no cell tagged “parameters”.</p>
             )}
             {(params ?? []).map(p => (
-              <label className="jp-mlinfra-Field" key={p.name} data-parameter={p.name}>
-                <span>
-                  {p.name} <span className="jp-mlinfra-Jobs-muted">{p.inferred_type_name}</span>
-                </span>
-                {p.inferred_type_name === 'bool' ? (
-                  <input
-                    type="checkbox"
-                    checked={values[p.name] === 'True' || values[p.name] === 'true'}
-                    onChange={e =>
-                      setValues({ ...values, [p.name]: e.target.checked ? 'True' : 'False' })
-                    }
-                    aria-label={`Parameter ${p.name}`}
-                  />
-                ) : (
-                  <input
-                    type="text"
-                    inputMode={
-                      p.inferred_type_name === 'int'
-                        ? 'numeric'
-                        : p.inferred_type_name === 'float'
-                          ? 'decimal'
-                          : 'text'
-                    }
-                    value={values[p.name] ?? ''}
-                    title={p.help || `default ${p.default}`}
-                    onChange={e => setValues({ ...values, [p.name]: e.target.value })}
-                    aria-label={`Parameter ${p.name}`}
-                    aria-invalid={errors[p.name] ? true : undefined}
-                    aria-describedby={errors[p.name] ? `mlinfra-param-error-${p.name}` : undefined}
-                  />
-                )}
-                {errors[p.name] && (
-                  <span
-                    className="jp-mlinfra-FieldError"
-                    id={`mlinfra-param-error-${p.name}`}
-                    role="alert"
-                  >
-                    {errors[p.name]}
-                  </span>
-                )}
-              </label>
+              <ParameterField
+                key={p.name}
+                parameter={p}
+                value={values[p.name] ?? ''}
+                error={errors[p.name]}
+                onChange={text => setValues({ ...values, [p.name]: text })}
+              />
             ))}
           </fieldset>
-          <fieldset className="jp-mlinfra-Jobs-schedule">
-            <legend>Schedule</legend>
-            <label className="jp-mlinfra-Field">
-              <span>Cron</span>
-              <input
-                placeholder="e.g. 0 6 * * 1-5 (empty: on demand)"
-                value={schedule}
-                onChange={e => setSchedule(e.target.value)}
-                aria-label="Cron schedule"
-              />
-            </label>
-            <label className="jp-mlinfra-Field">
-              <span>Time zone</span>
-              <input
-                value={timezone}
-                onChange={e => setTimezone(e.target.value)}
-                aria-label="Time zone"
-                aria-invalid={zoneOk ? undefined : true}
-                list="jp-mlinfra-timezones"
-              />
-              <datalist id="jp-mlinfra-timezones">
-                {zones.map(z => (
-                  <option key={z} value={z} />
-                ))}
-              </datalist>
-              {!zoneOk && (
-                <span className="jp-mlinfra-FieldError" role="alert">
-                  unknown time zone (an IANA name, e.g. Europe/Paris)
-                </span>
-              )}
-            </label>
-            <div className="jp-mlinfra-Jobs-presets">
-              {[
-                ['hourly', '0 * * * *'],
-                ['daily 06:00', '0 6 * * *'],
-                ['weekdays 06:00', '0 6 * * 1-5'],
-                ['weekly', '0 6 * * 1']
-              ].map(([label, cron]) => (
-                <button
-                  type="button"
-                  key={label}
-                  className="jp-mlinfra-LinkButton"
-                  onClick={() => setSchedule(cron)}
-                >
-                  {label}
-                </button>
-              ))}
-            </div>
-            {words && (
-              <p className="jp-mlinfra-Jobs-cronWords" aria-label="Schedule in words">
-                {words}
-                {timezone.trim() ? ` (${timezone.trim()})` : ''}
-              </p>
-            )}
-            {previewError && <ErrorBanner error={previewError} context="Schedule" />}
-            {preview && (
-              <ol className="jp-mlinfra-Jobs-fireTimes" aria-label="Next fire times">
-                {preview.next_fire_times.map(t => (
-                  <li key={t}>{formatFireTime(t, timezone.trim())}</li>
-                ))}
-              </ol>
-            )}
-          </fieldset>
+          <ScheduleFields
+            schedule={schedule}
+            timezone={timezone}
+            onSchedule={setSchedule}
+            onTimezone={setTimezone}
+            check={check}
+            preview={preview}
+            previewError={previewError}
+          />
           {props.jobs.length > 0 && (
             <fieldset className="jp-mlinfra-Jobs-deps">
               <legend>Runs after</legend>

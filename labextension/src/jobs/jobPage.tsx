@@ -7,11 +7,13 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import * as React from 'react';
 
+// its styles (style/jobPage.css: the job graph, the job editor, the model's about box)
+import '../../style/jobPage.css';
+
 import {
   DataTable,
   DataTableColumn,
   ErrorBanner,
-  JobLink,
   KeyValueTable,
   NotebookLink,
   RunLink,
@@ -22,8 +24,10 @@ import {
 } from '../common';
 import { PageProps } from '../shell/pages';
 import { CommandIDs } from '../tokens';
-import type { RunInfo } from '../types';
+import type { JobInfo, RunInfo } from '../types';
 import { formatFireTime } from './fireTimes';
+import { JobEditForm } from './jobEdit';
+import { JobGraph, dependencyGraph } from './jobGraph';
 import { cronInWords } from './jobForm';
 import { StateBadge, progressText } from './runState';
 
@@ -58,15 +62,73 @@ export function JobPage(props: PageProps): JSX.Element {
     intervalMs: 3000,
     deps: [name]
   });
+  const jobs = usePoll(() => api.jobs.listJobs(), { active, intervalMs: 15000, deps: [name] });
   const [error, setError] = React.useState<Error | null>(null);
-  const info = job.data;
+  const [editing, setEditing] = React.useState(false);
+  const [saved, setSaved] = React.useState<JobInfo | null>(null);
+  // the answer of a save wins over a poll started before it
+  const info = saved && saved.name === name ? saved : job.data;
+  const graph = React.useMemo(
+    () => dependencyGraph(name, jobs.data ?? [], info ?? undefined),
+    [name, jobs.data, info]
+  );
+  const graphKey = graph.nodes.join('\n');
+  const lastRuns = usePoll(
+    async () => {
+      const found = await Promise.all(
+        graph.nodes.map(n =>
+          api.jobs
+            .listRuns({ job: n, limit: 1 })
+            .then(page => [n, page.items[0] ?? null] as const)
+            .catch(() => [n, null] as const)
+        )
+      );
+      return Object.fromEntries(found) as { [name: string]: RunInfo | null };
+    },
+    { active, intervalMs: 5000, deps: [graphKey] }
+  );
+
+  const confirm = async (title: string, body: string, label: string, warn = false) => {
+    const answer = await showDialog({
+      title,
+      body,
+      buttons: [
+        Dialog.cancelButton(),
+        warn ? Dialog.warnButton({ label }) : Dialog.okButton({ label })
+      ]
+    });
+    return answer.button.accept;
+  };
 
   const act = async (action: 'run' | 'pause' | 'resume') => {
     setError(null);
+    if (action === 'pause') {
+      if (
+        !(await confirm(
+          `Pause job ${name}?`,
+          'Its schedule stops firing until you resume it; runs already started go on.',
+          'Pause'
+        ))
+      ) {
+        return;
+      }
+    } else if (action === 'resume') {
+      if (
+        !(await confirm(
+          `Resume job ${name}?`,
+          'Its schedule fires again from now on (ticks missed while paused are not caught up).',
+          'Resume'
+        ))
+      ) {
+        return;
+      }
+    }
     try {
       const result = await api.jobs.jobAction(name, action);
       if (action === 'run') {
         await app.commands.execute(CommandIDs.openRun, { id: (result as RunInfo).id });
+      } else {
+        setSaved(result as JobInfo);
       }
       void job.refresh();
       void runs.refresh();
@@ -75,12 +137,14 @@ export function JobPage(props: PageProps): JSX.Element {
     }
   };
   const remove = async () => {
-    const answer = await showDialog({
-      title: `Delete job ${name}?`,
-      body: 'Its schedule stops; its past runs stay listed.',
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
-    });
-    if (!answer.button.accept) {
+    if (
+      !(await confirm(
+        `Delete job ${name}?`,
+        'Its schedule stops; its past runs stay listed.',
+        'Delete',
+        true
+      ))
+    ) {
       return;
     }
     try {
@@ -113,6 +177,13 @@ export function JobPage(props: PageProps): JSX.Element {
             >
               {info.active ? 'Pause' : 'Resume'}
             </button>
+            <button
+              className="jp-mlinfra-Button"
+              onClick={() => setEditing(!editing)}
+              aria-expanded={editing}
+            >
+              {editing ? 'Close editor' : 'Edit'}
+            </button>
             <button className="jp-mlinfra-Button" onClick={() => void remove()}>
               Delete
             </button>
@@ -120,7 +191,22 @@ export function JobPage(props: PageProps): JSX.Element {
         )}
       </header>
       <ErrorBanner error={job.error ?? error} context="Job" />
-      {info && (
+      {info && editing && (
+        <JobEditForm
+          key={info.name}
+          api={api}
+          job={info}
+          jobs={jobs.data ?? []}
+          onSaved={changed => {
+            setSaved(changed);
+            setEditing(false);
+            void job.refresh();
+            void jobs.refresh();
+          }}
+          onCancel={() => setEditing(false)}
+        />
+      )}
+      {info && !editing && (
         <div className="jp-mlinfra-PageGrid">
           <section className="jp-mlinfra-Section" aria-label="Definition">
             <h2>Definition</h2>
@@ -131,8 +217,9 @@ export function JobPage(props: PageProps): JSX.Element {
                 ['notebook', <NotebookLink key="nb" path={info.notebook} />],
                 ['owner', info.owner],
                 ['retries', String(info.retries)],
-                ['timeout', info.timeout ? `${info.timeout} s` : '—'],
+                ['timeout', info.timeout_seconds ? `${info.timeout_seconds} s` : '—'],
                 ['priority', String(info.priority)],
+                ['visibility', info.visibility],
                 ['tags', info.tags.length ? info.tags.join(', ') : '—'],
                 ['created', formatTimestamp(info.created_at)]
               ]}
@@ -165,20 +252,20 @@ export function JobPage(props: PageProps): JSX.Element {
             ) : (
               <p className="jp-mlinfra-Empty">On demand (no schedule).</p>
             )}
-            <h2>Runs after</h2>
-            {info.depends_on.length ? (
-              <ul aria-label="Depends on">
-                {info.depends_on.map(d => (
-                  <li key={d}>
-                    <JobLink name={d} />
-                  </li>
-                ))}
-              </ul>
-            ) : (
-              <p className="jp-mlinfra-Empty">No other job.</p>
-            )}
           </section>
         </div>
+      )}
+      {info && (
+        <section className="jp-mlinfra-Section" aria-label="Dependencies">
+          <h2>Dependencies</h2>
+          <p className="jp-mlinfra-Muted">
+            Upstream jobs on the left run before this one; jobs on the right run after it. Each
+            shows its last run.
+          </p>
+          <div className="jp-mlinfra-JobGraph-scroll">
+            <JobGraph name={name} graph={graph} lastRuns={lastRuns.data ?? {}} />
+          </div>
+        </section>
       )}
       <section className="jp-mlinfra-Section" aria-label="Run history">
         <h2>
@@ -198,4 +285,3 @@ export function JobPage(props: PageProps): JSX.Element {
     </div>
   );
 }
-

@@ -32,12 +32,36 @@ export interface JobInfo {
   priority: number;
   resources: { cpus: number; memory_mb: number };
   retries: number;
+  /** deprecated alias of retry_backoff_seconds */
   retry_backoff: number;
+  retry_backoff_seconds: number | null;
+  /** deprecated alias of timeout_seconds */
   timeout: number | null;
+  timeout_seconds: number | null;
   tags: string[];
   active: boolean;
+  /** who may make their jobs run after this one */
+  visibility: FeatureVisibility;
+  team: string;
   next_fire_times: string[];
   created_at: string;
+}
+
+/** PATCH /jobs/{ref}: the fields to change (a job's name does not change). */
+export interface JobUpdate {
+  notebook?: string;
+  parameters?: { [name: string]: JSONValue };
+  schedule?: string | null;
+  timezone?: string;
+  depends_on?: string[];
+  active?: boolean;
+  visibility?: FeatureVisibility;
+  description?: string;
+  priority?: number;
+  retries?: number;
+  retry_backoff_seconds?: number;
+  timeout_seconds?: number | null;
+  tags?: string[];
 }
 
 export interface JobCreate {
