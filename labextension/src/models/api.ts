@@ -32,6 +32,15 @@ export class ModelsAPI {
     return this.client.request(['models', name]);
   }
 
+  /** PATCH /models/{name}: set the description, add or change tags, remove tags (its owner or
+   * a role that may change others' things; 403 otherwise). */
+  updateModel(
+    name: string,
+    changes: { description?: string; tags?: { [key: string]: string }; remove_tags?: string[] }
+  ): Promise<{ name: string; description: string; tags: { [key: string]: string } }> {
+    return this.client.request(['models', name], { method: 'PATCH', body: changes });
+  }
+
   /** GET /models/{name}/versions/{version}: everything captured at registration. */
   getModelVersion(name: string, version: number): Promise<ModelVersionInfo> {
     return this.client.request(['models', name, 'versions', String(version)]);

@@ -5,6 +5,7 @@ import * as React from 'react';
 import { askName } from '../common';
 import { PageDefinition, PageProps } from '../shell/pages';
 import { CommandIDs } from '../tokens';
+import { ModelAbout } from './modelAbout';
 import { ModelDetailsView } from './tab';
 
 export function ModelPage(props: PageProps): JSX.Element {
@@ -18,6 +19,9 @@ export function ModelPage(props: PageProps): JSX.Element {
         props={{ api: props.api, active: props.active }}
         onClose={props.close}
         onChanged={() => undefined}
+        renderAbout={(info, refresh) => (
+          <ModelAbout key={info.name} api={props.api} info={info} onSaved={refresh} />
+        )}
       />
     </div>
   );

@@ -178,6 +178,8 @@ export function ModelDetailsView(p: {
   version?: number;
   onClose: () => void;
   onChanged: () => void;
+  /** Shown instead of the description and tags (the model page edits them in place). */
+  renderAbout?: (info: ModelDetails, refresh: () => void) => React.ReactNode;
 }): JSX.Element {
   const { api, active } = p.props;
   const details = usePoll(() => api.models.getModel(p.name), { active, deps: [p.name] });
@@ -208,20 +210,26 @@ export function ModelDetailsView(p: {
         !details.error && <p className="jp-mlinfra-Empty">Loading…</p>
       ) : (
         <>
-          {info.description && <p className="jp-mlinfra-Description">{info.description}</p>}
+          {p.renderAbout
+            ? p.renderAbout(info, refresh)
+            : info.description && <p className="jp-mlinfra-Description">{info.description}</p>}
           <KeyValueTable
             label="Model"
             entries={[
               ['owner', info.owner],
               ['versions', `${info.versions.length} (latest v${info.latest_version})`],
-              [
-                'tags',
-                Object.keys(info.tags).length
-                  ? Object.entries(info.tags)
-                      .map(([k, v]) => `${k}=${v}`)
-                      .join(', ')
-                  : '—'
-              ],
+              ...(p.renderAbout
+                ? []
+                : [
+                    [
+                      'tags',
+                      Object.keys(info.tags).length
+                        ? Object.entries(info.tags)
+                            .map(([k, v]) => `${k}=${v}`)
+                            .join(', ')
+                        : '—'
+                    ] as [string, string]
+                  ]),
               ['updated', formatTimestamp(info.updated_at)]
             ]}
           />
