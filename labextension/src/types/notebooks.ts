@@ -22,6 +22,8 @@ export interface ExecutedNotebook {
   finished_at: string | null;
   duration_seconds: number | null;
   error: string | null;
+  /** paths under /mlinfra/api: the notebook, its HTML and .ipynb renderings, its run */
+  links: { self: string; html: string; ipynb: string; run?: string };
 }
 
 export interface ExecutedNotebookPage {
