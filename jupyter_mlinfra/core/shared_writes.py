@@ -17,7 +17,9 @@ A kernel knows it is a reproduce re-run from its environment:
 - ``MLINFRA_REPRODUCE_CAPTURE_FILE``: a JSON-lines file the re-run appends to (reproduce's
   direct path through the shared notebook runner);
 - ``MLINFRA_RUN_ID`` of a job run tagged ``mlinfra-reproduce`` (reproduce's job path): each
-  captured write is an artifact ``mlinfra-reproduce-*.json`` of that run.
+  captured write is an artifact ``mlinfra-reproduce-*.json`` of that run. A job kernel of the
+  central service holds no catalog: the service captures the writes its requests (made with
+  the run's token) ask for, by ``Workspace.acting_run_id``.
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ def capture_log(workspace) -> CaptureLog | None:
     path = os.environ.get(CAPTURE_FILE_ENV)
     if path:
         return FileCaptureLog(path)
-    run_id = os.environ.get("MLINFRA_RUN_ID")
+    # a request of a job run's kernel to the central service (its run token): the run's
+    # kernel holds no catalog, so the service captures for it
+    run_id = getattr(workspace, "acting_run_id", None) or os.environ.get("MLINFRA_RUN_ID")
     if run_id and _is_reproduce_run(workspace, run_id):
         return RunCaptureLog(workspace, run_id)
     return None

@@ -61,6 +61,9 @@ class Workspace:
         self._services: dict[str, Any] = {}
         self._parent: Workspace | None = None
         self._lock = threading.RLock()
+        # the job run whose kernel makes this request (the central service, a run token):
+        # inside a reproduce re-run, its writes to shared state are captured (shared_writes)
+        self.acting_run_id: str | None = None
         self.remote: ServiceClient | None = None  # remote mode: the central service's client
         if self.config.settings.service_url:
             from .remote import ServiceClient

@@ -107,7 +107,13 @@ class MLInfraHandler(APIHandler):
             return base
         user = self.current_user
         name = getattr(user, "username", None) or getattr(user, "name", None)
-        return base.for_user(name, groups=_groups(user)) if name else base
+        if not name:
+            return base
+        ws = base.for_user(name, groups=_groups(user))
+        hub_user = getattr(user, "hub_user", None)
+        if isinstance(hub_user, dict) and hub_user.get("kind") == "run":
+            ws.acting_run_id = str(hub_user.get("run") or "") or None  # a job kernel's token
+        return ws
 
     def json_body(self) -> dict[str, Any]:
         """The JSON body (checked against the operation's schema in ``prepare``)."""

@@ -252,3 +252,43 @@ def test_job_kernels_hold_no_credentials_postgres_s3(
         )
     finally:
         service_kit.stop(svc)
+
+
+REPRODUCE_NOTEBOOK = {
+    "cells": [
+        _cell("params", "model_name = 'm'", ("parameters",)),
+        _cell(
+            "train",
+            "import numpy as np\n"
+            "from jupyter_mlinfra import models\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "X = np.array([[0.0, 1.0], [1.0, 0.0]] * 5)\n"
+            "y = np.array([0, 1] * 5)\n"
+            "model = LogisticRegression().fit(X, y)\n"
+            "v = models.register(model_name, model, input_example=X[:2], metrics={'acc': 1.0})\n"
+            "print('REGISTERED', v.version, getattr(v, 'registered', True))\n",
+        ),
+    ],
+    "metadata": ENV_NOTEBOOK["metadata"],
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+def test_reproducing_through_the_service_captures_the_run_kernels_writes(service, remote):
+    """A version registered by a job run, reproduced by the service (as a job run whose
+    kernel holds only a run token): the re-run's registration is captured, not applied."""
+    (service.root / "repro.ipynb").write_text(json.dumps(REPRODUCE_NOTEBOOK))
+    name = f"repro-{uuid.uuid4().hex[:6]}"
+    bob = remote(service, "bob")
+    jobs = bob.service("jobs")
+    run = jobs.submit("repro.ipynb", parameters={"model_name": name})
+    done = jobs.wait_for_runs([run["id"]], timeout=600)[0]
+    assert done["state"] == "succeeded", jobs.run_log(run["id"])
+    models = bob.service("models")
+    assert models.get(name).version == 1
+    result = models.reproduce(f"{name}:1")
+    assert result["error"] is None, result
+    kinds = [w["kind"] for w in result["captured_writes"]]
+    assert "model_version" in kinds or any("register" in k for k in kinds), result
+    assert [v.version for v in models.search(name=name)] == [1]
