@@ -4,3 +4,4 @@ import './features.css';
 import './models.css';
 import './jobs.css';
 import './pages.css';
+import './run.css';

@@ -7,7 +7,6 @@
 import * as React from 'react';
 
 import {
-  DataTable,
   ErrorBanner,
   JobLink,
   askName,
@@ -21,9 +20,18 @@ import {
 } from '../common';
 import { PageDefinition, PageProps } from '../shell/pages';
 import { CommandIDs } from '../tokens';
-import type { JSONValue, RunInfo, RunLogChunk } from '../types';
+import type { JSONValue, RunError, RunInfo, RunLogChunk } from '../types';
+import { ArtifactPreviews } from './artifactPreview';
 import { JobForm } from './jobForm';
 import { JobPage } from './jobPage';
+import {
+  FailedCell,
+  NotebookDocument,
+  OutputNotebook,
+  failedCellIndex,
+  scrollToCell,
+  useRenderMime
+} from './outputNotebook';
 import { StateBadge, isFinal, isStartingKernel, progressText } from './runState';
 
 const RUN_POLL_MS = 1500;
@@ -54,6 +62,20 @@ export function RunPage(props: PageProps): JSX.Element {
   const [error, setError] = React.useState<Error | null>(null);
   const info = run.data && run.data.id === id ? run.data : null;
   const final = info ? isFinal(info.state) : false;
+
+  // The output notebook: fetched again each time the run reports another executed cell
+  // (and once when it ends), through the run's own poll: none once the run has finished.
+  const hasOutput =
+    info !== null && info.state !== 'queued' && info.state !== 'waiting' && !isStartingKernel(info);
+  const output = usePoll(() => api.jobs.runOutput(id) as Promise<NotebookDocument>, {
+    active: active && hasOutput,
+    intervalMs: 0,
+    deps: [id, info?.progress?.executed, info?.state]
+  });
+  const rendermime = useRenderMime(app);
+  const notebookRef = React.useRef<HTMLDivElement>(null);
+  const failed = info?.error ? failedCellOf(info.error) : null;
+  const failedIndex = output.data ? failedCellIndex(output.data.cells ?? [], failed) : -1;
 
   // The log follows its tail unless the user scrolled up.
   const logRef = React.useRef<HTMLPreElement>(null);
@@ -173,15 +195,13 @@ export function RunPage(props: PageProps): JSX.Element {
       ) : (
         <>
           {info.error && info.state !== 'cancelled' && (
-            <div className="jp-mlinfra-Jobs-error" role="alert">
-              <strong>{info.error.type}</strong>: {info.error.message}
-              {info.error.cell_index !== undefined && (
-                <span className="jp-mlinfra-Muted"> (cell {info.error.cell_index})</span>
-              )}
-              {info.error.cell_source && (
-                <pre className="jp-mlinfra-Jobs-cell">{info.error.cell_source}</pre>
-              )}
-            </div>
+            <RunErrorView
+              error={info.error}
+              cellLabel={failedCellLabel(info.error, output.data, failedIndex)}
+              onShowCell={
+                failedIndex >= 0 ? () => scrollToCell(notebookRef.current, failedIndex) : null
+              }
+            />
           )}
           {info.state === 'cancelled' && (
             <p className="jp-mlinfra-Muted" role="status">
@@ -234,26 +254,6 @@ export function RunPage(props: PageProps): JSX.Element {
               )}
             </section>
             <section className="jp-mlinfra-Section" aria-label="Log">
-              {(info.artifacts ?? []).length > 0 && (
-                <>
-                  <h2>Artifacts</h2>
-                  <DataTable
-                    label="Run artifacts"
-                    columns={[
-                      { id: 'name', label: 'Artifact', render: a => a.name },
-                      {
-                        id: 'size',
-                        label: 'Size',
-                        align: 'right',
-                        render: a => `${(a.size / 1024).toFixed(1)} KB`
-                      }
-                    ]}
-                    rows={info.artifacts ?? []}
-                    rowKey={a => a.key}
-                    emptyText="No artifacts."
-                  />
-                </>
-              )}
               <h2>Log</h2>
               <pre
                 ref={logRef}
@@ -270,7 +270,109 @@ export function RunPage(props: PageProps): JSX.Element {
               </pre>
             </section>
           </div>
+          {(info.artifacts ?? []).length > 0 && (
+            <section className="jp-mlinfra-Section" aria-label="Artifacts">
+              <h2>Artifacts</h2>
+              <ArtifactPreviews api={api} runId={id} artifacts={info.artifacts ?? []} />
+            </section>
+          )}
+          <section className="jp-mlinfra-Section" aria-label="Output notebook">
+            <h2>
+              Output notebook
+              {!final && hasOutput && (
+                <span className="jp-mlinfra-Muted"> (updates as cells complete)</span>
+              )}
+            </h2>
+            {!hasOutput ? (
+              <p className="jp-mlinfra-Empty">The output appears once the first cell has run.</p>
+            ) : output.data && rendermime ? (
+              <OutputNotebook
+                notebook={output.data}
+                rendermime={rendermime}
+                failedIndex={failedIndex}
+                rootRef={notebookRef}
+                label="Output notebook (read-only)"
+              />
+            ) : output.error && !final ? (
+              <p className="jp-mlinfra-Empty">The output appears once the first cell has run.</p>
+            ) : (
+              <>
+                <ErrorBanner error={output.error} context="Could not load the output notebook" />
+                {!output.error && <p className="jp-mlinfra-Empty">Loading…</p>}
+              </>
+            )}
+          </section>
         </>
+      )}
+    </div>
+  );
+}
+
+/** Where the run failed, for locating the cell in the rendered output. */
+function failedCellOf(error: RunError): FailedCell {
+  const withCount = error as RunError & { execution_count?: number | null };
+  return {
+    cellId: error.cell_id,
+    executionCount: withCount.execution_count ?? undefined,
+    cellIndex: error.cell_index
+  };
+}
+
+/** "cell 3": the failing cell's prompt number, as the rendered notebook shows it. */
+function failedCellLabel(
+  error: RunError,
+  notebook: NotebookDocument | null,
+  index: number
+): string | null {
+  const cell = index >= 0 ? notebook?.cells?.[index] : undefined;
+  const count =
+    cell?.execution_count ?? (error as RunError & { execution_count?: number }).execution_count;
+  if (count !== undefined && count !== null) {
+    return `cell ${count}`;
+  }
+  return error.cell_index !== undefined ? `cell ${error.cell_index}` : null;
+}
+
+const ANSI = new RegExp(String.fromCharCode(27) + '\\[[0-9;?]*[A-Za-z]', 'g');
+
+/** The error: type and message, the link to its cell, the traceback (ANSI codes removed). */
+function RunErrorView(p: {
+  error: RunError;
+  cellLabel: string | null;
+  onShowCell: (() => void) | null;
+}): JSX.Element {
+  const { error } = p;
+  const traceback = (error.traceback ?? '').replace(ANSI, '').trim();
+  return (
+    <div className="jp-mlinfra-Jobs-error jp-mlinfra-RunError" role="alert" aria-label="Run error">
+      <div className="jp-mlinfra-RunError-head">
+        <strong data-field="ename">{error.type}</strong>:{' '}
+        <span data-field="evalue">{error.message}</span>
+        {p.cellLabel &&
+          (p.onShowCell ? (
+            <>
+              {' '}
+              in{' '}
+              <button
+                type="button"
+                className="jp-mlinfra-LinkButton"
+                onClick={p.onShowCell}
+                title="Show the cell in the output notebook below"
+                data-mlinfra-link="failed-cell"
+              >
+                {p.cellLabel}
+              </button>
+            </>
+          ) : (
+            <span className="jp-mlinfra-Muted"> in {p.cellLabel}</span>
+          ))}
+      </div>
+      {traceback ? (
+        <pre className="jp-mlinfra-Jobs-cell" aria-label="Traceback" tabIndex={0}>
+          {traceback}
+        </pre>
+      ) : (
+        error.cell_source && <pre className="jp-mlinfra-Jobs-cell">{error.cell_source}</pre>
       )}
     </div>
   );
@@ -301,7 +403,13 @@ function MetricCharts(p: { run: RunInfo }): JSX.Element | null {
             data: { values: points },
             layer: [{ mark: 'line' }, { mark: { type: 'point', tooltip: true } }],
             encoding: {
-              x: { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1 } },
+              x: {
+                field: 'step',
+                type: 'quantitative',
+                title: 'step',
+                scale: { nice: false, zero: false, padding: 12 },
+                axis: stepAxis(points.map(pt => pt.step))
+              },
               y: {
                 field: 'value',
                 type: 'quantitative',
@@ -318,6 +426,15 @@ function MetricCharts(p: { run: RunInfo }): JSX.Element | null {
       ))}
     </div>
   );
+}
+
+/** Steps are whole numbers: ticks on whole steps only, labelled without decimals. */
+export function stepAxis(steps: number[]): { [key: string]: unknown } {
+  const whole = [...new Set(steps.map(Math.round))].sort((a, b) => a - b);
+  if (whole.length <= 12) {
+    return { values: whole, format: 'd', tickMinStep: 1, grid: true };
+  }
+  return { format: 'd', tickMinStep: 1, tickCount: 10 };
 }
 
 function outputName(info: RunInfo | null, id: string): string {

@@ -1,0 +1,194 @@
+/**
+ * A run's artifacts with a preview each: images (png, jpg, gif, webp, svg) as `<img>` (an
+ * SVG in an `<img>` runs no script), CSV/TSV as a table of their first rows, JSON and text as
+ * their first kilobyte in monospace; anything else: its size and a download link. The bytes
+ * come from GET /runs/{id}/artifacts/{name} (`?limit=` for previews).
+ */
+
+import * as React from 'react';
+
+import { ErrorBanner } from '../common';
+import type { MLInfraAPI } from '../api';
+
+export interface RunArtifact {
+  name: string;
+  key: string;
+  size: number;
+}
+
+type Kind = 'image' | 'table' | 'text' | 'other';
+
+const TEXT_PREVIEW_BYTES = 1024;
+const TABLE_PREVIEW_BYTES = 16 * 1024;
+const TABLE_PREVIEW_ROWS = 8;
+
+export function artifactKind(name: string): Kind {
+  const ext = name.toLowerCase().split('.').pop() ?? '';
+  if (['png', 'jpg', 'jpeg', 'gif', 'webp', 'svg'].includes(ext)) {
+    return 'image';
+  }
+  if (ext === 'csv' || ext === 'tsv') {
+    return 'table';
+  }
+  if (['json', 'txt', 'log', 'md', 'yaml', 'yml'].includes(ext)) {
+    return 'text';
+  }
+  return 'other';
+}
+
+export function formatBytes(size: number): string {
+  if (size < 1024) {
+    return `${size} B`;
+  }
+  if (size < 1024 * 1024) {
+    return `${(size / 1024).toFixed(1)} KB`;
+  }
+  return `${(size / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** The first rows of a CSV/TSV text (a last line cut by the byte limit is left out). */
+async function parseTable(
+  text: string,
+  tsv: boolean,
+  truncated: boolean
+): Promise<{ columns: string[]; rows: string[][] }> {
+  const { dsvFormat } = await import('d3-dsv');
+  let body = text;
+  if (truncated) {
+    body = body.slice(0, Math.max(0, body.lastIndexOf('\n')));
+  }
+  const [header = [], ...rows] = dsvFormat(tsv ? '\t' : ',').parseRows(body);
+  return { columns: header, rows: rows.slice(0, TABLE_PREVIEW_ROWS) };
+}
+
+function TablePreview(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact }): JSX.Element {
+  const { api, runId, artifact } = p;
+  const [table, setTable] = React.useState<{ columns: string[]; rows: string[][] } | null>(null);
+  const [error, setError] = React.useState<Error | null>(null);
+  React.useEffect(() => {
+    let gone = false;
+    api.jobs
+      .runArtifactText(runId, artifact.name, TABLE_PREVIEW_BYTES)
+      .then(r => parseTable(r.text, artifact.name.toLowerCase().endsWith('.tsv'), r.truncated))
+      .then(t => !gone && setTable(t))
+      .catch(e => !gone && setError(e as Error));
+    return () => {
+      gone = true;
+    };
+  }, [api, runId, artifact.name, artifact.size]);
+  if (error) {
+    return <ErrorBanner error={error} context="Could not preview" />;
+  }
+  if (!table) {
+    return <p className="jp-mlinfra-Empty">Loading…</p>;
+  }
+  return (
+    <div className="jp-mlinfra-ArtifactTable">
+      <table aria-label={`First rows of ${artifact.name}`}>
+        <thead>
+          <tr>
+            {table.columns.map((c, i) => (
+              <th key={i} scope="col">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {table.rows.map((row, r) => (
+            <tr key={r}>
+              {table.columns.map((_, i) => (
+                <td key={i}>{row[i] ?? ''}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="jp-mlinfra-Muted">
+        first {table.rows.length} {table.rows.length === 1 ? 'row' : 'rows'}
+      </p>
+    </div>
+  );
+}
+
+function TextPreview(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact }): JSX.Element {
+  const { api, runId, artifact } = p;
+  const [text, setText] = React.useState<{ text: string; truncated: boolean } | null>(null);
+  const [error, setError] = React.useState<Error | null>(null);
+  React.useEffect(() => {
+    let gone = false;
+    api.jobs
+      .runArtifactText(runId, artifact.name, TEXT_PREVIEW_BYTES)
+      .then(r => !gone && setText(r))
+      .catch(e => !gone && setError(e as Error));
+    return () => {
+      gone = true;
+    };
+  }, [api, runId, artifact.name, artifact.size]);
+  if (error) {
+    return <ErrorBanner error={error} context="Could not preview" />;
+  }
+  if (!text) {
+    return <p className="jp-mlinfra-Empty">Loading…</p>;
+  }
+  return (
+    <pre className="jp-mlinfra-ArtifactText" aria-label={`Start of ${artifact.name}`} tabIndex={0}>
+      {text.text}
+      {text.truncated ? '\n…' : ''}
+    </pre>
+  );
+}
+
+function ArtifactCard(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact }): JSX.Element {
+  const { api, runId, artifact } = p;
+  const kind = artifactKind(artifact.name);
+  const download = api.jobs.runArtifactUrl(runId, artifact.name, true);
+  const fileName = artifact.name.split('/').pop() ?? artifact.name;
+  return (
+    <figure
+      className="jp-mlinfra-ArtifactCard"
+      data-artifact={artifact.name}
+      data-preview={kind}
+      aria-label={`Artifact ${artifact.name}`}
+    >
+      <figcaption>
+        <span className="jp-mlinfra-ArtifactCard-name" title={artifact.name}>
+          {artifact.name}
+        </span>
+        <span className="jp-mlinfra-Muted">{formatBytes(artifact.size)}</span>
+        <a
+          className="jp-mlinfra-LinkButton"
+          href={download}
+          download={fileName}
+          aria-label={`Download ${artifact.name}`}
+        >
+          Download
+        </a>
+      </figcaption>
+      {kind === 'image' && (
+        <img
+          className="jp-mlinfra-ArtifactImage"
+          src={api.jobs.runArtifactUrl(runId, artifact.name)}
+          alt={artifact.name}
+        />
+      )}
+      {kind === 'table' && <TablePreview api={api} runId={runId} artifact={artifact} />}
+      {kind === 'text' && <TextPreview api={api} runId={runId} artifact={artifact} />}
+      {kind === 'other' && <p className="jp-mlinfra-Empty">No preview for this type of file.</p>}
+    </figure>
+  );
+}
+
+export function ArtifactPreviews(p: {
+  api: MLInfraAPI;
+  runId: string;
+  artifacts: RunArtifact[];
+}): JSX.Element {
+  return (
+    <div className="jp-mlinfra-Artifacts" aria-label="Run artifacts">
+      {p.artifacts.map(a => (
+        <ArtifactCard key={a.key} api={p.api} runId={p.runId} artifact={a} />
+      ))}
+    </div>
+  );
+}
