@@ -166,9 +166,51 @@ def _setup_code(
     return "\n".join(lines)
 
 
+async def wait_until_ready(kc, timeout: float | None) -> None:
+    """Return once the kernel of ``kc`` answers on its shell channel and its IOPub channel
+    is connected: the reply to a ``kernel_info_request`` and, on IOPub, the kernel's idle
+    status for that same request (ipykernel publishes it after the reply), so no output of
+    a later request can be missed. A request whose idle status does not come (IOPub not
+    joined yet) is sent again. RuntimeError when the kernel dies or ``timeout`` passes."""
+    from queue import Empty
+
+    from jupyter_core.utils import ensure_async
+
+    deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+    while True:
+        msg_id = kc.kernel_info()
+        reply = None
+        try:
+            while reply is None:  # replies to earlier requests are skipped
+                msg = await ensure_async(kc.shell_channel.get_msg(timeout=1))
+                if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                    reply = msg
+        except Empty:
+            pass
+        if reply is not None:
+            try:
+                while True:
+                    msg = await ensure_async(kc.iopub_channel.get_msg(timeout=0.5))
+                    if (
+                        msg.get("parent_header", {}).get("msg_id") == msg_id
+                        and msg["msg_type"] == "status"
+                        and msg["content"].get("execution_state") == "idle"
+                    ):
+                        kc._handle_kernel_info_reply(reply)
+                        return
+            except Empty:
+                pass
+        if not await ensure_async(kc.is_alive()):
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+
 def _client_class():
     # papermill (and nbclient) are imported only when a notebook actually runs.
+    from jupyter_core.utils import ensure_async, run_sync
     from nbclient.exceptions import CellExecutionError
+    from nbclient.util import run_hook
     from papermill.clientwrap import PapermillNotebookClient
 
     class MLInfraNotebookClient(PapermillNotebookClient):
@@ -192,10 +234,28 @@ def _client_class():
             if mlinfra_outcome is not None:
                 mlinfra_outcome.notebook = self.nb
 
-        def start_new_kernel_client(self):
-            kc = super().start_new_kernel_client()
+        async def async_start_new_kernel_client(self):
+            # nbclient's, with a readiness check that ends when the kernel is ready rather
+            # than after 0.2 s without IOPub messages (jupyter_client's wait_for_ready),
+            # which every run paid once more after its kernel had answered.
+            assert self.km is not None
+            try:
+                self.kc = self.km.client()
+                await ensure_async(self.kc.start_channels())
+                await wait_until_ready(self.kc, self.startup_timeout)
+            except Exception as e:
+                self.log.error(
+                    "Error occurred while starting new kernel client for kernel "
+                    f"{getattr(self.km, 'kernel_id', None)}: {e}"
+                )
+                await self._async_cleanup_kernel()
+                raise
+            self.kc.allow_stdin = False
+            await run_hook(self.on_notebook_start, notebook=self.nb)
             self._wrap_execute(self.kc)
-            return kc
+            return self.kc
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
         def _wrap_execute(self, kc) -> None:
             if getattr(kc, "_mlinfra_wrapped", False):
