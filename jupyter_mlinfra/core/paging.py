@@ -221,7 +221,10 @@ def keyset(
     for i, column in enumerate(columns):
         past = column < after[i] if downs[i] else column > after[i]
         terms.append(and_(*[columns[j] == after[j] for j in range(i)], past))
-    return stmt.where(or_(*terms))
+    # the first column's bound on its own too: an index range to start from (the ORs only
+    # sort out the ties)
+    start = columns[0] <= after[0] if downs[0] else columns[0] >= after[0]
+    return stmt.where(start, or_(*terms))
 
 
 def walk(fetch: Callable[..., dict], /, limit: int | None = None, **filters: Any) -> list:

@@ -182,7 +182,12 @@ class FeatureDiscovery:
                 )
             )
         with self.registry.catalog.read_session() as s:
-            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            total = (
+                s.scalar(
+                    select(func.count()).select_from(stmt.with_only_columns(view.name).subquery())
+                )
+                or 0
+            )
             rows = list(
                 s.execute(
                     keyset(stmt, [view.name], request.after(1))

@@ -317,7 +317,14 @@ def list_jobs_page(
     request = PageRequest.of(limit, offset, cursor, scope)
     with ws.catalog.read_session() as s:
         stmt = _jobs_query(ws, owner, tag, active, q)
-        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        total = (
+            s.scalar(
+                select(func.count()).select_from(
+                    stmt.with_only_columns(JobDefinition.id).subquery()
+                )
+            )
+            or 0
+        )
         rows = list(
             s.scalars(
                 keyset(stmt, [JobDefinition.name, JobDefinition.id], request.after(2))

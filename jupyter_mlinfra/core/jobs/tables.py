@@ -30,7 +30,10 @@ class JobDefinition(Base):
     """A notebook made into a job: what to run, when, after what, with which limits."""
 
     __tablename__ = "mlinfra_jobs"
-    __table_args__ = (UniqueConstraint("owner", "name", name="uq_mlinfra_jobs_owner_name"),)
+    __table_args__ = (
+        UniqueConstraint("owner", "name", name="uq_mlinfra_jobs_owner_name"),
+        Index("ix_mlinfra_jobs_name", "name", "id"),  # the jobs list's order
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str] = mapped_column(String(128), index=True)

@@ -218,7 +218,14 @@ class ModelRegistry:
         )
         stmt = select(RegisteredModel).where(matching.exists())
         with self.ws.catalog.read_session() as s:
-            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            total = (
+                s.scalar(
+                    select(func.count()).select_from(
+                        stmt.with_only_columns(RegisteredModel.name).subquery()
+                    )
+                )
+                or 0
+            )
             rows = list(
                 s.scalars(
                     keyset(stmt, [RegisteredModel.name], request.after(1))
@@ -349,7 +356,14 @@ class ModelRegistry:
                 )
             after = [at, *after[1:]]
         with self.ws.catalog.read_session() as s:
-            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            total = (
+                s.scalar(
+                    select(func.count()).select_from(
+                        stmt.with_only_columns(ModelVersionRecord.id).order_by(None).subquery()
+                    )
+                )
+                or 0
+            )
             page_stmt = (
                 keyset(stmt.order_by(None), columns, after, directions)
                 .limit(request.limit + 1)

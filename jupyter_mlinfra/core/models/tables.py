@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..catalog.schema import Base, UTCDateTime, utcnow
@@ -57,6 +67,24 @@ class ModelVersionRecord(Base):
     dirty_reasons: Mapped[list] = mapped_column(JSON, default=list)
     run_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# the model version search's order (newest first) with what its filters read (0014_list_indexes)
+Index(
+    "ix_mlinfra_model_versions_created",
+    ModelVersionRecord.created_at.desc(),
+    ModelVersionRecord.model_name,
+    ModelVersionRecord.version.desc(),
+    ModelVersionRecord.status,
+    ModelVersionRecord.owner,
+)
+# what the models list asks of each model's versions
+Index(
+    "ix_mlinfra_model_versions_of_model",
+    ModelVersionRecord.model_name,
+    ModelVersionRecord.status,
+    ModelVersionRecord.owner,
+)
 
 
 class ModelAlias(Base):
