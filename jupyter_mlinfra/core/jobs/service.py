@@ -472,12 +472,13 @@ class JobsService:
         and outputs; ``since``/``until`` bound the creation time (ISO 8601, UTC when no
         offset is given; ``since`` included, ``until`` excluded).
 
-        Pages by ``cursor`` (the ``next_cursor`` of the previous page: flat in depth, no
-        duplicates or gaps when runs are added meanwhile) or by ``offset``. Returns
-        {"items", "total", "total_exact", "limit", "offset", "next_cursor"}: the items are
-        summaries (no environment nor attempt history; ``get_run`` has them); ``total``
-        counts the matching runs exactly up to RUN_TOTAL_CAP, beyond which it is
-        RUN_TOTAL_CAP with ``total_exact`` false."""
+        Pages by ``cursor`` (the ``next_cursor`` of the previous page, given back with the
+        same filters - other filters are an ``InvalidInput``: flat in depth, no duplicates or
+        gaps when runs are added meanwhile) or by ``offset``. Returns {"items", "total",
+        "total_exact", "limit", "offset", "next_cursor"}: the items are summaries (no
+        environment nor attempt history; ``get_run`` has them); ``total`` is a bounded count
+        (at most RUN_COUNT_BUDGET runs of the index of the most selective filter checked, at
+        most RUN_TOTAL_CAP matches counted): ``total_exact`` false means it is a lower bound."""
         return runs.list_runs(
             self.ws,
             job=job,
