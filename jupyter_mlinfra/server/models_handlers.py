@@ -5,11 +5,11 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..core.errors import InvalidInput
+from ..core.errors import IntegrityError, InvalidInput, NotFound
 from ..core.models.deploy import records_from_body
 from ..core.models.predictions import predict
 from ..core.models.versions import ModelRef
-from .base import MLInfraHandler
+from .base import STREAM_CHUNK_BYTES, MLInfraHandler
 from .request_validation import query_bool
 
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
@@ -118,21 +118,48 @@ class ModelVersionHandler(_ModelsHandler):
 
 
 class ModelArtifactHandler(_ModelsHandler):
-    """The bytes of one artifact (figures for the panel, the notebook snapshot, sources),
-    verified against the catalog's checksum."""
+    """The bytes of one artifact (figures for the panel, the notebook snapshot, sources, the
+    model itself for a remote load), verified against the catalog's checksum. One larger
+    than ``STREAM_CHUNK_BYTES`` is read from the store and sent chunk by chunk (the server
+    never holds a large model whole); its checksum is checked as it goes (a corrupted blob
+    ends the answer early, and the client's own check refuses it)."""
 
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str, artifact: str) -> None:
         store = self.store
         v = await self.call(store.get, ModelRef(name, version=int(version)))
-        data = await self.call(store.read_artifact, v, artifact)
         entry = v.artifact(artifact)
-        if entry.get("media_type", "").startswith(("application/octet", "application/x-ipynb")):
+        if entry is None:
+            raise NotFound(f"{v.ref} has no artifact {artifact!r}")
+        media_type = entry.get("media_type") or "application/octet-stream"
+        if media_type.startswith(("application/octet", "application/x-ipynb")):
             self.set_header(
                 "Content-Disposition", f'attachment; filename="{artifact.rsplit("/", 1)[-1]}"'
             )
-        await self.send_bytes(data, entry.get("media_type") or "application/octet-stream")
+        if int(entry.get("size") or 0) > STREAM_CHUNK_BYTES:
+            await self._stream(entry, media_type)
+            return
+        data = await self.call(store.read_artifact, v, artifact)
+        await self.send_bytes(data, media_type)
+
+    async def _stream(self, entry: dict, media_type: str) -> None:
+        artifacts = self.workspace.artifacts
+        info = await self.call(artifacts.stat, entry["key"])
+        if info.sha256 != entry["sha256"]:
+            raise IntegrityError(
+                f"artifact {entry['name']} was replaced: the catalog recorded another checksum"
+            )
+        reader = await self.call(artifacts.open, entry["key"])
+        try:
+            self.set_header("Content-Type", media_type)
+            self.set_header("Content-Length", str(info.size))
+            while chunk := await self.call(reader.read, STREAM_CHUNK_BYTES):
+                self.write(chunk)
+                await self.flush()
+        finally:
+            await self.call(reader.close)
+        self.finish()
 
 
 def _patch_version(store, name: str, version: int, body: dict) -> dict:

@@ -3,9 +3,16 @@ client captured in its own kernel.
 
 ``POST /models/{name}/captured-versions`` (multipart/form-data): a ``version`` field with the
 captured version's catalog fields and the description of each part (JSON), and one file per
-part (the field named after the part). The service checks each part's SHA-256 and stores the
-bytes as artifacts: it never deserializes them (the client's pickles run only where they are
-loaded, as in direct mode). The version is owned by the caller the token names.
+part (the field named after the part). The body is streamed: each part is written to a
+private file under ``<home>/uploads`` and hashed as it arrives (``streamed_form``), so an
+upload may be larger than ``max_request_body_bytes`` (up to jupyter_server's
+``ServerApp.max_body_size``, which tornado enforces as it reads) and the service's memory
+does not grow with it. The service checks each part's SHA-256 and stores the bytes as
+artifacts from those files: it never deserializes them (the client's pickles run only where
+they are loaded, as in direct mode). An upload that is interrupted, refused or invalid
+leaves no version and no artifact: nothing reaches the artifact store before the whole body
+has arrived and checked out, and the received files are removed when the request ends.
+The version is owned by the caller the token names.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from .base import MLInfraHandler
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
 
 
-def captured_from_request(name: str, fields: dict[str, list[bytes]], files: dict) -> Any:
+def captured_from_request(
+    name: str, fields: dict[str, list[bytes]], files: dict[str, list[Any]]
+) -> Any:
     """The CapturedVersion a multipart request describes (InvalidInput for anything else):
     ``CapturedVersion.from_manifest`` checks the fields and each part's SHA-256."""
     from ..core.models.pipeline import CapturedVersion
@@ -48,7 +57,7 @@ def captured_from_request(name: str, fields: dict[str, list[bytes]], files: dict
     for field, uploads in files.items():
         if len(uploads) != 1 or field not in names:
             raise InvalidInput(f"file {quote(field)} is not one part the manifest describes")
-        blobs[field] = uploads[0]["body"]
+        blobs[field] = uploads[0]
     tags = meta.get("tags") or {}
     if not isinstance(tags, dict):
         raise InvalidInput("tags must be an object")
@@ -56,18 +65,86 @@ def captured_from_request(name: str, fields: dict[str, list[bytes]], files: dict
     return CapturedVersion.from_manifest({**meta, "name": name, "tags": tags}, blobs)
 
 
+UPLOAD_BATCH_BYTES = 1 << 20  # received chunks are handed to a worker thread in batches
+
+
+@web.stream_request_body
 class CapturedVersionsHandler(MLInfraHandler):
+    """The body arrives through ``data_received`` after ``prepare`` (authentication and
+    authorization first: nothing is written for a caller who may not register)."""
+
+    _form: Any = None
+    _failed: Exception | None = None
+    _storing = False
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        self._pending = bytearray()
+        await super().prepare()
+        if self._finished:
+            return
+        if not self.current_user or not self.authorizer.is_authorized(
+            self, self.current_user, "write", self.auth_resource
+        ):
+            raise web.HTTPError(403)
+        from .streamed_form import StreamedForm
+
+        ws = self.settings["mlinfra_workspace"]
+        fields_limit = ws.config.settings.max_request_body_bytes or 64 * 1024 * 1024
+        self._form = await self.call(
+            StreamedForm,
+            self.request.headers.get("Content-Type", ""),
+            str(ws.config.home / "uploads"),
+            field_limit=fields_limit,
+        )
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._form is None:
+            return  # refused or failed: the rest of the body is read and dropped
+        self._pending += chunk
+        if len(self._pending) >= UPLOAD_BATCH_BYTES:
+            await self._feed()
+
+    async def _feed(self) -> None:
+        data, self._pending = bytes(self._pending), bytearray()
+        try:
+            await self.call(self._form.write, data)
+        except Exception as exc:  # answered when the body is complete (a clean 400)
+            self._failed = exc
+            self._discard()
+
+    def _discard(self) -> None:
+        if self._form is not None:
+            self._form.cleanup()
+            self._form = None
+
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        files = {
-            field: [{"body": f["body"]} for f in uploads]
-            for field, uploads in self.request.files.items()
-        }
-        captured = captured_from_request(name, self.request.body_arguments, files)
-        store = self.workspace.service("models")
-        version = await self.call(store.store, captured)
+        try:
+            if self._pending and self._form is not None:
+                await self._feed()
+            if self._failed is not None:
+                raise self._failed
+            form = self._form
+            await self.call(form.finish)
+            captured = captured_from_request(name, form.fields, form.files)
+            store = self.workspace.service("models")
+            self._storing = True
+            version = await self.call(store.store, captured)
+        finally:
+            self._storing = False
+            await self.call(self._discard)
         self.send_json(version.to_dict(full=True), status=201)
+
+    def on_connection_close(self) -> None:
+        # the client went away mid-upload: what arrived is removed, nothing was stored
+        if not self._storing:
+            self._discard()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        if not self._storing:
+            self._discard()
 
 
 FEATURE_VIEW = r"(?P<name>[A-Za-z][A-Za-z0-9_]*)"
@@ -143,6 +220,9 @@ def without_user_code(routes: list[tuple[str, type]]) -> list[tuple[str, type]]:
     ]
 
 
+PROXY_MAX_BODY_BYTES = 1 << 40  # the service's answers pass through, never held whole
+
+
 class ServiceProxyHandler(MLInfraHandler):
     """Remote mode in a Jupyter server (a JupyterHub single-user server with service_url):
     every ``/mlinfra/api/...`` request of the side panel goes to the central service with
@@ -153,7 +233,10 @@ class ServiceProxyHandler(MLInfraHandler):
     _FORWARDED = ("Content-Type", "Content-Disposition")
 
     async def _forward(self, path: str) -> None:
+        """The service's answer goes on to the browser as it arrives (a model artifact of
+        any size passes through without being held here)."""
         from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+        from tornado.httputil import HTTPHeaders
 
         from ..core.remote.client import ServiceUnavailable
 
@@ -164,6 +247,28 @@ class ServiceProxyHandler(MLInfraHandler):
             if name in self.request.headers:
                 headers[name] = self.request.headers[name]
         method = self.request.method or "GET"
+        answer: dict = {"code": None, "headers": HTTPHeaders(), "started": False}
+
+        def on_header(line: str) -> None:
+            if line.startswith("HTTP/"):
+                answer["code"], answer["headers"] = int(line.split()[1]), HTTPHeaders()
+            elif line.strip():
+                answer["headers"].parse_line(line)
+
+        def start() -> None:
+            if answer["started"]:
+                return
+            answer["started"] = True
+            self.set_status(answer["code"])
+            for name in self._FORWARDED:
+                if name in answer["headers"]:
+                    self.set_header(name, answer["headers"][name])
+
+        def on_chunk(chunk: bytes) -> None:
+            start()
+            self.write(chunk)
+            self.flush()
+
         request = HTTPRequest(
             url,
             method=method,
@@ -171,20 +276,22 @@ class ServiceProxyHandler(MLInfraHandler):
             body=self.request.body if method in ("POST", "PUT", "PATCH") else None,
             allow_nonstandard_methods=True,
             request_timeout=600.0,
+            header_callback=on_header,
+            streaming_callback=on_chunk,
         )
-        response = await AsyncHTTPClient().fetch(request, raise_error=False)
-        if response.code == 599:
+        client = self.settings.get("mlinfra_proxy_client")
+        if client is None:  # streamed answers are not bound by the default 100 MB
+            client = AsyncHTTPClient(force_instance=True, max_body_size=PROXY_MAX_BODY_BYTES)
+            self.settings["mlinfra_proxy_client"] = client
+        response = await client.fetch(request, raise_error=False)
+        if response.code == 599 and not answer["started"]:
             raise ServiceUnavailable(
                 f"cannot reach the mlinfra service at {remote.url}: {str(response.error)[:200]}"
             )
-        self.set_status(response.code)
-        for name in self._FORWARDED:
-            if name in response.headers:
-                self.set_header(name, response.headers[name])
-        if response.code == 204:
-            self.finish()
-        else:
-            self.finish(response.body)
+        if answer["code"] is None:
+            answer["code"] = response.code
+        start()
+        self.finish()
 
     @web.authenticated
     @authorized
@@ -212,7 +319,18 @@ class ServiceProxyHandler(MLInfraHandler):
         await self._forward(path)
 
 
-PROXY_ROUTES: list[tuple[str, type]] = [(r"/(?P<path>.*)", ServiceProxyHandler)]
+def _proxy_routes() -> list[tuple[str, type]]:
+    from .provenance_handlers import ProvenanceRecordingHandler
+
+    return [
+        # recording from the first cell switches this server's own kernels (its user's
+        # IPython profile): answered here, not by the service's environment
+        (r"/provenance/recording", ProvenanceRecordingHandler),
+        (r"/(?P<path>.*)", ServiceProxyHandler),
+    ]
+
+
+PROXY_ROUTES: list[tuple[str, type]] = _proxy_routes()
 
 REMOTE_ROUTES: list[tuple[str, type]] = [
     (rf"/models/{NAME}/captured-versions", CapturedVersionsHandler),

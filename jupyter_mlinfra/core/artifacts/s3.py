@@ -21,6 +21,17 @@ from .base import ArtifactStore
 _MB = 1024 * 1024
 
 
+def _whole_local_file(source: BinaryIO) -> bool:
+    """``source`` is a regular file opened by path and positioned at its start."""
+    import os
+
+    name = getattr(source, "name", None)
+    try:
+        return isinstance(name, str) and os.path.isfile(name) and source.tell() == 0
+    except (OSError, ValueError):
+        return False
+
+
 class _HashingSink:
     """A non-seekable file for the transfer manager, which then writes the parallel ranged
     downloads in order (buffering early parts): each part is hashed as it is written, on the
@@ -104,6 +115,11 @@ class S3ArtifactStore(ArtifactStore):
     def _write_object(self, path: str, source: BinaryIO, size: int | None = None) -> None:
         if size is not None and size < 16 * _MB:
             self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=source.read())
+        elif _whole_local_file(source):
+            # a file on disk (a streamed upload the service received): the transfer manager
+            # reads each part from the file as it sends it, instead of queueing up to ten
+            # 16 MiB parts in memory as it does for a file object
+            self.client.upload_file(source.name, self.bucket, self._key(path), Config=self.transfer)
         else:
             self.client.upload_fileobj(source, self.bucket, self._key(path), Config=self.transfer)
 

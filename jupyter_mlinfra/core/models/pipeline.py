@@ -65,6 +65,16 @@ class Registration:
     dirty_reasons: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ReceivedFile:
+    """An artifact's bytes received into a local file, hashed as they arrived (a streamed
+    upload to the central service): stored from the file, never read whole into memory."""
+
+    path: str
+    sha256: str
+    size: int
+
+
 @dataclass
 class CapturedVersion:
     """Everything a new version keeps, captured and not yet stored: the artifacts (bytes
@@ -141,11 +151,11 @@ class CapturedVersion:
 
     @classmethod
     def from_manifest(
-        cls, manifest: Mapping[str, Any], blobs: Mapping[str, bytes]
+        cls, manifest: Mapping[str, Any], blobs: Mapping[str, bytes | ReceivedFile]
     ) -> CapturedVersion:
         """The version a :meth:`manifest` describes, with each artifact's bytes from ``blobs``
-        (by name): unknown fields, missing bytes and bytes that do not match their SHA-256
-        are InvalidInput."""
+        (by name: the bytes, or a :class:`ReceivedFile` holding them): unknown fields,
+        missing bytes and bytes that do not match their SHA-256 are InvalidInput."""
         if not isinstance(manifest, Mapping):
             raise InvalidInput("a captured version is a JSON object")
         unknown = sorted(set(manifest) - set(cls.FIELDS) - {"parts"})
@@ -158,13 +168,16 @@ class CapturedVersion:
             data = blobs.get(entry["name"])
             if data is None:
                 raise InvalidInput(f"no bytes for artifact {entry['name']!r}")
+            received = data if isinstance(data, ReceivedFile) else None
             part = SerializedPart(
                 entry["name"],
                 str(entry.get("kind") or ""),
-                bytes(data),
+                bytes(data) if not isinstance(data, ReceivedFile) else b"",
                 str(entry.get("format") or ""),
                 str(entry.get("media_type") or "application/octet-stream"),
                 bool(entry.get("loadable", False)),
+                sha256=received.sha256 if received is not None else None,
+                file=received.path if received is not None else None,
             )
             if entry.get("sha256") is not None and part.digest() != entry["sha256"]:
                 raise InvalidInput(f"artifact {entry['name']!r} does not match its SHA-256")
@@ -326,12 +339,14 @@ def write_parts(artifacts, name: str, version_id: str, parts: list[SerializedPar
 
     def put(part: SerializedPart) -> dict:
         key = f"models/{name}/{version_id}/{part.name}"
-        info = artifacts.put(
-            key,
-            part.data,
-            metadata={"model": name, "kind": part.kind, "format": part.format},
-            sha256=part.sha256,
-        )
+        metadata = {"model": name, "kind": part.kind, "format": part.format}
+        if part.file is not None:  # streamed from disk (hashed again on the way)
+            with open(part.file, "rb") as source:
+                info = artifacts.put(key, source, metadata=metadata)
+            if info.sha256 != part.sha256:
+                raise InvalidInput(f"artifact {part.name!r} changed on disk before it was stored")
+        else:
+            info = artifacts.put(key, part.data, metadata=metadata, sha256=part.sha256)
         return {
             "name": part.name,
             "kind": part.kind,

@@ -96,6 +96,10 @@ class ServiceClient:
                 f"no token for the mlinfra service at {self.url}: set MLINFRA_SERVICE_TOKEN "
                 f"(JupyterHub sets JUPYTERHUB_API_TOKEN in single-user servers and kernels)"
             )
+        if files is not None:
+            data, headers = _streamed_form(data, files), dict(headers or {})
+            headers["Content-Type"] = data.content_type
+            files = None
         try:
             response = self.session.request(
                 method,
@@ -170,6 +174,17 @@ class ServiceClient:
         if session is not None:
             session.close()
             self._local.session = None
+
+
+def _streamed_form(data: Any, files: Any):
+    """A multipart/form-data body (``data`` fields, then ``files`` as requests takes them)
+    that requests sends as it is read, in pieces (``requests_toolbelt``'s encoder): a large
+    model upload is not assembled into one more copy in memory before it goes out."""
+    from requests_toolbelt.multipart.encoder import MultipartEncoder
+
+    fields: list = list((data or {}).items()) if isinstance(data, dict) else list(data or [])
+    fields += list(files.items()) if isinstance(files, dict) else list(files)
+    return MultipartEncoder(fields=fields)
 
 
 def items(payload: Any, legacy_key: str) -> list:

@@ -26,12 +26,27 @@ class SerializedPart:
     media_type: str = "application/octet-stream"
     loadable: bool = True  # the file the loader deserializes (vs. a companion for other tools)
     sha256: str | None = None  # computed while serializing (saves a pass over large models)
+    # the bytes are in this local file instead of ``data`` (an upload the central service
+    # received to disk, hashed as it arrived: ``sha256`` is then set)
+    file: str | None = None
 
     def digest(self) -> str:
-        """The SHA-256 of ``data`` (computed once)."""
+        """The SHA-256 of the bytes (computed once)."""
         if self.sha256 is None:
-            self.sha256 = hashlib.sha256(self.data).hexdigest()
+            if self.file is not None:
+                digest = hashlib.sha256()
+                with open(self.file, "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        digest.update(chunk)
+                self.sha256 = digest.hexdigest()
+            else:
+                self.sha256 = hashlib.sha256(self.data).hexdigest()
         return self.sha256
+
+    def nbytes(self) -> int:
+        import os
+
+        return os.path.getsize(self.file) if self.file is not None else len(self.data)
 
     def describe(self) -> dict:
         """Everything but the bytes (JSON-able)."""
@@ -42,7 +57,7 @@ class SerializedPart:
             "media_type": self.media_type,
             "loadable": self.loadable,
             "sha256": self.digest(),
-            "size": len(self.data),
+            "size": self.nbytes(),
         }
 
 
