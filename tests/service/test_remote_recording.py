@@ -154,9 +154,12 @@ def test_a_remote_kernel_records_provenance_through_the_service(
                 "executions": [
                     {
                         "seq": 999,
+                        "cell_id": "intruder",
                         "session_id": log.session_id,
                         "notebook_path": path,
                         "source": "a = 666",
+                        "started_at": "2030-01-01T00:00:00Z",
+                        "ended_at": "2030-01-01T00:00:01Z",
                     }
                 ]
             },
@@ -168,3 +171,46 @@ def test_a_remote_kernel_records_provenance_through_the_service(
         kc.stop_channels()
         km.shutdown_kernel(now=True)
         forwarder.stop()
+
+
+def test_verify_on_the_service_runs_recorded_code_without_the_services_credentials(
+    service, tmp_path
+):
+    """Recorded executions are the caller's code: verifying a replay of them (or a notebook
+    under the root) on the service runs it in a kernel without the service's catalog URL,
+    storage settings or token key."""
+    leak = tmp_path / "verify-env.json"
+    bob = {"Authorization": f"token {service.token('bob')}"}
+    api = service.url + "mlinfra/api/"
+    session_id = uuid.uuid4().hex
+    source = f"import json, os\nopen({str(leak)!r}, 'w').write(json.dumps(dict(os.environ)))"
+    recorded = requests.post(
+        api + "provenance/executions",
+        headers=bob,
+        json={
+            "executions": [
+                {
+                    "seq": 1,
+                    "cell_id": "leak",
+                    "source": source,
+                    "session_id": session_id,
+                    "notebook_path": "train.ipynb",
+                    "started_at": "2030-01-01T00:00:00Z",
+                    "ended_at": "2030-01-01T00:00:01Z",
+                }
+            ]
+        },
+        timeout=60,
+    )
+    assert recorded.status_code == 201, recorded.text
+    verified = requests.post(
+        api + "provenance/verify",
+        headers=bob,
+        json={"path": "train.ipynb", "replay": True},
+        timeout=600,
+    )
+    assert verified.status_code == 200, verified.text
+    environ = json.loads(leak.read_text())  # the recorded code ran, in the service's kernel
+    assert not [k for k in environ if k.startswith(("MLINFRA_", "AWS_", "JUPYTERHUB_"))]
+    assert service.catalog_url not in json.dumps(environ)
+    assert service.run_token_secret not in json.dumps(environ)

@@ -430,6 +430,7 @@ class ProvenanceService:
         and compare outputs. The run's own provenance is recorded under
         ``<path>#verify`` so it never mixes with the notebook's interactive history.
         ``timeout``: seconds per cell (default: the ``verify_timeout_seconds`` setting)."""
+        from ..jobs.kernels import run_kernel_environment
         from .replay import replay_notebook, slice_for
         from .verify import run_and_compare
 
@@ -449,6 +450,7 @@ class ProvenanceService:
                 record_provenance=record_provenance,
                 options=options,
                 provenance_sink=self.record,
+                kernel_env=run_kernel_environment(self.ws),
             )
         log, _cells, _nb = self.resolve(path, notebook=nb, session_id=session_id)
         slice_ = slice_for(log.executions, cell_id=cell_id)
@@ -482,6 +484,7 @@ class ProvenanceService:
             record_provenance=record_provenance,
             options=options,
             provenance_sink=self.record,
+            kernel_env=run_kernel_environment(self.ws),
         )
 
     # -- for the Model store ------------------------------------------------------------------

@@ -500,14 +500,27 @@ def run_until_stop(
     """Run ``nb`` with the shared runner, writing ``output_path`` (if any) once at the end.
     Cells tagged ``raises-exception`` may fail; anything else that stops the run (a cell's
     error, a dead kernel, a timeout, no such kernel) comes back as a ``RunStop``. Returns the
-    executed notebook (as far as it ran) and the stop, or None."""
+    executed notebook (as far as it ran) and the stop, or None. ``kernel_env``: the kernel
+    process's whole environment (the central service's: without its credentials)."""
     from ..notebook_execution import RunOutcome, execute_notebook
 
     outcome = RunOutcome()
+    kernel_env = kwargs.pop("kernel_env", None)
+    km = None
     try:
+        if kernel_env is not None:
+            from ..jobs.kernels import start_kernel
+
+            km = start_kernel(kwargs.get("kernel_name") or "python3", env=kernel_env)
+            kwargs["kernel_manager"] = km
         execute_notebook(nb, output_path, save_every_cell=False, outcome=outcome, **kwargs)
     except Exception:  # papermill's PapermillExecutionError, DeadKernelError, NoSuchKernel...
         pass  # ...all described by outcome.stop
+    finally:
+        if km is not None:
+            from ..jobs.kernels import kill_kernel
+
+            kill_kernel(km)
     executed = outcome.notebook if outcome.notebook is not None else nb
     return executed, outcome.stop
 
@@ -550,6 +563,7 @@ def run_and_compare(
     replay: bool = False,
     output_path: str | Path | None = None,
     provenance_sink: Any = None,
+    kernel_env: dict[str, str] | None = None,
 ) -> VerifyResult:
     """Execute ``nb`` with the shared runner and compare with ``expected_nb`` (default: ``nb``).
     ``timeout``: seconds per cell; ``provenance_sink``: where the run's provenance records go
@@ -571,6 +585,7 @@ def run_and_compare(
             notebook_path=notebook_path,
             record_provenance=record_provenance,
             provenance_sink=provenance_sink,
+            kernel_env=kernel_env,
         )
     verdicts = compare_cells(expected_nb, executed, options, expected_outputs, stop=stop)
     return VerifyResult(
