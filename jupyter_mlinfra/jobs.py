@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core.deferred_imports import defer_rfc3987_syntax
 from .core.workspace import get_workspace
+
+# A run reads its notebook with nbformat, whose jsonschema would compile rfc3987_syntax's
+# grammars (seconds) in the caller's process; deferred until an IRI is checked (the CLI and
+# workers leave them out altogether: core/startup.py).
+defer_rfc3987_syntax()
 
 
 def _svc():

@@ -4,8 +4,9 @@
 ``jupyter_events`` requires) compiles 38 Lark grammars when it is imported, and
 ``jsonschema`` imports it at its own import, to check the ``iri`` formats. So every process
 that imports ``nbformat`` (to read a notebook) paid 1-2 s of CPU on a quiet machine, 10 s and
-more on a loaded one, before a run could start: the CLI, the workers, the scheduler,
-``jobs.run``. Nothing in a notebook's schema uses those formats.
+more on a loaded one, before a run could start. The processes jupyter_mlinfra owns (the
+CLI, the workers) leave the grammar out (``core/startup.py``); in users' processes
+(``jobs.run``), which may validate IRIs themselves, it is deferred instead.
 
 :func:`defer_rfc3987_syntax` puts a stand-in module in ``sys.modules`` whose
 ``is_valid_syntax`` (all jsonschema takes from it) and every other attribute import the real
