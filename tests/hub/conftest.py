@@ -6,10 +6,14 @@
   admin (group mlinfra-admins, which the deployment's ``c.MLInfra.roles`` makes mlinfra
   admins);
 - SimpleLocalProcessSpawner: single-user JupyterLab servers with the extension, running as
-  this OS user, each with its own home under the test's temporary folder;
-- the deployment's mlinfra configuration (``jupyter_mlinfra_config.py`` on the servers' and
-  kernels' JUPYTER_CONFIG_PATH): one PostgreSQL catalog, artifacts on the S3 endpoint, teams
-  and roles, a queue quota; the servers publish the quota into the catalog.
+  this OS user, each with its own home under the test's temporary folder, in **remote mode**:
+  their environment holds only ``MLINFRA_SERVICE_URL`` (the service through the Hub's proxy)
+  and the Hub's own ``JUPYTERHUB_API_TOKEN``; no catalog URL, artifact root or S3
+  credentials. The server extension forwards the side panel's requests to the service, and
+  the kernels and a terminal's CLI talk to it with the same token;
+- the central service's mlinfra configuration (``jupyter_mlinfra_config.py`` on the
+  service's JUPYTER_CONFIG_PATH only): one PostgreSQL catalog, artifacts on the S3 endpoint,
+  roles, a queue quota; teams are the users' Hub groups.
 
 ``hub.api(...)`` calls the Hub's REST API as a test service with admin scopes;
 ``hub.user(name)`` is a user with their own API token, talking to their own server through
@@ -39,6 +43,8 @@ PROXY_DIR = VENV / "hub-proxy"
 PROXY_BIN = PROXY_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
 PASSWORD = "hub-test-" + uuid.uuid4().hex[:8]
 DRIVER_TOKEN = uuid.uuid4().hex
+# the storage credentials only the service holds (moto's server takes any)
+S3_KEY, S3_SECRET = "hub-key-" + uuid.uuid4().hex[:8], "hub-secret-" + uuid.uuid4().hex
 GROUPS = {"team-a": ["alice"], "team-b": ["bob"], "mlinfra-admins": ["admin"]}
 STARTUP_TIMEOUT = 240  # seconds: a Hub and three JupyterLab servers on a loaded 2-core box
 
@@ -101,23 +107,21 @@ c.JupyterHub.load_groups = {groups!r}
 # single-user JupyterLab servers with the extension, each user with their own home
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = "{folder}/home/{{username}}"
+# the team's notebooks: one shared folder, also the service's root_dir, so that a notebook
+# path means the same file in a user's server and in the service (jobs, provenance)
+c.Spawner.notebook_dir = "{folder}/service-root"
 c.Spawner.cmd = ["{venv_bin}/jupyterhub-singleuser"]
 c.Spawner.args = ["--allow-root"]
 c.Spawner.start_timeout = {timeout}
 c.Spawner.http_timeout = {timeout}
 c.Spawner.environment = {{
-    # the deployment's mlinfra configuration: catalog, storage, teams, roles, quotas
-    "JUPYTER_CONFIG_PATH": "{folder}/mlinfra-config",
+    # remote mode: the server extension, its panel and the kernels go through the central
+    # service with the server's $JUPYTERHUB_API_TOKEN; no catalog or storage settings here
+    "MLINFRA_SERVICE_URL": "{service_url}",
     "PATH": "{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    # kernels of this server act as its user (direct mode: see the trust model)
-    "MLINFRA_USER": lambda spawner: spawner.user.name,
-    "MLINFRA_JOBS_POLL_INTERVAL": "0.2",
 }}
 
-# the central mlinfra service, run by the Hub: it alone needs the catalog and storage
-# settings (here also given to the servers, which run in direct mode; see the trust model)
+# the central mlinfra service, run by the Hub: it alone holds the catalog and storage settings
 c.JupyterHub.services = [
     {{
         "name": "mlinfra",
@@ -125,11 +129,12 @@ c.JupyterHub.services = [
         "command": ["{venv_bin}/jupyter", "mlinfra", "service", "--allow-root",
                     "--ServerApp.root_dir={folder}/service-root"],
         "environment": {{
-            "JUPYTER_CONFIG_PATH": "{folder}/mlinfra-config",
+            "JUPYTER_CONFIG_PATH": "{folder}/service-config",
             "PATH": "{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": "{s3_key}", "AWS_SECRET_ACCESS_KEY": "{s3_secret}",
             "AWS_DEFAULT_REGION": "us-east-1",
             "MLINFRA_HOME": "{folder}/service-home",
+            "MLINFRA_JOBS_POLL_INTERVAL": "0.2",
         }},
     }},
     # the test driver: a token allowed to manage users, servers and tokens
@@ -152,16 +157,14 @@ c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
 """
 
 MLINFRA_CONFIG = """\
-# the deployment's mlinfra settings, read by every single-user server and kernel
+# the central service's mlinfra settings (no single-user server or kernel reads them)
 c = get_config()  # noqa: F821
 c.MLInfra.catalog_url = "{catalog_url}"
 c.MLInfra.artifact_root = "{artifact_root}"
 c.MLInfra.s3_endpoint_url = "{s3_endpoint}"
 # JupyterHub groups are teams; this group grants the mlinfra admin role instead
 c.MLInfra.roles = {{"group:mlinfra-admins": ["admin"]}}
-# the kernels have no Hub identity in direct mode: their teams come from this mapping
-c.MLInfra.teams = {{"alice": "team-a", "bob": "team-b"}}
-# queue quota: at most 2 runs waiting per user (the servers publish it into the catalog)
+# queue quota: at most 2 runs waiting per user (enforced by the service)
 c.MLInfra.jobs_max_queued_per_user = 2
 c.MLInfra.jobs_max_running_per_user = 1
 c.MLInfra.jobs_workers = 1
@@ -236,14 +239,15 @@ class HubUser:
             raise KernelError(error["ename"], error["evalue"], text)
         return text
 
-    def cli(self, *args: str, remote: bool = False) -> subprocess.CompletedProcess:
-        """``jupyter mlinfra ...`` in the user's server environment (a terminal there);
-        ``remote``: talking to the central service with the user's token."""
-        env = self.hub.user_env(self.name)
-        if remote:
-            env.update(MLINFRA_SERVICE_URL=self.hub.service_url, MLINFRA_SERVICE_TOKEN=self.token)
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """``jupyter mlinfra ...`` in the user's server environment (a terminal there): the
+        service's URL and the user's Hub token, nothing else of mlinfra's."""
         return subprocess.run(
-            ["jupyter", "mlinfra", *args], capture_output=True, text=True, env=env, timeout=180
+            ["jupyter", "mlinfra", *args],
+            capture_output=True,
+            text=True,
+            env=self.hub.user_env(self.name, self.token),
+            timeout=180,
         )
 
 
@@ -262,6 +266,7 @@ class Hub:
         self.service_url = f"{self.url}/services/mlinfra/"
         self.catalog_url = catalog_url
         self.users: dict[str, HubUser] = {}
+        self.s3_secret = ""
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         return requests.request(
@@ -275,16 +280,16 @@ class Hub:
     def user(self, name: str) -> HubUser:
         return self.users[name]
 
-    def user_env(self, name: str) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLINFRA_", "JUPYTER"))}
+    def user_env(self, name: str, token: str) -> dict:
+        """A terminal's environment in the user's server (as the spawner sets it)."""
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("MLINFRA_", "JUPYTER", "AWS_"))
+        }
         env.update(
             PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
-            MLINFRA_USER=name,
             HOME=str(self.folder / "home" / name),
-            JUPYTER_CONFIG_PATH=str(self.folder / "mlinfra-config"),
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
+            MLINFRA_SERVICE_URL=self.service_url,
+            JUPYTERHUB_API_TOKEN=token,
         )
         return env
 
@@ -359,9 +364,9 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
     catalog_url = f"{postgres_url}/{name}"
     bucket = f"mlinfra-hub-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
-    (folder / "mlinfra-config").mkdir()
+    (folder / "service-config").mkdir()
     (folder / "service-root").mkdir()
-    (folder / "mlinfra-config" / "jupyter_mlinfra_config.py").write_text(
+    (folder / "service-config" / "jupyter_mlinfra_config.py").write_text(
         MLINFRA_CONFIG.format(
             catalog_url=catalog_url,
             artifact_root=f"s3://{bucket}/artifacts",
@@ -383,9 +388,12 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
             timeout=STARTUP_TIMEOUT,
             driver_token=DRIVER_TOKEN,
             service_port=_free_port(),
+            service_url=f"http://127.0.0.1:{port}/services/mlinfra/",
+            s3_key=S3_KEY,
+            s3_secret=S3_SECRET,
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLINFRA_", "JUPYTER"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLINFRA_", "JUPYTER", "AWS_"))}
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
     log = open(folder / "hub.log", "w")
     process = subprocess.Popen(
@@ -396,6 +404,7 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     hub = Hub(folder, port, process, catalog_url)
+    hub.s3_secret = S3_SECRET
     started: list[int] = []
     try:
         _wait(

@@ -1,5 +1,6 @@
 """A team on a real JupyterHub (see conftest.py): alice, bob and an admin, each with their own
-single-user JupyterLab server and kernels, on one PostgreSQL catalog and one S3 bucket.
+single-user JupyterLab server and kernels in remote mode, and the central mlinfra service, which
+alone holds the PostgreSQL catalog and the S3 bucket's credentials.
 
 Identity and groups come from the Hub: a request through the proxy with bob's token is bob,
 in bob's groups, whatever he sends. Alice works in her kernel (registers a model, protects
@@ -63,6 +64,62 @@ def test_identity_and_groups_come_from_the_hub(hub):
     assert bob.session.get(
         f"{hub.url}/user/alice/mlinfra/api/health", allow_redirects=False, timeout=60
     ).status_code in (302, 403)
+
+
+def _server_environ(hub, name: str) -> dict:
+    """The environment of ``name``'s single-user server process (started by the Hub)."""
+    import psutil
+
+    for proc in psutil.Process(hub.process.pid).children(recursive=True):
+        try:
+            if "jupyterhub-singleuser" not in " ".join(proc.cmdline()):
+                continue
+            environ = proc.environ()
+        except psutil.Error:
+            continue
+        if environ.get("JUPYTERHUB_USER") == name:
+            return environ
+    raise AssertionError(f"no single-user server process of {name}")
+
+
+def _holds_secrets(hub, environ: dict) -> list[str]:
+    """The variables of ``environ`` that would give direct access to the catalog or storage."""
+    return sorted(
+        k
+        for k, v in environ.items()
+        if k in ("MLINFRA_CATALOG_URL", "MLINFRA_ARTIFACT_ROOT", "AWS_SECRET_ACCESS_KEY")
+        or k.startswith("JUPYTER_CONFIG")
+        or hub.catalog_url in v
+        or hub.s3_secret in v
+    )
+
+
+def test_servers_and_kernels_hold_no_catalog_or_storage_credentials(hub):
+    """The single-user servers and their kernels know only the service's URL and their own
+    Hub token: no catalog URL, artifact root or S3 secret, in their environment or config."""
+    for name in ("alice", "bob", "admin"):
+        server_env = _server_environ(hub, name)
+        assert server_env["MLINFRA_SERVICE_URL"] == hub.service_url
+        assert server_env.get("JUPYTERHUB_API_TOKEN")
+        assert _holds_secrets(hub, server_env) == [], name
+    out = hub.user("alice").run("""
+        import json, os
+        from jupyter_mlinfra.core.errors import MLInfraError
+        from jupyter_mlinfra.core.workspace import get_workspace
+        ws = get_workspace(refresh=True)
+        try:
+            ws.catalog
+            opened = True
+        except MLInfraError:
+            opened = False
+        print(json.dumps({"env": dict(os.environ), "remote": ws.remote.url,
+                          "catalog_url": str(ws.config.settings.catalog_url or ""),
+                          "opened": opened}))
+    """)
+    kernel = json.loads(out.strip().splitlines()[-1])
+    assert kernel["remote"] == hub.service_url and not kernel["opened"]
+    assert _holds_secrets(hub, kernel["env"]) == []
+    assert hub.catalog_url not in kernel["catalog_url"]
 
 
 def test_alice_works_in_her_kernel(hub):
@@ -158,8 +215,65 @@ def test_the_admin_can(hub):
     assert r.status_code == 200 and r.json()["description"] == "curated", r.text
 
 
+def test_the_side_panel_works_through_her_own_server(hub):
+    """Every endpoint the side panel calls, through alice's single-user server (which holds no
+    catalog: it forwards to the service with her server's token): jobs, runs, models,
+    features, provenance, executed notebooks, audit."""
+    import time
+
+    alice = hub.user("alice")
+
+    def ok(method: str, path: str, **kwargs):
+        r = alice.rest(method, path, **kwargs)
+        assert r.status_code in (200, 201), (method, path, r.status_code, r.text[:300])
+        return r
+
+    assert "nightly" in {j["name"] for j in ok("GET", "jobs").json()["items"]}
+    assert ok("GET", f"jobs/{hub.alice_job}").json()["owner"] == "alice"
+    params = ok("GET", "jobs/notebook-parameters", params={"notebook": "score.ipynb"}).json()
+    assert "seconds" in json.dumps(params)
+    run = ok("POST", "runs", json={"notebook": "score.ipynb", "parameters": {"seconds": 7}})
+    run_id = run.json()["id"]
+    deadline = time.monotonic() + 120
+    while (state := ok("GET", f"runs/{run_id}").json()["state"]) not in (
+        "succeeded",
+        "failed",
+        "cancelled",
+        "timed_out",
+    ):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.3)
+    assert state == "succeeded"
+    assert run_id in {r["id"] for r in ok("GET", "runs").json()["items"]}
+    assert "alice scores 7" in json.dumps(ok("GET", f"runs/{run_id}/output").json())
+    ok("GET", f"runs/{run_id}/log", params={"offset": 0})
+
+    assert "churn" in {m["name"] for m in ok("GET", "models").json()["items"]}
+    version = ok("GET", "models/churn/versions/1").json()
+    assert version["owner"] == "alice" and ok("GET", "models/churn").json()["name"] == "churn"
+    ok("GET", "models/churn/compare", params={"a": "1", "b": "2"})
+    artifact = version["artifacts"][0]
+    blob = ok("GET", f"models/churn/versions/1/artifacts/{artifact['name']}").content
+    assert len(blob) == artifact["size"]
+
+    assert {"alice_private", "alice_team"} <= {
+        v["name"] for v in ok("GET", "features").json()["items"]
+    }
+    assert ok("GET", "features/views/alice_private").json()["owner"] == "alice"
+
+    assert ok("GET", "provenance", params={"path": "score.ipynb"}).json()
+    # recording from the first cell is a switch of her own kernels (her IPython profile),
+    # answered by her server, not the service's environment
+    scopes = ok("GET", "provenance/recording").json()["scopes"]
+    assert scopes["user"]["path"].startswith(str(hub.folder / "home" / "alice")), scopes
+    ok("POST", "provenance/check", json={"path": "score.ipynb"})
+    ok("GET", "notebooks")
+    mine = ok("GET", "audit").json()["items"]
+    assert mine and {e["user"] for e in mine} == {"alice"}
+
+
 def test_the_central_service_takes_identity_from_the_hub(hub):
-    """bob's kernel in remote mode (the service's URL, his server's own Hub token): the
+    """bob's kernel (remote mode: the service's URL, his server's own Hub token): the
     service asks the Hub who he is; claiming to be alice in his environment changes nothing."""
     bob = hub.user("bob")
     out = bob.run(f"""
@@ -167,7 +281,6 @@ def test_the_central_service_takes_identity_from_the_hub(hub):
         from jupyter_mlinfra import features, jobs, models
         from jupyter_mlinfra.core.errors import NotFound, PermissionDenied
         from jupyter_mlinfra.core.workspace import get_workspace
-        os.environ["MLINFRA_SERVICE_URL"] = {hub.service_url!r}
         os.environ["MLINFRA_USER"] = "alice"
         try:
             health = get_workspace(refresh=True).health()
@@ -187,8 +300,7 @@ def test_the_central_service_takes_identity_from_the_hub(hub):
             except NotFound:
                 hidden = True
         finally:
-            del os.environ["MLINFRA_SERVICE_URL"]
-            os.environ["MLINFRA_USER"] = "bob"
+            del os.environ["MLINFRA_USER"]
             get_workspace(refresh=True)
         print(json.dumps({{"user": health["user"], "teams": health["teams"],
                           "refused": refused, "alias_refused": alias_refused,
@@ -199,12 +311,12 @@ def test_the_central_service_takes_identity_from_the_hub(hub):
     assert result["refused"] and "belongs to alice" in result["refused"]
     assert result["alias_refused"] and result["hidden"], result
     # the admin's CLI through the service: the Hub's group makes her an admin there
-    out = hub.user("admin").cli("audit", "--json", "--user", "bob", "--action", "jobs", remote=True)
+    out = hub.user("admin").cli("audit", "--json", "--user", "bob", "--action", "jobs")
     assert out.returncode == 0, out.stderr
     assert [(e["user"], e["action"], e["outcome"]) for e in json.loads(out.stdout)["items"]][
         :2
     ] == [("bob", "jobs.update", "denied"), ("bob", "jobs.cancel", "ok")]
-    out = hub.user("alice").cli("audit", "--user", "bob", remote=True)
+    out = hub.user("alice").cli("audit", "--user", "bob")
     assert out.returncode == 5 and "admins and auditors" in out.stderr
 
 
