@@ -213,8 +213,11 @@ class ModelRegistry:
         request = PageRequest.of(
             limit, offset, cursor, filter_scope("models", **self._scope_filters(query, filters))
         )
-        matching = versions.order_by(None).where(
-            ModelVersionRecord.model_name == RegisteredModel.name
+        # per model: its tags are the outer row's (no lookup of the model per version)
+        matching = (
+            self._versions_query(query, **filters, model_tags=RegisteredModel.tags)
+            .order_by(None)
+            .where(ModelVersionRecord.model_name == RegisteredModel.name)
         )
         stmt = select(RegisteredModel).where(matching.exists())
         with self.ws.catalog.read_session() as s:
@@ -411,10 +414,12 @@ class ModelRegistry:
         tags: dict | list[str] | None = None,
         metrics: list[str] | None = None,
         include_archived: bool = False,
+        model_tags=None,
     ):
         """The versions matching ``search``'s filters, newest first, as one statement: the
         tags (on the version, else on its model) through the catalog's JSON operators, the
-        metric thresholds through the metrics table."""
+        metric thresholds through the metrics table. ``model_tags``: the model's tags column
+        of an enclosing query (default: looked up per version)."""
         metric_filters = [MetricFilter.parse(m) for m in metrics or []]
         terms = tag_terms(check_tags(tags) if isinstance(tags, dict) else tags)
         stmt = select(ModelVersionRecord)
@@ -441,12 +446,13 @@ class ModelRegistry:
                     )
                 )
             )
-        if terms:
+        if terms and model_tags is None:
             model_tags = (
                 select(RegisteredModel.tags)
                 .where(RegisteredModel.name == ModelVersionRecord.model_name)
                 .scalar_subquery()
             )
+        if terms:
             stmt = stmt.where(
                 key_values_clause(
                     [model_tags, ModelVersionRecord.tags], terms, self.ws.catalog.backend
