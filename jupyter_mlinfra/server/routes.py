@@ -55,5 +55,9 @@ from .run_inside_handlers import RUN_INSIDE_ROUTES as _RUN_INSIDE_ROUTES
 
 ROUTES += _RUN_INSIDE_ROUTES
 
+from .examples_handlers import EXAMPLES_ROUTES as _EXAMPLES_ROUTES
+
+ROUTES += _EXAMPLES_ROUTES
+
 # last: any other path under the API is a JSON 404 (not jupyter_server's HTML page)
 ROUTES += [(r"/.*", NotFoundHandler)]

@@ -40,6 +40,9 @@ RESPONSES = {
     "ProvenanceReport": "ProvenanceReport",
     "ProvenanceView": "ProvenanceView",
     "VerifyResult": "VerifyResult",
+    "ExampleNotebook": "Example",
+    "ExampleNotebookPage": ("get", "/examples"),
+    "ExampleCopy": "ExampleCopy",
 }
 REQUESTS = {"JobCreate": "JobCreate", "JobUpdate": "JobUpdate"}
 

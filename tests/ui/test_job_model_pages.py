@@ -1,15 +1,17 @@
-"""The job page and the model page in a real JupyterLab (headless Chromium, 1440x900): a job's
+"""The job page, the model page and the launcher tour in a real JupyterLab (headless Chromium, 1440x900): a job's
 dependencies drawn as a graph whose nodes link to their jobs and show their last run's state,
 the job edited in place with the Jobs form's as-you-type checks (PATCH /jobs/{ref}), pause,
 resume and delete behind a confirmation; a model's description and tags edited in place, and
-another user's model refusing with the server's message. Light and dark screenshots:
-test-artifacts/ui/job-page-*.png, model-page-*.png."""
+another user's model refusing with the server's message; the tour copying the example
+notebooks into the user's folder (never over the user's own file) and opening them. Light
+and dark screenshots: test-artifacts/ui/job-page-*.png, model-page-*.png, tour-*.png."""
 
 from __future__ import annotations
 
 import json
 import time
 import warnings
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -353,6 +355,71 @@ def test_job_and_model_pages_in_the_dark_theme(
         model.get_by_role("button", name="Edit description and tags").click()
         screenshot(page, "model-page-edit-dark")
         _readable(model, "model page (dark)")
+    finally:
+        _set_theme(lab_server, "JupyterLab Light")
+    assert not _errors(console_messages), _errors(console_messages)
+
+
+def _open_tour(page):
+    card = page.locator(".jp-LauncherCard", has_text="ML Infra tour")
+    card.wait_for(state="visible")
+    card.click()
+    tour = main_page(page, "tour")
+    tour.locator("[data-mlinfra-example]").first.wait_for()
+    return tour
+
+
+def test_tour_copies_and_opens_the_example_notebooks(wide, lab_server, console_messages):
+    page = wide
+    examples = lab_server.root_dir / "example_notebooks"
+    repo_examples = Path(__file__).resolve().parents[2] / "example_notebooks"
+    names = sorted(p.name for p in repo_examples.glob("*.ipynb"))
+    # the user has a notebook of that name already: it must survive the copy
+    examples.mkdir(exist_ok=True)
+    (examples / "jobs_train.ipynb").write_text(nbformat.writes(new_notebook()))
+    mine = (examples / "jobs_train.ipynb").read_text()
+
+    open_lab(page)
+    tour = _open_tour(page)
+    example = "[data-mlinfra-example='example_notebooks/provenance_demo.ipynb']"
+    provenance = tour.locator(example)
+    tour.locator(example, has_text="Copy and open the example").wait_for()
+    jobs_step = tour.locator("li[data-step='jobs']")
+    assert "not in your folder" not in jobs_step.inner_text()  # the user's own file is there
+    screenshot(page, "tour-before-copy")
+    _readable(tour, "tour")
+
+    tour.get_by_role("button", name="Copy the examples").click()
+    status = tour.locator("[role='status']")
+    status.wait_for()
+    assert status.inner_text() == (
+        f"Copied {len(names) - 1} example notebooks into example_notebooks/. "
+        "1 already there was kept as it is."
+    )
+    assert (examples / "jobs_train.ipynb").read_text() == mine
+    assert sorted(p.name for p in examples.glob("*.ipynb")) == names
+    tour.get_by_text("every example is in example_notebooks/").wait_for()
+    assert tour.get_by_role("button", name="Copy the examples").count() == 0
+    screenshot(page, "tour-copied")
+    _readable(tour, "tour after the copy")
+
+    # a step's example opens as a notebook in JupyterLab
+    tour.locator(example, has_text="Open the example").wait_for()
+    provenance.click()
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="provenance_demo.ipynb").wait_for()
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    assert not _errors(console_messages), _errors(console_messages)
+
+
+def test_tour_in_the_dark_theme(wide, lab_server, console_messages):
+    page = wide
+    _set_theme(lab_server, "JupyterLab Dark")
+    try:
+        open_lab(page)
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+        tour = _open_tour(page)
+        screenshot(page, "tour-dark")
+        _readable(tour, "tour (dark)")
     finally:
         _set_theme(lab_server, "JupyterLab Light")
     assert not _errors(console_messages), _errors(console_messages)

@@ -9,3 +9,4 @@ export * from './jobs';
 export * from './models';
 export * from './features';
 export * from './notebooks';
+export * from './examples';
