@@ -23,7 +23,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..core.errors import InvalidInput, PermissionDenied, quote
+from ..core.errors import InvalidInput, MLInfraError, PermissionDenied, quote
 from .base import MLInfraHandler
 
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
@@ -68,6 +68,14 @@ def captured_from_request(
 UPLOAD_BATCH_BYTES = 1 << 20  # received chunks are handed to a worker thread in batches
 
 
+def _as_input_error(exc: Exception) -> Exception:
+    """A body the multipart parser could not follow is the caller's mistake (400); a disk
+    that failed is the service's (kept as it is: 500)."""
+    if isinstance(exc, (MLInfraError, OSError)):
+        return exc
+    return InvalidInput(f"the multipart body is malformed ({type(exc).__name__})")
+
+
 @web.stream_request_body
 class CapturedVersionsHandler(MLInfraHandler):
     """The body arrives through ``data_received`` after ``prepare`` (authentication and
@@ -109,7 +117,7 @@ class CapturedVersionsHandler(MLInfraHandler):
         try:
             await self.call(self._form.write, data)
         except Exception as exc:  # answered when the body is complete (a clean 400)
-            self._failed = exc
+            self._failed = _as_input_error(exc)
             self._discard()
 
     def _discard(self) -> None:
@@ -126,7 +134,10 @@ class CapturedVersionsHandler(MLInfraHandler):
             if self._failed is not None:
                 raise self._failed
             form = self._form
-            await self.call(form.finish)
+            try:
+                await self.call(form.finish)
+            except Exception as exc:
+                raise _as_input_error(exc) from None
             captured = captured_from_request(name, form.fields, form.files)
             store = self.workspace.service("models")
             self._storing = True

@@ -184,3 +184,17 @@ def test_an_interrupted_upload_leaves_no_version_and_no_object(s3_service):
     )
     assert r.status_code == 403
     assert not any(uploads.glob("*/*"))
+    # bodies that are not a multipart form: a 400 naming it, nothing kept
+    url = s3_service.url + "mlinfra/api/models/garbled/captured-versions"
+    auth = {"Authorization": f"token {s3_service.token('alice')}"}
+    for content_type, body in [
+        ("application/json", b"{}"),
+        ("multipart/form-data; boundary=xyz", b"--xyz\r\nno headers here" + os.urandom(4096)),
+        ("multipart/form-data; boundary=xyz", b""),
+    ]:
+        r = requests.post(
+            url, headers={**auth, "Content-Type": content_type}, data=body, timeout=60
+        )
+        assert r.status_code == 400, (content_type, r.text)
+        assert "multipart" in r.json()["error"]["message"]
+    assert not any(uploads.glob("*/*")) and s3_service.objects() == before
