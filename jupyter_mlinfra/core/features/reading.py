@@ -91,32 +91,10 @@ class SQLiteViewReader:
     def open(cls, url: str, identity: Identity) -> SQLiteViewReader | None:
         """A reader for ``url``, or None when the catalog is not a SQLite file already at
         the package's migration heads."""
-        from ..catalog.revisions import HEAD_REVISIONS
-        from ..provenance.writer import sqlite_path
+        from ..catalog.direct_sqlite import connect_at_heads
 
-        path = sqlite_path(url)
-        if path is None:
-            return None
-        from urllib.parse import quote
-
-        try:  # mode=rw: never create an empty file where no catalog is yet
-            conn = sqlite3.connect(
-                f"file:{quote(path)}?mode=rw",
-                uri=True,
-                timeout=30,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error:
-            return None
-        try:
-            revisions = {r for (r,) in conn.execute("SELECT version_num FROM alembic_version")}
-            if revisions != HEAD_REVISIONS:
-                conn.close()
-                return None
-            conn.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.Error:
-            conn.close()
+        conn = connect_at_heads(url)
+        if conn is None:
             return None
         return cls(conn, identity)
 

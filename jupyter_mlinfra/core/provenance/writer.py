@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from ..catalog.revisions import HEAD_REVISIONS
+from ..catalog.direct_sqlite import connect_at_heads
 from .model import BeforeRecording, Execution, KernelSession
 
 _EXECUTIONS = "mlinfra_provenance_executions"
@@ -64,16 +64,6 @@ def sqlite_datetime(ts: float | None) -> str | None:
     )
 
 
-def sqlite_path(url: str) -> str | None:
-    """The database file of a plain ``sqlite:///path`` URL; None for anything else (another
-    backend, an in-memory database, a URL with options)."""
-    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
-        if url.startswith(prefix):
-            path = url[len(prefix) :]
-            return path if path and path != ":memory:" and "?" not in path else None
-    return None
-
-
 class SQLiteWriter:
     """Writes kernel sessions and executions to a migrated SQLite catalog with ``sqlite3``;
     the same two methods (and results) as the service's ``register_session`` and ``record``."""
@@ -86,32 +76,8 @@ class SQLiteWriter:
     def open(cls, url: str, owner: str) -> SQLiteWriter | None:
         """A writer for ``url``, or None when the catalog is not a SQLite file already at the
         package's migration heads (the service then writes, creating or upgrading it)."""
-        path = sqlite_path(url)
-        if path is None:
-            return None
-        try:
-            # mode=rw: never create an empty database file where no catalog is yet
-            from urllib.parse import quote
-
-            conn = sqlite3.connect(
-                f"file:{quote(path)}?mode=rw",
-                uri=True,
-                timeout=30,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error:
-            return None
-        try:
-            revisions = {r for (r,) in conn.execute("SELECT version_num FROM alembic_version")}
-            if revisions != HEAD_REVISIONS:
-                conn.close()
-                return None
-            # as the catalog's engine sets them (WAL is a property of the file already)
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error:
-            conn.close()
+        conn = connect_at_heads(url, synchronous_normal=True)
+        if conn is None:
             return None
         return cls(conn, owner)
 
