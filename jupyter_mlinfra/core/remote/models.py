@@ -195,13 +195,8 @@ class RemoteModels:
         metrics: list[str] | None = None,
         include_archived: bool = False,
     ) -> dict:
-        return self.client.get(
-            "models",
-            q=query,
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
-            **self._filters(owner, tags, metrics, include_archived),
+        return self._page(
+            "models", query, limit, offset, cursor, owner, tags, metrics, include_archived
         )
 
     def search_page(
@@ -216,8 +211,15 @@ class RemoteModels:
         metrics: list[str] | None = None,
         include_archived: bool = False,
     ) -> dict:
+        return self._page(
+            "model-versions", query, limit, offset, cursor, owner, tags, metrics, include_archived
+        )
+
+    def _page(
+        self, path, query, limit, offset, cursor, owner, tags, metrics, include_archived
+    ) -> dict:
         return self.client.get(
-            "model-versions",
+            path,
             q=query,
             limit=limit,
             offset=offset,
@@ -307,15 +309,33 @@ class RemoteModels:
         """Send a captured version (``CapturedVersion``) to the service to be stored."""
         import json
 
+        from .client import ServiceError, _streamed_form
+
         meta = captured.check().manifest()
         files = [(p.name, (p.name, p.data, "application/octet-stream")) for p in captured.parts]
-        answer = self.client.call(
-            "POST",
-            f"models/{_q(captured.name)}/captured-versions",
-            data={"version": json.dumps(meta, default=str)},
-            files=files,
-        )
+        body = _streamed_form({"version": json.dumps(meta, default=str)}, files)
+        limit = 0  # 0 (or an older service): none
+        if limit and body.len > limit:
+            raise InvalidInput(self._too_large(body.len, limit))
+        try:
+            answer = self.client.call(
+                "POST",
+                f"models/{_q(captured.name)}/captured-versions",
+                data=body,
+                headers={"Content-Type": body.content_type},
+            )
+        except ServiceError as exc:
+            if exc.http_status != 413:
+                raise
+            raise InvalidInput(str(exc)) from None  # the service's message names its limit
         return version_from_dict(answer)
+
+    def _too_large(self, size: int, limit: int) -> str:
+        return (
+            f"the model's upload has {size} bytes; the mlinfra service at "
+            f"{self.client.describe()} takes model uploads of at most {limit} bytes (its "
+            f"setting c.MLInfra.model_upload_max_bytes): nothing was sent"
+        )
 
     # -- changing --------------------------------------------------------------------------
     def set_alias(
