@@ -110,6 +110,15 @@ class MLInfra(Configurable):
         "ServerApp.max_body_size still applies).",
     ).tag(config=True)
 
+    model_upload_max_bytes = Int(
+        8 * 1024**3,
+        help="Central service: the largest model upload a remote client may send (the "
+        "streamed multipart body of POST /models/{name}/captured-versions, bytes); a larger "
+        "one is answered 413 before its body is read, and clients refuse it before sending. "
+        "It replaces jupyter_server's ServerApp.max_body_size for this upload only. 0: no "
+        "limit.",
+    ).tag(config=True)
+
     jobs_scheduler_in_server = Bool(
         True,
         help="Run the jobs scheduler inside the Jupyter server (started and stopped "

@@ -5,9 +5,10 @@ client captured in its own kernel.
 captured version's catalog fields and the description of each part (JSON), and one file per
 part (the field named after the part). The body is streamed: each part is written to a
 private file under ``<home>/uploads`` and hashed as it arrives (``streamed_form``), so an
-upload may be larger than ``max_request_body_bytes`` (up to jupyter_server's
-``ServerApp.max_body_size``, which tornado enforces as it reads) and the service's memory
-does not grow with it. The service checks each part's SHA-256 and stores the bytes as
+upload may be larger than ``max_request_body_bytes`` and ``ServerApp.max_body_size`` (up to
+``model_upload_max_bytes``, which tornado enforces for this request as it reads; a body that
+declares more is answered 413 before it is read) and the service's memory does not grow
+with it. The service checks each part's SHA-256 and stores the bytes as
 artifacts from those files: it never deserializes them (the client's pickles run only where
 they are loaded, as in direct mode). An upload that is interrupted, refused or invalid
 leaves no version and no artifact: nothing reaches the artifact store before the whole body
@@ -22,9 +23,10 @@ from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 
 from ..core.errors import InvalidInput, MLInfraError, PermissionDenied, quote
-from .base import MLInfraHandler
+from .base import MLInfraHandler, RequestTooLarge
 
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
 
@@ -65,6 +67,16 @@ def captured_from_request(
     return CapturedVersion.from_manifest({**meta, "name": name, "tags": tags}, blobs)
 
 
+UNBOUNDED = 1 << 62  # model_upload_max_bytes = 0: no bound of its own
+
+
+def upload_too_large_message(size: int, limit: int) -> str:
+    return (
+        f"the model upload has {size} bytes; this mlinfra service takes model uploads of at "
+        f"most {limit} bytes (its setting c.MLInfra.model_upload_max_bytes)"
+    )
+
+
 UPLOAD_BATCH_BYTES = 1 << 20  # received chunks are handed to a worker thread in batches
 
 
@@ -87,6 +99,13 @@ class CapturedVersionsHandler(MLInfraHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         self._pending = bytearray()
+        ws = self.settings["mlinfra_workspace"]
+        # this upload's own bound instead of ServerApp.max_body_size (tornado enforces it as
+        # it reads, before a byte reaches data_received)
+        limit = ws.config.settings.model_upload_max_bytes
+        connection = self.request.connection
+        assert isinstance(connection, HTTP1Connection)  # tornado's HTTP server's
+        connection.set_max_body_size(limit if limit > 0 else UNBOUNDED)
         await super().prepare()
         if self._finished:
             return
@@ -94,9 +113,12 @@ class CapturedVersionsHandler(MLInfraHandler):
             self, self.current_user, "write", self.auth_resource
         ):
             raise web.HTTPError(403)
+        declared = self.request.headers.get("Content-Length", "")
+        if limit > 0 and declared.isdigit() and int(declared) > limit:
+            # answered before the body is read (tornado then closes the connection)
+            raise RequestTooLarge(upload_too_large_message(int(declared), limit))
         from .streamed_form import StreamedForm
 
-        ws = self.settings["mlinfra_workspace"]
         fields_limit = ws.config.settings.max_request_body_bytes or 64 * 1024 * 1024
         self._form = await self.call(
             StreamedForm,

@@ -46,7 +46,12 @@ class ModelStore:
         return ModelRegistry(self.ws)
 
     def status(self) -> dict:
-        return self.registry.status()
+        # upload_max_bytes: what POST /models/{name}/captured-versions takes (remote clients
+        # check a model's size against it before sending; 0: no limit)
+        return {
+            **self.registry.status(),
+            "upload_max_bytes": self.ws.config.settings.model_upload_max_bytes,
+        }
 
     # -- register: capture, then store ------------------------------------------------------
     def register(

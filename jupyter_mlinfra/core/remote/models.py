@@ -314,7 +314,7 @@ class RemoteModels:
         meta = captured.check().manifest()
         files = [(p.name, (p.name, p.data, "application/octet-stream")) for p in captured.parts]
         body = _streamed_form({"version": json.dumps(meta, default=str)}, files)
-        limit = 0  # 0 (or an older service): none
+        limit = self.status().get("upload_max_bytes") or 0  # 0 (or an older service): none
         if limit and body.len > limit:
             raise InvalidInput(self._too_large(body.len, limit))
         try:
