@@ -10,6 +10,7 @@ from ..core.models.deploy import records_from_body
 from ..core.models.predictions import predict
 from ..core.models.versions import ModelRef
 from .base import STREAM_CHUNK_BYTES, MLInfraHandler
+from .jobs_handlers import ARTIFACT_POLICY, artifact_media_type
 from .request_validation import query_bool
 
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
@@ -133,10 +134,25 @@ class ModelArtifactHandler(_ModelsHandler):
         if entry is None:
             raise NotFound(f"{v.ref} has no artifact {artifact!r}")
         media_type = entry.get("media_type") or "application/octet-stream"
-        if media_type.startswith(("application/octet", "application/x-ipynb")):
+        if media_type.startswith("application/octet"):
+            # a file saved with the model (files/report.csv) is previewed as its type
+            media_type = artifact_media_type(artifact) or media_type
+        if media_type.startswith(("application/octet", "application/x-ipynb")) or query_bool(
+            self.query("download"), "download", False
+        ):
             self.set_header(
                 "Content-Disposition", f'attachment; filename="{artifact.rsplit("/", 1)[-1]}"'
             )
+        # no script in an artifact runs with the user's credentials (an .svg, an .html)
+        self.set_header("Content-Security-Policy", ARTIFACT_POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Artifact-Size", str(int(entry.get("size") or 0)))
+        limit = self.query("limit")
+        if limit is not None and int(limit) < int(entry.get("size") or 0):
+            await self.send_bytes(
+                await self.call(_first_bytes, self.workspace, entry, int(limit)), media_type
+            )
+            return
         if int(entry.get("size") or 0) > STREAM_CHUNK_BYTES:
             await self._stream(entry, media_type)
             return
@@ -160,6 +176,20 @@ class ModelArtifactHandler(_ModelsHandler):
         finally:
             await self.call(reader.close)
         self.finish()
+
+
+def _first_bytes(workspace, entry: dict, limit: int) -> bytes:
+    """The first ``limit`` bytes of an artifact (a preview), once the stored object is
+    the one the catalog recorded (a prefix cannot be checked against the checksum)."""
+    if limit < 1:
+        raise InvalidInput(f"limit must be at least 1, got {limit}")
+    artifacts = workspace.artifacts
+    if artifacts.stat(entry["key"]).sha256 != entry["sha256"]:
+        raise IntegrityError(
+            f"artifact {entry['name']} was replaced: the catalog recorded another checksum"
+        )
+    with artifacts.open(entry["key"]) as reader:
+        return reader.read(limit)
 
 
 def _patch_version(store, name: str, version: int, body: dict) -> dict:
