@@ -12,7 +12,8 @@ come from whoever issued the token, never from the client:
   or a JSON file (``tokens_file``, env ``MLINFRA_SERVICE_TOKENS_FILE``).
 
 Both also accept the run tokens the service signs for its job kernels (:mod:`.run_tokens`):
-a run's kernel acts as the run's owner and no one else, while its run is running.
+a run's kernel acts as the run's owner and no one else, while its run is running; the kernel
+of a verify the service runs acts as its caller while that verify runs.
 
 No cookies, no login page: the service is an API for programs holding a token.
 """
@@ -29,6 +30,7 @@ from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from traitlets import Bool, Dict, Int, Unicode, default
 
+from ..core.jobs.run_tokens import verify_is_active
 from .run_tokens import RunTokens
 
 _AUTH_SCHEMES = ("token", "bearer")
@@ -86,7 +88,10 @@ class _TokenOnly(IdentityProvider):
         model = None
         if RunTokens.looks_like(token):
             model = self.run_tokens.verify(token) if self.run_tokens is not None else None
-            if model and not await self._run_active(handler, model):
+            if model and model["kind"] == "verify":
+                if not verify_is_active(model["verify"]):
+                    model = None  # a verify's kernel token: spent when its verify ended
+            elif model and not await self._run_active(handler, model):
                 model = None  # its run ended (or is not the owner's): the token is spent
             if model and model["name"]:  # the owner's groups as the issuer knows them now
                 model["groups"] = await self.groups_for(model["name"])

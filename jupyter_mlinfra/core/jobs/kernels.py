@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..kernel_protocol import EXTENSION_MODULE
@@ -77,6 +79,46 @@ def run_kernel_environment(workspace) -> dict[str, str] | None:
 
         return without_credentials(os.environ)
     return None
+
+
+VERIFY_TOKEN_MARGIN = 600.0  # seconds a verify kernel's token outlives its budget
+VERIFY_TOKEN_LIFETIME = 86400.0  # of a verify without a timeout (spent when it ends anyway)
+
+
+@contextmanager
+def verify_kernel_environment(
+    workspace, *, timeout: float | None = None, cells: int = 1
+) -> Iterator[dict[str, str] | None]:
+    """The environment of the kernel of a verify (or replay) run by ``workspace``'s user:
+    as a run's (:func:`run_kernel_environment`), and on the central service (a
+    ``jobs_service_url``) also the service's URL and a token acting as that user while the
+    verify runs, and no longer than its time budget (``timeout`` per cell over ``cells``
+    cells, plus a margin): mlinfra calls in the verified notebook work as the caller."""
+    env = run_kernel_environment(workspace)
+    settings = workspace.config.settings
+    if env is None:
+        yield None
+        return
+    from ..errors import ConfigurationError
+    from .run_tokens import SECRET_VARIABLE, RunTokens, active_verify
+
+    secret = os.environ.get(SECRET_VARIABLE)
+    if not secret:
+        raise ConfigurationError(
+            f"jobs_service_url is set but {SECRET_VARIABLE} is not: a verify's kernel needs "
+            "a token the service accepts (use the service's secret)"
+        )
+    budget = float(timeout) * max(1, cells) if timeout else VERIFY_TOKEN_LIFETIME
+    with active_verify() as verify_id:
+        yield {
+            **env,
+            "MLINFRA_SERVICE_URL": settings.jobs_service_url,
+            "MLINFRA_SERVICE_TOKEN": RunTokens(secret).issue_verify(
+                workspace.user, verify_id, lifetime=budget + VERIFY_TOKEN_MARGIN
+            ),
+            "MLINFRA_USER": workspace.user,
+            "MLINFRA_HOME": str(workspace.config.home / "verify-kernels"),
+        }
 
 
 def start_run_kernel(workspace, kernel_name: str):

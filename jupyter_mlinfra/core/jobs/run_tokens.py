@@ -7,6 +7,10 @@ scheduler's workers issue them (:func:`..process_env.remote_run_environment`) wi
 service's key (``MLINFRA_SERVICE_RUN_TOKEN_SECRET``; `jupyter mlinfra service` draws one at
 start when it is not set and hands it to its workers), so a kernel never holds the catalog
 URL, the storage credentials or anyone's Hub token.
+
+A verify the service runs for a caller gets the same kind of token for its kernel
+(:meth:`RunTokens.issue_verify`): it acts as the caller while the verify runs
+(:func:`active_verify`) and expires with it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 PREFIX = "mlinfra-run."
 SECRET_VARIABLE = "MLINFRA_SERVICE_RUN_TOKEN_SECRET"
@@ -49,8 +56,20 @@ class RunTokens:
         )
         return f"{PREFIX}{payload}.{self._sign(payload)}"
 
+    def issue_verify(self, user: str, verify_id: str, lifetime: float) -> str:
+        """A token for the kernel of a verify the service runs for ``user``: it acts as
+        ``user`` while that verify is running (:func:`verify_is_active`) and not after
+        ``lifetime`` seconds."""
+        payload = _b64(
+            json.dumps(
+                {"name": user, "verify": verify_id, "exp": int(time.time() + lifetime)}
+            ).encode()
+        )
+        return f"{PREFIX}{payload}.{self._sign(payload)}"
+
     def verify(self, token: str) -> dict | None:
-        """The token's claims ({"name", "run"}) when its signature holds and it has not
+        """The token's claims ({"name", "run", "kind": "run"}, or {"name", "verify",
+        "kind": "verify"} for a verify's kernel) when its signature holds and it has not
         expired; None otherwise."""
         body = token[len(PREFIX) :]
         payload, _, signature = body.partition(".")
@@ -62,7 +81,34 @@ class RunTokens:
             return None
         if not isinstance(claims, dict) or claims.get("exp", 0) < time.time():
             return None
-        return {"name": str(claims.get("name") or ""), "run": claims.get("run"), "kind": "run"}
+        name = str(claims.get("name") or "")
+        if "verify" in claims:
+            return {"name": name, "verify": str(claims["verify"]), "kind": "verify"}
+        return {"name": name, "run": claims.get("run"), "kind": "run"}
+
+
+# The verifies this process runs now (their kernels' tokens act only meanwhile): the
+# service's verify runs in its own process, where its identity provider checks the tokens.
+_ACTIVE_VERIFIES: set[str] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+@contextmanager
+def active_verify() -> Iterator[str]:
+    """A fresh verify id, active (its kernel's token accepted) until the block ends."""
+    verify_id = secrets.token_hex(16)
+    with _ACTIVE_LOCK:
+        _ACTIVE_VERIFIES.add(verify_id)
+    try:
+        yield verify_id
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE_VERIFIES.discard(verify_id)
+
+
+def verify_is_active(verify_id: str) -> bool:
+    with _ACTIVE_LOCK:
+        return verify_id in _ACTIVE_VERIFIES
 
 
 def run_is_active(ws, run_id: str, owner: str) -> bool:

@@ -430,7 +430,7 @@ class ProvenanceService:
         and compare outputs. The run's own provenance is recorded under
         ``<path>#verify`` so it never mixes with the notebook's interactive history.
         ``timeout``: seconds per cell (default: the ``verify_timeout_seconds`` setting)."""
-        from ..jobs.kernels import run_kernel_environment
+        from ..jobs.kernels import verify_kernel_environment
         from .replay import replay_notebook, slice_for
         from .verify import run_and_compare
 
@@ -440,18 +440,20 @@ class ProvenanceService:
         nb = read_notebook(path)
         record_as = f"{os.path.abspath(path)}#verify"
         if not replay:
-            return run_and_compare(
-                nb,
-                name=path,
-                cwd=cwd or str(Path(path).resolve().parent),
-                kernel_name=kernel_name,
-                timeout=timeout,
-                notebook_path=record_as,
-                record_provenance=record_provenance,
-                options=options,
-                provenance_sink=self.record,
-                kernel_env=run_kernel_environment(self.ws),
-            )
+            cells = sum(1 for c in nb.cells if c.cell_type == "code")
+            with verify_kernel_environment(self.ws, timeout=timeout, cells=cells) as env:
+                return run_and_compare(
+                    nb,
+                    name=path,
+                    cwd=cwd or str(Path(path).resolve().parent),
+                    kernel_name=kernel_name,
+                    timeout=timeout,
+                    notebook_path=record_as,
+                    record_provenance=record_provenance,
+                    options=options,
+                    provenance_sink=self.record,
+                    kernel_env=env,
+                )
         log, _cells, _nb = self.resolve(path, notebook=nb, session_id=session_id)
         slice_ = slice_for(log.executions, cell_id=cell_id)
         rnb = replay_notebook(slice_, notebook_path=log.notebook_path or path)
@@ -473,19 +475,21 @@ class ProvenanceService:
             if stored.get("execution_count") not in (None, last.execution_count):
                 continue  # the saved outputs come from another run
             expected[cell.get("id")] = stored.get("outputs", [])
-        return run_and_compare(
-            rnb,
-            name=path,
-            expected_outputs=expected,
-            replay=True,
-            kernel_name=kernel_name,
-            timeout=timeout,
-            notebook_path=f"{os.path.abspath(path)}#replay",
-            record_provenance=record_provenance,
-            options=options,
-            provenance_sink=self.record,
-            kernel_env=run_kernel_environment(self.ws),
-        )
+        cells = sum(1 for c in rnb.cells if c.cell_type == "code")
+        with verify_kernel_environment(self.ws, timeout=timeout, cells=cells) as env:
+            return run_and_compare(
+                rnb,
+                name=path,
+                expected_outputs=expected,
+                replay=True,
+                kernel_name=kernel_name,
+                timeout=timeout,
+                notebook_path=f"{os.path.abspath(path)}#replay",
+                record_provenance=record_provenance,
+                options=options,
+                provenance_sink=self.record,
+                kernel_env=env,
+            )
 
     # -- for the Model store ------------------------------------------------------------------
     def dependencies(

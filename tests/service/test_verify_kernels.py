@@ -1,0 +1,76 @@
+"""A verify the central service runs executes the notebook in a kernel without the service's
+credentials, and with a token acting as the caller while the verify runs: mlinfra calls in
+a verified notebook work there, as the one who asked for the verify, and the token is spent
+once the verify ends."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+
+
+def _notebook(cells: list[tuple[str, str]]) -> dict:
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": i + 1,
+                "id": f"c{i}",
+                "metadata": {},
+                "source": src,
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": i + 1,
+                        "data": {"text/plain": out},
+                        "metadata": {},
+                    }
+                ]
+                if out
+                else [],
+            }
+            for i, (src, out) in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+NOTEBOOK = _notebook(
+    [
+        (
+            "import os\n"
+            "from jupyter_mlinfra.core.workspace import get_workspace\n"
+            "_ = open('verify-token.txt', 'w').write(os.environ.get('MLINFRA_SERVICE_TOKEN', ''))",
+            "",
+        ),
+        ("get_workspace().health()['user']", "'alice'"),
+        ("[k for k in os.environ if k in ('MLINFRA_CATALOG_URL', 'AWS_SECRET_ACCESS_KEY')]", "[]"),
+    ]
+)
+
+
+def test_a_verified_notebook_calls_mlinfra_as_the_caller(service, remote):
+    (service.root / "as-caller.ipynb").write_text(json.dumps(NOTEBOOK))
+    alice = remote(service, "alice").service("provenance")
+    result = alice.verify("as-caller.ipynb")
+    assert result.ok, result.to_text()
+    assert result.counts["mismatch"] == 0
+    # the kernel's token was the caller's for the verify only: spent now
+    token = (service.root / "verify-token.txt").read_text()
+    assert token.startswith("mlinfra-run.")
+    r = requests.get(
+        service.url + "mlinfra/api/health",
+        headers={"Authorization": f"token {token}"},
+        timeout=60,
+    )
+    assert r.status_code == 403, r.text
+    # bob's verify of the same notebook acts as bob (its output differs from alice's)
+    bob = remote(service, "bob").service("provenance")
+    result = bob.verify("as-caller.ipynb")
+    assert not result.ok and result.counts["mismatch"] == 1
+    assert "'bob'" in result.to_text()
