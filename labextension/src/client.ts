@@ -132,6 +132,35 @@ export class APIClient {
     }
     return data as T;
   }
+
+  /**
+   * The first bytes of a file the API serves (an artifact preview: `url` carries the
+   * `?limit=`), as UTF-8 text, with the whole size from its `X-Artifact-Size` header.
+   */
+  async textPrefix(url: string): Promise<{ text: string; size: number; truncated: boolean }> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, {}, this.serverSettings);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new MLInfraAPIError(`cannot reach the Jupyter server: ${reason}`, 'network_error', 0);
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let data: unknown = undefined;
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+      throw errorFromResponse(response, data, text);
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const size = Number(response.headers.get('X-Artifact-Size') ?? bytes.length);
+    // a cut in the middle of a UTF-8 sequence is not an error (stream: true keeps it back)
+    const text = new TextDecoder('utf-8').decode(bytes, { stream: bytes.length < size });
+    return { text, size, truncated: bytes.length < size };
+  }
 }
 
 function isErrorBody(data: unknown): data is ErrorBody {

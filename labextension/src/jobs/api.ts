@@ -1,8 +1,6 @@
 /** Notebook jobs API calls: /mlinfra/api/jobs*, /runs*. */
 
-import { ServerConnection } from '@jupyterlab/services';
-
-import { APIClient, MLInfraAPIError, listItems } from '../client';
+import { APIClient, listItems } from '../client';
 import type {
   JobCreate,
   JobInfo,
@@ -103,33 +101,12 @@ export class JobsAPI {
   }
 
   /** The first `limit` bytes of an artifact as text, and its whole size. */
-  async runArtifactText(
+  runArtifactText(
     id: string,
     name: string,
     limit: number
   ): Promise<{ text: string; size: number; truncated: boolean }> {
-    const url = `${this.runArtifactUrl(id, name)}?limit=${limit}`;
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, {}, this.client.serverSettings);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new MLInfraAPIError(`cannot reach the Jupyter server: ${reason}`, 'network_error', 0);
-    }
-    if (!response.ok) {
-      let message = `HTTP ${response.status}`;
-      try {
-        message = (await response.json()).error.message ?? message;
-      } catch {
-        /* not ours: keep the status */
-      }
-      throw new MLInfraAPIError(message, `http_${response.status}`, response.status);
-    }
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const size = Number(response.headers.get('X-Artifact-Size') ?? bytes.length);
-    // a cut in the middle of a UTF-8 sequence is not an error (stream: true keeps it back)
-    const text = new TextDecoder('utf-8').decode(bytes, { stream: bytes.length < size });
-    return { text, size, truncated: bytes.length < size };
+    return this.client.textPrefix(`${this.runArtifactUrl(id, name)}?limit=${limit}`);
   }
 
   /** GET /runs/{id}/output: the output notebook (nbformat JSON). */

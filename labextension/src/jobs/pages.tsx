@@ -18,10 +18,10 @@ import {
   formatTimestamp,
   usePoll
 } from '../common';
+import { ArtifactPreviews, type ArtifactSource } from '../common/artifactPreview';
 import { PageDefinition, PageProps } from '../shell/pages';
 import { CommandIDs } from '../tokens';
 import type { JSONValue, RunError, RunInfo, RunLogChunk } from '../types';
-import { ArtifactPreviews } from './artifactPreview';
 import { JobForm } from './jobForm';
 import { JobPage } from './jobPage';
 import {
@@ -60,6 +60,13 @@ export function RunPage(props: PageProps): JSX.Element {
     { active, intervalMs: RUN_POLL_MS, deps: [id], until: chunk => isFinal(chunk.state) }
   );
   const [error, setError] = React.useState<Error | null>(null);
+  const artifactSource = React.useMemo<ArtifactSource>(
+    () => ({
+      url: (name, download) => api.jobs.runArtifactUrl(id, name, download),
+      text: (name, limit) => api.jobs.runArtifactText(id, name, limit)
+    }),
+    [api, id]
+  );
   const info = run.data && run.data.id === id ? run.data : null;
   const final = info ? isFinal(info.state) : false;
 
@@ -273,7 +280,11 @@ export function RunPage(props: PageProps): JSX.Element {
           {(info.artifacts ?? []).length > 0 && (
             <section className="jp-mlinfra-Section" aria-label="Artifacts">
               <h2>Artifacts</h2>
-              <ArtifactPreviews api={api} runId={id} artifacts={info.artifacts ?? []} />
+              <ArtifactPreviews
+                source={artifactSource}
+                artifacts={info.artifacts ?? []}
+                label="Run artifacts"
+              />
             </section>
           )}
           <section className="jp-mlinfra-Section" aria-label="Output notebook">

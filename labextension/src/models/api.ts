@@ -84,15 +84,31 @@ export class ModelsAPI {
     return this.client.request(['models', name, 'compare'], {}, { a, b });
   }
 
-  /** The URL of one artifact's bytes (figures are shown with it; cookies authenticate). */
-  modelArtifactUrl(name: string, version: number, artifact: string): string {
-    return this.client.url(
+  /**
+   * The URL of one artifact's bytes (figures are shown with it; cookies authenticate;
+   * `download`: as an attachment).
+   */
+  modelArtifactUrl(name: string, version: number, artifact: string, download = false): string {
+    const url = this.client.url(
       'models',
       name,
       'versions',
       String(version),
       'artifacts',
       ...artifact.split('/')
+    );
+    return download ? `${url}?download=1` : url;
+  }
+
+  /** The first `limit` bytes of a version's artifact as text, and its whole size. */
+  modelArtifactText(
+    name: string,
+    version: number,
+    artifact: string,
+    limit: number
+  ): Promise<{ text: string; size: number; truncated: boolean }> {
+    return this.client.textPrefix(
+      `${this.modelArtifactUrl(name, version, artifact)}?limit=${limit}`
     );
   }
 }

@@ -19,6 +19,7 @@ export function ModelPage(props: PageProps): JSX.Element {
         props={{ api: props.api, active: props.active }}
         onClose={props.close}
         onChanged={() => undefined}
+        previewArtifacts
         renderAbout={(info, refresh) => (
           <ModelAbout key={info.name} api={props.api} info={info} onSaved={refresh} />
         )}

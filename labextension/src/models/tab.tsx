@@ -31,6 +31,7 @@ import {
   ReproductionResult
 } from '../types';
 import { TabProps } from '../common/tabProps';
+import { ArtifactPreviews, type ArtifactSource, artifactKind } from '../common/artifactPreview';
 
 /**
  * The Models tab: search registered models (name, owner, tag, metric threshold); a model's
@@ -180,6 +181,8 @@ export function ModelDetailsView(p: {
   onChanged: () => void;
   /** Shown instead of the description and tags (the model page edits them in place). */
   renderAbout?: (info: ModelDetails, refresh: () => void) => React.ReactNode;
+  /** Each artifact previewed (images, first rows, first KB), as on a run's page. */
+  previewArtifacts?: boolean;
 }): JSX.Element {
   const { api, active } = p.props;
   const details = usePoll(() => api.models.getModel(p.name), { active, deps: [p.name] });
@@ -248,6 +251,7 @@ export function ModelDetailsView(p: {
               version={shown}
               props={p.props}
               onChanged={refresh}
+              previewArtifacts={p.previewArtifacts}
             />
           )}
         </>
@@ -506,6 +510,7 @@ function VersionDetails(p: {
   version: number;
   props: ModelViewProps;
   onChanged: () => void;
+  previewArtifacts?: boolean;
 }): JSX.Element {
   const { api, active } = p.props;
   const info = usePoll(() => api.models.getModelVersion(p.name, p.version), {
@@ -566,7 +571,7 @@ function VersionDetails(p: {
       </h4>
       <ErrorBanner error={info.error ?? error} context={`Version ${p.version}`} />
       {reproduction && <ReproductionView result={reproduction} />}
-      {v && <VersionBody v={v} api={api} />}
+      {v && <VersionBody v={v} api={api} previewArtifacts={p.previewArtifacts} />}
     </div>
   );
 }
@@ -643,8 +648,19 @@ function asRecord(value: JSONValue | undefined): { [key: string]: JSONValue } {
     : {};
 }
 
-function VersionBody(p: { v: ModelVersionInfo; api: MLInfraAPI }): JSX.Element {
+function VersionBody(p: {
+  v: ModelVersionInfo;
+  api: MLInfraAPI;
+  previewArtifacts?: boolean;
+}): JSX.Element {
   const { v, api } = p;
+  const artifactSource = React.useMemo<ArtifactSource>(
+    () => ({
+      url: (name, download) => api.models.modelArtifactUrl(v.name, v.version, name, download),
+      text: (name, limit) => api.models.modelArtifactText(v.name, v.version, name, limit)
+    }),
+    [api, v.name, v.version]
+  );
   const code = v.code ?? {};
   const git = asRecord(code.git);
   const replay = Array.isArray(code.replay) ? code.replay : [];
@@ -720,12 +736,13 @@ function VersionBody(p: { v: ModelVersionInfo; api: MLInfraAPI }): JSX.Element {
           ['environment lock', `${v.dependencies?.lock_size ?? 0} packages`]
         ]}
       />
-      {figures.map(f => (
-        <figure key={f.name} className="jp-mlinfra-Models-figure">
-          <img src={api.models.modelArtifactUrl(v.name, v.version, f.name)} alt={f.name} />
-          <figcaption>{f.name}</figcaption>
-        </figure>
-      ))}
+      {!p.previewArtifacts &&
+        figures.map(f => (
+          <figure key={f.name} className="jp-mlinfra-Models-figure">
+            <img src={api.models.modelArtifactUrl(v.name, v.version, f.name)} alt={f.name} />
+            <figcaption>{f.name}</figcaption>
+          </figure>
+        ))}
       <DataTable
         label="Artifacts"
         columns={[
@@ -755,6 +772,16 @@ function VersionBody(p: { v: ModelVersionInfo; api: MLInfraAPI }): JSX.Element {
         rowKey={a => a.name}
         emptyText="No artifacts."
       />
+      {p.previewArtifacts && artifacts.some(a => artifactKind(a.name) !== 'other') && (
+        <section className="jp-mlinfra-Section" aria-label="Artifact previews">
+          <h4 className="jp-mlinfra-Subtitle">Artifact previews</h4>
+          <ArtifactPreviews
+            source={artifactSource}
+            artifacts={artifacts.filter(a => artifactKind(a.name) !== 'other')}
+            label={`Artifacts of ${v.name} v${v.version}`}
+          />
+        </section>
+      )}
     </>
   );
 }

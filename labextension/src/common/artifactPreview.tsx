@@ -1,19 +1,29 @@
 /**
- * A run's artifacts with a preview each: images (png, jpg, gif, webp, svg) as `<img>` (an
- * SVG in an `<img>` runs no script), CSV/TSV as a table of their first rows, JSON and text as
- * their first kilobyte in monospace; anything else: its size and a download link. The bytes
- * come from GET /runs/{id}/artifacts/{name} (`?limit=` for previews).
+ * Artifacts with a preview each, for a run's page and a model version's: images (png, jpg,
+ * gif, webp, svg) as `<img>` (an SVG in an `<img>` runs no script), CSV/TSV as a table of
+ * their first rows, JSON, Python and text as their first kilobyte in monospace; anything
+ * else: its size and a download link. The bytes come from the owner's artifact endpoint
+ * (GET /runs/{id}/artifacts/{name}, GET /models/{name}/versions/{v}/artifacts/{name}), with
+ * `?limit=` for previews.
  */
 
 import * as React from 'react';
 
-import { ErrorBanner } from '../common';
-import type { MLInfraAPI } from '../api';
+import { ErrorBanner } from './errorBanner';
 
-export interface RunArtifact {
+/** One artifact as listed by its run or model version. */
+export interface PreviewedArtifact {
   name: string;
-  key: string;
   size: number;
+  key?: string;
+}
+
+/** Where the artifacts' bytes come from (a run, a model version). */
+export interface ArtifactSource {
+  /** Its URL (`download`: as an attachment). */
+  url(name: string, download?: boolean): string;
+  /** Its first `limit` bytes as text, and its whole size. */
+  text(name: string, limit: number): Promise<{ text: string; truncated: boolean }>;
 }
 
 type Kind = 'image' | 'table' | 'text' | 'other';
@@ -30,7 +40,7 @@ export function artifactKind(name: string): Kind {
   if (ext === 'csv' || ext === 'tsv') {
     return 'table';
   }
-  if (['json', 'txt', 'log', 'md', 'yaml', 'yml'].includes(ext)) {
+  if (['json', 'txt', 'log', 'md', 'yaml', 'yml', 'py', 'toml', 'cfg'].includes(ext)) {
     return 'text';
   }
   return 'other';
@@ -61,21 +71,21 @@ async function parseTable(
   return { columns: header, rows: rows.slice(0, TABLE_PREVIEW_ROWS) };
 }
 
-function TablePreview(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact }): JSX.Element {
-  const { api, runId, artifact } = p;
+function TablePreview(p: { source: ArtifactSource; artifact: PreviewedArtifact }): JSX.Element {
+  const { source, artifact } = p;
   const [table, setTable] = React.useState<{ columns: string[]; rows: string[][] } | null>(null);
   const [error, setError] = React.useState<Error | null>(null);
   React.useEffect(() => {
     let gone = false;
-    api.jobs
-      .runArtifactText(runId, artifact.name, TABLE_PREVIEW_BYTES)
+    source
+      .text(artifact.name, TABLE_PREVIEW_BYTES)
       .then(r => parseTable(r.text, artifact.name.toLowerCase().endsWith('.tsv'), r.truncated))
       .then(t => !gone && setTable(t))
       .catch(e => !gone && setError(e as Error));
     return () => {
       gone = true;
     };
-  }, [api, runId, artifact.name, artifact.size]);
+  }, [source, artifact.name, artifact.size]);
   if (error) {
     return <ErrorBanner error={error} context="Could not preview" />;
   }
@@ -111,20 +121,20 @@ function TablePreview(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact
   );
 }
 
-function TextPreview(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact }): JSX.Element {
-  const { api, runId, artifact } = p;
+function TextPreview(p: { source: ArtifactSource; artifact: PreviewedArtifact }): JSX.Element {
+  const { source, artifact } = p;
   const [text, setText] = React.useState<{ text: string; truncated: boolean } | null>(null);
   const [error, setError] = React.useState<Error | null>(null);
   React.useEffect(() => {
     let gone = false;
-    api.jobs
-      .runArtifactText(runId, artifact.name, TEXT_PREVIEW_BYTES)
+    source
+      .text(artifact.name, TEXT_PREVIEW_BYTES)
       .then(r => !gone && setText(r))
       .catch(e => !gone && setError(e as Error));
     return () => {
       gone = true;
     };
-  }, [api, runId, artifact.name, artifact.size]);
+  }, [source, artifact.name, artifact.size]);
   if (error) {
     return <ErrorBanner error={error} context="Could not preview" />;
   }
@@ -139,10 +149,10 @@ function TextPreview(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact 
   );
 }
 
-function ArtifactCard(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact }): JSX.Element {
-  const { api, runId, artifact } = p;
+function ArtifactCard(p: { source: ArtifactSource; artifact: PreviewedArtifact }): JSX.Element {
+  const { source, artifact } = p;
   const kind = artifactKind(artifact.name);
-  const download = api.jobs.runArtifactUrl(runId, artifact.name, true);
+  const download = source.url(artifact.name, true);
   const fileName = artifact.name.split('/').pop() ?? artifact.name;
   return (
     <figure
@@ -168,26 +178,27 @@ function ArtifactCard(p: { api: MLInfraAPI; runId: string; artifact: RunArtifact
       {kind === 'image' && (
         <img
           className="jp-mlinfra-ArtifactImage"
-          src={api.jobs.runArtifactUrl(runId, artifact.name)}
+          src={source.url(artifact.name)}
           alt={artifact.name}
         />
       )}
-      {kind === 'table' && <TablePreview api={api} runId={runId} artifact={artifact} />}
-      {kind === 'text' && <TextPreview api={api} runId={runId} artifact={artifact} />}
+      {kind === 'table' && <TablePreview source={source} artifact={artifact} />}
+      {kind === 'text' && <TextPreview source={source} artifact={artifact} />}
       {kind === 'other' && <p className="jp-mlinfra-Empty">No preview for this type of file.</p>}
     </figure>
   );
 }
 
+/** The artifacts' cards (`label` names the group, e.g. "Run artifacts"). */
 export function ArtifactPreviews(p: {
-  api: MLInfraAPI;
-  runId: string;
-  artifacts: RunArtifact[];
+  source: ArtifactSource;
+  artifacts: PreviewedArtifact[];
+  label: string;
 }): JSX.Element {
   return (
-    <div className="jp-mlinfra-Artifacts" aria-label="Run artifacts">
+    <div className="jp-mlinfra-Artifacts" aria-label={p.label}>
       {p.artifacts.map(a => (
-        <ArtifactCard key={a.key} api={p.api} runId={p.runId} artifact={a} />
+        <ArtifactCard key={a.key ?? a.name} source={p.source} artifact={a} />
       ))}
     </div>
   );
