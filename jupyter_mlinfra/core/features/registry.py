@@ -40,6 +40,10 @@ from .tables import (
     OfflineFileRecord,
 )
 
+# DataFrame sources kept by mlinfra (uploaded by remote clients or snapshotted at definition):
+# deleted with the last view that names them
+SOURCE_DATA_REF = "artifact:features/sources/"
+
 
 @dataclass(frozen=True)
 class NewVersion:
@@ -330,6 +334,12 @@ class FeatureRegistry:
 
     def delete_view(self, name: str) -> list[str]:
         """Delete a view's catalog rows (owner only): the artifact keys of its offline files."""
+        return self.delete_view_keys(name)[0]
+
+    def delete_view_keys(self, name: str) -> tuple[list[str], list[str]]:
+        """Delete a view's catalog rows (owner only): the artifact keys of its offline files,
+        and those of its uploaded or snapshotted DataFrame sources (``features/sources/``)
+        that no version of another view names (in the same transaction)."""
         with self.catalog.session() as s:
             rec = self.owned_record(s, name)
             keys = [
@@ -338,6 +348,26 @@ class FeatureRegistry:
                     select(OfflineFileRecord).where(OfflineFileRecord.view_name == name)
                 )
             ]
+            refs = set(
+                s.scalars(
+                    select(FeatureViewVersionRecord.source_ref).where(
+                        FeatureViewVersionRecord.view_name == name,
+                        FeatureViewVersionRecord.source_ref.startswith(
+                            SOURCE_DATA_REF, autoescape=True
+                        ),
+                    )
+                )
+            )
+            if refs:
+                refs -= set(
+                    s.scalars(
+                        select(FeatureViewVersionRecord.source_ref).where(
+                            FeatureViewVersionRecord.view_name != name,
+                            FeatureViewVersionRecord.source_ref.in_(sorted(refs)),
+                        )
+                    )
+                )
+            sources = sorted(ref[len("artifact:") :] for ref in refs)
             for table in (
                 FeatureUsageRecord,
                 MaterializationRecord,
@@ -346,7 +376,7 @@ class FeatureRegistry:
             ):
                 s.execute(delete(table).where(table.view_name == name))
             s.delete(rec)
-        return keys
+        return keys, sources
 
     # -- offline files and materialized intervals ---------------------------------------------
     @staticmethod

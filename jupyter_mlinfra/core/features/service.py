@@ -266,9 +266,10 @@ class FeatureService:
         ),
     )
     def delete_view(self, name: str) -> dict:
-        """Delete a view, its versions, its offline files and its online rows (owner only)."""
-        keys = self.registry.delete_view(name)
-        for key in keys:
+        """Delete a view, its versions, its offline files, its online rows and the DataFrame
+        source data no other view names (owner only)."""
+        keys, sources = self.registry.delete_view_keys(name)
+        for key in [*keys, *sources]:
             try:
                 self.ws.artifacts.delete(key)
             except NotFound:
