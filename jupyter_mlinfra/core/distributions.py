@@ -22,11 +22,26 @@ def installed_distributions() -> dict[str, str]:
     if _INSTALLED is None:
         found: dict[str, str] = {}
         for dist in metadata.distributions():  # in sys.path order: the first one imports
-            name = dist.metadata["Name"] if dist.metadata else None
+            name, version = _name_and_version(dist)
             if name:
-                found.setdefault(name, dist.version)
+                found.setdefault(name, version)
         _INSTALLED = dict(sorted(found.items(), key=lambda kv: (kv[0].lower(), kv[0])))
     return dict(_INSTALLED)
+
+
+def _name_and_version(dist: metadata.Distribution) -> tuple[str | None, str]:
+    """The ``Name`` and ``Version`` fields of a distribution's core metadata, read from its
+    header block only. ``dist.metadata`` parses the whole file as an e-mail message, long
+    description included: 0.3 s of CPU per process for ~200 distributions, against 0.02 s."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if text is None:
+        return None, ""
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():  # the headers end at a blank line
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "Version") and key not in fields:
+            fields[key] = value.strip()
+    return fields.get("Name") or None, fields.get("Version", "")
 
 
 def runtime() -> dict[str, str]:

@@ -13,7 +13,26 @@ import sys
 
 from ..core.jobs.forked_kernel import LAUNCHER
 
-PRELOAD = ("ipykernel.kernelapp", "IPython", "jupyter_mlinfra.kernel.extension")
+# Everything a kernel imports between its fork and its first reply: ipykernel's debugger
+# (debugpy, whose import alone is ~0.1 s of CPU), the history database, IPython's pdb and
+# completer and inspector, the %store extension, faulthandler and tornado's queues. None of
+# them starts a thread.
+PRELOAD = (
+    "ipykernel.kernelapp",
+    "IPython",
+    "jupyter_mlinfra.kernel.extension",
+    "ipykernel.debugger",
+    "IPython.core.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.oinspect",
+    "IPython.core.logger",
+    "IPython.utils.wildcard",
+    "faulthandler",
+    "IPython.extensions.storemagic",
+    "sqlite3",
+    "tornado.queues",
+    "tornado.platform.asyncio",
+)
 
 
 def _become_kernel(request: dict, template_pid: int) -> None:

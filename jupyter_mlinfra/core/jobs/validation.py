@@ -170,10 +170,21 @@ _TYPE_CHECKS: dict[str, tuple[type, ...]] = {
 
 
 def parse_cli_value(raw: str) -> Any:
-    """papermill's own typing of ``-p name value``: int, float, bool, None, else a string."""
-    from papermill.cli import _resolve_type
+    """papermill's own typing of ``-p name value`` (``papermill.cli._resolve_type``): True,
+    False, None, else an int, else a float, else the string. The same rules written out:
+    importing ``papermill.cli`` imports papermill and nbclient (0.3 s of CPU), which a
+    command that only submits runs (``sweep``, ``run`` with a scheduler serving) never needs."""
+    if raw in _CLI_CONSTANTS:
+        return _CLI_CONSTANTS[raw]
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw
 
-    return _resolve_type(raw)
+
+_CLI_CONSTANTS: dict[str, Any] = {"True": True, "False": False, "None": None}
 
 
 def check_parameters(

@@ -3,8 +3,10 @@ interpreter would have, and no process left behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 
 import psutil
@@ -153,3 +155,27 @@ def test_a_forked_kernels_cpu_time_counts_in_the_process_tree_of_its_starter():
         kernel_control.kill_kernel(km)
     close_templates()
     assert children_cpu() - before >= used
+
+
+def test_a_forked_kernel_imports_nothing_its_template_has_not(kernels):
+    """Every module a job kernel needs up to its first cell is imported once, in the template
+    (ipykernel's debugger and debugpy, the history database, IPython's pdb...): a forked
+    kernel then starts without importing anything, about 0.15 s of CPU less per run."""
+    km = kernel_control.start_kernel("python3", fork=True)
+    kernels.append(km)
+    loaded = set(json.loads(_run(km, "import sys, json\nprint(json.dumps(sorted(sys.modules)))")))
+    [template] = _TEMPLATES.values()
+    probe = (
+        "import importlib, json, sys\n"
+        "from jupyter_mlinfra.kernel.template import PRELOAD\n"
+        "for name in PRELOAD:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    preloaded = json.loads(
+        subprocess.run(
+            [*template.interpreter, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    # runpy: the template itself runs as ``python -m`` (the probe above does not)
+    assert loaded - set(preloaded) - {"runpy"} == set()
