@@ -2,18 +2,22 @@
  * A run's output notebook rendered read-only in its page, as JupyterLab renders a notebook:
  * markdown and outputs through JupyterLab's own rendermime registry, every output as
  * untrusted (HTML sanitized, no JavaScript output rendered, no script run: what JupyterLab
- * does with a notebook the user has not trusted), code in JupyterLab's input area, prompts
- * `[n]:`. The failing cell is marked; `scrollToCell` brings a cell into view and flashes it.
+ * does with a notebook the user has not trusted), code in JupyterLab's input area coloured by
+ * JupyterLab's own highlighter (IEditorLanguageRegistry, the notebook's language, the
+ * theme's editor colours), prompts `[n]:`. The failing cell is marked; `scrollToCell` brings a cell into view and flashes it.
  *
  * Cells re-render only when their content changed, so a running run's notebook grows cell by
  * cell without the ones above it flickering.
  */
 
 import type { JupyterFrontEnd } from '@jupyterlab/application';
+import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import type { IRenderMime } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
+
+import '../../style/outputHighlight.css';
 
 type MultilineString = string | string[];
 
@@ -69,6 +73,70 @@ export function useRenderMime(app: JupyterFrontEnd): IRenderMimeRegistry | null 
     };
   }, [app]);
   return registry;
+}
+
+/** JupyterLab's editor languages (its syntax highlighter), resolved once; null without. */
+export function useEditorLanguages(app: JupyterFrontEnd): IEditorLanguageRegistry | null {
+  const [registry, setRegistry] = React.useState<IEditorLanguageRegistry | null>(null);
+  React.useEffect(() => {
+    let gone = false;
+    void app.resolveOptionalService(IEditorLanguageRegistry).then(found => {
+      if (!gone) {
+        setRegistry(found);
+      }
+    });
+    return () => {
+      gone = true;
+    };
+  }, [app]);
+  return registry;
+}
+
+/** The notebook's language as its metadata names it (language_info, kernelspec). */
+function notebookLanguage(notebook: NotebookDocument): string {
+  const info = notebook.metadata?.language_info as { name?: unknown } | undefined;
+  const spec = notebook.metadata?.kernelspec as { language?: unknown } | undefined;
+  const name = info?.name ?? spec?.language;
+  return typeof name === 'string' && name ? name : 'python';
+}
+
+/**
+ * A code cell's source, coloured by JupyterLab's highlighter (plain text until then, or
+ * without one). Its text is set here, not by React, since the highlighter fills the node.
+ */
+function CodeSource(p: {
+  code: string;
+  language: string;
+  languages: IEditorLanguageRegistry | null;
+}): JSX.Element {
+  const host = React.useRef<HTMLPreElement>(null);
+  React.useEffect(() => {
+    const node = host.current;
+    if (!node) {
+      return;
+    }
+    node.textContent = p.code;
+    delete node.dataset.highlighted;
+    const languages = p.languages;
+    if (!languages) {
+      return;
+    }
+    let gone = false;
+    const out = document.createElement('span');
+    void languages
+      .highlight(p.code, languages.findBest(p.language), out)
+      .then(() => {
+        if (!gone) {
+          node.replaceChildren(...Array.from(out.childNodes));
+          node.dataset.highlighted = 'true';
+        }
+      })
+      .catch(() => undefined); // the plain text stays
+    return () => {
+      gone = true;
+    };
+  }, [p.code, p.language, p.languages]);
+  return <pre ref={host} className="jp-mlinfra-OutputCell-source" data-language={p.language} />;
 }
 
 /** The mime bundle of one output, as JupyterLab's output model builds it. */
@@ -200,6 +268,8 @@ function CellViewBase(p: {
   index: number;
   failed: boolean;
   rendermime: IRenderMimeRegistry;
+  language: string;
+  languages: IEditorLanguageRegistry | null;
 }): JSX.Element {
   const { cell, index, failed } = p;
   const classes = ['jp-Cell', 'jp-mlinfra-OutputCell'];
@@ -264,7 +334,7 @@ function CellViewBase(p: {
         <div className="jp-InputArea jp-Cell-inputArea">
           <div className="jp-InputPrompt jp-InputArea-prompt">{prompt}</div>
           <div className="jp-InputArea-editor jp-mlinfra-OutputCell-editor">
-            <pre className="jp-mlinfra-OutputCell-source">{text(cell.source)}</pre>
+            <CodeSource code={text(cell.source)} language={p.language} languages={p.languages} />
           </div>
         </div>
       </div>
@@ -293,8 +363,11 @@ export function OutputNotebook(p: {
   failedIndex: number;
   rootRef: React.RefObject<HTMLDivElement>;
   label: string;
+  /** JupyterLab's highlighter for the code cells (none: plain text). */
+  languages?: IEditorLanguageRegistry | null;
 }): JSX.Element {
   const cells = p.notebook.cells ?? [];
+  const language = notebookLanguage(p.notebook);
   return (
     <div
       ref={p.rootRef}
@@ -312,6 +385,8 @@ export function OutputNotebook(p: {
             index={index}
             failed={index === p.failedIndex}
             rendermime={p.rendermime}
+            language={language}
+            languages={p.languages ?? null}
           />
         )
       )}

@@ -30,6 +30,7 @@ import {
   OutputNotebook,
   failedCellIndex,
   scrollToCell,
+  useEditorLanguages,
   useRenderMime
 } from './outputNotebook';
 import { StateBadge, isFinal, isStartingKernel, progressText } from './runState';
@@ -80,6 +81,7 @@ export function RunPage(props: PageProps): JSX.Element {
     deps: [id, info?.progress?.executed, info?.state]
   });
   const rendermime = useRenderMime(app);
+  const languages = useEditorLanguages(app);
   const notebookRef = React.useRef<HTMLDivElement>(null);
   const failed = info?.error ? failedCellOf(info.error) : null;
   const failedIndex = output.data ? failedCellIndex(output.data.cells ?? [], failed) : -1;
@@ -300,6 +302,7 @@ export function RunPage(props: PageProps): JSX.Element {
               <OutputNotebook
                 notebook={output.data}
                 rendermime={rendermime}
+                languages={languages}
                 failedIndex={failedIndex}
                 rootRef={notebookRef}
                 label="Output notebook (read-only)"
