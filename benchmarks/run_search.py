@@ -164,10 +164,15 @@ TEXT = "churn fraud risk daily hourly customer merchant card spend score".split(
 
 def populate_lists(ws, n: int, rng: random.Random) -> None:
     """``n`` jobs, ``n`` models (1-3 versions each, tags on both, a metric) and ``n`` feature
-    views (a version each), bulk-inserted as registering them would write them."""
+    views (a version each), bulk-inserted as registering them would write them (with the
+    views' search text)."""
     from sqlalchemy import insert
 
-    from jupyter_mlinfra.core.features.tables import FeatureViewRecord, FeatureViewVersionRecord
+    from jupyter_mlinfra.core.features.tables import (
+        FeatureViewRecord,
+        FeatureViewVersionRecord,
+        search_text,
+    )
     from jupyter_mlinfra.core.jobs.tables import JobDefinition
     from jupyter_mlinfra.core.models.tables import ModelMetric, ModelVersionRecord, RegisteredModel
 
@@ -264,6 +269,15 @@ def populate_lists(ws, n: int, rng: random.Random) -> None:
                 "created_by": owner,
                 "created_at": now,
             }
+        )
+    # what the write paths add: the views' search text
+    for view_row, version_row in zip(views, view_versions, strict=True):
+        view_row["search_text"] = search_text(
+            view_row["name"],
+            view_row["description"],
+            view_row["tags"],
+            version_row["features"],
+            version_row["entities"],
         )
     with ws.catalog.session() as s:
         conn = s.connection()

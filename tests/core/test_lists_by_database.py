@@ -398,3 +398,246 @@ def test_a_cursor_continues_only_the_search_it_came_from(ws):
         features.list_views_page(limit=1, cursor=cursor)
     with pytest.raises(InvalidInput, match="^cursor"):
         store.list_models_page(limit=1, cursor=cursor)
+
+
+# -- a change is found at once ------------------------------------------------------------------
+def _spend_source():
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "event_timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"], utc=True),
+            "amount": [10.0, 20.0],
+        }
+    )
+
+
+def _doubled(df):
+    df["amount_doubled"] = df["amount"] * 2
+    return df
+
+
+def _tripled(df):
+    df["amount_tripled"] = df["amount"] * 3
+    return df
+
+
+def test_a_change_is_found_by_the_filters_at_once(ws):
+    """The text filter reads a stored search text (kept by the write paths), the metric
+    filter an index: a tag change, a new version's metric and a view's redefinition or new
+    description and tags are found by the very next list call."""
+    from sklearn.dummy import DummyClassifier
+
+    store, fs = ws.service("models"), ws.service("features")
+
+    def versions(**filters):
+        return [(v["name"], v["version"]) for v in walk(store.search_page, None, **filters)]
+
+    def models(**filters):
+        return [(m["name"], m["version"]) for m in walk(store.list_models_page, None, **filters)]
+
+    def views(text):
+        return [v["name"] for v in walk(fs.list_views_page, text=text)]
+
+    model = DummyClassifier().fit([[0], [1]], [0, 1])
+    store.register("churn", model, metrics={"auc": 0.5}, figures=[], tags={"stage": "dev"})
+    assert versions(tags="stage=dev") == [("churn", 1)]
+    # a version's tag changes
+    store.update("churn", version=1, tags={"stage": "prod"})
+    assert versions(tags="stage=dev") == [] and versions(tags="stage=prod") == [("churn", 1)]
+    # the model's tags: a key the version also holds is the version's
+    store.update("churn", tags={"team": "risk", "stage": "x"})
+    assert versions(tags="team=risk") == [("churn", 1)] and models(tags="team") == [("churn", 1)]
+    assert versions(tags="stage=x") == []
+    store.update("churn", version=1, remove_tags=["stage"])
+    assert versions(tags="stage=x") == [("churn", 1)] and versions(tags="stage=prod") == []
+    # a new version with a new metric
+    assert versions(metrics=["auc>=0.8"]) == [] and models(metrics=["auc>=0.8"]) == []
+    store.register("churn", model, metrics={"auc": 0.9}, figures=[])
+    assert versions(metrics=["auc>=0.8"]) == [("churn", 2)]
+    assert models(metrics=["auc>=0.8"]) == [("churn", 2)]
+    assert models(metrics=["auc>=0.4"], tags="team=risk") == [("churn", 2)]
+
+    fs.register_entity("customer", ["customer_id"])
+    fs.register_view(
+        "spend", entities="customer", source=_spend_source(), transform=_doubled, tags=["gpu"]
+    )
+    assert views("amount_doubled") == ["spend"] and views("tripled") == []
+    # redefined: the new version's features are searched, the old one's no longer
+    fs.register_view("spend", entities="customer", source=_spend_source(), transform=_tripled)
+    assert views("amount_tripled") == ["spend"] and views("doubled") == []
+    fs.update_view("spend", description="Weekly spend", tags=["nightly"])
+    assert views("weekly nightly") == ["spend"] and views("gpu") == []
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_rows_made_before_the_search_text_are_found_by_every_filter(
+    backend, request, mlinfra_env, monkeypatch, tmp_path
+):
+    """The 0015_list_search_text migration fills the views' search text from the rows a
+    catalog already has (written here with plain SQL: no ORM event); the model filters
+    still hold after it."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from jupyter_mlinfra.core.catalog import Catalog
+    from jupyter_mlinfra.core.models.tables import (
+        ModelMetric,
+        ModelVersionRecord,
+        RegisteredModel,
+    )
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    url = (
+        request.getfixturevalue("pg_catalog_url")
+        if backend == "postgresql"
+        else f"sqlite:///{tmp_path / 'old.db'}"
+    )
+    rng = random.Random(19)
+    old = Catalog(url)
+    versions, views = [], []
+    with old.engine.begin() as conn:
+        config = old._alembic_config(conn)
+        command.upgrade(config, "0014_list_indexes")
+        command.upgrade(config, "0005_features")
+        for m in range(12):
+            name = f"{rng.choice(['churn', 'fraud'])}-{m:02d}"
+            model_tags = {k: rng.choice("ab") for k in rng.sample(["team", "stage"], 1)}
+            conn.execute(
+                sa.insert(RegisteredModel.__table__),
+                dict(
+                    name=name,
+                    owner="ann",
+                    description="",
+                    tags=model_tags,
+                    last_version=2,
+                    created_at=T0,
+                    updated_at=T0,
+                ),
+            )
+            for v in (1, 2):
+                tags = {k: rng.choice("ab") for k in rng.sample(["team", "gpu"], rng.randint(0, 2))}
+                record = dict(
+                    id=uuid.uuid4().hex,
+                    model_name=name,
+                    version=v,
+                    owner="ann",
+                    status="ready",
+                    description="",
+                    tags=tags,
+                    flavor="",
+                    definition={},
+                    signature={},
+                    dependencies={},
+                    data=[],
+                    code={},
+                    metrics={"auc": round(rng.random(), 2)},
+                    artifacts=[],
+                    clean=True,
+                    dirty_reasons=[],
+                    run_id=None,
+                    created_at=T0 + timedelta(minutes=m * 2 + v),
+                )
+                conn.execute(sa.insert(ModelVersionRecord.__table__), record)
+                conn.execute(
+                    sa.insert(ModelMetric.__table__),
+                    dict(version_id=record["id"], key="auc", value=record["metrics"]["auc"]),
+                )
+                versions.append({**record, "model_tags": model_tags})
+        view_t = sa.table(
+            "mlinfra_feature_views",
+            *[
+                sa.column(c)
+                for c in (
+                    "name",
+                    "owner",
+                    "team",
+                    "visibility",
+                    "description",
+                    "tags",
+                    "latest_version",
+                    "created_at",
+                    "updated_at",
+                )
+            ],
+        )
+        version_t = sa.table(
+            "mlinfra_feature_view_versions",
+            *[
+                sa.column(c)
+                for c in (
+                    "view_name",
+                    "version",
+                    "fingerprint",
+                    "entities",
+                    "join_keys",
+                    "features",
+                    "event_timestamp_column",
+                    "created_timestamp_column",
+                    "source_kind",
+                    "source_ref",
+                    "transform_name",
+                    "transform_source",
+                    "transform_key",
+                    "created_by",
+                    "created_at",
+                )
+            ],
+        )
+        for i in range(10):
+            features = [{"name": f"{rng.choice(['spend', 'Risk'])}_{i}", "dtype": "float64"}]
+            view = dict(
+                name=f"view_{i:02d}",
+                owner="ann",
+                team="",
+                visibility="public",
+                description=" ".join(rng.sample(WORDS, 2)),
+                tags=json.dumps(rng.sample(LABELS, 1)),
+                latest_version=1,
+                created_at=T0,
+                updated_at=T0,
+            )
+            conn.execute(sa.insert(view_t), view)
+            conn.execute(
+                sa.insert(version_t),
+                dict(
+                    view_name=view["name"],
+                    version=1,
+                    fingerprint="f",
+                    entities=json.dumps(["customer"]),
+                    join_keys="{}",
+                    features=json.dumps(features),
+                    event_timestamp_column="ts",
+                    created_timestamp_column="",
+                    source_kind="dataframe",
+                    source_ref="",
+                    transform_name="",
+                    transform_source="",
+                    transform_key="",
+                    created_by="ann",
+                    created_at=T0,
+                ),
+            )
+            views.append({**view, "entities": ["customer"], "features": features})
+    old.engine.dispose()
+
+    monkeypatch.setenv("MLINFRA_CATALOG_URL", url)
+    ws = Workspace.open()
+    try:
+        store, fs = ws.service("models"), ws.service("features")
+        for case in [{"tags": "team=a"}, {"tags": ["gpu", "stage"]}, {"metrics": ["auc>=0.5"]}]:
+            want = matching_versions(versions, **case)
+            got = walk(store.search_page, None, **case)
+            assert [(v["name"], v["version"]) for v in got] == [
+                (v["model_name"], v["version"]) for v in want
+            ], case
+            assert want, case
+        for text in ["risk", "spend daily", "customer", "nightly"]:
+            want = expected_views(ws, views, text=text)
+            assert [v["name"] for v in walk(fs.list_views_page, text=text)] == want, text
+            assert want, text
+    finally:
+        ws.close()

@@ -8,8 +8,7 @@ heads with the standard ``sqlite3`` module (see ``core/provenance/writer.py``).
 HEAD_REVISIONS = frozenset(
     {
         "0010_provenance_sessions",
-        "0014_list_indexes",
-        "0005_features",
+        "0015_list_search_text",
         "0012_audit",
     }
 )

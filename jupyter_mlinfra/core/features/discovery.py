@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 
 from ..errors import InvalidInput
 from ..paging import PageRequest, encode_cursor, envelope, keyset
-from ..tags import any_element_contains, labels_clause, labels_match, tag_terms
+from ..tags import labels_clause, labels_match, tag_terms
 from ..times import to_iso_z
 from .definitions import ViewVersion, utc_now
 from .registry import FeatureRegistry, OfflineFile, entity_dict, view_summary
@@ -146,7 +146,8 @@ class FeatureDiscovery:
     ) -> dict:
         """One page of ``list_views`` (by name): the same views, every filter answered by the
         database (visibility, owner, tag and entity through JSON operators, each word of
-        ``text`` in the name, description, a tag, a feature name or an entity), keyset-paged;
+        ``text`` in the view's stored search text: its name, description, tags, feature
+        names and entities, kept by the write paths), keyset-paged;
         the freshness is read for the page's views only."""
         from ..identity import readable_clause
         from ..paging import filter_scope
@@ -171,16 +172,8 @@ class FeatureDiscovery:
             stmt = stmt.where(labels_clause(view.tags, terms, backend))
         if entity:
             stmt = stmt.where(labels_clause(version.entities, [entity], backend))
-        for word in words:
-            stmt = stmt.where(
-                or_(
-                    view.name.icontains(word, autoescape=True),
-                    view.description.icontains(word, autoescape=True),
-                    any_element_contains(view.tags, word, backend),
-                    any_element_contains(version.features, word, backend, key="name"),
-                    any_element_contains(version.entities, word, backend),
-                )
-            )
+        for word in words:  # in the stored search text (tables.search_text)
+            stmt = stmt.where(view.search_text.contains(word, autoescape=True))
         with self.registry.catalog.read_session() as s:
             total = (
                 s.scalar(

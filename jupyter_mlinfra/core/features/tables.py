@@ -1,10 +1,25 @@
-"""Catalog tables of the feature store (migration ``0005_features``)."""
+"""Catalog tables of the feature store (migration ``0005_features``; the views' search text:
+``0015_list_search_text``)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+    update,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..catalog.schema import Base, UTCDateTime, utcnow
@@ -37,6 +52,8 @@ class FeatureViewRecord(Base):
     latest_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # what the list's ``text`` filter searches (``search_text``), kept by the events below
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class FeatureViewVersionRecord(Base):
@@ -117,3 +134,66 @@ class FeatureUsageRecord(Base):
     features: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of feature names
     recorded_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- the views' search text (0015_list_search_text) -------------------------------------------
+def search_text(name: str, description: str, tags, features, entities) -> str:
+    """A view's searchable text, lowered: its name, description, tags, and its latest
+    version's feature names and entities, one per line (``tags``/``features``/``entities``:
+    the JSON text of the columns). A word of the filter (no whitespace) is in this text
+    exactly when it is in one of those."""
+
+    def load(value):
+        return json.loads(value) if isinstance(value, str) and value else (value or [])
+
+    parts = [name or "", description or "", *map(str, load(tags))]
+    parts += [str(f.get("name", "")) for f in load(features) if isinstance(f, dict)]
+    parts += [str(e) for e in load(entities)]
+    return "\n".join(parts).lower()
+
+
+def refresh_search_text(connection, view_name: str) -> None:
+    """Recompute one view's search text from its row and its latest version's (in the
+    writing transaction)."""
+    view: Any = FeatureViewRecord.__table__
+    version: Any = FeatureViewVersionRecord.__table__
+    row = connection.execute(
+        select(
+            view.c.name,
+            view.c.description,
+            view.c.tags,
+            version.c.features,
+            version.c.entities,
+        )
+        .select_from(
+            view.outerjoin(
+                version,
+                (version.c.view_name == view.c.name) & (version.c.version == view.c.latest_version),
+            )
+        )
+        .where(view.c.name == view_name)
+    ).first()
+    if row is not None:
+        connection.execute(
+            update(view).where(view.c.name == view_name).values(search_text=search_text(*row))
+        )
+
+
+@event.listens_for(FeatureViewRecord, "after_insert")
+def _view_inserted(_mapper, connection, rec) -> None:
+    refresh_search_text(connection, rec.name)
+
+
+@event.listens_for(FeatureViewRecord, "after_update")
+def _view_updated(_mapper, connection, rec) -> None:
+    state = sa_inspect(rec)
+    if any(
+        getattr(state.attrs, name).history.has_changes()
+        for name in ("description", "tags", "latest_version")
+    ):
+        refresh_search_text(connection, rec.name)
+
+
+@event.listens_for(FeatureViewVersionRecord, "after_insert")
+def _view_version_inserted(_mapper, connection, rec) -> None:
+    refresh_search_text(connection, rec.view_name)

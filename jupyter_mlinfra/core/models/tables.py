@@ -109,3 +109,7 @@ class ModelMetric(Base):
     )
     key: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
     value: Mapped[float] = mapped_column(Float)
+
+
+# a metric threshold's versions from the index (0015_list_search_text)
+Index("ix_mlinfra_model_metrics_value", ModelMetric.key, ModelMetric.value, ModelMetric.version_id)
