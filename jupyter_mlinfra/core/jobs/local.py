@@ -55,7 +55,7 @@ def wait_with_local_scheduler(
     # TICK_EVERY seconds (leases, recovery), not at every look at the runs.
     runs = [svc.get_run(r) for r in run_ids]  # NotFound / PermissionDenied first
     states = {r["id"]: (r["state"], r["progress"]) for r in runs}
-    ticked_at = 0.0
+    ticked_at = looked_at = 0.0
     woken = False
     try:
         while True:
@@ -96,9 +96,15 @@ def wait_with_local_scheduler(
                     ticked_at = time.monotonic()
                     scheduler.tick()
                 woken = scheduler.wait_for_event(LOOK_EVERY)
+                if on_update is None and not woken and time.monotonic() - looked_at < TICK_EVERY:
+                    # nobody follows the progress, and a run that ends here wakes the
+                    # scheduler (its executor's report, or another process's doorbell):
+                    # look at the states then, and once a pass otherwise
+                    continue
             else:
                 time.sleep(poll)
             states.update(_states(workspace, run_ids))
+            looked_at = time.monotonic()
     finally:
         if scheduler is not None:
             scheduler.stop()

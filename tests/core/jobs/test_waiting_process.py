@@ -130,3 +130,43 @@ def test_a_wait_interrupted_puts_the_run_back_in_the_queue_and_kills_its_kernel(
         "the kernel and its child to exit",
         timeout=10,
     )
+
+
+def test_a_wait_that_follows_no_progress_looks_at_the_runs_when_woken(ws, monkeypatch):
+    """``jupyter mlinfra sweep --wait`` (no progress shown): the waiting process reads the
+    runs' states when its executor reports a run's end, and once a scheduler pass otherwise,
+    not every 0.1 s (each look is a catalog query: CPU the sweep pays for every run)."""
+    from sqlalchemy import event
+
+    from jupyter_mlinfra.core.jobs.local import wait_with_local_scheduler
+    from jupyter_mlinfra.core.jobs.scheduler import Scheduler
+
+    jobs = ws.service("jobs")
+    write(ws.root / "slow.ipynb", "import time\ntime.sleep(1.5)")
+    run = jobs.submit("slow.ipynb")
+    looks, passes = [], []
+    tick = Scheduler.tick
+
+    def counted_tick(self):
+        passes.append(1)
+        return tick(self)
+
+    def on_statement(conn, cursor, statement, params, context, executemany):
+        columns = statement.split("FROM")[0].split()
+        if columns == [
+            "SELECT",
+            "mlinfra_runs.id,",
+            "mlinfra_runs.state,",
+            "mlinfra_runs.progress",
+        ]:
+            looks.append(statement)  # the waiting loop's look at the states (and progress)
+
+    monkeypatch.setattr(Scheduler, "tick", counted_tick)
+    event.listen(ws.catalog.engine, "before_cursor_execute", on_statement)
+    try:
+        final = wait_with_local_scheduler(ws, [run["id"]], timeout=240, execute_here=True)[0]
+    finally:
+        event.remove(ws.catalog.engine, "before_cursor_execute", on_statement)
+    assert final["state"] == "succeeded", final["error"]
+    # about one look per pass or wake-up (every 0.1 s before: 28 looks for 3 passes)
+    assert 0 < len(looks) <= 2 * len(passes) + 2, (len(looks), len(passes))
