@@ -430,11 +430,12 @@ def replayed(sessions, tmp_path_factory):
     ).execute()
     got = {}
     for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            for line in out.get("text", "").splitlines():
-                if line.startswith("@@\t"):
-                    _, idx, value = line.split("\t", 2)
-                    got[SESSIONS[int(idx)].name] = value
+        # one print can arrive as several stream messages (the kernel flushes on a timer)
+        text = "".join(out.get("text", "") for out in cell.get("outputs", []))
+        for line in text.splitlines():
+            if line.startswith("@@\t"):
+                _, idx, value = line.split("\t", 2)
+                got[SESSIONS[int(idx)].name] = value
     for name, start, end in blocks:
         errors = [
             o.get("ename")
