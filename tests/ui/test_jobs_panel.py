@@ -124,9 +124,10 @@ def test_jobs_panel(page, lab_server, train_notebook):
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel", has_text="train-").first.wait_for(
         timeout=20_000
     )
-    page.locator(".jp-OutputArea-output", has_text="baseline: loss 0.4000").first.wait_for(
-        timeout=20_000
-    )
+    # in the opened notebook (the run's page, in another tab, renders the same output)
+    page.locator(
+        ".jp-NotebookPanel .jp-OutputArea-output", has_text="baseline: loss 0.4000"
+    ).first.wait_for(timeout=20_000)
     screenshot(page, "jobs-output-notebook")
 
     # "Run again" (not "Retry") on a finished run makes a new run and opens its page
