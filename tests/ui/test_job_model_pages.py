@@ -131,6 +131,8 @@ def test_job_page_draws_dependencies_as_a_graph(wide, lab_server, pipeline, cons
     job = _open_job(page, "jm_train")
     graph = job.locator("[aria-label='Dependency graph']")
     nodes = graph.locator("[data-job-node]")
+    for name in pipeline:  # upstream and downstream jobs arrive from separate requests
+        graph.locator(f"[data-job-node='{name}']").wait_for()
     assert sorted(nodes.evaluate_all("ns => ns.map(n => n.dataset.jobNode)")) == sorted(pipeline)
     # upstream left of the job, downstream right of it; one arrow per dependency
     xs = {n: graph.locator(f"[data-job-node='{n}']").bounding_box()["x"] for n in pipeline}
