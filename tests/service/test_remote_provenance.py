@@ -5,46 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from service_notebooks import saved_notebook
 
 from jupyter_mlinfra.core.errors import InvalidInput, NotFound, PermissionDenied
 
 
-def _notebook(cells: list[tuple[str, str]]) -> dict:
-    return {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": i + 1,
-                "id": f"c{i}",
-                "metadata": {},
-                "source": src,
-                "outputs": [
-                    {
-                        "output_type": "execute_result",
-                        "execution_count": i + 1,
-                        "data": {"text/plain": out},
-                        "metadata": {},
-                    }
-                ]
-                if out
-                else [],
-            }
-            for i, (src, out) in enumerate(cells)
-        ],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
 def test_verify_and_check_on_the_service(service, remote, cli):
     (service.root / "good.ipynb").write_text(
-        json.dumps(_notebook([("a = 20", ""), ("a + 1", "21")]))
+        json.dumps(saved_notebook([("a = 20", ""), ("a + 1", "21")]))
     )
     (service.root / "bad.ipynb").write_text(
-        json.dumps(_notebook([("a = 20", ""), ("a + 2", "21")]))
+        json.dumps(saved_notebook([("a = 20", ""), ("a + 2", "21")]))
     )
     prov = remote(service, "alice").service("provenance")
     good = prov.verify("good.ipynb")
@@ -78,7 +49,7 @@ def test_history_check_and_replay_of_a_recorded_session(service, remote):
     from jupyter_mlinfra.core.workspace import Workspace
 
     path = service.root / "hist.ipynb"
-    path.write_text(json.dumps(_notebook([("a = 1", ""), ("b = a + 1", "")])))
+    path.write_text(json.dumps(saved_notebook([("a = 1", ""), ("b = a + 1", "")])))
     ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
     ws.service("provenance").record(
         [
@@ -128,7 +99,7 @@ def test_dependencies_are_analysed_over_the_services_history(service, remote):
     from jupyter_mlinfra.core.workspace import Workspace
 
     path = service.root / "deps.ipynb"
-    path.write_text(json.dumps(_notebook([("a = 1", ""), ("z = 5", ""), ("b = a + 1", "")])))
+    path.write_text(json.dumps(saved_notebook([("a = 1", ""), ("z = 5", ""), ("b = a + 1", "")])))
     ws = Workspace(resolve_config(environ={"MLINFRA_HOME": str(service.home)}), user="alice")
     common = dict(session_id="s-deps", notebook_path=str(path))
     ws.service("provenance").record(

@@ -8,39 +8,9 @@ from __future__ import annotations
 import json
 
 import requests
+from service_notebooks import saved_notebook
 
-
-def _notebook(cells: list[tuple[str, str]]) -> dict:
-    return {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": i + 1,
-                "id": f"c{i}",
-                "metadata": {},
-                "source": src,
-                "outputs": [
-                    {
-                        "output_type": "execute_result",
-                        "execution_count": i + 1,
-                        "data": {"text/plain": out},
-                        "metadata": {},
-                    }
-                ]
-                if out
-                else [],
-            }
-            for i, (src, out) in enumerate(cells)
-        ],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
-NOTEBOOK = _notebook(
+NOTEBOOK = saved_notebook(
     [
         (
             "import os\n"
