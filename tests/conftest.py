@@ -13,16 +13,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+import servers
 
 # pytest-jupyter's fixtures (jp_fetch, jp_serverapp...) for the REST tests; must be declared here.
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
@@ -70,12 +67,6 @@ def wait_until():
 def await_until():
     """``await await_until(lambda: fetch_state(), "the run to end")``: see _await_until."""
     return _await_until
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 _WATCHED_ENV = ("MLINFRA_", "JPY_SESSION_NAME", "JUPYTER_CONFIG")
@@ -163,62 +154,19 @@ def s3_bucket(s3_endpoint):
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
-def _pg_bindir() -> Path | None:
-    try:
-        out = subprocess.run(
-            ["pg_config", "--bindir"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        if (Path(out) / "initdb").exists():
-            return Path(out)
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    root = Path("/usr/lib/postgresql")
-    if root.is_dir():
-        for version in sorted(root.iterdir(), reverse=True):
-            if (version / "bin" / "initdb").exists():
-                return version / "bin"
-    return None
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
     """A throwaway PostgreSQL server on loopback; its base URL (database ``postgres``)."""
-    bindir = _pg_bindir()
+    bindir = servers.pg_bindir()
     if bindir is None:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed; `make test` installs it")
         pytest.skip("PostgreSQL is not installed (make test installs it)")
-    folder = Path(tempfile.mkdtemp(prefix="mlinfra-pg-"))
-    port = _free_port()
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-
-    def run(cmd: str) -> None:
-        full = ["su", "postgres", "-c", cmd] if as_root else ["bash", "-c", cmd]
-        subprocess.run(full, check=True, capture_output=True)
-
-    if as_root:
-        shutil.chown(folder, "postgres", "postgres")
-    data = folder / "data"
-    run(f"{bindir}/initdb -D {data} -A trust -U postgres")
-    run(
-        f'{bindir}/pg_ctl -D {data} -o "-k {folder} -p {port} -c listen_addresses=127.0.0.1" '
-        f"-l {folder}/log -w start"
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        run(f"{bindir}/pg_ctl -D {data} -m fast -w stop")
-        shutil.rmtree(folder, ignore_errors=True)
+    with servers.throwaway_postgres(bindir) as url:
+        yield url
 
 
 @pytest.fixture
 def pg_catalog_url(postgres_url):
     """A fresh, empty database on the test PostgreSQL server."""
-    import sqlalchemy as sa
-
-    name = f"mlinfra_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"{postgres_url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{postgres_url}/{name}"
+    return servers.create_database(postgres_url, f"mlinfra_{uuid.uuid4().hex[:10]}")

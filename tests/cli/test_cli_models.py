@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -13,6 +12,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
+from servers import free_port
 
 from jupyter_mlinfra.cli.main import main
 
@@ -99,12 +99,6 @@ def test_compare_batch_predict_and_dockerfile(toy, tmp_path, capsys, monkeypatch
     assert "scikit-learn==" in (tmp_path / "img" / "requirements.txt").read_text()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url: str, payload) -> tuple[int, dict]:
     request = urllib.request.Request(
         url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
@@ -117,7 +111,7 @@ def _post(url: str, payload) -> tuple[int, dict]:
 
 
 def test_serve_answers_predictions_over_http(toy, wait_until):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from servers import free_port
 
 VENV = Path(sys.executable).parent.parent
 VENV_BIN = VENV / "bin"
@@ -47,12 +47,6 @@ DRIVER_TOKEN = uuid.uuid4().hex
 S3_KEY, S3_SECRET = "hub-key-" + uuid.uuid4().hex[:8], "hub-secret-" + uuid.uuid4().hex
 GROUPS = {"team-a": ["alice"], "team-b": ["bob"], "mlinfra-admins": ["admin"]}
 STARTUP_TIMEOUT = 240  # seconds: a Hub and three JupyterLab servers on a loaded 2-core box
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ensure_proxy() -> Path:
@@ -373,12 +367,12 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
             s3_endpoint=s3_endpoint,
         )
     )
-    port = _free_port()
+    port = free_port()
     (folder / "jupyterhub_config.py").write_text(
         HUB_CONFIG.format(
             port=port,
-            hub_port=_free_port(),
-            proxy_api_port=_free_port(),
+            hub_port=free_port(),
+            proxy_api_port=free_port(),
             folder=folder,
             proxy=proxy,
             password=PASSWORD,
@@ -387,7 +381,7 @@ def hub(postgres_url, s3_endpoint, tmp_path_factory):
             venv_bin=VENV_BIN,
             timeout=STARTUP_TIMEOUT,
             driver_token=DRIVER_TOKEN,
-            service_port=_free_port(),
+            service_port=free_port(),
             service_url=f"http://127.0.0.1:{port}/services/mlinfra/",
             s3_key=S3_KEY,
             s3_secret=S3_SECRET,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -26,18 +25,13 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
+from servers import free_port
 
 VENV_BIN = Path(sys.executable).parent
 EXAMPLES = int(os.environ.get("MLINFRA_FUZZ_EXAMPLES", "8"))
 # Operations that start kernels: each case would run a notebook; a few cases are enough and
 # their own tests cover them in depth.
 SLOW_OPERATIONS = r"/provenance/verify|/reproduce"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _seed(home: Path, root: Path) -> None:
@@ -142,7 +136,7 @@ def live_server(tmp_path_factory):
     for folder in (root, home, config):
         folder.mkdir()
     seeded = _seed(home, root)
-    token, port = secrets.token_hex(16), _free_port()
+    token, port = secrets.token_hex(16), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLINFRA_")}
     # Config and IPython profile in temporary folders: the fuzzer calls every endpoint,
     # the recording switch (which writes kernel configuration) included.

@@ -21,16 +21,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from servers import free_port
 
 VENV_BIN = str(Path(sys.executable).parent)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 USERS = {
@@ -101,7 +94,7 @@ def start_service(
     tokens.write_text(
         json.dumps({u["token"]: {"name": name, "groups": u["groups"]} for name, u in USERS.items()})
     )
-    port = _free_port()
+    port = free_port()
     runtime = tempfile.mkdtemp(prefix="mlsvc-")
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("MLINFRA_", "JUPYTERHUB_", "JPY_"))
@@ -248,6 +241,4 @@ def service_kit():
     token table (``users``)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(
-        start=start_service, stop=stop_service, users=USERS, free_port=_free_port
-    )
+    return SimpleNamespace(start=start_service, stop=stop_service, users=USERS, free_port=free_port)

@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any
 
 import pytest
 from jupyterlab_page import ARTIFACTS, bind_page
+from servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,12 +56,6 @@ def jp_asyncio_loop():
 @pytest.fixture
 def jp_server_cleanup():
     yield
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _missing(what: str, how: str):
@@ -203,7 +197,7 @@ def lab_server():
         IPYTHONDIR=str(base / "ipython"),
         PYTHONUNBUFFERED="1",
     )
-    token, port = secrets.token_hex(16), _free_port()
+    token, port = secrets.token_hex(16), free_port()
     jupyter = VENV_BIN / "jupyter"
     command = [
         str(jupyter) if jupyter.exists() else "jupyter",
