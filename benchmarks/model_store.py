@@ -47,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _venvs
+from _targets import verdict
 
 
 def cpu() -> float:
@@ -286,9 +287,9 @@ def main() -> int:
             for r, lp, u, dp in zip(rec["reg"], rec["load_pred"], rec["up"], rec["down_pred"])
         ]
         print(
-            f"  store / raw boto3 per run (target <= 1.30x): median "
-            f"{statistics.median(per_run):.2f}x, best {min(per_run):.2f}x, worst "
-            f"{max(per_run):.2f}x"
+            f"  store / raw boto3 per run: median {statistics.median(per_run):.2f}x, best "
+            f"{min(per_run):.2f}x, worst {max(per_run):.2f}x "
+            f"{verdict(statistics.median(per_run), 1.3, 'x')}"
         )
         del store
         get_workspace().close()

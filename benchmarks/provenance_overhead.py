@@ -53,6 +53,9 @@ import psutil  # ipykernel's dependency
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _targets import verdict
+
 VENV_BIN = str(Path(sys.executable).parent)
 
 
@@ -187,7 +190,7 @@ def first_write_cost(rounds: int = 5) -> None:
         f"\nfirst write (fresh process, IPython loaded; open the writer, register a "
         f"session, write one execution): median {statistics.median(costs) * 1000:.0f} ms "
         f"CPU over {rounds} (writer {out[1]}, sqlalchemy.orm imported: {out[2]}; "
-        f"load average {_load()})"
+        f"load average {_load()}) {verdict(statistics.median(costs), 0.1, ' s')}"
     )
 
 
@@ -241,7 +244,7 @@ def main() -> int:
         added = statistics.median([b - a for a, b in zip(plain, rec)])
         print(
             f"{n:>6} {statistics.median(plain):>14.3f} {statistics.median(rec):>18.3f} "
-            f"{added:>+14.3f}"
+            f"{added:>+14.3f}  latency added {verdict(added, 0.3, ' ms')}"
         )
 
     print(
@@ -250,6 +253,11 @@ def main() -> int:
         + ", ".join(f"{n} cells {statistics.median(v):+.3f} ms" for n, v in cpu_added.items())
         + f"; set-up CPU added (%load_ext + first write): median "
         f"{statistics.median(setup_added) * 1000:.0f} ms; load average {_load()}"
+    )
+    worst = max(statistics.median(v) for v in cpu_added.values())
+    print(
+        f"kernel CPU added per cell, the larger of the two: {worst:+.3f} ms "
+        f"{verdict(worst, 0.5, ' ms')}"
     )
 
     def growth(record: bool) -> float:
@@ -263,7 +271,8 @@ def main() -> int:
     g_plain, g_rec = growth(False), growth(True)
     print(
         f"\ngrowth, cells 350-400 vs 1-50 (400 cells): plain {g_plain:.3f}x, "
-        f"recording {g_rec:.3f}x (recording / plain: {g_rec / g_plain:.3f})"
+        f"recording {g_rec:.3f}x (recording / plain: {g_rec / g_plain:.3f}; no growth: "
+        f"{verdict(g_rec / g_plain, 1.1, 'x')})"
     )
     catalog = Path(home) / "catalog.db"
     if catalog.exists():
