@@ -26,14 +26,49 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The top-level commands each module registers (a test keeps this in step with them): a
+# command line naming one imports only its module, not all of them (``run`` does not import
+# the model store's or the audit's modules). Anything else (no command, --help, a command
+# missing here) builds the whole parser.
+COMMANDS = {
+    "jupyter_mlinfra.cli.info": ("info", "gc"),
+    "jupyter_mlinfra.cli.provenance": (
+        "enable-recording",
+        "disable-recording",
+        "history",
+        "check",
+        "replay",
+        "verify",
+    ),
+    "jupyter_mlinfra.cli.jobs": (
+        "run",
+        "job",
+        "runs",
+        "sweep",
+        "cancel",
+        "retry",
+        "log",
+        "scheduler",
+        "test",
+    ),
+    "jupyter_mlinfra.cli.models": ("model", "serve"),
+    "jupyter_mlinfra.cli.features": ("feature",),
+    "jupyter_mlinfra.cli.service": ("service",),
+    "jupyter_mlinfra.cli.audit": ("audit",),
+    "jupyter_mlinfra.cli.notebooks": ("notebooks",),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or (``command`` given and known) of that one only."""
     parser = argparse.ArgumentParser(
         prog="jupyter mlinfra",
         description="jupyter_mlinfra: provenance, notebook jobs, model store, feature store.",
     )
     parser.add_argument("--version", action="version", version=f"jupyter_mlinfra {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    only = [m for m in COMMAND_MODULES if command in COMMANDS.get(m, ())]
+    for name in only or COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
 
@@ -47,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return service_main(argv[1:])
     lean_start()
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -80,3 +80,20 @@ def test_gc_removes_only_old_unreferenced_blobs(mlinfra_env):
     assert bad.returncode == 2 and bad.stderr.strip().endswith(
         "--min-age must be a number of seconds >= 0"
     )
+
+
+def test_every_command_is_listed_under_its_module():
+    """main.COMMANDS (which module a command line needs) names exactly the commands each
+    module registers, so `jupyter mlinfra CMD` finds CMD however few modules it imports."""
+    import argparse
+    import importlib
+
+    from jupyter_mlinfra.cli.main import COMMAND_MODULES, COMMANDS
+
+    assert list(COMMANDS) == COMMAND_MODULES
+    for name in COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(name).register(sub)
+        assert tuple(sub.choices) == COMMANDS[name], name
+    for command in ("run", "model", "audit", "verify"):
+        assert run(command, "--help").returncode == 0

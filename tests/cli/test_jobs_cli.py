@@ -197,3 +197,60 @@ def test_cli_run_wait_leaves_out_papermills_remote_storage_clients(root):
     assert "imported: []" in result.stdout
     assert "importable later: boto3 pyarrow.fs" in result.stdout
     assert importlib.util.find_spec("pyarrow") and importlib.util.find_spec("boto3")
+
+
+def test_run_of_an_unchanged_notebook_skips_papermill_and_still_checks_parameters(root):
+    """Submitting a notebook again, unchanged, takes its snapshot and its parameters cell
+    from the cache of the first submission (keyed by the notebook's bytes): the command
+    neither imports papermill nor nbformat (about 0.5 s of CPU). Parameters are still
+    checked, and an edited notebook is read again."""
+    import sys
+
+    first = mlinfra("run", "ok.ipynb", "-p", "x", "4", cwd=root)
+    assert first.returncode == 0, first.stderr
+    code = (
+        "import sys\n"
+        "from jupyter_mlinfra.cli.main import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('imported:', sorted(m for m in ('papermill', 'nbformat') if m in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=root
+        )
+
+    again = cli("run", "ok.ipynb", "-p", "x", "5", "--json")
+    assert again.returncode == 0, again.stderr
+    assert "imported: []" in again.stdout
+    refused = cli("run", "ok.ipynb", "-p", "lr", "0.1")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith("its parameters cell defines: label, x")
+    wrong_type = cli("run", "ok.ipynb", "-p", "x", "abc")
+    assert wrong_type.returncode == 2 and "expects int" in wrong_type.stderr
+    # the notebook gains a parameter: read again, and its run is executed from the new text
+    nb = json.loads((root / "ok.ipynb").read_text())
+    nb["cells"][0]["source"] = "x = 1\nlabel = 'a'\nz = 0"
+    nb["cells"][1]["source"] += "\njupyter_mlinfra.log_metric('z', z)"
+    (root / "ok.ipynb").write_text(json.dumps(nb))
+    edited = cli("run", "ok.ipynb", "-p", "z", "3", "--wait")
+    assert edited.returncode == 0, edited.stderr
+    assert "z=3" in edited.stdout
+
+
+def test_a_command_imports_only_its_own_command_module(root):
+    """`jupyter mlinfra run` builds the parser of the jobs commands only: it does not import
+    the model store's, the feature store's or the audit's command modules."""
+    import sys
+
+    code = (
+        "import sys\n"
+        "from jupyter_mlinfra.cli.main import main\n"
+        "code = main(['run', 'ok.ipynb', '-p', 'x', '4'])\n"
+        "print('imported:', sorted(m for m in sys.modules if m.startswith('jupyter_mlinfra.cli.')))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "imported: ['jupyter_mlinfra.cli.jobs', 'jupyter_mlinfra.cli.main']" in result.stdout

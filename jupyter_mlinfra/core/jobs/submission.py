@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import collections
 import graphlib
+import hashlib
+import importlib.util
 import itertools
+import json
+import os
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,10 +42,71 @@ def prepare_notebook_bytes(path: Path) -> bytes:
     return nbformat.writes(load_notebook(path)).encode()
 
 
-def _snapshot(ws, run_id: str, full: Path) -> str:
+def prepared_notebook(ws, full: Path) -> tuple[bytes, dict | None]:
+    """The snapshot of the notebook file ``full`` (:func:`prepare_notebook_bytes`) and its
+    declared parameters (:func:`validation.notebook_parameters`), both read from one read of
+    the file. Both are a pure function of the file's bytes and of the installed nbformat and
+    papermill, so they are kept in a cache under the workspace home keyed by those: running
+    an unchanged notebook again (``jupyter mlinfra run NB -p ...``) neither imports papermill
+    and nbformat (about 0.5 s of CPU) nor parses it. Invalid notebooks are never cached."""
+    raw = full.read_bytes()
+    cache = _prepared_cache_path(ws, raw)
+    if cache is not None:
+        try:
+            entry = json.loads(cache.read_text())
+            declared = entry["parameters"]
+            if declared is not None:
+                params = v.DeclaredParameters(declared["names"])
+                params.unparsed = list(declared["unparsed"])
+                declared = params
+            return entry["snapshot"].encode(), declared
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # missing or unreadable: computed again below
+    declared = v.notebook_parameters(full)
+    snapshot = prepare_notebook_bytes(full)
+    if cache is not None and full.read_bytes() == raw:  # not changed while it was read
+        try:
+            entry = {
+                "snapshot": snapshot.decode(),
+                "parameters": None
+                if declared is None
+                else {"names": dict(declared), "unparsed": list(declared.unparsed)},
+            }
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                "w", dir=cache.parent, suffix=".tmp", delete=False
+            ) as f:
+                json.dump(entry, f)
+            os.replace(f.name, cache)
+        except (OSError, TypeError, ValueError, UnicodeDecodeError):
+            pass  # a cache it cannot write (read-only home, odd defaults): no cache
+    return snapshot, declared
+
+
+def _prepared_cache_path(ws, raw: bytes) -> Path | None:
+    """The cache file for a notebook with these bytes under the installed nbformat and
+    papermill (their package files' size and modification time stand for their versions:
+    an upgrade or reinstall rewrites them), or None when they cannot be found."""
+    from ..._version import __version__
+
+    salt = [__version__]
+    for package in ("nbformat", "papermill"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.origin:
+            return None
+        st = os.stat(spec.origin)
+        salt.append(f"{package}:{spec.origin}:{st.st_size}:{st.st_mtime_ns}")
+    key = hashlib.sha256(raw)
+    key.update("\0".join(salt).encode())
+    return ws.config.home / "cache" / "prepared-notebooks" / f"{key.hexdigest()}.json"
+
+
+def _snapshot(ws, run_id: str, full: Path, data: bytes | None = None) -> str:
     key = f"runs/{run_id}/input.ipynb"
     ws.artifacts.put(
-        key, prepare_notebook_bytes(full), metadata={"run_id": run_id, "source": str(full)}
+        key,
+        prepare_notebook_bytes(full) if data is None else data,
+        metadata={"run_id": run_id, "source": str(full)},
     )
     return key
 
@@ -59,6 +124,7 @@ def new_run(
     like: Run | None = None,
     options: RunOptions | None = None,
     full: Path | None = None,
+    snapshot: bytes | None = None,
     snapshot_key: str | None = None,
     cwd: str | None = None,
     run_id: str | None = None,
@@ -88,7 +154,7 @@ def new_run(
         )
     if snapshot_key is None:
         assert full is not None
-        snapshot_key, cwd = _snapshot(ws, run_id, full), str(full.parent)
+        snapshot_key, cwd = _snapshot(ws, run_id, full, snapshot), str(full.parent)
     extra.setdefault("visibility", pick("visibility", DEFAULT_VISIBILITY))
     extra.setdefault("team", src.team if src is not None else ws.identity.team)
     return Run(
@@ -133,7 +199,8 @@ def submit_notebook(
 ) -> dict:
     owner = ws.user
     full, relative = v.resolve_notebook(notebook, root_dir(ws.config.settings), base)
-    params = v.check_parameters(parameters, v.notebook_parameters(full), relative)
+    snapshot, declared = prepared_notebook(ws, full)
+    params = v.check_parameters(parameters, declared, relative)
     with ws.catalog.session() as s:
         check_queue_quota(ws, s, {owner: 1})
         run = new_run(
@@ -141,6 +208,7 @@ def submit_notebook(
             owner=owner,
             notebook=relative,
             full=full,
+            snapshot=snapshot,
             parameters=params,
             trigger=trigger,
             state=RunState.QUEUED.value,
