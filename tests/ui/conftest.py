@@ -283,6 +283,13 @@ class ConsoleMessage:
 
 
 @pytest.fixture
+def wide(page):
+    """The page at 1440x900, the size the workbench's screenshots are taken at."""
+    page.set_viewport_size({"width": 1440, "height": 900})
+    return page
+
+
+@pytest.fixture
 def console_messages() -> list[ConsoleMessage]:
     return []
 

@@ -266,3 +266,23 @@ def words_broken_mid_word(locator, selector: str = WORD_HOLDERS) -> list[str]:
     }""",
         selector,
     )
+
+
+def assert_readable(locator, name: str) -> None:
+    """Fail when text under ``locator`` is below WCAG AA contrast or broken mid-word."""
+    failures = low_contrast_texts(locator)
+    assert not failures, f"{name}: text below 4.5:1 contrast: {failures[:8]}"
+    broken = words_broken_mid_word(locator)
+    assert not broken, f"{name}: words broken mid-word: {broken[:8]}"
+
+
+def mlinfra_errors(console_messages, expected: tuple[str, ...] = ()) -> list:
+    """Errors the page logged about this extension, less the refusals a test asked for
+    (e.g. ``409 (Conflict)``)."""
+    return [
+        m
+        for m in console_messages
+        if m.kind in ("error", "pageerror")
+        and m.mentions("mlinfra")
+        and not any(e in m.text for e in expected)
+    ]

@@ -16,32 +16,17 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyterlab_page import (
-    low_contrast_texts,
+    assert_readable,
     main_page,
+    mlinfra_errors,
     open_lab,
     open_mlinfra_panel,
     open_tab,
     screenshot,
-    words_broken_mid_word,
 )
 from nbformat.v4 import new_code_cell, new_notebook
 
 pytestmark = pytest.mark.browser
-
-VIEWPORT = {"width": 1440, "height": 900}
-
-
-@pytest.fixture
-def wide(page):
-    page.set_viewport_size(VIEWPORT)
-    return page
-
-
-def _readable(locator, name: str) -> None:
-    failures = low_contrast_texts(locator)
-    assert not failures, f"{name}: text below 4.5:1 contrast: {failures[:8]}"
-    broken = words_broken_mid_word(locator)
-    assert not broken, f"{name}: words broken mid-word: {broken[:8]}"
 
 
 def _set_theme(lab_server, theme: str) -> None:
@@ -51,17 +36,6 @@ def _set_theme(lab_server, theme: str) -> None:
         {"raw": json.dumps({"theme": theme})},
     )
     assert status == 204, body
-
-
-def _errors(console_messages, expected: tuple[str, ...] = ()):
-    """Errors the page logged, less the refusals a test asked for (``409 (Conflict)``)."""
-    return [
-        m
-        for m in console_messages
-        if m.kind in ("error", "pageerror")
-        and m.mentions("mlinfra")
-        and not any(e in m.text for e in expected)
-    ]
 
 
 def _wait_run(lab_server, run_id: str, timeout: float = 120) -> dict:
@@ -151,14 +125,14 @@ def test_job_page_draws_dependencies_as_a_graph(wide, lab_server, pipeline, cons
     assert prepare.get_attribute("data-state") == "succeeded"
     assert graph.locator("[data-job-node='jm_train'] [data-mlinfra-link]").count() == 0
     screenshot(page, "job-page-graph")
-    _readable(job, "job page")
+    assert_readable(job, "job page")
 
     # a node is a link to its job's page
     graph.locator("[data-job-node='jm_report'] [data-mlinfra-link='job']").click()
     report = main_page(page, "job", "jm_report")
     report.locator("[data-job-node='jm_prepare']").wait_for()
     assert report.locator("[data-job-node].jp-mod-current").inner_text().startswith("jm_report")
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def test_job_page_edits_the_job_in_place(wide, lab_server, pipeline, console_messages):
@@ -193,7 +167,7 @@ def test_job_page_edits_the_job_in_place(wide, lab_server, pipeline, console_mes
     form.locator("select[aria-label='Visibility']").select_option("public")
     assert save.is_enabled()
     screenshot(page, "job-page-edit")
-    _readable(job, "job edit form")
+    assert_readable(job, "job edit form")
     save.click()
     form.wait_for(state="detached")
 
@@ -219,7 +193,7 @@ def test_job_page_edits_the_job_in_place(wide, lab_server, pipeline, console_mes
     assert "HTTP 409" in banner.inner_text() and "cycle" in banner.inner_text()
     assert lab_server.api("jobs/jm_prepare")["depends_on"] == []
     form.get_by_role("button", name="Cancel").click()
-    unexpected = _errors(console_messages, expected=("409 (Conflict)",))
+    unexpected = mlinfra_errors(console_messages, expected=("409 (Conflict)",))
     assert not unexpected, unexpected
 
 
@@ -256,7 +230,7 @@ def test_job_page_pause_resume_delete_ask_first(wide, lab_server, pipeline, cons
     job.wait_for(state="detached")
     status, _ = lab_server.request("GET", "mlinfra/api/jobs/jm_scratch")
     assert status == 404
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +285,7 @@ def test_model_page_edits_description_and_tags(wide, lab_server, two_models, con
     assert form.get_by_role("button", name="Save").is_disabled()
     tags.fill("team=retention\nreviewed=yes")
     screenshot(page, "model-page-edit")
-    _readable(model, "model edit form")
+    assert_readable(model, "model edit form")
     form.get_by_role("button", name="Save").click()
     form.wait_for(state="detached")
     about.get_by_text("Churn model, weekly retrain").wait_for()
@@ -320,7 +294,7 @@ def test_model_page_edits_description_and_tags(wide, lab_server, two_models, con
     assert saved["tags"] == {"team": "retention", "reviewed": "yes"}  # "stage" removed
     about.locator("[data-tag='reviewed']").wait_for()
     screenshot(page, "model-page-about")
-    _readable(model, "model page")
+    assert_readable(model, "model page")
 
     # another user's model: the server refuses (403) and the page says why
     theirs = _open_model(page, "jm_theirs")
@@ -333,7 +307,7 @@ def test_model_page_edits_description_and_tags(wide, lab_server, two_models, con
     text = banner.inner_text()
     assert "HTTP 403" in text and "belongs to bob_jm" in text, text
     assert lab_server.api("models/jm_theirs")["description"] == "first draft"
-    unexpected = _errors(console_messages, expected=("403 (Forbidden)",))
+    unexpected = mlinfra_errors(console_messages, expected=("403 (Forbidden)",))
     assert not unexpected, unexpected
 
 
@@ -348,18 +322,18 @@ def test_job_and_model_pages_in_the_dark_theme(
         job = _open_job(page, "jm_train")
         job.locator("[data-job-node='jm_prepare'] [data-state='succeeded']").wait_for()
         screenshot(page, "job-page-graph-dark")
-        _readable(job, "job page (dark)")
+        assert_readable(job, "job page (dark)")
         job.get_by_role("button", name="Edit", exact=True).click()
         job.locator("input[aria-label='Parameter rows']").wait_for()
         screenshot(page, "job-page-edit-dark")
-        _readable(job, "job edit form (dark)")
+        assert_readable(job, "job edit form (dark)")
         model = _open_model(page, "jm_mine")
         model.get_by_role("button", name="Edit description and tags").click()
         screenshot(page, "model-page-edit-dark")
-        _readable(model, "model page (dark)")
+        assert_readable(model, "model page (dark)")
     finally:
         _set_theme(lab_server, "JupyterLab Light")
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def _open_tour(page):
@@ -389,7 +363,7 @@ def test_tour_copies_and_opens_the_example_notebooks(wide, lab_server, console_m
     jobs_step = tour.locator("li[data-step='jobs']")
     assert "not in your folder" not in jobs_step.inner_text()  # the user's own file is there
     screenshot(page, "tour-before-copy")
-    _readable(tour, "tour")
+    assert_readable(tour, "tour")
 
     tour.get_by_role("button", name="Copy the examples").click()
     status = tour.locator("[role='status']")
@@ -403,14 +377,14 @@ def test_tour_copies_and_opens_the_example_notebooks(wide, lab_server, console_m
     tour.get_by_text("every example is in example_notebooks/").wait_for()
     assert tour.get_by_role("button", name="Copy the examples").count() == 0
     screenshot(page, "tour-copied")
-    _readable(tour, "tour after the copy")
+    assert_readable(tour, "tour after the copy")
 
     # a step's example opens as a notebook in JupyterLab
     tour.locator(example, has_text="Open the example").wait_for()
     provenance.click()
     page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="provenance_demo.ipynb").wait_for()
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def test_tour_in_the_dark_theme(wide, lab_server, console_messages):
@@ -421,7 +395,7 @@ def test_tour_in_the_dark_theme(wide, lab_server, console_messages):
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
         tour = _open_tour(page)
         screenshot(page, "tour-dark")
-        _readable(tour, "tour (dark)")
+        assert_readable(tour, "tour (dark)")
     finally:
         _set_theme(lab_server, "JupyterLab Light")
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)

@@ -11,24 +11,15 @@ import warnings
 
 import pytest
 from jupyterlab_page import (
-    low_contrast_texts,
+    assert_readable,
     main_page,
     open_lab,
     open_mlinfra_panel,
     open_tab,
     screenshot,
-    words_broken_mid_word,
 )
 
 pytestmark = pytest.mark.browser
-
-VIEWPORT = {"width": 1440, "height": 900}
-
-
-@pytest.fixture
-def wide(page):
-    page.set_viewport_size(VIEWPORT)
-    return page
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +63,6 @@ def _set_theme(lab_server, theme: str) -> None:
     assert status == 204, body
 
 
-def _readable(locator, name: str) -> None:
-    failures = low_contrast_texts(locator)
-    assert not failures, f"{name}: text below 4.5:1 contrast: {failures[:8]}"
-    broken = words_broken_mid_word(locator)
-    assert not broken, f"{name}: words broken mid-word: {broken[:8]}"
-
-
 def _open_previews(page, name: str):
     open_mlinfra_panel(page)
     open_tab(page, "models").locator(
@@ -119,7 +103,7 @@ def test_model_page_previews_its_artifacts(
     _check_previews(previews)
     previews.scroll_into_view_if_needed()
     screenshot(page, "model-artifacts")
-    _readable(model, "model page artifact previews")
+    assert_readable(model, "model page artifact previews")
     errors = [
         m for m in console_messages if m.kind in ("error", "pageerror") and m.mentions("mlinfra")
     ]
@@ -138,6 +122,6 @@ def test_model_artifact_previews_in_the_dark_theme(
         _check_previews(previews)
         previews.scroll_into_view_if_needed()
         screenshot(page, "model-artifacts-dark")
-        _readable(model, "model page artifact previews (dark)")
+        assert_readable(model, "model page artifact previews (dark)")
     finally:
         _set_theme(lab_server, "JupyterLab Light")

@@ -22,7 +22,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 pytestmark = pytest.mark.browser
 
-VIEWPORT = {"width": 1440, "height": 900}
 
 SOURCE = (
     "import math  # the standard library\n"
@@ -32,12 +31,6 @@ SOURCE = (
     "for r in [1, 2.5, 10]:\n"
     "    print(f'{r}: {area(r):.2f}', True, None)"
 )
-
-
-@pytest.fixture
-def wide(page):
-    page.set_viewport_size(VIEWPORT)
-    return page
 
 
 @pytest.fixture(scope="module")

@@ -15,25 +15,17 @@ import time
 import nbformat
 import pytest
 from jupyterlab_page import (
-    low_contrast_texts,
+    assert_readable,
     main_page,
+    mlinfra_errors,
     open_lab,
     open_mlinfra_panel,
     open_tab,
     screenshot,
-    words_broken_mid_word,
 )
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 pytestmark = pytest.mark.browser
-
-VIEWPORT = {"width": 1440, "height": 900}
-
-
-@pytest.fixture
-def wide(page):
-    page.set_viewport_size(VIEWPORT)
-    return page
 
 
 def _failing_notebook(root, gate) -> str:
@@ -109,19 +101,6 @@ def _open_run(page, run_id: str):
         f"section[aria-label='Runs'] tr[data-row-key='{run_id}']"
     ).click()
     return main_page(page, "run", run_id)
-
-
-def _readable(locator, name: str) -> None:
-    failures = low_contrast_texts(locator)
-    assert not failures, f"{name}: text below 4.5:1 contrast: {failures[:8]}"
-    broken = words_broken_mid_word(locator)
-    assert not broken, f"{name}: words broken mid-word: {broken[:8]}"
-
-
-def _errors(console_messages):
-    return [
-        m for m in console_messages if m.kind in ("error", "pageerror") and m.mentions("mlinfra")
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +199,7 @@ def test_run_page_output_error_link_and_previews(wide, lab_server, failed_run, c
     # papermill's "An Exception was encountered" banner cells are left out (the page
     # shows the error above and marks its cell)
     assert output.get_by_text("An Exception was encountered").count() == 0
-    _readable(view, "run page")
+    assert_readable(view, "run page")
     view.locator("header.jp-mlinfra-PageHeader h1").scroll_into_view_if_needed()
     screenshot(page, "run-page-failed-light")
     view.locator("section[aria-label='Artifacts'] > h2").evaluate(
@@ -240,7 +219,7 @@ def test_run_page_output_error_link_and_previews(wide, lab_server, failed_run, c
         arg=[output.element_handle(), failing.element_handle()],
     )
     screenshot(page, "run-page-cell-link-light")
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def test_run_page_in_the_dark_theme(wide, lab_server, failed_run, console_messages):
@@ -264,11 +243,11 @@ def test_run_page_in_the_dark_theme(wide, lab_server, failed_run, console_messag
             "node => node.scrollIntoView({block: 'start'})"
         )
         screenshot(page, "run-page-artifacts-dark")
-        _readable(view, "run page (dark)")
+        assert_readable(view, "run page (dark)")
         view.locator("[data-mlinfra-link='failed-cell']").click()
         view.locator("[data-execution-count='3'].jp-mlinfra-OutputCell-flash").wait_for()
         screenshot(page, "run-page-cell-link-dark")
-        _readable(output, "output notebook (dark)")
+        assert_readable(output, "output notebook (dark)")
     finally:
         _set_theme(lab_server, "JupyterLab Light")
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)

@@ -18,26 +18,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from jupyterlab_page import (
-    low_contrast_texts,
+    assert_readable,
     main_page,
+    mlinfra_errors,
     open_lab,
     open_mlinfra_panel,
     open_tab,
     run_command,
     screenshot,
-    words_broken_mid_word,
 )
 from nbformat.v4 import new_code_cell, new_notebook
 
 pytestmark = pytest.mark.browser
-
-VIEWPORT = {"width": 1440, "height": 900}
-
-
-@pytest.fixture
-def wide(page):
-    page.set_viewport_size(VIEWPORT)
-    return page
 
 
 @pytest.fixture(scope="module")
@@ -117,19 +109,6 @@ def lineage(lab_server):
     ws.close()
 
 
-def _readable(locator, name: str) -> None:
-    failures = low_contrast_texts(locator)
-    assert not failures, f"{name}: text below 4.5:1 contrast: {failures[:8]}"
-    broken = words_broken_mid_word(locator)
-    assert not broken, f"{name}: words broken mid-word: {broken[:8]}"
-
-
-def _errors(console_messages):
-    return [
-        m for m in console_messages if m.kind in ("error", "pageerror") and m.mentions("mlinfra")
-    ]
-
-
 def test_run_and_schedule_from_the_notebook_toolbar(
     wide, lab_server, etl_notebook, console_messages
 ):
@@ -159,7 +138,7 @@ def test_run_and_schedule_from_the_notebook_toolbar(
     assert "07:30" in words.inner_text() and "Monday through Friday" in words.inner_text()
     form_page.locator("ol[aria-label='Next fire times'] li").first.wait_for()
     screenshot(page, "workbench-job-form")
-    _readable(form_page, "job form")
+    assert_readable(form_page, "job form")
     form_page.get_by_role("button", name="Create job").click()
 
     # the job's page: schedule in words, next fire times with weekday and "in N h"
@@ -174,7 +153,7 @@ def test_run_and_schedule_from_the_notebook_toolbar(
         == "200"
     )
     screenshot(page, "workbench-job-page")
-    _readable(job, "job page")
+    assert_readable(job, "job page")
 
     # run it now from the job's page: the run's page follows it to the end
     job.get_by_role("button", name="Run now").click()
@@ -194,7 +173,7 @@ def test_run_and_schedule_from_the_notebook_toolbar(
     assert run.get_by_role("button", name="Run again").is_visible()
     assert run.get_by_role("button", name="Retry").count() == 0
     screenshot(page, "workbench-run-page")
-    _readable(run, "run page")
+    assert_readable(run, "run page")
 
     # its output, downloaded as .ipynb (not copied into the user's folder)
     with page.expect_download() as download:
@@ -208,7 +187,7 @@ def test_run_and_schedule_from_the_notebook_toolbar(
     main_page(page, "job", "etl").locator(
         "table[aria-label='Run history'] [data-state]"
     ).first.wait_for()
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def test_lineage_links_model_to_feature_view_and_back(wide, lab_server, lineage, console_messages):
@@ -226,7 +205,7 @@ def test_lineage_links_model_to_feature_view_and_back(wide, lab_server, lineage,
     assert view_link.inner_text().startswith("usage")
     model.locator("figure[aria-label='auc across versions']").wait_for()
     screenshot(page, "workbench-model-page")
-    _readable(model, "model page")
+    assert_readable(model, "model page")
 
     view_link.click()
     view = main_page(page, "feature-view", "usage")
@@ -237,7 +216,7 @@ def test_lineage_links_model_to_feature_view_and_back(wide, lab_server, lineage,
     sample.wait_for()
     assert sample.locator("thead th").first.inner_text().startswith("account_id")
     screenshot(page, "workbench-feature-view-page")
-    _readable(view, "feature view page")
+    assert_readable(view, "feature view page")
 
     # and back: the model's page is activated again (not opened twice)
     used_by.click()
@@ -260,7 +239,7 @@ def test_lineage_links_model_to_feature_view_and_back(wide, lab_server, lineage,
     tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel")
     tabs.filter(has_text="Model upsell").wait_for()
     tabs.filter(has_text="Features usage").wait_for()
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def test_entry_points(wide, lab_server, etl_notebook, lineage, console_messages):
@@ -274,7 +253,7 @@ def test_entry_points(wide, lab_server, etl_notebook, lineage, console_messages)
     tour = main_page(page, "tour")
     assert tour.locator("li[data-step]").count() == 4
     screenshot(page, "workbench-tour")
-    _readable(tour, "tour")
+    assert_readable(tour, "tour")
     tour.locator("li[data-step='jobs']").get_by_role("button").click()
     page.locator("#mlinfra-panel [data-mlinfra-tab='jobs']").wait_for(state="visible")
 
@@ -314,7 +293,7 @@ def test_entry_points(wide, lab_server, etl_notebook, lineage, console_messages)
     main_page(page, "new-job", etl_notebook).locator("input[aria-label='Parameter rows']").wait_for(
         timeout=30_000
     )
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def test_notebook_hub(wide, lab_server, etl_notebook, console_messages):
@@ -336,8 +315,8 @@ def test_notebook_hub(wide, lab_server, etl_notebook, console_messages):
     frame = page.frame_locator("iframe.jp-mlinfra-NotebookFrame")
     frame.get_by_text("eu: total 100.0").first.wait_for(timeout=20_000)
     screenshot(page, "workbench-notebook-hub")
-    _readable(hub.locator("section[aria-label='Executed notebooks list']"), "notebook hub")
-    assert not _errors(console_messages), _errors(console_messages)
+    assert_readable(hub.locator("section[aria-label='Executed notebooks list']"), "notebook hub")
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def _set_theme(lab_server, theme: str) -> None:
@@ -371,10 +350,10 @@ def test_pages_in_the_dark_theme(wide, lab_server, etl_notebook, lineage, consol
             shown = main_page(page, kind)
             shown.locator("table").first.wait_for()
             screenshot(page, f"workbench-dark-{kind}")
-            _readable(shown, f"{kind} page (dark)")
+            assert_readable(shown, f"{kind} page (dark)")
     finally:
         _set_theme(lab_server, "JupyterLab Light")
-    assert not _errors(console_messages), _errors(console_messages)
+    assert not mlinfra_errors(console_messages), mlinfra_errors(console_messages)
 
 
 def _execute(page, command: str, args: dict) -> None:
