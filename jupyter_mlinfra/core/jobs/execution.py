@@ -11,7 +11,8 @@ lost its lease (and whose run was recovered elsewhere) cannot overwrite the newe
 4. ``monitor`` (a thread) flushes the log, renews the lease, and kills the kernel's process
    group on cancellation, time-out or a lost lease;
 5. ``on_cell``: per-cell progress, ``publish``-ed with the partial output at most every
-   PUBLISH_EVERY seconds;
+   PUBLISH_EVERY seconds (serialised from the notebook in memory: papermill writes the
+   output file once, at the end, instead of before and after every cell);
 6. ``finish``: the outcome recorded (retried, or final) by :func:`.states.end_attempt`.
 
 Length (over ~500 lines): one class, RunAttempt, whose named steps (claim, start kernel, execute, monitor, publish, finish) share the attempt's state.
@@ -192,6 +193,7 @@ class RunAttempt:
         self.lost = threading.Event()
         self.stopped_because: str | None = None  # cancelled, timed_out or lost
         self._pending: dict | None = None  # progress not yet published
+        self._outcome: Any = None  # the notebook being executed (RunOutcome.notebook)
         self._published_at = 0.0
         self._publish_lock = threading.Lock()
 
@@ -269,8 +271,9 @@ class RunAttempt:
     def _run_notebook(
         self, pm_logger: logging.Logger, capture: logging.Handler
     ) -> tuple[str, dict | None, Any]:
-        from ..notebook_execution import execute_notebook
+        from ..notebook_execution import RunOutcome, execute_notebook
 
+        self._outcome = outcome = RunOutcome()
         thread = threading.Thread(
             target=self.monitor, name=f"mlinfra-run-{self.run_id[:8]}", daemon=True
         )
@@ -292,6 +295,10 @@ class RunAttempt:
                     executions, owner=self.owner
                 ),
                 log_output=True,
+                # written once at the end (and after a failing cell, a dead kernel or a
+                # time-out); while it runs, publish() uploads the notebook from memory
+                save_every_cell=False,
+                outcome=outcome,
             )
             return RunState.SUCCEEDED.value, None, result_nb
         except Exception as exc:
@@ -398,28 +405,41 @@ class RunAttempt:
         False (an output that cannot be read yet leaves it pending)."""
         with self._publish_lock:
             progress = self._pending
-            if progress is None or (upload and not self.upload_output(while_running=True)):
+            if progress is None or (upload and not self.upload_partial_output()):
                 return
             self._pending = None
             self._published_at = time.monotonic()
             self._write(progress=progress)
 
-    def upload_output(self, while_running: bool = False) -> bool:
+    def upload_partial_output(self) -> bool:
+        """Upload the output notebook as it stands in memory (the executed cells' outputs so
+        far). False, and left for the next publication, when it could not be serialised
+        (the executing thread changed it meanwhile) or is not there yet."""
+        from nbformat.v4.nbjson import writes
+
+        nb = getattr(self._outcome, "notebook", None)
+        if nb is None:
+            return False
+        try:
+            data = writes(nb).encode()
+        except Exception:  # changed under us (the monitor thread publishes too)
+            return False
+        self._put_output(data)
+        return True
+
+    def upload_output(self) -> bool:
+        """Upload the output notebook papermill wrote at the end."""
         try:
             data = self.output_path.read_bytes()
         except OSError:
             return False
-        if while_running:
-            # papermill rewrites the file in place: a read that met a write in progress is
-            # not a notebook, and is left for the next publication
-            try:
-                json.loads(data)
-            except ValueError:
-                return False
+        self._put_output(data)
+        return True
+
+    def _put_output(self, data: bytes) -> None:
         self.ws.artifacts.put(
             self.output_key, data, metadata={"run_id": self.run_id, "attempt": self.attempt}
         )
-        return True
 
     # -- 6. finish --------------------------------------------------------------------------
     def finish(self, state: str, error: dict | None, result_nb: Any) -> str:

@@ -106,6 +106,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _printed(jobs, run_id: str) -> str:
+    out = nbformat.reads(jobs.run_output(run_id).decode(), as_version=4)
+    return "".join(o.get("text", "") for c in out.cells for o in c.get("outputs", []))
+
+
 def _pids_when_started(root: Path, jobs, run_id: str, wait_until) -> tuple[int, int]:
     pids = root / "pids.txt"
     wait_until(
@@ -135,6 +140,9 @@ def test_cancel_kills_the_kernel_and_its_children(env, wait_until):
     assert jobs.cancel_run(run["id"])["cancel_requested"] is True
     final = _wait(ws, run["id"], timeout=30)
     assert final["state"] == "cancelled"
+    # the output notebook kept after the kill holds every cell run so far, and the
+    # interrupted one's place (written once, from the notebook as it stood)
+    assert _printed(jobs, run["id"]).count("started") == 1
     wait_until(
         lambda: not _alive(kernel) and not _alive(child),
         "the kernel and its child to exit",
@@ -150,6 +158,7 @@ def test_timeout_kills_and_marks_timed_out(env, wait_until):
     final = _wait(ws, run["id"], timeout=60)
     assert final["state"] == "timed_out"
     assert "timeout of 8 s" in final["error"]["message"]
+    assert _printed(jobs, run["id"]).count("started") == 1
     kernel, child = map(int, (root / "pids.txt").read_text().split())
     wait_until(lambda: not _alive(child), "the timed-out kernel's child to exit", timeout=5)
 
