@@ -11,10 +11,18 @@ which reads the catalog as a poll would. Each catalog backend has its doorbell:
 
 A scheduler opens its doorbell with :func:`open_doorbell`; a submitting process rings them
 all with :func:`ring_schedulers`.
+
+The other way round, a process that follows runs another process's scheduler executes
+(``run --wait`` while a scheduler serves the catalog) opens a run-end bell
+(:func:`open_run_end_bell`), which a serving scheduler rings when a run ended
+(:func:`ring_run_waiters`): it looks at the runs' states at once instead of at its next poll.
+On SQLite the bell is a loopback socket whose port is a file name in the workspace home's
+``run-waiters`` folder; on PostgreSQL a ``LISTEN`` on its own channel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -27,6 +35,8 @@ log = logging.getLogger("jupyter_mlinfra.jobs.doorbell")
 RING = b"mlinfra-wake"
 LOOPBACK = "127.0.0.1"
 PG_CHANNEL = "mlinfra_jobs_wake"
+PG_RUNS_ENDED_CHANNEL = "mlinfra_runs_ended"
+WAITERS_FOLDER = "run-waiters"
 
 
 class Doorbell:
@@ -82,7 +92,7 @@ class PostgresDoorbell:
 
     port = None  # nothing to record: notifications reach every listener
 
-    def __init__(self, url: str, on_ring: Callable[[], None]) -> None:
+    def __init__(self, url: str, on_ring: Callable[[], None], channel: str = PG_CHANNEL) -> None:
         from sqlalchemy.engine import make_url
 
         # psycopg takes the libpq URI; SQLAlchemy's names the driver ("postgresql+psycopg").
@@ -90,6 +100,7 @@ class PostgresDoorbell:
             make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
         self._on_ring = on_ring
+        self._channel = channel
         self._closed = False
         self._connection = self._listen_connection()  # fails here: a bad URL is told at once
         self._thread = threading.Thread(target=self._listen, name="mlinfra-doorbell", daemon=True)
@@ -99,7 +110,7 @@ class PostgresDoorbell:
         import psycopg
 
         connection = psycopg.connect(self._conninfo, autocommit=True)
-        connection.execute(f"LISTEN {PG_CHANNEL}")
+        connection.execute(f"LISTEN {self._channel}")
         return connection
 
     def _listen(self) -> None:
@@ -183,3 +194,72 @@ def open_doorbell(catalog, on_ring: Callable[[], None]):
     if catalog.backend == "postgresql":
         return PostgresDoorbell(catalog.url, on_ring)
     return Doorbell(on_ring)
+
+
+class _WaiterBell:
+    """A loopback doorbell listed in the workspace home's ``run-waiters`` folder (a file
+    named ``<pid>-<port>``) while it is open."""
+
+    def __init__(self, folder, on_ring: Callable[[], None]) -> None:
+        self._bell = Doorbell(on_ring)
+        self.port = self._bell.port
+        folder.mkdir(parents=True, exist_ok=True)
+        self._entry = folder / f"{os.getpid()}-{self.port}"
+        try:
+            self._entry.touch()
+        except OSError:
+            self._bell.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._entry.unlink(missing_ok=True)
+        finally:
+            self._bell.close()
+
+
+def open_run_end_bell(workspace, on_ring: Callable[[], None]):
+    """The bell of a process that waits for runs executed by another process's scheduler:
+    ``on_ring`` is called when that scheduler saw a run end. Close it when done."""
+    catalog = workspace.catalog
+    if catalog.backend == "postgresql":
+        return PostgresDoorbell(catalog.url, on_ring, channel=PG_RUNS_ENDED_CHANNEL)
+    return _WaiterBell(workspace.config.home / WAITERS_FOLDER, on_ring)
+
+
+def ring_run_waiters(workspace) -> None:
+    """Tell the processes waiting for runs (their run-end bells) that a run ended. Never
+    raises: a waiter that misses it looks at its next poll. The entries of waiters whose
+    process is gone are removed."""
+    try:
+        catalog = workspace.catalog
+        if catalog.backend == "postgresql":
+            from sqlalchemy import text
+
+            with catalog.session() as s:
+                s.execute(
+                    text("SELECT pg_notify(:channel, '')"), {"channel": PG_RUNS_ENDED_CHANNEL}
+                )
+            return
+        folder = workspace.config.home / WAITERS_FOLDER
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        ports = []
+        for entry in entries:
+            pid, _, port = entry.name.partition("-")
+            if not (pid.isdigit() and port.isdigit()):
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:  # its process died without closing it
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                continue
+            except PermissionError:  # another user's live process
+                pass
+            ports.append(int(port))
+        ring(ports)
+    except Exception as exc:
+        log.warning("cannot ring the run waiters' bells: %s", exc)

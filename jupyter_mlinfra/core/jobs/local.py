@@ -10,6 +10,7 @@ alive but busy or blocked by quotas). One run is executed on a thread of this pr
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,8 @@ def wait_with_local_scheduler(
     states = {r["id"]: (r["state"], r["progress"]) for r in runs}
     ticked_at = looked_at = 0.0
     woken = False
+    ended = threading.Event()  # rung by a serving scheduler of another process: a run ended
+    bell = None
     try:
         while True:
             for run_id in run_ids:
@@ -102,12 +105,34 @@ def wait_with_local_scheduler(
                     # look at the states then, and once a pass otherwise
                     continue
             else:
-                time.sleep(poll)
+                if bell is None:
+                    bell = _open_bell(workspace, ended.set)
+                ended.wait(poll)
+                ended.clear()
             states.update(_states(workspace, run_ids))
             looked_at = time.monotonic()
     finally:
+        if bell is not None:
+            bell.close()
         if scheduler is not None:
             scheduler.stop()
+
+
+def _open_bell(workspace, on_ring: Callable[[], None]):
+    """The run-end bell of this waiting process, or a stand-in (it then just polls)."""
+    from .doorbell import open_run_end_bell
+
+    if workspace.config.settings.jobs_doorbell:
+        try:
+            return open_run_end_bell(workspace, on_ring)
+        except Exception:  # no bell: the next poll finds the run's end
+            pass
+    return _NoBell()
+
+
+class _NoBell:
+    def close(self) -> None:
+        pass
 
 
 def _start(workspace, workers: int | None, run_ids: list[str], kernel_name: str | None = None):

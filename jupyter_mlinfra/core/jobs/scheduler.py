@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from ..catalog.schema import utcnow
 from ..errors import MLInfraError
 from . import validation as v
-from .doorbell import open_doorbell, ring_schedulers
+from .doorbell import open_doorbell, ring_run_waiters, ring_schedulers
 from .quotas import quota_for, quotas_in_force
 from .states import RunState, Trigger, end_attempt, put_back_held, requeue_unstarted
 from .submission import create_pipeline
@@ -246,6 +246,9 @@ class Scheduler:
             self._run_resources.pop(o.run_id, None)
             if o.state == "lost":
                 lost += self._recover_one(o.run_id, o.slot, o.detail or "the worker was lost")
+        if outcomes and self._use_doorbell:
+            # processes following these runs (run --wait) look at once, not at their next poll
+            ring_run_waiters(self.ws)
         return len(outcomes)
 
     def _recover_one(self, run_id: str, slot: str | None, why: str) -> int:
