@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased, defer
 from ..catalog.schema import utcnow
 from ..errors import Conflict, InvalidInput, NotFound, quote
 from ..identity import check_may_change, may_read, readable_clause
-from ..paging import decode_cursor, encode_cursor, filter_scope, page_int
+from ..paging import bounded_count, decode_cursor, encode_cursor, filter_scope, page_int
 from ..tags import tag_terms
 from ..times import parse as parse_time
 from ..times import to_iso_z
@@ -320,26 +320,16 @@ def _count(
         window = window.where(driver.at_col >= since_at)
     if until_at is not None:
         window = window.where(driver.at_col < until_at)
-    # the creation time of the driver's run just past the budget (None: within it)
-    floor = (
-        s.scalar(
-            window.order_by(driver.at_col.desc(), driver.id_col.desc())
-            .offset(RUN_COUNT_BUDGET)
-            .limit(1)
-        )
-        if bounded
-        else None
+    return bounded_count(
+        s,
+        stmt,
+        window,
+        [driver.at_col, driver.id_col],
+        descending=True,
+        bounded=bounded,
+        budget=RUN_COUNT_BUDGET,
+        cap=RUN_TOTAL_CAP,
     )
-    if floor is not None:  # count among the newer runs only
-        stmt = stmt.where(driver.at_col > floor)
-    capped = stmt.with_only_columns(driver.id_col)
-    if bounded:  # in the driver's order: its index range past the floor, nothing else
-        capped = capped.order_by(driver.at_col.desc(), driver.id_col.desc())
-    capped = capped.limit(RUN_TOTAL_CAP + 1).subquery()
-    total = s.scalar(select(func.count()).select_from(capped)) or 0
-    if total > RUN_TOTAL_CAP:
-        return RUN_TOTAL_CAP, False
-    return total, floor is None
 
 
 # SQLite's run text index (migration 0013_run_text_index): a trigram FTS5 table over the
