@@ -13,6 +13,10 @@ from pathlib import Path
 from ..kernel_protocol import EXTENSION_MODULE
 
 DEFAULT_KERNEL = "python3"
+# A job run's IPython kernel keeps its input history in memory: it does not open (and lock)
+# the user's IPython history database, nor start the thread that writes to it. ``In``,
+# ``_ih`` and ``%history`` of the run's own session work as before.
+NO_HISTORY_FILE = "--HistoryManager.hist_file=:memory:"
 
 
 def run_coro(value):
@@ -35,12 +39,14 @@ def start_kernel(
     *,
     fork: bool = False,
     env: dict[str, str] | None = None,
+    history_file: bool = True,
 ):
     """A started kernel in an AsyncKernelManager: nbclient then polls it without blocking
     its loop, so a killed kernel ends the run at once (DeadKernelError). With ``fork``, an
     ipykernel kernel is forked from a template process that has already imported it (see
     ``forked_kernel.py``) instead of starting a new interpreter. ``env``: the kernel's
-    whole environment (default: this process's)."""
+    whole environment (default: this process's). ``history_file=False``: an ipykernel
+    kernel keeps its history in memory (``NO_HISTORY_FILE``)."""
     import uuid
 
     from jupyter_client import AsyncKernelManager
@@ -54,16 +60,19 @@ def start_kernel(
     km = AsyncKernelManager(
         kernel_name=kernel_name, transport="ipc", connection_file=connection_file
     )
-    if fork:
+    options: dict = {"cwd": cwd} if cwd else {}
+    if fork or not history_file:
         from .forked_kernel import PROVISIONER_NAME, forkable
 
         spec = km.kernel_spec
         if spec is not None and forkable(spec.argv):
-            spec.metadata = {
-                **spec.metadata,
-                "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME},
-            }
-    options: dict = {"cwd": cwd} if cwd else {}
+            if fork:
+                spec.metadata = {
+                    **spec.metadata,
+                    "kernel_provisioner": {"provisioner_name": PROVISIONER_NAME},
+                }
+            if not history_file:
+                options["extra_arguments"] = [NO_HISTORY_FILE]
     if env is not None:
         options["env"] = env
     run_coro(km.start_kernel(**options))
@@ -127,6 +136,7 @@ def start_run_kernel(workspace, kernel_name: str):
         kernel_name,
         fork=bool(workspace.config.settings.jobs_fork_kernels),
         env=run_kernel_environment(workspace),
+        history_file=False,
     )
 
 

@@ -238,3 +238,22 @@ def test_runs_kernels_are_forked_yet_each_draws_its_own_random_numbers(env):
     assert len({pid for pid, _, _ in seen}) == 4
     assert len({draw for _, draw, _ in seen}) == 4
     assert all("jupyter_mlinfra.kernel.template" in parent for _, _, parent in seen)
+
+
+def test_a_runs_kernel_keeps_its_history_in_memory(env):
+    """A run does not write its cells into the user's IPython history database (nor open it,
+    nor start IPython's history-writing thread); the run's own history still works."""
+    ws, root, _ = env
+    write(
+        root / "history.ipynb",
+        "marker = 'first'",
+        "hm = get_ipython().history_manager\n"
+        "print('file', hm.hist_file, 'thread', hm.save_thread is not None)\n"
+        "print('previous', _ih[-2])",
+    )
+    jobs = ws.service("jobs")
+    run = _wait(ws, jobs.submit("history.ipynb")["id"])
+    assert run["state"] == "succeeded", run["error"]
+    printed = _printed(jobs, run["id"])
+    assert "file :memory: thread False" in printed
+    assert "previous marker = 'first'" in printed
