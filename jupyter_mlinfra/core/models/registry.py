@@ -355,8 +355,15 @@ class ModelRegistry:
         if by_metric is not None:  # the matching versions' models, from the metric's index
             joined, window, order = by_metric
             return bounded_count(s, joined, window, order, distinct=ModelVersionRecord.model_name)
+        # the versions in model name order (their models' tags looked up by primary key),
+        # so that the count reads that index range (a join: PostgreSQL hashes a whole table)
+        record = ModelVersionRecord
         return bounded_count(
-            s, stmt, select(RegisteredModel.name), [RegisteredModel.name], descending=False
+            s,
+            versions.order_by(None),
+            select(record.model_name),
+            [record.model_name],
+            distinct=record.model_name,
         )
 
     def _metric_window(self, query: str | None, filters: dict):
