@@ -78,9 +78,26 @@ def prepared_notebook(ws, full: Path) -> tuple[bytes, dict | None]:
             ) as f:
                 json.dump(entry, f)
             os.replace(f.name, cache)
+            _prune_prepared_cache(cache.parent)
         except (OSError, TypeError, ValueError, UnicodeDecodeError):
             pass  # a cache it cannot write (read-only home, odd defaults): no cache
     return snapshot, declared
+
+
+PREPARED_CACHE_ENTRIES = 500  # notebook versions kept in the cache (the newest ones)
+
+
+def _prune_prepared_cache(folder: Path) -> None:
+    """Keep the newest PREPARED_CACHE_ENTRIES entries (only after adding one)."""
+    entries = [e for e in os.scandir(folder) if e.name.endswith(".json")]
+    if len(entries) <= PREPARED_CACHE_ENTRIES:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime_ns)
+    for entry in entries[: len(entries) - PREPARED_CACHE_ENTRIES]:
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _prepared_cache_path(ws, raw: bytes) -> Path | None:
