@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 
-from ..catalog.direct_sqlite import connect_at_heads
+from ..catalog.direct_sqlite import connect_at_heads, sqlite_path
 from ..errors import InvalidInput, NotFound
 
 _INSERT = (
@@ -73,4 +73,31 @@ class MetricWriter:
             self._conn.close()
 
 
-__all__ = ["MetricWriter", "checked_metric"]
+class MetricWriterSlot:
+    """The writer of a jobs service, shared with its per-user views (shallow copies):
+    opened once, on the first metric, after the catalog was created or upgraded."""
+
+    def __init__(self) -> None:
+        self._writer: MetricWriter | None = None
+        self._opened = False
+        self._lock = threading.Lock()
+
+    def get(self, ws) -> MetricWriter | None:
+        if not self._opened:
+            with self._lock:
+                if not self._opened:
+                    url = ws.config.catalog_url
+                    if sqlite_path(url) is not None:
+                        ws.catalog.ensure_schema()  # created or upgraded: then writable
+                        self._writer = MetricWriter.open(url)
+                    self._opened = True
+        return self._writer
+
+    def close(self) -> None:
+        with self._lock:
+            writer, self._writer, self._opened = self._writer, None, False
+        if writer is not None:
+            writer.close()
+
+
+__all__ = ["MetricWriter", "MetricWriterSlot", "checked_metric"]

@@ -36,14 +36,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..catalog.direct_sqlite import sqlite_path
 from ..catalog.schema import utcnow
 from ..errors import InvalidInput
 from ..shared_writes import captured_result, shared_write
 from ..times import to_iso_z
 from . import definitions, runs, submission
 from . import quotas as quota_rules
-from .metric_writer import MetricWriter, checked_metric
+from .metric_writer import MetricWriterSlot, checked_metric
 from .specs import RunOptions, root_dir
 from .states import ALL_STATES, Trigger
 from .tables import JobDefinition, Run, SchedulerRecord
@@ -88,8 +87,7 @@ def _one_of(notebook: str | None, job: str | None) -> None:
 class JobsService:
     def __init__(self, workspace) -> None:
         self.ws = workspace
-        self._metrics: MetricWriter | None = None
-        self._metrics_opened = False
+        self._metrics = MetricWriterSlot()  # shared with the per-user views
 
     # -- settings, quotas, status -----------------------------------------------------------
     @property
@@ -523,27 +521,13 @@ class JobsService:
 
     # -- inside a run ----------------------------------------------------------------------
     def log_metric(self, run_id: str, name: str, value: float, step: int | None = None) -> None:
-        writer = self._metric_writer()
+        writer = self._metrics.get(self.ws)  # a SQLite catalog: one INSERT, no ORM session
         if writer is not None and writer.write(run_id, *checked_metric(name, value, step)):
             return
         runs.log_metric(self.ws, run_id, name, value, step)
 
-    def _metric_writer(self) -> MetricWriter | None:
-        """The sqlite3 writer of metrics (a SQLite catalog at the migration heads), else None:
-        opened on the first metric, after the catalog was created or upgraded."""
-        if not self._metrics_opened:
-            url = self.ws.config.catalog_url
-            writer = MetricWriter.open(url)
-            if writer is None and sqlite_path(url) is not None:
-                self.ws.catalog.ensure_schema()  # creates or upgrades it: then writable
-                writer = MetricWriter.open(url)
-            self._metrics, self._metrics_opened = writer, True
-        return self._metrics
-
     def close(self) -> None:
-        writer, self._metrics, self._metrics_opened = self._metrics, None, False
-        if writer is not None:
-            writer.close()
+        self._metrics.close()
 
     def log_artifact(
         self, run_id: str, name: str, data: bytes, metadata: dict | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -84,3 +85,29 @@ def test_metrics_on_a_postgresql_catalog(pg_catalog_url, mlinfra_env, nb_root, m
         assert [m["value"] for m in got["metric_history"]] == [0.0, 1.0, 2.0]
     finally:
         ws.close()
+
+
+def test_per_user_views_log_through_one_connection(jobs, jobs_ws):
+    """The server serves each request through a per-user view of the workspace: logging
+    metrics through many of them must not open a connection each (file descriptors)."""
+
+    catalog = os.path.realpath(jobs_ws.config.catalog_url.split(":///", 1)[1])
+
+    def open_on_catalog() -> int:
+        fds = os.listdir("/proc/self/fd")
+        return sum(1 for fd in fds if _target(f"/proc/self/fd/{fd}") == catalog)
+
+    run = jobs.submit("ok.ipynb")
+    jobs.log_metric(run["id"], "loss", 1.0, 0)
+    before = open_on_catalog()
+    for i in range(10):
+        jobs_ws.for_user(f"user{i}").service("jobs").log_metric(run["id"], "loss", 0.5, i)
+    assert open_on_catalog() == before
+    assert len(jobs.get_run(run["id"])["metric_history"]) == 11
+
+
+def _target(link: str) -> str | None:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return None
