@@ -25,6 +25,7 @@ from ..shared_writes import capture_log, captured_result, is_capturing, shared_w
 from . import loading, pipeline
 from .capture import SessionContext
 from .compare import compare_versions
+from .loaded_cache import LoadedVersions
 from .loading import EnvironmentMismatchWarning
 from .pipeline import CapturedVersion, DirtyModelWarning
 from .registry import ModelRegistry
@@ -39,6 +40,10 @@ class ModelStore:
 
     def __init__(self, workspace) -> None:
         self.ws = workspace
+        self._loaded = LoadedVersions(workspace.config.catalog_url)
+
+    def close(self) -> None:
+        self._loaded.close()
 
     @property
     def registry(self) -> ModelRegistry:
@@ -320,7 +325,9 @@ class ModelStore:
         return loading.read_artifact(self.ws, version, artifact_name)
 
     def load(self, ref: str, *, warn: bool = True):
-        return loading.load_version(self.ws, self.get(ref), warn=warn)
+        """The version ``ref`` names, loaded; a version loaded before in this process comes
+        from memory (see :class:`~.loaded_cache.LoadedVersions`)."""
+        return self._loaded.load(self, ref, warn=warn)
 
     def compare(self, ref_a: str, ref_b: str) -> dict:
         a, b = self.get(ref_a), self.get(ref_b)

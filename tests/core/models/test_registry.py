@@ -21,7 +21,11 @@ from jupyter_mlinfra.core.errors import (
     PermissionDenied,
 )
 from jupyter_mlinfra.core.models.capture import SessionContext
-from jupyter_mlinfra.core.models.service import DirtyModelWarning, EnvironmentMismatchWarning
+from jupyter_mlinfra.core.models.service import (
+    DirtyModelWarning,
+    EnvironmentMismatchWarning,
+    ModelStore,
+)
 from jupyter_mlinfra.core.models.tables import ModelVersionRecord
 
 
@@ -218,12 +222,13 @@ def test_round_trip_and_checksums_on_both_backends(backend_ws, fitted, iris):
         artifacts.client.put_object(
             Bucket=artifacts.bucket, Key=artifacts._key(path), Body=body[:100] + b"X" + body[101:]
         )
+    # (a store that has not loaded it yet: this one keeps what it loaded from verified bytes)
     with pytest.raises(IntegrityError):
-        store.load("iris:1")
+        ModelStore(backend_ws).load("iris:1")
     # a key re-pointed at other (valid) bytes is refused too: the catalog's checksum rules
     artifacts.put(entry["key"], b"not the model")
     with pytest.raises(IntegrityError, match="replaced"):
-        store.load("iris:1")
+        ModelStore(backend_ws).load("iris:1")
 
 
 CONCURRENT = textwrap.dedent("""
