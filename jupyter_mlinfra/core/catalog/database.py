@@ -24,6 +24,24 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x6D6C696E6672
 
 
+def _postgres_settings(dbapi_connection, _record) -> None:
+    # No JIT compilation: a catalog query reads a page of rows, and compiling one that the
+    # planner costs high (a list page with a tag and metric filter) took 100-200 ms, more
+    # than running it. Set outside a transaction, so that it lasts for the connection.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SET jit = off")
+        except Exception:  # a server without JIT (before PostgreSQL 11)
+            pass
+        finally:
+            cursor.close()
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Autocommit at the driver level; SQLAlchemy's "begin" event below issues BEGIN itself,
     # so a write transaction takes the write lock up front (BEGIN IMMEDIATE) and waits on
@@ -77,6 +95,8 @@ class Catalog:
         if self.backend == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        elif self.backend == "postgresql":
+            event.listen(self.engine, "connect", _postgres_settings)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False

@@ -172,7 +172,7 @@ def test_tag_and_metric_lists_match_a_python_filter_with_bounded_totals(ws):
         assert first["total_exact"] is exact, case
         if exact:
             assert first["total"] == len(newest), case
-        else:  # a lower bound, from the first COUNT_BUDGET models by name
+        else:  # a lower bound, from COUNT_BUDGET versions by model name
             assert 0 < first["total"] <= len(newest), case
 
 
@@ -186,3 +186,24 @@ def test_lists_without_a_tag_or_metric_filter_count_exactly(ws):
         page = store.list_models_page(q, limit=10, **filters)
         names = {v["model_name"] for v in want}
         assert (page["total"], page["total_exact"]) == (len(names), True)
+
+
+@pytest.mark.postgres
+def test_postgresql_catalog_connections_do_not_jit_compile(
+    pg_catalog_url, mlinfra_env, monkeypatch
+):
+    """A list page's query costs the planner enough to JIT-compile it (100-200 ms, more than
+    running it): the catalog's connections have JIT off, also after a rollback."""
+    from sqlalchemy import text
+
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    monkeypatch.setenv("MLINFRA_CATALOG_URL", pg_catalog_url)
+    workspace = Workspace.open()
+    try:
+        for _ in range(2):
+            with workspace.catalog.read_session() as s:
+                assert s.scalar(text("SHOW jit")) == "off"
+                s.rollback()
+    finally:
+        workspace.close()
