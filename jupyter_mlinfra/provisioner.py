@@ -32,3 +32,8 @@ class ForkProvisioner(LocalProvisioner):
         self.pid = self.pgid = pid  # the kernel leads its own process group
         self.cwd = cwd
         return self.connection_info
+
+    async def kill(self, restart: bool = False) -> None:
+        await super().kill(restart)
+        if isinstance(self.process, ForkedProcess):
+            self.process.wait_killed()

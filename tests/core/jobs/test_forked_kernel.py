@@ -179,3 +179,28 @@ def test_a_forked_kernel_imports_nothing_its_template_has_not(kernels):
     )
     # runpy: the template itself runs as ``python -m`` (the probe above does not)
     assert loaded - set(preloaded) - {"runpy"} == set()
+
+
+def test_a_killed_forked_kernel_is_gone_when_kill_returns(kernels, wait_until):
+    """jupyter_client looks at a killed kernel once and, if it still seems alive, sleeps
+    0.1 s before looking again; every run's kernel is killed at its end. A forked kernel is
+    not this process's child (its template reaps it): it counts as gone once it is dead,
+    reaped or not, and the kill returns when it is."""
+    from jupyter_mlinfra.core.jobs.forked_kernel import ForkedProcess
+
+    km = kernel_control.start_kernel("python3", fork=True)
+    kernels.append(km)
+    assert _run(km, "print('up')").strip() == "up"
+    process = km.provisioner.process
+    assert isinstance(process, ForkedProcess)
+    kernel_control.run_coro(km.provisioner.kill())
+    assert process.poll() is not None
+    assert kernel_control.run_coro(km.is_alive()) is False
+
+    # a dead process its parent has not reaped yet (a zombie) is gone too
+    child = subprocess.Popen(["true"])
+    try:
+        wait_until(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, "exit")
+        assert ForkedProcess(child.pid).poll() is not None
+    finally:
+        child.wait()
