@@ -70,7 +70,7 @@ def prepared_notebook(ws, full: Path) -> tuple[bytes, dict | None]:
                 "snapshot": snapshot.decode(),
                 "parameters": None
                 if declared is None
-                else {"names": dict(declared), "unparsed": list(declared.unparsed)},
+                else {"names": dict(declared), "unparsed": list(getattr(declared, "unparsed", []))},
             }
             cache.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
