@@ -260,7 +260,9 @@ class RunAttempt:
         pm_logger.propagate = False
         tmp = tempfile.mkdtemp(prefix=f"mlinfra-run-{self.run_id[:8]}-")
         self.output_path = Path(tmp) / "output.ipynb"
-        self.started = time.monotonic()
+        # the first publication comes PUBLISH_EVERY s into the run, as the next ones: a
+        # run shorter than that publishes its progress and output once, at its end
+        self.started = self._published_at = time.monotonic()
         try:
             state, error, result_nb = self._run_notebook(pm_logger, capture)
             return self.finish(state, error, result_nb)
@@ -380,8 +382,8 @@ class RunAttempt:
     # -- 5. per-cell progress, publication ---------------------------------------------------
     def on_cell(self, progress) -> None:
         """After each cell: a log line, and its progress published (with the partial
-        output) unless the last publication is younger than PUBLISH_EVERY; the monitor
-        publishes what a quick cell left pending, and the end publishes the rest."""
+        output) unless the last publication (or the start) is younger than PUBLISH_EVERY;
+        the monitor publishes what a quick cell left pending, and the end the rest."""
         assert self.capture is not None
         status = "ok" if progress.status == "ok" else "error"
         self.capture.add(
