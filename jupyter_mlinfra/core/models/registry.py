@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, select, true
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..identity import check_may_change
@@ -303,9 +303,10 @@ class ModelRegistry:
         from ..paging import COUNT_BUDGET
 
         candidates = []
-        if filters.get("owner"):
+        owner = filters.get("owner")
+        if owner:  # (the search reads the owner's index already: no condition to add)
             candidates.append(
-                select(ModelVersionRecord.id).where(ModelVersionRecord.owner == filters["owner"])
+                select(ModelVersionRecord.id).where(ModelVersionRecord.owner == owner)
             )
         for flt in [MetricFilter.parse(m) for m in filters.get("metrics") or []]:
             candidates.append(
@@ -314,12 +315,14 @@ class ModelRegistry:
                 )
             )
         best = None
-        for ids in candidates:
+        for i, ids in enumerate(candidates):
             probe = ids.limit(COUNT_BUDGET + 1).subquery()
             size = s.scalar(select(func.count()).select_from(probe)) or 0
             if size <= COUNT_BUDGET and (best is None or size < best[0]):
-                best = (size, ids)
-        return None if best is None else ModelVersionRecord.id.in_(best[1])
+                best = (size, i, ids)
+        if best is None:
+            return None
+        return true() if owner and best[1] == 0 else ModelVersionRecord.id.in_(best[2])
 
     @staticmethod
     def _checked_per_row(filters: dict) -> bool:
