@@ -284,19 +284,30 @@ def cmd_sweep(workspace, args) -> int:
     )
     if args.wait:
         wait_with_local_scheduler(workspace, sweep["run_ids"])
-    df = svc.sweep_results(sweep["id"])
+    # the rows, not a DataFrame: the CLI does not import pandas (~0.4 s of CPU) for a table
+    columns, rows = svc.sweep_rows(sweep["id"])
     if args.json:
-        print(
-            json.dumps(
-                {"id": sweep["id"], "results": json.loads(df.to_json(orient="records"))}, indent=2
-            )
-        )
+        print(json.dumps({"id": sweep["id"], "results": rows}, indent=2, default=str))
     else:
         print(f"sweep {sweep['id']}: {len(sweep['run_ids'])} run(s)")
-        print(df.to_string(index=False))
+        print(
+            render_table(
+                [{c: _cell(row.get(c)) for c in columns} for row in rows],
+                columns,
+                headers=columns,
+                max_width=None,
+            )
+        )
     if args.wait:
-        return 0 if (df["state"] == "succeeded").all() else 1
+        return 0 if all(row["state"] == "succeeded" for row in rows) else 1
     return 0
+
+
+def _cell(value):
+    """A sweep table's cell: floats with 6 significant digits, NaN and None empty."""
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.6g}"
+    return value
 
 
 def cmd_cancel(workspace, args) -> int:

@@ -493,6 +493,12 @@ def sweep_results(ws, sweep_id: str):
     every logged metric (its last value)."""
     import pandas as pd
 
+    columns, rows = sweep_rows(ws, sweep_id)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def sweep_rows(ws, sweep_id: str) -> tuple[list[str], list[dict]]:
+    """The rows of :func:`sweep_results` (dicts) and their columns, without pandas."""
     with ws.catalog.read_session() as s:
         if s.get(Sweep, sweep_id) is None:
             raise NotFound(f"no sweep {sweep_id!r}")
@@ -521,7 +527,7 @@ def sweep_results(ws, sweep_id: str):
         row["duration"] = d["duration"] if r.state in FINAL_STATES else None
         row.update({k: metrics.get(r.id, {}).get(k) for k in metric_names})
         rows.append(row)
-    return pd.DataFrame(rows, columns=["run_id", "state", *param_names, "duration", *metric_names])
+    return ["run_id", "state", *param_names, "duration", *metric_names], rows
 
 
 def cancel_run(ws, run_id: str) -> dict:

@@ -447,6 +447,10 @@ class JobsService:
         and every logged metric (its last value)."""
         return runs.sweep_results(self.ws, sweep_id)
 
+    def sweep_rows(self, sweep_id: str) -> tuple[list[str], list[dict]]:
+        """The columns and rows (dicts) of :meth:`sweep_results`, without pandas."""
+        return runs.sweep_rows(self.ws, sweep_id)
+
     def get_run(self, run_id: str) -> dict:
         return runs.get_run(self.ws, run_id)
 

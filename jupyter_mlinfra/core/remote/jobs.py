@@ -180,6 +180,11 @@ class RemoteJobs:
         answer = self.client.get(f"sweeps/{_q(sweep_id)}")
         return pd.DataFrame(answer.get("results") or [], columns=answer.get("columns"))
 
+    def sweep_rows(self, sweep_id: str) -> tuple[list[str], list[dict]]:
+        answer = self.client.get(f"sweeps/{_q(sweep_id)}")
+        rows = answer.get("results") or []
+        return list(answer.get("columns") or (rows[0] if rows else [])), rows
+
     def get_run(self, run_id: str) -> dict:
         return self.client.get(f"runs/{_q(run_id)}")
 
