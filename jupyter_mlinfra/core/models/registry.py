@@ -341,10 +341,10 @@ class ModelRegistry:
         from ..paging import bounded_count
 
         if not self._checked_per_row(filters):
-            query = select(func.count()).select_from(
+            exact = select(func.count()).select_from(
                 stmt.with_only_columns(RegisteredModel.name).subquery()
             )
-            return s.scalar(query) or 0, True
+            return s.scalar(exact) or 0, True
         small = self._small_driver(s, filters)
         if small is not None:
             names = (
@@ -393,10 +393,10 @@ class ModelRegistry:
 
         stmt = stmt.order_by(None)
         if not self._checked_per_row(filters):
-            query = select(func.count()).select_from(
+            exact = select(func.count()).select_from(
                 stmt.with_only_columns(ModelVersionRecord.id).subquery()
             )
-            return s.scalar(query) or 0, True
+            return s.scalar(exact) or 0, True
         small = self._small_driver(s, filters)
         if small is not None:
             counted = stmt.where(small).with_only_columns(ModelVersionRecord.id)
