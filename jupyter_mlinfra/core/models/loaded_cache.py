@@ -47,10 +47,9 @@ class LoadedVersions:
                     store.ws.catalog.ensure_schema()  # created or upgraded: then readable
                     self._conn = connect_at_heads(self._url)
                     self._conn_opened = True
-        if self._conn is None:
-            return None
         with self._lock:
-            return self._conn.execute("PRAGMA data_version").fetchone()[0]
+            conn = self._conn
+            return None if conn is None else conn.execute("PRAGMA data_version").fetchone()[0]
 
     def _resolve(self, store, ref: Any):
         if not isinstance(ref, str):
