@@ -8,12 +8,17 @@ the file's ``PRAGMA data_version`` (a few microseconds; it changes when any conn
 process, commits) tells; on any other catalog every call resolves the reference (one catalog
 read) and only the loading is skipped.
 
-The loaded object is shared by every ``load`` of the version in the process (as the REST
-door's loaded models are): copy it before changing it in place.
+Every ``load`` hands out its own model object, as a fresh load would: a model changed in
+place (refitted, its attributes set) never changes what the next ``load`` returns. The first
+load of a version hands out the object it deserialized and keeps nothing of it; a version
+loaded again is loaded once more and kept privately, and from then on each ``load`` gets a
+deep copy of it (a small model copies in microseconds; a large model's arrays in about the
+time of a memory copy, still far less than a download and a checksum).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sqlite3
 import threading
@@ -33,6 +38,7 @@ class LoadedVersions:
         self._url = catalog_url
         self._lock = threading.Lock()
         self._loaded: OrderedDict[str, Any] = OrderedDict()  # version id -> LoadedModel
+        self._seen: OrderedDict[str, None] = OrderedDict()  # versions loaded once (not kept)
         # (identity, ref) -> (change token, ModelVersion): per-user views share this object,
         # and what a reference names (and whether it may be read) depends on who asks
         self._refs: dict[tuple[Any, str], tuple[Any, Any]] = {}
@@ -77,20 +83,31 @@ class LoadedVersions:
         if loaded is None:
             loaded = loading.load_version(store.ws, version, warn=warn)
             with self._lock:
-                self._loaded[version.id] = loaded
-                while len(self._loaded) > self.capacity:
-                    self._loaded.popitem(last=False)
-            return loaded
-        if warn and loaded.environment_differences:
+                first = version.id not in self._seen
+                if first:  # the caller owns this object: nothing of it is kept
+                    self._seen[version.id] = None
+                    while len(self._seen) > self.refs_capacity:
+                        self._seen.popitem(last=False)
+                else:  # loaded again: keep this one privately, hand out copies of it
+                    self._loaded[version.id] = loaded
+                    while len(self._loaded) > self.capacity:
+                        self._loaded.popitem(last=False)
+            if first:
+                return loaded
+        elif warn and loaded.environment_differences:
             warnings.warn(
                 f"{version.ref} was registered in a different environment: "
                 + "; ".join(loaded.environment_differences),
                 loading.EnvironmentMismatchWarning,
                 stacklevel=4,
             )
-        if loaded.version is not version:  # the version as resolved now (its aliases)
-            loaded = dataclasses.replace(loaded, version=version)
-        return loaded
+        try:  # the caller's own model (a change to it stays theirs)
+            model = copy.deepcopy(loaded.model)
+        except Exception:  # an object that cannot be copied (a lock, a handle): load it anew
+            with self._lock:
+                self._loaded.pop(version.id, None)
+            return loading.load_version(store.ws, version, warn=False)
+        return dataclasses.replace(loaded, version=version, model=model)
 
     def close(self) -> None:
         with self._lock:
@@ -99,6 +116,7 @@ class LoadedVersions:
             self._conn, self._conn_opened = None, sqlite_path(self._url) is None
             self._refs.clear()
             self._loaded.clear()
+            self._seen.clear()
 
 
 __all__ = ["LoadedVersions"]

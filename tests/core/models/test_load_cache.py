@@ -24,15 +24,33 @@ def test_loading_a_loaded_version_again_reads_nothing(ws, fitted, iris):
 
     store = ws.service("models")
     store.register("iris", fitted, featurize=featurize, alias="prod", figures=[])
-    first = store.load("iris@prod")
-    assert store.load("iris:1").model is first.model  # "iris:1" resolved once
+    store.load("iris@prod")  # the first load keeps nothing (the caller owns its model)
+    store.load("iris:1")  # loaded again: kept ("iris:1" resolved once)
     sent = _catalog_statements(ws)
     for _ in range(20):
         again = store.load("iris@prod")
         by_version = store.load("iris:1")
-    assert sent == []  # no catalog read (and so no artifact read): the loaded object
-    assert again.model is first.model and by_version.model is first.model
+    assert sent == []  # no catalog read, and so no artifact read
     assert (again.predict(iris) == fitted.predict(featurize(iris))).all()
+    assert (by_version.predict(iris) == fitted.predict(featurize(iris))).all()
+
+
+def test_a_model_changed_in_place_does_not_change_the_next_load(ws, fitted, iris):
+    from model_data import featurize
+
+    store = ws.service("models")
+    store.register("iris", fitted, featurize=featurize, alias="prod", figures=[])
+    expected = fitted.predict(featurize(iris))
+    for _ in range(4):  # the first load, the one that is kept, and copies of it
+        mine = store.load("iris@prod")
+        assert (mine.predict(iris) == expected).all()
+        # the user changes what they loaded: its weights in place, an attribute
+        mine.model.coef_[:] = 0.0
+        mine.model.intercept_[:] = 0.0
+        mine.model.classes_ = mine.model.classes_[::-1]
+        assert not (mine.predict(iris) == expected).all()
+    assert (store.load("iris:1").predict(iris) == expected).all()
+    assert (store.load("iris@prod").predict(iris) == expected).all()
 
 
 def test_a_reference_follows_the_catalog(ws, fitted, iris):
