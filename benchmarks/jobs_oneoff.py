@@ -15,7 +15,7 @@ parent, which waits for every child and so for their waited descendants; for the
 scheduler, its own tree's CPU by psutil is added; in-process calls, psutil over the calling
 process's tree, kernel templates included). Medians over the rounds.
 
-    .venv/bin/python benchmarks/jobs_oneoff.py [--rounds 5] [--runs 40] [--calls 4]
+    .venv/bin/python benchmarks/jobs_oneoff.py [--rounds 3] [--runs 40] [--calls 4]
 
 Targets (issue 13): one-off <= 0.6x papermill's wall (warm scheduler <= 0.3x), in-process
 <= 0.5x papermill's API, sweep CPU <= 0.35 s per run and wall >= 4x faster than the API loop.
@@ -149,7 +149,7 @@ def line(label: str, wall: list[float], cpu: list[float], per: int = 1) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=40, help="runs in a sweep")
     parser.add_argument("--calls", type=int, default=4, help="in-process calls per process")
     parser.add_argument(
