@@ -37,6 +37,7 @@ from pathlib import Path
 
 VENV_BIN = str(Path(sys.executable).parent)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _targets import verdict  # noqa: E402
 from jobs_throughput import write_notebook  # noqa: E402  (the same two-cell notebook)
 
 
@@ -250,15 +251,17 @@ def main() -> int:
         print(line("jupyter mlinfra run NB -p x 1 --wait", *res["oneoff"]))
         print(line("papermill NB out.ipynb -p x 1", *res["pm_cli"]))
         print(
-            f"  ratio: {ratio('oneoff', 'pm_cli'):.2f}x papermill's wall (target <= 0.6x), "
-            f"{ratio('oneoff', 'pm_cli', 1):.2f}x its CPU"
+            f"  ratio: {ratio('oneoff', 'pm_cli'):.2f}x papermill's wall "
+            f"{verdict(ratio('oneoff', 'pm_cli'), 0.6, 'x')}; {ratio('oneoff', 'pm_cli', 1):.2f}x "
+            "its CPU"
         )
     if "warm" in res:
         print("one-off from a shell, a warm scheduler alive (its CPU counted):")
         print(line("jupyter mlinfra run NB -p x 1 --wait", *res["warm"]))
         print(line("papermill NB out.ipynb -p x 1", *res["pm_cli_w"]))
         print(
-            f"  ratio: {ratio('warm', 'pm_cli_w'):.2f}x papermill's wall (target <= 0.3x), "
+            f"  ratio: {ratio('warm', 'pm_cli_w'):.2f}x papermill's wall "
+            f"{verdict(ratio('warm', 'pm_cli_w'), 0.3, 'x')}; "
             f"{ratio('warm', 'pm_cli_w', 1):.2f}x its CPU"
         )
     if "mlinfra_first" in res:
@@ -268,7 +271,8 @@ def main() -> int:
             print(line(f"papermill.execute_notebook, {when} call", *res[f"papermill_{when}"]))
             print(
                 f"  ratio ({when}): {ratio(f'mlinfra_{when}', f'papermill_{when}'):.2f}x "
-                f"papermill's wall (target <= 0.5x), "
+                f"papermill's wall "
+                f"{verdict(ratio(f'mlinfra_{when}', f'papermill_{when}'), 0.5, 'x')}; "
                 f"{ratio(f'mlinfra_{when}', f'papermill_{when}', 1):.2f}x its CPU"
             )
     if "sweep" in res:
@@ -276,11 +280,15 @@ def main() -> int:
         print(line("jupyter mlinfra sweep NB -g x ... --wait", *res["sweep"], per=n))
         print(line("papermill API loop, one at a time", *res["pm_loop"], per=n))
         print(line("xargs -P 2 papermill", *res["pm_xargs"], per=n))
+        speed_up, per_run = 1 / ratio("sweep", "pm_loop"), med(res["sweep"][1]) / n
         print(
-            f"  speed-up: {1 / ratio('sweep', 'pm_loop'):.2f}x the API loop's wall (target "
-            f">= 4x), {1 / ratio('sweep', 'pm_xargs'):.2f}x xargs -P 2's; CPU per run "
-            f"{med(res['sweep'][1]) / n:.2f} s (target <= 0.35 s) against "
-            f"{med(res['pm_loop'][1]) / n:.2f} s and {med(res['pm_xargs'][1]) / n:.2f} s"
+            f"  speed-up: {speed_up:.2f}x the API loop's wall "
+            f"{verdict(speed_up, 4, 'x', at_least=True)}; "
+            f"{1 / ratio('sweep', 'pm_xargs'):.2f}x xargs -P 2's"
+        )
+        print(
+            f"  CPU per run {per_run:.3f} s {verdict(per_run, 0.35, ' s')}; the API loop "
+            f"{med(res['pm_loop'][1]) / n:.2f} s, xargs -P 2 {med(res['pm_xargs'][1]) / n:.2f} s"
         )
     return 0
 

@@ -179,7 +179,7 @@ def bench_cron_lateness(root: Path, seconds: float = 12.0) -> list[float]:
     scheduler = Scheduler(ws, NoopExecutor(ws), poll_interval=0.1).start()
     time.sleep(seconds)
     scheduler.stop()
-    runs = jobs.list_runs(job="every-second", limit=1000)["runs"]
+    runs = jobs.list_runs(job="every-second", limit=1000)["items"]
     ws.close()
     late = []
     for r in runs:
@@ -224,7 +224,7 @@ def bench_cross_process_wait(root: Path, runs: int = 15) -> dict[str, list[float
             time.sleep(1.5)
         finally:
             scheduler.stop()
-        runs_done = ws.service("jobs").list_runs(tag=mode, limit=1000)["runs"]
+        runs_done = ws.service("jobs").list_runs(tag=mode, limit=1000)["items"]
         ws.close()
         waits[mode] = [
             (

@@ -25,6 +25,8 @@ RESULTS = HERE / "results" / "latest.txt"
 # A line that states a target: "(target <= 0.6x): met", "NOT met", a run-search row "MISSED"
 # (run search's rows that meet theirs, ending in "met", are not repeated).
 TARGET_LINE = re.compile(r"target|MISSED|NOT met", re.IGNORECASE)
+# Lines that say nothing about the figures (every papermill kernel's stderr warning).
+NOISE = re.compile(r"Kernel is running over TCP without encryption")
 
 
 def _stamp() -> str:
@@ -55,6 +57,8 @@ def run_script(log: Log, label: str, cmd: list[str]) -> tuple[bool, list[str]]:
     assert proc.stdout is not None
     for raw in proc.stdout:
         line = raw.rstrip("\n")
+        if NOISE.search(line):
+            continue
         log(line)
         if TARGET_LINE.search(line):
             targets.append(line.strip())
