@@ -43,6 +43,9 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _targets import verdict  # noqa: E402
+
 CORPUS = ROOT / "tests" / "notebooks" / "corpus"
 VENV_BIN = str(Path(sys.executable).parent)
 CELL_TIMEOUT = 60
@@ -334,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         f"excluded: {len(outcomes) - len(counted)}  reproduced: {len(ok)}  "
         f"share: {share:.1%}  (seed {args.seed}, {time.perf_counter() - started:.0f} s)"
     )
+    print(f"reproduced share {share:.1%} {verdict(share * 100, 90, '%', at_least=True)}")
     for o in outcomes:
         if o.status != "reproduced" or args.verbose:
             print(f"  {o.status:<10} {o.name}: {o.reason or f'{o.slice_cells} replay cells'}")

@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.txt"
 # A line that states a target: "(target <= 0.6x): met", "NOT met", a run-search row "MISSED"
 # (run search's rows that meet theirs, ending in "met", are not repeated).
-TARGET_LINE = re.compile(r"target|MISSED|NOT met", re.IGNORECASE)
+TARGET_LINE = re.compile(r"target [<>]=|target:|MISSED|NOT met", re.IGNORECASE)
 # Lines that say nothing about the figures (every papermill kernel's stderr warning).
 NOISE = re.compile(r"Kernel is running over TCP without encryption")
 
