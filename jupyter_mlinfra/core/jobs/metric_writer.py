@@ -33,7 +33,7 @@ def _stored_now() -> str:
 
 
 def checked_metric(name: str, value: float, step: int | None) -> tuple[str, float, int | None]:
-    """The metric as stored, or InvalidInput (the same checks as ``runs.log_metric``)."""
+    """The metric as stored, or InvalidInput (``runs.log_metric`` checks with this too)."""
     try:
         number = float(value)
     except (TypeError, ValueError):

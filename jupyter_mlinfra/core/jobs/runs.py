@@ -546,23 +546,12 @@ def cancel_run(ws, run_id: str) -> dict:
 
 
 def log_metric(ws, run_id: str, name: str, value: float, step: int | None = None) -> None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"metric {name} must be a number, got {value!r}") from None
-    if not name or len(name) > 200:
-        raise InvalidInput("metric name must be 1 to 200 characters")
+    from .metric_writer import checked_metric  # the one check (the sqlite3 writer's too)
+
+    name, number, step = checked_metric(name, value, step)
     with ws.catalog.session() as s:
         find_run(s, run_id)
-        s.add(
-            RunMetric(
-                run_id=run_id,
-                name=str(name),
-                value=number,
-                step=None if step is None else int(step),
-                logged_at=utcnow(),
-            )
-        )
+        s.add(RunMetric(run_id=run_id, name=name, value=number, step=step, logged_at=utcnow()))
 
 
 def log_artifact(ws, run_id: str, name: str, data: bytes, metadata: dict | None = None) -> dict:
