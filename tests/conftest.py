@@ -170,3 +170,15 @@ def postgres_url():
 def pg_catalog_url(postgres_url):
     """A fresh, empty database on the test PostgreSQL server."""
     return servers.create_database(postgres_url, f"mlinfra_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def workspace_on_each_backend(request, mlinfra_env, monkeypatch):
+    """A workspace on a fresh SQLite catalog, then on a fresh PostgreSQL one."""
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    if request.param == "postgresql":
+        monkeypatch.setenv("MLINFRA_CATALOG_URL", request.getfixturevalue("pg_catalog_url"))
+    workspace = Workspace.open()
+    yield workspace
+    workspace.close()

@@ -20,15 +20,9 @@ OWNERS = ["ann", "bob", "cyd"]
 MODELS = 2500
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ws(request, mlinfra_env, monkeypatch):
-    from jupyter_mlinfra.core.workspace import Workspace
-
-    if request.param == "postgresql":
-        monkeypatch.setenv("MLINFRA_CATALOG_URL", request.getfixturevalue("pg_catalog_url"))
-    workspace = Workspace.open()
-    yield workspace
-    workspace.close()
+@pytest.fixture
+def ws(workspace_on_each_backend):
+    return workspace_on_each_backend
 
 
 def add_models(ws, rng: random.Random, count: int) -> list[dict]:
