@@ -8,7 +8,7 @@ heads with the standard ``sqlite3`` module (see ``core/provenance/writer.py``).
 HEAD_REVISIONS = frozenset(
     {
         "0010_provenance_sessions",
-        "0015_list_search_text",
+        "0016_pg_param_statistics",
         "0012_audit",
     }
 )

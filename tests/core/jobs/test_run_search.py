@@ -587,3 +587,53 @@ def test_postgresql_without_pg_trgm_rights_still_upgrades_and_searches(
             assert walk(jobs, q=q) == scan_ids(jobs, q) == expected(rows, q=q), q
     finally:
         ws.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_knows_how_many_runs_a_parameter_value_has(jobs_ws, pg_catalog_url, monkeypatch):
+    """PostgreSQL plans a parameter search from its real number of runs (migration
+    0016_pg_param_statistics: statistics of the (name, value) pair). Taken as independent
+    columns it guessed a few times too few, and a page of a two-parameter search then joined
+    both parameters' whole sets instead of reading the newest runs of one and checking the
+    other per run (20 ms against 4 ms at 100,000 runs)."""
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    monkeypatch.setenv("MLINFRA_CATALOG_URL", pg_catalog_url)
+    ws = Workspace.open()
+    ws.config.settings.root_dir = jobs_ws.config.settings.root_dir
+    try:
+        jobs = ws.service("jobs")
+        rng = random.Random(16)
+        rows = []
+        for i in range(6000):
+            row = run_row(rng, i)
+            row["environment"] = {}
+            row["parameters"] = {
+                "lr": rng.choice(["0.1", "0.01"]),
+                "depth": rng.choice(["3", "5"]),
+                "seed": str(rng.randint(0, 9)),
+                "optimizer": rng.choice(["adam", "sgd"]),
+            }
+            rows.append(row)
+        add_runs(jobs, rows)
+        with ws.catalog.session() as s:
+            s.execute(text("ANALYZE"))
+        with ws.catalog.read_session() as s:
+            actual = s.scalar(
+                text(
+                    "SELECT count(*) FROM mlinfra_run_params WHERE name = 'lr' AND value_text = '0.01'"
+                )
+            )
+            plan = s.scalar(
+                text(
+                    "EXPLAIN (FORMAT JSON) SELECT run_id FROM mlinfra_run_params "
+                    "WHERE name = 'lr' AND value_text = '0.01'"
+                )
+            )
+        estimate = plan[0]["Plan"]["Plan Rows"]
+        assert actual / 1.5 <= estimate <= actual * 1.5, (estimate, actual)
+        # and the search's answers are the same as ever
+        wanted = expected(rows, parameters={"lr": "0.01", "depth": "3"})
+        assert walk(jobs, limit=50, parameters={"lr": "0.01", "depth": "3"}) == wanted
+    finally:
+        ws.close()

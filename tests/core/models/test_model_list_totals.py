@@ -201,3 +201,51 @@ def test_postgresql_catalog_connections_do_not_jit_compile(
                 s.rollback()
     finally:
         workspace.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_finds_models_by_name_from_an_index(pg_catalog_url, mlinfra_env, monkeypatch):
+    """The models and model versions lists' ``q`` (a part of the model name) reads a trigram
+    index on PostgreSQL (migration 0016_pg_param_statistics) instead of scanning every
+    version (16 ms at 20,000 versions), with the same answers."""
+    from sqlalchemy import event, text
+
+    from jupyter_mlinfra.core.workspace import Workspace
+
+    monkeypatch.setenv("MLINFRA_CATALOG_URL", pg_catalog_url)
+    workspace = Workspace.open()
+    try:
+        versions = add_models(workspace, random.Random(16), MODELS)
+        with workspace.catalog.session() as s:
+            s.execute(text("ANALYZE"))
+        models = workspace.service("models")
+        sent: list[tuple] = []
+
+        def record(conn, cursor, statement, parameters, *args):
+            sent.append((statement, parameters))
+
+        event.listen(workspace.catalog.engine, "before_cursor_execute", record)
+        try:
+            items, _ = walk(models.search_page, "risk-001")  # a few models of many
+        finally:
+            event.remove(workspace.catalog.engine, "before_cursor_execute", record)
+        want = wanted(versions, q="risk-001")
+        assert 0 < len(want) < len(versions) / 50
+        assert [(i["name"], i["version"]) for i in items] == [
+            (v["model_name"], v["version"]) for v in want
+        ]
+        assert any("ILIKE" in statement for statement, _ in sent)
+        with workspace.catalog.read_session() as s:
+            # (a test catalog is small enough to scan: ask whether the index can serve it)
+            s.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = "\n".join(
+                s.scalars(
+                    text(
+                        "EXPLAIN SELECT id FROM mlinfra_model_versions "
+                        "WHERE model_name ILIKE '%risk-001%'"
+                    )
+                )
+            )
+        assert "name_trgm" in plan, plan
+    finally:
+        workspace.close()
