@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -212,3 +213,157 @@ def kill_kernel(km) -> None:
     except Exception:
         pass
     remove_connection_files(km)
+
+
+def prestart_run_template(
+    workspace, notebook: str | None, kernel_name: str | None, execute_here: bool | None
+):
+    """Begin, on a thread, the start-up of the kernel template the run's kernel will be
+    forked from (:func:`start_run_kernel`), when ``run(wait=True)`` will execute the run in
+    this process: the template's imports (a process of their own) then overlap with the
+    submission instead of following it. Nothing is started in remote mode, with
+    ``jobs_fork_kernels`` off, or (``execute_here`` None) when a scheduler serves the catalog
+    or that cannot be told without SQLAlchemy (not a SQLite catalog at the heads). Errors are
+    swallowed: the run's own kernel start reports them. Returns a :class:`TemplatePrestart`
+    (to cancel if the submission fails), or None."""
+    try:
+        if execute_here is False or getattr(workspace, "remote", None) is not None:
+            return None
+        if not workspace.config.settings.jobs_fork_kernels:
+            return None
+        if execute_here is None and not _nobody_serves(workspace.config.catalog_url):
+            return None
+    except Exception:
+        return None
+    prestart = TemplatePrestart(workspace, notebook, kernel_name)
+    prestart.thread.start()
+    return prestart
+
+
+class TemplatePrestart:
+    """A kernel template being started on a thread for a run about to be submitted;
+    :meth:`cancel` (the submission failed) closes it once started, unless it was already
+    this process's template (another run's)."""
+
+    def __init__(self, workspace, notebook: str | None, kernel_name: str | None) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._template = None  # the template this pre-start created
+        self.thread = threading.Thread(
+            target=self._run,
+            args=(workspace, notebook, kernel_name),
+            name="mlinfra-kernel-template",
+            daemon=True,
+        )
+
+    def _run(self, workspace, notebook: str | None, kernel_name: str | None) -> None:
+        template = _start_template(workspace, notebook, kernel_name)
+        with self._lock:
+            self._template = template
+            cancelled = self._cancelled
+        if cancelled:
+            self.cancel()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            template, self._template = self._template, None
+        if template is not None:
+            from .forked_kernel import close_template
+
+            close_template(template)
+
+
+def _nobody_serves(catalog_url: str) -> bool:
+    """True when the SQLite catalog records no serving scheduler alive (what the wait's
+    ``nobody_serves`` reads, with ``sqlite3``) or does not exist yet; False when one does or
+    it cannot be told without SQLAlchemy."""
+    from datetime import datetime, timezone
+
+    from ..catalog.direct_sqlite import connect_at_heads, sqlite_path
+
+    path = sqlite_path(catalog_url)
+    if path is not None and not os.path.exists(path):
+        return True  # no catalog yet (the submission creates it): nobody serves it
+    conn = connect_at_heads(catalog_url)
+    if conn is None:
+        return False
+    try:
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")  # as stored
+        row = conn.execute(
+            "SELECT 1 FROM mlinfra_job_schedulers WHERE serving AND stopped_at IS NULL"
+            " AND expires_at > ? LIMIT 1",
+            (now,),
+        ).fetchone()
+        return row is None
+    finally:
+        conn.close()
+
+
+def _start_template(workspace, notebook: str | None, kernel_name: str | None):
+    """The template started for the run's kernel, or None (none needed, one was already
+    running, or it could not start)."""
+    try:
+        if not kernel_name:
+            kernel_name = _notebook_kernel_name(workspace, notebook)
+        from .forked_kernel import LAUNCHER, forkable, running_templates, template_for
+
+        argv = _kernelspec_argv(kernel_name)
+        if argv is None:
+            return None
+        if not forkable(argv):
+            return None
+        interpreter = argv[: argv.index(LAUNCHER) - 1]
+        # as jupyter_client's format_kernel_cmd: a bare "python" is this interpreter
+        major, minor = sys.version_info[:2]
+        if interpreter[0] in {"python", f"python{major}", f"python{major}.{minor}"}:
+            interpreter[0] = sys.executable
+        if any("{" in part for part in interpreter):
+            return None  # substitutions only jupyter_client makes: left to the run's own start
+        env = run_kernel_environment(workspace)
+        running = set(map(id, running_templates()))
+        template = template_for(interpreter, env if env is not None else dict(os.environ))
+        return None if id(template) in running else template
+    except Exception:  # the run's kernel start reports (or works around) the same problem
+        return None
+
+
+def _kernelspec_argv(kernel_name: str) -> list[str] | None:
+    """The ``argv`` of the kernelspec ``kernel_name`` from its ``kernel.json``, found where
+    jupyter_client's KernelSpecManager looks first (``jupyter_path("kernels")``), without
+    importing jupyter_client (0.15 s, which would hold back the template). None when there
+    is no such file (e.g. ipykernel's built-in spec): the run's own start handles it."""
+    import json
+
+    from jupyter_core.paths import jupyter_path
+
+    if not kernel_name or "/" in kernel_name or kernel_name.startswith("."):
+        return None
+    for folder in jupyter_path("kernels"):
+        spec = Path(folder) / kernel_name / "kernel.json"
+        if spec.is_file():
+            with open(spec, encoding="utf-8") as fh:
+                argv = json.load(fh).get("argv")
+            return [str(a) for a in argv] if isinstance(argv, list) and argv else None
+    return None
+
+
+def _notebook_kernel_name(workspace, notebook: str | None) -> str:
+    """The notebook's kernelspec name (what the run will use), else the default."""
+    import json
+
+    if notebook:
+        try:
+            path = Path(notebook).expanduser()
+            if not path.is_absolute():
+                root = workspace.config.settings.root_dir or os.getcwd()
+                path = Path(root).expanduser() / path
+            with open(path, encoding="utf-8") as fh:
+                name = json.load(fh).get("metadata", {}).get("kernelspec", {}).get("name")
+            if isinstance(name, str) and name:
+                return name
+        except Exception:
+            pass
+    return DEFAULT_KERNEL
