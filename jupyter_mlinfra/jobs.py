@@ -84,24 +84,9 @@ def run(
     (the run's limit), tags, kernel_name, visibility. ``timeout`` here is how long to wait.
     ``execute_here``: run it with a scheduler in this process while waiting (default: when
     no scheduler has been seen recently... i.e. always when waiting outside a server)."""
-    prestart = None
-    if wait and notebook is not None:
-        # the kernel template starts (in its own process) while the run is submitted
-        from .core.jobs.kernels import prestart_run_template
-
-        prestart = prestart_run_template(
-            get_workspace(), notebook, options.get("kernel_name"), execute_here
-        )
-    try:
-        svc = _svc()
-        result = svc.submit(notebook, job=job, parameters=parameters, **options)
-    except BaseException:
-        if prestart is not None:  # no run: no template left behind for it
-            prestart.cancel()
-        raise
+    svc = _svc()
+    result = svc.submit(notebook, job=job, parameters=parameters, **options)
     if not wait or result.get("captured"):  # captured in a reproduce re-run: no run to wait for
-        if prestart is not None:
-            prestart.cancel()
         return result
     return wait_for(result["id"], timeout=timeout, execute_here=execute_here)
 

@@ -111,20 +111,6 @@ def template_for(interpreter: list[str], env: dict[str, str] | None = None) -> T
         return template
 
 
-def running_templates() -> list[Template]:
-    with _TEMPLATES_LOCK:
-        return list(_TEMPLATES.values())
-
-
-def close_template(template: Template) -> None:
-    """Close one template (a pre-started one no run needs) and forget it."""
-    with _TEMPLATES_LOCK:
-        for key, t in list(_TEMPLATES.items()):
-            if t is template:
-                del _TEMPLATES[key]
-    template.close()
-
-
 def close_templates() -> None:
     with _TEMPLATES_LOCK:
         for template in _TEMPLATES.values():
