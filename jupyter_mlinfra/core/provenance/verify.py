@@ -78,6 +78,13 @@ DEFAULT_SANITIZERS: list[tuple[str, str]] = [
     (r"0x[0-9a-fA-F]{4,}", "0x<address>"),
     (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", "<timestamp>"),
     (r"\b\d{4}-\d{2}-\d{2}\b", "<date>"),
+    # the same as Python reprs: dt.datetime.now() and dt.date.today() shown as results
+    (
+        r"datetime\.datetime\(\d{4}, \d{1,2}, \d{1,2}(?:, \d+){0,5}"
+        r"(?:, tzinfo=[^()]*(?:\([^()]*\))?)?\)",
+        "<timestamp>",
+    ),
+    (r"datetime\.date\(\d{4}, \d{1,2}, \d{1,2}\)", "<date>"),
     (r"\b\d{1,2}:\d{2}:\d{2}(\.\d+)?\b", "<time>"),
     (r"(?:" + "|".join(re.escape(r) for r in _TMP_ROOTS) + r")/[^\s'\"),\]]*", "<tmp path>"),
     (r"\b\d+(\.\d+)?\s?(ns|µs|us|ms|s)\b ± \d+(\.\d+)?\s?(ns|µs|us|ms|s)\b", "<timing>"),

@@ -204,8 +204,26 @@ NOISE = [
     ),
 ]
 
+NOISE += [
+    (  # dt.date.today() / dt.datetime.now() as a cell's result, re-run another day
+        "today_as_a_result",
+        [result("datetime.date(2026, 12, 1)")],
+        [result("datetime.date(2026, 12, 2)")],
+    ),
+    (
+        "now_as_a_result",
+        [result("datetime.datetime(2026, 12, 1, 23, 59, 58, 120349)")],
+        [result("datetime.datetime(2026, 12, 2, 0, 0, 1, 5, tzinfo=datetime.timezone.utc)")],
+    ),
+]
+
 # (name, stored outputs, re-run outputs): a real difference, must still mismatch
 REAL = [
+    (
+        "a_date_next_to_a_changed_value",
+        [result("(datetime.date(2026, 12, 1), 120)")],
+        [result("(datetime.date(2026, 12, 2), 121)")],
+    ),
     (
         "tqdm_stopped_early",
         [stream(tqdm_frames([0, 5, 10], "12.34"), "stderr")],
