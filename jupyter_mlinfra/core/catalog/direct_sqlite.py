@@ -12,9 +12,28 @@ yet) goes through the catalog service, which creates or upgrades it.
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 from .revisions import HEAD_REVISIONS
+
+
+def _stored(d: datetime) -> str:
+    return (
+        f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
+        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}"
+    )
+
+
+def sqlite_datetime(ts: float | None) -> str | None:
+    """An epoch time as SQLAlchemy's SQLite ``DateTime`` stores it (naive UTC, microseconds):
+    what the writers that use ``sqlite3`` put in a DateTime column (``None``: NULL)."""
+    return None if ts is None else _stored(datetime.fromtimestamp(ts, timezone.utc))
+
+
+def sqlite_now() -> str:
+    """Now, as :func:`sqlite_datetime` stores it."""
+    return _stored(datetime.now(timezone.utc))
 
 
 def sqlite_path(url: str) -> str | None:

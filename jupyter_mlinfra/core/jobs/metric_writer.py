@@ -13,23 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime, timezone
 
-from ..catalog.direct_sqlite import connect_at_heads, sqlite_path
+from ..catalog.direct_sqlite import connect_at_heads, sqlite_now, sqlite_path
 from ..errors import InvalidInput, NotFound
 
 _INSERT = (
     "INSERT INTO mlinfra_run_metrics (run_id, name, value, step, logged_at) VALUES (?, ?, ?, ?, ?)"
 )
-
-
-def _stored_now() -> str:
-    """Now as SQLAlchemy's SQLite ``DateTime`` stores it (naive UTC, microseconds)."""
-    d = datetime.now(timezone.utc)
-    return (
-        f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
-        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}"
-    )
 
 
 def checked_metric(name: str, value: float, step: int | None) -> tuple[str, float, int | None]:
@@ -61,7 +51,7 @@ class MetricWriter:
         the row for another reason than an unknown run (the caller's service then tries)."""
         try:
             with self._lock:
-                self._conn.execute(_INSERT, (run_id, name, value, step, _stored_now()))
+                self._conn.execute(_INSERT, (run_id, name, value, step, sqlite_now()))
         except sqlite3.IntegrityError as exc:
             if "FOREIGN KEY" in str(exc):
                 raise NotFound(f"no run {run_id!r}") from None

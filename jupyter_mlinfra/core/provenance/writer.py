@@ -17,10 +17,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any
 
-from ..catalog.direct_sqlite import connect_at_heads
+from ..catalog.direct_sqlite import connect_at_heads, sqlite_datetime
 from .model import BeforeRecording, Execution, KernelSession
 
 _EXECUTIONS = "mlinfra_provenance_executions"
@@ -50,17 +49,6 @@ def effects_json(e: Execution) -> str:
             "unfollowed": list(e.unfollowed),
             "files": e.files,
         }
-    )
-
-
-def sqlite_datetime(ts: float | None) -> str | None:
-    """An epoch time as SQLAlchemy's SQLite ``DateTime`` stores it (naive UTC, microseconds)."""
-    if ts is None:
-        return None
-    d = datetime.fromtimestamp(ts, timezone.utc)
-    return (
-        f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
-        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}"
     )
 
 
