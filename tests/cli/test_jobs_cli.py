@@ -224,6 +224,12 @@ def test_run_of_an_unchanged_notebook_skips_papermill_and_still_checks_parameter
     again = cli("run", "ok.ipynb", "-p", "x", "5", "--json")
     assert again.returncode == 0, again.stderr
     assert "imported: []" in again.stdout
+    # a sweep of it too: one read of the notebook (the cache) for all its runs
+    swept = cli("sweep", "ok.ipynb", "-g", "x", "1,2,3", "--json")
+    assert swept.returncode == 0, swept.stderr
+    assert "imported: []" in swept.stdout
+    refused_sweep = cli("sweep", "ok.ipynb", "-g", "x", "1,abc")
+    assert refused_sweep.returncode == 2 and "expects int" in refused_sweep.stderr
     refused = cli("run", "ok.ipynb", "-p", "lr", "0.1")
     assert refused.returncode == 2
     assert refused.stderr.strip().endswith("its parameters cell defines: label, x")

@@ -417,7 +417,9 @@ def sweep(
             assert notebook is not None
             full, relative = v.resolve_notebook(notebook, root_dir(ws.config.settings), base)
             fixed = dict(parameters or {})
-        declared = v.notebook_parameters(full)
+        # one read of the notebook for every run of the sweep (the snapshot each run keeps,
+        # its parameters), from the prepared-notebooks cache when it is unchanged
+        snapshot, declared = prepared_notebook(ws, full)
         checked = [v.check_parameters({**fixed, **c}, declared, relative) for c in combos]
         check_queue_quota(ws, s, {owner: len(checked)})
         sweep_id = new_id()
@@ -440,6 +442,7 @@ def sweep(
                 owner=owner,
                 notebook=relative,
                 full=full,
+                snapshot=snapshot,
                 parameters=params,
                 trigger=Trigger.SWEEP.value,
                 state=RunState.QUEUED.value,
